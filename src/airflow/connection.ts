@@ -372,12 +372,34 @@ function jsonPort(port: PyValue): number {
   else if (port instanceof PyFloat) n = Number.isFinite(port.value) ? Math.trunc(port.value) : bad();
   else if (typeof port === 'string') {
     // int(str): surrounding whitespace, a sign and single '_' between digits are allowed.
+    // int(str) also reads any Unicode decimal digit ('٣' is 3).
     const s = pyStrip(port);
-    if (!/^[+-]?[0-9]+(?:_[0-9]+)*$/.test(s)) bad();
-    n = Number(s.replaceAll('_', ''));
+    if (!/^[+-]?\p{Nd}+(?:_\p{Nd}+)*$/u.test(s)) bad();
+    n = Number(asciiDigits(s.replaceAll('_', '')));
   } else n = bad();
   if (!Number.isSafeInteger(n)) bad();
   return Object.is(n, -0) ? 0 : n;
+}
+
+/** Unicode decimal digits (general category Nd) to ASCII; each Nd run is a contiguous 0-9 block. */
+function asciiDigits(s: string): string {
+  let out = '';
+  for (const ch of s) {
+    let cp = ch.codePointAt(0)!;
+    if (ch >= '0' && ch <= '9') {
+      out += ch;
+      continue;
+    }
+    if (!/\p{Nd}/u.test(ch)) {
+      out += ch;
+      continue;
+    }
+    let start = cp;
+    while (/\p{Nd}/u.test(String.fromCodePoint(start - 1))) start--;
+    cp = (cp - start) % 10;
+    out += String(cp);
+  }
+  return out;
 }
 
 /** BaseSecretsBackend.deserialize_connection: strip(), '{' -> from_json, else a URI. */

@@ -221,7 +221,11 @@ class Constructor {
 
   private deref(node: unknown): Node | null {
     if (node === null || node === undefined) return null;
-    if (isAlias(node)) return (node as Alias).resolve(this.doc) ?? null;
+    if (isAlias(node)) {
+      const target = (node as Alias).resolve(this.doc);
+      if (!target) throw new ConstructError('found undefined alias', node as Alias);
+      return target as Node;
+    }
     return node as Node;
   }
 
