@@ -1,0 +1,16 @@
+// Every backend type the gateway knows. Adding a backend is one module and one line here.
+import type { BackendFactory } from './registry-types.ts';
+import { environmentBackend } from './environment.ts';
+import { localFilesystemBackend } from './local-filesystem.ts';
+
+const FACTORIES: readonly BackendFactory[] = [environmentBackend, localFilesystemBackend];
+
+const byType = new Map(FACTORIES.map((f) => [f.type, f]));
+
+export function backendFactory(type: string): BackendFactory | undefined {
+  return byType.get(type);
+}
+
+export function knownBackendTypes(): string[] {
+  return [...byType.keys()];
+}

@@ -1,0 +1,152 @@
+// Loads the configuration: one YAML file (or the embedded default), environment
+// overrides for the common keys, defaults, and validation that names the key
+// path of every problem. Nothing here starts anything.
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Ajv, type ErrorObject } from 'ajv';
+import { parseDocument } from 'yaml';
+import { GatewayConfigSchema, type BackendEntry, type GatewayConfig } from './schema.ts';
+import { ConfigError } from './errors.ts';
+import { airflowChainFromEnv } from './airflow-compat.ts';
+import { backendFactory, knownBackendTypes } from '../backends/registry.ts';
+import { compileLookupPattern } from '../backends/lookup-pattern.ts';
+
+export { ConfigError } from './errors.ts';
+
+/** The configuration `npm start` uses when none is given: the repo's example files, then the environment. */
+export const EMBEDDED_DEFAULT_CONFIG = fileURLToPath(new URL('../../config/default.yaml', import.meta.url));
+
+const ajv = new Ajv({ allErrors: false, useDefaults: true, strict: true, coerceTypes: false });
+const validateTopLevel = ajv.compile(GatewayConfigSchema);
+
+/** Environment variables that override a config key, applied before validation. */
+const ENV_OVERRIDES: ReadonlyArray<{ env: string; path: [string, string]; parse: (v: string) => unknown }> = [
+  { env: 'SECRETS_GATEWAY_HOST', path: ['server', 'host'], parse: (v) => v },
+  { env: 'SECRETS_GATEWAY_PORT', path: ['server', 'port'], parse: (v) => (/^\d+$/.test(v) ? Number(v) : v) },
+  { env: 'SECRETS_GATEWAY_LOG_LEVEL', path: ['log', 'level'], parse: (v) => v },
+];
+
+export interface LoadOptions {
+  /** A config file; when absent, SECRETS_GATEWAY_CONFIG, then the embedded default. */
+  configPath?: string | undefined;
+  env?: NodeJS.ProcessEnv;
+}
+
+export interface LoadedConfig {
+  config: GatewayConfig;
+  warnings: string[];
+}
+
+function keyPath(instancePath: string, extra?: string): string {
+  const parts = instancePath.split('/').filter(Boolean);
+  let out = '';
+  for (const p of parts) out += /^\d+$/.test(p) ? `[${p}]` : out ? `.${p}` : p;
+  if (extra) out += out ? `.${extra}` : extra;
+  return out || '(top level)';
+}
+
+function describe(error: ErrorObject, prefix: string): ConfigError {
+  const where = (p: string) => (prefix ? (p === '(top level)' ? prefix : `${prefix}${p.startsWith('[') ? '' : '.'}${p}`) : p);
+  if (error.keyword === 'additionalProperties') {
+    const key = String((error.params as { additionalProperty: string }).additionalProperty);
+    return new ConfigError(where(keyPath(error.instancePath, key)), 'unknown key');
+  }
+  if (error.keyword === 'required') {
+    const key = String((error.params as { missingProperty: string }).missingProperty);
+    return new ConfigError(where(keyPath(error.instancePath, key)), 'is required');
+  }
+  return new ConfigError(where(keyPath(error.instancePath)), error.message ?? 'is not valid');
+}
+
+function readYaml(file: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError('(file)', `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
+  }
+  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: false });
+  const first = doc.errors[0];
+  if (first) {
+    // The parser's message can quote the file, which may hold a token: report the position only.
+    const line = first.linePos?.[0];
+    throw new ConfigError('(file)', `${file} is not valid YAML${line ? ` (line ${line.line}, column ${line.col})` : ''}: ${first.code}`);
+  }
+  const value: unknown = doc.toJS();
+  return value ?? {};
+}
+
+function applyEnvOverrides(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): void {
+  for (const o of ENV_OVERRIDES) {
+    const v = env[o.env];
+    if (v === undefined || v === '') continue;
+    const [section, key] = o.path;
+    const current = raw[section];
+    const obj = current && typeof current === 'object' && !Array.isArray(current) ? (current as Record<string, unknown>) : {};
+    obj[key] = o.parse(v);
+    raw[section] = obj;
+  }
+}
+
+/** Validates each backend entry against its own type's schema and fills its defaults. */
+function validateBackends(backends: BackendEntry[]): BackendEntry[] {
+  const names = new Set<string>();
+  return backends.map((entry, i) => {
+    const at = `backends[${i}]`;
+    const factory = backendFactory(entry.type);
+    if (!factory) throw new ConfigError(`${at}.type`, `unknown backend type "${entry.type}" (known: ${knownBackendTypes().join(', ')})`);
+    const validate = ajv.getSchema(`backend:${entry.type}`) ?? (ajv.addSchema(factory.optionsSchema, `backend:${entry.type}`), ajv.getSchema(`backend:${entry.type}`)!);
+    const copy = structuredClone(entry);
+    if (!validate(copy)) throw describe(validate.errors![0]!, at);
+    for (const kind of ['connections', 'variables', 'config'] as const) {
+      const pattern = copy[`${kind}_lookup_pattern`];
+      try {
+        compileLookupPattern(pattern);
+      } catch {
+        throw new ConfigError(`${at}.${kind}_lookup_pattern`, 'is not a valid regular expression');
+      }
+    }
+    const name = copy.name ?? copy.type;
+    if (names.has(name)) throw new ConfigError(`${at}.name`, `"${name}" is used by another backend; give each backend of the same type a unique name`);
+    names.add(name);
+    copy.name = name;
+    return copy;
+  });
+}
+
+export function loadConfig(options: LoadOptions = {}): LoadedConfig {
+  const env = options.env ?? process.env;
+  const explicit = options.configPath ?? (env.SECRETS_GATEWAY_CONFIG || undefined);
+  const file = path.resolve(explicit ?? EMBEDDED_DEFAULT_CONFIG);
+  const raw = readYaml(file);
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new ConfigError('(top level)', 'must be a mapping');
+  const doc = raw as Record<string, unknown>;
+  applyEnvOverrides(doc, env);
+  if (!validateTopLevel(doc)) throw describe(validateTopLevel.errors![0]!, '');
+
+  const warnings: string[] = [];
+  let backends = (doc.backends as BackendEntry[] | undefined) ?? [];
+  let source = explicit ? file : `embedded default (${file})`;
+  let baseDir = path.dirname(file);
+  if (backends.length === 0) {
+    // No chain configured: build the one Airflow would, from its own environment variables.
+    const airflow = airflowChainFromEnv(env);
+    if (airflow) {
+      backends = airflow.backends;
+      warnings.push(...airflow.warnings);
+      source += ' + AIRFLOW__SECRETS__BACKEND';
+      baseDir = process.cwd(); // Airflow resolves kwargs paths against the working directory
+    } else {
+      backends = [{ type: 'environment' }];
+    }
+  }
+  const config: GatewayConfig = {
+    server: doc.server as GatewayConfig['server'],
+    log: doc.log as GatewayConfig['log'],
+    backends: validateBackends(backends),
+    baseDir,
+    source,
+  };
+  return { config, warnings };
+}

@@ -1,0 +1,19 @@
+import type { FastifyInstance } from 'fastify';
+import { GatewayError } from '../errors.ts';
+import { sendProblem } from '../problems.ts';
+
+const ALL_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
+
+/** Answers 405 with `Allow` for the methods a URL does not serve, instead of a misleading 404. */
+export function guardMethods(app: FastifyInstance, url: string, allowed: string[]): void {
+  const allow = allowed.includes('GET') ? [...allowed, 'HEAD'] : allowed;
+  const others = ALL_METHODS.filter((m) => !allow.includes(m));
+  app.route({
+    method: others,
+    url,
+    handler: (request, reply) => {
+      reply.header('allow', allow.join(', '));
+      return sendProblem(request, reply, new GatewayError('method_not_allowed', 405, `${request.method} is not allowed here; use ${allowed.join(' or ')}.`));
+    },
+  });
+}

@@ -1,0 +1,92 @@
+// Bad input gets a clear 4xx problem response with a stable code, and changes nothing.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+
+describe('bad input', () => {
+  let gw: TestGateway;
+  before(async () => {
+    gw = await startTestGateway({
+      env: { AIRFLOW_CONN_GOOD: 'http://h', AIRFLOW_VAR_GOOD: 'v' },
+      config: { server: { port: 0, body_limit_bytes: 4096 }, backends: [{ type: 'environment' }] },
+    });
+  });
+  after(async () => {
+    await gw.close();
+    assert.deepEqual(gw.contractProblems, []);
+  });
+
+  const expectProblem = async (
+    req: { method: string; url: string; payload?: string | object; headers?: Record<string, string> },
+    status: number,
+    code: string,
+  ) => {
+    const res = await gw.app.inject(req as never);
+    assert.equal(res.statusCode, status, `${req.method} ${req.url.slice(0, 80)}: ${res.body.slice(0, 200)}`);
+    assert.match(res.headers['content-type'] as string, /^application\/problem\+json/);
+    const body = res.json();
+    assert.equal(body.code, code);
+    assert.equal(body.status, status);
+    assert.equal(body.type, `urn:secrets-gateway:problem:${code}`);
+    assert.ok(body.title && body.detail && body.request_id);
+    return res;
+  };
+
+  it('rejects ids Airflow would not accept', async () => {
+    for (const id of ['bad%20id', 'semi;colon', 'quote%22', 'tab%09id', 'nul%00id', 'new%0Aline', 'emoji%F0%9F%94%91', 'a%3Cb']) {
+      await expectProblem({ method: 'GET', url: `/v1/connections/${id}` }, 400, 'invalid_id');
+    }
+    for (const id of ['nul%00id', 'new%0Aline', 'del%7F', 'c1%C2%85']) {
+      await expectProblem({ method: 'GET', url: `/v1/variables/${id}` }, 400, 'invalid_id');
+    }
+  });
+
+  it('rejects an empty id and a 10 kB id', async () => {
+    await expectProblem({ method: 'GET', url: '/v1/connections/' }, 400, 'invalid_id');
+    await expectProblem({ method: 'GET', url: `/v1/connections/${'a'.repeat(10_000)}` }, 400, 'invalid_id');
+    await expectProblem({ method: 'GET', url: `/v1/variables/${'a'.repeat(10_000)}` }, 400, 'invalid_id');
+    await expectProblem({ method: 'GET', url: `/v1/connections/${'a'.repeat(251)}` }, 400, 'invalid_id');
+    assert.equal((await gw.app.inject({ method: 'GET', url: `/v1/variables/${'a'.repeat(250)}` })).json().code, 'not_found');
+  });
+
+  it('answers unknown routes with route_not_found', async () => {
+    await expectProblem({ method: 'GET', url: '/v2/connections/good' }, 404, 'route_not_found');
+    await expectProblem({ method: 'GET', url: '/' }, 404, 'route_not_found');
+    await expectProblem({ method: 'GET', url: '/v1/connections' }, 404, 'route_not_found');
+  });
+
+  it('answers wrong methods with 405 and Allow', async () => {
+    for (const method of ['POST', 'PUT', 'DELETE', 'PATCH']) {
+      const res = await expectProblem({ method, url: '/v1/connections/good' }, 405, 'method_not_allowed');
+      assert.equal(res.headers.allow, 'GET, HEAD');
+    }
+    const res = await expectProblem({ method: 'GET', url: '/v1/lookup' }, 405, 'method_not_allowed');
+    assert.equal(res.headers.allow, 'POST');
+    await expectProblem({ method: 'DELETE', url: '/v1/variables/good' }, 405, 'method_not_allowed');
+  });
+
+  it('rejects a bad format parameter', async () => {
+    await expectProblem({ method: 'GET', url: '/v1/connections/good?format=xml' }, 400, 'invalid_request');
+    await expectProblem({ method: 'GET', url: '/v1/connections/good?unknown=1' }, 400, 'invalid_request');
+  });
+
+  it('rejects malformed, empty, wrongly typed and oversized lookup bodies', async () => {
+    const json = { 'content-type': 'application/json' };
+    await expectProblem({ method: 'POST', url: '/v1/lookup', payload: '{"connections": [', headers: json }, 400, 'invalid_json');
+    await expectProblem({ method: 'POST', url: '/v1/lookup', payload: '', headers: json }, 400, 'invalid_json');
+    await expectProblem({ method: 'POST', url: '/v1/lookup', payload: {} }, 400, 'invalid_request');
+    await expectProblem({ method: 'POST', url: '/v1/lookup', payload: { connections: 'good' } }, 400, 'invalid_request');
+    await expectProblem({ method: 'POST', url: '/v1/lookup', payload: { connections: [1] } }, 400, 'invalid_request');
+    await expectProblem({ method: 'POST', url: '/v1/lookup', payload: { secrets: ['x'] } }, 400, 'invalid_request');
+    await expectProblem({ method: 'POST', url: '/v1/lookup', payload: { connections: Array(101).fill('good') } }, 400, 'invalid_request');
+    await expectProblem({ method: 'POST', url: '/v1/lookup', payload: { variables: ['x'.repeat(5000)] } }, 413, 'payload_too_large');
+    await expectProblem({ method: 'POST', url: '/v1/lookup', payload: 'connections=good', headers: { 'content-type': 'text/plain' } }, 415, 'unsupported_media_type');
+  });
+
+  it('changes nothing: good requests still answer the same afterwards', async () => {
+    const res = await gw.app.inject({ method: 'GET', url: '/v1/connections/good' });
+    assert.equal(res.statusCode, 200);
+    assert.equal(res.json().host, 'h');
+    assert.equal((await gw.app.inject({ method: 'GET', url: '/v1/variables/good' })).json().value, 'v');
+  });
+});

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# The whole test suite: what `npm test` runs, and what CI runs (through .ci/run).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+# The pinned Node (npm package `node`) first, whatever the machine has.
+export PATH="$PWD/node_modules/.bin:$PATH"
+# No SDK may ever probe a cloud metadata address from a test.
+export AWS_EC2_METADATA_DISABLED=true METADATA_SERVER_DETECTION=none
+
+echo "== node $(node --version)"
+echo "== build and typecheck"
+npm run --silent build
+npm run --silent typecheck
+
+echo "== tests"
+node --test --test-concurrency=2 --test-timeout=300000 \
+  "test/unit/**/*.test.ts" \
+  "test/integration/**/*.test.ts"
