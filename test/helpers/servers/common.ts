@@ -223,21 +223,30 @@ export function spawnManaged(cmd: string, args: string[], opts: SpawnManagedOpti
   child.unref();
   if (child.stdin) (child.stdin as unknown as { unref?: () => void }).unref?.();
   const isRunning = (): boolean => child.exitCode === null && child.signalCode === null && live.has(child);
+  // While we wait for the exit, keep the event loop alive (the child is unref'd).
+  const awaitExit = async (): Promise<void> => {
+    child.ref();
+    try {
+      await exited;
+    } finally {
+      child.unref();
+    }
+  };
   const stop = async (graceMs = 5000, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> => {
     if (!isRunning()) {
-      await exited;
+      await awaitExit();
       return;
     }
     child.kill(signal);
     const t = setTimeout(() => {
       if (isRunning()) child.kill('SIGKILL');
     }, graceMs);
-    await exited;
+    await awaitExit();
     clearTimeout(t);
   };
   const kill = async (): Promise<void> => {
     if (isRunning()) child.kill('SIGKILL');
-    await exited;
+    await awaitExit();
   };
   return { child, logFile: opts.logFile, exited, isRunning, stop, kill };
 }

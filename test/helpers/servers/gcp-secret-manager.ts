@@ -116,6 +116,10 @@ export function gcpClientOptions(port: number): GcpClientOptions {
     // Set explicitly so google-auth-library does not try to discover it.
     universeDomain: 'googleapis.com',
     projectId: 'harness-project',
+    // google-gax sets a 1 s initial reconnect backoff (growing to minutes); after
+    // a stop()/restart() of this server a harness client should reconnect fast.
+    'grpc.initial_reconnect_backoff_ms': 100,
+    'grpc.max_reconnect_backoff_ms': 500,
   };
 }
 

@@ -230,7 +230,17 @@ export async function startEmulator(opts: EmulatorOptions): Promise<{ close(): P
     close: async () => {
       control.closeAllConnections();
       await new Promise<void>((r) => control.close(() => r()));
-      await new Promise<void>((r) => server.tryShutdown(() => r()));
+      // Open client channels would keep tryShutdown waiting: force after a short grace.
+      await new Promise<void>((r) => {
+        const t = setTimeout(() => {
+          server.forceShutdown();
+          r();
+        }, 200);
+        server.tryShutdown(() => {
+          clearTimeout(t);
+          r();
+        });
+      });
     },
   };
 }
