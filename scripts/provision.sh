@@ -154,4 +154,23 @@ else
   printf '%s' "$req_hash" >"$STAMP"
 fi
 log "bao: $("$VENV/bin/bao" version 2>/dev/null | head -1)"
+
+# ---- Real Apache Airflow, for the differential and end-to-end tests ---------
+# Its own venv: Airflow's dependency set is large and must not move the tools' pins.
+AIRFLOW_VENV="$ROOT/.venv/airflow"
+AIRFLOW_REQUIREMENT="apache-airflow==3.3.2"
+AIRFLOW_CONSTRAINTS="$ROOT/scripts/airflow-constraints.txt"
+airflow_hash="$( (printf '%s\n' "$AIRFLOW_REQUIREMENT"; cat "$AIRFLOW_CONSTRAINTS") | sha256sum | awk '{print $1}')"
+if [ -f "$AIRFLOW_VENV/.provisioned" ] && [ "$(cat "$AIRFLOW_VENV/.provisioned")" = "$airflow_hash" ]; then
+  log "venv .venv/airflow up to date ($AIRFLOW_REQUIREMENT)"
+else
+  log "installing $AIRFLOW_REQUIREMENT into .venv/airflow (dependencies constrained; about a minute)"
+  [ -x "$AIRFLOW_VENV/bin/python" ] || "$VENV/bin/python" -m venv "$AIRFLOW_VENV" 2>/dev/null || python3 -m venv "$AIRFLOW_VENV"
+  if ! "$AIRFLOW_VENV/bin/python" -m pip install --quiet --disable-pip-version-check "$AIRFLOW_REQUIREMENT" -c "$AIRFLOW_CONSTRAINTS"; then
+    log "WARNING: constrained Airflow install failed; retrying with only the top-level pin"
+    "$AIRFLOW_VENV/bin/python" -m pip install --quiet --disable-pip-version-check "$AIRFLOW_REQUIREMENT" || die "pip install $AIRFLOW_REQUIREMENT failed"
+  fi
+  printf '%s' "$airflow_hash" >"$AIRFLOW_VENV/.provisioned"
+fi
+log "airflow: $("$AIRFLOW_VENV/bin/python" -c 'import importlib.metadata as m; print(m.version("apache-airflow"))')"
 log "done"

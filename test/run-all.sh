@@ -8,6 +8,10 @@ export PATH="$PWD/node_modules/.bin:$PATH"
 export AWS_EC2_METADATA_DISABLED=true METADATA_SERVER_DETECTION=none
 
 echo "== node $(node --version)"
+echo "== provision test tools (apt packages, Python venvs; fast when already there)"
+bash scripts/provision.sh
+# Real Airflow for the differential test (test/differential/).
+export AIRFLOW_PYTHON="$PWD/.venv/airflow/bin/python"
 echo "== build and typecheck"
 npm run --silent build
 npm run --silent typecheck
@@ -15,4 +19,5 @@ npm run --silent typecheck
 echo "== tests"
 node --test --test-concurrency=2 --test-timeout=300000 \
   "test/unit/**/*.test.ts" \
-  "test/integration/**/*.test.ts"
+  "test/integration/**/*.test.ts" \
+  "test/differential/**/*.test.ts"
