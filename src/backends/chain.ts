@@ -7,15 +7,14 @@ import type { Logger } from 'pino';
 import type { Connection } from '../airflow/connection.ts';
 import { backendUnavailable, type FailedBackend } from '../errors.ts';
 import { compileLookupPattern, type LookupPattern } from './lookup-pattern.ts';
-import { BackendError, type BackendStatus, type SecretKind, type SecretsBackend, type VariableValue } from './types.ts';
+import { BackendError, type BackendStatus, type Found, type SecretKind, type SecretsBackend, type VariableValue } from './types.ts';
 
 export interface ChainLink {
   backend: SecretsBackend;
   patterns: Record<SecretKind, LookupPattern>;
 }
 
-export interface Resolved<T> {
-  value: T;
+export interface Resolved<T> extends Found<T> {
   /** The name of the backend that answered. */
   source: string;
 }
@@ -39,7 +38,7 @@ export function chainLink(
   };
 }
 
-type Lookup<T> = (backend: SecretsBackend, id: string) => Promise<T | null>;
+type Lookup<T> = (backend: SecretsBackend, id: string) => Promise<Found<T> | null>;
 
 const lookups = {
   connection: (b: SecretsBackend, id: string) => b.getConnection(id),
@@ -84,9 +83,9 @@ export class BackendChain {
     const failed: FailedBackend[] = [];
     for (const { backend, patterns } of this.links) {
       if (!backend.serves(kind) || !patterns[kind](id)) continue;
-      let value: T | null;
+      let found: Found<T> | null;
       try {
-        value = await lookup(backend, id);
+        found = await lookup(backend, id);
       } catch (err) {
         const code = err instanceof BackendError ? err.code : 'backend_error';
         // BackendError messages are ours and never hold a value; other errors are reported by name only.
@@ -98,7 +97,7 @@ export class BackendChain {
         continue;
       }
       // Connections: the first truthy answer wins. Variables and config: the first non-null one ("" is a value).
-      if (value !== null && value !== undefined) return { value, source: backend.name };
+      if (found !== null && found.value !== null && found.value !== undefined) return { ...found, source: backend.name };
     }
     if (failed.length > 0) throw backendUnavailable(failed);
     return null;

@@ -5,7 +5,7 @@ import { Type } from '@sinclair/typebox';
 import { deserializeConnection, type Connection } from '../airflow/connection.ts';
 import { backendSchema } from '../config/schema.ts';
 import type { BackendFactory } from './registry-types.ts';
-import { type BackendStatus, type SecretKind, type SecretsBackend } from './types.ts';
+import type { BackendStatus, Found, SecretKind, SecretsBackend } from './types.ts';
 import { parseFailure } from './parse-failure.ts';
 
 const optionsSchema = backendSchema({
@@ -33,20 +33,21 @@ export class EnvironmentVariablesBackend implements SecretsBackend {
     return { state: 'ready' };
   }
 
-  async getConnection(connId: string): Promise<Connection | null> {
+  async getConnection(connId: string): Promise<Found<Connection> | null> {
     const value = this.env[`AIRFLOW_CONN_${connId.toUpperCase()}`];
     // get_connection deserializes only a truthy value: "" means not found.
     if (!value) return null;
     try {
-      return deserializeConnection(connId, value);
+      return { value: deserializeConnection(connId, value) };
     } catch (err) {
       throw parseFailure(this.name, err);
     }
   }
 
-  async getVariable(key: string): Promise<string | null> {
+  async getVariable(key: string): Promise<Found<string> | null> {
     // "" is a value; only a missing variable is a miss.
-    return this.env[`AIRFLOW_VAR_${key.toUpperCase()}`] ?? null;
+    const value = this.env[`AIRFLOW_VAR_${key.toUpperCase()}`];
+    return value === undefined ? null : { value };
   }
 
   async getConfig(): Promise<null> {

@@ -11,7 +11,7 @@ import { pyToPlain } from '../airflow/python-json.ts';
 import { parseConfigFile, parseConnectionsFile, parseVariablesFile } from '../airflow/local-filesystem-format.ts';
 import { backendSchema } from '../config/schema.ts';
 import type { BackendContext, BackendFactory } from './registry-types.ts';
-import { BackendError, type BackendStatus, type SecretKind, type SecretsBackend, type VariableValue } from './types.ts';
+import { BackendError, type BackendStatus, type Found, type SecretKind, type SecretsBackend, type VariableValue } from './types.ts';
 import { WatchedFile } from './watched-file.ts';
 
 const optionalPath = () => Type.Optional(Type.Union([Type.String({ minLength: 1 }), Type.Null()]));
@@ -78,22 +78,23 @@ export class LocalFilesystemBackend implements SecretsBackend {
     return current;
   }
 
-  async getConnection(connId: string): Promise<Connection | null> {
-    return this.entries(this.files.connection)?.get(connId) ?? null;
+  async getConnection(connId: string): Promise<Found<Connection> | null> {
+    const value = this.entries(this.files.connection)?.get(connId);
+    return value ? { value } : null;
   }
 
-  async getVariable(key: string): Promise<VariableValue | null> {
+  async getVariable(key: string): Promise<Found<VariableValue> | null> {
     return this.plainValue(this.entries(this.files.variable)?.get(key));
   }
 
-  async getConfig(key: string): Promise<VariableValue | null> {
+  async getConfig(key: string): Promise<Found<VariableValue> | null> {
     return this.plainValue(this.entries(this.files.config)?.get(key));
   }
 
   /** Strings as they are; other JSON/YAML values (Airflow returns them as-is) as plain JSON values. */
-  private plainValue(value: unknown): VariableValue | null {
+  private plainValue(value: unknown): Found<VariableValue> | null {
     if (value === undefined || value === null) return null;
-    if (typeof value === 'string') return value;
+    if (typeof value === 'string') return { value };
     const plain = pyToPlain(value);
     try {
       JSON.stringify(plain);
@@ -101,7 +102,7 @@ export class LocalFilesystemBackend implements SecretsBackend {
       // e.g. an integer beyond 2^53: Airflow has it as a Python int, JSON over HTTP cannot carry it exactly.
       throw new BackendError('invalid_value', `${this.name}: a stored value cannot be represented as JSON`);
     }
-    return plain as VariableValue;
+    return { value: plain as VariableValue };
   }
 
   async close(): Promise<void> {

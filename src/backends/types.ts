@@ -20,6 +20,14 @@ export interface BackendStatus {
   last_success?: string;
 }
 
+/** A backend's answer. `version` identifies the stored version where the backend has one
+ * (Vault KV v2 metadata version, AWS VersionId, GCP version name); the cache uses it to
+ * revalidate cheaply through getVersion() instead of refetching the value. */
+export interface Found<T> {
+  value: T;
+  version?: string;
+}
+
 export interface SecretsBackend {
   /** Unique name in the chain; reported in X-Secret-Source, metrics and errors. */
   readonly name: string;
@@ -30,9 +38,12 @@ export interface SecretsBackend {
   init(): Promise<void>;
   status(): BackendStatus;
   /** null means "not here": the chain goes on to the next backend. Throwing means this backend failed. */
-  getConnection(connId: string): Promise<Connection | null>;
-  getVariable(key: string): Promise<VariableValue | null>;
-  getConfig(key: string): Promise<VariableValue | null>;
+  getConnection(connId: string): Promise<Found<Connection> | null>;
+  getVariable(key: string): Promise<Found<VariableValue> | null>;
+  getConfig(key: string): Promise<Found<VariableValue> | null>;
+  /** Optional: the current stored version of a secret, read without its value (a metadata call);
+   * null when it no longer exists. Only backends whose Found answers carry a version implement it. */
+  getVersion?(kind: SecretKind, id: string): Promise<string | null>;
   close(): Promise<void>;
 }
 

@@ -9,6 +9,7 @@ import { validateId } from '../ids.ts';
 import { ref } from '../openapi.ts';
 import { toGatewayError } from '../problems.ts';
 import { guardMethods } from './method-guard.ts';
+import { permissions } from './permissions.ts';
 
 /** What the routes ask: the backend chain, or the cache in front of it. */
 export interface SecretResolver {
@@ -64,6 +65,7 @@ export function registerSecretRoutes(app: FastifyInstance, resolver: SecretResol
   app.get<{ Params: WildcardParams; Querystring: { format: 'json' | 'uri' } }>(
     '/v1/connections/*',
     {
+      config: { permission: permissions.readConnection },
       schema: {
         querystring: {
           type: 'object',
@@ -87,11 +89,11 @@ export function registerSecretRoutes(app: FastifyInstance, resolver: SecretResol
   );
   guardMethods(app, '/v1/connections/*', ['GET']);
 
-  for (const [prefix, kind, lookup, schema] of [
-    ['/v1/variables/*', 'variable', getVariable, 'Variable'],
-    ['/v1/config/*', 'config', getConfig, 'ConfigValue'],
+  for (const [prefix, kind, lookup, schema, permission] of [
+    ['/v1/variables/*', 'variable', getVariable, 'Variable', permissions.readVariable],
+    ['/v1/config/*', 'config', getConfig, 'ConfigValue', permissions.readConfig],
   ] as const) {
-    app.get<{ Params: WildcardParams }>(prefix, { schema: { response: { 200: ref(schema) } } }, async (request, reply) => {
+    app.get<{ Params: WildcardParams }>(prefix, { config: { permission }, schema: { response: { 200: ref(schema) } } }, async (request, reply) => {
       const key = request.params['*'];
       const found = await resolveOrThrow(kind, key, lookup);
       secretHeaders(reply, found.source);
@@ -102,7 +104,7 @@ export function registerSecretRoutes(app: FastifyInstance, resolver: SecretResol
 
   app.post<{ Body: { connections?: string[]; variables?: string[]; config?: string[] } }>(
     '/v1/lookup',
-    { schema: { body: ref('LookupRequest'), response: { 200: ref('LookupResponse') } } },
+    { config: { permission: permissions.batchLookup }, schema: { body: ref('LookupRequest'), response: { 200: ref('LookupResponse') } } },
     async (request, reply) => {
       const body = request.body;
       const [connections, variables, config] = await Promise.all([
