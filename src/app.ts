@@ -21,6 +21,8 @@ export interface GatewayDeps {
 export interface Gateway {
   app: FastifyInstance;
   chain: BackendChain;
+  /** Every route served (not the 405 guards), as method and URL pattern; the OpenAPI test compares them with the spec. */
+  routes: Array<{ method: string; url: string }>;
 }
 
 // A caller's X-Request-Id is kept only if it is short and plain, so it cannot forge log lines.
@@ -54,6 +56,11 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false } },
   });
 
+  const routes: Gateway['routes'] = [];
+  app.addHook('onRoute', (route) => {
+    if (route.config?.methodGuard) return;
+    for (const method of [route.method].flat()) routes.push({ method, url: route.url });
+  });
   for (const schema of componentSchemas()) app.addSchema(schema);
   // Bodies are JSON or nothing: anything else is 415, not a string handed to validation.
   app.removeContentTypeParser('text/plain');
@@ -76,5 +83,5 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
 
   app.addHook('onClose', async () => chain.close());
   await chain.init();
-  return { app, chain };
+  return { app, chain, routes };
 }

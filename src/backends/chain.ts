@@ -11,8 +11,12 @@ import { BackendError, type BackendStatus, type Found, type SecretKind, type Sec
 
 export interface ChainLink {
   backend: SecretsBackend;
+  /** Per kind: whether this id may be asked of this backend (kind turned on, and its lookup pattern matches). */
   patterns: Record<SecretKind, LookupPattern>;
 }
+
+const NEVER: LookupPattern = () => false;
+const KIND_OPTION: Record<SecretKind, 'connections' | 'variables' | 'config'> = { connection: 'connections', variable: 'variables', config: 'config' };
 
 export interface Resolved<T> extends Found<T> {
   /** The name of the backend that answered. */
@@ -26,14 +30,20 @@ export interface BackendReport extends BackendStatus {
 
 export function chainLink(
   backend: SecretsBackend,
-  patterns: { connections_lookup_pattern?: string | null; variables_lookup_pattern?: string | null; config_lookup_pattern?: string | null },
+  options: {
+    kinds?: Array<'connections' | 'variables' | 'config'>;
+    connections_lookup_pattern?: string | null;
+    variables_lookup_pattern?: string | null;
+    config_lookup_pattern?: string | null;
+  },
 ): ChainLink {
+  const on = (kind: SecretKind) => options.kinds === undefined || options.kinds.includes(KIND_OPTION[kind]);
   return {
     backend,
     patterns: {
-      connection: compileLookupPattern(patterns.connections_lookup_pattern),
-      variable: compileLookupPattern(patterns.variables_lookup_pattern),
-      config: compileLookupPattern(patterns.config_lookup_pattern),
+      connection: on('connection') ? compileLookupPattern(options.connections_lookup_pattern) : NEVER,
+      variable: on('variable') ? compileLookupPattern(options.variables_lookup_pattern) : NEVER,
+      config: on('config') ? compileLookupPattern(options.config_lookup_pattern) : NEVER,
     },
   };
 }

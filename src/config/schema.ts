@@ -30,6 +30,12 @@ const nullableString = () => Type.Optional(Type.Union([Type.String(), Type.Null(
 export const BackendCommonProperties = {
   type: Type.String({ minLength: 1 }),
   name: Type.Optional(Type.String({ pattern: '^[a-z0-9][a-z0-9_-]{0,62}$', description: 'Unique name in the chain; defaults to the type.' })),
+  kinds: Type.Optional(
+    Type.Array(Type.Union([Type.Literal('connections'), Type.Literal('variables'), Type.Literal('config')]), {
+      uniqueItems: true,
+      description: 'The kinds this backend is asked for (default: all it supports); leave one out to turn it off.',
+    }),
+  ),
   connections_lookup_pattern: nullableString(),
   variables_lookup_pattern: nullableString(),
   config_lookup_pattern: nullableString(),

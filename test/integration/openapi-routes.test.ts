@@ -1,0 +1,59 @@
+// openapi.yaml and the routes are in step: every route the app serves is in the
+// spec with its method, and every operation in the spec is served. (Each response
+// the other tests see is validated against the spec by test/helpers/contract.ts.)
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { openApiDocument } from '../../src/openapi.ts';
+import { specPathFor } from '../helpers/contract.ts';
+import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+
+const METHODS = ['get', 'post', 'put', 'patch', 'delete'];
+
+describe('openapi.yaml and the routes', () => {
+  let gw: TestGateway;
+  before(async () => {
+    gw = await startTestGateway({ config: { backends: [{ type: 'environment' }] } });
+  });
+  after(() => gw.close());
+
+  const isDocsAsset = (url: string) => url.startsWith('/docs/') || url === '/docs';
+  const served = () => {
+    const byPath = new Map<string, Set<string>>();
+    for (const r of gw.routes) {
+      if (isDocsAsset(r.url) || r.method === 'HEAD' || r.method === 'OPTIONS') continue;
+      const path = specPathFor(r.url) ?? r.url;
+      byPath.set(path, byPath.get(path) ?? new Set());
+      byPath.get(path)!.add(r.method.toLowerCase());
+    }
+    return byPath;
+  };
+
+  it('documents every route the gateway serves, with its method', () => {
+    const doc = openApiDocument();
+    for (const [path, methods] of served()) {
+      assert.ok(doc.paths[path], `${path} is served but not in openapi.yaml`);
+      for (const m of methods) assert.ok(m in doc.paths[path]!, `${m.toUpperCase()} ${path} is served but not in openapi.yaml`);
+    }
+  });
+
+  it('serves every operation the spec documents', () => {
+    const doc = openApiDocument();
+    const byPath = served();
+    for (const [path, item] of Object.entries(doc.paths)) {
+      for (const method of METHODS.filter((m) => m in item)) {
+        if (path === '/docs') continue; // served by the Swagger UI plugin
+        assert.ok(byPath.get(path)?.has(method), `${method.toUpperCase()} ${path} is in openapi.yaml but not served`);
+      }
+    }
+  });
+
+  it('every documented operation has an operationId and declared responses', () => {
+    for (const [path, item] of Object.entries(openApiDocument().paths)) {
+      for (const method of METHODS.filter((m) => m in item)) {
+        const op = item[method] as { operationId?: string; responses?: object };
+        assert.ok(op.operationId, `${method} ${path} has no operationId`);
+        assert.ok(op.responses && Object.keys(op.responses).length > 0, `${method} ${path} has no responses`);
+      }
+    }
+  });
+});
