@@ -177,8 +177,10 @@ log "airflow: $("$AIRFLOW_VENV/bin/python" -c 'import importlib.metadata as m; p
 # ---- Into .venv/airflow: the project's Python client and what its tests need ---
 # A stamp of its own, so other checkouts sharing this venv do not reinstall Airflow.
 # The client is installed editable from THIS checkout (the stamp holds its path).
+# psycopg2 and asyncpg: Airflow 3 on a PostgreSQL metadata database (sync and async engines).
 AIRFLOW_EXTRAS="setuptools==84.2.1
 psycopg2-binary==2.9.13
+asyncpg==0.32.0
 pytest==9.2.0
 iniconfig==2.3.1
 pygments==2.21.0"

@@ -127,10 +127,9 @@ export class AirflowMetastoreBackend implements SecretsBackend {
       connectionTimeoutMillis: options.connectTimeoutMs,
       idleTimeoutMillis: 30_000,
       application_name: 'secrets-gateway',
-    });
-    // Defence in depth besides the read-only role: no statement on these sessions can write.
-    this.pool.on('connect', (client) => {
-      client.query('SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY').catch(() => {});
+      // Defence in depth besides the read-only role: no statement on these sessions can write.
+      // (An `options` parameter in the URL replaces this one.)
+      options: '-c default_transaction_read_only=on',
     });
     // An idle client's error (e.g. the server restarted) must not crash the process.
     this.pool.on('error', (err) => this.logger.warn({ code: (err as { code?: string }).code }, 'idle database connection failed'));
