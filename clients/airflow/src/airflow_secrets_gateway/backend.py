@@ -20,7 +20,7 @@ import logging
 import os
 import threading
 import time
-from typing import Any, Optional, Union
+from typing import Any, Callable, Optional, TypeVar, Union
 from urllib.parse import quote
 
 import requests
@@ -38,6 +38,8 @@ except ImportError:  # Airflow 2.x, older 3.x
 __all__ = ["SecretsGatewayAccessDenied", "SecretsGatewayBackend", "SecretsGatewayError"]
 
 log = logging.getLogger(__name__)
+
+N = TypeVar("N", int, float)
 
 USER_AGENT = "airflow-secrets-gateway/0.1.0"
 
@@ -91,28 +93,18 @@ def process_session() -> requests.Session:
 
 
 # ---- Helpers -----------------------------------------------------------------
-def _as_float(name: str, value: Any) -> float:
+def _as_number(name: str, value: Any, cast: Callable[[Any], N], minimum: float, exclusive: bool) -> N:
+    # Per-key kwargs from AIRFLOW__SECRETS__BACKEND_KWARG__* arrive as strings.
     try:
-        number = float(value)
+        number = cast(value)
     except (TypeError, ValueError):
         raise ValueError(f"SecretsGatewayBackend: {name} must be a number") from None
-    if number <= 0:
-        raise ValueError(f"SecretsGatewayBackend: {name} must be > 0")
-    return number
-
-
-def _as_int(name: str, value: Any) -> int:
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"SecretsGatewayBackend: {name} must be an integer") from None
-    if number < 0:
-        raise ValueError(f"SecretsGatewayBackend: {name} must be >= 0")
+    if number < minimum or (exclusive and number == minimum):
+        raise ValueError(f"SecretsGatewayBackend: {name} must be {'>' if exclusive else '>='} {minimum:g}")
     return number
 
 
 def _as_bool(name: str, value: Any) -> bool:
-    # Per-key kwargs from AIRFLOW__SECRETS__BACKEND_KWARG__* arrive as strings.
     if isinstance(value, bool):
         return value
     if isinstance(value, str) and value.strip().lower() in ("true", "1", "yes", "on"):
@@ -200,8 +192,8 @@ class SecretsGatewayBackend(BaseSecretsBackend):  # type: ignore[misc,valid-type
             raise ValueError("SecretsGatewayBackend: url must be an http:// or https:// URL")
         self.url = str(url).rstrip("/")
         self._tokens = _TokenSource(token, token_path)
-        self.timeout = _as_float("timeout", timeout)
-        self.retries = _as_int("retries", retries)
+        self.timeout = _as_number("timeout", timeout, float, 0, exclusive=True)
+        self.retries = _as_number("retries", retries, int, 0, exclusive=False)
         verify_flag = _as_bool("verify", verify)
         if ca_bundle and not verify_flag:
             raise ValueError("SecretsGatewayBackend: ca_bundle needs verify=true")
