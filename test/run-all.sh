@@ -10,14 +10,18 @@ export AWS_EC2_METADATA_DISABLED=true METADATA_SERVER_DETECTION=none
 echo "== node $(node --version)"
 echo "== provision test tools (apt packages, Python venvs; fast when already there)"
 bash scripts/provision.sh
-# Real Airflow for the differential test (test/differential/).
+# Real Airflow for the differential and end-to-end tests (test/differential/, test/e2e/).
 export AIRFLOW_PYTHON="$PWD/.venv/airflow/bin/python"
 echo "== build and typecheck"
 npm run --silent build
 npm run --silent typecheck
 
+echo "== Python client tests (clients/airflow, pytest in .venv/airflow)"
+(cd clients/airflow && "$AIRFLOW_PYTHON" -m pytest -q)
+
 echo "== tests"
 node --test --test-concurrency=2 --test-timeout=300000 \
   "test/unit/**/*.test.ts" \
   "test/integration/**/*.test.ts" \
-  "test/differential/**/*.test.ts"
+  "test/differential/**/*.test.ts" \
+  "test/e2e/**/*.test.ts"

@@ -1,9 +1,10 @@
 // Every backend type the gateway knows. Adding a backend is one module and one line here.
 import type { BackendFactory } from './registry-types.ts';
+import { airflowMetastoreBackend } from './airflow-metastore.ts';
 import { environmentBackend } from './environment.ts';
 import { localFilesystemBackend } from './local-filesystem.ts';
 
-const FACTORIES: readonly BackendFactory[] = [environmentBackend, localFilesystemBackend];
+const FACTORIES: readonly BackendFactory[] = [environmentBackend, localFilesystemBackend, airflowMetastoreBackend];
 
 const byType = new Map(FACTORIES.map((f) => [f.type, f]));
 

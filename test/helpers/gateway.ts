@@ -28,6 +28,8 @@ export async function startTestGateway(options: {
   files?: Record<string, string>;
   env?: NodeJS.ProcessEnv;
   dir?: string;
+  /** Called before the app is ready, e.g. to add a hook that records requests. */
+  beforeReady?: (app: Gateway['app']) => void;
 }): Promise<TestGateway> {
   const dir = options.dir ?? tempDir();
   for (const [name, content] of Object.entries(options.files ?? {})) writeFileSync(path.join(dir, name), content);
@@ -45,6 +47,7 @@ export async function startTestGateway(options: {
   const logger = createLogger({ level: 'debug', destination });
   const gateway = await buildGateway(config, { logger, env });
   const contractProblems = recordContractViolations(gateway.app);
+  options.beforeReady?.(gateway.app);
   await gateway.app.ready();
   return { ...gateway, dir, logs, contractProblems, close: () => gateway.app.close() };
 }

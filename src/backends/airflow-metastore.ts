@@ -1,0 +1,309 @@
+// Airflow's MetastoreBackend (airflow/secrets/metastore.py): connections and
+// variables from the `connection` and `variable` tables of an Airflow metadata
+// database on PostgreSQL, with Fernet-encrypted fields decrypted as
+// airflow/models/crypto.py does (FernetFieldsMixin, Variable.get_val). Read-only:
+// every session is set to read-only transactions, and the README documents a
+// role with SELECT on the two tables only.
+//
+// Airflow's query is `conn_id == :id AND (team_name == :team OR team_name IS NULL)`;
+// the gateway has no team, so rows that belong to a team are never served (the
+// column exists from Airflow 3.1; older schemas have no team filter).
+import { readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { Type } from '@sinclair/typebox';
+import pg from 'pg';
+import type { Logger } from 'pino';
+import type { Connection } from '../airflow/connection.ts';
+import { FernetError, MultiFernet } from '../airflow/fernet.ts';
+import { ConfigError } from '../config/errors.ts';
+import { backendSchema } from '../config/schema.ts';
+import type { BackendFactory } from './registry-types.ts';
+import { BackendError, type BackendStatus, type Found, type SecretKind, type SecretsBackend } from './types.ts';
+
+const optionalString = (description: string) => Type.Optional(Type.String({ minLength: 1, description }));
+
+const optionsSchema = backendSchema({
+  type: Type.Literal('airflow_metastore'),
+  sql_alchemy_conn: optionalString('Airflow\'s [database] sql_alchemy_conn: a postgresql:// URL (postgresql+psycopg2:// and other drivers accepted). Prefer sql_alchemy_conn_env when it holds a password.'),
+  sql_alchemy_conn_env: Type.String({ minLength: 1, default: 'AIRFLOW__DATABASE__SQL_ALCHEMY_CONN', description: 'Environment variable holding the URL, when sql_alchemy_conn is not set.' }),
+  sql_alchemy_schema: optionalString('Airflow\'s [database] sql_alchemy_schema: the schema holding the tables (default: the search path).'),
+  fernet_key_file: optionalString('File holding Airflow\'s [core] fernet_key (comma-separated keys for a rotation); re-read when it changes.'),
+  fernet_key_env: Type.String({ minLength: 1, default: 'AIRFLOW__CORE__FERNET_KEY', description: 'Environment variable holding the key(s), when fernet_key_file is not set.' }),
+  pool_size: Type.Integer({ default: 5, minimum: 1, maximum: 100 }),
+  statement_timeout_seconds: Type.Number({ default: 5, minimum: 0.1, maximum: 300 }),
+  connect_timeout_seconds: Type.Number({ default: 5, minimum: 0.1, maximum: 300 }),
+});
+
+const POSTGRES_URL = /^postgres(?:ql)?(?:\+[A-Za-z0-9_]+)?:\/\//;
+
+/** SQLAlchemy's `postgresql+driver://` to the libpq URL node-postgres reads. */
+export function postgresUrlFromSqlAlchemy(url: string): string | null {
+  const m = POSTGRES_URL.exec(url.trim());
+  return m ? `postgresql://${url.trim().slice(m[0].length)}` : null;
+}
+
+const quoteIdent = (name: string): string => `"${name.replaceAll('"', '""')}"`;
+
+interface Tables {
+  connection: string;
+  variable: string;
+  teamFilter: { connection: boolean; variable: boolean };
+}
+
+/** Airflow's [core] fernet_key, from a file (re-read when it changes) or an environment variable. */
+class FernetKeySource {
+  private keys: MultiFernet | null;
+  private readonly file: string | undefined;
+  private fileStamp = '';
+
+  constructor(file: string | undefined, envValue: string | undefined, at: string) {
+    this.file = file;
+    const text = file === undefined ? envValue : this.readFile(at);
+    this.keys = FernetKeySource.parse(text, at);
+  }
+
+  private readFile(at: string): string {
+    try {
+      const st = statSync(this.file!);
+      this.fileStamp = `${st.mtimeMs}:${st.size}:${st.ino}`;
+      return readFileSync(this.file!, 'utf8');
+    } catch (e) {
+      throw new ConfigError(`${at}.fernet_key_file`, `cannot be read (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
+    }
+  }
+
+  private static parse(text: string | undefined, at: string): MultiFernet | null {
+    // Airflow: an empty key means values are stored and read unencrypted (_NullFernet).
+    if (text === undefined || text.trim() === '') return null;
+    try {
+      return new MultiFernet(text.trim());
+    } catch (e) {
+      throw new ConfigError(`${at}.fernet_key`, e instanceof FernetError ? e.message : 'is not a valid Fernet key list');
+    }
+  }
+
+  current(): MultiFernet | null {
+    return this.keys;
+  }
+
+  /** After a decryption failure: re-reads the key file if it changed. True when the keys changed. */
+  reloadIfChanged(logger: Logger): boolean {
+    if (this.file === undefined) return false;
+    try {
+      const st = statSync(this.file);
+      const stamp = `${st.mtimeMs}:${st.size}:${st.ino}`;
+      if (stamp === this.fileStamp) return false;
+      const keys = FernetKeySource.parse(this.readFile('fernet'), 'fernet');
+      this.keys = keys;
+      logger.info({ keys: keys?.keyCount ?? 0 }, 'Fernet key file changed; keys reloaded');
+      return true;
+    } catch (e) {
+      logger.warn({ error: e instanceof ConfigError ? e.message : 'unreadable' }, 'Fernet key file changed but cannot be used; keeping the previous keys');
+      return false;
+    }
+  }
+}
+
+export class AirflowMetastoreBackend implements SecretsBackend {
+  readonly type = 'airflow_metastore';
+  readonly name: string;
+  private readonly pool: pg.Pool;
+  private readonly schema: string | undefined;
+  private readonly fernet: FernetKeySource;
+  private readonly logger: Logger;
+  private tables: Tables | undefined;
+  private lastError: { code: string; message: string } | undefined;
+
+  constructor(name: string, options: { url: string; schema?: string; fernet: FernetKeySource; poolSize: number; statementTimeoutMs: number; connectTimeoutMs: number }, logger: Logger) {
+    this.name = name;
+    this.schema = options.schema;
+    this.fernet = options.fernet;
+    this.logger = logger;
+    this.pool = new pg.Pool({
+      connectionString: options.url,
+      max: options.poolSize,
+      statement_timeout: options.statementTimeoutMs,
+      query_timeout: options.statementTimeoutMs + 1000,
+      connectionTimeoutMillis: options.connectTimeoutMs,
+      idleTimeoutMillis: 30_000,
+      application_name: 'secrets-gateway',
+      // Defence in depth besides the read-only role: no statement on these sessions can write.
+      // (An `options` parameter in the URL replaces this one.)
+      options: '-c default_transaction_read_only=on',
+    });
+    // An idle client's error (e.g. the server restarted) must not crash the process.
+    this.pool.on('error', (err) => this.logger.warn({ code: (err as { code?: string }).code }, 'idle database connection failed'));
+  }
+
+  serves(kind: SecretKind): boolean {
+    // MetastoreBackend has no get_config.
+    return kind !== 'config';
+  }
+
+  async init(): Promise<void> {
+    try {
+      await this.resolveTables();
+    } catch {
+      // status() reports it; lookups retry.
+    }
+  }
+
+  status(): BackendStatus {
+    // Failed until the tables were found once; after that a failing database is degraded
+    // (the chain still answers from the other backends) until a query succeeds again.
+    if (!this.lastError) return { state: this.tables ? 'ready' : 'initialising' };
+    return { state: this.tables ? 'degraded' : 'failed', error: this.lastError };
+  }
+
+  private async query<R extends pg.QueryResultRow>(sql: string, params: unknown[]): Promise<R[]> {
+    try {
+      const result = await this.pool.query<R>(sql, params);
+      this.lastError = undefined;
+      return result.rows;
+    } catch (e) {
+      // The driver's message may name the host or user; the code (SQLSTATE or errno) is enough.
+      const code = String((e as { code?: unknown }).code ?? 'error');
+      this.lastError = { code: 'database_unavailable', message: `${this.name}: the metadata database query failed (${code})` };
+      this.logger.warn({ code }, 'metadata database query failed');
+      throw new BackendError('database_unavailable', this.lastError.message, { cause: e });
+    }
+  }
+
+  /** Which schema holds the tables, and whether they have Airflow 3's team_name column. */
+  private async resolveTables(): Promise<Tables> {
+    if (this.tables) return this.tables;
+    const rows = await this.query<{ table_name: string; column_name: string }>(
+      `SELECT table_name, column_name FROM information_schema.columns
+        WHERE table_schema = COALESCE($1, current_schema()) AND table_name IN ('connection', 'variable')`,
+      [this.schema ?? null],
+    );
+    const columns = (table: string) => new Set(rows.filter((r) => r.table_name === table).map((r) => r.column_name));
+    const conn = columns('connection');
+    const vars = columns('variable');
+    if (conn.size === 0 || vars.size === 0) {
+      this.lastError = { code: 'schema_missing', message: `${this.name}: the connection and variable tables are not there (run airflow db migrate)` };
+      throw new BackendError('schema_missing', this.lastError.message);
+    }
+    const prefix = this.schema === undefined ? '' : `${quoteIdent(this.schema)}.`;
+    this.tables = {
+      connection: `${prefix}connection`,
+      variable: `${prefix}variable`,
+      teamFilter: { connection: conn.has('team_name'), variable: vars.has('team_name') },
+    };
+    return this.tables;
+  }
+
+  /** FernetFieldsMixin.get_password / get_extra and Variable.get_val: decrypt only a truthy, encrypted value. */
+  private decrypt(value: string | null, encrypted: boolean, field: string): string | null {
+    if (!value || !encrypted) return value;
+    const attempt = (): string => {
+      const keys = this.fernet.current();
+      if (!keys) throw new BackendError('fernet_key_missing', `${this.name}: a ${field} is encrypted but no Fernet key is configured`);
+      return keys.decrypt(value);
+    };
+    try {
+      return attempt();
+    } catch (e) {
+      if (!(e instanceof FernetError)) throw e;
+      // A rotation may have rewritten the key file: try once more with the new keys.
+      if (this.fernet.reloadIfChanged(this.logger)) {
+        try {
+          return attempt();
+        } catch {
+          // fall through to the error below
+        }
+      }
+      throw new BackendError('decrypt_failed', `${this.name}: a ${field} cannot be decrypted with the configured Fernet keys`);
+    }
+  }
+
+  async getConnection(connId: string): Promise<Found<Connection> | null> {
+    const t = await this.resolveTables();
+    const rows = await this.query<{
+      conn_type: string | null;
+      description: string | null;
+      host: string | null;
+      schema: string | null;
+      login: string | null;
+      password: string | null;
+      port: number | null;
+      extra: string | null;
+      is_encrypted: boolean | null;
+      is_extra_encrypted: boolean | null;
+    }>(
+      `SELECT conn_type, description, host, schema, login, password, port, extra, is_encrypted, is_extra_encrypted
+         FROM ${t.connection} WHERE conn_id = $1${t.teamFilter.connection ? ' AND team_name IS NULL' : ''} LIMIT 1`,
+      [connId],
+    );
+    const row = rows[0];
+    if (!row) return null;
+    return {
+      value: {
+        conn_id: connId,
+        conn_type: row.conn_type,
+        description: row.description,
+        host: row.host,
+        login: row.login,
+        password: this.decrypt(row.password, row.is_encrypted === true, 'connection password'),
+        schema: row.schema,
+        port: row.port,
+        extra: this.decrypt(row.extra, row.is_extra_encrypted === true, 'connection extra'),
+      },
+    };
+  }
+
+  async getVariable(key: string): Promise<Found<string> | null> {
+    const t = await this.resolveTables();
+    const rows = await this.query<{ val: string | null; is_encrypted: boolean | null }>(
+      `SELECT val, is_encrypted FROM ${t.variable} WHERE key = $1${t.teamFilter.variable ? ' AND team_name IS NULL' : ''} LIMIT 1`,
+      [key],
+    );
+    const row = rows[0];
+    if (!row) return null;
+    // Variable.get_val; a null value is a miss (MetastoreBackend returns None).
+    const value = this.decrypt(row.val, row.is_encrypted === true, 'variable value');
+    return value === null ? null : { value };
+  }
+
+  async getConfig(): Promise<null> {
+    return null;
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end();
+  }
+}
+
+export const airflowMetastoreBackend: BackendFactory = {
+  type: 'airflow_metastore',
+  optionsSchema,
+  create: (options, ctx) => {
+    const name = options.name ?? 'airflow_metastore';
+    const at = `backends[${name}]`;
+    const inline = options.sql_alchemy_conn as string | undefined;
+    const envName = options.sql_alchemy_conn_env as string;
+    const raw = inline ?? ctx.env[envName];
+    if (!raw) throw new ConfigError(`${at}.sql_alchemy_conn`, `is not set (nor is the environment variable ${envName})`);
+    const url = postgresUrlFromSqlAlchemy(raw);
+    // The URL may hold a password: the error names the key, never the value.
+    if (!url) throw new ConfigError(`${at}.sql_alchemy_conn`, 'must be a PostgreSQL URL (postgresql://, postgresql+psycopg2://, ...); other databases are not supported');
+    const keyFile = options.fernet_key_file as string | undefined;
+    const fernet = new FernetKeySource(
+      keyFile === undefined ? undefined : path.resolve(ctx.baseDir, keyFile),
+      ctx.env[options.fernet_key_env as string],
+      at,
+    );
+    return new AirflowMetastoreBackend(
+      name,
+      {
+        url,
+        ...(options.sql_alchemy_schema ? { schema: options.sql_alchemy_schema as string } : {}),
+        fernet,
+        poolSize: Number(options.pool_size),
+        statementTimeoutMs: Math.round(Number(options.statement_timeout_seconds) * 1000),
+        connectTimeoutMs: Math.round(Number(options.connect_timeout_seconds) * 1000),
+      },
+      ctx.logger.child({ backend: name }),
+    );
+  },
+};

@@ -1,0 +1,247 @@
+// End to end with REAL Apache Airflow (AIRFLOW_PYTHON, apache-airflow 3.3.2 from
+// scripts/provision.sh), a real PostgreSQL metadata database and a real gateway
+// listening on 127.0.0.1:
+//
+// - worker side: Airflow configured with `[secrets] backend` and `[workers]
+//   secrets_backend` = airflow_secrets_gateway.SecretsGatewayBackend reads a
+//   connection and a variable through the gateway: `airflow connections get`, the
+//   Task SDK's Variable/BaseHook, and a real task run (`airflow dags test`);
+// - metastore: `airflow connections add` / `variables set` with a Fernet key write
+//   the metadata database; the gateway's airflow_metastore backend serves each one
+//   with the fields Airflow's MetastoreBackend returns, also after
+//   `airflow rotate-fernet-key`.
+//
+// Airflow commands are slow (seconds each), so the work is batched into few processes
+// (test/e2e/airflow_steps.py) and one `airflow db migrate` serves both parts.
+//
+// After access control (issue 3) is merged, two assertions join the worker part:
+// a token without the grant makes Airflow raise the denial (workerReads on an id
+// outside the token's scopes gives AirflowSecretsBackendAccessDenied), and the audit
+// log shows the task's context (the headers recorded below, as the audit event has them).
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startTestGateway, tempDir, type TestGateway } from '../helpers/gateway.ts';
+import { startPostgres, type PostgresServer } from '../helpers/servers/postgres.ts';
+
+const PYTHON = process.env['AIRFLOW_PYTHON'];
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const STEPS = path.join(HERE, 'airflow_steps.py');
+const AIRFLOW_BIN = PYTHON ? path.join(path.dirname(PYTHON), 'airflow') : '';
+const skip = PYTHON ? false : 'AIRFLOW_PYTHON is not set (test/run-all.sh sets it after provisioning .venv/airflow)';
+
+const fernetKey = (): string => randomBytes(32).toString('base64url') + '=';
+
+// What only the gateway has (its local files): the worker can have got these from nowhere else.
+const GATEWAY_CONNECTIONS = {
+  gw_db: { conn_type: 'postgres', host: 'gw-db.internal', login: 'etl', password: 'p@ss/w0rd:?#', schema: 'dwh', port: 6432, extra: { sslmode: 'verify-full', opts: { a: 1 } } },
+  'gw/nested/conn': 'mysql://u:pw@h:3306/s?charset=utf8',
+};
+const GATEWAY_VARIABLES = { gw_var: 'variable through the gateway ✓', 'path/with/../dots': 'dotted', gw_empty: '' };
+
+let pg: PostgresServer;
+let gateway: TestGateway;
+let home: string;
+let keyFile: string;
+let baseEnv: NodeJS.ProcessEnv;
+let gatewayUrl: string;
+const seenHeaders: Record<string, string | string[] | undefined>[] = [];
+
+interface Run {
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a command of the Airflow venv; throws with the tail of stderr if it fails. */
+async function run(file: string, args: string[], env: NodeJS.ProcessEnv, timeoutMs = 240_000): Promise<Run> {
+  return await new Promise((resolve, reject) => {
+    const child = spawn(file, args, { env, cwd: home, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString('utf8')));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString('utf8')));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.once('error', reject);
+    child.once('close', (code, signal) => {
+      clearTimeout(timer);
+      if (code === 0) resolve({ stdout, stderr });
+      else reject(new Error(`${path.basename(file)} ${args.slice(0, 2).join(' ')} exited ${code ?? signal}:\n${stderr.slice(-3000)}`));
+    });
+  });
+}
+
+const lastJson = (out: string): unknown => JSON.parse(out.trim().split('\n').at(-1)!);
+const steps = async (env: NodeJS.ProcessEnv, ...args: string[]): Promise<any> => lastJson((await run(PYTHON!, [STEPS, ...args], env)).stdout);
+
+/** Airflow configured to read secrets through the gateway, as a worker would be. */
+function workerEnv(): NodeJS.ProcessEnv {
+  const tokenFile = path.join(home, 'gateway-token');
+  writeFileSync(tokenFile, 'e2e-token\n');
+  const kwargs = JSON.stringify({ url: gatewayUrl, token_path: tokenFile, timeout: 10, retries: 1 });
+  const backend = 'airflow_secrets_gateway.SecretsGatewayBackend';
+  return {
+    ...baseEnv,
+    AIRFLOW__SECRETS__BACKEND: backend,
+    AIRFLOW__SECRETS__BACKEND_KWARGS: kwargs,
+    AIRFLOW__WORKERS__SECRETS_BACKEND: backend,
+    AIRFLOW__WORKERS__SECRETS_BACKEND_KWARGS: kwargs,
+  };
+}
+
+async function gatewayGet(kind: 'connections' | 'variables', id: string, query = ''): Promise<{ status: number; body: any }> {
+  const res = await fetch(`${gatewayUrl}/v1/${kind}/${encodeURIComponent(id)}${query}`);
+  return { status: res.status, body: await res.json() };
+}
+
+before(async () => {
+  if (skip) return;
+  home = tempDir('sg-e2e-airflow-');
+  mkdirSync(path.join(home, 'dags'));
+  writeFileSync(path.join(home, 'dags', 'gateway_dag.py'), readFileSync(path.join(HERE, 'dags', 'gateway_dag.py')));
+  pg = await startPostgres({ database: 'airflow' });
+  const k1 = fernetKey();
+  keyFile = path.join(home, 'fernet.key');
+  writeFileSync(keyFile, `${k1}\n`);
+  baseEnv = {
+    PATH: `${path.dirname(PYTHON!)}:${process.env['PATH'] ?? ''}`,
+    HOME: home,
+    LANG: 'C.UTF-8',
+    PYTHONIOENCODING: 'utf-8',
+    AIRFLOW_HOME: home,
+    AIRFLOW__DATABASE__SQL_ALCHEMY_CONN: `postgresql+psycopg2://${pg.user}@${pg.host}:${pg.port}/${pg.database}`,
+    AIRFLOW__CORE__FERNET_KEY: k1,
+    AIRFLOW__CORE__LOAD_EXAMPLES: 'False',
+    AIRFLOW__CORE__DAGS_FOLDER: path.join(home, 'dags'),
+    AIRFLOW__LOGGING__BASE_LOG_FOLDER: path.join(home, 'logs'),
+    AIRFLOW__API_AUTH__JWT_SECRET: randomBytes(16).toString('hex'),
+    PYTHONDONTWRITEBYTECODE: '1',
+  };
+  await run(AIRFLOW_BIN, ['db', 'migrate'], baseEnv);
+
+  gateway = await startTestGateway({
+    config: {
+      server: { port: 0 },
+      log: { level: 'warn' },
+      backends: [
+        { type: 'local_filesystem', connections_file_path: './connections.json', variables_file_path: './variables.json' },
+        { type: 'airflow_metastore', sql_alchemy_conn: baseEnv['AIRFLOW__DATABASE__SQL_ALCHEMY_CONN'], fernet_key_file: keyFile },
+      ],
+    },
+    files: { 'connections.json': JSON.stringify(GATEWAY_CONNECTIONS), 'variables.json': JSON.stringify(GATEWAY_VARIABLES) },
+    beforeReady: (app) =>
+      app.addHook('onRequest', async (request) => {
+        seenHeaders.push({ ...request.headers });
+      }),
+  });
+  await gateway.app.listen({ host: '127.0.0.1', port: 0 });
+  gatewayUrl = `http://127.0.0.1:${(gateway.app.server.address() as AddressInfo).port}`;
+});
+
+after(async () => {
+  await gateway?.close();
+  await pg?.dispose();
+});
+
+test('worker: airflow connections get, the Task SDK and a real task run read through the gateway', { skip }, async () => {
+  const env = workerEnv();
+
+  // 1. The CLI.
+  const cli = await run(AIRFLOW_BIN, ['connections', 'get', 'gw_db', '-o', 'json'], env);
+  const [shown] = lastJson(cli.stdout) as Record<string, unknown>[];
+  const expected = GATEWAY_CONNECTIONS.gw_db;
+  // The CLI prints every scalar with str(): port 6432 as "6432", nested numbers too.
+  const cliForm = (v: unknown): unknown =>
+    v !== null && typeof v === 'object' ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, cliForm(x)])) : String(v);
+  assert.deepEqual(
+    { conn_type: shown!['conn_type'], host: shown!['host'], login: shown!['login'], password: shown!['password'], schema: shown!['schema'], port: shown!['port'], extra: shown!['extra_dejson'] },
+    cliForm(expected),
+  );
+
+  // 2. The Task SDK, as task code and hooks call it (ids with "/" and "..", a miss that falls through).
+  const reads = await steps(env, 'worker-reads', JSON.stringify({
+    connections: ['gw_db', 'gw/nested/conn', 'nowhere_conn'],
+    variables: ['gw_var', 'path/with/../dots', 'gw_empty', 'nowhere_var'],
+  }));
+  const { uri: _uri, description, extra, ...sdkFields } = reads.connections.gw_db;
+  assert.deepEqual({ ...sdkFields, extra: JSON.parse(extra) }, expected);
+  assert.equal(description, null);
+  assert.equal(reads.connections['gw/nested/conn'].uri, 'mysql://u:pw@h:3306/s?charset=utf8');
+  assert.deepEqual(reads.connections.nowhere_conn, { error: 'AirflowNotFoundException' });
+  assert.deepEqual(reads.variables, { gw_var: GATEWAY_VARIABLES.gw_var, 'path/with/../dots': 'dotted', gw_empty: '', nowhere_var: null });
+
+  // 3. A real task run.
+  const output = path.join(home, 'task-output.json');
+  seenHeaders.length = 0;
+  await run(AIRFLOW_BIN, ['dags', 'test', 'gateway_e2e'], { ...env, SG_E2E_OUTPUT: output });
+  const fromTask = JSON.parse(readFileSync(output, 'utf8'));
+  assert.deepEqual(fromTask, { conn: expected, variable: GATEWAY_VARIABLES.gw_var });
+  // The task's context and the token reached the gateway with the task's requests.
+  const fromTaskRequests = seenHeaders.filter((h) => h['x-airflow-task-id'] === 'read_secrets');
+  assert.ok(fromTaskRequests.length >= 2, `requests with the task context: ${fromTaskRequests.length}`);
+  for (const h of fromTaskRequests) {
+    assert.equal(h['x-airflow-dag-id'], 'gateway_e2e');
+    assert.match(String(h['x-airflow-run-id']), /\S/);
+    assert.match(String(h['x-airflow-try-number']), /^\d+$/);
+    assert.equal(h['authorization'], 'Bearer e2e-token');
+  }
+});
+
+test('metastore: what Airflow writes with a Fernet key, the gateway serves with the fields Airflow returns, also after a key rotation', { skip }, async () => {
+  await steps(baseEnv, 'seed-metastore');
+  // Rows from before a Fernet key was set are stored in the clear (is_encrypted false).
+  await pg.psql(
+    `INSERT INTO connection (conn_id, conn_type, host, password, extra, is_encrypted, is_extra_encrypted)
+       VALUES ('meta_plain', 'http', 'plain.example', 'plain-pass', '{"x": "y"}', false, false);
+     INSERT INTO variable (key, val, is_encrypted) VALUES ('meta_plain_var', 'plain value', false);`,
+  );
+  const ids = {
+    connections: ['meta_pg', 'meta.json-conn', 'meta_nopass', 'meta_plain', 'meta_missing'],
+    variables: ['meta_var', 'meta/empty', 'meta_json', 'meta_plain_var', 'meta_missing'],
+  };
+  const airflow = await steps(baseEnv, 'metastore-view', JSON.stringify(ids));
+  // The stored values really are encrypted: what the CLI wrote is not readable in the table.
+  assert.equal((await pg.psql(`SELECT count(*) FROM connection WHERE is_encrypted AND password LIKE 'gAAAAA%'`)).trim(), '2');
+
+  const expectSameAsAirflow = async (label: string): Promise<void> => {
+    for (const id of ids.connections) {
+      const want = airflow.connections[id];
+      const got = await gatewayGet('connections', id);
+      if (want === null) {
+        assert.equal(got.status, 404, `${label}: ${id}`);
+        continue;
+      }
+      assert.equal(got.status, 200, `${label}: ${id} ${JSON.stringify(got.body)}`);
+      const { extra, uri, ...fields } = want;
+      assert.deepEqual({ ...got.body, extra: undefined }, { conn_id: id, ...fields, extra: undefined }, `${label}: ${id}`);
+      assert.deepEqual(got.body.extra, extra === null ? null : JSON.parse(extra), `${label}: ${id} extra`);
+      const asUri = await gatewayGet('connections', id, '?format=uri');
+      assert.equal(asUri.body.uri, uri, `${label}: ${id} uri`);
+    }
+    for (const key of ids.variables) {
+      const got = await gatewayGet('variables', key);
+      if (airflow.variables[key] === null) assert.equal(got.status, 404, `${label}: ${key}`);
+      else assert.deepEqual(got.body, { key, value: airflow.variables[key] }, `${label}: ${key}`);
+    }
+  };
+  await expectSameAsAirflow('before rotation');
+  assert.equal(airflow.connections.meta_pg.password, 'p@ss/w0rd');
+  assert.equal(airflow.variables['meta/empty'], '');
+
+  // Rotation: Airflow re-encrypts every value with the new first key.
+  const k1 = baseEnv['AIRFLOW__CORE__FERNET_KEY']!;
+  const k2 = fernetKey();
+  await run(AIRFLOW_BIN, ['rotate-fernet-key'], { ...baseEnv, AIRFLOW__CORE__FERNET_KEY: `${k2},${k1}` });
+  // The gateway still has only the old key: it cannot decrypt, and says so (503), never "not found".
+  const stale = await gatewayGet('variables', 'meta_var');
+  assert.equal(stale.status, 503);
+  assert.equal(stale.body.code, 'backend_unavailable');
+  assert.doesNotMatch(JSON.stringify(stale.body), /s3cret/);
+  // With the new key alone in its key file (the old one retired), it serves the same answers.
+  writeFileSync(keyFile, `${k2}\n`);
+  await expectSameAsAirflow('after rotation');
+});
