@@ -2,8 +2,9 @@
 import type { BackendFactory } from './registry-types.ts';
 import { environmentBackend } from './environment.ts';
 import { localFilesystemBackend } from './local-filesystem.ts';
+import { vaultBackend } from './vault.ts';
 
-const FACTORIES: readonly BackendFactory[] = [environmentBackend, localFilesystemBackend];
+const FACTORIES: readonly BackendFactory[] = [environmentBackend, localFilesystemBackend, vaultBackend];
 
 const byType = new Map(FACTORIES.map((f) => [f.type, f]));
 
