@@ -14,14 +14,12 @@ import {
 import { deserializeConnection, type Connection } from '../airflow/connection.ts';
 import { pyJsonLoads, pythonJsonDumps, type PyValue } from '../airflow/python-json.ts';
 import { pyStrip } from '../airflow/python-text.ts';
-import { backendSchema } from '../config/schema.ts';
+import { backendSchema, optionalStringOrNull, stringOrNull } from '../config/schema.ts';
 import { parseFailure } from './parse-failure.ts';
 import type { BackendContext, BackendFactory } from './registry-types.ts';
 import { BackendGuard, networkError, resilienceFrom, resilienceOptions } from './resilience.ts';
 import { BackendError, type BackendStatus, type Found, type SecretKind, type SecretsBackend } from './types.ts';
 
-const nullableString = (options: Record<string, unknown> = {}) => Type.Union([Type.String(), Type.Null()], options);
-const optionalString = () => Type.Optional(nullableString());
 
 /** _standardize_secret_keys: each connection field and the secret keys accepted for it, in Airflow's order. */
 const FIELD_ALIASES: ReadonlyArray<readonly [string, readonly string[]]> = [
@@ -37,9 +35,9 @@ const FIELD_ALIASES: ReadonlyArray<readonly [string, readonly string[]]> = [
 const optionsSchema = backendSchema({
   type: Type.Literal('aws_secrets_manager'),
   // Airflow's SecretsManagerBackend kwargs and defaults.
-  connections_prefix: nullableString({ default: 'airflow/connections' }),
-  variables_prefix: nullableString({ default: 'airflow/variables' }),
-  config_prefix: nullableString({ default: 'airflow/config' }),
+  connections_prefix: stringOrNull({ default: 'airflow/connections' }),
+  variables_prefix: stringOrNull({ default: 'airflow/variables' }),
+  config_prefix: stringOrNull({ default: 'airflow/config' }),
   sep: Type.String({ default: '/' }),
   extra_conn_words: Type.Optional(
     Type.Union([
@@ -48,12 +46,12 @@ const optionsSchema = backendSchema({
     ]),
   ),
   // boto client settings Airflow takes from the same kwargs.
-  region_name: optionalString(),
-  endpoint_url: optionalString(),
-  profile_name: optionalString(),
-  aws_access_key_id: optionalString(),
-  aws_secret_access_key: optionalString(),
-  aws_session_token: optionalString(),
+  region_name: optionalStringOrNull(),
+  endpoint_url: optionalStringOrNull(),
+  profile_name: optionalStringOrNull(),
+  aws_access_key_id: optionalStringOrNull(),
+  aws_secret_access_key: optionalStringOrNull(),
+  aws_session_token: optionalStringOrNull(),
   // Removed from Airflow (it now detects JSON itself); accepted so old kwargs still load, and ignored.
   full_url_mode: Type.Optional(Type.Union([Type.Boolean(), Type.Null()])),
   ...resilienceOptions,

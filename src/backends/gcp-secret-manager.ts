@@ -13,28 +13,26 @@ import { SecretManagerServiceClient } from '@google-cloud/secret-manager';
 import { credentials as grpcCredentials } from '@grpc/grpc-js';
 import { deserializeConnection, type Connection } from '../airflow/connection.ts';
 import { ConfigError } from '../config/errors.ts';
-import { backendSchema } from '../config/schema.ts';
+import { backendSchema, optionalStringOrNull, stringOrNull } from '../config/schema.ts';
 import { parseFailure } from './parse-failure.ts';
 import type { BackendContext, BackendFactory } from './registry-types.ts';
 import { BackendGuard, networkError, resilienceFrom, resilienceOptions } from './resilience.ts';
 import { BackendError, type BackendStatus, type Found, type SecretKind, type SecretsBackend } from './types.ts';
 
-const nullableString = (options: Record<string, unknown> = {}) => Type.Union([Type.String(), Type.Null()], options);
-const optionalString = () => Type.Optional(nullableString());
 
 const optionsSchema = backendSchema({
   type: Type.Literal('gcp_secret_manager'),
   // Airflow's CloudSecretManagerBackend kwargs and defaults.
-  connections_prefix: nullableString({ default: 'airflow-connections' }),
-  variables_prefix: nullableString({ default: 'airflow-variables' }),
-  config_prefix: nullableString({ default: 'airflow-config' }),
+  connections_prefix: stringOrNull({ default: 'airflow-connections' }),
+  variables_prefix: stringOrNull({ default: 'airflow-variables' }),
+  config_prefix: stringOrNull({ default: 'airflow-config' }),
   sep: Type.String({ default: '-' }),
-  project_id: optionalString(),
-  gcp_key_path: optionalString(),
+  project_id: optionalStringOrNull(),
+  gcp_key_path: optionalStringOrNull(),
   gcp_keyfile_dict: Type.Optional(Type.Union([Type.Record(Type.String(), Type.Unknown()), Type.Null()])),
-  gcp_scopes: optionalString(),
+  gcp_scopes: optionalStringOrNull(),
   // Gateway additions, for a regional endpoint or a local emulator.
-  api_endpoint: Type.Optional(nullableString({ description: 'host or host:port of the Secret Manager API (default: the Google endpoint).' })),
+  api_endpoint: Type.Optional(stringOrNull({ description: 'host or host:port of the Secret Manager API (default: the Google endpoint).' })),
   plaintext: Type.Boolean({ default: false, description: 'Unencrypted gRPC without credentials: for a local emulator only.' }),
   ...resilienceOptions,
 });

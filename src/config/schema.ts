@@ -36,7 +36,11 @@ export const ConnectionChecksSchema = Type.Object(
   { additionalProperties: false, default: {} },
 );
 
-const nullableString = () => Type.Optional(Type.Union([Type.String(), Type.Null()]));
+/** A string or null (Airflow's `str | None` kwargs), with a default or description when given. */
+export const stringOrNull = (options: Record<string, unknown> = {}) => Type.Union([Type.String(), Type.Null()], options);
+/** An optional `str | None` kwarg. */
+export const optionalStringOrNull = () => Type.Optional(stringOrNull());
+const nullableString = optionalStringOrNull;
 
 /** Options every backend accepts, whatever its type. */
 export const BackendCommonProperties = {
