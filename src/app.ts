@@ -11,6 +11,9 @@ import { registerProblemHandlers } from './problems.ts';
 import { registerDocsRoutes } from './routes/docs.ts';
 import { registerHealthRoutes } from './routes/health.ts';
 import { registerSecretRoutes } from './routes/secrets.ts';
+import { registerBackendsRoute } from './routes/backends.ts';
+import { registerConnectionTestRoute } from './routes/connections-test.ts';
+import { CriticalConnections } from './critical-connections.ts';
 
 export interface GatewayDeps {
   logger: Logger;
@@ -23,6 +26,8 @@ export interface Gateway {
   chain: BackendChain;
   /** Every route served (not the 405 guards), as method and URL pattern; the OpenAPI test compares them with the spec. */
   routes: Array<{ method: string; url: string }>;
+  /** The critical_connections checks; states() is what the metrics read. */
+  criticalConnections: CriticalConnections;
 }
 
 // A caller's X-Request-Id is kept only if it is short and plain, so it cannot forge log lines.
@@ -77,11 +82,19 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     );
   });
 
+  const checks = config.connection_checks;
+  const criticalConnections = new CriticalConnections(config.critical_connections, checks, (id) => chain.getConnection(id), deps.logger.child({ component: 'critical_connections' }));
   registerSecretRoutes(app, chain);
-  registerHealthRoutes(app, () => chain.statuses());
+  registerConnectionTestRoute(app, chain, checks.timeout_seconds * 1000);
+  registerBackendsRoute(app, () => chain.statuses());
+  registerHealthRoutes(app, () => chain.statuses(), () => ({ impact: criticalConnections.readinessImpact(), critical_connections: criticalConnections.states() }));
   await registerDocsRoutes(app);
 
-  app.addHook('onClose', async () => chain.close());
+  app.addHook('onClose', async () => {
+    criticalConnections.stop();
+    await chain.close();
+  });
   await chain.init();
-  return { app, chain, routes };
+  await criticalConnections.start();
+  return { app, chain, routes, criticalConnections };
 }

@@ -3,8 +3,18 @@ import type { BackendFactory } from './registry-types.ts';
 import { airflowMetastoreBackend } from './airflow-metastore.ts';
 import { environmentBackend } from './environment.ts';
 import { localFilesystemBackend } from './local-filesystem.ts';
+import { vaultBackend } from './vault.ts';
+import { awsSecretsManagerBackend } from './aws-secrets-manager.ts';
+import { gcpSecretManagerBackend } from './gcp-secret-manager.ts';
 
-const FACTORIES: readonly BackendFactory[] = [environmentBackend, localFilesystemBackend, airflowMetastoreBackend];
+const FACTORIES: readonly BackendFactory[] = [
+  environmentBackend,
+  localFilesystemBackend,
+  vaultBackend,
+  awsSecretsManagerBackend,
+  gcpSecretManagerBackend,
+  airflowMetastoreBackend,
+];
 
 const byType = new Map(FACTORIES.map((f) => [f.type, f]));
 

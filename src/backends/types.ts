@@ -15,9 +15,11 @@ export type BackendState = 'ready' | 'degraded' | 'failed' | 'initialising';
 
 export interface BackendStatus {
   state: BackendState;
-  /** A stable code and a message that never contains a secret value. */
-  error?: { code: string; message: string };
+  /** A stable code and a message that never contains a secret value; `at` when it happened. */
+  error?: { code: string; message: string; at?: string };
   last_success?: string;
+  /** Network backends: the circuit breaker's state (see resilience.ts). */
+  circuit?: 'closed' | 'open' | 'half_open';
 }
 
 /** A backend's answer. `version` identifies the stored version where the backend has one

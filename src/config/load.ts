@@ -145,6 +145,8 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
     server: doc.server as GatewayConfig['server'],
     log: doc.log as GatewayConfig['log'],
     backends: validateBackends(backends),
+    critical_connections: doc.critical_connections as string[],
+    connection_checks: doc.connection_checks as GatewayConfig['connection_checks'],
     baseDir,
     source,
   };

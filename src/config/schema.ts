@@ -24,7 +24,23 @@ export const LogConfigSchema = Type.Object(
   { additionalProperties: false, default: {} },
 );
 
-const nullableString = () => Type.Optional(Type.Union([Type.String(), Type.Null()]));
+export const ConnectionChecksSchema = Type.Object(
+  {
+    timeout_seconds: Type.Number({ default: 3, exclusiveMinimum: 0, maximum: 60, description: 'Per stage (DNS, TCP, handshake) of a connection test.' }),
+    interval_seconds: Type.Number({ default: 60, minimum: 1, maximum: 86400, description: 'How often critical_connections are checked.' }),
+    on_failure: Type.Union([Type.Literal('degrade'), Type.Literal('fail')], {
+      default: 'degrade',
+      description: 'While a critical connection fails, /readyz says degraded (200) or unavailable (503).',
+    }),
+  },
+  { additionalProperties: false, default: {} },
+);
+
+/** A string or null (Airflow's `str | None` kwargs), with a default or description when given. */
+export const stringOrNull = (options: Record<string, unknown> = {}) => Type.Union([Type.String(), Type.Null()], options);
+/** An optional `str | None` kwarg. */
+export const optionalStringOrNull = () => Type.Optional(stringOrNull());
+const nullableString = optionalStringOrNull;
 
 /** Options every backend accepts, whatever its type. */
 export const BackendCommonProperties = {
@@ -54,17 +70,22 @@ export const GatewayConfigSchema = Type.Object(
     server: ServerConfigSchema,
     log: LogConfigSchema,
     backends: Type.Optional(Type.Array(BackendEntrySchema, { maxItems: 32 })),
+    critical_connections: Type.Array(Type.String({ minLength: 1, maxLength: 250 }), { default: [], maxItems: 100, description: 'Connection ids checked at startup and periodically.' }),
+    connection_checks: ConnectionChecksSchema,
   },
   { additionalProperties: false },
 );
 
 export type ServerConfig = Static<typeof ServerConfigSchema>;
 export type LogConfig = Static<typeof LogConfigSchema>;
+export type ConnectionChecksConfig = Static<typeof ConnectionChecksSchema>;
 
 export interface GatewayConfig {
   server: ServerConfig;
   log: LogConfig;
   backends: BackendEntry[];
+  critical_connections: string[];
+  connection_checks: ConnectionChecksConfig;
   /** Directory that relative file paths in the config are resolved against. */
   baseDir: string;
   /** Where the configuration came from, for the startup log. */

@@ -11,10 +11,11 @@ declare module 'fastify' {
 
 const ALL_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
 
-/** Answers 405 with `Allow` for the methods a URL does not serve, instead of a misleading 404. */
-export function guardMethods(app: FastifyInstance, url: string, allowed: string[]): void {
+/** Answers 405 with `Allow` for the methods a URL does not serve, instead of a misleading 404.
+ * `servedElsewhere`: methods another route answers on this pattern for some URLs only (not advertised). */
+export function guardMethods(app: FastifyInstance, url: string, allowed: string[], servedElsewhere: string[] = []): void {
   const allow = allowed.includes('GET') ? [...allowed, 'HEAD'] : allowed;
-  const others = ALL_METHODS.filter((m) => !allow.includes(m));
+  const others = ALL_METHODS.filter((m) => !allow.includes(m) && !servedElsewhere.includes(m));
   app.route({
     method: others,
     url,

@@ -6,8 +6,9 @@
 export type ScopedAction = 'connections:read' | 'variables:read' | 'config:read' | 'connections:test' | 'cache:invalidate';
 
 export type RoutePermission =
-  /** The id is the route's wildcard path parameter: needs `<action>:<glob matching the id>`. */
-  | { action: ScopedAction; id: 'path' }
+  /** The id is the route's wildcard path parameter: needs `<action>:<glob matching the id>`.
+   * With `suffix`, the wildcard ends in that literal (e.g. "/test"), which is not part of the id. */
+  | { action: ScopedAction; id: 'path'; suffix?: string }
   /** The handler checks each item it acts on (batch lookup, invalidation by glob). */
   | { action: ScopedAction | ScopedAction[]; id: 'per-item' }
   /** A grant with no id, such as `backends:read`. */
@@ -24,4 +25,6 @@ export const permissions = {
   readVariable: { action: 'variables:read', id: 'path' },
   readConfig: { action: 'config:read', id: 'path' },
   batchLookup: { action: ['connections:read', 'variables:read', 'config:read'], id: 'per-item' },
+  testConnection: { action: 'connections:test', id: 'path', suffix: '/test' },
+  readBackends: { action: 'backends:read' },
 } as const satisfies Record<string, RoutePermission>;

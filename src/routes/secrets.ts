@@ -87,7 +87,8 @@ export function registerSecretRoutes(app: FastifyInstance, resolver: SecretResol
       return connectionToApi(found.value);
     },
   );
-  guardMethods(app, '/v1/connections/*', ['GET']);
+  // POST on this wildcard is POST /v1/connections/{conn_id}/test (routes/connections-test.ts), which answers 405 itself otherwise.
+  guardMethods(app, '/v1/connections/*', ['GET'], ['POST']);
 
   for (const [prefix, kind, lookup, schema, permission] of [
     ['/v1/variables/*', 'variable', getVariable, 'Variable', permissions.readVariable],

@@ -9,12 +9,19 @@ const doc = openApiDocument();
 const ajv = new Ajv2020({ strict: false, allErrors: true });
 ajv.addSchema({ $id: 'openapi', components: doc.components } as never);
 
-/** `/v1/connections/*` → `/v1/connections/{conn_id}`: a Fastify wildcard is the spec's last path parameter. */
-export function specPathFor(routeUrl: string): string | undefined {
+/** `/v1/connections/*` → `/v1/connections/{conn_id}`: a Fastify wildcard is the spec's last path parameter,
+ * or a parameter and a literal suffix that the request URL ends with (POST `/v1/connections/{conn_id}/test`). */
+export function specPathFor(routeUrl: string, method?: string, url?: string): string | undefined {
   if (doc.paths[routeUrl]) return routeUrl;
   if (!routeUrl.endsWith('/*')) return undefined;
   const prefix = routeUrl.slice(0, -1);
-  return Object.keys(doc.paths).find((p) => p.startsWith(prefix) && /^\{[^}]+\}$/.test(p.slice(prefix.length)));
+  const candidates = Object.keys(doc.paths).filter((p) => p.startsWith(prefix) && /^\{[^}/]+\}(\/[^{}]+)?$/.test(p.slice(prefix.length)));
+  const path = (url ?? '').split('?')[0]!;
+  const suffixed = candidates.find((p) => {
+    const suffix = p.slice(prefix.length).replace(/^\{[^}]+\}/, '');
+    return suffix !== '' && path.endsWith(suffix) && (!method || doc.paths[p]?.[method.toLowerCase()]);
+  });
+  return suffixed ?? candidates.find((p) => /^\{[^}]+\}$/.test(p.slice(prefix.length)));
 }
 
 type Operation = { responses: Record<string, { $ref?: string; content?: Record<string, { schema: unknown }> }> };
@@ -37,8 +44,8 @@ function rewrite(node: unknown): unknown {
 }
 
 /** Returns the problems with one response, or [] when it matches the spec. */
-export function checkResponse(method: string, routeUrl: string, status: number, contentType: string | undefined, body: string): string[] {
-  const path = specPathFor(routeUrl);
+export function checkResponse(method: string, routeUrl: string, status: number, contentType: string | undefined, body: string, url?: string): string[] {
+  const path = specPathFor(routeUrl, method === 'HEAD' ? 'GET' : method, url);
   if (!path) return [`${method} ${routeUrl}: route is not in openapi.yaml`];
   let spec = responseSpec(path, method === 'HEAD' ? 'GET' : method, status);
   // A 405 answers a method the path does not have, so no operation documents it: it must still be a Problem.
@@ -62,7 +69,7 @@ export function recordContractViolations(app: FastifyInstance): string[] {
     const route = request.routeOptions.url;
     // Routes outside the API itself (Swagger UI's static assets) are documented as /docs only.
     if (route && !route.startsWith('/docs') && typeof payload === 'string') {
-      problems.push(...checkResponse(request.method, route, reply.statusCode, String(reply.getHeader('content-type') ?? ''), payload));
+      problems.push(...checkResponse(request.method, route, reply.statusCode, String(reply.getHeader('content-type') ?? ''), payload, request.url));
     }
     return payload;
   });

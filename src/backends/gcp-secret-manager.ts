@@ -1,0 +1,208 @@
+// Airflow's CloudSecretManagerBackend (spec §7; providers/google/.../secrets/secret_manager.py
+// and _internal_client/secret_manager_client.py): secret `prefix + sep + id` (no rstrip),
+// version `latest`, the payload decoded as UTF-8. The prefix check Airflow does in
+// __init__ is done when the gateway starts. Credentials are application default
+// credentials, or a key file / key dict as in Airflow.
+//
+// google-gax retries UNAVAILABLE for up to 600 s by default: every call here passes
+// `retry: null` and its own deadline so resilience.ts's timeout, retries and breaker are in
+// control; the gRPC channel reconnects with a short backoff after the server comes back.
+import path from 'node:path';
+import { Type } from '@sinclair/typebox';
+import { SecretManagerServiceClient } from '@google-cloud/secret-manager';
+import { credentials as grpcCredentials } from '@grpc/grpc-js';
+import { deserializeConnection, type Connection } from '../airflow/connection.ts';
+import { ConfigError } from '../config/errors.ts';
+import { backendSchema, optionalStringOrNull, stringOrNull } from '../config/schema.ts';
+import { parseFailure } from './parse-failure.ts';
+import type { BackendContext, BackendFactory } from './registry-types.ts';
+import { BackendGuard, networkError, resilienceFrom, resilienceOptions } from './resilience.ts';
+import { BackendError, type BackendStatus, type Found, type SecretKind, type SecretsBackend } from './types.ts';
+
+
+const optionsSchema = backendSchema({
+  type: Type.Literal('gcp_secret_manager'),
+  // Airflow's CloudSecretManagerBackend kwargs and defaults.
+  connections_prefix: stringOrNull({ default: 'airflow-connections' }),
+  variables_prefix: stringOrNull({ default: 'airflow-variables' }),
+  config_prefix: stringOrNull({ default: 'airflow-config' }),
+  sep: Type.String({ default: '-' }),
+  project_id: optionalStringOrNull(),
+  gcp_key_path: optionalStringOrNull(),
+  gcp_keyfile_dict: Type.Optional(Type.Union([Type.Record(Type.String(), Type.Unknown()), Type.Null()])),
+  gcp_scopes: optionalStringOrNull(),
+  // Gateway additions, for a regional endpoint or a local emulator.
+  api_endpoint: Type.Optional(stringOrNull({ description: 'host or host:port of the Secret Manager API (default: the Google endpoint).' })),
+  plaintext: Type.Boolean({ default: false, description: 'Unencrypted gRPC without credentials: for a local emulator only.' }),
+  ...resilienceOptions,
+});
+
+/** _SecretManagerClient.is_valid_secret_name. */
+const SECRET_ID_PATTERN = /^[a-zA-Z0-9-_]*$/;
+
+// gRPC status codes (google.rpc.Code).
+const GRPC = { CANCELLED: 1, UNKNOWN: 2, INVALID_ARGUMENT: 3, DEADLINE_EXCEEDED: 4, NOT_FOUND: 5, PERMISSION_DENIED: 7, RESOURCE_EXHAUSTED: 8, FAILED_PRECONDITION: 9, ABORTED: 10, INTERNAL: 13, UNAVAILABLE: 14, UNAUTHENTICATED: 16 } as const;
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+export class CloudSecretManagerBackend implements SecretsBackend {
+  readonly type = 'gcp_secret_manager';
+  readonly name: string;
+  readonly client: SecretManagerServiceClient;
+  private readonly prefixes: Record<SecretKind, string | null>;
+  private readonly sep: string;
+  private projectId: string | undefined;
+  private readonly guard: BackendGuard;
+  private readonly callTimeoutMs: number;
+  private initError: BackendError | undefined;
+
+  constructor(name: string, options: Record<string, any>, ctx: BackendContext) {
+    this.name = name;
+    this.sep = options.sep;
+    this.prefixes = { connection: options.connections_prefix, variable: options.variables_prefix, config: options.config_prefix };
+    if (this.prefixes.connection !== null && !SECRET_ID_PATTERN.test(this.prefixes.connection + this.sep)) {
+      throw new ConfigError(`backend "${name}".connections_prefix`, `connections_prefix + sep must match ${SECRET_ID_PATTERN.source}, as Airflow requires`);
+    }
+    this.projectId = options.project_id ?? undefined;
+    const resilience = resilienceFrom(options);
+    this.callTimeoutMs = resilience.timeout_seconds * 1000;
+    this.guard = new BackendGuard(name, resilience, ctx.logger.child({ backend: name }));
+    const [host, port] = splitEndpoint(options.api_endpoint);
+    this.client = new SecretManagerServiceClient({
+      ...(host ? { apiEndpoint: host } : {}),
+      ...(port ? { port } : {}),
+      ...(options.plaintext ? { sslCreds: grpcCredentials.createInsecure() } : {}),
+      ...(options.gcp_key_path ? { keyFilename: path.resolve(ctx.baseDir, options.gcp_key_path) } : {}),
+      ...(options.gcp_keyfile_dict ? { credentials: options.gcp_keyfile_dict } : {}),
+      ...(options.gcp_scopes ? { scopes: String(options.gcp_scopes).split(',').map((s) => s.trim()).filter(Boolean) } : {}),
+      ...(this.projectId ? { projectId: this.projectId } : {}),
+      // google-gax's reconnect backoff starts at 1 s and grows to minutes; after an outage, come back fast.
+      'grpc.initial_reconnect_backoff_ms': 100,
+      'grpc.max_reconnect_backoff_ms': 1000,
+    });
+  }
+
+  serves(kind: SecretKind): boolean {
+    return this.prefixes[kind] !== null;
+  }
+
+  async init(): Promise<void> {
+    if (this.projectId) return;
+    // As Airflow: the project of the credentials, when project_id is not given.
+    try {
+      this.projectId = await this.client.getProjectId();
+    } catch {
+      this.initError = new BackendError('invalid_config', `${this.name}: project_id is not set and the credentials name no project`);
+    }
+  }
+
+  status(): BackendStatus {
+    if (this.initError) return { state: 'failed', error: this.initError };
+    return this.guard.status();
+  }
+
+  async getConnection(connId: string): Promise<Found<Connection> | null> {
+    const secret = await this.getSecret('connection', connId);
+    if (!secret?.value) return null;
+    try {
+      return { value: deserializeConnection(connId, secret.value), ...(secret.version ? { version: secret.version } : {}) };
+    } catch (err) {
+      throw parseFailure(this.name, err);
+    }
+  }
+
+  getVariable(key: string): Promise<Found<string> | null> {
+    return this.getSecret('variable', key);
+  }
+
+  getConfig(key: string): Promise<Found<string> | null> {
+    return this.getSecret('config', key);
+  }
+
+  /** The version `latest` resolves to now (GetSecretVersion: metadata, no payload); null if it is not enabled. */
+  async getVersion(kind: SecretKind, id: string): Promise<string | null> {
+    const name = this.versionName(kind, id);
+    if (name === null) return null;
+    const version = await this.call((timeout) => this.client.getSecretVersion({ name }, { timeout, retry: null }).then(([v]) => v));
+    if (!version) return null;
+    return version.state === 'ENABLED' || version.state === 1 ? (version.name ?? null) : null;
+  }
+
+  async close(): Promise<void> {
+    await this.client.close();
+  }
+
+  private versionName(kind: SecretKind, id: string): string | null {
+    const prefix = this.prefixes[kind];
+    if (prefix === null) return null;
+    if (this.initError) throw this.initError;
+    // build_path(prefix, id, sep): no rstrip, so an empty prefix gives "-id".
+    return `projects/${this.projectId}/secrets/${prefix}${this.sep}${id}/versions/latest`;
+  }
+
+  private async getSecret(kind: SecretKind, id: string): Promise<Found<string> | null> {
+    const name = this.versionName(kind, id);
+    if (name === null) return null;
+    const response = await this.call((timeout) => this.client.accessSecretVersion({ name }, { timeout, retry: null }).then(([r]) => r));
+    const data = response?.payload?.data;
+    if (!response || data === null || data === undefined) return null;
+    let value: string;
+    try {
+      value = typeof data === 'string' ? data : utf8.decode(data);
+    } catch {
+      throw new BackendError('invalid_value', `${this.name}: a stored payload is not UTF-8`);
+    }
+    return { value, ...(response.name ? { version: response.name } : {}) };
+  }
+
+  /** One RPC under the guard. NotFound and InvalidArgument are "not here" (Airflow returns None). */
+  private call<T>(rpc: (timeoutMs: number) => Promise<T>): Promise<T | null> {
+    return this.guard.run(async (signal) => {
+      try {
+        return await rpc(this.callTimeoutMs);
+      } catch (err) {
+        const code = (err as { code?: unknown })?.code;
+        if (code === GRPC.NOT_FOUND || code === GRPC.INVALID_ARGUMENT) return null;
+        throw this.toBackendError(err, code, signal);
+      }
+    });
+  }
+
+  private toBackendError(err: unknown, code: unknown, signal: AbortSignal): BackendError {
+    switch (code) {
+      case GRPC.UNAVAILABLE:
+        return new BackendError('unreachable', `${this.name}: Secret Manager is unavailable (UNAVAILABLE)`);
+      case GRPC.DEADLINE_EXCEEDED:
+      case GRPC.CANCELLED:
+        return new BackendError('timeout', `${this.name}: Secret Manager did not answer in time`);
+      case GRPC.RESOURCE_EXHAUSTED:
+        return new BackendError('throttled', `${this.name}: Secret Manager quota exceeded (RESOURCE_EXHAUSTED)`);
+      case GRPC.INTERNAL:
+      case GRPC.UNKNOWN:
+      case GRPC.ABORTED:
+        return new BackendError('server_error', `${this.name}: Secret Manager failed (gRPC ${code})`);
+      // Airflow returns None on PermissionDenied; a denial is not an absence, so here it fails the backend.
+      case GRPC.PERMISSION_DENIED:
+      case GRPC.UNAUTHENTICATED:
+        return new BackendError('access_denied', `${this.name}: Secret Manager denied the request (gRPC ${code})`);
+      case GRPC.FAILED_PRECONDITION:
+        return new BackendError('version_not_enabled', `${this.name}: the latest version is disabled or destroyed`);
+      default:
+        return typeof code === 'number'
+          ? new BackendError('backend_error', `${this.name}: Secret Manager answered gRPC status ${code}`)
+          : networkError(this.name, err, signal);
+    }
+  }
+}
+
+function splitEndpoint(endpoint: unknown): [string | undefined, number | undefined] {
+  if (typeof endpoint !== 'string' || !endpoint) return [undefined, undefined];
+  const m = /^(.*):(\d+)$/.exec(endpoint);
+  return m ? [m[1]!, Number(m[2])] : [endpoint, undefined];
+}
+
+export const gcpSecretManagerBackend: BackendFactory = {
+  type: 'gcp_secret_manager',
+  optionsSchema,
+  create: (options, ctx) => new CloudSecretManagerBackend(options.name ?? 'gcp_secret_manager', options, ctx),
+};

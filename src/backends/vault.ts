@@ -1,0 +1,285 @@
+// Airflow's VaultBackend (spec §7; providers/hashicorp/.../secrets/vault.py and
+// _internal_client/vault_client.py): the same kwargs, defaults, paths and value
+// formats, over the KV v1 or v2 engine. Connections are stored as `conn_uri` or as
+// a field dict (passed through json.dumps and Connection.from_json, as the current
+// provider does); variables and config under `value`.
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { Type } from '@sinclair/typebox';
+import { deserializeConnection, type Connection } from '../airflow/connection.ts';
+import { pyJsonLoads, pythonJsonDumps, pyToPlain, type PyDict, type PyValue } from '../airflow/python-json.ts';
+import { quote } from '../airflow/python-url.ts';
+import { ConfigError } from '../config/errors.ts';
+import { backendSchema, optionalStringOrNull, stringOrNull } from '../config/schema.ts';
+import { parseFailure } from './parse-failure.ts';
+import type { BackendContext, BackendFactory } from './registry-types.ts';
+import { BackendGuard, resilienceFrom, resilienceOptions } from './resilience.ts';
+import { BackendError, type BackendStatus, type Found, type SecretKind, type SecretsBackend, type VariableValue } from './types.ts';
+import { statusError, VaultClient, type VaultAuth, type VaultResponse, type VaultTls } from './vault-client.ts';
+
+
+const optionsSchema = backendSchema({
+  type: Type.Literal('vault'),
+  // Airflow's VaultBackend kwargs and defaults.
+  connections_path: stringOrNull({ default: 'connections', description: 'null turns connections off; "" makes the path the id itself.' }),
+  variables_path: stringOrNull({ default: 'variables' }),
+  config_path: stringOrNull({ default: 'config' }),
+  mount_point: stringOrNull({ default: 'secret', description: 'null: the first segment of each id is the mount.' }),
+  kv_engine_version: Type.Union([Type.Literal(1), Type.Literal(2)], { default: 2 }),
+  url: optionalStringOrNull(),
+  namespace: optionalStringOrNull(),
+  auth_type: Type.Union([Type.Literal('token'), Type.Literal('approle'), Type.Literal('kubernetes'), Type.Literal('userpass')], { default: 'token' }),
+  auth_mount_point: optionalStringOrNull(),
+  token: optionalStringOrNull(),
+  token_path: optionalStringOrNull(),
+  role_id: optionalStringOrNull(),
+  secret_id: optionalStringOrNull(),
+  secret_id_path: Type.Optional(stringOrNull({ description: 'Gateway addition: read the approle secret_id from a file (re-read at each login).' })),
+  kubernetes_role: optionalStringOrNull(),
+  kubernetes_jwt_path: Type.String({ default: '/var/run/secrets/kubernetes.io/serviceaccount/token' }),
+  username: optionalStringOrNull(),
+  password: optionalStringOrNull(),
+  // hvac.Client TLS kwargs: verify (bool, or a CA bundle path) and cert ([cert path, key path]).
+  verify: Type.Union([Type.Boolean(), Type.String({ minLength: 1 })], { default: true }),
+  cert: Type.Optional(Type.Union([Type.Tuple([Type.String({ minLength: 1 }), Type.String({ minLength: 1 })]), Type.Null()])),
+  // Accepted for Airflow compatibility; they only act in Airflow's multi-team mode, which the gateway does not have.
+  use_team_secrets_path: Type.Optional(Type.Boolean()),
+  global_secrets_path: optionalStringOrNull(),
+  ...resilienceOptions,
+});
+
+/** `rstrip("/")`, keeping None as None. */
+const stripSlashes = (p: unknown): string | null => (typeof p === 'string' ? p.replace(/\/+$/, '') : null);
+
+export class VaultBackend implements SecretsBackend {
+  readonly type = 'vault';
+  readonly name: string;
+  private readonly paths: Record<SecretKind, string | null>;
+  private readonly mountPoint: string | null;
+  private readonly kvVersion: 1 | 2;
+  readonly client: VaultClient;
+  private readonly guard: BackendGuard;
+  private initialised = false;
+  /** KV v2 only: the current version of a secret, from its metadata, without reading its value. */
+  readonly getVersion?: (kind: SecretKind, id: string) => Promise<string | null>;
+
+  constructor(name: string, options: Record<string, any>, ctx: BackendContext) {
+    this.name = name;
+    this.paths = {
+      connection: stripSlashes(options.connections_path),
+      variable: stripSlashes(options.variables_path),
+      config: stripSlashes(options.config_path),
+    };
+    this.mountPoint = options.mount_point ?? null;
+    this.kvVersion = options.kv_engine_version;
+    const resilience = resilienceFrom(options);
+    const logger = ctx.logger.child({ backend: name });
+    this.guard = new BackendGuard(name, resilience, logger);
+    this.client = new VaultClient({
+      backendName: name,
+      url: options.url ?? ctx.env.VAULT_ADDR ?? 'http://localhost:8200',
+      namespace: options.namespace ?? undefined,
+      tls: tlsOptions(options, ctx.baseDir),
+      auth: authOptions(name, options, ctx),
+      authTimeoutMs: resilience.timeout_seconds * 1000,
+      logger,
+    });
+    if (this.kvVersion === 2) this.getVersion = (kind, id) => this.currentVersion(kind, id);
+  }
+
+  serves(kind: SecretKind): boolean {
+    return this.paths[kind] !== null;
+  }
+
+  async init(): Promise<void> {
+    try {
+      await this.guard.run(() => this.client.init());
+    } catch (err) {
+      // Not fatal: status() shows it, and the next lookup logs in again.
+      this.initError = err instanceof BackendError ? err : undefined;
+    }
+    this.initialised = true;
+  }
+
+  private initError: BackendError | undefined;
+
+  status(): BackendStatus {
+    if (!this.initialised) return { state: 'initialising' };
+    const status = this.guard.status();
+    // A credential Vault refuses is a configuration error, not an outage: not ready until a login works.
+    if (this.initError?.code === 'auth_failed' && this.client.logins === 0) return { ...status, state: 'failed' };
+    return status;
+  }
+
+  async getConnection(connId: string): Promise<Found<Connection> | null> {
+    const secret = await this.readSecret('connection', connId);
+    if (!secret) return null;
+    // VaultBackend.get_conn_value: a truthy conn_uri verbatim, else json.dumps(the dict).
+    const uri = secret.data.get('conn_uri');
+    const value = truthy(uri) ? uri : pythonJsonDumps(secret.data);
+    if (typeof value !== 'string') throw new BackendError('invalid_value', `${this.name}: a stored conn_uri is not a string`);
+    try {
+      return withVersion(deserializeConnection(connId, value), secret.version);
+    } catch (err) {
+      throw parseFailure(this.name, err);
+    }
+  }
+
+  getVariable(key: string): Promise<Found<VariableValue> | null> {
+    return this.valueOf('variable', key);
+  }
+
+  getConfig(key: string): Promise<Found<VariableValue> | null> {
+    return this.valueOf('config', key);
+  }
+
+  async close(): Promise<void> {
+    this.client.close();
+  }
+
+  /** get_variable / get_config: `response["value"]`; an empty secret or one without `value` is None. */
+  private async valueOf(kind: 'variable' | 'config', key: string): Promise<Found<VariableValue> | null> {
+    const secret = await this.readSecret(kind, key);
+    if (!secret || secret.data.size === 0 || !secret.data.has('value')) return null;
+    const value = secret.data.get('value') as PyValue;
+    if (value === null) return null;
+    const plain = pyToPlain(value) as VariableValue;
+    try {
+      JSON.stringify(plain);
+    } catch {
+      throw new BackendError('invalid_value', `${this.name}: a stored value cannot be represented as JSON`);
+    }
+    return withVersion(plain, secret.version);
+  }
+
+  /**
+   * VaultBackend._get_secret_with_base + _VaultClient.get_secret: with mount_point null the
+   * first segment of the id is the mount (an id without "/" is skipped), and the client then
+   * takes the first segment of the whole path as the mount.
+   */
+  private secretLocation(kind: SecretKind, id: string): { mount: string; path: string } | null {
+    const base = this.paths[kind];
+    if (base === null) return null;
+    let idMount = '';
+    let keyPart = id;
+    if (!this.mountPoint) {
+      const slash = id.indexOf('/');
+      if (slash < 0) return null;
+      idMount = id.slice(0, slash);
+      keyPart = id.slice(slash + 1);
+    }
+    const secretPath = (idMount ? `${idMount}/` : '') + (base === '' ? keyPart : `${base}/${keyPart}`);
+    if (this.mountPoint) return { mount: this.mountPoint, path: secretPath };
+    const slash = secretPath.indexOf('/');
+    // hvac raises InvalidPath here, which the client turns into None.
+    if (slash < 0) return null;
+    return { mount: secretPath.slice(0, slash), path: secretPath.slice(slash + 1) };
+  }
+
+  private apiPath(where: { mount: string; path: string }, section: 'data' | 'metadata'): string | null {
+    // Vault cleans "." and ".." segments (answering with a redirect): such an id cannot name a secret.
+    if (`${where.mount}/${where.path}`.split('/').some((s) => s === '.' || s === '..')) return null;
+    // hvac's format_url: quote() each argument with "/" safe.
+    const mount = quote(where.mount);
+    const secretPath = quote(where.path);
+    return this.kvVersion === 1 ? `${mount}/${secretPath}` : `${mount}/${section}/${secretPath}`;
+  }
+
+  private async readSecret(kind: SecretKind, id: string): Promise<{ data: PyDict; version?: string } | null> {
+    const where = this.secretLocation(kind, id);
+    const apiPath = where && this.apiPath(where, 'data');
+    if (!apiPath) return null;
+    const res = await this.guard.run((signal) => this.client.authorizedGet(apiPath, signal).then((r) => this.answer(r, 'read')));
+    if (res === null) return null;
+    const body = this.parse(res);
+    const outer = body.get('data');
+    const data = this.kvVersion === 1 ? outer : outer instanceof Map ? outer.get('data') : undefined;
+    if (!(data instanceof Map)) throw new BackendError('invalid_value', `${this.name}: the secret's data is not a JSON object`);
+    if (this.kvVersion === 1) return { data };
+    const metadata = outer instanceof Map ? outer.get('metadata') : undefined;
+    const version = metadata instanceof Map ? metadata.get('version') : undefined;
+    return { data, ...(typeof version === 'bigint' ? { version: String(version) } : {}) };
+  }
+
+  private async currentVersion(kind: SecretKind, id: string): Promise<string | null> {
+    const where = this.secretLocation(kind, id);
+    const apiPath = where && this.apiPath(where, 'metadata');
+    if (!apiPath) return null;
+    const res = await this.guard.run((signal) => this.client.authorizedGet(apiPath, signal).then((r) => this.answer(r, 'metadata read')));
+    if (res === null) return null;
+    const data = JSON.parse(res.text)?.data;
+    const current = data?.current_version;
+    const entry = data?.versions?.[String(current)];
+    // A deleted or destroyed latest version reads as not found, as hvac's raise_on_deleted_version does.
+    if (typeof current !== 'number' || !entry || entry.destroyed || entry.deletion_time) return null;
+    return String(current);
+  }
+
+  /** 200 is an answer, 404 is "not here" (hvac InvalidPath), anything else fails this backend. */
+  private answer(res: VaultResponse, what: string): VaultResponse | null {
+    if (res.status === 200) return res;
+    if (res.status === 404) return null;
+    throw statusError(this.name, res.status, what);
+  }
+
+  private parse(res: VaultResponse): PyDict {
+    let body: PyValue;
+    try {
+      body = pyJsonLoads(res.text);
+    } catch {
+      throw new BackendError('backend_error', `${this.name}: Vault answered with a body that is not JSON`);
+    }
+    if (!(body instanceof Map)) throw new BackendError('backend_error', `${this.name}: Vault answered with a body that is not a JSON object`);
+    return body;
+  }
+}
+
+function withVersion<T>(value: T, version: string | undefined): Found<T> {
+  return version === undefined ? { value } : { value, version };
+}
+
+/** Python truthiness for a JSON value. */
+function truthy(v: unknown): boolean {
+  if (v === null || v === undefined || v === false || v === '' || v === 0n) return false;
+  if (v instanceof Map) return v.size > 0;
+  if (Array.isArray(v)) return v.length > 0;
+  return true;
+}
+
+function authOptions(name: string, o: Record<string, any>, ctx: BackendContext): VaultAuth {
+  const file = (p: string | null | undefined) => (p ? path.resolve(ctx.baseDir, p) : undefined);
+  const required = (key: string) => {
+    if (!o[key]) throw new ConfigError(`backend "${name}".${key}`, `auth_type ${o.auth_type} requires ${key}`);
+    return o[key] as string;
+  };
+  switch (o.auth_type) {
+    case 'approle':
+      return { type: 'approle', mount: o.auth_mount_point ?? 'approle', roleId: required('role_id'), secretId: o.secret_id ?? undefined, secretIdPath: file(o.secret_id_path) };
+    case 'kubernetes':
+      return { type: 'kubernetes', mount: o.auth_mount_point ?? 'kubernetes', role: required('kubernetes_role'), jwtPath: file(required('kubernetes_jwt_path'))! };
+    case 'userpass':
+      return { type: 'userpass', mount: o.auth_mount_point ?? 'userpass', username: required('username'), password: required('password') };
+    default: {
+      const token = o.token ?? ctx.env.VAULT_TOKEN;
+      if (!token && !o.token_path) throw new ConfigError(`backend "${name}".token`, "the 'token' authentication type requires 'token', 'token_path' or VAULT_TOKEN");
+      return { type: 'token', token: token ?? undefined, tokenPath: file(o.token_path) };
+    }
+  }
+}
+
+function tlsOptions(o: Record<string, any>, baseDir: string): VaultTls {
+  const read = (p: string) => readFileSync(path.resolve(baseDir, p));
+  const tls: VaultTls = { rejectUnauthorized: o.verify !== false };
+  if (typeof o.verify === 'string') tls.ca = read(o.verify);
+  if (Array.isArray(o.cert)) {
+    tls.cert = read(o.cert[0]);
+    tls.key = read(o.cert[1]);
+  }
+  return tls;
+}
+
+export const vaultBackend: BackendFactory = {
+  type: 'vault',
+  optionsSchema,
+  create: (options, ctx) => new VaultBackend(options.name ?? 'vault', options, ctx),
+};

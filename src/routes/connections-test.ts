@@ -1,0 +1,34 @@
+// POST /v1/connections/{conn_id}/test: resolve a connection and check its target
+// (connection-check.ts). Connection ids may contain "/", so the route is the same
+// wildcard as GET /v1/connections/*, and only ids ending in "/test" are tests; any
+// other POST there is 405 (GET is the method for a connection).
+import type { FastifyInstance } from 'fastify';
+import { checkConnection } from '../connection-check.ts';
+import { GatewayError, notFound } from '../errors.ts';
+import { validateId } from '../ids.ts';
+import { ref } from '../openapi.ts';
+import { sendProblem } from '../problems.ts';
+import { permissions } from './permissions.ts';
+import type { SecretResolver } from './secrets.ts';
+
+const TEST_SUFFIX = '/test';
+
+export function registerConnectionTestRoute(app: FastifyInstance, resolver: Pick<SecretResolver, 'getConnection'>, timeoutMs: number): void {
+  app.post<{ Params: { '*': string } }>(
+    '/v1/connections/*',
+    { config: { permission: permissions.testConnection }, schema: { response: { 200: ref('ConnectionTest') } } },
+    async (request, reply) => {
+      const path = request.params['*'];
+      if (!path.endsWith(TEST_SUFFIX)) {
+        reply.header('allow', 'GET, HEAD');
+        return sendProblem(request, reply, new GatewayError('method_not_allowed', 405, 'POST is allowed only on /v1/connections/{conn_id}/test; use GET to read a connection.'));
+      }
+      const connId = path.slice(0, -TEST_SUFFIX.length);
+      validateId('connection', connId);
+      const found = await resolver.getConnection(connId);
+      if (!found) throw notFound(`Connection "${connId}"`);
+      reply.header('cache-control', 'no-store');
+      return checkConnection(found.value, timeoutMs);
+    },
+  );
+}
