@@ -21,7 +21,12 @@ describe('openapi.yaml and the routes', () => {
     const byPath = new Map<string, Set<string>>();
     for (const r of gw.routes) {
       if (isDocsAsset(r.url) || r.method === 'HEAD' || r.method === 'OPTIONS') continue;
-      const path = specPathFor(r.url) ?? r.url;
+      // A wildcard route may stand for several spec paths (`{conn_id}` and `{conn_id}/test`): the one with this method.
+      const method = r.method.toLowerCase();
+      const candidates = r.url.endsWith('/*')
+        ? Object.keys(openApiDocument().paths).filter((p) => p.startsWith(r.url.slice(0, -1)) && method in openApiDocument().paths[p]!)
+        : [];
+      const path = candidates.length === 1 ? candidates[0]! : (specPathFor(r.url) ?? r.url);
       byPath.set(path, byPath.get(path) ?? new Set());
       byPath.get(path)!.add(r.method.toLowerCase());
     }
