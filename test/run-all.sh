@@ -10,6 +10,8 @@ export AWS_EC2_METADATA_DISABLED=true METADATA_SERVER_DETECTION=none
 echo "== node $(node --version)"
 echo "== provision test tools (apt packages, Python venvs; fast when already there)"
 bash scripts/provision.sh
+echo "== provision deployment tools (helm, kubeconform, hadolint, docker-compose; cached in .tools/)"
+bash scripts/provision-deploy-tools.sh
 # Real Airflow for the differential test (test/differential/).
 export AIRFLOW_PYTHON="$PWD/.venv/airflow/bin/python"
 echo "== build and typecheck"
@@ -20,4 +22,5 @@ echo "== tests"
 node --test --test-concurrency=2 --test-timeout=300000 \
   "test/unit/**/*.test.ts" \
   "test/integration/**/*.test.ts" \
-  "test/differential/**/*.test.ts"
+  "test/differential/**/*.test.ts" \
+  "test/deploy/**/*.test.ts"
