@@ -10,6 +10,8 @@ export AWS_EC2_METADATA_DISABLED=true METADATA_SERVER_DETECTION=none
 echo "== node $(node --version)"
 echo "== provision test tools (apt packages, Python venvs; fast when already there)"
 bash scripts/provision.sh
+echo "== provision deployment tools (helm, kubeconform, hadolint, docker-compose; cached in .tools/)"
+bash scripts/provision-deploy-tools.sh
 # Real Airflow for the differential and end-to-end tests (test/differential/, test/e2e/).
 export AIRFLOW_PYTHON="$PWD/.venv/airflow/bin/python"
 echo "== build and typecheck"
@@ -24,4 +26,5 @@ node --test --test-concurrency=2 --test-timeout=300000 \
   "test/unit/**/*.test.ts" \
   "test/integration/**/*.test.ts" \
   "test/differential/**/*.test.ts" \
-  "test/e2e/**/*.test.ts"
+  "test/e2e/**/*.test.ts" \
+  "test/deploy/**/*.test.ts"

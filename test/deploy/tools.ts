@@ -1,0 +1,55 @@
+// The deployment tools the deploy tests run, as scripts/provision-deploy-tools.sh
+// installs them. A missing tool fails the test that needs it, never skips it.
+import assert from 'node:assert/strict';
+import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { existsSync, mkdtempSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const root = fileURLToPath(new URL('../../', import.meta.url));
+export const chartDir = path.join(root, 'helm/secrets-gateway');
+const tools = path.join(root, '.tools');
+/** The Kubernetes versions the chart is validated against (scripts/provision-deploy-tools.sh writes their schemas). */
+export const KUBE_VERSIONS = ['1.30.0', '1.37.0'];
+
+const PROVISION = 'run: bash scripts/provision-deploy-tools.sh';
+
+export function toolPath(name: 'helm' | 'kubeconform' | 'hadolint'): string {
+  const file = path.join(tools, 'bin', name);
+  assert.ok(existsSync(file), `${name} is not installed in .tools/bin; ${PROVISION}`);
+  return file;
+}
+
+export function run(command: string, args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; input?: string } = {}): SpawnSyncReturns<string> {
+  const res = spawnSync(command, args, { cwd: options.cwd ?? root, env: options.env ?? process.env, input: options.input, encoding: 'utf8', timeout: 120_000, maxBuffer: 64 * 1024 * 1024 });
+  if (res.error && (res.error as NodeJS.ErrnoException).code === 'ENOENT') assert.fail(`${command} not found; ${PROVISION}`);
+  return res;
+}
+
+/** Runs a command that must succeed, and returns its stdout. */
+export function ok(command: string, args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; input?: string } = {}): string {
+  const res = run(command, args, options);
+  assert.equal(res.status, 0, `${path.basename(command)} ${args.join(' ')} exited ${res.status}:\n${res.stdout}\n${res.stderr}`);
+  return res.stdout;
+}
+
+export function helmTemplate(args: string[], kubeVersion = KUBE_VERSIONS[0]!, chart = chartDir): SpawnSyncReturns<string> {
+  return run(toolPath('helm'), ['template', 'gw', chart, '--namespace', 'secrets-gateway', '--kube-version', kubeVersion, ...args]);
+}
+
+export function kubeconformArgs(kubeVersion: string): string[] {
+  const schemas = path.join(tools, 'k8s-schemas');
+  assert.ok(existsSync(path.join(schemas, `v${kubeVersion}-strict`)), `no Kubernetes ${kubeVersion} schemas in .tools/k8s-schemas; ${PROVISION}`);
+  return ['-strict', '-summary', '-kubernetes-version', kubeVersion, '-schema-location', `${schemas}/{{ .NormalizedKubernetesVersion }}{{ .StrictSuffix }}/{{ .ResourceKind }}{{ .KindSuffix }}.json`];
+}
+
+/** kubeconform over manifests on stdin; every resource must have a schema except the kinds named in skip. */
+export function kubeconform(manifests: string, kubeVersion: string, skip: string[] = []): SpawnSyncReturns<string> {
+  const args = [...kubeconformArgs(kubeVersion), ...(skip.length ? ['-skip', skip.join(',')] : []), '-'];
+  return run(toolPath('kubeconform'), args, { input: manifests });
+}
+
+export function tempDir(prefix: string): string {
+  return mkdtempSync(path.join(os.tmpdir(), prefix));
+}
