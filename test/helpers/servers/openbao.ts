@@ -8,6 +8,7 @@
 // and secret_ids are chosen by the harness, so they are the same after a restart.
 // Tokens issued by logins do not survive a restart (as with a real data loss).
 import { randomUUID } from 'node:crypto';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   LOOPBACK,
@@ -43,6 +44,10 @@ export interface OpenBaoServer {
   readonly rootToken: string;
   readonly pid: number | undefined;
   readonly logFile: string;
+  /** With `auditLog: true`: OpenBao's own file audit device, one JSON line per request and per response. */
+  readonly auditLogFile: string | undefined;
+  /** The requests OpenBao's audit device recorded so far (needs `auditLog: true`). */
+  auditedRequests(): AuditedRequest[];
 
   /** Raw HTTP API call (path without /v1). Not journaled. Uses the root token unless token is given ('' = none). */
   request(method: string, path: string, body?: unknown, token?: string): Promise<BaoResponse>;
@@ -100,6 +105,22 @@ export interface StartOpenBaoOptions {
   port?: number;
   rootToken?: string;
   timeoutMs?: number;
+  /**
+   * Turn on a file audit device, so a test can count the requests OpenBao itself served.
+   * OpenBao 2.x refuses to enable audit devices through the API; this one is declared in a
+   * config file passed next to -dev. Accessors are not HMAC'd (the token and values are).
+   */
+  auditLog?: boolean;
+}
+
+/** One request as OpenBao's audit device recorded it. */
+export interface AuditedRequest {
+  time: string;
+  operation: string;
+  path: string;
+  /** The token's display name (e.g. `token-<name>` for a token created with display_name). */
+  displayName: string | undefined;
+  policies: string[];
 }
 
 interface JournalEntry {
@@ -163,11 +184,19 @@ export async function startOpenBao(opts: StartOpenBaoOptions = {}): Promise<Open
     }
   };
 
+  const auditLogFile = opts.auditLog === true ? join(dir, 'audit.log') : undefined;
+  const configArgs: string[] = [];
+  if (auditLogFile !== undefined) {
+    const hcl = join(dir, 'audit.hcl');
+    writeFileSync(hcl, `audit "file" "harness" {\n  options {\n    file_path = ${JSON.stringify(auditLogFile)}\n    hmac_accessor = "false"\n  }\n}\n`);
+    configArgs.push(`-config=${hcl}`);
+  }
+
   const launch = async (): Promise<void> => {
     runs += 1;
     const p = spawnManaged(
       bin,
-      ['server', '-dev', `-dev-listen-address=${LOOPBACK}:${port}`, `-dev-root-token-id=${rootToken}`, '-dev-no-store-token', '-log-level=info'],
+      ['server', '-dev', `-dev-listen-address=${LOOPBACK}:${port}`, `-dev-root-token-id=${rootToken}`, '-dev-no-store-token', '-log-level=info', ...configArgs],
       {
         cwd: dir,
         logFile: join(dir, `bao-${runs}.log`),
@@ -213,6 +242,19 @@ export async function startOpenBao(opts: StartOpenBaoOptions = {}): Promise<Open
     },
     get logFile() {
       return proc?.logFile ?? '';
+    },
+    auditLogFile,
+    auditedRequests: () => {
+      if (auditLogFile === undefined) throw new Error('startOpenBao({ auditLog: true }) to record requests');
+      if (!existsSync(auditLogFile)) return [];
+      const requests: AuditedRequest[] = [];
+      for (const line of readFileSync(auditLogFile, 'utf8').split('\n')) {
+        if (line === '') continue;
+        const e = JSON.parse(line) as { type: string; time: string; auth?: { display_name?: string; policies?: string[] }; request?: { operation?: string; path?: string } };
+        if (e.type !== 'request') continue;
+        requests.push({ time: e.time, operation: e.request?.operation ?? '', path: e.request?.path ?? '', displayName: e.auth?.display_name, policies: e.auth?.policies ?? [] });
+      }
+      return requests;
     },
     request,
     write: async (path, body, method = 'POST') => await doWrite(method, path, body, true),

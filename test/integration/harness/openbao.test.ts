@@ -75,3 +75,29 @@ test('openbao dev server: KV v1/v2, approle/userpass/kubernetes login, restart o
     assert.equal(pidAlive(pid), false);
   }
 });
+
+test('openbao audit log: every request OpenBao served is counted, by path and token name, after a restart too', async () => {
+  const bao = await startOpenBao({ auditLog: true });
+  try {
+    await bao.putSecret('secret', 'counted/one', { value: 'x' }, 2);
+    await bao.writeReadPolicy('counted-read', ['secret']);
+    const created = await bao.request('POST', 'auth/token/create', { policies: ['counted-read'], display_name: 'counter' });
+    const token = (created.body as { auth: { client_token: string } }).auth.client_token;
+    for (let i = 0; i < 3; i++) assert.equal((await bao.request('GET', 'secret/data/counted/one', undefined, token)).status, 200);
+    assert.equal((await bao.request('GET', 'secret/data/counted/missing', undefined, token)).status, 404);
+    const mine = () => bao.auditedRequests().filter((r) => r.displayName === 'token-counter');
+    assert.deepEqual(
+      mine().map((r) => `${r.operation} ${r.path}`),
+      ['read secret/data/counted/one', 'read secret/data/counted/one', 'read secret/data/counted/one', 'read secret/data/counted/missing'],
+    );
+    assert.ok(mine().every((r) => r.policies.includes('counted-read')));
+    // The audit log holds no secret value: OpenBao HMACs response data.
+    assert.ok(!(await import('node:fs')).readFileSync(bao.auditLogFile!, 'utf8').includes('"value":"x"'));
+    const before = bao.auditedRequests().length;
+    await bao.restart();
+    await bao.request('GET', 'secret/data/counted/one');
+    assert.ok(bao.auditedRequests().some((r, i) => i >= before && r.path === 'secret/data/counted/one'), 'the audit device is declared again after a restart');
+  } finally {
+    await bao.dispose();
+  }
+});
