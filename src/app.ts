@@ -5,39 +5,57 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } 
 import type { Logger } from 'pino';
 import { BackendChain, chainLink } from './backends/chain.ts';
 import { backendFactory } from './backends/registry.ts';
+import type { BackendFactory } from './backends/registry-types.ts';
+import { RedisInvalidationBus } from './cache/redis-bus.ts';
+import { SecretCache, backendTtls } from './cache/secret-cache.ts';
 import type { GatewayConfig } from './config/schema.ts';
+import { createMetrics, type GatewayMetrics } from './metrics.ts';
 import { componentSchemas } from './openapi.ts';
 import { registerProblemHandlers } from './problems.ts';
+import { registerCacheRoutes } from './routes/cache.ts';
 import { registerDocsRoutes } from './routes/docs.ts';
 import { registerHealthRoutes } from './routes/health.ts';
+import { registerMetricsRoute, registerRequestMetrics } from './routes/metrics.ts';
 import { registerSecretRoutes } from './routes/secrets.ts';
 
 export interface GatewayDeps {
   logger: Logger;
   /** The environment the `environment` backend reads; process.env unless a test gives its own. */
   env?: NodeJS.ProcessEnv;
+  /** Backend types besides the built-in ones (tests use this for backends over a real server's API). */
+  backendFactories?: readonly BackendFactory[];
+  /** The cache's clock in ms (tests drive their own). */
+  now?: () => number;
 }
 
 export interface Gateway {
   app: FastifyInstance;
   chain: BackendChain;
+  cache: SecretCache;
+  metrics: GatewayMetrics;
 }
 
 // A caller's X-Request-Id is kept only if it is short and plain, so it cannot forge log lines.
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
 
-export function buildChain(config: GatewayConfig, deps: GatewayDeps): BackendChain {
+export function buildChain(config: GatewayConfig, deps: GatewayDeps, metrics?: GatewayMetrics): BackendChain {
   const ctx = { baseDir: config.baseDir, env: deps.env ?? process.env, logger: deps.logger };
   const links = config.backends.map((entry) => {
-    const factory = backendFactory(entry.type);
+    const factory = deps.backendFactories?.find((f) => f.type === entry.type) ?? backendFactory(entry.type);
     if (!factory) throw new Error(`unknown backend type ${entry.type}`); // config validation already refused it
     return chainLink(factory.create(entry, ctx), entry);
   });
-  return new BackendChain(links, deps.logger.child({ component: 'chain' }));
+  return new BackendChain(links, deps.logger.child({ component: 'chain' }), metrics);
 }
 
 export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Promise<Gateway> {
-  const chain = buildChain(config, deps);
+  const metrics = createMetrics();
+  const chain = buildChain(config, deps, metrics);
+  const cacheLogger = deps.logger.child({ component: 'cache' });
+  const cache = new SecretCache({ config: config.cache, chain, backendTtlSeconds: backendTtls(config.backends), metrics, logger: cacheLogger, ...(deps.now ? { now: deps.now } : {}) });
+  const bus = config.cache.redis_url
+    ? new RedisInvalidationBus({ url: config.cache.redis_url, channel: config.cache.redis_channel, logger: cacheLogger, metrics, apply: (scope) => cache.invalidate(scope, 'pubsub') })
+    : undefined;
   const app: FastifyInstance = Fastify({
     loggerInstance: deps.logger as FastifyBaseLogger,
     // Fastify's two lines per request are replaced by one onResponse line below.
@@ -54,6 +72,7 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false } },
   });
 
+  app.decorate('metrics', metrics);
   for (const schema of componentSchemas()) app.addSchema(schema);
   // Bodies are JSON or nothing: anything else is 415, not a string handed to validation.
   app.removeContentTypeParser('text/plain');
@@ -70,11 +89,18 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     );
   });
 
-  registerSecretRoutes(app, chain);
-  registerHealthRoutes(app, () => chain.statuses());
+  registerRequestMetrics(app, metrics);
+  registerSecretRoutes(app, cache);
+  registerCacheRoutes(app, cache, bus);
+  registerHealthRoutes(app, () => chain.statuses(), bus && (() => bus.status()));
+  if (config.metrics.enabled && config.metrics.port == null) registerMetricsRoute(app, metrics, config.metrics.path);
   await registerDocsRoutes(app);
 
-  app.addHook('onClose', async () => chain.close());
+  app.addHook('onClose', async () => {
+    await bus?.close();
+    await chain.close();
+  });
   await chain.init();
-  return { app, chain };
+  bus?.start();
+  return { app, chain, cache, metrics };
 }

@@ -24,4 +24,6 @@ export const permissions = {
   readVariable: { action: 'variables:read', id: 'path' },
   readConfig: { action: 'config:read', id: 'path' },
   batchLookup: { action: ['connections:read', 'variables:read', 'config:read'], id: 'per-item' },
+  /** The id or glob in the body is the item: `cache:invalidate:<glob>` must cover it (all: `*`). */
+  invalidateCache: { action: 'cache:invalidate', id: 'per-item' },
 } as const satisfies Record<string, RoutePermission>;
