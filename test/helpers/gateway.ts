@@ -7,6 +7,8 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import { stringify } from 'yaml';
 import { buildGateway, type Gateway } from '../../src/app.ts';
+import type { BackendFactory } from '../../src/backends/registry-types.ts';
+import type { BackendEntry } from '../../src/config/schema.ts';
 import { loadConfig } from '../../src/config/load.ts';
 import { createLogger } from '../../src/logging.ts';
 import { recordContractViolations } from './contract.ts';
@@ -28,6 +30,9 @@ export async function startTestGateway(options: {
   files?: Record<string, string>;
   env?: NodeJS.ProcessEnv;
   dir?: string;
+  /** Test-only backend types (over a harness server's API) and the chain that uses them, which
+   * replaces the config's `backends` after validation (the registry does not know these types). */
+  testBackends?: { factories: BackendFactory[]; chain: BackendEntry[] };
 }): Promise<TestGateway> {
   const dir = options.dir ?? tempDir();
   for (const [name, content] of Object.entries(options.files ?? {})) writeFileSync(path.join(dir, name), content);
@@ -35,6 +40,7 @@ export async function startTestGateway(options: {
   writeFileSync(configPath, stringify(options.config));
   const env = options.env ?? {};
   const { config } = loadConfig({ configPath, env });
+  if (options.testBackends) config.backends = options.testBackends.chain;
   const logs: string[] = [];
   const destination = new Writable({
     write(chunk, _enc, cb) {
@@ -43,7 +49,7 @@ export async function startTestGateway(options: {
     },
   });
   const logger = createLogger({ level: 'debug', destination });
-  const gateway = await buildGateway(config, { logger, env });
+  const gateway = await buildGateway(config, { logger, env, ...(options.testBackends ? { backendFactories: options.testBackends.factories } : {}) });
   const contractProblems = recordContractViolations(gateway.app);
   await gateway.app.ready();
   return { ...gateway, dir, logs, contractProblems, close: () => gateway.app.close() };
