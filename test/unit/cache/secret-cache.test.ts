@@ -305,6 +305,14 @@ describe('cache freshness rules (controlled clock)', () => {
     assert.equal(r.backend.valueCalls(), 2);
   });
 
+  it('with enabled: false, every request goes to the backend and carries no cache state', async () => {
+    const r = rig({ enabled: false });
+    r.backend.values.set('k', { value: 'v' });
+    const answers = [await r.get('k'), await r.get('k')];
+    assert.equal(r.backend.valueCalls(), 2);
+    assert.deepEqual(answers.map((a) => a.cache), [undefined, undefined]);
+  });
+
   it('never logs a value', async () => {
     const r = rig();
     r.backend.values.set('k', { value: 'SECRET-VALUE-123' });
