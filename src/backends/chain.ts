@@ -65,7 +65,9 @@ export class BackendChain {
     const stopTimer = this.metrics?.backendDuration.startTimer({ backend: backend.name, operation });
     try {
       const result = await call();
-      this.metrics?.backendRequests.inc({ backend: backend.name, operation, outcome: result === null ? 'not_found' : 'found' });
+      // A Found whose value is null is a miss to the chain, so it is one here too.
+      const missing = result === null || (operation !== 'get_version' && (result as { value?: unknown }).value == null);
+      this.metrics?.backendRequests.inc({ backend: backend.name, operation, outcome: missing ? 'not_found' : 'found' });
       this.metrics?.backendLastSuccess.set({ backend: backend.name }, Date.now() / 1000);
       return result;
     } catch (err) {
