@@ -9,7 +9,8 @@ import { BackendChain, chainLink } from '../../../src/backends/chain.ts';
 import { BackendError, type Found, type SecretKind, type SecretsBackend, type VariableValue } from '../../../src/backends/types.ts';
 import { SecretCache } from '../../../src/cache/secret-cache.ts';
 import type { RequestFreshness } from '../../../src/cache/types.ts';
-import type { CacheConfig } from '../../../src/config/schema.ts';
+import { Value } from '@sinclair/typebox/value';
+import { CacheConfigSchema, type CacheConfig } from '../../../src/config/schema.ts';
 import { GatewayError } from '../../../src/errors.ts';
 import { createLogger } from '../../../src/logging.ts';
 import { createMetrics, type GatewayMetrics } from '../../../src/metrics.ts';
@@ -61,17 +62,8 @@ class ScriptedBackend implements SecretsBackend {
   }
 }
 
-const DEFAULTS: CacheConfig = {
-  enabled: true,
-  ttl_seconds: 300,
-  negative_ttl_seconds: 30,
-  stale_while_revalidate_seconds: 60,
-  max_stale_seconds: 900,
-  refresh_min_interval_seconds: 1,
-  max_entries: 1000,
-  max_bytes: 1 << 20,
-  redis_channel: 'test',
-};
+// The configured defaults (ttl 300 s, negative 30 s, SWR 60 s, max_stale 900 s, min interval 1 s), smaller bounds.
+const DEFAULTS: CacheConfig = { ...(Value.Default(CacheConfigSchema, {}) as CacheConfig), max_entries: 1000, max_bytes: 1 << 20 };
 
 interface Rig {
   cache: SecretCache;
