@@ -5,11 +5,17 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } 
 import type { Logger } from 'pino';
 import { BackendChain, chainLink } from './backends/chain.ts';
 import { backendFactory } from './backends/registry.ts';
+import type { BackendFactory } from './backends/registry-types.ts';
+import { RedisInvalidationBus } from './cache/redis-bus.ts';
+import { SecretCache, backendTtls } from './cache/secret-cache.ts';
 import type { GatewayConfig } from './config/schema.ts';
+import { createMetrics, type GatewayMetrics } from './metrics.ts';
 import { componentSchemas } from './openapi.ts';
 import { registerProblemHandlers } from './problems.ts';
+import { registerCacheRoutes } from './routes/cache.ts';
 import { registerDocsRoutes } from './routes/docs.ts';
 import { registerHealthRoutes } from './routes/health.ts';
+import { registerMetricsRoute, registerRequestMetrics } from './routes/metrics.ts';
 import { registerSecretRoutes } from './routes/secrets.ts';
 import { registerBackendsRoute } from './routes/backends.ts';
 import { registerConnectionTestRoute } from './routes/connections-test.ts';
@@ -19,6 +25,10 @@ export interface GatewayDeps {
   logger: Logger;
   /** The environment the `environment` backend reads; process.env unless a test gives its own. */
   env?: NodeJS.ProcessEnv;
+  /** Backend types besides the built-in ones (tests use this for backends over a real server's API). */
+  backendFactories?: readonly BackendFactory[];
+  /** The cache's clock in ms (tests drive their own). */
+  now?: () => number;
 }
 
 export interface Gateway {
@@ -28,23 +38,31 @@ export interface Gateway {
   routes: Array<{ method: string; url: string }>;
   /** The critical_connections checks; states() is what the metrics read. */
   criticalConnections: CriticalConnections;
+  cache: SecretCache;
+  metrics: GatewayMetrics;
 }
 
 // A caller's X-Request-Id is kept only if it is short and plain, so it cannot forge log lines.
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
 
-export function buildChain(config: GatewayConfig, deps: GatewayDeps): BackendChain {
+export function buildChain(config: GatewayConfig, deps: GatewayDeps, metrics?: GatewayMetrics): BackendChain {
   const ctx = { baseDir: config.baseDir, env: deps.env ?? process.env, logger: deps.logger };
   const links = config.backends.map((entry) => {
-    const factory = backendFactory(entry.type);
+    const factory = deps.backendFactories?.find((f) => f.type === entry.type) ?? backendFactory(entry.type);
     if (!factory) throw new Error(`unknown backend type ${entry.type}`); // config validation already refused it
     return chainLink(factory.create(entry, ctx), entry);
   });
-  return new BackendChain(links, deps.logger.child({ component: 'chain' }));
+  return new BackendChain(links, deps.logger.child({ component: 'chain' }), metrics);
 }
 
 export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Promise<Gateway> {
-  const chain = buildChain(config, deps);
+  const metrics = createMetrics();
+  const chain = buildChain(config, deps, metrics);
+  const cacheLogger = deps.logger.child({ component: 'cache' });
+  const cache = new SecretCache({ config: config.cache, chain, backendTtlSeconds: backendTtls(config.backends), metrics, logger: cacheLogger, ...(deps.now ? { now: deps.now } : {}) });
+  const bus = config.cache.redis_url
+    ? new RedisInvalidationBus({ url: config.cache.redis_url, channel: config.cache.redis_channel, logger: cacheLogger, metrics, apply: (scope) => cache.invalidate(scope, 'pubsub') })
+    : undefined;
   const app: FastifyInstance = Fastify({
     loggerInstance: deps.logger as FastifyBaseLogger,
     // Fastify's two lines per request are replaced by one onResponse line below.
@@ -66,6 +84,7 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     if (route.config?.methodGuard) return;
     for (const method of [route.method].flat()) routes.push({ method, url: route.url });
   });
+  app.decorate('metrics', metrics);
   for (const schema of componentSchemas()) app.addSchema(schema);
   // Bodies are JSON or nothing: anything else is 415, not a string handed to validation.
   app.removeContentTypeParser('text/plain');
@@ -83,18 +102,29 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
   });
 
   const checks = config.connection_checks;
-  const criticalConnections = new CriticalConnections(config.critical_connections, checks, (id) => chain.getConnection(id), deps.logger.child({ component: 'critical_connections' }));
-  registerSecretRoutes(app, chain);
-  registerConnectionTestRoute(app, chain, checks.timeout_seconds * 1000);
+  // Connection checks resolve through the cache, like any caller's read.
+  const lookupConnection = async (id: string) => (await cache.getConnection(id, { noCache: false })).found;
+  const criticalConnections = new CriticalConnections(config.critical_connections, checks, lookupConnection, deps.logger.child({ component: 'critical_connections' }));
+  registerRequestMetrics(app, metrics);
+  registerSecretRoutes(app, cache);
+  registerCacheRoutes(app, cache, bus);
+  registerConnectionTestRoute(app, lookupConnection, checks.timeout_seconds * 1000);
   registerBackendsRoute(app, () => chain.statuses());
-  registerHealthRoutes(app, () => chain.statuses(), () => ({ impact: criticalConnections.readinessImpact(), critical_connections: criticalConnections.states() }));
+  registerHealthRoutes(app, {
+    backends: () => chain.statuses(),
+    criticalConnections: () => ({ impact: criticalConnections.readinessImpact(), critical_connections: criticalConnections.states() }),
+    ...(bus ? { invalidation: () => bus.status() } : {}),
+  });
+  if (config.metrics.enabled && config.metrics.port == null) registerMetricsRoute(app, metrics, config.metrics.path);
   await registerDocsRoutes(app);
 
   app.addHook('onClose', async () => {
     criticalConnections.stop();
+    await bus?.close();
     await chain.close();
   });
   await chain.init();
+  bus?.start();
   await criticalConnections.start();
-  return { app, chain, routes, criticalConnections };
+  return { app, chain, routes, criticalConnections, cache, metrics };
 }

@@ -4,6 +4,7 @@ import { buildGateway } from './app.ts';
 import { loadConfig } from './config/load.ts';
 import { ConfigError } from './config/errors.ts';
 import { createLogger } from './logging.ts';
+import { startMetricsServer } from './routes/metrics.ts';
 
 const LOOPBACK = /^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|::1|localhost)$/i;
 
@@ -21,8 +22,13 @@ export async function serve(configPath: string | undefined): Promise<FastifyInst
   for (const w of warnings) logger.warn(w);
   logger.info({ source: config.source, backends: config.backends.map((b) => `${b.name} (${b.type})`) }, 'configuration loaded');
 
-  const { app } = await buildGateway(config, { logger });
+  const { app, metrics } = await buildGateway(config, { logger });
   await app.listen({ host: config.server.host, port: config.server.port });
+  const metricsServer =
+    config.metrics.enabled && config.metrics.port != null
+      ? await startMetricsServer(metrics, config.server.host, config.metrics.port, config.metrics.path)
+      : undefined;
+  if (metricsServer) logger.info({ address: metricsServer.address(), path: config.metrics.path }, 'metrics listening');
 
   let stopping = false;
   const stop = (signal: string) => {
@@ -34,6 +40,7 @@ export async function serve(configPath: string | undefined): Promise<FastifyInst
       process.exit(1);
     }, config.server.shutdown_timeout_seconds * 1000);
     deadline.unref();
+    metricsServer?.close();
     app.close().then(
       () => {
         logger.info('stopped');

@@ -6,6 +6,7 @@
 import type { Logger } from 'pino';
 import type { Connection } from '../airflow/connection.ts';
 import { backendUnavailable, type FailedBackend } from '../errors.ts';
+import type { BackendOperation, GatewayMetrics } from '../metrics.ts';
 import { compileLookupPattern, type LookupPattern } from './lookup-pattern.ts';
 import { BackendError, type BackendStatus, type Found, type SecretKind, type SecretsBackend, type VariableValue } from './types.ts';
 
@@ -56,13 +57,64 @@ const lookups = {
   config: (b: SecretsBackend, id: string) => b.getConfig(id),
 } satisfies Record<SecretKind, Lookup<unknown>>;
 
+const OPERATIONS: Record<SecretKind, BackendOperation> = { connection: 'get_connection', variable: 'get_variable', config: 'get_config' };
+
 export class BackendChain {
   readonly links: readonly ChainLink[];
   private readonly logger: Logger;
+  private readonly metrics: GatewayMetrics | undefined;
 
-  constructor(links: ChainLink[], logger: Logger) {
+  constructor(links: ChainLink[], logger: Logger, metrics?: GatewayMetrics) {
     this.links = links;
     this.logger = logger;
+    this.metrics = metrics;
+  }
+
+  /** Runs one backend call, counting it and timing it by backend and operation. */
+  private async measured<R>(backend: SecretsBackend, operation: BackendOperation, call: () => Promise<R | null>): Promise<R | null> {
+    const stopTimer = this.metrics?.backendDuration.startTimer({ backend: backend.name, operation });
+    try {
+      const result = await call();
+      // A Found whose value is null is a miss to the chain, so it is one here too.
+      const missing = result === null || (operation !== 'get_version' && (result as { value?: unknown }).value == null);
+      this.metrics?.backendRequests.inc({ backend: backend.name, operation, outcome: missing ? 'not_found' : 'found' });
+      this.metrics?.backendLastSuccess.set({ backend: backend.name }, Date.now() / 1000);
+      return result;
+    } catch (err) {
+      this.metrics?.backendRequests.inc({ backend: backend.name, operation, outcome: 'error' });
+      throw err;
+    } finally {
+      stopTimer?.();
+    }
+  }
+
+  /** The backends the chain would ask for this id, in order. */
+  private candidates(kind: SecretKind, id: string): SecretsBackend[] {
+    return this.links.filter(({ backend, patterns }) => backend.serves(kind) && patterns[kind](id)).map((l) => l.backend);
+  }
+
+  /**
+   * The backend that can confirm a cached answer from `source` by version alone: only when it is
+   * the first backend the chain asks for this id (so no earlier backend could now shadow it) and it
+   * offers getVersion. Otherwise undefined, and the caller does a full lookup.
+   */
+  versionedSource(kind: SecretKind, id: string, source: string): string | undefined {
+    const first = this.candidates(kind, id)[0];
+    return first && first.name === source && typeof first.getVersion === 'function' ? first.name : undefined;
+  }
+
+  /** The current version of a secret at `source` (see versionedSource); null when it is gone.
+   * A failing backend is reported as backend_unavailable, as a failed lookup would be. */
+  async currentVersion(kind: SecretKind, id: string, source: string): Promise<string | null> {
+    const backend = this.links.find((l) => l.backend.name === source)?.backend;
+    if (!backend?.getVersion) return null;
+    try {
+      return await this.measured(backend, 'get_version', () => backend.getVersion!(kind, id));
+    } catch (err) {
+      const code = err instanceof BackendError ? err.code : 'backend_error';
+      this.logger.warn({ backend: backend.name, kind, id, err_code: code }, 'backend failed a version check');
+      throw backendUnavailable([{ name: backend.name, code }]);
+    }
   }
 
   async init(): Promise<void> {
@@ -91,11 +143,10 @@ export class BackendChain {
 
   private async resolve<T>(kind: SecretKind, id: string, lookup: Lookup<T>): Promise<Resolved<T> | null> {
     const failed: FailedBackend[] = [];
-    for (const { backend, patterns } of this.links) {
-      if (!backend.serves(kind) || !patterns[kind](id)) continue;
+    for (const backend of this.candidates(kind, id)) {
       let found: Found<T> | null;
       try {
-        found = await lookup(backend, id);
+        found = await this.measured(backend, OPERATIONS[kind], () => lookup(backend, id));
       } catch (err) {
         const code = err instanceof BackendError ? err.code : 'backend_error';
         // BackendError messages are ours and never hold a value; other errors are reported by name only.

@@ -144,6 +144,8 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
   const config: GatewayConfig = {
     server: doc.server as GatewayConfig['server'],
     log: doc.log as GatewayConfig['log'],
+    cache: doc.cache as GatewayConfig['cache'],
+    metrics: doc.metrics as GatewayConfig['metrics'],
     backends: validateBackends(backends),
     critical_connections: doc.critical_connections as string[],
     connection_checks: doc.connection_checks as GatewayConfig['connection_checks'],

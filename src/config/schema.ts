@@ -36,6 +36,33 @@ export const ConnectionChecksSchema = Type.Object(
   { additionalProperties: false, default: {} },
 );
 
+export const CacheConfigSchema = Type.Object(
+  {
+    enabled: Type.Boolean({ default: true, description: 'false: every request goes to the backends.' }),
+    ttl_seconds: Type.Number({ default: 300, minimum: 0, maximum: 86400, description: 'How long a found answer is fresh; a backend entry may override it with cache_ttl_seconds.' }),
+    negative_ttl_seconds: Type.Number({ default: 30, minimum: 0, maximum: 86400, description: 'How long a not-found answer is fresh.' }),
+    stale_while_revalidate_seconds: Type.Number({ default: 60, minimum: 0, maximum: 86400, description: 'Past its TTL, within this window, a value is served at once while one background refresh runs.' }),
+    max_stale_seconds: Type.Number({ default: 900, minimum: 0, maximum: 604800, description: 'Past its TTL, up to this long, the last good value is served when the backends fail; past that, 503.' }),
+    refresh_min_interval_seconds: Type.Number({ default: 1, minimum: 0, maximum: 3600, description: 'no-cache, max-age and retries after a failure cause at most one backend lookup per key per interval.' }),
+    max_entries: Type.Integer({ default: 10000, minimum: 1, maximum: 10000000 }),
+    max_bytes: Type.Integer({ default: 67108864, minimum: 1024, maximum: 17179869184, description: 'Approximate memory bound (JSON size of values and ids).' }),
+    version_key: Type.Optional(Type.Union([Type.String({ minLength: 32 }), Type.Null()], { description: 'HMAC key for X-Secret-Version; give replicas the same key so they agree. Default: random per process.' })),
+    redis_url: Type.Optional(Type.Union([Type.String({ pattern: '^rediss?://' }), Type.Null()], { description: 'Publish and apply invalidations across replicas over Redis pub/sub.' })),
+    redis_channel: Type.String({ default: 'secrets-gateway:cache-invalidations', minLength: 1, maxLength: 200 }),
+  },
+  { additionalProperties: false, default: {} },
+);
+
+export const MetricsConfigSchema = Type.Object(
+  {
+    enabled: Type.Boolean({ default: true }),
+    path: Type.String({ default: '/metrics', pattern: '^/[A-Za-z0-9/_-]*$' }),
+    port: Type.Optional(Type.Union([Type.Integer({ minimum: 0, maximum: 65535 }), Type.Null()], { description: 'Serve metrics on this port (on server.host) instead of the main one; null: the main port.' })),
+  },
+  { additionalProperties: false, default: {} },
+);
+
+
 /** A string or null (Airflow's `str | None` kwargs), with a default or description when given. */
 export const stringOrNull = (options: Record<string, unknown> = {}) => Type.Union([Type.String(), Type.Null()], options);
 /** An optional `str | None` kwarg. */
@@ -55,6 +82,7 @@ export const BackendCommonProperties = {
   connections_lookup_pattern: nullableString(),
   variables_lookup_pattern: nullableString(),
   config_lookup_pattern: nullableString(),
+  cache_ttl_seconds: Type.Optional(Type.Number({ minimum: 0, maximum: 86400, description: "Overrides cache.ttl_seconds for this backend's answers; 0 caches nothing from it." })),
 } satisfies TProperties;
 
 /** A backend's full schema: the shared options plus its own, and nothing else. */
@@ -69,6 +97,8 @@ export const GatewayConfigSchema = Type.Object(
   {
     server: ServerConfigSchema,
     log: LogConfigSchema,
+    cache: CacheConfigSchema,
+    metrics: MetricsConfigSchema,
     backends: Type.Optional(Type.Array(BackendEntrySchema, { maxItems: 32 })),
     critical_connections: Type.Array(Type.String({ minLength: 1, maxLength: 250 }), { default: [], maxItems: 100, description: 'Connection ids checked at startup and periodically.' }),
     connection_checks: ConnectionChecksSchema,
@@ -79,10 +109,14 @@ export const GatewayConfigSchema = Type.Object(
 export type ServerConfig = Static<typeof ServerConfigSchema>;
 export type LogConfig = Static<typeof LogConfigSchema>;
 export type ConnectionChecksConfig = Static<typeof ConnectionChecksSchema>;
+export type CacheConfig = Static<typeof CacheConfigSchema>;
+export type MetricsConfig = Static<typeof MetricsConfigSchema>;
 
 export interface GatewayConfig {
   server: ServerConfig;
   log: LogConfig;
+  cache: CacheConfig;
+  metrics: MetricsConfig;
   backends: BackendEntry[];
   critical_connections: string[];
   connection_checks: ConnectionChecksConfig;

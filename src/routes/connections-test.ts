@@ -9,11 +9,12 @@ import { validateId } from '../ids.ts';
 import { ref } from '../openapi.ts';
 import { sendProblem } from '../problems.ts';
 import { permissions } from './permissions.ts';
-import type { SecretResolver } from './secrets.ts';
+import type { Connection } from '../airflow/connection.ts';
 
 const TEST_SUFFIX = '/test';
 
-export function registerConnectionTestRoute(app: FastifyInstance, resolver: Pick<SecretResolver, 'getConnection'>, timeoutMs: number): void {
+/** `lookup` resolves a connection as any caller's read would (through the cache); null when not found. */
+export function registerConnectionTestRoute(app: FastifyInstance, lookup: (connId: string) => Promise<{ value: Connection } | null>, timeoutMs: number): void {
   app.post<{ Params: { '*': string } }>(
     '/v1/connections/*',
     { config: { permission: permissions.testConnection }, schema: { response: { 200: ref('ConnectionTest') } } },
@@ -25,7 +26,7 @@ export function registerConnectionTestRoute(app: FastifyInstance, resolver: Pick
       }
       const connId = path.slice(0, -TEST_SUFFIX.length);
       validateId('connection', connId);
-      const found = await resolver.getConnection(connId);
+      const found = await lookup(connId);
       if (!found) throw notFound(`Connection "${connId}"`);
       reply.header('cache-control', 'no-store');
       return checkConnection(found.value, timeoutMs);

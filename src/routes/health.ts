@@ -1,36 +1,66 @@
 // Liveness and readiness. Readiness is "every backend initialised": a backend
 // serving its last good data after an error is `degraded` but still ready, so a
 // bad edit to one file does not take every replica out of service at once.
+// Critical connections and cross-replica invalidation weigh in as they are configured.
 import type { FastifyInstance } from 'fastify';
 import type { BackendReport } from '../backends/chain.ts';
+import type { InvalidationBusStatus } from '../cache/redis-bus.ts';
 import type { CriticalConnectionState } from '../critical-connections.ts';
 import { ref } from '../openapi.ts';
 import { guardMethods } from './method-guard.ts';
 
 type ReadyStatus = 'ready' | 'degraded' | 'unavailable';
 
-/** What else weighs on readiness (critical connections): their states and what a failing one means. */
-export interface ReadinessExtras {
+/** What critical_connections mean for readiness: their states and what a failing one does. */
+export interface CriticalConnectionsReadiness {
   impact: 'none' | 'degraded' | 'unavailable';
   critical_connections: CriticalConnectionState[];
 }
 
-export function readiness(backends: BackendReport[], extras?: ReadinessExtras): { status: ReadyStatus; backends: BackendReport[]; critical_connections?: CriticalConnectionState[] } {
-  const rank: Record<ReadyStatus, number> = { ready: 0, degraded: 1, unavailable: 2 };
+export interface ReadinessSources {
+  backends: () => BackendReport[];
+  criticalConnections?: () => CriticalConnectionsReadiness;
+  /** Invalidations across replicas (only with cache.redis_url): degraded while Redis is away. */
+  invalidation?: () => InvalidationBusStatus;
+}
+
+export interface Readiness {
+  status: ReadyStatus;
+  backends: BackendReport[];
+  critical_connections?: CriticalConnectionState[];
+  invalidation?: InvalidationBusStatus;
+}
+
+const RANK: Record<ReadyStatus, number> = { ready: 0, degraded: 1, unavailable: 2 };
+const worst = (a: ReadyStatus, b: ReadyStatus): ReadyStatus => (RANK[b] > RANK[a] ? b : a);
+
+export function readiness(sources: ReadinessSources): Readiness {
+  const backends = sources.backends();
   let status: ReadyStatus = backends.some((b) => b.state === 'failed' || b.state === 'initialising')
     ? 'unavailable'
     : backends.some((b) => b.state === 'degraded')
       ? 'degraded'
       : 'ready';
-  if (extras && extras.impact !== 'none' && rank[extras.impact] > rank[status]) status = extras.impact;
-  return { status, backends, ...(extras && extras.critical_connections.length > 0 ? { critical_connections: extras.critical_connections } : {}) };
+  const body: Readiness = { status, backends };
+  const critical = sources.criticalConnections?.();
+  if (critical && critical.critical_connections.length > 0) {
+    if (critical.impact !== 'none') status = worst(status, critical.impact);
+    body.critical_connections = critical.critical_connections;
+  }
+  const invalidation = sources.invalidation?.();
+  if (invalidation) {
+    if (invalidation.state === 'degraded') status = worst(status, 'degraded');
+    body.invalidation = invalidation;
+  }
+  body.status = status;
+  return body;
 }
 
-export function registerHealthRoutes(app: FastifyInstance, statuses: () => BackendReport[], extras?: () => ReadinessExtras): void {
+export function registerHealthRoutes(app: FastifyInstance, sources: ReadinessSources): void {
   app.get('/healthz', { schema: { response: { 200: ref('Health') } } }, async () => ({ status: 'ok' as const }));
   guardMethods(app, '/healthz', ['GET']);
   app.get('/readyz', { schema: { response: { 200: ref('Readiness'), 503: ref('Readiness') } } }, async (_request, reply) => {
-    const body = readiness(statuses(), extras?.());
+    const body = readiness(sources);
     reply.header('cache-control', 'no-store');
     return reply.code(body.status === 'unavailable' ? 503 : 200).send(body);
   });

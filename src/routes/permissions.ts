@@ -27,4 +27,6 @@ export const permissions = {
   batchLookup: { action: ['connections:read', 'variables:read', 'config:read'], id: 'per-item' },
   testConnection: { action: 'connections:test', id: 'path', suffix: '/test' },
   readBackends: { action: 'backends:read' },
+  /** The id or glob in the body is the item: `cache:invalidate:<glob>` must cover it (all: `*`). */
+  invalidateCache: { action: 'cache:invalidate', id: 'per-item' },
 } as const satisfies Record<string, RoutePermission>;

@@ -1,9 +1,12 @@
 // GET /v1/connections/*, /v1/variables/*, /v1/config/* and POST /v1/lookup.
-// Handlers are thin: validate the id, ask the resolver, shape the answer.
-import type { FastifyInstance, FastifyReply } from 'fastify';
+// Handlers are thin: validate the id, ask the resolver (the cache in front of the
+// chain) with the freshness the client asked for, shape the answer.
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { connectionToApi, connectionToUri, type Connection } from '../airflow/connection.ts';
 import type { Resolved } from '../backends/chain.ts';
 import type { SecretKind, VariableValue } from '../backends/types.ts';
+import { parseRequestFreshness } from '../cache/freshness.ts';
+import type { Answer, CacheInfo, RequestFreshness } from '../cache/types.ts';
 import { notFound } from '../errors.ts';
 import { validateId } from '../ids.ts';
 import { ref } from '../openapi.ts';
@@ -11,12 +14,14 @@ import { toGatewayError } from '../problems.ts';
 import { guardMethods } from './method-guard.ts';
 import { permissions } from './permissions.ts';
 
-/** What the routes ask: the backend chain, or the cache in front of it. */
+/** What the routes ask: the cache in front of the backend chain. */
 export interface SecretResolver {
-  getConnection(connId: string): Promise<Resolved<Connection> | null>;
-  getVariable(key: string): Promise<Resolved<VariableValue> | null>;
-  getConfig(key: string): Promise<Resolved<VariableValue> | null>;
+  getConnection(connId: string, freshness?: RequestFreshness): Promise<Answer<Connection>>;
+  getVariable(key: string, freshness?: RequestFreshness): Promise<Answer<VariableValue>>;
+  getConfig(key: string, freshness?: RequestFreshness): Promise<Answer<VariableValue>>;
 }
+
+type Lookup<T> = (id: string, freshness: RequestFreshness) => Promise<Answer<T>>;
 
 interface WildcardParams {
   '*': string;
@@ -26,12 +31,22 @@ function secretHeaders(reply: FastifyReply, source: string): void {
   reply.header('cache-control', 'no-store').header('x-secret-source', source);
 }
 
-async function resolveOrThrow<T>(kind: SecretKind, id: string, lookup: (id: string) => Promise<Resolved<T> | null>): Promise<Resolved<T>> {
+/** Age, X-Cache and X-Secret-Version: how fresh the answer is (on a 404 too: not-found answers are cached). */
+function freshnessHeaders(reply: FastifyReply, cache: CacheInfo | undefined): void {
+  if (!cache) return;
+  reply.header('age', String(cache.ageSeconds)).header('x-cache', cache.state);
+  if (cache.fingerprint) reply.header('x-secret-version', cache.fingerprint);
+}
+
+async function resolveOrThrow<T>(kind: SecretKind, id: string, lookup: Lookup<T>, freshness: RequestFreshness, reply?: FastifyReply): Promise<Resolved<T>> {
   validateId(kind, id);
-  const found = await lookup(id);
+  const { found, cache } = await lookup(id, freshness);
+  if (reply) freshnessHeaders(reply, cache);
   if (!found) throw notFound(`${kind === 'config' ? 'Config key' : kind === 'connection' ? 'Connection' : 'Variable'} "${id}"`);
   return found;
 }
+
+const requestFreshness = (request: FastifyRequest): RequestFreshness => parseRequestFreshness(request.headers['cache-control']);
 
 type LookupItem<K extends string> = { [P in K]: string } & {
   status: 'found' | 'not_found' | 'error';
@@ -41,26 +56,31 @@ type LookupItem<K extends string> = { [P in K]: string } & {
 
 /** One batch item: found, not found, or the error code that any single request would have given. */
 async function lookupItem<K extends 'conn_id' | 'key', T, R>(
+  app: FastifyInstance,
   idField: K,
   kind: SecretKind,
   id: string,
-  lookup: (id: string) => Promise<Resolved<T> | null>,
+  lookup: Lookup<T>,
+  freshness: RequestFreshness,
   shape: (found: Resolved<T>) => R,
 ): Promise<LookupItem<K> & Partial<R>> {
   const base = { [idField]: id } as { [P in K]: string };
   try {
-    const found = await resolveOrThrow(kind, id, lookup);
+    const found = await resolveOrThrow(kind, id, lookup, freshness);
+    app.metrics.requests.inc({ kind, outcome: 'found' });
     return { ...base, status: 'found', source: found.source, ...shape(found) } as LookupItem<K> & Partial<R>;
   } catch (err) {
     const e = toGatewayError(err);
-    return { ...base, status: e.code === 'not_found' ? 'not_found' : 'error', code: e.code } as LookupItem<K> & Partial<R>;
+    const status = e.code === 'not_found' ? 'not_found' : 'error';
+    app.metrics.requests.inc({ kind, outcome: status });
+    return { ...base, status, code: e.code } as LookupItem<K> & Partial<R>;
   }
 }
 
 export function registerSecretRoutes(app: FastifyInstance, resolver: SecretResolver): void {
-  const getConnection = (id: string) => resolver.getConnection(id);
-  const getVariable = (id: string) => resolver.getVariable(id);
-  const getConfig = (id: string) => resolver.getConfig(id);
+  const getConnection: Lookup<Connection> = (id, freshness) => resolver.getConnection(id, freshness);
+  const getVariable: Lookup<VariableValue> = (id, freshness) => resolver.getVariable(id, freshness);
+  const getConfig: Lookup<VariableValue> = (id, freshness) => resolver.getConfig(id, freshness);
 
   app.get<{ Params: WildcardParams; Querystring: { format: 'json' | 'uri' } }>(
     '/v1/connections/*',
@@ -77,7 +97,7 @@ export function registerSecretRoutes(app: FastifyInstance, resolver: SecretResol
     },
     async (request, reply) => {
       const id = request.params['*'];
-      const found = await resolveOrThrow('connection', id, getConnection);
+      const found = await resolveOrThrow('connection', id, getConnection, requestFreshness(request), reply);
       secretHeaders(reply, found.source);
       if (request.query.format === 'uri') {
         // A different body shape from the route's serializer; two fixed string fields.
@@ -96,7 +116,7 @@ export function registerSecretRoutes(app: FastifyInstance, resolver: SecretResol
   ] as const) {
     app.get<{ Params: WildcardParams }>(prefix, { config: { permission }, schema: { response: { 200: ref(schema) } } }, async (request, reply) => {
       const key = request.params['*'];
-      const found = await resolveOrThrow(kind, key, lookup);
+      const found = await resolveOrThrow(kind, key, lookup, requestFreshness(request), reply);
       secretHeaders(reply, found.source);
       return { key, value: found.value };
     });
@@ -108,10 +128,12 @@ export function registerSecretRoutes(app: FastifyInstance, resolver: SecretResol
     { config: { permission: permissions.batchLookup }, schema: { body: ref('LookupRequest'), response: { 200: ref('LookupResponse') } } },
     async (request, reply) => {
       const body = request.body;
+      // The request's Cache-Control applies to every item.
+      const fresh = requestFreshness(request);
       const [connections, variables, config] = await Promise.all([
-        Promise.all((body.connections ?? []).map((id) => lookupItem('conn_id', 'connection', id, getConnection, (f) => ({ connection: connectionToApi(f.value) })))),
-        Promise.all((body.variables ?? []).map((id) => lookupItem('key', 'variable', id, getVariable, (f) => ({ value: f.value })))),
-        Promise.all((body.config ?? []).map((id) => lookupItem('key', 'config', id, getConfig, (f) => ({ value: f.value })))),
+        Promise.all((body.connections ?? []).map((id) => lookupItem(app, 'conn_id', 'connection', id, getConnection, fresh, (f) => ({ connection: connectionToApi(f.value) })))),
+        Promise.all((body.variables ?? []).map((id) => lookupItem(app, 'key', 'variable', id, getVariable, fresh, (f) => ({ value: f.value })))),
+        Promise.all((body.config ?? []).map((id) => lookupItem(app, 'key', 'config', id, getConfig, fresh, (f) => ({ value: f.value })))),
       ]);
       reply.header('cache-control', 'no-store');
       return { connections, variables, config };

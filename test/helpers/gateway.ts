@@ -7,6 +7,8 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import { stringify } from 'yaml';
 import { buildGateway, type Gateway } from '../../src/app.ts';
+import type { BackendFactory } from '../../src/backends/registry-types.ts';
+import type { BackendEntry } from '../../src/config/schema.ts';
 import { loadConfig } from '../../src/config/load.ts';
 import { createLogger } from '../../src/logging.ts';
 import { recordContractViolations } from './contract.ts';
@@ -30,6 +32,9 @@ export async function startTestGateway(options: {
   dir?: string;
   /** Called before the app is ready, e.g. to add a hook that records requests. */
   beforeReady?: (app: Gateway['app']) => void;
+  /** Test-only backend types (over a harness server's API) and the chain that uses them, which
+   * replaces the config's `backends` after validation (the registry does not know these types). */
+  testBackends?: { factories: BackendFactory[]; chain: BackendEntry[] };
 }): Promise<TestGateway> {
   const dir = options.dir ?? tempDir();
   for (const [name, content] of Object.entries(options.files ?? {})) writeFileSync(path.join(dir, name), content);
@@ -37,6 +42,7 @@ export async function startTestGateway(options: {
   writeFileSync(configPath, stringify(options.config));
   const env = options.env ?? {};
   const { config } = loadConfig({ configPath, env });
+  if (options.testBackends) config.backends = options.testBackends.chain;
   const logs: string[] = [];
   const destination = new Writable({
     write(chunk, _enc, cb) {
@@ -45,7 +51,7 @@ export async function startTestGateway(options: {
     },
   });
   const logger = createLogger({ level: 'debug', destination });
-  const gateway = await buildGateway(config, { logger, env });
+  const gateway = await buildGateway(config, { logger, env, ...(options.testBackends ? { backendFactories: options.testBackends.factories } : {}) });
   const contractProblems = recordContractViolations(gateway.app);
   options.beforeReady?.(gateway.app);
   await gateway.app.ready();

@@ -1,0 +1,267 @@
+// The cache in front of the backend chain, per kind and id. Its rules, in order:
+//   fresh       age < TTL: served from memory (X-Cache: hit).
+//   SWR         past TTL, within stale_while_revalidate: served at once (stale) while one
+//               background refresh runs.
+//   refresh     otherwise one lookup per key (coalesced: every waiter shares it). A backend that
+//               offers versions is asked for the version only; unchanged re-arms the TTL.
+//   stale-if-error  the refresh failed: the last good value is served (stale) while it is at most
+//               max_stale past its TTL; past that, the failure (503) goes to the client.
+//   negative    not-found answers are kept for negative_ttl, with no SWR and no stale-if-error.
+// The client may ask for more: `no-cache` (ask a backend) or `max-age=N` (nothing older than N s).
+// Both are coalesced and rate-limited: an answer confirmed less than refresh_min_interval ago
+// satisfies them, so a retry loop cannot hammer a backend; and when the refresh fails, no stale
+// answer older than asked for is served: the client gets the 503.
+// Invalidations drop entries and the lookups in flight for them, and a lookup that started before
+// any invalidation is served to its waiters but not stored.
+import { createHmac, randomBytes } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
+import type { Logger } from 'pino';
+import type { Connection } from '../airflow/connection.ts';
+import type { BackendChain, Resolved } from '../backends/chain.ts';
+import { SECRET_KINDS, type SecretKind, type SecretsBackend, type VariableValue } from '../backends/types.ts';
+import type { CacheConfig } from '../config/schema.ts';
+import { GatewayError } from '../errors.ts';
+import type { GatewayMetrics, InvalidationSource } from '../metrics.ts';
+import type { SecretResolver } from '../routes/secrets.ts';
+import { scopeMatcher, type InvalidationScope } from './invalidation.ts';
+import type { Answer, CacheState, RequestFreshness } from './types.ts';
+
+interface Entry {
+  kind: SecretKind;
+  id: string;
+  /** null: a not-found answer. */
+  found: Resolved<unknown> | null;
+  fingerprint: string | undefined;
+  /** When a backend last gave or confirmed this answer (ms, on the cache's clock). */
+  confirmedAt: number;
+  ttlMs: number;
+  /** The last refresh that failed, so that retries within refresh_min_interval do not wait again. */
+  failure?: { at: number; error: unknown };
+}
+
+interface Refreshed {
+  entry: Entry;
+  state: Extract<CacheState, 'miss' | 'revalidated'>;
+}
+
+export interface SecretCacheOptions {
+  config: CacheConfig;
+  chain: BackendChain;
+  /** cache_ttl_seconds of each backend that sets one, by backend name. */
+  backendTtlSeconds: ReadonlyMap<string, number>;
+  metrics: GatewayMetrics;
+  logger: Logger;
+  /** The clock, in ms; tests drive their own. */
+  now?: () => number;
+}
+
+/** The key covers everything that changes the answer. Teams, when they come, go first. */
+export const cacheKey = (kind: SecretKind, id: string, team = ''): string => `${team}\u0000${kind}\u0000${id}`;
+
+const isBackendFailure = (err: unknown): boolean => err instanceof GatewayError && err.code === 'backend_unavailable';
+
+/** Backends that report changes to their data (local files) invalidate instead of waiting for a TTL. */
+type ChangeReporting = SecretsBackend & { onChange(listener: () => void): void };
+const reportsChanges = (b: SecretsBackend): b is ChangeReporting => typeof (b as Partial<ChangeReporting>).onChange === 'function';
+
+export class SecretCache implements SecretResolver {
+  private readonly config: CacheConfig;
+  private readonly chain: BackendChain;
+  private readonly backendTtlSeconds: ReadonlyMap<string, number>;
+  private readonly metrics: GatewayMetrics;
+  private readonly logger: Logger;
+  private readonly now: () => number;
+  private readonly versionKey: Buffer | string;
+  private readonly entries: LRUCache<string, Entry>;
+  private readonly flights = new Map<string, { kind: SecretKind; id: string; promise: Promise<Refreshed> }>();
+  /** Bumped by every invalidation: a lookup that started under an older epoch is not stored. */
+  private epoch = 0;
+
+  constructor(options: SecretCacheOptions) {
+    this.config = options.config;
+    this.chain = options.chain;
+    this.backendTtlSeconds = options.backendTtlSeconds;
+    this.metrics = options.metrics;
+    this.logger = options.logger;
+    this.now = options.now ?? Date.now;
+    this.versionKey = options.config.version_key ?? randomBytes(32);
+    this.entries = new LRUCache<string, Entry>({
+      max: options.config.max_entries,
+      maxSize: options.config.max_bytes,
+      sizeCalculation: (entry) => approximateBytes(entry),
+      dispose: (_entry, _key, reason) => {
+        if (reason === 'evict') this.metrics.cacheEvictions.inc();
+      },
+    });
+    this.metrics.countCacheEntriesWith(() => this.countByKind());
+    for (const { backend } of this.chain.links) {
+      if (reportsChanges(backend)) backend.onChange(() => this.invalidate({ all: true }, 'file_change'));
+    }
+  }
+
+  getConnection(connId: string, freshness?: RequestFreshness): Promise<Answer<Connection>> {
+    return this.resolve<Connection>('connection', connId, freshness);
+  }
+
+  getVariable(key: string, freshness?: RequestFreshness): Promise<Answer<VariableValue>> {
+    return this.resolve<VariableValue>('variable', key, freshness);
+  }
+
+  getConfig(key: string, freshness?: RequestFreshness): Promise<Answer<VariableValue>> {
+    return this.resolve<VariableValue>('config', key, freshness);
+  }
+
+  /** Drops the entries a scope names (and the lookups in flight for them); returns how many. */
+  invalidate(scope: InvalidationScope, source: InvalidationSource): number {
+    this.epoch++;
+    this.metrics.invalidations.inc({ source });
+    if ('all' in scope) {
+      const n = this.entries.size;
+      this.entries.clear();
+      this.flights.clear();
+      return n;
+    }
+    const matches = scopeMatcher(scope);
+    const keys = [...this.entries.entries()].filter(([, e]) => matches(e.kind, e.id)).map(([k]) => k);
+    for (const key of keys) this.entries.delete(key);
+    for (const [key, flight] of this.flights) if (matches(flight.kind, flight.id)) this.flights.delete(key);
+    return keys.length;
+  }
+
+  async resolve<T>(kind: SecretKind, id: string, freshness: RequestFreshness = { noCache: false }): Promise<Answer<T>> {
+    if (!this.config.enabled) return { found: (await this.lookup(kind, id)) as Resolved<T> | null };
+    const key = cacheKey(kind, id);
+    const entry = this.entries.get(key);
+    if (!entry) return this.served<T>(await this.refresh(kind, id, key, undefined));
+
+    const now = this.now();
+    const age = now - entry.confirmedAt;
+    const accepts = this.clientAccepts(freshness, age);
+    if (accepts) {
+      if (age < entry.ttlMs) return this.serve<T>(entry, 'hit');
+      if (entry.found && age < entry.ttlMs + this.config.stale_while_revalidate_seconds * 1000) {
+        this.refresh(kind, id, key, entry).catch(() => {
+          // The chain has logged the failure; the entry stays, and the next request past the window retries.
+        });
+        return this.serve<T>(entry, 'stale', 'revalidating');
+      }
+      if (this.recentlyFailed(entry, now) && this.withinMaxStale(entry, now)) return this.serve<T>(entry, 'stale', 'backend_error');
+    } else if (this.recentlyFailed(entry, now)) {
+      // Asked for fresher than we have, and the backends just failed: do not ask them again yet.
+      throw entry.failure!.error;
+    }
+    try {
+      return this.served<T>(await this.refresh(kind, id, key, entry));
+    } catch (err) {
+      const later = this.now();
+      if (accepts && isBackendFailure(err) && this.withinMaxStale(entry, later)) return this.serve<T>(entry, 'stale', 'backend_error');
+      throw err;
+    }
+  }
+
+  /** Does the client's Cache-Control accept an answer this old? no-cache is max-age=0; both are
+   * rate-limited: an answer confirmed within refresh_min_interval always satisfies them. */
+  private clientAccepts(freshness: RequestFreshness, ageMs: number): boolean {
+    const asked = freshness.noCache ? 0 : freshness.maxAgeSeconds;
+    if (asked === undefined) return true;
+    return ageMs <= Math.max(asked, this.config.refresh_min_interval_seconds) * 1000;
+  }
+
+  private recentlyFailed(entry: Entry, now: number): boolean {
+    return entry.failure !== undefined && now - entry.failure.at < this.config.refresh_min_interval_seconds * 1000;
+  }
+
+  /** Stale-if-error applies to found values only, up to max_stale past their TTL. */
+  private withinMaxStale(entry: Entry, now: number): boolean {
+    return entry.found !== null && now - entry.confirmedAt <= entry.ttlMs + this.config.max_stale_seconds * 1000;
+  }
+
+  private served<T>(refreshed: Refreshed): Answer<T> {
+    return this.serve<T>(refreshed.entry, refreshed.state);
+  }
+
+  private serve<T>(entry: Entry, state: CacheState, staleReason?: 'revalidating' | 'backend_error'): Answer<T> {
+    const ageMs = Math.max(0, this.now() - entry.confirmedAt);
+    const { kind } = entry;
+    if (state === 'hit') this.metrics.cacheHits.inc({ kind, state: 'fresh' });
+    else if (state === 'stale') {
+      this.metrics.cacheHits.inc({ kind, state: 'stale' });
+      this.metrics.staleServed.inc({ kind, reason: staleReason ?? 'revalidating' });
+    } else this.metrics.cacheMisses.inc({ kind });
+    this.metrics.servedAge.observe({ kind }, ageMs / 1000);
+    const cache = { state, ageSeconds: Math.floor(ageMs / 1000), ...(entry.fingerprint ? { fingerprint: entry.fingerprint } : {}) };
+    return { found: entry.found as Resolved<T> | null, cache };
+  }
+
+  /** One lookup per key in flight: later callers wait for the same one. */
+  private refresh(kind: SecretKind, id: string, key: string, previous: Entry | undefined): Promise<Refreshed> {
+    const inFlight = this.flights.get(key);
+    if (inFlight) {
+      this.metrics.coalescedWaits.inc();
+      return inFlight.promise;
+    }
+    const promise = this.fetch(kind, id, key, previous).finally(() => {
+      if (this.flights.get(key)?.promise === promise) this.flights.delete(key);
+    });
+    this.flights.set(key, { kind, id, promise });
+    return promise;
+  }
+
+  private async fetch(kind: SecretKind, id: string, key: string, previous: Entry | undefined): Promise<Refreshed> {
+    const epoch = this.epoch;
+    try {
+      const cached = previous?.found;
+      const source = cached?.version !== undefined ? this.chain.versionedSource(kind, id, cached.source) : undefined;
+      if (previous && cached && source && (await this.chain.currentVersion(kind, id, source)) === cached.version) {
+        return this.store(key, epoch, { ...previous, failure: undefined, confirmedAt: this.now() }, 'revalidated');
+      }
+      const found = await this.lookup(kind, id);
+      const fingerprint = found ? this.fingerprint(kind, id, found.value) : undefined;
+      const unchanged =
+        previous !== undefined && (found ? previous.found?.source === found.source && previous.fingerprint === fingerprint : previous.found === null);
+      const ttlSeconds = found ? (this.backendTtlSeconds.get(found.source) ?? this.config.ttl_seconds) : this.config.negative_ttl_seconds;
+      const entry: Entry = { kind, id, found, fingerprint, confirmedAt: this.now(), ttlMs: ttlSeconds * 1000 };
+      return this.store(key, epoch, entry, unchanged ? 'revalidated' : 'miss');
+    } catch (err) {
+      if (previous && this.entries.peek(key) === previous) previous.failure = { at: this.now(), error: err };
+      throw err;
+    }
+  }
+
+  private store(key: string, epoch: number, entry: Entry, state: Refreshed['state']): Refreshed {
+    // A TTL of 0 caches nothing; an invalidation during the lookup means its answer may be out of date.
+    if (entry.ttlMs > 0 && epoch === this.epoch) this.entries.set(key, entry);
+    else if (epoch === this.epoch) this.entries.delete(key);
+    return { entry, state };
+  }
+
+  private lookup(kind: SecretKind, id: string): Promise<Resolved<unknown> | null> {
+    if (kind === 'connection') return this.chain.getConnection(id);
+    if (kind === 'variable') return this.chain.getVariable(id);
+    return this.chain.getConfig(id);
+  }
+
+  /** X-Secret-Version: an HMAC of the value, so a client can tell a change without the gateway
+   * ever putting the value, or a plain hash of it, anywhere but the body. */
+  private fingerprint(kind: SecretKind, id: string, value: unknown): string {
+    return createHmac('sha256', this.versionKey).update(`${kind}\u0000${id}\u0000`).update(JSON.stringify(value) ?? 'null').digest('base64url').slice(0, 22);
+  }
+
+  private countByKind(): Record<SecretKind, number> {
+    const counts = Object.fromEntries(SECRET_KINDS.map((k) => [k, 0])) as Record<SecretKind, number>;
+    for (const entry of this.entries.values()) counts[entry.kind]++;
+    return counts;
+  }
+}
+
+/** What an entry costs, roughly: the JSON of its value, its id, and a fixed overhead. */
+function approximateBytes(entry: Entry): number {
+  const value = entry.found ? (JSON.stringify(entry.found.value) ?? '') : '';
+  return Buffer.byteLength(value) + 2 * entry.id.length + 256;
+}
+
+export function backendTtls(backends: ReadonlyArray<{ name?: string | undefined; type: string; cache_ttl_seconds?: number | undefined }>): Map<string, number> {
+  const ttls = new Map<string, number>();
+  for (const b of backends) if (b.cache_ttl_seconds !== undefined) ttls.set(b.name ?? b.type, b.cache_ttl_seconds);
+  return ttls;
+}

@@ -1,0 +1,168 @@
+// The one prom-client registry of a gateway and every metric's name. Each gateway
+// builds its own registry (nothing global), so tests can run many side by side.
+// Labels are bounded sets (kinds, outcomes, backend names, reasons): never a
+// secret id, which would be unbounded and would leak what is asked for.
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { SecretKind } from './backends/types.ts';
+
+/** How a secret request (or one item of a batch lookup) ended. */
+export type RequestOutcome = 'found' | 'not_found' | 'denied' | 'error';
+/** `lookup` labels a batch request that was refused as a whole, before its items were looked at. */
+export type RequestKind = SecretKind | 'lookup';
+export type BackendOperation = 'get_connection' | 'get_variable' | 'get_config' | 'get_version';
+export type StaleReason = 'revalidating' | 'backend_error';
+export type InvalidationSource = 'api' | 'pubsub' | 'file_change';
+
+const INVALIDATION_PUBSUB_UP = 'secrets_gateway_invalidation_pubsub_up';
+const SECONDS_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+const AGE_BUCKETS = [0, 1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600];
+
+export interface GatewayMetrics {
+  readonly registry: Registry;
+  readonly requests: Counter<'kind' | 'outcome'>;
+  readonly requestDuration: Histogram<'kind'>;
+  readonly cacheHits: Counter<'kind' | 'state'>;
+  readonly cacheMisses: Counter<'kind'>;
+  readonly cacheEntries: Gauge<'kind'>;
+  readonly cacheEvictions: Counter;
+  readonly servedAge: Histogram<'kind'>;
+  readonly staleServed: Counter<'kind' | 'reason'>;
+  readonly coalescedWaits: Counter;
+  readonly invalidations: Counter<'source'>;
+  readonly invalidationBusUp: Gauge;
+  readonly backendRequests: Counter<'backend' | 'operation' | 'outcome'>;
+  readonly backendDuration: Histogram<'backend' | 'operation'>;
+  readonly backendLastSuccess: Gauge<'backend'>;
+  readonly authFailures: Counter<'reason'>;
+  /** The cache registers how to count its entries per kind; read at scrape time. */
+  countCacheEntriesWith(count: () => Record<SecretKind, number>): void;
+}
+
+export function createMetrics(): GatewayMetrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const registers = [registry];
+  let countEntries: (() => Record<SecretKind, number>) | undefined;
+
+  return {
+    registry,
+    requests: new Counter({
+      name: 'secrets_gateway_requests_total',
+      help: 'Secret requests (each batch lookup item counts once), by kind and outcome: found, not_found, denied, error.',
+      labelNames: ['kind', 'outcome'],
+      registers,
+    }),
+    requestDuration: new Histogram({
+      name: 'secrets_gateway_request_duration_seconds',
+      help: 'Time to answer a secret request, by kind (lookup for a batch).',
+      labelNames: ['kind'],
+      buckets: SECONDS_BUCKETS,
+      registers,
+    }),
+    cacheHits: new Counter({
+      name: 'secrets_gateway_cache_hits_total',
+      help: 'Answers served from the cache without waiting for a backend, by state: fresh (within TTL) or stale.',
+      labelNames: ['kind', 'state'],
+      registers,
+    }),
+    cacheMisses: new Counter({
+      name: 'secrets_gateway_cache_misses_total',
+      help: 'Answers that waited for a backend round trip (no entry, expired, no-cache, max-age, or a version check).',
+      labelNames: ['kind'],
+      registers,
+    }),
+    cacheEntries: new Gauge({
+      name: 'secrets_gateway_cache_entries',
+      help: 'Entries in the cache, by kind (not-found answers included).',
+      labelNames: ['kind'],
+      registers,
+      collect() {
+        if (!countEntries) return;
+        for (const [kind, n] of Object.entries(countEntries())) this.set({ kind }, n);
+      },
+    }),
+    cacheEvictions: new Counter({
+      name: 'secrets_gateway_cache_evictions_total',
+      help: 'Entries evicted because the cache reached max_entries or max_bytes.',
+      registers,
+    }),
+    servedAge: new Histogram({
+      name: 'secrets_gateway_served_age_seconds',
+      help: 'How old each answer was when served: seconds since a backend last confirmed it.',
+      labelNames: ['kind'],
+      buckets: AGE_BUCKETS,
+      registers,
+    }),
+    staleServed: new Counter({
+      name: 'secrets_gateway_stale_served_total',
+      help: 'Answers served past their TTL, by reason: revalidating (stale-while-revalidate) or backend_error (stale-if-error).',
+      labelNames: ['kind', 'reason'],
+      registers,
+    }),
+    coalescedWaits: new Counter({
+      name: 'secrets_gateway_coalesced_waits_total',
+      help: 'Requests that joined a backend lookup already in flight for the same key instead of starting one.',
+      registers,
+    }),
+    invalidations: new Counter({
+      name: 'secrets_gateway_invalidations_total',
+      help: 'Cache invalidations applied, by source: api, pubsub (from another replica), file_change (a local file changed).',
+      labelNames: ['source'],
+      registers,
+    }),
+    invalidationBusUp: new Gauge({
+      name: INVALIDATION_PUBSUB_UP,
+      help: '1 while subscribed to the Redis invalidation channel, 0 while not (degraded: entries expire on TTL alone). Absent without cache.redis_url.',
+      registers: [],
+    }),
+    backendRequests: new Counter({
+      name: 'secrets_gateway_backend_requests_total',
+      help: 'Calls to backends, by backend, operation and outcome: found, not_found, error.',
+      labelNames: ['backend', 'operation', 'outcome'],
+      registers,
+    }),
+    backendDuration: new Histogram({
+      name: 'secrets_gateway_backend_request_duration_seconds',
+      help: 'Time a backend took to answer, by backend and operation.',
+      labelNames: ['backend', 'operation'],
+      buckets: SECONDS_BUCKETS,
+      registers,
+    }),
+    backendLastSuccess: new Gauge({
+      name: 'secrets_gateway_backend_last_success_timestamp_seconds',
+      help: 'Unix time of the last call a backend answered (found or not found) without failing.',
+      labelNames: ['backend'],
+      registers,
+    }),
+    authFailures: new Counter({
+      name: 'secrets_gateway_auth_failures_total',
+      help: 'Requests refused by authentication or authorization, by reason.',
+      labelNames: ['reason'],
+      registers,
+    }),
+    countCacheEntriesWith(count) {
+      countEntries = count;
+    },
+  };
+}
+
+/** Registers the pub/sub gauge: only gateways with cache.redis_url have one to report. */
+export function reportInvalidationBus(metrics: GatewayMetrics): void {
+  if (!metrics.registry.getSingleMetric(INVALIDATION_PUBSUB_UP)) metrics.registry.registerMetric(metrics.invalidationBusUp);
+}
+
+// A reason is a short snake_case word chosen by code (missing_token, expired, forbidden…); anything
+// else is counted as `other`, so a label can never carry a token or an id by mistake.
+const REASON = /^[a-z][a-z0-9_]{0,31}$/;
+
+/** Counts one refused request. Called by the access-control layer (src/auth/). */
+export function countAuthFailure(metrics: GatewayMetrics, reason: string): void {
+  metrics.authFailures.inc({ reason: REASON.test(reason) ? reason : 'other' });
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** This gateway's metrics: `request.server.metrics` from a hook or handler. */
+    metrics: GatewayMetrics;
+  }
+}

@@ -1,0 +1,60 @@
+// The metrics endpoint (on the main port, or a port of its own) and the request
+// metrics of the secret routes, taken in one hook from each route's declared permission.
+import { createServer, type Server } from 'node:http';
+import type { FastifyInstance } from 'fastify';
+import type { GatewayMetrics, RequestKind, RequestOutcome } from '../metrics.ts';
+import type { ScopedAction } from './permissions.ts';
+
+const KIND_OF_ACTION: Partial<Record<ScopedAction, RequestKind>> = {
+  'connections:read': 'connection',
+  'variables:read': 'variable',
+  'config:read': 'config',
+};
+
+function outcomeOf(status: number): RequestOutcome {
+  if (status < 300) return 'found';
+  if (status === 404) return 'not_found';
+  if (status === 401 || status === 403) return 'denied';
+  return 'error';
+}
+
+/** Counts and times every secret request. A batch lookup counts each item where it is resolved
+ * (src/routes/secrets.ts); here only its duration, and its refusal as a whole. */
+export function registerRequestMetrics(app: FastifyInstance, metrics: GatewayMetrics): void {
+  app.addHook('onResponse', async (request, reply) => {
+    const permission = request.routeOptions.config.permission;
+    if (!permission || !('id' in permission)) return;
+    const batch = Array.isArray(permission.action);
+    const kind = batch ? 'lookup' : KIND_OF_ACTION[permission.action as ScopedAction];
+    if (!kind) return;
+    metrics.requestDuration.observe({ kind }, reply.elapsedTime / 1000);
+    const outcome = outcomeOf(reply.statusCode);
+    if (!batch || outcome === 'denied') metrics.requests.inc({ kind, outcome });
+  });
+}
+
+export function registerMetricsRoute(app: FastifyInstance, metrics: GatewayMetrics, path: string): void {
+  app.get(path, async (_request, reply) => {
+    reply.header('content-type', metrics.registry.contentType).header('cache-control', 'no-store');
+    return metrics.registry.metrics();
+  });
+}
+
+/** A listener of its own for /metrics (metrics.port): scrapers reach it without reaching the API. */
+export async function startMetricsServer(metrics: GatewayMetrics, host: string, port: number, path: string): Promise<Server> {
+  const server = createServer((req, res) => {
+    if (req.method !== 'GET' || (req.url ?? '').split('?')[0] !== path) {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
+      return;
+    }
+    metrics.registry.metrics().then(
+      (text) => res.writeHead(200, { 'content-type': metrics.registry.contentType, 'cache-control': 'no-store' }).end(text),
+      () => res.writeHead(500, { 'content-type': 'text/plain' }).end('metrics unavailable\n'),
+    );
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve());
+  });
+  return server;
+}
