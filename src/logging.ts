@@ -20,7 +20,10 @@ export function createLogger(options: LoggerOptions): Logger {
         censor: '[redacted]',
       },
     },
-    options.destination,
+    // stdout by default, written asynchronously: a line per request must not cost a write(2) on the
+    // request path. Lines written while a write is in flight go out together; pino flushes
+    // synchronously on exit, so a stopping or crashing process keeps its last lines.
+    options.destination ?? pino.destination({ dest: 1, sync: false }),
   );
 }
 
