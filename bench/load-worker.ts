@@ -44,7 +44,7 @@ function percentile(sorted: Float64Array, p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
 }
 
-if (spec.warmupSeconds && spec.amount === undefined) await run(spec.warmupSeconds, false);
+const warmup = spec.warmupSeconds && spec.amount === undefined ? await run(spec.warmupSeconds, false) : undefined;
 const started = performance.now();
 const cpuBefore = process.cpuUsage();
 const { result, latencies, statuses } = await run(spec.durationSeconds, true);
@@ -56,6 +56,7 @@ const out: LoadResult = {
   connections: spec.connections,
   seconds: Math.round(elapsedSeconds * 1000) / 1000,
   requests: result.requests.total,
+  warmupRequests: warmup?.result.requests.total ?? 0,
   ok,
   non2xx: result.non2xx,
   errors: result.errors,

@@ -23,6 +23,8 @@ export interface LoadResult {
   connections: number;
   seconds: number;
   requests: number;
+  /** Requests sent during the warm-up (not measured, but the server's CPU time covers them). */
+  warmupRequests: number;
   ok: number;
   non2xx: number;
   errors: number;

@@ -88,6 +88,8 @@ export interface GatewayProcessOptions {
   /** Wait for this path to answer 200 (default /readyz). */
   readyPath?: string;
   dir?: string;
+  /** Extra Node flags (e.g. --cpu-prof for `npm run bench -- --profile`). */
+  nodeFlags?: string[];
 }
 
 /** The real gateway, as `secrets-gateway serve --config FILE` runs it, on loopback. */
@@ -109,7 +111,7 @@ export async function spawnGateway(
   const configPath = join(dir, 'config.yaml');
   writeFileSync(configPath, stringify(config));
   const spawnedAt = performance.now();
-  const proc = spawnManaged(NODE, [gatewayEntryFile(options.entry ?? 'src'), 'serve', '--config', configPath], {
+  const proc = spawnManaged(NODE, [...(options.nodeFlags ?? []), gatewayEntryFile(options.entry ?? 'src'), 'serve', '--config', configPath], {
     cwd: dir,
     logFile: join(dir, 'gateway.log'),
     env: { ...options.env },
@@ -145,13 +147,19 @@ export function cpuSecondsOf(pid: number): number {
 // USER_HZ: 100 on every Linux this runs on (getconf CLK_TCK).
 const CLOCK_TICKS = 100;
 
-/** A load against one server, with the server's CPU use during it (1.0 = one core busy). */
-export async function measureLoad(server: ServerProcess, spec: LoadSpec): Promise<LoadResult & { serverCpu: number }> {
-  // The warm-up is part of the load process; measure the server's CPU over the whole run, warm-up excluded by rate.
+export type MeasuredLoad = LoadResult & {
+  /** The server's CPU use over the run, warm-up included (1.0 = one core busy). */
+  serverCpu: number;
+  /** The server's CPU time per request (warm-up included), in µs: what a request costs, whatever else runs on the machine. */
+  serverCpuUsPerRequest: number;
+};
+
+/** A load against one server, with the server's CPU use during it. */
+export async function measureLoad(server: Pick<ServerProcess, 'pid'>, spec: LoadSpec): Promise<MeasuredLoad> {
   const before = cpuSecondsOf(server.pid);
   const t0 = performance.now();
   const result = await runLoad(spec);
   const wall = (performance.now() - t0) / 1000;
   const used = cpuSecondsOf(server.pid) - before;
-  return { ...result, serverCpu: used / wall };
+  return { ...result, serverCpu: used / wall, serverCpuUsPerRequest: (used * 1e6) / Math.max(1, result.requests + result.warmupRequests) };
 }

@@ -1,14 +1,13 @@
 // Hit throughput and latency (issue 7, §1) and batch lookups (§2): a gateway process with
 // access control, audit log and metrics on, every answer a cache hit, against the
 // baseline process, at the same connection counts, from a separate load process.
-import { measureLoad, startGateway, type ServerProcess } from '../lib/processes.ts';
+import { measureLoad, startGateway, type MeasuredLoad, type ServerProcess } from '../lib/processes.ts';
 import { makeTempDir } from '../../test/helpers/servers/common.ts';
-import type { LoadResult } from '../lib/load-types.ts';
 import { benchGatewayConfig } from '../lib/gateway-config.ts';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-export type Measured = LoadResult & { serverCpu: number };
+export type Measured = MeasuredLoad;
 
 export interface LoadShape {
   durationSeconds: number;
