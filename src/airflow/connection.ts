@@ -524,8 +524,22 @@ export interface ConnectionApiView {
   extra: Record<string, unknown> | null;
 }
 
-/** The connection for an API response: extra as its parsed object, or null when extra is empty. */
+// A Connection is never changed once parsed (the cache shares one object between requests), so
+// its API view is computed once per Connection: a cache hit does not re-parse `extra`.
+const apiViews = new WeakMap<Connection, ConnectionApiView>();
+
+/** The connection for an API response: extra as its parsed object, or null when extra is empty.
+ * The view is shared by every caller with the same Connection: read it, never change it. */
 export function connectionToApi(conn: Connection): ConnectionApiView {
+  let view = apiViews.get(conn);
+  if (!view) {
+    view = Object.freeze(buildApiView(conn));
+    apiViews.set(conn, view);
+  }
+  return view;
+}
+
+function buildApiView(conn: Connection): ConnectionApiView {
   return {
     conn_id: conn.conn_id,
     conn_type: conn.conn_type,
