@@ -11,16 +11,27 @@ import { registerProblemHandlers } from './problems.ts';
 import { registerDocsRoutes } from './routes/docs.ts';
 import { registerHealthRoutes } from './routes/health.ts';
 import { registerSecretRoutes } from './routes/secrets.ts';
+import { openAudit, type Audit } from './audit/index.ts';
+import { registerAccessControl, registerWithoutAccessControl } from './auth/plugin.ts';
+import type { AuthFailureReason } from './auth/reasons.ts';
+import { TokenVerifier } from './auth/verify.ts';
 
 export interface GatewayDeps {
   logger: Logger;
   /** The environment the `environment` backend reads; process.env unless a test gives its own. */
   env?: NodeJS.ProcessEnv;
+  /** Called with the reason of every refused authentication or authorization (for a metric). */
+  onAuthFailure?: (reason: AuthFailureReason) => void;
+  /** Serve /v1 with no tokens and no audit. For benchmarks only: no configuration can reach it. */
+  withoutAccessControl?: boolean;
 }
 
 export interface Gateway {
   app: FastifyInstance;
   chain: BackendChain;
+  /** Token verification (null only without access control). */
+  verifier: TokenVerifier | null;
+  audit: Audit | null;
 }
 
 // A caller's X-Request-Id is kept only if it is short and plain, so it cannot forge log lines.
@@ -37,6 +48,13 @@ export function buildChain(config: GatewayConfig, deps: GatewayDeps): BackendCha
 }
 
 export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Promise<Gateway> {
+  const env = deps.env ?? process.env;
+  if (!config.auth && !deps.withoutAccessControl) {
+    throw new Error('auth is not configured; `serve` creates a loopback-only dev key, any other caller must configure auth');
+  }
+  // Keys and the audit log first: a bad key file or an unwritable audit log stops startup before anything else starts.
+  const verifier = config.auth && !deps.withoutAccessControl ? new TokenVerifier(config.auth, config.baseDir, env, deps.logger.child({ component: 'auth' })) : null;
+  const audit = verifier ? openAudit(config.audit, config.baseDir, env, deps.logger.child({ component: 'audit' })) : null;
   const chain = buildChain(config, deps);
   const app: FastifyInstance = Fastify({
     loggerInstance: deps.logger as FastifyBaseLogger,
@@ -70,11 +88,19 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     );
   });
 
+  if (verifier && audit && config.auth) {
+    await registerAccessControl(app, { auth: config.auth, verifier, audit, logger: deps.logger, onFailure: deps.onAuthFailure });
+  } else {
+    registerWithoutAccessControl(app);
+  }
   registerSecretRoutes(app, chain);
   registerHealthRoutes(app, () => chain.statuses());
   await registerDocsRoutes(app);
 
-  app.addHook('onClose', async () => chain.close());
-  await chain.init();
-  return { app, chain };
+  app.addHook('onClose', async () => {
+    await chain.close();
+    await audit?.sink.close(); // flushes buffered audit events
+  });
+  await Promise.all([chain.init(), verifier?.init()]);
+  return { app, chain, verifier, audit };
 }

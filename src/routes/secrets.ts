@@ -1,6 +1,6 @@
 // GET /v1/connections/*, /v1/variables/*, /v1/config/* and POST /v1/lookup.
 // Handlers are thin: validate the id, ask the resolver, shape the answer.
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { connectionToApi, connectionToUri, type Connection } from '../airflow/connection.ts';
 import type { Resolved } from '../backends/chain.ts';
 import type { SecretKind, VariableValue } from '../backends/types.ts';
@@ -26,12 +26,21 @@ function secretHeaders(reply: FastifyReply, source: string): void {
   reply.header('cache-control', 'no-store').header('x-secret-source', source);
 }
 
-async function resolveOrThrow<T>(kind: SecretKind, id: string, lookup: (id: string) => Promise<Resolved<T> | null>): Promise<Resolved<T>> {
-  validateId(kind, id);
-  const found = await lookup(id);
-  if (!found) throw notFound(`${kind === 'config' ? 'Config key' : kind === 'connection' ? 'Connection' : 'Variable'} "${id}"`);
-  return found;
+/** Resolves one secret, or throws the error a single request answers with; the outcome goes to the audit event. */
+async function resolveOrThrow<T>(request: FastifyRequest, kind: SecretKind, id: string, lookup: (id: string) => Promise<Resolved<T> | null>): Promise<Resolved<T>> {
+  try {
+    validateId(kind, id);
+    const found = await lookup(id);
+    if (!found) throw notFound(`${kind === 'config' ? 'Config key' : kind === 'connection' ? 'Connection' : 'Variable'} "${id}"`);
+    request.recordOutcome(kind, id, { found: { source: found.source, value: found.value } });
+    return found;
+  } catch (err) {
+    request.recordOutcome(kind, id, { error: err });
+    throw err;
+  }
 }
+
+const READ_ACTION = { connection: 'connections:read', variable: 'variables:read', config: 'config:read' } as const;
 
 type LookupItem<K extends string> = { [P in K]: string } & {
   status: 'found' | 'not_found' | 'error';
@@ -39,8 +48,9 @@ type LookupItem<K extends string> = { [P in K]: string } & {
   source?: string;
 };
 
-/** One batch item: found, not found, or the error code that any single request would have given. */
+/** One batch item: found, not found, denied, or the error code that any single request would have given. */
 async function lookupItem<K extends 'conn_id' | 'key', T, R>(
+  request: FastifyRequest,
   idField: K,
   kind: SecretKind,
   id: string,
@@ -48,8 +58,9 @@ async function lookupItem<K extends 'conn_id' | 'key', T, R>(
   shape: (found: Resolved<T>) => R,
 ): Promise<LookupItem<K> & Partial<R>> {
   const base = { [idField]: id } as { [P in K]: string };
+  if (!request.authorize(READ_ACTION[kind], id)) return { ...base, status: 'error', code: 'denied' } as LookupItem<K> & Partial<R>;
   try {
-    const found = await resolveOrThrow(kind, id, lookup);
+    const found = await resolveOrThrow(request, kind, id, lookup);
     return { ...base, status: 'found', source: found.source, ...shape(found) } as LookupItem<K> & Partial<R>;
   } catch (err) {
     const e = toGatewayError(err);
@@ -77,7 +88,7 @@ export function registerSecretRoutes(app: FastifyInstance, resolver: SecretResol
     },
     async (request, reply) => {
       const id = request.params['*'];
-      const found = await resolveOrThrow('connection', id, getConnection);
+      const found = await resolveOrThrow(request, 'connection', id, getConnection);
       secretHeaders(reply, found.source);
       if (request.query.format === 'uri') {
         // A different body shape from the route's serializer; two fixed string fields.
@@ -95,7 +106,7 @@ export function registerSecretRoutes(app: FastifyInstance, resolver: SecretResol
   ] as const) {
     app.get<{ Params: WildcardParams }>(prefix, { config: { permission }, schema: { response: { 200: ref(schema) } } }, async (request, reply) => {
       const key = request.params['*'];
-      const found = await resolveOrThrow(kind, key, lookup);
+      const found = await resolveOrThrow(request, kind, key, lookup);
       secretHeaders(reply, found.source);
       return { key, value: found.value };
     });
@@ -108,9 +119,9 @@ export function registerSecretRoutes(app: FastifyInstance, resolver: SecretResol
     async (request, reply) => {
       const body = request.body;
       const [connections, variables, config] = await Promise.all([
-        Promise.all((body.connections ?? []).map((id) => lookupItem('conn_id', 'connection', id, getConnection, (f) => ({ connection: connectionToApi(f.value) })))),
-        Promise.all((body.variables ?? []).map((id) => lookupItem('key', 'variable', id, getVariable, (f) => ({ value: f.value })))),
-        Promise.all((body.config ?? []).map((id) => lookupItem('key', 'config', id, getConfig, (f) => ({ value: f.value })))),
+        Promise.all((body.connections ?? []).map((id) => lookupItem(request, 'conn_id', 'connection', id, getConnection, (f) => ({ connection: connectionToApi(f.value) })))),
+        Promise.all((body.variables ?? []).map((id) => lookupItem(request, 'key', 'variable', id, getVariable, (f) => ({ value: f.value })))),
+        Promise.all((body.config ?? []).map((id) => lookupItem(request, 'key', 'config', id, getConfig, (f) => ({ value: f.value })))),
       ]);
       reply.header('cache-control', 'no-store');
       return { connections, variables, config };
