@@ -44,19 +44,25 @@ export function verifierFor(key: string | Buffer, algorithms: readonly string[],
   }) as VerifyKey['verify'];
 }
 
+/** A key's secret or PEM, from its file or environment variable; an HMAC secret shorter than its hash stops startup. */
 export function readKeyMaterial(k: KeyConfig, at: string, baseDir: string, env: NodeJS.ProcessEnv): string {
   const file = k.secret_file ?? k.public_key_file;
   const envName = k.secret_env ?? k.public_key_env;
+  let material: string;
   if (file) {
     try {
-      return readFileSync(path.resolve(baseDir, file), 'utf8').replace(/\r?\n$/, '');
+      material = readFileSync(path.resolve(baseDir, file), 'utf8').replace(/\r?\n$/, '');
     } catch (err) {
       throw new ConfigError(at, `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
     }
+  } else {
+    material = env[envName!] ?? '';
+    if (!material) throw new ConfigError(at, `environment variable ${envName} is not set`);
   }
-  const value = env[envName!];
-  if (!value) throw new ConfigError(at, `environment variable ${envName} is not set`);
-  return value;
+  if (isHmac(k.alg) && Buffer.byteLength(material) < MIN_HMAC_BYTES[k.alg]!) {
+    throw new ConfigError(at, `a ${k.alg} secret must be at least ${MIN_HMAC_BYTES[k.alg]} bytes`);
+  }
+  return material;
 }
 
 /** Loads every configured key; a missing file, a short HMAC secret or a key of the wrong type stops startup. */
@@ -65,9 +71,6 @@ export function loadStaticKeys(auth: AuthConfig, baseDir: string, env: NodeJS.Pr
   return auth.keys.map((k, i) => {
     const at = `auth.keys[${i}]`;
     const material = readKeyMaterial(k, at, baseDir, env);
-    if (isHmac(k.alg) && Buffer.byteLength(material) < MIN_HMAC_BYTES[k.alg]!) {
-      throw new ConfigError(at, `a ${k.alg} secret must be at least ${MIN_HMAC_BYTES[k.alg]} bytes`);
-    }
     let verify: VerifyKey['verify'];
     try {
       verify = verifierFor(material, [k.alg], rules);

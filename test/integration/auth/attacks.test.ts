@@ -65,7 +65,7 @@ describe('attack battery', () => {
   const signRs = (claims: object, header: { kid?: string; alg?: string } = {}, key = pem(rsa.privateKey, 'pkcs8')) =>
     createSigner({ key, algorithm: (header.alg ?? 'RS256') as 'RS256', kid: header.kid ?? 'rsa', noTimestamp: true })(claims);
   const bearer = (token: string): Array<[string, string]> => [['authorization', `Bearer ${token}`]];
-  const scoped = (scope: string, extra: object = {}) => gw.token(scope.split(' '), extra);
+  const scoped = (scope: string, extra: Record<string, unknown> = {}) => gw.token(scope.split(' '), extra);
   const readTeamA = () => scoped('connections:read:team_a_*');
 
   // Positive controls: the same keys and routes do serve a properly scoped token.
@@ -106,7 +106,7 @@ describe('attack battery', () => {
     { name: 'unknown kid', headers: () => bearer(signRs({ ...base(), scope: 'connections:read:*' }, { kid: 'nope' })), status: 401, code: 'invalid_token', reason: 'unknown_kid' },
     {
       name: 'jku header pointing at the attacker (never fetched)',
-      headers: () => bearer(createSigner({ key: pem(attackerRsa.privateKey, 'pkcs8'), algorithm: 'RS256', kid: 'evil', header: { jku: 'http://127.0.0.1:1/jwks.json' } })({ ...base(), scope: 'connections:read:*' })),
+      headers: () => bearer(createSigner({ key: pem(attackerRsa.privateKey, 'pkcs8'), algorithm: 'RS256', kid: 'evil', header: { alg: 'RS256', jku: 'http://127.0.0.1:1/jwks.json' } })({ ...base(), scope: 'connections:read:*' })),
       status: 401, code: 'invalid_token', reason: 'unknown_kid',
     },
     { name: 'bad signature (attacker key, trusted kid)', headers: () => bearer(signRs({ ...base(), scope: 'connections:read:*' }, {}, pem(attackerRsa.privateKey, 'pkcs8'))), status: 401, code: 'invalid_token', reason: 'bad_signature' },
