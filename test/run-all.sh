@@ -17,7 +17,13 @@ npm run --silent build
 npm run --silent typecheck
 
 echo "== tests"
+# Test gateways keep their logs, audit logs and the secret values they were given here, for the leak check.
+export SG_TEST_ARTIFACTS="$PWD/.test-artifacts"
+rm -rf "$SG_TEST_ARTIFACTS"
 node --test --test-concurrency=2 --test-timeout=300000 \
   "test/unit/**/*.test.ts" \
   "test/integration/**/*.test.ts" \
   "test/differential/**/*.test.ts"
+
+echo "== leak check: every secret value the tests used, searched for in every log and audit file they wrote"
+node --test test/leak-check/*.test.ts

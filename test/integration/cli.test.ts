@@ -97,8 +97,9 @@ describe('secrets-gateway command', () => {
     assert.equal(await exit, 0);
     assert.match(out, /"msg":"stopped"/);
     assert.ok(!out.includes('not-a-real-password'), 'no secret value in the log');
-    keepLog('cli-serve', out + err);
     const audit = readFileSync(path.join(cwd, '.secrets-gateway/audit.log'), 'utf8');
+    keepLog('cli-serve', out + err);
+    keepLog('cli-serve-audit', audit);
     assert.match(audit, /"id":"example_postgres","decision":"allow","outcome":"found"/);
     assert.ok(!audit.includes('not-a-real-password'), 'no secret value in the audit log');
   });
