@@ -195,7 +195,8 @@ export async function registerAccessControl(app: FastifyInstance, options: Acces
   });
 
   // Keep the stable code of problem responses for the audit event.
-  app.addHook('onSend', async (request, reply, payload) => {
+  // (Callback-style hooks: no promise per request on the hot path.)
+  app.addHook('onSend', (request, reply, payload, done) => {
     if (request.access && reply.statusCode >= 400 && typeof payload === 'string') {
       try {
         request.access.problemCode = (JSON.parse(payload) as { code?: string }).code;
@@ -203,10 +204,15 @@ export async function registerAccessControl(app: FastifyInstance, options: Acces
         // not a problem document
       }
     }
-    return payload;
+    done(null, payload);
   });
 
-  app.addHook('onResponse', async (request, reply) => {
+  app.addHook('onResponse', (request, reply, done) => {
+    writeAuditEvents(request, reply);
+    done();
+  });
+
+  function writeAuditEvents(request: FastifyRequest, reply: FastifyReply): void {
     const access = request.access;
     if (!access) return;
     const p = access.principal;
@@ -243,7 +249,7 @@ export async function registerAccessControl(app: FastifyInstance, options: Acces
       return;
     }
     for (const item of access.items) audit.sink.write({ ...base, ...item, ...(item.outcome ? {} : fallback()) } satisfies AuditEvent);
-  });
+  }
 
   if (auth.rate_limit) {
     await app.register(rateLimit, {
