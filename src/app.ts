@@ -9,7 +9,7 @@ import type { BackendFactory } from './backends/registry-types.ts';
 import { RedisInvalidationBus } from './cache/redis-bus.ts';
 import { SecretCache, backendTtls } from './cache/secret-cache.ts';
 import type { GatewayConfig } from './config/schema.ts';
-import { createMetrics, type GatewayMetrics } from './metrics.ts';
+import { countAuthFailure, createMetrics, type GatewayMetrics } from './metrics.ts';
 import { componentSchemas } from './openapi.ts';
 import { registerProblemHandlers } from './problems.ts';
 import { registerCacheRoutes } from './routes/cache.ts';
@@ -20,6 +20,10 @@ import { registerSecretRoutes } from './routes/secrets.ts';
 import { registerBackendsRoute } from './routes/backends.ts';
 import { registerConnectionTestRoute } from './routes/connections-test.ts';
 import { CriticalConnections } from './critical-connections.ts';
+import { openAudit, type Audit } from './audit/index.ts';
+import { registerAccessControl, registerWithoutAccessControl } from './auth/plugin.ts';
+import type { AuthFailureReason } from './auth/reasons.ts';
+import { TokenVerifier } from './auth/verify.ts';
 
 export interface GatewayDeps {
   logger: Logger;
@@ -29,6 +33,10 @@ export interface GatewayDeps {
   backendFactories?: readonly BackendFactory[];
   /** The cache's clock in ms (tests drive their own). */
   now?: () => number;
+  /** Called with the reason of every refused authentication or authorization (for a metric). */
+  onAuthFailure?: (reason: AuthFailureReason) => void;
+  /** Serve /v1 with no tokens and no audit. For benchmarks only: no configuration can reach it. */
+  withoutAccessControl?: boolean;
 }
 
 export interface Gateway {
@@ -40,6 +48,9 @@ export interface Gateway {
   criticalConnections: CriticalConnections;
   cache: SecretCache;
   metrics: GatewayMetrics;
+  /** Token verification (null only without access control). */
+  verifier: TokenVerifier | null;
+  audit: Audit | null;
 }
 
 // A caller's X-Request-Id is kept only if it is short and plain, so it cannot forge log lines.
@@ -56,6 +67,13 @@ export function buildChain(config: GatewayConfig, deps: GatewayDeps, metrics?: G
 }
 
 export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Promise<Gateway> {
+  const env = deps.env ?? process.env;
+  if (!config.auth && !deps.withoutAccessControl) {
+    throw new Error('auth is not configured; `serve` creates a loopback-only dev key, any other caller must configure auth');
+  }
+  // Keys and the audit log first: a bad key file or an unwritable audit log stops startup before anything else starts.
+  const verifier = config.auth && !deps.withoutAccessControl ? new TokenVerifier(config.auth, config.baseDir, env, deps.logger.child({ component: 'auth' })) : null;
+  const audit = verifier ? openAudit(config.audit, config.baseDir, env, deps.logger.child({ component: 'audit' })) : null;
   const metrics = createMetrics();
   const chain = buildChain(config, deps, metrics);
   const cacheLogger = deps.logger.child({ component: 'cache' });
@@ -101,6 +119,14 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     );
   });
 
+  if (verifier && audit && config.auth) {
+    await registerAccessControl(app, { auth: config.auth, verifier, audit, logger: deps.logger, onFailure: (reason) => {
+      countAuthFailure(metrics, reason);
+      deps.onAuthFailure?.(reason);
+    } });
+  } else {
+    registerWithoutAccessControl(app);
+  }
   const checks = config.connection_checks;
   // Connection checks resolve through the cache, like any caller's read.
   const lookupConnection = async (id: string) => (await cache.getConnection(id, { noCache: false })).found;
@@ -122,9 +148,10 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     criticalConnections.stop();
     await bus?.close();
     await chain.close();
+    await audit?.sink.close(); // flushes buffered audit events
   });
-  await chain.init();
+  await Promise.all([chain.init(), verifier?.init()]);
   bus?.start();
   await criticalConnections.start();
-  return { app, chain, routes, criticalConnections, cache, metrics };
+  return { app, chain, routes, criticalConnections, cache, metrics, verifier, audit };
 }

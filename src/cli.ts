@@ -1,8 +1,10 @@
-// The `secrets-gateway` command: serve | config check.
+// The `secrets-gateway` command: serve | config check | token create | token inspect | audit verify.
 import { Command } from 'commander';
 import { loadConfig } from './config/load.ts';
 import { ConfigError } from './config/errors.ts';
 import { serve } from './serve.ts';
+import { createTokenCommand, inspectTokenCommand } from './auth/token-commands.ts';
+import { verifyAuditFile } from './audit/verify-command.ts';
 
 function fail(err: unknown): never {
   if (err instanceof ConfigError) {
@@ -36,6 +38,49 @@ export function cli(argv: string[]): void {
         const { config: loaded, warnings } = loadConfig({ configPath: file });
         for (const w of warnings) process.stderr.write(`warning: ${w}\n`);
         process.stdout.write(`${file}: OK (${loaded.backends.map((b) => `${b.name}:${b.type}`).join(' -> ')})\n`);
+      } catch (err) {
+        fail(err);
+      }
+    });
+
+  const token = program.command('token').description('mint and inspect access tokens');
+  token
+    .command('create')
+    .description('print a signed token (with an HS256/384/512 key of the config)')
+    .requiredOption('-c, --config <file>', 'YAML configuration file with an auth section')
+    .requiredOption('--sub <subject>', 'the token subject (who it is for)')
+    .option('--scope <scopes>', 'space-separated grants, e.g. "connections:read:team_a_* variables:read:*"')
+    .option('--ttl <duration>', 'lifetime: 30s, 10m, 12h, 7d', '10m')
+    .option('--kid <kid>', 'the key to sign with (needed when the config has several HS keys)')
+    .option('--claim <k=v>', 'an extra string claim (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .action((opts: { config: string; sub: string; scope?: string; ttl: string; kid?: string; claim: string[] }) => {
+      try {
+        process.stdout.write(`${createTokenCommand(opts)}\n`);
+      } catch (err) {
+        fail(err);
+      }
+    });
+  token
+    .command('inspect')
+    .description("verify a token against a config, print its claims and what the config's policies grant it")
+    .requiredOption('-c, --config <file>', 'YAML configuration file with an auth section')
+    .argument('<token>', 'the JWT')
+    .action(async (jwt: string, opts: { config: string }) => {
+      const result = await inspectTokenCommand({ config: opts.config, token: jwt }).catch(fail);
+      process.stdout.write(result.text);
+      process.exitCode = result.ok ? 0 : 1;
+    });
+
+  const audit = program.command('audit').description('work with audit logs');
+  audit
+    .command('verify')
+    .description('check the hash chain of an audit log: detects edited and deleted lines')
+    .argument('<file>', 'an audit log (JSON lines)')
+    .action((file: string) => {
+      try {
+        const result = verifyAuditFile(file);
+        (result.ok ? process.stdout : process.stderr).write(result.text);
+        process.exitCode = result.ok ? 0 : 1;
       } catch (err) {
         fail(err);
       }

@@ -1,10 +1,12 @@
 // Runs one gateway process: load config, build, listen, and drain on SIGTERM.
 import type { FastifyInstance } from 'fastify';
+import { pino } from 'pino';
 import { buildGateway } from './app.ts';
 import { loadConfig } from './config/load.ts';
 import { ConfigError } from './config/errors.ts';
 import { createLogger } from './logging.ts';
 import { startMetricsServer } from './routes/metrics.ts';
+import { devAuthConfig, devToken, DEV_TOKEN_TTL_MS } from './auth/dev.ts';
 
 const LOOPBACK = /^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|::1|localhost)$/i;
 
@@ -14,13 +16,23 @@ export function isLoopbackHost(host: string): boolean {
 
 export async function serve(configPath: string | undefined): Promise<FastifyInstance> {
   const { config, warnings } = loadConfig({ configPath });
-  if (!isLoopbackHost(config.server.host)) {
-    // Access control comes with its own configuration; until it is in place, only this machine may ask.
-    throw new ConfigError('server.host', `"${config.server.host}" is not a loopback address; without access control the gateway binds loopback only`);
+  const devMode = !config.auth;
+  if (devMode && !isLoopbackHost(config.server.host)) {
+    // A dev key printed on startup is for this machine only: other hosts need a configured `auth` section.
+    throw new ConfigError('server.host', `"${config.server.host}" is not a loopback address; without an auth section the gateway binds loopback only`);
   }
-  const logger = createLogger({ level: config.log.level });
+  // With audit lines on stdout, the application log moves to stderr so the two streams stay apart.
+  const logger = createLogger({ level: config.log.level, ...(config.audit.sink === 'stdout' ? { destination: pino.destination(2) } : {}) });
   for (const w of warnings) logger.warn(w);
   logger.info({ source: config.source, backends: config.backends.map((b) => `${b.name} (${b.type})`) }, 'configuration loaded');
+  if (devMode) {
+    config.auth = devAuthConfig();
+    process.stderr.write(
+      '\nsecrets-gateway: no `auth` configured: DEV MODE, loopback only, signing key in ./.secrets-gateway/dev-signing-key\n' +
+        `Dev token (sub "dev", read scopes, valid ${DEV_TOKEN_TTL_MS / 3_600_000}h):\n\n  export SG_TOKEN=${devToken(config.auth)}\n\n` +
+        '  curl -H "Authorization: Bearer $SG_TOKEN" http://127.0.0.1:<port>/v1/connections/<conn_id>\n\n',
+    );
+  }
 
   const { app, metrics } = await buildGateway(config, { logger });
   await app.listen({ host: config.server.host, port: config.server.port });

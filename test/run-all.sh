@@ -22,12 +22,18 @@ echo "== Python client tests (clients/airflow, pytest in .venv/airflow)"
 (cd clients/airflow && "$AIRFLOW_PYTHON" -m pytest -q)
 
 echo "== tests"
+# Test gateways keep their logs, audit logs and the secret values they were given here, for the leak check.
+export SG_TEST_ARTIFACTS="$PWD/.test-artifacts"
+rm -rf "$SG_TEST_ARTIFACTS"
 node --test --test-concurrency=2 --test-timeout=300000 \
   "test/unit/**/*.test.ts" \
   "test/integration/**/*.test.ts" \
   "test/differential/**/*.test.ts" \
   "test/e2e/**/*.test.ts" \
   "test/deploy/**/*.test.ts"
+
+echo "== leak check: every secret value the tests used, searched for in every log and audit file they wrote"
+node --test test/leak-check/*.test.ts
 
 # The benchmark, for a moment: it must keep running (no timing is checked here; `npm run bench` measures).
 echo "== bench smoke (npm run bench -- --smoke)"

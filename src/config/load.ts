@@ -11,6 +11,8 @@ import { ConfigError } from './errors.ts';
 import { airflowChainFromEnv } from './airflow-compat.ts';
 import { backendFactory, knownBackendTypes } from '../backends/registry.ts';
 import { compileLookupPattern } from '../backends/lookup-pattern.ts';
+import type { AuditConfig } from '../audit/config.ts';
+import { authConfigProblems, type AuthConfig } from '../auth/config.ts';
 
 export { ConfigError } from './errors.ts';
 
@@ -124,6 +126,8 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
   const doc = raw as Record<string, unknown>;
   applyEnvOverrides(doc, env);
   if (!validateTopLevel(doc)) throw describe(validateTopLevel.errors![0]!, '');
+  const authProblem = doc.auth ? authConfigProblems(doc.auth as AuthConfig)[0] : undefined;
+  if (authProblem) throw new ConfigError(authProblem[0], authProblem[1]);
 
   const warnings: string[] = [];
   let backends = (doc.backends as BackendEntry[] | undefined) ?? [];
@@ -149,6 +153,8 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
     backends: validateBackends(backends),
     critical_connections: doc.critical_connections as string[],
     connection_checks: doc.connection_checks as GatewayConfig['connection_checks'],
+    auth: doc.auth as AuthConfig | undefined,
+    audit: doc.audit as AuditConfig,
     baseDir,
     source,
   };

@@ -4,12 +4,14 @@
 // module exports (see backends/registry.ts), so this file knows only what every
 // backend shares.
 import { Type, type Static, type TObject, type TProperties } from '@sinclair/typebox';
+import { AuditConfigSchema, type AuditConfig } from '../audit/config.ts';
+import { AuthConfigSchema, type AuthConfig } from '../auth/config.ts';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 export const ServerConfigSchema = Type.Object(
   {
-    host: Type.String({ default: '127.0.0.1', minLength: 1, description: 'Address to bind. Until access control is configured, only loopback is allowed.' }),
+    host: Type.String({ default: '127.0.0.1', minLength: 1, description: 'Address to bind. Without an `auth` section, only loopback is allowed.' }),
     port: Type.Integer({ default: 8080, minimum: 0, maximum: 65535, description: '0 picks any free port; the bound address is logged.' }),
     body_limit_bytes: Type.Integer({ default: 65536, minimum: 1024, maximum: 10485760 }),
     shutdown_timeout_seconds: Type.Number({ default: 10, minimum: 0, maximum: 300, description: 'How long SIGTERM waits for in-flight requests.' }),
@@ -102,6 +104,8 @@ export const GatewayConfigSchema = Type.Object(
     backends: Type.Optional(Type.Array(BackendEntrySchema, { maxItems: 32 })),
     critical_connections: Type.Array(Type.String({ minLength: 1, maxLength: 250 }), { default: [], maxItems: 100, description: 'Connection ids checked at startup and periodically.' }),
     connection_checks: ConnectionChecksSchema,
+    auth: Type.Optional(AuthConfigSchema),
+    audit: AuditConfigSchema,
   },
   { additionalProperties: false },
 );
@@ -120,6 +124,9 @@ export interface GatewayConfig {
   backends: BackendEntry[];
   critical_connections: string[];
   connection_checks: ConnectionChecksConfig;
+  /** Access control; absent means none was configured (`serve` then makes a loopback-only dev key). */
+  auth?: AuthConfig | undefined;
+  audit: AuditConfig;
   /** Directory that relative file paths in the config are resolved against. */
   baseDir: string;
   /** Where the configuration came from, for the startup log. */

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { GatewayError } from '../errors.ts';
 import { sendProblem } from '../problems.ts';
+import { permissions } from './permissions.ts';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -19,7 +20,7 @@ export function guardMethods(app: FastifyInstance, url: string, allowed: string[
   app.route({
     method: others,
     url,
-    config: { methodGuard: true },
+    config: { methodGuard: true, permission: permissions.methodGuard },
     handler: (request, reply) => {
       reply.header('allow', allow.join(', '));
       return sendProblem(request, reply, new GatewayError('method_not_allowed', 405, `${request.method} is not allowed here; use ${allowed.join(' or ')}.`));

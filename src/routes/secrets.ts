@@ -38,13 +38,34 @@ function freshnessHeaders(reply: FastifyReply, cache: CacheInfo | undefined): vo
   if (cache.fingerprint) reply.header('x-secret-version', cache.fingerprint);
 }
 
-async function resolveOrThrow<T>(kind: SecretKind, id: string, lookup: Lookup<T>, freshness: RequestFreshness, reply?: FastifyReply): Promise<Resolved<T>> {
+/** Resolves one secret, or throws the error a single request answers with; the outcome goes to the audit event. */
+async function resolveOrThrow<T>(
+  request: FastifyRequest,
+  kind: SecretKind,
+  id: string,
+  lookup: Lookup<T>,
+  freshness: RequestFreshness,
+  reply?: FastifyReply,
+): Promise<Resolved<T>> {
+  try {
+    const found = await resolveFound(kind, id, lookup, freshness, reply);
+    request.recordOutcome(kind, id, { found: { source: found.source, value: found.value } });
+    return found;
+  } catch (err) {
+    request.recordOutcome(kind, id, { error: err });
+    throw err;
+  }
+}
+
+async function resolveFound<T>(kind: SecretKind, id: string, lookup: Lookup<T>, freshness: RequestFreshness, reply?: FastifyReply): Promise<Resolved<T>> {
   validateId(kind, id);
   const { found, cache } = await lookup(id, freshness);
   if (reply) freshnessHeaders(reply, cache);
   if (!found) throw notFound(`${kind === 'config' ? 'Config key' : kind === 'connection' ? 'Connection' : 'Variable'} "${id}"`);
   return found;
 }
+
+const READ_ACTION = { connection: 'connections:read', variable: 'variables:read', config: 'config:read' } as const;
 
 const requestFreshness = (request: FastifyRequest): RequestFreshness => parseRequestFreshness(request.headers['cache-control']);
 
@@ -54,9 +75,10 @@ type LookupItem<K extends string> = { [P in K]: string } & {
   source?: string;
 };
 
-/** One batch item: found, not found, or the error code that any single request would have given. */
+/** One batch item: found, not found, denied, or the error code that any single request would have given. */
 async function lookupItem<K extends 'conn_id' | 'key', T, R>(
   app: FastifyInstance,
+  request: FastifyRequest,
   idField: K,
   kind: SecretKind,
   id: string,
@@ -65,8 +87,12 @@ async function lookupItem<K extends 'conn_id' | 'key', T, R>(
   shape: (found: Resolved<T>) => R,
 ): Promise<LookupItem<K> & Partial<R>> {
   const base = { [idField]: id } as { [P in K]: string };
+  if (!request.authorize(READ_ACTION[kind], id)) {
+    app.metrics.requests.inc({ kind, outcome: 'denied' });
+    return { ...base, status: 'error', code: 'denied' } as LookupItem<K> & Partial<R>;
+  }
   try {
-    const found = await resolveOrThrow(kind, id, lookup, freshness);
+    const found = await resolveOrThrow(request, kind, id, lookup, freshness);
     app.metrics.requests.inc({ kind, outcome: 'found' });
     return { ...base, status: 'found', source: found.source, ...shape(found) } as LookupItem<K> & Partial<R>;
   } catch (err) {
@@ -97,7 +123,7 @@ export function registerSecretRoutes(app: FastifyInstance, resolver: SecretResol
     },
     async (request, reply) => {
       const id = request.params['*'];
-      const found = await resolveOrThrow('connection', id, getConnection, requestFreshness(request), reply);
+      const found = await resolveOrThrow(request, 'connection', id, getConnection, requestFreshness(request), reply);
       secretHeaders(reply, found.source);
       if (request.query.format === 'uri') {
         // A different body shape from the route's serializer; two fixed string fields.
@@ -116,7 +142,7 @@ export function registerSecretRoutes(app: FastifyInstance, resolver: SecretResol
   ] as const) {
     app.get<{ Params: WildcardParams }>(prefix, { config: { permission }, schema: { response: { 200: ref(schema) } } }, async (request, reply) => {
       const key = request.params['*'];
-      const found = await resolveOrThrow(kind, key, lookup, requestFreshness(request), reply);
+      const found = await resolveOrThrow(request, kind, key, lookup, requestFreshness(request), reply);
       secretHeaders(reply, found.source);
       return { key, value: found.value };
     });
@@ -131,9 +157,9 @@ export function registerSecretRoutes(app: FastifyInstance, resolver: SecretResol
       // The request's Cache-Control applies to every item.
       const fresh = requestFreshness(request);
       const [connections, variables, config] = await Promise.all([
-        Promise.all((body.connections ?? []).map((id) => lookupItem(app, 'conn_id', 'connection', id, getConnection, fresh, (f) => ({ connection: connectionToApi(f.value) })))),
-        Promise.all((body.variables ?? []).map((id) => lookupItem(app, 'key', 'variable', id, getVariable, fresh, (f) => ({ value: f.value })))),
-        Promise.all((body.config ?? []).map((id) => lookupItem(app, 'key', 'config', id, getConfig, fresh, (f) => ({ value: f.value })))),
+        Promise.all((body.connections ?? []).map((id) => lookupItem(app, request, 'conn_id', 'connection', id, getConnection, fresh, (f) => ({ connection: connectionToApi(f.value) })))),
+        Promise.all((body.variables ?? []).map((id) => lookupItem(app, request, 'key', 'variable', id, getVariable, fresh, (f) => ({ value: f.value })))),
+        Promise.all((body.config ?? []).map((id) => lookupItem(app, request, 'key', 'config', id, getConfig, fresh, (f) => ({ value: f.value })))),
       ]);
       reply.header('cache-control', 'no-store');
       return { connections, variables, config };

@@ -127,6 +127,8 @@ before(async () => {
     config: {
       server: { port: 0 },
       log: { level: 'warn' },
+      // What the backends serve, read fresh each time (a key rotation is checked below); the cache has its own tests.
+      cache: { enabled: false },
       backends: [
         { type: 'local_filesystem', connections_file_path: './connections.json', variables_file_path: './variables.json' },
         { type: 'airflow_metastore', sql_alchemy_conn: baseEnv['AIRFLOW__DATABASE__SQL_ALCHEMY_CONN'], fernet_key_file: keyFile },

@@ -38,7 +38,7 @@ describe('Vault faults and auth on a real OpenBao', () => {
 
   it('OpenBao stopped mid-run: lookups fail fast once the breaker opens, and recover when it returns', async () => {
     const gw = await startTestGateway({
-      config: { backends: [{ type: 'vault', url: bao.url, token: bao.rootToken, timeout_seconds: 2, max_retries: 1, circuit_breaker_failures: 3, circuit_breaker_reset_seconds: 0.5 }] },
+      config: { cache: { enabled: false }, backends: [{ type: 'vault', url: bao.url, token: bao.rootToken, timeout_seconds: 2, max_retries: 1, circuit_breaker_failures: 3, circuit_breaker_reset_seconds: 0.5 }] },
     });
     try {
       assert.equal((await timed(gw, '/v1/connections/pg')).status, 200);
@@ -75,7 +75,7 @@ describe('Vault faults and auth on a real OpenBao', () => {
     const role = await bao.createApproleRole('short', ['reader'], { tokenTtl: '2s' });
     await bao.write('auth/approle/role/short', { token_policies: ['reader'], token_ttl: '2s', token_max_ttl: '2s', secret_id_num_uses: 0 });
     const gw = await startTestGateway({
-      config: { backends: [{ type: 'vault', url: bao.url, auth_type: 'approle', role_id: role.roleId, secret_id: role.secretId }] },
+      config: { cache: { enabled: false }, backends: [{ type: 'vault', url: bao.url, auth_type: 'approle', role_id: role.roleId, secret_id: role.secretId }] },
     });
     try {
       const statuses: number[] = [];
@@ -97,7 +97,7 @@ describe('Vault faults and auth on a real OpenBao', () => {
   it('a token revoked mid-run: one re-login shared by every waiting request, no failed request', async () => {
     const role = await bao.createApproleRole('revocable', ['reader'], { tokenTtl: '1h' });
     const gw = await startTestGateway({
-      config: { backends: [{ type: 'vault', url: bao.url, auth_type: 'approle', role_id: role.roleId, secret_id: role.secretId }] },
+      config: { cache: { enabled: false }, backends: [{ type: 'vault', url: bao.url, auth_type: 'approle', role_id: role.roleId, secret_id: role.secretId }] },
     });
     try {
       assert.equal((await timed(gw, '/v1/variables/team/a')).status, 200);
@@ -111,7 +111,7 @@ describe('Vault faults and auth on a real OpenBao', () => {
       await bao.enableKvV1('other');
       await bao.putSecret('other', 'variables/x', { value: 'no' }, 1);
       const gw2 = await startTestGateway({
-        config: { backends: [{ type: 'vault', url: bao.url, auth_type: 'approle', role_id: role.roleId, secret_id: role.secretId, mount_point: 'other', kv_engine_version: 1 }] },
+        config: { cache: { enabled: false }, backends: [{ type: 'vault', url: bao.url, auth_type: 'approle', role_id: role.roleId, secret_id: role.secretId, mount_point: 'other', kv_engine_version: 1 }] },
       });
       const denied = await timed(gw2, '/v1/variables/x');
       assert.equal(denied.status, 503);
@@ -140,13 +140,13 @@ describe('Vault faults and auth on a real OpenBao', () => {
     ];
     try {
       for (const [label, auth] of cases) {
-        const gw = await startTestGateway({ config: { backends: [{ type: 'vault', url: bao.url, ...auth }] } });
+        const gw = await startTestGateway({ config: { cache: { enabled: false }, backends: [{ type: 'vault', url: bao.url, ...auth }] } });
         const res = await timed(gw, '/v1/connections/pg');
         assert.equal(res.status, 200, `${label}: ${JSON.stringify(res.body)}`);
         assert.ok(!gw.logs.join('').includes('userpass-pw'), 'the password is not logged');
         await gw.close();
       }
-      const bad = await startTestGateway({ config: { backends: [{ type: 'vault', url: bao.url, auth_type: 'userpass', username: 'airflow', password: 'wrong' }] } });
+      const bad = await startTestGateway({ config: { cache: { enabled: false }, backends: [{ type: 'vault', url: bao.url, auth_type: 'userpass', username: 'airflow', password: 'wrong' }] } });
       const ready = await bad.app.inject({ url: '/readyz' });
       assert.equal(ready.statusCode, 503);
       assert.equal(ready.json().backends[0].state, 'failed');
@@ -158,7 +158,7 @@ describe('Vault faults and auth on a real OpenBao', () => {
   });
 
   it('mount_point null: the first segment of the id is the mount; an id without "/" is not asked', async () => {
-    const gw = await startTestGateway({ config: { backends: [{ type: 'vault', url: bao.url, token: bao.rootToken, mount_point: null }] } });
+    const gw = await startTestGateway({ config: { cache: { enabled: false }, backends: [{ type: 'vault', url: bao.url, token: bao.rootToken, mount_point: null }] } });
     try {
       assert.equal((await timed(gw, '/v1/connections/secret/pg')).body.host, 'db');
       assert.equal((await timed(gw, '/v1/connections/pg')).status, 404);
@@ -169,7 +169,7 @@ describe('Vault faults and auth on a real OpenBao', () => {
   });
 
   it('KV v2 versions: Found carries the version and getVersion reads it from metadata', async () => {
-    const gw = await startTestGateway({ config: { backends: [{ type: 'vault', url: bao.url, token: bao.rootToken }] } });
+    const gw = await startTestGateway({ config: { cache: { enabled: false }, backends: [{ type: 'vault', url: bao.url, token: bao.rootToken }] } });
     try {
       const backend = gw.chain.links[0]!.backend;
       await bao.putSecret('secret', 'variables/versioned', { value: 'one' }, 2);
@@ -218,7 +218,7 @@ describe('AWS Secrets Manager behind a throttling proxy, and a backend that hang
     await sm.send(new CreateSecretCommand({ Name: 'airflow/variables/throttled', SecretString: 'finally' }));
     let remaining = 2;
     const proxy = await throttlingProxy(moto.url, () => remaining-- > 0);
-    const gw = await startTestGateway({ config: { backends: [awsBackendConfig(proxy.url, { max_retries: 3 })] } });
+    const gw = await startTestGateway({ config: { cache: { enabled: false }, backends: [awsBackendConfig(proxy.url, { max_retries: 3 })] } });
     try {
       const ok = await timed(gw, '/v1/variables/throttled');
       assert.equal(ok.status, 200);
@@ -250,6 +250,7 @@ describe('AWS Secrets Manager behind a throttling proxy, and a backend that hang
     const gw = await startTestGateway({
       env: { AIRFLOW_VAR_FALLBACK: 'from-env' },
       config: {
+        cache: { enabled: false },
         backends: [
           awsBackendConfig(url, { name: 'aws_hang', timeout_seconds: 0.5, circuit_breaker_failures: 2 }),
           { type: 'vault', name: 'vault_hang', url, token: 't', timeout_seconds: 0.5 },

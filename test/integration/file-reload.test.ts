@@ -27,6 +27,7 @@ describe('local files are re-read when they change', () => {
   let gw: TestGateway;
   let dir: string;
   let baseUrl: string;
+  let token: string;
   // The layout kubelet uses for a mounted Secret: file -> ..data/file, ..data -> ..<timestamp> directory.
   const swapTo = (version: number) => {
     const versionDir = path.join(dir, `..v${version}`);
@@ -50,6 +51,7 @@ describe('local files are re-read when they change', () => {
       },
     });
     baseUrl = await gw.app.listen({ host: '127.0.0.1', port: 0 });
+    token = gw.token();
   });
   after(async () => {
     await gw.close();
@@ -58,7 +60,7 @@ describe('local files are re-read when they change', () => {
 
   // Over real HTTP on loopback, so readers, watcher and reloads share the event loop as in production.
   const host = async () => {
-    const res = await fetch(`${baseUrl}/v1/connections/reloaded`);
+    const res = await fetch(`${baseUrl}/v1/connections/reloaded`, { headers: { authorization: `Bearer ${token}` } });
     const body = (await res.json()) as { host: string };
     assert.equal(res.status, 200, JSON.stringify(body));
     return body.host;
@@ -107,33 +109,33 @@ describe('local files are re-read when they change', () => {
   it('picks up an atomic rename of a plain file', async () => {
     writeFileSync(path.join(dir, 'variables.yaml.tmp'), 'plain: v1\n');
     renameSync(path.join(dir, 'variables.yaml.tmp'), path.join(dir, 'variables.yaml'));
-    await eventually(async () => (await gw.app.inject({ method: 'GET', url: '/v1/variables/plain' })).json().value === 'v1');
+    await eventually(async () => (await gw.inject({ method: 'GET', url: '/v1/variables/plain' })).json().value === 'v1');
   });
 
   it('keeps serving the last good content after a bad edit, and reports it in /readyz', async () => {
     writeFileSync(path.join(dir, 'variables.yaml'), 'plain: v2\nother: "secret-v2-unterminated\n');
-    await eventually(async () => (await gw.app.inject({ method: 'GET', url: '/readyz' })).json().status === 'degraded');
-    const ready = (await gw.app.inject({ method: 'GET', url: '/readyz' })).json();
+    await eventually(async () => (await gw.inject({ method: 'GET', url: '/readyz' })).json().status === 'degraded');
+    const ready = (await gw.inject({ method: 'GET', url: '/readyz' })).json();
     assert.equal(ready.backends[0].state, 'degraded');
     assert.ok(ready.backends[0].error.code);
     assert.doesNotMatch(JSON.stringify(ready), /secret-v2/, 'the error does not quote values');
     assert.ok(!gw.logs.join('').includes('secret-v2'), 'the log does not quote values');
-    const res = await gw.app.inject({ method: 'GET', url: '/v1/variables/plain' });
+    const res = await gw.inject({ method: 'GET', url: '/v1/variables/plain' });
     assert.equal(res.statusCode, 200);
     assert.equal(res.json().value, 'v1');
     assert.ok(gw.logs.some((l) => l.includes('still serving its last good content')));
 
     writeFileSync(path.join(dir, 'variables.yaml'), 'plain: v3\n');
-    await eventually(async () => (await gw.app.inject({ method: 'GET', url: '/v1/variables/plain' })).json().value === 'v3');
-    assert.equal((await gw.app.inject({ method: 'GET', url: '/readyz' })).json().status, 'ready');
+    await eventually(async () => (await gw.inject({ method: 'GET', url: '/v1/variables/plain' })).json().value === 'v3');
+    assert.equal((await gw.inject({ method: 'GET', url: '/readyz' })).json().status, 'ready');
   });
 
   it('reports a file that is removed, and serves it again when it returns', async () => {
     rmSync(path.join(dir, 'variables.yaml'));
-    await eventually(async () => (await gw.app.inject({ method: 'GET', url: '/readyz' })).json().backends[0].error?.code === 'file_not_found');
-    assert.equal((await gw.app.inject({ method: 'GET', url: '/v1/variables/plain' })).json().value, 'v3');
+    await eventually(async () => (await gw.inject({ method: 'GET', url: '/readyz' })).json().backends[0].error?.code === 'file_not_found');
+    assert.equal((await gw.inject({ method: 'GET', url: '/v1/variables/plain' })).json().value, 'v3');
     writeFileSync(path.join(dir, 'variables.yaml'), 'plain: v4\n');
-    await eventually(async () => (await gw.app.inject({ method: 'GET', url: '/v1/variables/plain' })).json().value === 'v4');
+    await eventually(async () => (await gw.inject({ method: 'GET', url: '/v1/variables/plain' })).json().value === 'v4');
   });
 
   it('is not ready when a file never loaded, and answers backend_unavailable', async () => {
@@ -142,7 +144,7 @@ describe('local files are re-read when they change', () => {
       const ready = await other.app.inject({ method: 'GET', url: '/readyz' });
       assert.equal(ready.statusCode, 503);
       assert.equal(ready.json().backends[0].state, 'failed');
-      const res = await other.app.inject({ method: 'GET', url: '/v1/variables/x' });
+      const res = await other.inject({ method: 'GET', url: '/v1/variables/x' });
       assert.equal(res.statusCode, 503);
       assert.deepEqual(res.json().failed_backends, [{ name: 'local_filesystem', code: 'file_not_found' }]);
     } finally {

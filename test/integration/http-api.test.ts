@@ -42,7 +42,7 @@ describe('HTTP API on environment and local-file backends', () => {
     assert.deepEqual(gw.contractProblems, [], 'every response matches openapi.yaml');
   });
 
-  const get = (url: string, headers: Record<string, string> = {}) => gw.app.inject({ method: 'GET', url, headers });
+  const get = (url: string, headers: Record<string, string> = {}) => gw.inject({ method: 'GET', url, headers });
 
   it('serves every public URI vector put in AIRFLOW_CONN_* with the expected fields', async () => {
     for (const [i, v] of parseable.entries()) {
@@ -114,7 +114,7 @@ describe('HTTP API on environment and local-file backends', () => {
   });
 
   it('resolves a batch in one round trip, one result per item', async () => {
-    const res = await gw.app.inject({
+    const res = await gw.inject({
       method: 'POST',
       url: '/v1/lookup',
       payload: { connections: ['shadowed', 'nope', 'bad id!', 'broken'], variables: ['empty', 'from_env', 'missing'] },

@@ -2,6 +2,7 @@
 // 127.0.0.1 port with its unix socket in the temp dir, trust auth, one database.
 // As root it runs as the `postgres` user (initdb refuses root); the temp dir is
 // owned by that user.
+import { readFileSync } from 'node:fs';
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, writeFileSync, chownSync } from 'node:fs';
 import { join } from 'node:path';
@@ -194,8 +195,12 @@ export async function startPostgres(opts: StartPostgresOptions = {}): Promise<Po
       await waitPortFree(port);
     },
     kill: async () => {
+      // The postmaster's children outlive it for a moment and keep its shared memory attached; a
+      // restart before they are gone fails ("pre-existing shared memory block is still in use").
+      const children = childPids(proc?.child.pid);
       await proc?.kill();
       await waitPortFree(port);
+      await waitGone(children, 10_000);
     },
     restart: async () => {
       await handle.stop();
@@ -207,4 +212,30 @@ export async function startPostgres(opts: StartPostgresOptions = {}): Promise<Po
     },
   };
   return handle;
+}
+
+/** The direct children of a process (from /proc), so a crash test can wait for them to exit. */
+function childPids(pid: number | undefined): number[] {
+  if (pid === undefined) return [];
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+async function waitGone(pids: number[], timeoutMs: number): Promise<void> {
+  const alive = (p: number) => {
+    try {
+      process.kill(p, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  const end = Date.now() + timeoutMs;
+  while (pids.some(alive)) {
+    if (Date.now() > end) throw new Error(`postgres children ${pids.filter(alive).join(', ')} still alive after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }

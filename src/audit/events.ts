@@ -1,0 +1,56 @@
+// The audit event: one per access decision and its outcome. It names who asked
+// (verified subject and issuer, client address, Airflow context), what for
+// (action, kind, id), what was decided and what happened, and a keyed
+// fingerprint of the value served — never the value, the token or a password.
+import { createHmac, createSecretKey, type KeyObject } from 'node:crypto';
+import type { AirflowContext } from '../auth/verify.ts';
+
+export type Outcome = 'found' | 'not_found' | 'denied' | 'error';
+export type DecisionName = 'allow' | 'deny' | 'would_deny';
+
+/** One decision about one secret (or about the whole request, when it was refused before any). */
+export interface AuditItem {
+  action: string | null;
+  kind: string | null;
+  id: string | null;
+  decision: DecisionName;
+  /** Why it was denied (or would be): an AuthFailureReason. */
+  reason?: string;
+  outcome?: Outcome;
+  /** The error code, for outcome `error` (and `not_found`). */
+  code?: string;
+  /** The backend that served it. */
+  backend?: string;
+  fingerprint?: string;
+}
+
+export interface AuditEvent extends AuditItem {
+  type: 'access';
+  time: string;
+  request_id: string;
+  method: string;
+  route: string;
+  client: string;
+  subject: string | null;
+  issuer: string | null;
+  airflow: AirflowContext | null;
+  status: number;
+  latency_ms: number;
+}
+
+/**
+ * HMAC-SHA256 (with the audit key) over the JSON text of the stored value: a
+ * connection's fields with its raw `extra`, or a variable's or config value.
+ * Equal fingerprints mean the same value; without the key, nothing about the
+ * value can be learned or guessed offline.
+ */
+export class Fingerprinter {
+  private readonly key: KeyObject;
+  constructor(key: Buffer) {
+    // A KeyObject made once: handing createHmac a Buffer re-imports the key on every call (several times slower).
+    this.key = createSecretKey(key);
+  }
+  of(value: unknown): string {
+    return `hmac-sha256:${createHmac('sha256', this.key).update(JSON.stringify(value) ?? 'undefined').digest('base64url')}`;
+  }
+}

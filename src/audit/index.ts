@@ -1,0 +1,45 @@
+// Opens the audit log for a gateway: the sink and the fingerprint key.
+import { randomBytes } from 'node:crypto';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import { ConfigError } from '../config/errors.ts';
+import { readOrCreateSecretFile, DEV_DIR } from '../auth/dev-files.ts';
+import type { AuditConfig } from './config.ts';
+import { Fingerprinter } from './events.ts';
+import { openFileSink, openStdoutSink, type AuditSink } from './sink.ts';
+
+export interface Audit {
+  sink: AuditSink;
+  fingerprint: Fingerprinter;
+  /** Refuse requests once the sink fails (fail closed). */
+  failClosed: boolean;
+}
+
+function auditKey(config: AuditConfig, baseDir: string, env: NodeJS.ProcessEnv): Buffer {
+  let key: string;
+  if (config.key_env) {
+    key = env[config.key_env] ?? '';
+    if (!key) throw new ConfigError('audit.key_env', `environment variable ${config.key_env} is not set`);
+  } else {
+    const file = config.key_file ? path.resolve(baseDir, config.key_file) : path.resolve(DEV_DIR, 'audit-key');
+    key = readOrCreateSecretFile(file, () => randomBytes(32).toString('base64url'), 'audit.key_file');
+  }
+  if (Buffer.byteLength(key) < 32) throw new ConfigError(config.key_env ? 'audit.key_env' : 'audit.key_file', 'the audit key must be at least 32 bytes');
+  return Buffer.from(key);
+}
+
+export function openAudit(config: AuditConfig, baseDir: string, env: NodeJS.ProcessEnv, logger: Logger): Audit {
+  const fingerprint = new Fingerprinter(auditKey(config, baseDir, env));
+  const failClosed = config.on_failure === 'refuse';
+  const file = config.file ? path.resolve(baseDir, config.file) : path.resolve(DEV_DIR, 'audit.log');
+  let sink: AuditSink;
+  try {
+    sink = config.sink === 'stdout' ? openStdoutSink(logger) : openFileSink(file, logger);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? 'error';
+    if (failClosed) throw new ConfigError('audit.file', `cannot write the audit log ${file}: ${code} (set audit.on_failure: serve to run without it)`);
+    logger.error({ file, code }, 'cannot write the audit log; serving WITHOUT an audit trail (audit.on_failure: serve)');
+    sink = { write() {}, healthy: false, dropped: 0, close: async () => {} };
+  }
+  return { sink, fingerprint, failClosed };
+}

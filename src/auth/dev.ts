@@ -1,0 +1,23 @@
+// Safe defaults for `npm start` with no `auth` configured: a random signing key
+// in ./.secrets-gateway/ (0600), a ready dev token with read scopes printed on
+// startup, and (enforced in serve.ts) loopback only.
+import { randomBytes } from 'node:crypto';
+import path from 'node:path';
+import { Value } from '@sinclair/typebox/value';
+import { AuthConfigSchema, type AuthConfig } from './config.ts';
+import { DEV_DIR, readOrCreateSecretFile } from './dev-files.ts';
+import { mintToken } from './token.ts';
+
+export const DEV_SCOPES = 'connections:read:* variables:read:* config:read:*';
+export const DEV_TOKEN_TTL_MS = 12 * 3_600_000;
+
+/** The auth section `serve` uses when none is configured; creates the key file on first use. */
+export function devAuthConfig(): AuthConfig {
+  const keyFile = path.resolve(DEV_DIR, 'dev-signing-key');
+  readOrCreateSecretFile(keyFile, () => randomBytes(32).toString('base64url'), 'auth (dev key)');
+  return Value.Default(AuthConfigSchema, { keys: [{ kid: 'dev', alg: 'HS256', secret_file: keyFile }] }) as AuthConfig;
+}
+
+export function devToken(auth: AuthConfig): string {
+  return mintToken(auth, process.cwd(), process.env, { sub: 'dev', scope: DEV_SCOPES, ttlMs: DEV_TOKEN_TTL_MS, kid: 'dev' });
+}

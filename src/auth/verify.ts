@@ -1,0 +1,153 @@
+// Bearer token → principal. fast-jwt does the cryptography and the claim checks;
+// this file chooses the key (by kid, never by the token's say-so about the
+// algorithm), maps failures to stable reasons, and caches verified tokens until
+// they expire so a cached read does not pay for a signature check every time.
+import { createDecoder, TokenError } from 'fast-jwt';
+import { LRUCache } from 'lru-cache';
+import type { Logger } from 'pino';
+import type { AuthConfig } from './config.ts';
+import { JwksKeySet } from './jwks.ts';
+import { claimRules, loadStaticKeys, type VerifyKey } from './keys.ts';
+import { accessFor, type Access } from './policy.ts';
+import { AuthenticationError, type AuthenticationFailure } from './reasons.ts';
+import { grantsFromClaims } from './scopes.ts';
+
+export interface AirflowContext {
+  dag_id?: string;
+  task_id?: string;
+  run_id?: string;
+  try_number?: string;
+  team?: string;
+  /** true when the context came from verified token claims, false when from X-Airflow-* headers. */
+  verified: boolean;
+}
+
+export interface Principal {
+  subject: string;
+  issuer: string | null;
+  claims: Record<string, unknown>;
+  access: Access;
+  /** Airflow context from the token's claims, when it has any. */
+  airflow: AirflowContext | null;
+  /** Expiry, in ms since the epoch. */
+  expiresAt: number;
+}
+
+export const AIRFLOW_FIELDS = ['dag_id', 'task_id', 'run_id', 'try_number', 'team'] as const;
+
+/** Airflow fields from token claims (top level, or in an `airflow` object). */
+function airflowFromClaims(claims: Record<string, unknown>): AirflowContext | null {
+  const nested = claims.airflow && typeof claims.airflow === 'object' ? (claims.airflow as Record<string, unknown>) : {};
+  const ctx: AirflowContext = { verified: true };
+  let any = false;
+  for (const f of AIRFLOW_FIELDS) {
+    const v = nested[f] ?? claims[f];
+    if (typeof v === 'string' || typeof v === 'number') {
+      ctx[f] = String(v).slice(0, 250);
+      any = true;
+    }
+  }
+  return any ? ctx : null;
+}
+
+const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
+const SUPPORTED = new Set(['HS256', 'HS384', 'HS512', 'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA']);
+
+function reasonFor(err: unknown): AuthenticationError {
+  if (err instanceof AuthenticationError) return err;
+  const e = err as TokenError;
+  const message = String(e?.message ?? '');
+  const map: Record<string, [AuthenticationFailure, string]> = {
+    [TokenError.codes.expired]: ['expired', 'The token has expired.'],
+    [TokenError.codes.inactive]: ['not_yet_valid', 'The token is not valid yet (nbf).'],
+    [TokenError.codes.invalidSignature]: ['bad_signature', 'The token signature is invalid.'],
+    [TokenError.codes.missingSignature]: ['bad_signature', 'The token has no signature.'],
+    [TokenError.codes.invalidAlgorithm]: ['alg_not_allowed', 'The token algorithm is not allowed for its key.'],
+    [TokenError.codes.missingRequiredClaim]: ['missing_claim', 'The token lacks a required claim (exp, sub, and aud/iss when configured).'],
+  };
+  const hit = e?.code ? map[e.code] : undefined;
+  if (hit) return new AuthenticationError(hit[0], hit[1]);
+  if (e?.code === TokenError.codes.invalidClaimValue || e?.code === TokenError.codes.invalidClaimType) {
+    if (/\baud\b/.test(message)) return new AuthenticationError('wrong_audience', 'The token is not for this audience.');
+    if (/\biss\b/.test(message)) return new AuthenticationError('wrong_issuer', 'The token is from an issuer this gateway does not trust.');
+  }
+  return new AuthenticationError('malformed_token', 'The token is not a well-formed JWT.');
+}
+
+export class TokenVerifier {
+  private readonly staticKeys: VerifyKey[];
+  private readonly byKid: Map<string, VerifyKey>;
+  readonly jwks: JwksKeySet[];
+  private readonly cache: LRUCache<string, Principal> | null;
+  private readonly decode = createDecoder({ complete: true });
+  private readonly auth: AuthConfig;
+
+  constructor(auth: AuthConfig, baseDir: string, env: NodeJS.ProcessEnv, logger: Logger) {
+    this.auth = auth;
+    this.staticKeys = loadStaticKeys(auth, baseDir, env);
+    this.byKid = new Map(this.staticKeys.map((k) => [k.kid, k]));
+    this.jwks = auth.jwks.map((j) => new JwksKeySet(j, claimRules(auth), logger));
+    this.cache = auth.token_cache_size > 0 ? new LRUCache({ max: auth.token_cache_size }) : null;
+  }
+
+  /** Fetches every JWKS once, so the first request does not wait; failures are logged, not fatal. */
+  async init(): Promise<void> {
+    await Promise.all(this.jwks.map((j) => j.refresh()));
+  }
+
+  async verify(token: string): Promise<Principal> {
+    if (token.length > this.auth.max_token_bytes) throw new AuthenticationError('token_too_large', `The token is longer than ${this.auth.max_token_bytes} bytes.`);
+    const cached = this.cache?.get(token);
+    if (cached && cached.expiresAt + this.auth.clock_skew_seconds * 1000 > Date.now()) return cached;
+    if (!JWT_SHAPE.test(token)) throw new AuthenticationError('malformed_token', 'The token is not a well-formed JWT.');
+
+    let header: { alg?: unknown; kid?: unknown };
+    try {
+      header = (this.decode(token) as { header: { alg?: unknown; kid?: unknown } }).header;
+    } catch (err) {
+      throw reasonFor(err);
+    }
+    if (typeof header.alg !== 'string' || !SUPPORTED.has(header.alg)) throw new AuthenticationError('alg_not_allowed', 'The token algorithm is not allowed.');
+    const key = await this.keyFor(header.alg, header.kid);
+    if (!key.algorithms.includes(header.alg)) throw new AuthenticationError('alg_not_allowed', 'The token algorithm is not allowed for its key.');
+
+    let claims: Record<string, unknown>;
+    try {
+      claims = key.verify(token);
+    } catch (err) {
+      throw reasonFor(err);
+    }
+    if (typeof claims.sub !== 'string' || typeof claims.exp !== 'number') throw new AuthenticationError('missing_claim', 'The token needs a string sub and a numeric exp.');
+    const principal: Principal = {
+      subject: claims.sub,
+      issuer: typeof claims.iss === 'string' ? claims.iss : null,
+      claims,
+      access: accessFor(claims, grantsFromClaims(claims), this.auth.policies),
+      airflow: airflowFromClaims(claims),
+      expiresAt: claims.exp * 1000,
+    };
+    const ttl = principal.expiresAt + this.auth.clock_skew_seconds * 1000 - Date.now();
+    if (ttl > 0) this.cache?.set(token, principal, { ttl: Math.ceil(ttl) });
+    return principal;
+  }
+
+  private async keyFor(alg: string, kid: unknown): Promise<VerifyKey> {
+    if (kid === undefined) {
+      // No kid: acceptable only when exactly one configured key can verify this algorithm.
+      const candidates = this.staticKeys.filter((k) => k.algorithms.includes(alg));
+      if (candidates.length === 1) return candidates[0]!;
+      throw new AuthenticationError('unknown_kid', 'The token has no kid, and more than one key (or none) could verify it.');
+    }
+    if (typeof kid !== 'string' || kid.length > 256) throw new AuthenticationError('malformed_token', 'The token kid is not a short string.');
+    const local = this.byKid.get(kid);
+    if (local) return local;
+    for (const set of this.jwks) {
+      const remote = await set.key(kid);
+      if (remote) return remote;
+    }
+    if (this.staticKeys.length === 0 && this.jwks.length > 0 && this.jwks.every((j) => j.unavailable)) {
+      throw new AuthenticationError('jwks_unavailable', 'The key set of the token issuer could not be fetched.');
+    }
+    throw new AuthenticationError('unknown_kid', 'The token kid names no key this gateway trusts.');
+  }
+}
