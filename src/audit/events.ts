@@ -50,7 +50,21 @@ export class Fingerprinter {
     // A KeyObject made once: handing createHmac a Buffer re-imports the key on every call (several times slower).
     this.key = createSecretKey(key);
   }
+  // A value object (a Connection) is never changed once parsed, and the cache hands the same object to
+  // every request: its fingerprint is computed once, not per request.
+  private readonly memo = new WeakMap<object, string>();
+
   of(value: unknown): string {
+    if (typeof value !== 'object' || value === null) return this.compute(value);
+    let fingerprint = this.memo.get(value);
+    if (fingerprint === undefined) {
+      fingerprint = this.compute(value);
+      this.memo.set(value, fingerprint);
+    }
+    return fingerprint;
+  }
+
+  private compute(value: unknown): string {
     return `hmac-sha256:${createHmac('sha256', this.key).update(JSON.stringify(value) ?? 'undefined').digest('base64url')}`;
   }
 }
