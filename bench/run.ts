@@ -27,6 +27,8 @@ const { values: args } = parseArgs({
     smoke: { type: 'boolean', default: false },
     only: { type: 'string' },
     out: { type: 'string' },
+    // Writes a V8 CPU profile of the hit/batch gateway to bench/.tmp/profile/ (see bench/cpu-profile-summary.ts).
+    profile: { type: 'boolean', default: false },
   },
 });
 const smoke = args.smoke === true;
@@ -80,7 +82,7 @@ for (const c of profile.connections) report.baselineStart.push(await baselineLoa
 say(`baseline (start) measured, ${elapsed()}`);
 
 if (only.has('hit') || only.has('batch')) {
-  const { gateway, token } = await startHitGateway();
+  const { gateway, token } = await startHitGateway(args.profile ? { nodeFlags: ['--cpu-prof', `--cpu-prof-dir=${join(BENCH_DIR, '.tmp', 'profile')}`] } : {});
   try {
     if (only.has('hit')) {
       for (const c of profile.connections) report.hit.push(await hitLoad(gateway, token, c, profile.shape));

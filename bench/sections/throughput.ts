@@ -41,7 +41,7 @@ export function localFiles(n: number): { connections: string; variables: string 
   return { connections: JSON.stringify(connections), variables: JSON.stringify(variables) };
 }
 
-export async function startHitGateway(options: { keys?: number; log?: string } = {}): Promise<{ gateway: ServerProcess; token: string }> {
+export async function startHitGateway(options: { keys?: number; log?: string; nodeFlags?: string[] } = {}): Promise<{ gateway: ServerProcess; token: string }> {
   const dir = makeTempDir('bench-gateway');
   const files = localFiles(options.keys ?? 1000);
   writeFileSync(join(dir, 'connections.json'), files.connections);
@@ -51,7 +51,7 @@ export async function startHitGateway(options: { keys?: number; log?: string } =
     ...(options.log ? { log: options.log } : {}),
     backends: [{ type: 'local_filesystem', connections_file_path: 'connections.json', variables_file_path: 'variables.json' }],
   });
-  const gateway = await startGateway({ config, dir });
+  const gateway = await startGateway({ config, dir, ...(options.nodeFlags ? { nodeFlags: options.nodeFlags } : {}) });
   return { gateway, token };
 }
 
