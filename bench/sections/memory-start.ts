@@ -1,17 +1,19 @@
 // Memory with 10k and 100k cached entries, and time from process start to /readyz OK
-// (issue 7, §5). RSS is the kernel's VmRSS of the gateway process. The entries come from a
-// local_filesystem file, which the backend also keeps parsed in memory: the RSS before the
-// cache is filled is reported too, so the cache's own share is the difference.
-import { copyFileSync, writeFileSync } from 'node:fs';
+// (issue 7, §5). RSS is the kernel's VmRSS of the gateway process, started as the image
+// starts it (the built package). The entries live in an Airflow metadata database on a real
+// PostgreSQL (the airflow_metastore backend), so the process holds no copy of them but the
+// cache's: what the RSS grows by is what the cache costs.
+import { copyFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeTempDir, probeFetch, sleep } from '../../test/helpers/servers/common.ts';
+import { startPostgres } from '../../test/helpers/servers/postgres.ts';
 import { benchGatewayConfig } from '../lib/gateway-config.ts';
 import { REPO_DIR, spawnGateway, startGateway, type GatewayEntry } from '../lib/processes.ts';
-import { localFiles } from './throughput.ts';
 
 export interface MemoryResult {
   entries: number;
-  /** After /readyz, the file loaded, nothing cached. */
+  entry: GatewayEntry;
+  /** After /readyz, nothing cached. */
   rssReadyBytes: number;
   /** After every entry was asked for once (all in the cache). */
   rssFilledBytes: number;
@@ -22,18 +24,38 @@ export interface MemoryResult {
 
 const BATCH = 100;
 
-export async function measureMemory(entries: number): Promise<MemoryResult> {
+// Airflow's connection and variable tables, the columns the metastore backend reads.
+const SCHEMA = `
+CREATE TABLE connection (id serial PRIMARY KEY, conn_id varchar(250) UNIQUE NOT NULL, conn_type varchar(500) NOT NULL, description text,
+  host varchar(500), schema varchar(500), login text, password text, port integer, extra text,
+  is_encrypted boolean DEFAULT false, is_extra_encrypted boolean DEFAULT false);
+CREATE TABLE variable (id serial PRIMARY KEY, key varchar(250) UNIQUE, val text, description text, is_encrypted boolean DEFAULT false);`;
+
+export async function measureMemory(counts: number[], entry: GatewayEntry): Promise<MemoryResult[]> {
+  const pg = await startPostgres({ database: 'airflow' });
+  const results: MemoryResult[] = [];
+  try {
+    await pg.psql(SCHEMA);
+    const most = Math.max(...counts);
+    await pg.psql(`INSERT INTO connection (conn_id, conn_type, host, schema, login, password, port, extra)
+      SELECT 'bench_conn_' || i, 'postgres', 'db-' || i || '.data.internal', 'warehouse', 'airflow_reader', 'not-a-real-password-' || i, 5432,
+             '{"sslmode": "require", "application_name": "airflow"}' FROM generate_series(0, ${most - 1}) AS i`);
+    for (const entries of counts) results.push(await fillAndMeasure(entries, entry, pg.url));
+  } finally {
+    await pg.dispose();
+  }
+  return results;
+}
+
+async function fillAndMeasure(entries: number, entry: GatewayEntry, databaseUrl: string): Promise<MemoryResult> {
   const dir = makeTempDir('bench-gateway');
-  const files = localFiles(entries);
-  writeFileSync(join(dir, 'connections.json'), files.connections);
-  writeFileSync(join(dir, 'variables.json'), '{}');
   const { config, token } = benchGatewayConfig({
     dir,
     log: 'warn',
-    backends: [{ type: 'local_filesystem', connections_file_path: 'connections.json', variables_file_path: 'variables.json' }],
+    backends: [{ type: 'airflow_metastore', pool_size: 5 }],
     cache: { max_entries: Math.max(10_000, entries * 2), max_bytes: 4 * 1024 ** 3 },
   });
-  const gateway = await startGateway({ config, dir });
+  const gateway = await startGateway({ config, dir, entry, env: { AIRFLOW__DATABASE__SQL_ALCHEMY_CONN: databaseUrl } });
   try {
     await sleep(500);
     const rssReadyBytes = gateway.rssBytes();
@@ -47,8 +69,8 @@ export async function measureMemory(entries: number): Promise<MemoryResult> {
         next += BATCH;
         const ids = Array.from({ length: Math.min(BATCH, entries - from) }, (_, i) => `bench_conn_${from + i}`);
         const res = await fetch(`${gateway.url}/v1/lookup`, { method: 'POST', headers, body: JSON.stringify({ connections: ids }) });
-        if (res.status !== 200) throw new Error(`lookup answered ${res.status}`);
-        await res.arrayBuffer();
+        const body = (await res.json()) as { connections?: Array<{ status: string }> };
+        if (res.status !== 200 || body.connections?.some((c) => c.status !== 'found')) throw new Error(`lookup answered ${res.status}, not every connection found`);
       }
     };
     await Promise.all([worker(), worker(), worker(), worker()]);
@@ -57,7 +79,7 @@ export async function measureMemory(entries: number): Promise<MemoryResult> {
     const rssFilledBytes = gateway.rssBytes();
     const metrics = await (await fetch(`${gateway.url}/metrics`)).text();
     const cachedEntries = Number(/^secrets_gateway_cache_entries\{kind="connection"\} (\d+)/m.exec(metrics)?.[1] ?? NaN);
-    return { entries, rssReadyBytes, rssFilledBytes, cachedEntries, fillSeconds };
+    return { entries, entry, rssReadyBytes, rssFilledBytes, cachedEntries, fillSeconds };
   } finally {
     await gateway.stop();
   }
