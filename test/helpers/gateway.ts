@@ -56,6 +56,28 @@ export function keepLog(name: string, text: string): void {
   writeFileSync(path.join(ARTIFACTS_DIR, 'logs', `${name}-${process.pid}-${randomBytes(4).toString('hex')}.log`), text);
 }
 
+/** Access control for a test gateway, in-process or a separate `serve` process: an HS256 key and an
+ * audit key written into `dir`, the `auth` and `audit` config sections that use them (with an audit
+ * file kept for the leak check), and a function that signs tokens with the key. */
+export function writeTestAccessControl(dir: string, name: string) {
+  const signingKey = randomBytes(32).toString('base64url');
+  const auditKey = randomBytes(32).toString('base64url');
+  writeFileSync(path.join(dir, 'test-signing-key'), signingKey, { mode: 0o600 });
+  writeFileSync(path.join(dir, 'test-audit-key'), auditKey, { mode: 0o600 });
+  mkdirSync(path.join(ARTIFACTS_DIR, 'audit'), { recursive: true });
+  const auditFile = path.join(ARTIFACTS_DIR, 'audit', `${name}.log`);
+  registerSecrets([signingKey, auditKey]);
+  return {
+    signingKey,
+    auditKey,
+    auditFile,
+    auth: { keys: [{ kid: TEST_KID, alg: 'HS256', secret_file: path.join(dir, 'test-signing-key') }] } as Record<string, unknown>,
+    audit: { file: auditFile, key_file: path.join(dir, 'test-audit-key') } as Record<string, unknown>,
+    token: (scopes: string[] = READ_ALL, claims: Record<string, unknown> = {}, ttlSeconds = 600): string =>
+      createSigner({ key: signingKey, algorithm: 'HS256', kid: TEST_KID, expiresIn: ttlSeconds * 1000 })({ sub: 'test-subject', scope: scopes.join(' '), ...claims }),
+  };
+}
+
 /** Writes `files` (name → content) into a fresh temp dir and a config.yaml there, then builds the gateway. */
 export async function startTestGateway(options: {
   config: Record<string, unknown>;
@@ -72,17 +94,13 @@ export async function startTestGateway(options: {
 }): Promise<TestGateway> {
   const dir = options.dir ?? tempDir();
   for (const [name, content] of Object.entries(options.files ?? {})) writeFileSync(path.join(dir, name), content);
-  const signingKey = randomBytes(32).toString('base64url');
-  const auditKey = randomBytes(32).toString('base64url');
-  writeFileSync(path.join(dir, 'test-signing-key'), signingKey, { mode: 0o600 });
-  writeFileSync(path.join(dir, 'test-audit-key'), auditKey, { mode: 0o600 });
-  mkdirSync(path.join(ARTIFACTS_DIR, 'audit'), { recursive: true });
-  const auditFile = path.join(ARTIFACTS_DIR, 'audit', `${path.basename(dir)}.log`);
+  const access = writeTestAccessControl(dir, path.basename(dir));
+  const { signingKey, auditKey, auditFile } = access;
   const given = options.config as { auth?: Record<string, unknown>; audit?: Record<string, unknown> };
   const config = {
     ...options.config,
-    auth: { keys: [{ kid: TEST_KID, alg: 'HS256', secret_file: 'test-signing-key' }], ...given.auth },
-    audit: { file: auditFile, key_file: 'test-audit-key', ...given.audit },
+    auth: { ...access.auth, ...given.auth },
+    audit: { ...access.audit, ...given.audit },
   };
   const configPath = path.join(dir, 'config.yaml');
   writeFileSync(configPath, stringify(config));
@@ -106,14 +124,7 @@ export async function startTestGateway(options: {
   const audience = (config.auth as { audience?: string | string[] }).audience;
   const issuer = (config.auth as { issuer?: string | string[] }).issuer;
   const token: TestGateway['token'] = (scopes = READ_ALL, claims = {}, ttlSeconds = 600) =>
-    createSigner({
-      key: signingKey,
-      algorithm: 'HS256',
-      kid: TEST_KID,
-      expiresIn: ttlSeconds * 1000,
-      ...(audience ? { aud: Array.isArray(audience) ? audience[0] : audience } : {}),
-      ...(issuer ? { iss: Array.isArray(issuer) ? issuer[0] : issuer } : {}),
-    })({ sub: 'test-subject', scope: scopes.join(' '), ...claims });
+    access.token(scopes, { ...(audience ? { aud: Array.isArray(audience) ? audience[0] : audience } : {}), ...(issuer ? { iss: Array.isArray(issuer) ? issuer[0] : issuer } : {}), ...claims }, ttlSeconds);
   const defaultToken = token();
   let closed = false;
 

@@ -9,7 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { SecretManagerServiceClient } from '@google-cloud/secret-manager';
 import { countAuthFailure } from '../../src/metrics.ts';
-import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+import { READ_ALL, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { gcpVariablesBackendFactory, PROJECT, variableSecretId } from '../helpers/gcp-variables-backend.ts';
 import { parseExposition, sum, type Exposition } from '../helpers/prometheus.ts';
 import { startGcpSecretManager, type GcpSecretManagerServer } from '../helpers/servers/gcp-secret-manager.ts';
@@ -31,7 +31,9 @@ describe('cache over a real backend process', () => {
     await admin.addSecretVersion({ parent: `${PROJECT}/secrets/${variableSecretId(key)}`, payload: { data: Buffer.from(value) } });
   };
   const calls = async (method: string, key: string) => (await gcp.calls()).filter((c) => c.method === method && c.resource.includes(variableSecretId(key))).length;
-  const get = (path: string, headers: Record<string, string> = {}, from = base) => fetch(`${from}${path}`, { headers });
+  // Each gateway has its own test signing key.
+  const bearer = (scopes = READ_ALL, from = base) => ({ authorization: `Bearer ${(from === shortBase ? shortTtl : gw).token(scopes)}` });
+  const get = (path: string, headers: Record<string, string> = {}, from = base) => fetch(`${from}${path}`, { headers: { ...bearer(READ_ALL, from), ...headers } });
   const scrape = async (from = base): Promise<Exposition> => {
     const res = await get('/metrics', {}, from);
     assert.equal(res.status, 200);
@@ -157,7 +159,7 @@ describe('cache over a real backend process', () => {
   });
 
   it('invalidates through POST /v1/cache/invalidate, and refuses malformed requests', async () => {
-    const post = (body: unknown) => fetch(`${base}/v1/cache/invalidate`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const post = (body: unknown) => fetch(`${base}/v1/cache/invalidate`, { method: 'POST', headers: { 'content-type': 'application/json', ...bearer(['cache:invalidate:*']) }, body: JSON.stringify(body) });
     await get('/v1/variables/plain');
     const res = await post({ kind: 'variable', id: 'plain' });
     assert.equal(res.status, 200);
