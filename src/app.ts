@@ -5,7 +5,6 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } 
 import type { Logger } from 'pino';
 import { BackendChain, chainLink } from './backends/chain.ts';
 import { backendFactory } from './backends/registry.ts';
-import type { BackendFactory } from './backends/registry-types.ts';
 import { RedisInvalidationBus } from './cache/redis-bus.ts';
 import { SecretCache, backendTtls } from './cache/secret-cache.ts';
 import type { GatewayConfig } from './config/schema.ts';
@@ -29,8 +28,6 @@ export interface GatewayDeps {
   logger: Logger;
   /** The environment the `environment` backend reads; process.env unless a test gives its own. */
   env?: NodeJS.ProcessEnv;
-  /** Backend types besides the built-in ones (tests use this for backends over a real server's API). */
-  backendFactories?: readonly BackendFactory[];
   /** The cache's clock in ms (tests drive their own). */
   now?: () => number;
   /** Called with the reason of every refused authentication or authorization (for a metric). */
@@ -59,7 +56,7 @@ const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
 export function buildChain(config: GatewayConfig, deps: GatewayDeps, metrics?: GatewayMetrics): BackendChain {
   const ctx = { baseDir: config.baseDir, env: deps.env ?? process.env, logger: deps.logger };
   const links = config.backends.map((entry) => {
-    const factory = deps.backendFactories?.find((f) => f.type === entry.type) ?? backendFactory(entry.type);
+    const factory = backendFactory(entry.type);
     if (!factory) throw new Error(`unknown backend type ${entry.type}`); // config validation already refused it
     return chainLink(factory.create(entry, ctx), entry);
   });

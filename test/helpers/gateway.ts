@@ -13,8 +13,6 @@ import type { InjectOptions, LightMyRequestResponse } from 'fastify';
 import { createSigner } from 'fast-jwt';
 import { stringify } from 'yaml';
 import { buildGateway, type Gateway } from '../../src/app.ts';
-import type { BackendFactory } from '../../src/backends/registry-types.ts';
-import type { BackendEntry } from '../../src/config/schema.ts';
 import { loadConfig } from '../../src/config/load.ts';
 import { createLogger } from '../../src/logging.ts';
 import { recordContractViolations } from './contract.ts';
@@ -86,9 +84,6 @@ export async function startTestGateway(options: {
   dir?: string;
   /** Called before the app is ready, e.g. to add a hook that records requests. */
   beforeReady?: (app: Gateway['app']) => void;
-  /** Test-only backend types (over a harness server's API) and the chain that uses them, which
-   * replaces the config's `backends` after validation (the registry does not know these types). */
-  testBackends?: { factories: BackendFactory[]; chain: BackendEntry[] };
   /** Secret values this test uses beyond its env values, for the leak check. */
   secrets?: string[];
 }): Promise<TestGateway> {
@@ -107,7 +102,6 @@ export async function startTestGateway(options: {
   const env = options.env ?? {};
   registerSecrets([...Object.values(env).filter((v): v is string => typeof v === 'string'), ...(options.secrets ?? []), signingKey, auditKey]);
   const { config: loaded } = loadConfig({ configPath, env });
-  if (options.testBackends) loaded.backends = options.testBackends.chain;
   const logs: string[] = [];
   const destination = new Writable({
     write(chunk, _enc, cb) {
@@ -116,7 +110,7 @@ export async function startTestGateway(options: {
     },
   });
   const logger = createLogger({ level: 'debug', destination });
-  const gateway = await buildGateway(loaded, { logger, env, ...(options.testBackends ? { backendFactories: options.testBackends.factories } : {}) });
+  const gateway = await buildGateway(loaded, { logger, env });
   const contractProblems = recordContractViolations(gateway.app);
   options.beforeReady?.(gateway.app);
   await gateway.app.ready();

@@ -10,7 +10,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { SecretManagerServiceClient } from '@google-cloud/secret-manager';
 import { countAuthFailure } from '../../src/metrics.ts';
 import { READ_ALL, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
-import { gcpVariablesBackendFactory, PROJECT, variableSecretId } from '../helpers/gcp-variables-backend.ts';
+import { gcpBackendConfig, GCP_PROJECT } from '../helpers/backend-fixtures.ts';
+
+const PROJECT = `projects/${GCP_PROJECT}`;
+const variableSecretId = (key: string) => `airflow-variables-${key}`;
 import { parseExposition, sum, type Exposition } from '../helpers/prometheus.ts';
 import { startGcpSecretManager, type GcpSecretManagerServer } from '../helpers/servers/gcp-secret-manager.ts';
 
@@ -47,12 +50,12 @@ describe('cache over a real backend process', () => {
     await put('cold', COLD_VALUE);
     await put('warm', WARM_VALUE);
     await put('plain', 'plain-value');
-    const testBackends = { factories: [gcpVariablesBackendFactory(() => gcp.client())], chain: [{ type: 'test_gcp_variables', name: 'gcp' }] };
-    gw = await startTestGateway({ config: { cache: { max_entries: 3 } }, testBackends });
+    // The project's own gcp_secret_manager backend, failing fast (no retries) so an outage shows at once.
+    const backends = [gcpBackendConfig(gcp.port, { name: 'gcp', kinds: ['variables'], max_retries: 0, timeout_seconds: 2 })];
+    gw = await startTestGateway({ config: { cache: { max_entries: 3 }, backends } });
     base = await gw.app.listen({ host: '127.0.0.1', port: 0 });
     shortTtl = await startTestGateway({
-      config: { cache: { ttl_seconds: 1, stale_while_revalidate_seconds: 0, max_stale_seconds: 60, refresh_min_interval_seconds: 0 } },
-      testBackends,
+      config: { cache: { ttl_seconds: 1, stale_while_revalidate_seconds: 0, max_stale_seconds: 60, refresh_min_interval_seconds: 0 }, backends },
     });
     shortBase = await shortTtl.app.listen({ host: '127.0.0.1', port: 0 });
   });
