@@ -1,5 +1,5 @@
 // The cache over HTTP, against a real backend server process (the GCP Secret
-// Manager emulator, through a variables backend using the real client): one
+// Manager emulator, through the gateway's own gcp_secret_manager backend): one
 // lookup for 1,000 concurrent cold requests, counted in the emulator's own call
 // log; stale-if-error while the emulator is stopped, and recovery when it is
 // back; freshness headers and Cache-Control; the invalidation route; and every
