@@ -26,10 +26,13 @@ RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean -
 
 # ---- runtime ------------------------------------------------------------------
 FROM ${NODE_IMAGE} AS runtime
-# DL3064 flags the word SECRETS in the name; the value is a file path, not a secret.
+# SECRETS_GATEWAY_STATE_DIR: where the gateway writes what it makes for itself when not configured
+# (dev signing key, audit key and audit log); /tmp, as the root filesystem is read-only.
+# DL3064 flags the word SECRETS in the names; the values are paths, not secrets.
 # hadolint ignore=DL3064
 ENV NODE_ENV=production \
-    SECRETS_GATEWAY_CONFIG=/etc/secrets-gateway/config.yaml
+    SECRETS_GATEWAY_CONFIG=/etc/secrets-gateway/config.yaml \
+    SECRETS_GATEWAY_STATE_DIR=/tmp/secrets-gateway
 WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules
 COPY --from=build /src/dist ./dist

@@ -1,11 +1,13 @@
 // Files the gateway creates for itself when they are not configured: the dev
-// signing key and the audit key, in ./.secrets-gateway/ (mode 0700, files 0600).
+// signing key, the audit key and the audit log, in ./.secrets-gateway/ (mode 0700,
+// files 0600), or in $SECRETS_GATEWAY_STATE_DIR (the image sets /tmp/secrets-gateway,
+// as its root filesystem is read-only).
 import { mkdirSync, openSync, readFileSync, writeSync, closeSync } from 'node:fs';
 import path from 'node:path';
 import { ConfigError } from '../config/errors.ts';
 
-/** Relative to the working directory, as `npm start` runs. */
-export const DEV_DIR = './.secrets-gateway';
+/** Relative to the working directory, as `npm start` runs, unless SECRETS_GATEWAY_STATE_DIR says otherwise. */
+export const DEV_DIR = process.env.SECRETS_GATEWAY_STATE_DIR || './.secrets-gateway';
 
 /** Reads a secret file, creating it with `make()` (mode 0600) when it does not exist. Safe against a concurrent creator. */
 export function readOrCreateSecretFile(file: string, make: () => string, keyPath: string): string {

@@ -157,6 +157,8 @@ export async function registerAccessControl(app: FastifyInstance, options: Acces
     if (!route?.startsWith('/v1/')) return;
     const permission = request.routeOptions.config.permission as RoutePermission | undefined;
     if (permission?.action === 'none') return; // serves no data (a 405 method guard)
+    // A path that lacks the route's literal suffix is answered 405 by the handler, which serves nothing.
+    if (permission && 'suffix' in permission && permission.suffix && !wildcard(request).endsWith(permission.suffix)) return;
     request.access = { principal: null, items: [], refusal: null, problemCode: undefined, route };
 
     if (!audit.sink.healthy && audit.failClosed) {
@@ -188,7 +190,7 @@ export async function registerAccessControl(app: FastifyInstance, options: Acces
     if (!('id' in permission)) {
       if (!applyDecision(request, permission.action, null, decide(request.access.principal.access, permission.action))) return forbidden();
     } else if (permission.id === 'path' && isScopedAction(permission.action)) {
-      const id = (request.params as { '*'?: string })['*'] ?? '';
+      const id = pathId(request, permission) ?? '';
       if (!applyDecision(request, permission.action, id, decide(request.access.principal.access, permission.action, id))) return forbidden();
     }
     // per-item routes: the handler calls request.authorize for each item.
@@ -236,7 +238,7 @@ export async function registerAccessControl(app: FastifyInstance, options: Acces
       if (!access.refusal && status < 400) return; // nothing was decided about any secret (an empty batch)
       const permission = request.routeOptions.config.permission as RoutePermission | undefined;
       const action = permission && typeof permission.action === 'string' ? permission.action : null;
-      const id = permission && 'id' in permission && permission.id === 'path' ? ((request.params as { '*'?: string })['*'] ?? null) : null;
+      const id = permission ? pathId(request, permission) : null;
       const event: AuditEvent = {
         ...base,
         action,
@@ -270,4 +272,13 @@ export function registerWithoutAccessControl(app: FastifyInstance): void {
   app.decorateRequest('access', null);
   app.decorateRequest('authorize', () => true);
   app.decorateRequest('recordOutcome', () => {});
+}
+
+const wildcard = (request: FastifyRequest): string => (request.params as { '*'?: string })['*'] ?? '';
+
+/** The id a `path` permission names: the route's wildcard, less its literal suffix (`/test`). */
+function pathId(request: FastifyRequest, permission: RoutePermission): string | null {
+  if (!('id' in permission) || permission.id !== 'path') return null;
+  const path = wildcard(request);
+  return permission.suffix && path.endsWith(permission.suffix) ? path.slice(0, -permission.suffix.length) : path;
 }

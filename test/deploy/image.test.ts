@@ -91,10 +91,14 @@ describe('Dockerfile', () => {
     const before = filesUnder(fs);
 
     const port = await freePort();
+    const stateDir = /SECRETS_GATEWAY_STATE_DIR=(\S+)/.exec(runtime.filter((l) => l.startsWith('ENV ') || l.startsWith('    ')).join(' '))?.[1];
+    assert.ok(stateDir?.startsWith('/tmp/'), 'the image keeps the files the gateway makes for itself under /tmp');
     const env = {
       PATH: process.env.PATH,
       NODE_ENV: 'production',
       SECRETS_GATEWAY_CONFIG: path.join(fs, configEnv),
+      // The image's /tmp, inside this test's stand-in for the root filesystem.
+      SECRETS_GATEWAY_STATE_DIR: path.join(fs, stateDir!),
       SECRETS_GATEWAY_PORT: String(port),
       AIRFLOW_VAR_IMAGE_TEST: 'from-the-environment',
     };
@@ -114,7 +118,10 @@ describe('Dockerfile', () => {
         if (!healthy) await new Promise((r) => setTimeout(r, 200));
       }
       assert.ok(healthy, `the HEALTHCHECK never passed:\n${output}`);
-      const res = await fetch(`http://127.0.0.1:${port}/v1/variables/image_test`);
+      // The default config has no auth section: dev mode prints a loopback-only token.
+      const devToken = /export SG_TOKEN=(\S+)/.exec(output)?.[1];
+      assert.ok(devToken, `no dev token printed:\n${output}`);
+      const res = await fetch(`http://127.0.0.1:${port}/v1/variables/image_test`, { headers: { authorization: `Bearer ${devToken}` } });
       assert.equal(res.status, 200);
       assert.deepEqual(await res.json(), { key: 'image_test', value: 'from-the-environment' });
       // Stopped while the server is down, the HEALTHCHECK fails.
@@ -125,6 +132,7 @@ describe('Dockerfile', () => {
     } finally {
       if (child.exitCode === null) child.kill('SIGKILL');
     }
-    assert.deepEqual(filesUnder(fs), before, 'the gateway wrote files (the image root filesystem is read-only)');
+    const outsideTmp = (files: string[]) => files.filter((f) => f !== 'tmp' && !f.startsWith(`tmp${path.sep}`));
+    assert.deepEqual(outsideTmp(filesUnder(fs)), outsideTmp(before), 'the gateway wrote files outside /tmp (the image root filesystem is read-only)');
   });
 });

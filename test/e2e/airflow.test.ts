@@ -41,8 +41,12 @@ const fernetKey = (): string => randomBytes(32).toString('base64url') + '=';
 const GATEWAY_CONNECTIONS = {
   gw_db: { conn_type: 'postgres', host: 'gw-db.internal', login: 'etl', password: 'p@ss/w0rd:?#', schema: 'dwh', port: 6432, extra: { sslmode: 'verify-full', opts: { a: 1 } } },
   'gw/nested/conn': 'mysql://u:pw@h:3306/s?charset=utf8',
+  admin_db: 'postgres://admin:admin-only-pw@admin-db.internal/ops',
 };
-const GATEWAY_VARIABLES = { gw_var: 'variable through the gateway ✓', 'path/with/../dots': 'dotted', gw_empty: '' };
+const GATEWAY_VARIABLES = { gw_var: 'variable through the gateway ✓', 'gw/with/slashes': 'slashed', 'path/with/../dots': 'dotted', gw_empty: '' };
+/** What the worker's token grants: its own connections and variables, not admin_db; and ids with
+ * `..` segments are never granted (a path-addressed backend could normalise them into another secret). */
+const WORKER_SCOPES = ['connections:read:gw*', 'connections:read:nowhere*', 'variables:read:*'];
 
 let pg: PostgresServer;
 let gateway: TestGateway;
@@ -50,6 +54,7 @@ let home: string;
 let keyFile: string;
 let baseEnv: NodeJS.ProcessEnv;
 let gatewayUrl: string;
+let workerToken: string;
 const seenHeaders: Record<string, string | string[] | undefined>[] = [];
 
 interface Run {
@@ -75,13 +80,24 @@ async function run(file: string, args: string[], env: NodeJS.ProcessEnv, timeout
   });
 }
 
+/** Polls until `probe` returns a value (the audit sink writes on the next event-loop turn). */
+async function eventually<T>(probe: () => T | undefined, ms = 3000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const value = probe();
+    if (value !== undefined) return value;
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 const lastJson = (out: string): unknown => JSON.parse(out.trim().split('\n').at(-1)!);
 const steps = async (env: NodeJS.ProcessEnv, ...args: string[]): Promise<any> => lastJson((await run(PYTHON!, [STEPS, ...args], env)).stdout);
 
 /** Airflow configured to read secrets through the gateway, as a worker would be. */
 function workerEnv(): NodeJS.ProcessEnv {
   const tokenFile = path.join(home, 'gateway-token');
-  writeFileSync(tokenFile, 'e2e-token\n');
+  writeFileSync(tokenFile, `${workerToken}\n`);
   const kwargs = JSON.stringify({ url: gatewayUrl, token_path: tokenFile, timeout: 10, retries: 1 });
   const backend = 'airflow_secrets_gateway.SecretsGatewayBackend';
   return {
@@ -94,7 +110,7 @@ function workerEnv(): NodeJS.ProcessEnv {
 }
 
 async function gatewayGet(kind: 'connections' | 'variables', id: string, query = ''): Promise<{ status: number; body: any }> {
-  const res = await fetch(`${gatewayUrl}/v1/${kind}/${encodeURIComponent(id)}${query}`);
+  const res = await fetch(`${gatewayUrl}/v1/${kind}/${encodeURIComponent(id)}${query}`, { headers: { authorization: `Bearer ${gateway.token()}` } });
   return { status: res.status, body: await res.json() };
 }
 
@@ -140,6 +156,7 @@ before(async () => {
         seenHeaders.push({ ...request.headers });
       }),
   });
+  workerToken = gateway.token(WORKER_SCOPES, { sub: 'system:serviceaccount:airflow:airflow-worker' });
   await gateway.app.listen({ host: '127.0.0.1', port: 0 });
   gatewayUrl = `http://127.0.0.1:${(gateway.app.server.address() as AddressInfo).port}`;
 });
@@ -166,15 +183,23 @@ test('worker: airflow connections get, the Task SDK and a real task run read thr
 
   // 2. The Task SDK, as task code and hooks call it (ids with "/" and "..", a miss that falls through).
   const reads = await steps(env, 'worker-reads', JSON.stringify({
-    connections: ['gw_db', 'gw/nested/conn', 'nowhere_conn'],
-    variables: ['gw_var', 'path/with/../dots', 'gw_empty', 'nowhere_var'],
+    connections: ['gw_db', 'gw/nested/conn', 'nowhere_conn', 'admin_db'],
+    variables: ['gw_var', 'gw/with/slashes', 'path/with/../dots', 'gw_empty', 'nowhere_var'],
   }));
   const { uri: _uri, description, extra, ...sdkFields } = reads.connections.gw_db;
   assert.deepEqual({ ...sdkFields, extra: JSON.parse(extra) }, expected);
   assert.equal(description, null);
   assert.equal(reads.connections['gw/nested/conn'].uri, 'mysql://u:pw@h:3306/s?charset=utf8');
   assert.deepEqual(reads.connections.nowhere_conn, { error: 'AirflowNotFoundException' });
-  assert.deepEqual(reads.variables, { gw_var: GATEWAY_VARIABLES.gw_var, 'path/with/../dots': 'dotted', gw_empty: '', nowhere_var: null });
+  // A token without the grant: Airflow sees the denial (authoritative: it does not fall through to another backend).
+  assert.deepEqual(reads.connections.admin_db, { error: 'AirflowSecretsBackendAccessDenied' });
+  assert.deepEqual(reads.variables, {
+    gw_var: GATEWAY_VARIABLES.gw_var,
+    'gw/with/slashes': 'slashed',
+    'path/with/../dots': { error: 'AirflowSecretsBackendAccessDenied' },
+    gw_empty: '',
+    nowhere_var: null,
+  });
 
   // 3. A real task run.
   const output = path.join(home, 'task-output.json');
@@ -189,8 +214,24 @@ test('worker: airflow connections get, the Task SDK and a real task run read thr
     assert.equal(h['x-airflow-dag-id'], 'gateway_e2e');
     assert.match(String(h['x-airflow-run-id']), /\S/);
     assert.match(String(h['x-airflow-try-number']), /^\d+$/);
-    assert.equal(h['authorization'], 'Bearer e2e-token');
+    assert.equal(h['authorization'], `Bearer ${workerToken}`);
   }
+  // The audit log shows who read what for which task (context from the headers: marked unverified).
+  const taskEvents = await eventually(() => {
+    const events = gateway.auditEvents().filter((e) => (e['airflow'] as { task_id?: string } | null)?.task_id === 'read_secrets');
+    return events.length >= 2 ? events : undefined;
+  });
+  for (const e of taskEvents) {
+    assert.equal(e['subject'], 'system:serviceaccount:airflow:airflow-worker');
+    assert.deepEqual({ ...(e['airflow'] as object), run_id: 'x', try_number: 'x' }, { dag_id: 'gateway_e2e', task_id: 'read_secrets', run_id: 'x', try_number: 'x', verified: false });
+    assert.equal(e['decision'], 'allow');
+    assert.equal(e['outcome'], 'found');
+  }
+  assert.deepEqual(new Set(taskEvents.map((e) => e['id'])), new Set(['gw_db', 'gw_var']));
+  // The denial is in the audit log too, and no value is.
+  const audit = readFileSync(gateway.auditFile, 'utf8');
+  assert.ok(gateway.auditEvents().some((e) => e['id'] === 'admin_db' && e['decision'] === 'deny'));
+  for (const secret of ['p@ss/w0rd:?#', 'admin-only-pw', GATEWAY_VARIABLES.gw_var]) assert.ok(!audit.includes(secret));
 });
 
 test('metastore: what Airflow writes with a Fernet key, the gateway serves with the fields Airflow returns, also after a key rotation', { skip }, async () => {

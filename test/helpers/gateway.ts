@@ -13,8 +13,6 @@ import type { InjectOptions, LightMyRequestResponse } from 'fastify';
 import { createSigner } from 'fast-jwt';
 import { stringify } from 'yaml';
 import { buildGateway, type Gateway } from '../../src/app.ts';
-import type { BackendFactory } from '../../src/backends/registry-types.ts';
-import type { BackendEntry } from '../../src/config/schema.ts';
 import { loadConfig } from '../../src/config/load.ts';
 import { createLogger } from '../../src/logging.ts';
 import { recordContractViolations } from './contract.ts';
@@ -56,6 +54,28 @@ export function keepLog(name: string, text: string): void {
   writeFileSync(path.join(ARTIFACTS_DIR, 'logs', `${name}-${process.pid}-${randomBytes(4).toString('hex')}.log`), text);
 }
 
+/** Access control for a test gateway, in-process or a separate `serve` process: an HS256 key and an
+ * audit key written into `dir`, the `auth` and `audit` config sections that use them (with an audit
+ * file kept for the leak check), and a function that signs tokens with the key. */
+export function writeTestAccessControl(dir: string, name: string) {
+  const signingKey = randomBytes(32).toString('base64url');
+  const auditKey = randomBytes(32).toString('base64url');
+  writeFileSync(path.join(dir, 'test-signing-key'), signingKey, { mode: 0o600 });
+  writeFileSync(path.join(dir, 'test-audit-key'), auditKey, { mode: 0o600 });
+  mkdirSync(path.join(ARTIFACTS_DIR, 'audit'), { recursive: true });
+  const auditFile = path.join(ARTIFACTS_DIR, 'audit', `${name}.log`);
+  registerSecrets([signingKey, auditKey]);
+  return {
+    signingKey,
+    auditKey,
+    auditFile,
+    auth: { keys: [{ kid: TEST_KID, alg: 'HS256', secret_file: path.join(dir, 'test-signing-key') }] } as Record<string, unknown>,
+    audit: { file: auditFile, key_file: path.join(dir, 'test-audit-key') } as Record<string, unknown>,
+    token: (scopes: string[] = READ_ALL, claims: Record<string, unknown> = {}, ttlSeconds = 600): string =>
+      createSigner({ key: signingKey, algorithm: 'HS256', kid: TEST_KID, expiresIn: ttlSeconds * 1000 })({ sub: 'test-subject', scope: scopes.join(' '), ...claims }),
+  };
+}
+
 /** Writes `files` (name → content) into a fresh temp dir and a config.yaml there, then builds the gateway. */
 export async function startTestGateway(options: {
   config: Record<string, unknown>;
@@ -64,32 +84,24 @@ export async function startTestGateway(options: {
   dir?: string;
   /** Called before the app is ready, e.g. to add a hook that records requests. */
   beforeReady?: (app: Gateway['app']) => void;
-  /** Test-only backend types (over a harness server's API) and the chain that uses them, which
-   * replaces the config's `backends` after validation (the registry does not know these types). */
-  testBackends?: { factories: BackendFactory[]; chain: BackendEntry[] };
   /** Secret values this test uses beyond its env values, for the leak check. */
   secrets?: string[];
 }): Promise<TestGateway> {
   const dir = options.dir ?? tempDir();
   for (const [name, content] of Object.entries(options.files ?? {})) writeFileSync(path.join(dir, name), content);
-  const signingKey = randomBytes(32).toString('base64url');
-  const auditKey = randomBytes(32).toString('base64url');
-  writeFileSync(path.join(dir, 'test-signing-key'), signingKey, { mode: 0o600 });
-  writeFileSync(path.join(dir, 'test-audit-key'), auditKey, { mode: 0o600 });
-  mkdirSync(path.join(ARTIFACTS_DIR, 'audit'), { recursive: true });
-  const auditFile = path.join(ARTIFACTS_DIR, 'audit', `${path.basename(dir)}.log`);
+  const access = writeTestAccessControl(dir, path.basename(dir));
+  const { signingKey, auditKey, auditFile } = access;
   const given = options.config as { auth?: Record<string, unknown>; audit?: Record<string, unknown> };
   const config = {
     ...options.config,
-    auth: { keys: [{ kid: TEST_KID, alg: 'HS256', secret_file: 'test-signing-key' }], ...given.auth },
-    audit: { file: auditFile, key_file: 'test-audit-key', ...given.audit },
+    auth: { ...access.auth, ...given.auth },
+    audit: { ...access.audit, ...given.audit },
   };
   const configPath = path.join(dir, 'config.yaml');
   writeFileSync(configPath, stringify(config));
   const env = options.env ?? {};
   registerSecrets([...Object.values(env).filter((v): v is string => typeof v === 'string'), ...(options.secrets ?? []), signingKey, auditKey]);
   const { config: loaded } = loadConfig({ configPath, env });
-  if (options.testBackends) loaded.backends = options.testBackends.chain;
   const logs: string[] = [];
   const destination = new Writable({
     write(chunk, _enc, cb) {
@@ -98,7 +110,7 @@ export async function startTestGateway(options: {
     },
   });
   const logger = createLogger({ level: 'debug', destination });
-  const gateway = await buildGateway(loaded, { logger, env, ...(options.testBackends ? { backendFactories: options.testBackends.factories } : {}) });
+  const gateway = await buildGateway(loaded, { logger, env });
   const contractProblems = recordContractViolations(gateway.app);
   options.beforeReady?.(gateway.app);
   await gateway.app.ready();
@@ -106,14 +118,7 @@ export async function startTestGateway(options: {
   const audience = (config.auth as { audience?: string | string[] }).audience;
   const issuer = (config.auth as { issuer?: string | string[] }).issuer;
   const token: TestGateway['token'] = (scopes = READ_ALL, claims = {}, ttlSeconds = 600) =>
-    createSigner({
-      key: signingKey,
-      algorithm: 'HS256',
-      kid: TEST_KID,
-      expiresIn: ttlSeconds * 1000,
-      ...(audience ? { aud: Array.isArray(audience) ? audience[0] : audience } : {}),
-      ...(issuer ? { iss: Array.isArray(issuer) ? issuer[0] : issuer } : {}),
-    })({ sub: 'test-subject', scope: scopes.join(' '), ...claims });
+    access.token(scopes, { ...(audience ? { aud: Array.isArray(audience) ? audience[0] : audience } : {}), ...(issuer ? { iss: Array.isArray(issuer) ? issuer[0] : issuer } : {}), ...claims }, ttlSeconds);
   const defaultToken = token();
   let closed = false;
 

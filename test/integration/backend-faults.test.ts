@@ -18,7 +18,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function timed(gw: TestGateway, url: string): Promise<{ status: number; body: any; ms: number }> {
   const t0 = performance.now();
-  const res = await gw.app.inject({ url });
+  const res = await gw.inject({ url });
   return { status: res.statusCode, body: res.json(), ms: performance.now() - t0 };
 }
 
@@ -51,7 +51,7 @@ describe('Vault faults and auth on a real OpenBao', () => {
       // The time bound is loose on purpose: a shared 2-core machine; the hanging-backend test below shows the contrast.
       assert.deepEqual(failures.slice(3).map((f) => f.body.failed_backends[0].code), ['circuit_open', 'circuit_open', 'circuit_open']);
       assert.ok(Math.max(...failures.slice(3).map((f) => f.ms)) < 500, `open circuit answers at once: ${failures.slice(3).map((f) => f.ms.toFixed(1))}`);
-      const ready = await gw.app.inject({ url: '/readyz' });
+      const ready = await gw.inject({ url: '/readyz' });
       assert.equal(ready.json().backends[0].circuit, 'open');
       assert.equal(ready.json().backends[0].state, 'degraded');
 
@@ -59,7 +59,7 @@ describe('Vault faults and auth on a real OpenBao', () => {
       await sleep(600); // past circuit_breaker_reset_seconds: the next lookup is the half-open probe
       const recovered = await timed(gw, '/v1/connections/pg');
       assert.equal(recovered.status, 200, JSON.stringify(recovered.body));
-      const after = (await gw.app.inject({ url: '/readyz' })).json().backends[0];
+      const after = (await gw.inject({ url: '/readyz' })).json().backends[0];
       assert.equal(after.circuit, 'closed');
       assert.equal(after.state, 'ready');
       assert.deepEqual(gw.contractProblems, []);
@@ -147,7 +147,7 @@ describe('Vault faults and auth on a real OpenBao', () => {
         await gw.close();
       }
       const bad = await startTestGateway({ config: { cache: { enabled: false }, backends: [{ type: 'vault', url: bao.url, auth_type: 'userpass', username: 'airflow', password: 'wrong' }] } });
-      const ready = await bad.app.inject({ url: '/readyz' });
+      const ready = await bad.inject({ url: '/readyz' });
       assert.equal(ready.statusCode, 503);
       assert.equal(ready.json().backends[0].state, 'failed');
       assert.equal(ready.json().backends[0].error.code, 'auth_failed');

@@ -36,7 +36,7 @@ after(async () => {
 });
 
 async function get(gw: TestGateway, url: string) {
-  const res = await gw.app.inject({ url });
+  const res = await gw.inject({ url });
   return { status: res.statusCode, body: res.json(), source: res.headers['x-secret-source'] };
 }
 
@@ -163,7 +163,7 @@ for (const { label, make } of fixtures) {
       const conn = id('broken');
       await f.put('connection', conn, f.broken);
       const gw = await gateway();
-      const res = await gw.app.inject({ url: `/v1/connections/${conn}` });
+      const res = await gw.inject({ url: `/v1/connections/${conn}` });
       assert.equal(res.statusCode, 503);
       const body = res.json();
       assert.equal(body.code, 'backend_unavailable');

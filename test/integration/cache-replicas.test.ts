@@ -11,6 +11,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { stringify } from 'yaml';
 import { declares, parseExposition, sum } from '../helpers/prometheus.ts';
+import { READ_ALL, writeTestAccessControl } from '../helpers/gateway.ts';
 import { REPO_ROOT, freePort, makeTempDir, spawnManaged, tailFile, waitReady, type ManagedProcess } from '../helpers/servers/common.ts';
 import { startRedis, type RedisServer } from '../helpers/servers/redis.ts';
 
@@ -21,6 +22,8 @@ interface Replica {
   base: string;
   metricsBase: string;
   proc: ManagedProcess;
+  /** Authorization header with a token this replica accepts. */
+  bearer(scopes?: string[]): { authorization: string };
 }
 
 async function startReplica(redisUrl: string, index: number, separateMetricsPort: boolean): Promise<Replica> {
@@ -28,9 +31,12 @@ async function startReplica(redisUrl: string, index: number, separateMetricsPort
   const port = await freePort();
   const metricsPort = separateMetricsPort ? await freePort() : null;
   const configPath = join(dir, 'config.yaml');
+  const access = writeTestAccessControl(dir, `replica${index}-${port}`);
   writeFileSync(
     configPath,
     stringify({
+      auth: access.auth,
+      audit: access.audit,
       server: { host: '127.0.0.1', port },
       log: { level: 'warn' },
       cache: { redis_url: redisUrl, redis_channel: CHANNEL },
@@ -45,18 +51,23 @@ async function startReplica(redisUrl: string, index: number, separateMetricsPort
   });
   const base = `http://127.0.0.1:${port}`;
   await waitReady(`gateway ${index}`, proc, async () => (await fetch(`${base}/healthz`, { signal: AbortSignal.timeout(500) })).ok, 20_000, 50);
-  return { base, metricsBase: metricsPort ? `http://127.0.0.1:${metricsPort}` : base, proc };
+  return {
+    base,
+    metricsBase: metricsPort ? `http://127.0.0.1:${metricsPort}` : base,
+    proc,
+    bearer: (scopes = [...READ_ALL, 'cache:invalidate:*']) => ({ authorization: `Bearer ${access.token(scopes)}` }),
+  };
 }
 
 const xcache = async (replica: Replica, key = 'shared') => {
-  const res = await fetch(`${replica.base}/v1/variables/${key}`);
+  const res = await fetch(`${replica.base}/v1/variables/${key}`, { headers: replica.bearer() });
   assert.equal(res.status, 200);
   await res.body?.cancel();
   return res.headers.get('x-cache');
 };
 
 const invalidate = async (replica: Replica, body: unknown) => {
-  const res = await fetch(`${replica.base}/v1/cache/invalidate`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const res = await fetch(`${replica.base}/v1/cache/invalidate`, { method: 'POST', headers: { 'content-type': 'application/json', ...replica.bearer() }, body: JSON.stringify(body) });
   assert.equal(res.status, 200);
   return (await res.json()) as { invalidated: number; fanout: string };
 };
@@ -160,7 +171,7 @@ describe('invalidation across three gateway processes over a real Redis', () => 
       assert.equal(body.status, 'degraded');
       assert.equal(sum(await scrape(r), 'secrets_gateway_invalidation_pubsub_up'), 0);
       assert.ok(['hit', 'miss'].includes((await xcache(r, 'other')) ?? ''));
-      const res = await fetch(`${r.base}/v1/variables/shared`);
+      const res = await fetch(`${r.base}/v1/variables/shared`, { headers: r.bearer() });
       assert.deepEqual([res.status, ((await res.json()) as { value: string }).value], [200, VALUE]);
     }
     const local = await invalidate(replicas[0]!, { all: true });

@@ -1,5 +1,5 @@
 // The cache over HTTP, against a real backend server process (the GCP Secret
-// Manager emulator, through a variables backend using the real client): one
+// Manager emulator, through the gateway's own gcp_secret_manager backend): one
 // lookup for 1,000 concurrent cold requests, counted in the emulator's own call
 // log; stale-if-error while the emulator is stopped, and recovery when it is
 // back; freshness headers and Cache-Control; the invalidation route; and every
@@ -9,8 +9,11 @@ import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { SecretManagerServiceClient } from '@google-cloud/secret-manager';
 import { countAuthFailure } from '../../src/metrics.ts';
-import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
-import { gcpVariablesBackendFactory, PROJECT, variableSecretId } from '../helpers/gcp-variables-backend.ts';
+import { READ_ALL, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+import { gcpBackendConfig, GCP_PROJECT } from '../helpers/backend-fixtures.ts';
+
+const PROJECT = `projects/${GCP_PROJECT}`;
+const variableSecretId = (key: string) => `airflow-variables-${key}`;
 import { parseExposition, sum, type Exposition } from '../helpers/prometheus.ts';
 import { startGcpSecretManager, type GcpSecretManagerServer } from '../helpers/servers/gcp-secret-manager.ts';
 
@@ -31,7 +34,9 @@ describe('cache over a real backend process', () => {
     await admin.addSecretVersion({ parent: `${PROJECT}/secrets/${variableSecretId(key)}`, payload: { data: Buffer.from(value) } });
   };
   const calls = async (method: string, key: string) => (await gcp.calls()).filter((c) => c.method === method && c.resource.includes(variableSecretId(key))).length;
-  const get = (path: string, headers: Record<string, string> = {}, from = base) => fetch(`${from}${path}`, { headers });
+  // Each gateway has its own test signing key.
+  const bearer = (scopes = READ_ALL, from = base) => ({ authorization: `Bearer ${(from === shortBase ? shortTtl : gw).token(scopes)}` });
+  const get = (path: string, headers: Record<string, string> = {}, from = base) => fetch(`${from}${path}`, { headers: { ...bearer(READ_ALL, from), ...headers } });
   const scrape = async (from = base): Promise<Exposition> => {
     const res = await get('/metrics', {}, from);
     assert.equal(res.status, 200);
@@ -45,12 +50,12 @@ describe('cache over a real backend process', () => {
     await put('cold', COLD_VALUE);
     await put('warm', WARM_VALUE);
     await put('plain', 'plain-value');
-    const testBackends = { factories: [gcpVariablesBackendFactory(() => gcp.client())], chain: [{ type: 'test_gcp_variables', name: 'gcp' }] };
-    gw = await startTestGateway({ config: { cache: { max_entries: 3 } }, testBackends });
+    // The project's own gcp_secret_manager backend, failing fast (no retries) so an outage shows at once.
+    const backends = [gcpBackendConfig(gcp.port, { name: 'gcp', kinds: ['variables'], max_retries: 0, timeout_seconds: 2 })];
+    gw = await startTestGateway({ config: { cache: { max_entries: 3 }, backends } });
     base = await gw.app.listen({ host: '127.0.0.1', port: 0 });
     shortTtl = await startTestGateway({
-      config: { cache: { ttl_seconds: 1, stale_while_revalidate_seconds: 0, max_stale_seconds: 60, refresh_min_interval_seconds: 0 } },
-      testBackends,
+      config: { cache: { ttl_seconds: 1, stale_while_revalidate_seconds: 0, max_stale_seconds: 60, refresh_min_interval_seconds: 0 }, backends },
     });
     shortBase = await shortTtl.app.listen({ host: '127.0.0.1', port: 0 });
   });
@@ -157,7 +162,7 @@ describe('cache over a real backend process', () => {
   });
 
   it('invalidates through POST /v1/cache/invalidate, and refuses malformed requests', async () => {
-    const post = (body: unknown) => fetch(`${base}/v1/cache/invalidate`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const post = (body: unknown) => fetch(`${base}/v1/cache/invalidate`, { method: 'POST', headers: { 'content-type': 'application/json', ...bearer(['cache:invalidate:*']) }, body: JSON.stringify(body) });
     await get('/v1/variables/plain');
     const res = await post({ kind: 'variable', id: 'plain' });
     assert.equal(res.status, 200);

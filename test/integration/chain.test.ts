@@ -29,7 +29,7 @@ describe('the backend chain', () => {
     await gw.close();
     assert.deepEqual(gw.contractProblems, []);
   });
-  const source = async (url: string) => (await gw.app.inject({ method: 'GET', url })).headers['x-secret-source'];
+  const source = async (url: string) => (await gw.inject({ method: 'GET', url })).headers['x-secret-source'];
 
   it('asks a backend only for ids its lookup pattern matches (start-anchored, case-insensitive)', async () => {
     assert.equal(await source('/v1/connections/aws_default'), 'files');
@@ -47,7 +47,7 @@ describe('the backend chain', () => {
     for (const v of vectors.naming.filter((n: { backend: string }) => n.backend === 'EnvironmentVariablesBackend')) {
       const other = await startTestGateway({ env: { [v.name]: 'http://named' }, config: { backends: [{ type: 'environment' }] } });
       try {
-        const res = await other.app.inject({ method: 'GET', url: `/v1/connections/${v.id}` });
+        const res = await other.inject({ method: 'GET', url: `/v1/connections/${v.id}` });
         assert.equal(res.statusCode, 200, v.source);
         assert.equal(res.json().host, 'named');
       } finally {
@@ -57,7 +57,7 @@ describe('the backend chain', () => {
   });
 
   it('upper-cases only: ids that differ in case share one environment variable, as in Airflow', async () => {
-    const res = await gw.app.inject({ method: 'GET', url: '/v1/variables/ONLY_env' });
+    const res = await gw.inject({ method: 'GET', url: '/v1/variables/ONLY_env' });
     assert.equal(res.json().value, 'e');
   });
 });

@@ -3,10 +3,13 @@
 // GET /v1/backends.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+import { startTestGateway, type TestGateway, READ_ALL } from '../helpers/gateway.ts';
 import { freePort } from '../helpers/servers/common.ts';
 import { startHttpServer, type HttpServer } from '../helpers/servers/http.ts';
 import { startPostgres, type PostgresServer } from '../helpers/servers/postgres.ts';
+
+/** A token that may test connections and read backend states, besides reading secrets. */
+const operator = (gw: TestGateway) => ({ authorization: `Bearer ${gw.token([...READ_ALL, 'connections:test:*', 'backends:read'])}` });
 import { startRedis, type RedisServer } from '../helpers/servers/redis.ts';
 
 const PASSWORD = 'conn-test-SECRET-9931';
@@ -45,7 +48,7 @@ describe('connection validation on real servers', () => {
   });
 
   async function test(connId: string) {
-    const res = await gw.app.inject({ method: 'POST', url: `/v1/connections/${connId}/test` });
+    const res = await gw.inject({ headers: operator(gw), method: 'POST', url: `/v1/connections/${connId}/test` });
     assert.ok(!res.body.includes(PASSWORD), 'never the password');
     const body = res.json();
     return { status: res.statusCode, body, stages: Object.fromEntries((body.stages ?? []).map((s: { stage: string }) => [s.stage, s])) };
@@ -97,15 +100,15 @@ describe('connection validation on real servers', () => {
 
   it('the 404 and 405 answers around the route', async () => {
     assert.equal((await test('team_db')).body.ok, true);
-    const missing = await gw.app.inject({ method: 'POST', url: '/v1/connections/nope/test' });
+    const missing = await gw.inject({ headers: operator(gw), method: 'POST', url: '/v1/connections/nope/test' });
     assert.equal(missing.statusCode, 404);
-    const notTest = await gw.app.inject({ method: 'POST', url: '/v1/connections/pg' });
+    const notTest = await gw.inject({ headers: operator(gw), method: 'POST', url: '/v1/connections/pg' });
     assert.equal(notTest.statusCode, 405);
     assert.equal(notTest.headers.allow, 'GET, HEAD');
   });
 
   it('critical_connections: checked at startup; /readyz says degraded while one fails, and which', async () => {
-    const ready = await gw.app.inject({ url: '/readyz' });
+    const ready = await gw.inject({ url: '/readyz' });
     assert.equal(ready.statusCode, 200);
     const body = ready.json();
     assert.equal(body.status, 'degraded');
@@ -117,7 +120,7 @@ describe('connection validation on real servers', () => {
   });
 
   it('GET /v1/backends lists each backend with its state', async () => {
-    const res = await gw.app.inject({ url: '/v1/backends' });
+    const res = await gw.inject({ headers: operator(gw), url: '/v1/backends' });
     assert.equal(res.statusCode, 200);
     assert.deepEqual(res.json(), { backends: [{ name: 'environment', type: 'environment', state: 'ready' }] });
   });
@@ -130,7 +133,7 @@ it('critical_connections with on_failure: fail makes /readyz 503', async () => {
     config: { backends: [{ type: 'environment' }], critical_connections: ['down', 'absent'], connection_checks: { timeout_seconds: 1, on_failure: 'fail' } },
   });
   try {
-    const ready = await gw.app.inject({ url: '/readyz' });
+    const ready = await gw.inject({ url: '/readyz' });
     assert.equal(ready.statusCode, 503);
     assert.deepEqual(
       ready.json().critical_connections.map((c: { conn_id: string; failure: string }) => [c.conn_id, c.failure]),

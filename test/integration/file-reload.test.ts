@@ -141,7 +141,7 @@ describe('local files are re-read when they change', () => {
   it('is not ready when a file never loaded, and answers backend_unavailable', async () => {
     const other = await startTestGateway({ config: { backends: [{ type: 'local_filesystem', variables_file_path: 'missing.yaml' }] } });
     try {
-      const ready = await other.app.inject({ method: 'GET', url: '/readyz' });
+      const ready = await other.inject({ method: 'GET', url: '/readyz' });
       assert.equal(ready.statusCode, 503);
       assert.equal(ready.json().backends[0].state, 'failed');
       const res = await other.inject({ method: 'GET', url: '/v1/variables/x' });
