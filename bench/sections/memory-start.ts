@@ -19,6 +19,9 @@ export interface MemoryResult {
   rssFilledBytes: number;
   /** Entries the gateway reports in its cache (secrets_gateway_cache_entries). */
   cachedEntries: number;
+  /** V8 heap in use and reserved after filling, from the gateway's own /metrics (no GC forced: garbage included). */
+  heapUsedBytes: number;
+  heapTotalBytes: number;
   fillSeconds: number;
 }
 
@@ -79,7 +82,8 @@ async function fillAndMeasure(entries: number, entry: GatewayEntry, databaseUrl:
     const rssFilledBytes = gateway.rssBytes();
     const metrics = await (await fetch(`${gateway.url}/metrics`)).text();
     const cachedEntries = Number(/^secrets_gateway_cache_entries\{kind="connection"\} (\d+)/m.exec(metrics)?.[1] ?? NaN);
-    return { entries, entry, rssReadyBytes, rssFilledBytes, cachedEntries, fillSeconds };
+    const gauge = (name: string) => Number(new RegExp(`^${name} (\\d+)`, 'm').exec(metrics)?.[1] ?? NaN);
+    return { entries, entry, rssReadyBytes, rssFilledBytes, cachedEntries, fillSeconds, heapUsedBytes: gauge('nodejs_heap_size_used_bytes'), heapTotalBytes: gauge('nodejs_heap_size_total_bytes') };
   } finally {
     await gateway.stop();
   }
