@@ -158,11 +158,18 @@ export function renderReport(r: BenchReport): string {
 
   const tg = targets(r);
   if (tg.length > 0) {
+    const starved = [...r.baselineStart, ...r.baselineEnd].filter((m) => m.serverCpu < 0.8);
     parts.push(
       section('Targets', [
         '| target | wanted | measured | |',
         '| --- | --- | --- | --- |',
         ...tg.map((t) => `| ${t.name} | ${t.target} | ${t.measured} | ${t.met === null ? '' : t.met ? 'met' : '**missed**'} |`),
+        ...(starved.length > 0 && r.hit.length > 0
+          ? [
+              '',
+              `**Caution:** in ${starved.length} of the ${r.baselineStart.length + r.baselineEnd.length} baseline runs the baseline server got less than 0.8 of a core (other tenants' load): its req/s and latency were held down by the machine, not by its own cost, so the req/s and latency ratios above flatter the gateway. The CPU time per request (section 1) is the fair comparison.`,
+            ]
+          : []),
       ]),
     );
   }
