@@ -6,6 +6,7 @@ import { existsSync, mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseAllDocuments } from 'yaml';
 
 export const root = fileURLToPath(new URL('../../', import.meta.url));
 export const chartDir = path.join(root, 'helm/secrets-gateway');
@@ -36,6 +37,18 @@ export function ok(command: string, args: string[], options: { cwd?: string; env
 
 export function helmTemplate(args: string[], kubeVersion = KUBE_VERSIONS[0]!, chart = chartDir): SpawnSyncReturns<string> {
   return run(toolPath('helm'), ['template', 'gw', chart, '--namespace', 'secrets-gateway', '--kube-version', kubeVersion, ...args]);
+}
+
+export type Manifest = { kind: string; metadata: { name: string }; data?: Record<string, string>; [key: string]: unknown };
+
+/** helm template, which must succeed: its text and its manifests. */
+export function render(args: string[], kubeVersion?: string, chart?: string): { text: string; manifests: Manifest[] } {
+  const res = helmTemplate(args, kubeVersion, chart);
+  assert.equal(res.status, 0, `helm template ${args.join(' ')}:\n${res.stderr}`);
+  const manifests = parseAllDocuments(res.stdout)
+    .map((d) => d.toJS() as Manifest | null)
+    .filter((m): m is Manifest => m !== null);
+  return { text: res.stdout, manifests };
 }
 
 export function kubeconformArgs(kubeVersion: string): string[] {
