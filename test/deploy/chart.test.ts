@@ -12,7 +12,7 @@ import { parse } from 'yaml';
 import { renderChartValuesSchema } from '../../scripts/chart-schema.ts';
 import { loadConfig } from '../../src/config/load.ts';
 import { checkBindAddress } from '../../src/serve.ts';
-import { chartDir, helmTemplate, KUBE_VERSIONS, kubeconform, ok, render, root, run, tempDir, toolPath, type Manifest } from './tools.ts';
+import { chartDir, configFiles, helmTemplate, KUBE_VERSIONS, kubeconform, ok, render, root, tempDir, toolPath, type Manifest } from './tools.ts';
 
 const examples = readdirSync(path.join(chartDir, 'examples'))
   .filter((f) => f.endsWith('.yaml'))
@@ -42,20 +42,11 @@ function configCheck(yamlText: string, label: string): void {
   }
 }
 
-/** Absolute file paths the gateway config names (keys, CAs, tokens, files), with where they are. */
-function configFiles(value: unknown, at = 'config'): Array<[string, string]> {
-  if (Array.isArray(value)) return value.flatMap((v, i) => configFiles(v, `${at}[${i}]`));
-  if (value === null || typeof value !== 'object') return [];
-  return Object.entries(value).flatMap(([key, v]): Array<[string, string]> =>
-    typeof v === 'string' && v.startsWith('/') && /(_file|_path|^file|^verify)$/.test(key) ? [[`${at}.${key}`, v]] : configFiles(v, `${at}.${key}`),
-  );
-}
-
 /** Every file the config names (and NODE_EXTRA_CA_CERTS) lies under one of the container's mounts. */
 function assertFilesMounted(config: unknown, container: { env?: Array<{ name: string; value?: string }>; volumeMounts?: Array<{ mountPath: string }> }, label: string): void {
   const mounts = (container.volumeMounts ?? []).map((m) => m.mountPath.replace(/\/$/, ''));
   const extraCa = container.env?.find((e) => e.name === 'NODE_EXTRA_CA_CERTS')?.value;
-  const files = [...configFiles(config), ...(extraCa ? [['env NODE_EXTRA_CA_CERTS', extraCa] as [string, string]] : [])];
+  const files = [...configFiles(config, '/etc/secrets-gateway'), ...(extraCa ? [['env NODE_EXTRA_CA_CERTS', extraCa] as [string, string]] : [])];
   const unmounted = files.filter(([, file]) => !mounts.some((m) => file.startsWith(`${m}/`)));
   assert.deepEqual(unmounted, [], `${label}: files the gateway reads that no volume mount provides (mounts: ${mounts.join(', ')})`);
 }

@@ -66,3 +66,17 @@ export function kubeconform(manifests: string, kubeVersion: string, skip: string
 export function tempDir(prefix: string): string {
   return mkdtempSync(path.join(os.tmpdir(), prefix));
 }
+
+/**
+ * The files a gateway config names (keys, CAs, tokens, connection files), as [key path, absolute path]:
+ * relative paths resolve against the config file's directory, as the gateway resolves them.
+ */
+export function configFiles(value: unknown, configDir: string, at = 'config'): Array<[string, string]> {
+  if (Array.isArray(value)) return value.flatMap((v, i) => configFiles(v, configDir, `${at}[${i}]`));
+  if (value === null || typeof value !== 'object') return [];
+  return Object.entries(value).flatMap(([key, v]): Array<[string, string]> =>
+    typeof v === 'string' && /^\.{0,2}\//.test(v) && /(_file|_path|^file|^verify)$/.test(key)
+      ? [[`${at}.${key}`, path.posix.resolve(configDir, v)]]
+      : configFiles(v, configDir, `${at}.${key}`),
+  );
+}
