@@ -9,6 +9,7 @@
 #   .tools/k8s-schemas/      Kubernetes JSON schemas, from the PyPI package kubernetes-validate
 #   .tools/npm/              the ServiceMonitor CRD's validator (npm, scripts/deploy-tools/)
 #   docker-compose           Debian's package (the Python Compose 1.29), for `docker-compose config`
+#   openssl                  Debian's package, for a throw-away CA in the chart's access-control test
 #
 # Go's own module and build caches (the machine's, not .tools/) keep a rebuild in
 # a fresh clone to a link step; the first build of Helm compiles for about 2 minutes.
@@ -99,15 +100,17 @@ else
   stamp npm "$npm_hash"
 fi
 
-# ---- docker-compose from Debian -----------------------------------------------
-if ! command -v docker-compose >/dev/null 2>&1; then
-  command -v apt-get >/dev/null 2>&1 || die "docker-compose not found and no apt-get: install Compose (docker-compose config is all the tests run)"
-  [ "$(id -u)" -eq 0 ] || die "docker-compose not found: run 'sudo apt-get install docker-compose'"
-  log "apt-get install docker-compose"
+# ---- docker-compose and openssl from Debian ------------------------------------
+# openssl makes the throw-away cluster CA of the chart's access-control test.
+for tool in docker-compose openssl; do
+  command -v "$tool" >/dev/null 2>&1 && continue
+  command -v apt-get >/dev/null 2>&1 || die "$tool not found and no apt-get: install it (Compose: docker-compose config is all the tests run)"
+  [ "$(id -u)" -eq 0 ] || die "$tool not found: run 'sudo apt-get install $tool'"
+  log "apt-get install $tool"
   export DEBIAN_FRONTEND=noninteractive
-  apt-get install -y -qq --no-install-recommends docker-compose >/dev/null 2>&1 \
-    || { apt-get update -qq && apt-get install -y -qq --no-install-recommends docker-compose >/dev/null; } \
-    || die "apt-get install docker-compose failed"
-fi
+  apt-get install -y -qq --no-install-recommends "$tool" >/dev/null 2>&1 \
+    || { apt-get update -qq && apt-get install -y -qq --no-install-recommends "$tool" >/dev/null; } \
+    || die "apt-get install $tool failed"
+done
 
 log "helm $HELM_VERSION  kubeconform $KUBECONFORM_VERSION  $("$BIN/hadolint" --version | head -1)  docker-compose $(docker-compose version --short 2>/dev/null)"

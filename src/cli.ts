@@ -2,7 +2,7 @@
 import { Command } from 'commander';
 import { loadConfig } from './config/load.ts';
 import { ConfigError } from './config/errors.ts';
-import { serve } from './serve.ts';
+import { checkBindAddress, serve } from './serve.ts';
 import { createTokenCommand, inspectTokenCommand } from './auth/token-commands.ts';
 import { verifyAuditFile } from './audit/verify-command.ts';
 
@@ -36,6 +36,7 @@ export function cli(argv: string[]): void {
     .action((file: string) => {
       try {
         const { config: loaded, warnings } = loadConfig({ configPath: file });
+        checkBindAddress(loaded);
         for (const w of warnings) process.stderr.write(`warning: ${w}\n`);
         process.stdout.write(`${file}: OK (${loaded.backends.map((b) => `${b.name}:${b.type}`).join(' -> ')})\n`);
       } catch (err) {

@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
 import { buildGateway } from './app.ts';
 import { loadConfig } from './config/load.ts';
+import type { GatewayConfig } from './config/schema.ts';
 import { ConfigError } from './config/errors.ts';
 import { createLogger } from './logging.ts';
 import { startMetricsServer } from './routes/metrics.ts';
@@ -14,13 +15,18 @@ export function isLoopbackHost(host: string): boolean {
   return LOOPBACK.test(host.replace(/^\[|\]$/g, ''));
 }
 
-export async function serve(configPath: string | undefined): Promise<FastifyInstance> {
-  const { config, warnings } = loadConfig({ configPath });
-  const devMode = !config.auth;
-  if (devMode && !isLoopbackHost(config.server.host)) {
+/** Refuses what `serve` would refuse about the address: `config check` applies it too, so a config it passes does start. */
+export function checkBindAddress(config: GatewayConfig): void {
+  if (!config.auth && !isLoopbackHost(config.server.host)) {
     // A dev key printed on startup is for this machine only: other hosts need a configured `auth` section.
     throw new ConfigError('server.host', `"${config.server.host}" is not a loopback address; without an auth section the gateway binds loopback only`);
   }
+}
+
+export async function serve(configPath: string | undefined): Promise<FastifyInstance> {
+  const { config, warnings } = loadConfig({ configPath });
+  checkBindAddress(config);
+  const devMode = !config.auth;
   // With audit lines on stdout, the application log moves to stderr so the two streams stay apart.
   const logger = createLogger({ level: config.log.level, ...(config.audit.sink === 'stdout' ? { destination: pino.destination(2) } : {}) });
   for (const w of warnings) logger.warn(w);

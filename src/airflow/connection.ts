@@ -512,17 +512,8 @@ export function connectionToJson(conn: Connection): string {
   return pythonJsonDumps(out);
 }
 
-export interface ConnectionApiView {
-  conn_id: string;
-  conn_type: string | null;
-  description: string | null;
-  host: string | null;
-  login: string | null;
-  password: string | null;
-  schema: string | null;
-  port: number | null;
-  extra: Record<string, unknown> | null;
-}
+/** A connection as the API serves it: the same fields, with `extra` parsed. */
+export type ConnectionApiView = Omit<Connection, 'extra'> & { extra: Record<string, unknown> | null };
 
 // A Connection is never changed once parsed (the cache shares one object between requests), so
 // its API view is computed once per Connection: a cache hit does not re-parse `extra`.

@@ -26,6 +26,14 @@ const JwksSchema = Type.Object(
     cache_seconds: Type.Number({ default: 600, minimum: 1, maximum: 86400 }),
     min_refresh_interval_seconds: Type.Number({ default: 30, minimum: 0, maximum: 3600, description: 'An unknown kid refetches the set at most this often.' }),
     timeout_seconds: Type.Number({ default: 5, minimum: 0.1, maximum: 60 }),
+    token_file: Type.Optional(
+      Type.String({
+        pattern: '^/',
+        description:
+          'An absolute path to a bearer token sent with each fetch, re-read every time (a projected service-account token: ' +
+          "a Kubernetes API server serves /openid/v1/jwks only to authenticated callers by default).",
+      }),
+    ),
   },
   { additionalProperties: false },
 );

@@ -4,6 +4,7 @@
 // `min_refresh_interval_seconds`, so a stream of made-up kids cannot turn the
 // gateway into a load generator against the issuer. A refetch replaces the set:
 // a key the issuer rotated out stops verifying.
+import { readFileSync } from 'node:fs';
 import { createPublicKey, type JsonWebKey } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { JwksConfig } from './config.ts';
@@ -71,7 +72,9 @@ export class JwksKeySet {
     this.lastAttempt = Date.now();
     this.fetches++;
     try {
-      const res = await fetch(this.config.url, { signal: AbortSignal.timeout(this.config.timeout_seconds * 1000), redirect: 'error' });
+      // Re-read each time: kubelet rotates projected tokens. (The URL is https, or http on loopback only.)
+      const headers: Record<string, string> = this.config.token_file ? { authorization: `Bearer ${readFileSync(this.config.token_file, 'utf8').trim()}` } : {};
+      const res = await fetch(this.config.url, { headers, signal: AbortSignal.timeout(this.config.timeout_seconds * 1000), redirect: 'error' });
       if (!res.ok) throw new Error(`HTTP ${res.status}`);
       const text = await res.text();
       if (text.length > MAX_BODY_BYTES) throw new Error('key set too large');

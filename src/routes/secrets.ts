@@ -2,7 +2,7 @@
 // Handlers are thin: validate the id, ask the resolver (the cache in front of the
 // chain) with the freshness the client asked for, shape the answer.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { connectionToApi, connectionToUri, type Connection } from '../airflow/connection.ts';
+import { connectionToApi, connectionToApiJson, connectionToUri, type Connection } from '../airflow/connection.ts';
 import type { Resolved } from '../backends/chain.ts';
 import type { SecretKind, VariableValue } from '../backends/types.ts';
 import { parseRequestFreshness } from '../cache/freshness.ts';
@@ -13,6 +13,17 @@ import { ref } from '../openapi.ts';
 import { toGatewayError } from '../problems.ts';
 import { guardMethods } from './method-guard.ts';
 import { permissions } from './permissions.ts';
+
+// Connections are immutable once parsed and cached entries keep the same object, so a cache hit reuses its text.
+const apiJsonCache = new WeakMap<Connection, string>();
+function apiJsonText(conn: Connection): string {
+  let text = apiJsonCache.get(conn);
+  if (text === undefined) {
+    text = connectionToApiJson(conn);
+    apiJsonCache.set(conn, text);
+  }
+  return text;
+}
 
 /** What the routes ask: the cache in front of the backend chain. */
 export interface SecretResolver {
@@ -130,7 +141,10 @@ export function registerSecretRoutes(app: FastifyInstance, resolver: SecretResol
         reply.serializer(JSON.stringify).type('application/json; charset=utf-8');
         return { conn_id: id, uri: connectionToUri(found.value) };
       }
-      return connectionToApi(found.value);
+      // Python-exact JSON (json.dumps of extra as Airflow decoded it): `1.0` stays a float, big integers stay
+      // exact and key order is kept, which a JavaScript object would lose on the way to the worker's from_json.
+      reply.serializer(apiJsonText).type('application/json; charset=utf-8');
+      return found.value;
     },
   );
   // POST on this wildcard is POST /v1/connections/{conn_id}/test (routes/connections-test.ts), which answers 405 itself otherwise.

@@ -1,14 +1,18 @@
 // The Helm chart, checked with the real tools: helm lint --strict, helm template over
 // the default values and every example, kubeconform -strict against the Kubernetes
-// schemas, the gateway's own `config check` on the config.yaml the chart renders,
-// values.schema.json in step with the gateway's config schema, and the README.
+// schemas, the gateway's own `config check` on the config.yaml the chart renders (and
+// every file that config names mounted into the container), values.schema.json in
+// step with the gateway's config schema, the dashboard shipped as the repository has
+// it, and the README.
 import assert from 'node:assert/strict';
-import { cpSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { parse, parseAllDocuments } from 'yaml';
+import { parse } from 'yaml';
 import { renderChartValuesSchema } from '../../scripts/chart-schema.ts';
-import { chartDir, helmTemplate, KUBE_VERSIONS, kubeconform, ok, root, run, tempDir, toolPath } from './tools.ts';
+import { loadConfig } from '../../src/config/load.ts';
+import { checkBindAddress } from '../../src/serve.ts';
+import { chartDir, configFiles, helmTemplate, KUBE_VERSIONS, kubeconform, ok, render, root, tempDir, toolPath, type Manifest } from './tools.ts';
 
 const examples = readdirSync(path.join(chartDir, 'examples'))
   .filter((f) => f.endsWith('.yaml'))
@@ -17,17 +21,6 @@ const valueSets: Array<{ name: string; args: string[] }> = [
   { name: 'default values', args: [] },
   ...examples.map((file) => ({ name: path.relative(root, file), args: ['-f', file] })),
 ];
-
-type Manifest = { kind: string; metadata: { name: string }; data?: Record<string, string>; [key: string]: unknown };
-
-function render(args: string[], kubeVersion?: string, chart?: string): { text: string; manifests: Manifest[] } {
-  const res = helmTemplate(args, kubeVersion, chart);
-  assert.equal(res.status, 0, `helm template ${args.join(' ')}:\n${res.stderr}`);
-  const manifests = parseAllDocuments(res.stdout)
-    .map((d) => d.toJS() as Manifest | null)
-    .filter((m): m is Manifest => m !== null);
-  return { text: res.stdout, manifests };
-}
 
 /** The ServiceMonitor CRD is not a built-in kind: its schema comes from the prometheus-operator models. */
 async function validateServiceMonitor(manifest: Manifest): Promise<void> {
@@ -38,12 +31,33 @@ async function validateServiceMonitor(manifest: Manifest): Promise<void> {
   new ServiceMonitor(manifest).validate();
 }
 
+/** What `secrets-gateway config check` does (src/cli.ts), in-process: a process per file would cost a second each. */
 function configCheck(yamlText: string, label: string): void {
   const file = path.join(tempDir('chart-config-'), 'config.yaml');
   writeFileSync(file, yamlText);
-  const res = run(process.execPath, [path.join(root, 'src/main.ts'), 'config', 'check', file]);
-  assert.equal(res.status, 0, `${label}: the gateway rejects the rendered config.yaml:\n${res.stderr}`);
+  try {
+    checkBindAddress(loadConfig({ configPath: file, env: {} }).config);
+  } catch (err) {
+    assert.fail(`${label}: the gateway rejects the rendered config.yaml: ${(err as Error).message}`);
+  }
 }
+
+/** Every file the config names (and NODE_EXTRA_CA_CERTS) lies under one of the container's mounts. */
+function assertFilesMounted(config: unknown, container: { env?: Array<{ name: string; value?: string }>; volumeMounts?: Array<{ mountPath: string }> }, label: string): void {
+  const mounts = (container.volumeMounts ?? []).map((m) => m.mountPath.replace(/\/$/, ''));
+  const extraCa = container.env?.find((e) => e.name === 'NODE_EXTRA_CA_CERTS')?.value;
+  const files = [...configFiles(config, '/etc/secrets-gateway'), ...(extraCa ? [['env NODE_EXTRA_CA_CERTS', extraCa] as [string, string]] : [])];
+  const unmounted = files.filter(([, file]) => !mounts.some((m) => file.startsWith(`${m}/`)));
+  assert.deepEqual(unmounted, [], `${label}: files the gateway reads that no volume mount provides (mounts: ${mounts.join(', ')})`);
+}
+
+const renders = new Map<string, ReturnType<typeof render>>();
+/** helm template, once per value set and Kubernetes version. */
+const rendered = (args: string[], kubeVersion = KUBE_VERSIONS[0]!) => {
+  const key = `${kubeVersion} ${args.join(' ')}`;
+  if (!renders.has(key)) renders.set(key, render(args, kubeVersion));
+  return renders.get(key)!;
+};
 
 describe('Helm chart helm/secrets-gateway', () => {
   it('values.schema.json carries the gateway config schema as it is now (node scripts/chart-schema.ts)', () => {
@@ -58,19 +72,29 @@ describe('Helm chart helm/secrets-gateway', () => {
 
     for (const kubeVersion of KUBE_VERSIONS) {
       it(`helm template | kubeconform -strict, Kubernetes ${kubeVersion}: ${name}`, async () => {
-        const { text, manifests } = render(args, kubeVersion);
+        const { text, manifests } = rendered(args, kubeVersion);
         const res = kubeconform(text, kubeVersion, ['ServiceMonitor']);
         assert.equal(res.status, 0, `kubeconform:\n${res.stdout}\n${res.stderr}`);
         for (const m of manifests.filter((m) => m.kind === 'ServiceMonitor')) await validateServiceMonitor(m);
       });
     }
 
-    it(`the rendered config.yaml passes the gateway's config check: ${name}`, () => {
-      const configMap = render(args).manifests.find((m) => m.kind === 'ConfigMap' && m.data?.['config.yaml']);
+    it(`the rendered config.yaml passes the gateway's config check, and every file it names is mounted: ${name}`, () => {
+      const { manifests } = rendered(args);
+      const configMap = manifests.find((m) => m.kind === 'ConfigMap' && m.data?.['config.yaml']);
       assert.ok(configMap, 'no ConfigMap with config.yaml');
       configCheck(configMap.data!['config.yaml']!, name);
+      const pod = (manifests.find((m) => m.kind === 'Deployment') as any).spec.template.spec;
+      assertFilesMounted(parse(configMap.data!['config.yaml']!), pod.containers[0], name);
     });
   }
+
+  it('a file the config names that no mount provides is caught (the mount check can fail)', () => {
+    const { manifests } = render(['--set', 'config.audit.key_file=/var/run/elsewhere/audit-key', '--set', 'auditKey.enabled=false']);
+    const config = parse(manifests.find((m) => m.kind === 'ConfigMap')!.data!['config.yaml']!);
+    const pod = (manifests.find((m) => m.kind === 'Deployment') as any).spec.template.spec;
+    assert.throws(() => assertFilesMounted(config, pod.containers[0], 'moved key'), /config\.audit\.key_file/);
+  });
 
   it('the Deployment runs non-root on a read-only root filesystem with every capability dropped, probes and spread', () => {
     const deployment = render([]).manifests.find((m) => m.kind === 'Deployment') as unknown as {
@@ -101,15 +125,16 @@ describe('Helm chart helm/secrets-gateway', () => {
     assert.deepEqual(parse(configMap.data!['config.yaml']!), parse(readFileSync(path.join(chartDir, 'values.yaml'), 'utf8')).config);
   });
 
-  it('a separate metrics port (config.metrics.port) becomes a container port, a Service port and the ServiceMonitor endpoint', () => {
-    // The gateway has no metrics section yet: render without the schema, as the chart will once it has.
-    const { manifests } = render(['--skip-schema-validation', '--set', 'config.metrics.port=9090', '--set', 'metrics.serviceMonitor.enabled=true']);
+  it('a separate metrics port (config.metrics.port) becomes a container port, a Service port and the ServiceMonitor endpoint, at config.metrics.path', () => {
+    const { manifests } = render(['--set', 'config.metrics.port=9090', '--set', 'config.metrics.path=/internal/metrics', '--set', 'metrics.serviceMonitor.enabled=true']);
     const service = manifests.find((m) => m.kind === 'Service') as any;
     assert.deepEqual(service.spec.ports.map((p: any) => [p.name, p.port]), [['http', 8080], ['metrics', 9090]]);
+    const pod = (manifests.find((m) => m.kind === 'Deployment') as any).spec.template.spec;
+    assert.deepEqual(pod.containers[0].ports.map((p: any) => [p.name, p.containerPort]), [['http', 8080], ['metrics', 9090]]);
     const monitor = manifests.find((m) => m.kind === 'ServiceMonitor') as any;
-    assert.equal(monitor.spec.endpoints[0].port, 'metrics');
+    assert.deepEqual([monitor.spec.endpoints[0].port, monitor.spec.endpoints[0].path], ['metrics', '/internal/metrics']);
     const withoutPort = render(['--set', 'metrics.serviceMonitor.enabled=true']).manifests.find((m) => m.kind === 'ServiceMonitor') as any;
-    assert.equal(withoutPort.spec.endpoints[0].port, 'http');
+    assert.deepEqual([withoutPort.spec.endpoints[0].port, withoutPort.spec.endpoints[0].path], ['http', '/metrics']);
   });
 
   it('values.schema.json refuses typos in chart values and in the gateway config, at install time', () => {
@@ -133,20 +158,24 @@ describe('Helm chart helm/secrets-gateway', () => {
     assert.match(res.stdout, /additional properties 'bogus' not allowed/);
   });
 
-  it('ships each dashboards/*.json in the chart as a Grafana dashboard ConfigMap, and nothing while there is none', async () => {
-    // The dashboard JSON arrives with the metrics work; a copy of the chart with one proves the template.
-    assert.equal(render(['--set', 'grafanaDashboard.enabled=true']).manifests.filter((m) => m.kind === 'ConfigMap').length, 1);
-    const chart = path.join(tempDir('chart-'), 'secrets-gateway');
-    cpSync(chartDir, chart, { recursive: true });
-    mkdirSync(path.join(chart, 'dashboards'));
-    const dashboard = JSON.stringify({ title: 'Secrets Gateway', panels: [] }, null, 2);
-    writeFileSync(path.join(chart, 'dashboards/secrets-gateway.json'), dashboard);
-    const { text, manifests } = render(['--set', 'grafanaDashboard.enabled=true'], KUBE_VERSIONS[0], chart);
+  it("ships the repository's dashboard (dashboards/secrets-gateway.json) as a Grafana ConfigMap, byte for byte, also in the packaged chart", () => {
+    // helm/secrets-gateway/dashboards/secrets-gateway.json is a symlink to it: Helm reads no file outside
+    // the chart, but lint, template and package follow the link and take the file's content.
+    const original = readFileSync(path.join(root, 'dashboards/secrets-gateway.json'), 'utf8');
+    const off = render([]).manifests.filter((m) => m.kind === 'ConfigMap');
+    assert.deepEqual(off.map((m) => m.metadata.name), ['gw-secrets-gateway'], 'a dashboard ConfigMap while grafanaDashboard.enabled is false');
+    const { text, manifests } = render(['--set', 'grafanaDashboard.enabled=true']);
     const board = manifests.find((m) => m.metadata.name === 'gw-secrets-gateway-secrets-gateway');
     assert.ok(board, 'no dashboard ConfigMap');
     assert.equal((board as any).metadata.labels.grafana_dashboard, '1');
-    assert.deepEqual(JSON.parse(board.data!['secrets-gateway.json']!), JSON.parse(dashboard));
+    assert.equal(board.data!['secrets-gateway.json'], original.replace(/\n$/, ''));
     assert.equal(kubeconform(text, KUBE_VERSIONS[0]!).status, 0);
+
+    const out = tempDir('chart-package-');
+    ok(toolPath('helm'), ['package', chartDir, '--destination', out]);
+    const archive = readdirSync(out).find((f) => f.endsWith('.tgz'))!;
+    ok('tar', ['-xzf', path.join(out, archive), '-C', out]);
+    assert.equal(readFileSync(path.join(out, 'secrets-gateway/dashboards/secrets-gateway.json'), 'utf8'), original);
   });
 
   it('README.md documents every chart value', () => {
@@ -191,10 +220,16 @@ describe('sidecar mode: helm/airflow-sidecar-values.yaml for the Apache Airflow 
     assert.equal(token.audience, 'secrets-gateway');
   });
 
-  it('the gateway config it ships binds loopback and passes config check', () => {
+  it('the gateway config it ships binds loopback, verifies the worker token (audience secrets-gateway) as the chart does, passes config check, and every file it names is mounted', () => {
     const data = parse(values.extraConfigMaps['{{ .Release.Name }}-secrets-gateway'].data) as Record<string, string>;
-    const config = parse(data['config.yaml']!) as { server: { host: string } };
+    const config = parse(data['config.yaml']!) as { server: { host: string }; auth: Record<string, unknown> };
     assert.equal(config.server.host, '127.0.0.1');
     configCheck(data['config.yaml']!, 'sidecar');
+    const chartDefault = parse(rendered([]).manifests.find((m) => m.kind === 'ConfigMap')!.data!['config.yaml']!) as { auth: Record<string, unknown> };
+    assert.deepEqual(config.auth, chartDefault.auth, "the sidecar's auth section differs from the chart's default");
+    const gateway = values.workers.extraContainers.find((c: { name: string }) => c.name === 'secrets-gateway');
+    assertFilesMounted(config, gateway, 'sidecar');
+    const worker = values.workers.extraVolumes.find((v: any) => v.projected)?.projected.sources[0].serviceAccountToken;
+    assert.equal(worker.audience, config.auth.audience);
   });
 });

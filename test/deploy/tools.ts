@@ -6,6 +6,7 @@ import { existsSync, mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseAllDocuments } from 'yaml';
 
 export const root = fileURLToPath(new URL('../../', import.meta.url));
 export const chartDir = path.join(root, 'helm/secrets-gateway');
@@ -38,6 +39,18 @@ export function helmTemplate(args: string[], kubeVersion = KUBE_VERSIONS[0]!, ch
   return run(toolPath('helm'), ['template', 'gw', chart, '--namespace', 'secrets-gateway', '--kube-version', kubeVersion, ...args]);
 }
 
+export type Manifest = { kind: string; metadata: { name: string }; data?: Record<string, string>; [key: string]: unknown };
+
+/** helm template, which must succeed: its text and its manifests. */
+export function render(args: string[], kubeVersion?: string, chart?: string): { text: string; manifests: Manifest[] } {
+  const res = helmTemplate(args, kubeVersion, chart);
+  assert.equal(res.status, 0, `helm template ${args.join(' ')}:\n${res.stderr}`);
+  const manifests = parseAllDocuments(res.stdout)
+    .map((d) => d.toJS() as Manifest | null)
+    .filter((m): m is Manifest => m !== null);
+  return { text: res.stdout, manifests };
+}
+
 export function kubeconformArgs(kubeVersion: string): string[] {
   const schemas = path.join(tools, 'k8s-schemas');
   assert.ok(existsSync(path.join(schemas, `v${kubeVersion}-strict`)), `no Kubernetes ${kubeVersion} schemas in .tools/k8s-schemas; ${PROVISION}`);
@@ -52,4 +65,18 @@ export function kubeconform(manifests: string, kubeVersion: string, skip: string
 
 export function tempDir(prefix: string): string {
   return mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+/**
+ * The files a gateway config names (keys, CAs, tokens, connection files), as [key path, absolute path]:
+ * relative paths resolve against the config file's directory, as the gateway resolves them.
+ */
+export function configFiles(value: unknown, configDir: string, at = 'config'): Array<[string, string]> {
+  if (Array.isArray(value)) return value.flatMap((v, i) => configFiles(v, configDir, `${at}[${i}]`));
+  if (value === null || typeof value !== 'object') return [];
+  return Object.entries(value).flatMap(([key, v]): Array<[string, string]> =>
+    typeof v === 'string' && /^\.{0,2}\//.test(v) && /(_file|_path|^file|^verify)$/.test(key)
+      ? [[`${at}.${key}`, path.posix.resolve(configDir, v)]]
+      : configFiles(v, configDir, `${at}.${key}`),
+  );
 }

@@ -50,8 +50,9 @@ describe('cache over a real backend process', () => {
     await put('cold', COLD_VALUE);
     await put('warm', WARM_VALUE);
     await put('plain', 'plain-value');
-    // The project's own gcp_secret_manager backend, failing fast (no retries) so an outage shows at once.
-    const backends = [gcpBackendConfig(gcp.port, { name: 'gcp', kinds: ['variables'], max_retries: 0, timeout_seconds: 2 })];
+    // The project's own gcp_secret_manager backend, failing fast (no retries) so an outage shows at once,
+    // with a short circuit-breaker reset so recovery after the restart is quick.
+    const backends = [gcpBackendConfig(gcp.port, { name: 'gcp', kinds: ['variables'], max_retries: 0, timeout_seconds: 2, circuit_breaker_reset_seconds: 0.5 })];
     gw = await startTestGateway({ config: { cache: { max_entries: 3 }, backends } });
     base = await gw.app.listen({ host: '127.0.0.1', port: 0 });
     shortTtl = await startTestGateway({

@@ -35,6 +35,14 @@ describe('secrets-gateway command', () => {
     assert.match(res.stderr, /configuration error: server\.port: must be <= 65535/);
   });
 
+  it('config check refuses a non-loopback address without an auth section, as serve would', () => {
+    const file = path.join(tempDir(), 'open.yaml');
+    writeFileSync(file, 'server:\n  host: 0.0.0.0\nbackends:\n  - type: environment\n');
+    const res = run(['config', 'check', file]);
+    assert.equal(res.status, 2);
+    assert.match(res.stderr, /server\.host: "0\.0\.0\.0" is not a loopback address; without an auth section/);
+  });
+
   it('serve refuses a bad config with a non-zero exit naming the key path', () => {
     const file = path.join(tempDir(), 'bad.yaml');
     writeFileSync(file, 'backends:\n  - type: local_filesystem\n    connections_file: x\n');

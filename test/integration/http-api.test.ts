@@ -17,6 +17,7 @@ describe('HTTP API on environment and local-file backends', () => {
     AIRFLOW_CONN_JSON_CONN: ' {"conn_type": "postgresql", "host": "db.example", "port": "5432", "extra": {"sslmode": "require"}}',
     AIRFLOW_CONN_EMPTY_CONN: '',
     AIRFLOW_CONN_BROKEN: 'http://https://ftp://example.com',
+    AIRFLOW_CONN_EXACT_EXTRA: '{"conn_type": "http", "extra": {"b": 1.0, "10": 2, "big": 12345678901234567890, "u": "\u00fc"}}',
   };
   // Each public vector goes into the environment as AIRFLOW_CONN_VEC_<n>.
   parseable.forEach((v, i) => (env[`AIRFLOW_CONN_VEC_${i}`] = v.uri));
@@ -72,6 +73,13 @@ describe('HTTP API on environment and local-file backends', () => {
     assert.equal(body.conn_type, 'postgres');
     assert.equal(body.port, 5432);
     assert.deepEqual(body.extra, { sslmode: 'require' });
+  });
+
+  it('writes extra as Airflow decoded it: floats stay floats, big integers exact, key order kept', async () => {
+    const res = await get('/v1/connections/exact_extra');
+    assert.equal(res.statusCode, 200);
+    assert.match(res.body, /"extra": \{"b": 1\.0, "10": 2, "big": 12345678901234567890, "u": "\\u00fc"\}/);
+    assert.equal(res.json().conn_type, 'http');
   });
 
   it('serves the URI form with ?format=uri', async () => {

@@ -52,3 +52,8 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- define "secrets-gateway.metricsPortName" -}}
 {{- if include "secrets-gateway.metricsPort" . }}metrics{{ else }}http{{ end }}
 {{- end }}
+
+{{/* The existing Secret holding the audit log's fingerprint key. */}}
+{{- define "secrets-gateway.auditKeySecretName" -}}
+{{- default (printf "%s-audit-key" (include "secrets-gateway.fullname" .)) .Values.auditKey.secretName }}
+{{- end }}

@@ -4,10 +4,8 @@
 //
 // OpenBao is pointed at it with kubernetes_host=http://127.0.0.1:PORT and
 // disable_local_ca_jwt=true (no TLS, no in-pod files needed).
-import { createServer } from 'node:http';
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { createSign, generateKeyPairSync, randomUUID } from 'node:crypto';
-import { LOOPBACK, freePort, waitPortFree } from './common.ts';
+import { startHttpServer, type HttpHandler } from './http.ts';
 
 export interface ServiceAccountToken {
   jwt: string;
@@ -88,73 +86,49 @@ export async function startTokenReviewServer(opts: { port?: number } = {}): Prom
   };
   const reviewer = issueToken('kube-system', 'token-reviewer');
 
-  const handler = (req: IncomingMessage, res: ServerResponse): void => {
-    let body = '';
-    req.on('data', (d: Buffer) => (body += d.toString('utf8')));
-    req.on('end', () => {
-      const send = (code: number, obj: unknown): void => {
-        res.writeHead(code, { 'content-type': 'application/json' });
-        res.end(JSON.stringify(obj));
-      };
-      if (req.method !== 'POST' || req.url !== '/apis/authentication.k8s.io/v1/tokenreviews') {
-        send(404, { kind: 'Status', apiVersion: 'v1', status: 'Failure', reason: 'NotFound', code: 404 });
-        return;
-      }
-      const auth = req.headers.authorization ?? '';
-      if (auth !== `Bearer ${reviewer.jwt}`) {
-        send(401, { kind: 'Status', apiVersion: 'v1', status: 'Failure', message: 'Unauthorized', reason: 'Unauthorized', code: 401 });
-        return;
-      }
-      reviews += 1;
-      let token = '';
-      let audiences: string[] = [];
-      try {
-        const parsed = JSON.parse(body) as { spec?: { token?: string; audiences?: string[] } };
-        token = parsed.spec?.token ?? '';
-        audiences = parsed.spec?.audiences ?? [];
-      } catch {
-        send(400, { kind: 'Status', apiVersion: 'v1', status: 'Failure', reason: 'BadRequest', code: 400 });
-        return;
-      }
-      const sa = valid.get(token);
-      const status =
-        sa === undefined
-          ? { authenticated: false, error: 'token not valid' }
-          : {
-              authenticated: true,
-              user: { username: `system:serviceaccount:${sa.namespace}:${sa.name}`, uid: sa.uid, groups: ['system:serviceaccounts'] },
-              audiences,
-            };
-      send(201, { kind: 'TokenReview', apiVersion: 'authentication.k8s.io/v1', metadata: {}, spec: { token, audiences }, status });
-    });
+  const handler: HttpHandler = (req, res, body) => {
+    const send = (code: number, obj: unknown): void => {
+      res.writeHead(code, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(obj));
+    };
+    if (req.method !== 'POST' || req.url !== '/apis/authentication.k8s.io/v1/tokenreviews') {
+      send(404, { kind: 'Status', apiVersion: 'v1', status: 'Failure', reason: 'NotFound', code: 404 });
+      return;
+    }
+    const auth = req.headers.authorization ?? '';
+    if (auth !== `Bearer ${reviewer.jwt}`) {
+      send(401, { kind: 'Status', apiVersion: 'v1', status: 'Failure', message: 'Unauthorized', reason: 'Unauthorized', code: 401 });
+      return;
+    }
+    reviews += 1;
+    let token = '';
+    let audiences: string[] = [];
+    try {
+      const parsed = JSON.parse(body) as { spec?: { token?: string; audiences?: string[] } };
+      token = parsed.spec?.token ?? '';
+      audiences = parsed.spec?.audiences ?? [];
+    } catch {
+      send(400, { kind: 'Status', apiVersion: 'v1', status: 'Failure', reason: 'BadRequest', code: 400 });
+      return;
+    }
+    const sa = valid.get(token);
+    const status =
+      sa === undefined
+        ? { authenticated: false, error: 'token not valid' }
+        : {
+            authenticated: true,
+            user: { username: `system:serviceaccount:${sa.namespace}:${sa.name}`, uid: sa.uid, groups: ['system:serviceaccounts'] },
+            audiences,
+          };
+    send(201, { kind: 'TokenReview', apiVersion: 'authentication.k8s.io/v1', metadata: {}, spec: { token, audiences }, status });
   };
 
-  const port = opts.port ?? (await freePort());
-  let server: Server | undefined;
-  const listen = async (): Promise<void> => {
-    const s = createServer(handler);
-    s.keepAliveTimeout = 1000;
-    await new Promise<void>((res, rej) => {
-      s.once('error', rej);
-      s.listen(port, LOOPBACK, () => res());
-    });
-    s.unref();
-    server = s;
-  };
-  const close = async (): Promise<void> => {
-    const s = server;
-    server = undefined;
-    if (s === undefined) return;
-    s.closeAllConnections();
-    await new Promise<void>((res) => s.close(() => res()));
-    await waitPortFree(port);
-  };
-  await listen();
+  const server = await startHttpServer({ ...(opts.port !== undefined ? { port: opts.port } : {}), handler });
 
   return {
-    host: LOOPBACK,
-    port,
-    url: `http://${LOOPBACK}:${port}`,
+    host: server.host,
+    port: server.port,
+    url: server.url,
     publicKeyPem,
     caCertPem: UNUSED_KUBERNETES_CA_PEM,
     reviewerJwt: reviewer.jwt,
@@ -165,10 +139,7 @@ export async function startTokenReviewServer(opts: { port?: number } = {}): Prom
     revoke: (jwt: string) => {
       valid.delete(jwt);
     },
-    stop: close,
-    restart: async () => {
-      await close();
-      await listen();
-    },
+    stop: () => server.stop(),
+    restart: () => server.restart(),
   };
 }

@@ -5,7 +5,9 @@ import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createSigner } from 'fast-jwt';
-import { startTestGateway, type TestGateway } from '../../helpers/gateway.ts';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { startTestGateway, tempDir, type TestGateway } from '../../helpers/gateway.ts';
 import { startHttpServer, type HttpServer } from '../../helpers/servers/http.ts';
 
 const ISS = 'https://kubernetes.default.svc';
@@ -53,6 +55,47 @@ describe('JWKS key sets', () => {
 
   const read = (token: string) => gw.inject({ method: 'GET', url: '/v1/variables/shared', headers: { authorization: `Bearer ${token}` } });
   const fetches = () => jwks.requests.length;
+
+  it('sends the bearer token from token_file with each fetch, re-read every time (an API server that wants authentication)', async () => {
+    const dir = tempDir();
+    const tokenFile = path.join(dir, 'token');
+    writeFileSync(tokenFile, 'reader-token-1\n');
+    const seen: string[] = [];
+    const guarded = await startHttpServer({
+      handler: (req, res) => {
+        seen.push(String(req.headers.authorization));
+        const ok = req.headers.authorization === 'Bearer reader-token-1' || req.headers.authorization === 'Bearer reader-token-2';
+        res.writeHead(ok ? 200 : 401, { 'content-type': 'application/json' });
+        res.end(ok ? JSON.stringify({ keys: [second.jwk] }) : '{}');
+      },
+    });
+    const auth = (jwks: Record<string, unknown>) => ({
+      audience: 'secrets-gateway',
+      issuer: ISS,
+      jwks: [{ url: `${guarded.url}/openid/v1/jwks`, min_refresh_interval_seconds: 0, cache_seconds: 1, ...jwks }],
+      policies: [{ match: { sub: 'system:serviceaccount:airflow:*' }, grants: ['variables:read:*'] }],
+    });
+    const without = await startTestGateway({ env: { AIRFLOW_VAR_SHARED: 'jwks-shared-value' }, config: { backends: [{ type: 'environment' }], auth: auth({}) } });
+    const withToken = await startTestGateway({ env: { AIRFLOW_VAR_SHARED: 'jwks-shared-value' }, config: { backends: [{ type: 'environment' }], auth: auth({ token_file: tokenFile }) } });
+    try {
+      // A new token each time: a verified token is cached until its exp and would not touch the key set.
+      let n = 0;
+      const get = (g: TestGateway) =>
+        g.inject({ method: 'GET', url: '/v1/variables/shared', headers: { authorization: `Bearer ${second.token({ exp: Math.floor(Date.now() / 1000) + 600 + n++ })}` } });
+      const refused = (await get(without)).statusCode;
+      assert.ok(refused === 401 || refused === 503, `no token: the key set cannot be fetched and the caller is refused (got ${refused})`);
+      assert.equal((await get(withToken)).statusCode, 200);
+      writeFileSync(tokenFile, 'reader-token-2\n'); // kubelet rotated the projected token
+      await sleep(1100); // past cache_seconds: the next request refetches
+      assert.equal((await get(withToken)).statusCode, 200);
+      assert.ok(seen.includes('Bearer reader-token-2'), 'the rotated token was read again');
+      assert.ok(seen.includes('undefined'), 'the gateway without token_file sent no Authorization');
+    } finally {
+      await without.close();
+      await withToken.close();
+      await guarded.stop();
+    }
+  });
 
   it('verifies a token signed by a key from the set (fetched once at startup, then cached)', async () => {
     assert.equal(fetches(), 1);
