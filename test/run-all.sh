@@ -32,9 +32,9 @@ node --test --test-concurrency=2 --test-timeout=300000 \
   "test/e2e/**/*.test.ts" \
   "test/deploy/**/*.test.ts"
 
-echo "== leak check: every secret value the tests used, searched for in every log and audit file they wrote"
-node --test test/leak-check/*.test.ts
-
 # The benchmark, for a moment: it must keep running (no timing is checked here; `npm run bench` measures).
 echo "== bench smoke (npm run bench -- --smoke)"
 node bench/run.ts --smoke
+
+echo "== leak check: every secret value the tests used, searched for in every log and audit file they wrote"
+node --test test/leak-check/*.test.ts
