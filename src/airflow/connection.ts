@@ -516,8 +516,9 @@ export function connectionToJson(conn: Connection): string {
 export type ConnectionApiView = Omit<Connection, 'extra'> & { extra: Record<string, unknown> | null };
 
 // A Connection is never changed once parsed (the cache shares one object between requests), so
-// its API view is computed once per Connection: a cache hit does not re-parse `extra`.
+// its API view and its JSON text are computed once per Connection: a cache hit does not re-parse `extra`.
 const apiViews = new WeakMap<Connection, ConnectionApiView>();
+const apiJsonTexts = new WeakMap<Connection, string>();
 
 /** The connection for an API response: extra as its parsed object, or null when extra is empty.
  * The view is shared by every caller with the same Connection: read it, never change it. */
@@ -549,6 +550,15 @@ function buildApiView(conn: Connection): ConnectionApiView {
  * int/float spelling (e.g. `1.0`, big integers), which a JavaScript object loses.
  */
 export function connectionToApiJson(conn: Connection): string {
+  let text = apiJsonTexts.get(conn);
+  if (text === undefined) {
+    text = buildApiJson(conn);
+    apiJsonTexts.set(conn, text);
+  }
+  return text;
+}
+
+function buildApiJson(conn: Connection): string {
   const out: PyDict = new Map<string, PyValue>([
     ['conn_id', conn.conn_id],
     ['conn_type', conn.conn_type],

@@ -14,17 +14,6 @@ import { toGatewayError } from '../problems.ts';
 import { guardMethods } from './method-guard.ts';
 import { permissions } from './permissions.ts';
 
-// Connections are immutable once parsed and cached entries keep the same object, so a cache hit reuses its text.
-const apiJsonCache = new WeakMap<Connection, string>();
-function apiJsonText(conn: Connection): string {
-  let text = apiJsonCache.get(conn);
-  if (text === undefined) {
-    text = connectionToApiJson(conn);
-    apiJsonCache.set(conn, text);
-  }
-  return text;
-}
-
 /** What the routes ask: the cache in front of the backend chain. */
 export interface SecretResolver {
   getConnection(connId: string, freshness?: RequestFreshness): Promise<Answer<Connection>>;
@@ -143,7 +132,7 @@ export function registerSecretRoutes(app: FastifyInstance, resolver: SecretResol
       }
       // Python-exact JSON (json.dumps of extra as Airflow decoded it): `1.0` stays a float, big integers stay
       // exact and key order is kept, which a JavaScript object would lose on the way to the worker's from_json.
-      reply.serializer(apiJsonText).type('application/json; charset=utf-8');
+      reply.serializer(connectionToApiJson).type('application/json; charset=utf-8');
       return found.value;
     },
   );

@@ -20,29 +20,15 @@ import {
   waitReady,
 } from './common.ts';
 import type { ManagedProcess } from './common.ts';
+import type { StatusName } from '../../servers/gcp-secret-manager/store.ts';
 
 /** The client's own options type (google-gax ClientOptions). */
 export type GcpClientOptions = NonNullable<ConstructorParameters<typeof SecretManagerServiceClient>[0]>;
 
 export const GCP_EMULATOR_SCRIPT = join(REPO_ROOT, 'test', 'servers', 'gcp-secret-manager', 'server.ts');
 
-export type GrpcStatusName =
-  | 'CANCELLED'
-  | 'UNKNOWN'
-  | 'INVALID_ARGUMENT'
-  | 'DEADLINE_EXCEEDED'
-  | 'NOT_FOUND'
-  | 'ALREADY_EXISTS'
-  | 'PERMISSION_DENIED'
-  | 'RESOURCE_EXHAUSTED'
-  | 'FAILED_PRECONDITION'
-  | 'ABORTED'
-  | 'OUT_OF_RANGE'
-  | 'UNIMPLEMENTED'
-  | 'INTERNAL'
-  | 'UNAVAILABLE'
-  | 'DATA_LOSS'
-  | 'UNAUTHENTICATED';
+/** The emulator's gRPC status names, less OK (a fault is never OK). */
+export type GrpcStatusName = Exclude<StatusName, 'OK'>;
 
 export interface GcpFault {
   /** RPC method name, e.g. 'AccessSecretVersion'; all methods when omitted. */
