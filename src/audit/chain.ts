@@ -3,7 +3,7 @@
 // text up to, and without, `,"hash":…`). Editing a line breaks its hash;
 // deleting one breaks the next line's `prev` and `seq`. Pure functions, shared
 // by the writer and `secrets-gateway audit verify`.
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 export const GENESIS = '0'.repeat(64);
 
@@ -12,7 +12,8 @@ export interface ChainState {
   hash: string;
 }
 
-const sha256 = (s: string): string => createHash('sha256').update(s).digest('hex');
+// The one-shot hash: about half the cost of createHash().update().digest() for a line this size.
+const sha256 = (s: string): string => hash('sha256', s, 'hex');
 
 /** One chained line (with its newline) for `event`, and the chain's new state. */
 export function chainLine(event: object, state: ChainState): { line: string; state: ChainState } {
