@@ -17,6 +17,8 @@ const TITLES: Record<number, string> = {
 };
 
 export function sendProblem(request: FastifyRequest, reply: FastifyReply, error: GatewayError): FastifyReply {
+  // The audit event of a /v1 request names the code it was answered with.
+  if (request.access) request.access.problemCode = error.code;
   return reply
     .code(error.status)
     .header('content-type', 'application/problem+json; charset=utf-8')

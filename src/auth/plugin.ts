@@ -1,11 +1,10 @@
 // Access control for the API, in one place. Every /v1 route declares the
 // permission it needs in `config.permission` (routes/permissions.ts); the
-// onRequest hook here authenticates the bearer token and enforces that
-// permission before anything else runs (no body is parsed for a caller without
-// a valid token). Routes that act on several secrets (POST /v1/lookup) call
+// onRequest hook this file gives every /v1 route authenticates the bearer token,
+// applies the per-subject rate limit and enforces that permission before anything
+// else runs (no body is parsed for a caller without a valid token). Routes that act on several secrets (POST /v1/lookup) call
 // `request.authorize(action, id)` per item. Every decision and its outcome
 // becomes one audit event when the response is done.
-import rateLimit from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { Audit } from '../audit/index.ts';
@@ -16,6 +15,8 @@ import { sendProblem, toGatewayError } from '../problems.ts';
 import type { RoutePermission } from '../routes/permissions.ts';
 import type { AuthConfig } from './config.ts';
 import { decide, type Decision } from './policy.ts';
+import { SubjectRateLimiter } from './rate-limit.ts';
+import { isoNow } from '../iso-time.ts';
 import { AuthenticationError, type AuthFailureReason } from './reasons.ts';
 import { isScopedAction, type Action } from './scopes.ts';
 import { AIRFLOW_FIELDS, type AirflowContext, type Principal, type TokenVerifier } from './verify.ts';
@@ -147,80 +148,109 @@ export async function registerAccessControl(app: FastifyInstance, options: Acces
     }
   });
 
-  const refuse = (request: FastifyRequest, reply: FastifyReply, error: GatewayError, reason: string) => {
+  const refuse = (request: FastifyRequest, reply: FastifyReply, error: GatewayError, reason: string): void => {
     request.access!.refusal = { reason };
-    return sendProblem(request, reply, error);
+    sendProblem(request, reply, error);
   };
 
-  app.addHook('onRequest', async (request, reply) => {
-    const route = request.routeOptions.url;
-    if (!route?.startsWith('/v1/')) return;
-    const permission = request.routeOptions.config.permission as RoutePermission | undefined;
-    if (permission?.action === 'none') return; // serves no data (a 405 method guard)
-    // A path that lacks the route's literal suffix is answered 405 by the handler, which serves nothing.
-    if (permission && 'suffix' in permission && permission.suffix && !wildcard(request).endsWith(permission.suffix)) return;
-    request.access = { principal: null, items: [], refusal: null, problemCode: undefined, route };
+  const authenticationFailed = (request: FastifyRequest, reply: FastifyReply, err: AuthenticationError): void => {
+    onFailure?.(err.reason);
+    if (err.reason === 'jwks_unavailable') return refuse(request, reply, new GatewayError('auth_unavailable', 503, err.message), err.reason);
+    const missing = err.reason === 'missing_token';
+    reply.header('www-authenticate', missing ? REALM : `${REALM}, error="invalid_token"`);
+    refuse(request, reply, new GatewayError(missing ? 'unauthenticated' : 'invalid_token', 401, err.message, { reason: err.reason }), err.reason);
+  };
 
-    if (!audit.sink.healthy && audit.failClosed) {
-      return refuse(request, reply, new GatewayError('audit_unavailable', 503, 'The audit log cannot be written, so no request is served (audit.on_failure: refuse).'), 'audit_unavailable');
-    }
-    try {
-      request.access.principal = await verifier.verify(bearerToken(request));
-    } catch (err) {
-      if (!(err instanceof AuthenticationError)) throw err;
-      onFailure?.(err.reason);
-      if (err.reason === 'jwks_unavailable') {
-        return refuse(request, reply, new GatewayError('auth_unavailable', 503, err.message), err.reason);
+  const limiter = auth.rate_limit ? new SubjectRateLimiter(auth.rate_limit.max, auth.rate_limit.window_seconds * 1000) : null;
+
+  /** After authentication: the rate limit, then the route's permission. true: go on to the handler. */
+  function admit(request: FastifyRequest, reply: FastifyReply, permission: RoutePermission | undefined, principal: Principal): boolean {
+    const access = request.access!;
+    access.principal = principal;
+    if (limiter) {
+      const limit = limiter.take(principal.rateLimitKey);
+      reply.header('x-ratelimit-limit', limiter.maxHeader).header('x-ratelimit-remaining', limit.remaining).header('x-ratelimit-reset', limit.resetSeconds);
+      if (!limit.allowed) {
+        reply.header('retry-after', limit.resetSeconds);
+        sendProblem(request, reply, new GatewayError('rate_limited', 429, `Too many requests for this subject; retry in ${limit.resetSeconds} s.`));
+        return false;
       }
-      const missing = err.reason === 'missing_token';
-      reply.header('www-authenticate', missing ? REALM : `${REALM}, error="invalid_token"`);
-      return refuse(request, reply, new GatewayError(missing ? 'unauthenticated' : 'invalid_token', 401, err.message, { reason: err.reason }), err.reason);
     }
-
-    const forbidden = () => {
+    const forbidden = (): false => {
       reply.header('www-authenticate', `${REALM}, error="insufficient_scope"`);
-      return sendProblem(request, reply, new GatewayError('forbidden', 403, 'This token does not grant access to this resource.'));
+      sendProblem(request, reply, new GatewayError('forbidden', 403, 'This token does not grant access to this resource.'));
+      return false;
     };
     if (!permission) {
       // A /v1 route that declares no permission is a bug; deny it, dry run or not.
       onFailure?.('undeclared_route');
-      request.access.refusal = { reason: 'undeclared_route' };
+      access.refusal = { reason: 'undeclared_route' };
       return forbidden();
     }
     if (!('id' in permission)) {
-      if (!applyDecision(request, permission.action, null, decide(request.access.principal.access, permission.action))) return forbidden();
+      if (!applyDecision(request, permission.action as Action, null, decide(principal.access, permission.action as Action))) return forbidden();
     } else if (permission.id === 'path' && isScopedAction(permission.action)) {
       const id = pathId(request, permission) ?? '';
-      if (!applyDecision(request, permission.action, id, decide(request.access.principal.access, permission.action, id))) return forbidden();
+      if (!applyDecision(request, permission.action, id, decide(principal.access, permission.action, id))) return forbidden();
     }
     // per-item routes: the handler calls request.authorize for each item.
-  });
+    return true;
+  }
 
-  // Keep the stable code of problem responses for the audit event.
-  // (Callback-style hooks: no promise per request on the hot path.)
-  app.addHook('onSend', (request, reply, payload, done) => {
-    if (request.access && reply.statusCode >= 400 && typeof payload === 'string') {
-      try {
-        request.access.problemCode = (JSON.parse(payload) as { code?: string }).code;
-      } catch {
-        // not a problem document
+  /** The onRequest hook of one /v1 route: authenticates, rate-limits and enforces its permission.
+   * Callback style, and synchronous for a token already verified: no promise on the hot path. */
+  function accessHook(route: string, permission: RoutePermission | undefined) {
+    const suffix = permission && 'suffix' in permission ? permission.suffix : undefined;
+    return function checkAccess(request: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void): void {
+      // A path that lacks the route's literal suffix is answered 405 by the handler, which serves nothing.
+      if (suffix && !wildcard(request).endsWith(suffix)) return done();
+      request.access = { principal: null, items: [], refusal: null, problemCode: undefined, route };
+      if (!audit.sink.healthy && audit.failClosed) {
+        return refuse(request, reply, new GatewayError('audit_unavailable', 503, 'The audit log cannot be written, so no request is served (audit.on_failure: refuse).'), 'audit_unavailable');
       }
-    }
-    done(null, payload);
+      let token: string;
+      try {
+        token = bearerToken(request);
+      } catch (err) {
+        return authenticationFailed(request, reply, err as AuthenticationError);
+      }
+      const known = verifier.cached(token);
+      if (known) {
+        if (admit(request, reply, permission, known)) done();
+        return;
+      }
+      verifier.verify(token).then(
+        (principal) => {
+          if (admit(request, reply, permission, principal)) done();
+        },
+        (err: unknown) => (err instanceof AuthenticationError ? authenticationFailed(request, reply, err) : done(err as Error)),
+      );
+    };
+  }
+
+  // Every /v1 route (registered after this) gets the access check and the audit event as hooks of its
+  // own, with its permission in hand: nothing is looked up per request. Method guards serve no data.
+  app.addHook('onRoute', (route) => {
+    if (!route.url.startsWith('/v1/')) return;
+    const permission = route.config?.permission;
+    if (permission?.action === 'none') return;
+    route.onRequest = [...[route.onRequest ?? []].flat(), accessHook(route.url, permission)];
+    route.onResponse = [
+      ...[route.onResponse ?? []].flat(),
+      (request: FastifyRequest, reply: FastifyReply, done: () => void) => {
+        writeAuditEvents(request, reply, permission);
+        done();
+      },
+    ];
   });
 
-  app.addHook('onResponse', (request, reply, done) => {
-    writeAuditEvents(request, reply);
-    done();
-  });
-
-  function writeAuditEvents(request: FastifyRequest, reply: FastifyReply): void {
+  function writeAuditEvents(request: FastifyRequest, reply: FastifyReply, permission: RoutePermission | undefined): void {
     const access = request.access;
     if (!access) return;
     const p = access.principal;
     const base = {
       type: 'access' as const,
-      time: new Date().toISOString(),
+      time: isoNow(),
       request_id: request.id,
       method: request.method,
       route: access.route,
@@ -236,7 +266,6 @@ export async function registerAccessControl(app: FastifyInstance, options: Acces
       status === 404 ? { outcome: 'not_found', code: access.problemCode ?? 'not_found' } : status >= 400 ? { outcome: 'error', code: access.problemCode ?? 'error' } : { outcome: 'found' };
     if (access.items.length === 0) {
       if (!access.refusal && status < 400) return; // nothing was decided about any secret (an empty batch)
-      const permission = request.routeOptions.config.permission as RoutePermission | undefined;
       const action = permission && typeof permission.action === 'string' ? permission.action : null;
       const id = permission ? pathId(request, permission) : null;
       const event: AuditEvent = {
@@ -251,19 +280,6 @@ export async function registerAccessControl(app: FastifyInstance, options: Acces
       return;
     }
     for (const item of access.items) audit.sink.write({ ...base, ...item, ...(item.outcome ? {} : fallback()) } satisfies AuditEvent);
-  }
-
-  if (auth.rate_limit) {
-    await app.register(rateLimit, {
-      max: auth.rate_limit.max,
-      timeWindow: auth.rate_limit.window_seconds * 1000,
-      // Authenticated API requests only, counted per subject (issuer + sub), not per address:
-      // many Airflow workers share a NAT, and one runaway DAG must not starve the rest.
-      allowList: (request: FastifyRequest) => !request.access?.principal,
-      keyGenerator: (request: FastifyRequest) => `${request.access?.principal?.issuer ?? ''}|${request.access?.principal?.subject ?? ''}`,
-      errorResponseBuilder: (_request: FastifyRequest, context: { after: string }) =>
-        new GatewayError('rate_limited', 429, `Too many requests for this subject; retry in ${context.after}.`),
-    });
   }
 }
 

@@ -31,6 +31,8 @@ export interface Principal {
   airflow: AirflowContext | null;
   /** Expiry, in ms since the epoch. */
   expiresAt: number;
+  /** Who the rate limit counts: issuer and subject. */
+  rateLimitKey: string;
 }
 
 export const AIRFLOW_FIELDS = ['dag_id', 'task_id', 'run_id', 'try_number', 'team'] as const;
@@ -95,10 +97,16 @@ export class TokenVerifier {
     await Promise.all(this.jwks.map((j) => j.refresh()));
   }
 
+  /** The principal of a token verified before and not expired yet; undefined otherwise (then call verify). */
+  cached(token: string): Principal | undefined {
+    const cached = this.cache?.get(token);
+    return cached && cached.expiresAt + this.auth.clock_skew_seconds * 1000 > Date.now() ? cached : undefined;
+  }
+
   async verify(token: string): Promise<Principal> {
     if (token.length > this.auth.max_token_bytes) throw new AuthenticationError('token_too_large', `The token is longer than ${this.auth.max_token_bytes} bytes.`);
-    const cached = this.cache?.get(token);
-    if (cached && cached.expiresAt + this.auth.clock_skew_seconds * 1000 > Date.now()) return cached;
+    const cached = this.cached(token);
+    if (cached) return cached;
     if (!JWT_SHAPE.test(token)) throw new AuthenticationError('malformed_token', 'The token is not a well-formed JWT.');
 
     let header: { alg?: unknown; kid?: unknown };
@@ -125,9 +133,10 @@ export class TokenVerifier {
       access: accessFor(claims, grantsFromClaims(claims), this.auth.policies),
       airflow: airflowFromClaims(claims),
       expiresAt: claims.exp * 1000,
+      rateLimitKey: `${typeof claims.iss === 'string' ? claims.iss : ''}|${claims.sub}`,
     };
-    const ttl = principal.expiresAt + this.auth.clock_skew_seconds * 1000 - Date.now();
-    if (ttl > 0) this.cache?.set(token, principal, { ttl: Math.ceil(ttl) });
+    // No TTL in the LRU (its clock costs more than the rest of a cached check): cached() checks the expiry.
+    if (principal.expiresAt + this.auth.clock_skew_seconds * 1000 > Date.now()) this.cache?.set(token, principal);
     return principal;
   }
 

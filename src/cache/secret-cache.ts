@@ -58,6 +58,8 @@ export interface SecretCacheOptions {
 /** The key covers everything that changes the answer. Teams, when they come, go first. */
 export const cacheKey = (kind: SecretKind, id: string, team = ''): string => `${team}\u0000${kind}\u0000${id}`;
 
+const NO_PREFERENCE: RequestFreshness = { noCache: false };
+
 const isBackendFailure = (err: unknown): boolean => err instanceof GatewayError && err.code === 'backend_unavailable';
 
 /** Backends that report changes to their data (local files) invalidate instead of waiting for a TTL. */
@@ -128,7 +130,17 @@ export class SecretCache implements SecretResolver {
     return keys.length;
   }
 
-  async resolve<T>(kind: SecretKind, id: string, freshness: RequestFreshness = { noCache: false }): Promise<Answer<T>> {
+  /** The answer, when the cache holds a fresh one the client accepts: a hit, at once, with no
+   * promise (the path of almost every request). undefined: ask resolve(). */
+  fresh<T>(kind: SecretKind, id: string, freshness: RequestFreshness = NO_PREFERENCE): Answer<T> | undefined {
+    if (!this.config.enabled) return undefined;
+    const entry = this.entries.get(cacheKey(kind, id));
+    if (!entry) return undefined;
+    const age = this.now() - entry.confirmedAt;
+    return age < entry.ttlMs && this.clientAccepts(freshness, age) ? this.serve<T>(entry, 'hit') : undefined;
+  }
+
+  async resolve<T>(kind: SecretKind, id: string, freshness: RequestFreshness = NO_PREFERENCE): Promise<Answer<T>> {
     if (!this.config.enabled) return { found: (await this.lookup(kind, id)) as Resolved<T> | null };
     const key = cacheKey(kind, id);
     const entry = this.entries.get(key);

@@ -1,7 +1,7 @@
 // The metrics endpoint (on the main port, or a port of its own) and the request
 // metrics of the secret routes, taken in one hook from each route's declared permission.
 import { createServer, type Server } from 'node:http';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { GatewayMetrics, RequestKind, RequestOutcome } from '../metrics.ts';
 import type { ScopedAction } from './permissions.ts';
 
@@ -19,17 +19,23 @@ function outcomeOf(status: number): RequestOutcome {
 }
 
 /** Counts and times every secret request. A batch lookup counts each item where it is resolved
- * (src/routes/secrets.ts); here only its duration, and its refusal as a whole. */
+ * (src/routes/secrets.ts); here only its duration, and its refusal as a whole. Each secret route
+ * (registered after this) gets the hook with its kind worked out once, from its declared permission. */
 export function registerRequestMetrics(app: FastifyInstance, metrics: GatewayMetrics): void {
-  app.addHook('onResponse', async (request, reply) => {
-    const permission = request.routeOptions.config.permission;
+  app.addHook('onRoute', (route) => {
+    const permission = route.config?.permission;
     if (!permission || !('id' in permission)) return;
     const batch = Array.isArray(permission.action);
     const kind = batch ? 'lookup' : KIND_OF_ACTION[permission.action as ScopedAction];
     if (!kind) return;
-    metrics.requestDuration.observe({ kind }, reply.elapsedTime / 1000);
-    const outcome = outcomeOf(reply.statusCode);
-    if (!batch || outcome === 'denied') metrics.requests.inc({ kind, outcome });
+    const labels = { kind };
+    const countRequest = (request: FastifyRequest, reply: FastifyReply, done: () => void): void => {
+      metrics.requestDuration.observe(labels, reply.elapsedTime / 1000);
+      const outcome = outcomeOf(reply.statusCode);
+      if (!batch || outcome === 'denied') metrics.requests.inc({ kind, outcome });
+      done();
+    };
+    route.onResponse = [...[route.onResponse ?? []].flat(), countRequest];
   });
 }
 

@@ -16,6 +16,8 @@ import { permissions } from './permissions.ts';
 
 /** What the routes ask: the cache in front of the backend chain. */
 export interface SecretResolver {
+  /** A fresh cached answer the client accepts, synchronously; undefined: ask the get* method. */
+  fresh<T>(kind: SecretKind, id: string, freshness?: RequestFreshness): Answer<T> | undefined;
   getConnection(connId: string, freshness?: RequestFreshness): Promise<Answer<Connection>>;
   getVariable(key: string, freshness?: RequestFreshness): Promise<Answer<VariableValue>>;
   getConfig(key: string, freshness?: RequestFreshness): Promise<Answer<VariableValue>>;
@@ -39,30 +41,60 @@ function freshnessHeaders(reply: FastifyReply, cache: CacheInfo | undefined): vo
 }
 
 /** Resolves one secret, or throws the error a single request answers with; the outcome goes to the audit event. */
-async function resolveOrThrow<T>(
-  request: FastifyRequest,
-  kind: SecretKind,
-  id: string,
-  lookup: Lookup<T>,
-  freshness: RequestFreshness,
-  reply?: FastifyReply,
-): Promise<Resolved<T>> {
+async function resolveOrThrow<T>(request: FastifyRequest, kind: SecretKind, id: string, lookup: Lookup<T>, freshness: RequestFreshness): Promise<Resolved<T>> {
   try {
-    const found = await resolveFound(kind, id, lookup, freshness, reply);
-    request.recordOutcome(kind, id, { found: { source: found.source, value: found.value } });
-    return found;
+    validateId(kind, id);
+    return foundOrThrow(request, kind, id, await lookup(id, freshness));
   } catch (err) {
     request.recordOutcome(kind, id, { error: err });
     throw err;
   }
 }
 
-async function resolveFound<T>(kind: SecretKind, id: string, lookup: Lookup<T>, freshness: RequestFreshness, reply?: FastifyReply): Promise<Resolved<T>> {
-  validateId(kind, id);
-  const { found, cache } = await lookup(id, freshness);
-  if (reply) freshnessHeaders(reply, cache);
-  if (!found) throw notFound(`${kind === 'config' ? 'Config key' : kind === 'connection' ? 'Connection' : 'Variable'} "${id}"`);
+/** The answer's value, or the 404 for a not-found answer; recorded for the audit event. */
+function foundOrThrow<T>(request: FastifyRequest, kind: SecretKind, id: string, answer: Answer<T>): Resolved<T> {
+  const { found } = answer;
+  if (!found) {
+    const err = notFound(`${kind === 'config' ? 'Config key' : kind === 'connection' ? 'Connection' : 'Variable'} "${id}"`);
+    request.recordOutcome(kind, id, { error: err });
+    throw err;
+  }
+  request.recordOutcome(kind, id, { found: { source: found.source, value: found.value } });
   return found;
+}
+
+/**
+ * Answers a single-secret GET: a fresh cache hit synchronously (no promise: the path of almost every
+ * request), anything else through the cache's lookup. `send` shapes the body of a found secret.
+ */
+function answerSecret<T>(
+  resolver: SecretResolver,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  kind: SecretKind,
+  id: string,
+  lookup: Lookup<T>,
+  send: (found: Resolved<T>) => unknown,
+): unknown {
+  try {
+    validateId(kind, id);
+  } catch (err) {
+    request.recordOutcome(kind, id, { error: err });
+    throw err;
+  }
+  const freshness = requestFreshness(request);
+  const respond = (answer: Answer<T>): unknown => {
+    freshnessHeaders(reply, answer.cache);
+    const found = foundOrThrow(request, kind, id, answer);
+    secretHeaders(reply, found.source);
+    return send(found);
+  };
+  const hit = resolver.fresh<T>(kind, id, freshness);
+  if (hit) return respond(hit);
+  return lookup(id, freshness).then(respond, (err: unknown) => {
+    request.recordOutcome(kind, id, { error: err });
+    throw err;
+  });
 }
 
 const READ_ACTION = { connection: 'connections:read', variable: 'variables:read', config: 'config:read' } as const;
@@ -121,19 +153,15 @@ export function registerSecretRoutes(app: FastifyInstance, resolver: SecretResol
         response: { 200: ref('Connection') },
       },
     },
-    async (request, reply) => {
+    (request, reply) => {
       const id = request.params['*'];
-      const found = await resolveOrThrow(request, 'connection', id, getConnection, requestFreshness(request), reply);
-      secretHeaders(reply, found.source);
-      if (request.query.format === 'uri') {
-        // A different body shape from the route's serializer; two fixed string fields.
-        reply.serializer(JSON.stringify).type('application/json; charset=utf-8');
-        return { conn_id: id, uri: connectionToUri(found.value) };
-      }
-      // Python-exact JSON (json.dumps of extra as Airflow decoded it): `1.0` stays a float, big integers stay
-      // exact and key order is kept, which a JavaScript object would lose on the way to the worker's from_json.
-      reply.serializer(connectionToApiJson).type('application/json; charset=utf-8');
-      return found.value;
+      return answerSecret(resolver, request, reply, 'connection', id, getConnection, (found) => {
+        reply.type('application/json; charset=utf-8');
+        if (request.query.format === 'uri') return JSON.stringify({ conn_id: id, uri: connectionToUri(found.value) });
+        // Python-exact JSON (json.dumps of extra as Airflow decoded it): `1.0` stays a float, big integers stay
+        // exact and key order is kept, which a JavaScript object would lose on the way to the worker's from_json.
+        return connectionToApiJson(found.value);
+      });
     },
   );
   // POST on this wildcard is POST /v1/connections/{conn_id}/test (routes/connections-test.ts), which answers 405 itself otherwise.
@@ -143,11 +171,9 @@ export function registerSecretRoutes(app: FastifyInstance, resolver: SecretResol
     ['/v1/variables/*', 'variable', getVariable, 'Variable', permissions.readVariable],
     ['/v1/config/*', 'config', getConfig, 'ConfigValue', permissions.readConfig],
   ] as const) {
-    app.get<{ Params: WildcardParams }>(prefix, { config: { permission }, schema: { response: { 200: ref(schema) } } }, async (request, reply) => {
+    app.get<{ Params: WildcardParams }>(prefix, { config: { permission }, schema: { response: { 200: ref(schema) } } }, (request, reply) => {
       const key = request.params['*'];
-      const found = await resolveOrThrow(request, kind, key, lookup, requestFreshness(request), reply);
-      secretHeaders(reply, found.source);
-      return { key, value: found.value };
+      return answerSecret(resolver, request, reply, kind, key, lookup, (found) => ({ key, value: found.value }));
     });
     guardMethods(app, prefix, ['GET']);
   }
