@@ -20,9 +20,9 @@ export interface AuditSink {
   close(): Promise<void>;
 }
 
-/** Buffered lines wait at most this long (or until there are this many bytes) before they are written. */
+/** Buffered events wait at most this long (or until there are this many) before they are written. */
 const FLUSH_INTERVAL_MS = 5;
-const FLUSH_BYTES = 64 * 1024;
+const FLUSH_EVENTS = 256;
 
 class StreamSink implements AuditSink {
   healthy = true;
@@ -46,34 +46,34 @@ class StreamSink implements AuditSink {
     this.logger.error({ code: err.code ?? err.name }, 'audit sink write failed; audit events are being lost');
   }
 
-  /** The chain line for `event`, advancing the chain. */
-  next(event: object): string {
-    const { line, state } = chainLine(event, this.state);
-    this.state = state;
-    return line;
-  }
-
   write(event: object): void {
     if (!this.healthy || this.stream.destroyed || this.stream.writableEnded) {
       this.dropped++;
       return;
     }
-    // Lines are gathered for a few milliseconds and go to the stream as one write: under load that is one
-    // write(2) per hundreds of events instead of one per event-loop turn, which cost more than the events.
-    this.pending += this.next(event);
-    if (this.pending.length >= FLUSH_BYTES) this.flush();
+    // Events are gathered for a few milliseconds, then chained, serialized and written together: one
+    // write(2) per hundreds of events instead of one per event-loop turn, and the serializing and
+    // hashing run in one tight loop (about half their cost when done one event per request).
+    this.pending.push(event);
+    if (this.pending.length >= FLUSH_EVENTS) this.flush();
     else this.flushTimer ??= setTimeout(this.flush, FLUSH_INTERVAL_MS);
   }
 
-  private pending = '';
+  private pending: object[] = [];
   private flushTimer: NodeJS.Timeout | undefined;
 
   private readonly flush = (): void => {
     clearTimeout(this.flushTimer);
     this.flushTimer = undefined;
-    if (this.pending === '' || this.stream.destroyed || this.stream.writableEnded) return;
-    const chunk = this.pending;
-    this.pending = '';
+    if (this.pending.length === 0 || this.stream.destroyed || this.stream.writableEnded) return;
+    const events = this.pending;
+    this.pending = [];
+    let chunk = '';
+    for (const event of events) {
+      const { line, state } = chainLine(event, this.state);
+      this.state = state;
+      chunk += line;
+    }
     this.stream.write(chunk);
   };
 
