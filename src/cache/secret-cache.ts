@@ -21,7 +21,7 @@ import type { BackendChain, Resolved } from '../backends/chain.ts';
 import { SECRET_KINDS, type SecretKind, type SecretsBackend, type VariableValue } from '../backends/types.ts';
 import type { CacheConfig } from '../config/schema.ts';
 import { GatewayError } from '../errors.ts';
-import type { GatewayMetrics, InvalidationSource } from '../metrics.ts';
+import { batchedCounter, batchedHistogram, type BatchedCounter, type BatchedHistogram, type GatewayMetrics, type InvalidationSource } from '../metrics.ts';
 import type { SecretResolver } from '../routes/secrets.ts';
 import { scopeMatcher, type InvalidationScope } from './invalidation.ts';
 import type { Answer, CacheState, RequestFreshness } from './types.ts';
@@ -78,6 +78,9 @@ export class SecretCache implements SecretResolver {
   private readonly flights = new Map<string, { kind: SecretKind; id: string; promise: Promise<Refreshed> }>();
   /** Bumped by every invalidation: a lookup that started under an older epoch is not stored. */
   private epoch = 0;
+  /** The metrics every answer updates, per kind, with their labels bound once (see batchedCounter). */
+  private readonly freshHits: Record<SecretKind, BatchedCounter>;
+  private readonly servedAge: Record<SecretKind, BatchedHistogram>;
 
   constructor(options: SecretCacheOptions) {
     this.config = options.config;
@@ -96,6 +99,9 @@ export class SecretCache implements SecretResolver {
       },
     });
     this.metrics.countCacheEntriesWith(() => this.countByKind());
+    const perKind = <T>(make: (kind: SecretKind) => T) => Object.fromEntries(SECRET_KINDS.map((kind) => [kind, make(kind)])) as Record<SecretKind, T>;
+    this.freshHits = perKind((kind) => batchedCounter(this.metrics.cacheHits, { kind, state: 'fresh' }));
+    this.servedAge = perKind((kind) => batchedHistogram(this.metrics.servedAge, { kind }));
     for (const { backend } of this.chain.links) {
       if (reportsChanges(backend)) backend.onChange(() => this.invalidate({ all: true }, 'file_change'));
     }
@@ -195,12 +201,12 @@ export class SecretCache implements SecretResolver {
   private serve<T>(entry: Entry, state: CacheState, staleReason?: 'revalidating' | 'backend_error'): Answer<T> {
     const ageMs = Math.max(0, this.now() - entry.confirmedAt);
     const { kind } = entry;
-    if (state === 'hit') this.metrics.cacheHits.inc({ kind, state: 'fresh' });
+    if (state === 'hit') this.freshHits[kind].inc();
     else if (state === 'stale') {
       this.metrics.cacheHits.inc({ kind, state: 'stale' });
       this.metrics.staleServed.inc({ kind, reason: staleReason ?? 'revalidating' });
     } else this.metrics.cacheMisses.inc({ kind });
-    this.metrics.servedAge.observe({ kind }, ageMs / 1000);
+    this.servedAge[kind].observe(ageMs / 1000);
     const cache = { state, ageSeconds: Math.floor(ageMs / 1000), ...(entry.fingerprint ? { fingerprint: entry.fingerprint } : {}) };
     return { found: entry.found as Resolved<T> | null, cache };
   }

@@ -2,7 +2,7 @@
 // metrics of the secret routes, taken in one hook from each route's declared permission.
 import { createServer, type Server } from 'node:http';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { GatewayMetrics, RequestKind, RequestOutcome } from '../metrics.ts';
+import { batchedCounter, batchedHistogram, type GatewayMetrics, type RequestKind, type RequestOutcome } from '../metrics.ts';
 import type { ScopedAction } from './permissions.ts';
 
 const KIND_OF_ACTION: Partial<Record<ScopedAction, RequestKind>> = {
@@ -28,11 +28,13 @@ export function registerRequestMetrics(app: FastifyInstance, metrics: GatewayMet
     const batch = Array.isArray(permission.action);
     const kind = batch ? 'lookup' : KIND_OF_ACTION[permission.action as ScopedAction];
     if (!kind) return;
-    const labels = { kind };
+    const duration = batchedHistogram(metrics.requestDuration, { kind });
+    const found = batchedCounter(metrics.requests, { kind, outcome: 'found' });
     const countRequest = (request: FastifyRequest, reply: FastifyReply, done: () => void): void => {
-      metrics.requestDuration.observe(labels, reply.elapsedTime / 1000);
+      duration.observe(reply.elapsedTime / 1000);
       const outcome = outcomeOf(reply.statusCode);
-      if (!batch || outcome === 'denied') metrics.requests.inc({ kind, outcome });
+      if (outcome === 'found' && !batch) found.inc();
+      else if (!batch || outcome === 'denied') metrics.requests.inc({ kind, outcome });
       done();
     };
     route.onResponse = [...[route.onResponse ?? []].flat(), countRequest];
