@@ -50,7 +50,12 @@ export class WatchedFile<T> extends EventEmitter {
   async start(): Promise<void> {
     await this.check();
     try {
-      this.watcher = watch(path.dirname(this.filePath), { persistent: false }, () => this.scheduleCheck());
+      const name = path.basename(this.filePath);
+      // Only this file's own events, and the `..data` symlink swaps of a Kubernetes volume; others
+      // in the directory (an audit log written next to the secrets, say) are not a reason to stat it.
+      this.watcher = watch(path.dirname(this.filePath), { persistent: false }, (_event, changed) => {
+        if (changed === null || changed === name || changed.startsWith('..')) this.scheduleCheck();
+      });
       this.watcher.on('error', () => this.watcher?.close());
     } catch {
       // The directory may not exist yet; the poll still finds the file when it appears.
