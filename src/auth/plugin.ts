@@ -80,15 +80,17 @@ function bearerToken(request: FastifyRequest): string {
   return m[1]!;
 }
 
+const AIRFLOW_HEADERS: Record<(typeof AIRFLOW_FIELDS)[number], string> = {
+  dag_id: 'x-airflow-dag-id',
+  task_id: 'x-airflow-task-id',
+  run_id: 'x-airflow-run-id',
+  try_number: 'x-airflow-try-number',
+  team: 'x-airflow-team',
+};
+
 /** Airflow context sent as headers: recorded, but marked unverified (any caller can send them). */
 function airflowFromHeaders(request: FastifyRequest): AirflowContext | null {
-  const names: Record<(typeof AIRFLOW_FIELDS)[number], string> = {
-    dag_id: 'x-airflow-dag-id',
-    task_id: 'x-airflow-task-id',
-    run_id: 'x-airflow-run-id',
-    try_number: 'x-airflow-try-number',
-    team: 'x-airflow-team',
-  };
+  const names = AIRFLOW_HEADERS;
   const ctx: AirflowContext = { verified: false };
   let any = false;
   for (const f of AIRFLOW_FIELDS) {
