@@ -2,7 +2,9 @@
 // global and nothing listens here, so tests build as many gateways as they like.
 import { randomUUID } from 'node:crypto';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { FastifyChildLoggerFactory } from 'fastify/types/logger.js';
 import type { Logger } from 'pino';
+import { lazyChildLogger } from './logging.ts';
 import { BackendChain, chainLink } from './backends/chain.ts';
 import { backendFactory } from './backends/registry.ts';
 import { SecretCache, backendTtls } from './cache/secret-cache.ts';
@@ -82,6 +84,7 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     loggerInstance: deps.logger as FastifyBaseLogger,
     // Fastify's two lines per request are replaced by one onResponse line below.
     logController: new LogController({ disableRequestLogging: true }),
+    childLoggerFactory: lazyChildLogger as unknown as FastifyChildLoggerFactory,
     bodyLimit: config.server.body_limit_bytes,
     requestIdHeader: false,
     genReqId: (req) => {
