@@ -36,7 +36,7 @@ ENV NODE_ENV=production \
 WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules
 COPY --from=build /src/dist ./dist
-COPY package.json openapi.yaml ./
+COPY package.json openapi.json ./
 COPY bin ./bin
 COPY config ./config
 # The image's own default: the environment backend, loopback only (right for a
