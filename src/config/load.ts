@@ -19,7 +19,10 @@ export { ConfigError } from './errors.ts';
 /** The configuration `npm start` uses when none is given: the repo's example files, then the environment. */
 export const EMBEDDED_DEFAULT_CONFIG = fileURLToPath(new URL('../../config/default.yaml', import.meta.url));
 
-const ajv = new Ajv({ allErrors: false, useDefaults: true, strict: true, coerceTypes: false });
+// validateSchema: false: Ajv would otherwise compile the JSON Schema meta-schema and check our
+// own schemas against it at every start (about half of this module's load time); the schemas
+// are fixed in the code, and test/unit/config-schema-meta.test.ts checks them instead.
+const ajv = new Ajv({ allErrors: false, useDefaults: true, strict: true, coerceTypes: false, validateSchema: false });
 const validateTopLevel = ajv.compile(GatewayConfigSchema);
 
 /** Environment variables that override a config key, applied before validation. */
