@@ -5,10 +5,11 @@
 // scripts/openapi-json.ts (a test fails when it is stale): parsing the YAML at every
 // start cost more time than everything else the docs need.
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+import { PACKAGE_DIR } from './package-dir.ts';
 
-export const OPENAPI_PATH = fileURLToPath(new URL('../openapi.yaml', import.meta.url));
-export const OPENAPI_JSON_PATH = fileURLToPath(new URL('../openapi.json', import.meta.url));
+export const OPENAPI_PATH = path.join(PACKAGE_DIR, 'openapi.yaml');
+export const OPENAPI_JSON_PATH = path.join(PACKAGE_DIR, 'openapi.json');
 
 export interface OpenApiDocument {
   openapi: string;

@@ -3,11 +3,11 @@
 // path of every problem. Nothing here starts anything.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Ajv, type ErrorObject } from 'ajv';
 import { parseDocument } from 'yaml';
 import { GatewayConfigSchema, type BackendEntry, type GatewayConfig } from './schema.ts';
 import { ConfigError } from './errors.ts';
+import { PACKAGE_DIR } from '../package-dir.ts';
 import { airflowChainFromEnv } from './airflow-compat.ts';
 import { backendFactory, knownBackendTypes } from '../backends/registry.ts';
 import { compileLookupPattern } from '../backends/lookup-pattern.ts';
@@ -17,7 +17,7 @@ import { authConfigProblems, type AuthConfig } from '../auth/config.ts';
 export { ConfigError } from './errors.ts';
 
 /** The configuration `npm start` uses when none is given: the repo's example files, then the environment. */
-export const EMBEDDED_DEFAULT_CONFIG = fileURLToPath(new URL('../../config/default.yaml', import.meta.url));
+export const EMBEDDED_DEFAULT_CONFIG = path.join(PACKAGE_DIR, 'config', 'default.yaml');
 
 // validateSchema: false: Ajv would otherwise compile the JSON Schema meta-schema and check our
 // own schemas against it at every start (about half of this module's load time); the schemas
