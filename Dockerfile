@@ -7,7 +7,7 @@
 # The base is the same Node release as the `node` package pinned in package.json.
 ARG NODE_IMAGE=node:24.21.0-slim
 
-# ---- build: all dependencies, compile src/ to dist/ --------------------------
+# ---- build: all dependencies, compile and bundle src/ to dist/ --------------
 FROM ${NODE_IMAGE} AS build
 WORKDIR /src
 COPY package.json package-lock.json ./
@@ -15,7 +15,9 @@ COPY package.json package-lock.json ./
 # the pinned `node` package; the image's own Node runs the build.
 RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
+COPY scripts/bundle.ts ./scripts/
 COPY src ./src
+# tsc, then esbuild: dist/cli.js is the gateway and most of its dependencies in one file.
 RUN npm run build
 
 # ---- deps: production dependencies only --------------------------------------
@@ -36,7 +38,7 @@ ENV NODE_ENV=production \
 WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules
 COPY --from=build /src/dist ./dist
-COPY package.json openapi.yaml ./
+COPY package.json openapi.json ./
 COPY bin ./bin
 COPY config ./config
 # The image's own default: the environment backend, loopback only (right for a

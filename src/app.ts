@@ -24,6 +24,7 @@ import { openAudit, type Audit } from './audit/index.ts';
 import { registerAccessControl, registerWithoutAccessControl } from './auth/plugin.ts';
 import type { AuthFailureReason } from './auth/reasons.ts';
 import { TokenVerifier } from './auth/verify.ts';
+import { lazySchemaCompilers } from './lazy-schemas.ts';
 
 export interface GatewayDeps {
   logger: Logger;
@@ -49,6 +50,8 @@ export interface Gateway {
   /** Token verification (null only without access control). */
   verifier: TokenVerifier | null;
   audit: Audit | null;
+  /** Compiles every route schema now (they compile on first use): tests call it so a broken schema fails them. */
+  compileSchemas: () => void;
 }
 
 // A caller's X-Request-Id is kept only if it is short and plain, so it cannot forge log lines.
@@ -80,7 +83,9 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
   const bus = config.cache.redis_url
     ? new (await import('./cache/redis-bus.ts')).RedisInvalidationBus({ url: config.cache.redis_url, channel: config.cache.redis_channel, logger: cacheLogger, metrics, apply: (scope) => cache.invalidate(scope, 'pubsub') })
     : undefined;
+  const schemas = lazySchemaCompilers();
   const app: FastifyInstance = Fastify({
+    schemaController: { compilersFactory: schemas.compilersFactory },
     loggerInstance: deps.logger as FastifyBaseLogger,
     // Fastify's two lines per request are replaced by one onResponse line below.
     logController: new LogController({ disableRequestLogging: true }),
@@ -158,5 +163,5 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
   await Promise.all([chain.init(), verifier?.init()]);
   bus?.start();
   await criticalConnections.start();
-  return { app, chain, routes, criticalConnections, cache, metrics, verifier, audit };
+  return { app, chain, routes, criticalConnections, cache, metrics, verifier, audit, compileSchemas: schemas.compileAll };
 }

@@ -3,11 +3,11 @@
 // path of every problem. Nothing here starts anything.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Ajv, type ErrorObject } from 'ajv';
 import { parseDocument } from 'yaml';
 import { GatewayConfigSchema, type BackendEntry, type GatewayConfig } from './schema.ts';
 import { ConfigError } from './errors.ts';
+import { PACKAGE_DIR } from '../package-dir.ts';
 import { airflowChainFromEnv } from './airflow-compat.ts';
 import { backendFactory, knownBackendTypes } from '../backends/registry.ts';
 import { compileLookupPattern } from '../backends/lookup-pattern.ts';
@@ -17,9 +17,14 @@ import { authConfigProblems, type AuthConfig } from '../auth/config.ts';
 export { ConfigError } from './errors.ts';
 
 /** The configuration `npm start` uses when none is given: the repo's example files, then the environment. */
-export const EMBEDDED_DEFAULT_CONFIG = fileURLToPath(new URL('../../config/default.yaml', import.meta.url));
+export const EMBEDDED_DEFAULT_CONFIG = path.join(PACKAGE_DIR, 'config', 'default.yaml');
 
-const ajv = new Ajv({ allErrors: false, useDefaults: true, strict: true, coerceTypes: false });
+// validateSchema: false: Ajv would otherwise compile the JSON Schema meta-schema and check our
+// own schemas against it at every start (about half of this module's load time); the schemas
+// are fixed in the code, and test/unit/config-schema-meta.test.ts checks them instead.
+// code.optimize: false skips Ajv's pass over the generated code (~30 % of compiling the config
+// schema); the validator runs once per start, so its speed does not matter.
+const ajv = new Ajv({ allErrors: false, useDefaults: true, strict: true, coerceTypes: false, validateSchema: false, code: { optimize: false } });
 const validateTopLevel = ajv.compile(GatewayConfigSchema);
 
 /** Environment variables that override a config key, applied before validation. */
