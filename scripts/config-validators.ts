@@ -1,5 +1,5 @@
 // Generates src/config/validators.generated.js: the configuration validators (the whole
-// config file, and each backend type's options), as the code Ajv would compile from the
+// config file, its `auth` section alone, and each backend type's options), as the code Ajv would compile from the
 // schemas at every start (Ajv's "standalone" code). Compiling them at start was ~20 % of
 // the time to ready; loading the generated module costs a few milliseconds, from
 // src/ (`npm start`) as from the bundle. The schemas stay the source of truth: a test
@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { Ajv } from 'ajv';
 import standalone from 'ajv/dist/standalone/index.js';
 import { GatewayConfigSchema } from '../src/config/schema.ts';
+import { AuthConfigSchema } from '../src/auth/config.ts';
 import { backendFactory, knownBackendTypes } from '../src/backends/registry.ts';
 import { CONFIG_VALIDATOR_OPTIONS, backendValidatorName } from '../src/config/validators.ts';
 
@@ -20,6 +21,7 @@ export function renderConfigValidators(): { current: string; wanted: string } {
   // Checks every schema against the JSON Schema meta-schema too (the generated code need not).
   const ajv = new Ajv({ ...CONFIG_VALIDATOR_OPTIONS, code: { source: true, esm: true, lines: true } });
   ajv.addSchema(GatewayConfigSchema, 'config');
+  ajv.addSchema(AuthConfigSchema, 'auth');
   for (const type of knownBackendTypes()) ajv.addSchema(backendFactory(type)!.optionsSchema, backendValidatorName(type));
   // The generated code require()s a few helpers of Ajv's runtime (string length, deep equality).
   const code = standalone.default(ajv).replace(/^"use strict";\n/, "");

@@ -3310,82 +3310,70 @@ validate10.errors = vErrors;
 return errors === 0;
 }
 
-export const backend_environment = validate11;
-const schema12 = {"additionalProperties":false,"type":"object","required":["type"],"properties":{"type":{"const":"environment","type":"string"},"name":{"pattern":"^[a-z0-9][a-z0-9_-]{0,62}$","description":"Unique name in the chain; defaults to the type.","type":"string"},"kinds":{"uniqueItems":true,"description":"The kinds this backend is asked for (default: all it supports); leave one out to turn it off.","type":"array","items":{"anyOf":[{"const":"connections","type":"string"},{"const":"variables","type":"string"},{"const":"config","type":"string"}]}},"connections_lookup_pattern":{"anyOf":[{"type":"string"},{"type":"null"}]},"variables_lookup_pattern":{"anyOf":[{"type":"string"},{"type":"null"}]},"config_lookup_pattern":{"anyOf":[{"type":"string"},{"type":"null"}]},"cache_ttl_seconds":{"minimum":0,"maximum":86400,"description":"Overrides cache.ttl_seconds for this backend's answers; 0 caches nothing from it.","type":"number"}}};
+export const auth = validate11;
+const schema12 = {"additionalProperties":false,"type":"object","required":["enforce","clock_skew_seconds","max_token_bytes","token_cache_size","keys","jwks","policies","rate_limit"],"properties":{"enforce":{"default":true,"description":"false: a dry run that audits \"would deny\" and serves anyway.","type":"boolean"},"audience":{"anyOf":[{"minLength":1,"type":"string"},{"minItems":1,"type":"array","items":{"minLength":1,"type":"string"}}]},"issuer":{"anyOf":[{"minLength":1,"type":"string"},{"minItems":1,"type":"array","items":{"minLength":1,"type":"string"}}]},"clock_skew_seconds":{"default":30,"minimum":0,"maximum":300,"type":"number"},"max_token_bytes":{"default":8192,"minimum":256,"maximum":16384,"type":"integer"},"token_cache_size":{"default":10000,"minimum":0,"maximum":1000000,"type":"integer"},"keys":{"default":[],"maxItems":64,"type":"array","items":{"additionalProperties":false,"type":"object","required":["kid","alg"],"properties":{"kid":{"minLength":1,"maxLength":256,"type":"string"},"alg":{"anyOf":[{"const":"HS256","type":"string"},{"const":"HS384","type":"string"},{"const":"HS512","type":"string"},{"const":"RS256","type":"string"},{"const":"RS384","type":"string"},{"const":"RS512","type":"string"},{"const":"PS256","type":"string"},{"const":"PS384","type":"string"},{"const":"PS512","type":"string"},{"const":"ES256","type":"string"},{"const":"ES384","type":"string"},{"const":"ES512","type":"string"},{"const":"EdDSA","type":"string"}]},"secret_file":{"minLength":1,"description":"HS*: a file holding the secret (a trailing newline is ignored).","type":"string"},"secret_env":{"minLength":1,"description":"HS*: an environment variable holding the secret.","type":"string"},"public_key_file":{"minLength":1,"description":"RS/PS/ES/EdDSA: a PEM public key or certificate.","type":"string"},"public_key_env":{"minLength":1,"type":"string"}}}},"jwks":{"default":[],"maxItems":16,"type":"array","items":{"additionalProperties":false,"type":"object","required":["url","cache_seconds","min_refresh_interval_seconds","timeout_seconds"],"properties":{"url":{"pattern":"^https?://","description":"https, or http on a loopback address.","type":"string"},"cache_seconds":{"default":600,"minimum":1,"maximum":86400,"type":"number"},"min_refresh_interval_seconds":{"default":30,"minimum":0,"maximum":3600,"description":"An unknown kid refetches the set at most this often.","type":"number"},"timeout_seconds":{"default":5,"minimum":0.1,"maximum":60,"type":"number"},"token_file":{"pattern":"^/","description":"An absolute path to a bearer token sent with each fetch, re-read every time (a projected service-account token: a Kubernetes API server serves /openid/v1/jwks only to authenticated callers by default).","type":"string"}}}},"policies":{"default":[],"maxItems":1000,"type":"array","items":{"additionalProperties":false,"type":"object","required":["match"],"properties":{"match":{"minProperties":1,"type":"object","patternProperties":{"^(.*)$":{"type":"string"}}},"grants":{"type":"array","items":{"minLength":1,"type":"string"}},"deny":{"type":"array","items":{"minLength":1,"type":"string"}}}}},"rate_limit":{"default":{"max":1000,"window_seconds":1},"description":"Requests per subject per window; false turns it off.","anyOf":[{"additionalProperties":false,"type":"object","required":["max","window_seconds"],"properties":{"max":{"minimum":1,"type":"integer"},"window_seconds":{"minimum":0.001,"type":"number"}}},{"const":false,"type":"boolean"}]}}};
 
 function validate11(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.enforce === undefined){
+data.enforce = true;
+}
+if(data.clock_skew_seconds === undefined){
+data.clock_skew_seconds = 30;
+}
+if(data.max_token_bytes === undefined){
+data.max_token_bytes = 8192;
+}
+if(data.token_cache_size === undefined){
+data.token_cache_size = 10000;
+}
+if(data.keys === undefined){
+data.keys = [];
+}
+if(data.jwks === undefined){
+data.jwks = [];
+}
+if(data.policies === undefined){
+data.policies = [];
+}
+if(data.rate_limit === undefined){
+data.rate_limit = {"max":1000,"window_seconds":1};
+}
 let missing0;
-if((data.type === undefined) && (missing0 = "type")){
+if(((((((((data.enforce === undefined) && (missing0 = "enforce")) || ((data.clock_skew_seconds === undefined) && (missing0 = "clock_skew_seconds"))) || ((data.max_token_bytes === undefined) && (missing0 = "max_token_bytes"))) || ((data.token_cache_size === undefined) && (missing0 = "token_cache_size"))) || ((data.keys === undefined) && (missing0 = "keys"))) || ((data.jwks === undefined) && (missing0 = "jwks"))) || ((data.policies === undefined) && (missing0 = "policies"))) || ((data.rate_limit === undefined) && (missing0 = "rate_limit"))){
 validate11.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!(((((((key0 === "type") || (key0 === "name")) || (key0 === "kinds")) || (key0 === "connections_lookup_pattern")) || (key0 === "variables_lookup_pattern")) || (key0 === "config_lookup_pattern")) || (key0 === "cache_ttl_seconds"))){
+if(!(func2.call(schema12.properties, key0))){
 validate11.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
 if(_errs1 === errors){
-if(data.type !== undefined){
-let data0 = data.type;
 const _errs2 = errors;
-if(typeof data0 !== "string"){
-validate11.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-if("environment" !== data0){
-validate11.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "environment"},message:"must be equal to constant"}];
+if(typeof data.enforce !== "boolean"){
+validate11.errors = [{instancePath:instancePath+"/enforce",schemaPath:"#/properties/enforce/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
 return false;
 }
 var valid0 = _errs2 === errors;
-}
-else {
-var valid0 = true;
-}
 if(valid0){
-if(data.name !== undefined){
-let data1 = data.name;
+if(data.audience !== undefined){
+let data1 = data.audience;
 const _errs4 = errors;
-if(errors === _errs4){
-if(typeof data1 === "string"){
-if(!pattern2.test(data1)){
-validate11.errors = [{instancePath:instancePath+"/name",schemaPath:"#/properties/name/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9][a-z0-9_-]{0,62}$"},message:"must match pattern \""+"^[a-z0-9][a-z0-9_-]{0,62}$"+"\""}];
-return false;
-}
-}
-else {
-validate11.errors = [{instancePath:instancePath+"/name",schemaPath:"#/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-}
-var valid0 = _errs4 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.kinds !== undefined){
-let data2 = data.kinds;
+const _errs5 = errors;
+let valid1 = false;
 const _errs6 = errors;
 if(errors === _errs6){
-if(Array.isArray(data2)){
-var valid1 = true;
-const len0 = data2.length;
-for(let i0=0; i0<len0; i0++){
-let data3 = data2[i0];
-const _errs8 = errors;
-const _errs9 = errors;
-let valid2 = false;
-const _errs10 = errors;
-if(typeof data3 !== "string"){
-const err0 = {instancePath:instancePath+"/kinds/" + i0,schemaPath:"#/properties/kinds/items/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(typeof data1 === "string"){
+if(func3(data1) < 1){
+const err0 = {instancePath:instancePath+"/audience",schemaPath:"#/properties/audience/anyOf/0/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -3394,8 +3382,9 @@ vErrors.push(err0);
 }
 errors++;
 }
-if("connections" !== data3){
-const err1 = {instancePath:instancePath+"/kinds/" + i0,schemaPath:"#/properties/kinds/items/anyOf/0/const",keyword:"const",params:{allowedValue: "connections"},message:"must be equal to constant"};
+}
+else {
+const err1 = {instancePath:instancePath+"/audience",schemaPath:"#/properties/audience/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -3404,12 +3393,15 @@ vErrors.push(err1);
 }
 errors++;
 }
-var _valid0 = _errs10 === errors;
-valid2 = valid2 || _valid0;
-if(!valid2){
-const _errs12 = errors;
-if(typeof data3 !== "string"){
-const err2 = {instancePath:instancePath+"/kinds/" + i0,schemaPath:"#/properties/kinds/items/anyOf/1/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+var _valid0 = _errs6 === errors;
+valid1 = valid1 || _valid0;
+if(!valid1){
+const _errs8 = errors;
+if(errors === _errs8){
+if(Array.isArray(data1)){
+if(data1.length < 1){
+const err2 = {instancePath:instancePath+"/audience",schemaPath:"#/properties/audience/anyOf/1/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
 if(vErrors === null){
 vErrors = [err2];
 }
@@ -3418,8 +3410,16 @@ vErrors.push(err2);
 }
 errors++;
 }
-if("variables" !== data3){
-const err3 = {instancePath:instancePath+"/kinds/" + i0,schemaPath:"#/properties/kinds/items/anyOf/1/const",keyword:"const",params:{allowedValue: "variables"},message:"must be equal to constant"};
+else {
+var valid2 = true;
+const len0 = data1.length;
+for(let i0=0; i0<len0; i0++){
+let data2 = data1[i0];
+const _errs10 = errors;
+if(errors === _errs10){
+if(typeof data2 === "string"){
+if(func3(data2) < 1){
+const err3 = {instancePath:instancePath+"/audience/" + i0,schemaPath:"#/properties/audience/anyOf/1/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -3428,12 +3428,9 @@ vErrors.push(err3);
 }
 errors++;
 }
-var _valid0 = _errs12 === errors;
-valid2 = valid2 || _valid0;
-if(!valid2){
-const _errs14 = errors;
-if(typeof data3 !== "string"){
-const err4 = {instancePath:instancePath+"/kinds/" + i0,schemaPath:"#/properties/kinds/items/anyOf/2/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+else {
+const err4 = {instancePath:instancePath+"/audience/" + i0,schemaPath:"#/properties/audience/anyOf/1/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -3442,8 +3439,16 @@ vErrors.push(err4);
 }
 errors++;
 }
-if("config" !== data3){
-const err5 = {instancePath:instancePath+"/kinds/" + i0,schemaPath:"#/properties/kinds/items/anyOf/2/const",keyword:"const",params:{allowedValue: "config"},message:"must be equal to constant"};
+}
+var valid2 = _errs10 === errors;
+if(!valid2){
+break;
+}
+}
+}
+}
+else {
+const err5 = {instancePath:instancePath+"/audience",schemaPath:"#/properties/audience/anyOf/1/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -3452,12 +3457,12 @@ vErrors.push(err5);
 }
 errors++;
 }
-var _valid0 = _errs14 === errors;
-valid2 = valid2 || _valid0;
 }
+var _valid0 = _errs8 === errors;
+valid1 = valid1 || _valid0;
 }
-if(!valid2){
-const err6 = {instancePath:instancePath+"/kinds/" + i0,schemaPath:"#/properties/kinds/items/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(!valid1){
+const err6 = {instancePath:instancePath+"/audience",schemaPath:"#/properties/audience/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -3469,57 +3474,32 @@ validate11.errors = vErrors;
 return false;
 }
 else {
-errors = _errs9;
+errors = _errs5;
 if(vErrors !== null){
-if(_errs9){
-vErrors.length = _errs9;
+if(_errs5){
+vErrors.length = _errs5;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid1 = _errs8 === errors;
-if(!valid1){
-break;
-}
-}
-if(valid1){
-let i1 = data2.length;
-let j0;
-if(i1 > 1){
-outer0:
-for(;i1--;){
-for(j0 = i1; j0--;){
-if(func0(data2[i1], data2[j0])){
-validate11.errors = [{instancePath:instancePath+"/kinds",schemaPath:"#/properties/kinds/uniqueItems",keyword:"uniqueItems",params:{i: i1, j: j0},message:"must NOT have duplicate items (items ## "+j0+" and "+i1+" are identical)"}];
-return false;
-break outer0;
-}
-}
-}
-}
-}
-}
-else {
-validate11.errors = [{instancePath:instancePath+"/kinds",schemaPath:"#/properties/kinds/type",keyword:"type",params:{type: "array"},message:"must be array"}];
-return false;
-}
-}
-var valid0 = _errs6 === errors;
+var valid0 = _errs4 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
-if(data.connections_lookup_pattern !== undefined){
-let data4 = data.connections_lookup_pattern;
-const _errs16 = errors;
-const _errs17 = errors;
-let valid4 = false;
-const _errs18 = errors;
-if(typeof data4 !== "string"){
-const err7 = {instancePath:instancePath+"/connections_lookup_pattern",schemaPath:"#/properties/connections_lookup_pattern/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data.issuer !== undefined){
+let data3 = data.issuer;
+const _errs12 = errors;
+const _errs13 = errors;
+let valid3 = false;
+const _errs14 = errors;
+if(errors === _errs14){
+if(typeof data3 === "string"){
+if(func3(data3) < 1){
+const err7 = {instancePath:instancePath+"/issuer",schemaPath:"#/properties/issuer/anyOf/0/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -3528,12 +3508,9 @@ vErrors.push(err7);
 }
 errors++;
 }
-var _valid1 = _errs18 === errors;
-valid4 = valid4 || _valid1;
-if(!valid4){
-const _errs20 = errors;
-if(data4 !== null){
-const err8 = {instancePath:instancePath+"/connections_lookup_pattern",schemaPath:"#/properties/connections_lookup_pattern/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+}
+else {
+const err8 = {instancePath:instancePath+"/issuer",schemaPath:"#/properties/issuer/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -3542,11 +3519,15 @@ vErrors.push(err8);
 }
 errors++;
 }
-var _valid1 = _errs20 === errors;
-valid4 = valid4 || _valid1;
 }
-if(!valid4){
-const err9 = {instancePath:instancePath+"/connections_lookup_pattern",schemaPath:"#/properties/connections_lookup_pattern/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+var _valid1 = _errs14 === errors;
+valid3 = valid3 || _valid1;
+if(!valid3){
+const _errs16 = errors;
+if(errors === _errs16){
+if(Array.isArray(data3)){
+if(data3.length < 1){
+const err9 = {instancePath:instancePath+"/issuer",schemaPath:"#/properties/issuer/anyOf/1/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -3554,34 +3535,17 @@ else {
 vErrors.push(err9);
 }
 errors++;
-validate11.errors = vErrors;
-return false;
 }
 else {
-errors = _errs17;
-if(vErrors !== null){
-if(_errs17){
-vErrors.length = _errs17;
-}
-else {
-vErrors = null;
-}
-}
-}
-var valid0 = _errs16 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.variables_lookup_pattern !== undefined){
-let data5 = data.variables_lookup_pattern;
-const _errs22 = errors;
-const _errs23 = errors;
-let valid5 = false;
-const _errs24 = errors;
-if(typeof data5 !== "string"){
-const err10 = {instancePath:instancePath+"/variables_lookup_pattern",schemaPath:"#/properties/variables_lookup_pattern/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+var valid4 = true;
+const len1 = data3.length;
+for(let i1=0; i1<len1; i1++){
+let data4 = data3[i1];
+const _errs18 = errors;
+if(errors === _errs18){
+if(typeof data4 === "string"){
+if(func3(data4) < 1){
+const err10 = {instancePath:instancePath+"/issuer/" + i1,schemaPath:"#/properties/issuer/anyOf/1/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -3590,12 +3554,9 @@ vErrors.push(err10);
 }
 errors++;
 }
-var _valid2 = _errs24 === errors;
-valid5 = valid5 || _valid2;
-if(!valid5){
-const _errs26 = errors;
-if(data5 !== null){
-const err11 = {instancePath:instancePath+"/variables_lookup_pattern",schemaPath:"#/properties/variables_lookup_pattern/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+}
+else {
+const err11 = {instancePath:instancePath+"/issuer/" + i1,schemaPath:"#/properties/issuer/anyOf/1/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -3604,11 +3565,16 @@ vErrors.push(err11);
 }
 errors++;
 }
-var _valid2 = _errs26 === errors;
-valid5 = valid5 || _valid2;
 }
-if(!valid5){
-const err12 = {instancePath:instancePath+"/variables_lookup_pattern",schemaPath:"#/properties/variables_lookup_pattern/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+var valid4 = _errs18 === errors;
+if(!valid4){
+break;
+}
+}
+}
+}
+else {
+const err12 = {instancePath:instancePath+"/issuer",schemaPath:"#/properties/issuer/anyOf/1/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -3616,34 +3582,13 @@ else {
 vErrors.push(err12);
 }
 errors++;
-validate11.errors = vErrors;
-return false;
-}
-else {
-errors = _errs23;
-if(vErrors !== null){
-if(_errs23){
-vErrors.length = _errs23;
-}
-else {
-vErrors = null;
 }
 }
+var _valid1 = _errs16 === errors;
+valid3 = valid3 || _valid1;
 }
-var valid0 = _errs22 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.config_lookup_pattern !== undefined){
-let data6 = data.config_lookup_pattern;
-const _errs28 = errors;
-const _errs29 = errors;
-let valid6 = false;
-const _errs30 = errors;
-if(typeof data6 !== "string"){
-const err13 = {instancePath:instancePath+"/config_lookup_pattern",schemaPath:"#/properties/config_lookup_pattern/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(!valid3){
+const err13 = {instancePath:instancePath+"/issuer",schemaPath:"#/properties/issuer/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
 if(vErrors === null){
 vErrors = [err13];
 }
@@ -3651,13 +3596,158 @@ else {
 vErrors.push(err13);
 }
 errors++;
+validate11.errors = vErrors;
+return false;
 }
-var _valid3 = _errs30 === errors;
-valid6 = valid6 || _valid3;
-if(!valid6){
-const _errs32 = errors;
-if(data6 !== null){
-const err14 = {instancePath:instancePath+"/config_lookup_pattern",schemaPath:"#/properties/config_lookup_pattern/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+else {
+errors = _errs13;
+if(vErrors !== null){
+if(_errs13){
+vErrors.length = _errs13;
+}
+else {
+vErrors = null;
+}
+}
+}
+var valid0 = _errs12 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+let data5 = data.clock_skew_seconds;
+const _errs20 = errors;
+if(errors === _errs20){
+if((typeof data5 == "number") && (isFinite(data5))){
+if(data5 > 300 || isNaN(data5)){
+validate11.errors = [{instancePath:instancePath+"/clock_skew_seconds",schemaPath:"#/properties/clock_skew_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 300},message:"must be <= 300"}];
+return false;
+}
+else {
+if(data5 < 0 || isNaN(data5)){
+validate11.errors = [{instancePath:instancePath+"/clock_skew_seconds",schemaPath:"#/properties/clock_skew_seconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+}
+else {
+validate11.errors = [{instancePath:instancePath+"/clock_skew_seconds",schemaPath:"#/properties/clock_skew_seconds/type",keyword:"type",params:{type: "number"},message:"must be number"}];
+return false;
+}
+}
+var valid0 = _errs20 === errors;
+if(valid0){
+let data6 = data.max_token_bytes;
+const _errs22 = errors;
+if(!(((typeof data6 == "number") && (!(data6 % 1) && !isNaN(data6))) && (isFinite(data6)))){
+validate11.errors = [{instancePath:instancePath+"/max_token_bytes",schemaPath:"#/properties/max_token_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs22){
+if((typeof data6 == "number") && (isFinite(data6))){
+if(data6 > 16384 || isNaN(data6)){
+validate11.errors = [{instancePath:instancePath+"/max_token_bytes",schemaPath:"#/properties/max_token_bytes/maximum",keyword:"maximum",params:{comparison: "<=", limit: 16384},message:"must be <= 16384"}];
+return false;
+}
+else {
+if(data6 < 256 || isNaN(data6)){
+validate11.errors = [{instancePath:instancePath+"/max_token_bytes",schemaPath:"#/properties/max_token_bytes/minimum",keyword:"minimum",params:{comparison: ">=", limit: 256},message:"must be >= 256"}];
+return false;
+}
+}
+}
+}
+var valid0 = _errs22 === errors;
+if(valid0){
+let data7 = data.token_cache_size;
+const _errs24 = errors;
+if(!(((typeof data7 == "number") && (!(data7 % 1) && !isNaN(data7))) && (isFinite(data7)))){
+validate11.errors = [{instancePath:instancePath+"/token_cache_size",schemaPath:"#/properties/token_cache_size/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs24){
+if((typeof data7 == "number") && (isFinite(data7))){
+if(data7 > 1000000 || isNaN(data7)){
+validate11.errors = [{instancePath:instancePath+"/token_cache_size",schemaPath:"#/properties/token_cache_size/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000000},message:"must be <= 1000000"}];
+return false;
+}
+else {
+if(data7 < 0 || isNaN(data7)){
+validate11.errors = [{instancePath:instancePath+"/token_cache_size",schemaPath:"#/properties/token_cache_size/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+}
+}
+var valid0 = _errs24 === errors;
+if(valid0){
+let data8 = data.keys;
+const _errs26 = errors;
+if(errors === _errs26){
+if(Array.isArray(data8)){
+if(data8.length > 64){
+validate11.errors = [{instancePath:instancePath+"/keys",schemaPath:"#/properties/keys/maxItems",keyword:"maxItems",params:{limit: 64},message:"must NOT have more than 64 items"}];
+return false;
+}
+else {
+var valid5 = true;
+const len2 = data8.length;
+for(let i2=0; i2<len2; i2++){
+let data9 = data8[i2];
+const _errs28 = errors;
+if(errors === _errs28){
+if(data9 && typeof data9 == "object" && !Array.isArray(data9)){
+let missing1;
+if(((data9.kid === undefined) && (missing1 = "kid")) || ((data9.alg === undefined) && (missing1 = "alg"))){
+validate11.errors = [{instancePath:instancePath+"/keys/" + i2,schemaPath:"#/properties/keys/items/required",keyword:"required",params:{missingProperty: missing1},message:"must have required property '"+missing1+"'"}];
+return false;
+}
+else {
+const _errs30 = errors;
+for(const key1 in data9){
+if(!((((((key1 === "kid") || (key1 === "alg")) || (key1 === "secret_file")) || (key1 === "secret_env")) || (key1 === "public_key_file")) || (key1 === "public_key_env"))){
+validate11.errors = [{instancePath:instancePath+"/keys/" + i2,schemaPath:"#/properties/keys/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs30 === errors){
+if(data9.kid !== undefined){
+let data10 = data9.kid;
+const _errs31 = errors;
+if(errors === _errs31){
+if(typeof data10 === "string"){
+if(func3(data10) > 256){
+validate11.errors = [{instancePath:instancePath+"/keys/" + i2+"/kid",schemaPath:"#/properties/keys/items/properties/kid/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"}];
+return false;
+}
+else {
+if(func3(data10) < 1){
+validate11.errors = [{instancePath:instancePath+"/keys/" + i2+"/kid",schemaPath:"#/properties/keys/items/properties/kid/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+}
+}
+else {
+validate11.errors = [{instancePath:instancePath+"/keys/" + i2+"/kid",schemaPath:"#/properties/keys/items/properties/kid/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid6 = _errs31 === errors;
+}
+else {
+var valid6 = true;
+}
+if(valid6){
+if(data9.alg !== undefined){
+let data11 = data9.alg;
+const _errs33 = errors;
+const _errs34 = errors;
+let valid7 = false;
+const _errs35 = errors;
+if(typeof data11 !== "string"){
+const err14 = {instancePath:instancePath+"/keys/" + i2+"/alg",schemaPath:"#/properties/keys/items/properties/alg/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err14];
 }
@@ -3666,11 +3756,8 @@ vErrors.push(err14);
 }
 errors++;
 }
-var _valid3 = _errs32 === errors;
-valid6 = valid6 || _valid3;
-}
-if(!valid6){
-const err15 = {instancePath:instancePath+"/config_lookup_pattern",schemaPath:"#/properties/config_lookup_pattern/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if("HS256" !== data11){
+const err15 = {instancePath:instancePath+"/keys/" + i2+"/alg",schemaPath:"#/properties/keys/items/properties/alg/anyOf/0/const",keyword:"const",params:{allowedValue: "HS256"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err15];
 }
@@ -3678,51 +3765,957 @@ else {
 vErrors.push(err15);
 }
 errors++;
+}
+var _valid2 = _errs35 === errors;
+valid7 = valid7 || _valid2;
+if(!valid7){
+const _errs37 = errors;
+if(typeof data11 !== "string"){
+const err16 = {instancePath:instancePath+"/keys/" + i2+"/alg",schemaPath:"#/properties/keys/items/properties/alg/anyOf/1/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err16];
+}
+else {
+vErrors.push(err16);
+}
+errors++;
+}
+if("HS384" !== data11){
+const err17 = {instancePath:instancePath+"/keys/" + i2+"/alg",schemaPath:"#/properties/keys/items/properties/alg/anyOf/1/const",keyword:"const",params:{allowedValue: "HS384"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err17];
+}
+else {
+vErrors.push(err17);
+}
+errors++;
+}
+var _valid2 = _errs37 === errors;
+valid7 = valid7 || _valid2;
+if(!valid7){
+const _errs39 = errors;
+if(typeof data11 !== "string"){
+const err18 = {instancePath:instancePath+"/keys/" + i2+"/alg",schemaPath:"#/properties/keys/items/properties/alg/anyOf/2/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err18];
+}
+else {
+vErrors.push(err18);
+}
+errors++;
+}
+if("HS512" !== data11){
+const err19 = {instancePath:instancePath+"/keys/" + i2+"/alg",schemaPath:"#/properties/keys/items/properties/alg/anyOf/2/const",keyword:"const",params:{allowedValue: "HS512"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err19];
+}
+else {
+vErrors.push(err19);
+}
+errors++;
+}
+var _valid2 = _errs39 === errors;
+valid7 = valid7 || _valid2;
+if(!valid7){
+const _errs41 = errors;
+if(typeof data11 !== "string"){
+const err20 = {instancePath:instancePath+"/keys/" + i2+"/alg",schemaPath:"#/properties/keys/items/properties/alg/anyOf/3/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err20];
+}
+else {
+vErrors.push(err20);
+}
+errors++;
+}
+if("RS256" !== data11){
+const err21 = {instancePath:instancePath+"/keys/" + i2+"/alg",schemaPath:"#/properties/keys/items/properties/alg/anyOf/3/const",keyword:"const",params:{allowedValue: "RS256"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err21];
+}
+else {
+vErrors.push(err21);
+}
+errors++;
+}
+var _valid2 = _errs41 === errors;
+valid7 = valid7 || _valid2;
+if(!valid7){
+const _errs43 = errors;
+if(typeof data11 !== "string"){
+const err22 = {instancePath:instancePath+"/keys/" + i2+"/alg",schemaPath:"#/properties/keys/items/properties/alg/anyOf/4/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err22];
+}
+else {
+vErrors.push(err22);
+}
+errors++;
+}
+if("RS384" !== data11){
+const err23 = {instancePath:instancePath+"/keys/" + i2+"/alg",schemaPath:"#/properties/keys/items/properties/alg/anyOf/4/const",keyword:"const",params:{allowedValue: "RS384"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err23];
+}
+else {
+vErrors.push(err23);
+}
+errors++;
+}
+var _valid2 = _errs43 === errors;
+valid7 = valid7 || _valid2;
+if(!valid7){
+const _errs45 = errors;
+if(typeof data11 !== "string"){
+const err24 = {instancePath:instancePath+"/keys/" + i2+"/alg",schemaPath:"#/properties/keys/items/properties/alg/anyOf/5/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err24];
+}
+else {
+vErrors.push(err24);
+}
+errors++;
+}
+if("RS512" !== data11){
+const err25 = {instancePath:instancePath+"/keys/" + i2+"/alg",schemaPath:"#/properties/keys/items/properties/alg/anyOf/5/const",keyword:"const",params:{allowedValue: "RS512"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err25];
+}
+else {
+vErrors.push(err25);
+}
+errors++;
+}
+var _valid2 = _errs45 === errors;
+valid7 = valid7 || _valid2;
+if(!valid7){
+const _errs47 = errors;
+if(typeof data11 !== "string"){
+const err26 = {instancePath:instancePath+"/keys/" + i2+"/alg",schemaPath:"#/properties/keys/items/properties/alg/anyOf/6/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err26];
+}
+else {
+vErrors.push(err26);
+}
+errors++;
+}
+if("PS256" !== data11){
+const err27 = {instancePath:instancePath+"/keys/" + i2+"/alg",schemaPath:"#/properties/keys/items/properties/alg/anyOf/6/const",keyword:"const",params:{allowedValue: "PS256"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err27];
+}
+else {
+vErrors.push(err27);
+}
+errors++;
+}
+var _valid2 = _errs47 === errors;
+valid7 = valid7 || _valid2;
+if(!valid7){
+const _errs49 = errors;
+if(typeof data11 !== "string"){
+const err28 = {instancePath:instancePath+"/keys/" + i2+"/alg",schemaPath:"#/properties/keys/items/properties/alg/anyOf/7/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err28];
+}
+else {
+vErrors.push(err28);
+}
+errors++;
+}
+if("PS384" !== data11){
+const err29 = {instancePath:instancePath+"/keys/" + i2+"/alg",schemaPath:"#/properties/keys/items/properties/alg/anyOf/7/const",keyword:"const",params:{allowedValue: "PS384"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err29];
+}
+else {
+vErrors.push(err29);
+}
+errors++;
+}
+var _valid2 = _errs49 === errors;
+valid7 = valid7 || _valid2;
+if(!valid7){
+const _errs51 = errors;
+if(typeof data11 !== "string"){
+const err30 = {instancePath:instancePath+"/keys/" + i2+"/alg",schemaPath:"#/properties/keys/items/properties/alg/anyOf/8/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err30];
+}
+else {
+vErrors.push(err30);
+}
+errors++;
+}
+if("PS512" !== data11){
+const err31 = {instancePath:instancePath+"/keys/" + i2+"/alg",schemaPath:"#/properties/keys/items/properties/alg/anyOf/8/const",keyword:"const",params:{allowedValue: "PS512"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err31];
+}
+else {
+vErrors.push(err31);
+}
+errors++;
+}
+var _valid2 = _errs51 === errors;
+valid7 = valid7 || _valid2;
+if(!valid7){
+const _errs53 = errors;
+if(typeof data11 !== "string"){
+const err32 = {instancePath:instancePath+"/keys/" + i2+"/alg",schemaPath:"#/properties/keys/items/properties/alg/anyOf/9/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err32];
+}
+else {
+vErrors.push(err32);
+}
+errors++;
+}
+if("ES256" !== data11){
+const err33 = {instancePath:instancePath+"/keys/" + i2+"/alg",schemaPath:"#/properties/keys/items/properties/alg/anyOf/9/const",keyword:"const",params:{allowedValue: "ES256"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err33];
+}
+else {
+vErrors.push(err33);
+}
+errors++;
+}
+var _valid2 = _errs53 === errors;
+valid7 = valid7 || _valid2;
+if(!valid7){
+const _errs55 = errors;
+if(typeof data11 !== "string"){
+const err34 = {instancePath:instancePath+"/keys/" + i2+"/alg",schemaPath:"#/properties/keys/items/properties/alg/anyOf/10/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err34];
+}
+else {
+vErrors.push(err34);
+}
+errors++;
+}
+if("ES384" !== data11){
+const err35 = {instancePath:instancePath+"/keys/" + i2+"/alg",schemaPath:"#/properties/keys/items/properties/alg/anyOf/10/const",keyword:"const",params:{allowedValue: "ES384"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err35];
+}
+else {
+vErrors.push(err35);
+}
+errors++;
+}
+var _valid2 = _errs55 === errors;
+valid7 = valid7 || _valid2;
+if(!valid7){
+const _errs57 = errors;
+if(typeof data11 !== "string"){
+const err36 = {instancePath:instancePath+"/keys/" + i2+"/alg",schemaPath:"#/properties/keys/items/properties/alg/anyOf/11/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err36];
+}
+else {
+vErrors.push(err36);
+}
+errors++;
+}
+if("ES512" !== data11){
+const err37 = {instancePath:instancePath+"/keys/" + i2+"/alg",schemaPath:"#/properties/keys/items/properties/alg/anyOf/11/const",keyword:"const",params:{allowedValue: "ES512"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err37];
+}
+else {
+vErrors.push(err37);
+}
+errors++;
+}
+var _valid2 = _errs57 === errors;
+valid7 = valid7 || _valid2;
+if(!valid7){
+const _errs59 = errors;
+if(typeof data11 !== "string"){
+const err38 = {instancePath:instancePath+"/keys/" + i2+"/alg",schemaPath:"#/properties/keys/items/properties/alg/anyOf/12/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err38];
+}
+else {
+vErrors.push(err38);
+}
+errors++;
+}
+if("EdDSA" !== data11){
+const err39 = {instancePath:instancePath+"/keys/" + i2+"/alg",schemaPath:"#/properties/keys/items/properties/alg/anyOf/12/const",keyword:"const",params:{allowedValue: "EdDSA"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err39];
+}
+else {
+vErrors.push(err39);
+}
+errors++;
+}
+var _valid2 = _errs59 === errors;
+valid7 = valid7 || _valid2;
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+if(!valid7){
+const err40 = {instancePath:instancePath+"/keys/" + i2+"/alg",schemaPath:"#/properties/keys/items/properties/alg/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err40];
+}
+else {
+vErrors.push(err40);
+}
+errors++;
 validate11.errors = vErrors;
 return false;
 }
 else {
-errors = _errs29;
+errors = _errs34;
 if(vErrors !== null){
-if(_errs29){
-vErrors.length = _errs29;
+if(_errs34){
+vErrors.length = _errs34;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid0 = _errs28 === errors;
+var valid6 = _errs33 === errors;
 }
 else {
-var valid0 = true;
+var valid6 = true;
 }
+if(valid6){
+if(data9.secret_file !== undefined){
+let data12 = data9.secret_file;
+const _errs61 = errors;
+if(errors === _errs61){
+if(typeof data12 === "string"){
+if(func3(data12) < 1){
+validate11.errors = [{instancePath:instancePath+"/keys/" + i2+"/secret_file",schemaPath:"#/properties/keys/items/properties/secret_file/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+}
+else {
+validate11.errors = [{instancePath:instancePath+"/keys/" + i2+"/secret_file",schemaPath:"#/properties/keys/items/properties/secret_file/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid6 = _errs61 === errors;
+}
+else {
+var valid6 = true;
+}
+if(valid6){
+if(data9.secret_env !== undefined){
+let data13 = data9.secret_env;
+const _errs63 = errors;
+if(errors === _errs63){
+if(typeof data13 === "string"){
+if(func3(data13) < 1){
+validate11.errors = [{instancePath:instancePath+"/keys/" + i2+"/secret_env",schemaPath:"#/properties/keys/items/properties/secret_env/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+}
+else {
+validate11.errors = [{instancePath:instancePath+"/keys/" + i2+"/secret_env",schemaPath:"#/properties/keys/items/properties/secret_env/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid6 = _errs63 === errors;
+}
+else {
+var valid6 = true;
+}
+if(valid6){
+if(data9.public_key_file !== undefined){
+let data14 = data9.public_key_file;
+const _errs65 = errors;
+if(errors === _errs65){
+if(typeof data14 === "string"){
+if(func3(data14) < 1){
+validate11.errors = [{instancePath:instancePath+"/keys/" + i2+"/public_key_file",schemaPath:"#/properties/keys/items/properties/public_key_file/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+}
+else {
+validate11.errors = [{instancePath:instancePath+"/keys/" + i2+"/public_key_file",schemaPath:"#/properties/keys/items/properties/public_key_file/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid6 = _errs65 === errors;
+}
+else {
+var valid6 = true;
+}
+if(valid6){
+if(data9.public_key_env !== undefined){
+let data15 = data9.public_key_env;
+const _errs67 = errors;
+if(errors === _errs67){
+if(typeof data15 === "string"){
+if(func3(data15) < 1){
+validate11.errors = [{instancePath:instancePath+"/keys/" + i2+"/public_key_env",schemaPath:"#/properties/keys/items/properties/public_key_env/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+}
+else {
+validate11.errors = [{instancePath:instancePath+"/keys/" + i2+"/public_key_env",schemaPath:"#/properties/keys/items/properties/public_key_env/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid6 = _errs67 === errors;
+}
+else {
+var valid6 = true;
+}
+}
+}
+}
+}
+}
+}
+}
+}
+else {
+validate11.errors = [{instancePath:instancePath+"/keys/" + i2,schemaPath:"#/properties/keys/items/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+var valid5 = _errs28 === errors;
+if(!valid5){
+break;
+}
+}
+}
+}
+else {
+validate11.errors = [{instancePath:instancePath+"/keys",schemaPath:"#/properties/keys/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+return false;
+}
+}
+var valid0 = _errs26 === errors;
 if(valid0){
-if(data.cache_ttl_seconds !== undefined){
-let data7 = data.cache_ttl_seconds;
-const _errs34 = errors;
-if(errors === _errs34){
-if((typeof data7 == "number") && (isFinite(data7))){
-if(data7 > 86400 || isNaN(data7)){
-validate11.errors = [{instancePath:instancePath+"/cache_ttl_seconds",schemaPath:"#/properties/cache_ttl_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 86400},message:"must be <= 86400"}];
+let data16 = data.jwks;
+const _errs69 = errors;
+if(errors === _errs69){
+if(Array.isArray(data16)){
+if(data16.length > 16){
+validate11.errors = [{instancePath:instancePath+"/jwks",schemaPath:"#/properties/jwks/maxItems",keyword:"maxItems",params:{limit: 16},message:"must NOT have more than 16 items"}];
 return false;
 }
 else {
-if(data7 < 0 || isNaN(data7)){
-validate11.errors = [{instancePath:instancePath+"/cache_ttl_seconds",schemaPath:"#/properties/cache_ttl_seconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+var valid8 = true;
+const len3 = data16.length;
+for(let i3=0; i3<len3; i3++){
+let data17 = data16[i3];
+const _errs71 = errors;
+if(errors === _errs71){
+if(data17 && typeof data17 == "object" && !Array.isArray(data17)){
+if(data17.cache_seconds === undefined){
+data17.cache_seconds = 600;
+}
+if(data17.min_refresh_interval_seconds === undefined){
+data17.min_refresh_interval_seconds = 30;
+}
+if(data17.timeout_seconds === undefined){
+data17.timeout_seconds = 5;
+}
+let missing2;
+if(((((data17.url === undefined) && (missing2 = "url")) || ((data17.cache_seconds === undefined) && (missing2 = "cache_seconds"))) || ((data17.min_refresh_interval_seconds === undefined) && (missing2 = "min_refresh_interval_seconds"))) || ((data17.timeout_seconds === undefined) && (missing2 = "timeout_seconds"))){
+validate11.errors = [{instancePath:instancePath+"/jwks/" + i3,schemaPath:"#/properties/jwks/items/required",keyword:"required",params:{missingProperty: missing2},message:"must have required property '"+missing2+"'"}];
+return false;
+}
+else {
+const _errs73 = errors;
+for(const key2 in data17){
+if(!(((((key2 === "url") || (key2 === "cache_seconds")) || (key2 === "min_refresh_interval_seconds")) || (key2 === "timeout_seconds")) || (key2 === "token_file"))){
+validate11.errors = [{instancePath:instancePath+"/jwks/" + i3,schemaPath:"#/properties/jwks/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs73 === errors){
+if(data17.url !== undefined){
+let data18 = data17.url;
+const _errs74 = errors;
+if(errors === _errs74){
+if(typeof data18 === "string"){
+if(!pattern3.test(data18)){
+validate11.errors = [{instancePath:instancePath+"/jwks/" + i3+"/url",schemaPath:"#/properties/jwks/items/properties/url/pattern",keyword:"pattern",params:{pattern: "^https?://"},message:"must match pattern \""+"^https?://"+"\""}];
+return false;
+}
+}
+else {
+validate11.errors = [{instancePath:instancePath+"/jwks/" + i3+"/url",schemaPath:"#/properties/jwks/items/properties/url/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid9 = _errs74 === errors;
+}
+else {
+var valid9 = true;
+}
+if(valid9){
+let data19 = data17.cache_seconds;
+const _errs76 = errors;
+if(errors === _errs76){
+if((typeof data19 == "number") && (isFinite(data19))){
+if(data19 > 86400 || isNaN(data19)){
+validate11.errors = [{instancePath:instancePath+"/jwks/" + i3+"/cache_seconds",schemaPath:"#/properties/jwks/items/properties/cache_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 86400},message:"must be <= 86400"}];
+return false;
+}
+else {
+if(data19 < 1 || isNaN(data19)){
+validate11.errors = [{instancePath:instancePath+"/jwks/" + i3+"/cache_seconds",schemaPath:"#/properties/jwks/items/properties/cache_seconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
 return false;
 }
 }
 }
 else {
-validate11.errors = [{instancePath:instancePath+"/cache_ttl_seconds",schemaPath:"#/properties/cache_ttl_seconds/type",keyword:"type",params:{type: "number"},message:"must be number"}];
+validate11.errors = [{instancePath:instancePath+"/jwks/" + i3+"/cache_seconds",schemaPath:"#/properties/jwks/items/properties/cache_seconds/type",keyword:"type",params:{type: "number"},message:"must be number"}];
 return false;
 }
 }
-var valid0 = _errs34 === errors;
+var valid9 = _errs76 === errors;
+if(valid9){
+let data20 = data17.min_refresh_interval_seconds;
+const _errs78 = errors;
+if(errors === _errs78){
+if((typeof data20 == "number") && (isFinite(data20))){
+if(data20 > 3600 || isNaN(data20)){
+validate11.errors = [{instancePath:instancePath+"/jwks/" + i3+"/min_refresh_interval_seconds",schemaPath:"#/properties/jwks/items/properties/min_refresh_interval_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600},message:"must be <= 3600"}];
+return false;
 }
 else {
-var valid0 = true;
+if(data20 < 0 || isNaN(data20)){
+validate11.errors = [{instancePath:instancePath+"/jwks/" + i3+"/min_refresh_interval_seconds",schemaPath:"#/properties/jwks/items/properties/min_refresh_interval_seconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+}
+else {
+validate11.errors = [{instancePath:instancePath+"/jwks/" + i3+"/min_refresh_interval_seconds",schemaPath:"#/properties/jwks/items/properties/min_refresh_interval_seconds/type",keyword:"type",params:{type: "number"},message:"must be number"}];
+return false;
+}
+}
+var valid9 = _errs78 === errors;
+if(valid9){
+let data21 = data17.timeout_seconds;
+const _errs80 = errors;
+if(errors === _errs80){
+if((typeof data21 == "number") && (isFinite(data21))){
+if(data21 > 60 || isNaN(data21)){
+validate11.errors = [{instancePath:instancePath+"/jwks/" + i3+"/timeout_seconds",schemaPath:"#/properties/jwks/items/properties/timeout_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 60},message:"must be <= 60"}];
+return false;
+}
+else {
+if(data21 < 0.1 || isNaN(data21)){
+validate11.errors = [{instancePath:instancePath+"/jwks/" + i3+"/timeout_seconds",schemaPath:"#/properties/jwks/items/properties/timeout_seconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0.1},message:"must be >= 0.1"}];
+return false;
+}
+}
+}
+else {
+validate11.errors = [{instancePath:instancePath+"/jwks/" + i3+"/timeout_seconds",schemaPath:"#/properties/jwks/items/properties/timeout_seconds/type",keyword:"type",params:{type: "number"},message:"must be number"}];
+return false;
+}
+}
+var valid9 = _errs80 === errors;
+if(valid9){
+if(data17.token_file !== undefined){
+let data22 = data17.token_file;
+const _errs82 = errors;
+if(errors === _errs82){
+if(typeof data22 === "string"){
+if(!pattern4.test(data22)){
+validate11.errors = [{instancePath:instancePath+"/jwks/" + i3+"/token_file",schemaPath:"#/properties/jwks/items/properties/token_file/pattern",keyword:"pattern",params:{pattern: "^/"},message:"must match pattern \""+"^/"+"\""}];
+return false;
+}
+}
+else {
+validate11.errors = [{instancePath:instancePath+"/jwks/" + i3+"/token_file",schemaPath:"#/properties/jwks/items/properties/token_file/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid9 = _errs82 === errors;
+}
+else {
+var valid9 = true;
+}
+}
+}
+}
+}
+}
+}
+}
+else {
+validate11.errors = [{instancePath:instancePath+"/jwks/" + i3,schemaPath:"#/properties/jwks/items/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+var valid8 = _errs71 === errors;
+if(!valid8){
+break;
+}
+}
+}
+}
+else {
+validate11.errors = [{instancePath:instancePath+"/jwks",schemaPath:"#/properties/jwks/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+return false;
+}
+}
+var valid0 = _errs69 === errors;
+if(valid0){
+let data23 = data.policies;
+const _errs84 = errors;
+if(errors === _errs84){
+if(Array.isArray(data23)){
+if(data23.length > 1000){
+validate11.errors = [{instancePath:instancePath+"/policies",schemaPath:"#/properties/policies/maxItems",keyword:"maxItems",params:{limit: 1000},message:"must NOT have more than 1000 items"}];
+return false;
+}
+else {
+var valid10 = true;
+const len4 = data23.length;
+for(let i4=0; i4<len4; i4++){
+let data24 = data23[i4];
+const _errs86 = errors;
+if(errors === _errs86){
+if(data24 && typeof data24 == "object" && !Array.isArray(data24)){
+let missing3;
+if((data24.match === undefined) && (missing3 = "match")){
+validate11.errors = [{instancePath:instancePath+"/policies/" + i4,schemaPath:"#/properties/policies/items/required",keyword:"required",params:{missingProperty: missing3},message:"must have required property '"+missing3+"'"}];
+return false;
+}
+else {
+const _errs88 = errors;
+for(const key3 in data24){
+if(!(((key3 === "match") || (key3 === "grants")) || (key3 === "deny"))){
+validate11.errors = [{instancePath:instancePath+"/policies/" + i4,schemaPath:"#/properties/policies/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs88 === errors){
+if(data24.match !== undefined){
+let data25 = data24.match;
+const _errs89 = errors;
+if(errors === _errs89){
+if(data25 && typeof data25 == "object" && !Array.isArray(data25)){
+if(Object.keys(data25).length < 1){
+validate11.errors = [{instancePath:instancePath+"/policies/" + i4+"/match",schemaPath:"#/properties/policies/items/properties/match/minProperties",keyword:"minProperties",params:{limit: 1},message:"must NOT have fewer than 1 properties"}];
+return false;
+}
+else {
+var valid12 = true;
+for(const key4 in data25){
+if(pattern5.test(key4)){
+const _errs91 = errors;
+if(typeof data25[key4] !== "string"){
+validate11.errors = [{instancePath:instancePath+"/policies/" + i4+"/match/" + key4.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/policies/items/properties/match/patternProperties/%5E(.*)%24/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+var valid12 = _errs91 === errors;
+if(!valid12){
+break;
+}
+}
+}
+}
+}
+else {
+validate11.errors = [{instancePath:instancePath+"/policies/" + i4+"/match",schemaPath:"#/properties/policies/items/properties/match/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+var valid11 = _errs89 === errors;
+}
+else {
+var valid11 = true;
+}
+if(valid11){
+if(data24.grants !== undefined){
+let data27 = data24.grants;
+const _errs93 = errors;
+if(errors === _errs93){
+if(Array.isArray(data27)){
+var valid13 = true;
+const len5 = data27.length;
+for(let i5=0; i5<len5; i5++){
+let data28 = data27[i5];
+const _errs95 = errors;
+if(errors === _errs95){
+if(typeof data28 === "string"){
+if(func3(data28) < 1){
+validate11.errors = [{instancePath:instancePath+"/policies/" + i4+"/grants/" + i5,schemaPath:"#/properties/policies/items/properties/grants/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+}
+else {
+validate11.errors = [{instancePath:instancePath+"/policies/" + i4+"/grants/" + i5,schemaPath:"#/properties/policies/items/properties/grants/items/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid13 = _errs95 === errors;
+if(!valid13){
+break;
+}
+}
+}
+else {
+validate11.errors = [{instancePath:instancePath+"/policies/" + i4+"/grants",schemaPath:"#/properties/policies/items/properties/grants/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+return false;
+}
+}
+var valid11 = _errs93 === errors;
+}
+else {
+var valid11 = true;
+}
+if(valid11){
+if(data24.deny !== undefined){
+let data29 = data24.deny;
+const _errs97 = errors;
+if(errors === _errs97){
+if(Array.isArray(data29)){
+var valid14 = true;
+const len6 = data29.length;
+for(let i6=0; i6<len6; i6++){
+let data30 = data29[i6];
+const _errs99 = errors;
+if(errors === _errs99){
+if(typeof data30 === "string"){
+if(func3(data30) < 1){
+validate11.errors = [{instancePath:instancePath+"/policies/" + i4+"/deny/" + i6,schemaPath:"#/properties/policies/items/properties/deny/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+}
+else {
+validate11.errors = [{instancePath:instancePath+"/policies/" + i4+"/deny/" + i6,schemaPath:"#/properties/policies/items/properties/deny/items/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid14 = _errs99 === errors;
+if(!valid14){
+break;
+}
+}
+}
+else {
+validate11.errors = [{instancePath:instancePath+"/policies/" + i4+"/deny",schemaPath:"#/properties/policies/items/properties/deny/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+return false;
+}
+}
+var valid11 = _errs97 === errors;
+}
+else {
+var valid11 = true;
+}
+}
+}
+}
+}
+}
+else {
+validate11.errors = [{instancePath:instancePath+"/policies/" + i4,schemaPath:"#/properties/policies/items/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+var valid10 = _errs86 === errors;
+if(!valid10){
+break;
+}
+}
+}
+}
+else {
+validate11.errors = [{instancePath:instancePath+"/policies",schemaPath:"#/properties/policies/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+return false;
+}
+}
+var valid0 = _errs84 === errors;
+if(valid0){
+let data31 = data.rate_limit;
+const _errs101 = errors;
+const _errs102 = errors;
+let valid15 = false;
+const _errs103 = errors;
+if(errors === _errs103){
+if(data31 && typeof data31 == "object" && !Array.isArray(data31)){
+let missing4;
+if(((data31.max === undefined) && (missing4 = "max")) || ((data31.window_seconds === undefined) && (missing4 = "window_seconds"))){
+const err41 = {instancePath:instancePath+"/rate_limit",schemaPath:"#/properties/rate_limit/anyOf/0/required",keyword:"required",params:{missingProperty: missing4},message:"must have required property '"+missing4+"'"};
+if(vErrors === null){
+vErrors = [err41];
+}
+else {
+vErrors.push(err41);
+}
+errors++;
+}
+else {
+const _errs105 = errors;
+for(const key5 in data31){
+if(!((key5 === "max") || (key5 === "window_seconds"))){
+const err42 = {instancePath:instancePath+"/rate_limit",schemaPath:"#/properties/rate_limit/anyOf/0/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err42];
+}
+else {
+vErrors.push(err42);
+}
+errors++;
+break;
+}
+}
+if(_errs105 === errors){
+if(data31.max !== undefined){
+let data32 = data31.max;
+const _errs106 = errors;
+if(!(((typeof data32 == "number") && (!(data32 % 1) && !isNaN(data32))) && (isFinite(data32)))){
+const err43 = {instancePath:instancePath+"/rate_limit/max",schemaPath:"#/properties/rate_limit/anyOf/0/properties/max/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err43];
+}
+else {
+vErrors.push(err43);
+}
+errors++;
+}
+if(errors === _errs106){
+if((typeof data32 == "number") && (isFinite(data32))){
+if(data32 < 1 || isNaN(data32)){
+const err44 = {instancePath:instancePath+"/rate_limit/max",schemaPath:"#/properties/rate_limit/anyOf/0/properties/max/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err44];
+}
+else {
+vErrors.push(err44);
+}
+errors++;
+}
+}
+}
+var valid16 = _errs106 === errors;
+}
+else {
+var valid16 = true;
+}
+if(valid16){
+if(data31.window_seconds !== undefined){
+let data33 = data31.window_seconds;
+const _errs108 = errors;
+if(errors === _errs108){
+if((typeof data33 == "number") && (isFinite(data33))){
+if(data33 < 0.001 || isNaN(data33)){
+const err45 = {instancePath:instancePath+"/rate_limit/window_seconds",schemaPath:"#/properties/rate_limit/anyOf/0/properties/window_seconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0.001},message:"must be >= 0.001"};
+if(vErrors === null){
+vErrors = [err45];
+}
+else {
+vErrors.push(err45);
+}
+errors++;
+}
+}
+else {
+const err46 = {instancePath:instancePath+"/rate_limit/window_seconds",schemaPath:"#/properties/rate_limit/anyOf/0/properties/window_seconds/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(vErrors === null){
+vErrors = [err46];
+}
+else {
+vErrors.push(err46);
+}
+errors++;
+}
+}
+var valid16 = _errs108 === errors;
+}
+else {
+var valid16 = true;
+}
+}
+}
+}
+}
+else {
+const err47 = {instancePath:instancePath+"/rate_limit",schemaPath:"#/properties/rate_limit/anyOf/0/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err47];
+}
+else {
+vErrors.push(err47);
+}
+errors++;
+}
+}
+var _valid3 = _errs103 === errors;
+valid15 = valid15 || _valid3;
+if(!valid15){
+const _errs110 = errors;
+if(typeof data31 !== "boolean"){
+const err48 = {instancePath:instancePath+"/rate_limit",schemaPath:"#/properties/rate_limit/anyOf/1/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err48];
+}
+else {
+vErrors.push(err48);
+}
+errors++;
+}
+if(false !== data31){
+const err49 = {instancePath:instancePath+"/rate_limit",schemaPath:"#/properties/rate_limit/anyOf/1/const",keyword:"const",params:{allowedValue: false},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err49];
+}
+else {
+vErrors.push(err49);
+}
+errors++;
+}
+var _valid3 = _errs110 === errors;
+valid15 = valid15 || _valid3;
+}
+if(!valid15){
+const err50 = {instancePath:instancePath+"/rate_limit",schemaPath:"#/properties/rate_limit/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err50];
+}
+else {
+vErrors.push(err50);
+}
+errors++;
+validate11.errors = vErrors;
+return false;
+}
+else {
+errors = _errs102;
+if(vErrors !== null){
+if(_errs102){
+vErrors.length = _errs102;
+}
+else {
+vErrors = null;
+}
+}
+}
+var valid0 = _errs101 === errors;
+}
+}
 }
 }
 }
@@ -3742,26 +4735,23 @@ validate11.errors = vErrors;
 return errors === 0;
 }
 
-export const backend_local_filesystem = validate12;
-const schema13 = {"additionalProperties":false,"type":"object","required":["type","poll_interval_seconds"],"properties":{"type":{"const":"local_filesystem","type":"string"},"name":{"pattern":"^[a-z0-9][a-z0-9_-]{0,62}$","description":"Unique name in the chain; defaults to the type.","type":"string"},"kinds":{"uniqueItems":true,"description":"The kinds this backend is asked for (default: all it supports); leave one out to turn it off.","type":"array","items":{"anyOf":[{"const":"connections","type":"string"},{"const":"variables","type":"string"},{"const":"config","type":"string"}]}},"connections_lookup_pattern":{"anyOf":[{"type":"string"},{"type":"null"}]},"variables_lookup_pattern":{"anyOf":[{"type":"string"},{"type":"null"}]},"config_lookup_pattern":{"anyOf":[{"type":"string"},{"type":"null"}]},"cache_ttl_seconds":{"minimum":0,"maximum":86400,"description":"Overrides cache.ttl_seconds for this backend's answers; 0 caches nothing from it.","type":"number"},"connections_file_path":{"anyOf":[{"minLength":1,"type":"string"},{"type":"null"}]},"variables_file_path":{"anyOf":[{"minLength":1,"type":"string"},{"type":"null"}]},"configs_file_path":{"anyOf":[{"minLength":1,"type":"string"},{"type":"null"}]},"poll_interval_seconds":{"default":2,"minimum":0.05,"maximum":3600,"description":"Fallback check for changes the directory watch misses.","type":"number"}}};
+export const backend_environment = validate12;
+const schema13 = {"additionalProperties":false,"type":"object","required":["type"],"properties":{"type":{"const":"environment","type":"string"},"name":{"pattern":"^[a-z0-9][a-z0-9_-]{0,62}$","description":"Unique name in the chain; defaults to the type.","type":"string"},"kinds":{"uniqueItems":true,"description":"The kinds this backend is asked for (default: all it supports); leave one out to turn it off.","type":"array","items":{"anyOf":[{"const":"connections","type":"string"},{"const":"variables","type":"string"},{"const":"config","type":"string"}]}},"connections_lookup_pattern":{"anyOf":[{"type":"string"},{"type":"null"}]},"variables_lookup_pattern":{"anyOf":[{"type":"string"},{"type":"null"}]},"config_lookup_pattern":{"anyOf":[{"type":"string"},{"type":"null"}]},"cache_ttl_seconds":{"minimum":0,"maximum":86400,"description":"Overrides cache.ttl_seconds for this backend's answers; 0 caches nothing from it.","type":"number"}}};
 
 function validate12(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
-if(data.poll_interval_seconds === undefined){
-data.poll_interval_seconds = 2;
-}
 let missing0;
-if(((data.type === undefined) && (missing0 = "type")) || ((data.poll_interval_seconds === undefined) && (missing0 = "poll_interval_seconds"))){
+if((data.type === undefined) && (missing0 = "type")){
 validate12.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!(func2.call(schema13.properties, key0))){
+if(!(((((((key0 === "type") || (key0 === "name")) || (key0 === "kinds")) || (key0 === "connections_lookup_pattern")) || (key0 === "variables_lookup_pattern")) || (key0 === "config_lookup_pattern")) || (key0 === "cache_ttl_seconds"))){
 validate12.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
@@ -3775,8 +4765,8 @@ if(typeof data0 !== "string"){
 validate12.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-if("local_filesystem" !== data0){
-validate12.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "local_filesystem"},message:"must be equal to constant"}];
+if("environment" !== data0){
+validate12.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "environment"},message:"must be equal to constant"}];
 return false;
 }
 var valid0 = _errs2 === errors;
@@ -4159,260 +5149,6 @@ var valid0 = _errs34 === errors;
 else {
 var valid0 = true;
 }
-if(valid0){
-if(data.connections_file_path !== undefined){
-let data8 = data.connections_file_path;
-const _errs36 = errors;
-const _errs37 = errors;
-let valid7 = false;
-const _errs38 = errors;
-if(errors === _errs38){
-if(typeof data8 === "string"){
-if(func3(data8) < 1){
-const err16 = {instancePath:instancePath+"/connections_file_path",schemaPath:"#/properties/connections_file_path/anyOf/0/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
-if(vErrors === null){
-vErrors = [err16];
-}
-else {
-vErrors.push(err16);
-}
-errors++;
-}
-}
-else {
-const err17 = {instancePath:instancePath+"/connections_file_path",schemaPath:"#/properties/connections_file_path/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err17];
-}
-else {
-vErrors.push(err17);
-}
-errors++;
-}
-}
-var _valid4 = _errs38 === errors;
-valid7 = valid7 || _valid4;
-if(!valid7){
-const _errs40 = errors;
-if(data8 !== null){
-const err18 = {instancePath:instancePath+"/connections_file_path",schemaPath:"#/properties/connections_file_path/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
-if(vErrors === null){
-vErrors = [err18];
-}
-else {
-vErrors.push(err18);
-}
-errors++;
-}
-var _valid4 = _errs40 === errors;
-valid7 = valid7 || _valid4;
-}
-if(!valid7){
-const err19 = {instancePath:instancePath+"/connections_file_path",schemaPath:"#/properties/connections_file_path/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
-if(vErrors === null){
-vErrors = [err19];
-}
-else {
-vErrors.push(err19);
-}
-errors++;
-validate12.errors = vErrors;
-return false;
-}
-else {
-errors = _errs37;
-if(vErrors !== null){
-if(_errs37){
-vErrors.length = _errs37;
-}
-else {
-vErrors = null;
-}
-}
-}
-var valid0 = _errs36 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.variables_file_path !== undefined){
-let data9 = data.variables_file_path;
-const _errs42 = errors;
-const _errs43 = errors;
-let valid8 = false;
-const _errs44 = errors;
-if(errors === _errs44){
-if(typeof data9 === "string"){
-if(func3(data9) < 1){
-const err20 = {instancePath:instancePath+"/variables_file_path",schemaPath:"#/properties/variables_file_path/anyOf/0/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
-if(vErrors === null){
-vErrors = [err20];
-}
-else {
-vErrors.push(err20);
-}
-errors++;
-}
-}
-else {
-const err21 = {instancePath:instancePath+"/variables_file_path",schemaPath:"#/properties/variables_file_path/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err21];
-}
-else {
-vErrors.push(err21);
-}
-errors++;
-}
-}
-var _valid5 = _errs44 === errors;
-valid8 = valid8 || _valid5;
-if(!valid8){
-const _errs46 = errors;
-if(data9 !== null){
-const err22 = {instancePath:instancePath+"/variables_file_path",schemaPath:"#/properties/variables_file_path/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
-if(vErrors === null){
-vErrors = [err22];
-}
-else {
-vErrors.push(err22);
-}
-errors++;
-}
-var _valid5 = _errs46 === errors;
-valid8 = valid8 || _valid5;
-}
-if(!valid8){
-const err23 = {instancePath:instancePath+"/variables_file_path",schemaPath:"#/properties/variables_file_path/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
-if(vErrors === null){
-vErrors = [err23];
-}
-else {
-vErrors.push(err23);
-}
-errors++;
-validate12.errors = vErrors;
-return false;
-}
-else {
-errors = _errs43;
-if(vErrors !== null){
-if(_errs43){
-vErrors.length = _errs43;
-}
-else {
-vErrors = null;
-}
-}
-}
-var valid0 = _errs42 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.configs_file_path !== undefined){
-let data10 = data.configs_file_path;
-const _errs48 = errors;
-const _errs49 = errors;
-let valid9 = false;
-const _errs50 = errors;
-if(errors === _errs50){
-if(typeof data10 === "string"){
-if(func3(data10) < 1){
-const err24 = {instancePath:instancePath+"/configs_file_path",schemaPath:"#/properties/configs_file_path/anyOf/0/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
-if(vErrors === null){
-vErrors = [err24];
-}
-else {
-vErrors.push(err24);
-}
-errors++;
-}
-}
-else {
-const err25 = {instancePath:instancePath+"/configs_file_path",schemaPath:"#/properties/configs_file_path/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err25];
-}
-else {
-vErrors.push(err25);
-}
-errors++;
-}
-}
-var _valid6 = _errs50 === errors;
-valid9 = valid9 || _valid6;
-if(!valid9){
-const _errs52 = errors;
-if(data10 !== null){
-const err26 = {instancePath:instancePath+"/configs_file_path",schemaPath:"#/properties/configs_file_path/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
-if(vErrors === null){
-vErrors = [err26];
-}
-else {
-vErrors.push(err26);
-}
-errors++;
-}
-var _valid6 = _errs52 === errors;
-valid9 = valid9 || _valid6;
-}
-if(!valid9){
-const err27 = {instancePath:instancePath+"/configs_file_path",schemaPath:"#/properties/configs_file_path/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
-if(vErrors === null){
-vErrors = [err27];
-}
-else {
-vErrors.push(err27);
-}
-errors++;
-validate12.errors = vErrors;
-return false;
-}
-else {
-errors = _errs49;
-if(vErrors !== null){
-if(_errs49){
-vErrors.length = _errs49;
-}
-else {
-vErrors = null;
-}
-}
-}
-var valid0 = _errs48 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-let data11 = data.poll_interval_seconds;
-const _errs54 = errors;
-if(errors === _errs54){
-if((typeof data11 == "number") && (isFinite(data11))){
-if(data11 > 3600 || isNaN(data11)){
-validate12.errors = [{instancePath:instancePath+"/poll_interval_seconds",schemaPath:"#/properties/poll_interval_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600},message:"must be <= 3600"}];
-return false;
-}
-else {
-if(data11 < 0.05 || isNaN(data11)){
-validate12.errors = [{instancePath:instancePath+"/poll_interval_seconds",schemaPath:"#/properties/poll_interval_seconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0.05},message:"must be >= 0.05"}];
-return false;
-}
-}
-}
-else {
-validate12.errors = [{instancePath:instancePath+"/poll_interval_seconds",schemaPath:"#/properties/poll_interval_seconds/type",keyword:"type",params:{type: "number"},message:"must be number"}];
-return false;
-}
-}
-var valid0 = _errs54 === errors;
-}
-}
-}
-}
 }
 }
 }
@@ -4431,52 +5167,19 @@ validate12.errors = vErrors;
 return errors === 0;
 }
 
-export const backend_vault = validate13;
-const schema14 = {"additionalProperties":false,"type":"object","required":["type","connections_path","variables_path","config_path","mount_point","kv_engine_version","auth_type","kubernetes_jwt_path","verify","timeout_seconds","max_retries","circuit_breaker_failures","circuit_breaker_reset_seconds"],"properties":{"type":{"const":"vault","type":"string"},"name":{"pattern":"^[a-z0-9][a-z0-9_-]{0,62}$","description":"Unique name in the chain; defaults to the type.","type":"string"},"kinds":{"uniqueItems":true,"description":"The kinds this backend is asked for (default: all it supports); leave one out to turn it off.","type":"array","items":{"anyOf":[{"const":"connections","type":"string"},{"const":"variables","type":"string"},{"const":"config","type":"string"}]}},"connections_lookup_pattern":{"anyOf":[{"type":"string"},{"type":"null"}]},"variables_lookup_pattern":{"anyOf":[{"type":"string"},{"type":"null"}]},"config_lookup_pattern":{"anyOf":[{"type":"string"},{"type":"null"}]},"cache_ttl_seconds":{"minimum":0,"maximum":86400,"description":"Overrides cache.ttl_seconds for this backend's answers; 0 caches nothing from it.","type":"number"},"connections_path":{"default":"connections","description":"null turns connections off; \"\" makes the path the id itself.","anyOf":[{"type":"string"},{"type":"null"}]},"variables_path":{"default":"variables","anyOf":[{"type":"string"},{"type":"null"}]},"config_path":{"default":"config","anyOf":[{"type":"string"},{"type":"null"}]},"mount_point":{"default":"secret","description":"null: the first segment of each id is the mount.","anyOf":[{"type":"string"},{"type":"null"}]},"kv_engine_version":{"default":2,"anyOf":[{"const":1,"type":"number"},{"const":2,"type":"number"}]},"url":{"anyOf":[{"type":"string"},{"type":"null"}]},"namespace":{"anyOf":[{"type":"string"},{"type":"null"}]},"auth_type":{"default":"token","anyOf":[{"const":"token","type":"string"},{"const":"approle","type":"string"},{"const":"kubernetes","type":"string"},{"const":"userpass","type":"string"}]},"auth_mount_point":{"anyOf":[{"type":"string"},{"type":"null"}]},"token":{"anyOf":[{"type":"string"},{"type":"null"}]},"token_path":{"anyOf":[{"type":"string"},{"type":"null"}]},"role_id":{"anyOf":[{"type":"string"},{"type":"null"}]},"secret_id":{"anyOf":[{"type":"string"},{"type":"null"}]},"secret_id_path":{"description":"Gateway addition: read the approle secret_id from a file (re-read at each login).","anyOf":[{"type":"string"},{"type":"null"}]},"kubernetes_role":{"anyOf":[{"type":"string"},{"type":"null"}]},"kubernetes_jwt_path":{"default":"/var/run/secrets/kubernetes.io/serviceaccount/token","type":"string"},"username":{"anyOf":[{"type":"string"},{"type":"null"}]},"password":{"anyOf":[{"type":"string"},{"type":"null"}]},"verify":{"default":true,"anyOf":[{"type":"boolean"},{"minLength":1,"type":"string"}]},"cert":{"anyOf":[{"type":"array","items":[{"minLength":1,"type":"string"},{"minLength":1,"type":"string"}],"additionalItems":false,"minItems":2,"maxItems":2},{"type":"null"}]},"use_team_secrets_path":{"type":"boolean"},"global_secrets_path":{"anyOf":[{"type":"string"},{"type":"null"}]},"timeout_seconds":{"default":5,"exclusiveMinimum":0,"maximum":300,"description":"Budget for one lookup, retries included.","type":"number"},"max_retries":{"default":2,"minimum":0,"maximum":10,"description":"Retries of a transient failure, with jittered exponential backoff.","type":"integer"},"circuit_breaker_failures":{"default":5,"minimum":1,"maximum":1000,"description":"Consecutive failed lookups that open the circuit.","type":"integer"},"circuit_breaker_reset_seconds":{"default":10,"minimum":0.05,"maximum":3600,"description":"How long the circuit stays open before one probe.","type":"number"}}};
+export const backend_local_filesystem = validate13;
+const schema14 = {"additionalProperties":false,"type":"object","required":["type","poll_interval_seconds"],"properties":{"type":{"const":"local_filesystem","type":"string"},"name":{"pattern":"^[a-z0-9][a-z0-9_-]{0,62}$","description":"Unique name in the chain; defaults to the type.","type":"string"},"kinds":{"uniqueItems":true,"description":"The kinds this backend is asked for (default: all it supports); leave one out to turn it off.","type":"array","items":{"anyOf":[{"const":"connections","type":"string"},{"const":"variables","type":"string"},{"const":"config","type":"string"}]}},"connections_lookup_pattern":{"anyOf":[{"type":"string"},{"type":"null"}]},"variables_lookup_pattern":{"anyOf":[{"type":"string"},{"type":"null"}]},"config_lookup_pattern":{"anyOf":[{"type":"string"},{"type":"null"}]},"cache_ttl_seconds":{"minimum":0,"maximum":86400,"description":"Overrides cache.ttl_seconds for this backend's answers; 0 caches nothing from it.","type":"number"},"connections_file_path":{"anyOf":[{"minLength":1,"type":"string"},{"type":"null"}]},"variables_file_path":{"anyOf":[{"minLength":1,"type":"string"},{"type":"null"}]},"configs_file_path":{"anyOf":[{"minLength":1,"type":"string"},{"type":"null"}]},"poll_interval_seconds":{"default":2,"minimum":0.05,"maximum":3600,"description":"Fallback check for changes the directory watch misses.","type":"number"}}};
 
 function validate13(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
-if(data.connections_path === undefined){
-data.connections_path = "connections";
-}
-if(data.variables_path === undefined){
-data.variables_path = "variables";
-}
-if(data.config_path === undefined){
-data.config_path = "config";
-}
-if(data.mount_point === undefined){
-data.mount_point = "secret";
-}
-if(data.kv_engine_version === undefined){
-data.kv_engine_version = 2;
-}
-if(data.auth_type === undefined){
-data.auth_type = "token";
-}
-if(data.kubernetes_jwt_path === undefined){
-data.kubernetes_jwt_path = "/var/run/secrets/kubernetes.io/serviceaccount/token";
-}
-if(data.verify === undefined){
-data.verify = true;
-}
-if(data.timeout_seconds === undefined){
-data.timeout_seconds = 5;
-}
-if(data.max_retries === undefined){
-data.max_retries = 2;
-}
-if(data.circuit_breaker_failures === undefined){
-data.circuit_breaker_failures = 5;
-}
-if(data.circuit_breaker_reset_seconds === undefined){
-data.circuit_breaker_reset_seconds = 10;
+if(data.poll_interval_seconds === undefined){
+data.poll_interval_seconds = 2;
 }
 let missing0;
-if((((((((((((((data.type === undefined) && (missing0 = "type")) || ((data.connections_path === undefined) && (missing0 = "connections_path"))) || ((data.variables_path === undefined) && (missing0 = "variables_path"))) || ((data.config_path === undefined) && (missing0 = "config_path"))) || ((data.mount_point === undefined) && (missing0 = "mount_point"))) || ((data.kv_engine_version === undefined) && (missing0 = "kv_engine_version"))) || ((data.auth_type === undefined) && (missing0 = "auth_type"))) || ((data.kubernetes_jwt_path === undefined) && (missing0 = "kubernetes_jwt_path"))) || ((data.verify === undefined) && (missing0 = "verify"))) || ((data.timeout_seconds === undefined) && (missing0 = "timeout_seconds"))) || ((data.max_retries === undefined) && (missing0 = "max_retries"))) || ((data.circuit_breaker_failures === undefined) && (missing0 = "circuit_breaker_failures"))) || ((data.circuit_breaker_reset_seconds === undefined) && (missing0 = "circuit_breaker_reset_seconds"))){
+if(((data.type === undefined) && (missing0 = "type")) || ((data.poll_interval_seconds === undefined) && (missing0 = "poll_interval_seconds"))){
 validate13.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
@@ -4497,8 +5200,8 @@ if(typeof data0 !== "string"){
 validate13.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-if("vault" !== data0){
-validate13.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "vault"},message:"must be equal to constant"}];
+if("local_filesystem" !== data0){
+validate13.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "local_filesystem"},message:"must be equal to constant"}];
 return false;
 }
 var valid0 = _errs2 === errors;
@@ -4882,13 +5585,16 @@ else {
 var valid0 = true;
 }
 if(valid0){
-let data8 = data.connections_path;
+if(data.connections_file_path !== undefined){
+let data8 = data.connections_file_path;
 const _errs36 = errors;
 const _errs37 = errors;
 let valid7 = false;
 const _errs38 = errors;
-if(typeof data8 !== "string"){
-const err16 = {instancePath:instancePath+"/connections_path",schemaPath:"#/properties/connections_path/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(errors === _errs38){
+if(typeof data8 === "string"){
+if(func3(data8) < 1){
+const err16 = {instancePath:instancePath+"/connections_file_path",schemaPath:"#/properties/connections_file_path/anyOf/0/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err16];
 }
@@ -4897,12 +5603,9 @@ vErrors.push(err16);
 }
 errors++;
 }
-var _valid4 = _errs38 === errors;
-valid7 = valid7 || _valid4;
-if(!valid7){
-const _errs40 = errors;
-if(data8 !== null){
-const err17 = {instancePath:instancePath+"/connections_path",schemaPath:"#/properties/connections_path/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+}
+else {
+const err17 = {instancePath:instancePath+"/connections_file_path",schemaPath:"#/properties/connections_file_path/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err17];
 }
@@ -4911,16 +5614,31 @@ vErrors.push(err17);
 }
 errors++;
 }
-var _valid4 = _errs40 === errors;
-valid7 = valid7 || _valid4;
 }
+var _valid4 = _errs38 === errors;
+valid7 = valid7 || _valid4;
 if(!valid7){
-const err18 = {instancePath:instancePath+"/connections_path",schemaPath:"#/properties/connections_path/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+const _errs40 = errors;
+if(data8 !== null){
+const err18 = {instancePath:instancePath+"/connections_file_path",schemaPath:"#/properties/connections_file_path/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
 vErrors = [err18];
 }
 else {
 vErrors.push(err18);
+}
+errors++;
+}
+var _valid4 = _errs40 === errors;
+valid7 = valid7 || _valid4;
+}
+if(!valid7){
+const err19 = {instancePath:instancePath+"/connections_file_path",schemaPath:"#/properties/connections_file_path/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err19];
+}
+else {
+vErrors.push(err19);
 }
 errors++;
 validate13.errors = vErrors;
@@ -4938,28 +5656,21 @@ vErrors = null;
 }
 }
 var valid0 = _errs36 === errors;
+}
+else {
+var valid0 = true;
+}
 if(valid0){
-let data9 = data.variables_path;
+if(data.variables_file_path !== undefined){
+let data9 = data.variables_file_path;
 const _errs42 = errors;
 const _errs43 = errors;
 let valid8 = false;
 const _errs44 = errors;
-if(typeof data9 !== "string"){
-const err19 = {instancePath:instancePath+"/variables_path",schemaPath:"#/properties/variables_path/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err19];
-}
-else {
-vErrors.push(err19);
-}
-errors++;
-}
-var _valid5 = _errs44 === errors;
-valid8 = valid8 || _valid5;
-if(!valid8){
-const _errs46 = errors;
-if(data9 !== null){
-const err20 = {instancePath:instancePath+"/variables_path",schemaPath:"#/properties/variables_path/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(errors === _errs44){
+if(typeof data9 === "string"){
+if(func3(data9) < 1){
+const err20 = {instancePath:instancePath+"/variables_file_path",schemaPath:"#/properties/variables_file_path/anyOf/0/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err20];
 }
@@ -4968,16 +5679,42 @@ vErrors.push(err20);
 }
 errors++;
 }
-var _valid5 = _errs46 === errors;
-valid8 = valid8 || _valid5;
 }
-if(!valid8){
-const err21 = {instancePath:instancePath+"/variables_path",schemaPath:"#/properties/variables_path/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+else {
+const err21 = {instancePath:instancePath+"/variables_file_path",schemaPath:"#/properties/variables_file_path/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err21];
 }
 else {
 vErrors.push(err21);
+}
+errors++;
+}
+}
+var _valid5 = _errs44 === errors;
+valid8 = valid8 || _valid5;
+if(!valid8){
+const _errs46 = errors;
+if(data9 !== null){
+const err22 = {instancePath:instancePath+"/variables_file_path",schemaPath:"#/properties/variables_file_path/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(vErrors === null){
+vErrors = [err22];
+}
+else {
+vErrors.push(err22);
+}
+errors++;
+}
+var _valid5 = _errs46 === errors;
+valid8 = valid8 || _valid5;
+}
+if(!valid8){
+const err23 = {instancePath:instancePath+"/variables_file_path",schemaPath:"#/properties/variables_file_path/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err23];
+}
+else {
+vErrors.push(err23);
 }
 errors++;
 validate13.errors = vErrors;
@@ -4995,33 +5732,52 @@ vErrors = null;
 }
 }
 var valid0 = _errs42 === errors;
+}
+else {
+var valid0 = true;
+}
 if(valid0){
-let data10 = data.config_path;
+if(data.configs_file_path !== undefined){
+let data10 = data.configs_file_path;
 const _errs48 = errors;
 const _errs49 = errors;
 let valid9 = false;
 const _errs50 = errors;
-if(typeof data10 !== "string"){
-const err22 = {instancePath:instancePath+"/config_path",schemaPath:"#/properties/config_path/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(errors === _errs50){
+if(typeof data10 === "string"){
+if(func3(data10) < 1){
+const err24 = {instancePath:instancePath+"/configs_file_path",schemaPath:"#/properties/configs_file_path/anyOf/0/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
-vErrors = [err22];
+vErrors = [err24];
 }
 else {
-vErrors.push(err22);
+vErrors.push(err24);
 }
 errors++;
+}
+}
+else {
+const err25 = {instancePath:instancePath+"/configs_file_path",schemaPath:"#/properties/configs_file_path/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err25];
+}
+else {
+vErrors.push(err25);
+}
+errors++;
+}
 }
 var _valid6 = _errs50 === errors;
 valid9 = valid9 || _valid6;
 if(!valid9){
 const _errs52 = errors;
 if(data10 !== null){
-const err23 = {instancePath:instancePath+"/config_path",schemaPath:"#/properties/config_path/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+const err26 = {instancePath:instancePath+"/configs_file_path",schemaPath:"#/properties/configs_file_path/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
-vErrors = [err23];
+vErrors = [err26];
 }
 else {
-vErrors.push(err23);
+vErrors.push(err26);
 }
 errors++;
 }
@@ -5029,12 +5785,12 @@ var _valid6 = _errs52 === errors;
 valid9 = valid9 || _valid6;
 }
 if(!valid9){
-const err24 = {instancePath:instancePath+"/config_path",schemaPath:"#/properties/config_path/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+const err27 = {instancePath:instancePath+"/configs_file_path",schemaPath:"#/properties/configs_file_path/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
 if(vErrors === null){
-vErrors = [err24];
+vErrors = [err27];
 }
 else {
-vErrors.push(err24);
+vErrors.push(err27);
 }
 errors++;
 validate13.errors = vErrors;
@@ -5052,1375 +5808,32 @@ vErrors = null;
 }
 }
 var valid0 = _errs48 === errors;
+}
+else {
+var valid0 = true;
+}
 if(valid0){
-let data11 = data.mount_point;
+let data11 = data.poll_interval_seconds;
 const _errs54 = errors;
-const _errs55 = errors;
-let valid10 = false;
-const _errs56 = errors;
-if(typeof data11 !== "string"){
-const err25 = {instancePath:instancePath+"/mount_point",schemaPath:"#/properties/mount_point/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err25];
-}
-else {
-vErrors.push(err25);
-}
-errors++;
-}
-var _valid7 = _errs56 === errors;
-valid10 = valid10 || _valid7;
-if(!valid10){
-const _errs58 = errors;
-if(data11 !== null){
-const err26 = {instancePath:instancePath+"/mount_point",schemaPath:"#/properties/mount_point/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
-if(vErrors === null){
-vErrors = [err26];
-}
-else {
-vErrors.push(err26);
-}
-errors++;
-}
-var _valid7 = _errs58 === errors;
-valid10 = valid10 || _valid7;
-}
-if(!valid10){
-const err27 = {instancePath:instancePath+"/mount_point",schemaPath:"#/properties/mount_point/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
-if(vErrors === null){
-vErrors = [err27];
-}
-else {
-vErrors.push(err27);
-}
-errors++;
-validate13.errors = vErrors;
+if(errors === _errs54){
+if((typeof data11 == "number") && (isFinite(data11))){
+if(data11 > 3600 || isNaN(data11)){
+validate13.errors = [{instancePath:instancePath+"/poll_interval_seconds",schemaPath:"#/properties/poll_interval_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600},message:"must be <= 3600"}];
 return false;
 }
 else {
-errors = _errs55;
-if(vErrors !== null){
-if(_errs55){
-vErrors.length = _errs55;
+if(data11 < 0.05 || isNaN(data11)){
+validate13.errors = [{instancePath:instancePath+"/poll_interval_seconds",schemaPath:"#/properties/poll_interval_seconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0.05},message:"must be >= 0.05"}];
+return false;
+}
+}
 }
 else {
-vErrors = null;
-}
+validate13.errors = [{instancePath:instancePath+"/poll_interval_seconds",schemaPath:"#/properties/poll_interval_seconds/type",keyword:"type",params:{type: "number"},message:"must be number"}];
+return false;
 }
 }
 var valid0 = _errs54 === errors;
-if(valid0){
-let data12 = data.kv_engine_version;
-const _errs60 = errors;
-const _errs61 = errors;
-let valid11 = false;
-const _errs62 = errors;
-if(!((typeof data12 == "number") && (isFinite(data12)))){
-const err28 = {instancePath:instancePath+"/kv_engine_version",schemaPath:"#/properties/kv_engine_version/anyOf/0/type",keyword:"type",params:{type: "number"},message:"must be number"};
-if(vErrors === null){
-vErrors = [err28];
-}
-else {
-vErrors.push(err28);
-}
-errors++;
-}
-if(1 !== data12){
-const err29 = {instancePath:instancePath+"/kv_engine_version",schemaPath:"#/properties/kv_engine_version/anyOf/0/const",keyword:"const",params:{allowedValue: 1},message:"must be equal to constant"};
-if(vErrors === null){
-vErrors = [err29];
-}
-else {
-vErrors.push(err29);
-}
-errors++;
-}
-var _valid8 = _errs62 === errors;
-valid11 = valid11 || _valid8;
-if(!valid11){
-const _errs64 = errors;
-if(!((typeof data12 == "number") && (isFinite(data12)))){
-const err30 = {instancePath:instancePath+"/kv_engine_version",schemaPath:"#/properties/kv_engine_version/anyOf/1/type",keyword:"type",params:{type: "number"},message:"must be number"};
-if(vErrors === null){
-vErrors = [err30];
-}
-else {
-vErrors.push(err30);
-}
-errors++;
-}
-if(2 !== data12){
-const err31 = {instancePath:instancePath+"/kv_engine_version",schemaPath:"#/properties/kv_engine_version/anyOf/1/const",keyword:"const",params:{allowedValue: 2},message:"must be equal to constant"};
-if(vErrors === null){
-vErrors = [err31];
-}
-else {
-vErrors.push(err31);
-}
-errors++;
-}
-var _valid8 = _errs64 === errors;
-valid11 = valid11 || _valid8;
-}
-if(!valid11){
-const err32 = {instancePath:instancePath+"/kv_engine_version",schemaPath:"#/properties/kv_engine_version/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
-if(vErrors === null){
-vErrors = [err32];
-}
-else {
-vErrors.push(err32);
-}
-errors++;
-validate13.errors = vErrors;
-return false;
-}
-else {
-errors = _errs61;
-if(vErrors !== null){
-if(_errs61){
-vErrors.length = _errs61;
-}
-else {
-vErrors = null;
-}
-}
-}
-var valid0 = _errs60 === errors;
-if(valid0){
-if(data.url !== undefined){
-let data13 = data.url;
-const _errs66 = errors;
-const _errs67 = errors;
-let valid12 = false;
-const _errs68 = errors;
-if(typeof data13 !== "string"){
-const err33 = {instancePath:instancePath+"/url",schemaPath:"#/properties/url/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err33];
-}
-else {
-vErrors.push(err33);
-}
-errors++;
-}
-var _valid9 = _errs68 === errors;
-valid12 = valid12 || _valid9;
-if(!valid12){
-const _errs70 = errors;
-if(data13 !== null){
-const err34 = {instancePath:instancePath+"/url",schemaPath:"#/properties/url/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
-if(vErrors === null){
-vErrors = [err34];
-}
-else {
-vErrors.push(err34);
-}
-errors++;
-}
-var _valid9 = _errs70 === errors;
-valid12 = valid12 || _valid9;
-}
-if(!valid12){
-const err35 = {instancePath:instancePath+"/url",schemaPath:"#/properties/url/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
-if(vErrors === null){
-vErrors = [err35];
-}
-else {
-vErrors.push(err35);
-}
-errors++;
-validate13.errors = vErrors;
-return false;
-}
-else {
-errors = _errs67;
-if(vErrors !== null){
-if(_errs67){
-vErrors.length = _errs67;
-}
-else {
-vErrors = null;
-}
-}
-}
-var valid0 = _errs66 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.namespace !== undefined){
-let data14 = data.namespace;
-const _errs72 = errors;
-const _errs73 = errors;
-let valid13 = false;
-const _errs74 = errors;
-if(typeof data14 !== "string"){
-const err36 = {instancePath:instancePath+"/namespace",schemaPath:"#/properties/namespace/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err36];
-}
-else {
-vErrors.push(err36);
-}
-errors++;
-}
-var _valid10 = _errs74 === errors;
-valid13 = valid13 || _valid10;
-if(!valid13){
-const _errs76 = errors;
-if(data14 !== null){
-const err37 = {instancePath:instancePath+"/namespace",schemaPath:"#/properties/namespace/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
-if(vErrors === null){
-vErrors = [err37];
-}
-else {
-vErrors.push(err37);
-}
-errors++;
-}
-var _valid10 = _errs76 === errors;
-valid13 = valid13 || _valid10;
-}
-if(!valid13){
-const err38 = {instancePath:instancePath+"/namespace",schemaPath:"#/properties/namespace/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
-if(vErrors === null){
-vErrors = [err38];
-}
-else {
-vErrors.push(err38);
-}
-errors++;
-validate13.errors = vErrors;
-return false;
-}
-else {
-errors = _errs73;
-if(vErrors !== null){
-if(_errs73){
-vErrors.length = _errs73;
-}
-else {
-vErrors = null;
-}
-}
-}
-var valid0 = _errs72 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-let data15 = data.auth_type;
-const _errs78 = errors;
-const _errs79 = errors;
-let valid14 = false;
-const _errs80 = errors;
-if(typeof data15 !== "string"){
-const err39 = {instancePath:instancePath+"/auth_type",schemaPath:"#/properties/auth_type/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err39];
-}
-else {
-vErrors.push(err39);
-}
-errors++;
-}
-if("token" !== data15){
-const err40 = {instancePath:instancePath+"/auth_type",schemaPath:"#/properties/auth_type/anyOf/0/const",keyword:"const",params:{allowedValue: "token"},message:"must be equal to constant"};
-if(vErrors === null){
-vErrors = [err40];
-}
-else {
-vErrors.push(err40);
-}
-errors++;
-}
-var _valid11 = _errs80 === errors;
-valid14 = valid14 || _valid11;
-if(!valid14){
-const _errs82 = errors;
-if(typeof data15 !== "string"){
-const err41 = {instancePath:instancePath+"/auth_type",schemaPath:"#/properties/auth_type/anyOf/1/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err41];
-}
-else {
-vErrors.push(err41);
-}
-errors++;
-}
-if("approle" !== data15){
-const err42 = {instancePath:instancePath+"/auth_type",schemaPath:"#/properties/auth_type/anyOf/1/const",keyword:"const",params:{allowedValue: "approle"},message:"must be equal to constant"};
-if(vErrors === null){
-vErrors = [err42];
-}
-else {
-vErrors.push(err42);
-}
-errors++;
-}
-var _valid11 = _errs82 === errors;
-valid14 = valid14 || _valid11;
-if(!valid14){
-const _errs84 = errors;
-if(typeof data15 !== "string"){
-const err43 = {instancePath:instancePath+"/auth_type",schemaPath:"#/properties/auth_type/anyOf/2/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err43];
-}
-else {
-vErrors.push(err43);
-}
-errors++;
-}
-if("kubernetes" !== data15){
-const err44 = {instancePath:instancePath+"/auth_type",schemaPath:"#/properties/auth_type/anyOf/2/const",keyword:"const",params:{allowedValue: "kubernetes"},message:"must be equal to constant"};
-if(vErrors === null){
-vErrors = [err44];
-}
-else {
-vErrors.push(err44);
-}
-errors++;
-}
-var _valid11 = _errs84 === errors;
-valid14 = valid14 || _valid11;
-if(!valid14){
-const _errs86 = errors;
-if(typeof data15 !== "string"){
-const err45 = {instancePath:instancePath+"/auth_type",schemaPath:"#/properties/auth_type/anyOf/3/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err45];
-}
-else {
-vErrors.push(err45);
-}
-errors++;
-}
-if("userpass" !== data15){
-const err46 = {instancePath:instancePath+"/auth_type",schemaPath:"#/properties/auth_type/anyOf/3/const",keyword:"const",params:{allowedValue: "userpass"},message:"must be equal to constant"};
-if(vErrors === null){
-vErrors = [err46];
-}
-else {
-vErrors.push(err46);
-}
-errors++;
-}
-var _valid11 = _errs86 === errors;
-valid14 = valid14 || _valid11;
-}
-}
-}
-if(!valid14){
-const err47 = {instancePath:instancePath+"/auth_type",schemaPath:"#/properties/auth_type/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
-if(vErrors === null){
-vErrors = [err47];
-}
-else {
-vErrors.push(err47);
-}
-errors++;
-validate13.errors = vErrors;
-return false;
-}
-else {
-errors = _errs79;
-if(vErrors !== null){
-if(_errs79){
-vErrors.length = _errs79;
-}
-else {
-vErrors = null;
-}
-}
-}
-var valid0 = _errs78 === errors;
-if(valid0){
-if(data.auth_mount_point !== undefined){
-let data16 = data.auth_mount_point;
-const _errs88 = errors;
-const _errs89 = errors;
-let valid15 = false;
-const _errs90 = errors;
-if(typeof data16 !== "string"){
-const err48 = {instancePath:instancePath+"/auth_mount_point",schemaPath:"#/properties/auth_mount_point/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err48];
-}
-else {
-vErrors.push(err48);
-}
-errors++;
-}
-var _valid12 = _errs90 === errors;
-valid15 = valid15 || _valid12;
-if(!valid15){
-const _errs92 = errors;
-if(data16 !== null){
-const err49 = {instancePath:instancePath+"/auth_mount_point",schemaPath:"#/properties/auth_mount_point/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
-if(vErrors === null){
-vErrors = [err49];
-}
-else {
-vErrors.push(err49);
-}
-errors++;
-}
-var _valid12 = _errs92 === errors;
-valid15 = valid15 || _valid12;
-}
-if(!valid15){
-const err50 = {instancePath:instancePath+"/auth_mount_point",schemaPath:"#/properties/auth_mount_point/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
-if(vErrors === null){
-vErrors = [err50];
-}
-else {
-vErrors.push(err50);
-}
-errors++;
-validate13.errors = vErrors;
-return false;
-}
-else {
-errors = _errs89;
-if(vErrors !== null){
-if(_errs89){
-vErrors.length = _errs89;
-}
-else {
-vErrors = null;
-}
-}
-}
-var valid0 = _errs88 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.token !== undefined){
-let data17 = data.token;
-const _errs94 = errors;
-const _errs95 = errors;
-let valid16 = false;
-const _errs96 = errors;
-if(typeof data17 !== "string"){
-const err51 = {instancePath:instancePath+"/token",schemaPath:"#/properties/token/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err51];
-}
-else {
-vErrors.push(err51);
-}
-errors++;
-}
-var _valid13 = _errs96 === errors;
-valid16 = valid16 || _valid13;
-if(!valid16){
-const _errs98 = errors;
-if(data17 !== null){
-const err52 = {instancePath:instancePath+"/token",schemaPath:"#/properties/token/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
-if(vErrors === null){
-vErrors = [err52];
-}
-else {
-vErrors.push(err52);
-}
-errors++;
-}
-var _valid13 = _errs98 === errors;
-valid16 = valid16 || _valid13;
-}
-if(!valid16){
-const err53 = {instancePath:instancePath+"/token",schemaPath:"#/properties/token/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
-if(vErrors === null){
-vErrors = [err53];
-}
-else {
-vErrors.push(err53);
-}
-errors++;
-validate13.errors = vErrors;
-return false;
-}
-else {
-errors = _errs95;
-if(vErrors !== null){
-if(_errs95){
-vErrors.length = _errs95;
-}
-else {
-vErrors = null;
-}
-}
-}
-var valid0 = _errs94 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.token_path !== undefined){
-let data18 = data.token_path;
-const _errs100 = errors;
-const _errs101 = errors;
-let valid17 = false;
-const _errs102 = errors;
-if(typeof data18 !== "string"){
-const err54 = {instancePath:instancePath+"/token_path",schemaPath:"#/properties/token_path/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err54];
-}
-else {
-vErrors.push(err54);
-}
-errors++;
-}
-var _valid14 = _errs102 === errors;
-valid17 = valid17 || _valid14;
-if(!valid17){
-const _errs104 = errors;
-if(data18 !== null){
-const err55 = {instancePath:instancePath+"/token_path",schemaPath:"#/properties/token_path/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
-if(vErrors === null){
-vErrors = [err55];
-}
-else {
-vErrors.push(err55);
-}
-errors++;
-}
-var _valid14 = _errs104 === errors;
-valid17 = valid17 || _valid14;
-}
-if(!valid17){
-const err56 = {instancePath:instancePath+"/token_path",schemaPath:"#/properties/token_path/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
-if(vErrors === null){
-vErrors = [err56];
-}
-else {
-vErrors.push(err56);
-}
-errors++;
-validate13.errors = vErrors;
-return false;
-}
-else {
-errors = _errs101;
-if(vErrors !== null){
-if(_errs101){
-vErrors.length = _errs101;
-}
-else {
-vErrors = null;
-}
-}
-}
-var valid0 = _errs100 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.role_id !== undefined){
-let data19 = data.role_id;
-const _errs106 = errors;
-const _errs107 = errors;
-let valid18 = false;
-const _errs108 = errors;
-if(typeof data19 !== "string"){
-const err57 = {instancePath:instancePath+"/role_id",schemaPath:"#/properties/role_id/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err57];
-}
-else {
-vErrors.push(err57);
-}
-errors++;
-}
-var _valid15 = _errs108 === errors;
-valid18 = valid18 || _valid15;
-if(!valid18){
-const _errs110 = errors;
-if(data19 !== null){
-const err58 = {instancePath:instancePath+"/role_id",schemaPath:"#/properties/role_id/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
-if(vErrors === null){
-vErrors = [err58];
-}
-else {
-vErrors.push(err58);
-}
-errors++;
-}
-var _valid15 = _errs110 === errors;
-valid18 = valid18 || _valid15;
-}
-if(!valid18){
-const err59 = {instancePath:instancePath+"/role_id",schemaPath:"#/properties/role_id/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
-if(vErrors === null){
-vErrors = [err59];
-}
-else {
-vErrors.push(err59);
-}
-errors++;
-validate13.errors = vErrors;
-return false;
-}
-else {
-errors = _errs107;
-if(vErrors !== null){
-if(_errs107){
-vErrors.length = _errs107;
-}
-else {
-vErrors = null;
-}
-}
-}
-var valid0 = _errs106 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.secret_id !== undefined){
-let data20 = data.secret_id;
-const _errs112 = errors;
-const _errs113 = errors;
-let valid19 = false;
-const _errs114 = errors;
-if(typeof data20 !== "string"){
-const err60 = {instancePath:instancePath+"/secret_id",schemaPath:"#/properties/secret_id/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err60];
-}
-else {
-vErrors.push(err60);
-}
-errors++;
-}
-var _valid16 = _errs114 === errors;
-valid19 = valid19 || _valid16;
-if(!valid19){
-const _errs116 = errors;
-if(data20 !== null){
-const err61 = {instancePath:instancePath+"/secret_id",schemaPath:"#/properties/secret_id/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
-if(vErrors === null){
-vErrors = [err61];
-}
-else {
-vErrors.push(err61);
-}
-errors++;
-}
-var _valid16 = _errs116 === errors;
-valid19 = valid19 || _valid16;
-}
-if(!valid19){
-const err62 = {instancePath:instancePath+"/secret_id",schemaPath:"#/properties/secret_id/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
-if(vErrors === null){
-vErrors = [err62];
-}
-else {
-vErrors.push(err62);
-}
-errors++;
-validate13.errors = vErrors;
-return false;
-}
-else {
-errors = _errs113;
-if(vErrors !== null){
-if(_errs113){
-vErrors.length = _errs113;
-}
-else {
-vErrors = null;
-}
-}
-}
-var valid0 = _errs112 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.secret_id_path !== undefined){
-let data21 = data.secret_id_path;
-const _errs118 = errors;
-const _errs119 = errors;
-let valid20 = false;
-const _errs120 = errors;
-if(typeof data21 !== "string"){
-const err63 = {instancePath:instancePath+"/secret_id_path",schemaPath:"#/properties/secret_id_path/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err63];
-}
-else {
-vErrors.push(err63);
-}
-errors++;
-}
-var _valid17 = _errs120 === errors;
-valid20 = valid20 || _valid17;
-if(!valid20){
-const _errs122 = errors;
-if(data21 !== null){
-const err64 = {instancePath:instancePath+"/secret_id_path",schemaPath:"#/properties/secret_id_path/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
-if(vErrors === null){
-vErrors = [err64];
-}
-else {
-vErrors.push(err64);
-}
-errors++;
-}
-var _valid17 = _errs122 === errors;
-valid20 = valid20 || _valid17;
-}
-if(!valid20){
-const err65 = {instancePath:instancePath+"/secret_id_path",schemaPath:"#/properties/secret_id_path/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
-if(vErrors === null){
-vErrors = [err65];
-}
-else {
-vErrors.push(err65);
-}
-errors++;
-validate13.errors = vErrors;
-return false;
-}
-else {
-errors = _errs119;
-if(vErrors !== null){
-if(_errs119){
-vErrors.length = _errs119;
-}
-else {
-vErrors = null;
-}
-}
-}
-var valid0 = _errs118 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.kubernetes_role !== undefined){
-let data22 = data.kubernetes_role;
-const _errs124 = errors;
-const _errs125 = errors;
-let valid21 = false;
-const _errs126 = errors;
-if(typeof data22 !== "string"){
-const err66 = {instancePath:instancePath+"/kubernetes_role",schemaPath:"#/properties/kubernetes_role/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err66];
-}
-else {
-vErrors.push(err66);
-}
-errors++;
-}
-var _valid18 = _errs126 === errors;
-valid21 = valid21 || _valid18;
-if(!valid21){
-const _errs128 = errors;
-if(data22 !== null){
-const err67 = {instancePath:instancePath+"/kubernetes_role",schemaPath:"#/properties/kubernetes_role/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
-if(vErrors === null){
-vErrors = [err67];
-}
-else {
-vErrors.push(err67);
-}
-errors++;
-}
-var _valid18 = _errs128 === errors;
-valid21 = valid21 || _valid18;
-}
-if(!valid21){
-const err68 = {instancePath:instancePath+"/kubernetes_role",schemaPath:"#/properties/kubernetes_role/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
-if(vErrors === null){
-vErrors = [err68];
-}
-else {
-vErrors.push(err68);
-}
-errors++;
-validate13.errors = vErrors;
-return false;
-}
-else {
-errors = _errs125;
-if(vErrors !== null){
-if(_errs125){
-vErrors.length = _errs125;
-}
-else {
-vErrors = null;
-}
-}
-}
-var valid0 = _errs124 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-const _errs130 = errors;
-if(typeof data.kubernetes_jwt_path !== "string"){
-validate13.errors = [{instancePath:instancePath+"/kubernetes_jwt_path",schemaPath:"#/properties/kubernetes_jwt_path/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-var valid0 = _errs130 === errors;
-if(valid0){
-if(data.username !== undefined){
-let data24 = data.username;
-const _errs132 = errors;
-const _errs133 = errors;
-let valid22 = false;
-const _errs134 = errors;
-if(typeof data24 !== "string"){
-const err69 = {instancePath:instancePath+"/username",schemaPath:"#/properties/username/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err69];
-}
-else {
-vErrors.push(err69);
-}
-errors++;
-}
-var _valid19 = _errs134 === errors;
-valid22 = valid22 || _valid19;
-if(!valid22){
-const _errs136 = errors;
-if(data24 !== null){
-const err70 = {instancePath:instancePath+"/username",schemaPath:"#/properties/username/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
-if(vErrors === null){
-vErrors = [err70];
-}
-else {
-vErrors.push(err70);
-}
-errors++;
-}
-var _valid19 = _errs136 === errors;
-valid22 = valid22 || _valid19;
-}
-if(!valid22){
-const err71 = {instancePath:instancePath+"/username",schemaPath:"#/properties/username/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
-if(vErrors === null){
-vErrors = [err71];
-}
-else {
-vErrors.push(err71);
-}
-errors++;
-validate13.errors = vErrors;
-return false;
-}
-else {
-errors = _errs133;
-if(vErrors !== null){
-if(_errs133){
-vErrors.length = _errs133;
-}
-else {
-vErrors = null;
-}
-}
-}
-var valid0 = _errs132 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.password !== undefined){
-let data25 = data.password;
-const _errs138 = errors;
-const _errs139 = errors;
-let valid23 = false;
-const _errs140 = errors;
-if(typeof data25 !== "string"){
-const err72 = {instancePath:instancePath+"/password",schemaPath:"#/properties/password/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err72];
-}
-else {
-vErrors.push(err72);
-}
-errors++;
-}
-var _valid20 = _errs140 === errors;
-valid23 = valid23 || _valid20;
-if(!valid23){
-const _errs142 = errors;
-if(data25 !== null){
-const err73 = {instancePath:instancePath+"/password",schemaPath:"#/properties/password/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
-if(vErrors === null){
-vErrors = [err73];
-}
-else {
-vErrors.push(err73);
-}
-errors++;
-}
-var _valid20 = _errs142 === errors;
-valid23 = valid23 || _valid20;
-}
-if(!valid23){
-const err74 = {instancePath:instancePath+"/password",schemaPath:"#/properties/password/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
-if(vErrors === null){
-vErrors = [err74];
-}
-else {
-vErrors.push(err74);
-}
-errors++;
-validate13.errors = vErrors;
-return false;
-}
-else {
-errors = _errs139;
-if(vErrors !== null){
-if(_errs139){
-vErrors.length = _errs139;
-}
-else {
-vErrors = null;
-}
-}
-}
-var valid0 = _errs138 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-let data26 = data.verify;
-const _errs144 = errors;
-const _errs145 = errors;
-let valid24 = false;
-const _errs146 = errors;
-if(typeof data26 !== "boolean"){
-const err75 = {instancePath:instancePath+"/verify",schemaPath:"#/properties/verify/anyOf/0/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
-if(vErrors === null){
-vErrors = [err75];
-}
-else {
-vErrors.push(err75);
-}
-errors++;
-}
-var _valid21 = _errs146 === errors;
-valid24 = valid24 || _valid21;
-if(!valid24){
-const _errs148 = errors;
-if(errors === _errs148){
-if(typeof data26 === "string"){
-if(func3(data26) < 1){
-const err76 = {instancePath:instancePath+"/verify",schemaPath:"#/properties/verify/anyOf/1/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
-if(vErrors === null){
-vErrors = [err76];
-}
-else {
-vErrors.push(err76);
-}
-errors++;
-}
-}
-else {
-const err77 = {instancePath:instancePath+"/verify",schemaPath:"#/properties/verify/anyOf/1/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err77];
-}
-else {
-vErrors.push(err77);
-}
-errors++;
-}
-}
-var _valid21 = _errs148 === errors;
-valid24 = valid24 || _valid21;
-}
-if(!valid24){
-const err78 = {instancePath:instancePath+"/verify",schemaPath:"#/properties/verify/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
-if(vErrors === null){
-vErrors = [err78];
-}
-else {
-vErrors.push(err78);
-}
-errors++;
-validate13.errors = vErrors;
-return false;
-}
-else {
-errors = _errs145;
-if(vErrors !== null){
-if(_errs145){
-vErrors.length = _errs145;
-}
-else {
-vErrors = null;
-}
-}
-}
-var valid0 = _errs144 === errors;
-if(valid0){
-if(data.cert !== undefined){
-let data27 = data.cert;
-const _errs150 = errors;
-const _errs151 = errors;
-let valid25 = false;
-const _errs152 = errors;
-if(errors === _errs152){
-if(Array.isArray(data27)){
-if(data27.length > 2){
-const err79 = {instancePath:instancePath+"/cert",schemaPath:"#/properties/cert/anyOf/0/maxItems",keyword:"maxItems",params:{limit: 2},message:"must NOT have more than 2 items"};
-if(vErrors === null){
-vErrors = [err79];
-}
-else {
-vErrors.push(err79);
-}
-errors++;
-}
-else {
-if(data27.length < 2){
-const err80 = {instancePath:instancePath+"/cert",schemaPath:"#/properties/cert/anyOf/0/minItems",keyword:"minItems",params:{limit: 2},message:"must NOT have fewer than 2 items"};
-if(vErrors === null){
-vErrors = [err80];
-}
-else {
-vErrors.push(err80);
-}
-errors++;
-}
-else {
-const len1 = data27.length;
-if(!(len1 <= 2)){
-const err81 = {instancePath:instancePath+"/cert",schemaPath:"#/properties/cert/anyOf/0/additionalItems",keyword:"additionalItems",params:{limit: 2},message:"must NOT have more than 2 items"};
-if(vErrors === null){
-vErrors = [err81];
-}
-else {
-vErrors.push(err81);
-}
-errors++;
-}
-else {
-const len2 = data27.length;
-if(len2 > 0){
-let data28 = data27[0];
-const _errs154 = errors;
-if(errors === _errs154){
-if(typeof data28 === "string"){
-if(func3(data28) < 1){
-const err82 = {instancePath:instancePath+"/cert/0",schemaPath:"#/properties/cert/anyOf/0/items/0/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
-if(vErrors === null){
-vErrors = [err82];
-}
-else {
-vErrors.push(err82);
-}
-errors++;
-}
-}
-else {
-const err83 = {instancePath:instancePath+"/cert/0",schemaPath:"#/properties/cert/anyOf/0/items/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err83];
-}
-else {
-vErrors.push(err83);
-}
-errors++;
-}
-}
-var valid26 = _errs154 === errors;
-}
-if(valid26){
-if(len2 > 1){
-let data29 = data27[1];
-const _errs156 = errors;
-if(errors === _errs156){
-if(typeof data29 === "string"){
-if(func3(data29) < 1){
-const err84 = {instancePath:instancePath+"/cert/1",schemaPath:"#/properties/cert/anyOf/0/items/1/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
-if(vErrors === null){
-vErrors = [err84];
-}
-else {
-vErrors.push(err84);
-}
-errors++;
-}
-}
-else {
-const err85 = {instancePath:instancePath+"/cert/1",schemaPath:"#/properties/cert/anyOf/0/items/1/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err85];
-}
-else {
-vErrors.push(err85);
-}
-errors++;
-}
-}
-var valid26 = _errs156 === errors;
-}
-}
-}
-}
-}
-}
-else {
-const err86 = {instancePath:instancePath+"/cert",schemaPath:"#/properties/cert/anyOf/0/type",keyword:"type",params:{type: "array"},message:"must be array"};
-if(vErrors === null){
-vErrors = [err86];
-}
-else {
-vErrors.push(err86);
-}
-errors++;
-}
-}
-var _valid22 = _errs152 === errors;
-valid25 = valid25 || _valid22;
-if(!valid25){
-const _errs158 = errors;
-if(data27 !== null){
-const err87 = {instancePath:instancePath+"/cert",schemaPath:"#/properties/cert/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
-if(vErrors === null){
-vErrors = [err87];
-}
-else {
-vErrors.push(err87);
-}
-errors++;
-}
-var _valid22 = _errs158 === errors;
-valid25 = valid25 || _valid22;
-}
-if(!valid25){
-const err88 = {instancePath:instancePath+"/cert",schemaPath:"#/properties/cert/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
-if(vErrors === null){
-vErrors = [err88];
-}
-else {
-vErrors.push(err88);
-}
-errors++;
-validate13.errors = vErrors;
-return false;
-}
-else {
-errors = _errs151;
-if(vErrors !== null){
-if(_errs151){
-vErrors.length = _errs151;
-}
-else {
-vErrors = null;
-}
-}
-}
-var valid0 = _errs150 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.use_team_secrets_path !== undefined){
-const _errs160 = errors;
-if(typeof data.use_team_secrets_path !== "boolean"){
-validate13.errors = [{instancePath:instancePath+"/use_team_secrets_path",schemaPath:"#/properties/use_team_secrets_path/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
-return false;
-}
-var valid0 = _errs160 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.global_secrets_path !== undefined){
-let data31 = data.global_secrets_path;
-const _errs162 = errors;
-const _errs163 = errors;
-let valid27 = false;
-const _errs164 = errors;
-if(typeof data31 !== "string"){
-const err89 = {instancePath:instancePath+"/global_secrets_path",schemaPath:"#/properties/global_secrets_path/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err89];
-}
-else {
-vErrors.push(err89);
-}
-errors++;
-}
-var _valid23 = _errs164 === errors;
-valid27 = valid27 || _valid23;
-if(!valid27){
-const _errs166 = errors;
-if(data31 !== null){
-const err90 = {instancePath:instancePath+"/global_secrets_path",schemaPath:"#/properties/global_secrets_path/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
-if(vErrors === null){
-vErrors = [err90];
-}
-else {
-vErrors.push(err90);
-}
-errors++;
-}
-var _valid23 = _errs166 === errors;
-valid27 = valid27 || _valid23;
-}
-if(!valid27){
-const err91 = {instancePath:instancePath+"/global_secrets_path",schemaPath:"#/properties/global_secrets_path/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
-if(vErrors === null){
-vErrors = [err91];
-}
-else {
-vErrors.push(err91);
-}
-errors++;
-validate13.errors = vErrors;
-return false;
-}
-else {
-errors = _errs163;
-if(vErrors !== null){
-if(_errs163){
-vErrors.length = _errs163;
-}
-else {
-vErrors = null;
-}
-}
-}
-var valid0 = _errs162 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-let data32 = data.timeout_seconds;
-const _errs168 = errors;
-if(errors === _errs168){
-if((typeof data32 == "number") && (isFinite(data32))){
-if(data32 > 300 || isNaN(data32)){
-validate13.errors = [{instancePath:instancePath+"/timeout_seconds",schemaPath:"#/properties/timeout_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 300},message:"must be <= 300"}];
-return false;
-}
-else {
-if(data32 <= 0 || isNaN(data32)){
-validate13.errors = [{instancePath:instancePath+"/timeout_seconds",schemaPath:"#/properties/timeout_seconds/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0"}];
-return false;
-}
-}
-}
-else {
-validate13.errors = [{instancePath:instancePath+"/timeout_seconds",schemaPath:"#/properties/timeout_seconds/type",keyword:"type",params:{type: "number"},message:"must be number"}];
-return false;
-}
-}
-var valid0 = _errs168 === errors;
-if(valid0){
-let data33 = data.max_retries;
-const _errs170 = errors;
-if(!(((typeof data33 == "number") && (!(data33 % 1) && !isNaN(data33))) && (isFinite(data33)))){
-validate13.errors = [{instancePath:instancePath+"/max_retries",schemaPath:"#/properties/max_retries/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
-return false;
-}
-if(errors === _errs170){
-if((typeof data33 == "number") && (isFinite(data33))){
-if(data33 > 10 || isNaN(data33)){
-validate13.errors = [{instancePath:instancePath+"/max_retries",schemaPath:"#/properties/max_retries/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10},message:"must be <= 10"}];
-return false;
-}
-else {
-if(data33 < 0 || isNaN(data33)){
-validate13.errors = [{instancePath:instancePath+"/max_retries",schemaPath:"#/properties/max_retries/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
-return false;
-}
-}
-}
-}
-var valid0 = _errs170 === errors;
-if(valid0){
-let data34 = data.circuit_breaker_failures;
-const _errs172 = errors;
-if(!(((typeof data34 == "number") && (!(data34 % 1) && !isNaN(data34))) && (isFinite(data34)))){
-validate13.errors = [{instancePath:instancePath+"/circuit_breaker_failures",schemaPath:"#/properties/circuit_breaker_failures/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
-return false;
-}
-if(errors === _errs172){
-if((typeof data34 == "number") && (isFinite(data34))){
-if(data34 > 1000 || isNaN(data34)){
-validate13.errors = [{instancePath:instancePath+"/circuit_breaker_failures",schemaPath:"#/properties/circuit_breaker_failures/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000"}];
-return false;
-}
-else {
-if(data34 < 1 || isNaN(data34)){
-validate13.errors = [{instancePath:instancePath+"/circuit_breaker_failures",schemaPath:"#/properties/circuit_breaker_failures/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
-return false;
-}
-}
-}
-}
-var valid0 = _errs172 === errors;
-if(valid0){
-let data35 = data.circuit_breaker_reset_seconds;
-const _errs174 = errors;
-if(errors === _errs174){
-if((typeof data35 == "number") && (isFinite(data35))){
-if(data35 > 3600 || isNaN(data35)){
-validate13.errors = [{instancePath:instancePath+"/circuit_breaker_reset_seconds",schemaPath:"#/properties/circuit_breaker_reset_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600},message:"must be <= 3600"}];
-return false;
-}
-else {
-if(data35 < 0.05 || isNaN(data35)){
-validate13.errors = [{instancePath:instancePath+"/circuit_breaker_reset_seconds",schemaPath:"#/properties/circuit_breaker_reset_seconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0.05},message:"must be >= 0.05"}];
-return false;
-}
-}
-}
-else {
-validate13.errors = [{instancePath:instancePath+"/circuit_breaker_reset_seconds",schemaPath:"#/properties/circuit_breaker_reset_seconds/type",keyword:"type",params:{type: "number"},message:"must be number"}];
-return false;
-}
-}
-var valid0 = _errs174 === errors;
-}
-}
-}
-}
-}
-}
-}
-}
-}
-}
-}
-}
-}
-}
-}
-}
-}
-}
-}
-}
-}
-}
 }
 }
 }
@@ -6443,25 +5856,37 @@ validate13.errors = vErrors;
 return errors === 0;
 }
 
-export const backend_aws_secrets_manager = validate14;
-const schema15 = {"additionalProperties":false,"type":"object","required":["type","connections_prefix","variables_prefix","config_prefix","sep","timeout_seconds","max_retries","circuit_breaker_failures","circuit_breaker_reset_seconds"],"properties":{"type":{"const":"aws_secrets_manager","type":"string"},"name":{"pattern":"^[a-z0-9][a-z0-9_-]{0,62}$","description":"Unique name in the chain; defaults to the type.","type":"string"},"kinds":{"uniqueItems":true,"description":"The kinds this backend is asked for (default: all it supports); leave one out to turn it off.","type":"array","items":{"anyOf":[{"const":"connections","type":"string"},{"const":"variables","type":"string"},{"const":"config","type":"string"}]}},"connections_lookup_pattern":{"anyOf":[{"type":"string"},{"type":"null"}]},"variables_lookup_pattern":{"anyOf":[{"type":"string"},{"type":"null"}]},"config_lookup_pattern":{"anyOf":[{"type":"string"},{"type":"null"}]},"cache_ttl_seconds":{"minimum":0,"maximum":86400,"description":"Overrides cache.ttl_seconds for this backend's answers; 0 caches nothing from it.","type":"number"},"connections_prefix":{"default":"airflow/connections","anyOf":[{"type":"string"},{"type":"null"}]},"variables_prefix":{"default":"airflow/variables","anyOf":[{"type":"string"},{"type":"null"}]},"config_prefix":{"default":"airflow/config","anyOf":[{"type":"string"},{"type":"null"}]},"sep":{"default":"/","type":"string"},"extra_conn_words":{"anyOf":[{"type":"object","required":["login","password","host","port","schema","conn_type","extra","user"],"properties":{"login":{"type":"array","items":{"type":"string"}},"password":{"type":"array","items":{"type":"string"}},"host":{"type":"array","items":{"type":"string"}},"port":{"type":"array","items":{"type":"string"}},"schema":{"type":"array","items":{"type":"string"}},"conn_type":{"type":"array","items":{"type":"string"}},"extra":{"type":"array","items":{"type":"string"}},"user":{"type":"array","items":{"type":"string"}}}},{"type":"null"}]},"region_name":{"anyOf":[{"type":"string"},{"type":"null"}]},"endpoint_url":{"anyOf":[{"type":"string"},{"type":"null"}]},"profile_name":{"anyOf":[{"type":"string"},{"type":"null"}]},"aws_access_key_id":{"anyOf":[{"type":"string"},{"type":"null"}]},"aws_secret_access_key":{"anyOf":[{"type":"string"},{"type":"null"}]},"aws_session_token":{"anyOf":[{"type":"string"},{"type":"null"}]},"full_url_mode":{"anyOf":[{"type":"boolean"},{"type":"null"}]},"timeout_seconds":{"default":5,"exclusiveMinimum":0,"maximum":300,"description":"Budget for one lookup, retries included.","type":"number"},"max_retries":{"default":2,"minimum":0,"maximum":10,"description":"Retries of a transient failure, with jittered exponential backoff.","type":"integer"},"circuit_breaker_failures":{"default":5,"minimum":1,"maximum":1000,"description":"Consecutive failed lookups that open the circuit.","type":"integer"},"circuit_breaker_reset_seconds":{"default":10,"minimum":0.05,"maximum":3600,"description":"How long the circuit stays open before one probe.","type":"number"}}};
+export const backend_vault = validate14;
+const schema15 = {"additionalProperties":false,"type":"object","required":["type","connections_path","variables_path","config_path","mount_point","kv_engine_version","auth_type","kubernetes_jwt_path","verify","timeout_seconds","max_retries","circuit_breaker_failures","circuit_breaker_reset_seconds"],"properties":{"type":{"const":"vault","type":"string"},"name":{"pattern":"^[a-z0-9][a-z0-9_-]{0,62}$","description":"Unique name in the chain; defaults to the type.","type":"string"},"kinds":{"uniqueItems":true,"description":"The kinds this backend is asked for (default: all it supports); leave one out to turn it off.","type":"array","items":{"anyOf":[{"const":"connections","type":"string"},{"const":"variables","type":"string"},{"const":"config","type":"string"}]}},"connections_lookup_pattern":{"anyOf":[{"type":"string"},{"type":"null"}]},"variables_lookup_pattern":{"anyOf":[{"type":"string"},{"type":"null"}]},"config_lookup_pattern":{"anyOf":[{"type":"string"},{"type":"null"}]},"cache_ttl_seconds":{"minimum":0,"maximum":86400,"description":"Overrides cache.ttl_seconds for this backend's answers; 0 caches nothing from it.","type":"number"},"connections_path":{"default":"connections","description":"null turns connections off; \"\" makes the path the id itself.","anyOf":[{"type":"string"},{"type":"null"}]},"variables_path":{"default":"variables","anyOf":[{"type":"string"},{"type":"null"}]},"config_path":{"default":"config","anyOf":[{"type":"string"},{"type":"null"}]},"mount_point":{"default":"secret","description":"null: the first segment of each id is the mount.","anyOf":[{"type":"string"},{"type":"null"}]},"kv_engine_version":{"default":2,"anyOf":[{"const":1,"type":"number"},{"const":2,"type":"number"}]},"url":{"anyOf":[{"type":"string"},{"type":"null"}]},"namespace":{"anyOf":[{"type":"string"},{"type":"null"}]},"auth_type":{"default":"token","anyOf":[{"const":"token","type":"string"},{"const":"approle","type":"string"},{"const":"kubernetes","type":"string"},{"const":"userpass","type":"string"}]},"auth_mount_point":{"anyOf":[{"type":"string"},{"type":"null"}]},"token":{"anyOf":[{"type":"string"},{"type":"null"}]},"token_path":{"anyOf":[{"type":"string"},{"type":"null"}]},"role_id":{"anyOf":[{"type":"string"},{"type":"null"}]},"secret_id":{"anyOf":[{"type":"string"},{"type":"null"}]},"secret_id_path":{"description":"Gateway addition: read the approle secret_id from a file (re-read at each login).","anyOf":[{"type":"string"},{"type":"null"}]},"kubernetes_role":{"anyOf":[{"type":"string"},{"type":"null"}]},"kubernetes_jwt_path":{"default":"/var/run/secrets/kubernetes.io/serviceaccount/token","type":"string"},"username":{"anyOf":[{"type":"string"},{"type":"null"}]},"password":{"anyOf":[{"type":"string"},{"type":"null"}]},"verify":{"default":true,"anyOf":[{"type":"boolean"},{"minLength":1,"type":"string"}]},"cert":{"anyOf":[{"type":"array","items":[{"minLength":1,"type":"string"},{"minLength":1,"type":"string"}],"additionalItems":false,"minItems":2,"maxItems":2},{"type":"null"}]},"use_team_secrets_path":{"type":"boolean"},"global_secrets_path":{"anyOf":[{"type":"string"},{"type":"null"}]},"timeout_seconds":{"default":5,"exclusiveMinimum":0,"maximum":300,"description":"Budget for one lookup, retries included.","type":"number"},"max_retries":{"default":2,"minimum":0,"maximum":10,"description":"Retries of a transient failure, with jittered exponential backoff.","type":"integer"},"circuit_breaker_failures":{"default":5,"minimum":1,"maximum":1000,"description":"Consecutive failed lookups that open the circuit.","type":"integer"},"circuit_breaker_reset_seconds":{"default":10,"minimum":0.05,"maximum":3600,"description":"How long the circuit stays open before one probe.","type":"number"}}};
 
 function validate14(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
-if(data.connections_prefix === undefined){
-data.connections_prefix = "airflow/connections";
+if(data.connections_path === undefined){
+data.connections_path = "connections";
 }
-if(data.variables_prefix === undefined){
-data.variables_prefix = "airflow/variables";
+if(data.variables_path === undefined){
+data.variables_path = "variables";
 }
-if(data.config_prefix === undefined){
-data.config_prefix = "airflow/config";
+if(data.config_path === undefined){
+data.config_path = "config";
 }
-if(data.sep === undefined){
-data.sep = "/";
+if(data.mount_point === undefined){
+data.mount_point = "secret";
+}
+if(data.kv_engine_version === undefined){
+data.kv_engine_version = 2;
+}
+if(data.auth_type === undefined){
+data.auth_type = "token";
+}
+if(data.kubernetes_jwt_path === undefined){
+data.kubernetes_jwt_path = "/var/run/secrets/kubernetes.io/serviceaccount/token";
+}
+if(data.verify === undefined){
+data.verify = true;
 }
 if(data.timeout_seconds === undefined){
 data.timeout_seconds = 5;
@@ -6476,7 +5901,7 @@ if(data.circuit_breaker_reset_seconds === undefined){
 data.circuit_breaker_reset_seconds = 10;
 }
 let missing0;
-if((((((((((data.type === undefined) && (missing0 = "type")) || ((data.connections_prefix === undefined) && (missing0 = "connections_prefix"))) || ((data.variables_prefix === undefined) && (missing0 = "variables_prefix"))) || ((data.config_prefix === undefined) && (missing0 = "config_prefix"))) || ((data.sep === undefined) && (missing0 = "sep"))) || ((data.timeout_seconds === undefined) && (missing0 = "timeout_seconds"))) || ((data.max_retries === undefined) && (missing0 = "max_retries"))) || ((data.circuit_breaker_failures === undefined) && (missing0 = "circuit_breaker_failures"))) || ((data.circuit_breaker_reset_seconds === undefined) && (missing0 = "circuit_breaker_reset_seconds"))){
+if((((((((((((((data.type === undefined) && (missing0 = "type")) || ((data.connections_path === undefined) && (missing0 = "connections_path"))) || ((data.variables_path === undefined) && (missing0 = "variables_path"))) || ((data.config_path === undefined) && (missing0 = "config_path"))) || ((data.mount_point === undefined) && (missing0 = "mount_point"))) || ((data.kv_engine_version === undefined) && (missing0 = "kv_engine_version"))) || ((data.auth_type === undefined) && (missing0 = "auth_type"))) || ((data.kubernetes_jwt_path === undefined) && (missing0 = "kubernetes_jwt_path"))) || ((data.verify === undefined) && (missing0 = "verify"))) || ((data.timeout_seconds === undefined) && (missing0 = "timeout_seconds"))) || ((data.max_retries === undefined) && (missing0 = "max_retries"))) || ((data.circuit_breaker_failures === undefined) && (missing0 = "circuit_breaker_failures"))) || ((data.circuit_breaker_reset_seconds === undefined) && (missing0 = "circuit_breaker_reset_seconds"))){
 validate14.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
@@ -6497,8 +5922,8 @@ if(typeof data0 !== "string"){
 validate14.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-if("aws_secrets_manager" !== data0){
-validate14.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "aws_secrets_manager"},message:"must be equal to constant"}];
+if("vault" !== data0){
+validate14.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "vault"},message:"must be equal to constant"}];
 return false;
 }
 var valid0 = _errs2 === errors;
@@ -6882,13 +6307,13 @@ else {
 var valid0 = true;
 }
 if(valid0){
-let data8 = data.connections_prefix;
+let data8 = data.connections_path;
 const _errs36 = errors;
 const _errs37 = errors;
 let valid7 = false;
 const _errs38 = errors;
 if(typeof data8 !== "string"){
-const err16 = {instancePath:instancePath+"/connections_prefix",schemaPath:"#/properties/connections_prefix/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err16 = {instancePath:instancePath+"/connections_path",schemaPath:"#/properties/connections_path/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err16];
 }
@@ -6902,7 +6327,7 @@ valid7 = valid7 || _valid4;
 if(!valid7){
 const _errs40 = errors;
 if(data8 !== null){
-const err17 = {instancePath:instancePath+"/connections_prefix",schemaPath:"#/properties/connections_prefix/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+const err17 = {instancePath:instancePath+"/connections_path",schemaPath:"#/properties/connections_path/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
 vErrors = [err17];
 }
@@ -6915,7 +6340,7 @@ var _valid4 = _errs40 === errors;
 valid7 = valid7 || _valid4;
 }
 if(!valid7){
-const err18 = {instancePath:instancePath+"/connections_prefix",schemaPath:"#/properties/connections_prefix/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+const err18 = {instancePath:instancePath+"/connections_path",schemaPath:"#/properties/connections_path/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
 if(vErrors === null){
 vErrors = [err18];
 }
@@ -6939,13 +6364,13 @@ vErrors = null;
 }
 var valid0 = _errs36 === errors;
 if(valid0){
-let data9 = data.variables_prefix;
+let data9 = data.variables_path;
 const _errs42 = errors;
 const _errs43 = errors;
 let valid8 = false;
 const _errs44 = errors;
 if(typeof data9 !== "string"){
-const err19 = {instancePath:instancePath+"/variables_prefix",schemaPath:"#/properties/variables_prefix/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err19 = {instancePath:instancePath+"/variables_path",schemaPath:"#/properties/variables_path/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err19];
 }
@@ -6959,7 +6384,7 @@ valid8 = valid8 || _valid5;
 if(!valid8){
 const _errs46 = errors;
 if(data9 !== null){
-const err20 = {instancePath:instancePath+"/variables_prefix",schemaPath:"#/properties/variables_prefix/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+const err20 = {instancePath:instancePath+"/variables_path",schemaPath:"#/properties/variables_path/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
 vErrors = [err20];
 }
@@ -6972,7 +6397,7 @@ var _valid5 = _errs46 === errors;
 valid8 = valid8 || _valid5;
 }
 if(!valid8){
-const err21 = {instancePath:instancePath+"/variables_prefix",schemaPath:"#/properties/variables_prefix/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+const err21 = {instancePath:instancePath+"/variables_path",schemaPath:"#/properties/variables_path/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
 if(vErrors === null){
 vErrors = [err21];
 }
@@ -6996,13 +6421,13 @@ vErrors = null;
 }
 var valid0 = _errs42 === errors;
 if(valid0){
-let data10 = data.config_prefix;
+let data10 = data.config_path;
 const _errs48 = errors;
 const _errs49 = errors;
 let valid9 = false;
 const _errs50 = errors;
 if(typeof data10 !== "string"){
-const err22 = {instancePath:instancePath+"/config_prefix",schemaPath:"#/properties/config_prefix/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err22 = {instancePath:instancePath+"/config_path",schemaPath:"#/properties/config_path/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err22];
 }
@@ -7016,7 +6441,7 @@ valid9 = valid9 || _valid6;
 if(!valid9){
 const _errs52 = errors;
 if(data10 !== null){
-const err23 = {instancePath:instancePath+"/config_prefix",schemaPath:"#/properties/config_prefix/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+const err23 = {instancePath:instancePath+"/config_path",schemaPath:"#/properties/config_path/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
 vErrors = [err23];
 }
@@ -7029,7 +6454,7 @@ var _valid6 = _errs52 === errors;
 valid9 = valid9 || _valid6;
 }
 if(!valid9){
-const err24 = {instancePath:instancePath+"/config_prefix",schemaPath:"#/properties/config_prefix/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+const err24 = {instancePath:instancePath+"/config_path",schemaPath:"#/properties/config_path/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
 if(vErrors === null){
 vErrors = [err24];
 }
@@ -7053,24 +6478,13 @@ vErrors = null;
 }
 var valid0 = _errs48 === errors;
 if(valid0){
+let data11 = data.mount_point;
 const _errs54 = errors;
-if(typeof data.sep !== "string"){
-validate14.errors = [{instancePath:instancePath+"/sep",schemaPath:"#/properties/sep/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-var valid0 = _errs54 === errors;
-if(valid0){
-if(data.extra_conn_words !== undefined){
-let data12 = data.extra_conn_words;
-const _errs56 = errors;
-const _errs57 = errors;
+const _errs55 = errors;
 let valid10 = false;
-const _errs58 = errors;
-if(errors === _errs58){
-if(data12 && typeof data12 == "object" && !Array.isArray(data12)){
-let missing1;
-if(((((((((data12.login === undefined) && (missing1 = "login")) || ((data12.password === undefined) && (missing1 = "password"))) || ((data12.host === undefined) && (missing1 = "host"))) || ((data12.port === undefined) && (missing1 = "port"))) || ((data12.schema === undefined) && (missing1 = "schema"))) || ((data12.conn_type === undefined) && (missing1 = "conn_type"))) || ((data12.extra === undefined) && (missing1 = "extra"))) || ((data12.user === undefined) && (missing1 = "user"))){
-const err25 = {instancePath:instancePath+"/extra_conn_words",schemaPath:"#/properties/extra_conn_words/anyOf/0/required",keyword:"required",params:{missingProperty: missing1},message:"must have required property '"+missing1+"'"};
+const _errs56 = errors;
+if(typeof data11 !== "string"){
+const err25 = {instancePath:instancePath+"/mount_point",schemaPath:"#/properties/mount_point/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err25];
 }
@@ -7079,18 +6493,12 @@ vErrors.push(err25);
 }
 errors++;
 }
-else {
-if(data12.login !== undefined){
-let data13 = data12.login;
-const _errs60 = errors;
-if(errors === _errs60){
-if(Array.isArray(data13)){
-var valid12 = true;
-const len1 = data13.length;
-for(let i2=0; i2<len1; i2++){
-const _errs62 = errors;
-if(typeof data13[i2] !== "string"){
-const err26 = {instancePath:instancePath+"/extra_conn_words/login/" + i2,schemaPath:"#/properties/extra_conn_words/anyOf/0/properties/login/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+var _valid7 = _errs56 === errors;
+valid10 = valid10 || _valid7;
+if(!valid10){
+const _errs58 = errors;
+if(data11 !== null){
+const err26 = {instancePath:instancePath+"/mount_point",schemaPath:"#/properties/mount_point/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
 vErrors = [err26];
 }
@@ -7099,14 +6507,11 @@ vErrors.push(err26);
 }
 errors++;
 }
-var valid12 = _errs62 === errors;
-if(!valid12){
-break;
+var _valid7 = _errs58 === errors;
+valid10 = valid10 || _valid7;
 }
-}
-}
-else {
-const err27 = {instancePath:instancePath+"/extra_conn_words/login",schemaPath:"#/properties/extra_conn_words/anyOf/0/properties/login/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(!valid10){
+const err27 = {instancePath:instancePath+"/mount_point",schemaPath:"#/properties/mount_point/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
 if(vErrors === null){
 vErrors = [err27];
 }
@@ -7114,25 +6519,29 @@ else {
 vErrors.push(err27);
 }
 errors++;
-}
-}
-var valid11 = _errs60 === errors;
+validate14.errors = vErrors;
+return false;
 }
 else {
-var valid11 = true;
+errors = _errs55;
+if(vErrors !== null){
+if(_errs55){
+vErrors.length = _errs55;
 }
-if(valid11){
-if(data12.password !== undefined){
-let data15 = data12.password;
-const _errs64 = errors;
-if(errors === _errs64){
-if(Array.isArray(data15)){
-var valid13 = true;
-const len2 = data15.length;
-for(let i3=0; i3<len2; i3++){
-const _errs66 = errors;
-if(typeof data15[i3] !== "string"){
-const err28 = {instancePath:instancePath+"/extra_conn_words/password/" + i3,schemaPath:"#/properties/extra_conn_words/anyOf/0/properties/password/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+else {
+vErrors = null;
+}
+}
+}
+var valid0 = _errs54 === errors;
+if(valid0){
+let data12 = data.kv_engine_version;
+const _errs60 = errors;
+const _errs61 = errors;
+let valid11 = false;
+const _errs62 = errors;
+if(!((typeof data12 == "number") && (isFinite(data12)))){
+const err28 = {instancePath:instancePath+"/kv_engine_version",schemaPath:"#/properties/kv_engine_version/anyOf/0/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -7141,14 +6550,8 @@ vErrors.push(err28);
 }
 errors++;
 }
-var valid13 = _errs66 === errors;
-if(!valid13){
-break;
-}
-}
-}
-else {
-const err29 = {instancePath:instancePath+"/extra_conn_words/password",schemaPath:"#/properties/extra_conn_words/anyOf/0/properties/password/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(1 !== data12){
+const err29 = {instancePath:instancePath+"/kv_engine_version",schemaPath:"#/properties/kv_engine_version/anyOf/0/const",keyword:"const",params:{allowedValue: 1},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err29];
 }
@@ -7157,24 +6560,12 @@ vErrors.push(err29);
 }
 errors++;
 }
-}
-var valid11 = _errs64 === errors;
-}
-else {
-var valid11 = true;
-}
-if(valid11){
-if(data12.host !== undefined){
-let data17 = data12.host;
-const _errs68 = errors;
-if(errors === _errs68){
-if(Array.isArray(data17)){
-var valid14 = true;
-const len3 = data17.length;
-for(let i4=0; i4<len3; i4++){
-const _errs70 = errors;
-if(typeof data17[i4] !== "string"){
-const err30 = {instancePath:instancePath+"/extra_conn_words/host/" + i4,schemaPath:"#/properties/extra_conn_words/anyOf/0/properties/host/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+var _valid8 = _errs62 === errors;
+valid11 = valid11 || _valid8;
+if(!valid11){
+const _errs64 = errors;
+if(!((typeof data12 == "number") && (isFinite(data12)))){
+const err30 = {instancePath:instancePath+"/kv_engine_version",schemaPath:"#/properties/kv_engine_version/anyOf/1/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err30];
 }
@@ -7183,14 +6574,8 @@ vErrors.push(err30);
 }
 errors++;
 }
-var valid14 = _errs70 === errors;
-if(!valid14){
-break;
-}
-}
-}
-else {
-const err31 = {instancePath:instancePath+"/extra_conn_words/host",schemaPath:"#/properties/extra_conn_words/anyOf/0/properties/host/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(2 !== data12){
+const err31 = {instancePath:instancePath+"/kv_engine_version",schemaPath:"#/properties/kv_engine_version/anyOf/1/const",keyword:"const",params:{allowedValue: 2},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err31];
 }
@@ -7199,24 +6584,11 @@ vErrors.push(err31);
 }
 errors++;
 }
+var _valid8 = _errs64 === errors;
+valid11 = valid11 || _valid8;
 }
-var valid11 = _errs68 === errors;
-}
-else {
-var valid11 = true;
-}
-if(valid11){
-if(data12.port !== undefined){
-let data19 = data12.port;
-const _errs72 = errors;
-if(errors === _errs72){
-if(Array.isArray(data19)){
-var valid15 = true;
-const len4 = data19.length;
-for(let i5=0; i5<len4; i5++){
-const _errs74 = errors;
-if(typeof data19[i5] !== "string"){
-const err32 = {instancePath:instancePath+"/extra_conn_words/port/" + i5,schemaPath:"#/properties/extra_conn_words/anyOf/0/properties/port/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(!valid11){
+const err32 = {instancePath:instancePath+"/kv_engine_version",schemaPath:"#/properties/kv_engine_version/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
 if(vErrors === null){
 vErrors = [err32];
 }
@@ -7224,15 +6596,30 @@ else {
 vErrors.push(err32);
 }
 errors++;
-}
-var valid15 = _errs74 === errors;
-if(!valid15){
-break;
-}
-}
+validate14.errors = vErrors;
+return false;
 }
 else {
-const err33 = {instancePath:instancePath+"/extra_conn_words/port",schemaPath:"#/properties/extra_conn_words/anyOf/0/properties/port/type",keyword:"type",params:{type: "array"},message:"must be array"};
+errors = _errs61;
+if(vErrors !== null){
+if(_errs61){
+vErrors.length = _errs61;
+}
+else {
+vErrors = null;
+}
+}
+}
+var valid0 = _errs60 === errors;
+if(valid0){
+if(data.url !== undefined){
+let data13 = data.url;
+const _errs66 = errors;
+const _errs67 = errors;
+let valid12 = false;
+const _errs68 = errors;
+if(typeof data13 !== "string"){
+const err33 = {instancePath:instancePath+"/url",schemaPath:"#/properties/url/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err33];
 }
@@ -7241,24 +6628,12 @@ vErrors.push(err33);
 }
 errors++;
 }
-}
-var valid11 = _errs72 === errors;
-}
-else {
-var valid11 = true;
-}
-if(valid11){
-if(data12.schema !== undefined){
-let data21 = data12.schema;
-const _errs76 = errors;
-if(errors === _errs76){
-if(Array.isArray(data21)){
-var valid16 = true;
-const len5 = data21.length;
-for(let i6=0; i6<len5; i6++){
-const _errs78 = errors;
-if(typeof data21[i6] !== "string"){
-const err34 = {instancePath:instancePath+"/extra_conn_words/schema/" + i6,schemaPath:"#/properties/extra_conn_words/anyOf/0/properties/schema/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+var _valid9 = _errs68 === errors;
+valid12 = valid12 || _valid9;
+if(!valid12){
+const _errs70 = errors;
+if(data13 !== null){
+const err34 = {instancePath:instancePath+"/url",schemaPath:"#/properties/url/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
 vErrors = [err34];
 }
@@ -7267,14 +6642,11 @@ vErrors.push(err34);
 }
 errors++;
 }
-var valid16 = _errs78 === errors;
-if(!valid16){
-break;
+var _valid9 = _errs70 === errors;
+valid12 = valid12 || _valid9;
 }
-}
-}
-else {
-const err35 = {instancePath:instancePath+"/extra_conn_words/schema",schemaPath:"#/properties/extra_conn_words/anyOf/0/properties/schema/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(!valid12){
+const err35 = {instancePath:instancePath+"/url",schemaPath:"#/properties/url/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
 if(vErrors === null){
 vErrors = [err35];
 }
@@ -7282,25 +6654,34 @@ else {
 vErrors.push(err35);
 }
 errors++;
-}
-}
-var valid11 = _errs76 === errors;
+validate14.errors = vErrors;
+return false;
 }
 else {
-var valid11 = true;
+errors = _errs67;
+if(vErrors !== null){
+if(_errs67){
+vErrors.length = _errs67;
 }
-if(valid11){
-if(data12.conn_type !== undefined){
-let data23 = data12.conn_type;
-const _errs80 = errors;
-if(errors === _errs80){
-if(Array.isArray(data23)){
-var valid17 = true;
-const len6 = data23.length;
-for(let i7=0; i7<len6; i7++){
-const _errs82 = errors;
-if(typeof data23[i7] !== "string"){
-const err36 = {instancePath:instancePath+"/extra_conn_words/conn_type/" + i7,schemaPath:"#/properties/extra_conn_words/anyOf/0/properties/conn_type/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+else {
+vErrors = null;
+}
+}
+}
+var valid0 = _errs66 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.namespace !== undefined){
+let data14 = data.namespace;
+const _errs72 = errors;
+const _errs73 = errors;
+let valid13 = false;
+const _errs74 = errors;
+if(typeof data14 !== "string"){
+const err36 = {instancePath:instancePath+"/namespace",schemaPath:"#/properties/namespace/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err36];
 }
@@ -7309,14 +6690,12 @@ vErrors.push(err36);
 }
 errors++;
 }
-var valid17 = _errs82 === errors;
-if(!valid17){
-break;
-}
-}
-}
-else {
-const err37 = {instancePath:instancePath+"/extra_conn_words/conn_type",schemaPath:"#/properties/extra_conn_words/anyOf/0/properties/conn_type/type",keyword:"type",params:{type: "array"},message:"must be array"};
+var _valid10 = _errs74 === errors;
+valid13 = valid13 || _valid10;
+if(!valid13){
+const _errs76 = errors;
+if(data14 !== null){
+const err37 = {instancePath:instancePath+"/namespace",schemaPath:"#/properties/namespace/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
 vErrors = [err37];
 }
@@ -7325,24 +6704,11 @@ vErrors.push(err37);
 }
 errors++;
 }
+var _valid10 = _errs76 === errors;
+valid13 = valid13 || _valid10;
 }
-var valid11 = _errs80 === errors;
-}
-else {
-var valid11 = true;
-}
-if(valid11){
-if(data12.extra !== undefined){
-let data25 = data12.extra;
-const _errs84 = errors;
-if(errors === _errs84){
-if(Array.isArray(data25)){
-var valid18 = true;
-const len7 = data25.length;
-for(let i8=0; i8<len7; i8++){
-const _errs86 = errors;
-if(typeof data25[i8] !== "string"){
-const err38 = {instancePath:instancePath+"/extra_conn_words/extra/" + i8,schemaPath:"#/properties/extra_conn_words/anyOf/0/properties/extra/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(!valid13){
+const err38 = {instancePath:instancePath+"/namespace",schemaPath:"#/properties/namespace/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
 if(vErrors === null){
 vErrors = [err38];
 }
@@ -7350,15 +6716,33 @@ else {
 vErrors.push(err38);
 }
 errors++;
-}
-var valid18 = _errs86 === errors;
-if(!valid18){
-break;
-}
-}
+validate14.errors = vErrors;
+return false;
 }
 else {
-const err39 = {instancePath:instancePath+"/extra_conn_words/extra",schemaPath:"#/properties/extra_conn_words/anyOf/0/properties/extra/type",keyword:"type",params:{type: "array"},message:"must be array"};
+errors = _errs73;
+if(vErrors !== null){
+if(_errs73){
+vErrors.length = _errs73;
+}
+else {
+vErrors = null;
+}
+}
+}
+var valid0 = _errs72 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+let data15 = data.auth_type;
+const _errs78 = errors;
+const _errs79 = errors;
+let valid14 = false;
+const _errs80 = errors;
+if(typeof data15 !== "string"){
+const err39 = {instancePath:instancePath+"/auth_type",schemaPath:"#/properties/auth_type/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err39];
 }
@@ -7367,24 +6751,8 @@ vErrors.push(err39);
 }
 errors++;
 }
-}
-var valid11 = _errs84 === errors;
-}
-else {
-var valid11 = true;
-}
-if(valid11){
-if(data12.user !== undefined){
-let data27 = data12.user;
-const _errs88 = errors;
-if(errors === _errs88){
-if(Array.isArray(data27)){
-var valid19 = true;
-const len8 = data27.length;
-for(let i9=0; i9<len8; i9++){
-const _errs90 = errors;
-if(typeof data27[i9] !== "string"){
-const err40 = {instancePath:instancePath+"/extra_conn_words/user/" + i9,schemaPath:"#/properties/extra_conn_words/anyOf/0/properties/user/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if("token" !== data15){
+const err40 = {instancePath:instancePath+"/auth_type",schemaPath:"#/properties/auth_type/anyOf/0/const",keyword:"const",params:{allowedValue: "token"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err40];
 }
@@ -7393,14 +6761,12 @@ vErrors.push(err40);
 }
 errors++;
 }
-var valid19 = _errs90 === errors;
-if(!valid19){
-break;
-}
-}
-}
-else {
-const err41 = {instancePath:instancePath+"/extra_conn_words/user",schemaPath:"#/properties/extra_conn_words/anyOf/0/properties/user/type",keyword:"type",params:{type: "array"},message:"must be array"};
+var _valid11 = _errs80 === errors;
+valid14 = valid14 || _valid11;
+if(!valid14){
+const _errs82 = errors;
+if(typeof data15 !== "string"){
+const err41 = {instancePath:instancePath+"/auth_type",schemaPath:"#/properties/auth_type/anyOf/1/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err41];
 }
@@ -7409,23 +6775,8 @@ vErrors.push(err41);
 }
 errors++;
 }
-}
-var valid11 = _errs88 === errors;
-}
-else {
-var valid11 = true;
-}
-}
-}
-}
-}
-}
-}
-}
-}
-}
-else {
-const err42 = {instancePath:instancePath+"/extra_conn_words",schemaPath:"#/properties/extra_conn_words/anyOf/0/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if("approle" !== data15){
+const err42 = {instancePath:instancePath+"/auth_type",schemaPath:"#/properties/auth_type/anyOf/1/const",keyword:"const",params:{allowedValue: "approle"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err42];
 }
@@ -7434,13 +6785,12 @@ vErrors.push(err42);
 }
 errors++;
 }
-}
-var _valid7 = _errs58 === errors;
-valid10 = valid10 || _valid7;
-if(!valid10){
-const _errs92 = errors;
-if(data12 !== null){
-const err43 = {instancePath:instancePath+"/extra_conn_words",schemaPath:"#/properties/extra_conn_words/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+var _valid11 = _errs82 === errors;
+valid14 = valid14 || _valid11;
+if(!valid14){
+const _errs84 = errors;
+if(typeof data15 !== "string"){
+const err43 = {instancePath:instancePath+"/auth_type",schemaPath:"#/properties/auth_type/anyOf/2/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err43];
 }
@@ -7449,11 +6799,8 @@ vErrors.push(err43);
 }
 errors++;
 }
-var _valid7 = _errs92 === errors;
-valid10 = valid10 || _valid7;
-}
-if(!valid10){
-const err44 = {instancePath:instancePath+"/extra_conn_words",schemaPath:"#/properties/extra_conn_words/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if("kubernetes" !== data15){
+const err44 = {instancePath:instancePath+"/auth_type",schemaPath:"#/properties/auth_type/anyOf/2/const",keyword:"const",params:{allowedValue: "kubernetes"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err44];
 }
@@ -7461,34 +6808,13 @@ else {
 vErrors.push(err44);
 }
 errors++;
-validate14.errors = vErrors;
-return false;
 }
-else {
-errors = _errs57;
-if(vErrors !== null){
-if(_errs57){
-vErrors.length = _errs57;
-}
-else {
-vErrors = null;
-}
-}
-}
-var valid0 = _errs56 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.region_name !== undefined){
-let data29 = data.region_name;
-const _errs94 = errors;
-const _errs95 = errors;
-let valid20 = false;
-const _errs96 = errors;
-if(typeof data29 !== "string"){
-const err45 = {instancePath:instancePath+"/region_name",schemaPath:"#/properties/region_name/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+var _valid11 = _errs84 === errors;
+valid14 = valid14 || _valid11;
+if(!valid14){
+const _errs86 = errors;
+if(typeof data15 !== "string"){
+const err45 = {instancePath:instancePath+"/auth_type",schemaPath:"#/properties/auth_type/anyOf/3/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err45];
 }
@@ -7497,12 +6823,8 @@ vErrors.push(err45);
 }
 errors++;
 }
-var _valid8 = _errs96 === errors;
-valid20 = valid20 || _valid8;
-if(!valid20){
-const _errs98 = errors;
-if(data29 !== null){
-const err46 = {instancePath:instancePath+"/region_name",schemaPath:"#/properties/region_name/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if("userpass" !== data15){
+const err46 = {instancePath:instancePath+"/auth_type",schemaPath:"#/properties/auth_type/anyOf/3/const",keyword:"const",params:{allowedValue: "userpass"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err46];
 }
@@ -7511,16 +6833,138 @@ vErrors.push(err46);
 }
 errors++;
 }
-var _valid8 = _errs98 === errors;
-valid20 = valid20 || _valid8;
+var _valid11 = _errs86 === errors;
+valid14 = valid14 || _valid11;
 }
-if(!valid20){
-const err47 = {instancePath:instancePath+"/region_name",schemaPath:"#/properties/region_name/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+}
+}
+if(!valid14){
+const err47 = {instancePath:instancePath+"/auth_type",schemaPath:"#/properties/auth_type/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
 if(vErrors === null){
 vErrors = [err47];
 }
 else {
 vErrors.push(err47);
+}
+errors++;
+validate14.errors = vErrors;
+return false;
+}
+else {
+errors = _errs79;
+if(vErrors !== null){
+if(_errs79){
+vErrors.length = _errs79;
+}
+else {
+vErrors = null;
+}
+}
+}
+var valid0 = _errs78 === errors;
+if(valid0){
+if(data.auth_mount_point !== undefined){
+let data16 = data.auth_mount_point;
+const _errs88 = errors;
+const _errs89 = errors;
+let valid15 = false;
+const _errs90 = errors;
+if(typeof data16 !== "string"){
+const err48 = {instancePath:instancePath+"/auth_mount_point",schemaPath:"#/properties/auth_mount_point/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err48];
+}
+else {
+vErrors.push(err48);
+}
+errors++;
+}
+var _valid12 = _errs90 === errors;
+valid15 = valid15 || _valid12;
+if(!valid15){
+const _errs92 = errors;
+if(data16 !== null){
+const err49 = {instancePath:instancePath+"/auth_mount_point",schemaPath:"#/properties/auth_mount_point/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(vErrors === null){
+vErrors = [err49];
+}
+else {
+vErrors.push(err49);
+}
+errors++;
+}
+var _valid12 = _errs92 === errors;
+valid15 = valid15 || _valid12;
+}
+if(!valid15){
+const err50 = {instancePath:instancePath+"/auth_mount_point",schemaPath:"#/properties/auth_mount_point/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err50];
+}
+else {
+vErrors.push(err50);
+}
+errors++;
+validate14.errors = vErrors;
+return false;
+}
+else {
+errors = _errs89;
+if(vErrors !== null){
+if(_errs89){
+vErrors.length = _errs89;
+}
+else {
+vErrors = null;
+}
+}
+}
+var valid0 = _errs88 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.token !== undefined){
+let data17 = data.token;
+const _errs94 = errors;
+const _errs95 = errors;
+let valid16 = false;
+const _errs96 = errors;
+if(typeof data17 !== "string"){
+const err51 = {instancePath:instancePath+"/token",schemaPath:"#/properties/token/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err51];
+}
+else {
+vErrors.push(err51);
+}
+errors++;
+}
+var _valid13 = _errs96 === errors;
+valid16 = valid16 || _valid13;
+if(!valid16){
+const _errs98 = errors;
+if(data17 !== null){
+const err52 = {instancePath:instancePath+"/token",schemaPath:"#/properties/token/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(vErrors === null){
+vErrors = [err52];
+}
+else {
+vErrors.push(err52);
+}
+errors++;
+}
+var _valid13 = _errs98 === errors;
+valid16 = valid16 || _valid13;
+}
+if(!valid16){
+const err53 = {instancePath:instancePath+"/token",schemaPath:"#/properties/token/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err53];
+}
+else {
+vErrors.push(err53);
 }
 errors++;
 validate14.errors = vErrors;
@@ -7543,46 +6987,46 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.endpoint_url !== undefined){
-let data30 = data.endpoint_url;
+if(data.token_path !== undefined){
+let data18 = data.token_path;
 const _errs100 = errors;
 const _errs101 = errors;
-let valid21 = false;
+let valid17 = false;
 const _errs102 = errors;
-if(typeof data30 !== "string"){
-const err48 = {instancePath:instancePath+"/endpoint_url",schemaPath:"#/properties/endpoint_url/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(typeof data18 !== "string"){
+const err54 = {instancePath:instancePath+"/token_path",schemaPath:"#/properties/token_path/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
-vErrors = [err48];
+vErrors = [err54];
 }
 else {
-vErrors.push(err48);
+vErrors.push(err54);
 }
 errors++;
 }
-var _valid9 = _errs102 === errors;
-valid21 = valid21 || _valid9;
-if(!valid21){
+var _valid14 = _errs102 === errors;
+valid17 = valid17 || _valid14;
+if(!valid17){
 const _errs104 = errors;
-if(data30 !== null){
-const err49 = {instancePath:instancePath+"/endpoint_url",schemaPath:"#/properties/endpoint_url/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(data18 !== null){
+const err55 = {instancePath:instancePath+"/token_path",schemaPath:"#/properties/token_path/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
-vErrors = [err49];
+vErrors = [err55];
 }
 else {
-vErrors.push(err49);
+vErrors.push(err55);
 }
 errors++;
 }
-var _valid9 = _errs104 === errors;
-valid21 = valid21 || _valid9;
+var _valid14 = _errs104 === errors;
+valid17 = valid17 || _valid14;
 }
-if(!valid21){
-const err50 = {instancePath:instancePath+"/endpoint_url",schemaPath:"#/properties/endpoint_url/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(!valid17){
+const err56 = {instancePath:instancePath+"/token_path",schemaPath:"#/properties/token_path/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
 if(vErrors === null){
-vErrors = [err50];
+vErrors = [err56];
 }
 else {
-vErrors.push(err50);
+vErrors.push(err56);
 }
 errors++;
 validate14.errors = vErrors;
@@ -7605,46 +7049,46 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.profile_name !== undefined){
-let data31 = data.profile_name;
+if(data.role_id !== undefined){
+let data19 = data.role_id;
 const _errs106 = errors;
 const _errs107 = errors;
-let valid22 = false;
+let valid18 = false;
 const _errs108 = errors;
-if(typeof data31 !== "string"){
-const err51 = {instancePath:instancePath+"/profile_name",schemaPath:"#/properties/profile_name/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(typeof data19 !== "string"){
+const err57 = {instancePath:instancePath+"/role_id",schemaPath:"#/properties/role_id/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
-vErrors = [err51];
+vErrors = [err57];
 }
 else {
-vErrors.push(err51);
+vErrors.push(err57);
 }
 errors++;
 }
-var _valid10 = _errs108 === errors;
-valid22 = valid22 || _valid10;
-if(!valid22){
+var _valid15 = _errs108 === errors;
+valid18 = valid18 || _valid15;
+if(!valid18){
 const _errs110 = errors;
-if(data31 !== null){
-const err52 = {instancePath:instancePath+"/profile_name",schemaPath:"#/properties/profile_name/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(data19 !== null){
+const err58 = {instancePath:instancePath+"/role_id",schemaPath:"#/properties/role_id/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
-vErrors = [err52];
+vErrors = [err58];
 }
 else {
-vErrors.push(err52);
+vErrors.push(err58);
 }
 errors++;
 }
-var _valid10 = _errs110 === errors;
-valid22 = valid22 || _valid10;
+var _valid15 = _errs110 === errors;
+valid18 = valid18 || _valid15;
 }
-if(!valid22){
-const err53 = {instancePath:instancePath+"/profile_name",schemaPath:"#/properties/profile_name/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(!valid18){
+const err59 = {instancePath:instancePath+"/role_id",schemaPath:"#/properties/role_id/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
 if(vErrors === null){
-vErrors = [err53];
+vErrors = [err59];
 }
 else {
-vErrors.push(err53);
+vErrors.push(err59);
 }
 errors++;
 validate14.errors = vErrors;
@@ -7667,46 +7111,46 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.aws_access_key_id !== undefined){
-let data32 = data.aws_access_key_id;
+if(data.secret_id !== undefined){
+let data20 = data.secret_id;
 const _errs112 = errors;
 const _errs113 = errors;
-let valid23 = false;
+let valid19 = false;
 const _errs114 = errors;
-if(typeof data32 !== "string"){
-const err54 = {instancePath:instancePath+"/aws_access_key_id",schemaPath:"#/properties/aws_access_key_id/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(typeof data20 !== "string"){
+const err60 = {instancePath:instancePath+"/secret_id",schemaPath:"#/properties/secret_id/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
-vErrors = [err54];
+vErrors = [err60];
 }
 else {
-vErrors.push(err54);
+vErrors.push(err60);
 }
 errors++;
 }
-var _valid11 = _errs114 === errors;
-valid23 = valid23 || _valid11;
-if(!valid23){
+var _valid16 = _errs114 === errors;
+valid19 = valid19 || _valid16;
+if(!valid19){
 const _errs116 = errors;
-if(data32 !== null){
-const err55 = {instancePath:instancePath+"/aws_access_key_id",schemaPath:"#/properties/aws_access_key_id/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(data20 !== null){
+const err61 = {instancePath:instancePath+"/secret_id",schemaPath:"#/properties/secret_id/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
-vErrors = [err55];
+vErrors = [err61];
 }
 else {
-vErrors.push(err55);
+vErrors.push(err61);
 }
 errors++;
 }
-var _valid11 = _errs116 === errors;
-valid23 = valid23 || _valid11;
+var _valid16 = _errs116 === errors;
+valid19 = valid19 || _valid16;
 }
-if(!valid23){
-const err56 = {instancePath:instancePath+"/aws_access_key_id",schemaPath:"#/properties/aws_access_key_id/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(!valid19){
+const err62 = {instancePath:instancePath+"/secret_id",schemaPath:"#/properties/secret_id/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
 if(vErrors === null){
-vErrors = [err56];
+vErrors = [err62];
 }
 else {
-vErrors.push(err56);
+vErrors.push(err62);
 }
 errors++;
 validate14.errors = vErrors;
@@ -7729,46 +7173,46 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.aws_secret_access_key !== undefined){
-let data33 = data.aws_secret_access_key;
+if(data.secret_id_path !== undefined){
+let data21 = data.secret_id_path;
 const _errs118 = errors;
 const _errs119 = errors;
-let valid24 = false;
+let valid20 = false;
 const _errs120 = errors;
-if(typeof data33 !== "string"){
-const err57 = {instancePath:instancePath+"/aws_secret_access_key",schemaPath:"#/properties/aws_secret_access_key/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(typeof data21 !== "string"){
+const err63 = {instancePath:instancePath+"/secret_id_path",schemaPath:"#/properties/secret_id_path/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
-vErrors = [err57];
+vErrors = [err63];
 }
 else {
-vErrors.push(err57);
+vErrors.push(err63);
 }
 errors++;
 }
-var _valid12 = _errs120 === errors;
-valid24 = valid24 || _valid12;
-if(!valid24){
+var _valid17 = _errs120 === errors;
+valid20 = valid20 || _valid17;
+if(!valid20){
 const _errs122 = errors;
-if(data33 !== null){
-const err58 = {instancePath:instancePath+"/aws_secret_access_key",schemaPath:"#/properties/aws_secret_access_key/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(data21 !== null){
+const err64 = {instancePath:instancePath+"/secret_id_path",schemaPath:"#/properties/secret_id_path/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
-vErrors = [err58];
+vErrors = [err64];
 }
 else {
-vErrors.push(err58);
+vErrors.push(err64);
 }
 errors++;
 }
-var _valid12 = _errs122 === errors;
-valid24 = valid24 || _valid12;
+var _valid17 = _errs122 === errors;
+valid20 = valid20 || _valid17;
 }
-if(!valid24){
-const err59 = {instancePath:instancePath+"/aws_secret_access_key",schemaPath:"#/properties/aws_secret_access_key/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(!valid20){
+const err65 = {instancePath:instancePath+"/secret_id_path",schemaPath:"#/properties/secret_id_path/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
 if(vErrors === null){
-vErrors = [err59];
+vErrors = [err65];
 }
 else {
-vErrors.push(err59);
+vErrors.push(err65);
 }
 errors++;
 validate14.errors = vErrors;
@@ -7791,46 +7235,46 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.aws_session_token !== undefined){
-let data34 = data.aws_session_token;
+if(data.kubernetes_role !== undefined){
+let data22 = data.kubernetes_role;
 const _errs124 = errors;
 const _errs125 = errors;
-let valid25 = false;
+let valid21 = false;
 const _errs126 = errors;
-if(typeof data34 !== "string"){
-const err60 = {instancePath:instancePath+"/aws_session_token",schemaPath:"#/properties/aws_session_token/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(typeof data22 !== "string"){
+const err66 = {instancePath:instancePath+"/kubernetes_role",schemaPath:"#/properties/kubernetes_role/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
-vErrors = [err60];
+vErrors = [err66];
 }
 else {
-vErrors.push(err60);
+vErrors.push(err66);
 }
 errors++;
 }
-var _valid13 = _errs126 === errors;
-valid25 = valid25 || _valid13;
-if(!valid25){
+var _valid18 = _errs126 === errors;
+valid21 = valid21 || _valid18;
+if(!valid21){
 const _errs128 = errors;
-if(data34 !== null){
-const err61 = {instancePath:instancePath+"/aws_session_token",schemaPath:"#/properties/aws_session_token/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(data22 !== null){
+const err67 = {instancePath:instancePath+"/kubernetes_role",schemaPath:"#/properties/kubernetes_role/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
-vErrors = [err61];
+vErrors = [err67];
 }
 else {
-vErrors.push(err61);
+vErrors.push(err67);
 }
 errors++;
 }
-var _valid13 = _errs128 === errors;
-valid25 = valid25 || _valid13;
+var _valid18 = _errs128 === errors;
+valid21 = valid21 || _valid18;
 }
-if(!valid25){
-const err62 = {instancePath:instancePath+"/aws_session_token",schemaPath:"#/properties/aws_session_token/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(!valid21){
+const err68 = {instancePath:instancePath+"/kubernetes_role",schemaPath:"#/properties/kubernetes_role/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
 if(vErrors === null){
-vErrors = [err62];
+vErrors = [err68];
 }
 else {
-vErrors.push(err62);
+vErrors.push(err68);
 }
 errors++;
 validate14.errors = vErrors;
@@ -7853,78 +7297,456 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.full_url_mode !== undefined){
-let data35 = data.full_url_mode;
 const _errs130 = errors;
-const _errs131 = errors;
-let valid26 = false;
+if(typeof data.kubernetes_jwt_path !== "string"){
+validate14.errors = [{instancePath:instancePath+"/kubernetes_jwt_path",schemaPath:"#/properties/kubernetes_jwt_path/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+var valid0 = _errs130 === errors;
+if(valid0){
+if(data.username !== undefined){
+let data24 = data.username;
 const _errs132 = errors;
-if(typeof data35 !== "boolean"){
-const err63 = {instancePath:instancePath+"/full_url_mode",schemaPath:"#/properties/full_url_mode/anyOf/0/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
-if(vErrors === null){
-vErrors = [err63];
-}
-else {
-vErrors.push(err63);
-}
-errors++;
-}
-var _valid14 = _errs132 === errors;
-valid26 = valid26 || _valid14;
-if(!valid26){
+const _errs133 = errors;
+let valid22 = false;
 const _errs134 = errors;
-if(data35 !== null){
-const err64 = {instancePath:instancePath+"/full_url_mode",schemaPath:"#/properties/full_url_mode/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(typeof data24 !== "string"){
+const err69 = {instancePath:instancePath+"/username",schemaPath:"#/properties/username/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
-vErrors = [err64];
+vErrors = [err69];
 }
 else {
-vErrors.push(err64);
+vErrors.push(err69);
 }
 errors++;
 }
-var _valid14 = _errs134 === errors;
-valid26 = valid26 || _valid14;
-}
-if(!valid26){
-const err65 = {instancePath:instancePath+"/full_url_mode",schemaPath:"#/properties/full_url_mode/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+var _valid19 = _errs134 === errors;
+valid22 = valid22 || _valid19;
+if(!valid22){
+const _errs136 = errors;
+if(data24 !== null){
+const err70 = {instancePath:instancePath+"/username",schemaPath:"#/properties/username/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
-vErrors = [err65];
+vErrors = [err70];
 }
 else {
-vErrors.push(err65);
+vErrors.push(err70);
+}
+errors++;
+}
+var _valid19 = _errs136 === errors;
+valid22 = valid22 || _valid19;
+}
+if(!valid22){
+const err71 = {instancePath:instancePath+"/username",schemaPath:"#/properties/username/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err71];
+}
+else {
+vErrors.push(err71);
 }
 errors++;
 validate14.errors = vErrors;
 return false;
 }
 else {
-errors = _errs131;
+errors = _errs133;
 if(vErrors !== null){
-if(_errs131){
-vErrors.length = _errs131;
+if(_errs133){
+vErrors.length = _errs133;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid0 = _errs130 === errors;
+var valid0 = _errs132 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
-let data36 = data.timeout_seconds;
-const _errs136 = errors;
-if(errors === _errs136){
-if((typeof data36 == "number") && (isFinite(data36))){
-if(data36 > 300 || isNaN(data36)){
+if(data.password !== undefined){
+let data25 = data.password;
+const _errs138 = errors;
+const _errs139 = errors;
+let valid23 = false;
+const _errs140 = errors;
+if(typeof data25 !== "string"){
+const err72 = {instancePath:instancePath+"/password",schemaPath:"#/properties/password/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err72];
+}
+else {
+vErrors.push(err72);
+}
+errors++;
+}
+var _valid20 = _errs140 === errors;
+valid23 = valid23 || _valid20;
+if(!valid23){
+const _errs142 = errors;
+if(data25 !== null){
+const err73 = {instancePath:instancePath+"/password",schemaPath:"#/properties/password/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(vErrors === null){
+vErrors = [err73];
+}
+else {
+vErrors.push(err73);
+}
+errors++;
+}
+var _valid20 = _errs142 === errors;
+valid23 = valid23 || _valid20;
+}
+if(!valid23){
+const err74 = {instancePath:instancePath+"/password",schemaPath:"#/properties/password/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err74];
+}
+else {
+vErrors.push(err74);
+}
+errors++;
+validate14.errors = vErrors;
+return false;
+}
+else {
+errors = _errs139;
+if(vErrors !== null){
+if(_errs139){
+vErrors.length = _errs139;
+}
+else {
+vErrors = null;
+}
+}
+}
+var valid0 = _errs138 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+let data26 = data.verify;
+const _errs144 = errors;
+const _errs145 = errors;
+let valid24 = false;
+const _errs146 = errors;
+if(typeof data26 !== "boolean"){
+const err75 = {instancePath:instancePath+"/verify",schemaPath:"#/properties/verify/anyOf/0/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err75];
+}
+else {
+vErrors.push(err75);
+}
+errors++;
+}
+var _valid21 = _errs146 === errors;
+valid24 = valid24 || _valid21;
+if(!valid24){
+const _errs148 = errors;
+if(errors === _errs148){
+if(typeof data26 === "string"){
+if(func3(data26) < 1){
+const err76 = {instancePath:instancePath+"/verify",schemaPath:"#/properties/verify/anyOf/1/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err76];
+}
+else {
+vErrors.push(err76);
+}
+errors++;
+}
+}
+else {
+const err77 = {instancePath:instancePath+"/verify",schemaPath:"#/properties/verify/anyOf/1/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err77];
+}
+else {
+vErrors.push(err77);
+}
+errors++;
+}
+}
+var _valid21 = _errs148 === errors;
+valid24 = valid24 || _valid21;
+}
+if(!valid24){
+const err78 = {instancePath:instancePath+"/verify",schemaPath:"#/properties/verify/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err78];
+}
+else {
+vErrors.push(err78);
+}
+errors++;
+validate14.errors = vErrors;
+return false;
+}
+else {
+errors = _errs145;
+if(vErrors !== null){
+if(_errs145){
+vErrors.length = _errs145;
+}
+else {
+vErrors = null;
+}
+}
+}
+var valid0 = _errs144 === errors;
+if(valid0){
+if(data.cert !== undefined){
+let data27 = data.cert;
+const _errs150 = errors;
+const _errs151 = errors;
+let valid25 = false;
+const _errs152 = errors;
+if(errors === _errs152){
+if(Array.isArray(data27)){
+if(data27.length > 2){
+const err79 = {instancePath:instancePath+"/cert",schemaPath:"#/properties/cert/anyOf/0/maxItems",keyword:"maxItems",params:{limit: 2},message:"must NOT have more than 2 items"};
+if(vErrors === null){
+vErrors = [err79];
+}
+else {
+vErrors.push(err79);
+}
+errors++;
+}
+else {
+if(data27.length < 2){
+const err80 = {instancePath:instancePath+"/cert",schemaPath:"#/properties/cert/anyOf/0/minItems",keyword:"minItems",params:{limit: 2},message:"must NOT have fewer than 2 items"};
+if(vErrors === null){
+vErrors = [err80];
+}
+else {
+vErrors.push(err80);
+}
+errors++;
+}
+else {
+const len1 = data27.length;
+if(!(len1 <= 2)){
+const err81 = {instancePath:instancePath+"/cert",schemaPath:"#/properties/cert/anyOf/0/additionalItems",keyword:"additionalItems",params:{limit: 2},message:"must NOT have more than 2 items"};
+if(vErrors === null){
+vErrors = [err81];
+}
+else {
+vErrors.push(err81);
+}
+errors++;
+}
+else {
+const len2 = data27.length;
+if(len2 > 0){
+let data28 = data27[0];
+const _errs154 = errors;
+if(errors === _errs154){
+if(typeof data28 === "string"){
+if(func3(data28) < 1){
+const err82 = {instancePath:instancePath+"/cert/0",schemaPath:"#/properties/cert/anyOf/0/items/0/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err82];
+}
+else {
+vErrors.push(err82);
+}
+errors++;
+}
+}
+else {
+const err83 = {instancePath:instancePath+"/cert/0",schemaPath:"#/properties/cert/anyOf/0/items/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err83];
+}
+else {
+vErrors.push(err83);
+}
+errors++;
+}
+}
+var valid26 = _errs154 === errors;
+}
+if(valid26){
+if(len2 > 1){
+let data29 = data27[1];
+const _errs156 = errors;
+if(errors === _errs156){
+if(typeof data29 === "string"){
+if(func3(data29) < 1){
+const err84 = {instancePath:instancePath+"/cert/1",schemaPath:"#/properties/cert/anyOf/0/items/1/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err84];
+}
+else {
+vErrors.push(err84);
+}
+errors++;
+}
+}
+else {
+const err85 = {instancePath:instancePath+"/cert/1",schemaPath:"#/properties/cert/anyOf/0/items/1/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err85];
+}
+else {
+vErrors.push(err85);
+}
+errors++;
+}
+}
+var valid26 = _errs156 === errors;
+}
+}
+}
+}
+}
+}
+else {
+const err86 = {instancePath:instancePath+"/cert",schemaPath:"#/properties/cert/anyOf/0/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err86];
+}
+else {
+vErrors.push(err86);
+}
+errors++;
+}
+}
+var _valid22 = _errs152 === errors;
+valid25 = valid25 || _valid22;
+if(!valid25){
+const _errs158 = errors;
+if(data27 !== null){
+const err87 = {instancePath:instancePath+"/cert",schemaPath:"#/properties/cert/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(vErrors === null){
+vErrors = [err87];
+}
+else {
+vErrors.push(err87);
+}
+errors++;
+}
+var _valid22 = _errs158 === errors;
+valid25 = valid25 || _valid22;
+}
+if(!valid25){
+const err88 = {instancePath:instancePath+"/cert",schemaPath:"#/properties/cert/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err88];
+}
+else {
+vErrors.push(err88);
+}
+errors++;
+validate14.errors = vErrors;
+return false;
+}
+else {
+errors = _errs151;
+if(vErrors !== null){
+if(_errs151){
+vErrors.length = _errs151;
+}
+else {
+vErrors = null;
+}
+}
+}
+var valid0 = _errs150 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.use_team_secrets_path !== undefined){
+const _errs160 = errors;
+if(typeof data.use_team_secrets_path !== "boolean"){
+validate14.errors = [{instancePath:instancePath+"/use_team_secrets_path",schemaPath:"#/properties/use_team_secrets_path/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
+return false;
+}
+var valid0 = _errs160 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.global_secrets_path !== undefined){
+let data31 = data.global_secrets_path;
+const _errs162 = errors;
+const _errs163 = errors;
+let valid27 = false;
+const _errs164 = errors;
+if(typeof data31 !== "string"){
+const err89 = {instancePath:instancePath+"/global_secrets_path",schemaPath:"#/properties/global_secrets_path/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err89];
+}
+else {
+vErrors.push(err89);
+}
+errors++;
+}
+var _valid23 = _errs164 === errors;
+valid27 = valid27 || _valid23;
+if(!valid27){
+const _errs166 = errors;
+if(data31 !== null){
+const err90 = {instancePath:instancePath+"/global_secrets_path",schemaPath:"#/properties/global_secrets_path/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(vErrors === null){
+vErrors = [err90];
+}
+else {
+vErrors.push(err90);
+}
+errors++;
+}
+var _valid23 = _errs166 === errors;
+valid27 = valid27 || _valid23;
+}
+if(!valid27){
+const err91 = {instancePath:instancePath+"/global_secrets_path",schemaPath:"#/properties/global_secrets_path/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err91];
+}
+else {
+vErrors.push(err91);
+}
+errors++;
+validate14.errors = vErrors;
+return false;
+}
+else {
+errors = _errs163;
+if(vErrors !== null){
+if(_errs163){
+vErrors.length = _errs163;
+}
+else {
+vErrors = null;
+}
+}
+}
+var valid0 = _errs162 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+let data32 = data.timeout_seconds;
+const _errs168 = errors;
+if(errors === _errs168){
+if((typeof data32 == "number") && (isFinite(data32))){
+if(data32 > 300 || isNaN(data32)){
 validate14.errors = [{instancePath:instancePath+"/timeout_seconds",schemaPath:"#/properties/timeout_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 300},message:"must be <= 300"}];
 return false;
 }
 else {
-if(data36 <= 0 || isNaN(data36)){
+if(data32 <= 0 || isNaN(data32)){
 validate14.errors = [{instancePath:instancePath+"/timeout_seconds",schemaPath:"#/properties/timeout_seconds/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0"}];
 return false;
 }
@@ -7935,62 +7757,62 @@ validate14.errors = [{instancePath:instancePath+"/timeout_seconds",schemaPath:"#
 return false;
 }
 }
-var valid0 = _errs136 === errors;
+var valid0 = _errs168 === errors;
 if(valid0){
-let data37 = data.max_retries;
-const _errs138 = errors;
-if(!(((typeof data37 == "number") && (!(data37 % 1) && !isNaN(data37))) && (isFinite(data37)))){
+let data33 = data.max_retries;
+const _errs170 = errors;
+if(!(((typeof data33 == "number") && (!(data33 % 1) && !isNaN(data33))) && (isFinite(data33)))){
 validate14.errors = [{instancePath:instancePath+"/max_retries",schemaPath:"#/properties/max_retries/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
-if(errors === _errs138){
-if((typeof data37 == "number") && (isFinite(data37))){
-if(data37 > 10 || isNaN(data37)){
+if(errors === _errs170){
+if((typeof data33 == "number") && (isFinite(data33))){
+if(data33 > 10 || isNaN(data33)){
 validate14.errors = [{instancePath:instancePath+"/max_retries",schemaPath:"#/properties/max_retries/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10},message:"must be <= 10"}];
 return false;
 }
 else {
-if(data37 < 0 || isNaN(data37)){
+if(data33 < 0 || isNaN(data33)){
 validate14.errors = [{instancePath:instancePath+"/max_retries",schemaPath:"#/properties/max_retries/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
 }
 }
 }
-var valid0 = _errs138 === errors;
+var valid0 = _errs170 === errors;
 if(valid0){
-let data38 = data.circuit_breaker_failures;
-const _errs140 = errors;
-if(!(((typeof data38 == "number") && (!(data38 % 1) && !isNaN(data38))) && (isFinite(data38)))){
+let data34 = data.circuit_breaker_failures;
+const _errs172 = errors;
+if(!(((typeof data34 == "number") && (!(data34 % 1) && !isNaN(data34))) && (isFinite(data34)))){
 validate14.errors = [{instancePath:instancePath+"/circuit_breaker_failures",schemaPath:"#/properties/circuit_breaker_failures/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
-if(errors === _errs140){
-if((typeof data38 == "number") && (isFinite(data38))){
-if(data38 > 1000 || isNaN(data38)){
+if(errors === _errs172){
+if((typeof data34 == "number") && (isFinite(data34))){
+if(data34 > 1000 || isNaN(data34)){
 validate14.errors = [{instancePath:instancePath+"/circuit_breaker_failures",schemaPath:"#/properties/circuit_breaker_failures/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000"}];
 return false;
 }
 else {
-if(data38 < 1 || isNaN(data38)){
+if(data34 < 1 || isNaN(data34)){
 validate14.errors = [{instancePath:instancePath+"/circuit_breaker_failures",schemaPath:"#/properties/circuit_breaker_failures/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
 return false;
 }
 }
 }
 }
-var valid0 = _errs140 === errors;
+var valid0 = _errs172 === errors;
 if(valid0){
-let data39 = data.circuit_breaker_reset_seconds;
-const _errs142 = errors;
-if(errors === _errs142){
-if((typeof data39 == "number") && (isFinite(data39))){
-if(data39 > 3600 || isNaN(data39)){
+let data35 = data.circuit_breaker_reset_seconds;
+const _errs174 = errors;
+if(errors === _errs174){
+if((typeof data35 == "number") && (isFinite(data35))){
+if(data35 > 3600 || isNaN(data35)){
 validate14.errors = [{instancePath:instancePath+"/circuit_breaker_reset_seconds",schemaPath:"#/properties/circuit_breaker_reset_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600},message:"must be <= 3600"}];
 return false;
 }
 else {
-if(data39 < 0.05 || isNaN(data39)){
+if(data35 < 0.05 || isNaN(data35)){
 validate14.errors = [{instancePath:instancePath+"/circuit_breaker_reset_seconds",schemaPath:"#/properties/circuit_breaker_reset_seconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0.05},message:"must be >= 0.05"}];
 return false;
 }
@@ -8001,7 +7823,17 @@ validate14.errors = [{instancePath:instancePath+"/circuit_breaker_reset_seconds"
 return false;
 }
 }
-var valid0 = _errs142 === errors;
+var valid0 = _errs174 === errors;
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
 }
 }
 }
@@ -8036,8 +7868,8 @@ validate14.errors = vErrors;
 return errors === 0;
 }
 
-export const backend_gcp_secret_manager = validate15;
-const schema16 = {"additionalProperties":false,"type":"object","required":["type","connections_prefix","variables_prefix","config_prefix","sep","plaintext","timeout_seconds","max_retries","circuit_breaker_failures","circuit_breaker_reset_seconds"],"properties":{"type":{"const":"gcp_secret_manager","type":"string"},"name":{"pattern":"^[a-z0-9][a-z0-9_-]{0,62}$","description":"Unique name in the chain; defaults to the type.","type":"string"},"kinds":{"uniqueItems":true,"description":"The kinds this backend is asked for (default: all it supports); leave one out to turn it off.","type":"array","items":{"anyOf":[{"const":"connections","type":"string"},{"const":"variables","type":"string"},{"const":"config","type":"string"}]}},"connections_lookup_pattern":{"anyOf":[{"type":"string"},{"type":"null"}]},"variables_lookup_pattern":{"anyOf":[{"type":"string"},{"type":"null"}]},"config_lookup_pattern":{"anyOf":[{"type":"string"},{"type":"null"}]},"cache_ttl_seconds":{"minimum":0,"maximum":86400,"description":"Overrides cache.ttl_seconds for this backend's answers; 0 caches nothing from it.","type":"number"},"connections_prefix":{"default":"airflow-connections","anyOf":[{"type":"string"},{"type":"null"}]},"variables_prefix":{"default":"airflow-variables","anyOf":[{"type":"string"},{"type":"null"}]},"config_prefix":{"default":"airflow-config","anyOf":[{"type":"string"},{"type":"null"}]},"sep":{"default":"-","type":"string"},"project_id":{"anyOf":[{"type":"string"},{"type":"null"}]},"gcp_key_path":{"anyOf":[{"type":"string"},{"type":"null"}]},"gcp_keyfile_dict":{"anyOf":[{"type":"object","patternProperties":{"^(.*)$":{}}},{"type":"null"}]},"gcp_scopes":{"anyOf":[{"type":"string"},{"type":"null"}]},"api_endpoint":{"description":"host or host:port of the Secret Manager API (default: the Google endpoint).","anyOf":[{"type":"string"},{"type":"null"}]},"plaintext":{"default":false,"description":"Unencrypted gRPC without credentials: for a local emulator only.","type":"boolean"},"timeout_seconds":{"default":5,"exclusiveMinimum":0,"maximum":300,"description":"Budget for one lookup, retries included.","type":"number"},"max_retries":{"default":2,"minimum":0,"maximum":10,"description":"Retries of a transient failure, with jittered exponential backoff.","type":"integer"},"circuit_breaker_failures":{"default":5,"minimum":1,"maximum":1000,"description":"Consecutive failed lookups that open the circuit.","type":"integer"},"circuit_breaker_reset_seconds":{"default":10,"minimum":0.05,"maximum":3600,"description":"How long the circuit stays open before one probe.","type":"number"}}};
+export const backend_aws_secrets_manager = validate15;
+const schema16 = {"additionalProperties":false,"type":"object","required":["type","connections_prefix","variables_prefix","config_prefix","sep","timeout_seconds","max_retries","circuit_breaker_failures","circuit_breaker_reset_seconds"],"properties":{"type":{"const":"aws_secrets_manager","type":"string"},"name":{"pattern":"^[a-z0-9][a-z0-9_-]{0,62}$","description":"Unique name in the chain; defaults to the type.","type":"string"},"kinds":{"uniqueItems":true,"description":"The kinds this backend is asked for (default: all it supports); leave one out to turn it off.","type":"array","items":{"anyOf":[{"const":"connections","type":"string"},{"const":"variables","type":"string"},{"const":"config","type":"string"}]}},"connections_lookup_pattern":{"anyOf":[{"type":"string"},{"type":"null"}]},"variables_lookup_pattern":{"anyOf":[{"type":"string"},{"type":"null"}]},"config_lookup_pattern":{"anyOf":[{"type":"string"},{"type":"null"}]},"cache_ttl_seconds":{"minimum":0,"maximum":86400,"description":"Overrides cache.ttl_seconds for this backend's answers; 0 caches nothing from it.","type":"number"},"connections_prefix":{"default":"airflow/connections","anyOf":[{"type":"string"},{"type":"null"}]},"variables_prefix":{"default":"airflow/variables","anyOf":[{"type":"string"},{"type":"null"}]},"config_prefix":{"default":"airflow/config","anyOf":[{"type":"string"},{"type":"null"}]},"sep":{"default":"/","type":"string"},"extra_conn_words":{"anyOf":[{"type":"object","required":["login","password","host","port","schema","conn_type","extra","user"],"properties":{"login":{"type":"array","items":{"type":"string"}},"password":{"type":"array","items":{"type":"string"}},"host":{"type":"array","items":{"type":"string"}},"port":{"type":"array","items":{"type":"string"}},"schema":{"type":"array","items":{"type":"string"}},"conn_type":{"type":"array","items":{"type":"string"}},"extra":{"type":"array","items":{"type":"string"}},"user":{"type":"array","items":{"type":"string"}}}},{"type":"null"}]},"region_name":{"anyOf":[{"type":"string"},{"type":"null"}]},"endpoint_url":{"anyOf":[{"type":"string"},{"type":"null"}]},"profile_name":{"anyOf":[{"type":"string"},{"type":"null"}]},"aws_access_key_id":{"anyOf":[{"type":"string"},{"type":"null"}]},"aws_secret_access_key":{"anyOf":[{"type":"string"},{"type":"null"}]},"aws_session_token":{"anyOf":[{"type":"string"},{"type":"null"}]},"full_url_mode":{"anyOf":[{"type":"boolean"},{"type":"null"}]},"timeout_seconds":{"default":5,"exclusiveMinimum":0,"maximum":300,"description":"Budget for one lookup, retries included.","type":"number"},"max_retries":{"default":2,"minimum":0,"maximum":10,"description":"Retries of a transient failure, with jittered exponential backoff.","type":"integer"},"circuit_breaker_failures":{"default":5,"minimum":1,"maximum":1000,"description":"Consecutive failed lookups that open the circuit.","type":"integer"},"circuit_breaker_reset_seconds":{"default":10,"minimum":0.05,"maximum":3600,"description":"How long the circuit stays open before one probe.","type":"number"}}};
 
 function validate15(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
@@ -8045,19 +7877,16 @@ let errors = 0;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 if(data.connections_prefix === undefined){
-data.connections_prefix = "airflow-connections";
+data.connections_prefix = "airflow/connections";
 }
 if(data.variables_prefix === undefined){
-data.variables_prefix = "airflow-variables";
+data.variables_prefix = "airflow/variables";
 }
 if(data.config_prefix === undefined){
-data.config_prefix = "airflow-config";
+data.config_prefix = "airflow/config";
 }
 if(data.sep === undefined){
-data.sep = "-";
-}
-if(data.plaintext === undefined){
-data.plaintext = false;
+data.sep = "/";
 }
 if(data.timeout_seconds === undefined){
 data.timeout_seconds = 5;
@@ -8072,7 +7901,7 @@ if(data.circuit_breaker_reset_seconds === undefined){
 data.circuit_breaker_reset_seconds = 10;
 }
 let missing0;
-if(((((((((((data.type === undefined) && (missing0 = "type")) || ((data.connections_prefix === undefined) && (missing0 = "connections_prefix"))) || ((data.variables_prefix === undefined) && (missing0 = "variables_prefix"))) || ((data.config_prefix === undefined) && (missing0 = "config_prefix"))) || ((data.sep === undefined) && (missing0 = "sep"))) || ((data.plaintext === undefined) && (missing0 = "plaintext"))) || ((data.timeout_seconds === undefined) && (missing0 = "timeout_seconds"))) || ((data.max_retries === undefined) && (missing0 = "max_retries"))) || ((data.circuit_breaker_failures === undefined) && (missing0 = "circuit_breaker_failures"))) || ((data.circuit_breaker_reset_seconds === undefined) && (missing0 = "circuit_breaker_reset_seconds"))){
+if((((((((((data.type === undefined) && (missing0 = "type")) || ((data.connections_prefix === undefined) && (missing0 = "connections_prefix"))) || ((data.variables_prefix === undefined) && (missing0 = "variables_prefix"))) || ((data.config_prefix === undefined) && (missing0 = "config_prefix"))) || ((data.sep === undefined) && (missing0 = "sep"))) || ((data.timeout_seconds === undefined) && (missing0 = "timeout_seconds"))) || ((data.max_retries === undefined) && (missing0 = "max_retries"))) || ((data.circuit_breaker_failures === undefined) && (missing0 = "circuit_breaker_failures"))) || ((data.circuit_breaker_reset_seconds === undefined) && (missing0 = "circuit_breaker_reset_seconds"))){
 validate15.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
@@ -8093,8 +7922,8 @@ if(typeof data0 !== "string"){
 validate15.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-if("gcp_secret_manager" !== data0){
-validate15.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "gcp_secret_manager"},message:"must be equal to constant"}];
+if("aws_secrets_manager" !== data0){
+validate15.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "aws_secrets_manager"},message:"must be equal to constant"}];
 return false;
 }
 var valid0 = _errs2 === errors;
@@ -8656,14 +8485,17 @@ return false;
 }
 var valid0 = _errs54 === errors;
 if(valid0){
-if(data.project_id !== undefined){
-let data12 = data.project_id;
+if(data.extra_conn_words !== undefined){
+let data12 = data.extra_conn_words;
 const _errs56 = errors;
 const _errs57 = errors;
 let valid10 = false;
 const _errs58 = errors;
-if(typeof data12 !== "string"){
-const err25 = {instancePath:instancePath+"/project_id",schemaPath:"#/properties/project_id/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(errors === _errs58){
+if(data12 && typeof data12 == "object" && !Array.isArray(data12)){
+let missing1;
+if(((((((((data12.login === undefined) && (missing1 = "login")) || ((data12.password === undefined) && (missing1 = "password"))) || ((data12.host === undefined) && (missing1 = "host"))) || ((data12.port === undefined) && (missing1 = "port"))) || ((data12.schema === undefined) && (missing1 = "schema"))) || ((data12.conn_type === undefined) && (missing1 = "conn_type"))) || ((data12.extra === undefined) && (missing1 = "extra"))) || ((data12.user === undefined) && (missing1 = "user"))){
+const err25 = {instancePath:instancePath+"/extra_conn_words",schemaPath:"#/properties/extra_conn_words/anyOf/0/required",keyword:"required",params:{missingProperty: missing1},message:"must have required property '"+missing1+"'"};
 if(vErrors === null){
 vErrors = [err25];
 }
@@ -8672,12 +8504,18 @@ vErrors.push(err25);
 }
 errors++;
 }
-var _valid7 = _errs58 === errors;
-valid10 = valid10 || _valid7;
-if(!valid10){
+else {
+if(data12.login !== undefined){
+let data13 = data12.login;
 const _errs60 = errors;
-if(data12 !== null){
-const err26 = {instancePath:instancePath+"/project_id",schemaPath:"#/properties/project_id/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(errors === _errs60){
+if(Array.isArray(data13)){
+var valid12 = true;
+const len1 = data13.length;
+for(let i2=0; i2<len1; i2++){
+const _errs62 = errors;
+if(typeof data13[i2] !== "string"){
+const err26 = {instancePath:instancePath+"/extra_conn_words/login/" + i2,schemaPath:"#/properties/extra_conn_words/anyOf/0/properties/login/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err26];
 }
@@ -8686,16 +8524,366 @@ vErrors.push(err26);
 }
 errors++;
 }
-var _valid7 = _errs60 === errors;
-valid10 = valid10 || _valid7;
+var valid12 = _errs62 === errors;
+if(!valid12){
+break;
 }
-if(!valid10){
-const err27 = {instancePath:instancePath+"/project_id",schemaPath:"#/properties/project_id/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+}
+}
+else {
+const err27 = {instancePath:instancePath+"/extra_conn_words/login",schemaPath:"#/properties/extra_conn_words/anyOf/0/properties/login/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err27];
 }
 else {
 vErrors.push(err27);
+}
+errors++;
+}
+}
+var valid11 = _errs60 === errors;
+}
+else {
+var valid11 = true;
+}
+if(valid11){
+if(data12.password !== undefined){
+let data15 = data12.password;
+const _errs64 = errors;
+if(errors === _errs64){
+if(Array.isArray(data15)){
+var valid13 = true;
+const len2 = data15.length;
+for(let i3=0; i3<len2; i3++){
+const _errs66 = errors;
+if(typeof data15[i3] !== "string"){
+const err28 = {instancePath:instancePath+"/extra_conn_words/password/" + i3,schemaPath:"#/properties/extra_conn_words/anyOf/0/properties/password/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err28];
+}
+else {
+vErrors.push(err28);
+}
+errors++;
+}
+var valid13 = _errs66 === errors;
+if(!valid13){
+break;
+}
+}
+}
+else {
+const err29 = {instancePath:instancePath+"/extra_conn_words/password",schemaPath:"#/properties/extra_conn_words/anyOf/0/properties/password/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err29];
+}
+else {
+vErrors.push(err29);
+}
+errors++;
+}
+}
+var valid11 = _errs64 === errors;
+}
+else {
+var valid11 = true;
+}
+if(valid11){
+if(data12.host !== undefined){
+let data17 = data12.host;
+const _errs68 = errors;
+if(errors === _errs68){
+if(Array.isArray(data17)){
+var valid14 = true;
+const len3 = data17.length;
+for(let i4=0; i4<len3; i4++){
+const _errs70 = errors;
+if(typeof data17[i4] !== "string"){
+const err30 = {instancePath:instancePath+"/extra_conn_words/host/" + i4,schemaPath:"#/properties/extra_conn_words/anyOf/0/properties/host/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err30];
+}
+else {
+vErrors.push(err30);
+}
+errors++;
+}
+var valid14 = _errs70 === errors;
+if(!valid14){
+break;
+}
+}
+}
+else {
+const err31 = {instancePath:instancePath+"/extra_conn_words/host",schemaPath:"#/properties/extra_conn_words/anyOf/0/properties/host/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err31];
+}
+else {
+vErrors.push(err31);
+}
+errors++;
+}
+}
+var valid11 = _errs68 === errors;
+}
+else {
+var valid11 = true;
+}
+if(valid11){
+if(data12.port !== undefined){
+let data19 = data12.port;
+const _errs72 = errors;
+if(errors === _errs72){
+if(Array.isArray(data19)){
+var valid15 = true;
+const len4 = data19.length;
+for(let i5=0; i5<len4; i5++){
+const _errs74 = errors;
+if(typeof data19[i5] !== "string"){
+const err32 = {instancePath:instancePath+"/extra_conn_words/port/" + i5,schemaPath:"#/properties/extra_conn_words/anyOf/0/properties/port/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err32];
+}
+else {
+vErrors.push(err32);
+}
+errors++;
+}
+var valid15 = _errs74 === errors;
+if(!valid15){
+break;
+}
+}
+}
+else {
+const err33 = {instancePath:instancePath+"/extra_conn_words/port",schemaPath:"#/properties/extra_conn_words/anyOf/0/properties/port/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err33];
+}
+else {
+vErrors.push(err33);
+}
+errors++;
+}
+}
+var valid11 = _errs72 === errors;
+}
+else {
+var valid11 = true;
+}
+if(valid11){
+if(data12.schema !== undefined){
+let data21 = data12.schema;
+const _errs76 = errors;
+if(errors === _errs76){
+if(Array.isArray(data21)){
+var valid16 = true;
+const len5 = data21.length;
+for(let i6=0; i6<len5; i6++){
+const _errs78 = errors;
+if(typeof data21[i6] !== "string"){
+const err34 = {instancePath:instancePath+"/extra_conn_words/schema/" + i6,schemaPath:"#/properties/extra_conn_words/anyOf/0/properties/schema/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err34];
+}
+else {
+vErrors.push(err34);
+}
+errors++;
+}
+var valid16 = _errs78 === errors;
+if(!valid16){
+break;
+}
+}
+}
+else {
+const err35 = {instancePath:instancePath+"/extra_conn_words/schema",schemaPath:"#/properties/extra_conn_words/anyOf/0/properties/schema/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err35];
+}
+else {
+vErrors.push(err35);
+}
+errors++;
+}
+}
+var valid11 = _errs76 === errors;
+}
+else {
+var valid11 = true;
+}
+if(valid11){
+if(data12.conn_type !== undefined){
+let data23 = data12.conn_type;
+const _errs80 = errors;
+if(errors === _errs80){
+if(Array.isArray(data23)){
+var valid17 = true;
+const len6 = data23.length;
+for(let i7=0; i7<len6; i7++){
+const _errs82 = errors;
+if(typeof data23[i7] !== "string"){
+const err36 = {instancePath:instancePath+"/extra_conn_words/conn_type/" + i7,schemaPath:"#/properties/extra_conn_words/anyOf/0/properties/conn_type/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err36];
+}
+else {
+vErrors.push(err36);
+}
+errors++;
+}
+var valid17 = _errs82 === errors;
+if(!valid17){
+break;
+}
+}
+}
+else {
+const err37 = {instancePath:instancePath+"/extra_conn_words/conn_type",schemaPath:"#/properties/extra_conn_words/anyOf/0/properties/conn_type/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err37];
+}
+else {
+vErrors.push(err37);
+}
+errors++;
+}
+}
+var valid11 = _errs80 === errors;
+}
+else {
+var valid11 = true;
+}
+if(valid11){
+if(data12.extra !== undefined){
+let data25 = data12.extra;
+const _errs84 = errors;
+if(errors === _errs84){
+if(Array.isArray(data25)){
+var valid18 = true;
+const len7 = data25.length;
+for(let i8=0; i8<len7; i8++){
+const _errs86 = errors;
+if(typeof data25[i8] !== "string"){
+const err38 = {instancePath:instancePath+"/extra_conn_words/extra/" + i8,schemaPath:"#/properties/extra_conn_words/anyOf/0/properties/extra/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err38];
+}
+else {
+vErrors.push(err38);
+}
+errors++;
+}
+var valid18 = _errs86 === errors;
+if(!valid18){
+break;
+}
+}
+}
+else {
+const err39 = {instancePath:instancePath+"/extra_conn_words/extra",schemaPath:"#/properties/extra_conn_words/anyOf/0/properties/extra/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err39];
+}
+else {
+vErrors.push(err39);
+}
+errors++;
+}
+}
+var valid11 = _errs84 === errors;
+}
+else {
+var valid11 = true;
+}
+if(valid11){
+if(data12.user !== undefined){
+let data27 = data12.user;
+const _errs88 = errors;
+if(errors === _errs88){
+if(Array.isArray(data27)){
+var valid19 = true;
+const len8 = data27.length;
+for(let i9=0; i9<len8; i9++){
+const _errs90 = errors;
+if(typeof data27[i9] !== "string"){
+const err40 = {instancePath:instancePath+"/extra_conn_words/user/" + i9,schemaPath:"#/properties/extra_conn_words/anyOf/0/properties/user/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err40];
+}
+else {
+vErrors.push(err40);
+}
+errors++;
+}
+var valid19 = _errs90 === errors;
+if(!valid19){
+break;
+}
+}
+}
+else {
+const err41 = {instancePath:instancePath+"/extra_conn_words/user",schemaPath:"#/properties/extra_conn_words/anyOf/0/properties/user/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err41];
+}
+else {
+vErrors.push(err41);
+}
+errors++;
+}
+}
+var valid11 = _errs88 === errors;
+}
+else {
+var valid11 = true;
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+else {
+const err42 = {instancePath:instancePath+"/extra_conn_words",schemaPath:"#/properties/extra_conn_words/anyOf/0/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err42];
+}
+else {
+vErrors.push(err42);
+}
+errors++;
+}
+}
+var _valid7 = _errs58 === errors;
+valid10 = valid10 || _valid7;
+if(!valid10){
+const _errs92 = errors;
+if(data12 !== null){
+const err43 = {instancePath:instancePath+"/extra_conn_words",schemaPath:"#/properties/extra_conn_words/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(vErrors === null){
+vErrors = [err43];
+}
+else {
+vErrors.push(err43);
+}
+errors++;
+}
+var _valid7 = _errs92 === errors;
+valid10 = valid10 || _valid7;
+}
+if(!valid10){
+const err44 = {instancePath:instancePath+"/extra_conn_words",schemaPath:"#/properties/extra_conn_words/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err44];
+}
+else {
+vErrors.push(err44);
 }
 errors++;
 validate15.errors = vErrors;
@@ -8718,273 +8906,450 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.gcp_key_path !== undefined){
-let data13 = data.gcp_key_path;
-const _errs62 = errors;
-const _errs63 = errors;
-let valid11 = false;
-const _errs64 = errors;
-if(typeof data13 !== "string"){
-const err28 = {instancePath:instancePath+"/gcp_key_path",schemaPath:"#/properties/gcp_key_path/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data.region_name !== undefined){
+let data29 = data.region_name;
+const _errs94 = errors;
+const _errs95 = errors;
+let valid20 = false;
+const _errs96 = errors;
+if(typeof data29 !== "string"){
+const err45 = {instancePath:instancePath+"/region_name",schemaPath:"#/properties/region_name/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
-vErrors = [err28];
+vErrors = [err45];
 }
 else {
-vErrors.push(err28);
+vErrors.push(err45);
 }
 errors++;
 }
-var _valid8 = _errs64 === errors;
-valid11 = valid11 || _valid8;
-if(!valid11){
-const _errs66 = errors;
-if(data13 !== null){
-const err29 = {instancePath:instancePath+"/gcp_key_path",schemaPath:"#/properties/gcp_key_path/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+var _valid8 = _errs96 === errors;
+valid20 = valid20 || _valid8;
+if(!valid20){
+const _errs98 = errors;
+if(data29 !== null){
+const err46 = {instancePath:instancePath+"/region_name",schemaPath:"#/properties/region_name/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
-vErrors = [err29];
+vErrors = [err46];
 }
 else {
-vErrors.push(err29);
+vErrors.push(err46);
 }
 errors++;
 }
-var _valid8 = _errs66 === errors;
-valid11 = valid11 || _valid8;
+var _valid8 = _errs98 === errors;
+valid20 = valid20 || _valid8;
 }
-if(!valid11){
-const err30 = {instancePath:instancePath+"/gcp_key_path",schemaPath:"#/properties/gcp_key_path/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(!valid20){
+const err47 = {instancePath:instancePath+"/region_name",schemaPath:"#/properties/region_name/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
 if(vErrors === null){
-vErrors = [err30];
+vErrors = [err47];
 }
 else {
-vErrors.push(err30);
-}
-errors++;
-validate15.errors = vErrors;
-return false;
-}
-else {
-errors = _errs63;
-if(vErrors !== null){
-if(_errs63){
-vErrors.length = _errs63;
-}
-else {
-vErrors = null;
-}
-}
-}
-var valid0 = _errs62 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.gcp_keyfile_dict !== undefined){
-let data14 = data.gcp_keyfile_dict;
-const _errs68 = errors;
-const _errs69 = errors;
-let valid12 = false;
-const _errs70 = errors;
-if(errors === _errs70){
-if(!(data14 && typeof data14 == "object" && !Array.isArray(data14))){
-const err31 = {instancePath:instancePath+"/gcp_keyfile_dict",schemaPath:"#/properties/gcp_keyfile_dict/anyOf/0/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err31];
-}
-else {
-vErrors.push(err31);
-}
-errors++;
-}
-}
-var _valid9 = _errs70 === errors;
-valid12 = valid12 || _valid9;
-if(!valid12){
-const _errs72 = errors;
-if(data14 !== null){
-const err32 = {instancePath:instancePath+"/gcp_keyfile_dict",schemaPath:"#/properties/gcp_keyfile_dict/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
-if(vErrors === null){
-vErrors = [err32];
-}
-else {
-vErrors.push(err32);
-}
-errors++;
-}
-var _valid9 = _errs72 === errors;
-valid12 = valid12 || _valid9;
-}
-if(!valid12){
-const err33 = {instancePath:instancePath+"/gcp_keyfile_dict",schemaPath:"#/properties/gcp_keyfile_dict/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
-if(vErrors === null){
-vErrors = [err33];
-}
-else {
-vErrors.push(err33);
+vErrors.push(err47);
 }
 errors++;
 validate15.errors = vErrors;
 return false;
 }
 else {
-errors = _errs69;
+errors = _errs95;
 if(vErrors !== null){
-if(_errs69){
-vErrors.length = _errs69;
+if(_errs95){
+vErrors.length = _errs95;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid0 = _errs68 === errors;
+var valid0 = _errs94 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
-if(data.gcp_scopes !== undefined){
-let data15 = data.gcp_scopes;
-const _errs74 = errors;
-const _errs75 = errors;
-let valid13 = false;
-const _errs76 = errors;
-if(typeof data15 !== "string"){
-const err34 = {instancePath:instancePath+"/gcp_scopes",schemaPath:"#/properties/gcp_scopes/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data.endpoint_url !== undefined){
+let data30 = data.endpoint_url;
+const _errs100 = errors;
+const _errs101 = errors;
+let valid21 = false;
+const _errs102 = errors;
+if(typeof data30 !== "string"){
+const err48 = {instancePath:instancePath+"/endpoint_url",schemaPath:"#/properties/endpoint_url/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
-vErrors = [err34];
+vErrors = [err48];
 }
 else {
-vErrors.push(err34);
+vErrors.push(err48);
 }
 errors++;
 }
-var _valid10 = _errs76 === errors;
-valid13 = valid13 || _valid10;
-if(!valid13){
-const _errs78 = errors;
-if(data15 !== null){
-const err35 = {instancePath:instancePath+"/gcp_scopes",schemaPath:"#/properties/gcp_scopes/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+var _valid9 = _errs102 === errors;
+valid21 = valid21 || _valid9;
+if(!valid21){
+const _errs104 = errors;
+if(data30 !== null){
+const err49 = {instancePath:instancePath+"/endpoint_url",schemaPath:"#/properties/endpoint_url/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
-vErrors = [err35];
+vErrors = [err49];
 }
 else {
-vErrors.push(err35);
+vErrors.push(err49);
 }
 errors++;
 }
-var _valid10 = _errs78 === errors;
-valid13 = valid13 || _valid10;
+var _valid9 = _errs104 === errors;
+valid21 = valid21 || _valid9;
 }
-if(!valid13){
-const err36 = {instancePath:instancePath+"/gcp_scopes",schemaPath:"#/properties/gcp_scopes/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(!valid21){
+const err50 = {instancePath:instancePath+"/endpoint_url",schemaPath:"#/properties/endpoint_url/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
 if(vErrors === null){
-vErrors = [err36];
+vErrors = [err50];
 }
 else {
-vErrors.push(err36);
+vErrors.push(err50);
 }
 errors++;
 validate15.errors = vErrors;
 return false;
 }
 else {
-errors = _errs75;
+errors = _errs101;
 if(vErrors !== null){
-if(_errs75){
-vErrors.length = _errs75;
+if(_errs101){
+vErrors.length = _errs101;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid0 = _errs74 === errors;
+var valid0 = _errs100 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
-if(data.api_endpoint !== undefined){
-let data16 = data.api_endpoint;
-const _errs80 = errors;
-const _errs81 = errors;
-let valid14 = false;
-const _errs82 = errors;
-if(typeof data16 !== "string"){
-const err37 = {instancePath:instancePath+"/api_endpoint",schemaPath:"#/properties/api_endpoint/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data.profile_name !== undefined){
+let data31 = data.profile_name;
+const _errs106 = errors;
+const _errs107 = errors;
+let valid22 = false;
+const _errs108 = errors;
+if(typeof data31 !== "string"){
+const err51 = {instancePath:instancePath+"/profile_name",schemaPath:"#/properties/profile_name/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
-vErrors = [err37];
+vErrors = [err51];
 }
 else {
-vErrors.push(err37);
+vErrors.push(err51);
 }
 errors++;
 }
-var _valid11 = _errs82 === errors;
-valid14 = valid14 || _valid11;
-if(!valid14){
-const _errs84 = errors;
-if(data16 !== null){
-const err38 = {instancePath:instancePath+"/api_endpoint",schemaPath:"#/properties/api_endpoint/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+var _valid10 = _errs108 === errors;
+valid22 = valid22 || _valid10;
+if(!valid22){
+const _errs110 = errors;
+if(data31 !== null){
+const err52 = {instancePath:instancePath+"/profile_name",schemaPath:"#/properties/profile_name/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
-vErrors = [err38];
+vErrors = [err52];
 }
 else {
-vErrors.push(err38);
+vErrors.push(err52);
 }
 errors++;
 }
-var _valid11 = _errs84 === errors;
-valid14 = valid14 || _valid11;
+var _valid10 = _errs110 === errors;
+valid22 = valid22 || _valid10;
 }
-if(!valid14){
-const err39 = {instancePath:instancePath+"/api_endpoint",schemaPath:"#/properties/api_endpoint/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(!valid22){
+const err53 = {instancePath:instancePath+"/profile_name",schemaPath:"#/properties/profile_name/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
 if(vErrors === null){
-vErrors = [err39];
+vErrors = [err53];
 }
 else {
-vErrors.push(err39);
+vErrors.push(err53);
 }
 errors++;
 validate15.errors = vErrors;
 return false;
 }
 else {
-errors = _errs81;
+errors = _errs107;
 if(vErrors !== null){
-if(_errs81){
-vErrors.length = _errs81;
+if(_errs107){
+vErrors.length = _errs107;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid0 = _errs80 === errors;
+var valid0 = _errs106 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
-const _errs86 = errors;
-if(typeof data.plaintext !== "boolean"){
-validate15.errors = [{instancePath:instancePath+"/plaintext",schemaPath:"#/properties/plaintext/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
+if(data.aws_access_key_id !== undefined){
+let data32 = data.aws_access_key_id;
+const _errs112 = errors;
+const _errs113 = errors;
+let valid23 = false;
+const _errs114 = errors;
+if(typeof data32 !== "string"){
+const err54 = {instancePath:instancePath+"/aws_access_key_id",schemaPath:"#/properties/aws_access_key_id/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err54];
+}
+else {
+vErrors.push(err54);
+}
+errors++;
+}
+var _valid11 = _errs114 === errors;
+valid23 = valid23 || _valid11;
+if(!valid23){
+const _errs116 = errors;
+if(data32 !== null){
+const err55 = {instancePath:instancePath+"/aws_access_key_id",schemaPath:"#/properties/aws_access_key_id/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(vErrors === null){
+vErrors = [err55];
+}
+else {
+vErrors.push(err55);
+}
+errors++;
+}
+var _valid11 = _errs116 === errors;
+valid23 = valid23 || _valid11;
+}
+if(!valid23){
+const err56 = {instancePath:instancePath+"/aws_access_key_id",schemaPath:"#/properties/aws_access_key_id/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err56];
+}
+else {
+vErrors.push(err56);
+}
+errors++;
+validate15.errors = vErrors;
 return false;
 }
-var valid0 = _errs86 === errors;
+else {
+errors = _errs113;
+if(vErrors !== null){
+if(_errs113){
+vErrors.length = _errs113;
+}
+else {
+vErrors = null;
+}
+}
+}
+var valid0 = _errs112 === errors;
+}
+else {
+var valid0 = true;
+}
 if(valid0){
-let data18 = data.timeout_seconds;
-const _errs88 = errors;
-if(errors === _errs88){
-if((typeof data18 == "number") && (isFinite(data18))){
-if(data18 > 300 || isNaN(data18)){
+if(data.aws_secret_access_key !== undefined){
+let data33 = data.aws_secret_access_key;
+const _errs118 = errors;
+const _errs119 = errors;
+let valid24 = false;
+const _errs120 = errors;
+if(typeof data33 !== "string"){
+const err57 = {instancePath:instancePath+"/aws_secret_access_key",schemaPath:"#/properties/aws_secret_access_key/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err57];
+}
+else {
+vErrors.push(err57);
+}
+errors++;
+}
+var _valid12 = _errs120 === errors;
+valid24 = valid24 || _valid12;
+if(!valid24){
+const _errs122 = errors;
+if(data33 !== null){
+const err58 = {instancePath:instancePath+"/aws_secret_access_key",schemaPath:"#/properties/aws_secret_access_key/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(vErrors === null){
+vErrors = [err58];
+}
+else {
+vErrors.push(err58);
+}
+errors++;
+}
+var _valid12 = _errs122 === errors;
+valid24 = valid24 || _valid12;
+}
+if(!valid24){
+const err59 = {instancePath:instancePath+"/aws_secret_access_key",schemaPath:"#/properties/aws_secret_access_key/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err59];
+}
+else {
+vErrors.push(err59);
+}
+errors++;
+validate15.errors = vErrors;
+return false;
+}
+else {
+errors = _errs119;
+if(vErrors !== null){
+if(_errs119){
+vErrors.length = _errs119;
+}
+else {
+vErrors = null;
+}
+}
+}
+var valid0 = _errs118 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.aws_session_token !== undefined){
+let data34 = data.aws_session_token;
+const _errs124 = errors;
+const _errs125 = errors;
+let valid25 = false;
+const _errs126 = errors;
+if(typeof data34 !== "string"){
+const err60 = {instancePath:instancePath+"/aws_session_token",schemaPath:"#/properties/aws_session_token/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err60];
+}
+else {
+vErrors.push(err60);
+}
+errors++;
+}
+var _valid13 = _errs126 === errors;
+valid25 = valid25 || _valid13;
+if(!valid25){
+const _errs128 = errors;
+if(data34 !== null){
+const err61 = {instancePath:instancePath+"/aws_session_token",schemaPath:"#/properties/aws_session_token/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(vErrors === null){
+vErrors = [err61];
+}
+else {
+vErrors.push(err61);
+}
+errors++;
+}
+var _valid13 = _errs128 === errors;
+valid25 = valid25 || _valid13;
+}
+if(!valid25){
+const err62 = {instancePath:instancePath+"/aws_session_token",schemaPath:"#/properties/aws_session_token/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err62];
+}
+else {
+vErrors.push(err62);
+}
+errors++;
+validate15.errors = vErrors;
+return false;
+}
+else {
+errors = _errs125;
+if(vErrors !== null){
+if(_errs125){
+vErrors.length = _errs125;
+}
+else {
+vErrors = null;
+}
+}
+}
+var valid0 = _errs124 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.full_url_mode !== undefined){
+let data35 = data.full_url_mode;
+const _errs130 = errors;
+const _errs131 = errors;
+let valid26 = false;
+const _errs132 = errors;
+if(typeof data35 !== "boolean"){
+const err63 = {instancePath:instancePath+"/full_url_mode",schemaPath:"#/properties/full_url_mode/anyOf/0/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err63];
+}
+else {
+vErrors.push(err63);
+}
+errors++;
+}
+var _valid14 = _errs132 === errors;
+valid26 = valid26 || _valid14;
+if(!valid26){
+const _errs134 = errors;
+if(data35 !== null){
+const err64 = {instancePath:instancePath+"/full_url_mode",schemaPath:"#/properties/full_url_mode/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(vErrors === null){
+vErrors = [err64];
+}
+else {
+vErrors.push(err64);
+}
+errors++;
+}
+var _valid14 = _errs134 === errors;
+valid26 = valid26 || _valid14;
+}
+if(!valid26){
+const err65 = {instancePath:instancePath+"/full_url_mode",schemaPath:"#/properties/full_url_mode/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err65];
+}
+else {
+vErrors.push(err65);
+}
+errors++;
+validate15.errors = vErrors;
+return false;
+}
+else {
+errors = _errs131;
+if(vErrors !== null){
+if(_errs131){
+vErrors.length = _errs131;
+}
+else {
+vErrors = null;
+}
+}
+}
+var valid0 = _errs130 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+let data36 = data.timeout_seconds;
+const _errs136 = errors;
+if(errors === _errs136){
+if((typeof data36 == "number") && (isFinite(data36))){
+if(data36 > 300 || isNaN(data36)){
 validate15.errors = [{instancePath:instancePath+"/timeout_seconds",schemaPath:"#/properties/timeout_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 300},message:"must be <= 300"}];
 return false;
 }
 else {
-if(data18 <= 0 || isNaN(data18)){
+if(data36 <= 0 || isNaN(data36)){
 validate15.errors = [{instancePath:instancePath+"/timeout_seconds",schemaPath:"#/properties/timeout_seconds/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0"}];
 return false;
 }
@@ -8995,62 +9360,62 @@ validate15.errors = [{instancePath:instancePath+"/timeout_seconds",schemaPath:"#
 return false;
 }
 }
-var valid0 = _errs88 === errors;
+var valid0 = _errs136 === errors;
 if(valid0){
-let data19 = data.max_retries;
-const _errs90 = errors;
-if(!(((typeof data19 == "number") && (!(data19 % 1) && !isNaN(data19))) && (isFinite(data19)))){
+let data37 = data.max_retries;
+const _errs138 = errors;
+if(!(((typeof data37 == "number") && (!(data37 % 1) && !isNaN(data37))) && (isFinite(data37)))){
 validate15.errors = [{instancePath:instancePath+"/max_retries",schemaPath:"#/properties/max_retries/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
-if(errors === _errs90){
-if((typeof data19 == "number") && (isFinite(data19))){
-if(data19 > 10 || isNaN(data19)){
+if(errors === _errs138){
+if((typeof data37 == "number") && (isFinite(data37))){
+if(data37 > 10 || isNaN(data37)){
 validate15.errors = [{instancePath:instancePath+"/max_retries",schemaPath:"#/properties/max_retries/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10},message:"must be <= 10"}];
 return false;
 }
 else {
-if(data19 < 0 || isNaN(data19)){
+if(data37 < 0 || isNaN(data37)){
 validate15.errors = [{instancePath:instancePath+"/max_retries",schemaPath:"#/properties/max_retries/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
 }
 }
 }
-var valid0 = _errs90 === errors;
+var valid0 = _errs138 === errors;
 if(valid0){
-let data20 = data.circuit_breaker_failures;
-const _errs92 = errors;
-if(!(((typeof data20 == "number") && (!(data20 % 1) && !isNaN(data20))) && (isFinite(data20)))){
+let data38 = data.circuit_breaker_failures;
+const _errs140 = errors;
+if(!(((typeof data38 == "number") && (!(data38 % 1) && !isNaN(data38))) && (isFinite(data38)))){
 validate15.errors = [{instancePath:instancePath+"/circuit_breaker_failures",schemaPath:"#/properties/circuit_breaker_failures/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
-if(errors === _errs92){
-if((typeof data20 == "number") && (isFinite(data20))){
-if(data20 > 1000 || isNaN(data20)){
+if(errors === _errs140){
+if((typeof data38 == "number") && (isFinite(data38))){
+if(data38 > 1000 || isNaN(data38)){
 validate15.errors = [{instancePath:instancePath+"/circuit_breaker_failures",schemaPath:"#/properties/circuit_breaker_failures/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000"}];
 return false;
 }
 else {
-if(data20 < 1 || isNaN(data20)){
+if(data38 < 1 || isNaN(data38)){
 validate15.errors = [{instancePath:instancePath+"/circuit_breaker_failures",schemaPath:"#/properties/circuit_breaker_failures/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
 return false;
 }
 }
 }
 }
-var valid0 = _errs92 === errors;
+var valid0 = _errs140 === errors;
 if(valid0){
-let data21 = data.circuit_breaker_reset_seconds;
-const _errs94 = errors;
-if(errors === _errs94){
-if((typeof data21 == "number") && (isFinite(data21))){
-if(data21 > 3600 || isNaN(data21)){
+let data39 = data.circuit_breaker_reset_seconds;
+const _errs142 = errors;
+if(errors === _errs142){
+if((typeof data39 == "number") && (isFinite(data39))){
+if(data39 > 3600 || isNaN(data39)){
 validate15.errors = [{instancePath:instancePath+"/circuit_breaker_reset_seconds",schemaPath:"#/properties/circuit_breaker_reset_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600},message:"must be <= 3600"}];
 return false;
 }
 else {
-if(data21 < 0.05 || isNaN(data21)){
+if(data39 < 0.05 || isNaN(data39)){
 validate15.errors = [{instancePath:instancePath+"/circuit_breaker_reset_seconds",schemaPath:"#/properties/circuit_breaker_reset_seconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0.05},message:"must be >= 0.05"}];
 return false;
 }
@@ -9061,7 +9426,9 @@ validate15.errors = [{instancePath:instancePath+"/circuit_breaker_reset_seconds"
 return false;
 }
 }
-var valid0 = _errs94 === errors;
+var valid0 = _errs142 === errors;
+}
+}
 }
 }
 }
@@ -9094,31 +9461,43 @@ validate15.errors = vErrors;
 return errors === 0;
 }
 
-export const backend_airflow_metastore = validate16;
-const schema17 = {"additionalProperties":false,"type":"object","required":["type","sql_alchemy_conn_env","fernet_key_env","pool_size","statement_timeout_seconds","connect_timeout_seconds"],"properties":{"type":{"const":"airflow_metastore","type":"string"},"name":{"pattern":"^[a-z0-9][a-z0-9_-]{0,62}$","description":"Unique name in the chain; defaults to the type.","type":"string"},"kinds":{"uniqueItems":true,"description":"The kinds this backend is asked for (default: all it supports); leave one out to turn it off.","type":"array","items":{"anyOf":[{"const":"connections","type":"string"},{"const":"variables","type":"string"},{"const":"config","type":"string"}]}},"connections_lookup_pattern":{"anyOf":[{"type":"string"},{"type":"null"}]},"variables_lookup_pattern":{"anyOf":[{"type":"string"},{"type":"null"}]},"config_lookup_pattern":{"anyOf":[{"type":"string"},{"type":"null"}]},"cache_ttl_seconds":{"minimum":0,"maximum":86400,"description":"Overrides cache.ttl_seconds for this backend's answers; 0 caches nothing from it.","type":"number"},"sql_alchemy_conn":{"minLength":1,"description":"Airflow's [database] sql_alchemy_conn: a postgresql:// URL (postgresql+psycopg2:// and other drivers accepted). Prefer sql_alchemy_conn_env when it holds a password.","type":"string"},"sql_alchemy_conn_env":{"minLength":1,"default":"AIRFLOW__DATABASE__SQL_ALCHEMY_CONN","description":"Environment variable holding the URL, when sql_alchemy_conn is not set.","type":"string"},"sql_alchemy_schema":{"minLength":1,"description":"Airflow's [database] sql_alchemy_schema: the schema holding the tables (default: the search path).","type":"string"},"fernet_key_file":{"minLength":1,"description":"File holding Airflow's [core] fernet_key (comma-separated keys for a rotation); re-read when it changes.","type":"string"},"fernet_key_env":{"minLength":1,"default":"AIRFLOW__CORE__FERNET_KEY","description":"Environment variable holding the key(s), when fernet_key_file is not set.","type":"string"},"pool_size":{"default":5,"minimum":1,"maximum":100,"type":"integer"},"statement_timeout_seconds":{"default":5,"minimum":0.1,"maximum":300,"type":"number"},"connect_timeout_seconds":{"default":5,"minimum":0.1,"maximum":300,"type":"number"}}};
+export const backend_gcp_secret_manager = validate16;
+const schema17 = {"additionalProperties":false,"type":"object","required":["type","connections_prefix","variables_prefix","config_prefix","sep","plaintext","timeout_seconds","max_retries","circuit_breaker_failures","circuit_breaker_reset_seconds"],"properties":{"type":{"const":"gcp_secret_manager","type":"string"},"name":{"pattern":"^[a-z0-9][a-z0-9_-]{0,62}$","description":"Unique name in the chain; defaults to the type.","type":"string"},"kinds":{"uniqueItems":true,"description":"The kinds this backend is asked for (default: all it supports); leave one out to turn it off.","type":"array","items":{"anyOf":[{"const":"connections","type":"string"},{"const":"variables","type":"string"},{"const":"config","type":"string"}]}},"connections_lookup_pattern":{"anyOf":[{"type":"string"},{"type":"null"}]},"variables_lookup_pattern":{"anyOf":[{"type":"string"},{"type":"null"}]},"config_lookup_pattern":{"anyOf":[{"type":"string"},{"type":"null"}]},"cache_ttl_seconds":{"minimum":0,"maximum":86400,"description":"Overrides cache.ttl_seconds for this backend's answers; 0 caches nothing from it.","type":"number"},"connections_prefix":{"default":"airflow-connections","anyOf":[{"type":"string"},{"type":"null"}]},"variables_prefix":{"default":"airflow-variables","anyOf":[{"type":"string"},{"type":"null"}]},"config_prefix":{"default":"airflow-config","anyOf":[{"type":"string"},{"type":"null"}]},"sep":{"default":"-","type":"string"},"project_id":{"anyOf":[{"type":"string"},{"type":"null"}]},"gcp_key_path":{"anyOf":[{"type":"string"},{"type":"null"}]},"gcp_keyfile_dict":{"anyOf":[{"type":"object","patternProperties":{"^(.*)$":{}}},{"type":"null"}]},"gcp_scopes":{"anyOf":[{"type":"string"},{"type":"null"}]},"api_endpoint":{"description":"host or host:port of the Secret Manager API (default: the Google endpoint).","anyOf":[{"type":"string"},{"type":"null"}]},"plaintext":{"default":false,"description":"Unencrypted gRPC without credentials: for a local emulator only.","type":"boolean"},"timeout_seconds":{"default":5,"exclusiveMinimum":0,"maximum":300,"description":"Budget for one lookup, retries included.","type":"number"},"max_retries":{"default":2,"minimum":0,"maximum":10,"description":"Retries of a transient failure, with jittered exponential backoff.","type":"integer"},"circuit_breaker_failures":{"default":5,"minimum":1,"maximum":1000,"description":"Consecutive failed lookups that open the circuit.","type":"integer"},"circuit_breaker_reset_seconds":{"default":10,"minimum":0.05,"maximum":3600,"description":"How long the circuit stays open before one probe.","type":"number"}}};
 
 function validate16(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
-if(data.sql_alchemy_conn_env === undefined){
-data.sql_alchemy_conn_env = "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN";
+if(data.connections_prefix === undefined){
+data.connections_prefix = "airflow-connections";
 }
-if(data.fernet_key_env === undefined){
-data.fernet_key_env = "AIRFLOW__CORE__FERNET_KEY";
+if(data.variables_prefix === undefined){
+data.variables_prefix = "airflow-variables";
 }
-if(data.pool_size === undefined){
-data.pool_size = 5;
+if(data.config_prefix === undefined){
+data.config_prefix = "airflow-config";
 }
-if(data.statement_timeout_seconds === undefined){
-data.statement_timeout_seconds = 5;
+if(data.sep === undefined){
+data.sep = "-";
 }
-if(data.connect_timeout_seconds === undefined){
-data.connect_timeout_seconds = 5;
+if(data.plaintext === undefined){
+data.plaintext = false;
+}
+if(data.timeout_seconds === undefined){
+data.timeout_seconds = 5;
+}
+if(data.max_retries === undefined){
+data.max_retries = 2;
+}
+if(data.circuit_breaker_failures === undefined){
+data.circuit_breaker_failures = 5;
+}
+if(data.circuit_breaker_reset_seconds === undefined){
+data.circuit_breaker_reset_seconds = 10;
 }
 let missing0;
-if(((((((data.type === undefined) && (missing0 = "type")) || ((data.sql_alchemy_conn_env === undefined) && (missing0 = "sql_alchemy_conn_env"))) || ((data.fernet_key_env === undefined) && (missing0 = "fernet_key_env"))) || ((data.pool_size === undefined) && (missing0 = "pool_size"))) || ((data.statement_timeout_seconds === undefined) && (missing0 = "statement_timeout_seconds"))) || ((data.connect_timeout_seconds === undefined) && (missing0 = "connect_timeout_seconds"))){
+if(((((((((((data.type === undefined) && (missing0 = "type")) || ((data.connections_prefix === undefined) && (missing0 = "connections_prefix"))) || ((data.variables_prefix === undefined) && (missing0 = "variables_prefix"))) || ((data.config_prefix === undefined) && (missing0 = "config_prefix"))) || ((data.sep === undefined) && (missing0 = "sep"))) || ((data.plaintext === undefined) && (missing0 = "plaintext"))) || ((data.timeout_seconds === undefined) && (missing0 = "timeout_seconds"))) || ((data.max_retries === undefined) && (missing0 = "max_retries"))) || ((data.circuit_breaker_failures === undefined) && (missing0 = "circuit_breaker_failures"))) || ((data.circuit_breaker_reset_seconds === undefined) && (missing0 = "circuit_breaker_reset_seconds"))){
 validate16.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
@@ -9139,8 +9518,8 @@ if(typeof data0 !== "string"){
 validate16.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-if("airflow_metastore" !== data0){
-validate16.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "airflow_metastore"},message:"must be equal to constant"}];
+if("gcp_secret_manager" !== data0){
+validate16.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "gcp_secret_manager"},message:"must be equal to constant"}];
 return false;
 }
 var valid0 = _errs2 === errors;
@@ -9524,166 +9903,596 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.sql_alchemy_conn !== undefined){
-let data8 = data.sql_alchemy_conn;
+let data8 = data.connections_prefix;
 const _errs36 = errors;
-if(errors === _errs36){
-if(typeof data8 === "string"){
-if(func3(data8) < 1){
-validate16.errors = [{instancePath:instancePath+"/sql_alchemy_conn",schemaPath:"#/properties/sql_alchemy_conn/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
-return false;
-}
+const _errs37 = errors;
+let valid7 = false;
+const _errs38 = errors;
+if(typeof data8 !== "string"){
+const err16 = {instancePath:instancePath+"/connections_prefix",schemaPath:"#/properties/connections_prefix/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err16];
 }
 else {
-validate16.errors = [{instancePath:instancePath+"/sql_alchemy_conn",schemaPath:"#/properties/sql_alchemy_conn/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+vErrors.push(err16);
+}
+errors++;
+}
+var _valid4 = _errs38 === errors;
+valid7 = valid7 || _valid4;
+if(!valid7){
+const _errs40 = errors;
+if(data8 !== null){
+const err17 = {instancePath:instancePath+"/connections_prefix",schemaPath:"#/properties/connections_prefix/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(vErrors === null){
+vErrors = [err17];
+}
+else {
+vErrors.push(err17);
+}
+errors++;
+}
+var _valid4 = _errs40 === errors;
+valid7 = valid7 || _valid4;
+}
+if(!valid7){
+const err18 = {instancePath:instancePath+"/connections_prefix",schemaPath:"#/properties/connections_prefix/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err18];
+}
+else {
+vErrors.push(err18);
+}
+errors++;
+validate16.errors = vErrors;
 return false;
+}
+else {
+errors = _errs37;
+if(vErrors !== null){
+if(_errs37){
+vErrors.length = _errs37;
+}
+else {
+vErrors = null;
+}
 }
 }
 var valid0 = _errs36 === errors;
-}
-else {
-var valid0 = true;
-}
 if(valid0){
-let data9 = data.sql_alchemy_conn_env;
-const _errs38 = errors;
-if(errors === _errs38){
-if(typeof data9 === "string"){
-if(func3(data9) < 1){
-validate16.errors = [{instancePath:instancePath+"/sql_alchemy_conn_env",schemaPath:"#/properties/sql_alchemy_conn_env/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
-return false;
-}
-}
-else {
-validate16.errors = [{instancePath:instancePath+"/sql_alchemy_conn_env",schemaPath:"#/properties/sql_alchemy_conn_env/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-}
-var valid0 = _errs38 === errors;
-if(valid0){
-if(data.sql_alchemy_schema !== undefined){
-let data10 = data.sql_alchemy_schema;
-const _errs40 = errors;
-if(errors === _errs40){
-if(typeof data10 === "string"){
-if(func3(data10) < 1){
-validate16.errors = [{instancePath:instancePath+"/sql_alchemy_schema",schemaPath:"#/properties/sql_alchemy_schema/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
-return false;
-}
-}
-else {
-validate16.errors = [{instancePath:instancePath+"/sql_alchemy_schema",schemaPath:"#/properties/sql_alchemy_schema/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-}
-var valid0 = _errs40 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.fernet_key_file !== undefined){
-let data11 = data.fernet_key_file;
+let data9 = data.variables_prefix;
 const _errs42 = errors;
-if(errors === _errs42){
-if(typeof data11 === "string"){
-if(func3(data11) < 1){
-validate16.errors = [{instancePath:instancePath+"/fernet_key_file",schemaPath:"#/properties/fernet_key_file/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
-return false;
-}
+const _errs43 = errors;
+let valid8 = false;
+const _errs44 = errors;
+if(typeof data9 !== "string"){
+const err19 = {instancePath:instancePath+"/variables_prefix",schemaPath:"#/properties/variables_prefix/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err19];
 }
 else {
-validate16.errors = [{instancePath:instancePath+"/fernet_key_file",schemaPath:"#/properties/fernet_key_file/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+vErrors.push(err19);
+}
+errors++;
+}
+var _valid5 = _errs44 === errors;
+valid8 = valid8 || _valid5;
+if(!valid8){
+const _errs46 = errors;
+if(data9 !== null){
+const err20 = {instancePath:instancePath+"/variables_prefix",schemaPath:"#/properties/variables_prefix/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(vErrors === null){
+vErrors = [err20];
+}
+else {
+vErrors.push(err20);
+}
+errors++;
+}
+var _valid5 = _errs46 === errors;
+valid8 = valid8 || _valid5;
+}
+if(!valid8){
+const err21 = {instancePath:instancePath+"/variables_prefix",schemaPath:"#/properties/variables_prefix/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err21];
+}
+else {
+vErrors.push(err21);
+}
+errors++;
+validate16.errors = vErrors;
 return false;
+}
+else {
+errors = _errs43;
+if(vErrors !== null){
+if(_errs43){
+vErrors.length = _errs43;
+}
+else {
+vErrors = null;
+}
 }
 }
 var valid0 = _errs42 === errors;
-}
-else {
-var valid0 = true;
-}
 if(valid0){
-let data12 = data.fernet_key_env;
-const _errs44 = errors;
-if(errors === _errs44){
-if(typeof data12 === "string"){
-if(func3(data12) < 1){
-validate16.errors = [{instancePath:instancePath+"/fernet_key_env",schemaPath:"#/properties/fernet_key_env/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
-return false;
-}
-}
-else {
-validate16.errors = [{instancePath:instancePath+"/fernet_key_env",schemaPath:"#/properties/fernet_key_env/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-}
-var valid0 = _errs44 === errors;
-if(valid0){
-let data13 = data.pool_size;
-const _errs46 = errors;
-if(!(((typeof data13 == "number") && (!(data13 % 1) && !isNaN(data13))) && (isFinite(data13)))){
-validate16.errors = [{instancePath:instancePath+"/pool_size",schemaPath:"#/properties/pool_size/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
-return false;
-}
-if(errors === _errs46){
-if((typeof data13 == "number") && (isFinite(data13))){
-if(data13 > 100 || isNaN(data13)){
-validate16.errors = [{instancePath:instancePath+"/pool_size",schemaPath:"#/properties/pool_size/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100},message:"must be <= 100"}];
-return false;
-}
-else {
-if(data13 < 1 || isNaN(data13)){
-validate16.errors = [{instancePath:instancePath+"/pool_size",schemaPath:"#/properties/pool_size/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
-return false;
-}
-}
-}
-}
-var valid0 = _errs46 === errors;
-if(valid0){
-let data14 = data.statement_timeout_seconds;
+let data10 = data.config_prefix;
 const _errs48 = errors;
-if(errors === _errs48){
-if((typeof data14 == "number") && (isFinite(data14))){
-if(data14 > 300 || isNaN(data14)){
-validate16.errors = [{instancePath:instancePath+"/statement_timeout_seconds",schemaPath:"#/properties/statement_timeout_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 300},message:"must be <= 300"}];
+const _errs49 = errors;
+let valid9 = false;
+const _errs50 = errors;
+if(typeof data10 !== "string"){
+const err22 = {instancePath:instancePath+"/config_prefix",schemaPath:"#/properties/config_prefix/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err22];
+}
+else {
+vErrors.push(err22);
+}
+errors++;
+}
+var _valid6 = _errs50 === errors;
+valid9 = valid9 || _valid6;
+if(!valid9){
+const _errs52 = errors;
+if(data10 !== null){
+const err23 = {instancePath:instancePath+"/config_prefix",schemaPath:"#/properties/config_prefix/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(vErrors === null){
+vErrors = [err23];
+}
+else {
+vErrors.push(err23);
+}
+errors++;
+}
+var _valid6 = _errs52 === errors;
+valid9 = valid9 || _valid6;
+}
+if(!valid9){
+const err24 = {instancePath:instancePath+"/config_prefix",schemaPath:"#/properties/config_prefix/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err24];
+}
+else {
+vErrors.push(err24);
+}
+errors++;
+validate16.errors = vErrors;
 return false;
 }
 else {
-if(data14 < 0.1 || isNaN(data14)){
-validate16.errors = [{instancePath:instancePath+"/statement_timeout_seconds",schemaPath:"#/properties/statement_timeout_seconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0.1},message:"must be >= 0.1"}];
-return false;
-}
-}
+errors = _errs49;
+if(vErrors !== null){
+if(_errs49){
+vErrors.length = _errs49;
 }
 else {
-validate16.errors = [{instancePath:instancePath+"/statement_timeout_seconds",schemaPath:"#/properties/statement_timeout_seconds/type",keyword:"type",params:{type: "number"},message:"must be number"}];
-return false;
+vErrors = null;
+}
 }
 }
 var valid0 = _errs48 === errors;
 if(valid0){
-let data15 = data.connect_timeout_seconds;
-const _errs50 = errors;
-if(errors === _errs50){
-if((typeof data15 == "number") && (isFinite(data15))){
-if(data15 > 300 || isNaN(data15)){
-validate16.errors = [{instancePath:instancePath+"/connect_timeout_seconds",schemaPath:"#/properties/connect_timeout_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 300},message:"must be <= 300"}];
+const _errs54 = errors;
+if(typeof data.sep !== "string"){
+validate16.errors = [{instancePath:instancePath+"/sep",schemaPath:"#/properties/sep/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+var valid0 = _errs54 === errors;
+if(valid0){
+if(data.project_id !== undefined){
+let data12 = data.project_id;
+const _errs56 = errors;
+const _errs57 = errors;
+let valid10 = false;
+const _errs58 = errors;
+if(typeof data12 !== "string"){
+const err25 = {instancePath:instancePath+"/project_id",schemaPath:"#/properties/project_id/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err25];
+}
+else {
+vErrors.push(err25);
+}
+errors++;
+}
+var _valid7 = _errs58 === errors;
+valid10 = valid10 || _valid7;
+if(!valid10){
+const _errs60 = errors;
+if(data12 !== null){
+const err26 = {instancePath:instancePath+"/project_id",schemaPath:"#/properties/project_id/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(vErrors === null){
+vErrors = [err26];
+}
+else {
+vErrors.push(err26);
+}
+errors++;
+}
+var _valid7 = _errs60 === errors;
+valid10 = valid10 || _valid7;
+}
+if(!valid10){
+const err27 = {instancePath:instancePath+"/project_id",schemaPath:"#/properties/project_id/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err27];
+}
+else {
+vErrors.push(err27);
+}
+errors++;
+validate16.errors = vErrors;
 return false;
 }
 else {
-if(data15 < 0.1 || isNaN(data15)){
-validate16.errors = [{instancePath:instancePath+"/connect_timeout_seconds",schemaPath:"#/properties/connect_timeout_seconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0.1},message:"must be >= 0.1"}];
+errors = _errs57;
+if(vErrors !== null){
+if(_errs57){
+vErrors.length = _errs57;
+}
+else {
+vErrors = null;
+}
+}
+}
+var valid0 = _errs56 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.gcp_key_path !== undefined){
+let data13 = data.gcp_key_path;
+const _errs62 = errors;
+const _errs63 = errors;
+let valid11 = false;
+const _errs64 = errors;
+if(typeof data13 !== "string"){
+const err28 = {instancePath:instancePath+"/gcp_key_path",schemaPath:"#/properties/gcp_key_path/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err28];
+}
+else {
+vErrors.push(err28);
+}
+errors++;
+}
+var _valid8 = _errs64 === errors;
+valid11 = valid11 || _valid8;
+if(!valid11){
+const _errs66 = errors;
+if(data13 !== null){
+const err29 = {instancePath:instancePath+"/gcp_key_path",schemaPath:"#/properties/gcp_key_path/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(vErrors === null){
+vErrors = [err29];
+}
+else {
+vErrors.push(err29);
+}
+errors++;
+}
+var _valid8 = _errs66 === errors;
+valid11 = valid11 || _valid8;
+}
+if(!valid11){
+const err30 = {instancePath:instancePath+"/gcp_key_path",schemaPath:"#/properties/gcp_key_path/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err30];
+}
+else {
+vErrors.push(err30);
+}
+errors++;
+validate16.errors = vErrors;
+return false;
+}
+else {
+errors = _errs63;
+if(vErrors !== null){
+if(_errs63){
+vErrors.length = _errs63;
+}
+else {
+vErrors = null;
+}
+}
+}
+var valid0 = _errs62 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.gcp_keyfile_dict !== undefined){
+let data14 = data.gcp_keyfile_dict;
+const _errs68 = errors;
+const _errs69 = errors;
+let valid12 = false;
+const _errs70 = errors;
+if(errors === _errs70){
+if(!(data14 && typeof data14 == "object" && !Array.isArray(data14))){
+const err31 = {instancePath:instancePath+"/gcp_keyfile_dict",schemaPath:"#/properties/gcp_keyfile_dict/anyOf/0/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err31];
+}
+else {
+vErrors.push(err31);
+}
+errors++;
+}
+}
+var _valid9 = _errs70 === errors;
+valid12 = valid12 || _valid9;
+if(!valid12){
+const _errs72 = errors;
+if(data14 !== null){
+const err32 = {instancePath:instancePath+"/gcp_keyfile_dict",schemaPath:"#/properties/gcp_keyfile_dict/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(vErrors === null){
+vErrors = [err32];
+}
+else {
+vErrors.push(err32);
+}
+errors++;
+}
+var _valid9 = _errs72 === errors;
+valid12 = valid12 || _valid9;
+}
+if(!valid12){
+const err33 = {instancePath:instancePath+"/gcp_keyfile_dict",schemaPath:"#/properties/gcp_keyfile_dict/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err33];
+}
+else {
+vErrors.push(err33);
+}
+errors++;
+validate16.errors = vErrors;
+return false;
+}
+else {
+errors = _errs69;
+if(vErrors !== null){
+if(_errs69){
+vErrors.length = _errs69;
+}
+else {
+vErrors = null;
+}
+}
+}
+var valid0 = _errs68 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.gcp_scopes !== undefined){
+let data15 = data.gcp_scopes;
+const _errs74 = errors;
+const _errs75 = errors;
+let valid13 = false;
+const _errs76 = errors;
+if(typeof data15 !== "string"){
+const err34 = {instancePath:instancePath+"/gcp_scopes",schemaPath:"#/properties/gcp_scopes/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err34];
+}
+else {
+vErrors.push(err34);
+}
+errors++;
+}
+var _valid10 = _errs76 === errors;
+valid13 = valid13 || _valid10;
+if(!valid13){
+const _errs78 = errors;
+if(data15 !== null){
+const err35 = {instancePath:instancePath+"/gcp_scopes",schemaPath:"#/properties/gcp_scopes/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(vErrors === null){
+vErrors = [err35];
+}
+else {
+vErrors.push(err35);
+}
+errors++;
+}
+var _valid10 = _errs78 === errors;
+valid13 = valid13 || _valid10;
+}
+if(!valid13){
+const err36 = {instancePath:instancePath+"/gcp_scopes",schemaPath:"#/properties/gcp_scopes/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err36];
+}
+else {
+vErrors.push(err36);
+}
+errors++;
+validate16.errors = vErrors;
+return false;
+}
+else {
+errors = _errs75;
+if(vErrors !== null){
+if(_errs75){
+vErrors.length = _errs75;
+}
+else {
+vErrors = null;
+}
+}
+}
+var valid0 = _errs74 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.api_endpoint !== undefined){
+let data16 = data.api_endpoint;
+const _errs80 = errors;
+const _errs81 = errors;
+let valid14 = false;
+const _errs82 = errors;
+if(typeof data16 !== "string"){
+const err37 = {instancePath:instancePath+"/api_endpoint",schemaPath:"#/properties/api_endpoint/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err37];
+}
+else {
+vErrors.push(err37);
+}
+errors++;
+}
+var _valid11 = _errs82 === errors;
+valid14 = valid14 || _valid11;
+if(!valid14){
+const _errs84 = errors;
+if(data16 !== null){
+const err38 = {instancePath:instancePath+"/api_endpoint",schemaPath:"#/properties/api_endpoint/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(vErrors === null){
+vErrors = [err38];
+}
+else {
+vErrors.push(err38);
+}
+errors++;
+}
+var _valid11 = _errs84 === errors;
+valid14 = valid14 || _valid11;
+}
+if(!valid14){
+const err39 = {instancePath:instancePath+"/api_endpoint",schemaPath:"#/properties/api_endpoint/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err39];
+}
+else {
+vErrors.push(err39);
+}
+errors++;
+validate16.errors = vErrors;
+return false;
+}
+else {
+errors = _errs81;
+if(vErrors !== null){
+if(_errs81){
+vErrors.length = _errs81;
+}
+else {
+vErrors = null;
+}
+}
+}
+var valid0 = _errs80 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+const _errs86 = errors;
+if(typeof data.plaintext !== "boolean"){
+validate16.errors = [{instancePath:instancePath+"/plaintext",schemaPath:"#/properties/plaintext/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
+return false;
+}
+var valid0 = _errs86 === errors;
+if(valid0){
+let data18 = data.timeout_seconds;
+const _errs88 = errors;
+if(errors === _errs88){
+if((typeof data18 == "number") && (isFinite(data18))){
+if(data18 > 300 || isNaN(data18)){
+validate16.errors = [{instancePath:instancePath+"/timeout_seconds",schemaPath:"#/properties/timeout_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 300},message:"must be <= 300"}];
+return false;
+}
+else {
+if(data18 <= 0 || isNaN(data18)){
+validate16.errors = [{instancePath:instancePath+"/timeout_seconds",schemaPath:"#/properties/timeout_seconds/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0"}];
 return false;
 }
 }
 }
 else {
-validate16.errors = [{instancePath:instancePath+"/connect_timeout_seconds",schemaPath:"#/properties/connect_timeout_seconds/type",keyword:"type",params:{type: "number"},message:"must be number"}];
+validate16.errors = [{instancePath:instancePath+"/timeout_seconds",schemaPath:"#/properties/timeout_seconds/type",keyword:"type",params:{type: "number"},message:"must be number"}];
 return false;
 }
 }
-var valid0 = _errs50 === errors;
+var valid0 = _errs88 === errors;
+if(valid0){
+let data19 = data.max_retries;
+const _errs90 = errors;
+if(!(((typeof data19 == "number") && (!(data19 % 1) && !isNaN(data19))) && (isFinite(data19)))){
+validate16.errors = [{instancePath:instancePath+"/max_retries",schemaPath:"#/properties/max_retries/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs90){
+if((typeof data19 == "number") && (isFinite(data19))){
+if(data19 > 10 || isNaN(data19)){
+validate16.errors = [{instancePath:instancePath+"/max_retries",schemaPath:"#/properties/max_retries/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10},message:"must be <= 10"}];
+return false;
+}
+else {
+if(data19 < 0 || isNaN(data19)){
+validate16.errors = [{instancePath:instancePath+"/max_retries",schemaPath:"#/properties/max_retries/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+}
+}
+var valid0 = _errs90 === errors;
+if(valid0){
+let data20 = data.circuit_breaker_failures;
+const _errs92 = errors;
+if(!(((typeof data20 == "number") && (!(data20 % 1) && !isNaN(data20))) && (isFinite(data20)))){
+validate16.errors = [{instancePath:instancePath+"/circuit_breaker_failures",schemaPath:"#/properties/circuit_breaker_failures/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs92){
+if((typeof data20 == "number") && (isFinite(data20))){
+if(data20 > 1000 || isNaN(data20)){
+validate16.errors = [{instancePath:instancePath+"/circuit_breaker_failures",schemaPath:"#/properties/circuit_breaker_failures/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000"}];
+return false;
+}
+else {
+if(data20 < 1 || isNaN(data20)){
+validate16.errors = [{instancePath:instancePath+"/circuit_breaker_failures",schemaPath:"#/properties/circuit_breaker_failures/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
+return false;
+}
+}
+}
+}
+var valid0 = _errs92 === errors;
+if(valid0){
+let data21 = data.circuit_breaker_reset_seconds;
+const _errs94 = errors;
+if(errors === _errs94){
+if((typeof data21 == "number") && (isFinite(data21))){
+if(data21 > 3600 || isNaN(data21)){
+validate16.errors = [{instancePath:instancePath+"/circuit_breaker_reset_seconds",schemaPath:"#/properties/circuit_breaker_reset_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600},message:"must be <= 3600"}];
+return false;
+}
+else {
+if(data21 < 0.05 || isNaN(data21)){
+validate16.errors = [{instancePath:instancePath+"/circuit_breaker_reset_seconds",schemaPath:"#/properties/circuit_breaker_reset_seconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0.05},message:"must be >= 0.05"}];
+return false;
+}
+}
+}
+else {
+validate16.errors = [{instancePath:instancePath+"/circuit_breaker_reset_seconds",schemaPath:"#/properties/circuit_breaker_reset_seconds/type",keyword:"type",params:{type: "number"},message:"must be number"}];
+return false;
+}
+}
+var valid0 = _errs94 === errors;
+}
+}
+}
+}
+}
+}
 }
 }
 }
@@ -9707,6 +10516,622 @@ return false;
 }
 }
 validate16.errors = vErrors;
+return errors === 0;
+}
+
+export const backend_airflow_metastore = validate17;
+const schema18 = {"additionalProperties":false,"type":"object","required":["type","sql_alchemy_conn_env","fernet_key_env","pool_size","statement_timeout_seconds","connect_timeout_seconds"],"properties":{"type":{"const":"airflow_metastore","type":"string"},"name":{"pattern":"^[a-z0-9][a-z0-9_-]{0,62}$","description":"Unique name in the chain; defaults to the type.","type":"string"},"kinds":{"uniqueItems":true,"description":"The kinds this backend is asked for (default: all it supports); leave one out to turn it off.","type":"array","items":{"anyOf":[{"const":"connections","type":"string"},{"const":"variables","type":"string"},{"const":"config","type":"string"}]}},"connections_lookup_pattern":{"anyOf":[{"type":"string"},{"type":"null"}]},"variables_lookup_pattern":{"anyOf":[{"type":"string"},{"type":"null"}]},"config_lookup_pattern":{"anyOf":[{"type":"string"},{"type":"null"}]},"cache_ttl_seconds":{"minimum":0,"maximum":86400,"description":"Overrides cache.ttl_seconds for this backend's answers; 0 caches nothing from it.","type":"number"},"sql_alchemy_conn":{"minLength":1,"description":"Airflow's [database] sql_alchemy_conn: a postgresql:// URL (postgresql+psycopg2:// and other drivers accepted). Prefer sql_alchemy_conn_env when it holds a password.","type":"string"},"sql_alchemy_conn_env":{"minLength":1,"default":"AIRFLOW__DATABASE__SQL_ALCHEMY_CONN","description":"Environment variable holding the URL, when sql_alchemy_conn is not set.","type":"string"},"sql_alchemy_schema":{"minLength":1,"description":"Airflow's [database] sql_alchemy_schema: the schema holding the tables (default: the search path).","type":"string"},"fernet_key_file":{"minLength":1,"description":"File holding Airflow's [core] fernet_key (comma-separated keys for a rotation); re-read when it changes.","type":"string"},"fernet_key_env":{"minLength":1,"default":"AIRFLOW__CORE__FERNET_KEY","description":"Environment variable holding the key(s), when fernet_key_file is not set.","type":"string"},"pool_size":{"default":5,"minimum":1,"maximum":100,"type":"integer"},"statement_timeout_seconds":{"default":5,"minimum":0.1,"maximum":300,"type":"number"},"connect_timeout_seconds":{"default":5,"minimum":0.1,"maximum":300,"type":"number"}}};
+
+function validate17(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+let vErrors = null;
+let errors = 0;
+if(errors === 0){
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.sql_alchemy_conn_env === undefined){
+data.sql_alchemy_conn_env = "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN";
+}
+if(data.fernet_key_env === undefined){
+data.fernet_key_env = "AIRFLOW__CORE__FERNET_KEY";
+}
+if(data.pool_size === undefined){
+data.pool_size = 5;
+}
+if(data.statement_timeout_seconds === undefined){
+data.statement_timeout_seconds = 5;
+}
+if(data.connect_timeout_seconds === undefined){
+data.connect_timeout_seconds = 5;
+}
+let missing0;
+if(((((((data.type === undefined) && (missing0 = "type")) || ((data.sql_alchemy_conn_env === undefined) && (missing0 = "sql_alchemy_conn_env"))) || ((data.fernet_key_env === undefined) && (missing0 = "fernet_key_env"))) || ((data.pool_size === undefined) && (missing0 = "pool_size"))) || ((data.statement_timeout_seconds === undefined) && (missing0 = "statement_timeout_seconds"))) || ((data.connect_timeout_seconds === undefined) && (missing0 = "connect_timeout_seconds"))){
+validate17.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+return false;
+}
+else {
+const _errs1 = errors;
+for(const key0 in data){
+if(!(func2.call(schema18.properties, key0))){
+validate17.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs1 === errors){
+if(data.type !== undefined){
+let data0 = data.type;
+const _errs2 = errors;
+if(typeof data0 !== "string"){
+validate17.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+if("airflow_metastore" !== data0){
+validate17.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "airflow_metastore"},message:"must be equal to constant"}];
+return false;
+}
+var valid0 = _errs2 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.name !== undefined){
+let data1 = data.name;
+const _errs4 = errors;
+if(errors === _errs4){
+if(typeof data1 === "string"){
+if(!pattern2.test(data1)){
+validate17.errors = [{instancePath:instancePath+"/name",schemaPath:"#/properties/name/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9][a-z0-9_-]{0,62}$"},message:"must match pattern \""+"^[a-z0-9][a-z0-9_-]{0,62}$"+"\""}];
+return false;
+}
+}
+else {
+validate17.errors = [{instancePath:instancePath+"/name",schemaPath:"#/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs4 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.kinds !== undefined){
+let data2 = data.kinds;
+const _errs6 = errors;
+if(errors === _errs6){
+if(Array.isArray(data2)){
+var valid1 = true;
+const len0 = data2.length;
+for(let i0=0; i0<len0; i0++){
+let data3 = data2[i0];
+const _errs8 = errors;
+const _errs9 = errors;
+let valid2 = false;
+const _errs10 = errors;
+if(typeof data3 !== "string"){
+const err0 = {instancePath:instancePath+"/kinds/" + i0,schemaPath:"#/properties/kinds/items/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if("connections" !== data3){
+const err1 = {instancePath:instancePath+"/kinds/" + i0,schemaPath:"#/properties/kinds/items/anyOf/0/const",keyword:"const",params:{allowedValue: "connections"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+var _valid0 = _errs10 === errors;
+valid2 = valid2 || _valid0;
+if(!valid2){
+const _errs12 = errors;
+if(typeof data3 !== "string"){
+const err2 = {instancePath:instancePath+"/kinds/" + i0,schemaPath:"#/properties/kinds/items/anyOf/1/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+if("variables" !== data3){
+const err3 = {instancePath:instancePath+"/kinds/" + i0,schemaPath:"#/properties/kinds/items/anyOf/1/const",keyword:"const",params:{allowedValue: "variables"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+var _valid0 = _errs12 === errors;
+valid2 = valid2 || _valid0;
+if(!valid2){
+const _errs14 = errors;
+if(typeof data3 !== "string"){
+const err4 = {instancePath:instancePath+"/kinds/" + i0,schemaPath:"#/properties/kinds/items/anyOf/2/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+if("config" !== data3){
+const err5 = {instancePath:instancePath+"/kinds/" + i0,schemaPath:"#/properties/kinds/items/anyOf/2/const",keyword:"const",params:{allowedValue: "config"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+var _valid0 = _errs14 === errors;
+valid2 = valid2 || _valid0;
+}
+}
+if(!valid2){
+const err6 = {instancePath:instancePath+"/kinds/" + i0,schemaPath:"#/properties/kinds/items/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+validate17.errors = vErrors;
+return false;
+}
+else {
+errors = _errs9;
+if(vErrors !== null){
+if(_errs9){
+vErrors.length = _errs9;
+}
+else {
+vErrors = null;
+}
+}
+}
+var valid1 = _errs8 === errors;
+if(!valid1){
+break;
+}
+}
+if(valid1){
+let i1 = data2.length;
+let j0;
+if(i1 > 1){
+outer0:
+for(;i1--;){
+for(j0 = i1; j0--;){
+if(func0(data2[i1], data2[j0])){
+validate17.errors = [{instancePath:instancePath+"/kinds",schemaPath:"#/properties/kinds/uniqueItems",keyword:"uniqueItems",params:{i: i1, j: j0},message:"must NOT have duplicate items (items ## "+j0+" and "+i1+" are identical)"}];
+return false;
+break outer0;
+}
+}
+}
+}
+}
+}
+else {
+validate17.errors = [{instancePath:instancePath+"/kinds",schemaPath:"#/properties/kinds/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+return false;
+}
+}
+var valid0 = _errs6 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.connections_lookup_pattern !== undefined){
+let data4 = data.connections_lookup_pattern;
+const _errs16 = errors;
+const _errs17 = errors;
+let valid4 = false;
+const _errs18 = errors;
+if(typeof data4 !== "string"){
+const err7 = {instancePath:instancePath+"/connections_lookup_pattern",schemaPath:"#/properties/connections_lookup_pattern/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+var _valid1 = _errs18 === errors;
+valid4 = valid4 || _valid1;
+if(!valid4){
+const _errs20 = errors;
+if(data4 !== null){
+const err8 = {instancePath:instancePath+"/connections_lookup_pattern",schemaPath:"#/properties/connections_lookup_pattern/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+var _valid1 = _errs20 === errors;
+valid4 = valid4 || _valid1;
+}
+if(!valid4){
+const err9 = {instancePath:instancePath+"/connections_lookup_pattern",schemaPath:"#/properties/connections_lookup_pattern/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+validate17.errors = vErrors;
+return false;
+}
+else {
+errors = _errs17;
+if(vErrors !== null){
+if(_errs17){
+vErrors.length = _errs17;
+}
+else {
+vErrors = null;
+}
+}
+}
+var valid0 = _errs16 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.variables_lookup_pattern !== undefined){
+let data5 = data.variables_lookup_pattern;
+const _errs22 = errors;
+const _errs23 = errors;
+let valid5 = false;
+const _errs24 = errors;
+if(typeof data5 !== "string"){
+const err10 = {instancePath:instancePath+"/variables_lookup_pattern",schemaPath:"#/properties/variables_lookup_pattern/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+var _valid2 = _errs24 === errors;
+valid5 = valid5 || _valid2;
+if(!valid5){
+const _errs26 = errors;
+if(data5 !== null){
+const err11 = {instancePath:instancePath+"/variables_lookup_pattern",schemaPath:"#/properties/variables_lookup_pattern/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+var _valid2 = _errs26 === errors;
+valid5 = valid5 || _valid2;
+}
+if(!valid5){
+const err12 = {instancePath:instancePath+"/variables_lookup_pattern",schemaPath:"#/properties/variables_lookup_pattern/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err12];
+}
+else {
+vErrors.push(err12);
+}
+errors++;
+validate17.errors = vErrors;
+return false;
+}
+else {
+errors = _errs23;
+if(vErrors !== null){
+if(_errs23){
+vErrors.length = _errs23;
+}
+else {
+vErrors = null;
+}
+}
+}
+var valid0 = _errs22 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.config_lookup_pattern !== undefined){
+let data6 = data.config_lookup_pattern;
+const _errs28 = errors;
+const _errs29 = errors;
+let valid6 = false;
+const _errs30 = errors;
+if(typeof data6 !== "string"){
+const err13 = {instancePath:instancePath+"/config_lookup_pattern",schemaPath:"#/properties/config_lookup_pattern/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err13];
+}
+else {
+vErrors.push(err13);
+}
+errors++;
+}
+var _valid3 = _errs30 === errors;
+valid6 = valid6 || _valid3;
+if(!valid6){
+const _errs32 = errors;
+if(data6 !== null){
+const err14 = {instancePath:instancePath+"/config_lookup_pattern",schemaPath:"#/properties/config_lookup_pattern/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(vErrors === null){
+vErrors = [err14];
+}
+else {
+vErrors.push(err14);
+}
+errors++;
+}
+var _valid3 = _errs32 === errors;
+valid6 = valid6 || _valid3;
+}
+if(!valid6){
+const err15 = {instancePath:instancePath+"/config_lookup_pattern",schemaPath:"#/properties/config_lookup_pattern/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err15];
+}
+else {
+vErrors.push(err15);
+}
+errors++;
+validate17.errors = vErrors;
+return false;
+}
+else {
+errors = _errs29;
+if(vErrors !== null){
+if(_errs29){
+vErrors.length = _errs29;
+}
+else {
+vErrors = null;
+}
+}
+}
+var valid0 = _errs28 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.cache_ttl_seconds !== undefined){
+let data7 = data.cache_ttl_seconds;
+const _errs34 = errors;
+if(errors === _errs34){
+if((typeof data7 == "number") && (isFinite(data7))){
+if(data7 > 86400 || isNaN(data7)){
+validate17.errors = [{instancePath:instancePath+"/cache_ttl_seconds",schemaPath:"#/properties/cache_ttl_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 86400},message:"must be <= 86400"}];
+return false;
+}
+else {
+if(data7 < 0 || isNaN(data7)){
+validate17.errors = [{instancePath:instancePath+"/cache_ttl_seconds",schemaPath:"#/properties/cache_ttl_seconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+}
+else {
+validate17.errors = [{instancePath:instancePath+"/cache_ttl_seconds",schemaPath:"#/properties/cache_ttl_seconds/type",keyword:"type",params:{type: "number"},message:"must be number"}];
+return false;
+}
+}
+var valid0 = _errs34 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.sql_alchemy_conn !== undefined){
+let data8 = data.sql_alchemy_conn;
+const _errs36 = errors;
+if(errors === _errs36){
+if(typeof data8 === "string"){
+if(func3(data8) < 1){
+validate17.errors = [{instancePath:instancePath+"/sql_alchemy_conn",schemaPath:"#/properties/sql_alchemy_conn/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+}
+else {
+validate17.errors = [{instancePath:instancePath+"/sql_alchemy_conn",schemaPath:"#/properties/sql_alchemy_conn/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs36 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+let data9 = data.sql_alchemy_conn_env;
+const _errs38 = errors;
+if(errors === _errs38){
+if(typeof data9 === "string"){
+if(func3(data9) < 1){
+validate17.errors = [{instancePath:instancePath+"/sql_alchemy_conn_env",schemaPath:"#/properties/sql_alchemy_conn_env/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+}
+else {
+validate17.errors = [{instancePath:instancePath+"/sql_alchemy_conn_env",schemaPath:"#/properties/sql_alchemy_conn_env/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs38 === errors;
+if(valid0){
+if(data.sql_alchemy_schema !== undefined){
+let data10 = data.sql_alchemy_schema;
+const _errs40 = errors;
+if(errors === _errs40){
+if(typeof data10 === "string"){
+if(func3(data10) < 1){
+validate17.errors = [{instancePath:instancePath+"/sql_alchemy_schema",schemaPath:"#/properties/sql_alchemy_schema/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+}
+else {
+validate17.errors = [{instancePath:instancePath+"/sql_alchemy_schema",schemaPath:"#/properties/sql_alchemy_schema/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs40 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.fernet_key_file !== undefined){
+let data11 = data.fernet_key_file;
+const _errs42 = errors;
+if(errors === _errs42){
+if(typeof data11 === "string"){
+if(func3(data11) < 1){
+validate17.errors = [{instancePath:instancePath+"/fernet_key_file",schemaPath:"#/properties/fernet_key_file/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+}
+else {
+validate17.errors = [{instancePath:instancePath+"/fernet_key_file",schemaPath:"#/properties/fernet_key_file/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs42 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+let data12 = data.fernet_key_env;
+const _errs44 = errors;
+if(errors === _errs44){
+if(typeof data12 === "string"){
+if(func3(data12) < 1){
+validate17.errors = [{instancePath:instancePath+"/fernet_key_env",schemaPath:"#/properties/fernet_key_env/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+}
+else {
+validate17.errors = [{instancePath:instancePath+"/fernet_key_env",schemaPath:"#/properties/fernet_key_env/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs44 === errors;
+if(valid0){
+let data13 = data.pool_size;
+const _errs46 = errors;
+if(!(((typeof data13 == "number") && (!(data13 % 1) && !isNaN(data13))) && (isFinite(data13)))){
+validate17.errors = [{instancePath:instancePath+"/pool_size",schemaPath:"#/properties/pool_size/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs46){
+if((typeof data13 == "number") && (isFinite(data13))){
+if(data13 > 100 || isNaN(data13)){
+validate17.errors = [{instancePath:instancePath+"/pool_size",schemaPath:"#/properties/pool_size/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100},message:"must be <= 100"}];
+return false;
+}
+else {
+if(data13 < 1 || isNaN(data13)){
+validate17.errors = [{instancePath:instancePath+"/pool_size",schemaPath:"#/properties/pool_size/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
+return false;
+}
+}
+}
+}
+var valid0 = _errs46 === errors;
+if(valid0){
+let data14 = data.statement_timeout_seconds;
+const _errs48 = errors;
+if(errors === _errs48){
+if((typeof data14 == "number") && (isFinite(data14))){
+if(data14 > 300 || isNaN(data14)){
+validate17.errors = [{instancePath:instancePath+"/statement_timeout_seconds",schemaPath:"#/properties/statement_timeout_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 300},message:"must be <= 300"}];
+return false;
+}
+else {
+if(data14 < 0.1 || isNaN(data14)){
+validate17.errors = [{instancePath:instancePath+"/statement_timeout_seconds",schemaPath:"#/properties/statement_timeout_seconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0.1},message:"must be >= 0.1"}];
+return false;
+}
+}
+}
+else {
+validate17.errors = [{instancePath:instancePath+"/statement_timeout_seconds",schemaPath:"#/properties/statement_timeout_seconds/type",keyword:"type",params:{type: "number"},message:"must be number"}];
+return false;
+}
+}
+var valid0 = _errs48 === errors;
+if(valid0){
+let data15 = data.connect_timeout_seconds;
+const _errs50 = errors;
+if(errors === _errs50){
+if((typeof data15 == "number") && (isFinite(data15))){
+if(data15 > 300 || isNaN(data15)){
+validate17.errors = [{instancePath:instancePath+"/connect_timeout_seconds",schemaPath:"#/properties/connect_timeout_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 300},message:"must be <= 300"}];
+return false;
+}
+else {
+if(data15 < 0.1 || isNaN(data15)){
+validate17.errors = [{instancePath:instancePath+"/connect_timeout_seconds",schemaPath:"#/properties/connect_timeout_seconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0.1},message:"must be >= 0.1"}];
+return false;
+}
+}
+}
+else {
+validate17.errors = [{instancePath:instancePath+"/connect_timeout_seconds",schemaPath:"#/properties/connect_timeout_seconds/type",keyword:"type",params:{type: "number"},message:"must be number"}];
+return false;
+}
+}
+var valid0 = _errs50 === errors;
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+else {
+validate17.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+validate17.errors = vErrors;
 return errors === 0;
 }
 

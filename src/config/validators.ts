@@ -3,6 +3,7 @@
 // validators.generated.js; a test fails when it is stale). This module holds what the
 // generator and the loader must agree on.
 import type { Options, ValidateFunction } from 'ajv';
+import type { AuthConfig } from '../auth/config.ts';
 import * as generated from './validators.generated.js';
 
 /** Ajv's options for the config validators: defaults filled in place, the first error only, no coercion. */
@@ -22,6 +23,14 @@ function validator(name: string): ValidateFunction {
 
 /** Validates the whole config file (backend entries only for their shared options) and fills its defaults. */
 export const validateConfigFile = (): ValidateFunction => validator('config');
+
+/** An `auth` section with its defaults filled, as loading it from a config file would (the dev mode's section). */
+export function authSectionWithDefaults(auth: object): AuthConfig {
+  const copy = structuredClone(auth);
+  const validate = validator('auth');
+  if (!validate(copy)) throw new Error(`invalid auth section: ${validate.errors![0]!.instancePath} ${validate.errors![0]!.message}`);
+  return copy as AuthConfig;
+}
 
 /** Validates one backend entry against its type's options schema and fills its defaults. */
 export const validateBackendOptions = (type: string): ValidateFunction => validator(backendValidatorName(type));
