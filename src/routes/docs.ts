@@ -16,8 +16,8 @@ const DOCS_PREFIX = '/docs';
 /** Headers of the Swagger UI instance's answer the gateway's reply sets itself (or must not copy). */
 const NOT_COPIED = new Set(['content-length', 'transfer-encoding', 'connection', 'keep-alive', 'date']);
 
-function registerSpec(app: FastifyInstance): Promise<void> | FastifyInstance {
-  return app.register(swagger, { mode: 'static', specification: { document: openApiDocument() as never } });
+async function registerSpec(app: FastifyInstance): Promise<void> {
+  await app.register(swagger, { mode: 'static', specification: { document: openApiDocument() as never } });
 }
 
 async function buildSwaggerUi(): Promise<FastifyInstance> {
