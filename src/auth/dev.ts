@@ -3,8 +3,8 @@
 // startup, and (enforced in serve.ts) loopback only.
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
-import { Value } from '@sinclair/typebox/value';
-import { AuthConfigSchema, type AuthConfig } from './config.ts';
+import type { AuthConfig } from './config.ts';
+import { authSectionWithDefaults } from '../config/validators.ts';
 import { DEV_DIR, readOrCreateSecretFile } from './dev-files.ts';
 import { mintToken } from './token.ts';
 
@@ -15,7 +15,7 @@ export const DEV_TOKEN_TTL_MS = 12 * 3_600_000;
 export function devAuthConfig(): AuthConfig {
   const keyFile = path.resolve(DEV_DIR, 'dev-signing-key');
   readOrCreateSecretFile(keyFile, () => randomBytes(32).toString('base64url'), 'auth (dev key)');
-  return Value.Default(AuthConfigSchema, { keys: [{ kid: 'dev', alg: 'HS256', secret_file: keyFile }] }) as AuthConfig;
+  return authSectionWithDefaults({ keys: [{ kid: 'dev', alg: 'HS256', secret_file: keyFile }] });
 }
 
 export function devToken(auth: AuthConfig): string {

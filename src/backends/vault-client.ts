@@ -8,7 +8,8 @@
 // when a token is revoked — would be ours anyway. The API surface used is five
 // endpoints, so node:http(s) with our own timeout signal is the smaller thing.
 import { readFileSync } from 'node:fs';
-import http from 'node:http';
+import type { Agent } from 'node:http';
+import { http } from '../node-http.ts';
 import https from 'node:https';
 import type { Logger } from 'pino';
 import { networkError } from './resilience.ts';
@@ -55,7 +56,7 @@ const REFRESH_AT = 2 / 3;
 export class VaultClient {
   private readonly options: VaultClientOptions;
   private readonly base: URL;
-  private readonly agent: http.Agent;
+  private readonly agent: Agent;
   private current: CurrentToken | undefined;
   private loggingIn: Promise<CurrentToken> | undefined;
   private readonly verifying = new Map<string, Promise<boolean>>();

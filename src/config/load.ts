@@ -3,12 +3,13 @@
 // path of every problem. Nothing here starts anything.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { Ajv, type ErrorObject } from 'ajv';
+import type { ErrorObject } from 'ajv';
 import { parseDocument } from 'yaml';
-import { GatewayConfigSchema, type BackendEntry, type GatewayConfig } from './schema.ts';
+import type { BackendEntry, GatewayConfig } from './schema.ts';
 import { ConfigError } from './errors.ts';
 import { PACKAGE_DIR } from '../package-dir.ts';
 import { airflowChainFromEnv } from './airflow-compat.ts';
+import { validateBackendOptions, validateConfigFile } from './validators.ts';
 import { backendFactory, knownBackendTypes } from '../backends/registry.ts';
 import { compileLookupPattern } from '../backends/lookup-pattern.ts';
 import type { AuditConfig } from '../audit/config.ts';
@@ -18,14 +19,6 @@ export { ConfigError } from './errors.ts';
 
 /** The configuration `npm start` uses when none is given: the repo's example files, then the environment. */
 export const EMBEDDED_DEFAULT_CONFIG = path.join(PACKAGE_DIR, 'config', 'default.yaml');
-
-// validateSchema: false: Ajv would otherwise compile the JSON Schema meta-schema and check our
-// own schemas against it at every start (about half of this module's load time); the schemas
-// are fixed in the code, and test/unit/config-schema-meta.test.ts checks them instead.
-// code.optimize: false skips Ajv's pass over the generated code (~30 % of compiling the config
-// schema); the validator runs once per start, so its speed does not matter.
-const ajv = new Ajv({ allErrors: false, useDefaults: true, strict: true, coerceTypes: false, validateSchema: false, code: { optimize: false } });
-const validateTopLevel = ajv.compile(GatewayConfigSchema);
 
 /** Environment variables that override a config key, applied before validation. */
 const ENV_OVERRIDES: ReadonlyArray<{ env: string; path: [string, string]; parse: (v: string) => unknown }> = [
@@ -103,7 +96,7 @@ function validateBackends(backends: BackendEntry[]): BackendEntry[] {
     const at = `backends[${i}]`;
     const factory = backendFactory(entry.type);
     if (!factory) throw new ConfigError(`${at}.type`, `unknown backend type "${entry.type}" (known: ${knownBackendTypes().join(', ')})`);
-    const validate = ajv.getSchema(`backend:${entry.type}`) ?? (ajv.addSchema(factory.optionsSchema, `backend:${entry.type}`), ajv.getSchema(`backend:${entry.type}`)!);
+    const validate = validateBackendOptions(entry.type);
     const copy = structuredClone(entry);
     if (!validate(copy)) throw describe(validate.errors![0]!, at);
     for (const kind of ['connections', 'variables', 'config'] as const) {
@@ -130,6 +123,7 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new ConfigError('(top level)', 'must be a mapping');
   const doc = raw as Record<string, unknown>;
   applyEnvOverrides(doc, env);
+  const validateTopLevel = validateConfigFile();
   if (!validateTopLevel(doc)) throw describe(validateTopLevel.errors![0]!, '');
   const authProblem = doc.auth ? authConfigProblems(doc.auth as AuthConfig)[0] : undefined;
   if (authProblem) throw new ConfigError(authProblem[0], authProblem[1]);

@@ -1,6 +1,7 @@
 // The metrics endpoint (on the main port, or a port of its own) and the request
 // metrics of the secret routes, taken in one hook from each route's declared permission.
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
+import { http } from '../node-http.ts';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { batchedCounter, batchedHistogram, type GatewayMetrics, type RequestKind, type RequestOutcome } from '../metrics.ts';
 import type { ScopedAction } from './permissions.ts';
@@ -50,7 +51,7 @@ export function registerMetricsRoute(app: FastifyInstance, metrics: GatewayMetri
 
 /** A listener of its own for /metrics (metrics.port): scrapers reach it without reaching the API. */
 export async function startMetricsServer(metrics: GatewayMetrics, host: string, port: number, path: string): Promise<Server> {
-  const server = createServer((req, res) => {
+  const server = http.createServer((req, res) => {
     if (req.method !== 'GET' || (req.url ?? '').split('?')[0] !== path) {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
       return;

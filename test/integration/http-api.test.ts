@@ -165,6 +165,28 @@ describe('HTTP API on environment and local-file backends', () => {
     const docs = await get('/docs/');
     assert.equal(docs.statusCode, 200);
     assert.match(docs.headers['content-type'] as string, /text\/html/);
+    assert.match(docs.headers['content-security-policy'] as string, /default-src 'self'/);
+    assert.match(docs.body, /swagger-initializer\.js/);
+  });
+
+  it('serves the Swagger UI files (loaded on the first /docs request), conditionally, and 404s what it does not have', async () => {
+    const css = await get('/docs/static/swagger-ui.css');
+    assert.equal(css.statusCode, 200);
+    assert.match(css.headers['content-type'] as string, /^text\/css/);
+    assert.equal(Number(css.headers['content-length']), css.rawPayload.length);
+    assert.ok(css.rawPayload.length > 10_000);
+    assert.equal((await get('/docs/static/swagger-ui.css', { 'if-none-match': css.headers.etag as string })).statusCode, 304);
+    const head = await gw.inject({ method: 'HEAD', url: '/docs/static/swagger-ui.css' });
+    assert.equal(head.statusCode, 200);
+    assert.equal(head.headers['content-length'], css.headers['content-length']);
+    const redirect = await get('/docs/static/index.html');
+    assert.equal(redirect.statusCode, 302);
+    assert.equal(redirect.headers.location, '/docs/');
+    const spec = await get('/docs/json');
+    assert.equal(spec.json().openapi, '3.1.0');
+    const missing = await get('/docs/static/no-such-file.js');
+    assert.equal(missing.statusCode, 404);
+    assert.equal(missing.json().code, 'route_not_found');
   });
 
   it('echoes a plain X-Request-Id and replaces one that could forge log lines', async () => {

@@ -16,7 +16,8 @@ describe('openapi.yaml and the routes', () => {
   });
   after(() => gw.close());
 
-  const isDocsAsset = (url: string) => url.startsWith('/docs/') || url === '/docs';
+  // /docs is the gateway's own route; what is under it is Swagger UI's (its files, its copy of the spec).
+  const isDocsAsset = (url: string) => url.startsWith('/docs/');
   const served = () => {
     const byPath = new Map<string, Set<string>>();
     for (const r of gw.routes) {
@@ -46,7 +47,6 @@ describe('openapi.yaml and the routes', () => {
     const byPath = served();
     for (const [path, item] of Object.entries(doc.paths)) {
       for (const method of METHODS.filter((m) => m in item)) {
-        if (path === '/docs') continue; // served by the Swagger UI plugin
         assert.ok(byPath.get(path)?.has(method), `${method.toUpperCase()} ${path} is in openapi.yaml but not served`);
       }
     }
