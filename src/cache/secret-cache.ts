@@ -56,8 +56,10 @@ export interface SecretCacheOptions {
   now?: () => number;
 }
 
-/** The key covers everything that changes the answer. Teams, when they come, go first. */
-export const cacheKey = (kind: SecretKind, id: string, team = ''): string => `${team}\u0000${kind}\u0000${id}`;
+/** The key covers everything that changes the answer. Teams, when they come, go first. The
+ * prefix is one shared string per kind, so a kept key costs one pair of pointers (prefix, id). */
+const KEY_PREFIX = Object.fromEntries(SECRET_KINDS.map((kind) => [kind, `\u0000${kind}\u0000`])) as Record<SecretKind, string>;
+export const cacheKey = (kind: SecretKind, id: string, team = ''): string => (team === '' ? KEY_PREFIX[kind] + id : `${team}${KEY_PREFIX[kind]}${id}`);
 
 const NO_PREFERENCE: RequestFreshness = { noCache: false };
 
@@ -275,7 +277,10 @@ export class SecretCache implements SecretResolver {
 /** What the cache keeps of an answer: a connection packed into its API JSON text (a third of
  * the parsed object's memory, and what a cache hit sends), anything else as it came. */
 function stored(kind: SecretKind, found: Resolved<unknown> | null): Resolved<unknown> | null {
-  return kind === 'connection' && found ? { ...found, value: new PackedConnection(found.value as Connection) } : found;
+  if (kind !== 'connection' || !found) return found;
+  // A literal, not a spread of `found` (whose `source` was added after its creation and sits out of line).
+  const value = new PackedConnection(found.value as Connection);
+  return found.version === undefined ? { value, source: found.source } : { value, source: found.source, version: found.version };
 }
 
 /** What an entry costs, roughly: the text of its value, its id, and a fixed overhead. */
