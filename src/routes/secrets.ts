@@ -2,7 +2,7 @@
 // Handlers are thin: validate the id, ask the resolver (the cache in front of the
 // chain) with the freshness the client asked for, shape the answer.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { connectionToApi, connectionToUri, type PackedConnection } from '../airflow/connection.ts';
+import { connectionToUri, type PackedConnection } from '../airflow/connection.ts';
 import type { Resolved } from '../backends/chain.ts';
 import type { SecretKind, VariableValue } from '../backends/types.ts';
 import { parseRequestFreshness } from '../cache/freshness.ts';
@@ -136,6 +136,16 @@ async function lookupItem<K extends 'conn_id' | 'key', T, R>(
   }
 }
 
+/**
+ * The batch answer as JSON text: a found connection is its API JSON text as the cache keeps it (Python-exact,
+ * as a GET sends it, and not re-parsed per item); the other items are plain JSON.
+ */
+function lookupResponseJson(connections: Array<{ connection?: PackedConnection }>, variables: unknown[], config: unknown[]): string {
+  const connectionItem = ({ connection, ...item }: { connection?: PackedConnection }): string =>
+    connection ? `${JSON.stringify(item).slice(0, -1)},"connection":${connection.apiJson}}` : JSON.stringify(item);
+  return `{"connections":[${connections.map(connectionItem).join(',')}],"variables":${JSON.stringify(variables)},"config":${JSON.stringify(config)}}`;
+}
+
 export function registerSecretRoutes(app: FastifyInstance, resolver: SecretResolver): void {
   const getConnection: Lookup<PackedConnection> = (id, freshness) => resolver.resolve<PackedConnection>('connection', id, freshness);
   const getVariable: Lookup<VariableValue> = (id, freshness) => resolver.getVariable(id, freshness);
@@ -187,12 +197,12 @@ export function registerSecretRoutes(app: FastifyInstance, resolver: SecretResol
       // The request's Cache-Control applies to every item.
       const fresh = requestFreshness(request);
       const [connections, variables, config] = await Promise.all([
-        Promise.all((body.connections ?? []).map((id) => lookupItem(app, request, 'conn_id', 'connection', id, getConnection, fresh, (f) => ({ connection: connectionToApi(f.value.connection()) })))),
+        Promise.all((body.connections ?? []).map((id) => lookupItem(app, request, 'conn_id', 'connection', id, getConnection, fresh, (f) => ({ connection: f.value })))),
         Promise.all((body.variables ?? []).map((id) => lookupItem(app, request, 'key', 'variable', id, getVariable, fresh, (f) => ({ value: f.value })))),
         Promise.all((body.config ?? []).map((id) => lookupItem(app, request, 'key', 'config', id, getConfig, fresh, (f) => ({ value: f.value })))),
       ]);
-      reply.header('cache-control', 'no-store');
-      return { connections, variables, config };
+      reply.header('cache-control', 'no-store').type('application/json; charset=utf-8');
+      return lookupResponseJson(connections, variables, config);
     },
   );
   guardMethods(app, '/v1/lookup', ['POST']);
