@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { LOOPBACK, freePort, makeTempDir, probeFetch, spawnManaged, tailFile, waitReady, type ManagedProcess } from '../../test/helpers/servers/common.ts';
 import type { LoadResult, LoadSpec } from './load-types.ts';
+import { imageNodeFlags } from './node-flags.ts';
 
 export const BENCH_DIR = fileURLToPath(new URL('..', import.meta.url));
 export const REPO_DIR = fileURLToPath(new URL('../..', import.meta.url));
@@ -88,7 +89,7 @@ export interface GatewayProcessOptions {
   /** Wait for this path to answer 200 (default /readyz). */
   readyPath?: string;
   dir?: string;
-  /** Extra Node flags (e.g. --cpu-prof for `npm run bench -- --profile`). */
+  /** Node flags besides the image's own (imageNodeFlags), e.g. --cpu-prof for `npm run bench -- --profile`. */
   nodeFlags?: string[];
 }
 
@@ -111,7 +112,7 @@ export async function spawnGateway(
   const configPath = join(dir, 'config.yaml');
   writeFileSync(configPath, stringify(config));
   const spawnedAt = performance.now();
-  const proc = spawnManaged(NODE, [...(options.nodeFlags ?? []), gatewayEntryFile(options.entry ?? 'src'), 'serve', '--config', configPath], {
+  const proc = spawnManaged(NODE, [...imageNodeFlags(), ...(options.nodeFlags ?? []), gatewayEntryFile(options.entry ?? 'src'), 'serve', '--config', configPath], {
     cwd: dir,
     logFile: join(dir, 'gateway.log'),
     env: { ...options.env },

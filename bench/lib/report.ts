@@ -10,6 +10,7 @@ import type { HerdResult } from '../sections/herd.ts';
 import type { MemoryResult, StartResult } from '../sections/memory-start.ts';
 import type { LoadShape, Measured } from '../sections/throughput.ts';
 import { BATCH_CONNECTIONS, BATCH_VARIABLES } from '../sections/throughput.ts';
+import { imageNodeFlags } from './node-flags.ts';
 import { BENCH_DIR, REPO_DIR } from './processes.ts';
 
 export interface MachineInfo {
@@ -148,7 +149,7 @@ export function renderReport(r: BenchReport): string {
   );
   parts.push(
     section('How it was measured', [
-      '- Every server under test is a child process of the bench, started the same way (`setpriv --pdeathsig` wrapper, same Node binary and flags): the **baseline** (`bench/baseline-server.ts`: bare Fastify 5, one route returning `{"hello":"world"}`, no logger) and the **gateway** (`node src/main.ts serve --config …`, exactly as `npm start` runs it, on 127.0.0.1).',
+      `- Every server under test is a child process of the bench, started the same way (\`setpriv --pdeathsig\` wrapper, same Node binary and flags): the **baseline** (\`bench/baseline-server.ts\`: bare Fastify 5, one route returning \`{"hello":"world"}\`, no logger) and the **gateway** (\`node ${imageNodeFlags().join(' ')} src/main.ts serve --config …\`, exactly as \`npm start\` runs it, with the image's Node flags, on 127.0.0.1).`,
       '- The load comes from **autocannon, programmatic, in a separate process** (`bench/load-worker.ts`), so with two cores the server has one core and the load generator the other. Its CPU use is reported: near 1.0 means the load generator, not the server, set the pace.',
       `- Each load: ${r.shape.warmupSeconds} s warm-up (not measured), then ${r.shape.durationSeconds} s measured, HTTP/1.1 keep-alive, no pipelining. p50/p99 are computed from every response time (autocannon's own histogram has whole-ms buckets).`,
       '- The gateway runs with **access control** (HS256 JWT with `connections:read:*` scopes, verified per request), the **audit log** to a file (hash-chained, one event per request), **metrics** on, the per-request log line at `info`, and the cache at its defaults; the hit load cycles over 100 connection ids, all cached after the warm-up.',
@@ -278,7 +279,7 @@ export function renderReport(r: BenchReport): string {
         '| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
         ...r.memory.map(
           (x) =>
-            `| ${n0(x.entries)} | ${x.entry === 'dist' ? '`node dist/main.js` (the image)' : '`node src/main.ts`'} | ${mb(x.rssReadyBytes)} | **${mb(x.rssFilledBytes)}** | ${mb(x.rssFilledBytes - x.rssReadyBytes)} | ${n0((x.rssFilledBytes - x.rssReadyBytes) / x.entries)} B | ${mb(x.heapUsedBytes)} / ${mb(x.heapTotalBytes)} | ${n0(x.cachedEntries)} | ${f2(x.fillSeconds)} s |`,
+            `| ${n0(x.entries)} | ${x.entry === 'dist' ? `\`node ${imageNodeFlags().join(' ')} dist/main.js\` (the image)` : '`node src/main.ts`'} | ${mb(x.rssReadyBytes)} | **${mb(x.rssFilledBytes)}** | ${mb(x.rssFilledBytes - x.rssReadyBytes)} | ${n0((x.rssFilledBytes - x.rssReadyBytes) / x.entries)} B | ${mb(x.heapUsedBytes)} / ${mb(x.heapTotalBytes)} | ${n0(x.cachedEntries)} | ${f2(x.fillSeconds)} s |`,
         ),
         '',
         'Entries are connections of 8 fields (with a JSON extra) in an Airflow metadata database on a real PostgreSQL, read by the `airflow_metastore` backend: the process holds no copy of them but the cache\'s. Each gateway is a fresh process, filled by `POST /v1/lookup` batches of 100.',

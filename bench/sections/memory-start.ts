@@ -6,8 +6,8 @@
 import { copyFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeTempDir, probeFetch, sleep } from '../../test/helpers/servers/common.ts';
-import { startPostgres } from '../../test/helpers/servers/postgres.ts';
-import { benchGatewayConfig } from '../lib/gateway-config.ts';
+import { startPostgres, type PostgresServer } from '../../test/helpers/servers/postgres.ts';
+import { benchGatewayConfig, type BenchGatewayConfig } from '../lib/gateway-config.ts';
 import { REPO_DIR, spawnGateway, startGateway, type GatewayEntry } from '../lib/processes.ts';
 
 export interface MemoryResult {
@@ -35,14 +35,9 @@ CREATE TABLE connection (id serial PRIMARY KEY, conn_id varchar(250) UNIQUE NOT 
 CREATE TABLE variable (id serial PRIMARY KEY, key varchar(250) UNIQUE, val text, description text, is_encrypted boolean DEFAULT false);`;
 
 export async function measureMemory(counts: number[], entry: GatewayEntry): Promise<MemoryResult[]> {
-  const pg = await startPostgres({ database: 'airflow' });
+  const pg = await startMetastore(Math.max(...counts));
   const results: MemoryResult[] = [];
   try {
-    await pg.psql(SCHEMA);
-    const most = Math.max(...counts);
-    await pg.psql(`INSERT INTO connection (conn_id, conn_type, host, schema, login, password, port, extra)
-      SELECT 'bench_conn_' || i, 'postgres', 'db-' || i || '.data.internal', 'warehouse', 'airflow_reader', 'not-a-real-password-' || i, 5432,
-             '{"sslmode": "require", "application_name": "airflow"}' FROM generate_series(0, ${most - 1}) AS i`);
     for (const entries of counts) results.push(await fillAndMeasure(entries, entry, pg.url));
   } finally {
     await pg.dispose();
@@ -50,33 +45,58 @@ export async function measureMemory(counts: number[], entry: GatewayEntry): Prom
   return results;
 }
 
-async function fillAndMeasure(entries: number, entry: GatewayEntry, databaseUrl: string): Promise<MemoryResult> {
-  const dir = makeTempDir('bench-gateway');
-  const { config, token } = benchGatewayConfig({
+/** A real PostgreSQL holding an Airflow metadata database with `entries` connections (bench_conn_0 …). */
+export async function startMetastore(entries: number): Promise<PostgresServer> {
+  const pg = await startPostgres({ database: 'airflow' });
+  try {
+    await pg.psql(SCHEMA);
+    await pg.psql(`INSERT INTO connection (conn_id, conn_type, host, schema, login, password, port, extra)
+      SELECT 'bench_conn_' || i, 'postgres', 'db-' || i || '.data.internal', 'warehouse', 'airflow_reader', 'not-a-real-password-' || i, 5432,
+             '{"sslmode": "require", "application_name": "airflow"}' FROM generate_series(0, ${entries - 1}) AS i`);
+  } catch (e) {
+    await pg.dispose();
+    throw e;
+  }
+  return pg;
+}
+
+/** The gateway's config for the memory measure: the metastore backend, a cache that holds every entry. */
+export function metastoreGatewayConfig(dir: string, entries: number): BenchGatewayConfig {
+  return benchGatewayConfig({
     dir,
     log: 'warn',
     backends: [{ type: 'airflow_metastore', pool_size: 5 }],
     cache: { max_entries: Math.max(10_000, entries * 2), max_bytes: 4 * 1024 ** 3 },
   });
+}
+
+/** Asks for bench_conn_<from> … bench_conn_<to - 1> with POST /v1/lookup, four batches of 100 in flight; checks every answer. */
+export async function fillCache(gatewayUrl: string, token: string, from: number, to: number): Promise<void> {
+  const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
+  let next = from;
+  const worker = async () => {
+    while (next < to) {
+      const first = next;
+      next += BATCH;
+      const ids = Array.from({ length: Math.min(BATCH, to - first) }, (_, i) => `bench_conn_${first + i}`);
+      const res = await fetch(`${gatewayUrl}/v1/lookup`, { method: 'POST', headers, body: JSON.stringify({ connections: ids }) });
+      const body = (await res.json()) as { connections?: Array<{ status: string; connection?: { host?: string } }> };
+      const wrong = body.connections?.some((c, i) => c.status !== 'found' || c.connection?.host !== `db-${first + i}.data.internal`);
+      if (res.status !== 200 || wrong !== false) throw new Error(`lookup answered ${res.status}, not every connection found as stored`);
+    }
+  };
+  await Promise.all([worker(), worker(), worker(), worker()]);
+}
+
+async function fillAndMeasure(entries: number, entry: GatewayEntry, databaseUrl: string): Promise<MemoryResult> {
+  const dir = makeTempDir('bench-gateway');
+  const { config, token } = metastoreGatewayConfig(dir, entries);
   const gateway = await startGateway({ config, dir, entry, env: { AIRFLOW__DATABASE__SQL_ALCHEMY_CONN: databaseUrl } });
   try {
     await sleep(500);
     const rssReadyBytes = gateway.rssBytes();
     const t0 = performance.now();
-    const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
-    // Four batch requests of 100 ids in flight at a time.
-    let next = 0;
-    const worker = async () => {
-      while (next < entries) {
-        const from = next;
-        next += BATCH;
-        const ids = Array.from({ length: Math.min(BATCH, entries - from) }, (_, i) => `bench_conn_${from + i}`);
-        const res = await fetch(`${gateway.url}/v1/lookup`, { method: 'POST', headers, body: JSON.stringify({ connections: ids }) });
-        const body = (await res.json()) as { connections?: Array<{ status: string }> };
-        if (res.status !== 200 || body.connections?.some((c) => c.status !== 'found')) throw new Error(`lookup answered ${res.status}, not every connection found`);
-      }
-    };
-    await Promise.all([worker(), worker(), worker(), worker()]);
+    await fillCache(gateway.url, token, 0, entries);
     const fillSeconds = (performance.now() - t0) / 1000;
     await sleep(1000);
     const rssFilledBytes = gateway.rssBytes();

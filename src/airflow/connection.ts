@@ -15,6 +15,7 @@ import {
   type PyValue,
 } from './python-json.ts';
 import { pyDropFirst, pyLen, pyStrip } from './python-text.ts';
+import { flatString } from '../flat-string.ts';
 import { PyUrlError, parseQslDict, quote, unquote, urlencode, urlsplit, type SplitResult } from './python-url.ts';
 
 export interface Connection {
@@ -515,20 +516,9 @@ export function connectionToJson(conn: Connection): string {
 /** A connection as the API serves it: the same fields, with `extra` parsed. */
 export type ConnectionApiView = Omit<Connection, 'extra'> & { extra: Record<string, unknown> | null };
 
-// A Connection is never changed once parsed (the cache shares one object between requests), so
-// its API view and its JSON text are computed once per Connection: a cache hit does not re-parse `extra`.
-const apiViews = new WeakMap<Connection, ConnectionApiView>();
-const apiJsonTexts = new WeakMap<Connection, string>();
-
-/** The connection for an API response: extra as its parsed object, or null when extra is empty.
- * The view is shared by every caller with the same Connection: read it, never change it. */
+/** The connection for an API response: extra as its parsed object, or null when extra is empty. */
 export function connectionToApi(conn: Connection): ConnectionApiView {
-  let view = apiViews.get(conn);
-  if (!view) {
-    view = Object.freeze(buildApiView(conn));
-    apiViews.set(conn, view);
-  }
-  return view;
+  return buildApiView(conn);
 }
 
 function buildApiView(conn: Connection): ConnectionApiView {
@@ -550,12 +540,7 @@ function buildApiView(conn: Connection): ConnectionApiView {
  * int/float spelling (e.g. `1.0`, big integers), which a JavaScript object loses.
  */
 export function connectionToApiJson(conn: Connection): string {
-  let text = apiJsonTexts.get(conn);
-  if (text === undefined) {
-    text = buildApiJson(conn);
-    apiJsonTexts.set(conn, text);
-  }
-  return text;
+  return buildApiJson(conn);
 }
 
 function buildApiJson(conn: Connection): string {
@@ -571,4 +556,56 @@ function buildApiJson(conn: Connection): string {
     ['extra', conn.extra ? extraDejsonModel(conn) : null],
   ]);
   return pythonJsonDumps(out);
+}
+
+// What precedes extra in the API JSON text: every field before it is a string, a number or null,
+// in which `, "extra": ` cannot occur (a quote inside a string is escaped), so its first
+// occurrence is the top-level key.
+const API_EXTRA_KEY = ', "extra": ';
+
+/**
+ * A connection as the cache keeps it: the API JSON text that a cache hit sends as it is, plus the
+ * raw `extra` only when the text cannot give it back (extra that Python would write differently,
+ * empty or not a JSON object). One flat string instead of the parsed object graph: the Connection
+ * is rebuilt, exactly, only for what needs it (a URI, a batch lookup, a connection test).
+ * Never changed once made: the cache shares one between requests.
+ */
+export class PackedConnection {
+  /** connectionToApiJson of the connection. */
+  readonly apiJson: string;
+  /** The raw extra when it differs from the API text's extra; undefined: the same text. */
+  private readonly rawExtra: string | null | undefined;
+
+  constructor(conn: Connection) {
+    this.apiJson = flatString(buildApiJson(conn));
+    this.rawExtra = conn.extra === this.apiExtraText() ? undefined : conn.extra;
+  }
+
+  /** The text's share of a cache's byte budget (what it holds besides fixed overhead). */
+  get approximateBytes(): number {
+    return this.apiJson.length + (this.rawExtra?.length ?? 0);
+  }
+
+  /** The connection, as it was packed (a new object each call). */
+  connection(): Connection {
+    const at = this.apiJson.indexOf(API_EXTRA_KEY);
+    // Python's json.dumps with ensure_ascii writes JSON that JSON.parse reads back exactly
+    // (lone surrogates included); extra is left out here because it may hold NaN or Infinity.
+    const f = JSON.parse(`${this.apiJson.slice(0, at)}}`) as Omit<Connection, 'extra'>;
+    return {
+      conn_id: f.conn_id,
+      conn_type: f.conn_type,
+      description: f.description,
+      host: f.host,
+      login: f.login,
+      password: f.password,
+      schema: f.schema,
+      port: f.port,
+      extra: this.rawExtra !== undefined ? this.rawExtra : this.apiExtraText(),
+    };
+  }
+
+  private apiExtraText(): string {
+    return this.apiJson.slice(this.apiJson.indexOf(API_EXTRA_KEY) + API_EXTRA_KEY.length, -1);
+  }
 }

@@ -3,7 +3,9 @@
 // (action, kind, id), what was decided and what happened, and a keyed
 // fingerprint of the value served — never the value, the token or a password.
 import { createHmac, createSecretKey, type KeyObject } from 'node:crypto';
+import { PackedConnection } from '../airflow/connection.ts';
 import type { AirflowContext } from '../auth/verify.ts';
+import { flatString } from '../flat-string.ts';
 
 export type Outcome = 'found' | 'not_found' | 'denied' | 'error';
 export type DecisionName = 'allow' | 'deny' | 'would_deny';
@@ -50,21 +52,24 @@ export class Fingerprinter {
     // A KeyObject made once: handing createHmac a Buffer re-imports the key on every call (several times slower).
     this.key = createSecretKey(key);
   }
-  // A value object (a Connection) is never changed once parsed, and the cache hands the same object to
-  // every request: its fingerprint is computed once, not per request.
+  // A value object (a connection, packed) is never changed once made, and the cache hands the same object
+  // to every request: its fingerprint is computed once, not per request, and kept flat (it lives as long
+  // as the cache entry).
   private readonly memo = new WeakMap<object, string>();
 
   of(value: unknown): string {
     if (typeof value !== 'object' || value === null) return this.compute(value);
     let fingerprint = this.memo.get(value);
     if (fingerprint === undefined) {
-      fingerprint = this.compute(value);
+      fingerprint = flatString(this.compute(value));
       this.memo.set(value, fingerprint);
     }
     return fingerprint;
   }
 
   private compute(value: unknown): string {
-    return `hmac-sha256:${createHmac('sha256', this.key).update(JSON.stringify(value) ?? 'undefined').digest('base64url')}`;
+    // A packed connection is fingerprinted as the Connection it holds, so a value's fingerprint does not depend on how it was kept.
+    const json = JSON.stringify(value instanceof PackedConnection ? value.connection() : value) ?? 'undefined';
+    return `hmac-sha256:${createHmac('sha256', this.key).update(json).digest('base64url')}`;
   }
 }

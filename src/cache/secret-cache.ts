@@ -16,11 +16,12 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import type { Logger } from 'pino';
-import type { Connection } from '../airflow/connection.ts';
+import { PackedConnection, type Connection } from '../airflow/connection.ts';
 import type { BackendChain, Resolved } from '../backends/chain.ts';
 import { SECRET_KINDS, type SecretKind, type SecretsBackend, type VariableValue } from '../backends/types.ts';
 import type { CacheConfig } from '../config/schema.ts';
 import { GatewayError } from '../errors.ts';
+import { flatString } from '../flat-string.ts';
 import { batchedCounter, batchedHistogram, type BatchedCounter, type BatchedHistogram, type GatewayMetrics, type InvalidationSource } from '../metrics.ts';
 import type { SecretResolver } from '../routes/secrets.ts';
 import { scopeMatcher, type InvalidationScope } from './invalidation.ts';
@@ -29,7 +30,7 @@ import type { Answer, CacheState, RequestFreshness } from './types.ts';
 interface Entry {
   kind: SecretKind;
   id: string;
-  /** null: a not-found answer. */
+  /** null: a not-found answer. A connection is kept packed (its API JSON text), see stored(). */
   found: Resolved<unknown> | null;
   fingerprint: string | undefined;
   /** When a backend last gave or confirmed this answer (ms, on the cache's clock). */
@@ -55,8 +56,10 @@ export interface SecretCacheOptions {
   now?: () => number;
 }
 
-/** The key covers everything that changes the answer. Teams, when they come, go first. */
-export const cacheKey = (kind: SecretKind, id: string, team = ''): string => `${team}\u0000${kind}\u0000${id}`;
+/** The key covers everything that changes the answer. Teams, when they come, go first. The
+ * prefix is one shared string per kind, so a kept key costs one pair of pointers (prefix, id). */
+const KEY_PREFIX = Object.fromEntries(SECRET_KINDS.map((kind) => [kind, `\u0000${kind}\u0000`])) as Record<SecretKind, string>;
+export const cacheKey = (kind: SecretKind, id: string, team = ''): string => (team === '' ? KEY_PREFIX[kind] + id : `${team}${KEY_PREFIX[kind]}${id}`);
 
 const NO_PREFERENCE: RequestFreshness = { noCache: false };
 
@@ -107,8 +110,10 @@ export class SecretCache implements SecretResolver {
     }
   }
 
-  getConnection(connId: string, freshness?: RequestFreshness): Promise<Answer<Connection>> {
-    return this.resolve<Connection>('connection', connId, freshness);
+  /** The connection, unpacked (for callers that need its fields: connection checks and tests). */
+  async getConnection(connId: string, freshness?: RequestFreshness): Promise<Answer<Connection>> {
+    const answer = await this.resolve<PackedConnection>('connection', connId, freshness);
+    return answer.found ? { ...answer, found: { ...answer.found, value: answer.found.value.connection() } } : (answer as Answer<never>);
   }
 
   getVariable(key: string, freshness?: RequestFreshness): Promise<Answer<VariableValue>> {
@@ -137,7 +142,8 @@ export class SecretCache implements SecretResolver {
   }
 
   /** The answer, when the cache holds a fresh one the client accepts: a hit, at once, with no
-   * promise (the path of almost every request). undefined: ask resolve(). */
+   * promise (the path of almost every request). undefined: ask resolve(). As resolve(), a
+   * connection comes as a PackedConnection. */
   fresh<T>(kind: SecretKind, id: string, freshness: RequestFreshness = NO_PREFERENCE): Answer<T> | undefined {
     if (!this.config.enabled) return undefined;
     const entry = this.entries.get(cacheKey(kind, id));
@@ -146,8 +152,9 @@ export class SecretCache implements SecretResolver {
     return age < entry.ttlMs && this.clientAccepts(freshness, age) ? this.serve<T>(entry, 'hit') : undefined;
   }
 
+  /** The answer, through the freshness rules; a connection comes as a PackedConnection. */
   async resolve<T>(kind: SecretKind, id: string, freshness: RequestFreshness = NO_PREFERENCE): Promise<Answer<T>> {
-    if (!this.config.enabled) return { found: (await this.lookup(kind, id)) as Resolved<T> | null };
+    if (!this.config.enabled) return { found: stored(kind, await this.lookup(kind, id)) as Resolved<T> | null };
     const key = cacheKey(kind, id);
     const entry = this.entries.get(key);
     if (!entry) return this.served<T>(await this.refresh(kind, id, key, undefined));
@@ -233,8 +240,9 @@ export class SecretCache implements SecretResolver {
       if (previous && cached && source && (await this.chain.currentVersion(kind, id, source)) === cached.version) {
         return this.store(key, epoch, { ...previous, failure: undefined, confirmedAt: this.now() }, 'revalidated');
       }
-      const found = await this.lookup(kind, id);
-      const fingerprint = found ? this.fingerprint(kind, id, found.value) : undefined;
+      const looked = await this.lookup(kind, id);
+      const fingerprint = looked ? this.fingerprint(kind, id, looked.value) : undefined;
+      const found = stored(kind, looked);
       const unchanged =
         previous !== undefined && (found ? previous.found?.source === found.source && previous.fingerprint === fingerprint : previous.found === null);
       const ttlSeconds = found ? (this.backendTtlSeconds.get(found.source) ?? this.config.ttl_seconds) : this.config.negative_ttl_seconds;
@@ -262,7 +270,7 @@ export class SecretCache implements SecretResolver {
   /** X-Secret-Version: an HMAC of the value, so a client can tell a change without the gateway
    * ever putting the value, or a plain hash of it, anywhere but the body. */
   private fingerprint(kind: SecretKind, id: string, value: unknown): string {
-    return createHmac('sha256', this.versionKey).update(`${kind}\u0000${id}\u0000`).update(JSON.stringify(value) ?? 'null').digest('base64url').slice(0, 22);
+    return flatString(createHmac('sha256', this.versionKey).update(`${kind}\u0000${id}\u0000`).update(JSON.stringify(value) ?? 'null').digest('base64url').slice(0, 22));
   }
 
   private countByKind(): Record<SecretKind, number> {
@@ -272,10 +280,20 @@ export class SecretCache implements SecretResolver {
   }
 }
 
-/** What an entry costs, roughly: the JSON of its value, its id, and a fixed overhead. */
+/** What the cache keeps of an answer: a connection packed into its API JSON text (a third of
+ * the parsed object's memory, and what a cache hit sends), anything else as it came. */
+function stored(kind: SecretKind, found: Resolved<unknown> | null): Resolved<unknown> | null {
+  if (kind !== 'connection' || !found) return found;
+  // A literal, not a spread of `found` (whose `source` was added after its creation and sits out of line).
+  const value = new PackedConnection(found.value as Connection);
+  return found.version === undefined ? { value, source: found.source } : { value, source: found.source, version: found.version };
+}
+
+/** What an entry costs, roughly: the text of its value, its id, and a fixed overhead. */
 function approximateBytes(entry: Entry): number {
-  const value = entry.found ? (JSON.stringify(entry.found.value) ?? '') : '';
-  return Buffer.byteLength(value) + 2 * entry.id.length + 256;
+  const value = entry.found?.value;
+  const bytes = value instanceof PackedConnection ? value.approximateBytes : value === undefined ? 0 : Buffer.byteLength(JSON.stringify(value) ?? '');
+  return bytes + 2 * entry.id.length + 256;
 }
 
 export function backendTtls(backends: ReadonlyArray<{ name?: string | undefined; type: string; cache_ttl_seconds?: number | undefined }>): Map<string, number> {

@@ -2,7 +2,7 @@
 // Handlers are thin: validate the id, ask the resolver (the cache in front of the
 // chain) with the freshness the client asked for, shape the answer.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { connectionToApi, connectionToApiJson, connectionToUri, type Connection } from '../airflow/connection.ts';
+import { connectionToUri, type PackedConnection } from '../airflow/connection.ts';
 import type { Resolved } from '../backends/chain.ts';
 import type { SecretKind, VariableValue } from '../backends/types.ts';
 import { parseRequestFreshness } from '../cache/freshness.ts';
@@ -14,11 +14,12 @@ import { toGatewayError } from '../problems.ts';
 import { guardMethods } from './method-guard.ts';
 import { permissions } from './permissions.ts';
 
-/** What the routes ask: the cache in front of the backend chain. */
+/** What the routes ask: the cache in front of the backend chain. A connection comes packed (its API
+ * JSON text, which a GET sends as it is; the Connection is rebuilt only for a URI or a batch). */
 export interface SecretResolver {
-  /** A fresh cached answer the client accepts, synchronously; undefined: ask the get* method. */
+  /** A fresh cached answer the client accepts, synchronously; undefined: ask the lookup method. */
   fresh<T>(kind: SecretKind, id: string, freshness?: RequestFreshness): Answer<T> | undefined;
-  getConnection(connId: string, freshness?: RequestFreshness): Promise<Answer<Connection>>;
+  resolve<T>(kind: 'connection', connId: string, freshness?: RequestFreshness): Promise<Answer<T>>;
   getVariable(key: string, freshness?: RequestFreshness): Promise<Answer<VariableValue>>;
   getConfig(key: string, freshness?: RequestFreshness): Promise<Answer<VariableValue>>;
 }
@@ -135,8 +136,18 @@ async function lookupItem<K extends 'conn_id' | 'key', T, R>(
   }
 }
 
+/**
+ * The batch answer as JSON text: a found connection is its API JSON text as the cache keeps it (Python-exact,
+ * as a GET sends it, and not re-parsed per item); the other items are plain JSON.
+ */
+function lookupResponseJson(connections: Array<{ connection?: PackedConnection }>, variables: unknown[], config: unknown[]): string {
+  const connectionItem = ({ connection, ...item }: { connection?: PackedConnection }): string =>
+    connection ? `${JSON.stringify(item).slice(0, -1)},"connection":${connection.apiJson}}` : JSON.stringify(item);
+  return `{"connections":[${connections.map(connectionItem).join(',')}],"variables":${JSON.stringify(variables)},"config":${JSON.stringify(config)}}`;
+}
+
 export function registerSecretRoutes(app: FastifyInstance, resolver: SecretResolver): void {
-  const getConnection: Lookup<Connection> = (id, freshness) => resolver.getConnection(id, freshness);
+  const getConnection: Lookup<PackedConnection> = (id, freshness) => resolver.resolve<PackedConnection>('connection', id, freshness);
   const getVariable: Lookup<VariableValue> = (id, freshness) => resolver.getVariable(id, freshness);
   const getConfig: Lookup<VariableValue> = (id, freshness) => resolver.getConfig(id, freshness);
 
@@ -157,10 +168,10 @@ export function registerSecretRoutes(app: FastifyInstance, resolver: SecretResol
       const id = request.params['*'];
       return answerSecret(resolver, request, reply, 'connection', id, getConnection, (found) => {
         reply.type('application/json; charset=utf-8');
-        if (request.query.format === 'uri') return JSON.stringify({ conn_id: id, uri: connectionToUri(found.value) });
+        if (request.query.format === 'uri') return JSON.stringify({ conn_id: id, uri: connectionToUri(found.value.connection()) });
         // Python-exact JSON (json.dumps of extra as Airflow decoded it): `1.0` stays a float, big integers stay
         // exact and key order is kept, which a JavaScript object would lose on the way to the worker's from_json.
-        return connectionToApiJson(found.value);
+        return found.value.apiJson;
       });
     },
   );
@@ -186,12 +197,12 @@ export function registerSecretRoutes(app: FastifyInstance, resolver: SecretResol
       // The request's Cache-Control applies to every item.
       const fresh = requestFreshness(request);
       const [connections, variables, config] = await Promise.all([
-        Promise.all((body.connections ?? []).map((id) => lookupItem(app, request, 'conn_id', 'connection', id, getConnection, fresh, (f) => ({ connection: connectionToApi(f.value) })))),
+        Promise.all((body.connections ?? []).map((id) => lookupItem(app, request, 'conn_id', 'connection', id, getConnection, fresh, (f) => ({ connection: f.value })))),
         Promise.all((body.variables ?? []).map((id) => lookupItem(app, request, 'key', 'variable', id, getVariable, fresh, (f) => ({ value: f.value })))),
         Promise.all((body.config ?? []).map((id) => lookupItem(app, request, 'key', 'config', id, getConfig, fresh, (f) => ({ value: f.value })))),
       ]);
-      reply.header('cache-control', 'no-store');
-      return { connections, variables, config };
+      reply.header('cache-control', 'no-store').type('application/json; charset=utf-8');
+      return lookupResponseJson(connections, variables, config);
     },
   );
   guardMethods(app, '/v1/lookup', ['POST']);

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { connectionFromJson, connectionFromUri, connectionToJson, connectionToUri, type Connection } from '../../../src/airflow/connection.ts';
+import { PackedConnection, connectionFromJson, connectionFromUri, connectionToApiJson, connectionToJson, connectionToUri, type Connection } from '../../../src/airflow/connection.ts';
 import { pyJsonLoads, pythonJsonDumps } from '../../../src/airflow/python-json.ts';
 import { parseQsl, quote, quotePlus, unquote, unquotePlus, urlencode } from '../../../src/airflow/python-url.ts';
 
@@ -105,6 +105,40 @@ test('get_uri is stable: get_uri(from_uri(get_uri(c))) == get_uri(c) for URI-saf
     fc.property(uriSafeConnection, (c) => {
       const uri = connectionToUri(c);
       return connectionToUri(connectionFromUri('c', uri)) === uri;
+    }),
+    params,
+  );
+});
+
+// The cache keeps a connection packed (its API JSON text, plus the raw extra when that text cannot give
+// it back): what it unpacks is the connection it was given, field for field and in the same key order.
+const maybe = <T>(arb: fc.Arbitrary<T>) => fc.option(arb, { nil: null });
+const anyText = fc.string({ unit: 'binary', maxLength: 12 }); // lone surrogates included
+const extraText = fc.oneof(
+  anyText,
+  fc.constantFrom('', '{}', 'null', '[1]', '{"a":1}', '{"a": 1.0, "b": NaN}', '{"big": 123456789012345678901234567890}', '{"a": {"b": [1, "x"]}}', '{"é": "\\ud800"}', '{"a": 1, "a": 2}'),
+  fc.dictionary(nonEmpty, fc.oneof(text, fc.integer(), fc.double(), fc.boolean(), fc.constant(null))).map((d) => pythonJsonDumps(new Map(Object.entries(d)))),
+);
+const connection: fc.Arbitrary<Connection> = fc.record({
+  conn_id: nonEmpty,
+  conn_type: maybe(anyText),
+  description: maybe(anyText),
+  host: maybe(anyText),
+  login: maybe(anyText),
+  password: maybe(anyText),
+  schema: maybe(anyText),
+  port: maybe(fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER })),
+  extra: maybe(extraText),
+});
+
+test('PackedConnection: connection() gives back the connection it was made from; apiJson is connectionToApiJson', () => {
+  fc.assert(
+    fc.property(connection, (conn) => {
+      const packed = new PackedConnection(conn);
+      assert.equal(packed.apiJson, connectionToApiJson(conn));
+      const back = packed.connection();
+      assert.deepEqual(back, { ...conn });
+      assert.equal(JSON.stringify(back), JSON.stringify(conn));
     }),
     params,
   );
