@@ -65,11 +65,12 @@ function serverHandle(name: string, proc: ManagedProcess, port: number, dir: str
   };
 }
 
-/** The baseline: a bare Fastify route returning a small JSON object (bench/baseline-server.ts). */
+/** The baseline: a bare Fastify route returning a small JSON object (bench/baseline-server.ts), on the same
+ * Node with the same flags as the gateway, so that the flags' effect is not counted as the gateway's. */
 export async function startBaseline(): Promise<ServerProcess> {
   const dir = makeTempDir('bench-baseline');
   const port = await freePort();
-  const proc = spawnManaged(NODE, [join(BENCH_DIR, 'baseline-server.ts'), String(port)], { cwd: dir, logFile: join(dir, 'baseline.log') });
+  const proc = spawnManaged(NODE, [...imageNodeFlags(), join(BENCH_DIR, 'baseline-server.ts'), String(port)], { cwd: dir, logFile: join(dir, 'baseline.log') });
   const server = serverHandle('baseline', proc, port, dir);
   await waitFor200('baseline', proc, `${server.url}/hello`);
   return server;

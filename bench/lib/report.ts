@@ -279,7 +279,7 @@ export function renderReport(r: BenchReport): string {
         '| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
         ...r.memory.map(
           (x) =>
-            `| ${n0(x.entries)} | ${x.entry === 'dist' ? `\`node ${imageNodeFlags().join(' ')} dist/main.js\` (the image)` : '`node src/main.ts`'} | ${mb(x.rssReadyBytes)} | **${mb(x.rssFilledBytes)}** | ${mb(x.rssFilledBytes - x.rssReadyBytes)} | ${n0((x.rssFilledBytes - x.rssReadyBytes) / x.entries)} B | ${mb(x.heapUsedBytes)} / ${mb(x.heapTotalBytes)} | ${n0(x.cachedEntries)} | ${f2(x.fillSeconds)} s |`,
+            `| ${n0(x.entries)} | ${x.entry === 'dist' ? `\`node ${imageNodeFlags().join(' ')} dist/main.js\` (the image)` : `\`node ${imageNodeFlags().join(' ')} src/main.ts\` (npm start)`} | ${mb(x.rssReadyBytes)} | **${mb(x.rssFilledBytes)}** | ${mb(x.rssFilledBytes - x.rssReadyBytes)} | ${n0((x.rssFilledBytes - x.rssReadyBytes) / x.entries)} B | ${mb(x.heapUsedBytes)} / ${mb(x.heapTotalBytes)} | ${n0(x.cachedEntries)} | ${f2(x.fillSeconds)} s |`,
         ),
         '',
         'Entries are connections of 8 fields (with a JSON extra) in an Airflow metadata database on a real PostgreSQL, read by the `airflow_metastore` backend: the process holds no copy of them but the cache\'s. Each gateway is a fresh process, filled by `POST /v1/lookup` batches of 100.',
