@@ -1,0 +1,40 @@
+// `node bench/floor.ts [rounds]`: the baseline, then each level of bench/floor-server.ts, then the
+// gateway, at 50 connections, alternating, in one run; req/s as a ratio to the baseline, and the
+// server's CPU per request. It shows how much of the hit-throughput target (≥ 85 % of the
+// baseline) a route that does a fraction of the gateway's work already uses up on this machine.
+import { join } from 'node:path';
+import { freePort, makeTempDir, spawnManaged } from '../test/helpers/servers/common.ts';
+import { imageNodeFlags } from './lib/node-flags.ts';
+import { BENCH_DIR, NODE, startBaseline, waitFor200, type ServerProcess } from './lib/processes.ts';
+import { baselineLoad, hitLoad, startHitGateway } from './sections/throughput.ts';
+
+const rounds = Number(process.argv[2] ?? 2);
+const shape = { durationSeconds: 5, warmupSeconds: 2 };
+const LEVELS = ['route', 'headers', 'audit'] as const;
+
+async function startLevel(level: string): Promise<ServerProcess> {
+  const dir = makeTempDir(`bench-floor-${level}`);
+  const port = await freePort();
+  const proc = spawnManaged(NODE, [...imageNodeFlags(), join(BENCH_DIR, 'floor-server.ts'), String(port), level], { cwd: dir, logFile: join(dir, 'floor.log') });
+  const url = `http://127.0.0.1:${port}`;
+  await waitFor200(level, proc, `${url}/v1/connections/bench_conn_0`);
+  return { name: level, url, port, pid: proc.child.pid!, dir, proc, rssBytes: () => 0, stop: () => proc.stop(5000) };
+}
+
+const baseline = await startBaseline();
+const levels = await Promise.all(LEVELS.map(startLevel));
+const { gateway, token } = await startHitGateway();
+try {
+  for (let r = 0; r < rounds; r++) {
+    const b = await baselineLoad(baseline, 50, shape);
+    const row = [`round ${r + 1}: baseline ${b.rps.toFixed(0)} req/s, ${b.serverCpuUsPerRequest.toFixed(1)} µs CPU/request`];
+    for (const server of [...levels, gateway]) {
+      const m = await hitLoad(server, token, 50, shape);
+      row.push(`${server.name === 'gateway' ? 'gateway' : server.name}: ${((100 * m.rps) / b.rps).toFixed(1)} % (${m.serverCpuUsPerRequest.toFixed(1)} µs, p99 ${(m.latencyMs.p99 / b.latencyMs.p99).toFixed(2)}×)`);
+    }
+    console.log(row.join(' | '));
+  }
+} finally {
+  await Promise.all([baseline.stop(), gateway.stop(), ...levels.map((l) => l.stop())]);
+}
+process.exit(0);
