@@ -11,7 +11,8 @@
 import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { Type } from '@sinclair/typebox';
-import pg from 'pg';
+// pg is loaded by init(), only when this backend is configured (~19 ms of every start otherwise).
+import type { Pool, QueryResultRow } from 'pg';
 import type { Logger } from 'pino';
 import type { Connection } from '../airflow/connection.ts';
 import { FernetError, MultiFernet } from '../airflow/fernet.ts';
@@ -121,7 +122,9 @@ class FernetKeySource {
 export class AirflowMetastoreBackend implements SecretsBackend {
   readonly type = 'airflow_metastore';
   readonly name: string;
-  private readonly pool: pg.Pool;
+  /** Made by init(). */
+  private pool: Pool | undefined;
+  private readonly poolOptions: ConstructorParameters<typeof Pool>[0];
   private readonly schema: string | undefined;
   private readonly fernet: FernetKeySource;
   private readonly logger: Logger;
@@ -135,7 +138,7 @@ export class AirflowMetastoreBackend implements SecretsBackend {
     this.schema = options.schema;
     this.fernet = options.fernet;
     this.logger = logger;
-    this.pool = new pg.Pool({
+    this.poolOptions = {
       connectionString: options.url,
       max: options.poolSize,
       statement_timeout: options.statementTimeoutMs,
@@ -146,9 +149,7 @@ export class AirflowMetastoreBackend implements SecretsBackend {
       // Defence in depth besides the read-only role: no statement on these sessions can write.
       // (An `options` parameter in the URL replaces this one.)
       options: '-c default_transaction_read_only=on',
-    });
-    // An idle client's error (e.g. the server restarted) must not crash the process.
-    this.pool.on('error', (err) => this.logger.warn({ code: (err as { code?: string }).code }, 'idle database connection failed'));
+    };
   }
 
   serves(kind: SecretKind): boolean {
@@ -157,6 +158,10 @@ export class AirflowMetastoreBackend implements SecretsBackend {
   }
 
   async init(): Promise<void> {
+    const { default: pg } = await import('pg');
+    this.pool = new pg.Pool(this.poolOptions);
+    // An idle client's error (e.g. the server restarted) must not crash the process.
+    this.pool.on('error', (err) => this.logger.warn({ code: (err as { code?: string }).code }, 'idle database connection failed'));
     try {
       await this.resolveTables();
     } catch {
@@ -171,8 +176,9 @@ export class AirflowMetastoreBackend implements SecretsBackend {
     return { state: this.tables ? 'degraded' : 'failed', error: this.lastError };
   }
 
-  private async query<R extends pg.QueryResultRow>(sql: string, params: unknown[]): Promise<R[]> {
+  private async query<R extends QueryResultRow>(sql: string, params: unknown[]): Promise<R[]> {
     try {
+      if (!this.pool) throw new Error('airflow_metastore: init() has not run');
       const result = await this.pool.query<R>(sql, params);
       this.lastError = undefined;
       return result.rows;
@@ -302,7 +308,7 @@ export class AirflowMetastoreBackend implements SecretsBackend {
   }
 
   async close(): Promise<void> {
-    await this.pool.end();
+    await this.pool?.end();
   }
 }
 
