@@ -130,7 +130,7 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
   });
 
   if (verifier && audit && config.auth) {
-    await registerAccessControl(app, { auth: config.auth, verifier, audit, logger: deps.logger, onFailure: (reason) => {
+    registerAccessControl(app, { auth: config.auth, verifier, audit, logger: deps.logger, onFailure: (reason) => {
       countAuthFailure(metrics, reason);
       deps.onAuthFailure?.(reason);
     } });

@@ -518,10 +518,6 @@ export type ConnectionApiView = Omit<Connection, 'extra'> & { extra: Record<stri
 
 /** The connection for an API response: extra as its parsed object, or null when extra is empty. */
 export function connectionToApi(conn: Connection): ConnectionApiView {
-  return buildApiView(conn);
-}
-
-function buildApiView(conn: Connection): ConnectionApiView {
   return {
     conn_id: conn.conn_id,
     conn_type: conn.conn_type,
@@ -540,10 +536,6 @@ function buildApiView(conn: Connection): ConnectionApiView {
  * int/float spelling (e.g. `1.0`, big integers), which a JavaScript object loses.
  */
 export function connectionToApiJson(conn: Connection): string {
-  return buildApiJson(conn);
-}
-
-function buildApiJson(conn: Connection): string {
   const out: PyDict = new Map<string, PyValue>([
     ['conn_id', conn.conn_id],
     ['conn_type', conn.conn_type],
@@ -577,7 +569,7 @@ export class PackedConnection {
   private readonly rawExtra: string | null | undefined;
 
   constructor(conn: Connection) {
-    this.apiJson = flatString(buildApiJson(conn));
+    this.apiJson = flatString(connectionToApiJson(conn));
     this.rawExtra = conn.extra === this.apiExtraText() ? undefined : conn.extra;
   }
 
@@ -603,6 +595,11 @@ export class PackedConnection {
       port: f.port,
       extra: this.rawExtra !== undefined ? this.rawExtra : this.apiExtraText(),
     };
+  }
+
+  /** JSON.stringify (e.g. a fingerprint of the value) sees the Connection, however it is kept. */
+  toJSON(): Connection {
+    return this.connection();
   }
 
   private apiExtraText(): string {

@@ -3,7 +3,6 @@
 // (action, kind, id), what was decided and what happened, and a keyed
 // fingerprint of the value served — never the value, the token or a password.
 import { createHmac, createSecretKey, type KeyObject } from 'node:crypto';
-import { PackedConnection } from '../airflow/connection.ts';
 import type { AirflowContext } from '../auth/verify.ts';
 import { flatString } from '../flat-string.ts';
 
@@ -68,8 +67,7 @@ export class Fingerprinter {
   }
 
   private compute(value: unknown): string {
-    // A packed connection is fingerprinted as the Connection it holds, so a value's fingerprint does not depend on how it was kept.
-    const json = JSON.stringify(value instanceof PackedConnection ? value.connection() : value) ?? 'undefined';
-    return `hmac-sha256:${createHmac('sha256', this.key).update(json).digest('base64url')}`;
+    // (A packed connection stringifies as the Connection it holds: PackedConnection.toJSON.)
+    return `hmac-sha256:${createHmac('sha256', this.key).update(JSON.stringify(value) ?? 'undefined').digest('base64url')}`;
   }
 }

@@ -139,11 +139,9 @@ export function openStdoutSink(logger: Logger): AuditSink {
 
 /** A sink over a stream that may block (a pipe): written asynchronously; its errors arrive as events. */
 function streamSink(stream: Writable, state: ChainState, logger: Logger, ownsStream: boolean): AuditSink {
-  let failed: NodeJS.ErrnoException | undefined;
   const sink = new BatchingSink(
     state,
     (chunk) => {
-      if (failed) throw failed;
       if (stream.destroyed || stream.writableEnded) throw Object.assign(new Error('audit stream closed'), { code: 'ERR_STREAM_DESTROYED' });
       stream.write(chunk);
     },
@@ -153,9 +151,7 @@ function streamSink(stream: Writable, state: ChainState, logger: Logger, ownsStr
     },
     logger,
   );
-  stream.on('error', (err: NodeJS.ErrnoException) => {
-    failed = err;
-    sink.fail(err);
-  });
+  // A failed sink writes nothing more (flush checks `healthy`).
+  stream.on('error', (err: NodeJS.ErrnoException) => sink.fail(err));
   return sink;
 }

@@ -90,11 +90,10 @@ const AIRFLOW_HEADERS: Record<(typeof AIRFLOW_FIELDS)[number], string> = {
 
 /** Airflow context sent as headers: recorded, but marked unverified (any caller can send them). */
 function airflowFromHeaders(request: FastifyRequest): AirflowContext | null {
-  const names = AIRFLOW_HEADERS;
   const ctx: AirflowContext = { verified: false };
   let any = false;
   for (const f of AIRFLOW_FIELDS) {
-    const v = request.headers[names[f]];
+    const v = request.headers[AIRFLOW_HEADERS[f]];
     if (typeof v === 'string' && v.length > 0) {
       ctx[f] = v.slice(0, 250);
       any = true;
@@ -108,7 +107,7 @@ function outcomeFromError(err: unknown): { outcome: Outcome; code: string } {
   return { outcome: code === 'not_found' ? 'not_found' : 'error', code };
 }
 
-export async function registerAccessControl(app: FastifyInstance, options: AccessControlOptions): Promise<void> {
+export function registerAccessControl(app: FastifyInstance, options: AccessControlOptions): void {
   const { auth, verifier, audit, logger, onFailure } = options;
   if (!auth.enforce) {
     logger.warn('auth.enforce is false: DRY RUN. Requests that policy denies are SERVED and audited as would_deny. Do not leave this on.');

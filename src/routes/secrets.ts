@@ -41,15 +41,28 @@ function freshnessHeaders(reply: FastifyReply, cache: CacheInfo | undefined): vo
   if (cache.fingerprint) reply.header('x-secret-version', cache.fingerprint);
 }
 
-/** Resolves one secret, or throws the error a single request answers with; the outcome goes to the audit event. */
-async function resolveOrThrow<T>(request: FastifyRequest, kind: SecretKind, id: string, lookup: Lookup<T>, freshness: RequestFreshness): Promise<Resolved<T>> {
-  try {
-    validateId(kind, id);
-    return foundOrThrow(request, kind, id, await lookup(id, freshness));
-  } catch (err) {
+/** A handler for a failed step of one secret's lookup (an invalid id, a backend failure): recorded for the audit event, rethrown. */
+const failureOf =
+  (request: FastifyRequest, kind: SecretKind, id: string) =>
+  (err: unknown): never => {
     request.recordOutcome(kind, id, { error: err });
     throw err;
+  };
+
+/** Checks the id (400 invalid_id), recording a refusal for the audit event. */
+function checkId(request: FastifyRequest, kind: SecretKind, id: string): void {
+  try {
+    validateId(kind, id);
+  } catch (err) {
+    failureOf(request, kind, id)(err);
   }
+}
+
+/** Resolves one secret, or throws the error a single request answers with; the outcome goes to the audit event. */
+async function resolveOrThrow<T>(request: FastifyRequest, kind: SecretKind, id: string, lookup: Lookup<T>, freshness: RequestFreshness): Promise<Resolved<T>> {
+  checkId(request, kind, id);
+  const answer = await lookup(id, freshness).catch(failureOf(request, kind, id));
+  return foundOrThrow(request, kind, id, answer);
 }
 
 /** The answer's value, or the 404 for a not-found answer; recorded for the audit event. */
@@ -77,12 +90,7 @@ function answerSecret<T>(
   lookup: Lookup<T>,
   send: (found: Resolved<T>) => unknown,
 ): unknown {
-  try {
-    validateId(kind, id);
-  } catch (err) {
-    request.recordOutcome(kind, id, { error: err });
-    throw err;
-  }
+  checkId(request, kind, id);
   const freshness = requestFreshness(request);
   const respond = (answer: Answer<T>): unknown => {
     freshnessHeaders(reply, answer.cache);
@@ -92,10 +100,7 @@ function answerSecret<T>(
   };
   const hit = resolver.fresh<T>(kind, id, freshness);
   if (hit) return respond(hit);
-  return lookup(id, freshness).then(respond, (err: unknown) => {
-    request.recordOutcome(kind, id, { error: err });
-    throw err;
-  });
+  return lookup(id, freshness).then(respond, failureOf(request, kind, id));
 }
 
 const READ_ACTION = { connection: 'connections:read', variable: 'variables:read', config: 'config:read' } as const;
