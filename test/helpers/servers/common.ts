@@ -316,6 +316,37 @@ export async function waitPortFree(port: number, timeoutMs = 5000): Promise<void
   throw new Error(`port ${port} still in use ${timeoutMs} ms after stop`);
 }
 
+/** The stop, kill and dispose every launched server shares. */
+export interface ProcessLifecycle {
+  /** Graceful stop (SIGTERM); resolves when its ports can be bound again, so a restart can take them. */
+  stop(): Promise<void>;
+  /** SIGKILL, as a crash would; resolves when its ports are free. */
+  kill(): Promise<void>;
+  /** Stop and remove the temp dir. */
+  dispose(): Promise<void>;
+}
+
+/** stop/kill/dispose for a server whose current process is `current()` (launch() replaces it on a restart). */
+export function processLifecycle(current: () => ManagedProcess | undefined, ports: number[], dir: string): ProcessLifecycle {
+  const portsFree = async () => {
+    for (const port of ports) await waitPortFree(port);
+  };
+  return {
+    stop: async () => {
+      await current()?.stop();
+      await portsFree();
+    },
+    kill: async () => {
+      await current()?.kill();
+      await portsFree();
+    },
+    dispose: async () => {
+      await current()?.stop();
+      removeDir(dir);
+    },
+  };
+}
+
 /** Processes still alive that were started by the helpers (for leak checks in tests). */
 export function liveProcessCount(): number {
   return [...live].filter((c) => c.exitCode === null && c.signalCode === null).length;

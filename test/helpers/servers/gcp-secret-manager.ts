@@ -14,12 +14,11 @@ import {
   freePort,
   makeTempDir,
   probeFetch,
-  removeDir,
+  processLifecycle,
   spawnManaged,
-  waitPortFree,
   waitReady,
 } from './common.ts';
-import type { ManagedProcess } from './common.ts';
+import type { ManagedProcess, ProcessLifecycle } from './common.ts';
 import type { StatusName } from '../../servers/gcp-secret-manager/store.ts';
 
 /** The client's own options type (google-gax ClientOptions). */
@@ -53,7 +52,7 @@ export interface GcpCall {
 
 export type LatestResolution = 'newest-created' | 'newest-enabled';
 
-export interface GcpSecretManagerServer {
+export interface GcpSecretManagerServer extends ProcessLifecycle {
   readonly host: string;
   readonly port: number;
   /** 127.0.0.1:PORT (gRPC, plaintext) */
@@ -75,12 +74,8 @@ export interface GcpSecretManagerServer {
   /** Drop all secrets, faults and the call log. */
   reset(): Promise<void>;
   setLatestResolution(r: LatestResolution): Promise<void>;
-  /** Graceful stop; restart() comes back on the same ports with the same data. */
-  stop(): Promise<void>;
-  /** SIGKILL, as a crash would (data written so far is kept). */
-  kill(): Promise<void>;
+  /** Back on the same ports after stop() or kill(), with the same data (what was written before a kill included). */
   restart(): Promise<void>;
-  dispose(): Promise<void>;
 }
 
 export interface StartGcpOptions {
@@ -191,23 +186,10 @@ export async function startGcpSecretManager(opts: StartGcpOptions = {}): Promise
       await control('POST', '/control/latest', { resolution: r });
       latest = r;
     },
-    stop: async () => {
-      await proc?.stop();
-      await waitPortFree(port);
-      await waitPortFree(controlPort);
-    },
-    kill: async () => {
-      await proc?.kill();
-      await waitPortFree(port);
-      await waitPortFree(controlPort);
-    },
+    ...processLifecycle(() => proc, [port, controlPort], dir),
     restart: async () => {
       await handle.stop();
       await launch();
-    },
-    dispose: async () => {
-      await proc?.stop();
-      removeDir(dir);
     },
   };
   return handle;

@@ -15,18 +15,17 @@ import {
   freePort,
   makeTempDir,
   probeFetch,
-  removeDir,
+  processLifecycle,
   spawnManaged,
   venvTool,
-  waitPortFree,
   waitReady,
 } from './common.ts';
-import type { ManagedProcess } from './common.ts';
+import type { ManagedProcess, ProcessLifecycle } from './common.ts';
 
 export const MOTO_REGION = 'us-east-1';
 export const MOTO_CREDENTIALS = { accessKeyId: 'testing', secretAccessKey: 'testing' } as const;
 
-export interface MotoServer {
+export interface MotoServer extends ProcessLifecycle {
   readonly host: string;
   readonly port: number;
   /** http://127.0.0.1:PORT — the endpoint for every AWS SDK client. */
@@ -38,12 +37,8 @@ export interface MotoServer {
   secretsManagerClient(overrides?: Partial<SecretsManagerClientConfig>): SecretsManagerClient;
   /** Wipe all moto state (POST /moto-api/reset) and the recording. */
   reset(): Promise<void>;
-  stop(): Promise<void>;
-  /** SIGKILL, as a crash would. */
-  kill(): Promise<void>;
   /** Start again on the same port; by default replays the recorded requests to restore state. */
   restart(opts?: { keepState?: boolean }): Promise<void>;
-  dispose(): Promise<void>;
 }
 
 export interface StartMotoOptions {
@@ -123,23 +118,12 @@ export async function startMoto(opts: StartMotoOptions = {}): Promise<MotoServer
       await post('/moto-api/reset');
       await post('/moto-api/recorder/reset-recording');
     },
-    stop: async () => {
-      await proc?.stop();
-      await waitPortFree(port);
-    },
-    kill: async () => {
-      await proc?.kill();
-      await waitPortFree(port);
-    },
+    ...processLifecycle(() => proc, [port], dir),
     restart: async (o = {}) => {
       await handle.stop();
       if (o.keepState === false) rmSync(recording, { force: true });
       await launch();
       if (o.keepState !== false && existsSync(recording)) await post('/moto-api/recorder/replay-recording');
-    },
-    dispose: async () => {
-      await proc?.stop();
-      removeDir(dir);
     },
   };
   return handle;

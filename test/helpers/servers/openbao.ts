@@ -15,13 +15,12 @@ import {
   freePort,
   makeTempDir,
   probeFetch,
-  removeDir,
+  processLifecycle,
   spawnManaged,
   venvTool,
-  waitPortFree,
   waitReady,
 } from './common.ts';
-import type { ManagedProcess } from './common.ts';
+import type { ManagedProcess, ProcessLifecycle } from './common.ts';
 import type { ServiceAccountToken, TokenReviewServer } from './kubernetes-tokenreview.ts';
 
 export interface BaoResponse {
@@ -36,7 +35,7 @@ export interface ApproleCredentials {
   mount: string;
 }
 
-export interface OpenBaoServer {
+export interface OpenBaoServer extends ProcessLifecycle {
   readonly host: string;
   readonly port: number;
   /** http://127.0.0.1:PORT */
@@ -92,13 +91,8 @@ export interface OpenBaoServer {
   ): Promise<void>;
   loginKubernetes(roleName: string, token: ServiceAccountToken | string, mount?: string): Promise<string>;
 
-  /** Graceful stop; restart() brings it back on the same port and replays the setup journal. */
-  stop(): Promise<void>;
-  /** SIGKILL, as a crash would. */
-  kill(): Promise<void>;
+  /** Back on the same port after stop() or kill(), with the setup journal replayed. */
   restart(): Promise<void>;
-  /** Stop and remove the temp dir. */
-  dispose(): Promise<void>;
 }
 
 export interface StartOpenBaoOptions {
@@ -346,22 +340,11 @@ export async function startOpenBao(opts: StartOpenBaoOptions = {}): Promise<Open
       return r.body.auth.client_token as string;
     },
 
-    stop: async () => {
-      await proc?.stop();
-      await waitPortFree(port);
-    },
-    kill: async () => {
-      await proc?.kill();
-      await waitPortFree(port);
-    },
+    ...processLifecycle(() => proc, [port], dir),
     restart: async () => {
       await handle.stop();
       await launch();
       await replay();
-    },
-    dispose: async () => {
-      await proc?.stop();
-      removeDir(dir);
     },
   };
   return handle;

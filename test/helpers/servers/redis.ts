@@ -5,15 +5,14 @@ import {
   LOOPBACK,
   freePort,
   makeTempDir,
-  removeDir,
+  processLifecycle,
   spawnManaged,
   systemTool,
-  waitPortFree,
   waitReady,
 } from './common.ts';
-import type { ManagedProcess } from './common.ts';
+import type { ManagedProcess, ProcessLifecycle } from './common.ts';
 
-export interface RedisServer {
+export interface RedisServer extends ProcessLifecycle {
   readonly host: string;
   readonly port: number;
   /** redis://127.0.0.1:PORT */
@@ -22,14 +21,8 @@ export interface RedisServer {
   readonly pid: number | undefined;
   /** Run a command with redis-cli-like semantics over a raw RESP connection; returns the raw reply line(s). */
   command(...args: string[]): Promise<string>;
-  /** Stop the server (SIGTERM); the handle can restart() it on the same port. */
-  stop(): Promise<void>;
-  /** SIGKILL the server, as a crash would. */
-  kill(): Promise<void>;
   /** Start again on the same port (data is not kept: no persistence). */
   restart(): Promise<void>;
-  /** Stop and remove the temp dir. */
-  dispose(): Promise<void>;
 }
 
 export interface StartRedisOptions {
@@ -107,22 +100,10 @@ export async function startRedis(opts: StartRedisOptions = {}): Promise<RedisSer
       return proc?.child.pid;
     },
     command: async (...args: string[]) => await redisCommand(port, args),
-    stop: async () => {
-      await proc?.stop();
-      await waitPortFree(port);
-    },
-    kill: async () => {
-      await proc?.kill();
-      await waitPortFree(port);
-    },
+    ...processLifecycle(() => proc, [port], dir),
     restart: async () => {
-      await proc?.stop();
-      await waitPortFree(port);
+      await handle.stop();
       await launch();
-    },
-    dispose: async () => {
-      await proc?.stop();
-      removeDir(dir);
     },
   };
   return handle;
