@@ -13,7 +13,7 @@ for (let r = 0; r < Number(values.rounds); r++) {
     try {
       const m = await hitLoad(gateway, token, Number(values.connections), { durationSeconds: 8, warmupSeconds: 2 });
       results.get(flags)!.push(m.serverCpuUsPerRequest);
-      console.log(`round ${r + 1} [${flags}] ${m.serverCpuUsPerRequest.toFixed(1)} µs/req, ${Math.round(m.requests / m.seconds)} req/s, rss ${(gateway.rssBytes() / 1e6).toFixed(1)} MB`);
+      console.log(`round ${r + 1} [${flags}] ${m.serverCpuUsPerRequest.toFixed(1)} µs/req, ${Math.round(m.requests / m.seconds)} req/s, p50 / p99 ${m.latencyMs.p50.toFixed(2)} / ${m.latencyMs.p99.toFixed(2)} ms, rss ${(gateway.rssBytes() / 1e6).toFixed(1)} MB`);
     } finally {
       await gateway.stop();
     }
