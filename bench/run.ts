@@ -15,7 +15,7 @@ import { BENCH_DIR, REPO_DIR, startBaseline } from './lib/processes.ts';
 import { measureAmplification } from './sections/amplification.ts';
 import { measureCold } from './sections/cold.ts';
 import { measureHerd } from './sections/herd.ts';
-import { measureMemory, measureStart } from './sections/memory-start.ts';
+import { measureMemory, measureMemoryFloor, measureStart } from './sections/memory-start.ts';
 import { baselineLoad, batchLoad, hitLoad, startHitGateway, type LoadShape } from './sections/throughput.ts';
 import type { WorkloadParams } from './lib/workload.ts';
 
@@ -113,6 +113,7 @@ if (only.has('amplification')) {
 }
 if (only.has('memory')) {
   report.memory = await measureMemory(profile.memory, smoke ? 'src' : 'dist');
+  report.memoryFloor = await measureMemoryFloor(profile.memory);
   say(`memory measured, ${elapsed()}`);
 }
 if (only.has('start')) {

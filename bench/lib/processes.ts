@@ -67,12 +67,17 @@ function serverHandle(name: string, proc: ManagedProcess, port: number, dir: str
 
 /** The baseline: a bare Fastify route returning a small JSON object (bench/baseline-server.ts), on the same
  * Node with the same flags as the gateway, so that the flags' effect is not counted as the gateway's. */
-export async function startBaseline(): Promise<ServerProcess> {
-  const dir = makeTempDir('bench-baseline');
+export function startBaseline(): Promise<ServerProcess> {
+  return startBenchServer('baseline', 'baseline-server.ts', '/hello');
+}
+
+/** One of bench/'s own servers (`script PORT`), with the image's Node flags; ready when `readyPath` answers 200. */
+export async function startBenchServer(name: string, script: string, readyPath: string): Promise<ServerProcess> {
+  const dir = makeTempDir(`bench-${name}`);
   const port = await freePort();
-  const proc = spawnManaged(NODE, [...imageNodeFlags(), join(BENCH_DIR, 'baseline-server.ts'), String(port)], { cwd: dir, logFile: join(dir, 'baseline.log') });
-  const server = serverHandle('baseline', proc, port, dir);
-  await waitFor200('baseline', proc, `${server.url}/hello`);
+  const proc = spawnManaged(NODE, [...imageNodeFlags(), join(BENCH_DIR, script), String(port)], { cwd: dir, logFile: join(dir, `${name}.log`) });
+  const server = serverHandle(name, proc, port, dir);
+  await waitFor200(name, proc, `${server.url}${readyPath}`);
   return server;
 }
 

@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { makeTempDir, probeFetch, sleep } from '../../test/helpers/servers/common.ts';
 import { startPostgres, type PostgresServer } from '../../test/helpers/servers/postgres.ts';
 import { benchGatewayConfig, type BenchGatewayConfig } from '../lib/gateway-config.ts';
-import { REPO_DIR, spawnGateway, startGateway, type GatewayEntry } from '../lib/processes.ts';
+import { REPO_DIR, spawnGateway, startBenchServer, startGateway, type GatewayEntry } from '../lib/processes.ts';
+import { connectionToApiJson } from '../../src/airflow/connection.ts';
 
 export interface MemoryResult {
   entries: number;
@@ -26,6 +27,13 @@ export interface MemoryResult {
 }
 
 const BATCH = 100;
+
+/** A bare Node process holding only the answers (bench/memory-floor-server.mjs), filled the same way. */
+export interface MemoryFloorResult {
+  entries: number;
+  rssReadyBytes: number;
+  rssFilledBytes: number;
+}
 
 // Airflow's connection and variable tables, the columns the metastore backend reads.
 const SCHEMA = `
@@ -45,6 +53,23 @@ export async function measureMemory(counts: number[], entry: GatewayEntry): Prom
   return results;
 }
 
+const EXTRA = '{"sslmode": "require", "application_name": "airflow"}';
+
+/** The answer the gateway sends for bench_conn_<i> (the row startMetastore writes). */
+export function benchConnectionText(i: number): string {
+  return connectionToApiJson({
+    conn_id: `bench_conn_${i}`,
+    conn_type: 'postgres',
+    description: null,
+    host: `db-${i}.data.internal`,
+    login: 'airflow_reader',
+    password: `not-a-real-password-${i}`,
+    schema: 'warehouse',
+    port: 5432,
+    extra: EXTRA,
+  });
+}
+
 /** A real PostgreSQL holding an Airflow metadata database with `entries` connections (bench_conn_0 …). */
 export async function startMetastore(entries: number): Promise<PostgresServer> {
   const pg = await startPostgres({ database: 'airflow' });
@@ -52,7 +77,7 @@ export async function startMetastore(entries: number): Promise<PostgresServer> {
     await pg.psql(SCHEMA);
     await pg.psql(`INSERT INTO connection (conn_id, conn_type, host, schema, login, password, port, extra)
       SELECT 'bench_conn_' || i, 'postgres', 'db-' || i || '.data.internal', 'warehouse', 'airflow_reader', 'not-a-real-password-' || i, 5432,
-             '{"sslmode": "require", "application_name": "airflow"}' FROM generate_series(0, ${entries - 1}) AS i`);
+             '${EXTRA}' FROM generate_series(0, ${entries - 1}) AS i`);
   } catch (e) {
     await pg.dispose();
     throw e;
@@ -100,6 +125,9 @@ async function fillAndMeasure(entries: number, entry: GatewayEntry, databaseUrl:
     const fillSeconds = (performance.now() - t0) / 1000;
     await sleep(1000);
     const rssFilledBytes = gateway.rssBytes();
+    // The floor (measureMemoryFloor) holds these very bytes.
+    const one = await fetch(`${gateway.url}/v1/connections/bench_conn_0`, { headers: { authorization: `Bearer ${token}` } });
+    if ((await one.text()) !== benchConnectionText(0)) throw new Error('the gateway answered bench_conn_0 with another text than benchConnectionText(0)');
     const metrics = await (await fetch(`${gateway.url}/metrics`)).text();
     const cachedEntries = Number(/^secrets_gateway_cache_entries\{kind="connection"\} (\d+)/m.exec(metrics)?.[1] ?? NaN);
     const gauge = (name: string) => Number(new RegExp(`^${name} (\\d+)`, 'm').exec(metrics)?.[1] ?? NaN);
@@ -107,6 +135,38 @@ async function fillAndMeasure(entries: number, entry: GatewayEntry, databaseUrl:
   } finally {
     await gateway.stop();
   }
+}
+
+/** The memory floor: for each count a fresh bench/memory-floor-server.mjs, RSS at ready and after
+ * holding `entries` answers, posted as the gateway's fill asks for them (batches of 100, four in flight). */
+export async function measureMemoryFloor(counts: number[]): Promise<MemoryFloorResult[]> {
+  const results: MemoryFloorResult[] = [];
+  for (const entries of counts) {
+    const floor = await startBenchServer('memory-floor', 'memory-floor-server.mjs', '/held');
+    try {
+      await sleep(500);
+      const rssReadyBytes = floor.rssBytes();
+      let next = 0;
+      const worker = async () => {
+        while (next < entries) {
+          const first = next;
+          next += BATCH;
+          const batch = Array.from({ length: Math.min(BATCH, entries - first) }, (_, i) => [`bench_conn_${first + i}`, benchConnectionText(first + i)]);
+          const res = await fetch(`${floor.url}/hold`, { method: 'POST', body: JSON.stringify(batch) });
+          if (res.status !== 200) throw new Error(`the memory floor answered ${res.status}`);
+        }
+      };
+      await Promise.all([worker(), worker(), worker(), worker()]);
+      await sleep(1000);
+      const rssFilledBytes = floor.rssBytes();
+      const held = Number(await (await fetch(`${floor.url}/held`)).text());
+      if (held !== entries) throw new Error(`the memory floor holds ${held} answers, not ${entries}`);
+      results.push({ entries, rssReadyBytes, rssFilledBytes });
+    } finally {
+      await floor.stop();
+    }
+  }
+  return results;
 }
 
 export interface StartResult {
