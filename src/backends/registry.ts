@@ -1,4 +1,5 @@
-// Every backend type the gateway knows. Adding a backend is one module and one line here.
+// Every backend type the gateway knows. Adding a backend is one module, one line here, its options
+// schema in options-schemas.ts, and `node scripts/config-validators.ts` (a unit test checks all three agree).
 import type { BackendFactory } from './registry-types.ts';
 import { airflowMetastoreBackend } from './airflow-metastore.ts';
 import { environmentBackend } from './environment.ts';
