@@ -1,7 +1,8 @@
 // What a start loads. The configuration schemas (TypeBox) are for the generators and the tests:
 // the gateway validates with the generated validators (src/config/validators.generated.ts) and
 // takes the schemas' types with `import type`, which type stripping erases. Loading TypeBox
-// cost ~60 ms of CPU per start; a value import of a schema module would bring it back.
+// cost ~60 ms of CPU per start; a value import of a schema module would bring it back. The network
+// backends' modules (and cockatiel, their resilience policies) load only when one is configured.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { describe, it } from 'node:test';
@@ -28,6 +29,12 @@ describe('a start', () => {
     const loaded = modulesLoadedByCli();
     assert.ok(loaded.some((url) => url.endsWith('/src/config/validators.generated.ts')), 'the hook saw the start modules');
     assert.deepEqual(loaded.filter((url) => url.includes('/@sinclair/typebox/') || SCHEMA_MODULES.some((m) => url.endsWith(m))), []);
+  });
+
+  it('loads no network backend module and no cockatiel until one is configured', () => {
+    const loaded = modulesLoadedByCli();
+    const network = ['/src/backends/vault.ts', '/src/backends/aws-secrets-manager.ts', '/src/backends/gcp-secret-manager.ts', '/src/backends/resilience.ts'];
+    assert.deepEqual(loaded.filter((url) => url.includes('/cockatiel/') || network.some((m) => url.endsWith(m))), []);
   });
 
   it('knows the same backend types as the options schemas the validators are generated from', () => {
