@@ -23,13 +23,13 @@ export function imageNodeFlags(): string[] {
  * The variables `npm start` sets before `node` (package.json's `VAR=value node …`), paths resolved
  * against the package directory, where npm runs its scripts (the bench's gateways run elsewhere).
  */
-export function npmStartEnv(): Record<string, string> {
-  const pkg = JSON.parse(readFileSync(join(REPO_DIR, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+export function npmStartEnv(packageDir = REPO_DIR): Record<string, string> {
+  const pkg = JSON.parse(readFileSync(join(packageDir, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
   const env: Record<string, string> = {};
   for (const word of pkg.scripts['start']!.split(' ')) {
     const m = /^([A-Z_][A-Z0-9_]*)=(.*)$/.exec(word);
     if (!m) break;
-    env[m[1]!] = resolve(REPO_DIR, m[2]!);
+    env[m[1]!] = resolve(packageDir, m[2]!);
   }
   return env;
 }
