@@ -8,7 +8,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { GatewayConfigSchema } from '../src/config/schema.ts';
-import { backendFactory, knownBackendTypes } from '../src/backends/registry.ts';
+import { BACKEND_OPTIONS_SCHEMAS } from '../src/backends/options-schemas.ts';
 
 export const VALUES_SCHEMA_PATH = fileURLToPath(new URL('../helm/secrets-gateway/values.schema.json', import.meta.url));
 
@@ -36,7 +36,7 @@ function defaultsAreOptional(schema: unknown): void {
 /** The JSON Schema of the chart's `config` value: the gateway's configuration file. */
 export function configValueSchema(): JsonObject {
   const config = plain(GatewayConfigSchema);
-  const types = knownBackendTypes();
+  const types = Object.keys(BACKEND_OPTIONS_SCHEMAS);
   const backends = (config.properties as JsonObject).backends as JsonObject;
   backends.items = {
     type: 'object',
@@ -44,7 +44,7 @@ export function configValueSchema(): JsonObject {
     properties: { type: { enum: types } },
     allOf: types.map((type) => ({
       if: { properties: { type: { const: type } }, required: ['type'] },
-      then: plain(backendFactory(type)!.optionsSchema),
+      then: plain(BACKEND_OPTIONS_SCHEMAS[type]),
     })),
   };
   defaultsAreOptional(config);

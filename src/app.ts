@@ -6,7 +6,7 @@ import type { FastifyChildLoggerFactory } from 'fastify/types/logger.js';
 import type { Logger } from 'pino';
 import { lazyChildLogger } from './logging.ts';
 import { BackendChain, chainLink } from './backends/chain.ts';
-import { backendFactory } from './backends/registry.ts';
+import { loadBackendFactory } from './backends/registry.ts';
 import { SecretCache, backendTtls } from './cache/secret-cache.ts';
 import type { GatewayConfig } from './config/schema.ts';
 import { countAuthFailure, createMetrics, type GatewayMetrics } from './metrics.ts';
@@ -57,10 +57,11 @@ export interface Gateway {
 // A caller's X-Request-Id is kept only if it is short and plain, so it cannot forge log lines.
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
 
-export function buildChain(config: GatewayConfig, deps: GatewayDeps, metrics?: GatewayMetrics): BackendChain {
+export async function buildChain(config: GatewayConfig, deps: GatewayDeps, metrics?: GatewayMetrics): Promise<BackendChain> {
   const ctx = { baseDir: config.baseDir, env: deps.env ?? process.env, logger: deps.logger };
-  const links = config.backends.map((entry) => {
-    const factory = backendFactory(entry.type);
+  const factories = await Promise.all(config.backends.map((entry) => loadBackendFactory(entry.type)));
+  const links = config.backends.map((entry, i) => {
+    const factory = factories[i];
     if (!factory) throw new Error(`unknown backend type ${entry.type}`); // config validation already refused it
     return chainLink(factory.create(entry, ctx), entry);
   });
@@ -76,7 +77,7 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
   const verifier = config.auth && !deps.withoutAccessControl ? new TokenVerifier(config.auth, config.baseDir, env, deps.logger.child({ component: 'auth' })) : null;
   const audit = verifier ? openAudit(config.audit, config.baseDir, env, deps.logger.child({ component: 'audit' })) : null;
   const metrics = createMetrics();
-  const chain = buildChain(config, deps, metrics);
+  const chain = await buildChain(config, deps, metrics);
   const cacheLogger = deps.logger.child({ component: 'cache' });
   const cache = new SecretCache({ config: config.cache, chain, backendTtlSeconds: backendTtls(config.backends), metrics, logger: cacheLogger, ...(deps.now ? { now: deps.now } : {}) });
   // The Redis bus (and ioredis, ~70 ms and ~20 MB at startup) is loaded only when configured.

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Value } from '@sinclair/typebox/value';
-import { AuthConfigSchema, type AuthConfig } from '../../src/auth/config.ts';
+import { AuthConfigSchema, type AuthConfig } from '../../src/auth/config-schema.ts';
 import { mintToken } from '../../src/auth/token.ts';
 
 export const READ_SCOPES = 'connections:read:* variables:read:* config:read:*';

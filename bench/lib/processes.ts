@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { LOOPBACK, freePort, makeTempDir, probeFetch, spawnManaged, tailFile, waitReady, type ManagedProcess } from '../../test/helpers/servers/common.ts';
 import type { LoadResult, LoadSpec } from './load-types.ts';
-import { imageNodeFlags } from './node-flags.ts';
+import { imageNodeFlags, npmStartEnv } from './node-flags.ts';
 
 export const BENCH_DIR = fileURLToPath(new URL('..', import.meta.url));
 export const REPO_DIR = fileURLToPath(new URL('../..', import.meta.url));
@@ -118,10 +118,12 @@ export async function spawnGateway(
   const configPath = join(dir, 'config.yaml');
   writeFileSync(configPath, stringify(config));
   const spawnedAt = performance.now();
-  const proc = spawnManaged(NODE, [...imageNodeFlags(), ...(options.nodeFlags ?? []), gatewayEntryFile(options.entry ?? 'src'), 'serve', '--config', configPath], {
+  const entry = options.entry ?? 'src';
+  const proc = spawnManaged(NODE, [...imageNodeFlags(), ...(options.nodeFlags ?? []), gatewayEntryFile(entry), 'serve', '--config', configPath], {
     cwd: dir,
     logFile: join(dir, 'gateway.log'),
-    env: { ...options.env },
+    // A source start as `npm start` runs it: with the environment its script sets.
+    env: { ...(entry === 'src' ? npmStartEnv() : {}), ...options.env },
   });
   return { dir, port, proc, configPath, spawnedAt };
 }

@@ -1,4 +1,5 @@
-// The `audit:` section: where audit events go, and the key that fingerprints values.
+// The `audit:` section: where audit events go, and the key that fingerprints values. A schema
+// module: only the generators and the tests load it; the gateway takes its type with `import type`.
 import { Type, type Static } from '@sinclair/typebox';
 
 export const AuditConfigSchema = Type.Object(

@@ -1,85 +1,13 @@
 // The `auth:` section of the configuration. Secrets are never inline: an HMAC
 // secret comes from a file or an environment variable, so a committed config
-// file never holds one.
-import { Type, type Static } from '@sinclair/typebox';
+// file never holds one. The section's schema is in config-schema.ts, which only the validator
+// generator and the tests load; this module holds what a start needs: the checks the schema cannot
+// express.
+import type { AuthConfig } from './config-schema.ts';
 import { policyProblems } from './policy.ts';
 
-export const JWT_ALGORITHMS = ['HS256', 'HS384', 'HS512', 'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'] as const;
-export type JwtAlgorithm = (typeof JWT_ALGORITHMS)[number];
+export type { AuthConfig, JwksConfig, JwtAlgorithm, KeyConfig } from './config-schema.ts';
 export const isHmac = (alg: string): boolean => alg.startsWith('HS');
-
-const KeySchema = Type.Object(
-  {
-    kid: Type.String({ minLength: 1, maxLength: 256 }),
-    alg: Type.Union(JWT_ALGORITHMS.map((a) => Type.Literal(a))),
-    secret_file: Type.Optional(Type.String({ minLength: 1, description: 'HS*: a file holding the secret (a trailing newline is ignored).' })),
-    secret_env: Type.Optional(Type.String({ minLength: 1, description: 'HS*: an environment variable holding the secret.' })),
-    public_key_file: Type.Optional(Type.String({ minLength: 1, description: 'RS/PS/ES/EdDSA: a PEM public key or certificate.' })),
-    public_key_env: Type.Optional(Type.String({ minLength: 1 })),
-  },
-  { additionalProperties: false },
-);
-
-const JwksSchema = Type.Object(
-  {
-    url: Type.String({ pattern: '^https?://', description: 'https, or http on a loopback address.' }),
-    cache_seconds: Type.Number({ default: 600, minimum: 1, maximum: 86400 }),
-    min_refresh_interval_seconds: Type.Number({ default: 30, minimum: 0, maximum: 3600, description: 'An unknown kid refetches the set at most this often.' }),
-    timeout_seconds: Type.Number({ default: 5, minimum: 0.1, maximum: 60 }),
-    token_file: Type.Optional(
-      Type.String({
-        pattern: '^/',
-        description:
-          'An absolute path to a bearer token sent with each fetch, re-read every time (a projected service-account token: ' +
-          "a Kubernetes API server serves /openid/v1/jwks only to authenticated callers by default).",
-      }),
-    ),
-  },
-  { additionalProperties: false },
-);
-
-const PolicySchema = Type.Object(
-  {
-    match: Type.Record(Type.String({ minLength: 1 }), Type.String(), { minProperties: 1 }),
-    grants: Type.Optional(Type.Array(Type.String({ minLength: 1 }))),
-    deny: Type.Optional(Type.Array(Type.String({ minLength: 1 }))),
-  },
-  { additionalProperties: false },
-);
-
-const StringOrList = Type.Union([Type.String({ minLength: 1 }), Type.Array(Type.String({ minLength: 1 }), { minItems: 1 })]);
-
-export const AuthConfigSchema = Type.Object(
-  {
-    enforce: Type.Boolean({ default: true, description: 'false: a dry run that audits "would deny" and serves anyway.' }),
-    audience: Type.Optional(StringOrList),
-    issuer: Type.Optional(StringOrList),
-    clock_skew_seconds: Type.Number({ default: 30, minimum: 0, maximum: 300 }),
-    max_token_bytes: Type.Integer({ default: 8192, minimum: 256, maximum: 16384 }),
-    token_cache_size: Type.Integer({ default: 10000, minimum: 0, maximum: 1000000 }),
-    keys: Type.Array(KeySchema, { default: [], maxItems: 64 }),
-    jwks: Type.Array(JwksSchema, { default: [], maxItems: 16 }),
-    policies: Type.Array(PolicySchema, { default: [], maxItems: 1000 }),
-    rate_limit: Type.Union(
-      [
-        Type.Object(
-          {
-            max: Type.Integer({ minimum: 1 }),
-            window_seconds: Type.Number({ minimum: 0.001 }),
-          },
-          { additionalProperties: false },
-        ),
-        Type.Literal(false),
-      ],
-      { default: { max: 1000, window_seconds: 1 }, description: 'Requests per subject per window; false turns it off.' },
-    ),
-  },
-  { additionalProperties: false },
-);
-
-export type AuthConfig = Static<typeof AuthConfigSchema>;
-export type KeyConfig = AuthConfig['keys'][number];
-export type JwksConfig = AuthConfig['jwks'][number];
 
 const LOOPBACK_URL = /^http:\/\/(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|\[::1\]|localhost)(:\d+)?\//i;
 

@@ -10,30 +10,14 @@
 // column exists from Airflow 3.1; older schemas have no team filter).
 import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { Type } from '@sinclair/typebox';
 // pg is loaded by init(), only when this backend is configured (~19 ms of every start otherwise).
 import type { Pool, QueryResultRow } from 'pg';
 import type { Logger } from 'pino';
 import type { Connection } from '../airflow/connection.ts';
 import { FernetError, MultiFernet } from '../airflow/fernet.ts';
 import { ConfigError } from '../config/errors.ts';
-import { backendSchema } from '../config/schema.ts';
 import type { BackendFactory } from './registry-types.ts';
 import { BackendError, type BackendStatus, type Found, type SecretKind, type SecretsBackend } from './types.ts';
-
-const optionalString = (description: string) => Type.Optional(Type.String({ minLength: 1, description }));
-
-const optionsSchema = backendSchema({
-  type: Type.Literal('airflow_metastore'),
-  sql_alchemy_conn: optionalString('Airflow\'s [database] sql_alchemy_conn: a postgresql:// URL (postgresql+psycopg2:// and other drivers accepted). Prefer sql_alchemy_conn_env when it holds a password.'),
-  sql_alchemy_conn_env: Type.String({ minLength: 1, default: 'AIRFLOW__DATABASE__SQL_ALCHEMY_CONN', description: 'Environment variable holding the URL, when sql_alchemy_conn is not set.' }),
-  sql_alchemy_schema: optionalString('Airflow\'s [database] sql_alchemy_schema: the schema holding the tables (default: the search path).'),
-  fernet_key_file: optionalString('File holding Airflow\'s [core] fernet_key (comma-separated keys for a rotation); re-read when it changes.'),
-  fernet_key_env: Type.String({ minLength: 1, default: 'AIRFLOW__CORE__FERNET_KEY', description: 'Environment variable holding the key(s), when fernet_key_file is not set.' }),
-  pool_size: Type.Integer({ default: 5, minimum: 1, maximum: 100 }),
-  statement_timeout_seconds: Type.Number({ default: 5, minimum: 0.1, maximum: 300 }),
-  connect_timeout_seconds: Type.Number({ default: 5, minimum: 0.1, maximum: 300 }),
-});
 
 const POSTGRES_URL = /^postgres(?:ql)?(?:\+[A-Za-z0-9_]+)?:\/\//;
 
@@ -314,7 +298,6 @@ export class AirflowMetastoreBackend implements SecretsBackend {
 
 export const airflowMetastoreBackend: BackendFactory = {
   type: 'airflow_metastore',
-  optionsSchema,
   create: (options, ctx) => {
     const name = options.name ?? 'airflow_metastore';
     const at = `backends[${name}]`;

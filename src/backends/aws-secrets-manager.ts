@@ -4,7 +4,6 @@
 // re-keyed through the field aliases and `extra_conn_words`. The client is the real AWS
 // SDK with its default credential chain (environment, web identity for IRSA, profiles,
 // container/instance roles); its own retries are off, so resilience.ts is in control.
-import { Type } from '@sinclair/typebox';
 // The SDK is loaded by init(), only when this backend is configured: it costs ~100 ms and ~25 MB
 // at startup, which a gateway without an AWS backend should not pay.
 import type { SecretsManagerClient, SecretsManagerClientConfig } from '@aws-sdk/client-secrets-manager';
@@ -12,15 +11,13 @@ type AwsSdk = typeof import('@aws-sdk/client-secrets-manager');
 import { deserializeConnection, type Connection } from '../airflow/connection.ts';
 import { pyJsonLoads, pythonJsonDumps, type PyValue } from '../airflow/python-json.ts';
 import { pyStrip } from '../airflow/python-text.ts';
-import { backendSchema, optionalStringOrNull, stringOrNull } from '../config/schema.ts';
 import { parseFailure } from './parse-failure.ts';
 import type { BackendContext, BackendFactory } from './registry-types.ts';
-import { BackendGuard, networkError, resilienceFrom, resilienceOptions } from './resilience.ts';
+import { BackendGuard, networkError, resilienceFrom } from './resilience.ts';
 import { BackendError, type BackendStatus, type Found, type SecretKind, type SecretsBackend } from './types.ts';
 
-
 /** _standardize_secret_keys: each connection field and the secret keys accepted for it, in Airflow's order. */
-const FIELD_ALIASES: ReadonlyArray<readonly [string, readonly string[]]> = [
+export const FIELD_ALIASES: ReadonlyArray<readonly [string, readonly string[]]> = [
   ['login', ['login', 'user', 'username', 'user_name']],
   ['password', ['password', 'pass', 'key']],
   ['host', ['host', 'remote_host', 'server']],
@@ -29,31 +26,6 @@ const FIELD_ALIASES: ReadonlyArray<readonly [string, readonly string[]]> = [
   ['conn_type', ['conn_type', 'conn_id', 'connection_type', 'engine']],
   ['extra', ['extra']],
 ];
-
-const optionsSchema = backendSchema({
-  type: Type.Literal('aws_secrets_manager'),
-  // Airflow's SecretsManagerBackend kwargs and defaults.
-  connections_prefix: stringOrNull({ default: 'airflow/connections' }),
-  variables_prefix: stringOrNull({ default: 'airflow/variables' }),
-  config_prefix: stringOrNull({ default: 'airflow/config' }),
-  sep: Type.String({ default: '/' }),
-  extra_conn_words: Type.Optional(
-    Type.Union([
-      Type.Record(Type.Union([...FIELD_ALIASES.map(([f]) => Type.Literal(f)), Type.Literal('user')]), Type.Array(Type.String())),
-      Type.Null(),
-    ]),
-  ),
-  // boto client settings Airflow takes from the same kwargs.
-  region_name: optionalStringOrNull(),
-  endpoint_url: optionalStringOrNull(),
-  profile_name: optionalStringOrNull(),
-  aws_access_key_id: optionalStringOrNull(),
-  aws_secret_access_key: optionalStringOrNull(),
-  aws_session_token: optionalStringOrNull(),
-  // Removed from Airflow (it now detects JSON itself); accepted so old kwargs still load, and ignored.
-  full_url_mode: Type.Optional(Type.Union([Type.Boolean(), Type.Null()])),
-  ...resilienceOptions,
-});
 
 /** A truthy prefix loses trailing `sep` characters (Python's rstrip(sep) strips any of sep's characters). */
 function normalisePrefix(prefix: unknown, sep: string): string | null {
@@ -227,6 +199,5 @@ function version(found: Found<string>): { version?: string } {
 
 export const awsSecretsManagerBackend: BackendFactory = {
   type: 'aws_secrets_manager',
-  optionsSchema,
   create: (options, ctx) => new SecretsManagerBackend(options.name ?? 'aws_secrets_manager', options, ctx),
 };

@@ -1,16 +1,10 @@
 // Airflow's EnvironmentVariablesBackend (spec §4): AIRFLOW_CONN_<ID.upper()> and
 // AIRFLOW_VAR_<KEY.upper()>, read at lookup time like os.environ.get. Only upper()
 // is applied, so ids that differ only in case share one variable.
-import { Type } from '@sinclair/typebox';
 import { deserializeConnection, type Connection } from '../airflow/connection.ts';
-import { backendSchema } from '../config/schema.ts';
 import type { BackendFactory } from './registry-types.ts';
 import type { BackendStatus, Found, SecretKind, SecretsBackend } from './types.ts';
 import { parseFailure } from './parse-failure.ts';
-
-const optionsSchema = backendSchema({
-  type: Type.Literal('environment'),
-});
 
 export class EnvironmentVariablesBackend implements SecretsBackend {
   readonly type = 'environment';
@@ -59,7 +53,6 @@ export class EnvironmentVariablesBackend implements SecretsBackend {
 
 export const environmentBackend: BackendFactory = {
   type: 'environment',
-  optionsSchema,
   create: (options, ctx) => new EnvironmentVariablesBackend(options.name ?? 'environment', ctx.env),
 };
 

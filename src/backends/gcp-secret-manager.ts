@@ -8,35 +8,16 @@
 // `retry: null` and its own deadline so resilience.ts's timeout, retries and breaker are in
 // control; the gRPC channel reconnects with a short backoff after the server comes back.
 import path from 'node:path';
-import { Type } from '@sinclair/typebox';
 // The client library is loaded by init(), only when this backend is configured: google-gax, gRPC and
 // protobufjs cost ~200 ms and ~40 MB at startup, which a gateway without a GCP backend should not pay.
 import type { SecretManagerServiceClient } from '@google-cloud/secret-manager';
 import { deserializeConnection, type Connection } from '../airflow/connection.ts';
 import { ConfigError } from '../config/errors.ts';
-import { backendSchema, optionalStringOrNull, stringOrNull } from '../config/schema.ts';
 import { parseFailure } from './parse-failure.ts';
 import type { BackendContext, BackendFactory } from './registry-types.ts';
-import { BackendGuard, networkError, resilienceFrom, resilienceOptions } from './resilience.ts';
+import { BackendGuard, networkError, resilienceFrom } from './resilience.ts';
 import { BackendError, type BackendStatus, type Found, type SecretKind, type SecretsBackend } from './types.ts';
 
-
-const optionsSchema = backendSchema({
-  type: Type.Literal('gcp_secret_manager'),
-  // Airflow's CloudSecretManagerBackend kwargs and defaults.
-  connections_prefix: stringOrNull({ default: 'airflow-connections' }),
-  variables_prefix: stringOrNull({ default: 'airflow-variables' }),
-  config_prefix: stringOrNull({ default: 'airflow-config' }),
-  sep: Type.String({ default: '-' }),
-  project_id: optionalStringOrNull(),
-  gcp_key_path: optionalStringOrNull(),
-  gcp_keyfile_dict: Type.Optional(Type.Union([Type.Record(Type.String(), Type.Unknown()), Type.Null()])),
-  gcp_scopes: optionalStringOrNull(),
-  // Gateway additions, for a regional endpoint or a local emulator.
-  api_endpoint: Type.Optional(stringOrNull({ description: 'host or host:port of the Secret Manager API (default: the Google endpoint).' })),
-  plaintext: Type.Boolean({ default: false, description: 'Unencrypted gRPC without credentials: for a local emulator only.' }),
-  ...resilienceOptions,
-});
 
 /** _SecretManagerClient.is_valid_secret_name. */
 const SECRET_ID_PATTERN = /^[a-zA-Z0-9-_]*$/;
@@ -210,6 +191,5 @@ function splitEndpoint(endpoint: unknown): [string | undefined, number | undefin
 
 export const gcpSecretManagerBackend: BackendFactory = {
   type: 'gcp_secret_manager',
-  optionsSchema,
   create: (options, ctx) => new CloudSecretManagerBackend(options.name ?? 'gcp_secret_manager', options, ctx),
 };

@@ -5,24 +5,12 @@
 // change, and after a bad edit keeps serving the last content that parsed,
 // reporting the error in /readyz and the log instead of failing every lookup.
 import path from 'node:path';
-import { Type } from '@sinclair/typebox';
 import type { Connection } from '../airflow/connection.ts';
 import { pyToPlain } from '../airflow/python-json.ts';
 import { parseConfigFile, parseConnectionsFile, parseVariablesFile } from '../airflow/local-filesystem-format.ts';
-import { backendSchema } from '../config/schema.ts';
 import type { BackendContext, BackendFactory } from './registry-types.ts';
 import { BackendError, type BackendStatus, type Found, type SecretKind, type SecretsBackend, type VariableValue } from './types.ts';
 import { WatchedFile } from './watched-file.ts';
-
-const optionalPath = () => Type.Optional(Type.Union([Type.String({ minLength: 1 }), Type.Null()]));
-
-const optionsSchema = backendSchema({
-  type: Type.Literal('local_filesystem'),
-  connections_file_path: optionalPath(),
-  variables_file_path: optionalPath(),
-  configs_file_path: optionalPath(),
-  poll_interval_seconds: Type.Number({ default: 2, minimum: 0.05, maximum: 3600, description: 'Fallback check for changes the directory watch misses.' }),
-});
 
 type Files = {
   connection?: WatchedFile<Map<string, Connection>>;
@@ -112,7 +100,6 @@ export class LocalFilesystemBackend implements SecretsBackend {
 
 export const localFilesystemBackend: BackendFactory = {
   type: 'local_filesystem',
-  optionsSchema,
   create: (options, ctx) =>
     new LocalFilesystemBackend(
       options.name ?? 'local_filesystem',

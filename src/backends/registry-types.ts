@@ -1,4 +1,3 @@
-import type { TObject } from '@sinclair/typebox';
 import type { Logger } from 'pino';
 import type { BackendEntry } from '../config/schema.ts';
 import type { SecretsBackend } from './types.ts';
@@ -11,9 +10,11 @@ export interface BackendContext {
   logger: Logger;
 }
 
-/** One per backend module: its type name, its options schema, and how to build it. */
+/**
+ * One per backend module: its type name and how to build it from an entry the generated
+ * validator has checked (its options schema is in options-schemas.ts).
+ */
 export interface BackendFactory {
   type: string;
-  optionsSchema: TObject;
   create(options: BackendEntry, ctx: BackendContext): SecretsBackend;
 }

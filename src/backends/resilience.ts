@@ -11,7 +11,6 @@
 // Only transient failures (unreachable, timeout, throttled, server error) are retried
 // and count towards the breaker: an access denied or a value that does not parse is
 // an answer about one secret, not about the backend's health.
-import { Type } from '@sinclair/typebox';
 import {
   BrokenCircuitError,
   CircuitState,
@@ -29,14 +28,7 @@ import {
 import type { Logger } from 'pino';
 import { BackendError, type BackendStatus } from './types.ts';
 
-/** Options every network backend takes (gateway options, not Airflow kwargs). */
-export const resilienceOptions = {
-  timeout_seconds: Type.Number({ default: 5, exclusiveMinimum: 0, maximum: 300, description: 'Budget for one lookup, retries included.' }),
-  max_retries: Type.Integer({ default: 2, minimum: 0, maximum: 10, description: 'Retries of a transient failure, with jittered exponential backoff.' }),
-  circuit_breaker_failures: Type.Integer({ default: 5, minimum: 1, maximum: 1000, description: 'Consecutive failed lookups that open the circuit.' }),
-  circuit_breaker_reset_seconds: Type.Number({ default: 10, minimum: 0.05, maximum: 3600, description: 'How long the circuit stays open before one probe.' }),
-};
-
+/** Options every network backend takes; their schema (bounds, defaults) is `resilienceOptions` in options-schemas.ts. */
 export interface ResilienceOptions {
   timeout_seconds: number;
   max_retries: number;

@@ -5,48 +5,16 @@
 // provider does); variables and config under `value`.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { Type } from '@sinclair/typebox';
 import { deserializeConnection, type Connection } from '../airflow/connection.ts';
 import { pyJsonLoads, pythonJsonDumps, pyToPlain, type PyDict, type PyValue } from '../airflow/python-json.ts';
 import { quote } from '../airflow/python-url.ts';
 import { ConfigError } from '../config/errors.ts';
-import { backendSchema, optionalStringOrNull, stringOrNull } from '../config/schema.ts';
 import { parseFailure } from './parse-failure.ts';
 import type { BackendContext, BackendFactory } from './registry-types.ts';
-import { BackendGuard, resilienceFrom, resilienceOptions } from './resilience.ts';
+import { BackendGuard, resilienceFrom } from './resilience.ts';
 import { BackendError, type BackendStatus, type Found, type SecretKind, type SecretsBackend, type VariableValue } from './types.ts';
 import { statusError, VaultClient, type VaultAuth, type VaultResponse, type VaultTls } from './vault-client.ts';
 
-
-const optionsSchema = backendSchema({
-  type: Type.Literal('vault'),
-  // Airflow's VaultBackend kwargs and defaults.
-  connections_path: stringOrNull({ default: 'connections', description: 'null turns connections off; "" makes the path the id itself.' }),
-  variables_path: stringOrNull({ default: 'variables' }),
-  config_path: stringOrNull({ default: 'config' }),
-  mount_point: stringOrNull({ default: 'secret', description: 'null: the first segment of each id is the mount.' }),
-  kv_engine_version: Type.Union([Type.Literal(1), Type.Literal(2)], { default: 2 }),
-  url: optionalStringOrNull(),
-  namespace: optionalStringOrNull(),
-  auth_type: Type.Union([Type.Literal('token'), Type.Literal('approle'), Type.Literal('kubernetes'), Type.Literal('userpass')], { default: 'token' }),
-  auth_mount_point: optionalStringOrNull(),
-  token: optionalStringOrNull(),
-  token_path: optionalStringOrNull(),
-  role_id: optionalStringOrNull(),
-  secret_id: optionalStringOrNull(),
-  secret_id_path: Type.Optional(stringOrNull({ description: 'Gateway addition: read the approle secret_id from a file (re-read at each login).' })),
-  kubernetes_role: optionalStringOrNull(),
-  kubernetes_jwt_path: Type.String({ default: '/var/run/secrets/kubernetes.io/serviceaccount/token' }),
-  username: optionalStringOrNull(),
-  password: optionalStringOrNull(),
-  // hvac.Client TLS kwargs: verify (bool, or a CA bundle path) and cert ([cert path, key path]).
-  verify: Type.Union([Type.Boolean(), Type.String({ minLength: 1 })], { default: true }),
-  cert: Type.Optional(Type.Union([Type.Tuple([Type.String({ minLength: 1 }), Type.String({ minLength: 1 })]), Type.Null()])),
-  // Accepted for Airflow compatibility; they only act in Airflow's multi-team mode, which the gateway does not have.
-  use_team_secrets_path: Type.Optional(Type.Boolean()),
-  global_secrets_path: optionalStringOrNull(),
-  ...resilienceOptions,
-});
 
 /** `rstrip("/")`, keeping None as None. */
 const stripSlashes = (p: unknown): string | null => (typeof p === 'string' ? p.replace(/\/+$/, '') : null);
@@ -280,6 +248,5 @@ function tlsOptions(o: Record<string, any>, baseDir: string): VaultTls {
 
 export const vaultBackend: BackendFactory = {
   type: 'vault',
-  optionsSchema,
   create: (options, ctx) => new VaultBackend(options.name ?? 'vault', options, ctx),
 };

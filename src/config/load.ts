@@ -10,7 +10,7 @@ import { ConfigError } from './errors.ts';
 import { PACKAGE_DIR } from '../package-dir.ts';
 import { airflowChainFromEnv } from './airflow-compat.ts';
 import { validateBackendOptions, validateConfigFile } from './validators.ts';
-import { backendFactory, knownBackendTypes } from '../backends/registry.ts';
+import { isKnownBackendType, knownBackendTypes } from '../backends/registry.ts';
 import { compileLookupPattern } from '../backends/lookup-pattern.ts';
 import type { AuditConfig } from '../audit/config.ts';
 import { authConfigProblems, type AuthConfig } from '../auth/config.ts';
@@ -94,8 +94,7 @@ function validateBackends(backends: BackendEntry[]): BackendEntry[] {
   const names = new Set<string>();
   return backends.map((entry, i) => {
     const at = `backends[${i}]`;
-    const factory = backendFactory(entry.type);
-    if (!factory) throw new ConfigError(`${at}.type`, `unknown backend type "${entry.type}" (known: ${knownBackendTypes().join(', ')})`);
+    if (!isKnownBackendType(entry.type)) throw new ConfigError(`${at}.type`, `unknown backend type "${entry.type}" (known: ${knownBackendTypes().join(', ')})`);
     const validate = validateBackendOptions(entry.type);
     const copy = structuredClone(entry);
     if (!validate(copy)) throw describe(validate.errors![0]!, at);

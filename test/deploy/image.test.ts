@@ -118,7 +118,9 @@ describe('Dockerfile', () => {
         if (!healthy) await new Promise((r) => setTimeout(r, 200));
       }
       assert.ok(healthy, `the HEALTHCHECK never passed:\n${output}`);
-      // The default config has no auth section: dev mode prints a loopback-only token.
+      // The default config has no auth section: dev mode prints a loopback-only token. The HEALTHCHECK ran
+      // synchronously, so when its first run passes, the child's output has not been read yet.
+      for (let i = 0; i < 100 && !/export SG_TOKEN=\S+\n/.test(output); i++) await new Promise((r) => setTimeout(r, 20));
       const devToken = /export SG_TOKEN=(\S+)/.exec(output)?.[1];
       assert.ok(devToken, `no dev token printed:\n${output}`);
       const res = await fetch(`http://127.0.0.1:${port}/v1/variables/image_test`, { headers: { authorization: `Bearer ${devToken}` } });

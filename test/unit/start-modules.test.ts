@@ -1,0 +1,43 @@
+// What a start loads. The configuration schemas (TypeBox) are for the generators and the tests:
+// the gateway validates with the generated validators (src/config/validators.generated.ts) and
+// takes the schemas' types with `import type`, which type stripping erases. Loading TypeBox
+// cost ~60 ms of CPU per start; a value import of a schema module would bring it back. The network
+// backends' modules (and cockatiel, their resilience policies) load only when one is configured.
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { describe, it } from 'node:test';
+import { BACKEND_OPTIONS_SCHEMAS } from '../../src/backends/options-schemas.ts';
+import { knownBackendTypes } from '../../src/backends/registry.ts';
+
+const SCHEMA_MODULES = ['/src/config/schema.ts', '/src/auth/config-schema.ts', '/src/audit/config.ts', '/src/backends/options-schemas.ts'];
+
+/** Every module URL that importing src/cli.ts (the start's whole static import graph) loads, in a fresh process. */
+function modulesLoadedByCli(): string[] {
+  const cli = new URL('../../src/cli.ts', import.meta.url).href;
+  const script = [
+    "import { registerHooks } from 'node:module';",
+    'const loaded = [];',
+    'registerHooks({ load(url, context, next) { loaded.push(url); return next(url, context); } });',
+    `await import(${JSON.stringify(cli)});`,
+    'process.stdout.write(JSON.stringify(loaded));',
+  ].join('\n');
+  return JSON.parse(execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' })) as string[];
+}
+
+describe('a start', () => {
+  it('loads neither TypeBox nor a schema module', () => {
+    const loaded = modulesLoadedByCli();
+    assert.ok(loaded.some((url) => url.endsWith('/src/config/validators.generated.ts')), 'the hook saw the start modules');
+    assert.deepEqual(loaded.filter((url) => url.includes('/@sinclair/typebox/') || SCHEMA_MODULES.some((m) => url.endsWith(m))), []);
+  });
+
+  it('loads no network backend module and no cockatiel until one is configured', () => {
+    const loaded = modulesLoadedByCli();
+    const network = ['/src/backends/vault.ts', '/src/backends/aws-secrets-manager.ts', '/src/backends/gcp-secret-manager.ts', '/src/backends/resilience.ts'];
+    assert.deepEqual(loaded.filter((url) => url.includes('/cockatiel/') || network.some((m) => url.endsWith(m))), []);
+  });
+
+  it('knows the same backend types as the options schemas the validators are generated from', () => {
+    assert.deepEqual(knownBackendTypes(), Object.keys(BACKEND_OPTIONS_SCHEMAS));
+  });
+});
