@@ -44,7 +44,7 @@ const profile = smoke
       workload: { workers: 4, dags: 2, taskIntervalSeconds: 60, phaseGroups: 2, durationSeconds: 120, connectionsPerTask: 2, variablesPerTask: 2, connectionPool: 4, variablePool: 4, missingPool: 1, connectionsInFirst: 2 } satisfies WorkloadParams,
       cache: { ttlSeconds: 60, negativeTtlSeconds: 30 },
       memory: [1000],
-      start: { repetitions: 1, entries: ['src'] as const },
+      start: { repetitions: 1, runs: [['src', 'warm']] as const },
     }
   : {
       shape: { durationSeconds: 8, warmupSeconds: 2 } satisfies LoadShape,
@@ -54,7 +54,7 @@ const profile = smoke
       workload: { workers: 40, dags: 8, taskIntervalSeconds: 60, phaseGroups: 10, durationSeconds: 1200, connectionsPerTask: 4, variablesPerTask: 4, connectionPool: 12, variablePool: 12, missingPool: 3, connectionsInFirst: 8 } satisfies WorkloadParams,
       cache: { ttlSeconds: 300, negativeTtlSeconds: 30 },
       memory: [10_000, 100_000],
-      start: { repetitions: 5, entries: ['dist', 'src'] as const },
+      start: { repetitions: 5, runs: [['dist', 'warm'], ['dist', 'empty'], ['src', 'warm']] as const },
     };
 
 const say = (line: string) => process.stdout.write(`bench: ${line}\n`);
@@ -118,7 +118,7 @@ if (only.has('memory')) {
 }
 if (only.has('start')) {
   report.start = [];
-  for (const entry of profile.start.entries) report.start.push(await measureStart(entry, profile.start.repetitions));
+  for (const [entry, cache] of profile.start.runs) report.start.push(await measureStart(entry, profile.start.repetitions, cache));
   say(`start measured, ${elapsed()}`);
 }
 

@@ -127,9 +127,14 @@ function targets(r: BenchReport): Target[] {
     t.push({ name: 'RSS with 100k cached entries', target: '≤ 150 MB', measured: `**${mb(m100.rssFilledBytes)}** (${mb(m100.rssReadyBytes)} before filling${floor})`, met: m100.rssFilledBytes <= 150 * 1024 ** 2 });
   }
   for (const s of r.start ?? []) {
-    t.push({ name: `Start → /readyz OK (${s.entry === 'dist' ? 'built package, as the image runs it' : '`npm start`, src with type stripping'})`, target: '≤ 300 ms', measured: `median **${n0(s.medianMs)} ms**`, met: s.medianMs <= 300 });
+    t.push({ name: `Start → /readyz OK (${startLabel(s)})`, target: '≤ 300 ms', measured: `median **${n0(s.medianMs)} ms**`, met: s.medianMs <= 300 });
   }
   return t;
+}
+
+function startLabel(s: StartResult): string {
+  if (s.entry === 'src') return '`npm start`, src with type stripping';
+  return s.compileCache === 'empty' ? "built package, a new pod's first start: empty compile cache" : 'built package, as the image runs it';
 }
 
 function section(title: string, body: string[]): string {
@@ -303,7 +308,7 @@ export function renderReport(r: BenchReport): string {
               '',
             ]
           : []),
-        ...(r.start ?? []).map((s) => `- Start → first \`/readyz\` 200 (\`${s.entry === 'dist' ? 'node dist/main.js serve' : 'node src/main.ts serve'}\`, local_filesystem + environment, auth, audit, metrics), polled every 2 ms: median **${n0(s.medianMs)} ms** over ${s.runsMs.length} starts (${s.runsMs.map((x) => n0(x)).join(', ')} ms).`),
+        ...(r.start ?? []).map((s) => `- Start → first \`/readyz\` 200 (\`${s.entry === 'dist' ? 'node dist/main.js serve' : 'node src/main.ts serve'}\`${s.compileCache === 'empty' ? ', each start with an empty compile cache' : ''}, local_filesystem + environment, auth, audit, metrics), polled every 2 ms: median **${n0(s.medianMs)} ms** over ${s.runsMs.length} starts (${s.runsMs.map((x) => n0(x)).join(', ')} ms).`),
       ]),
     );
   }
