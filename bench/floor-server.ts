@@ -7,11 +7,16 @@
 //            X-Secret-Version, Cache-Control, X-Secret-Source)
 //   audit    + an audit event per request, chained (SHA-256) and serialized every 5 ms in one loop
 //            and appended to a file with one write: the gateway's audit sink, stripped to its core
+// and, beside them, the issue's own reference point:
+//   jwt      the route shape with the token verified by fast-jwt (HS256, its cache on) in the hook
+//            instead of the token map: "behind a cached fast-jwt verifier about three quarters"
+//            (the key file is the fourth argument)
 import { hash, randomUUID } from 'node:crypto';
-import { openSync, writeSync } from 'node:fs';
+import { openSync, readFileSync, writeSync } from 'node:fs';
+import { createVerifier } from 'fast-jwt';
 import Fastify from 'fastify';
 
-const [portArg, level] = process.argv.slice(2);
+const [portArg, level, jwtKeyFile] = process.argv.slice(2);
 const port = Number(portArg);
 const app = Fastify({ logger: false });
 const BODY =
@@ -36,8 +41,21 @@ function flush(): void {
   writeSync(auditFd, chunk);
 }
 
-app.addHook('onRequest', (request, _reply, done) => {
+const verifyJwt =
+  level === 'jwt' ? createVerifier({ key: readFileSync(jwtKeyFile!, 'utf8').replace(/\r?\n$/, ''), algorithms: ['HS256'], cache: true }) : undefined;
+
+app.addHook('onRequest', (request, reply, done) => {
   const token = request.headers.authorization;
+  if (verifyJwt) {
+    try {
+      (request as unknown as { principal: { sub: string } }).principal = verifyJwt(token?.slice('Bearer '.length) ?? '') as { sub: string };
+    } catch {
+      reply.code(401).send();
+      return;
+    }
+    done();
+    return;
+  }
   let principal = principals.get(token);
   if (!principal) principals.set(token, (principal = { sub: 'bench-worker' }));
   (request as unknown as { principal: { sub: string } }).principal = principal;
