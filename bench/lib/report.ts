@@ -51,7 +51,8 @@ export function machineInfo(): MachineInfo {
   let commit = 'unknown';
   try {
     commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: REPO_DIR, encoding: 'utf8' }).trim();
-    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd: REPO_DIR, encoding: 'utf8' }).trim();
+    // The reports of an earlier run (bench/RESULTS.*) are the bench's own output, not a change to what it measures.
+    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no', '--', '.', ':!bench/RESULTS.md', ':!bench/RESULTS.json'], { cwd: REPO_DIR, encoding: 'utf8' }).trim();
     if (dirty) commit += ' (with uncommitted changes)';
   } catch {
     // not a git checkout
