@@ -13,6 +13,7 @@ import type { SecretKind } from '../backends/types.ts';
 import { GatewayError } from '../errors.ts';
 import { sendProblem, toGatewayError } from '../problems.ts';
 import type { RoutePermission } from '../routes/permissions.ts';
+import { addRouteHook } from '../routes/route-hooks.ts';
 import type { AuthConfig } from './config.ts';
 import { decide, type Decision } from './policy.ts';
 import { SubjectRateLimiter } from './rate-limit.ts';
@@ -235,14 +236,11 @@ export function registerAccessControl(app: FastifyInstance, options: AccessContr
     if (!route.url.startsWith('/v1/')) return;
     const permission = route.config?.permission;
     if (permission?.action === 'none') return;
-    route.onRequest = [...[route.onRequest ?? []].flat(), accessHook(route.url, permission)];
-    route.onResponse = [
-      ...[route.onResponse ?? []].flat(),
-      (request: FastifyRequest, reply: FastifyReply, done: () => void) => {
-        writeAuditEvents(request, reply, permission);
-        done();
-      },
-    ];
+    addRouteHook(route, 'onRequest', accessHook(route.url, permission));
+    addRouteHook(route, 'onResponse', (request, reply, done) => {
+      writeAuditEvents(request, reply, permission);
+      done();
+    });
   });
 
   function writeAuditEvents(request: FastifyRequest, reply: FastifyReply, permission: RoutePermission | undefined): void {

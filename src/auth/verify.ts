@@ -100,7 +100,12 @@ export class TokenVerifier {
   /** The principal of a token verified before and not expired yet; undefined otherwise (then call verify). */
   cached(token: string): Principal | undefined {
     const cached = this.cache?.get(token);
-    return cached && cached.expiresAt + this.auth.clock_skew_seconds * 1000 > Date.now() ? cached : undefined;
+    return cached && this.unexpired(cached) ? cached : undefined;
+  }
+
+  /** Not past its expiry, with the configured clock skew. */
+  private unexpired(principal: Principal): boolean {
+    return principal.expiresAt + this.auth.clock_skew_seconds * 1000 > Date.now();
   }
 
   async verify(token: string): Promise<Principal> {
@@ -136,7 +141,7 @@ export class TokenVerifier {
       rateLimitKey: `${typeof claims.iss === 'string' ? claims.iss : ''}|${claims.sub}`,
     };
     // No TTL in the LRU (its clock costs more than the rest of a cached check): cached() checks the expiry.
-    if (principal.expiresAt + this.auth.clock_skew_seconds * 1000 > Date.now()) this.cache?.set(token, principal);
+    if (this.unexpired(principal)) this.cache?.set(token, principal);
     return principal;
   }
 

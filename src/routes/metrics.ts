@@ -2,7 +2,8 @@
 // metrics of the secret routes, taken in one hook from each route's declared permission.
 import type { Server } from 'node:http';
 import { http } from '../node-http.ts';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
+import { addRouteHook } from './route-hooks.ts';
 import { batchedCounter, batchedHistogram, type GatewayMetrics, type RequestKind, type RequestOutcome } from '../metrics.ts';
 import type { ScopedAction } from './permissions.ts';
 
@@ -31,14 +32,13 @@ export function registerRequestMetrics(app: FastifyInstance, metrics: GatewayMet
     if (!kind) return;
     const duration = batchedHistogram(metrics.requestDuration, { kind });
     const found = batchedCounter(metrics.requests, { kind, outcome: 'found' });
-    const countRequest = (request: FastifyRequest, reply: FastifyReply, done: () => void): void => {
+    addRouteHook(route, 'onResponse', (_request, reply, done) => {
       duration.observe(reply.elapsedTime / 1000);
       const outcome = outcomeOf(reply.statusCode);
       if (outcome === 'found' && !batch) found.inc();
       else if (!batch || outcome === 'denied') metrics.requests.inc({ kind, outcome });
       done();
-    };
-    route.onResponse = [...[route.onResponse ?? []].flat(), countRequest];
+    });
   });
 }
 

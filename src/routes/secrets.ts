@@ -68,11 +68,7 @@ async function resolveOrThrow<T>(request: FastifyRequest, kind: SecretKind, id: 
 /** The answer's value, or the 404 for a not-found answer; recorded for the audit event. */
 function foundOrThrow<T>(request: FastifyRequest, kind: SecretKind, id: string, answer: Answer<T>): Resolved<T> {
   const { found } = answer;
-  if (!found) {
-    const err = notFound(`${kind === 'config' ? 'Config key' : kind === 'connection' ? 'Connection' : 'Variable'} "${id}"`);
-    request.recordOutcome(kind, id, { error: err });
-    throw err;
-  }
+  if (!found) return failureOf(request, kind, id)(notFound(`${kind === 'config' ? 'Config key' : kind === 'connection' ? 'Connection' : 'Variable'} "${id}"`));
   request.recordOutcome(kind, id, { found: { source: found.source, value: found.value } });
   return found;
 }
