@@ -3,9 +3,7 @@
 // server's CPU per request. It shows how much of the hit-throughput target (≥ 85 % of the
 // baseline) a route that does a fraction of the gateway's work already uses up on this machine.
 import { join } from 'node:path';
-import { freePort, makeTempDir, probeFetch, spawnManaged, waitReady } from '../test/helpers/servers/common.ts';
-import { imageNodeFlags } from './lib/node-flags.ts';
-import { BENCH_DIR, NODE, startBaseline, type ServerProcess } from './lib/processes.ts';
+import { startBaseline, startBenchServer, type ServerProcess } from './lib/processes.ts';
 import { baselineLoad, hitLoad, startHitGateway } from './sections/throughput.ts';
 
 const rounds = Number(process.argv[2] ?? 2);
@@ -13,13 +11,9 @@ const shape = { durationSeconds: 5, warmupSeconds: 2 };
 // 'jwt' is the issue's reference point (a cached fast-jwt verifier), beside the levels, not above them.
 const LEVELS = ['route', 'headers', 'audit', 'jwt'] as const;
 
-async function startLevel(level: string, jwtKeyFile: string, token: string): Promise<ServerProcess> {
-  const dir = makeTempDir(`bench-floor-${level}`);
-  const port = await freePort();
-  const proc = spawnManaged(NODE, [...imageNodeFlags(), join(BENCH_DIR, 'floor-server.ts'), String(port), level, jwtKeyFile], { cwd: dir, logFile: join(dir, 'floor.log') });
-  const url = `http://127.0.0.1:${port}`;
-  await waitReady(level, proc, async () => (await probeFetch(`${url}/v1/connections/bench_conn_0`, { headers: { authorization: `Bearer ${token}` } })).status === 200, 30_000);
-  return { name: level, url, port, pid: proc.child.pid!, dir, proc, rssBytes: () => 0, stop: () => proc.stop(5000) };
+/** A level of bench/floor-server.ts; ready when it answers the hit load's request (the jwt level verifies its token). */
+function startLevel(level: string, jwtKeyFile: string, token: string): Promise<ServerProcess> {
+  return startBenchServer(level, 'floor-server.ts', '/v1/connections/bench_conn_0', { args: [level, jwtKeyFile], headers: { authorization: `Bearer ${token}` } });
 }
 
 const baseline = await startBaseline();
@@ -31,7 +25,7 @@ try {
     const row = [`round ${r + 1}: baseline ${b.rps.toFixed(0)} req/s, ${b.serverCpuUsPerRequest.toFixed(1)} µs CPU/request`];
     for (const server of [...levels, gateway]) {
       const m = await hitLoad(server, token, 50, shape);
-      row.push(`${server.name === 'gateway' ? 'gateway' : server.name}: ${((100 * m.rps) / b.rps).toFixed(1)} % (${m.serverCpuUsPerRequest.toFixed(1)} µs, p99 ${(m.latencyMs.p99 / b.latencyMs.p99).toFixed(2)}×)`);
+      row.push(`${server.name}: ${((100 * m.rps) / b.rps).toFixed(1)} % (${m.serverCpuUsPerRequest.toFixed(1)} µs, p99 ${(m.latencyMs.p99 / b.latencyMs.p99).toFixed(2)}×)`);
     }
     console.log(row.join(' | '));
   }

@@ -36,12 +36,12 @@ export function rssBytesOf(pid: number): number {
 }
 
 /** Polls `url` until it answers 200 (or the process dies); returns the ms from `since`. */
-export async function waitFor200(name: string, proc: ManagedProcess, url: string, timeoutMs = 30_000, intervalMs = 50): Promise<void> {
+export async function waitFor200(name: string, proc: ManagedProcess, url: string, headers: Record<string, string> = {}, timeoutMs = 30_000, intervalMs = 50): Promise<void> {
   await waitReady(
     name,
     proc,
     async () => {
-      const r = await probeFetch(url);
+      const r = await probeFetch(url, { headers });
       await r.body?.cancel();
       return r.status === 200;
     },
@@ -71,19 +71,20 @@ export function startBaseline(): Promise<ServerProcess> {
   return startBenchServer('baseline', 'baseline-server.ts', '/hello');
 }
 
-/** One of bench/'s own servers (`script PORT`), with the image's Node flags; ready when `readyPath` answers 200. */
-export async function startBenchServer(name: string, script: string, readyPath: string): Promise<ServerProcess> {
+/** One of bench/'s own servers (`script PORT ...args`), with the image's Node flags; ready when GET
+ * `readyPath` (with `headers`) answers 200. */
+export async function startBenchServer(name: string, script: string, readyPath: string, options: { args?: string[]; headers?: Record<string, string> } = {}): Promise<ServerProcess> {
   const dir = makeTempDir(`bench-${name}`);
   const port = await freePort();
-  const proc = spawnManaged(NODE, [...imageNodeFlags(), join(BENCH_DIR, script), String(port)], { cwd: dir, logFile: join(dir, `${name}.log`) });
+  const proc = spawnManaged(NODE, [...imageNodeFlags(), join(BENCH_DIR, script), String(port), ...(options.args ?? [])], { cwd: dir, logFile: join(dir, `${name}.log`) });
   const server = serverHandle(name, proc, port, dir);
-  await waitFor200(name, proc, `${server.url}${readyPath}`);
+  await waitFor200(name, proc, `${server.url}${readyPath}`, options.headers);
   return server;
 }
 
 /** How the gateway is started: `npm start`'s entry (src, type stripping) or the built package (dist, as the image runs it). */
 export type GatewayEntry = 'src' | 'dist';
-export const gatewayEntryFile = (entry: GatewayEntry): string => join(REPO_DIR, entry === 'src' ? 'src/main.ts' : 'dist/main.js');
+export const gatewayEntryFile = (entry: GatewayEntry, tree = REPO_DIR): string => join(tree, entry === 'src' ? 'src/main.ts' : 'dist/main.js');
 
 export interface GatewayProcessOptions {
   /** The gateway configuration (server.port is set here). */
@@ -97,6 +98,8 @@ export interface GatewayProcessOptions {
   dir?: string;
   /** Node flags besides the image's own (imageNodeFlags), e.g. --cpu-prof for `npm run bench -- --profile`. */
   nodeFlags?: string[];
+  /** The checkout whose gateway runs (default: this one; bench/start-ab.ts compares two). */
+  tree?: string;
 }
 
 /** The real gateway, as `secrets-gateway serve --config FILE` runs it, on loopback. */
@@ -119,11 +122,11 @@ export async function spawnGateway(
   writeFileSync(configPath, stringify(config));
   const spawnedAt = performance.now();
   const entry = options.entry ?? 'src';
-  const proc = spawnManaged(NODE, [...imageNodeFlags(), ...(options.nodeFlags ?? []), gatewayEntryFile(entry), 'serve', '--config', configPath], {
+  const proc = spawnManaged(NODE, [...imageNodeFlags(), ...(options.nodeFlags ?? []), gatewayEntryFile(entry, options.tree), 'serve', '--config', configPath], {
     cwd: dir,
     logFile: join(dir, 'gateway.log'),
     // A source start as `npm start` runs it: with the environment its script sets.
-    env: { ...(entry === 'src' ? npmStartEnv() : {}), ...options.env },
+    env: { ...(entry === 'src' ? npmStartEnv(options.tree) : {}), ...options.env },
   });
   return { dir, port, proc, configPath, spawnedAt };
 }

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { makeTempDir, probeFetch, sleep } from '../../test/helpers/servers/common.ts';
 import { startPostgres, type PostgresServer } from '../../test/helpers/servers/postgres.ts';
 import { benchGatewayConfig, type BenchGatewayConfig } from '../lib/gateway-config.ts';
-import { REPO_DIR, spawnGateway, startBenchServer, startGateway, type GatewayEntry } from '../lib/processes.ts';
+import { REPO_DIR, cpuSecondsOf, spawnGateway, startBenchServer, startGateway, type GatewayEntry } from '../lib/processes.ts';
 import { connectionToApiJson } from '../../src/airflow/connection.ts';
 
 export interface MemoryResult {
@@ -96,21 +96,28 @@ export function metastoreGatewayConfig(dir: string, entries: number): BenchGatew
 }
 
 /** Asks for bench_conn_<from> … bench_conn_<to - 1> with POST /v1/lookup, four batches of 100 in flight; checks every answer. */
-export async function fillCache(gatewayUrl: string, token: string, from: number, to: number): Promise<void> {
-  const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
+/** Calls `send` for each batch of indexes in [from, to): BATCH at a time, four batches in flight. */
+async function inBatches(from: number, to: number, send: (indexes: number[]) => Promise<void>): Promise<void> {
   let next = from;
   const worker = async () => {
     while (next < to) {
       const first = next;
       next += BATCH;
-      const ids = Array.from({ length: Math.min(BATCH, to - first) }, (_, i) => `bench_conn_${first + i}`);
-      const res = await fetch(`${gatewayUrl}/v1/lookup`, { method: 'POST', headers, body: JSON.stringify({ connections: ids }) });
-      const body = (await res.json()) as { connections?: Array<{ status: string; connection?: { host?: string } }> };
-      const wrong = body.connections?.some((c, i) => c.status !== 'found' || c.connection?.host !== `db-${first + i}.data.internal`);
-      if (res.status !== 200 || wrong !== false) throw new Error(`lookup answered ${res.status}, not every connection found as stored`);
+      await send(Array.from({ length: Math.min(BATCH, to - first) }, (_, i) => first + i));
     }
   };
   await Promise.all([worker(), worker(), worker(), worker()]);
+}
+
+/** Asks for bench_conn_<from> … bench_conn_<to - 1> with POST /v1/lookup, four batches of 100 in flight; checks every answer. */
+export async function fillCache(gatewayUrl: string, token: string, from: number, to: number): Promise<void> {
+  const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
+  await inBatches(from, to, async (indexes) => {
+    const res = await fetch(`${gatewayUrl}/v1/lookup`, { method: 'POST', headers, body: JSON.stringify({ connections: indexes.map((i) => `bench_conn_${i}`) }) });
+    const body = (await res.json()) as { connections?: Array<{ status: string; connection?: { host?: string } }> };
+    const wrong = body.connections?.some((c, k) => c.status !== 'found' || c.connection?.host !== `db-${indexes[k]}.data.internal`);
+    if (res.status !== 200 || wrong !== false) throw new Error(`lookup answered ${res.status}, not every connection found as stored`);
+  });
 }
 
 async function fillAndMeasure(entries: number, entry: GatewayEntry, databaseUrl: string): Promise<MemoryResult> {
@@ -146,17 +153,10 @@ export async function measureMemoryFloor(counts: number[]): Promise<MemoryFloorR
     try {
       await sleep(500);
       const rssReadyBytes = floor.rssBytes();
-      let next = 0;
-      const worker = async () => {
-        while (next < entries) {
-          const first = next;
-          next += BATCH;
-          const batch = Array.from({ length: Math.min(BATCH, entries - first) }, (_, i) => [`bench_conn_${first + i}`, benchConnectionText(first + i)]);
-          const res = await fetch(`${floor.url}/hold`, { method: 'POST', body: JSON.stringify(batch) });
-          if (res.status !== 200) throw new Error(`the memory floor answered ${res.status}`);
-        }
-      };
-      await Promise.all([worker(), worker(), worker(), worker()]);
+      await inBatches(0, entries, async (indexes) => {
+        const res = await fetch(`${floor.url}/hold`, { method: 'POST', body: JSON.stringify(indexes.map((i) => [`bench_conn_${i}`, benchConnectionText(i)])) });
+        if (res.status !== 200) throw new Error(`the memory floor answered ${res.status}`);
+      });
       await sleep(1000);
       const rssFilledBytes = floor.rssBytes();
       const held = Number(await (await fetch(`${floor.url}/held`)).text());
@@ -181,32 +181,37 @@ export interface StartResult {
 /** Spawns the gateway with the local backends (the example files and the environment) and polls /readyz every 2 ms. */
 export async function measureStart(entry: GatewayEntry, repetitions: number, compileCache: StartResult['compileCache'] = 'warm'): Promise<StartResult> {
   const runsMs: number[] = [];
-  for (let r = 0; r < repetitions; r++) {
-    const dir = makeTempDir('bench-start');
-    copyFileSync(join(REPO_DIR, 'secrets/connections.yaml'), join(dir, 'connections.yaml'));
-    copyFileSync(join(REPO_DIR, 'secrets/variables.yaml'), join(dir, 'variables.yaml'));
-    const { config } = benchGatewayConfig({
-      dir,
-      backends: [{ type: 'local_filesystem', connections_file_path: 'connections.yaml', variables_file_path: 'variables.yaml' }, { type: 'environment' }],
-    });
-    // Node's compile cache (src/main.ts) otherwise lives in the temp directory, warm after the first start.
-    const env = compileCache === 'empty' ? { NODE_COMPILE_CACHE: makeTempDir('bench-compile-cache') } : {};
-    const { port, proc, spawnedAt } = await spawnGateway({ config, dir, entry, env });
-    let readyAt: number | undefined;
+  for (let r = 0; r < repetitions; r++) runsMs.push((await timeToReady(entry, { compileCache })).wallMs);
+  const sorted = [...runsMs].sort((a, b) => a - b);
+  return { entry, compileCache, runsMs, medianMs: sorted[Math.floor(sorted.length / 2)]! };
+}
+
+/** One start with the local backends (the example files and the environment): ms from spawn() to the first
+ * 200 of /readyz (polled every 2 ms), and the CPU the process had used by then. */
+export async function timeToReady(entry: GatewayEntry, options: { compileCache?: StartResult['compileCache']; tree?: string } = {}): Promise<{ wallMs: number; cpuMs: number }> {
+  const dir = makeTempDir('bench-start');
+  copyFileSync(join(REPO_DIR, 'secrets/connections.yaml'), join(dir, 'connections.yaml'));
+  copyFileSync(join(REPO_DIR, 'secrets/variables.yaml'), join(dir, 'variables.yaml'));
+  const { config } = benchGatewayConfig({
+    dir,
+    backends: [{ type: 'local_filesystem', connections_file_path: 'connections.yaml', variables_file_path: 'variables.yaml' }, { type: 'environment' }],
+  });
+  // Node's compile cache (src/main.ts) otherwise lives in the temp directory, warm after the first start.
+  const env = options.compileCache === 'empty' ? { NODE_COMPILE_CACHE: makeTempDir('bench-compile-cache') } : {};
+  const { port, proc, spawnedAt } = await spawnGateway({ config, dir, entry, env, ...(options.tree ? { tree: options.tree } : {}) });
+  try {
     const deadline = Date.now() + 30_000;
-    while (readyAt === undefined && Date.now() < deadline && proc.isRunning()) {
+    while (Date.now() < deadline && proc.isRunning()) {
       try {
         const res = await probeFetch(`http://127.0.0.1:${port}/readyz`, {}, 1000);
         await res.arrayBuffer();
-        if (res.status === 200) readyAt = performance.now();
+        if (res.status === 200) return { wallMs: performance.now() - spawnedAt, cpuMs: cpuSecondsOf(proc.child.pid!) * 1000 };
       } catch {
         await sleep(2);
       }
     }
+    throw new Error(`the gateway (${entry}${options.tree ? `, ${options.tree}` : ''}) was not ready within 30 s; log in ${proc.logFile}`);
+  } finally {
     await proc.stop(5000);
-    if (readyAt === undefined) throw new Error(`the gateway (${entry}) was not ready within 30 s; log in ${proc.logFile}`);
-    runsMs.push(readyAt - spawnedAt);
   }
-  const sorted = [...runsMs].sort((a, b) => a - b);
-  return { entry, compileCache, runsMs, medianMs: sorted[Math.floor(sorted.length / 2)]! };
 }
