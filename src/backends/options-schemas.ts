@@ -60,13 +60,18 @@ const vault = backendSchema({
   ...resilienceOptions,
 });
 
+/** The prefix kwargs of Airflow's cloud secrets backends (null turns a kind off), with each backend's defaults. */
+const prefixOptions = (connections: string, variables: string, config: string, sep: string) => ({
+  connections_prefix: stringOrNull({ default: connections }),
+  variables_prefix: stringOrNull({ default: variables }),
+  config_prefix: stringOrNull({ default: config }),
+  sep: Type.String({ default: sep }),
+});
+
 const awsSecretsManager = backendSchema({
   type: Type.Literal('aws_secrets_manager'),
   // Airflow's SecretsManagerBackend kwargs and defaults.
-  connections_prefix: stringOrNull({ default: 'airflow/connections' }),
-  variables_prefix: stringOrNull({ default: 'airflow/variables' }),
-  config_prefix: stringOrNull({ default: 'airflow/config' }),
-  sep: Type.String({ default: '/' }),
+  ...prefixOptions('airflow/connections', 'airflow/variables', 'airflow/config', '/'),
   extra_conn_words: Type.Optional(
     Type.Union([
       Type.Record(Type.Union([...FIELD_ALIASES.map(([f]) => Type.Literal(f)), Type.Literal('user')]), Type.Array(Type.String())),
@@ -88,10 +93,7 @@ const awsSecretsManager = backendSchema({
 const gcpSecretManager = backendSchema({
   type: Type.Literal('gcp_secret_manager'),
   // Airflow's CloudSecretManagerBackend kwargs and defaults.
-  connections_prefix: stringOrNull({ default: 'airflow-connections' }),
-  variables_prefix: stringOrNull({ default: 'airflow-variables' }),
-  config_prefix: stringOrNull({ default: 'airflow-config' }),
-  sep: Type.String({ default: '-' }),
+  ...prefixOptions('airflow-connections', 'airflow-variables', 'airflow-config', '-'),
   project_id: optionalStringOrNull(),
   gcp_key_path: optionalStringOrNull(),
   gcp_keyfile_dict: Type.Optional(Type.Union([Type.Record(Type.String(), Type.Unknown()), Type.Null()])),
