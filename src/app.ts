@@ -15,13 +15,14 @@ import { registerProblemHandlers } from './problems.ts';
 import { registerCacheRoutes } from './routes/cache.ts';
 import { registerDocsRoutes } from './routes/docs.ts';
 import { registerHealthRoutes } from './routes/health.ts';
-import { registerMetricsRoute, registerRequestMetrics } from './routes/metrics.ts';
+import { registerMetricsRoute } from './routes/metrics.ts';
 import { registerSecretRoutes } from './routes/secrets.ts';
 import { registerBackendsRoute } from './routes/backends.ts';
 import { registerConnectionTestRoute } from './routes/connections-test.ts';
 import { CriticalConnections } from './critical-connections.ts';
 import { openAudit, type Audit } from './audit/index.ts';
-import { registerAccessControl, registerWithoutAccessControl } from './auth/plugin.ts';
+import { registerPipeline } from './pipeline.ts';
+import type { RoutePermission } from './auth/permissions.ts';
 import type { AuthFailureReason } from './auth/reasons.ts';
 import { TokenVerifier } from './auth/verify.ts';
 import { lazySchemaCompilers } from './lazy-schemas.ts';
@@ -41,8 +42,9 @@ export interface GatewayDeps {
 export interface Gateway {
   app: FastifyInstance;
   chain: BackendChain;
-  /** Every route served (not the 405 guards), as method and URL pattern; the OpenAPI test compares them with the spec. */
-  routes: Array<{ method: string; url: string }>;
+  /** Every route served (not the 405 guards): method, URL pattern, declared permission and body schema. The
+   * OpenAPI test compares them with the spec; the fail-closed test tries each /v1 route without a grant. */
+  routes: Array<{ method: string; url: string; permission: RoutePermission | undefined; body: unknown }>;
   /** The critical_connections checks; states() is what the metrics read. */
   criticalConnections: CriticalConnections;
   cache: SecretCache;
@@ -106,7 +108,7 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
   const routes: Gateway['routes'] = [];
   app.addHook('onRoute', (route) => {
     if (route.config?.methodGuard) return;
-    for (const method of [route.method].flat()) routes.push({ method, url: route.url });
+    for (const method of [route.method].flat()) routes.push({ method, url: route.url, permission: route.config?.permission, body: route.schema?.body });
   });
   app.decorate('metrics', metrics);
   for (const schema of componentSchemas()) app.addSchema(schema);
@@ -114,35 +116,21 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
   app.removeContentTypeParser('text/plain');
   registerProblemHandlers(app);
 
-  // (Callback-style hooks: no promise per request.)
-  app.addHook('onRequest', (request, reply, done) => {
-    reply.header('x-request-id', request.id);
-    done();
-  });
-  app.addHook('onResponse', (request, reply, done) => {
-    // One line per request: route pattern (not the URL, which would carry ids and query), status, time.
-    // A /v1 request answered below 500 has its audit event, which says all this and more; its line is
-    // at debug, so the application log is not a second, unchained copy of the audit log.
-    const level = request.access && reply.statusCode < 500 ? 'debug' : 'info';
-    if ((request.log as Logger).isLevelEnabled(level)) {
-      request.log[level]({ method: request.method, route: request.routeOptions.url ?? '(none)', status: reply.statusCode, ms: Math.round(reply.elapsedTime * 100) / 100 }, 'request');
-    }
-    done();
-  });
-
-  if (verifier && audit && config.auth) {
-    registerAccessControl(app, { auth: config.auth, verifier, audit, logger: deps.logger, onFailure: (reason) => {
+  // The request pipeline (src/pipeline.ts): request id → authenticate → rate limit → authorize →
+  // handler → audit → metrics, for every /v1 route registered below.
+  registerPipeline(app, {
+    access: verifier && audit && config.auth ? { auth: config.auth, verifier, audit } : null,
+    metrics,
+    logger: deps.logger,
+    onAuthFailure: (reason) => {
       countAuthFailure(metrics, reason);
       deps.onAuthFailure?.(reason);
-    } });
-  } else {
-    registerWithoutAccessControl(app);
-  }
+    },
+  });
   const checks = config.connection_checks;
   // Connection checks resolve through the cache, like any caller's read.
   const lookupConnection = async (id: string) => (await cache.getConnection(id, { noCache: false })).found;
   const criticalConnections = new CriticalConnections(config.critical_connections, checks, lookupConnection, deps.logger.child({ component: 'critical_connections' }));
-  registerRequestMetrics(app, metrics);
   registerSecretRoutes(app, cache);
   registerCacheRoutes(app, cache, bus);
   registerConnectionTestRoute(app, lookupConnection, checks.timeout_seconds * 1000);

@@ -35,7 +35,7 @@ export async function serve(configPath: string | undefined): Promise<FastifyInst
     config.auth = devAuthConfig();
     process.stderr.write(
       '\nsecrets-gateway: no `auth` configured: DEV MODE, loopback only, signing key in ./.secrets-gateway/dev-signing-key\n' +
-        `Dev token (sub "dev", read scopes, valid ${DEV_TOKEN_TTL_MS / 3_600_000}h):\n\n  export SG_TOKEN=${devToken(config.auth)}\n\n` +
+        `Dev token (sub "dev": read, backends:read, connections:test and cache:invalidate scopes; valid ${DEV_TOKEN_TTL_MS / 3_600_000}h):\n\n  export SG_TOKEN=${devToken(config.auth)}\n\n` +
         '  curl -H "Authorization: Bearer $SG_TOKEN" http://127.0.0.1:<port>/v1/connections/<conn_id>\n\n',
     );
   }

@@ -4,7 +4,7 @@
 import { createRequire } from 'node:module';
 const require = createRequire(import.meta.url);
 export const config = validate10;
-const schema11 = {"additionalProperties":false,"type":"object","required":["server","log","cache","metrics","critical_connections","connection_checks","audit"],"properties":{"server":{"additionalProperties":false,"default":{},"type":"object","required":["host","port","body_limit_bytes","shutdown_timeout_seconds"],"properties":{"host":{"default":"127.0.0.1","minLength":1,"description":"Address to bind. Without an `auth` section, only loopback is allowed.","type":"string"},"port":{"default":8080,"minimum":0,"maximum":65535,"description":"0 picks any free port; the bound address is logged.","type":"integer"},"body_limit_bytes":{"default":65536,"minimum":1024,"maximum":10485760,"type":"integer"},"shutdown_timeout_seconds":{"default":10,"minimum":0,"maximum":300,"description":"How long SIGTERM waits for in-flight requests.","type":"number"}}},"log":{"additionalProperties":false,"default":{},"type":"object","required":["level"],"properties":{"level":{"default":"info","anyOf":[{"const":"fatal","type":"string"},{"const":"error","type":"string"},{"const":"warn","type":"string"},{"const":"info","type":"string"},{"const":"debug","type":"string"},{"const":"trace","type":"string"},{"const":"silent","type":"string"}]}}},"cache":{"additionalProperties":false,"default":{},"type":"object","required":["enabled","ttl_seconds","negative_ttl_seconds","stale_while_revalidate_seconds","max_stale_seconds","refresh_min_interval_seconds","max_entries","max_bytes","redis_channel"],"properties":{"enabled":{"default":true,"description":"false: every request goes to the backends.","type":"boolean"},"ttl_seconds":{"default":300,"minimum":0,"maximum":86400,"description":"How long a found answer is fresh; a backend entry may override it with cache_ttl_seconds.","type":"number"},"negative_ttl_seconds":{"default":30,"minimum":0,"maximum":86400,"description":"How long a not-found answer is fresh.","type":"number"},"stale_while_revalidate_seconds":{"default":60,"minimum":0,"maximum":86400,"description":"Past its TTL, within this window, a value is served at once while one background refresh runs.","type":"number"},"max_stale_seconds":{"default":900,"minimum":0,"maximum":604800,"description":"Past its TTL, up to this long, the last good value is served when the backends fail; past that, 503.","type":"number"},"refresh_min_interval_seconds":{"default":1,"minimum":0,"maximum":3600,"description":"no-cache, max-age and retries after a failure cause at most one backend lookup per key per interval.","type":"number"},"max_entries":{"default":10000,"minimum":1,"maximum":10000000,"type":"integer"},"max_bytes":{"default":67108864,"minimum":1024,"maximum":17179869184,"description":"Approximate memory bound (JSON size of values and ids).","type":"integer"},"version_key":{"description":"HMAC key for X-Secret-Version; give replicas the same key so they agree. Default: random per process.","anyOf":[{"minLength":32,"type":"string"},{"type":"null"}]},"redis_url":{"description":"Publish and apply invalidations across replicas over Redis pub/sub.","anyOf":[{"pattern":"^rediss?://","type":"string"},{"type":"null"}]},"redis_channel":{"default":"secrets-gateway:cache-invalidations","minLength":1,"maxLength":200,"type":"string"}}},"metrics":{"additionalProperties":false,"default":{},"type":"object","required":["enabled","path"],"properties":{"enabled":{"default":true,"type":"boolean"},"path":{"default":"/metrics","pattern":"^/[A-Za-z0-9/_-]*$","type":"string"},"port":{"description":"Serve metrics on this port (on server.host) instead of the main one; null: the main port.","anyOf":[{"minimum":0,"maximum":65535,"type":"integer"},{"type":"null"}]}}},"backends":{"maxItems":32,"type":"array","items":{"additionalProperties":true,"type":"object","required":["type"],"properties":{"type":{"minLength":1,"type":"string"},"name":{"pattern":"^[a-z0-9][a-z0-9_-]{0,62}$","description":"Unique name in the chain; defaults to the type.","type":"string"},"kinds":{"uniqueItems":true,"description":"The kinds this backend is asked for (default: all it supports); leave one out to turn it off.","type":"array","items":{"anyOf":[{"const":"connections","type":"string"},{"const":"variables","type":"string"},{"const":"config","type":"string"}]}},"connections_lookup_pattern":{"anyOf":[{"type":"string"},{"type":"null"}]},"variables_lookup_pattern":{"anyOf":[{"type":"string"},{"type":"null"}]},"config_lookup_pattern":{"anyOf":[{"type":"string"},{"type":"null"}]},"cache_ttl_seconds":{"minimum":0,"maximum":86400,"description":"Overrides cache.ttl_seconds for this backend's answers; 0 caches nothing from it.","type":"number"}}}},"critical_connections":{"default":[],"maxItems":100,"description":"Connection ids checked at startup and periodically.","type":"array","items":{"minLength":1,"maxLength":250,"type":"string"}},"connection_checks":{"additionalProperties":false,"default":{},"type":"object","required":["timeout_seconds","interval_seconds","on_failure"],"properties":{"timeout_seconds":{"default":3,"exclusiveMinimum":0,"maximum":60,"description":"Per stage (DNS, TCP, handshake) of a connection test.","type":"number"},"interval_seconds":{"default":60,"minimum":1,"maximum":86400,"description":"How often critical_connections are checked.","type":"number"},"on_failure":{"default":"degrade","description":"While a critical connection fails, /readyz says degraded (200) or unavailable (503).","anyOf":[{"const":"degrade","type":"string"},{"const":"fail","type":"string"}]}}},"auth":{"additionalProperties":false,"type":"object","required":["enforce","clock_skew_seconds","max_token_bytes","token_cache_size","keys","jwks","policies","rate_limit"],"properties":{"enforce":{"default":true,"description":"false: a dry run that audits \"would deny\" and serves anyway.","type":"boolean"},"audience":{"anyOf":[{"minLength":1,"type":"string"},{"minItems":1,"type":"array","items":{"minLength":1,"type":"string"}}]},"issuer":{"anyOf":[{"minLength":1,"type":"string"},{"minItems":1,"type":"array","items":{"minLength":1,"type":"string"}}]},"clock_skew_seconds":{"default":30,"minimum":0,"maximum":300,"type":"number"},"max_token_bytes":{"default":8192,"minimum":256,"maximum":16384,"type":"integer"},"token_cache_size":{"default":10000,"minimum":0,"maximum":1000000,"type":"integer"},"keys":{"default":[],"maxItems":64,"type":"array","items":{"additionalProperties":false,"type":"object","required":["kid","alg"],"properties":{"kid":{"minLength":1,"maxLength":256,"type":"string"},"alg":{"anyOf":[{"const":"HS256","type":"string"},{"const":"HS384","type":"string"},{"const":"HS512","type":"string"},{"const":"RS256","type":"string"},{"const":"RS384","type":"string"},{"const":"RS512","type":"string"},{"const":"PS256","type":"string"},{"const":"PS384","type":"string"},{"const":"PS512","type":"string"},{"const":"ES256","type":"string"},{"const":"ES384","type":"string"},{"const":"ES512","type":"string"},{"const":"EdDSA","type":"string"}]},"secret_file":{"minLength":1,"description":"HS*: a file holding the secret (a trailing newline is ignored).","type":"string"},"secret_env":{"minLength":1,"description":"HS*: an environment variable holding the secret.","type":"string"},"public_key_file":{"minLength":1,"description":"RS/PS/ES/EdDSA: a PEM public key or certificate.","type":"string"},"public_key_env":{"minLength":1,"type":"string"}}}},"jwks":{"default":[],"maxItems":16,"type":"array","items":{"additionalProperties":false,"type":"object","required":["url","cache_seconds","min_refresh_interval_seconds","timeout_seconds"],"properties":{"url":{"pattern":"^https?://","description":"https, or http on a loopback address.","type":"string"},"cache_seconds":{"default":600,"minimum":1,"maximum":86400,"type":"number"},"min_refresh_interval_seconds":{"default":30,"minimum":0,"maximum":3600,"description":"An unknown kid refetches the set at most this often.","type":"number"},"timeout_seconds":{"default":5,"minimum":0.1,"maximum":60,"type":"number"},"token_file":{"pattern":"^/","description":"An absolute path to a bearer token sent with each fetch, re-read every time (a projected service-account token: a Kubernetes API server serves /openid/v1/jwks only to authenticated callers by default).","type":"string"}}}},"policies":{"default":[],"maxItems":1000,"type":"array","items":{"additionalProperties":false,"type":"object","required":["match"],"properties":{"match":{"minProperties":1,"type":"object","patternProperties":{"^(.*)$":{"type":"string"}}},"grants":{"type":"array","items":{"minLength":1,"type":"string"}},"deny":{"type":"array","items":{"minLength":1,"type":"string"}}}}},"rate_limit":{"default":{"max":1000,"window_seconds":1},"description":"Requests per subject per window; false turns it off.","anyOf":[{"additionalProperties":false,"type":"object","required":["max","window_seconds"],"properties":{"max":{"minimum":1,"type":"integer"},"window_seconds":{"minimum":0.001,"type":"number"}}},{"const":false,"type":"boolean"}]}}},"audit":{"additionalProperties":false,"default":{},"type":"object","required":["sink","on_failure"],"properties":{"sink":{"default":"file","description":"file: `file`; stdout: audit lines on stdout, and the application log moves to stderr.","anyOf":[{"const":"file","type":"string"},{"const":"stdout","type":"string"}]},"file":{"minLength":1,"description":"Relative to the config file. Default: ./.secrets-gateway/audit.log in the working directory.","type":"string"},"key_file":{"minLength":1,"description":"HMAC key for value fingerprints. Default: ./.secrets-gateway/audit-key in the working directory, created (0600) when missing.","type":"string"},"key_env":{"minLength":1,"type":"string"},"on_failure":{"default":"refuse","description":"When the sink cannot be written: refuse requests (503 audit_unavailable), or serve and log the error.","anyOf":[{"const":"refuse","type":"string"},{"const":"serve","type":"string"}]}}}}};
+const schema11 = {"additionalProperties":false,"type":"object","required":["server","log","cache","metrics","critical_connections","connection_checks","audit"],"properties":{"server":{"additionalProperties":false,"default":{},"type":"object","required":["host","port","body_limit_bytes","shutdown_timeout_seconds"],"properties":{"host":{"default":"127.0.0.1","minLength":1,"description":"Address to bind. Without an `auth` section, only loopback is allowed.","type":"string"},"port":{"default":8080,"minimum":0,"maximum":65535,"description":"0 picks any free port; the bound address is logged.","type":"integer"},"body_limit_bytes":{"default":65536,"minimum":1024,"maximum":10485760,"type":"integer"},"shutdown_timeout_seconds":{"default":10,"minimum":0,"maximum":300,"description":"How long SIGTERM waits for in-flight requests.","type":"number"}}},"log":{"additionalProperties":false,"default":{},"type":"object","required":["level"],"properties":{"level":{"default":"info","anyOf":[{"const":"fatal","type":"string"},{"const":"error","type":"string"},{"const":"warn","type":"string"},{"const":"info","type":"string"},{"const":"debug","type":"string"},{"const":"trace","type":"string"},{"const":"silent","type":"string"}]}}},"cache":{"additionalProperties":false,"default":{},"type":"object","required":["enabled","ttl_seconds","negative_ttl_seconds","stale_while_revalidate_seconds","max_stale_seconds","refresh_min_interval_seconds","max_entries","max_bytes","redis_channel"],"properties":{"enabled":{"default":true,"description":"false: every request goes to the backends.","type":"boolean"},"ttl_seconds":{"default":300,"minimum":0,"maximum":86400,"description":"How long a found answer is fresh; a backend entry may override it with cache_ttl_seconds.","type":"number"},"negative_ttl_seconds":{"default":30,"minimum":0,"maximum":86400,"description":"How long a not-found answer is fresh.","type":"number"},"stale_while_revalidate_seconds":{"default":60,"minimum":0,"maximum":86400,"description":"Past its TTL, within this window, a value is served at once while one background refresh runs.","type":"number"},"max_stale_seconds":{"default":900,"minimum":0,"maximum":604800,"description":"Past its TTL, up to this long, the last good value is served when the backends fail; past that, 503.","type":"number"},"refresh_min_interval_seconds":{"default":1,"minimum":0,"maximum":3600,"description":"no-cache, max-age and retries after a failure cause at most one backend lookup per key per interval.","type":"number"},"max_entries":{"default":10000,"minimum":1,"maximum":10000000,"type":"integer"},"max_bytes":{"default":67108864,"minimum":1024,"maximum":17179869184,"description":"Approximate memory bound (JSON size of values and ids).","type":"integer"},"version_key":{"description":"HMAC key for X-Secret-Version; give replicas the same key so they agree. Default: random per process.","anyOf":[{"minLength":32,"type":"string"},{"type":"null"}]},"redis_url":{"description":"Publish and apply invalidations across replicas over Redis pub/sub.","anyOf":[{"pattern":"^rediss?://","type":"string"},{"type":"null"}]},"redis_channel":{"default":"secrets-gateway:cache-invalidations","minLength":1,"maxLength":200,"type":"string"}}},"metrics":{"additionalProperties":false,"default":{},"type":"object","required":["enabled","path"],"properties":{"enabled":{"default":true,"type":"boolean"},"path":{"default":"/metrics","pattern":"^/[A-Za-z0-9/_-]*$","type":"string"},"port":{"description":"Serve metrics on this port (on server.host) instead of the main one; null: the main port.","anyOf":[{"minimum":0,"maximum":65535,"type":"integer"},{"type":"null"}]}}},"backends":{"maxItems":32,"type":"array","items":{"additionalProperties":true,"type":"object","required":["type"],"properties":{"type":{"minLength":1,"type":"string"},"name":{"pattern":"^[a-z0-9][a-z0-9_-]{0,62}$","description":"Unique name in the chain; defaults to the type.","type":"string"},"kinds":{"uniqueItems":true,"description":"The kinds this backend is asked for (default: all it supports); leave one out to turn it off.","type":"array","items":{"anyOf":[{"const":"connections","type":"string"},{"const":"variables","type":"string"},{"const":"config","type":"string"}]}},"connections_lookup_pattern":{"anyOf":[{"type":"string"},{"type":"null"}]},"variables_lookup_pattern":{"anyOf":[{"type":"string"},{"type":"null"}]},"config_lookup_pattern":{"anyOf":[{"type":"string"},{"type":"null"}]},"cache_ttl_seconds":{"minimum":0,"maximum":86400,"description":"Overrides cache.ttl_seconds for this backend's answers; 0 caches nothing from it.","type":"number"}}}},"critical_connections":{"default":[],"maxItems":100,"description":"Connection ids checked at startup and periodically.","type":"array","items":{"minLength":1,"maxLength":250,"type":"string"}},"connection_checks":{"additionalProperties":false,"default":{},"type":"object","required":["timeout_seconds","interval_seconds","on_failure"],"properties":{"timeout_seconds":{"default":3,"exclusiveMinimum":0,"maximum":60,"description":"Per stage (DNS, TCP, handshake) of a connection test.","type":"number"},"interval_seconds":{"default":60,"minimum":1,"maximum":86400,"description":"How often critical_connections are checked.","type":"number"},"on_failure":{"default":"degrade","description":"While a critical connection fails, /readyz says degraded (200) or unavailable (503).","anyOf":[{"const":"degrade","type":"string"},{"const":"fail","type":"string"}]}}},"auth":{"additionalProperties":false,"type":"object","required":["enforce","clock_skew_seconds","max_token_bytes","token_cache_size","keys","jwks","policies","rate_limit"],"properties":{"enforce":{"default":true,"description":"false: a dry run that audits \"would deny\" and serves anyway.","type":"boolean"},"audience":{"anyOf":[{"minLength":1,"type":"string"},{"minItems":1,"type":"array","items":{"minLength":1,"type":"string"}}]},"issuer":{"anyOf":[{"minLength":1,"type":"string"},{"minItems":1,"type":"array","items":{"minLength":1,"type":"string"}}]},"clock_skew_seconds":{"default":30,"minimum":0,"maximum":300,"type":"number"},"max_token_bytes":{"default":8192,"minimum":256,"maximum":16384,"type":"integer"},"max_token_lifetime_seconds":{"anyOf":[{"minimum":1,"type":"integer"},{"type":"null"}]},"token_cache_size":{"default":10000,"minimum":0,"maximum":1000000,"type":"integer"},"keys":{"default":[],"maxItems":64,"type":"array","items":{"additionalProperties":false,"type":"object","required":["kid","alg"],"properties":{"kid":{"minLength":1,"maxLength":256,"type":"string"},"alg":{"anyOf":[{"const":"HS256","type":"string"},{"const":"HS384","type":"string"},{"const":"HS512","type":"string"},{"const":"RS256","type":"string"},{"const":"RS384","type":"string"},{"const":"RS512","type":"string"},{"const":"PS256","type":"string"},{"const":"PS384","type":"string"},{"const":"PS512","type":"string"},{"const":"ES256","type":"string"},{"const":"ES384","type":"string"},{"const":"ES512","type":"string"},{"const":"EdDSA","type":"string"}]},"secret_file":{"minLength":1,"description":"HS*: a file holding the secret (a trailing newline is ignored).","type":"string"},"secret_env":{"minLength":1,"description":"HS*: an environment variable holding the secret.","type":"string"},"public_key_file":{"minLength":1,"description":"RS/PS/ES/EdDSA: a PEM public key or certificate.","type":"string"},"public_key_env":{"minLength":1,"type":"string"}}}},"jwks":{"default":[],"maxItems":16,"type":"array","items":{"additionalProperties":false,"type":"object","required":["url","cache_seconds","min_refresh_interval_seconds","timeout_seconds"],"properties":{"url":{"pattern":"^https?://","description":"https, or http on a loopback address.","type":"string"},"cache_seconds":{"default":600,"minimum":1,"maximum":86400,"type":"number"},"min_refresh_interval_seconds":{"default":30,"minimum":0,"maximum":3600,"description":"An unknown kid refetches the set at most this often.","type":"number"},"timeout_seconds":{"default":5,"minimum":0.1,"maximum":60,"type":"number"},"token_file":{"pattern":"^/","description":"An absolute path to a bearer token sent with each fetch, re-read every time (a projected service-account token: a Kubernetes API server serves /openid/v1/jwks only to authenticated callers by default).","type":"string"}}}},"policies":{"default":[],"maxItems":1000,"type":"array","items":{"additionalProperties":false,"type":"object","required":["match"],"properties":{"match":{"minProperties":1,"type":"object","patternProperties":{"^(.*)$":{"type":"string"}}},"grants":{"type":"array","items":{"minLength":1,"type":"string"}},"deny":{"type":"array","items":{"minLength":1,"type":"string"}}}}},"rate_limit":{"default":{"max":1000,"window_seconds":1},"description":"Requests per subject per window; false turns it off.","anyOf":[{"additionalProperties":false,"type":"object","required":["max","window_seconds"],"properties":{"max":{"minimum":1,"type":"integer"},"window_seconds":{"minimum":0.001,"type":"number"}}},{"const":false,"type":"boolean"}]}}},"audit":{"additionalProperties":false,"default":{},"type":"object","required":["sink","on_failure"],"properties":{"sink":{"default":"file","description":"file: `file`; stdout: audit lines on stdout, and the application log moves to stderr.","anyOf":[{"const":"file","type":"string"},{"const":"stdout","type":"string"}]},"file":{"minLength":1,"description":"Relative to the config file. Default: ./.secrets-gateway/audit.log in the working directory.","type":"string"},"key_file":{"minLength":1,"description":"HMAC key for value fingerprints. Default: ./.secrets-gateway/audit-key in the working directory, created (0600) when missing.","type":"string"},"key_env":{"minLength":1,"type":"string"},"on_failure":{"default":"refuse","description":"When the sink cannot be written: refuse requests (503 audit_unavailable), or serve and log the error.","anyOf":[{"const":"refuse","type":"string"},{"const":"serve","type":"string"}]}}}}};
 const func2 = Object.prototype.hasOwnProperty;
 const func3 = require("ajv/dist/runtime/ucs2length").default;
 const func0 = require("ajv/dist/runtime/equal").default;
@@ -1961,70 +1961,146 @@ return false;
 }
 var valid20 = _errs157 === errors;
 if(valid20){
-let data47 = data39.token_cache_size;
+if(data39.max_token_lifetime_seconds !== undefined){
+let data47 = data39.max_token_lifetime_seconds;
 const _errs159 = errors;
+const _errs160 = errors;
+let valid25 = false;
+const _errs161 = errors;
 if(!(((typeof data47 == "number") && (!(data47 % 1) && !isNaN(data47))) && (isFinite(data47)))){
+const err63 = {instancePath:instancePath+"/auth/max_token_lifetime_seconds",schemaPath:"#/properties/auth/properties/max_token_lifetime_seconds/anyOf/0/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err63];
+}
+else {
+vErrors.push(err63);
+}
+errors++;
+}
+if(errors === _errs161){
+if((typeof data47 == "number") && (isFinite(data47))){
+if(data47 < 1 || isNaN(data47)){
+const err64 = {instancePath:instancePath+"/auth/max_token_lifetime_seconds",schemaPath:"#/properties/auth/properties/max_token_lifetime_seconds/anyOf/0/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err64];
+}
+else {
+vErrors.push(err64);
+}
+errors++;
+}
+}
+}
+var _valid11 = _errs161 === errors;
+valid25 = valid25 || _valid11;
+if(!valid25){
+const _errs163 = errors;
+if(data47 !== null){
+const err65 = {instancePath:instancePath+"/auth/max_token_lifetime_seconds",schemaPath:"#/properties/auth/properties/max_token_lifetime_seconds/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(vErrors === null){
+vErrors = [err65];
+}
+else {
+vErrors.push(err65);
+}
+errors++;
+}
+var _valid11 = _errs163 === errors;
+valid25 = valid25 || _valid11;
+}
+if(!valid25){
+const err66 = {instancePath:instancePath+"/auth/max_token_lifetime_seconds",schemaPath:"#/properties/auth/properties/max_token_lifetime_seconds/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err66];
+}
+else {
+vErrors.push(err66);
+}
+errors++;
+validate10.errors = vErrors;
+return false;
+}
+else {
+errors = _errs160;
+if(vErrors !== null){
+if(_errs160){
+vErrors.length = _errs160;
+}
+else {
+vErrors = null;
+}
+}
+}
+var valid20 = _errs159 === errors;
+}
+else {
+var valid20 = true;
+}
+if(valid20){
+let data48 = data39.token_cache_size;
+const _errs165 = errors;
+if(!(((typeof data48 == "number") && (!(data48 % 1) && !isNaN(data48))) && (isFinite(data48)))){
 validate10.errors = [{instancePath:instancePath+"/auth/token_cache_size",schemaPath:"#/properties/auth/properties/token_cache_size/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
-if(errors === _errs159){
-if((typeof data47 == "number") && (isFinite(data47))){
-if(data47 > 1000000 || isNaN(data47)){
+if(errors === _errs165){
+if((typeof data48 == "number") && (isFinite(data48))){
+if(data48 > 1000000 || isNaN(data48)){
 validate10.errors = [{instancePath:instancePath+"/auth/token_cache_size",schemaPath:"#/properties/auth/properties/token_cache_size/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000000},message:"must be <= 1000000"}];
 return false;
 }
 else {
-if(data47 < 0 || isNaN(data47)){
+if(data48 < 0 || isNaN(data48)){
 validate10.errors = [{instancePath:instancePath+"/auth/token_cache_size",schemaPath:"#/properties/auth/properties/token_cache_size/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
 }
 }
 }
-var valid20 = _errs159 === errors;
+var valid20 = _errs165 === errors;
 if(valid20){
-let data48 = data39.keys;
-const _errs161 = errors;
-if(errors === _errs161){
-if(Array.isArray(data48)){
-if(data48.length > 64){
+let data49 = data39.keys;
+const _errs167 = errors;
+if(errors === _errs167){
+if(Array.isArray(data49)){
+if(data49.length > 64){
 validate10.errors = [{instancePath:instancePath+"/auth/keys",schemaPath:"#/properties/auth/properties/keys/maxItems",keyword:"maxItems",params:{limit: 64},message:"must NOT have more than 64 items"}];
 return false;
 }
 else {
-var valid25 = true;
-const len5 = data48.length;
+var valid26 = true;
+const len5 = data49.length;
 for(let i6=0; i6<len5; i6++){
-let data49 = data48[i6];
-const _errs163 = errors;
-if(errors === _errs163){
-if(data49 && typeof data49 == "object" && !Array.isArray(data49)){
+let data50 = data49[i6];
+const _errs169 = errors;
+if(errors === _errs169){
+if(data50 && typeof data50 == "object" && !Array.isArray(data50)){
 let missing8;
-if(((data49.kid === undefined) && (missing8 = "kid")) || ((data49.alg === undefined) && (missing8 = "alg"))){
+if(((data50.kid === undefined) && (missing8 = "kid")) || ((data50.alg === undefined) && (missing8 = "alg"))){
 validate10.errors = [{instancePath:instancePath+"/auth/keys/" + i6,schemaPath:"#/properties/auth/properties/keys/items/required",keyword:"required",params:{missingProperty: missing8},message:"must have required property '"+missing8+"'"}];
 return false;
 }
 else {
-const _errs165 = errors;
-for(const key7 in data49){
+const _errs171 = errors;
+for(const key7 in data50){
 if(!((((((key7 === "kid") || (key7 === "alg")) || (key7 === "secret_file")) || (key7 === "secret_env")) || (key7 === "public_key_file")) || (key7 === "public_key_env"))){
 validate10.errors = [{instancePath:instancePath+"/auth/keys/" + i6,schemaPath:"#/properties/auth/properties/keys/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
-if(_errs165 === errors){
-if(data49.kid !== undefined){
-let data50 = data49.kid;
-const _errs166 = errors;
-if(errors === _errs166){
-if(typeof data50 === "string"){
-if(func3(data50) > 256){
+if(_errs171 === errors){
+if(data50.kid !== undefined){
+let data51 = data50.kid;
+const _errs172 = errors;
+if(errors === _errs172){
+if(typeof data51 === "string"){
+if(func3(data51) > 256){
 validate10.errors = [{instancePath:instancePath+"/auth/keys/" + i6+"/kid",schemaPath:"#/properties/auth/properties/keys/items/properties/kid/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"}];
 return false;
 }
 else {
-if(func3(data50) < 1){
+if(func3(data51) < 1){
 validate10.errors = [{instancePath:instancePath+"/auth/keys/" + i6+"/kid",schemaPath:"#/properties/auth/properties/keys/items/properties/kid/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -2035,68 +2111,20 @@ validate10.errors = [{instancePath:instancePath+"/auth/keys/" + i6+"/kid",schema
 return false;
 }
 }
-var valid26 = _errs166 === errors;
+var valid27 = _errs172 === errors;
 }
 else {
-var valid26 = true;
+var valid27 = true;
 }
-if(valid26){
-if(data49.alg !== undefined){
-let data51 = data49.alg;
-const _errs168 = errors;
-const _errs169 = errors;
-let valid27 = false;
-const _errs170 = errors;
-if(typeof data51 !== "string"){
-const err63 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err63];
-}
-else {
-vErrors.push(err63);
-}
-errors++;
-}
-if("HS256" !== data51){
-const err64 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/0/const",keyword:"const",params:{allowedValue: "HS256"},message:"must be equal to constant"};
-if(vErrors === null){
-vErrors = [err64];
-}
-else {
-vErrors.push(err64);
-}
-errors++;
-}
-var _valid11 = _errs170 === errors;
-valid27 = valid27 || _valid11;
-if(!valid27){
-const _errs172 = errors;
-if(typeof data51 !== "string"){
-const err65 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/1/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err65];
-}
-else {
-vErrors.push(err65);
-}
-errors++;
-}
-if("HS384" !== data51){
-const err66 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/1/const",keyword:"const",params:{allowedValue: "HS384"},message:"must be equal to constant"};
-if(vErrors === null){
-vErrors = [err66];
-}
-else {
-vErrors.push(err66);
-}
-errors++;
-}
-var _valid11 = _errs172 === errors;
-valid27 = valid27 || _valid11;
-if(!valid27){
+if(valid27){
+if(data50.alg !== undefined){
+let data52 = data50.alg;
 const _errs174 = errors;
-if(typeof data51 !== "string"){
-const err67 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/2/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const _errs175 = errors;
+let valid28 = false;
+const _errs176 = errors;
+if(typeof data52 !== "string"){
+const err67 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err67];
 }
@@ -2105,8 +2133,8 @@ vErrors.push(err67);
 }
 errors++;
 }
-if("HS512" !== data51){
-const err68 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/2/const",keyword:"const",params:{allowedValue: "HS512"},message:"must be equal to constant"};
+if("HS256" !== data52){
+const err68 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/0/const",keyword:"const",params:{allowedValue: "HS256"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err68];
 }
@@ -2115,12 +2143,12 @@ vErrors.push(err68);
 }
 errors++;
 }
-var _valid11 = _errs174 === errors;
-valid27 = valid27 || _valid11;
-if(!valid27){
-const _errs176 = errors;
-if(typeof data51 !== "string"){
-const err69 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/3/type",keyword:"type",params:{type: "string"},message:"must be string"};
+var _valid12 = _errs176 === errors;
+valid28 = valid28 || _valid12;
+if(!valid28){
+const _errs178 = errors;
+if(typeof data52 !== "string"){
+const err69 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/1/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err69];
 }
@@ -2129,8 +2157,8 @@ vErrors.push(err69);
 }
 errors++;
 }
-if("RS256" !== data51){
-const err70 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/3/const",keyword:"const",params:{allowedValue: "RS256"},message:"must be equal to constant"};
+if("HS384" !== data52){
+const err70 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/1/const",keyword:"const",params:{allowedValue: "HS384"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err70];
 }
@@ -2139,12 +2167,12 @@ vErrors.push(err70);
 }
 errors++;
 }
-var _valid11 = _errs176 === errors;
-valid27 = valid27 || _valid11;
-if(!valid27){
-const _errs178 = errors;
-if(typeof data51 !== "string"){
-const err71 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/4/type",keyword:"type",params:{type: "string"},message:"must be string"};
+var _valid12 = _errs178 === errors;
+valid28 = valid28 || _valid12;
+if(!valid28){
+const _errs180 = errors;
+if(typeof data52 !== "string"){
+const err71 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/2/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err71];
 }
@@ -2153,8 +2181,8 @@ vErrors.push(err71);
 }
 errors++;
 }
-if("RS384" !== data51){
-const err72 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/4/const",keyword:"const",params:{allowedValue: "RS384"},message:"must be equal to constant"};
+if("HS512" !== data52){
+const err72 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/2/const",keyword:"const",params:{allowedValue: "HS512"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err72];
 }
@@ -2163,12 +2191,12 @@ vErrors.push(err72);
 }
 errors++;
 }
-var _valid11 = _errs178 === errors;
-valid27 = valid27 || _valid11;
-if(!valid27){
-const _errs180 = errors;
-if(typeof data51 !== "string"){
-const err73 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/5/type",keyword:"type",params:{type: "string"},message:"must be string"};
+var _valid12 = _errs180 === errors;
+valid28 = valid28 || _valid12;
+if(!valid28){
+const _errs182 = errors;
+if(typeof data52 !== "string"){
+const err73 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/3/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err73];
 }
@@ -2177,8 +2205,8 @@ vErrors.push(err73);
 }
 errors++;
 }
-if("RS512" !== data51){
-const err74 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/5/const",keyword:"const",params:{allowedValue: "RS512"},message:"must be equal to constant"};
+if("RS256" !== data52){
+const err74 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/3/const",keyword:"const",params:{allowedValue: "RS256"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err74];
 }
@@ -2187,12 +2215,12 @@ vErrors.push(err74);
 }
 errors++;
 }
-var _valid11 = _errs180 === errors;
-valid27 = valid27 || _valid11;
-if(!valid27){
-const _errs182 = errors;
-if(typeof data51 !== "string"){
-const err75 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/6/type",keyword:"type",params:{type: "string"},message:"must be string"};
+var _valid12 = _errs182 === errors;
+valid28 = valid28 || _valid12;
+if(!valid28){
+const _errs184 = errors;
+if(typeof data52 !== "string"){
+const err75 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/4/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err75];
 }
@@ -2201,8 +2229,8 @@ vErrors.push(err75);
 }
 errors++;
 }
-if("PS256" !== data51){
-const err76 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/6/const",keyword:"const",params:{allowedValue: "PS256"},message:"must be equal to constant"};
+if("RS384" !== data52){
+const err76 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/4/const",keyword:"const",params:{allowedValue: "RS384"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err76];
 }
@@ -2211,12 +2239,12 @@ vErrors.push(err76);
 }
 errors++;
 }
-var _valid11 = _errs182 === errors;
-valid27 = valid27 || _valid11;
-if(!valid27){
-const _errs184 = errors;
-if(typeof data51 !== "string"){
-const err77 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/7/type",keyword:"type",params:{type: "string"},message:"must be string"};
+var _valid12 = _errs184 === errors;
+valid28 = valid28 || _valid12;
+if(!valid28){
+const _errs186 = errors;
+if(typeof data52 !== "string"){
+const err77 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/5/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err77];
 }
@@ -2225,8 +2253,8 @@ vErrors.push(err77);
 }
 errors++;
 }
-if("PS384" !== data51){
-const err78 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/7/const",keyword:"const",params:{allowedValue: "PS384"},message:"must be equal to constant"};
+if("RS512" !== data52){
+const err78 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/5/const",keyword:"const",params:{allowedValue: "RS512"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err78];
 }
@@ -2235,12 +2263,12 @@ vErrors.push(err78);
 }
 errors++;
 }
-var _valid11 = _errs184 === errors;
-valid27 = valid27 || _valid11;
-if(!valid27){
-const _errs186 = errors;
-if(typeof data51 !== "string"){
-const err79 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/8/type",keyword:"type",params:{type: "string"},message:"must be string"};
+var _valid12 = _errs186 === errors;
+valid28 = valid28 || _valid12;
+if(!valid28){
+const _errs188 = errors;
+if(typeof data52 !== "string"){
+const err79 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/6/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err79];
 }
@@ -2249,8 +2277,8 @@ vErrors.push(err79);
 }
 errors++;
 }
-if("PS512" !== data51){
-const err80 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/8/const",keyword:"const",params:{allowedValue: "PS512"},message:"must be equal to constant"};
+if("PS256" !== data52){
+const err80 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/6/const",keyword:"const",params:{allowedValue: "PS256"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err80];
 }
@@ -2259,12 +2287,12 @@ vErrors.push(err80);
 }
 errors++;
 }
-var _valid11 = _errs186 === errors;
-valid27 = valid27 || _valid11;
-if(!valid27){
-const _errs188 = errors;
-if(typeof data51 !== "string"){
-const err81 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/9/type",keyword:"type",params:{type: "string"},message:"must be string"};
+var _valid12 = _errs188 === errors;
+valid28 = valid28 || _valid12;
+if(!valid28){
+const _errs190 = errors;
+if(typeof data52 !== "string"){
+const err81 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/7/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err81];
 }
@@ -2273,8 +2301,8 @@ vErrors.push(err81);
 }
 errors++;
 }
-if("ES256" !== data51){
-const err82 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/9/const",keyword:"const",params:{allowedValue: "ES256"},message:"must be equal to constant"};
+if("PS384" !== data52){
+const err82 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/7/const",keyword:"const",params:{allowedValue: "PS384"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err82];
 }
@@ -2283,12 +2311,12 @@ vErrors.push(err82);
 }
 errors++;
 }
-var _valid11 = _errs188 === errors;
-valid27 = valid27 || _valid11;
-if(!valid27){
-const _errs190 = errors;
-if(typeof data51 !== "string"){
-const err83 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/10/type",keyword:"type",params:{type: "string"},message:"must be string"};
+var _valid12 = _errs190 === errors;
+valid28 = valid28 || _valid12;
+if(!valid28){
+const _errs192 = errors;
+if(typeof data52 !== "string"){
+const err83 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/8/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err83];
 }
@@ -2297,8 +2325,8 @@ vErrors.push(err83);
 }
 errors++;
 }
-if("ES384" !== data51){
-const err84 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/10/const",keyword:"const",params:{allowedValue: "ES384"},message:"must be equal to constant"};
+if("PS512" !== data52){
+const err84 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/8/const",keyword:"const",params:{allowedValue: "PS512"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err84];
 }
@@ -2307,12 +2335,12 @@ vErrors.push(err84);
 }
 errors++;
 }
-var _valid11 = _errs190 === errors;
-valid27 = valid27 || _valid11;
-if(!valid27){
-const _errs192 = errors;
-if(typeof data51 !== "string"){
-const err85 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/11/type",keyword:"type",params:{type: "string"},message:"must be string"};
+var _valid12 = _errs192 === errors;
+valid28 = valid28 || _valid12;
+if(!valid28){
+const _errs194 = errors;
+if(typeof data52 !== "string"){
+const err85 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/9/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err85];
 }
@@ -2321,8 +2349,8 @@ vErrors.push(err85);
 }
 errors++;
 }
-if("ES512" !== data51){
-const err86 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/11/const",keyword:"const",params:{allowedValue: "ES512"},message:"must be equal to constant"};
+if("ES256" !== data52){
+const err86 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/9/const",keyword:"const",params:{allowedValue: "ES256"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err86];
 }
@@ -2331,12 +2359,12 @@ vErrors.push(err86);
 }
 errors++;
 }
-var _valid11 = _errs192 === errors;
-valid27 = valid27 || _valid11;
-if(!valid27){
-const _errs194 = errors;
-if(typeof data51 !== "string"){
-const err87 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/12/type",keyword:"type",params:{type: "string"},message:"must be string"};
+var _valid12 = _errs194 === errors;
+valid28 = valid28 || _valid12;
+if(!valid28){
+const _errs196 = errors;
+if(typeof data52 !== "string"){
+const err87 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/10/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err87];
 }
@@ -2345,8 +2373,8 @@ vErrors.push(err87);
 }
 errors++;
 }
-if("EdDSA" !== data51){
-const err88 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/12/const",keyword:"const",params:{allowedValue: "EdDSA"},message:"must be equal to constant"};
+if("ES384" !== data52){
+const err88 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/10/const",keyword:"const",params:{allowedValue: "ES384"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err88];
 }
@@ -2355,22 +2383,12 @@ vErrors.push(err88);
 }
 errors++;
 }
-var _valid11 = _errs194 === errors;
-valid27 = valid27 || _valid11;
-}
-}
-}
-}
-}
-}
-}
-}
-}
-}
-}
-}
-if(!valid27){
-const err89 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+var _valid12 = _errs196 === errors;
+valid28 = valid28 || _valid12;
+if(!valid28){
+const _errs198 = errors;
+if(typeof data52 !== "string"){
+const err89 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/11/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err89];
 }
@@ -2378,32 +2396,90 @@ else {
 vErrors.push(err89);
 }
 errors++;
+}
+if("ES512" !== data52){
+const err90 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/11/const",keyword:"const",params:{allowedValue: "ES512"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err90];
+}
+else {
+vErrors.push(err90);
+}
+errors++;
+}
+var _valid12 = _errs198 === errors;
+valid28 = valid28 || _valid12;
+if(!valid28){
+const _errs200 = errors;
+if(typeof data52 !== "string"){
+const err91 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/12/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err91];
+}
+else {
+vErrors.push(err91);
+}
+errors++;
+}
+if("EdDSA" !== data52){
+const err92 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/12/const",keyword:"const",params:{allowedValue: "EdDSA"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err92];
+}
+else {
+vErrors.push(err92);
+}
+errors++;
+}
+var _valid12 = _errs200 === errors;
+valid28 = valid28 || _valid12;
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+if(!valid28){
+const err93 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err93];
+}
+else {
+vErrors.push(err93);
+}
+errors++;
 validate10.errors = vErrors;
 return false;
 }
 else {
-errors = _errs169;
+errors = _errs175;
 if(vErrors !== null){
-if(_errs169){
-vErrors.length = _errs169;
+if(_errs175){
+vErrors.length = _errs175;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid26 = _errs168 === errors;
+var valid27 = _errs174 === errors;
 }
 else {
-var valid26 = true;
+var valid27 = true;
 }
-if(valid26){
-if(data49.secret_file !== undefined){
-let data52 = data49.secret_file;
-const _errs196 = errors;
-if(errors === _errs196){
-if(typeof data52 === "string"){
-if(func3(data52) < 1){
+if(valid27){
+if(data50.secret_file !== undefined){
+let data53 = data50.secret_file;
+const _errs202 = errors;
+if(errors === _errs202){
+if(typeof data53 === "string"){
+if(func3(data53) < 1){
 validate10.errors = [{instancePath:instancePath+"/auth/keys/" + i6+"/secret_file",schemaPath:"#/properties/auth/properties/keys/items/properties/secret_file/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -2413,18 +2489,18 @@ validate10.errors = [{instancePath:instancePath+"/auth/keys/" + i6+"/secret_file
 return false;
 }
 }
-var valid26 = _errs196 === errors;
+var valid27 = _errs202 === errors;
 }
 else {
-var valid26 = true;
+var valid27 = true;
 }
-if(valid26){
-if(data49.secret_env !== undefined){
-let data53 = data49.secret_env;
-const _errs198 = errors;
-if(errors === _errs198){
-if(typeof data53 === "string"){
-if(func3(data53) < 1){
+if(valid27){
+if(data50.secret_env !== undefined){
+let data54 = data50.secret_env;
+const _errs204 = errors;
+if(errors === _errs204){
+if(typeof data54 === "string"){
+if(func3(data54) < 1){
 validate10.errors = [{instancePath:instancePath+"/auth/keys/" + i6+"/secret_env",schemaPath:"#/properties/auth/properties/keys/items/properties/secret_env/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -2434,18 +2510,18 @@ validate10.errors = [{instancePath:instancePath+"/auth/keys/" + i6+"/secret_env"
 return false;
 }
 }
-var valid26 = _errs198 === errors;
+var valid27 = _errs204 === errors;
 }
 else {
-var valid26 = true;
+var valid27 = true;
 }
-if(valid26){
-if(data49.public_key_file !== undefined){
-let data54 = data49.public_key_file;
-const _errs200 = errors;
-if(errors === _errs200){
-if(typeof data54 === "string"){
-if(func3(data54) < 1){
+if(valid27){
+if(data50.public_key_file !== undefined){
+let data55 = data50.public_key_file;
+const _errs206 = errors;
+if(errors === _errs206){
+if(typeof data55 === "string"){
+if(func3(data55) < 1){
 validate10.errors = [{instancePath:instancePath+"/auth/keys/" + i6+"/public_key_file",schemaPath:"#/properties/auth/properties/keys/items/properties/public_key_file/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -2455,18 +2531,18 @@ validate10.errors = [{instancePath:instancePath+"/auth/keys/" + i6+"/public_key_
 return false;
 }
 }
-var valid26 = _errs200 === errors;
+var valid27 = _errs206 === errors;
 }
 else {
-var valid26 = true;
+var valid27 = true;
 }
-if(valid26){
-if(data49.public_key_env !== undefined){
-let data55 = data49.public_key_env;
-const _errs202 = errors;
-if(errors === _errs202){
-if(typeof data55 === "string"){
-if(func3(data55) < 1){
+if(valid27){
+if(data50.public_key_env !== undefined){
+let data56 = data50.public_key_env;
+const _errs208 = errors;
+if(errors === _errs208){
+if(typeof data56 === "string"){
+if(func3(data56) < 1){
 validate10.errors = [{instancePath:instancePath+"/auth/keys/" + i6+"/public_key_env",schemaPath:"#/properties/auth/properties/keys/items/properties/public_key_env/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -2476,10 +2552,10 @@ validate10.errors = [{instancePath:instancePath+"/auth/keys/" + i6+"/public_key_
 return false;
 }
 }
-var valid26 = _errs202 === errors;
+var valid27 = _errs208 === errors;
 }
 else {
-var valid26 = true;
+var valid27 = true;
 }
 }
 }
@@ -2494,8 +2570,8 @@ validate10.errors = [{instancePath:instancePath+"/auth/keys/" + i6,schemaPath:"#
 return false;
 }
 }
-var valid25 = _errs163 === errors;
-if(!valid25){
+var valid26 = _errs169 === errors;
+if(!valid26){
 break;
 }
 }
@@ -2506,54 +2582,54 @@ validate10.errors = [{instancePath:instancePath+"/auth/keys",schemaPath:"#/prope
 return false;
 }
 }
-var valid20 = _errs161 === errors;
+var valid20 = _errs167 === errors;
 if(valid20){
-let data56 = data39.jwks;
-const _errs204 = errors;
-if(errors === _errs204){
-if(Array.isArray(data56)){
-if(data56.length > 16){
+let data57 = data39.jwks;
+const _errs210 = errors;
+if(errors === _errs210){
+if(Array.isArray(data57)){
+if(data57.length > 16){
 validate10.errors = [{instancePath:instancePath+"/auth/jwks",schemaPath:"#/properties/auth/properties/jwks/maxItems",keyword:"maxItems",params:{limit: 16},message:"must NOT have more than 16 items"}];
 return false;
 }
 else {
-var valid28 = true;
-const len6 = data56.length;
+var valid29 = true;
+const len6 = data57.length;
 for(let i7=0; i7<len6; i7++){
-let data57 = data56[i7];
-const _errs206 = errors;
-if(errors === _errs206){
-if(data57 && typeof data57 == "object" && !Array.isArray(data57)){
-if(data57.cache_seconds === undefined){
-data57.cache_seconds = 600;
+let data58 = data57[i7];
+const _errs212 = errors;
+if(errors === _errs212){
+if(data58 && typeof data58 == "object" && !Array.isArray(data58)){
+if(data58.cache_seconds === undefined){
+data58.cache_seconds = 600;
 }
-if(data57.min_refresh_interval_seconds === undefined){
-data57.min_refresh_interval_seconds = 30;
+if(data58.min_refresh_interval_seconds === undefined){
+data58.min_refresh_interval_seconds = 30;
 }
-if(data57.timeout_seconds === undefined){
-data57.timeout_seconds = 5;
+if(data58.timeout_seconds === undefined){
+data58.timeout_seconds = 5;
 }
 let missing9;
-if(((((data57.url === undefined) && (missing9 = "url")) || ((data57.cache_seconds === undefined) && (missing9 = "cache_seconds"))) || ((data57.min_refresh_interval_seconds === undefined) && (missing9 = "min_refresh_interval_seconds"))) || ((data57.timeout_seconds === undefined) && (missing9 = "timeout_seconds"))){
+if(((((data58.url === undefined) && (missing9 = "url")) || ((data58.cache_seconds === undefined) && (missing9 = "cache_seconds"))) || ((data58.min_refresh_interval_seconds === undefined) && (missing9 = "min_refresh_interval_seconds"))) || ((data58.timeout_seconds === undefined) && (missing9 = "timeout_seconds"))){
 validate10.errors = [{instancePath:instancePath+"/auth/jwks/" + i7,schemaPath:"#/properties/auth/properties/jwks/items/required",keyword:"required",params:{missingProperty: missing9},message:"must have required property '"+missing9+"'"}];
 return false;
 }
 else {
-const _errs208 = errors;
-for(const key8 in data57){
+const _errs214 = errors;
+for(const key8 in data58){
 if(!(((((key8 === "url") || (key8 === "cache_seconds")) || (key8 === "min_refresh_interval_seconds")) || (key8 === "timeout_seconds")) || (key8 === "token_file"))){
 validate10.errors = [{instancePath:instancePath+"/auth/jwks/" + i7,schemaPath:"#/properties/auth/properties/jwks/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
-if(_errs208 === errors){
-if(data57.url !== undefined){
-let data58 = data57.url;
-const _errs209 = errors;
-if(errors === _errs209){
-if(typeof data58 === "string"){
-if(!pattern3.test(data58)){
+if(_errs214 === errors){
+if(data58.url !== undefined){
+let data59 = data58.url;
+const _errs215 = errors;
+if(errors === _errs215){
+if(typeof data59 === "string"){
+if(!pattern3.test(data59)){
 validate10.errors = [{instancePath:instancePath+"/auth/jwks/" + i7+"/url",schemaPath:"#/properties/auth/properties/jwks/items/properties/url/pattern",keyword:"pattern",params:{pattern: "^https?://"},message:"must match pattern \""+"^https?://"+"\""}];
 return false;
 }
@@ -2563,22 +2639,22 @@ validate10.errors = [{instancePath:instancePath+"/auth/jwks/" + i7+"/url",schema
 return false;
 }
 }
-var valid29 = _errs209 === errors;
+var valid30 = _errs215 === errors;
 }
 else {
-var valid29 = true;
+var valid30 = true;
 }
-if(valid29){
-let data59 = data57.cache_seconds;
-const _errs211 = errors;
-if(errors === _errs211){
-if((typeof data59 == "number") && (isFinite(data59))){
-if(data59 > 86400 || isNaN(data59)){
+if(valid30){
+let data60 = data58.cache_seconds;
+const _errs217 = errors;
+if(errors === _errs217){
+if((typeof data60 == "number") && (isFinite(data60))){
+if(data60 > 86400 || isNaN(data60)){
 validate10.errors = [{instancePath:instancePath+"/auth/jwks/" + i7+"/cache_seconds",schemaPath:"#/properties/auth/properties/jwks/items/properties/cache_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 86400},message:"must be <= 86400"}];
 return false;
 }
 else {
-if(data59 < 1 || isNaN(data59)){
+if(data60 < 1 || isNaN(data60)){
 validate10.errors = [{instancePath:instancePath+"/auth/jwks/" + i7+"/cache_seconds",schemaPath:"#/properties/auth/properties/jwks/items/properties/cache_seconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
 return false;
 }
@@ -2589,18 +2665,18 @@ validate10.errors = [{instancePath:instancePath+"/auth/jwks/" + i7+"/cache_secon
 return false;
 }
 }
-var valid29 = _errs211 === errors;
-if(valid29){
-let data60 = data57.min_refresh_interval_seconds;
-const _errs213 = errors;
-if(errors === _errs213){
-if((typeof data60 == "number") && (isFinite(data60))){
-if(data60 > 3600 || isNaN(data60)){
+var valid30 = _errs217 === errors;
+if(valid30){
+let data61 = data58.min_refresh_interval_seconds;
+const _errs219 = errors;
+if(errors === _errs219){
+if((typeof data61 == "number") && (isFinite(data61))){
+if(data61 > 3600 || isNaN(data61)){
 validate10.errors = [{instancePath:instancePath+"/auth/jwks/" + i7+"/min_refresh_interval_seconds",schemaPath:"#/properties/auth/properties/jwks/items/properties/min_refresh_interval_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600},message:"must be <= 3600"}];
 return false;
 }
 else {
-if(data60 < 0 || isNaN(data60)){
+if(data61 < 0 || isNaN(data61)){
 validate10.errors = [{instancePath:instancePath+"/auth/jwks/" + i7+"/min_refresh_interval_seconds",schemaPath:"#/properties/auth/properties/jwks/items/properties/min_refresh_interval_seconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
@@ -2611,18 +2687,18 @@ validate10.errors = [{instancePath:instancePath+"/auth/jwks/" + i7+"/min_refresh
 return false;
 }
 }
-var valid29 = _errs213 === errors;
-if(valid29){
-let data61 = data57.timeout_seconds;
-const _errs215 = errors;
-if(errors === _errs215){
-if((typeof data61 == "number") && (isFinite(data61))){
-if(data61 > 60 || isNaN(data61)){
+var valid30 = _errs219 === errors;
+if(valid30){
+let data62 = data58.timeout_seconds;
+const _errs221 = errors;
+if(errors === _errs221){
+if((typeof data62 == "number") && (isFinite(data62))){
+if(data62 > 60 || isNaN(data62)){
 validate10.errors = [{instancePath:instancePath+"/auth/jwks/" + i7+"/timeout_seconds",schemaPath:"#/properties/auth/properties/jwks/items/properties/timeout_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 60},message:"must be <= 60"}];
 return false;
 }
 else {
-if(data61 < 0.1 || isNaN(data61)){
+if(data62 < 0.1 || isNaN(data62)){
 validate10.errors = [{instancePath:instancePath+"/auth/jwks/" + i7+"/timeout_seconds",schemaPath:"#/properties/auth/properties/jwks/items/properties/timeout_seconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0.1},message:"must be >= 0.1"}];
 return false;
 }
@@ -2633,14 +2709,14 @@ validate10.errors = [{instancePath:instancePath+"/auth/jwks/" + i7+"/timeout_sec
 return false;
 }
 }
-var valid29 = _errs215 === errors;
-if(valid29){
-if(data57.token_file !== undefined){
-let data62 = data57.token_file;
-const _errs217 = errors;
-if(errors === _errs217){
-if(typeof data62 === "string"){
-if(!pattern4.test(data62)){
+var valid30 = _errs221 === errors;
+if(valid30){
+if(data58.token_file !== undefined){
+let data63 = data58.token_file;
+const _errs223 = errors;
+if(errors === _errs223){
+if(typeof data63 === "string"){
+if(!pattern4.test(data63)){
 validate10.errors = [{instancePath:instancePath+"/auth/jwks/" + i7+"/token_file",schemaPath:"#/properties/auth/properties/jwks/items/properties/token_file/pattern",keyword:"pattern",params:{pattern: "^/"},message:"must match pattern \""+"^/"+"\""}];
 return false;
 }
@@ -2650,10 +2726,10 @@ validate10.errors = [{instancePath:instancePath+"/auth/jwks/" + i7+"/token_file"
 return false;
 }
 }
-var valid29 = _errs217 === errors;
+var valid30 = _errs223 === errors;
 }
 else {
-var valid29 = true;
+var valid30 = true;
 }
 }
 }
@@ -2667,8 +2743,8 @@ validate10.errors = [{instancePath:instancePath+"/auth/jwks/" + i7,schemaPath:"#
 return false;
 }
 }
-var valid28 = _errs206 === errors;
-if(!valid28){
+var valid29 = _errs212 === errors;
+if(!valid29){
 break;
 }
 }
@@ -2679,59 +2755,59 @@ validate10.errors = [{instancePath:instancePath+"/auth/jwks",schemaPath:"#/prope
 return false;
 }
 }
-var valid20 = _errs204 === errors;
+var valid20 = _errs210 === errors;
 if(valid20){
-let data63 = data39.policies;
-const _errs219 = errors;
-if(errors === _errs219){
-if(Array.isArray(data63)){
-if(data63.length > 1000){
+let data64 = data39.policies;
+const _errs225 = errors;
+if(errors === _errs225){
+if(Array.isArray(data64)){
+if(data64.length > 1000){
 validate10.errors = [{instancePath:instancePath+"/auth/policies",schemaPath:"#/properties/auth/properties/policies/maxItems",keyword:"maxItems",params:{limit: 1000},message:"must NOT have more than 1000 items"}];
 return false;
 }
 else {
-var valid30 = true;
-const len7 = data63.length;
+var valid31 = true;
+const len7 = data64.length;
 for(let i8=0; i8<len7; i8++){
-let data64 = data63[i8];
-const _errs221 = errors;
-if(errors === _errs221){
-if(data64 && typeof data64 == "object" && !Array.isArray(data64)){
+let data65 = data64[i8];
+const _errs227 = errors;
+if(errors === _errs227){
+if(data65 && typeof data65 == "object" && !Array.isArray(data65)){
 let missing10;
-if((data64.match === undefined) && (missing10 = "match")){
+if((data65.match === undefined) && (missing10 = "match")){
 validate10.errors = [{instancePath:instancePath+"/auth/policies/" + i8,schemaPath:"#/properties/auth/properties/policies/items/required",keyword:"required",params:{missingProperty: missing10},message:"must have required property '"+missing10+"'"}];
 return false;
 }
 else {
-const _errs223 = errors;
-for(const key9 in data64){
+const _errs229 = errors;
+for(const key9 in data65){
 if(!(((key9 === "match") || (key9 === "grants")) || (key9 === "deny"))){
 validate10.errors = [{instancePath:instancePath+"/auth/policies/" + i8,schemaPath:"#/properties/auth/properties/policies/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key9},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
-if(_errs223 === errors){
-if(data64.match !== undefined){
-let data65 = data64.match;
-const _errs224 = errors;
-if(errors === _errs224){
-if(data65 && typeof data65 == "object" && !Array.isArray(data65)){
-if(Object.keys(data65).length < 1){
+if(_errs229 === errors){
+if(data65.match !== undefined){
+let data66 = data65.match;
+const _errs230 = errors;
+if(errors === _errs230){
+if(data66 && typeof data66 == "object" && !Array.isArray(data66)){
+if(Object.keys(data66).length < 1){
 validate10.errors = [{instancePath:instancePath+"/auth/policies/" + i8+"/match",schemaPath:"#/properties/auth/properties/policies/items/properties/match/minProperties",keyword:"minProperties",params:{limit: 1},message:"must NOT have fewer than 1 properties"}];
 return false;
 }
 else {
-var valid32 = true;
-for(const key10 in data65){
+var valid33 = true;
+for(const key10 in data66){
 if(pattern5.test(key10)){
-const _errs226 = errors;
-if(typeof data65[key10] !== "string"){
+const _errs232 = errors;
+if(typeof data66[key10] !== "string"){
 validate10.errors = [{instancePath:instancePath+"/auth/policies/" + i8+"/match/" + key10.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/auth/properties/policies/items/properties/match/patternProperties/%5E(.*)%24/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-var valid32 = _errs226 === errors;
-if(!valid32){
+var valid33 = _errs232 === errors;
+if(!valid33){
 break;
 }
 }
@@ -2743,25 +2819,25 @@ validate10.errors = [{instancePath:instancePath+"/auth/policies/" + i8+"/match",
 return false;
 }
 }
-var valid31 = _errs224 === errors;
+var valid32 = _errs230 === errors;
 }
 else {
-var valid31 = true;
+var valid32 = true;
 }
-if(valid31){
-if(data64.grants !== undefined){
-let data67 = data64.grants;
-const _errs228 = errors;
-if(errors === _errs228){
-if(Array.isArray(data67)){
-var valid33 = true;
-const len8 = data67.length;
+if(valid32){
+if(data65.grants !== undefined){
+let data68 = data65.grants;
+const _errs234 = errors;
+if(errors === _errs234){
+if(Array.isArray(data68)){
+var valid34 = true;
+const len8 = data68.length;
 for(let i9=0; i9<len8; i9++){
-let data68 = data67[i9];
-const _errs230 = errors;
-if(errors === _errs230){
-if(typeof data68 === "string"){
-if(func3(data68) < 1){
+let data69 = data68[i9];
+const _errs236 = errors;
+if(errors === _errs236){
+if(typeof data69 === "string"){
+if(func3(data69) < 1){
 validate10.errors = [{instancePath:instancePath+"/auth/policies/" + i8+"/grants/" + i9,schemaPath:"#/properties/auth/properties/policies/items/properties/grants/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -2771,8 +2847,8 @@ validate10.errors = [{instancePath:instancePath+"/auth/policies/" + i8+"/grants/
 return false;
 }
 }
-var valid33 = _errs230 === errors;
-if(!valid33){
+var valid34 = _errs236 === errors;
+if(!valid34){
 break;
 }
 }
@@ -2782,25 +2858,25 @@ validate10.errors = [{instancePath:instancePath+"/auth/policies/" + i8+"/grants"
 return false;
 }
 }
-var valid31 = _errs228 === errors;
+var valid32 = _errs234 === errors;
 }
 else {
-var valid31 = true;
+var valid32 = true;
 }
-if(valid31){
-if(data64.deny !== undefined){
-let data69 = data64.deny;
-const _errs232 = errors;
-if(errors === _errs232){
-if(Array.isArray(data69)){
-var valid34 = true;
-const len9 = data69.length;
+if(valid32){
+if(data65.deny !== undefined){
+let data70 = data65.deny;
+const _errs238 = errors;
+if(errors === _errs238){
+if(Array.isArray(data70)){
+var valid35 = true;
+const len9 = data70.length;
 for(let i10=0; i10<len9; i10++){
-let data70 = data69[i10];
-const _errs234 = errors;
-if(errors === _errs234){
-if(typeof data70 === "string"){
-if(func3(data70) < 1){
+let data71 = data70[i10];
+const _errs240 = errors;
+if(errors === _errs240){
+if(typeof data71 === "string"){
+if(func3(data71) < 1){
 validate10.errors = [{instancePath:instancePath+"/auth/policies/" + i8+"/deny/" + i10,schemaPath:"#/properties/auth/properties/policies/items/properties/deny/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -2810,8 +2886,8 @@ validate10.errors = [{instancePath:instancePath+"/auth/policies/" + i8+"/deny/" 
 return false;
 }
 }
-var valid34 = _errs234 === errors;
-if(!valid34){
+var valid35 = _errs240 === errors;
+if(!valid35){
 break;
 }
 }
@@ -2821,10 +2897,10 @@ validate10.errors = [{instancePath:instancePath+"/auth/policies/" + i8+"/deny",s
 return false;
 }
 }
-var valid31 = _errs232 === errors;
+var valid32 = _errs238 === errors;
 }
 else {
-var valid31 = true;
+var valid32 = true;
 }
 }
 }
@@ -2836,8 +2912,8 @@ validate10.errors = [{instancePath:instancePath+"/auth/policies/" + i8,schemaPat
 return false;
 }
 }
-var valid30 = _errs221 === errors;
-if(!valid30){
+var valid31 = _errs227 === errors;
+if(!valid31){
 break;
 }
 }
@@ -2848,82 +2924,18 @@ validate10.errors = [{instancePath:instancePath+"/auth/policies",schemaPath:"#/p
 return false;
 }
 }
-var valid20 = _errs219 === errors;
+var valid20 = _errs225 === errors;
 if(valid20){
-let data71 = data39.rate_limit;
-const _errs236 = errors;
-const _errs237 = errors;
-let valid35 = false;
-const _errs238 = errors;
-if(errors === _errs238){
-if(data71 && typeof data71 == "object" && !Array.isArray(data71)){
-let missing11;
-if(((data71.max === undefined) && (missing11 = "max")) || ((data71.window_seconds === undefined) && (missing11 = "window_seconds"))){
-const err90 = {instancePath:instancePath+"/auth/rate_limit",schemaPath:"#/properties/auth/properties/rate_limit/anyOf/0/required",keyword:"required",params:{missingProperty: missing11},message:"must have required property '"+missing11+"'"};
-if(vErrors === null){
-vErrors = [err90];
-}
-else {
-vErrors.push(err90);
-}
-errors++;
-}
-else {
-const _errs240 = errors;
-for(const key11 in data71){
-if(!((key11 === "max") || (key11 === "window_seconds"))){
-const err91 = {instancePath:instancePath+"/auth/rate_limit",schemaPath:"#/properties/auth/properties/rate_limit/anyOf/0/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key11},message:"must NOT have additional properties"};
-if(vErrors === null){
-vErrors = [err91];
-}
-else {
-vErrors.push(err91);
-}
-errors++;
-break;
-}
-}
-if(_errs240 === errors){
-if(data71.max !== undefined){
-let data72 = data71.max;
-const _errs241 = errors;
-if(!(((typeof data72 == "number") && (!(data72 % 1) && !isNaN(data72))) && (isFinite(data72)))){
-const err92 = {instancePath:instancePath+"/auth/rate_limit/max",schemaPath:"#/properties/auth/properties/rate_limit/anyOf/0/properties/max/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err92];
-}
-else {
-vErrors.push(err92);
-}
-errors++;
-}
-if(errors === _errs241){
-if((typeof data72 == "number") && (isFinite(data72))){
-if(data72 < 1 || isNaN(data72)){
-const err93 = {instancePath:instancePath+"/auth/rate_limit/max",schemaPath:"#/properties/auth/properties/rate_limit/anyOf/0/properties/max/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
-if(vErrors === null){
-vErrors = [err93];
-}
-else {
-vErrors.push(err93);
-}
-errors++;
-}
-}
-}
-var valid36 = _errs241 === errors;
-}
-else {
-var valid36 = true;
-}
-if(valid36){
-if(data71.window_seconds !== undefined){
-let data73 = data71.window_seconds;
+let data72 = data39.rate_limit;
+const _errs242 = errors;
 const _errs243 = errors;
-if(errors === _errs243){
-if((typeof data73 == "number") && (isFinite(data73))){
-if(data73 < 0.001 || isNaN(data73)){
-const err94 = {instancePath:instancePath+"/auth/rate_limit/window_seconds",schemaPath:"#/properties/auth/properties/rate_limit/anyOf/0/properties/window_seconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0.001},message:"must be >= 0.001"};
+let valid36 = false;
+const _errs244 = errors;
+if(errors === _errs244){
+if(data72 && typeof data72 == "object" && !Array.isArray(data72)){
+let missing11;
+if(((data72.max === undefined) && (missing11 = "max")) || ((data72.window_seconds === undefined) && (missing11 = "window_seconds"))){
+const err94 = {instancePath:instancePath+"/auth/rate_limit",schemaPath:"#/properties/auth/properties/rate_limit/anyOf/0/required",keyword:"required",params:{missingProperty: missing11},message:"must have required property '"+missing11+"'"};
 if(vErrors === null){
 vErrors = [err94];
 }
@@ -2932,9 +2944,11 @@ vErrors.push(err94);
 }
 errors++;
 }
-}
 else {
-const err95 = {instancePath:instancePath+"/auth/rate_limit/window_seconds",schemaPath:"#/properties/auth/properties/rate_limit/anyOf/0/properties/window_seconds/type",keyword:"type",params:{type: "number"},message:"must be number"};
+const _errs246 = errors;
+for(const key11 in data72){
+if(!((key11 === "max") || (key11 === "window_seconds"))){
+const err95 = {instancePath:instancePath+"/auth/rate_limit",schemaPath:"#/properties/auth/properties/rate_limit/anyOf/0/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key11},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err95];
 }
@@ -2942,19 +2956,15 @@ else {
 vErrors.push(err95);
 }
 errors++;
+break;
 }
 }
-var valid36 = _errs243 === errors;
-}
-else {
-var valid36 = true;
-}
-}
-}
-}
-}
-else {
-const err96 = {instancePath:instancePath+"/auth/rate_limit",schemaPath:"#/properties/auth/properties/rate_limit/anyOf/0/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(_errs246 === errors){
+if(data72.max !== undefined){
+let data73 = data72.max;
+const _errs247 = errors;
+if(!(((typeof data73 == "number") && (!(data73 % 1) && !isNaN(data73))) && (isFinite(data73)))){
+const err96 = {instancePath:instancePath+"/auth/rate_limit/max",schemaPath:"#/properties/auth/properties/rate_limit/anyOf/0/properties/max/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err96];
 }
@@ -2963,13 +2973,10 @@ vErrors.push(err96);
 }
 errors++;
 }
-}
-var _valid12 = _errs238 === errors;
-valid35 = valid35 || _valid12;
-if(!valid35){
-const _errs245 = errors;
-if(typeof data71 !== "boolean"){
-const err97 = {instancePath:instancePath+"/auth/rate_limit",schemaPath:"#/properties/auth/properties/rate_limit/anyOf/1/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(errors === _errs247){
+if((typeof data73 == "number") && (isFinite(data73))){
+if(data73 < 1 || isNaN(data73)){
+const err97 = {instancePath:instancePath+"/auth/rate_limit/max",schemaPath:"#/properties/auth/properties/rate_limit/anyOf/0/properties/max/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err97];
 }
@@ -2978,8 +2985,21 @@ vErrors.push(err97);
 }
 errors++;
 }
-if(false !== data71){
-const err98 = {instancePath:instancePath+"/auth/rate_limit",schemaPath:"#/properties/auth/properties/rate_limit/anyOf/1/const",keyword:"const",params:{allowedValue: false},message:"must be equal to constant"};
+}
+}
+var valid37 = _errs247 === errors;
+}
+else {
+var valid37 = true;
+}
+if(valid37){
+if(data72.window_seconds !== undefined){
+let data74 = data72.window_seconds;
+const _errs249 = errors;
+if(errors === _errs249){
+if((typeof data74 == "number") && (isFinite(data74))){
+if(data74 < 0.001 || isNaN(data74)){
+const err98 = {instancePath:instancePath+"/auth/rate_limit/window_seconds",schemaPath:"#/properties/auth/properties/rate_limit/anyOf/0/properties/window_seconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0.001},message:"must be >= 0.001"};
 if(vErrors === null){
 vErrors = [err98];
 }
@@ -2988,11 +3008,9 @@ vErrors.push(err98);
 }
 errors++;
 }
-var _valid12 = _errs245 === errors;
-valid35 = valid35 || _valid12;
 }
-if(!valid35){
-const err99 = {instancePath:instancePath+"/auth/rate_limit",schemaPath:"#/properties/auth/properties/rate_limit/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+else {
+const err99 = {instancePath:instancePath+"/auth/rate_limit/window_seconds",schemaPath:"#/properties/auth/properties/rate_limit/anyOf/0/properties/window_seconds/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err99];
 }
@@ -3000,21 +3018,80 @@ else {
 vErrors.push(err99);
 }
 errors++;
+}
+}
+var valid37 = _errs249 === errors;
+}
+else {
+var valid37 = true;
+}
+}
+}
+}
+}
+else {
+const err100 = {instancePath:instancePath+"/auth/rate_limit",schemaPath:"#/properties/auth/properties/rate_limit/anyOf/0/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err100];
+}
+else {
+vErrors.push(err100);
+}
+errors++;
+}
+}
+var _valid13 = _errs244 === errors;
+valid36 = valid36 || _valid13;
+if(!valid36){
+const _errs251 = errors;
+if(typeof data72 !== "boolean"){
+const err101 = {instancePath:instancePath+"/auth/rate_limit",schemaPath:"#/properties/auth/properties/rate_limit/anyOf/1/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err101];
+}
+else {
+vErrors.push(err101);
+}
+errors++;
+}
+if(false !== data72){
+const err102 = {instancePath:instancePath+"/auth/rate_limit",schemaPath:"#/properties/auth/properties/rate_limit/anyOf/1/const",keyword:"const",params:{allowedValue: false},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err102];
+}
+else {
+vErrors.push(err102);
+}
+errors++;
+}
+var _valid13 = _errs251 === errors;
+valid36 = valid36 || _valid13;
+}
+if(!valid36){
+const err103 = {instancePath:instancePath+"/auth/rate_limit",schemaPath:"#/properties/auth/properties/rate_limit/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err103];
+}
+else {
+vErrors.push(err103);
+}
+errors++;
 validate10.errors = vErrors;
 return false;
 }
 else {
-errors = _errs237;
+errors = _errs243;
 if(vErrors !== null){
-if(_errs237){
-vErrors.length = _errs237;
+if(_errs243){
+vErrors.length = _errs243;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid20 = _errs236 === errors;
+var valid20 = _errs242 === errors;
+}
 }
 }
 }
@@ -3038,85 +3115,38 @@ else {
 var valid0 = true;
 }
 if(valid0){
-let data74 = data.audit;
-const _errs247 = errors;
-if(errors === _errs247){
-if(data74 && typeof data74 == "object" && !Array.isArray(data74)){
-if(data74.sink === undefined){
-data74.sink = "file";
+let data75 = data.audit;
+const _errs253 = errors;
+if(errors === _errs253){
+if(data75 && typeof data75 == "object" && !Array.isArray(data75)){
+if(data75.sink === undefined){
+data75.sink = "file";
 }
-if(data74.on_failure === undefined){
-data74.on_failure = "refuse";
+if(data75.on_failure === undefined){
+data75.on_failure = "refuse";
 }
 let missing12;
-if(((data74.sink === undefined) && (missing12 = "sink")) || ((data74.on_failure === undefined) && (missing12 = "on_failure"))){
+if(((data75.sink === undefined) && (missing12 = "sink")) || ((data75.on_failure === undefined) && (missing12 = "on_failure"))){
 validate10.errors = [{instancePath:instancePath+"/audit",schemaPath:"#/properties/audit/required",keyword:"required",params:{missingProperty: missing12},message:"must have required property '"+missing12+"'"}];
 return false;
 }
 else {
-const _errs249 = errors;
-for(const key12 in data74){
+const _errs255 = errors;
+for(const key12 in data75){
 if(!(((((key12 === "sink") || (key12 === "file")) || (key12 === "key_file")) || (key12 === "key_env")) || (key12 === "on_failure"))){
 validate10.errors = [{instancePath:instancePath+"/audit",schemaPath:"#/properties/audit/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key12},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
-if(_errs249 === errors){
-let data75 = data74.sink;
-const _errs250 = errors;
-const _errs251 = errors;
-let valid38 = false;
-const _errs252 = errors;
-if(typeof data75 !== "string"){
-const err100 = {instancePath:instancePath+"/audit/sink",schemaPath:"#/properties/audit/properties/sink/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err100];
-}
-else {
-vErrors.push(err100);
-}
-errors++;
-}
-if("file" !== data75){
-const err101 = {instancePath:instancePath+"/audit/sink",schemaPath:"#/properties/audit/properties/sink/anyOf/0/const",keyword:"const",params:{allowedValue: "file"},message:"must be equal to constant"};
-if(vErrors === null){
-vErrors = [err101];
-}
-else {
-vErrors.push(err101);
-}
-errors++;
-}
-var _valid13 = _errs252 === errors;
-valid38 = valid38 || _valid13;
-if(!valid38){
-const _errs254 = errors;
-if(typeof data75 !== "string"){
-const err102 = {instancePath:instancePath+"/audit/sink",schemaPath:"#/properties/audit/properties/sink/anyOf/1/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err102];
-}
-else {
-vErrors.push(err102);
-}
-errors++;
-}
-if("stdout" !== data75){
-const err103 = {instancePath:instancePath+"/audit/sink",schemaPath:"#/properties/audit/properties/sink/anyOf/1/const",keyword:"const",params:{allowedValue: "stdout"},message:"must be equal to constant"};
-if(vErrors === null){
-vErrors = [err103];
-}
-else {
-vErrors.push(err103);
-}
-errors++;
-}
-var _valid13 = _errs254 === errors;
-valid38 = valid38 || _valid13;
-}
-if(!valid38){
-const err104 = {instancePath:instancePath+"/audit/sink",schemaPath:"#/properties/audit/properties/sink/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(_errs255 === errors){
+let data76 = data75.sink;
+const _errs256 = errors;
+const _errs257 = errors;
+let valid39 = false;
+const _errs258 = errors;
+if(typeof data76 !== "string"){
+const err104 = {instancePath:instancePath+"/audit/sink",schemaPath:"#/properties/audit/properties/sink/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err104];
 }
@@ -3124,28 +3154,75 @@ else {
 vErrors.push(err104);
 }
 errors++;
+}
+if("file" !== data76){
+const err105 = {instancePath:instancePath+"/audit/sink",schemaPath:"#/properties/audit/properties/sink/anyOf/0/const",keyword:"const",params:{allowedValue: "file"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err105];
+}
+else {
+vErrors.push(err105);
+}
+errors++;
+}
+var _valid14 = _errs258 === errors;
+valid39 = valid39 || _valid14;
+if(!valid39){
+const _errs260 = errors;
+if(typeof data76 !== "string"){
+const err106 = {instancePath:instancePath+"/audit/sink",schemaPath:"#/properties/audit/properties/sink/anyOf/1/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err106];
+}
+else {
+vErrors.push(err106);
+}
+errors++;
+}
+if("stdout" !== data76){
+const err107 = {instancePath:instancePath+"/audit/sink",schemaPath:"#/properties/audit/properties/sink/anyOf/1/const",keyword:"const",params:{allowedValue: "stdout"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err107];
+}
+else {
+vErrors.push(err107);
+}
+errors++;
+}
+var _valid14 = _errs260 === errors;
+valid39 = valid39 || _valid14;
+}
+if(!valid39){
+const err108 = {instancePath:instancePath+"/audit/sink",schemaPath:"#/properties/audit/properties/sink/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err108];
+}
+else {
+vErrors.push(err108);
+}
+errors++;
 validate10.errors = vErrors;
 return false;
 }
 else {
-errors = _errs251;
+errors = _errs257;
 if(vErrors !== null){
-if(_errs251){
-vErrors.length = _errs251;
+if(_errs257){
+vErrors.length = _errs257;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid37 = _errs250 === errors;
-if(valid37){
-if(data74.file !== undefined){
-let data76 = data74.file;
-const _errs256 = errors;
-if(errors === _errs256){
-if(typeof data76 === "string"){
-if(func3(data76) < 1){
+var valid38 = _errs256 === errors;
+if(valid38){
+if(data75.file !== undefined){
+let data77 = data75.file;
+const _errs262 = errors;
+if(errors === _errs262){
+if(typeof data77 === "string"){
+if(func3(data77) < 1){
 validate10.errors = [{instancePath:instancePath+"/audit/file",schemaPath:"#/properties/audit/properties/file/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -3155,18 +3232,18 @@ validate10.errors = [{instancePath:instancePath+"/audit/file",schemaPath:"#/prop
 return false;
 }
 }
-var valid37 = _errs256 === errors;
+var valid38 = _errs262 === errors;
 }
 else {
-var valid37 = true;
+var valid38 = true;
 }
-if(valid37){
-if(data74.key_file !== undefined){
-let data77 = data74.key_file;
-const _errs258 = errors;
-if(errors === _errs258){
-if(typeof data77 === "string"){
-if(func3(data77) < 1){
+if(valid38){
+if(data75.key_file !== undefined){
+let data78 = data75.key_file;
+const _errs264 = errors;
+if(errors === _errs264){
+if(typeof data78 === "string"){
+if(func3(data78) < 1){
 validate10.errors = [{instancePath:instancePath+"/audit/key_file",schemaPath:"#/properties/audit/properties/key_file/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -3176,18 +3253,18 @@ validate10.errors = [{instancePath:instancePath+"/audit/key_file",schemaPath:"#/
 return false;
 }
 }
-var valid37 = _errs258 === errors;
+var valid38 = _errs264 === errors;
 }
 else {
-var valid37 = true;
+var valid38 = true;
 }
-if(valid37){
-if(data74.key_env !== undefined){
-let data78 = data74.key_env;
-const _errs260 = errors;
-if(errors === _errs260){
-if(typeof data78 === "string"){
-if(func3(data78) < 1){
+if(valid38){
+if(data75.key_env !== undefined){
+let data79 = data75.key_env;
+const _errs266 = errors;
+if(errors === _errs266){
+if(typeof data79 === "string"){
+if(func3(data79) < 1){
 validate10.errors = [{instancePath:instancePath+"/audit/key_env",schemaPath:"#/properties/audit/properties/key_env/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -3197,66 +3274,19 @@ validate10.errors = [{instancePath:instancePath+"/audit/key_env",schemaPath:"#/p
 return false;
 }
 }
-var valid37 = _errs260 === errors;
+var valid38 = _errs266 === errors;
 }
 else {
-var valid37 = true;
+var valid38 = true;
 }
-if(valid37){
-let data79 = data74.on_failure;
-const _errs262 = errors;
-const _errs263 = errors;
-let valid39 = false;
-const _errs264 = errors;
-if(typeof data79 !== "string"){
-const err105 = {instancePath:instancePath+"/audit/on_failure",schemaPath:"#/properties/audit/properties/on_failure/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err105];
-}
-else {
-vErrors.push(err105);
-}
-errors++;
-}
-if("refuse" !== data79){
-const err106 = {instancePath:instancePath+"/audit/on_failure",schemaPath:"#/properties/audit/properties/on_failure/anyOf/0/const",keyword:"const",params:{allowedValue: "refuse"},message:"must be equal to constant"};
-if(vErrors === null){
-vErrors = [err106];
-}
-else {
-vErrors.push(err106);
-}
-errors++;
-}
-var _valid14 = _errs264 === errors;
-valid39 = valid39 || _valid14;
-if(!valid39){
-const _errs266 = errors;
-if(typeof data79 !== "string"){
-const err107 = {instancePath:instancePath+"/audit/on_failure",schemaPath:"#/properties/audit/properties/on_failure/anyOf/1/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err107];
-}
-else {
-vErrors.push(err107);
-}
-errors++;
-}
-if("serve" !== data79){
-const err108 = {instancePath:instancePath+"/audit/on_failure",schemaPath:"#/properties/audit/properties/on_failure/anyOf/1/const",keyword:"const",params:{allowedValue: "serve"},message:"must be equal to constant"};
-if(vErrors === null){
-vErrors = [err108];
-}
-else {
-vErrors.push(err108);
-}
-errors++;
-}
-var _valid14 = _errs266 === errors;
-valid39 = valid39 || _valid14;
-}
-if(!valid39){
-const err109 = {instancePath:instancePath+"/audit/on_failure",schemaPath:"#/properties/audit/properties/on_failure/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(valid38){
+let data80 = data75.on_failure;
+const _errs268 = errors;
+const _errs269 = errors;
+let valid40 = false;
+const _errs270 = errors;
+if(typeof data80 !== "string"){
+const err109 = {instancePath:instancePath+"/audit/on_failure",schemaPath:"#/properties/audit/properties/on_failure/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err109];
 }
@@ -3264,21 +3294,68 @@ else {
 vErrors.push(err109);
 }
 errors++;
+}
+if("refuse" !== data80){
+const err110 = {instancePath:instancePath+"/audit/on_failure",schemaPath:"#/properties/audit/properties/on_failure/anyOf/0/const",keyword:"const",params:{allowedValue: "refuse"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err110];
+}
+else {
+vErrors.push(err110);
+}
+errors++;
+}
+var _valid15 = _errs270 === errors;
+valid40 = valid40 || _valid15;
+if(!valid40){
+const _errs272 = errors;
+if(typeof data80 !== "string"){
+const err111 = {instancePath:instancePath+"/audit/on_failure",schemaPath:"#/properties/audit/properties/on_failure/anyOf/1/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err111];
+}
+else {
+vErrors.push(err111);
+}
+errors++;
+}
+if("serve" !== data80){
+const err112 = {instancePath:instancePath+"/audit/on_failure",schemaPath:"#/properties/audit/properties/on_failure/anyOf/1/const",keyword:"const",params:{allowedValue: "serve"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err112];
+}
+else {
+vErrors.push(err112);
+}
+errors++;
+}
+var _valid15 = _errs272 === errors;
+valid40 = valid40 || _valid15;
+}
+if(!valid40){
+const err113 = {instancePath:instancePath+"/audit/on_failure",schemaPath:"#/properties/audit/properties/on_failure/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err113];
+}
+else {
+vErrors.push(err113);
+}
+errors++;
 validate10.errors = vErrors;
 return false;
 }
 else {
-errors = _errs263;
+errors = _errs269;
 if(vErrors !== null){
-if(_errs263){
-vErrors.length = _errs263;
+if(_errs269){
+vErrors.length = _errs269;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid37 = _errs262 === errors;
+var valid38 = _errs268 === errors;
 }
 }
 }
@@ -3291,7 +3368,7 @@ validate10.errors = [{instancePath:instancePath+"/audit",schemaPath:"#/propertie
 return false;
 }
 }
-var valid0 = _errs247 === errors;
+var valid0 = _errs253 === errors;
 }
 }
 }
@@ -3313,7 +3390,7 @@ return errors === 0;
 }
 
 export const auth = validate11;
-const schema12 = {"additionalProperties":false,"type":"object","required":["enforce","clock_skew_seconds","max_token_bytes","token_cache_size","keys","jwks","policies","rate_limit"],"properties":{"enforce":{"default":true,"description":"false: a dry run that audits \"would deny\" and serves anyway.","type":"boolean"},"audience":{"anyOf":[{"minLength":1,"type":"string"},{"minItems":1,"type":"array","items":{"minLength":1,"type":"string"}}]},"issuer":{"anyOf":[{"minLength":1,"type":"string"},{"minItems":1,"type":"array","items":{"minLength":1,"type":"string"}}]},"clock_skew_seconds":{"default":30,"minimum":0,"maximum":300,"type":"number"},"max_token_bytes":{"default":8192,"minimum":256,"maximum":16384,"type":"integer"},"token_cache_size":{"default":10000,"minimum":0,"maximum":1000000,"type":"integer"},"keys":{"default":[],"maxItems":64,"type":"array","items":{"additionalProperties":false,"type":"object","required":["kid","alg"],"properties":{"kid":{"minLength":1,"maxLength":256,"type":"string"},"alg":{"anyOf":[{"const":"HS256","type":"string"},{"const":"HS384","type":"string"},{"const":"HS512","type":"string"},{"const":"RS256","type":"string"},{"const":"RS384","type":"string"},{"const":"RS512","type":"string"},{"const":"PS256","type":"string"},{"const":"PS384","type":"string"},{"const":"PS512","type":"string"},{"const":"ES256","type":"string"},{"const":"ES384","type":"string"},{"const":"ES512","type":"string"},{"const":"EdDSA","type":"string"}]},"secret_file":{"minLength":1,"description":"HS*: a file holding the secret (a trailing newline is ignored).","type":"string"},"secret_env":{"minLength":1,"description":"HS*: an environment variable holding the secret.","type":"string"},"public_key_file":{"minLength":1,"description":"RS/PS/ES/EdDSA: a PEM public key or certificate.","type":"string"},"public_key_env":{"minLength":1,"type":"string"}}}},"jwks":{"default":[],"maxItems":16,"type":"array","items":{"additionalProperties":false,"type":"object","required":["url","cache_seconds","min_refresh_interval_seconds","timeout_seconds"],"properties":{"url":{"pattern":"^https?://","description":"https, or http on a loopback address.","type":"string"},"cache_seconds":{"default":600,"minimum":1,"maximum":86400,"type":"number"},"min_refresh_interval_seconds":{"default":30,"minimum":0,"maximum":3600,"description":"An unknown kid refetches the set at most this often.","type":"number"},"timeout_seconds":{"default":5,"minimum":0.1,"maximum":60,"type":"number"},"token_file":{"pattern":"^/","description":"An absolute path to a bearer token sent with each fetch, re-read every time (a projected service-account token: a Kubernetes API server serves /openid/v1/jwks only to authenticated callers by default).","type":"string"}}}},"policies":{"default":[],"maxItems":1000,"type":"array","items":{"additionalProperties":false,"type":"object","required":["match"],"properties":{"match":{"minProperties":1,"type":"object","patternProperties":{"^(.*)$":{"type":"string"}}},"grants":{"type":"array","items":{"minLength":1,"type":"string"}},"deny":{"type":"array","items":{"minLength":1,"type":"string"}}}}},"rate_limit":{"default":{"max":1000,"window_seconds":1},"description":"Requests per subject per window; false turns it off.","anyOf":[{"additionalProperties":false,"type":"object","required":["max","window_seconds"],"properties":{"max":{"minimum":1,"type":"integer"},"window_seconds":{"minimum":0.001,"type":"number"}}},{"const":false,"type":"boolean"}]}}};
+const schema12 = {"additionalProperties":false,"type":"object","required":["enforce","clock_skew_seconds","max_token_bytes","token_cache_size","keys","jwks","policies","rate_limit"],"properties":{"enforce":{"default":true,"description":"false: a dry run that audits \"would deny\" and serves anyway.","type":"boolean"},"audience":{"anyOf":[{"minLength":1,"type":"string"},{"minItems":1,"type":"array","items":{"minLength":1,"type":"string"}}]},"issuer":{"anyOf":[{"minLength":1,"type":"string"},{"minItems":1,"type":"array","items":{"minLength":1,"type":"string"}}]},"clock_skew_seconds":{"default":30,"minimum":0,"maximum":300,"type":"number"},"max_token_bytes":{"default":8192,"minimum":256,"maximum":16384,"type":"integer"},"max_token_lifetime_seconds":{"anyOf":[{"minimum":1,"type":"integer"},{"type":"null"}]},"token_cache_size":{"default":10000,"minimum":0,"maximum":1000000,"type":"integer"},"keys":{"default":[],"maxItems":64,"type":"array","items":{"additionalProperties":false,"type":"object","required":["kid","alg"],"properties":{"kid":{"minLength":1,"maxLength":256,"type":"string"},"alg":{"anyOf":[{"const":"HS256","type":"string"},{"const":"HS384","type":"string"},{"const":"HS512","type":"string"},{"const":"RS256","type":"string"},{"const":"RS384","type":"string"},{"const":"RS512","type":"string"},{"const":"PS256","type":"string"},{"const":"PS384","type":"string"},{"const":"PS512","type":"string"},{"const":"ES256","type":"string"},{"const":"ES384","type":"string"},{"const":"ES512","type":"string"},{"const":"EdDSA","type":"string"}]},"secret_file":{"minLength":1,"description":"HS*: a file holding the secret (a trailing newline is ignored).","type":"string"},"secret_env":{"minLength":1,"description":"HS*: an environment variable holding the secret.","type":"string"},"public_key_file":{"minLength":1,"description":"RS/PS/ES/EdDSA: a PEM public key or certificate.","type":"string"},"public_key_env":{"minLength":1,"type":"string"}}}},"jwks":{"default":[],"maxItems":16,"type":"array","items":{"additionalProperties":false,"type":"object","required":["url","cache_seconds","min_refresh_interval_seconds","timeout_seconds"],"properties":{"url":{"pattern":"^https?://","description":"https, or http on a loopback address.","type":"string"},"cache_seconds":{"default":600,"minimum":1,"maximum":86400,"type":"number"},"min_refresh_interval_seconds":{"default":30,"minimum":0,"maximum":3600,"description":"An unknown kid refetches the set at most this often.","type":"number"},"timeout_seconds":{"default":5,"minimum":0.1,"maximum":60,"type":"number"},"token_file":{"pattern":"^/","description":"An absolute path to a bearer token sent with each fetch, re-read every time (a projected service-account token: a Kubernetes API server serves /openid/v1/jwks only to authenticated callers by default).","type":"string"}}}},"policies":{"default":[],"maxItems":1000,"type":"array","items":{"additionalProperties":false,"type":"object","required":["match"],"properties":{"match":{"minProperties":1,"type":"object","patternProperties":{"^(.*)$":{"type":"string"}}},"grants":{"type":"array","items":{"minLength":1,"type":"string"}},"deny":{"type":"array","items":{"minLength":1,"type":"string"}}}}},"rate_limit":{"default":{"max":1000,"window_seconds":1},"description":"Requests per subject per window; false turns it off.","anyOf":[{"additionalProperties":false,"type":"object","required":["max","window_seconds"],"properties":{"max":{"minimum":1,"type":"integer"},"window_seconds":{"minimum":0.001,"type":"number"}}},{"const":false,"type":"boolean"}]}}};
 
 function validate11(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
@@ -3662,70 +3739,146 @@ return false;
 }
 var valid0 = _errs22 === errors;
 if(valid0){
-let data7 = data.token_cache_size;
+if(data.max_token_lifetime_seconds !== undefined){
+let data7 = data.max_token_lifetime_seconds;
 const _errs24 = errors;
+const _errs25 = errors;
+let valid5 = false;
+const _errs26 = errors;
 if(!(((typeof data7 == "number") && (!(data7 % 1) && !isNaN(data7))) && (isFinite(data7)))){
+const err14 = {instancePath:instancePath+"/max_token_lifetime_seconds",schemaPath:"#/properties/max_token_lifetime_seconds/anyOf/0/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err14];
+}
+else {
+vErrors.push(err14);
+}
+errors++;
+}
+if(errors === _errs26){
+if((typeof data7 == "number") && (isFinite(data7))){
+if(data7 < 1 || isNaN(data7)){
+const err15 = {instancePath:instancePath+"/max_token_lifetime_seconds",schemaPath:"#/properties/max_token_lifetime_seconds/anyOf/0/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err15];
+}
+else {
+vErrors.push(err15);
+}
+errors++;
+}
+}
+}
+var _valid2 = _errs26 === errors;
+valid5 = valid5 || _valid2;
+if(!valid5){
+const _errs28 = errors;
+if(data7 !== null){
+const err16 = {instancePath:instancePath+"/max_token_lifetime_seconds",schemaPath:"#/properties/max_token_lifetime_seconds/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(vErrors === null){
+vErrors = [err16];
+}
+else {
+vErrors.push(err16);
+}
+errors++;
+}
+var _valid2 = _errs28 === errors;
+valid5 = valid5 || _valid2;
+}
+if(!valid5){
+const err17 = {instancePath:instancePath+"/max_token_lifetime_seconds",schemaPath:"#/properties/max_token_lifetime_seconds/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err17];
+}
+else {
+vErrors.push(err17);
+}
+errors++;
+validate11.errors = vErrors;
+return false;
+}
+else {
+errors = _errs25;
+if(vErrors !== null){
+if(_errs25){
+vErrors.length = _errs25;
+}
+else {
+vErrors = null;
+}
+}
+}
+var valid0 = _errs24 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+let data8 = data.token_cache_size;
+const _errs30 = errors;
+if(!(((typeof data8 == "number") && (!(data8 % 1) && !isNaN(data8))) && (isFinite(data8)))){
 validate11.errors = [{instancePath:instancePath+"/token_cache_size",schemaPath:"#/properties/token_cache_size/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
-if(errors === _errs24){
-if((typeof data7 == "number") && (isFinite(data7))){
-if(data7 > 1000000 || isNaN(data7)){
+if(errors === _errs30){
+if((typeof data8 == "number") && (isFinite(data8))){
+if(data8 > 1000000 || isNaN(data8)){
 validate11.errors = [{instancePath:instancePath+"/token_cache_size",schemaPath:"#/properties/token_cache_size/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000000},message:"must be <= 1000000"}];
 return false;
 }
 else {
-if(data7 < 0 || isNaN(data7)){
+if(data8 < 0 || isNaN(data8)){
 validate11.errors = [{instancePath:instancePath+"/token_cache_size",schemaPath:"#/properties/token_cache_size/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
 }
 }
 }
-var valid0 = _errs24 === errors;
+var valid0 = _errs30 === errors;
 if(valid0){
-let data8 = data.keys;
-const _errs26 = errors;
-if(errors === _errs26){
-if(Array.isArray(data8)){
-if(data8.length > 64){
+let data9 = data.keys;
+const _errs32 = errors;
+if(errors === _errs32){
+if(Array.isArray(data9)){
+if(data9.length > 64){
 validate11.errors = [{instancePath:instancePath+"/keys",schemaPath:"#/properties/keys/maxItems",keyword:"maxItems",params:{limit: 64},message:"must NOT have more than 64 items"}];
 return false;
 }
 else {
-var valid5 = true;
-const len2 = data8.length;
+var valid6 = true;
+const len2 = data9.length;
 for(let i2=0; i2<len2; i2++){
-let data9 = data8[i2];
-const _errs28 = errors;
-if(errors === _errs28){
-if(data9 && typeof data9 == "object" && !Array.isArray(data9)){
+let data10 = data9[i2];
+const _errs34 = errors;
+if(errors === _errs34){
+if(data10 && typeof data10 == "object" && !Array.isArray(data10)){
 let missing1;
-if(((data9.kid === undefined) && (missing1 = "kid")) || ((data9.alg === undefined) && (missing1 = "alg"))){
+if(((data10.kid === undefined) && (missing1 = "kid")) || ((data10.alg === undefined) && (missing1 = "alg"))){
 validate11.errors = [{instancePath:instancePath+"/keys/" + i2,schemaPath:"#/properties/keys/items/required",keyword:"required",params:{missingProperty: missing1},message:"must have required property '"+missing1+"'"}];
 return false;
 }
 else {
-const _errs30 = errors;
-for(const key1 in data9){
+const _errs36 = errors;
+for(const key1 in data10){
 if(!((((((key1 === "kid") || (key1 === "alg")) || (key1 === "secret_file")) || (key1 === "secret_env")) || (key1 === "public_key_file")) || (key1 === "public_key_env"))){
 validate11.errors = [{instancePath:instancePath+"/keys/" + i2,schemaPath:"#/properties/keys/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
-if(_errs30 === errors){
-if(data9.kid !== undefined){
-let data10 = data9.kid;
-const _errs31 = errors;
-if(errors === _errs31){
-if(typeof data10 === "string"){
-if(func3(data10) > 256){
+if(_errs36 === errors){
+if(data10.kid !== undefined){
+let data11 = data10.kid;
+const _errs37 = errors;
+if(errors === _errs37){
+if(typeof data11 === "string"){
+if(func3(data11) > 256){
 validate11.errors = [{instancePath:instancePath+"/keys/" + i2+"/kid",schemaPath:"#/properties/keys/items/properties/kid/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"}];
 return false;
 }
 else {
-if(func3(data10) < 1){
+if(func3(data11) < 1){
 validate11.errors = [{instancePath:instancePath+"/keys/" + i2+"/kid",schemaPath:"#/properties/keys/items/properties/kid/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -3736,68 +3889,20 @@ validate11.errors = [{instancePath:instancePath+"/keys/" + i2+"/kid",schemaPath:
 return false;
 }
 }
-var valid6 = _errs31 === errors;
+var valid7 = _errs37 === errors;
 }
 else {
-var valid6 = true;
+var valid7 = true;
 }
-if(valid6){
-if(data9.alg !== undefined){
-let data11 = data9.alg;
-const _errs33 = errors;
-const _errs34 = errors;
-let valid7 = false;
-const _errs35 = errors;
-if(typeof data11 !== "string"){
-const err14 = {instancePath:instancePath+"/keys/" + i2+"/alg",schemaPath:"#/properties/keys/items/properties/alg/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err14];
-}
-else {
-vErrors.push(err14);
-}
-errors++;
-}
-if("HS256" !== data11){
-const err15 = {instancePath:instancePath+"/keys/" + i2+"/alg",schemaPath:"#/properties/keys/items/properties/alg/anyOf/0/const",keyword:"const",params:{allowedValue: "HS256"},message:"must be equal to constant"};
-if(vErrors === null){
-vErrors = [err15];
-}
-else {
-vErrors.push(err15);
-}
-errors++;
-}
-var _valid2 = _errs35 === errors;
-valid7 = valid7 || _valid2;
-if(!valid7){
-const _errs37 = errors;
-if(typeof data11 !== "string"){
-const err16 = {instancePath:instancePath+"/keys/" + i2+"/alg",schemaPath:"#/properties/keys/items/properties/alg/anyOf/1/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err16];
-}
-else {
-vErrors.push(err16);
-}
-errors++;
-}
-if("HS384" !== data11){
-const err17 = {instancePath:instancePath+"/keys/" + i2+"/alg",schemaPath:"#/properties/keys/items/properties/alg/anyOf/1/const",keyword:"const",params:{allowedValue: "HS384"},message:"must be equal to constant"};
-if(vErrors === null){
-vErrors = [err17];
-}
-else {
-vErrors.push(err17);
-}
-errors++;
-}
-var _valid2 = _errs37 === errors;
-valid7 = valid7 || _valid2;
-if(!valid7){
+if(valid7){
+if(data10.alg !== undefined){
+let data12 = data10.alg;
 const _errs39 = errors;
-if(typeof data11 !== "string"){
-const err18 = {instancePath:instancePath+"/keys/" + i2+"/alg",schemaPath:"#/properties/keys/items/properties/alg/anyOf/2/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const _errs40 = errors;
+let valid8 = false;
+const _errs41 = errors;
+if(typeof data12 !== "string"){
+const err18 = {instancePath:instancePath+"/keys/" + i2+"/alg",schemaPath:"#/properties/keys/items/properties/alg/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err18];
 }
@@ -3806,8 +3911,8 @@ vErrors.push(err18);
 }
 errors++;
 }
-if("HS512" !== data11){
-const err19 = {instancePath:instancePath+"/keys/" + i2+"/alg",schemaPath:"#/properties/keys/items/properties/alg/anyOf/2/const",keyword:"const",params:{allowedValue: "HS512"},message:"must be equal to constant"};
+if("HS256" !== data12){
+const err19 = {instancePath:instancePath+"/keys/" + i2+"/alg",schemaPath:"#/properties/keys/items/properties/alg/anyOf/0/const",keyword:"const",params:{allowedValue: "HS256"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err19];
 }
@@ -3816,12 +3921,12 @@ vErrors.push(err19);
 }
 errors++;
 }
-var _valid2 = _errs39 === errors;
-valid7 = valid7 || _valid2;
-if(!valid7){
-const _errs41 = errors;
-if(typeof data11 !== "string"){
-const err20 = {instancePath:instancePath+"/keys/" + i2+"/alg",schemaPath:"#/properties/keys/items/properties/alg/anyOf/3/type",keyword:"type",params:{type: "string"},message:"must be string"};
+var _valid3 = _errs41 === errors;
+valid8 = valid8 || _valid3;
+if(!valid8){
+const _errs43 = errors;
+if(typeof data12 !== "string"){
+const err20 = {instancePath:instancePath+"/keys/" + i2+"/alg",schemaPath:"#/properties/keys/items/properties/alg/anyOf/1/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err20];
 }
@@ -3830,8 +3935,8 @@ vErrors.push(err20);
 }
 errors++;
 }
-if("RS256" !== data11){
-const err21 = {instancePath:instancePath+"/keys/" + i2+"/alg",schemaPath:"#/properties/keys/items/properties/alg/anyOf/3/const",keyword:"const",params:{allowedValue: "RS256"},message:"must be equal to constant"};
+if("HS384" !== data12){
+const err21 = {instancePath:instancePath+"/keys/" + i2+"/alg",schemaPath:"#/properties/keys/items/properties/alg/anyOf/1/const",keyword:"const",params:{allowedValue: "HS384"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err21];
 }
@@ -3840,12 +3945,12 @@ vErrors.push(err21);
 }
 errors++;
 }
-var _valid2 = _errs41 === errors;
-valid7 = valid7 || _valid2;
-if(!valid7){
-const _errs43 = errors;
-if(typeof data11 !== "string"){
-const err22 = {instancePath:instancePath+"/keys/" + i2+"/alg",schemaPath:"#/properties/keys/items/properties/alg/anyOf/4/type",keyword:"type",params:{type: "string"},message:"must be string"};
+var _valid3 = _errs43 === errors;
+valid8 = valid8 || _valid3;
+if(!valid8){
+const _errs45 = errors;
+if(typeof data12 !== "string"){
+const err22 = {instancePath:instancePath+"/keys/" + i2+"/alg",schemaPath:"#/properties/keys/items/properties/alg/anyOf/2/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err22];
 }
@@ -3854,8 +3959,8 @@ vErrors.push(err22);
 }
 errors++;
 }
-if("RS384" !== data11){
-const err23 = {instancePath:instancePath+"/keys/" + i2+"/alg",schemaPath:"#/properties/keys/items/properties/alg/anyOf/4/const",keyword:"const",params:{allowedValue: "RS384"},message:"must be equal to constant"};
+if("HS512" !== data12){
+const err23 = {instancePath:instancePath+"/keys/" + i2+"/alg",schemaPath:"#/properties/keys/items/properties/alg/anyOf/2/const",keyword:"const",params:{allowedValue: "HS512"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err23];
 }
@@ -3864,12 +3969,12 @@ vErrors.push(err23);
 }
 errors++;
 }
-var _valid2 = _errs43 === errors;
-valid7 = valid7 || _valid2;
-if(!valid7){
-const _errs45 = errors;
-if(typeof data11 !== "string"){
-const err24 = {instancePath:instancePath+"/keys/" + i2+"/alg",schemaPath:"#/properties/keys/items/properties/alg/anyOf/5/type",keyword:"type",params:{type: "string"},message:"must be string"};
+var _valid3 = _errs45 === errors;
+valid8 = valid8 || _valid3;
+if(!valid8){
+const _errs47 = errors;
+if(typeof data12 !== "string"){
+const err24 = {instancePath:instancePath+"/keys/" + i2+"/alg",schemaPath:"#/properties/keys/items/properties/alg/anyOf/3/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err24];
 }
@@ -3878,8 +3983,8 @@ vErrors.push(err24);
 }
 errors++;
 }
-if("RS512" !== data11){
-const err25 = {instancePath:instancePath+"/keys/" + i2+"/alg",schemaPath:"#/properties/keys/items/properties/alg/anyOf/5/const",keyword:"const",params:{allowedValue: "RS512"},message:"must be equal to constant"};
+if("RS256" !== data12){
+const err25 = {instancePath:instancePath+"/keys/" + i2+"/alg",schemaPath:"#/properties/keys/items/properties/alg/anyOf/3/const",keyword:"const",params:{allowedValue: "RS256"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err25];
 }
@@ -3888,12 +3993,12 @@ vErrors.push(err25);
 }
 errors++;
 }
-var _valid2 = _errs45 === errors;
-valid7 = valid7 || _valid2;
-if(!valid7){
-const _errs47 = errors;
-if(typeof data11 !== "string"){
-const err26 = {instancePath:instancePath+"/keys/" + i2+"/alg",schemaPath:"#/properties/keys/items/properties/alg/anyOf/6/type",keyword:"type",params:{type: "string"},message:"must be string"};
+var _valid3 = _errs47 === errors;
+valid8 = valid8 || _valid3;
+if(!valid8){
+const _errs49 = errors;
+if(typeof data12 !== "string"){
+const err26 = {instancePath:instancePath+"/keys/" + i2+"/alg",schemaPath:"#/properties/keys/items/properties/alg/anyOf/4/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err26];
 }
@@ -3902,8 +4007,8 @@ vErrors.push(err26);
 }
 errors++;
 }
-if("PS256" !== data11){
-const err27 = {instancePath:instancePath+"/keys/" + i2+"/alg",schemaPath:"#/properties/keys/items/properties/alg/anyOf/6/const",keyword:"const",params:{allowedValue: "PS256"},message:"must be equal to constant"};
+if("RS384" !== data12){
+const err27 = {instancePath:instancePath+"/keys/" + i2+"/alg",schemaPath:"#/properties/keys/items/properties/alg/anyOf/4/const",keyword:"const",params:{allowedValue: "RS384"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err27];
 }
@@ -3912,12 +4017,12 @@ vErrors.push(err27);
 }
 errors++;
 }
-var _valid2 = _errs47 === errors;
-valid7 = valid7 || _valid2;
-if(!valid7){
-const _errs49 = errors;
-if(typeof data11 !== "string"){
-const err28 = {instancePath:instancePath+"/keys/" + i2+"/alg",schemaPath:"#/properties/keys/items/properties/alg/anyOf/7/type",keyword:"type",params:{type: "string"},message:"must be string"};
+var _valid3 = _errs49 === errors;
+valid8 = valid8 || _valid3;
+if(!valid8){
+const _errs51 = errors;
+if(typeof data12 !== "string"){
+const err28 = {instancePath:instancePath+"/keys/" + i2+"/alg",schemaPath:"#/properties/keys/items/properties/alg/anyOf/5/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -3926,8 +4031,8 @@ vErrors.push(err28);
 }
 errors++;
 }
-if("PS384" !== data11){
-const err29 = {instancePath:instancePath+"/keys/" + i2+"/alg",schemaPath:"#/properties/keys/items/properties/alg/anyOf/7/const",keyword:"const",params:{allowedValue: "PS384"},message:"must be equal to constant"};
+if("RS512" !== data12){
+const err29 = {instancePath:instancePath+"/keys/" + i2+"/alg",schemaPath:"#/properties/keys/items/properties/alg/anyOf/5/const",keyword:"const",params:{allowedValue: "RS512"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err29];
 }
@@ -3936,12 +4041,12 @@ vErrors.push(err29);
 }
 errors++;
 }
-var _valid2 = _errs49 === errors;
-valid7 = valid7 || _valid2;
-if(!valid7){
-const _errs51 = errors;
-if(typeof data11 !== "string"){
-const err30 = {instancePath:instancePath+"/keys/" + i2+"/alg",schemaPath:"#/properties/keys/items/properties/alg/anyOf/8/type",keyword:"type",params:{type: "string"},message:"must be string"};
+var _valid3 = _errs51 === errors;
+valid8 = valid8 || _valid3;
+if(!valid8){
+const _errs53 = errors;
+if(typeof data12 !== "string"){
+const err30 = {instancePath:instancePath+"/keys/" + i2+"/alg",schemaPath:"#/properties/keys/items/properties/alg/anyOf/6/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err30];
 }
@@ -3950,8 +4055,8 @@ vErrors.push(err30);
 }
 errors++;
 }
-if("PS512" !== data11){
-const err31 = {instancePath:instancePath+"/keys/" + i2+"/alg",schemaPath:"#/properties/keys/items/properties/alg/anyOf/8/const",keyword:"const",params:{allowedValue: "PS512"},message:"must be equal to constant"};
+if("PS256" !== data12){
+const err31 = {instancePath:instancePath+"/keys/" + i2+"/alg",schemaPath:"#/properties/keys/items/properties/alg/anyOf/6/const",keyword:"const",params:{allowedValue: "PS256"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err31];
 }
@@ -3960,12 +4065,12 @@ vErrors.push(err31);
 }
 errors++;
 }
-var _valid2 = _errs51 === errors;
-valid7 = valid7 || _valid2;
-if(!valid7){
-const _errs53 = errors;
-if(typeof data11 !== "string"){
-const err32 = {instancePath:instancePath+"/keys/" + i2+"/alg",schemaPath:"#/properties/keys/items/properties/alg/anyOf/9/type",keyword:"type",params:{type: "string"},message:"must be string"};
+var _valid3 = _errs53 === errors;
+valid8 = valid8 || _valid3;
+if(!valid8){
+const _errs55 = errors;
+if(typeof data12 !== "string"){
+const err32 = {instancePath:instancePath+"/keys/" + i2+"/alg",schemaPath:"#/properties/keys/items/properties/alg/anyOf/7/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err32];
 }
@@ -3974,8 +4079,8 @@ vErrors.push(err32);
 }
 errors++;
 }
-if("ES256" !== data11){
-const err33 = {instancePath:instancePath+"/keys/" + i2+"/alg",schemaPath:"#/properties/keys/items/properties/alg/anyOf/9/const",keyword:"const",params:{allowedValue: "ES256"},message:"must be equal to constant"};
+if("PS384" !== data12){
+const err33 = {instancePath:instancePath+"/keys/" + i2+"/alg",schemaPath:"#/properties/keys/items/properties/alg/anyOf/7/const",keyword:"const",params:{allowedValue: "PS384"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err33];
 }
@@ -3984,12 +4089,12 @@ vErrors.push(err33);
 }
 errors++;
 }
-var _valid2 = _errs53 === errors;
-valid7 = valid7 || _valid2;
-if(!valid7){
-const _errs55 = errors;
-if(typeof data11 !== "string"){
-const err34 = {instancePath:instancePath+"/keys/" + i2+"/alg",schemaPath:"#/properties/keys/items/properties/alg/anyOf/10/type",keyword:"type",params:{type: "string"},message:"must be string"};
+var _valid3 = _errs55 === errors;
+valid8 = valid8 || _valid3;
+if(!valid8){
+const _errs57 = errors;
+if(typeof data12 !== "string"){
+const err34 = {instancePath:instancePath+"/keys/" + i2+"/alg",schemaPath:"#/properties/keys/items/properties/alg/anyOf/8/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err34];
 }
@@ -3998,8 +4103,8 @@ vErrors.push(err34);
 }
 errors++;
 }
-if("ES384" !== data11){
-const err35 = {instancePath:instancePath+"/keys/" + i2+"/alg",schemaPath:"#/properties/keys/items/properties/alg/anyOf/10/const",keyword:"const",params:{allowedValue: "ES384"},message:"must be equal to constant"};
+if("PS512" !== data12){
+const err35 = {instancePath:instancePath+"/keys/" + i2+"/alg",schemaPath:"#/properties/keys/items/properties/alg/anyOf/8/const",keyword:"const",params:{allowedValue: "PS512"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err35];
 }
@@ -4008,12 +4113,12 @@ vErrors.push(err35);
 }
 errors++;
 }
-var _valid2 = _errs55 === errors;
-valid7 = valid7 || _valid2;
-if(!valid7){
-const _errs57 = errors;
-if(typeof data11 !== "string"){
-const err36 = {instancePath:instancePath+"/keys/" + i2+"/alg",schemaPath:"#/properties/keys/items/properties/alg/anyOf/11/type",keyword:"type",params:{type: "string"},message:"must be string"};
+var _valid3 = _errs57 === errors;
+valid8 = valid8 || _valid3;
+if(!valid8){
+const _errs59 = errors;
+if(typeof data12 !== "string"){
+const err36 = {instancePath:instancePath+"/keys/" + i2+"/alg",schemaPath:"#/properties/keys/items/properties/alg/anyOf/9/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err36];
 }
@@ -4022,8 +4127,8 @@ vErrors.push(err36);
 }
 errors++;
 }
-if("ES512" !== data11){
-const err37 = {instancePath:instancePath+"/keys/" + i2+"/alg",schemaPath:"#/properties/keys/items/properties/alg/anyOf/11/const",keyword:"const",params:{allowedValue: "ES512"},message:"must be equal to constant"};
+if("ES256" !== data12){
+const err37 = {instancePath:instancePath+"/keys/" + i2+"/alg",schemaPath:"#/properties/keys/items/properties/alg/anyOf/9/const",keyword:"const",params:{allowedValue: "ES256"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err37];
 }
@@ -4032,12 +4137,12 @@ vErrors.push(err37);
 }
 errors++;
 }
-var _valid2 = _errs57 === errors;
-valid7 = valid7 || _valid2;
-if(!valid7){
-const _errs59 = errors;
-if(typeof data11 !== "string"){
-const err38 = {instancePath:instancePath+"/keys/" + i2+"/alg",schemaPath:"#/properties/keys/items/properties/alg/anyOf/12/type",keyword:"type",params:{type: "string"},message:"must be string"};
+var _valid3 = _errs59 === errors;
+valid8 = valid8 || _valid3;
+if(!valid8){
+const _errs61 = errors;
+if(typeof data12 !== "string"){
+const err38 = {instancePath:instancePath+"/keys/" + i2+"/alg",schemaPath:"#/properties/keys/items/properties/alg/anyOf/10/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err38];
 }
@@ -4046,8 +4151,8 @@ vErrors.push(err38);
 }
 errors++;
 }
-if("EdDSA" !== data11){
-const err39 = {instancePath:instancePath+"/keys/" + i2+"/alg",schemaPath:"#/properties/keys/items/properties/alg/anyOf/12/const",keyword:"const",params:{allowedValue: "EdDSA"},message:"must be equal to constant"};
+if("ES384" !== data12){
+const err39 = {instancePath:instancePath+"/keys/" + i2+"/alg",schemaPath:"#/properties/keys/items/properties/alg/anyOf/10/const",keyword:"const",params:{allowedValue: "ES384"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err39];
 }
@@ -4056,22 +4161,12 @@ vErrors.push(err39);
 }
 errors++;
 }
-var _valid2 = _errs59 === errors;
-valid7 = valid7 || _valid2;
-}
-}
-}
-}
-}
-}
-}
-}
-}
-}
-}
-}
-if(!valid7){
-const err40 = {instancePath:instancePath+"/keys/" + i2+"/alg",schemaPath:"#/properties/keys/items/properties/alg/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+var _valid3 = _errs61 === errors;
+valid8 = valid8 || _valid3;
+if(!valid8){
+const _errs63 = errors;
+if(typeof data12 !== "string"){
+const err40 = {instancePath:instancePath+"/keys/" + i2+"/alg",schemaPath:"#/properties/keys/items/properties/alg/anyOf/11/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err40];
 }
@@ -4079,32 +4174,90 @@ else {
 vErrors.push(err40);
 }
 errors++;
+}
+if("ES512" !== data12){
+const err41 = {instancePath:instancePath+"/keys/" + i2+"/alg",schemaPath:"#/properties/keys/items/properties/alg/anyOf/11/const",keyword:"const",params:{allowedValue: "ES512"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err41];
+}
+else {
+vErrors.push(err41);
+}
+errors++;
+}
+var _valid3 = _errs63 === errors;
+valid8 = valid8 || _valid3;
+if(!valid8){
+const _errs65 = errors;
+if(typeof data12 !== "string"){
+const err42 = {instancePath:instancePath+"/keys/" + i2+"/alg",schemaPath:"#/properties/keys/items/properties/alg/anyOf/12/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err42];
+}
+else {
+vErrors.push(err42);
+}
+errors++;
+}
+if("EdDSA" !== data12){
+const err43 = {instancePath:instancePath+"/keys/" + i2+"/alg",schemaPath:"#/properties/keys/items/properties/alg/anyOf/12/const",keyword:"const",params:{allowedValue: "EdDSA"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err43];
+}
+else {
+vErrors.push(err43);
+}
+errors++;
+}
+var _valid3 = _errs65 === errors;
+valid8 = valid8 || _valid3;
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+if(!valid8){
+const err44 = {instancePath:instancePath+"/keys/" + i2+"/alg",schemaPath:"#/properties/keys/items/properties/alg/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err44];
+}
+else {
+vErrors.push(err44);
+}
+errors++;
 validate11.errors = vErrors;
 return false;
 }
 else {
-errors = _errs34;
+errors = _errs40;
 if(vErrors !== null){
-if(_errs34){
-vErrors.length = _errs34;
+if(_errs40){
+vErrors.length = _errs40;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid6 = _errs33 === errors;
+var valid7 = _errs39 === errors;
 }
 else {
-var valid6 = true;
+var valid7 = true;
 }
-if(valid6){
-if(data9.secret_file !== undefined){
-let data12 = data9.secret_file;
-const _errs61 = errors;
-if(errors === _errs61){
-if(typeof data12 === "string"){
-if(func3(data12) < 1){
+if(valid7){
+if(data10.secret_file !== undefined){
+let data13 = data10.secret_file;
+const _errs67 = errors;
+if(errors === _errs67){
+if(typeof data13 === "string"){
+if(func3(data13) < 1){
 validate11.errors = [{instancePath:instancePath+"/keys/" + i2+"/secret_file",schemaPath:"#/properties/keys/items/properties/secret_file/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -4114,18 +4267,18 @@ validate11.errors = [{instancePath:instancePath+"/keys/" + i2+"/secret_file",sch
 return false;
 }
 }
-var valid6 = _errs61 === errors;
+var valid7 = _errs67 === errors;
 }
 else {
-var valid6 = true;
+var valid7 = true;
 }
-if(valid6){
-if(data9.secret_env !== undefined){
-let data13 = data9.secret_env;
-const _errs63 = errors;
-if(errors === _errs63){
-if(typeof data13 === "string"){
-if(func3(data13) < 1){
+if(valid7){
+if(data10.secret_env !== undefined){
+let data14 = data10.secret_env;
+const _errs69 = errors;
+if(errors === _errs69){
+if(typeof data14 === "string"){
+if(func3(data14) < 1){
 validate11.errors = [{instancePath:instancePath+"/keys/" + i2+"/secret_env",schemaPath:"#/properties/keys/items/properties/secret_env/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -4135,18 +4288,18 @@ validate11.errors = [{instancePath:instancePath+"/keys/" + i2+"/secret_env",sche
 return false;
 }
 }
-var valid6 = _errs63 === errors;
+var valid7 = _errs69 === errors;
 }
 else {
-var valid6 = true;
+var valid7 = true;
 }
-if(valid6){
-if(data9.public_key_file !== undefined){
-let data14 = data9.public_key_file;
-const _errs65 = errors;
-if(errors === _errs65){
-if(typeof data14 === "string"){
-if(func3(data14) < 1){
+if(valid7){
+if(data10.public_key_file !== undefined){
+let data15 = data10.public_key_file;
+const _errs71 = errors;
+if(errors === _errs71){
+if(typeof data15 === "string"){
+if(func3(data15) < 1){
 validate11.errors = [{instancePath:instancePath+"/keys/" + i2+"/public_key_file",schemaPath:"#/properties/keys/items/properties/public_key_file/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -4156,18 +4309,18 @@ validate11.errors = [{instancePath:instancePath+"/keys/" + i2+"/public_key_file"
 return false;
 }
 }
-var valid6 = _errs65 === errors;
+var valid7 = _errs71 === errors;
 }
 else {
-var valid6 = true;
+var valid7 = true;
 }
-if(valid6){
-if(data9.public_key_env !== undefined){
-let data15 = data9.public_key_env;
-const _errs67 = errors;
-if(errors === _errs67){
-if(typeof data15 === "string"){
-if(func3(data15) < 1){
+if(valid7){
+if(data10.public_key_env !== undefined){
+let data16 = data10.public_key_env;
+const _errs73 = errors;
+if(errors === _errs73){
+if(typeof data16 === "string"){
+if(func3(data16) < 1){
 validate11.errors = [{instancePath:instancePath+"/keys/" + i2+"/public_key_env",schemaPath:"#/properties/keys/items/properties/public_key_env/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -4177,10 +4330,10 @@ validate11.errors = [{instancePath:instancePath+"/keys/" + i2+"/public_key_env",
 return false;
 }
 }
-var valid6 = _errs67 === errors;
+var valid7 = _errs73 === errors;
 }
 else {
-var valid6 = true;
+var valid7 = true;
 }
 }
 }
@@ -4195,8 +4348,8 @@ validate11.errors = [{instancePath:instancePath+"/keys/" + i2,schemaPath:"#/prop
 return false;
 }
 }
-var valid5 = _errs28 === errors;
-if(!valid5){
+var valid6 = _errs34 === errors;
+if(!valid6){
 break;
 }
 }
@@ -4207,54 +4360,54 @@ validate11.errors = [{instancePath:instancePath+"/keys",schemaPath:"#/properties
 return false;
 }
 }
-var valid0 = _errs26 === errors;
+var valid0 = _errs32 === errors;
 if(valid0){
-let data16 = data.jwks;
-const _errs69 = errors;
-if(errors === _errs69){
-if(Array.isArray(data16)){
-if(data16.length > 16){
+let data17 = data.jwks;
+const _errs75 = errors;
+if(errors === _errs75){
+if(Array.isArray(data17)){
+if(data17.length > 16){
 validate11.errors = [{instancePath:instancePath+"/jwks",schemaPath:"#/properties/jwks/maxItems",keyword:"maxItems",params:{limit: 16},message:"must NOT have more than 16 items"}];
 return false;
 }
 else {
-var valid8 = true;
-const len3 = data16.length;
+var valid9 = true;
+const len3 = data17.length;
 for(let i3=0; i3<len3; i3++){
-let data17 = data16[i3];
-const _errs71 = errors;
-if(errors === _errs71){
-if(data17 && typeof data17 == "object" && !Array.isArray(data17)){
-if(data17.cache_seconds === undefined){
-data17.cache_seconds = 600;
+let data18 = data17[i3];
+const _errs77 = errors;
+if(errors === _errs77){
+if(data18 && typeof data18 == "object" && !Array.isArray(data18)){
+if(data18.cache_seconds === undefined){
+data18.cache_seconds = 600;
 }
-if(data17.min_refresh_interval_seconds === undefined){
-data17.min_refresh_interval_seconds = 30;
+if(data18.min_refresh_interval_seconds === undefined){
+data18.min_refresh_interval_seconds = 30;
 }
-if(data17.timeout_seconds === undefined){
-data17.timeout_seconds = 5;
+if(data18.timeout_seconds === undefined){
+data18.timeout_seconds = 5;
 }
 let missing2;
-if(((((data17.url === undefined) && (missing2 = "url")) || ((data17.cache_seconds === undefined) && (missing2 = "cache_seconds"))) || ((data17.min_refresh_interval_seconds === undefined) && (missing2 = "min_refresh_interval_seconds"))) || ((data17.timeout_seconds === undefined) && (missing2 = "timeout_seconds"))){
+if(((((data18.url === undefined) && (missing2 = "url")) || ((data18.cache_seconds === undefined) && (missing2 = "cache_seconds"))) || ((data18.min_refresh_interval_seconds === undefined) && (missing2 = "min_refresh_interval_seconds"))) || ((data18.timeout_seconds === undefined) && (missing2 = "timeout_seconds"))){
 validate11.errors = [{instancePath:instancePath+"/jwks/" + i3,schemaPath:"#/properties/jwks/items/required",keyword:"required",params:{missingProperty: missing2},message:"must have required property '"+missing2+"'"}];
 return false;
 }
 else {
-const _errs73 = errors;
-for(const key2 in data17){
+const _errs79 = errors;
+for(const key2 in data18){
 if(!(((((key2 === "url") || (key2 === "cache_seconds")) || (key2 === "min_refresh_interval_seconds")) || (key2 === "timeout_seconds")) || (key2 === "token_file"))){
 validate11.errors = [{instancePath:instancePath+"/jwks/" + i3,schemaPath:"#/properties/jwks/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
-if(_errs73 === errors){
-if(data17.url !== undefined){
-let data18 = data17.url;
-const _errs74 = errors;
-if(errors === _errs74){
-if(typeof data18 === "string"){
-if(!pattern3.test(data18)){
+if(_errs79 === errors){
+if(data18.url !== undefined){
+let data19 = data18.url;
+const _errs80 = errors;
+if(errors === _errs80){
+if(typeof data19 === "string"){
+if(!pattern3.test(data19)){
 validate11.errors = [{instancePath:instancePath+"/jwks/" + i3+"/url",schemaPath:"#/properties/jwks/items/properties/url/pattern",keyword:"pattern",params:{pattern: "^https?://"},message:"must match pattern \""+"^https?://"+"\""}];
 return false;
 }
@@ -4264,22 +4417,22 @@ validate11.errors = [{instancePath:instancePath+"/jwks/" + i3+"/url",schemaPath:
 return false;
 }
 }
-var valid9 = _errs74 === errors;
+var valid10 = _errs80 === errors;
 }
 else {
-var valid9 = true;
+var valid10 = true;
 }
-if(valid9){
-let data19 = data17.cache_seconds;
-const _errs76 = errors;
-if(errors === _errs76){
-if((typeof data19 == "number") && (isFinite(data19))){
-if(data19 > 86400 || isNaN(data19)){
+if(valid10){
+let data20 = data18.cache_seconds;
+const _errs82 = errors;
+if(errors === _errs82){
+if((typeof data20 == "number") && (isFinite(data20))){
+if(data20 > 86400 || isNaN(data20)){
 validate11.errors = [{instancePath:instancePath+"/jwks/" + i3+"/cache_seconds",schemaPath:"#/properties/jwks/items/properties/cache_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 86400},message:"must be <= 86400"}];
 return false;
 }
 else {
-if(data19 < 1 || isNaN(data19)){
+if(data20 < 1 || isNaN(data20)){
 validate11.errors = [{instancePath:instancePath+"/jwks/" + i3+"/cache_seconds",schemaPath:"#/properties/jwks/items/properties/cache_seconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
 return false;
 }
@@ -4290,18 +4443,18 @@ validate11.errors = [{instancePath:instancePath+"/jwks/" + i3+"/cache_seconds",s
 return false;
 }
 }
-var valid9 = _errs76 === errors;
-if(valid9){
-let data20 = data17.min_refresh_interval_seconds;
-const _errs78 = errors;
-if(errors === _errs78){
-if((typeof data20 == "number") && (isFinite(data20))){
-if(data20 > 3600 || isNaN(data20)){
+var valid10 = _errs82 === errors;
+if(valid10){
+let data21 = data18.min_refresh_interval_seconds;
+const _errs84 = errors;
+if(errors === _errs84){
+if((typeof data21 == "number") && (isFinite(data21))){
+if(data21 > 3600 || isNaN(data21)){
 validate11.errors = [{instancePath:instancePath+"/jwks/" + i3+"/min_refresh_interval_seconds",schemaPath:"#/properties/jwks/items/properties/min_refresh_interval_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600},message:"must be <= 3600"}];
 return false;
 }
 else {
-if(data20 < 0 || isNaN(data20)){
+if(data21 < 0 || isNaN(data21)){
 validate11.errors = [{instancePath:instancePath+"/jwks/" + i3+"/min_refresh_interval_seconds",schemaPath:"#/properties/jwks/items/properties/min_refresh_interval_seconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
@@ -4312,18 +4465,18 @@ validate11.errors = [{instancePath:instancePath+"/jwks/" + i3+"/min_refresh_inte
 return false;
 }
 }
-var valid9 = _errs78 === errors;
-if(valid9){
-let data21 = data17.timeout_seconds;
-const _errs80 = errors;
-if(errors === _errs80){
-if((typeof data21 == "number") && (isFinite(data21))){
-if(data21 > 60 || isNaN(data21)){
+var valid10 = _errs84 === errors;
+if(valid10){
+let data22 = data18.timeout_seconds;
+const _errs86 = errors;
+if(errors === _errs86){
+if((typeof data22 == "number") && (isFinite(data22))){
+if(data22 > 60 || isNaN(data22)){
 validate11.errors = [{instancePath:instancePath+"/jwks/" + i3+"/timeout_seconds",schemaPath:"#/properties/jwks/items/properties/timeout_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 60},message:"must be <= 60"}];
 return false;
 }
 else {
-if(data21 < 0.1 || isNaN(data21)){
+if(data22 < 0.1 || isNaN(data22)){
 validate11.errors = [{instancePath:instancePath+"/jwks/" + i3+"/timeout_seconds",schemaPath:"#/properties/jwks/items/properties/timeout_seconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0.1},message:"must be >= 0.1"}];
 return false;
 }
@@ -4334,14 +4487,14 @@ validate11.errors = [{instancePath:instancePath+"/jwks/" + i3+"/timeout_seconds"
 return false;
 }
 }
-var valid9 = _errs80 === errors;
-if(valid9){
-if(data17.token_file !== undefined){
-let data22 = data17.token_file;
-const _errs82 = errors;
-if(errors === _errs82){
-if(typeof data22 === "string"){
-if(!pattern4.test(data22)){
+var valid10 = _errs86 === errors;
+if(valid10){
+if(data18.token_file !== undefined){
+let data23 = data18.token_file;
+const _errs88 = errors;
+if(errors === _errs88){
+if(typeof data23 === "string"){
+if(!pattern4.test(data23)){
 validate11.errors = [{instancePath:instancePath+"/jwks/" + i3+"/token_file",schemaPath:"#/properties/jwks/items/properties/token_file/pattern",keyword:"pattern",params:{pattern: "^/"},message:"must match pattern \""+"^/"+"\""}];
 return false;
 }
@@ -4351,10 +4504,10 @@ validate11.errors = [{instancePath:instancePath+"/jwks/" + i3+"/token_file",sche
 return false;
 }
 }
-var valid9 = _errs82 === errors;
+var valid10 = _errs88 === errors;
 }
 else {
-var valid9 = true;
+var valid10 = true;
 }
 }
 }
@@ -4368,8 +4521,8 @@ validate11.errors = [{instancePath:instancePath+"/jwks/" + i3,schemaPath:"#/prop
 return false;
 }
 }
-var valid8 = _errs71 === errors;
-if(!valid8){
+var valid9 = _errs77 === errors;
+if(!valid9){
 break;
 }
 }
@@ -4380,59 +4533,59 @@ validate11.errors = [{instancePath:instancePath+"/jwks",schemaPath:"#/properties
 return false;
 }
 }
-var valid0 = _errs69 === errors;
+var valid0 = _errs75 === errors;
 if(valid0){
-let data23 = data.policies;
-const _errs84 = errors;
-if(errors === _errs84){
-if(Array.isArray(data23)){
-if(data23.length > 1000){
+let data24 = data.policies;
+const _errs90 = errors;
+if(errors === _errs90){
+if(Array.isArray(data24)){
+if(data24.length > 1000){
 validate11.errors = [{instancePath:instancePath+"/policies",schemaPath:"#/properties/policies/maxItems",keyword:"maxItems",params:{limit: 1000},message:"must NOT have more than 1000 items"}];
 return false;
 }
 else {
-var valid10 = true;
-const len4 = data23.length;
+var valid11 = true;
+const len4 = data24.length;
 for(let i4=0; i4<len4; i4++){
-let data24 = data23[i4];
-const _errs86 = errors;
-if(errors === _errs86){
-if(data24 && typeof data24 == "object" && !Array.isArray(data24)){
+let data25 = data24[i4];
+const _errs92 = errors;
+if(errors === _errs92){
+if(data25 && typeof data25 == "object" && !Array.isArray(data25)){
 let missing3;
-if((data24.match === undefined) && (missing3 = "match")){
+if((data25.match === undefined) && (missing3 = "match")){
 validate11.errors = [{instancePath:instancePath+"/policies/" + i4,schemaPath:"#/properties/policies/items/required",keyword:"required",params:{missingProperty: missing3},message:"must have required property '"+missing3+"'"}];
 return false;
 }
 else {
-const _errs88 = errors;
-for(const key3 in data24){
+const _errs94 = errors;
+for(const key3 in data25){
 if(!(((key3 === "match") || (key3 === "grants")) || (key3 === "deny"))){
 validate11.errors = [{instancePath:instancePath+"/policies/" + i4,schemaPath:"#/properties/policies/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
-if(_errs88 === errors){
-if(data24.match !== undefined){
-let data25 = data24.match;
-const _errs89 = errors;
-if(errors === _errs89){
-if(data25 && typeof data25 == "object" && !Array.isArray(data25)){
-if(Object.keys(data25).length < 1){
+if(_errs94 === errors){
+if(data25.match !== undefined){
+let data26 = data25.match;
+const _errs95 = errors;
+if(errors === _errs95){
+if(data26 && typeof data26 == "object" && !Array.isArray(data26)){
+if(Object.keys(data26).length < 1){
 validate11.errors = [{instancePath:instancePath+"/policies/" + i4+"/match",schemaPath:"#/properties/policies/items/properties/match/minProperties",keyword:"minProperties",params:{limit: 1},message:"must NOT have fewer than 1 properties"}];
 return false;
 }
 else {
-var valid12 = true;
-for(const key4 in data25){
+var valid13 = true;
+for(const key4 in data26){
 if(pattern5.test(key4)){
-const _errs91 = errors;
-if(typeof data25[key4] !== "string"){
+const _errs97 = errors;
+if(typeof data26[key4] !== "string"){
 validate11.errors = [{instancePath:instancePath+"/policies/" + i4+"/match/" + key4.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/policies/items/properties/match/patternProperties/%5E(.*)%24/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-var valid12 = _errs91 === errors;
-if(!valid12){
+var valid13 = _errs97 === errors;
+if(!valid13){
 break;
 }
 }
@@ -4444,25 +4597,25 @@ validate11.errors = [{instancePath:instancePath+"/policies/" + i4+"/match",schem
 return false;
 }
 }
-var valid11 = _errs89 === errors;
+var valid12 = _errs95 === errors;
 }
 else {
-var valid11 = true;
+var valid12 = true;
 }
-if(valid11){
-if(data24.grants !== undefined){
-let data27 = data24.grants;
-const _errs93 = errors;
-if(errors === _errs93){
-if(Array.isArray(data27)){
-var valid13 = true;
-const len5 = data27.length;
+if(valid12){
+if(data25.grants !== undefined){
+let data28 = data25.grants;
+const _errs99 = errors;
+if(errors === _errs99){
+if(Array.isArray(data28)){
+var valid14 = true;
+const len5 = data28.length;
 for(let i5=0; i5<len5; i5++){
-let data28 = data27[i5];
-const _errs95 = errors;
-if(errors === _errs95){
-if(typeof data28 === "string"){
-if(func3(data28) < 1){
+let data29 = data28[i5];
+const _errs101 = errors;
+if(errors === _errs101){
+if(typeof data29 === "string"){
+if(func3(data29) < 1){
 validate11.errors = [{instancePath:instancePath+"/policies/" + i4+"/grants/" + i5,schemaPath:"#/properties/policies/items/properties/grants/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -4472,8 +4625,8 @@ validate11.errors = [{instancePath:instancePath+"/policies/" + i4+"/grants/" + i
 return false;
 }
 }
-var valid13 = _errs95 === errors;
-if(!valid13){
+var valid14 = _errs101 === errors;
+if(!valid14){
 break;
 }
 }
@@ -4483,25 +4636,25 @@ validate11.errors = [{instancePath:instancePath+"/policies/" + i4+"/grants",sche
 return false;
 }
 }
-var valid11 = _errs93 === errors;
+var valid12 = _errs99 === errors;
 }
 else {
-var valid11 = true;
+var valid12 = true;
 }
-if(valid11){
-if(data24.deny !== undefined){
-let data29 = data24.deny;
-const _errs97 = errors;
-if(errors === _errs97){
-if(Array.isArray(data29)){
-var valid14 = true;
-const len6 = data29.length;
+if(valid12){
+if(data25.deny !== undefined){
+let data30 = data25.deny;
+const _errs103 = errors;
+if(errors === _errs103){
+if(Array.isArray(data30)){
+var valid15 = true;
+const len6 = data30.length;
 for(let i6=0; i6<len6; i6++){
-let data30 = data29[i6];
-const _errs99 = errors;
-if(errors === _errs99){
-if(typeof data30 === "string"){
-if(func3(data30) < 1){
+let data31 = data30[i6];
+const _errs105 = errors;
+if(errors === _errs105){
+if(typeof data31 === "string"){
+if(func3(data31) < 1){
 validate11.errors = [{instancePath:instancePath+"/policies/" + i4+"/deny/" + i6,schemaPath:"#/properties/policies/items/properties/deny/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -4511,8 +4664,8 @@ validate11.errors = [{instancePath:instancePath+"/policies/" + i4+"/deny/" + i6,
 return false;
 }
 }
-var valid14 = _errs99 === errors;
-if(!valid14){
+var valid15 = _errs105 === errors;
+if(!valid15){
 break;
 }
 }
@@ -4522,10 +4675,10 @@ validate11.errors = [{instancePath:instancePath+"/policies/" + i4+"/deny",schema
 return false;
 }
 }
-var valid11 = _errs97 === errors;
+var valid12 = _errs103 === errors;
 }
 else {
-var valid11 = true;
+var valid12 = true;
 }
 }
 }
@@ -4537,8 +4690,8 @@ validate11.errors = [{instancePath:instancePath+"/policies/" + i4,schemaPath:"#/
 return false;
 }
 }
-var valid10 = _errs86 === errors;
-if(!valid10){
+var valid11 = _errs92 === errors;
+if(!valid11){
 break;
 }
 }
@@ -4549,82 +4702,18 @@ validate11.errors = [{instancePath:instancePath+"/policies",schemaPath:"#/proper
 return false;
 }
 }
-var valid0 = _errs84 === errors;
+var valid0 = _errs90 === errors;
 if(valid0){
-let data31 = data.rate_limit;
-const _errs101 = errors;
-const _errs102 = errors;
-let valid15 = false;
-const _errs103 = errors;
-if(errors === _errs103){
-if(data31 && typeof data31 == "object" && !Array.isArray(data31)){
-let missing4;
-if(((data31.max === undefined) && (missing4 = "max")) || ((data31.window_seconds === undefined) && (missing4 = "window_seconds"))){
-const err41 = {instancePath:instancePath+"/rate_limit",schemaPath:"#/properties/rate_limit/anyOf/0/required",keyword:"required",params:{missingProperty: missing4},message:"must have required property '"+missing4+"'"};
-if(vErrors === null){
-vErrors = [err41];
-}
-else {
-vErrors.push(err41);
-}
-errors++;
-}
-else {
-const _errs105 = errors;
-for(const key5 in data31){
-if(!((key5 === "max") || (key5 === "window_seconds"))){
-const err42 = {instancePath:instancePath+"/rate_limit",schemaPath:"#/properties/rate_limit/anyOf/0/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties"};
-if(vErrors === null){
-vErrors = [err42];
-}
-else {
-vErrors.push(err42);
-}
-errors++;
-break;
-}
-}
-if(_errs105 === errors){
-if(data31.max !== undefined){
-let data32 = data31.max;
-const _errs106 = errors;
-if(!(((typeof data32 == "number") && (!(data32 % 1) && !isNaN(data32))) && (isFinite(data32)))){
-const err43 = {instancePath:instancePath+"/rate_limit/max",schemaPath:"#/properties/rate_limit/anyOf/0/properties/max/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err43];
-}
-else {
-vErrors.push(err43);
-}
-errors++;
-}
-if(errors === _errs106){
-if((typeof data32 == "number") && (isFinite(data32))){
-if(data32 < 1 || isNaN(data32)){
-const err44 = {instancePath:instancePath+"/rate_limit/max",schemaPath:"#/properties/rate_limit/anyOf/0/properties/max/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
-if(vErrors === null){
-vErrors = [err44];
-}
-else {
-vErrors.push(err44);
-}
-errors++;
-}
-}
-}
-var valid16 = _errs106 === errors;
-}
-else {
-var valid16 = true;
-}
-if(valid16){
-if(data31.window_seconds !== undefined){
-let data33 = data31.window_seconds;
+let data32 = data.rate_limit;
+const _errs107 = errors;
 const _errs108 = errors;
-if(errors === _errs108){
-if((typeof data33 == "number") && (isFinite(data33))){
-if(data33 < 0.001 || isNaN(data33)){
-const err45 = {instancePath:instancePath+"/rate_limit/window_seconds",schemaPath:"#/properties/rate_limit/anyOf/0/properties/window_seconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0.001},message:"must be >= 0.001"};
+let valid16 = false;
+const _errs109 = errors;
+if(errors === _errs109){
+if(data32 && typeof data32 == "object" && !Array.isArray(data32)){
+let missing4;
+if(((data32.max === undefined) && (missing4 = "max")) || ((data32.window_seconds === undefined) && (missing4 = "window_seconds"))){
+const err45 = {instancePath:instancePath+"/rate_limit",schemaPath:"#/properties/rate_limit/anyOf/0/required",keyword:"required",params:{missingProperty: missing4},message:"must have required property '"+missing4+"'"};
 if(vErrors === null){
 vErrors = [err45];
 }
@@ -4633,9 +4722,11 @@ vErrors.push(err45);
 }
 errors++;
 }
-}
 else {
-const err46 = {instancePath:instancePath+"/rate_limit/window_seconds",schemaPath:"#/properties/rate_limit/anyOf/0/properties/window_seconds/type",keyword:"type",params:{type: "number"},message:"must be number"};
+const _errs111 = errors;
+for(const key5 in data32){
+if(!((key5 === "max") || (key5 === "window_seconds"))){
+const err46 = {instancePath:instancePath+"/rate_limit",schemaPath:"#/properties/rate_limit/anyOf/0/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err46];
 }
@@ -4643,19 +4734,15 @@ else {
 vErrors.push(err46);
 }
 errors++;
+break;
 }
 }
-var valid16 = _errs108 === errors;
-}
-else {
-var valid16 = true;
-}
-}
-}
-}
-}
-else {
-const err47 = {instancePath:instancePath+"/rate_limit",schemaPath:"#/properties/rate_limit/anyOf/0/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(_errs111 === errors){
+if(data32.max !== undefined){
+let data33 = data32.max;
+const _errs112 = errors;
+if(!(((typeof data33 == "number") && (!(data33 % 1) && !isNaN(data33))) && (isFinite(data33)))){
+const err47 = {instancePath:instancePath+"/rate_limit/max",schemaPath:"#/properties/rate_limit/anyOf/0/properties/max/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err47];
 }
@@ -4664,13 +4751,10 @@ vErrors.push(err47);
 }
 errors++;
 }
-}
-var _valid3 = _errs103 === errors;
-valid15 = valid15 || _valid3;
-if(!valid15){
-const _errs110 = errors;
-if(typeof data31 !== "boolean"){
-const err48 = {instancePath:instancePath+"/rate_limit",schemaPath:"#/properties/rate_limit/anyOf/1/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(errors === _errs112){
+if((typeof data33 == "number") && (isFinite(data33))){
+if(data33 < 1 || isNaN(data33)){
+const err48 = {instancePath:instancePath+"/rate_limit/max",schemaPath:"#/properties/rate_limit/anyOf/0/properties/max/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err48];
 }
@@ -4679,8 +4763,21 @@ vErrors.push(err48);
 }
 errors++;
 }
-if(false !== data31){
-const err49 = {instancePath:instancePath+"/rate_limit",schemaPath:"#/properties/rate_limit/anyOf/1/const",keyword:"const",params:{allowedValue: false},message:"must be equal to constant"};
+}
+}
+var valid17 = _errs112 === errors;
+}
+else {
+var valid17 = true;
+}
+if(valid17){
+if(data32.window_seconds !== undefined){
+let data34 = data32.window_seconds;
+const _errs114 = errors;
+if(errors === _errs114){
+if((typeof data34 == "number") && (isFinite(data34))){
+if(data34 < 0.001 || isNaN(data34)){
+const err49 = {instancePath:instancePath+"/rate_limit/window_seconds",schemaPath:"#/properties/rate_limit/anyOf/0/properties/window_seconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0.001},message:"must be >= 0.001"};
 if(vErrors === null){
 vErrors = [err49];
 }
@@ -4689,11 +4786,9 @@ vErrors.push(err49);
 }
 errors++;
 }
-var _valid3 = _errs110 === errors;
-valid15 = valid15 || _valid3;
 }
-if(!valid15){
-const err50 = {instancePath:instancePath+"/rate_limit",schemaPath:"#/properties/rate_limit/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+else {
+const err50 = {instancePath:instancePath+"/rate_limit/window_seconds",schemaPath:"#/properties/rate_limit/anyOf/0/properties/window_seconds/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err50];
 }
@@ -4701,21 +4796,80 @@ else {
 vErrors.push(err50);
 }
 errors++;
+}
+}
+var valid17 = _errs114 === errors;
+}
+else {
+var valid17 = true;
+}
+}
+}
+}
+}
+else {
+const err51 = {instancePath:instancePath+"/rate_limit",schemaPath:"#/properties/rate_limit/anyOf/0/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err51];
+}
+else {
+vErrors.push(err51);
+}
+errors++;
+}
+}
+var _valid4 = _errs109 === errors;
+valid16 = valid16 || _valid4;
+if(!valid16){
+const _errs116 = errors;
+if(typeof data32 !== "boolean"){
+const err52 = {instancePath:instancePath+"/rate_limit",schemaPath:"#/properties/rate_limit/anyOf/1/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err52];
+}
+else {
+vErrors.push(err52);
+}
+errors++;
+}
+if(false !== data32){
+const err53 = {instancePath:instancePath+"/rate_limit",schemaPath:"#/properties/rate_limit/anyOf/1/const",keyword:"const",params:{allowedValue: false},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err53];
+}
+else {
+vErrors.push(err53);
+}
+errors++;
+}
+var _valid4 = _errs116 === errors;
+valid16 = valid16 || _valid4;
+}
+if(!valid16){
+const err54 = {instancePath:instancePath+"/rate_limit",schemaPath:"#/properties/rate_limit/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err54];
+}
+else {
+vErrors.push(err54);
+}
+errors++;
 validate11.errors = vErrors;
 return false;
 }
 else {
-errors = _errs102;
+errors = _errs108;
 if(vErrors !== null){
-if(_errs102){
-vErrors.length = _errs102;
+if(_errs108){
+vErrors.length = _errs108;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid0 = _errs101 === errors;
+var valid0 = _errs107 === errors;
+}
 }
 }
 }

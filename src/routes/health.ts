@@ -3,7 +3,7 @@
 // bad edit to one file does not take every replica out of service at once.
 // Critical connections and cross-replica invalidation weigh in as they are configured.
 import type { FastifyInstance } from 'fastify';
-import type { BackendReport } from '../backends/chain.ts';
+import type { BackendReport } from '../secrets.ts';
 import type { InvalidationBusStatus } from '../cache/redis-bus.ts';
 import type { CriticalConnectionState } from '../critical-connections.ts';
 import { ref } from '../openapi.ts';
@@ -24,11 +24,25 @@ export interface ReadinessSources {
   invalidation?: () => InvalidationBusStatus;
 }
 
+/** A backend as /readyz shows it: states and a stable code only (the probe is unauthenticated). */
+export interface ReadinessBackend {
+  name: string;
+  type: string;
+  state: BackendReport['state'];
+  circuit?: BackendReport['circuit'];
+  error?: { code: string };
+}
+
 export interface Readiness {
   status: ReadyStatus;
-  backends: BackendReport[];
+  backends: ReadinessBackend[];
   critical_connections?: CriticalConnectionState[];
-  invalidation?: InvalidationBusStatus;
+  invalidation?: { state: InvalidationBusStatus['state']; error?: { code: string } };
+}
+
+/** What an unauthenticated probe may see of a backend: no message (it may name a path or quote a file). */
+function probeView(b: BackendReport): ReadinessBackend {
+  return { name: b.name, type: b.type, state: b.state, ...(b.circuit ? { circuit: b.circuit } : {}), ...(b.error ? { error: { code: b.error.code } } : {}) };
 }
 
 const RANK: Record<ReadyStatus, number> = { ready: 0, degraded: 1, unavailable: 2 };
@@ -41,7 +55,7 @@ export function readiness(sources: ReadinessSources): Readiness {
     : backends.some((b) => b.state === 'degraded')
       ? 'degraded'
       : 'ready';
-  const body: Readiness = { status, backends };
+  const body: Readiness = { status, backends: backends.map(probeView) };
   const critical = sources.criticalConnections?.();
   if (critical && critical.critical_connections.length > 0) {
     if (critical.impact !== 'none') status = worst(status, critical.impact);
@@ -50,7 +64,7 @@ export function readiness(sources: ReadinessSources): Readiness {
   const invalidation = sources.invalidation?.();
   if (invalidation) {
     if (invalidation.state === 'degraded') status = worst(status, 'degraded');
-    body.invalidation = invalidation;
+    body.invalidation = { state: invalidation.state, ...(invalidation.error ? { error: { code: invalidation.error.code } } : {}) };
   }
   body.status = status;
   return body;

@@ -10,7 +10,8 @@ import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import Fastify from 'fastify';
-import { registerAccessControl } from '../../../src/auth/plugin.ts';
+import { registerPipeline } from '../../../src/pipeline.ts';
+import { createMetrics } from '../../../src/metrics.ts';
 import { TokenVerifier } from '../../../src/auth/verify.ts';
 import { openAudit } from '../../../src/audit/index.ts';
 import { loadConfig } from '../../../src/config/load.ts';
@@ -159,7 +160,7 @@ describe('audit log', () => {
     assert.equal((await gw.inject({ method: 'GET', url: '/v1/variables/a', headers: { authorization: `Bearer ${gw.token(undefined, { sub: 'quiet-dag' })}` } })).statusCode, 200);
     await gw.close();
     const last = gw.auditEvents().filter((e) => e.subject === 'noisy-dag').pop()!;
-    assert.deepEqual([last.decision, last.outcome, last.code], ['allow', 'error', 'rate_limited']);
+    assert.deepEqual([last.decision, last.outcome, last.code, last.reason], ['deny', 'denied', 'rate_limited', 'rate_limited'], 'a rate-limited request is a refusal, audited with its subject');
     assert.deepEqual(gw.contractProblems, []);
   });
 
@@ -191,7 +192,7 @@ describe('audit log', () => {
     const app = Fastify();
     registerProblemHandlers(app);
     const audit = openAudit(config.audit, dir, {}, logger);
-    await registerAccessControl(app, { auth: config.auth!, verifier: new TokenVerifier(config.auth!, dir, {}, logger), audit, logger });
+    registerPipeline(app, { access: { auth: config.auth!, verifier: new TokenVerifier(config.auth!, dir, {}, logger), audit }, metrics: createMetrics(), logger, onAuthFailure: () => {} });
     app.get('/v1/forgot-to-declare', async () => ({ leaked: true }));
     const { createSigner } = await import('fast-jwt');
     const token = createSigner({ key: 'k'.repeat(32), algorithm: 'HS256', kid: 'k', expiresIn: 60_000 })({ sub: 's', scope: 'connections:read:* variables:read:* config:read:* backends:read' });
