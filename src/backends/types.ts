@@ -22,9 +22,13 @@ export interface BackendStatus {
   circuit?: 'closed' | 'open' | 'half_open';
 }
 
-/** A backend's answer. `version` identifies the stored version where the backend has one
- * (Vault KV v2 metadata version, AWS VersionId, GCP version name); the cache uses it to
- * revalidate cheaply through getVersion() instead of refetching the value. */
+/** A backend's answer. `version` is the identity of the stored version, where the backend can read
+ * it without the value (getVersion): Vault KV v2's number with its created_time, AWS's VersionId,
+ * GCP's version name with its create_time. It must not collide: a secret deleted and created again
+ * has a new identity even where the store's numbering starts again. The cache uses it to revalidate
+ * cheaply instead of refetching the value. Backends without such a call (env, files, KV v1, the
+ * metastore) leave it unset: their identity is their content, which the cache reads in full and
+ * compares (the HMAC it sends as X-Secret-Version). */
 export interface Found<T> {
   value: T;
   version?: string;
@@ -43,8 +47,9 @@ export interface SecretsBackend {
   getConnection(connId: string): Promise<Found<Connection> | null>;
   getVariable(key: string): Promise<Found<VariableValue> | null>;
   getConfig(key: string): Promise<Found<VariableValue> | null>;
-  /** Optional: the current stored version of a secret, read without its value (a metadata call);
-   * null when it no longer exists. Only backends whose Found answers carry a version implement it. */
+  /** Optional: the identity of a secret's current version, read without its value (a metadata call),
+   * in the same text as Found.version; null when it no longer exists. Only backends whose Found
+   * answers carry a version implement it. */
   getVersion?(kind: SecretKind, id: string): Promise<string | null>;
   close(): Promise<void>;
 }
