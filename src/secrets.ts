@@ -13,8 +13,13 @@ export const isSecretKind = (k: unknown): k is SecretKind => typeof k === 'strin
  * non-string JSON/YAML values as-is, as Airflow does. */
 export type VariableValue = string | number | boolean | null | object;
 
-/** A backend's answer. `version` identifies the stored version where the backend has one; the cache
- * uses it to revalidate cheaply instead of refetching the value. */
+/** A backend's answer. `version` is the identity of the stored version, where the backend can read
+ * it without the value (getVersion): Vault KV v2's number with its created_time, AWS's VersionId,
+ * GCP's version name with its create_time. It must not collide: a secret deleted and created again
+ * has a new identity even where the store's numbering starts again. The cache uses it to revalidate
+ * cheaply instead of refetching the value. Backends without such a call (env, files, KV v1, the
+ * metastore) leave it unset: their identity is their content, which the cache reads in full and
+ * compares (the HMAC it sends as X-Secret-Version). */
 export interface Found<T> {
   value: T;
   version?: string;

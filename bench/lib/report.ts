@@ -249,7 +249,7 @@ export function renderReport(r: BenchReport): string {
         '',
         '| what | p50 ms | p99 ms | mean ms |',
         '| --- | ---: | ---: | ---: |',
-        `| the last backend's own call (GCP AccessSecretVersion, direct, from the bench process) | ${f3(c.lastBackendDirect.p50)} | ${f3(c.lastBackendDirect.p99)} | ${f3(c.lastBackendDirect.mean)} |`,
+        `| the last backend's own calls (GCP GetSecretVersion + AccessSecretVersion, direct, from the bench process) | ${f3(c.lastBackendDirect.p50)} | ${f3(c.lastBackendDirect.p99)} | ${f3(c.lastBackendDirect.mean)} |`,
         `| OpenBao miss (KV v2 read, 404, direct) | ${f3(c.vaultMissDirect.p50)} | ${f3(c.vaultMissDirect.p99)} | ${f3(c.vaultMissDirect.mean)} |`,
         `| moto miss (GetSecretValue, ResourceNotFound, direct) | ${f3(c.awsMissDirect.p50)} | ${f3(c.awsMissDirect.p99)} | ${f3(c.awsMissDirect.mean)} |`,
         `| gateway, GCP backend alone, cold | ${f3(c.aloneCold.latencyMs.p50)} | ${f3(c.aloneCold.latencyMs.p99)} | ${f3(c.aloneCold.latencyMs.mean)} |`,

@@ -22,8 +22,9 @@ export interface SecretsBackend {
   getConnection(connId: string): Promise<Found<Connection> | null>;
   getVariable(key: string): Promise<Found<VariableValue> | null>;
   getConfig(key: string): Promise<Found<VariableValue> | null>;
-  /** Optional: the current stored version of a secret, read without its value (a metadata call);
-   * null when it no longer exists. Only backends whose Found answers carry a version implement it. */
+  /** Optional: the identity of a secret's current version, read without its value (a metadata call),
+   * in the same text as Found.version; null when it no longer exists. Only backends whose Found
+   * answers carry a version implement it. */
   getVersion?(kind: SecretKind, id: string): Promise<string | null>;
   close(): Promise<void>;
 }
