@@ -1,7 +1,8 @@
 // Runs one gateway process: load config, build, listen, and drain on SIGTERM.
 import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
-import { buildGateway } from './app.ts';
+import { buildGateway, type Gateway } from './app.ts';
+import type { Logger } from 'pino';
 import { loadConfig } from './config/load.ts';
 import type { GatewayConfig } from './config/schema.ts';
 import { ConfigError } from './config/errors.ts';
@@ -40,7 +41,8 @@ export async function serve(configPath: string | undefined): Promise<FastifyInst
     );
   }
 
-  const { app, metrics } = await buildGateway(config, { logger });
+  const { app, metrics, audit } = await buildGateway(config, { logger });
+  reopenAuditOnSighup(audit, logger);
   await app.listen({ host: config.server.host, port: config.server.port });
   const metricsServer =
     config.metrics.enabled && config.metrics.port != null
@@ -71,4 +73,12 @@ export async function serve(configPath: string | undefined): Promise<FastifyInst
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
   return app;
+}
+
+/** SIGHUP reopens the audit file, as logrotate (`create` mode) expects after renaming it. */
+function reopenAuditOnSighup(audit: Gateway['audit'], logger: Logger): void {
+  process.on('SIGHUP', () => {
+    logger.info('SIGHUP: reopening the audit log');
+    audit?.sink.reopen();
+  });
 }

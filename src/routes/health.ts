@@ -5,6 +5,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { BackendReport } from '../backends/chain.ts';
 import type { InvalidationBusStatus } from '../cache/redis-bus.ts';
+import type { AuditSinkStatus } from '../audit/sink.ts';
 import type { CriticalConnectionState } from '../critical-connections.ts';
 import { ref } from '../openapi.ts';
 import { guardMethods } from './method-guard.ts';
@@ -22,13 +23,18 @@ export interface ReadinessSources {
   criticalConnections?: () => CriticalConnectionsReadiness;
   /** Invalidations across replicas (only with cache.redis_url): degraded while Redis is away. */
   invalidation?: () => InvalidationBusStatus;
+  /** The audit sink: while its writes fail, unavailable (audit.on_failure: refuse) or degraded (serve). */
+  audit?: () => AuditReadiness;
 }
+
+export type AuditReadiness = AuditSinkStatus & { on_failure: 'refuse' | 'serve' };
 
 export interface Readiness {
   status: ReadyStatus;
   backends: BackendReport[];
   critical_connections?: CriticalConnectionState[];
   invalidation?: InvalidationBusStatus;
+  audit?: AuditReadiness;
 }
 
 const RANK: Record<ReadyStatus, number> = { ready: 0, degraded: 1, unavailable: 2 };
@@ -51,6 +57,11 @@ export function readiness(sources: ReadinessSources): Readiness {
   if (invalidation) {
     if (invalidation.state === 'degraded') status = worst(status, 'degraded');
     body.invalidation = invalidation;
+  }
+  const audit = sources.audit?.();
+  if (audit) {
+    if (audit.state === 'failing') status = worst(status, audit.on_failure === 'refuse' ? 'unavailable' : 'degraded');
+    body.audit = audit;
   }
   body.status = status;
   return body;

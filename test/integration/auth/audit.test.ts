@@ -44,19 +44,20 @@ describe('audit log', () => {
     const deleted = path.join(dir, 'deleted.log');
     writeFileSync(deleted, `${[...lines.slice(0, 4), ...lines.slice(5)].join('\n')}\n`);
     const d = cli(['audit', 'verify', deleted]);
-    assert.equal(d.status, 1);
-    assert.match(d.stderr, /TAMPERED/);
+    assert.equal(d.status, 3, 'deleted lines: exit 3');
+    assert.match(d.stderr, /TAMPERED \(lines were deleted\)/);
     assert.match(d.stderr, /line 5: does not follow line 4/);
 
     const edited = path.join(dir, 'edited.log');
     writeFileSync(edited, intact.replace('"decision":"deny"', '"decision":"allow"'));
     const e = cli(['audit', 'verify', edited]);
-    assert.equal(e.status, 1);
+    assert.equal(e.status, 1, 'an edited line: exit 1');
+    assert.match(e.stderr, /TAMPERED \(a line was edited\)/);
     assert.match(e.stderr, /content does not match its hash \(edited\)/);
 
     const firstGone = path.join(dir, 'first-gone.log');
     writeFileSync(firstGone, `${lines.slice(1).join('\n')}\n`);
-    assert.equal(cli(['audit', 'verify', firstGone]).status, 1, 'deleting the first line is detected too');
+    assert.equal(cli(['audit', 'verify', firstGone]).status, 3, 'deleting the first line is detected too');
   });
 
   it('refuses to start when the audit log cannot be written, unless on_failure: serve', async () => {
