@@ -1,9 +1,7 @@
 // The `audit:` section: where audit events go, and the key that fingerprints values. A schema
 // module: only the generators and the tests load it; the gateway takes its type with `import type`.
 import { Type, type Static } from '@sinclair/typebox';
-
-/** 100 MiB files, 9 kept: at most 1 GiB of audit log. */
-export const DEFAULT_ROTATE = { max_bytes: 100 * 1024 * 1024, keep: 9 } as const;
+import { DEFAULT_ROTATE } from './sink.ts';
 
 export const AuditConfigSchema = Type.Object(
   {

@@ -4,9 +4,9 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import { ConfigError } from '../config/errors.ts';
 import { readOrCreateSecretFile, DEV_DIR } from '../auth/dev-files.ts';
-import { DEFAULT_ROTATE, type AuditConfig } from './config.ts';
+import type { AuditConfig } from './config.ts';
 import { Fingerprinter } from './events.ts';
-import { openFileSink, openStdoutSink, type AuditSink, type AuditSinkObserver } from './sink.ts';
+import { DEFAULT_ROTATE, openFileSink, openStdoutSink, type AuditSink, type AuditSinkObserver } from './sink.ts';
 
 export interface Audit {
   sink: AuditSink;

@@ -55,6 +55,9 @@ export interface FileSinkOptions {
   observer?: AuditSinkObserver;
 }
 
+/** The file sink's default rotation: 100 MiB files, 9 kept: at most 1 GiB of audit log. */
+export const DEFAULT_ROTATE = { max_bytes: 100 * 1024 * 1024, keep: 9 } as const;
+
 /** Buffered events wait at most this long (or until there are this many) before they are written. */
 const FLUSH_INTERVAL_MS = 5;
 const FLUSH_EVENTS = 256;

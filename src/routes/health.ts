@@ -1,7 +1,8 @@
 // Liveness and readiness. Readiness is "every backend initialised": a backend
 // serving its last good data after an error is `degraded` but still ready, so a
 // bad edit to one file does not take every replica out of service at once.
-// Critical connections and cross-replica invalidation weigh in as they are configured.
+// Critical connections and cross-replica invalidation weigh in as they are configured; an audit
+// sink that cannot write makes it unavailable (or degraded, with audit.on_failure: serve).
 import type { FastifyInstance } from 'fastify';
 import type { BackendReport } from '../backends/chain.ts';
 import type { InvalidationBusStatus } from '../cache/redis-bus.ts';
@@ -23,7 +24,7 @@ export interface ReadinessSources {
   criticalConnections?: () => CriticalConnectionsReadiness;
   /** Invalidations across replicas (only with cache.redis_url): degraded while Redis is away. */
   invalidation?: () => InvalidationBusStatus;
-  /** The audit sink: while its writes fail, unavailable (audit.on_failure: refuse) or degraded (serve). */
+  /** The audit sink: while its writes fail, unavailable (audit.on_failure: refuse) or degraded (serve), and `audit` says why. */
   audit?: () => AuditReadiness;
 }
 
@@ -59,8 +60,8 @@ export function readiness(sources: ReadinessSources): Readiness {
     body.invalidation = invalidation;
   }
   const audit = sources.audit?.();
-  if (audit) {
-    if (audit.state === 'failing') status = worst(status, audit.on_failure === 'refuse' ? 'unavailable' : 'degraded');
+  if (audit?.state === 'failing') {
+    status = worst(status, audit.on_failure === 'refuse' ? 'unavailable' : 'degraded');
     body.audit = audit;
   }
   body.status = status;
