@@ -187,19 +187,25 @@ class FileAuditSink implements AuditSink {
     const limit = this.options.rotate ? this.options.rotate.max_bytes : Infinity;
     while (this.queue.length > 0) {
       let chunk = '';
-      let bytes = 0;
+      let chars = 0;
+      let bytes = -1; // the chunk's exact size in bytes, counted only near the limit
       let taken = 0;
       let rotate = false;
       for (; taken < this.queue.length; taken++) {
         const { line, state } = chainLine(this.queue[taken]!, this.state);
         if (limit !== Infinity) {
-          const length = Buffer.byteLength(line);
-          // Rotate before a file would pass max_bytes (a file holding only its first line takes one more, however long).
-          if (this.size + bytes + length > limit && this.size + bytes > this.firstLineBytes) {
-            rotate = true;
-            break;
+          // A UTF-16 unit is at most 3 bytes of UTF-8: far from the limit, no line needs measuring.
+          if (bytes < 0 && this.size + 3 * (chars + line.length) > limit) bytes = Buffer.byteLength(chunk);
+          if (bytes >= 0) {
+            const length = Buffer.byteLength(line);
+            // Rotate before a file would pass max_bytes (a file holding only its first line takes one more, however long).
+            if (this.size + bytes + length > limit && this.size + bytes > this.firstLineBytes) {
+              rotate = true;
+              break;
+            }
+            bytes += length;
           }
-          bytes += length;
+          chars += line.length;
         }
         chunk += line;
         this.state = state;
