@@ -36,7 +36,7 @@ const event = (i: number) => ({
   fingerprint: 'hmac-sha256:3q2-7wAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA',
 });
 
-async function run(name: string, rotate: FileSinkOptions['rotate']): Promise<void> {
+async function run(name: string, rotate: FileSinkOptions['rotate']): Promise<number> {
   const dir = mkdtempSync(path.join(tmpdir(), 'sg-audit-bench-'));
   const sink = openFileSink(path.join(dir, 'audit.log'), logger, { rotate });
   const events = Array.from({ length: EVENTS }, (_, i) => event(i));
@@ -49,13 +49,14 @@ async function run(name: string, rotate: FileSinkOptions['rotate']): Promise<voi
   const files = readdirSync(dir);
   const cpuUs = (cpu.user + cpu.system) / EVENTS;
   // (With rotation, files beyond `keep` are gone: the bytes per event are measured without it.)
-  const size = rotate ? '' : `${(statSync(path.join(dir, 'audit.log')).size / EVENTS).toFixed(0)} bytes/event, `;
+  const perEvent = statSync(path.join(dir, 'audit.log')).size / EVENTS;
+  const size = rotate ? '' : `${perEvent.toFixed(0)} bytes/event, `;
   console.log(`${name.padEnd(36)} ${size}${cpuUs.toFixed(2)} µs CPU/event (${((wallMs * 1000) / EVENTS).toFixed(2)} µs wall), ${files.length} file(s) left`);
   rmSync(dir, { recursive: true, force: true });
+  return perEvent;
 }
 
-await run('no rotation', false);
+const bytes = await run('no rotation', false);
 await run(`default rotation (${DEFAULT_ROTATE.max_bytes / 1048576} MiB, keep ${DEFAULT_ROTATE.keep})`, { ...DEFAULT_ROTATE });
 await run('rotation every 256 KiB', { max_bytes: 256 * 1024, keep: 3 });
-const bytes = Buffer.byteLength(JSON.stringify(event(0))) + 110; // + seq, prev, hash, newline
-for (const rps of [100, 1000, 3000]) console.log(`at ${rps} req/s: ${((bytes * rps * 86400) / 1e9).toFixed(1)} GB/day of audit log (one event per request)`);
+for (const rps of [100, 1000, 3000]) console.log(`at ${rps} req/s: ${((bytes * rps * 86400) / 1e9).toFixed(1)} GB/day of audit log (one event per request); the default 1 GiB holds ${((DEFAULT_ROTATE.max_bytes * (DEFAULT_ROTATE.keep + 1)) / (bytes * rps) / 3600).toFixed(1)} h`);
