@@ -88,7 +88,7 @@ function readTail(fd: number): { lastLine: string | undefined; torn: Buffer | nu
     torn = buf.subarray(nl + 1);
     end = nl + 1;
   }
-  if (end === 0) return { lastLine: undefined, torn };
+  if (end < 2) return { lastLine: undefined, torn };
   const start = buf.lastIndexOf(10, end - 2) + 1;
   return { lastLine: buf.subarray(start, end - 1).toString('utf8'), torn };
 }
