@@ -4,11 +4,13 @@
 // freed, the next retry writes the backlog and the replica serves again, with one
 // unbroken chain. A write cut by the full disk and never completed (the process stopped
 // meanwhile) leaves a torn line: `audit verify` reports it with its own exit status, and
-// the next start repairs it (`audit_recovered`).
+// the next start repairs it (`audit_recovered`). EPERM comes from an immutable file
+// (`chattr +i`, on a file system that has it): on the open file's writes, and on a
+// rename that rotation needs.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { closeSync, mkdirSync, openSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -193,5 +195,107 @@ describe('audit sink faults (a real full disk)', () => {
     assert.equal(ok.status, 0, ok.stderr);
     assert.match(ok.stdout, /hash chain intact/);
     assert.match(ok.stdout, new RegExp(`line ${tornAt + 1}: a torn write of ${tornBytes} bytes, repaired by the next start`));
+  });
+});
+
+/** `chattr` on `file`, or why it cannot be done here (tmpfs and overlay file systems have no immutable flag). */
+function chattr(flag: '+i' | '-i', file: string): string | undefined {
+  const res = spawnSync('chattr', [flag, file], { encoding: 'utf8' });
+  return res.status === 0 ? undefined : `chattr ${flag} is not available here: ${(res.stderr || res.error?.message || '').trim()}`;
+}
+
+describe('audit sink faults (EPERM: an immutable file)', () => {
+  it('EPERM on the open file: refused and unready while it lasts, serving again after; one event per request, verify passes', async (t) => {
+    const dir = tempDir();
+    const auditFile = path.join(dir, 'audit.log');
+    const gw = await startTestGateway({ env: { AIRFLOW_VAR_A: VALUE }, config: { backends: [{ type: 'environment' }], audit: { file: auditFile } } });
+    const requestIds: string[] = [];
+    const get = async () => {
+      const id = randomUUID();
+      requestIds.push(id);
+      return await gw.inject({ method: 'GET', url: '/v1/variables/a', headers: { 'x-request-id': id } });
+    };
+    let immutable = false;
+    try {
+      assert.equal((await get()).statusCode, 200);
+      const why = chattr('+i', auditFile);
+      if (why) return t.skip(why);
+      immutable = true;
+      await get(); // its event's write fails
+      await sleep(30);
+      const refused = await get();
+      assert.equal(refused.statusCode, 503);
+      assert.equal(refused.json().code, 'audit_unavailable');
+      const ready = await gw.inject({ method: 'GET', url: '/readyz' });
+      assert.equal(ready.statusCode, 503);
+      assert.equal(ready.json().audit.error, 'EPERM');
+      assert.equal(chattr('-i', auditFile), undefined);
+      immutable = false;
+      let served = false;
+      for (let i = 0; i < 60 && !served; i++) {
+        served = (await get()).statusCode === 200;
+        if (!served) await sleep(50);
+      }
+      assert.ok(served, 'serves again once the file is writable');
+    } finally {
+      if (immutable) chattr('-i', auditFile);
+      await gw.close();
+    }
+    const events = readFileSync(auditFile, 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    assert.deepEqual(events.filter((e) => e.type === 'access').map((e) => e.request_id), requestIds);
+    assert.equal(events.filter((e) => e.type === 'audit_resumed')[0]?.error, 'EPERM');
+    const ok = verify(auditFile);
+    assert.equal(ok.status, 0, ok.stderr);
+  });
+
+  it('EPERM on a rotation (a rotated file that cannot be renamed): the rotation is retried and completes; no event lost, the set verifies', async (t) => {
+    const dir = path.join(tempDir(), 'audit');
+    const auditFile = path.join(dir, 'audit.log');
+    const gw = await startTestGateway({
+      env: { AIRFLOW_VAR_A: VALUE },
+      config: { backends: [{ type: 'environment' }], audit: { file: auditFile, rotate: { max_bytes: 8192, keep: 20 } } },
+    });
+    const requestIds: string[] = [];
+    const get = async () => {
+      const id = randomUUID();
+      requestIds.push(id);
+      return await gw.inject({ method: 'GET', url: '/v1/variables/a', headers: { 'x-request-id': id } });
+    };
+    const first = path.join(dir, 'audit.log.1');
+    let immutable = false;
+    try {
+      for (let i = 0; i < 200 && !existsSync(first); i++) {
+        assert.equal((await get()).statusCode, 200);
+        await sleep(6);
+      }
+      assert.ok(existsSync(first), 'a first rotation');
+      const why = chattr('+i', first);
+      if (why) return t.skip(why);
+      immutable = true;
+      let refused = false;
+      for (let i = 0; i < 200 && !refused; i++) {
+        refused = (await get()).statusCode === 503;
+        if (!refused) await sleep(6);
+      }
+      assert.ok(refused, 'the next rotation fails (audit.log.1 cannot become audit.log.2): refused');
+      assert.equal((await gw.inject({ method: 'GET', url: '/readyz' })).json().audit.error, 'EPERM');
+      assert.equal(chattr('-i', first), undefined);
+      immutable = false;
+      let served = false;
+      for (let i = 0; i < 60 && !served; i++) {
+        served = (await get()).statusCode === 200;
+        if (!served) await sleep(50);
+      }
+      assert.ok(served);
+    } finally {
+      if (immutable) chattr('-i', first);
+      await gw.close();
+    }
+    assert.ok(existsSync(path.join(dir, 'audit.log.2')), 'the rotation completed');
+    const events = readdirSync(dir).flatMap((f) => readFileSync(path.join(dir, f), 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>));
+    const seen = events.filter((e) => e.type === 'access').map((e) => e.request_id as string);
+    assert.deepEqual([...seen].sort(), [...requestIds].sort(), 'one event per request across the files');
+    const ok = verify(dir);
+    assert.equal(ok.status, 0, ok.stderr);
   });
 });
