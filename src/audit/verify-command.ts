@@ -23,7 +23,7 @@ export function auditFiles(paths: string[]): string[] {
 
 export function verifyAuditFiles(paths: string[]): { exit: number; text: string } {
   const files = auditFiles(paths);
-  const result = verifySet(files.map((file) => ({ name: file, data: readFileSync(file) })));
+  const result = verifySet(files.map((file) => ({ name: file, read: () => readFileSync(file) })));
   const what = files.length === 1 ? `${files[0]}:` : `${files.length} files (${files.join(', ')}):`;
   const notes = result.notes.map((n) => `  note: ${n}\n`).join('');
   if (result.ok) return { exit: 0, text: `${what} OK, ${result.lines} lines, hash chain intact\n${notes}` };

@@ -51,12 +51,12 @@ describe('audit chain', () => {
   it('accepts a new chain at a file boundary (a log removed, then a fresh start), and reports an edit whose hash was recomputed', () => {
     const a = lines(3);
     const b = lines(2);
-    assert.deepEqual(verifySet([{ name: 'a.1', data: Buffer.from(a.text) }, { name: 'a', data: Buffer.from(b.text) }]).exit, 0);
+    assert.deepEqual(verifySet([{ name: 'a.1', read: () => Buffer.from(a.text) }, { name: 'a', read: () => Buffer.from(b.text) }]).exit, 0);
 
     const edited = a.text.split('\n');
     const body = JSON.stringify({ type: 'access', i: 99, seq: 2, prev: readLine(edited[0]!)!.hash });
     edited[1] = `${body.slice(0, -1)},"hash":"${createHash('sha256').update(body).digest('hex')}"}`;
-    const result = verifySet([{ name: 'x', data: Buffer.from(edited.join('\n')) }]);
+    const result = verifySet([{ name: 'x', read: () => Buffer.from(edited.join('\n')) }]);
     assert.equal(result.exit, 1);
     assert.match(result.problems[0]!.message, /line 3: does not follow line 2 .*a line was edited/);
   });
