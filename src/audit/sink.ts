@@ -53,6 +53,8 @@ export interface AuditSinkObserver {
 export interface FileSinkOptions {
   rotate: { max_bytes: number; keep: number } | false;
   observer?: AuditSinkObserver;
+  /** Events kept while the sink fails (default MAX_BACKLOG). */
+  maxBacklog?: number;
 }
 
 /** The file sink's default rotation: 100 MiB files, 9 kept: at most 1 GiB of audit log. */
@@ -150,7 +152,7 @@ class FileAuditSink implements AuditSink {
   write(event: object): void {
     if (this.closed) return this.drop(1);
     if (this.failure) {
-      if (this.queue.length >= MAX_BACKLOG) return this.drop(1);
+      if (this.queue.length >= (this.options.maxBacklog ?? MAX_BACKLOG)) return this.drop(1);
       this.queue.push(event);
       return;
     }

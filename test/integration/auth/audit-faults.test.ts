@@ -15,7 +15,9 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import { pino } from 'pino';
 import { readLine } from '../../../src/audit/chain.ts';
+import { openFileSink } from '../../../src/audit/sink.ts';
 import { parseExposition, sum } from '../../helpers/prometheus.ts';
 import { registerSecrets, startTestGateway, tempDir } from '../../helpers/gateway.ts';
 
@@ -140,6 +142,40 @@ describe('audit sink faults (a real full disk)', () => {
     const ok = verify(auditFile);
     assert.equal(ok.status, 0, ok.stderr);
     assert.match(ok.stdout, /hash chain intact/);
+  });
+
+  it('keeps a bounded backlog while the disk is full: the events beyond are dropped, counted, and audit_resumed says how many', async (t) => {
+    if ('skip' in tmpfs) return t.skip(tmpfs.skip);
+    const dir = path.join(tmpfs.dir, 'backlog');
+    mkdirSync(dir);
+    const file = path.join(dir, 'audit.log');
+    const counted = { dropped: 0, failures: 0 };
+    const observer = { failure: () => counted.failures++, dropped: (n: number) => (counted.dropped += n), rotated: () => {} };
+    const sink = openFileSink(file, pino({ level: 'silent' }), { rotate: false, observer, maxBacklog: 10 });
+    const filler = fillDisk(tmpfs.dir);
+    try {
+      // Enough to fill the file's last page, so a write fails and the sink starts keeping a backlog.
+      for (let i = 0; i < 40 && sink.healthy; i++) {
+        for (let j = 0; j < 256; j++) sink.write({ type: 'access', i, j });
+        await sleep(10);
+      }
+      assert.equal(sink.healthy, false);
+      for (let i = 0; i < 50; i++) sink.write({ type: 'access', late: i });
+      assert.equal(sink.status().queued, 10);
+      assert.equal(sink.dropped, 40);
+      assert.equal(counted.dropped, 40);
+      assert.ok(counted.failures >= 1);
+    } finally {
+      rmSync(filler);
+    }
+    for (let i = 0; i < 60 && !sink.healthy; i++) await sleep(50);
+    assert.ok(sink.healthy, 'writes again once space is freed');
+    await sink.close();
+    const events = readFileSync(file, 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    assert.deepEqual(events.filter((e) => 'late' in e).map((e) => e.late), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9], 'the first ten kept, in order');
+    assert.deepEqual(events.filter((e) => e.type === 'audit_resumed').map((e) => [e.error, e.dropped]), [['ENOSPC', 40]]);
+    const ok = verify(file);
+    assert.equal(ok.status, 0, ok.stderr);
   });
 
   it('a write cut by the full disk and never completed is a torn tail: verify exits 6; the next start repairs it (audit_recovered) and verify passes', async (t) => {
