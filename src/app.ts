@@ -111,6 +111,10 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     for (const method of [route.method].flat()) routes.push({ method, url: route.url });
   });
   app.decorate('metrics', metrics);
+  app.decorate('reopenAuditLog', () => {
+    deps.logger.info('SIGHUP: reopening the audit log');
+    audit?.sink.reopen();
+  });
   for (const schema of componentSchemas()) app.addSchema(schema);
   // Bodies are JSON or nothing: anything else is 415, not a string handed to validation.
   app.removeContentTypeParser('text/plain');

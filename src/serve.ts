@@ -1,8 +1,7 @@
 // Runs one gateway process: load config, build, listen, and drain on SIGTERM.
 import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
-import { buildGateway, type Gateway } from './app.ts';
-import type { Logger } from 'pino';
+import { buildGateway } from './app.ts';
 import { loadConfig } from './config/load.ts';
 import type { GatewayConfig } from './config/schema.ts';
 import { ConfigError } from './config/errors.ts';
@@ -41,9 +40,10 @@ export async function serve(configPath: string | undefined): Promise<FastifyInst
     );
   }
 
-  const { app, metrics, audit } = await buildGateway(config, { logger });
-  reopenAuditOnSighup(audit, logger);
+  const { app, metrics } = await buildGateway(config, { logger });
   await app.listen({ host: config.server.host, port: config.server.port });
+  // logrotate (`create` mode) renamed the audit file and sends SIGHUP: reopen it.
+  process.on('SIGHUP', () => app.reopenAuditLog());
   const metricsServer =
     config.metrics.enabled && config.metrics.port != null
       ? await startMetricsServer(metrics, config.server.host, config.metrics.port, config.metrics.path)
@@ -73,12 +73,4 @@ export async function serve(configPath: string | undefined): Promise<FastifyInst
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
   return app;
-}
-
-/** SIGHUP reopens the audit file, as logrotate (`create` mode) expects after renaming it. */
-function reopenAuditOnSighup(audit: Gateway['audit'], logger: Logger): void {
-  process.on('SIGHUP', () => {
-    logger.info('SIGHUP: reopening the audit log');
-    audit?.sink.reopen();
-  });
 }

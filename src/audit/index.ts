@@ -46,3 +46,10 @@ export function openAudit(config: AuditConfig, baseDir: string, env: NodeJS.Proc
   }
   return { sink, fingerprint, failClosed };
 }
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Closes and reopens the audit file (`serve` calls it on SIGHUP, after logrotate renamed the file). */
+    reopenAuditLog(): void;
+  }
+}
