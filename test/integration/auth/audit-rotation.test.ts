@@ -40,12 +40,13 @@ function keepForLeakCheck(dir: string, prefix: string): void {
   for (const f of readdirSync(dir)) copyFileSync(path.join(dir, f), path.join(ARTIFACTS_DIR, 'audit', `${prefix}-${f}`));
 }
 
-/** `clients` loops sending GETs for `ms`, each with its own request id; returns the ids of the requests answered. */
-async function load(base: string, bearer: string, clients: number, ms: number, during?: () => Promise<void>): Promise<string[]> {
+/** `clients` loops sending GETs for `ms` (or until `max` were sent), each with its own request id; returns the ids of the requests answered. */
+async function load(base: string, bearer: string, clients: number, ms: number, during?: () => Promise<void>, max = Infinity): Promise<string[]> {
   const ids: string[] = [];
   const end = Date.now() + ms;
+  let sent = 0;
   const loop = async () => {
-    while (Date.now() < end) {
+    while (Date.now() < end && sent++ < max) {
       const id = randomUUID();
       const res = await fetch(`${base}/v1/variables/a`, { headers: { authorization: bearer, 'x-request-id': id } });
       assert.equal(res.status, 200);
@@ -73,7 +74,7 @@ describe('audit rotation', () => {
 
   it('a sustained load crosses many rotations: one event per request across the files, verify passes; a missing middle file, swapped files and an edited line each fail with their own exit status', async (t) => {
     const auditDir = path.join(tempDir(), 'audit');
-    const maxBytes = 32 * 1024;
+    const maxBytes = 16 * 1024;
     const gw = await startTestGateway({
       env: { AIRFLOW_VAR_A: VALUE },
       config: { backends: [{ type: 'environment' }], auth: { rate_limit: false }, audit: { file: path.join(auditDir, 'audit.log'), rotate: { max_bytes: maxBytes, keep: 1000 } } },
@@ -81,15 +82,16 @@ describe('audit rotation', () => {
     const address = await gw.app.listen({ host: '127.0.0.1', port: 0 });
     let ids: string[];
     try {
-      ids = await load(address, `Bearer ${gw.token()}`, 8, 3000);
+      // 8 connections without pause: 1,500 requests, or what 20 s allow on a busy machine.
+      ids = await load(address, `Bearer ${gw.token()}`, 8, 20_000, undefined, 1500);
     } finally {
       await gw.close();
     }
     keepForLeakCheck(auditDir, 'rotation');
     const files = readdirSync(auditDir);
     const rotated = files.filter((f) => /^audit\.log\.\d+$/.test(f)).length;
-    t.diagnostic(`${ids.length} requests in 3 s over 8 connections, ${rotated} rotations`);
-    assert.ok(ids.length >= 500, `a sustained load (${ids.length} requests in 3 s)`);
+    t.diagnostic(`${ids.length} requests over 8 connections, ${rotated} rotations`);
+    assert.ok(ids.length >= 300, `a sustained load (${ids.length} requests)`);
     assert.ok(rotated >= 5, `several rotations (${rotated} for ${ids.length} requests)`);
     assert.deepEqual(files.sort(), ['audit.log', ...Array.from({ length: rotated }, (_, i) => `audit.log.${i + 1}`)].sort());
     for (const f of files) assert.ok(statSync(path.join(auditDir, f)).size <= maxBytes, `${f} stays within max_bytes`);
@@ -196,7 +198,7 @@ describe('audit rotation', () => {
     assert.match(readFileSync(path.join(dir, 'gateway.log'), 'utf8'), /SIGHUP: reopening the audit log/);
     const before = readFileSync(path.join(auditDir, 'audit.log.1'), 'utf8').trimEnd().split('\n');
     const now = readFileSync(path.join(auditDir, 'audit.log'), 'utf8').trimEnd().split('\n');
-    assert.ok(before.length > 100 && now.length > 100, `both files hold events (${before.length}, ${now.length} lines)`);
+    assert.ok(before.length > 10 && now.length > 10, `both files hold events (${before.length}, ${now.length} lines)`);
     const first = readLine(now[0]!)!;
     assert.deepEqual([first.event.type, first.event.reason, first.event.previous], ['audit_rotated', 'reopen', 'audit.log.1']);
     assert.equal(first.prev, readLine(before.at(-1)!)!.hash, 'the new file continues the chain of the renamed one');
