@@ -9,7 +9,7 @@ import { BackendChain, chainLink } from './backends/chain.ts';
 import { loadBackendFactory } from './backends/registry.ts';
 import { SecretCache, backendTtls } from './cache/secret-cache.ts';
 import type { GatewayConfig } from './config/schema.ts';
-import { countAuthFailure, createMetrics, type GatewayMetrics } from './metrics.ts';
+import { countAuthFailure, createMetrics, registerAuditSinkMetrics, type GatewayMetrics } from './metrics.ts';
 import { componentSchemas } from './openapi.ts';
 import { registerProblemHandlers } from './problems.ts';
 import { registerCacheRoutes } from './routes/cache.ts';
@@ -77,8 +77,10 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
   }
   // Keys and the audit log first: a bad key file or an unwritable audit log stops startup before anything else starts.
   const verifier = config.auth && !deps.withoutAccessControl ? new TokenVerifier(config.auth, config.baseDir, env, deps.logger.child({ component: 'auth' })) : null;
-  const audit = verifier ? openAudit(config.audit, config.baseDir, env, deps.logger.child({ component: 'audit' })) : null;
   const metrics = createMetrics();
+  const auditMetrics = verifier ? registerAuditSinkMetrics(metrics) : null;
+  const audit = verifier ? openAudit(config.audit, config.baseDir, env, deps.logger.child({ component: 'audit' }), auditMetrics?.observer) : null;
+  if (audit) auditMetrics?.watch(() => audit.sink.healthy);
   const chain = await buildChain(config, deps, metrics);
   const cacheLogger = deps.logger.child({ component: 'cache' });
   const cache = new SecretCache({ config: config.cache, chain, backendTtlSeconds: backendTtls(config.backends), metrics, logger: cacheLogger, ...(deps.now ? { now: deps.now } : {}) });
@@ -111,6 +113,10 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     for (const method of [route.method].flat()) routes.push({ method, url: route.url, permission: route.config?.permission, body: route.schema?.body });
   });
   app.decorate('metrics', metrics);
+  app.decorate('reopenAuditLog', () => {
+    deps.logger.info('SIGHUP: reopening the audit log');
+    audit?.sink.reopen();
+  });
   for (const schema of componentSchemas()) app.addSchema(schema);
   // Bodies are JSON or nothing: anything else is 415, not a string handed to validation.
   app.removeContentTypeParser('text/plain');
@@ -139,6 +145,7 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     backends: () => chain.statuses(),
     criticalConnections: () => ({ impact: criticalConnections.readinessImpact(), critical_connections: criticalConnections.states() }),
     ...(bus ? { invalidation: () => bus.status() } : {}),
+    ...(audit ? { audit: () => ({ ...audit.sink.status(), on_failure: audit.failClosed ? 'refuse' : 'serve' }) } : {}),
   });
   if (config.metrics.enabled && config.metrics.port == null) registerMetricsRoute(app, metrics, config.metrics.path);
   await registerDocsRoutes(app);

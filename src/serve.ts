@@ -42,6 +42,8 @@ export async function serve(configPath: string | undefined): Promise<FastifyInst
 
   const { app, metrics } = await buildGateway(config, { logger });
   await app.listen({ host: config.server.host, port: config.server.port });
+  // logrotate (`create` mode) renamed the audit file and sends SIGHUP: reopen it.
+  process.on('SIGHUP', () => app.reopenAuditLog());
   const metricsServer =
     config.metrics.enabled && config.metrics.port != null
       ? await startMetricsServer(metrics, config.server.host, config.metrics.port, config.metrics.path)

@@ -1,10 +1,12 @@
 // Liveness and readiness. Readiness is "every backend initialised": a backend
 // serving its last good data after an error is `degraded` but still ready, so a
 // bad edit to one file does not take every replica out of service at once.
-// Critical connections and cross-replica invalidation weigh in as they are configured.
+// Critical connections and cross-replica invalidation weigh in as they are configured; an audit
+// sink that cannot write makes it unavailable (or degraded, with audit.on_failure: serve).
 import type { FastifyInstance } from 'fastify';
 import type { BackendReport } from '../secrets.ts';
 import type { InvalidationBusStatus } from '../cache/redis-bus.ts';
+import type { AuditSinkStatus } from '../audit/sink.ts';
 import type { CriticalConnectionState } from '../critical-connections.ts';
 import { ref } from '../openapi.ts';
 import { guardMethods } from './method-guard.ts';
@@ -22,6 +24,8 @@ export interface ReadinessSources {
   criticalConnections?: () => CriticalConnectionsReadiness;
   /** Invalidations across replicas (only with cache.redis_url): degraded while Redis is away. */
   invalidation?: () => InvalidationBusStatus;
+  /** The audit sink: while its writes fail, unavailable (audit.on_failure: refuse) or degraded (serve), and `audit` says why. */
+  audit?: () => AuditReadiness;
 }
 
 /** A backend as /readyz shows it: states and a stable code only (the probe is unauthenticated). */
@@ -33,11 +37,14 @@ export interface ReadinessBackend {
   error?: { code: string };
 }
 
+export type AuditReadiness = AuditSinkStatus & { on_failure: 'refuse' | 'serve' };
+
 export interface Readiness {
   status: ReadyStatus;
   backends: ReadinessBackend[];
   critical_connections?: CriticalConnectionState[];
   invalidation?: { state: InvalidationBusStatus['state']; error?: { code: string } };
+  audit?: AuditReadiness;
 }
 
 /** What an unauthenticated probe may see of a backend: no message (it may name a path or quote a file). */
@@ -65,6 +72,11 @@ export function readiness(sources: ReadinessSources): Readiness {
   if (invalidation) {
     if (invalidation.state === 'degraded') status = worst(status, 'degraded');
     body.invalidation = { state: invalidation.state, ...(invalidation.error ? { error: { code: invalidation.error.code } } : {}) };
+  }
+  const audit = sources.audit?.();
+  if (audit?.state === 'failing') {
+    status = worst(status, audit.on_failure === 'refuse' ? 'unavailable' : 'degraded');
+    body.audit = audit;
   }
   body.status = status;
   return body;
