@@ -20,6 +20,7 @@ import { SubjectRateLimiter } from './rate-limit.ts';
 import { isoNow } from '../iso-time.ts';
 import { AuthenticationError, type AuthFailureReason } from './reasons.ts';
 import { isScopedAction, type Action } from './scopes.ts';
+import type { ClientCertificates } from './client-cert.ts';
 import { AIRFLOW_FIELDS, type AirflowContext, type Principal, type TokenVerifier } from './verify.ts';
 
 /** What a route reports about one secret it looked up. */
@@ -52,6 +53,8 @@ export interface AccessControlOptions {
   logger: Logger;
   /** Called with the reason of every refused authentication or authorization (for metrics). */
   onFailure?: ((reason: AuthFailureReason) => void) | undefined;
+  /** Verified TLS client certificates as identity (server.tls with client_auth request or require). */
+  clientCertificates?: ClientCertificates | undefined;
 }
 
 const KIND_OF: Record<string, SecretKind | null> = { connections: 'connection', variables: 'variable', config: 'config' };
@@ -109,7 +112,7 @@ function outcomeFromError(err: unknown): { outcome: Outcome; code: string } {
 }
 
 export function registerAccessControl(app: FastifyInstance, options: AccessControlOptions): void {
-  const { auth, verifier, audit, logger, onFailure } = options;
+  const { auth, verifier, audit, logger, onFailure, clientCertificates } = options;
   if (!auth.enforce) {
     logger.warn('auth.enforce is false: DRY RUN. Requests that policy denies are SERVED and audited as would_deny. Do not leave this on.');
   }
@@ -166,7 +169,9 @@ export function registerAccessControl(app: FastifyInstance, options: AccessContr
   const limiter = auth.rate_limit ? new SubjectRateLimiter(auth.rate_limit.max, auth.rate_limit.window_seconds * 1000) : null;
 
   /** After authentication: the rate limit, then the route's permission. true: go on to the handler. */
-  function admit(request: FastifyRequest, reply: FastifyReply, permission: RoutePermission | undefined, principal: Principal): boolean {
+  function admit(request: FastifyRequest, reply: FastifyReply, permission: RoutePermission | undefined, tokenPrincipal: Principal): boolean {
+    // A verified client certificate adds its cert_* claims to the token's (src/auth/client-cert.ts).
+    const principal = clientCertificates?.principal(request.raw.socket, tokenPrincipal) ?? tokenPrincipal;
     const access = request.access!;
     access.principal = principal;
     if (limiter) {
@@ -214,6 +219,12 @@ export function registerAccessControl(app: FastifyInstance, options: AccessContr
       try {
         token = bearerToken(request);
       } catch (err) {
+        // No token: with server.tls.certificate_only, a verified client certificate alone is the caller.
+        const byCertificate = (err as AuthenticationError).reason === 'missing_token' ? clientCertificates?.principal(request.raw.socket, null) : null;
+        if (byCertificate) {
+          if (admit(request, reply, permission, byCertificate)) done();
+          return;
+        }
         return authenticationFailed(request, reply, err as AuthenticationError);
       }
       const known = verifier.cached(token);

@@ -1,0 +1,76 @@
+// Certificates minted for a test with the `openssl` CLI (Debian's openssl package): a CA, and
+// server or client certificates it signs, with the SANs the test asks for. EC P-256 keys,
+// unencrypted PEM files in the test's directory.
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readFileSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+
+export interface Pem {
+  certFile: string;
+  keyFile: string;
+  cert: string;
+  key: string;
+}
+
+const openssl = (args: string[]): void => {
+  execFileSync('openssl', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+};
+
+const KEY = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
+
+function pem(certFile: string, keyFile: string): Pem {
+  return { certFile, keyFile, cert: readFileSync(certFile, 'utf8'), key: readFileSync(keyFile, 'utf8') };
+}
+
+/** A self-signed CA. */
+export function mintCa(dir: string, name: string): Pem {
+  const certFile = path.join(dir, `${name}.crt`);
+  const keyFile = path.join(dir, `${name}.key`);
+  openssl(['req', '-x509', ...KEY, '-keyout', keyFile, '-out', certFile, '-days', '2', '-subj', `/O=secrets-gateway tests/CN=${name}`, '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign']);
+  return pem(certFile, keyFile);
+}
+
+/**
+ * A certificate signed by `ca`: `sans` as OpenSSL writes them (`DNS:localhost`, `IP:127.0.0.1`,
+ * `URI:spiffe://…`); `usage` serverAuth or clientAuth.
+ */
+export function mintCert(dir: string, ca: Pem, name: string, options: { cn: string; sans: string[]; usage: 'serverAuth' | 'clientAuth'; days?: number }): Pem {
+  const certFile = path.join(dir, `${name}.crt`);
+  const keyFile = path.join(dir, `${name}.key`);
+  openssl([
+    'req', '-x509', ...KEY, '-keyout', keyFile, '-out', certFile, '-days', String(options.days ?? 1),
+    '-CA', ca.certFile, '-CAkey', ca.keyFile, '-set_serial', `0x${randomBytes(8).toString('hex')}`,
+    '-subj', `/O=secrets-gateway tests/CN=${options.cn}`,
+    '-addext', 'basicConstraints=critical,CA:FALSE',
+    '-addext', `extendedKeyUsage=${options.usage}`,
+    ...(options.sans.length ? ['-addext', `subjectAltName=${options.sans.join(',')}`] : []),
+  ]);
+  return pem(certFile, keyFile);
+}
+
+/**
+ * A directory laid out as Kubernetes mounts a Secret: `tls.crt` and `tls.key` are symlinks through
+ * `..data`, a symlink to a timestamped directory; `swap` writes a new one and renames a new `..data`
+ * over the old one (one atomic rename, as the kubelet does).
+ */
+export function secretVolume(dir: string, files: Record<string, string>): { dir: string; swap(files: Record<string, string>): void } {
+  mkdirSync(dir, { recursive: true });
+  let generation = 0;
+  const write = (content: Record<string, string>): string => {
+    const name = `..gen_${++generation}`;
+    mkdirSync(path.join(dir, name));
+    for (const [file, text] of Object.entries(content)) writeFileSync(path.join(dir, name, file), text);
+    return name;
+  };
+  symlinkSync(write(files), path.join(dir, '..data'));
+  for (const file of Object.keys(files)) symlinkSync(path.join('..data', file), path.join(dir, file));
+  return {
+    dir,
+    swap(next) {
+      const target = write(next);
+      symlinkSync(target, path.join(dir, '..data_tmp'));
+      renameSync(path.join(dir, '..data_tmp'), path.join(dir, '..data'));
+    },
+  };
+}
