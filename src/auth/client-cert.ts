@@ -30,9 +30,13 @@ export interface CertificateClaims {
 
 type DnObject = Record<string, string | string[] | undefined>;
 
+// RFC 4514's escapes for the characters that would let a value pose as another attribute
+// (a CN of `x, O=platform` must not match a policy on `O=platform`).
+const escapeDnValue = (v: string): string => v.replace(/[,+"\\<>;=]/g, '\\$&');
+
 const dnText = (dn: DnObject | undefined): string =>
   Object.entries(dn ?? {})
-    .flatMap(([k, v]) => (Array.isArray(v) ? v : v === undefined ? [] : [v]).map((x) => `${k}=${x}`))
+    .flatMap(([k, v]) => (Array.isArray(v) ? v : v === undefined ? [] : [v]).map((x) => `${k}=${escapeDnValue(x)}`))
     .join(', ');
 
 // Node's subjectaltname: `DNS:a, URI:spiffe://x/y, IP Address:1.2.3.4`; a value with a comma or

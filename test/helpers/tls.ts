@@ -5,6 +5,8 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { request, type Agent } from 'node:https';
+import type { TLSSocket } from 'node:tls';
 
 export interface Pem {
   certFile: string;
@@ -74,3 +76,49 @@ export function secretVolume(dir: string, files: Record<string, string>): { dir:
     },
   };
 }
+
+/** What httpsGet saw: the answer, the server certificate, whether the socket was an open one reused, the protocol. */
+export interface HttpsAnswer {
+  status: number;
+  body: string;
+  fingerprint: string;
+  reused: boolean;
+  protocol: string | null;
+}
+
+export interface HttpsClient {
+  ca?: string;
+  cert?: Pem;
+  agent?: Agent;
+  token?: string;
+}
+
+/** A GET over HTTPS to 127.0.0.1 (SNI localhost), with a CA to trust, a client certificate and a token as given. */
+export function httpsGet(port: number, urlPath: string, client: HttpsClient): Promise<HttpsAnswer> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        host: '127.0.0.1',
+        port,
+        path: urlPath,
+        servername: 'localhost',
+        ca: client.ca,
+        ...(client.cert ? { cert: client.cert.cert, key: client.cert.key } : {}),
+        agent: client.agent ?? false,
+        headers: client.token ? { authorization: `Bearer ${client.token}` } : {},
+      },
+      (res) => {
+        const socket = res.socket as TLSSocket;
+        const fingerprint = socket.getPeerCertificate().fingerprint256;
+        const protocol = socket.getProtocol();
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (body += c));
+        res.on('end', () => resolve({ status: res.statusCode!, body, fingerprint, reused: req.reusedSocket, protocol }));
+      },
+    );
+    req.on('error', reject);
+    req.end();
+  });
+}
+

@@ -9,66 +9,23 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
-import { Agent, request } from 'node:https';
+import { Agent } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Server as TlsServer, TLSSocket } from 'node:tls';
+import type { Server as TlsServer } from 'node:tls';
 import type { ServerTlsConfig } from '../../src/config/schema.ts';
 import { ServerTls } from '../../src/http/tls.ts';
 import { createLogger } from '../../src/logging.ts';
 import { keepLog, registerSecrets, startTestGateway, tempDir, type TestGateway } from '../helpers/gateway.ts';
 import { parseExposition, sum } from '../helpers/prometheus.ts';
-import { mintCa, mintCert, secretVolume, type Pem } from '../helpers/tls.ts';
+import { httpsGet as get, mintCa, mintCert, secretVolume, type HttpsClient as Client, type Pem } from '../helpers/tls.ts';
 
 const PASSWORD = 'tls-test-password-8c1f';
 const CONNECTIONS = `airflow_db: postgres://user:${PASSWORD}@db.example:5432/airflow\nother_db: postgres://user:${PASSWORD}@other.example/x\n`;
 const WORKER_ID = 'spiffe://example.org/ns/airflow/sa/worker';
-
-interface Answer {
-  status: number;
-  body: string;
-  fingerprint: string;
-  reused: boolean;
-  protocol: string | null;
-}
-
-interface Client {
-  ca?: string;
-  cert?: Pem;
-  agent?: Agent;
-  token?: string;
-}
-
-function get(port: number, urlPath: string, client: Client): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        host: '127.0.0.1',
-        port,
-        path: urlPath,
-        servername: 'localhost',
-        ca: client.ca,
-        ...(client.cert ? { cert: client.cert.cert, key: client.cert.key } : {}),
-        agent: client.agent ?? false,
-        headers: client.token ? { authorization: `Bearer ${client.token}` } : {},
-      },
-      (res) => {
-        const socket = res.socket as TLSSocket;
-        const fingerprint = socket.getPeerCertificate().fingerprint256;
-        const protocol = socket.getProtocol();
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (c: string) => (body += c));
-        res.on('end', () => resolve({ status: res.statusCode!, body, fingerprint, reused: req.reusedSocket, protocol }));
-      },
-    );
-    req.on('error', reject);
-    req.end();
-  });
-}
 
 const fingerprintOf = (pem: Pem) => new X509Certificate(pem.cert).fingerprint256;
 
