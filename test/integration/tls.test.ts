@@ -10,7 +10,7 @@ import { spawn } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
 import { Agent } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import { connect, type AddressInfo } from 'node:net';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
@@ -18,6 +18,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Server as TlsServer } from 'node:tls';
 import type { ServerTlsConfig } from '../../src/config/schema.ts';
 import { ServerTls } from '../../src/http/tls.ts';
+import { startMetricsServer } from '../../src/routes/metrics.ts';
 import { createLogger } from '../../src/logging.ts';
 import { keepLog, registerSecrets, startTestGateway, tempDir, type TestGateway } from '../helpers/gateway.ts';
 import { parseExposition, sum } from '../helpers/prometheus.ts';
@@ -117,6 +118,17 @@ describe('TLS, server certificate only (client_auth none), rotated through a Kub
     assert.equal((await get(gateway.port, '/healthz', { ca: ca.cert })).status, 200);
   });
 
+  it('a client that connects and hangs up before any handshake (a TCP probe) is logged at debug only', async () => {
+    const before = gateway.logged().filter((l) => l.reason === 'closed').length;
+    await new Promise<void>((resolve, reject) => {
+      const socket = connect(gateway.port, '127.0.0.1', () => socket.end());
+      socket.on('close', () => resolve());
+      socket.on('error', reject);
+    });
+    await within(1000, async () => gateway.logged().filter((l) => l.reason === 'closed').length > before);
+    assert.equal(gateway.logged().filter((l) => l.reason === 'closed')[before]!.level, 20);
+  });
+
   it('a rotated certificate reaches new connections within a second; an open keep-alive connection keeps working', async () => {
     const agent = new Agent({ keepAlive: true, maxSockets: 1 });
     const token = gateway.gw.token();
@@ -204,6 +216,19 @@ describe('mutual TLS (client_auth require): client certificates at the handshake
     assert.equal(sum(metrics, 'secrets_gateway_tls_handshake_failures_total', { reason: 'no_client_certificate' }), 1);
   });
 
+  it('the metrics port (metrics.port) serves the same certificate and asks for no client certificate, even with require', async () => {
+    const server = await startMetricsServer(gateway.gw.metrics, '127.0.0.1', 0, '/metrics', gateway.serverTls.metricsServerOptions);
+    gateway.serverTls.serve(server as unknown as TlsServer, gateway.gw.metrics.registry, false);
+    try {
+      const res = await get((server.address() as AddressInfo).port, '/metrics', { ca: ca.cert });
+      assert.equal(res.status, 200);
+      assert.equal(res.fingerprint, gateway.serverTls.current.fingerprint256);
+      assert.match(res.body, /^secrets_gateway_tls_handshake_failures_total\{reason="no_client_certificate"\} 1$/m);
+    } finally {
+      server.close();
+    }
+  });
+
   it('a policy that matches the URI SAN grants exactly what it says (certificate_only: no token)', async () => {
     const read = (id: string, client: Client = { ca: ca.cert, cert: worker }) => get(gateway.port, `/v1/connections/${id}`, client);
     assert.equal((await read('airflow_db')).status, 200);
@@ -227,6 +252,9 @@ describe('mutual TLS (client_auth require): client certificates at the handshake
     const events = gateway.gw.auditEvents().filter((e) => e.subject === WORKER_ID);
     assert.ok(events.some((e) => e.id === 'airflow_db' && e.decision === 'allow'));
     assert.ok(events.some((e) => e.id === 'other_db' && e.decision === 'deny'));
+    // With a token as well, the token's subject is the caller.
+    const withToken = gateway.gw.auditEvents().filter((e) => e.id === 'other_db' && e.decision === 'allow');
+    assert.deepEqual([...new Set(withToken.map((e) => e.subject))], ['test-subject']);
   });
 });
 
