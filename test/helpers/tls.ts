@@ -6,7 +6,13 @@ import { mkdirSync, readFileSync, renameSync, symlinkSync, writeFileSync } from 
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { request, type Agent } from 'node:https';
-import type { TLSSocket } from 'node:tls';
+import type { AddressInfo } from 'node:net';
+import { Writable } from 'node:stream';
+import type { Server as TlsServer, TLSSocket } from 'node:tls';
+import type { ServerTlsConfig } from '../../src/config/schema.ts';
+import { ServerTls } from '../../src/http/tls.ts';
+import { createLogger } from '../../src/logging.ts';
+import { keepLog, startTestGateway } from './gateway.ts';
 
 export interface Pem {
   certFile: string;
@@ -122,3 +128,42 @@ export function httpsGet(port: number, urlPath: string, client: HttpsClient): Pr
   });
 }
 
+
+/**
+ * A test gateway (startTestGateway) serving HTTPS on 127.0.0.1 with `tls` as `serve` does
+ * (src/http/tls.ts follows the files), with its TLS log lines (kept for the leak check).
+ */
+export async function startTlsTestGateway(
+  dir: string,
+  tls: ServerTlsConfig,
+  options: { files: Record<string, string>; backends: unknown[]; policies?: unknown[]; secrets?: string[] },
+) {
+  const lines: string[] = [];
+  const logger = createLogger({ level: 'debug', destination: new Writable({ write: (chunk, _e, cb) => (lines.push(String(chunk)), cb()) }) });
+  const serverTls = new ServerTls({ tls, baseDir: dir, logger, pollIntervalMs: 200 });
+  const gw = await startTestGateway({
+    dir,
+    files: options.files,
+    config: { server: { tls }, backends: options.backends, auth: { policies: options.policies ?? [] } },
+    https: serverTls.apiServerOptions,
+    secrets: options.secrets ?? [],
+  });
+  serverTls.serve(gw.app.server as unknown as TlsServer, gw.metrics.registry);
+  await gw.app.listen({ host: '127.0.0.1', port: 0 });
+  const port = (gw.app.server.address() as AddressInfo).port;
+  let closed = false;
+  return {
+    gw,
+    port,
+    serverTls,
+    lines,
+    logged: () => lines.map((l) => JSON.parse(l) as Record<string, unknown>),
+    close: async () => {
+      if (closed) return;
+      closed = true;
+      serverTls.close();
+      await gw.close();
+      keepLog(`tls-${port}`, lines.join(''));
+    },
+  };
+}

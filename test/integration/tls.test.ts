@@ -12,17 +12,15 @@ import { request as httpRequest } from 'node:http';
 import { Agent } from 'node:https';
 import { connect, type AddressInfo } from 'node:net';
 import path from 'node:path';
-import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Server as TlsServer } from 'node:tls';
 import type { ServerTlsConfig } from '../../src/config/schema.ts';
 import { ServerTls } from '../../src/http/tls.ts';
 import { startMetricsServer } from '../../src/routes/metrics.ts';
-import { createLogger } from '../../src/logging.ts';
-import { keepLog, registerSecrets, startTestGateway, tempDir, type TestGateway } from '../helpers/gateway.ts';
+import { registerSecrets, tempDir } from '../helpers/gateway.ts';
 import { parseExposition, sum } from '../helpers/prometheus.ts';
-import { httpsGet as get, mintCa, mintCert, secretVolume, type HttpsClient as Client, type Pem } from '../helpers/tls.ts';
+import { httpsGet as get, mintCa, mintCert, secretVolume, startTlsTestGateway, type HttpsClient as Client, type Pem } from '../helpers/tls.ts';
 
 const PASSWORD = 'tls-test-password-8c1f';
 const CONNECTIONS = `airflow_db: postgres://user:${PASSWORD}@db.example:5432/airflow\nother_db: postgres://user:${PASSWORD}@other.example/x\n`;
@@ -30,41 +28,14 @@ const WORKER_ID = 'spiffe://example.org/ns/airflow/sa/worker';
 
 const fingerprintOf = (pem: Pem) => new X509Certificate(pem.cert).fingerprint256;
 
-/** A gateway serving HTTPS with `tls`, its TLS log lines (kept for the leak check) and port. */
-async function startTlsGateway(dir: string, tls: ServerTlsConfig, policies: unknown[] = []) {
-  const lines: string[] = [];
-  const logger = createLogger({ level: 'debug', destination: new Writable({ write: (chunk, _e, cb) => (lines.push(String(chunk)), cb()) }) });
-  const serverTls = new ServerTls({ tls, baseDir: dir, logger, pollIntervalMs: 200 });
-  const gw = await startTestGateway({
-    dir,
+/** A TLS gateway on the local files above. */
+const startTlsGateway = (dir: string, tls: ServerTlsConfig, policies: unknown[] = []) =>
+  startTlsTestGateway(dir, tls, {
     files: { 'connections.env': CONNECTIONS.replaceAll(': ', '=') },
-    config: {
-      server: { tls },
-      backends: [{ type: 'local_filesystem', connections_file_path: 'connections.env' }],
-      auth: { policies },
-    },
-    https: serverTls.apiServerOptions,
+    backends: [{ type: 'local_filesystem', connections_file_path: 'connections.env' }],
+    policies,
     secrets: [PASSWORD],
   });
-  serverTls.serve(gw.app.server as unknown as TlsServer, gw.metrics.registry);
-  await gw.app.listen({ host: '127.0.0.1', port: 0 });
-  const port = (gw.app.server.address() as AddressInfo).port;
-  let closed = false;
-  return {
-    gw,
-    port,
-    serverTls,
-    lines,
-    logged: () => lines.map((l) => JSON.parse(l) as Record<string, unknown>),
-    close: async () => {
-      if (closed) return;
-      closed = true;
-      serverTls.close();
-      await gw.close();
-      keepLog(`tls-${port}`, lines.join(''));
-    },
-  };
-}
 
 async function within(ms: number, check: () => Promise<boolean>): Promise<number> {
   const start = Date.now();
