@@ -10,7 +10,7 @@ import { ConfigError } from './config/errors.ts';
 import { createLogger } from './logging.ts';
 import { startMetricsServer } from './routes/metrics.ts';
 import { devAuthConfig, devToken, DEV_TOKEN_TTL_MS } from './auth/dev.ts';
-import { readTlsMaterial, ServerTls } from './http/tls.ts';
+import { checkServerTls, ServerTls } from './http/tls.ts';
 import type { GatewayMetrics } from './metrics.ts';
 
 const LOOPBACK = /^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|::1|localhost)$/i;
@@ -26,7 +26,7 @@ export function checkBindAddress(config: GatewayConfig): void {
     throw new ConfigError('server.host', `"${config.server.host}" is not a loopback address; without an auth section the gateway binds loopback only`);
   }
   // server.tls: the files are read and checked as `serve` reads them (`config check` runs this too).
-  if (config.server.tls) readTlsMaterial(config.server.tls, config.baseDir);
+  checkServerTls(config);
 }
 
 /** server.tls: reads the certificate files (a ConfigError stops the start), or undefined without TLS. */

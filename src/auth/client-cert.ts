@@ -77,6 +77,19 @@ export function certificateClaims(peer: Pick<PeerCertificate, 'subject' | 'issue
   return claims;
 }
 
+/**
+ * Policies that match cert_* claims while no client certificate is asked for (client_auth none):
+ * only a token's claims of the same name could match them, so they are refused at load.
+ */
+export function certificatePolicyProblems(policies: readonly PolicyConfig[], clientAuth: string): Array<[string, string]> {
+  if (clientAuth !== 'none') return [];
+  return policies.flatMap((p, i) =>
+    Object.keys(p.match)
+      .filter((claim) => claim.startsWith(CERT_CLAIM_PREFIX))
+      .map((claim): [string, string] => [`auth.policies[${i}].match.${claim}`, 'matches a client certificate claim, but server.tls.client_auth is none (no certificate is asked for)']),
+  );
+}
+
 /** A token's claims without cert_* (only a certificate may set those). */
 function tokenClaimsOnly(claims: Record<string, unknown>): Record<string, unknown> {
   return Object.fromEntries(Object.entries(claims).filter(([k]) => !k.startsWith(CERT_CLAIM_PREFIX)));

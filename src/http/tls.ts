@@ -14,7 +14,8 @@ import { createSecureContext, type SecureContextOptions, type Server as TlsServe
 import type { Logger } from 'pino';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { ConfigError } from '../config/errors.ts';
-import type { ServerTlsConfig } from '../config/schema.ts';
+import type { GatewayConfig, ServerTlsConfig } from '../config/schema.ts';
+import { certificatePolicyProblems } from '../auth/client-cert.ts';
 
 /** What one reading of the files gives: the context options and what the logs say about it. */
 export interface TlsMaterial {
@@ -86,6 +87,17 @@ export function readTlsMaterial(tls: ServerTlsConfig, baseDir: string, now = Dat
     throw new ConfigError('server.tls', `OpenSSL refuses the certificate, key or CA: ${(err as Error).message}`);
   }
   return { context, notAfter, subject: leaf.subject.replaceAll('\n', ', '), fingerprint256: leaf.fingerprint256 };
+}
+
+/**
+ * What `serve` and `config check` refuse about TLS: the files (as readTlsMaterial reads them), and a
+ * policy matching a certificate's claims where no client certificate is asked for (it could only
+ * be matched by a token's claims of the same name).
+ */
+export function checkServerTls(config: Pick<GatewayConfig, 'server' | 'auth' | 'baseDir'>): void {
+  if (config.server.tls) readTlsMaterial(config.server.tls, config.baseDir);
+  const problem = certificatePolicyProblems(config.auth?.policies ?? [], config.server.tls?.client_auth ?? 'none')[0];
+  if (problem) throw new ConfigError(problem[0], problem[1]);
 }
 
 /** Node's options for the API port's server: the context, plus whether client certificates are asked or required. */
@@ -250,7 +262,7 @@ export class ServerTls {
     if (this.servers.length === 1) this.follow();
   }
 
-  /** Re-reads the files if they changed since the last reading; resolves when done (tests call it too). */
+  /** Re-reads the files if they changed since the last reading (the watch and the poll call it). */
   reloadIfChanged(): void {
     const signature = signatureOf(this.files);
     if (signature === this.loadedSignature) return;

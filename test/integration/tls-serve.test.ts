@@ -91,18 +91,29 @@ describe('serve with server.tls (client_auth request) and a metrics port', () =>
 });
 
 describe('config check refuses TLS settings that serve would refuse', () => {
-  const check = (tls: Record<string, unknown>) => {
+  const check = (tls: Record<string, unknown> | undefined, policies?: unknown[]) => {
     const dir = makeTempDir('tls-check');
     const ca = mintCa(dir, 'ca');
     mintCert(dir, ca, 'server', { cn: 'localhost', sans: ['DNS:localhost'], usage: 'serverAuth' });
     mintCert(dir, ca, 'stray', { cn: 'stray', sans: [], usage: 'serverAuth' });
     registerSecrets([readFileSync(join(dir, 'server.key'), 'utf8'), readFileSync(join(dir, 'stray.key'), 'utf8')]);
-    writeFileSync(join(dir, 'config.yaml'), stringify({ server: { tls } }));
-    return spawnSync(process.execPath, [join(REPO_ROOT, 'src/main.ts'), 'config', 'check', join(dir, 'config.yaml')], { encoding: 'utf8', cwd: dir });
+    writeFileSync(join(dir, 'config.yaml'), stringify({ server: { ...(tls ? { tls } : {}) }, ...(policies ? { auth: { keys: [{ kid: 'k', alg: 'HS256', secret_env: 'K' }], policies } } : {}) }));
+    return spawnSync(process.execPath, [join(REPO_ROOT, 'src/main.ts'), 'config', 'check', join(dir, 'config.yaml')], { encoding: 'utf8', cwd: dir, env: { ...process.env, K: 'k'.repeat(32) } });
   };
 
   it('accepts a good certificate and key', () => {
     const res = check({ cert_file: 'server.crt', key_file: 'server.key' });
+    assert.equal(res.status, 0, res.stderr);
+  });
+
+  it('refuses a policy on a certificate claim where no client certificate is asked for (it could only match a token claim)', () => {
+    const policies = [{ match: { cert_uri: 'spiffe://example.org/worker' }, grants: ['connections:read:*'] }];
+    for (const tls of [undefined, { cert_file: 'server.crt', key_file: 'server.key' }]) {
+      const res = check(tls, policies);
+      assert.equal(res.status, 2, res.stdout + res.stderr);
+      assert.match(res.stderr, /auth\.policies\[0\]\.match\.cert_uri: matches a client certificate claim, but server\.tls\.client_auth is none/);
+    }
+    const res = check({ cert_file: 'server.crt', key_file: 'server.key', ca_file: 'ca.crt', client_auth: 'request' }, policies);
     assert.equal(res.status, 0, res.stderr);
   });
 
