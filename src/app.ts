@@ -1,6 +1,7 @@
 // Builds one gateway from its configuration: backends, chain, routes. Nothing is
 // global and nothing listens here, so tests build as many gateways as they like.
 import { randomUUID } from 'node:crypto';
+import type { ServerOptions as HttpsServerOptions } from 'node:https';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { FastifyChildLoggerFactory } from 'fastify/types/logger.js';
 import type { Logger } from 'pino';
@@ -25,6 +26,7 @@ import { registerPipeline } from './pipeline.ts';
 import type { RoutePermission } from './auth/permissions.ts';
 import type { AuthFailureReason } from './auth/reasons.ts';
 import { TokenVerifier } from './auth/verify.ts';
+import { ClientCertificates } from './auth/client-cert.ts';
 import { lazySchemaCompilers } from './lazy-schemas.ts';
 
 export interface GatewayDeps {
@@ -37,6 +39,8 @@ export interface GatewayDeps {
   onAuthFailure?: (reason: AuthFailureReason) => void;
   /** Serve /v1 with no tokens and no audit. For benchmarks only: no configuration can reach it. */
   withoutAccessControl?: boolean;
+  /** Serve HTTPS with these options (server.tls: src/http/tls.ts makes them; `serve` passes them). */
+  https?: HttpsServerOptions;
 }
 
 export interface Gateway {
@@ -105,6 +109,8 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     return503OnClosing: true,
     // Unknown query parameters and body keys are errors, not silently dropped.
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false } },
+    // HTTPS: the server type changes, the app's API does not.
+    ...((deps.https ? { https: deps.https } : {}) as object),
   });
 
   const routes: Gateway['routes'] = [];
@@ -132,6 +138,7 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
       countAuthFailure(metrics, reason);
       deps.onAuthFailure?.(reason);
     },
+    clientCertificates: config.server.tls && config.server.tls.client_auth !== 'none' && config.auth ? new ClientCertificates(config.server.tls, config.auth.policies) : undefined,
   });
   const checks = config.connection_checks;
   // Connection checks resolve through the cache, like any caller's read.

@@ -16,12 +16,13 @@ import type { Logger } from 'pino';
 import { recordInvalidation, recordOutcome, writeAccessEvents, type ItemResult } from './audit/access-event.ts';
 import type { Audit } from './audit/index.ts';
 import { authenticate } from './auth/authenticate.ts';
+import type { ClientCertificates } from './auth/client-cert.ts';
 import type { AuthConfig } from './auth/config.ts';
 import { Enforcer, pathId, servesPath } from './auth/enforce.ts';
 import type { RoutePermission } from './auth/permissions.ts';
 import { AuthenticationError, type AuthFailureReason } from './auth/reasons.ts';
 import { addRouteHook } from './auth/route-hooks.ts';
-import type { TokenVerifier } from './auth/verify.ts';
+import type { Principal, TokenVerifier } from './auth/verify.ts';
 import { GatewayError } from './errors.ts';
 import type { GatewayMetrics } from './metrics.ts';
 import { requestMetricsHook } from './routes/metrics.ts';
@@ -52,6 +53,8 @@ export interface PipelineOptions {
   logger: Logger;
   /** Called with the reason of every refused authentication or authorization. */
   onAuthFailure: (reason: AuthFailureReason) => void;
+  /** Verified TLS client certificates as identity (server.tls with client_auth request or require). */
+  clientCertificates?: ClientCertificates | undefined;
 }
 
 const REALM = 'Bearer realm="secrets-gateway"';
@@ -89,6 +92,7 @@ export function registerPipeline(app: FastifyInstance, options: PipelineOptions)
   }
 
   const { auth, verifier, audit } = access;
+  const { clientCertificates } = options;
   if (!auth.enforce) {
     options.logger.warn('auth.enforce is false: DRY RUN. Requests that policy denies are SERVED and audited as would_deny. Do not leave this on.');
   }
@@ -122,16 +126,23 @@ export function registerPipeline(app: FastifyInstance, options: PipelineOptions)
       if (!audit.sink.healthy && audit.failClosed) {
         return enforcer.refuse(request, reply, new GatewayError('audit_unavailable', 503, 'The audit log cannot be written, so no request is served (audit.on_failure: refuse).'), 'audit_unavailable');
       }
+      const admit = (principal: Principal): void => {
+        if (!enforcer.rateLimit(request, reply, principal) || !enforcer.authorizeRoute(request, reply, permission)) return;
+        // Decided from the request line: the guard holds already (a decision allowed it, or it was answered).
+        if (decidedHere && !enforcer.allowedSomething(request, reply)) return;
+        done();
+      };
       authenticate(
         request,
         verifier,
-        (principal) => {
-          if (!enforcer.rateLimit(request, reply, principal) || !enforcer.authorizeRoute(request, reply, permission)) return;
-          // Decided from the request line: the guard holds already (a decision allowed it, or it was answered).
-          if (decidedHere && !enforcer.allowedSomething(request, reply)) return;
-          done();
+        // A verified client certificate adds its cert_* claims to the token's (src/auth/client-cert.ts).
+        (principal) => admit(clientCertificates?.principal(request.raw.socket, principal) ?? principal),
+        (err) => {
+          // No token: with server.tls.certificate_only, a verified client certificate alone is the caller.
+          const byCertificate = err.reason === 'missing_token' ? clientCertificates?.principal(request.raw.socket, null) : null;
+          if (byCertificate) return admit(byCertificate);
+          authenticationFailed(request, reply, err);
         },
-        (err) => authenticationFailed(request, reply, err),
         done,
       );
     };

@@ -1,6 +1,8 @@
 // Runs one gateway process: load config, build, listen, and drain on SIGTERM.
 import type { FastifyInstance } from 'fastify';
-import { pino } from 'pino';
+import type { Server } from 'node:http';
+import type { Server as TlsServer } from 'node:tls';
+import { pino, type Logger } from 'pino';
 import { buildGateway } from './app.ts';
 import { loadConfig } from './config/load.ts';
 import type { GatewayConfig } from './config/schema.ts';
@@ -8,6 +10,8 @@ import { ConfigError } from './config/errors.ts';
 import { createLogger } from './logging.ts';
 import { startMetricsServer } from './routes/metrics.ts';
 import { devAuthConfig, devToken, DEV_TOKEN_TTL_MS } from './auth/dev.ts';
+import { checkServerTls, ServerTls } from './http/tls.ts';
+import type { GatewayMetrics } from './metrics.ts';
 
 const LOOPBACK = /^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|::1|localhost)$/i;
 
@@ -21,6 +25,20 @@ export function checkBindAddress(config: GatewayConfig): void {
     // A dev key printed on startup is for this machine only: other hosts need a configured `auth` section.
     throw new ConfigError('server.host', `"${config.server.host}" is not a loopback address; without an auth section the gateway binds loopback only`);
   }
+  // server.tls: the files are read and checked as `serve` reads them (`config check` runs this too).
+  checkServerTls(config);
+}
+
+/** server.tls: reads the certificate files (a ConfigError stops the start), or undefined without TLS. */
+function startTls(config: GatewayConfig, logger: Logger): ServerTls | undefined {
+  return config.server.tls ? new ServerTls({ tls: config.server.tls, baseDir: config.baseDir, logger: logger.child({ component: 'tls' }) }) : undefined;
+}
+
+/** The API port and the metrics port follow the certificate files from now on. */
+function followTls(tls: ServerTls | undefined, app: FastifyInstance, metricsServer: Server | undefined, metrics: GatewayMetrics): void {
+  if (!tls) return;
+  tls.serve(app.server as unknown as TlsServer, metrics.registry);
+  if (metricsServer) tls.serve(metricsServer as unknown as TlsServer, metrics.registry, false);
 }
 
 export async function serve(configPath: string | undefined): Promise<FastifyInstance> {
@@ -40,14 +58,16 @@ export async function serve(configPath: string | undefined): Promise<FastifyInst
     );
   }
 
-  const { app, metrics } = await buildGateway(config, { logger });
+  const tls = startTls(config, logger);
+  const { app, metrics } = await buildGateway(config, { logger, ...(tls ? { https: tls.apiServerOptions } : {}) });
   await app.listen({ host: config.server.host, port: config.server.port });
   // logrotate (`create` mode) renamed the audit file and sends SIGHUP: reopen it.
   process.on('SIGHUP', () => app.reopenAuditLog());
   const metricsServer =
     config.metrics.enabled && config.metrics.port != null
-      ? await startMetricsServer(metrics, config.server.host, config.metrics.port, config.metrics.path)
+      ? await startMetricsServer(metrics, config.server.host, config.metrics.port, config.metrics.path, tls?.metricsServerOptions)
       : undefined;
+  followTls(tls, app, metricsServer, metrics);
   if (metricsServer) logger.info({ address: metricsServer.address(), path: config.metrics.path }, 'metrics listening');
 
   let stopping = false;
@@ -61,6 +81,7 @@ export async function serve(configPath: string | undefined): Promise<FastifyInst
     }, config.server.shutdown_timeout_seconds * 1000);
     deadline.unref();
     metricsServer?.close();
+    tls?.close();
     app.close().then(
       () => {
         logger.info('stopped');

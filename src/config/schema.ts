@@ -11,12 +11,33 @@ import { AuthConfigSchema, type AuthConfig } from '../auth/config-schema.ts';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
+export const TLS_CLIENT_AUTH = ['none', 'request', 'require'] as const;
+
+export const ServerTlsConfigSchema = Type.Object(
+  {
+    cert_file: Type.String({ minLength: 1, description: 'PEM certificate chain, the server certificate first. Re-read when it changes (no restart).' }),
+    key_file: Type.String({ minLength: 1, description: "PEM private key (unencrypted) of cert_file's first certificate. Re-read with it." }),
+    ca_file: Type.Optional(Type.String({ minLength: 1, description: 'PEM CA certificates that client certificates must chain to; needed when client_auth is request or require.' })),
+    client_auth: Type.Union(TLS_CLIENT_AUTH.map((v) => Type.Literal(v)), {
+      default: 'none',
+      description: 'none: no client certificate asked; request: asked, and one that does not verify against ca_file closes the connection; require: the handshake fails without a verified one.',
+    }),
+    min_version: Type.Union([Type.Literal('TLSv1.2'), Type.Literal('TLSv1.3')], { default: 'TLSv1.2', description: 'Oldest protocol accepted; TLS 1.3 is preferred whenever the client offers it.' }),
+    certificate_only: Type.Boolean({
+      default: false,
+      description: 'A verified client certificate without a bearer token is a caller too: its grants come only from auth.policies that match its cert_* claims.',
+    }),
+  },
+  { additionalProperties: false },
+);
+
 export const ServerConfigSchema = Type.Object(
   {
     host: Type.String({ default: '127.0.0.1', minLength: 1, description: 'Address to bind. Without an `auth` section, only loopback is allowed.' }),
     port: Type.Integer({ default: 8080, minimum: 0, maximum: 65535, description: '0 picks any free port; the bound address is logged.' }),
     body_limit_bytes: Type.Integer({ default: 65536, minimum: 1024, maximum: 10485760 }),
     shutdown_timeout_seconds: Type.Number({ default: 10, minimum: 0, maximum: 300, description: 'How long SIGTERM waits for in-flight requests.' }),
+    tls: Type.Optional(ServerTlsConfigSchema),
   },
   { additionalProperties: false, default: {} },
 );
@@ -113,6 +134,7 @@ export const GatewayConfigSchema = Type.Object(
 );
 
 export type ServerConfig = Static<typeof ServerConfigSchema>;
+export type ServerTlsConfig = Static<typeof ServerTlsConfigSchema>;
 export type LogConfig = Static<typeof LogConfigSchema>;
 export type ConnectionChecksConfig = Static<typeof ConnectionChecksSchema>;
 export type CacheConfig = Static<typeof CacheConfigSchema>;

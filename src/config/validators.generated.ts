@@ -4,7 +4,7 @@
 import { createRequire } from 'node:module';
 const require = createRequire(import.meta.url);
 export const config = validate10;
-const schema11 = {"additionalProperties":false,"type":"object","required":["server","log","cache","metrics","critical_connections","connection_checks","audit"],"properties":{"server":{"additionalProperties":false,"default":{},"type":"object","required":["host","port","body_limit_bytes","shutdown_timeout_seconds"],"properties":{"host":{"default":"127.0.0.1","minLength":1,"description":"Address to bind. Without an `auth` section, only loopback is allowed.","type":"string"},"port":{"default":8080,"minimum":0,"maximum":65535,"description":"0 picks any free port; the bound address is logged.","type":"integer"},"body_limit_bytes":{"default":65536,"minimum":1024,"maximum":10485760,"type":"integer"},"shutdown_timeout_seconds":{"default":10,"minimum":0,"maximum":300,"description":"How long SIGTERM waits for in-flight requests.","type":"number"}}},"log":{"additionalProperties":false,"default":{},"type":"object","required":["level"],"properties":{"level":{"default":"info","anyOf":[{"const":"fatal","type":"string"},{"const":"error","type":"string"},{"const":"warn","type":"string"},{"const":"info","type":"string"},{"const":"debug","type":"string"},{"const":"trace","type":"string"},{"const":"silent","type":"string"}]}}},"cache":{"additionalProperties":false,"default":{},"type":"object","required":["enabled","ttl_seconds","negative_ttl_seconds","stale_while_revalidate_seconds","max_stale_seconds","refresh_min_interval_seconds","max_entries","max_bytes","redis_channel"],"properties":{"enabled":{"default":true,"description":"false: every request goes to the backends.","type":"boolean"},"ttl_seconds":{"default":300,"minimum":0,"maximum":86400,"description":"How long a found answer is fresh; a backend entry may override it with cache_ttl_seconds.","type":"number"},"negative_ttl_seconds":{"default":30,"minimum":0,"maximum":86400,"description":"How long a not-found answer is fresh.","type":"number"},"stale_while_revalidate_seconds":{"default":60,"minimum":0,"maximum":86400,"description":"Past its TTL, within this window, a value is served at once while one background refresh runs.","type":"number"},"max_stale_seconds":{"default":900,"minimum":0,"maximum":604800,"description":"Past its TTL, up to this long, the last good value is served when the backends fail; past that, 503.","type":"number"},"refresh_min_interval_seconds":{"default":1,"minimum":0,"maximum":3600,"description":"no-cache, max-age and retries after a failure cause at most one backend lookup per key per interval.","type":"number"},"max_entries":{"default":10000,"minimum":1,"maximum":10000000,"type":"integer"},"max_bytes":{"default":67108864,"minimum":1024,"maximum":17179869184,"description":"Approximate memory bound (JSON size of values and ids).","type":"integer"},"version_key":{"description":"HMAC key for X-Secret-Version; give replicas the same key so they agree. Default: random per process.","anyOf":[{"minLength":32,"type":"string"},{"type":"null"}]},"redis_url":{"description":"Publish and apply invalidations across replicas over Redis pub/sub.","anyOf":[{"pattern":"^rediss?://","type":"string"},{"type":"null"}]},"redis_channel":{"default":"secrets-gateway:cache-invalidations","minLength":1,"maxLength":200,"type":"string"}}},"metrics":{"additionalProperties":false,"default":{},"type":"object","required":["enabled","path"],"properties":{"enabled":{"default":true,"type":"boolean"},"path":{"default":"/metrics","pattern":"^/[A-Za-z0-9/_-]*$","type":"string"},"port":{"description":"Serve metrics on this port (on server.host) instead of the main one; null: the main port.","anyOf":[{"minimum":0,"maximum":65535,"type":"integer"},{"type":"null"}]}}},"backends":{"maxItems":32,"type":"array","items":{"additionalProperties":true,"type":"object","required":["type"],"properties":{"type":{"minLength":1,"type":"string"},"name":{"pattern":"^[a-z0-9][a-z0-9_-]{0,62}$","description":"Unique name in the chain; defaults to the type.","type":"string"},"kinds":{"uniqueItems":true,"description":"The kinds this backend is asked for (default: all it supports); leave one out to turn it off.","type":"array","items":{"anyOf":[{"const":"connections","type":"string"},{"const":"variables","type":"string"},{"const":"config","type":"string"}]}},"connections_lookup_pattern":{"anyOf":[{"type":"string"},{"type":"null"}]},"variables_lookup_pattern":{"anyOf":[{"type":"string"},{"type":"null"}]},"config_lookup_pattern":{"anyOf":[{"type":"string"},{"type":"null"}]},"cache_ttl_seconds":{"minimum":0,"maximum":86400,"description":"Overrides cache.ttl_seconds for this backend's answers; 0 caches nothing from it.","type":"number"}}}},"critical_connections":{"default":[],"maxItems":100,"description":"Connection ids checked at startup and periodically.","type":"array","items":{"minLength":1,"maxLength":250,"type":"string"}},"connection_checks":{"additionalProperties":false,"default":{},"type":"object","required":["timeout_seconds","interval_seconds","on_failure"],"properties":{"timeout_seconds":{"default":3,"exclusiveMinimum":0,"maximum":60,"description":"Per stage (DNS, TCP, handshake) of a connection test.","type":"number"},"interval_seconds":{"default":60,"minimum":1,"maximum":86400,"description":"How often critical_connections are checked.","type":"number"},"on_failure":{"default":"degrade","description":"While a critical connection fails, /readyz says degraded (200) or unavailable (503).","anyOf":[{"const":"degrade","type":"string"},{"const":"fail","type":"string"}]}}},"auth":{"additionalProperties":false,"type":"object","required":["enforce","clock_skew_seconds","max_token_bytes","token_cache_size","keys","jwks","policies","rate_limit"],"properties":{"enforce":{"default":true,"description":"false: a dry run that audits \"would deny\" and serves anyway.","type":"boolean"},"audience":{"anyOf":[{"minLength":1,"type":"string"},{"minItems":1,"type":"array","items":{"minLength":1,"type":"string"}}]},"issuer":{"anyOf":[{"minLength":1,"type":"string"},{"minItems":1,"type":"array","items":{"minLength":1,"type":"string"}}]},"clock_skew_seconds":{"default":30,"minimum":0,"maximum":300,"type":"number"},"max_token_bytes":{"default":8192,"minimum":256,"maximum":16384,"type":"integer"},"max_token_lifetime_seconds":{"anyOf":[{"minimum":1,"type":"integer"},{"type":"null"}]},"token_cache_size":{"default":10000,"minimum":0,"maximum":1000000,"type":"integer"},"keys":{"default":[],"maxItems":64,"type":"array","items":{"additionalProperties":false,"type":"object","required":["kid","alg"],"properties":{"kid":{"minLength":1,"maxLength":256,"type":"string"},"alg":{"anyOf":[{"const":"HS256","type":"string"},{"const":"HS384","type":"string"},{"const":"HS512","type":"string"},{"const":"RS256","type":"string"},{"const":"RS384","type":"string"},{"const":"RS512","type":"string"},{"const":"PS256","type":"string"},{"const":"PS384","type":"string"},{"const":"PS512","type":"string"},{"const":"ES256","type":"string"},{"const":"ES384","type":"string"},{"const":"ES512","type":"string"},{"const":"EdDSA","type":"string"}]},"secret_file":{"minLength":1,"description":"HS*: a file holding the secret (a trailing newline is ignored).","type":"string"},"secret_env":{"minLength":1,"description":"HS*: an environment variable holding the secret.","type":"string"},"public_key_file":{"minLength":1,"description":"RS/PS/ES/EdDSA: a PEM public key or certificate.","type":"string"},"public_key_env":{"minLength":1,"type":"string"}}}},"jwks":{"default":[],"maxItems":16,"type":"array","items":{"additionalProperties":false,"type":"object","required":["url","cache_seconds","min_refresh_interval_seconds","timeout_seconds"],"properties":{"url":{"pattern":"^https?://","description":"https, or http on a loopback address.","type":"string"},"cache_seconds":{"default":600,"minimum":1,"maximum":86400,"type":"number"},"min_refresh_interval_seconds":{"default":30,"minimum":0,"maximum":3600,"description":"An unknown kid refetches the set at most this often.","type":"number"},"timeout_seconds":{"default":5,"minimum":0.1,"maximum":60,"type":"number"},"token_file":{"pattern":"^/","description":"An absolute path to a bearer token sent with each fetch, re-read every time (a projected service-account token: a Kubernetes API server serves /openid/v1/jwks only to authenticated callers by default).","type":"string"}}}},"policies":{"default":[],"maxItems":1000,"type":"array","items":{"additionalProperties":false,"type":"object","required":["match"],"properties":{"match":{"minProperties":1,"type":"object","patternProperties":{"^(.*)$":{"type":"string"}}},"grants":{"type":"array","items":{"minLength":1,"type":"string"}},"deny":{"type":"array","items":{"minLength":1,"type":"string"}}}}},"rate_limit":{"default":{"max":1000,"window_seconds":1},"description":"Requests per subject per window; false turns it off.","anyOf":[{"additionalProperties":false,"type":"object","required":["max","window_seconds"],"properties":{"max":{"minimum":1,"type":"integer"},"window_seconds":{"minimum":0.001,"type":"number"}}},{"const":false,"type":"boolean"}]}}},"audit":{"additionalProperties":false,"default":{},"type":"object","required":["sink","on_failure","rotate"],"properties":{"sink":{"default":"file","description":"file: `file`; stdout: audit lines on stdout, and the application log moves to stderr.","anyOf":[{"const":"file","type":"string"},{"const":"stdout","type":"string"}]},"file":{"minLength":1,"description":"Relative to the config file. Default: ./.secrets-gateway/audit.log in the working directory.","type":"string"},"key_file":{"minLength":1,"description":"HMAC key for value fingerprints. Default: ./.secrets-gateway/audit-key in the working directory, created (0600) when missing.","type":"string"},"key_env":{"minLength":1,"type":"string"},"on_failure":{"default":"refuse","description":"While the sink cannot be written (retried with backoff): refuse requests (503 audit_unavailable), or serve and log the error.","anyOf":[{"const":"refuse","type":"string"},{"const":"serve","type":"string"}]},"rotate":{"default":{"max_bytes":104857600,"keep":9},"description":"The file sink: size-bounded rotation, the hash chain running on across files; at most (keep + 1) × max_bytes on disk. false: never rotate (for logrotate, which sends SIGHUP).","anyOf":[{"additionalProperties":false,"type":"object","required":["max_bytes","keep"],"properties":{"max_bytes":{"minimum":4096,"maximum":1099511627776,"description":"A file is rotated before it would grow past this size.","type":"integer"},"keep":{"minimum":1,"maximum":1000,"description":"Rotated files kept (file.1 … file.N); the oldest beyond is deleted.","type":"integer"}}},{"const":false,"type":"boolean"}]}}}}};
+const schema11 = {"additionalProperties":false,"type":"object","required":["server","log","cache","metrics","critical_connections","connection_checks","audit"],"properties":{"server":{"additionalProperties":false,"default":{},"type":"object","required":["host","port","body_limit_bytes","shutdown_timeout_seconds"],"properties":{"host":{"default":"127.0.0.1","minLength":1,"description":"Address to bind. Without an `auth` section, only loopback is allowed.","type":"string"},"port":{"default":8080,"minimum":0,"maximum":65535,"description":"0 picks any free port; the bound address is logged.","type":"integer"},"body_limit_bytes":{"default":65536,"minimum":1024,"maximum":10485760,"type":"integer"},"shutdown_timeout_seconds":{"default":10,"minimum":0,"maximum":300,"description":"How long SIGTERM waits for in-flight requests.","type":"number"},"tls":{"additionalProperties":false,"type":"object","required":["cert_file","key_file","client_auth","min_version","certificate_only"],"properties":{"cert_file":{"minLength":1,"description":"PEM certificate chain, the server certificate first. Re-read when it changes (no restart).","type":"string"},"key_file":{"minLength":1,"description":"PEM private key (unencrypted) of cert_file's first certificate. Re-read with it.","type":"string"},"ca_file":{"minLength":1,"description":"PEM CA certificates that client certificates must chain to; needed when client_auth is request or require.","type":"string"},"client_auth":{"default":"none","description":"none: no client certificate asked; request: asked, and one that does not verify against ca_file closes the connection; require: the handshake fails without a verified one.","anyOf":[{"const":"none","type":"string"},{"const":"request","type":"string"},{"const":"require","type":"string"}]},"min_version":{"default":"TLSv1.2","description":"Oldest protocol accepted; TLS 1.3 is preferred whenever the client offers it.","anyOf":[{"const":"TLSv1.2","type":"string"},{"const":"TLSv1.3","type":"string"}]},"certificate_only":{"default":false,"description":"A verified client certificate without a bearer token is a caller too: its grants come only from auth.policies that match its cert_* claims.","type":"boolean"}}}}},"log":{"additionalProperties":false,"default":{},"type":"object","required":["level"],"properties":{"level":{"default":"info","anyOf":[{"const":"fatal","type":"string"},{"const":"error","type":"string"},{"const":"warn","type":"string"},{"const":"info","type":"string"},{"const":"debug","type":"string"},{"const":"trace","type":"string"},{"const":"silent","type":"string"}]}}},"cache":{"additionalProperties":false,"default":{},"type":"object","required":["enabled","ttl_seconds","negative_ttl_seconds","stale_while_revalidate_seconds","max_stale_seconds","refresh_min_interval_seconds","max_entries","max_bytes","redis_channel"],"properties":{"enabled":{"default":true,"description":"false: every request goes to the backends.","type":"boolean"},"ttl_seconds":{"default":300,"minimum":0,"maximum":86400,"description":"How long a found answer is fresh; a backend entry may override it with cache_ttl_seconds.","type":"number"},"negative_ttl_seconds":{"default":30,"minimum":0,"maximum":86400,"description":"How long a not-found answer is fresh.","type":"number"},"stale_while_revalidate_seconds":{"default":60,"minimum":0,"maximum":86400,"description":"Past its TTL, within this window, a value is served at once while one background refresh runs.","type":"number"},"max_stale_seconds":{"default":900,"minimum":0,"maximum":604800,"description":"Past its TTL, up to this long, the last good value is served when the backends fail; past that, 503.","type":"number"},"refresh_min_interval_seconds":{"default":1,"minimum":0,"maximum":3600,"description":"no-cache, max-age and retries after a failure cause at most one backend lookup per key per interval.","type":"number"},"max_entries":{"default":10000,"minimum":1,"maximum":10000000,"type":"integer"},"max_bytes":{"default":67108864,"minimum":1024,"maximum":17179869184,"description":"Approximate memory bound (JSON size of values and ids).","type":"integer"},"version_key":{"description":"HMAC key for X-Secret-Version; give replicas the same key so they agree. Default: random per process.","anyOf":[{"minLength":32,"type":"string"},{"type":"null"}]},"redis_url":{"description":"Publish and apply invalidations across replicas over Redis pub/sub.","anyOf":[{"pattern":"^rediss?://","type":"string"},{"type":"null"}]},"redis_channel":{"default":"secrets-gateway:cache-invalidations","minLength":1,"maxLength":200,"type":"string"}}},"metrics":{"additionalProperties":false,"default":{},"type":"object","required":["enabled","path"],"properties":{"enabled":{"default":true,"type":"boolean"},"path":{"default":"/metrics","pattern":"^/[A-Za-z0-9/_-]*$","type":"string"},"port":{"description":"Serve metrics on this port (on server.host) instead of the main one; null: the main port.","anyOf":[{"minimum":0,"maximum":65535,"type":"integer"},{"type":"null"}]}}},"backends":{"maxItems":32,"type":"array","items":{"additionalProperties":true,"type":"object","required":["type"],"properties":{"type":{"minLength":1,"type":"string"},"name":{"pattern":"^[a-z0-9][a-z0-9_-]{0,62}$","description":"Unique name in the chain; defaults to the type.","type":"string"},"kinds":{"uniqueItems":true,"description":"The kinds this backend is asked for (default: all it supports); leave one out to turn it off.","type":"array","items":{"anyOf":[{"const":"connections","type":"string"},{"const":"variables","type":"string"},{"const":"config","type":"string"}]}},"connections_lookup_pattern":{"anyOf":[{"type":"string"},{"type":"null"}]},"variables_lookup_pattern":{"anyOf":[{"type":"string"},{"type":"null"}]},"config_lookup_pattern":{"anyOf":[{"type":"string"},{"type":"null"}]},"cache_ttl_seconds":{"minimum":0,"maximum":86400,"description":"Overrides cache.ttl_seconds for this backend's answers; 0 caches nothing from it.","type":"number"}}}},"critical_connections":{"default":[],"maxItems":100,"description":"Connection ids checked at startup and periodically.","type":"array","items":{"minLength":1,"maxLength":250,"type":"string"}},"connection_checks":{"additionalProperties":false,"default":{},"type":"object","required":["timeout_seconds","interval_seconds","on_failure"],"properties":{"timeout_seconds":{"default":3,"exclusiveMinimum":0,"maximum":60,"description":"Per stage (DNS, TCP, handshake) of a connection test.","type":"number"},"interval_seconds":{"default":60,"minimum":1,"maximum":86400,"description":"How often critical_connections are checked.","type":"number"},"on_failure":{"default":"degrade","description":"While a critical connection fails, /readyz says degraded (200) or unavailable (503).","anyOf":[{"const":"degrade","type":"string"},{"const":"fail","type":"string"}]}}},"auth":{"additionalProperties":false,"type":"object","required":["enforce","clock_skew_seconds","max_token_bytes","token_cache_size","keys","jwks","policies","rate_limit"],"properties":{"enforce":{"default":true,"description":"false: a dry run that audits \"would deny\" and serves anyway.","type":"boolean"},"audience":{"anyOf":[{"minLength":1,"type":"string"},{"minItems":1,"type":"array","items":{"minLength":1,"type":"string"}}]},"issuer":{"anyOf":[{"minLength":1,"type":"string"},{"minItems":1,"type":"array","items":{"minLength":1,"type":"string"}}]},"clock_skew_seconds":{"default":30,"minimum":0,"maximum":300,"type":"number"},"max_token_bytes":{"default":8192,"minimum":256,"maximum":16384,"type":"integer"},"max_token_lifetime_seconds":{"anyOf":[{"minimum":1,"type":"integer"},{"type":"null"}]},"token_cache_size":{"default":10000,"minimum":0,"maximum":1000000,"type":"integer"},"keys":{"default":[],"maxItems":64,"type":"array","items":{"additionalProperties":false,"type":"object","required":["kid","alg"],"properties":{"kid":{"minLength":1,"maxLength":256,"type":"string"},"alg":{"anyOf":[{"const":"HS256","type":"string"},{"const":"HS384","type":"string"},{"const":"HS512","type":"string"},{"const":"RS256","type":"string"},{"const":"RS384","type":"string"},{"const":"RS512","type":"string"},{"const":"PS256","type":"string"},{"const":"PS384","type":"string"},{"const":"PS512","type":"string"},{"const":"ES256","type":"string"},{"const":"ES384","type":"string"},{"const":"ES512","type":"string"},{"const":"EdDSA","type":"string"}]},"secret_file":{"minLength":1,"description":"HS*: a file holding the secret (a trailing newline is ignored).","type":"string"},"secret_env":{"minLength":1,"description":"HS*: an environment variable holding the secret.","type":"string"},"public_key_file":{"minLength":1,"description":"RS/PS/ES/EdDSA: a PEM public key or certificate.","type":"string"},"public_key_env":{"minLength":1,"type":"string"}}}},"jwks":{"default":[],"maxItems":16,"type":"array","items":{"additionalProperties":false,"type":"object","required":["url","cache_seconds","min_refresh_interval_seconds","timeout_seconds"],"properties":{"url":{"pattern":"^https?://","description":"https, or http on a loopback address.","type":"string"},"cache_seconds":{"default":600,"minimum":1,"maximum":86400,"type":"number"},"min_refresh_interval_seconds":{"default":30,"minimum":0,"maximum":3600,"description":"An unknown kid refetches the set at most this often.","type":"number"},"timeout_seconds":{"default":5,"minimum":0.1,"maximum":60,"type":"number"},"token_file":{"pattern":"^/","description":"An absolute path to a bearer token sent with each fetch, re-read every time (a projected service-account token: a Kubernetes API server serves /openid/v1/jwks only to authenticated callers by default).","type":"string"}}}},"policies":{"default":[],"maxItems":1000,"type":"array","items":{"additionalProperties":false,"type":"object","required":["match"],"properties":{"match":{"minProperties":1,"type":"object","patternProperties":{"^(.*)$":{"type":"string"}}},"grants":{"type":"array","items":{"minLength":1,"type":"string"}},"deny":{"type":"array","items":{"minLength":1,"type":"string"}}}}},"rate_limit":{"default":{"max":1000,"window_seconds":1},"description":"Requests per subject per window; false turns it off.","anyOf":[{"additionalProperties":false,"type":"object","required":["max","window_seconds"],"properties":{"max":{"minimum":1,"type":"integer"},"window_seconds":{"minimum":0.001,"type":"number"}}},{"const":false,"type":"boolean"}]}}},"audit":{"additionalProperties":false,"default":{},"type":"object","required":["sink","on_failure","rotate"],"properties":{"sink":{"default":"file","description":"file: `file`; stdout: audit lines on stdout, and the application log moves to stderr.","anyOf":[{"const":"file","type":"string"},{"const":"stdout","type":"string"}]},"file":{"minLength":1,"description":"Relative to the config file. Default: ./.secrets-gateway/audit.log in the working directory.","type":"string"},"key_file":{"minLength":1,"description":"HMAC key for value fingerprints. Default: ./.secrets-gateway/audit-key in the working directory, created (0600) when missing.","type":"string"},"key_env":{"minLength":1,"type":"string"},"on_failure":{"default":"refuse","description":"While the sink cannot be written (retried with backoff): refuse requests (503 audit_unavailable), or serve and log the error.","anyOf":[{"const":"refuse","type":"string"},{"const":"serve","type":"string"}]},"rotate":{"default":{"max_bytes":104857600,"keep":9},"description":"The file sink: size-bounded rotation, the hash chain running on across files; at most (keep + 1) × max_bytes on disk. false: never rotate (for logrotate, which sends SIGHUP).","anyOf":[{"additionalProperties":false,"type":"object","required":["max_bytes","keep"],"properties":{"max_bytes":{"minimum":4096,"maximum":1099511627776,"description":"A file is rotated before it would grow past this size.","type":"integer"},"keep":{"minimum":1,"maximum":1000,"description":"Rotated files kept (file.1 … file.N); the oldest beyond is deleted.","type":"integer"}}},{"const":false,"type":"boolean"}]}}}}};
 const func2 = Object.prototype.hasOwnProperty;
 const func3 = require("ajv/dist/runtime/ucs2length").default;
 const func0 = require("ajv/dist/runtime/equal").default;
@@ -80,7 +80,7 @@ return false;
 else {
 const _errs4 = errors;
 for(const key1 in data0){
-if(!((((key1 === "host") || (key1 === "port")) || (key1 === "body_limit_bytes")) || (key1 === "shutdown_timeout_seconds"))){
+if(!(((((key1 === "host") || (key1 === "port")) || (key1 === "body_limit_bytes")) || (key1 === "shutdown_timeout_seconds")) || (key1 === "tls"))){
 validate10.errors = [{instancePath:instancePath+"/server",schemaPath:"#/properties/server/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"}];
 return false;
 break;
@@ -168,6 +168,303 @@ return false;
 }
 }
 var valid1 = _errs11 === errors;
+if(valid1){
+if(data0.tls !== undefined){
+let data5 = data0.tls;
+const _errs13 = errors;
+if(errors === _errs13){
+if(data5 && typeof data5 == "object" && !Array.isArray(data5)){
+if(data5.client_auth === undefined){
+data5.client_auth = "none";
+}
+if(data5.min_version === undefined){
+data5.min_version = "TLSv1.2";
+}
+if(data5.certificate_only === undefined){
+data5.certificate_only = false;
+}
+let missing2;
+if((((((data5.cert_file === undefined) && (missing2 = "cert_file")) || ((data5.key_file === undefined) && (missing2 = "key_file"))) || ((data5.client_auth === undefined) && (missing2 = "client_auth"))) || ((data5.min_version === undefined) && (missing2 = "min_version"))) || ((data5.certificate_only === undefined) && (missing2 = "certificate_only"))){
+validate10.errors = [{instancePath:instancePath+"/server/tls",schemaPath:"#/properties/server/properties/tls/required",keyword:"required",params:{missingProperty: missing2},message:"must have required property '"+missing2+"'"}];
+return false;
+}
+else {
+const _errs15 = errors;
+for(const key2 in data5){
+if(!((((((key2 === "cert_file") || (key2 === "key_file")) || (key2 === "ca_file")) || (key2 === "client_auth")) || (key2 === "min_version")) || (key2 === "certificate_only"))){
+validate10.errors = [{instancePath:instancePath+"/server/tls",schemaPath:"#/properties/server/properties/tls/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs15 === errors){
+if(data5.cert_file !== undefined){
+let data6 = data5.cert_file;
+const _errs16 = errors;
+if(errors === _errs16){
+if(typeof data6 === "string"){
+if(func3(data6) < 1){
+validate10.errors = [{instancePath:instancePath+"/server/tls/cert_file",schemaPath:"#/properties/server/properties/tls/properties/cert_file/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+}
+else {
+validate10.errors = [{instancePath:instancePath+"/server/tls/cert_file",schemaPath:"#/properties/server/properties/tls/properties/cert_file/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid2 = _errs16 === errors;
+}
+else {
+var valid2 = true;
+}
+if(valid2){
+if(data5.key_file !== undefined){
+let data7 = data5.key_file;
+const _errs18 = errors;
+if(errors === _errs18){
+if(typeof data7 === "string"){
+if(func3(data7) < 1){
+validate10.errors = [{instancePath:instancePath+"/server/tls/key_file",schemaPath:"#/properties/server/properties/tls/properties/key_file/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+}
+else {
+validate10.errors = [{instancePath:instancePath+"/server/tls/key_file",schemaPath:"#/properties/server/properties/tls/properties/key_file/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid2 = _errs18 === errors;
+}
+else {
+var valid2 = true;
+}
+if(valid2){
+if(data5.ca_file !== undefined){
+let data8 = data5.ca_file;
+const _errs20 = errors;
+if(errors === _errs20){
+if(typeof data8 === "string"){
+if(func3(data8) < 1){
+validate10.errors = [{instancePath:instancePath+"/server/tls/ca_file",schemaPath:"#/properties/server/properties/tls/properties/ca_file/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+}
+else {
+validate10.errors = [{instancePath:instancePath+"/server/tls/ca_file",schemaPath:"#/properties/server/properties/tls/properties/ca_file/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid2 = _errs20 === errors;
+}
+else {
+var valid2 = true;
+}
+if(valid2){
+let data9 = data5.client_auth;
+const _errs22 = errors;
+const _errs23 = errors;
+let valid3 = false;
+const _errs24 = errors;
+if(typeof data9 !== "string"){
+const err0 = {instancePath:instancePath+"/server/tls/client_auth",schemaPath:"#/properties/server/properties/tls/properties/client_auth/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if("none" !== data9){
+const err1 = {instancePath:instancePath+"/server/tls/client_auth",schemaPath:"#/properties/server/properties/tls/properties/client_auth/anyOf/0/const",keyword:"const",params:{allowedValue: "none"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+var _valid0 = _errs24 === errors;
+valid3 = valid3 || _valid0;
+if(!valid3){
+const _errs26 = errors;
+if(typeof data9 !== "string"){
+const err2 = {instancePath:instancePath+"/server/tls/client_auth",schemaPath:"#/properties/server/properties/tls/properties/client_auth/anyOf/1/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+if("request" !== data9){
+const err3 = {instancePath:instancePath+"/server/tls/client_auth",schemaPath:"#/properties/server/properties/tls/properties/client_auth/anyOf/1/const",keyword:"const",params:{allowedValue: "request"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+var _valid0 = _errs26 === errors;
+valid3 = valid3 || _valid0;
+if(!valid3){
+const _errs28 = errors;
+if(typeof data9 !== "string"){
+const err4 = {instancePath:instancePath+"/server/tls/client_auth",schemaPath:"#/properties/server/properties/tls/properties/client_auth/anyOf/2/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+if("require" !== data9){
+const err5 = {instancePath:instancePath+"/server/tls/client_auth",schemaPath:"#/properties/server/properties/tls/properties/client_auth/anyOf/2/const",keyword:"const",params:{allowedValue: "require"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+var _valid0 = _errs28 === errors;
+valid3 = valid3 || _valid0;
+}
+}
+if(!valid3){
+const err6 = {instancePath:instancePath+"/server/tls/client_auth",schemaPath:"#/properties/server/properties/tls/properties/client_auth/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+validate10.errors = vErrors;
+return false;
+}
+else {
+errors = _errs23;
+if(vErrors !== null){
+if(_errs23){
+vErrors.length = _errs23;
+}
+else {
+vErrors = null;
+}
+}
+}
+var valid2 = _errs22 === errors;
+if(valid2){
+let data10 = data5.min_version;
+const _errs30 = errors;
+const _errs31 = errors;
+let valid4 = false;
+const _errs32 = errors;
+if(typeof data10 !== "string"){
+const err7 = {instancePath:instancePath+"/server/tls/min_version",schemaPath:"#/properties/server/properties/tls/properties/min_version/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+if("TLSv1.2" !== data10){
+const err8 = {instancePath:instancePath+"/server/tls/min_version",schemaPath:"#/properties/server/properties/tls/properties/min_version/anyOf/0/const",keyword:"const",params:{allowedValue: "TLSv1.2"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+var _valid1 = _errs32 === errors;
+valid4 = valid4 || _valid1;
+if(!valid4){
+const _errs34 = errors;
+if(typeof data10 !== "string"){
+const err9 = {instancePath:instancePath+"/server/tls/min_version",schemaPath:"#/properties/server/properties/tls/properties/min_version/anyOf/1/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+if("TLSv1.3" !== data10){
+const err10 = {instancePath:instancePath+"/server/tls/min_version",schemaPath:"#/properties/server/properties/tls/properties/min_version/anyOf/1/const",keyword:"const",params:{allowedValue: "TLSv1.3"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+var _valid1 = _errs34 === errors;
+valid4 = valid4 || _valid1;
+}
+if(!valid4){
+const err11 = {instancePath:instancePath+"/server/tls/min_version",schemaPath:"#/properties/server/properties/tls/properties/min_version/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+validate10.errors = vErrors;
+return false;
+}
+else {
+errors = _errs31;
+if(vErrors !== null){
+if(_errs31){
+vErrors.length = _errs31;
+}
+else {
+vErrors = null;
+}
+}
+}
+var valid2 = _errs30 === errors;
+if(valid2){
+const _errs36 = errors;
+if(typeof data5.certificate_only !== "boolean"){
+validate10.errors = [{instancePath:instancePath+"/server/tls/certificate_only",schemaPath:"#/properties/server/properties/tls/properties/certificate_only/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
+return false;
+}
+var valid2 = _errs36 === errors;
+}
+}
+}
+}
+}
+}
+}
+}
+else {
+validate10.errors = [{instancePath:instancePath+"/server/tls",schemaPath:"#/properties/server/properties/tls/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+var valid1 = _errs13 === errors;
+}
+else {
+var valid1 = true;
+}
+}
 }
 }
 }
@@ -181,178 +478,34 @@ return false;
 }
 var valid0 = _errs2 === errors;
 if(valid0){
-let data5 = data.log;
-const _errs13 = errors;
-if(errors === _errs13){
-if(data5 && typeof data5 == "object" && !Array.isArray(data5)){
-if(data5.level === undefined){
-data5.level = "info";
+let data12 = data.log;
+const _errs38 = errors;
+if(errors === _errs38){
+if(data12 && typeof data12 == "object" && !Array.isArray(data12)){
+if(data12.level === undefined){
+data12.level = "info";
 }
-let missing2;
-if((data5.level === undefined) && (missing2 = "level")){
-validate10.errors = [{instancePath:instancePath+"/log",schemaPath:"#/properties/log/required",keyword:"required",params:{missingProperty: missing2},message:"must have required property '"+missing2+"'"}];
+let missing3;
+if((data12.level === undefined) && (missing3 = "level")){
+validate10.errors = [{instancePath:instancePath+"/log",schemaPath:"#/properties/log/required",keyword:"required",params:{missingProperty: missing3},message:"must have required property '"+missing3+"'"}];
 return false;
 }
 else {
-const _errs15 = errors;
-for(const key2 in data5){
-if(!(key2 === "level")){
-validate10.errors = [{instancePath:instancePath+"/log",schemaPath:"#/properties/log/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"}];
+const _errs40 = errors;
+for(const key3 in data12){
+if(!(key3 === "level")){
+validate10.errors = [{instancePath:instancePath+"/log",schemaPath:"#/properties/log/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
-if(_errs15 === errors){
-let data6 = data5.level;
-const _errs17 = errors;
-let valid3 = false;
-const _errs18 = errors;
-if(typeof data6 !== "string"){
-const err0 = {instancePath:instancePath+"/log/level",schemaPath:"#/properties/log/properties/level/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err0];
-}
-else {
-vErrors.push(err0);
-}
-errors++;
-}
-if("fatal" !== data6){
-const err1 = {instancePath:instancePath+"/log/level",schemaPath:"#/properties/log/properties/level/anyOf/0/const",keyword:"const",params:{allowedValue: "fatal"},message:"must be equal to constant"};
-if(vErrors === null){
-vErrors = [err1];
-}
-else {
-vErrors.push(err1);
-}
-errors++;
-}
-var _valid0 = _errs18 === errors;
-valid3 = valid3 || _valid0;
-if(!valid3){
-const _errs20 = errors;
-if(typeof data6 !== "string"){
-const err2 = {instancePath:instancePath+"/log/level",schemaPath:"#/properties/log/properties/level/anyOf/1/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err2];
-}
-else {
-vErrors.push(err2);
-}
-errors++;
-}
-if("error" !== data6){
-const err3 = {instancePath:instancePath+"/log/level",schemaPath:"#/properties/log/properties/level/anyOf/1/const",keyword:"const",params:{allowedValue: "error"},message:"must be equal to constant"};
-if(vErrors === null){
-vErrors = [err3];
-}
-else {
-vErrors.push(err3);
-}
-errors++;
-}
-var _valid0 = _errs20 === errors;
-valid3 = valid3 || _valid0;
-if(!valid3){
-const _errs22 = errors;
-if(typeof data6 !== "string"){
-const err4 = {instancePath:instancePath+"/log/level",schemaPath:"#/properties/log/properties/level/anyOf/2/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err4];
-}
-else {
-vErrors.push(err4);
-}
-errors++;
-}
-if("warn" !== data6){
-const err5 = {instancePath:instancePath+"/log/level",schemaPath:"#/properties/log/properties/level/anyOf/2/const",keyword:"const",params:{allowedValue: "warn"},message:"must be equal to constant"};
-if(vErrors === null){
-vErrors = [err5];
-}
-else {
-vErrors.push(err5);
-}
-errors++;
-}
-var _valid0 = _errs22 === errors;
-valid3 = valid3 || _valid0;
-if(!valid3){
-const _errs24 = errors;
-if(typeof data6 !== "string"){
-const err6 = {instancePath:instancePath+"/log/level",schemaPath:"#/properties/log/properties/level/anyOf/3/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err6];
-}
-else {
-vErrors.push(err6);
-}
-errors++;
-}
-if("info" !== data6){
-const err7 = {instancePath:instancePath+"/log/level",schemaPath:"#/properties/log/properties/level/anyOf/3/const",keyword:"const",params:{allowedValue: "info"},message:"must be equal to constant"};
-if(vErrors === null){
-vErrors = [err7];
-}
-else {
-vErrors.push(err7);
-}
-errors++;
-}
-var _valid0 = _errs24 === errors;
-valid3 = valid3 || _valid0;
-if(!valid3){
-const _errs26 = errors;
-if(typeof data6 !== "string"){
-const err8 = {instancePath:instancePath+"/log/level",schemaPath:"#/properties/log/properties/level/anyOf/4/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err8];
-}
-else {
-vErrors.push(err8);
-}
-errors++;
-}
-if("debug" !== data6){
-const err9 = {instancePath:instancePath+"/log/level",schemaPath:"#/properties/log/properties/level/anyOf/4/const",keyword:"const",params:{allowedValue: "debug"},message:"must be equal to constant"};
-if(vErrors === null){
-vErrors = [err9];
-}
-else {
-vErrors.push(err9);
-}
-errors++;
-}
-var _valid0 = _errs26 === errors;
-valid3 = valid3 || _valid0;
-if(!valid3){
-const _errs28 = errors;
-if(typeof data6 !== "string"){
-const err10 = {instancePath:instancePath+"/log/level",schemaPath:"#/properties/log/properties/level/anyOf/5/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err10];
-}
-else {
-vErrors.push(err10);
-}
-errors++;
-}
-if("trace" !== data6){
-const err11 = {instancePath:instancePath+"/log/level",schemaPath:"#/properties/log/properties/level/anyOf/5/const",keyword:"const",params:{allowedValue: "trace"},message:"must be equal to constant"};
-if(vErrors === null){
-vErrors = [err11];
-}
-else {
-vErrors.push(err11);
-}
-errors++;
-}
-var _valid0 = _errs28 === errors;
-valid3 = valid3 || _valid0;
-if(!valid3){
-const _errs30 = errors;
-if(typeof data6 !== "string"){
-const err12 = {instancePath:instancePath+"/log/level",schemaPath:"#/properties/log/properties/level/anyOf/6/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(_errs40 === errors){
+let data13 = data12.level;
+const _errs42 = errors;
+let valid6 = false;
+const _errs43 = errors;
+if(typeof data13 !== "string"){
+const err12 = {instancePath:instancePath+"/log/level",schemaPath:"#/properties/log/properties/level/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -361,8 +514,8 @@ vErrors.push(err12);
 }
 errors++;
 }
-if("silent" !== data6){
-const err13 = {instancePath:instancePath+"/log/level",schemaPath:"#/properties/log/properties/level/anyOf/6/const",keyword:"const",params:{allowedValue: "silent"},message:"must be equal to constant"};
+if("fatal" !== data13){
+const err13 = {instancePath:instancePath+"/log/level",schemaPath:"#/properties/log/properties/level/anyOf/0/const",keyword:"const",params:{allowedValue: "fatal"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err13];
 }
@@ -371,16 +524,12 @@ vErrors.push(err13);
 }
 errors++;
 }
-var _valid0 = _errs30 === errors;
-valid3 = valid3 || _valid0;
-}
-}
-}
-}
-}
-}
-if(!valid3){
-const err14 = {instancePath:instancePath+"/log/level",schemaPath:"#/properties/log/properties/level/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+var _valid2 = _errs43 === errors;
+valid6 = valid6 || _valid2;
+if(!valid6){
+const _errs45 = errors;
+if(typeof data13 !== "string"){
+const err14 = {instancePath:instancePath+"/log/level",schemaPath:"#/properties/log/properties/level/anyOf/1/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err14];
 }
@@ -388,14 +537,162 @@ else {
 vErrors.push(err14);
 }
 errors++;
+}
+if("error" !== data13){
+const err15 = {instancePath:instancePath+"/log/level",schemaPath:"#/properties/log/properties/level/anyOf/1/const",keyword:"const",params:{allowedValue: "error"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err15];
+}
+else {
+vErrors.push(err15);
+}
+errors++;
+}
+var _valid2 = _errs45 === errors;
+valid6 = valid6 || _valid2;
+if(!valid6){
+const _errs47 = errors;
+if(typeof data13 !== "string"){
+const err16 = {instancePath:instancePath+"/log/level",schemaPath:"#/properties/log/properties/level/anyOf/2/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err16];
+}
+else {
+vErrors.push(err16);
+}
+errors++;
+}
+if("warn" !== data13){
+const err17 = {instancePath:instancePath+"/log/level",schemaPath:"#/properties/log/properties/level/anyOf/2/const",keyword:"const",params:{allowedValue: "warn"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err17];
+}
+else {
+vErrors.push(err17);
+}
+errors++;
+}
+var _valid2 = _errs47 === errors;
+valid6 = valid6 || _valid2;
+if(!valid6){
+const _errs49 = errors;
+if(typeof data13 !== "string"){
+const err18 = {instancePath:instancePath+"/log/level",schemaPath:"#/properties/log/properties/level/anyOf/3/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err18];
+}
+else {
+vErrors.push(err18);
+}
+errors++;
+}
+if("info" !== data13){
+const err19 = {instancePath:instancePath+"/log/level",schemaPath:"#/properties/log/properties/level/anyOf/3/const",keyword:"const",params:{allowedValue: "info"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err19];
+}
+else {
+vErrors.push(err19);
+}
+errors++;
+}
+var _valid2 = _errs49 === errors;
+valid6 = valid6 || _valid2;
+if(!valid6){
+const _errs51 = errors;
+if(typeof data13 !== "string"){
+const err20 = {instancePath:instancePath+"/log/level",schemaPath:"#/properties/log/properties/level/anyOf/4/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err20];
+}
+else {
+vErrors.push(err20);
+}
+errors++;
+}
+if("debug" !== data13){
+const err21 = {instancePath:instancePath+"/log/level",schemaPath:"#/properties/log/properties/level/anyOf/4/const",keyword:"const",params:{allowedValue: "debug"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err21];
+}
+else {
+vErrors.push(err21);
+}
+errors++;
+}
+var _valid2 = _errs51 === errors;
+valid6 = valid6 || _valid2;
+if(!valid6){
+const _errs53 = errors;
+if(typeof data13 !== "string"){
+const err22 = {instancePath:instancePath+"/log/level",schemaPath:"#/properties/log/properties/level/anyOf/5/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err22];
+}
+else {
+vErrors.push(err22);
+}
+errors++;
+}
+if("trace" !== data13){
+const err23 = {instancePath:instancePath+"/log/level",schemaPath:"#/properties/log/properties/level/anyOf/5/const",keyword:"const",params:{allowedValue: "trace"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err23];
+}
+else {
+vErrors.push(err23);
+}
+errors++;
+}
+var _valid2 = _errs53 === errors;
+valid6 = valid6 || _valid2;
+if(!valid6){
+const _errs55 = errors;
+if(typeof data13 !== "string"){
+const err24 = {instancePath:instancePath+"/log/level",schemaPath:"#/properties/log/properties/level/anyOf/6/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err24];
+}
+else {
+vErrors.push(err24);
+}
+errors++;
+}
+if("silent" !== data13){
+const err25 = {instancePath:instancePath+"/log/level",schemaPath:"#/properties/log/properties/level/anyOf/6/const",keyword:"const",params:{allowedValue: "silent"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err25];
+}
+else {
+vErrors.push(err25);
+}
+errors++;
+}
+var _valid2 = _errs55 === errors;
+valid6 = valid6 || _valid2;
+}
+}
+}
+}
+}
+}
+if(!valid6){
+const err26 = {instancePath:instancePath+"/log/level",schemaPath:"#/properties/log/properties/level/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err26];
+}
+else {
+vErrors.push(err26);
+}
+errors++;
 validate10.errors = vErrors;
 return false;
 }
 else {
-errors = _errs17;
+errors = _errs42;
 if(vErrors !== null){
-if(_errs17){
-vErrors.length = _errs17;
+if(_errs42){
+vErrors.length = _errs42;
 }
 else {
 vErrors = null;
@@ -410,71 +707,71 @@ validate10.errors = [{instancePath:instancePath+"/log",schemaPath:"#/properties/
 return false;
 }
 }
-var valid0 = _errs13 === errors;
+var valid0 = _errs38 === errors;
 if(valid0){
-let data7 = data.cache;
-const _errs32 = errors;
-if(errors === _errs32){
-if(data7 && typeof data7 == "object" && !Array.isArray(data7)){
-if(data7.enabled === undefined){
-data7.enabled = true;
+let data14 = data.cache;
+const _errs57 = errors;
+if(errors === _errs57){
+if(data14 && typeof data14 == "object" && !Array.isArray(data14)){
+if(data14.enabled === undefined){
+data14.enabled = true;
 }
-if(data7.ttl_seconds === undefined){
-data7.ttl_seconds = 300;
+if(data14.ttl_seconds === undefined){
+data14.ttl_seconds = 300;
 }
-if(data7.negative_ttl_seconds === undefined){
-data7.negative_ttl_seconds = 30;
+if(data14.negative_ttl_seconds === undefined){
+data14.negative_ttl_seconds = 30;
 }
-if(data7.stale_while_revalidate_seconds === undefined){
-data7.stale_while_revalidate_seconds = 60;
+if(data14.stale_while_revalidate_seconds === undefined){
+data14.stale_while_revalidate_seconds = 60;
 }
-if(data7.max_stale_seconds === undefined){
-data7.max_stale_seconds = 900;
+if(data14.max_stale_seconds === undefined){
+data14.max_stale_seconds = 900;
 }
-if(data7.refresh_min_interval_seconds === undefined){
-data7.refresh_min_interval_seconds = 1;
+if(data14.refresh_min_interval_seconds === undefined){
+data14.refresh_min_interval_seconds = 1;
 }
-if(data7.max_entries === undefined){
-data7.max_entries = 10000;
+if(data14.max_entries === undefined){
+data14.max_entries = 10000;
 }
-if(data7.max_bytes === undefined){
-data7.max_bytes = 67108864;
+if(data14.max_bytes === undefined){
+data14.max_bytes = 67108864;
 }
-if(data7.redis_channel === undefined){
-data7.redis_channel = "secrets-gateway:cache-invalidations";
+if(data14.redis_channel === undefined){
+data14.redis_channel = "secrets-gateway:cache-invalidations";
 }
-let missing3;
-if((((((((((data7.enabled === undefined) && (missing3 = "enabled")) || ((data7.ttl_seconds === undefined) && (missing3 = "ttl_seconds"))) || ((data7.negative_ttl_seconds === undefined) && (missing3 = "negative_ttl_seconds"))) || ((data7.stale_while_revalidate_seconds === undefined) && (missing3 = "stale_while_revalidate_seconds"))) || ((data7.max_stale_seconds === undefined) && (missing3 = "max_stale_seconds"))) || ((data7.refresh_min_interval_seconds === undefined) && (missing3 = "refresh_min_interval_seconds"))) || ((data7.max_entries === undefined) && (missing3 = "max_entries"))) || ((data7.max_bytes === undefined) && (missing3 = "max_bytes"))) || ((data7.redis_channel === undefined) && (missing3 = "redis_channel"))){
-validate10.errors = [{instancePath:instancePath+"/cache",schemaPath:"#/properties/cache/required",keyword:"required",params:{missingProperty: missing3},message:"must have required property '"+missing3+"'"}];
+let missing4;
+if((((((((((data14.enabled === undefined) && (missing4 = "enabled")) || ((data14.ttl_seconds === undefined) && (missing4 = "ttl_seconds"))) || ((data14.negative_ttl_seconds === undefined) && (missing4 = "negative_ttl_seconds"))) || ((data14.stale_while_revalidate_seconds === undefined) && (missing4 = "stale_while_revalidate_seconds"))) || ((data14.max_stale_seconds === undefined) && (missing4 = "max_stale_seconds"))) || ((data14.refresh_min_interval_seconds === undefined) && (missing4 = "refresh_min_interval_seconds"))) || ((data14.max_entries === undefined) && (missing4 = "max_entries"))) || ((data14.max_bytes === undefined) && (missing4 = "max_bytes"))) || ((data14.redis_channel === undefined) && (missing4 = "redis_channel"))){
+validate10.errors = [{instancePath:instancePath+"/cache",schemaPath:"#/properties/cache/required",keyword:"required",params:{missingProperty: missing4},message:"must have required property '"+missing4+"'"}];
 return false;
 }
 else {
-const _errs34 = errors;
-for(const key3 in data7){
-if(!(func2.call(schema11.properties.cache.properties, key3))){
-validate10.errors = [{instancePath:instancePath+"/cache",schemaPath:"#/properties/cache/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"}];
+const _errs59 = errors;
+for(const key4 in data14){
+if(!(func2.call(schema11.properties.cache.properties, key4))){
+validate10.errors = [{instancePath:instancePath+"/cache",schemaPath:"#/properties/cache/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
-if(_errs34 === errors){
-const _errs35 = errors;
-if(typeof data7.enabled !== "boolean"){
+if(_errs59 === errors){
+const _errs60 = errors;
+if(typeof data14.enabled !== "boolean"){
 validate10.errors = [{instancePath:instancePath+"/cache/enabled",schemaPath:"#/properties/cache/properties/enabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
 return false;
 }
-var valid4 = _errs35 === errors;
-if(valid4){
-let data9 = data7.ttl_seconds;
-const _errs37 = errors;
-if(errors === _errs37){
-if((typeof data9 == "number") && (isFinite(data9))){
-if(data9 > 86400 || isNaN(data9)){
+var valid7 = _errs60 === errors;
+if(valid7){
+let data16 = data14.ttl_seconds;
+const _errs62 = errors;
+if(errors === _errs62){
+if((typeof data16 == "number") && (isFinite(data16))){
+if(data16 > 86400 || isNaN(data16)){
 validate10.errors = [{instancePath:instancePath+"/cache/ttl_seconds",schemaPath:"#/properties/cache/properties/ttl_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 86400},message:"must be <= 86400"}];
 return false;
 }
 else {
-if(data9 < 0 || isNaN(data9)){
+if(data16 < 0 || isNaN(data16)){
 validate10.errors = [{instancePath:instancePath+"/cache/ttl_seconds",schemaPath:"#/properties/cache/properties/ttl_seconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
@@ -485,18 +782,18 @@ validate10.errors = [{instancePath:instancePath+"/cache/ttl_seconds",schemaPath:
 return false;
 }
 }
-var valid4 = _errs37 === errors;
-if(valid4){
-let data10 = data7.negative_ttl_seconds;
-const _errs39 = errors;
-if(errors === _errs39){
-if((typeof data10 == "number") && (isFinite(data10))){
-if(data10 > 86400 || isNaN(data10)){
+var valid7 = _errs62 === errors;
+if(valid7){
+let data17 = data14.negative_ttl_seconds;
+const _errs64 = errors;
+if(errors === _errs64){
+if((typeof data17 == "number") && (isFinite(data17))){
+if(data17 > 86400 || isNaN(data17)){
 validate10.errors = [{instancePath:instancePath+"/cache/negative_ttl_seconds",schemaPath:"#/properties/cache/properties/negative_ttl_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 86400},message:"must be <= 86400"}];
 return false;
 }
 else {
-if(data10 < 0 || isNaN(data10)){
+if(data17 < 0 || isNaN(data17)){
 validate10.errors = [{instancePath:instancePath+"/cache/negative_ttl_seconds",schemaPath:"#/properties/cache/properties/negative_ttl_seconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
@@ -507,18 +804,18 @@ validate10.errors = [{instancePath:instancePath+"/cache/negative_ttl_seconds",sc
 return false;
 }
 }
-var valid4 = _errs39 === errors;
-if(valid4){
-let data11 = data7.stale_while_revalidate_seconds;
-const _errs41 = errors;
-if(errors === _errs41){
-if((typeof data11 == "number") && (isFinite(data11))){
-if(data11 > 86400 || isNaN(data11)){
+var valid7 = _errs64 === errors;
+if(valid7){
+let data18 = data14.stale_while_revalidate_seconds;
+const _errs66 = errors;
+if(errors === _errs66){
+if((typeof data18 == "number") && (isFinite(data18))){
+if(data18 > 86400 || isNaN(data18)){
 validate10.errors = [{instancePath:instancePath+"/cache/stale_while_revalidate_seconds",schemaPath:"#/properties/cache/properties/stale_while_revalidate_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 86400},message:"must be <= 86400"}];
 return false;
 }
 else {
-if(data11 < 0 || isNaN(data11)){
+if(data18 < 0 || isNaN(data18)){
 validate10.errors = [{instancePath:instancePath+"/cache/stale_while_revalidate_seconds",schemaPath:"#/properties/cache/properties/stale_while_revalidate_seconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
@@ -529,18 +826,18 @@ validate10.errors = [{instancePath:instancePath+"/cache/stale_while_revalidate_s
 return false;
 }
 }
-var valid4 = _errs41 === errors;
-if(valid4){
-let data12 = data7.max_stale_seconds;
-const _errs43 = errors;
-if(errors === _errs43){
-if((typeof data12 == "number") && (isFinite(data12))){
-if(data12 > 604800 || isNaN(data12)){
+var valid7 = _errs66 === errors;
+if(valid7){
+let data19 = data14.max_stale_seconds;
+const _errs68 = errors;
+if(errors === _errs68){
+if((typeof data19 == "number") && (isFinite(data19))){
+if(data19 > 604800 || isNaN(data19)){
 validate10.errors = [{instancePath:instancePath+"/cache/max_stale_seconds",schemaPath:"#/properties/cache/properties/max_stale_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 604800},message:"must be <= 604800"}];
 return false;
 }
 else {
-if(data12 < 0 || isNaN(data12)){
+if(data19 < 0 || isNaN(data19)){
 validate10.errors = [{instancePath:instancePath+"/cache/max_stale_seconds",schemaPath:"#/properties/cache/properties/max_stale_seconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
@@ -551,18 +848,18 @@ validate10.errors = [{instancePath:instancePath+"/cache/max_stale_seconds",schem
 return false;
 }
 }
-var valid4 = _errs43 === errors;
-if(valid4){
-let data13 = data7.refresh_min_interval_seconds;
-const _errs45 = errors;
-if(errors === _errs45){
-if((typeof data13 == "number") && (isFinite(data13))){
-if(data13 > 3600 || isNaN(data13)){
+var valid7 = _errs68 === errors;
+if(valid7){
+let data20 = data14.refresh_min_interval_seconds;
+const _errs70 = errors;
+if(errors === _errs70){
+if((typeof data20 == "number") && (isFinite(data20))){
+if(data20 > 3600 || isNaN(data20)){
 validate10.errors = [{instancePath:instancePath+"/cache/refresh_min_interval_seconds",schemaPath:"#/properties/cache/properties/refresh_min_interval_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600},message:"must be <= 3600"}];
 return false;
 }
 else {
-if(data13 < 0 || isNaN(data13)){
+if(data20 < 0 || isNaN(data20)){
 validate10.errors = [{instancePath:instancePath+"/cache/refresh_min_interval_seconds",schemaPath:"#/properties/cache/properties/refresh_min_interval_seconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
@@ -573,214 +870,214 @@ validate10.errors = [{instancePath:instancePath+"/cache/refresh_min_interval_sec
 return false;
 }
 }
-var valid4 = _errs45 === errors;
-if(valid4){
-let data14 = data7.max_entries;
-const _errs47 = errors;
-if(!(((typeof data14 == "number") && (!(data14 % 1) && !isNaN(data14))) && (isFinite(data14)))){
+var valid7 = _errs70 === errors;
+if(valid7){
+let data21 = data14.max_entries;
+const _errs72 = errors;
+if(!(((typeof data21 == "number") && (!(data21 % 1) && !isNaN(data21))) && (isFinite(data21)))){
 validate10.errors = [{instancePath:instancePath+"/cache/max_entries",schemaPath:"#/properties/cache/properties/max_entries/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
-if(errors === _errs47){
-if((typeof data14 == "number") && (isFinite(data14))){
-if(data14 > 10000000 || isNaN(data14)){
+if(errors === _errs72){
+if((typeof data21 == "number") && (isFinite(data21))){
+if(data21 > 10000000 || isNaN(data21)){
 validate10.errors = [{instancePath:instancePath+"/cache/max_entries",schemaPath:"#/properties/cache/properties/max_entries/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000000},message:"must be <= 10000000"}];
 return false;
 }
 else {
-if(data14 < 1 || isNaN(data14)){
+if(data21 < 1 || isNaN(data21)){
 validate10.errors = [{instancePath:instancePath+"/cache/max_entries",schemaPath:"#/properties/cache/properties/max_entries/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
 return false;
 }
 }
 }
 }
-var valid4 = _errs47 === errors;
-if(valid4){
-let data15 = data7.max_bytes;
-const _errs49 = errors;
-if(!(((typeof data15 == "number") && (!(data15 % 1) && !isNaN(data15))) && (isFinite(data15)))){
+var valid7 = _errs72 === errors;
+if(valid7){
+let data22 = data14.max_bytes;
+const _errs74 = errors;
+if(!(((typeof data22 == "number") && (!(data22 % 1) && !isNaN(data22))) && (isFinite(data22)))){
 validate10.errors = [{instancePath:instancePath+"/cache/max_bytes",schemaPath:"#/properties/cache/properties/max_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
-if(errors === _errs49){
-if((typeof data15 == "number") && (isFinite(data15))){
-if(data15 > 17179869184 || isNaN(data15)){
+if(errors === _errs74){
+if((typeof data22 == "number") && (isFinite(data22))){
+if(data22 > 17179869184 || isNaN(data22)){
 validate10.errors = [{instancePath:instancePath+"/cache/max_bytes",schemaPath:"#/properties/cache/properties/max_bytes/maximum",keyword:"maximum",params:{comparison: "<=", limit: 17179869184},message:"must be <= 17179869184"}];
 return false;
 }
 else {
-if(data15 < 1024 || isNaN(data15)){
+if(data22 < 1024 || isNaN(data22)){
 validate10.errors = [{instancePath:instancePath+"/cache/max_bytes",schemaPath:"#/properties/cache/properties/max_bytes/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1024},message:"must be >= 1024"}];
 return false;
 }
 }
 }
 }
-var valid4 = _errs49 === errors;
-if(valid4){
-if(data7.version_key !== undefined){
-let data16 = data7.version_key;
-const _errs51 = errors;
-const _errs52 = errors;
-let valid5 = false;
-const _errs53 = errors;
-if(errors === _errs53){
-if(typeof data16 === "string"){
-if(func3(data16) < 32){
-const err15 = {instancePath:instancePath+"/cache/version_key",schemaPath:"#/properties/cache/properties/version_key/anyOf/0/minLength",keyword:"minLength",params:{limit: 32},message:"must NOT have fewer than 32 characters"};
+var valid7 = _errs74 === errors;
+if(valid7){
+if(data14.version_key !== undefined){
+let data23 = data14.version_key;
+const _errs76 = errors;
+const _errs77 = errors;
+let valid8 = false;
+const _errs78 = errors;
+if(errors === _errs78){
+if(typeof data23 === "string"){
+if(func3(data23) < 32){
+const err27 = {instancePath:instancePath+"/cache/version_key",schemaPath:"#/properties/cache/properties/version_key/anyOf/0/minLength",keyword:"minLength",params:{limit: 32},message:"must NOT have fewer than 32 characters"};
 if(vErrors === null){
-vErrors = [err15];
+vErrors = [err27];
 }
 else {
-vErrors.push(err15);
+vErrors.push(err27);
 }
 errors++;
 }
 }
 else {
-const err16 = {instancePath:instancePath+"/cache/version_key",schemaPath:"#/properties/cache/properties/version_key/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err28 = {instancePath:instancePath+"/cache/version_key",schemaPath:"#/properties/cache/properties/version_key/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
-vErrors = [err16];
+vErrors = [err28];
 }
 else {
-vErrors.push(err16);
+vErrors.push(err28);
 }
 errors++;
 }
 }
-var _valid1 = _errs53 === errors;
-valid5 = valid5 || _valid1;
-if(!valid5){
-const _errs55 = errors;
-if(data16 !== null){
-const err17 = {instancePath:instancePath+"/cache/version_key",schemaPath:"#/properties/cache/properties/version_key/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+var _valid3 = _errs78 === errors;
+valid8 = valid8 || _valid3;
+if(!valid8){
+const _errs80 = errors;
+if(data23 !== null){
+const err29 = {instancePath:instancePath+"/cache/version_key",schemaPath:"#/properties/cache/properties/version_key/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
-vErrors = [err17];
+vErrors = [err29];
 }
 else {
-vErrors.push(err17);
+vErrors.push(err29);
 }
 errors++;
 }
-var _valid1 = _errs55 === errors;
-valid5 = valid5 || _valid1;
+var _valid3 = _errs80 === errors;
+valid8 = valid8 || _valid3;
 }
-if(!valid5){
-const err18 = {instancePath:instancePath+"/cache/version_key",schemaPath:"#/properties/cache/properties/version_key/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(!valid8){
+const err30 = {instancePath:instancePath+"/cache/version_key",schemaPath:"#/properties/cache/properties/version_key/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
 if(vErrors === null){
-vErrors = [err18];
+vErrors = [err30];
 }
 else {
-vErrors.push(err18);
-}
-errors++;
-validate10.errors = vErrors;
-return false;
-}
-else {
-errors = _errs52;
-if(vErrors !== null){
-if(_errs52){
-vErrors.length = _errs52;
-}
-else {
-vErrors = null;
-}
-}
-}
-var valid4 = _errs51 === errors;
-}
-else {
-var valid4 = true;
-}
-if(valid4){
-if(data7.redis_url !== undefined){
-let data17 = data7.redis_url;
-const _errs57 = errors;
-const _errs58 = errors;
-let valid6 = false;
-const _errs59 = errors;
-if(errors === _errs59){
-if(typeof data17 === "string"){
-if(!pattern0.test(data17)){
-const err19 = {instancePath:instancePath+"/cache/redis_url",schemaPath:"#/properties/cache/properties/redis_url/anyOf/0/pattern",keyword:"pattern",params:{pattern: "^rediss?://"},message:"must match pattern \""+"^rediss?://"+"\""};
-if(vErrors === null){
-vErrors = [err19];
-}
-else {
-vErrors.push(err19);
-}
-errors++;
-}
-}
-else {
-const err20 = {instancePath:instancePath+"/cache/redis_url",schemaPath:"#/properties/cache/properties/redis_url/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err20];
-}
-else {
-vErrors.push(err20);
-}
-errors++;
-}
-}
-var _valid2 = _errs59 === errors;
-valid6 = valid6 || _valid2;
-if(!valid6){
-const _errs61 = errors;
-if(data17 !== null){
-const err21 = {instancePath:instancePath+"/cache/redis_url",schemaPath:"#/properties/cache/properties/redis_url/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
-if(vErrors === null){
-vErrors = [err21];
-}
-else {
-vErrors.push(err21);
-}
-errors++;
-}
-var _valid2 = _errs61 === errors;
-valid6 = valid6 || _valid2;
-}
-if(!valid6){
-const err22 = {instancePath:instancePath+"/cache/redis_url",schemaPath:"#/properties/cache/properties/redis_url/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
-if(vErrors === null){
-vErrors = [err22];
-}
-else {
-vErrors.push(err22);
+vErrors.push(err30);
 }
 errors++;
 validate10.errors = vErrors;
 return false;
 }
 else {
-errors = _errs58;
+errors = _errs77;
 if(vErrors !== null){
-if(_errs58){
-vErrors.length = _errs58;
+if(_errs77){
+vErrors.length = _errs77;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid4 = _errs57 === errors;
+var valid7 = _errs76 === errors;
 }
 else {
-var valid4 = true;
+var valid7 = true;
 }
-if(valid4){
-let data18 = data7.redis_channel;
-const _errs63 = errors;
-if(errors === _errs63){
-if(typeof data18 === "string"){
-if(func3(data18) > 200){
+if(valid7){
+if(data14.redis_url !== undefined){
+let data24 = data14.redis_url;
+const _errs82 = errors;
+const _errs83 = errors;
+let valid9 = false;
+const _errs84 = errors;
+if(errors === _errs84){
+if(typeof data24 === "string"){
+if(!pattern0.test(data24)){
+const err31 = {instancePath:instancePath+"/cache/redis_url",schemaPath:"#/properties/cache/properties/redis_url/anyOf/0/pattern",keyword:"pattern",params:{pattern: "^rediss?://"},message:"must match pattern \""+"^rediss?://"+"\""};
+if(vErrors === null){
+vErrors = [err31];
+}
+else {
+vErrors.push(err31);
+}
+errors++;
+}
+}
+else {
+const err32 = {instancePath:instancePath+"/cache/redis_url",schemaPath:"#/properties/cache/properties/redis_url/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err32];
+}
+else {
+vErrors.push(err32);
+}
+errors++;
+}
+}
+var _valid4 = _errs84 === errors;
+valid9 = valid9 || _valid4;
+if(!valid9){
+const _errs86 = errors;
+if(data24 !== null){
+const err33 = {instancePath:instancePath+"/cache/redis_url",schemaPath:"#/properties/cache/properties/redis_url/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(vErrors === null){
+vErrors = [err33];
+}
+else {
+vErrors.push(err33);
+}
+errors++;
+}
+var _valid4 = _errs86 === errors;
+valid9 = valid9 || _valid4;
+}
+if(!valid9){
+const err34 = {instancePath:instancePath+"/cache/redis_url",schemaPath:"#/properties/cache/properties/redis_url/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err34];
+}
+else {
+vErrors.push(err34);
+}
+errors++;
+validate10.errors = vErrors;
+return false;
+}
+else {
+errors = _errs83;
+if(vErrors !== null){
+if(_errs83){
+vErrors.length = _errs83;
+}
+else {
+vErrors = null;
+}
+}
+}
+var valid7 = _errs82 === errors;
+}
+else {
+var valid7 = true;
+}
+if(valid7){
+let data25 = data14.redis_channel;
+const _errs88 = errors;
+if(errors === _errs88){
+if(typeof data25 === "string"){
+if(func3(data25) > 200){
 validate10.errors = [{instancePath:instancePath+"/cache/redis_channel",schemaPath:"#/properties/cache/properties/redis_channel/maxLength",keyword:"maxLength",params:{limit: 200},message:"must NOT have more than 200 characters"}];
 return false;
 }
 else {
-if(func3(data18) < 1){
+if(func3(data25) < 1){
 validate10.errors = [{instancePath:instancePath+"/cache/redis_channel",schemaPath:"#/properties/cache/properties/redis_channel/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -791,7 +1088,7 @@ validate10.errors = [{instancePath:instancePath+"/cache/redis_channel",schemaPat
 return false;
 }
 }
-var valid4 = _errs63 === errors;
+var valid7 = _errs88 === errors;
 }
 }
 }
@@ -810,45 +1107,45 @@ validate10.errors = [{instancePath:instancePath+"/cache",schemaPath:"#/propertie
 return false;
 }
 }
-var valid0 = _errs32 === errors;
+var valid0 = _errs57 === errors;
 if(valid0){
-let data19 = data.metrics;
-const _errs65 = errors;
-if(errors === _errs65){
-if(data19 && typeof data19 == "object" && !Array.isArray(data19)){
-if(data19.enabled === undefined){
-data19.enabled = true;
+let data26 = data.metrics;
+const _errs90 = errors;
+if(errors === _errs90){
+if(data26 && typeof data26 == "object" && !Array.isArray(data26)){
+if(data26.enabled === undefined){
+data26.enabled = true;
 }
-if(data19.path === undefined){
-data19.path = "/metrics";
+if(data26.path === undefined){
+data26.path = "/metrics";
 }
-let missing4;
-if(((data19.enabled === undefined) && (missing4 = "enabled")) || ((data19.path === undefined) && (missing4 = "path"))){
-validate10.errors = [{instancePath:instancePath+"/metrics",schemaPath:"#/properties/metrics/required",keyword:"required",params:{missingProperty: missing4},message:"must have required property '"+missing4+"'"}];
+let missing5;
+if(((data26.enabled === undefined) && (missing5 = "enabled")) || ((data26.path === undefined) && (missing5 = "path"))){
+validate10.errors = [{instancePath:instancePath+"/metrics",schemaPath:"#/properties/metrics/required",keyword:"required",params:{missingProperty: missing5},message:"must have required property '"+missing5+"'"}];
 return false;
 }
 else {
-const _errs67 = errors;
-for(const key4 in data19){
-if(!(((key4 === "enabled") || (key4 === "path")) || (key4 === "port"))){
-validate10.errors = [{instancePath:instancePath+"/metrics",schemaPath:"#/properties/metrics/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"}];
+const _errs92 = errors;
+for(const key5 in data26){
+if(!(((key5 === "enabled") || (key5 === "path")) || (key5 === "port"))){
+validate10.errors = [{instancePath:instancePath+"/metrics",schemaPath:"#/properties/metrics/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
-if(_errs67 === errors){
-const _errs68 = errors;
-if(typeof data19.enabled !== "boolean"){
+if(_errs92 === errors){
+const _errs93 = errors;
+if(typeof data26.enabled !== "boolean"){
 validate10.errors = [{instancePath:instancePath+"/metrics/enabled",schemaPath:"#/properties/metrics/properties/enabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
 return false;
 }
-var valid7 = _errs68 === errors;
-if(valid7){
-let data21 = data19.path;
-const _errs70 = errors;
-if(errors === _errs70){
-if(typeof data21 === "string"){
-if(!pattern1.test(data21)){
+var valid10 = _errs93 === errors;
+if(valid10){
+let data28 = data26.path;
+const _errs95 = errors;
+if(errors === _errs95){
+if(typeof data28 === "string"){
+if(!pattern1.test(data28)){
 validate10.errors = [{instancePath:instancePath+"/metrics/path",schemaPath:"#/properties/metrics/properties/path/pattern",keyword:"pattern",params:{pattern: "^/[A-Za-z0-9/_-]*$"},message:"must match pattern \""+"^/[A-Za-z0-9/_-]*$"+"\""}];
 return false;
 }
@@ -858,321 +1155,16 @@ validate10.errors = [{instancePath:instancePath+"/metrics/path",schemaPath:"#/pr
 return false;
 }
 }
-var valid7 = _errs70 === errors;
-if(valid7){
-if(data19.port !== undefined){
-let data22 = data19.port;
-const _errs72 = errors;
-const _errs73 = errors;
-let valid8 = false;
-const _errs74 = errors;
-if(!(((typeof data22 == "number") && (!(data22 % 1) && !isNaN(data22))) && (isFinite(data22)))){
-const err23 = {instancePath:instancePath+"/metrics/port",schemaPath:"#/properties/metrics/properties/port/anyOf/0/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err23];
-}
-else {
-vErrors.push(err23);
-}
-errors++;
-}
-if(errors === _errs74){
-if((typeof data22 == "number") && (isFinite(data22))){
-if(data22 > 65535 || isNaN(data22)){
-const err24 = {instancePath:instancePath+"/metrics/port",schemaPath:"#/properties/metrics/properties/port/anyOf/0/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65535},message:"must be <= 65535"};
-if(vErrors === null){
-vErrors = [err24];
-}
-else {
-vErrors.push(err24);
-}
-errors++;
-}
-else {
-if(data22 < 0 || isNaN(data22)){
-const err25 = {instancePath:instancePath+"/metrics/port",schemaPath:"#/properties/metrics/properties/port/anyOf/0/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
-if(vErrors === null){
-vErrors = [err25];
-}
-else {
-vErrors.push(err25);
-}
-errors++;
-}
-}
-}
-}
-var _valid3 = _errs74 === errors;
-valid8 = valid8 || _valid3;
-if(!valid8){
-const _errs76 = errors;
-if(data22 !== null){
-const err26 = {instancePath:instancePath+"/metrics/port",schemaPath:"#/properties/metrics/properties/port/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
-if(vErrors === null){
-vErrors = [err26];
-}
-else {
-vErrors.push(err26);
-}
-errors++;
-}
-var _valid3 = _errs76 === errors;
-valid8 = valid8 || _valid3;
-}
-if(!valid8){
-const err27 = {instancePath:instancePath+"/metrics/port",schemaPath:"#/properties/metrics/properties/port/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
-if(vErrors === null){
-vErrors = [err27];
-}
-else {
-vErrors.push(err27);
-}
-errors++;
-validate10.errors = vErrors;
-return false;
-}
-else {
-errors = _errs73;
-if(vErrors !== null){
-if(_errs73){
-vErrors.length = _errs73;
-}
-else {
-vErrors = null;
-}
-}
-}
-var valid7 = _errs72 === errors;
-}
-else {
-var valid7 = true;
-}
-}
-}
-}
-}
-}
-else {
-validate10.errors = [{instancePath:instancePath+"/metrics",schemaPath:"#/properties/metrics/type",keyword:"type",params:{type: "object"},message:"must be object"}];
-return false;
-}
-}
-var valid0 = _errs65 === errors;
-if(valid0){
-if(data.backends !== undefined){
-let data23 = data.backends;
-const _errs78 = errors;
-if(errors === _errs78){
-if(Array.isArray(data23)){
-if(data23.length > 32){
-validate10.errors = [{instancePath:instancePath+"/backends",schemaPath:"#/properties/backends/maxItems",keyword:"maxItems",params:{limit: 32},message:"must NOT have more than 32 items"}];
-return false;
-}
-else {
-var valid9 = true;
-const len0 = data23.length;
-for(let i0=0; i0<len0; i0++){
-let data24 = data23[i0];
-const _errs80 = errors;
-if(errors === _errs80){
-if(data24 && typeof data24 == "object" && !Array.isArray(data24)){
-let missing5;
-if((data24.type === undefined) && (missing5 = "type")){
-validate10.errors = [{instancePath:instancePath+"/backends/" + i0,schemaPath:"#/properties/backends/items/required",keyword:"required",params:{missingProperty: missing5},message:"must have required property '"+missing5+"'"}];
-return false;
-}
-else {
-if(data24.type !== undefined){
-let data25 = data24.type;
-const _errs83 = errors;
-if(errors === _errs83){
-if(typeof data25 === "string"){
-if(func3(data25) < 1){
-validate10.errors = [{instancePath:instancePath+"/backends/" + i0+"/type",schemaPath:"#/properties/backends/items/properties/type/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
-return false;
-}
-}
-else {
-validate10.errors = [{instancePath:instancePath+"/backends/" + i0+"/type",schemaPath:"#/properties/backends/items/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-}
-var valid10 = _errs83 === errors;
-}
-else {
-var valid10 = true;
-}
+var valid10 = _errs95 === errors;
 if(valid10){
-if(data24.name !== undefined){
-let data26 = data24.name;
-const _errs85 = errors;
-if(errors === _errs85){
-if(typeof data26 === "string"){
-if(!pattern2.test(data26)){
-validate10.errors = [{instancePath:instancePath+"/backends/" + i0+"/name",schemaPath:"#/properties/backends/items/properties/name/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9][a-z0-9_-]{0,62}$"},message:"must match pattern \""+"^[a-z0-9][a-z0-9_-]{0,62}$"+"\""}];
-return false;
-}
-}
-else {
-validate10.errors = [{instancePath:instancePath+"/backends/" + i0+"/name",schemaPath:"#/properties/backends/items/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-}
-var valid10 = _errs85 === errors;
-}
-else {
-var valid10 = true;
-}
-if(valid10){
-if(data24.kinds !== undefined){
-let data27 = data24.kinds;
-const _errs87 = errors;
-if(errors === _errs87){
-if(Array.isArray(data27)){
-var valid11 = true;
-const len1 = data27.length;
-for(let i1=0; i1<len1; i1++){
-let data28 = data27[i1];
-const _errs89 = errors;
-const _errs90 = errors;
-let valid12 = false;
-const _errs91 = errors;
-if(typeof data28 !== "string"){
-const err28 = {instancePath:instancePath+"/backends/" + i0+"/kinds/" + i1,schemaPath:"#/properties/backends/items/properties/kinds/items/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err28];
-}
-else {
-vErrors.push(err28);
-}
-errors++;
-}
-if("connections" !== data28){
-const err29 = {instancePath:instancePath+"/backends/" + i0+"/kinds/" + i1,schemaPath:"#/properties/backends/items/properties/kinds/items/anyOf/0/const",keyword:"const",params:{allowedValue: "connections"},message:"must be equal to constant"};
-if(vErrors === null){
-vErrors = [err29];
-}
-else {
-vErrors.push(err29);
-}
-errors++;
-}
-var _valid4 = _errs91 === errors;
-valid12 = valid12 || _valid4;
-if(!valid12){
-const _errs93 = errors;
-if(typeof data28 !== "string"){
-const err30 = {instancePath:instancePath+"/backends/" + i0+"/kinds/" + i1,schemaPath:"#/properties/backends/items/properties/kinds/items/anyOf/1/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err30];
-}
-else {
-vErrors.push(err30);
-}
-errors++;
-}
-if("variables" !== data28){
-const err31 = {instancePath:instancePath+"/backends/" + i0+"/kinds/" + i1,schemaPath:"#/properties/backends/items/properties/kinds/items/anyOf/1/const",keyword:"const",params:{allowedValue: "variables"},message:"must be equal to constant"};
-if(vErrors === null){
-vErrors = [err31];
-}
-else {
-vErrors.push(err31);
-}
-errors++;
-}
-var _valid4 = _errs93 === errors;
-valid12 = valid12 || _valid4;
-if(!valid12){
-const _errs95 = errors;
-if(typeof data28 !== "string"){
-const err32 = {instancePath:instancePath+"/backends/" + i0+"/kinds/" + i1,schemaPath:"#/properties/backends/items/properties/kinds/items/anyOf/2/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err32];
-}
-else {
-vErrors.push(err32);
-}
-errors++;
-}
-if("config" !== data28){
-const err33 = {instancePath:instancePath+"/backends/" + i0+"/kinds/" + i1,schemaPath:"#/properties/backends/items/properties/kinds/items/anyOf/2/const",keyword:"const",params:{allowedValue: "config"},message:"must be equal to constant"};
-if(vErrors === null){
-vErrors = [err33];
-}
-else {
-vErrors.push(err33);
-}
-errors++;
-}
-var _valid4 = _errs95 === errors;
-valid12 = valid12 || _valid4;
-}
-}
-if(!valid12){
-const err34 = {instancePath:instancePath+"/backends/" + i0+"/kinds/" + i1,schemaPath:"#/properties/backends/items/properties/kinds/items/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
-if(vErrors === null){
-vErrors = [err34];
-}
-else {
-vErrors.push(err34);
-}
-errors++;
-validate10.errors = vErrors;
-return false;
-}
-else {
-errors = _errs90;
-if(vErrors !== null){
-if(_errs90){
-vErrors.length = _errs90;
-}
-else {
-vErrors = null;
-}
-}
-}
-var valid11 = _errs89 === errors;
-if(!valid11){
-break;
-}
-}
-if(valid11){
-let i2 = data27.length;
-let j0;
-if(i2 > 1){
-outer0:
-for(;i2--;){
-for(j0 = i2; j0--;){
-if(func0(data27[i2], data27[j0])){
-validate10.errors = [{instancePath:instancePath+"/backends/" + i0+"/kinds",schemaPath:"#/properties/backends/items/properties/kinds/uniqueItems",keyword:"uniqueItems",params:{i: i2, j: j0},message:"must NOT have duplicate items (items ## "+j0+" and "+i2+" are identical)"}];
-return false;
-break outer0;
-}
-}
-}
-}
-}
-}
-else {
-validate10.errors = [{instancePath:instancePath+"/backends/" + i0+"/kinds",schemaPath:"#/properties/backends/items/properties/kinds/type",keyword:"type",params:{type: "array"},message:"must be array"}];
-return false;
-}
-}
-var valid10 = _errs87 === errors;
-}
-else {
-var valid10 = true;
-}
-if(valid10){
-if(data24.connections_lookup_pattern !== undefined){
-let data29 = data24.connections_lookup_pattern;
+if(data26.port !== undefined){
+let data29 = data26.port;
 const _errs97 = errors;
 const _errs98 = errors;
-let valid14 = false;
+let valid11 = false;
 const _errs99 = errors;
-if(typeof data29 !== "string"){
-const err35 = {instancePath:instancePath+"/backends/" + i0+"/connections_lookup_pattern",schemaPath:"#/properties/backends/items/properties/connections_lookup_pattern/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(!(((typeof data29 == "number") && (!(data29 % 1) && !isNaN(data29))) && (isFinite(data29)))){
+const err35 = {instancePath:instancePath+"/metrics/port",schemaPath:"#/properties/metrics/properties/port/anyOf/0/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err35];
 }
@@ -1181,12 +1173,10 @@ vErrors.push(err35);
 }
 errors++;
 }
-var _valid5 = _errs99 === errors;
-valid14 = valid14 || _valid5;
-if(!valid14){
-const _errs101 = errors;
-if(data29 !== null){
-const err36 = {instancePath:instancePath+"/backends/" + i0+"/connections_lookup_pattern",schemaPath:"#/properties/backends/items/properties/connections_lookup_pattern/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(errors === _errs99){
+if((typeof data29 == "number") && (isFinite(data29))){
+if(data29 > 65535 || isNaN(data29)){
+const err36 = {instancePath:instancePath+"/metrics/port",schemaPath:"#/properties/metrics/properties/port/anyOf/0/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65535},message:"must be <= 65535"};
 if(vErrors === null){
 vErrors = [err36];
 }
@@ -1195,16 +1185,44 @@ vErrors.push(err36);
 }
 errors++;
 }
-var _valid5 = _errs101 === errors;
-valid14 = valid14 || _valid5;
-}
-if(!valid14){
-const err37 = {instancePath:instancePath+"/backends/" + i0+"/connections_lookup_pattern",schemaPath:"#/properties/backends/items/properties/connections_lookup_pattern/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+else {
+if(data29 < 0 || isNaN(data29)){
+const err37 = {instancePath:instancePath+"/metrics/port",schemaPath:"#/properties/metrics/properties/port/anyOf/0/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err37];
 }
 else {
 vErrors.push(err37);
+}
+errors++;
+}
+}
+}
+}
+var _valid5 = _errs99 === errors;
+valid11 = valid11 || _valid5;
+if(!valid11){
+const _errs101 = errors;
+if(data29 !== null){
+const err38 = {instancePath:instancePath+"/metrics/port",schemaPath:"#/properties/metrics/properties/port/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(vErrors === null){
+vErrors = [err38];
+}
+else {
+vErrors.push(err38);
+}
+errors++;
+}
+var _valid5 = _errs101 === errors;
+valid11 = valid11 || _valid5;
+}
+if(!valid11){
+const err39 = {instancePath:instancePath+"/metrics/port",schemaPath:"#/properties/metrics/properties/port/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err39];
+}
+else {
+vErrors.push(err39);
 }
 errors++;
 validate10.errors = vErrors;
@@ -1226,42 +1244,98 @@ var valid10 = _errs97 === errors;
 else {
 var valid10 = true;
 }
-if(valid10){
-if(data24.variables_lookup_pattern !== undefined){
-let data30 = data24.variables_lookup_pattern;
+}
+}
+}
+}
+}
+else {
+validate10.errors = [{instancePath:instancePath+"/metrics",schemaPath:"#/properties/metrics/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+var valid0 = _errs90 === errors;
+if(valid0){
+if(data.backends !== undefined){
+let data30 = data.backends;
 const _errs103 = errors;
-const _errs104 = errors;
-let valid15 = false;
+if(errors === _errs103){
+if(Array.isArray(data30)){
+if(data30.length > 32){
+validate10.errors = [{instancePath:instancePath+"/backends",schemaPath:"#/properties/backends/maxItems",keyword:"maxItems",params:{limit: 32},message:"must NOT have more than 32 items"}];
+return false;
+}
+else {
+var valid12 = true;
+const len0 = data30.length;
+for(let i0=0; i0<len0; i0++){
+let data31 = data30[i0];
 const _errs105 = errors;
-if(typeof data30 !== "string"){
-const err38 = {instancePath:instancePath+"/backends/" + i0+"/variables_lookup_pattern",schemaPath:"#/properties/backends/items/properties/variables_lookup_pattern/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err38];
+if(errors === _errs105){
+if(data31 && typeof data31 == "object" && !Array.isArray(data31)){
+let missing6;
+if((data31.type === undefined) && (missing6 = "type")){
+validate10.errors = [{instancePath:instancePath+"/backends/" + i0,schemaPath:"#/properties/backends/items/required",keyword:"required",params:{missingProperty: missing6},message:"must have required property '"+missing6+"'"}];
+return false;
 }
 else {
-vErrors.push(err38);
+if(data31.type !== undefined){
+let data32 = data31.type;
+const _errs108 = errors;
+if(errors === _errs108){
+if(typeof data32 === "string"){
+if(func3(data32) < 1){
+validate10.errors = [{instancePath:instancePath+"/backends/" + i0+"/type",schemaPath:"#/properties/backends/items/properties/type/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
 }
-errors++;
-}
-var _valid6 = _errs105 === errors;
-valid15 = valid15 || _valid6;
-if(!valid15){
-const _errs107 = errors;
-if(data30 !== null){
-const err39 = {instancePath:instancePath+"/backends/" + i0+"/variables_lookup_pattern",schemaPath:"#/properties/backends/items/properties/variables_lookup_pattern/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
-if(vErrors === null){
-vErrors = [err39];
 }
 else {
-vErrors.push(err39);
+validate10.errors = [{instancePath:instancePath+"/backends/" + i0+"/type",schemaPath:"#/properties/backends/items/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
 }
-errors++;
 }
-var _valid6 = _errs107 === errors;
-valid15 = valid15 || _valid6;
+var valid13 = _errs108 === errors;
 }
-if(!valid15){
-const err40 = {instancePath:instancePath+"/backends/" + i0+"/variables_lookup_pattern",schemaPath:"#/properties/backends/items/properties/variables_lookup_pattern/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+else {
+var valid13 = true;
+}
+if(valid13){
+if(data31.name !== undefined){
+let data33 = data31.name;
+const _errs110 = errors;
+if(errors === _errs110){
+if(typeof data33 === "string"){
+if(!pattern2.test(data33)){
+validate10.errors = [{instancePath:instancePath+"/backends/" + i0+"/name",schemaPath:"#/properties/backends/items/properties/name/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9][a-z0-9_-]{0,62}$"},message:"must match pattern \""+"^[a-z0-9][a-z0-9_-]{0,62}$"+"\""}];
+return false;
+}
+}
+else {
+validate10.errors = [{instancePath:instancePath+"/backends/" + i0+"/name",schemaPath:"#/properties/backends/items/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid13 = _errs110 === errors;
+}
+else {
+var valid13 = true;
+}
+if(valid13){
+if(data31.kinds !== undefined){
+let data34 = data31.kinds;
+const _errs112 = errors;
+if(errors === _errs112){
+if(Array.isArray(data34)){
+var valid14 = true;
+const len1 = data34.length;
+for(let i1=0; i1<len1; i1++){
+let data35 = data34[i1];
+const _errs114 = errors;
+const _errs115 = errors;
+let valid15 = false;
+const _errs116 = errors;
+if(typeof data35 !== "string"){
+const err40 = {instancePath:instancePath+"/backends/" + i0+"/kinds/" + i1,schemaPath:"#/properties/backends/items/properties/kinds/items/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err40];
 }
@@ -1269,34 +1343,9 @@ else {
 vErrors.push(err40);
 }
 errors++;
-validate10.errors = vErrors;
-return false;
 }
-else {
-errors = _errs104;
-if(vErrors !== null){
-if(_errs104){
-vErrors.length = _errs104;
-}
-else {
-vErrors = null;
-}
-}
-}
-var valid10 = _errs103 === errors;
-}
-else {
-var valid10 = true;
-}
-if(valid10){
-if(data24.config_lookup_pattern !== undefined){
-let data31 = data24.config_lookup_pattern;
-const _errs109 = errors;
-const _errs110 = errors;
-let valid16 = false;
-const _errs111 = errors;
-if(typeof data31 !== "string"){
-const err41 = {instancePath:instancePath+"/backends/" + i0+"/config_lookup_pattern",schemaPath:"#/properties/backends/items/properties/config_lookup_pattern/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if("connections" !== data35){
+const err41 = {instancePath:instancePath+"/backends/" + i0+"/kinds/" + i1,schemaPath:"#/properties/backends/items/properties/kinds/items/anyOf/0/const",keyword:"const",params:{allowedValue: "connections"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err41];
 }
@@ -1305,12 +1354,12 @@ vErrors.push(err41);
 }
 errors++;
 }
-var _valid7 = _errs111 === errors;
-valid16 = valid16 || _valid7;
-if(!valid16){
-const _errs113 = errors;
-if(data31 !== null){
-const err42 = {instancePath:instancePath+"/backends/" + i0+"/config_lookup_pattern",schemaPath:"#/properties/backends/items/properties/config_lookup_pattern/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+var _valid6 = _errs116 === errors;
+valid15 = valid15 || _valid6;
+if(!valid15){
+const _errs118 = errors;
+if(typeof data35 !== "string"){
+const err42 = {instancePath:instancePath+"/backends/" + i0+"/kinds/" + i1,schemaPath:"#/properties/backends/items/properties/kinds/items/anyOf/1/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err42];
 }
@@ -1319,11 +1368,8 @@ vErrors.push(err42);
 }
 errors++;
 }
-var _valid7 = _errs113 === errors;
-valid16 = valid16 || _valid7;
-}
-if(!valid16){
-const err43 = {instancePath:instancePath+"/backends/" + i0+"/config_lookup_pattern",schemaPath:"#/properties/backends/items/properties/config_lookup_pattern/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if("variables" !== data35){
+const err43 = {instancePath:instancePath+"/backends/" + i0+"/kinds/" + i1,schemaPath:"#/properties/backends/items/properties/kinds/items/anyOf/1/const",keyword:"const",params:{allowedValue: "variables"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err43];
 }
@@ -1331,208 +1377,13 @@ else {
 vErrors.push(err43);
 }
 errors++;
-validate10.errors = vErrors;
-return false;
 }
-else {
-errors = _errs110;
-if(vErrors !== null){
-if(_errs110){
-vErrors.length = _errs110;
-}
-else {
-vErrors = null;
-}
-}
-}
-var valid10 = _errs109 === errors;
-}
-else {
-var valid10 = true;
-}
-if(valid10){
-if(data24.cache_ttl_seconds !== undefined){
-let data32 = data24.cache_ttl_seconds;
-const _errs115 = errors;
-if(errors === _errs115){
-if((typeof data32 == "number") && (isFinite(data32))){
-if(data32 > 86400 || isNaN(data32)){
-validate10.errors = [{instancePath:instancePath+"/backends/" + i0+"/cache_ttl_seconds",schemaPath:"#/properties/backends/items/properties/cache_ttl_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 86400},message:"must be <= 86400"}];
-return false;
-}
-else {
-if(data32 < 0 || isNaN(data32)){
-validate10.errors = [{instancePath:instancePath+"/backends/" + i0+"/cache_ttl_seconds",schemaPath:"#/properties/backends/items/properties/cache_ttl_seconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
-return false;
-}
-}
-}
-else {
-validate10.errors = [{instancePath:instancePath+"/backends/" + i0+"/cache_ttl_seconds",schemaPath:"#/properties/backends/items/properties/cache_ttl_seconds/type",keyword:"type",params:{type: "number"},message:"must be number"}];
-return false;
-}
-}
-var valid10 = _errs115 === errors;
-}
-else {
-var valid10 = true;
-}
-}
-}
-}
-}
-}
-}
-}
-}
-else {
-validate10.errors = [{instancePath:instancePath+"/backends/" + i0,schemaPath:"#/properties/backends/items/type",keyword:"type",params:{type: "object"},message:"must be object"}];
-return false;
-}
-}
-var valid9 = _errs80 === errors;
-if(!valid9){
-break;
-}
-}
-}
-}
-else {
-validate10.errors = [{instancePath:instancePath+"/backends",schemaPath:"#/properties/backends/type",keyword:"type",params:{type: "array"},message:"must be array"}];
-return false;
-}
-}
-var valid0 = _errs78 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-let data33 = data.critical_connections;
-const _errs117 = errors;
-if(errors === _errs117){
-if(Array.isArray(data33)){
-if(data33.length > 100){
-validate10.errors = [{instancePath:instancePath+"/critical_connections",schemaPath:"#/properties/critical_connections/maxItems",keyword:"maxItems",params:{limit: 100},message:"must NOT have more than 100 items"}];
-return false;
-}
-else {
-var valid17 = true;
-const len2 = data33.length;
-for(let i3=0; i3<len2; i3++){
-let data34 = data33[i3];
-const _errs119 = errors;
-if(errors === _errs119){
-if(typeof data34 === "string"){
-if(func3(data34) > 250){
-validate10.errors = [{instancePath:instancePath+"/critical_connections/" + i3,schemaPath:"#/properties/critical_connections/items/maxLength",keyword:"maxLength",params:{limit: 250},message:"must NOT have more than 250 characters"}];
-return false;
-}
-else {
-if(func3(data34) < 1){
-validate10.errors = [{instancePath:instancePath+"/critical_connections/" + i3,schemaPath:"#/properties/critical_connections/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
-return false;
-}
-}
-}
-else {
-validate10.errors = [{instancePath:instancePath+"/critical_connections/" + i3,schemaPath:"#/properties/critical_connections/items/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-}
-var valid17 = _errs119 === errors;
-if(!valid17){
-break;
-}
-}
-}
-}
-else {
-validate10.errors = [{instancePath:instancePath+"/critical_connections",schemaPath:"#/properties/critical_connections/type",keyword:"type",params:{type: "array"},message:"must be array"}];
-return false;
-}
-}
-var valid0 = _errs117 === errors;
-if(valid0){
-let data35 = data.connection_checks;
-const _errs121 = errors;
-if(errors === _errs121){
-if(data35 && typeof data35 == "object" && !Array.isArray(data35)){
-if(data35.timeout_seconds === undefined){
-data35.timeout_seconds = 3;
-}
-if(data35.interval_seconds === undefined){
-data35.interval_seconds = 60;
-}
-if(data35.on_failure === undefined){
-data35.on_failure = "degrade";
-}
-let missing6;
-if((((data35.timeout_seconds === undefined) && (missing6 = "timeout_seconds")) || ((data35.interval_seconds === undefined) && (missing6 = "interval_seconds"))) || ((data35.on_failure === undefined) && (missing6 = "on_failure"))){
-validate10.errors = [{instancePath:instancePath+"/connection_checks",schemaPath:"#/properties/connection_checks/required",keyword:"required",params:{missingProperty: missing6},message:"must have required property '"+missing6+"'"}];
-return false;
-}
-else {
-const _errs123 = errors;
-for(const key5 in data35){
-if(!(((key5 === "timeout_seconds") || (key5 === "interval_seconds")) || (key5 === "on_failure"))){
-validate10.errors = [{instancePath:instancePath+"/connection_checks",schemaPath:"#/properties/connection_checks/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties"}];
-return false;
-break;
-}
-}
-if(_errs123 === errors){
-let data36 = data35.timeout_seconds;
-const _errs124 = errors;
-if(errors === _errs124){
-if((typeof data36 == "number") && (isFinite(data36))){
-if(data36 > 60 || isNaN(data36)){
-validate10.errors = [{instancePath:instancePath+"/connection_checks/timeout_seconds",schemaPath:"#/properties/connection_checks/properties/timeout_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 60},message:"must be <= 60"}];
-return false;
-}
-else {
-if(data36 <= 0 || isNaN(data36)){
-validate10.errors = [{instancePath:instancePath+"/connection_checks/timeout_seconds",schemaPath:"#/properties/connection_checks/properties/timeout_seconds/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0"}];
-return false;
-}
-}
-}
-else {
-validate10.errors = [{instancePath:instancePath+"/connection_checks/timeout_seconds",schemaPath:"#/properties/connection_checks/properties/timeout_seconds/type",keyword:"type",params:{type: "number"},message:"must be number"}];
-return false;
-}
-}
-var valid18 = _errs124 === errors;
-if(valid18){
-let data37 = data35.interval_seconds;
-const _errs126 = errors;
-if(errors === _errs126){
-if((typeof data37 == "number") && (isFinite(data37))){
-if(data37 > 86400 || isNaN(data37)){
-validate10.errors = [{instancePath:instancePath+"/connection_checks/interval_seconds",schemaPath:"#/properties/connection_checks/properties/interval_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 86400},message:"must be <= 86400"}];
-return false;
-}
-else {
-if(data37 < 1 || isNaN(data37)){
-validate10.errors = [{instancePath:instancePath+"/connection_checks/interval_seconds",schemaPath:"#/properties/connection_checks/properties/interval_seconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
-return false;
-}
-}
-}
-else {
-validate10.errors = [{instancePath:instancePath+"/connection_checks/interval_seconds",schemaPath:"#/properties/connection_checks/properties/interval_seconds/type",keyword:"type",params:{type: "number"},message:"must be number"}];
-return false;
-}
-}
-var valid18 = _errs126 === errors;
-if(valid18){
-let data38 = data35.on_failure;
-const _errs128 = errors;
-const _errs129 = errors;
-let valid19 = false;
-const _errs130 = errors;
-if(typeof data38 !== "string"){
-const err44 = {instancePath:instancePath+"/connection_checks/on_failure",schemaPath:"#/properties/connection_checks/properties/on_failure/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+var _valid6 = _errs118 === errors;
+valid15 = valid15 || _valid6;
+if(!valid15){
+const _errs120 = errors;
+if(typeof data35 !== "string"){
+const err44 = {instancePath:instancePath+"/backends/" + i0+"/kinds/" + i1,schemaPath:"#/properties/backends/items/properties/kinds/items/anyOf/2/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err44];
 }
@@ -1541,8 +1392,8 @@ vErrors.push(err44);
 }
 errors++;
 }
-if("degrade" !== data38){
-const err45 = {instancePath:instancePath+"/connection_checks/on_failure",schemaPath:"#/properties/connection_checks/properties/on_failure/anyOf/0/const",keyword:"const",params:{allowedValue: "degrade"},message:"must be equal to constant"};
+if("config" !== data35){
+const err45 = {instancePath:instancePath+"/backends/" + i0+"/kinds/" + i1,schemaPath:"#/properties/backends/items/properties/kinds/items/anyOf/2/const",keyword:"const",params:{allowedValue: "config"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err45];
 }
@@ -1551,12 +1402,12 @@ vErrors.push(err45);
 }
 errors++;
 }
-var _valid8 = _errs130 === errors;
-valid19 = valid19 || _valid8;
-if(!valid19){
-const _errs132 = errors;
-if(typeof data38 !== "string"){
-const err46 = {instancePath:instancePath+"/connection_checks/on_failure",schemaPath:"#/properties/connection_checks/properties/on_failure/anyOf/1/type",keyword:"type",params:{type: "string"},message:"must be string"};
+var _valid6 = _errs120 === errors;
+valid15 = valid15 || _valid6;
+}
+}
+if(!valid15){
+const err46 = {instancePath:instancePath+"/backends/" + i0+"/kinds/" + i1,schemaPath:"#/properties/backends/items/properties/kinds/items/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
 if(vErrors === null){
 vErrors = [err46];
 }
@@ -1564,9 +1415,61 @@ else {
 vErrors.push(err46);
 }
 errors++;
+validate10.errors = vErrors;
+return false;
 }
-if("fail" !== data38){
-const err47 = {instancePath:instancePath+"/connection_checks/on_failure",schemaPath:"#/properties/connection_checks/properties/on_failure/anyOf/1/const",keyword:"const",params:{allowedValue: "fail"},message:"must be equal to constant"};
+else {
+errors = _errs115;
+if(vErrors !== null){
+if(_errs115){
+vErrors.length = _errs115;
+}
+else {
+vErrors = null;
+}
+}
+}
+var valid14 = _errs114 === errors;
+if(!valid14){
+break;
+}
+}
+if(valid14){
+let i2 = data34.length;
+let j0;
+if(i2 > 1){
+outer0:
+for(;i2--;){
+for(j0 = i2; j0--;){
+if(func0(data34[i2], data34[j0])){
+validate10.errors = [{instancePath:instancePath+"/backends/" + i0+"/kinds",schemaPath:"#/properties/backends/items/properties/kinds/uniqueItems",keyword:"uniqueItems",params:{i: i2, j: j0},message:"must NOT have duplicate items (items ## "+j0+" and "+i2+" are identical)"}];
+return false;
+break outer0;
+}
+}
+}
+}
+}
+}
+else {
+validate10.errors = [{instancePath:instancePath+"/backends/" + i0+"/kinds",schemaPath:"#/properties/backends/items/properties/kinds/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+return false;
+}
+}
+var valid13 = _errs112 === errors;
+}
+else {
+var valid13 = true;
+}
+if(valid13){
+if(data31.connections_lookup_pattern !== undefined){
+let data36 = data31.connections_lookup_pattern;
+const _errs122 = errors;
+const _errs123 = errors;
+let valid17 = false;
+const _errs124 = errors;
+if(typeof data36 !== "string"){
+const err47 = {instancePath:instancePath+"/backends/" + i0+"/connections_lookup_pattern",schemaPath:"#/properties/backends/items/properties/connections_lookup_pattern/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err47];
 }
@@ -1575,16 +1478,92 @@ vErrors.push(err47);
 }
 errors++;
 }
-var _valid8 = _errs132 === errors;
-valid19 = valid19 || _valid8;
-}
-if(!valid19){
-const err48 = {instancePath:instancePath+"/connection_checks/on_failure",schemaPath:"#/properties/connection_checks/properties/on_failure/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+var _valid7 = _errs124 === errors;
+valid17 = valid17 || _valid7;
+if(!valid17){
+const _errs126 = errors;
+if(data36 !== null){
+const err48 = {instancePath:instancePath+"/backends/" + i0+"/connections_lookup_pattern",schemaPath:"#/properties/backends/items/properties/connections_lookup_pattern/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
 vErrors = [err48];
 }
 else {
 vErrors.push(err48);
+}
+errors++;
+}
+var _valid7 = _errs126 === errors;
+valid17 = valid17 || _valid7;
+}
+if(!valid17){
+const err49 = {instancePath:instancePath+"/backends/" + i0+"/connections_lookup_pattern",schemaPath:"#/properties/backends/items/properties/connections_lookup_pattern/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err49];
+}
+else {
+vErrors.push(err49);
+}
+errors++;
+validate10.errors = vErrors;
+return false;
+}
+else {
+errors = _errs123;
+if(vErrors !== null){
+if(_errs123){
+vErrors.length = _errs123;
+}
+else {
+vErrors = null;
+}
+}
+}
+var valid13 = _errs122 === errors;
+}
+else {
+var valid13 = true;
+}
+if(valid13){
+if(data31.variables_lookup_pattern !== undefined){
+let data37 = data31.variables_lookup_pattern;
+const _errs128 = errors;
+const _errs129 = errors;
+let valid18 = false;
+const _errs130 = errors;
+if(typeof data37 !== "string"){
+const err50 = {instancePath:instancePath+"/backends/" + i0+"/variables_lookup_pattern",schemaPath:"#/properties/backends/items/properties/variables_lookup_pattern/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err50];
+}
+else {
+vErrors.push(err50);
+}
+errors++;
+}
+var _valid8 = _errs130 === errors;
+valid18 = valid18 || _valid8;
+if(!valid18){
+const _errs132 = errors;
+if(data37 !== null){
+const err51 = {instancePath:instancePath+"/backends/" + i0+"/variables_lookup_pattern",schemaPath:"#/properties/backends/items/properties/variables_lookup_pattern/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(vErrors === null){
+vErrors = [err51];
+}
+else {
+vErrors.push(err51);
+}
+errors++;
+}
+var _valid8 = _errs132 === errors;
+valid18 = valid18 || _valid8;
+}
+if(!valid18){
+const err52 = {instancePath:instancePath+"/backends/" + i0+"/variables_lookup_pattern",schemaPath:"#/properties/backends/items/properties/variables_lookup_pattern/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err52];
+}
+else {
+vErrors.push(err52);
 }
 errors++;
 validate10.errors = vErrors;
@@ -1601,137 +1580,20 @@ vErrors = null;
 }
 }
 }
-var valid18 = _errs128 === errors;
-}
-}
-}
-}
+var valid13 = _errs128 === errors;
 }
 else {
-validate10.errors = [{instancePath:instancePath+"/connection_checks",schemaPath:"#/properties/connection_checks/type",keyword:"type",params:{type: "object"},message:"must be object"}];
-return false;
+var valid13 = true;
 }
-}
-var valid0 = _errs121 === errors;
-if(valid0){
-if(data.auth !== undefined){
-let data39 = data.auth;
+if(valid13){
+if(data31.config_lookup_pattern !== undefined){
+let data38 = data31.config_lookup_pattern;
 const _errs134 = errors;
-if(errors === _errs134){
-if(data39 && typeof data39 == "object" && !Array.isArray(data39)){
-if(data39.enforce === undefined){
-data39.enforce = true;
-}
-if(data39.clock_skew_seconds === undefined){
-data39.clock_skew_seconds = 30;
-}
-if(data39.max_token_bytes === undefined){
-data39.max_token_bytes = 8192;
-}
-if(data39.token_cache_size === undefined){
-data39.token_cache_size = 10000;
-}
-if(data39.keys === undefined){
-data39.keys = [];
-}
-if(data39.jwks === undefined){
-data39.jwks = [];
-}
-if(data39.policies === undefined){
-data39.policies = [];
-}
-if(data39.rate_limit === undefined){
-data39.rate_limit = {"max":1000,"window_seconds":1};
-}
-let missing7;
-if(((((((((data39.enforce === undefined) && (missing7 = "enforce")) || ((data39.clock_skew_seconds === undefined) && (missing7 = "clock_skew_seconds"))) || ((data39.max_token_bytes === undefined) && (missing7 = "max_token_bytes"))) || ((data39.token_cache_size === undefined) && (missing7 = "token_cache_size"))) || ((data39.keys === undefined) && (missing7 = "keys"))) || ((data39.jwks === undefined) && (missing7 = "jwks"))) || ((data39.policies === undefined) && (missing7 = "policies"))) || ((data39.rate_limit === undefined) && (missing7 = "rate_limit"))){
-validate10.errors = [{instancePath:instancePath+"/auth",schemaPath:"#/properties/auth/required",keyword:"required",params:{missingProperty: missing7},message:"must have required property '"+missing7+"'"}];
-return false;
-}
-else {
+const _errs135 = errors;
+let valid19 = false;
 const _errs136 = errors;
-for(const key6 in data39){
-if(!(func2.call(schema11.properties.auth.properties, key6))){
-validate10.errors = [{instancePath:instancePath+"/auth",schemaPath:"#/properties/auth/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties"}];
-return false;
-break;
-}
-}
-if(_errs136 === errors){
-const _errs137 = errors;
-if(typeof data39.enforce !== "boolean"){
-validate10.errors = [{instancePath:instancePath+"/auth/enforce",schemaPath:"#/properties/auth/properties/enforce/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
-return false;
-}
-var valid20 = _errs137 === errors;
-if(valid20){
-if(data39.audience !== undefined){
-let data41 = data39.audience;
-const _errs139 = errors;
-const _errs140 = errors;
-let valid21 = false;
-const _errs141 = errors;
-if(errors === _errs141){
-if(typeof data41 === "string"){
-if(func3(data41) < 1){
-const err49 = {instancePath:instancePath+"/auth/audience",schemaPath:"#/properties/auth/properties/audience/anyOf/0/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
-if(vErrors === null){
-vErrors = [err49];
-}
-else {
-vErrors.push(err49);
-}
-errors++;
-}
-}
-else {
-const err50 = {instancePath:instancePath+"/auth/audience",schemaPath:"#/properties/auth/properties/audience/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err50];
-}
-else {
-vErrors.push(err50);
-}
-errors++;
-}
-}
-var _valid9 = _errs141 === errors;
-valid21 = valid21 || _valid9;
-if(!valid21){
-const _errs143 = errors;
-if(errors === _errs143){
-if(Array.isArray(data41)){
-if(data41.length < 1){
-const err51 = {instancePath:instancePath+"/auth/audience",schemaPath:"#/properties/auth/properties/audience/anyOf/1/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
-if(vErrors === null){
-vErrors = [err51];
-}
-else {
-vErrors.push(err51);
-}
-errors++;
-}
-else {
-var valid22 = true;
-const len3 = data41.length;
-for(let i4=0; i4<len3; i4++){
-let data42 = data41[i4];
-const _errs145 = errors;
-if(errors === _errs145){
-if(typeof data42 === "string"){
-if(func3(data42) < 1){
-const err52 = {instancePath:instancePath+"/auth/audience/" + i4,schemaPath:"#/properties/auth/properties/audience/anyOf/1/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
-if(vErrors === null){
-vErrors = [err52];
-}
-else {
-vErrors.push(err52);
-}
-errors++;
-}
-}
-else {
-const err53 = {instancePath:instancePath+"/auth/audience/" + i4,schemaPath:"#/properties/auth/properties/audience/anyOf/1/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(typeof data38 !== "string"){
+const err53 = {instancePath:instancePath+"/backends/" + i0+"/config_lookup_pattern",schemaPath:"#/properties/backends/items/properties/config_lookup_pattern/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err53];
 }
@@ -1740,16 +1602,12 @@ vErrors.push(err53);
 }
 errors++;
 }
-}
-var valid22 = _errs145 === errors;
-if(!valid22){
-break;
-}
-}
-}
-}
-else {
-const err54 = {instancePath:instancePath+"/auth/audience",schemaPath:"#/properties/auth/properties/audience/anyOf/1/type",keyword:"type",params:{type: "array"},message:"must be array"};
+var _valid9 = _errs136 === errors;
+valid19 = valid19 || _valid9;
+if(!valid19){
+const _errs138 = errors;
+if(data38 !== null){
+const err54 = {instancePath:instancePath+"/backends/" + i0+"/config_lookup_pattern",schemaPath:"#/properties/backends/items/properties/config_lookup_pattern/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
 vErrors = [err54];
 }
@@ -1758,12 +1616,11 @@ vErrors.push(err54);
 }
 errors++;
 }
+var _valid9 = _errs138 === errors;
+valid19 = valid19 || _valid9;
 }
-var _valid9 = _errs143 === errors;
-valid21 = valid21 || _valid9;
-}
-if(!valid21){
-const err55 = {instancePath:instancePath+"/auth/audience",schemaPath:"#/properties/auth/properties/audience/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(!valid19){
+const err55 = {instancePath:instancePath+"/backends/" + i0+"/config_lookup_pattern",schemaPath:"#/properties/backends/items/properties/config_lookup_pattern/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
 if(vErrors === null){
 vErrors = [err55];
 }
@@ -1775,32 +1632,204 @@ validate10.errors = vErrors;
 return false;
 }
 else {
-errors = _errs140;
+errors = _errs135;
 if(vErrors !== null){
-if(_errs140){
-vErrors.length = _errs140;
+if(_errs135){
+vErrors.length = _errs135;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid20 = _errs139 === errors;
+var valid13 = _errs134 === errors;
+}
+else {
+var valid13 = true;
+}
+if(valid13){
+if(data31.cache_ttl_seconds !== undefined){
+let data39 = data31.cache_ttl_seconds;
+const _errs140 = errors;
+if(errors === _errs140){
+if((typeof data39 == "number") && (isFinite(data39))){
+if(data39 > 86400 || isNaN(data39)){
+validate10.errors = [{instancePath:instancePath+"/backends/" + i0+"/cache_ttl_seconds",schemaPath:"#/properties/backends/items/properties/cache_ttl_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 86400},message:"must be <= 86400"}];
+return false;
+}
+else {
+if(data39 < 0 || isNaN(data39)){
+validate10.errors = [{instancePath:instancePath+"/backends/" + i0+"/cache_ttl_seconds",schemaPath:"#/properties/backends/items/properties/cache_ttl_seconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+}
+else {
+validate10.errors = [{instancePath:instancePath+"/backends/" + i0+"/cache_ttl_seconds",schemaPath:"#/properties/backends/items/properties/cache_ttl_seconds/type",keyword:"type",params:{type: "number"},message:"must be number"}];
+return false;
+}
+}
+var valid13 = _errs140 === errors;
+}
+else {
+var valid13 = true;
+}
+}
+}
+}
+}
+}
+}
+}
+}
+else {
+validate10.errors = [{instancePath:instancePath+"/backends/" + i0,schemaPath:"#/properties/backends/items/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+var valid12 = _errs105 === errors;
+if(!valid12){
+break;
+}
+}
+}
+}
+else {
+validate10.errors = [{instancePath:instancePath+"/backends",schemaPath:"#/properties/backends/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+return false;
+}
+}
+var valid0 = _errs103 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+let data40 = data.critical_connections;
+const _errs142 = errors;
+if(errors === _errs142){
+if(Array.isArray(data40)){
+if(data40.length > 100){
+validate10.errors = [{instancePath:instancePath+"/critical_connections",schemaPath:"#/properties/critical_connections/maxItems",keyword:"maxItems",params:{limit: 100},message:"must NOT have more than 100 items"}];
+return false;
 }
 else {
 var valid20 = true;
+const len2 = data40.length;
+for(let i3=0; i3<len2; i3++){
+let data41 = data40[i3];
+const _errs144 = errors;
+if(errors === _errs144){
+if(typeof data41 === "string"){
+if(func3(data41) > 250){
+validate10.errors = [{instancePath:instancePath+"/critical_connections/" + i3,schemaPath:"#/properties/critical_connections/items/maxLength",keyword:"maxLength",params:{limit: 250},message:"must NOT have more than 250 characters"}];
+return false;
 }
-if(valid20){
-if(data39.issuer !== undefined){
-let data43 = data39.issuer;
-const _errs147 = errors;
+else {
+if(func3(data41) < 1){
+validate10.errors = [{instancePath:instancePath+"/critical_connections/" + i3,schemaPath:"#/properties/critical_connections/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+}
+}
+else {
+validate10.errors = [{instancePath:instancePath+"/critical_connections/" + i3,schemaPath:"#/properties/critical_connections/items/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid20 = _errs144 === errors;
+if(!valid20){
+break;
+}
+}
+}
+}
+else {
+validate10.errors = [{instancePath:instancePath+"/critical_connections",schemaPath:"#/properties/critical_connections/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+return false;
+}
+}
+var valid0 = _errs142 === errors;
+if(valid0){
+let data42 = data.connection_checks;
+const _errs146 = errors;
+if(errors === _errs146){
+if(data42 && typeof data42 == "object" && !Array.isArray(data42)){
+if(data42.timeout_seconds === undefined){
+data42.timeout_seconds = 3;
+}
+if(data42.interval_seconds === undefined){
+data42.interval_seconds = 60;
+}
+if(data42.on_failure === undefined){
+data42.on_failure = "degrade";
+}
+let missing7;
+if((((data42.timeout_seconds === undefined) && (missing7 = "timeout_seconds")) || ((data42.interval_seconds === undefined) && (missing7 = "interval_seconds"))) || ((data42.on_failure === undefined) && (missing7 = "on_failure"))){
+validate10.errors = [{instancePath:instancePath+"/connection_checks",schemaPath:"#/properties/connection_checks/required",keyword:"required",params:{missingProperty: missing7},message:"must have required property '"+missing7+"'"}];
+return false;
+}
+else {
 const _errs148 = errors;
-let valid23 = false;
+for(const key6 in data42){
+if(!(((key6 === "timeout_seconds") || (key6 === "interval_seconds")) || (key6 === "on_failure"))){
+validate10.errors = [{instancePath:instancePath+"/connection_checks",schemaPath:"#/properties/connection_checks/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs148 === errors){
+let data43 = data42.timeout_seconds;
 const _errs149 = errors;
 if(errors === _errs149){
-if(typeof data43 === "string"){
-if(func3(data43) < 1){
-const err56 = {instancePath:instancePath+"/auth/issuer",schemaPath:"#/properties/auth/properties/issuer/anyOf/0/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if((typeof data43 == "number") && (isFinite(data43))){
+if(data43 > 60 || isNaN(data43)){
+validate10.errors = [{instancePath:instancePath+"/connection_checks/timeout_seconds",schemaPath:"#/properties/connection_checks/properties/timeout_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 60},message:"must be <= 60"}];
+return false;
+}
+else {
+if(data43 <= 0 || isNaN(data43)){
+validate10.errors = [{instancePath:instancePath+"/connection_checks/timeout_seconds",schemaPath:"#/properties/connection_checks/properties/timeout_seconds/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0"}];
+return false;
+}
+}
+}
+else {
+validate10.errors = [{instancePath:instancePath+"/connection_checks/timeout_seconds",schemaPath:"#/properties/connection_checks/properties/timeout_seconds/type",keyword:"type",params:{type: "number"},message:"must be number"}];
+return false;
+}
+}
+var valid21 = _errs149 === errors;
+if(valid21){
+let data44 = data42.interval_seconds;
+const _errs151 = errors;
+if(errors === _errs151){
+if((typeof data44 == "number") && (isFinite(data44))){
+if(data44 > 86400 || isNaN(data44)){
+validate10.errors = [{instancePath:instancePath+"/connection_checks/interval_seconds",schemaPath:"#/properties/connection_checks/properties/interval_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 86400},message:"must be <= 86400"}];
+return false;
+}
+else {
+if(data44 < 1 || isNaN(data44)){
+validate10.errors = [{instancePath:instancePath+"/connection_checks/interval_seconds",schemaPath:"#/properties/connection_checks/properties/interval_seconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
+return false;
+}
+}
+}
+else {
+validate10.errors = [{instancePath:instancePath+"/connection_checks/interval_seconds",schemaPath:"#/properties/connection_checks/properties/interval_seconds/type",keyword:"type",params:{type: "number"},message:"must be number"}];
+return false;
+}
+}
+var valid21 = _errs151 === errors;
+if(valid21){
+let data45 = data42.on_failure;
+const _errs153 = errors;
+const _errs154 = errors;
+let valid22 = false;
+const _errs155 = errors;
+if(typeof data45 !== "string"){
+const err56 = {instancePath:instancePath+"/connection_checks/on_failure",schemaPath:"#/properties/connection_checks/properties/on_failure/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err56];
 }
@@ -1809,9 +1838,8 @@ vErrors.push(err56);
 }
 errors++;
 }
-}
-else {
-const err57 = {instancePath:instancePath+"/auth/issuer",schemaPath:"#/properties/auth/properties/issuer/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if("degrade" !== data45){
+const err57 = {instancePath:instancePath+"/connection_checks/on_failure",schemaPath:"#/properties/connection_checks/properties/on_failure/anyOf/0/const",keyword:"const",params:{allowedValue: "degrade"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err57];
 }
@@ -1820,15 +1848,12 @@ vErrors.push(err57);
 }
 errors++;
 }
-}
-var _valid10 = _errs149 === errors;
-valid23 = valid23 || _valid10;
-if(!valid23){
-const _errs151 = errors;
-if(errors === _errs151){
-if(Array.isArray(data43)){
-if(data43.length < 1){
-const err58 = {instancePath:instancePath+"/auth/issuer",schemaPath:"#/properties/auth/properties/issuer/anyOf/1/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
+var _valid10 = _errs155 === errors;
+valid22 = valid22 || _valid10;
+if(!valid22){
+const _errs157 = errors;
+if(typeof data45 !== "string"){
+const err58 = {instancePath:instancePath+"/connection_checks/on_failure",schemaPath:"#/properties/connection_checks/properties/on_failure/anyOf/1/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err58];
 }
@@ -1837,16 +1862,8 @@ vErrors.push(err58);
 }
 errors++;
 }
-else {
-var valid24 = true;
-const len4 = data43.length;
-for(let i5=0; i5<len4; i5++){
-let data44 = data43[i5];
-const _errs153 = errors;
-if(errors === _errs153){
-if(typeof data44 === "string"){
-if(func3(data44) < 1){
-const err59 = {instancePath:instancePath+"/auth/issuer/" + i5,schemaPath:"#/properties/auth/properties/issuer/anyOf/1/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if("fail" !== data45){
+const err59 = {instancePath:instancePath+"/connection_checks/on_failure",schemaPath:"#/properties/connection_checks/properties/on_failure/anyOf/1/const",keyword:"const",params:{allowedValue: "fail"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err59];
 }
@@ -1855,9 +1872,11 @@ vErrors.push(err59);
 }
 errors++;
 }
+var _valid10 = _errs157 === errors;
+valid22 = valid22 || _valid10;
 }
-else {
-const err60 = {instancePath:instancePath+"/auth/issuer/" + i5,schemaPath:"#/properties/auth/properties/issuer/anyOf/1/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(!valid22){
+const err60 = {instancePath:instancePath+"/connection_checks/on_failure",schemaPath:"#/properties/connection_checks/properties/on_failure/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
 if(vErrors === null){
 vErrors = [err60];
 }
@@ -1865,17 +1884,94 @@ else {
 vErrors.push(err60);
 }
 errors++;
+validate10.errors = vErrors;
+return false;
+}
+else {
+errors = _errs154;
+if(vErrors !== null){
+if(_errs154){
+vErrors.length = _errs154;
+}
+else {
+vErrors = null;
 }
 }
-var valid24 = _errs153 === errors;
-if(!valid24){
-break;
+}
+var valid21 = _errs153 === errors;
+}
 }
 }
 }
 }
 else {
-const err61 = {instancePath:instancePath+"/auth/issuer",schemaPath:"#/properties/auth/properties/issuer/anyOf/1/type",keyword:"type",params:{type: "array"},message:"must be array"};
+validate10.errors = [{instancePath:instancePath+"/connection_checks",schemaPath:"#/properties/connection_checks/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+var valid0 = _errs146 === errors;
+if(valid0){
+if(data.auth !== undefined){
+let data46 = data.auth;
+const _errs159 = errors;
+if(errors === _errs159){
+if(data46 && typeof data46 == "object" && !Array.isArray(data46)){
+if(data46.enforce === undefined){
+data46.enforce = true;
+}
+if(data46.clock_skew_seconds === undefined){
+data46.clock_skew_seconds = 30;
+}
+if(data46.max_token_bytes === undefined){
+data46.max_token_bytes = 8192;
+}
+if(data46.token_cache_size === undefined){
+data46.token_cache_size = 10000;
+}
+if(data46.keys === undefined){
+data46.keys = [];
+}
+if(data46.jwks === undefined){
+data46.jwks = [];
+}
+if(data46.policies === undefined){
+data46.policies = [];
+}
+if(data46.rate_limit === undefined){
+data46.rate_limit = {"max":1000,"window_seconds":1};
+}
+let missing8;
+if(((((((((data46.enforce === undefined) && (missing8 = "enforce")) || ((data46.clock_skew_seconds === undefined) && (missing8 = "clock_skew_seconds"))) || ((data46.max_token_bytes === undefined) && (missing8 = "max_token_bytes"))) || ((data46.token_cache_size === undefined) && (missing8 = "token_cache_size"))) || ((data46.keys === undefined) && (missing8 = "keys"))) || ((data46.jwks === undefined) && (missing8 = "jwks"))) || ((data46.policies === undefined) && (missing8 = "policies"))) || ((data46.rate_limit === undefined) && (missing8 = "rate_limit"))){
+validate10.errors = [{instancePath:instancePath+"/auth",schemaPath:"#/properties/auth/required",keyword:"required",params:{missingProperty: missing8},message:"must have required property '"+missing8+"'"}];
+return false;
+}
+else {
+const _errs161 = errors;
+for(const key7 in data46){
+if(!(func2.call(schema11.properties.auth.properties, key7))){
+validate10.errors = [{instancePath:instancePath+"/auth",schemaPath:"#/properties/auth/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs161 === errors){
+const _errs162 = errors;
+if(typeof data46.enforce !== "boolean"){
+validate10.errors = [{instancePath:instancePath+"/auth/enforce",schemaPath:"#/properties/auth/properties/enforce/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
+return false;
+}
+var valid23 = _errs162 === errors;
+if(valid23){
+if(data46.audience !== undefined){
+let data48 = data46.audience;
+const _errs164 = errors;
+const _errs165 = errors;
+let valid24 = false;
+const _errs166 = errors;
+if(errors === _errs166){
+if(typeof data48 === "string"){
+if(func3(data48) < 1){
+const err61 = {instancePath:instancePath+"/auth/audience",schemaPath:"#/properties/auth/properties/audience/anyOf/0/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err61];
 }
@@ -1885,11 +1981,8 @@ vErrors.push(err61);
 errors++;
 }
 }
-var _valid10 = _errs151 === errors;
-valid23 = valid23 || _valid10;
-}
-if(!valid23){
-const err62 = {instancePath:instancePath+"/auth/issuer",schemaPath:"#/properties/auth/properties/issuer/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+else {
+const err62 = {instancePath:instancePath+"/auth/audience",schemaPath:"#/properties/auth/properties/audience/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err62];
 }
@@ -1897,36 +1990,240 @@ else {
 vErrors.push(err62);
 }
 errors++;
+}
+}
+var _valid11 = _errs166 === errors;
+valid24 = valid24 || _valid11;
+if(!valid24){
+const _errs168 = errors;
+if(errors === _errs168){
+if(Array.isArray(data48)){
+if(data48.length < 1){
+const err63 = {instancePath:instancePath+"/auth/audience",schemaPath:"#/properties/auth/properties/audience/anyOf/1/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
+if(vErrors === null){
+vErrors = [err63];
+}
+else {
+vErrors.push(err63);
+}
+errors++;
+}
+else {
+var valid25 = true;
+const len3 = data48.length;
+for(let i4=0; i4<len3; i4++){
+let data49 = data48[i4];
+const _errs170 = errors;
+if(errors === _errs170){
+if(typeof data49 === "string"){
+if(func3(data49) < 1){
+const err64 = {instancePath:instancePath+"/auth/audience/" + i4,schemaPath:"#/properties/auth/properties/audience/anyOf/1/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err64];
+}
+else {
+vErrors.push(err64);
+}
+errors++;
+}
+}
+else {
+const err65 = {instancePath:instancePath+"/auth/audience/" + i4,schemaPath:"#/properties/auth/properties/audience/anyOf/1/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err65];
+}
+else {
+vErrors.push(err65);
+}
+errors++;
+}
+}
+var valid25 = _errs170 === errors;
+if(!valid25){
+break;
+}
+}
+}
+}
+else {
+const err66 = {instancePath:instancePath+"/auth/audience",schemaPath:"#/properties/auth/properties/audience/anyOf/1/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err66];
+}
+else {
+vErrors.push(err66);
+}
+errors++;
+}
+}
+var _valid11 = _errs168 === errors;
+valid24 = valid24 || _valid11;
+}
+if(!valid24){
+const err67 = {instancePath:instancePath+"/auth/audience",schemaPath:"#/properties/auth/properties/audience/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err67];
+}
+else {
+vErrors.push(err67);
+}
+errors++;
 validate10.errors = vErrors;
 return false;
 }
 else {
-errors = _errs148;
+errors = _errs165;
 if(vErrors !== null){
-if(_errs148){
-vErrors.length = _errs148;
+if(_errs165){
+vErrors.length = _errs165;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid20 = _errs147 === errors;
+var valid23 = _errs164 === errors;
 }
 else {
-var valid20 = true;
+var valid23 = true;
 }
-if(valid20){
-let data45 = data39.clock_skew_seconds;
-const _errs155 = errors;
-if(errors === _errs155){
-if((typeof data45 == "number") && (isFinite(data45))){
-if(data45 > 300 || isNaN(data45)){
+if(valid23){
+if(data46.issuer !== undefined){
+let data50 = data46.issuer;
+const _errs172 = errors;
+const _errs173 = errors;
+let valid26 = false;
+const _errs174 = errors;
+if(errors === _errs174){
+if(typeof data50 === "string"){
+if(func3(data50) < 1){
+const err68 = {instancePath:instancePath+"/auth/issuer",schemaPath:"#/properties/auth/properties/issuer/anyOf/0/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err68];
+}
+else {
+vErrors.push(err68);
+}
+errors++;
+}
+}
+else {
+const err69 = {instancePath:instancePath+"/auth/issuer",schemaPath:"#/properties/auth/properties/issuer/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err69];
+}
+else {
+vErrors.push(err69);
+}
+errors++;
+}
+}
+var _valid12 = _errs174 === errors;
+valid26 = valid26 || _valid12;
+if(!valid26){
+const _errs176 = errors;
+if(errors === _errs176){
+if(Array.isArray(data50)){
+if(data50.length < 1){
+const err70 = {instancePath:instancePath+"/auth/issuer",schemaPath:"#/properties/auth/properties/issuer/anyOf/1/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
+if(vErrors === null){
+vErrors = [err70];
+}
+else {
+vErrors.push(err70);
+}
+errors++;
+}
+else {
+var valid27 = true;
+const len4 = data50.length;
+for(let i5=0; i5<len4; i5++){
+let data51 = data50[i5];
+const _errs178 = errors;
+if(errors === _errs178){
+if(typeof data51 === "string"){
+if(func3(data51) < 1){
+const err71 = {instancePath:instancePath+"/auth/issuer/" + i5,schemaPath:"#/properties/auth/properties/issuer/anyOf/1/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err71];
+}
+else {
+vErrors.push(err71);
+}
+errors++;
+}
+}
+else {
+const err72 = {instancePath:instancePath+"/auth/issuer/" + i5,schemaPath:"#/properties/auth/properties/issuer/anyOf/1/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err72];
+}
+else {
+vErrors.push(err72);
+}
+errors++;
+}
+}
+var valid27 = _errs178 === errors;
+if(!valid27){
+break;
+}
+}
+}
+}
+else {
+const err73 = {instancePath:instancePath+"/auth/issuer",schemaPath:"#/properties/auth/properties/issuer/anyOf/1/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err73];
+}
+else {
+vErrors.push(err73);
+}
+errors++;
+}
+}
+var _valid12 = _errs176 === errors;
+valid26 = valid26 || _valid12;
+}
+if(!valid26){
+const err74 = {instancePath:instancePath+"/auth/issuer",schemaPath:"#/properties/auth/properties/issuer/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err74];
+}
+else {
+vErrors.push(err74);
+}
+errors++;
+validate10.errors = vErrors;
+return false;
+}
+else {
+errors = _errs173;
+if(vErrors !== null){
+if(_errs173){
+vErrors.length = _errs173;
+}
+else {
+vErrors = null;
+}
+}
+}
+var valid23 = _errs172 === errors;
+}
+else {
+var valid23 = true;
+}
+if(valid23){
+let data52 = data46.clock_skew_seconds;
+const _errs180 = errors;
+if(errors === _errs180){
+if((typeof data52 == "number") && (isFinite(data52))){
+if(data52 > 300 || isNaN(data52)){
 validate10.errors = [{instancePath:instancePath+"/auth/clock_skew_seconds",schemaPath:"#/properties/auth/properties/clock_skew_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 300},message:"must be <= 300"}];
 return false;
 }
 else {
-if(data45 < 0 || isNaN(data45)){
+if(data52 < 0 || isNaN(data52)){
 validate10.errors = [{instancePath:instancePath+"/auth/clock_skew_seconds",schemaPath:"#/properties/auth/properties/clock_skew_seconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
@@ -1937,170 +2234,170 @@ validate10.errors = [{instancePath:instancePath+"/auth/clock_skew_seconds",schem
 return false;
 }
 }
-var valid20 = _errs155 === errors;
-if(valid20){
-let data46 = data39.max_token_bytes;
-const _errs157 = errors;
-if(!(((typeof data46 == "number") && (!(data46 % 1) && !isNaN(data46))) && (isFinite(data46)))){
+var valid23 = _errs180 === errors;
+if(valid23){
+let data53 = data46.max_token_bytes;
+const _errs182 = errors;
+if(!(((typeof data53 == "number") && (!(data53 % 1) && !isNaN(data53))) && (isFinite(data53)))){
 validate10.errors = [{instancePath:instancePath+"/auth/max_token_bytes",schemaPath:"#/properties/auth/properties/max_token_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
-if(errors === _errs157){
-if((typeof data46 == "number") && (isFinite(data46))){
-if(data46 > 16384 || isNaN(data46)){
+if(errors === _errs182){
+if((typeof data53 == "number") && (isFinite(data53))){
+if(data53 > 16384 || isNaN(data53)){
 validate10.errors = [{instancePath:instancePath+"/auth/max_token_bytes",schemaPath:"#/properties/auth/properties/max_token_bytes/maximum",keyword:"maximum",params:{comparison: "<=", limit: 16384},message:"must be <= 16384"}];
 return false;
 }
 else {
-if(data46 < 256 || isNaN(data46)){
+if(data53 < 256 || isNaN(data53)){
 validate10.errors = [{instancePath:instancePath+"/auth/max_token_bytes",schemaPath:"#/properties/auth/properties/max_token_bytes/minimum",keyword:"minimum",params:{comparison: ">=", limit: 256},message:"must be >= 256"}];
 return false;
 }
 }
 }
 }
-var valid20 = _errs157 === errors;
-if(valid20){
-if(data39.max_token_lifetime_seconds !== undefined){
-let data47 = data39.max_token_lifetime_seconds;
-const _errs159 = errors;
-const _errs160 = errors;
-let valid25 = false;
-const _errs161 = errors;
-if(!(((typeof data47 == "number") && (!(data47 % 1) && !isNaN(data47))) && (isFinite(data47)))){
-const err63 = {instancePath:instancePath+"/auth/max_token_lifetime_seconds",schemaPath:"#/properties/auth/properties/max_token_lifetime_seconds/anyOf/0/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+var valid23 = _errs182 === errors;
+if(valid23){
+if(data46.max_token_lifetime_seconds !== undefined){
+let data54 = data46.max_token_lifetime_seconds;
+const _errs184 = errors;
+const _errs185 = errors;
+let valid28 = false;
+const _errs186 = errors;
+if(!(((typeof data54 == "number") && (!(data54 % 1) && !isNaN(data54))) && (isFinite(data54)))){
+const err75 = {instancePath:instancePath+"/auth/max_token_lifetime_seconds",schemaPath:"#/properties/auth/properties/max_token_lifetime_seconds/anyOf/0/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
-vErrors = [err63];
+vErrors = [err75];
 }
 else {
-vErrors.push(err63);
+vErrors.push(err75);
 }
 errors++;
 }
-if(errors === _errs161){
-if((typeof data47 == "number") && (isFinite(data47))){
-if(data47 < 1 || isNaN(data47)){
-const err64 = {instancePath:instancePath+"/auth/max_token_lifetime_seconds",schemaPath:"#/properties/auth/properties/max_token_lifetime_seconds/anyOf/0/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(errors === _errs186){
+if((typeof data54 == "number") && (isFinite(data54))){
+if(data54 < 1 || isNaN(data54)){
+const err76 = {instancePath:instancePath+"/auth/max_token_lifetime_seconds",schemaPath:"#/properties/auth/properties/max_token_lifetime_seconds/anyOf/0/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
-vErrors = [err64];
+vErrors = [err76];
 }
 else {
-vErrors.push(err64);
+vErrors.push(err76);
 }
 errors++;
 }
 }
 }
-var _valid11 = _errs161 === errors;
-valid25 = valid25 || _valid11;
-if(!valid25){
-const _errs163 = errors;
-if(data47 !== null){
-const err65 = {instancePath:instancePath+"/auth/max_token_lifetime_seconds",schemaPath:"#/properties/auth/properties/max_token_lifetime_seconds/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+var _valid13 = _errs186 === errors;
+valid28 = valid28 || _valid13;
+if(!valid28){
+const _errs188 = errors;
+if(data54 !== null){
+const err77 = {instancePath:instancePath+"/auth/max_token_lifetime_seconds",schemaPath:"#/properties/auth/properties/max_token_lifetime_seconds/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
-vErrors = [err65];
+vErrors = [err77];
 }
 else {
-vErrors.push(err65);
+vErrors.push(err77);
 }
 errors++;
 }
-var _valid11 = _errs163 === errors;
-valid25 = valid25 || _valid11;
+var _valid13 = _errs188 === errors;
+valid28 = valid28 || _valid13;
 }
-if(!valid25){
-const err66 = {instancePath:instancePath+"/auth/max_token_lifetime_seconds",schemaPath:"#/properties/auth/properties/max_token_lifetime_seconds/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(!valid28){
+const err78 = {instancePath:instancePath+"/auth/max_token_lifetime_seconds",schemaPath:"#/properties/auth/properties/max_token_lifetime_seconds/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
 if(vErrors === null){
-vErrors = [err66];
+vErrors = [err78];
 }
 else {
-vErrors.push(err66);
+vErrors.push(err78);
 }
 errors++;
 validate10.errors = vErrors;
 return false;
 }
 else {
-errors = _errs160;
+errors = _errs185;
 if(vErrors !== null){
-if(_errs160){
-vErrors.length = _errs160;
+if(_errs185){
+vErrors.length = _errs185;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid20 = _errs159 === errors;
+var valid23 = _errs184 === errors;
 }
 else {
-var valid20 = true;
+var valid23 = true;
 }
-if(valid20){
-let data48 = data39.token_cache_size;
-const _errs165 = errors;
-if(!(((typeof data48 == "number") && (!(data48 % 1) && !isNaN(data48))) && (isFinite(data48)))){
+if(valid23){
+let data55 = data46.token_cache_size;
+const _errs190 = errors;
+if(!(((typeof data55 == "number") && (!(data55 % 1) && !isNaN(data55))) && (isFinite(data55)))){
 validate10.errors = [{instancePath:instancePath+"/auth/token_cache_size",schemaPath:"#/properties/auth/properties/token_cache_size/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
-if(errors === _errs165){
-if((typeof data48 == "number") && (isFinite(data48))){
-if(data48 > 1000000 || isNaN(data48)){
+if(errors === _errs190){
+if((typeof data55 == "number") && (isFinite(data55))){
+if(data55 > 1000000 || isNaN(data55)){
 validate10.errors = [{instancePath:instancePath+"/auth/token_cache_size",schemaPath:"#/properties/auth/properties/token_cache_size/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000000},message:"must be <= 1000000"}];
 return false;
 }
 else {
-if(data48 < 0 || isNaN(data48)){
+if(data55 < 0 || isNaN(data55)){
 validate10.errors = [{instancePath:instancePath+"/auth/token_cache_size",schemaPath:"#/properties/auth/properties/token_cache_size/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
 }
 }
 }
-var valid20 = _errs165 === errors;
-if(valid20){
-let data49 = data39.keys;
-const _errs167 = errors;
-if(errors === _errs167){
-if(Array.isArray(data49)){
-if(data49.length > 64){
+var valid23 = _errs190 === errors;
+if(valid23){
+let data56 = data46.keys;
+const _errs192 = errors;
+if(errors === _errs192){
+if(Array.isArray(data56)){
+if(data56.length > 64){
 validate10.errors = [{instancePath:instancePath+"/auth/keys",schemaPath:"#/properties/auth/properties/keys/maxItems",keyword:"maxItems",params:{limit: 64},message:"must NOT have more than 64 items"}];
 return false;
 }
 else {
-var valid26 = true;
-const len5 = data49.length;
+var valid29 = true;
+const len5 = data56.length;
 for(let i6=0; i6<len5; i6++){
-let data50 = data49[i6];
-const _errs169 = errors;
-if(errors === _errs169){
-if(data50 && typeof data50 == "object" && !Array.isArray(data50)){
-let missing8;
-if(((data50.kid === undefined) && (missing8 = "kid")) || ((data50.alg === undefined) && (missing8 = "alg"))){
-validate10.errors = [{instancePath:instancePath+"/auth/keys/" + i6,schemaPath:"#/properties/auth/properties/keys/items/required",keyword:"required",params:{missingProperty: missing8},message:"must have required property '"+missing8+"'"}];
+let data57 = data56[i6];
+const _errs194 = errors;
+if(errors === _errs194){
+if(data57 && typeof data57 == "object" && !Array.isArray(data57)){
+let missing9;
+if(((data57.kid === undefined) && (missing9 = "kid")) || ((data57.alg === undefined) && (missing9 = "alg"))){
+validate10.errors = [{instancePath:instancePath+"/auth/keys/" + i6,schemaPath:"#/properties/auth/properties/keys/items/required",keyword:"required",params:{missingProperty: missing9},message:"must have required property '"+missing9+"'"}];
 return false;
 }
 else {
-const _errs171 = errors;
-for(const key7 in data50){
-if(!((((((key7 === "kid") || (key7 === "alg")) || (key7 === "secret_file")) || (key7 === "secret_env")) || (key7 === "public_key_file")) || (key7 === "public_key_env"))){
-validate10.errors = [{instancePath:instancePath+"/auth/keys/" + i6,schemaPath:"#/properties/auth/properties/keys/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties"}];
+const _errs196 = errors;
+for(const key8 in data57){
+if(!((((((key8 === "kid") || (key8 === "alg")) || (key8 === "secret_file")) || (key8 === "secret_env")) || (key8 === "public_key_file")) || (key8 === "public_key_env"))){
+validate10.errors = [{instancePath:instancePath+"/auth/keys/" + i6,schemaPath:"#/properties/auth/properties/keys/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
-if(_errs171 === errors){
-if(data50.kid !== undefined){
-let data51 = data50.kid;
-const _errs172 = errors;
-if(errors === _errs172){
-if(typeof data51 === "string"){
-if(func3(data51) > 256){
+if(_errs196 === errors){
+if(data57.kid !== undefined){
+let data58 = data57.kid;
+const _errs197 = errors;
+if(errors === _errs197){
+if(typeof data58 === "string"){
+if(func3(data58) > 256){
 validate10.errors = [{instancePath:instancePath+"/auth/keys/" + i6+"/kid",schemaPath:"#/properties/auth/properties/keys/items/properties/kid/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"}];
 return false;
 }
 else {
-if(func3(data51) < 1){
+if(func3(data58) < 1){
 validate10.errors = [{instancePath:instancePath+"/auth/keys/" + i6+"/kid",schemaPath:"#/properties/auth/properties/keys/items/properties/kid/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -2111,164 +2408,20 @@ validate10.errors = [{instancePath:instancePath+"/auth/keys/" + i6+"/kid",schema
 return false;
 }
 }
-var valid27 = _errs172 === errors;
+var valid30 = _errs197 === errors;
 }
 else {
-var valid27 = true;
+var valid30 = true;
 }
-if(valid27){
-if(data50.alg !== undefined){
-let data52 = data50.alg;
-const _errs174 = errors;
-const _errs175 = errors;
-let valid28 = false;
-const _errs176 = errors;
-if(typeof data52 !== "string"){
-const err67 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err67];
-}
-else {
-vErrors.push(err67);
-}
-errors++;
-}
-if("HS256" !== data52){
-const err68 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/0/const",keyword:"const",params:{allowedValue: "HS256"},message:"must be equal to constant"};
-if(vErrors === null){
-vErrors = [err68];
-}
-else {
-vErrors.push(err68);
-}
-errors++;
-}
-var _valid12 = _errs176 === errors;
-valid28 = valid28 || _valid12;
-if(!valid28){
-const _errs178 = errors;
-if(typeof data52 !== "string"){
-const err69 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/1/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err69];
-}
-else {
-vErrors.push(err69);
-}
-errors++;
-}
-if("HS384" !== data52){
-const err70 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/1/const",keyword:"const",params:{allowedValue: "HS384"},message:"must be equal to constant"};
-if(vErrors === null){
-vErrors = [err70];
-}
-else {
-vErrors.push(err70);
-}
-errors++;
-}
-var _valid12 = _errs178 === errors;
-valid28 = valid28 || _valid12;
-if(!valid28){
-const _errs180 = errors;
-if(typeof data52 !== "string"){
-const err71 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/2/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err71];
-}
-else {
-vErrors.push(err71);
-}
-errors++;
-}
-if("HS512" !== data52){
-const err72 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/2/const",keyword:"const",params:{allowedValue: "HS512"},message:"must be equal to constant"};
-if(vErrors === null){
-vErrors = [err72];
-}
-else {
-vErrors.push(err72);
-}
-errors++;
-}
-var _valid12 = _errs180 === errors;
-valid28 = valid28 || _valid12;
-if(!valid28){
-const _errs182 = errors;
-if(typeof data52 !== "string"){
-const err73 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/3/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err73];
-}
-else {
-vErrors.push(err73);
-}
-errors++;
-}
-if("RS256" !== data52){
-const err74 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/3/const",keyword:"const",params:{allowedValue: "RS256"},message:"must be equal to constant"};
-if(vErrors === null){
-vErrors = [err74];
-}
-else {
-vErrors.push(err74);
-}
-errors++;
-}
-var _valid12 = _errs182 === errors;
-valid28 = valid28 || _valid12;
-if(!valid28){
-const _errs184 = errors;
-if(typeof data52 !== "string"){
-const err75 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/4/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err75];
-}
-else {
-vErrors.push(err75);
-}
-errors++;
-}
-if("RS384" !== data52){
-const err76 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/4/const",keyword:"const",params:{allowedValue: "RS384"},message:"must be equal to constant"};
-if(vErrors === null){
-vErrors = [err76];
-}
-else {
-vErrors.push(err76);
-}
-errors++;
-}
-var _valid12 = _errs184 === errors;
-valid28 = valid28 || _valid12;
-if(!valid28){
-const _errs186 = errors;
-if(typeof data52 !== "string"){
-const err77 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/5/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err77];
-}
-else {
-vErrors.push(err77);
-}
-errors++;
-}
-if("RS512" !== data52){
-const err78 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/5/const",keyword:"const",params:{allowedValue: "RS512"},message:"must be equal to constant"};
-if(vErrors === null){
-vErrors = [err78];
-}
-else {
-vErrors.push(err78);
-}
-errors++;
-}
-var _valid12 = _errs186 === errors;
-valid28 = valid28 || _valid12;
-if(!valid28){
-const _errs188 = errors;
-if(typeof data52 !== "string"){
-const err79 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/6/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(valid30){
+if(data57.alg !== undefined){
+let data59 = data57.alg;
+const _errs199 = errors;
+const _errs200 = errors;
+let valid31 = false;
+const _errs201 = errors;
+if(typeof data59 !== "string"){
+const err79 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err79];
 }
@@ -2277,8 +2430,8 @@ vErrors.push(err79);
 }
 errors++;
 }
-if("PS256" !== data52){
-const err80 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/6/const",keyword:"const",params:{allowedValue: "PS256"},message:"must be equal to constant"};
+if("HS256" !== data59){
+const err80 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/0/const",keyword:"const",params:{allowedValue: "HS256"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err80];
 }
@@ -2287,12 +2440,12 @@ vErrors.push(err80);
 }
 errors++;
 }
-var _valid12 = _errs188 === errors;
-valid28 = valid28 || _valid12;
-if(!valid28){
-const _errs190 = errors;
-if(typeof data52 !== "string"){
-const err81 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/7/type",keyword:"type",params:{type: "string"},message:"must be string"};
+var _valid14 = _errs201 === errors;
+valid31 = valid31 || _valid14;
+if(!valid31){
+const _errs203 = errors;
+if(typeof data59 !== "string"){
+const err81 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/1/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err81];
 }
@@ -2301,8 +2454,8 @@ vErrors.push(err81);
 }
 errors++;
 }
-if("PS384" !== data52){
-const err82 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/7/const",keyword:"const",params:{allowedValue: "PS384"},message:"must be equal to constant"};
+if("HS384" !== data59){
+const err82 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/1/const",keyword:"const",params:{allowedValue: "HS384"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err82];
 }
@@ -2311,12 +2464,12 @@ vErrors.push(err82);
 }
 errors++;
 }
-var _valid12 = _errs190 === errors;
-valid28 = valid28 || _valid12;
-if(!valid28){
-const _errs192 = errors;
-if(typeof data52 !== "string"){
-const err83 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/8/type",keyword:"type",params:{type: "string"},message:"must be string"};
+var _valid14 = _errs203 === errors;
+valid31 = valid31 || _valid14;
+if(!valid31){
+const _errs205 = errors;
+if(typeof data59 !== "string"){
+const err83 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/2/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err83];
 }
@@ -2325,8 +2478,8 @@ vErrors.push(err83);
 }
 errors++;
 }
-if("PS512" !== data52){
-const err84 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/8/const",keyword:"const",params:{allowedValue: "PS512"},message:"must be equal to constant"};
+if("HS512" !== data59){
+const err84 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/2/const",keyword:"const",params:{allowedValue: "HS512"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err84];
 }
@@ -2335,12 +2488,12 @@ vErrors.push(err84);
 }
 errors++;
 }
-var _valid12 = _errs192 === errors;
-valid28 = valid28 || _valid12;
-if(!valid28){
-const _errs194 = errors;
-if(typeof data52 !== "string"){
-const err85 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/9/type",keyword:"type",params:{type: "string"},message:"must be string"};
+var _valid14 = _errs205 === errors;
+valid31 = valid31 || _valid14;
+if(!valid31){
+const _errs207 = errors;
+if(typeof data59 !== "string"){
+const err85 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/3/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err85];
 }
@@ -2349,8 +2502,8 @@ vErrors.push(err85);
 }
 errors++;
 }
-if("ES256" !== data52){
-const err86 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/9/const",keyword:"const",params:{allowedValue: "ES256"},message:"must be equal to constant"};
+if("RS256" !== data59){
+const err86 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/3/const",keyword:"const",params:{allowedValue: "RS256"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err86];
 }
@@ -2359,12 +2512,12 @@ vErrors.push(err86);
 }
 errors++;
 }
-var _valid12 = _errs194 === errors;
-valid28 = valid28 || _valid12;
-if(!valid28){
-const _errs196 = errors;
-if(typeof data52 !== "string"){
-const err87 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/10/type",keyword:"type",params:{type: "string"},message:"must be string"};
+var _valid14 = _errs207 === errors;
+valid31 = valid31 || _valid14;
+if(!valid31){
+const _errs209 = errors;
+if(typeof data59 !== "string"){
+const err87 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/4/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err87];
 }
@@ -2373,8 +2526,8 @@ vErrors.push(err87);
 }
 errors++;
 }
-if("ES384" !== data52){
-const err88 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/10/const",keyword:"const",params:{allowedValue: "ES384"},message:"must be equal to constant"};
+if("RS384" !== data59){
+const err88 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/4/const",keyword:"const",params:{allowedValue: "RS384"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err88];
 }
@@ -2383,12 +2536,12 @@ vErrors.push(err88);
 }
 errors++;
 }
-var _valid12 = _errs196 === errors;
-valid28 = valid28 || _valid12;
-if(!valid28){
-const _errs198 = errors;
-if(typeof data52 !== "string"){
-const err89 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/11/type",keyword:"type",params:{type: "string"},message:"must be string"};
+var _valid14 = _errs209 === errors;
+valid31 = valid31 || _valid14;
+if(!valid31){
+const _errs211 = errors;
+if(typeof data59 !== "string"){
+const err89 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/5/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err89];
 }
@@ -2397,8 +2550,8 @@ vErrors.push(err89);
 }
 errors++;
 }
-if("ES512" !== data52){
-const err90 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/11/const",keyword:"const",params:{allowedValue: "ES512"},message:"must be equal to constant"};
+if("RS512" !== data59){
+const err90 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/5/const",keyword:"const",params:{allowedValue: "RS512"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err90];
 }
@@ -2407,12 +2560,12 @@ vErrors.push(err90);
 }
 errors++;
 }
-var _valid12 = _errs198 === errors;
-valid28 = valid28 || _valid12;
-if(!valid28){
-const _errs200 = errors;
-if(typeof data52 !== "string"){
-const err91 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/12/type",keyword:"type",params:{type: "string"},message:"must be string"};
+var _valid14 = _errs211 === errors;
+valid31 = valid31 || _valid14;
+if(!valid31){
+const _errs213 = errors;
+if(typeof data59 !== "string"){
+const err91 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/6/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err91];
 }
@@ -2421,8 +2574,8 @@ vErrors.push(err91);
 }
 errors++;
 }
-if("EdDSA" !== data52){
-const err92 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/12/const",keyword:"const",params:{allowedValue: "EdDSA"},message:"must be equal to constant"};
+if("PS256" !== data59){
+const err92 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/6/const",keyword:"const",params:{allowedValue: "PS256"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err92];
 }
@@ -2431,22 +2584,12 @@ vErrors.push(err92);
 }
 errors++;
 }
-var _valid12 = _errs200 === errors;
-valid28 = valid28 || _valid12;
-}
-}
-}
-}
-}
-}
-}
-}
-}
-}
-}
-}
-if(!valid28){
-const err93 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+var _valid14 = _errs213 === errors;
+valid31 = valid31 || _valid14;
+if(!valid31){
+const _errs215 = errors;
+if(typeof data59 !== "string"){
+const err93 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/7/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err93];
 }
@@ -2454,32 +2597,186 @@ else {
 vErrors.push(err93);
 }
 errors++;
+}
+if("PS384" !== data59){
+const err94 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/7/const",keyword:"const",params:{allowedValue: "PS384"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err94];
+}
+else {
+vErrors.push(err94);
+}
+errors++;
+}
+var _valid14 = _errs215 === errors;
+valid31 = valid31 || _valid14;
+if(!valid31){
+const _errs217 = errors;
+if(typeof data59 !== "string"){
+const err95 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/8/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err95];
+}
+else {
+vErrors.push(err95);
+}
+errors++;
+}
+if("PS512" !== data59){
+const err96 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/8/const",keyword:"const",params:{allowedValue: "PS512"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err96];
+}
+else {
+vErrors.push(err96);
+}
+errors++;
+}
+var _valid14 = _errs217 === errors;
+valid31 = valid31 || _valid14;
+if(!valid31){
+const _errs219 = errors;
+if(typeof data59 !== "string"){
+const err97 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/9/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err97];
+}
+else {
+vErrors.push(err97);
+}
+errors++;
+}
+if("ES256" !== data59){
+const err98 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/9/const",keyword:"const",params:{allowedValue: "ES256"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err98];
+}
+else {
+vErrors.push(err98);
+}
+errors++;
+}
+var _valid14 = _errs219 === errors;
+valid31 = valid31 || _valid14;
+if(!valid31){
+const _errs221 = errors;
+if(typeof data59 !== "string"){
+const err99 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/10/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err99];
+}
+else {
+vErrors.push(err99);
+}
+errors++;
+}
+if("ES384" !== data59){
+const err100 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/10/const",keyword:"const",params:{allowedValue: "ES384"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err100];
+}
+else {
+vErrors.push(err100);
+}
+errors++;
+}
+var _valid14 = _errs221 === errors;
+valid31 = valid31 || _valid14;
+if(!valid31){
+const _errs223 = errors;
+if(typeof data59 !== "string"){
+const err101 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/11/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err101];
+}
+else {
+vErrors.push(err101);
+}
+errors++;
+}
+if("ES512" !== data59){
+const err102 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/11/const",keyword:"const",params:{allowedValue: "ES512"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err102];
+}
+else {
+vErrors.push(err102);
+}
+errors++;
+}
+var _valid14 = _errs223 === errors;
+valid31 = valid31 || _valid14;
+if(!valid31){
+const _errs225 = errors;
+if(typeof data59 !== "string"){
+const err103 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/12/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err103];
+}
+else {
+vErrors.push(err103);
+}
+errors++;
+}
+if("EdDSA" !== data59){
+const err104 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/12/const",keyword:"const",params:{allowedValue: "EdDSA"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err104];
+}
+else {
+vErrors.push(err104);
+}
+errors++;
+}
+var _valid14 = _errs225 === errors;
+valid31 = valid31 || _valid14;
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+if(!valid31){
+const err105 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err105];
+}
+else {
+vErrors.push(err105);
+}
+errors++;
 validate10.errors = vErrors;
 return false;
 }
 else {
-errors = _errs175;
+errors = _errs200;
 if(vErrors !== null){
-if(_errs175){
-vErrors.length = _errs175;
+if(_errs200){
+vErrors.length = _errs200;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid27 = _errs174 === errors;
+var valid30 = _errs199 === errors;
 }
 else {
-var valid27 = true;
+var valid30 = true;
 }
-if(valid27){
-if(data50.secret_file !== undefined){
-let data53 = data50.secret_file;
-const _errs202 = errors;
-if(errors === _errs202){
-if(typeof data53 === "string"){
-if(func3(data53) < 1){
+if(valid30){
+if(data57.secret_file !== undefined){
+let data60 = data57.secret_file;
+const _errs227 = errors;
+if(errors === _errs227){
+if(typeof data60 === "string"){
+if(func3(data60) < 1){
 validate10.errors = [{instancePath:instancePath+"/auth/keys/" + i6+"/secret_file",schemaPath:"#/properties/auth/properties/keys/items/properties/secret_file/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -2489,18 +2786,18 @@ validate10.errors = [{instancePath:instancePath+"/auth/keys/" + i6+"/secret_file
 return false;
 }
 }
-var valid27 = _errs202 === errors;
+var valid30 = _errs227 === errors;
 }
 else {
-var valid27 = true;
+var valid30 = true;
 }
-if(valid27){
-if(data50.secret_env !== undefined){
-let data54 = data50.secret_env;
-const _errs204 = errors;
-if(errors === _errs204){
-if(typeof data54 === "string"){
-if(func3(data54) < 1){
+if(valid30){
+if(data57.secret_env !== undefined){
+let data61 = data57.secret_env;
+const _errs229 = errors;
+if(errors === _errs229){
+if(typeof data61 === "string"){
+if(func3(data61) < 1){
 validate10.errors = [{instancePath:instancePath+"/auth/keys/" + i6+"/secret_env",schemaPath:"#/properties/auth/properties/keys/items/properties/secret_env/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -2510,18 +2807,18 @@ validate10.errors = [{instancePath:instancePath+"/auth/keys/" + i6+"/secret_env"
 return false;
 }
 }
-var valid27 = _errs204 === errors;
+var valid30 = _errs229 === errors;
 }
 else {
-var valid27 = true;
+var valid30 = true;
 }
-if(valid27){
-if(data50.public_key_file !== undefined){
-let data55 = data50.public_key_file;
-const _errs206 = errors;
-if(errors === _errs206){
-if(typeof data55 === "string"){
-if(func3(data55) < 1){
+if(valid30){
+if(data57.public_key_file !== undefined){
+let data62 = data57.public_key_file;
+const _errs231 = errors;
+if(errors === _errs231){
+if(typeof data62 === "string"){
+if(func3(data62) < 1){
 validate10.errors = [{instancePath:instancePath+"/auth/keys/" + i6+"/public_key_file",schemaPath:"#/properties/auth/properties/keys/items/properties/public_key_file/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -2531,18 +2828,18 @@ validate10.errors = [{instancePath:instancePath+"/auth/keys/" + i6+"/public_key_
 return false;
 }
 }
-var valid27 = _errs206 === errors;
+var valid30 = _errs231 === errors;
 }
 else {
-var valid27 = true;
+var valid30 = true;
 }
-if(valid27){
-if(data50.public_key_env !== undefined){
-let data56 = data50.public_key_env;
-const _errs208 = errors;
-if(errors === _errs208){
-if(typeof data56 === "string"){
-if(func3(data56) < 1){
+if(valid30){
+if(data57.public_key_env !== undefined){
+let data63 = data57.public_key_env;
+const _errs233 = errors;
+if(errors === _errs233){
+if(typeof data63 === "string"){
+if(func3(data63) < 1){
 validate10.errors = [{instancePath:instancePath+"/auth/keys/" + i6+"/public_key_env",schemaPath:"#/properties/auth/properties/keys/items/properties/public_key_env/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -2552,10 +2849,10 @@ validate10.errors = [{instancePath:instancePath+"/auth/keys/" + i6+"/public_key_
 return false;
 }
 }
-var valid27 = _errs208 === errors;
+var valid30 = _errs233 === errors;
 }
 else {
-var valid27 = true;
+var valid30 = true;
 }
 }
 }
@@ -2570,8 +2867,8 @@ validate10.errors = [{instancePath:instancePath+"/auth/keys/" + i6,schemaPath:"#
 return false;
 }
 }
-var valid26 = _errs169 === errors;
-if(!valid26){
+var valid29 = _errs194 === errors;
+if(!valid29){
 break;
 }
 }
@@ -2582,54 +2879,54 @@ validate10.errors = [{instancePath:instancePath+"/auth/keys",schemaPath:"#/prope
 return false;
 }
 }
-var valid20 = _errs167 === errors;
-if(valid20){
-let data57 = data39.jwks;
-const _errs210 = errors;
-if(errors === _errs210){
-if(Array.isArray(data57)){
-if(data57.length > 16){
+var valid23 = _errs192 === errors;
+if(valid23){
+let data64 = data46.jwks;
+const _errs235 = errors;
+if(errors === _errs235){
+if(Array.isArray(data64)){
+if(data64.length > 16){
 validate10.errors = [{instancePath:instancePath+"/auth/jwks",schemaPath:"#/properties/auth/properties/jwks/maxItems",keyword:"maxItems",params:{limit: 16},message:"must NOT have more than 16 items"}];
 return false;
 }
 else {
-var valid29 = true;
-const len6 = data57.length;
+var valid32 = true;
+const len6 = data64.length;
 for(let i7=0; i7<len6; i7++){
-let data58 = data57[i7];
-const _errs212 = errors;
-if(errors === _errs212){
-if(data58 && typeof data58 == "object" && !Array.isArray(data58)){
-if(data58.cache_seconds === undefined){
-data58.cache_seconds = 600;
+let data65 = data64[i7];
+const _errs237 = errors;
+if(errors === _errs237){
+if(data65 && typeof data65 == "object" && !Array.isArray(data65)){
+if(data65.cache_seconds === undefined){
+data65.cache_seconds = 600;
 }
-if(data58.min_refresh_interval_seconds === undefined){
-data58.min_refresh_interval_seconds = 30;
+if(data65.min_refresh_interval_seconds === undefined){
+data65.min_refresh_interval_seconds = 30;
 }
-if(data58.timeout_seconds === undefined){
-data58.timeout_seconds = 5;
+if(data65.timeout_seconds === undefined){
+data65.timeout_seconds = 5;
 }
-let missing9;
-if(((((data58.url === undefined) && (missing9 = "url")) || ((data58.cache_seconds === undefined) && (missing9 = "cache_seconds"))) || ((data58.min_refresh_interval_seconds === undefined) && (missing9 = "min_refresh_interval_seconds"))) || ((data58.timeout_seconds === undefined) && (missing9 = "timeout_seconds"))){
-validate10.errors = [{instancePath:instancePath+"/auth/jwks/" + i7,schemaPath:"#/properties/auth/properties/jwks/items/required",keyword:"required",params:{missingProperty: missing9},message:"must have required property '"+missing9+"'"}];
+let missing10;
+if(((((data65.url === undefined) && (missing10 = "url")) || ((data65.cache_seconds === undefined) && (missing10 = "cache_seconds"))) || ((data65.min_refresh_interval_seconds === undefined) && (missing10 = "min_refresh_interval_seconds"))) || ((data65.timeout_seconds === undefined) && (missing10 = "timeout_seconds"))){
+validate10.errors = [{instancePath:instancePath+"/auth/jwks/" + i7,schemaPath:"#/properties/auth/properties/jwks/items/required",keyword:"required",params:{missingProperty: missing10},message:"must have required property '"+missing10+"'"}];
 return false;
 }
 else {
-const _errs214 = errors;
-for(const key8 in data58){
-if(!(((((key8 === "url") || (key8 === "cache_seconds")) || (key8 === "min_refresh_interval_seconds")) || (key8 === "timeout_seconds")) || (key8 === "token_file"))){
-validate10.errors = [{instancePath:instancePath+"/auth/jwks/" + i7,schemaPath:"#/properties/auth/properties/jwks/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties"}];
+const _errs239 = errors;
+for(const key9 in data65){
+if(!(((((key9 === "url") || (key9 === "cache_seconds")) || (key9 === "min_refresh_interval_seconds")) || (key9 === "timeout_seconds")) || (key9 === "token_file"))){
+validate10.errors = [{instancePath:instancePath+"/auth/jwks/" + i7,schemaPath:"#/properties/auth/properties/jwks/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key9},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
-if(_errs214 === errors){
-if(data58.url !== undefined){
-let data59 = data58.url;
-const _errs215 = errors;
-if(errors === _errs215){
-if(typeof data59 === "string"){
-if(!pattern3.test(data59)){
+if(_errs239 === errors){
+if(data65.url !== undefined){
+let data66 = data65.url;
+const _errs240 = errors;
+if(errors === _errs240){
+if(typeof data66 === "string"){
+if(!pattern3.test(data66)){
 validate10.errors = [{instancePath:instancePath+"/auth/jwks/" + i7+"/url",schemaPath:"#/properties/auth/properties/jwks/items/properties/url/pattern",keyword:"pattern",params:{pattern: "^https?://"},message:"must match pattern \""+"^https?://"+"\""}];
 return false;
 }
@@ -2639,22 +2936,22 @@ validate10.errors = [{instancePath:instancePath+"/auth/jwks/" + i7+"/url",schema
 return false;
 }
 }
-var valid30 = _errs215 === errors;
+var valid33 = _errs240 === errors;
 }
 else {
-var valid30 = true;
+var valid33 = true;
 }
-if(valid30){
-let data60 = data58.cache_seconds;
-const _errs217 = errors;
-if(errors === _errs217){
-if((typeof data60 == "number") && (isFinite(data60))){
-if(data60 > 86400 || isNaN(data60)){
+if(valid33){
+let data67 = data65.cache_seconds;
+const _errs242 = errors;
+if(errors === _errs242){
+if((typeof data67 == "number") && (isFinite(data67))){
+if(data67 > 86400 || isNaN(data67)){
 validate10.errors = [{instancePath:instancePath+"/auth/jwks/" + i7+"/cache_seconds",schemaPath:"#/properties/auth/properties/jwks/items/properties/cache_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 86400},message:"must be <= 86400"}];
 return false;
 }
 else {
-if(data60 < 1 || isNaN(data60)){
+if(data67 < 1 || isNaN(data67)){
 validate10.errors = [{instancePath:instancePath+"/auth/jwks/" + i7+"/cache_seconds",schemaPath:"#/properties/auth/properties/jwks/items/properties/cache_seconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
 return false;
 }
@@ -2665,18 +2962,18 @@ validate10.errors = [{instancePath:instancePath+"/auth/jwks/" + i7+"/cache_secon
 return false;
 }
 }
-var valid30 = _errs217 === errors;
-if(valid30){
-let data61 = data58.min_refresh_interval_seconds;
-const _errs219 = errors;
-if(errors === _errs219){
-if((typeof data61 == "number") && (isFinite(data61))){
-if(data61 > 3600 || isNaN(data61)){
+var valid33 = _errs242 === errors;
+if(valid33){
+let data68 = data65.min_refresh_interval_seconds;
+const _errs244 = errors;
+if(errors === _errs244){
+if((typeof data68 == "number") && (isFinite(data68))){
+if(data68 > 3600 || isNaN(data68)){
 validate10.errors = [{instancePath:instancePath+"/auth/jwks/" + i7+"/min_refresh_interval_seconds",schemaPath:"#/properties/auth/properties/jwks/items/properties/min_refresh_interval_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600},message:"must be <= 3600"}];
 return false;
 }
 else {
-if(data61 < 0 || isNaN(data61)){
+if(data68 < 0 || isNaN(data68)){
 validate10.errors = [{instancePath:instancePath+"/auth/jwks/" + i7+"/min_refresh_interval_seconds",schemaPath:"#/properties/auth/properties/jwks/items/properties/min_refresh_interval_seconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
@@ -2687,18 +2984,18 @@ validate10.errors = [{instancePath:instancePath+"/auth/jwks/" + i7+"/min_refresh
 return false;
 }
 }
-var valid30 = _errs219 === errors;
-if(valid30){
-let data62 = data58.timeout_seconds;
-const _errs221 = errors;
-if(errors === _errs221){
-if((typeof data62 == "number") && (isFinite(data62))){
-if(data62 > 60 || isNaN(data62)){
+var valid33 = _errs244 === errors;
+if(valid33){
+let data69 = data65.timeout_seconds;
+const _errs246 = errors;
+if(errors === _errs246){
+if((typeof data69 == "number") && (isFinite(data69))){
+if(data69 > 60 || isNaN(data69)){
 validate10.errors = [{instancePath:instancePath+"/auth/jwks/" + i7+"/timeout_seconds",schemaPath:"#/properties/auth/properties/jwks/items/properties/timeout_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 60},message:"must be <= 60"}];
 return false;
 }
 else {
-if(data62 < 0.1 || isNaN(data62)){
+if(data69 < 0.1 || isNaN(data69)){
 validate10.errors = [{instancePath:instancePath+"/auth/jwks/" + i7+"/timeout_seconds",schemaPath:"#/properties/auth/properties/jwks/items/properties/timeout_seconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0.1},message:"must be >= 0.1"}];
 return false;
 }
@@ -2709,14 +3006,14 @@ validate10.errors = [{instancePath:instancePath+"/auth/jwks/" + i7+"/timeout_sec
 return false;
 }
 }
-var valid30 = _errs221 === errors;
-if(valid30){
-if(data58.token_file !== undefined){
-let data63 = data58.token_file;
-const _errs223 = errors;
-if(errors === _errs223){
-if(typeof data63 === "string"){
-if(!pattern4.test(data63)){
+var valid33 = _errs246 === errors;
+if(valid33){
+if(data65.token_file !== undefined){
+let data70 = data65.token_file;
+const _errs248 = errors;
+if(errors === _errs248){
+if(typeof data70 === "string"){
+if(!pattern4.test(data70)){
 validate10.errors = [{instancePath:instancePath+"/auth/jwks/" + i7+"/token_file",schemaPath:"#/properties/auth/properties/jwks/items/properties/token_file/pattern",keyword:"pattern",params:{pattern: "^/"},message:"must match pattern \""+"^/"+"\""}];
 return false;
 }
@@ -2726,10 +3023,10 @@ validate10.errors = [{instancePath:instancePath+"/auth/jwks/" + i7+"/token_file"
 return false;
 }
 }
-var valid30 = _errs223 === errors;
+var valid33 = _errs248 === errors;
 }
 else {
-var valid30 = true;
+var valid33 = true;
 }
 }
 }
@@ -2743,8 +3040,8 @@ validate10.errors = [{instancePath:instancePath+"/auth/jwks/" + i7,schemaPath:"#
 return false;
 }
 }
-var valid29 = _errs212 === errors;
-if(!valid29){
+var valid32 = _errs237 === errors;
+if(!valid32){
 break;
 }
 }
@@ -2755,59 +3052,59 @@ validate10.errors = [{instancePath:instancePath+"/auth/jwks",schemaPath:"#/prope
 return false;
 }
 }
-var valid20 = _errs210 === errors;
-if(valid20){
-let data64 = data39.policies;
-const _errs225 = errors;
-if(errors === _errs225){
-if(Array.isArray(data64)){
-if(data64.length > 1000){
+var valid23 = _errs235 === errors;
+if(valid23){
+let data71 = data46.policies;
+const _errs250 = errors;
+if(errors === _errs250){
+if(Array.isArray(data71)){
+if(data71.length > 1000){
 validate10.errors = [{instancePath:instancePath+"/auth/policies",schemaPath:"#/properties/auth/properties/policies/maxItems",keyword:"maxItems",params:{limit: 1000},message:"must NOT have more than 1000 items"}];
 return false;
 }
 else {
-var valid31 = true;
-const len7 = data64.length;
+var valid34 = true;
+const len7 = data71.length;
 for(let i8=0; i8<len7; i8++){
-let data65 = data64[i8];
-const _errs227 = errors;
-if(errors === _errs227){
-if(data65 && typeof data65 == "object" && !Array.isArray(data65)){
-let missing10;
-if((data65.match === undefined) && (missing10 = "match")){
-validate10.errors = [{instancePath:instancePath+"/auth/policies/" + i8,schemaPath:"#/properties/auth/properties/policies/items/required",keyword:"required",params:{missingProperty: missing10},message:"must have required property '"+missing10+"'"}];
+let data72 = data71[i8];
+const _errs252 = errors;
+if(errors === _errs252){
+if(data72 && typeof data72 == "object" && !Array.isArray(data72)){
+let missing11;
+if((data72.match === undefined) && (missing11 = "match")){
+validate10.errors = [{instancePath:instancePath+"/auth/policies/" + i8,schemaPath:"#/properties/auth/properties/policies/items/required",keyword:"required",params:{missingProperty: missing11},message:"must have required property '"+missing11+"'"}];
 return false;
 }
 else {
-const _errs229 = errors;
-for(const key9 in data65){
-if(!(((key9 === "match") || (key9 === "grants")) || (key9 === "deny"))){
-validate10.errors = [{instancePath:instancePath+"/auth/policies/" + i8,schemaPath:"#/properties/auth/properties/policies/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key9},message:"must NOT have additional properties"}];
+const _errs254 = errors;
+for(const key10 in data72){
+if(!(((key10 === "match") || (key10 === "grants")) || (key10 === "deny"))){
+validate10.errors = [{instancePath:instancePath+"/auth/policies/" + i8,schemaPath:"#/properties/auth/properties/policies/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key10},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
-if(_errs229 === errors){
-if(data65.match !== undefined){
-let data66 = data65.match;
-const _errs230 = errors;
-if(errors === _errs230){
-if(data66 && typeof data66 == "object" && !Array.isArray(data66)){
-if(Object.keys(data66).length < 1){
+if(_errs254 === errors){
+if(data72.match !== undefined){
+let data73 = data72.match;
+const _errs255 = errors;
+if(errors === _errs255){
+if(data73 && typeof data73 == "object" && !Array.isArray(data73)){
+if(Object.keys(data73).length < 1){
 validate10.errors = [{instancePath:instancePath+"/auth/policies/" + i8+"/match",schemaPath:"#/properties/auth/properties/policies/items/properties/match/minProperties",keyword:"minProperties",params:{limit: 1},message:"must NOT have fewer than 1 properties"}];
 return false;
 }
 else {
-var valid33 = true;
-for(const key10 in data66){
-if(pattern5.test(key10)){
-const _errs232 = errors;
-if(typeof data66[key10] !== "string"){
-validate10.errors = [{instancePath:instancePath+"/auth/policies/" + i8+"/match/" + key10.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/auth/properties/policies/items/properties/match/patternProperties/%5E(.*)%24/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+var valid36 = true;
+for(const key11 in data73){
+if(pattern5.test(key11)){
+const _errs257 = errors;
+if(typeof data73[key11] !== "string"){
+validate10.errors = [{instancePath:instancePath+"/auth/policies/" + i8+"/match/" + key11.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/auth/properties/policies/items/properties/match/patternProperties/%5E(.*)%24/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-var valid33 = _errs232 === errors;
-if(!valid33){
+var valid36 = _errs257 === errors;
+if(!valid36){
 break;
 }
 }
@@ -2819,25 +3116,25 @@ validate10.errors = [{instancePath:instancePath+"/auth/policies/" + i8+"/match",
 return false;
 }
 }
-var valid32 = _errs230 === errors;
+var valid35 = _errs255 === errors;
 }
 else {
-var valid32 = true;
+var valid35 = true;
 }
-if(valid32){
-if(data65.grants !== undefined){
-let data68 = data65.grants;
-const _errs234 = errors;
-if(errors === _errs234){
-if(Array.isArray(data68)){
-var valid34 = true;
-const len8 = data68.length;
+if(valid35){
+if(data72.grants !== undefined){
+let data75 = data72.grants;
+const _errs259 = errors;
+if(errors === _errs259){
+if(Array.isArray(data75)){
+var valid37 = true;
+const len8 = data75.length;
 for(let i9=0; i9<len8; i9++){
-let data69 = data68[i9];
-const _errs236 = errors;
-if(errors === _errs236){
-if(typeof data69 === "string"){
-if(func3(data69) < 1){
+let data76 = data75[i9];
+const _errs261 = errors;
+if(errors === _errs261){
+if(typeof data76 === "string"){
+if(func3(data76) < 1){
 validate10.errors = [{instancePath:instancePath+"/auth/policies/" + i8+"/grants/" + i9,schemaPath:"#/properties/auth/properties/policies/items/properties/grants/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -2847,8 +3144,8 @@ validate10.errors = [{instancePath:instancePath+"/auth/policies/" + i8+"/grants/
 return false;
 }
 }
-var valid34 = _errs236 === errors;
-if(!valid34){
+var valid37 = _errs261 === errors;
+if(!valid37){
 break;
 }
 }
@@ -2858,25 +3155,25 @@ validate10.errors = [{instancePath:instancePath+"/auth/policies/" + i8+"/grants"
 return false;
 }
 }
-var valid32 = _errs234 === errors;
+var valid35 = _errs259 === errors;
 }
 else {
-var valid32 = true;
-}
-if(valid32){
-if(data65.deny !== undefined){
-let data70 = data65.deny;
-const _errs238 = errors;
-if(errors === _errs238){
-if(Array.isArray(data70)){
 var valid35 = true;
-const len9 = data70.length;
+}
+if(valid35){
+if(data72.deny !== undefined){
+let data77 = data72.deny;
+const _errs263 = errors;
+if(errors === _errs263){
+if(Array.isArray(data77)){
+var valid38 = true;
+const len9 = data77.length;
 for(let i10=0; i10<len9; i10++){
-let data71 = data70[i10];
-const _errs240 = errors;
-if(errors === _errs240){
-if(typeof data71 === "string"){
-if(func3(data71) < 1){
+let data78 = data77[i10];
+const _errs265 = errors;
+if(errors === _errs265){
+if(typeof data78 === "string"){
+if(func3(data78) < 1){
 validate10.errors = [{instancePath:instancePath+"/auth/policies/" + i8+"/deny/" + i10,schemaPath:"#/properties/auth/properties/policies/items/properties/deny/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -2886,8 +3183,8 @@ validate10.errors = [{instancePath:instancePath+"/auth/policies/" + i8+"/deny/" 
 return false;
 }
 }
-var valid35 = _errs240 === errors;
-if(!valid35){
+var valid38 = _errs265 === errors;
+if(!valid38){
 break;
 }
 }
@@ -2897,10 +3194,10 @@ validate10.errors = [{instancePath:instancePath+"/auth/policies/" + i8+"/deny",s
 return false;
 }
 }
-var valid32 = _errs238 === errors;
+var valid35 = _errs263 === errors;
 }
 else {
-var valid32 = true;
+var valid35 = true;
 }
 }
 }
@@ -2912,8 +3209,8 @@ validate10.errors = [{instancePath:instancePath+"/auth/policies/" + i8,schemaPat
 return false;
 }
 }
-var valid31 = _errs227 === errors;
-if(!valid31){
+var valid34 = _errs252 === errors;
+if(!valid34){
 break;
 }
 }
@@ -2924,173 +3221,173 @@ validate10.errors = [{instancePath:instancePath+"/auth/policies",schemaPath:"#/p
 return false;
 }
 }
-var valid20 = _errs225 === errors;
-if(valid20){
-let data72 = data39.rate_limit;
-const _errs242 = errors;
-const _errs243 = errors;
-let valid36 = false;
-const _errs244 = errors;
-if(errors === _errs244){
-if(data72 && typeof data72 == "object" && !Array.isArray(data72)){
-let missing11;
-if(((data72.max === undefined) && (missing11 = "max")) || ((data72.window_seconds === undefined) && (missing11 = "window_seconds"))){
-const err94 = {instancePath:instancePath+"/auth/rate_limit",schemaPath:"#/properties/auth/properties/rate_limit/anyOf/0/required",keyword:"required",params:{missingProperty: missing11},message:"must have required property '"+missing11+"'"};
+var valid23 = _errs250 === errors;
+if(valid23){
+let data79 = data46.rate_limit;
+const _errs267 = errors;
+const _errs268 = errors;
+let valid39 = false;
+const _errs269 = errors;
+if(errors === _errs269){
+if(data79 && typeof data79 == "object" && !Array.isArray(data79)){
+let missing12;
+if(((data79.max === undefined) && (missing12 = "max")) || ((data79.window_seconds === undefined) && (missing12 = "window_seconds"))){
+const err106 = {instancePath:instancePath+"/auth/rate_limit",schemaPath:"#/properties/auth/properties/rate_limit/anyOf/0/required",keyword:"required",params:{missingProperty: missing12},message:"must have required property '"+missing12+"'"};
 if(vErrors === null){
-vErrors = [err94];
+vErrors = [err106];
 }
 else {
-vErrors.push(err94);
+vErrors.push(err106);
 }
 errors++;
 }
 else {
-const _errs246 = errors;
-for(const key11 in data72){
-if(!((key11 === "max") || (key11 === "window_seconds"))){
-const err95 = {instancePath:instancePath+"/auth/rate_limit",schemaPath:"#/properties/auth/properties/rate_limit/anyOf/0/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key11},message:"must NOT have additional properties"};
+const _errs271 = errors;
+for(const key12 in data79){
+if(!((key12 === "max") || (key12 === "window_seconds"))){
+const err107 = {instancePath:instancePath+"/auth/rate_limit",schemaPath:"#/properties/auth/properties/rate_limit/anyOf/0/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key12},message:"must NOT have additional properties"};
 if(vErrors === null){
-vErrors = [err95];
+vErrors = [err107];
 }
 else {
-vErrors.push(err95);
+vErrors.push(err107);
 }
 errors++;
 break;
 }
 }
-if(_errs246 === errors){
-if(data72.max !== undefined){
-let data73 = data72.max;
-const _errs247 = errors;
-if(!(((typeof data73 == "number") && (!(data73 % 1) && !isNaN(data73))) && (isFinite(data73)))){
-const err96 = {instancePath:instancePath+"/auth/rate_limit/max",schemaPath:"#/properties/auth/properties/rate_limit/anyOf/0/properties/max/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(_errs271 === errors){
+if(data79.max !== undefined){
+let data80 = data79.max;
+const _errs272 = errors;
+if(!(((typeof data80 == "number") && (!(data80 % 1) && !isNaN(data80))) && (isFinite(data80)))){
+const err108 = {instancePath:instancePath+"/auth/rate_limit/max",schemaPath:"#/properties/auth/properties/rate_limit/anyOf/0/properties/max/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
-vErrors = [err96];
+vErrors = [err108];
 }
 else {
-vErrors.push(err96);
+vErrors.push(err108);
 }
 errors++;
 }
-if(errors === _errs247){
-if((typeof data73 == "number") && (isFinite(data73))){
-if(data73 < 1 || isNaN(data73)){
-const err97 = {instancePath:instancePath+"/auth/rate_limit/max",schemaPath:"#/properties/auth/properties/rate_limit/anyOf/0/properties/max/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(errors === _errs272){
+if((typeof data80 == "number") && (isFinite(data80))){
+if(data80 < 1 || isNaN(data80)){
+const err109 = {instancePath:instancePath+"/auth/rate_limit/max",schemaPath:"#/properties/auth/properties/rate_limit/anyOf/0/properties/max/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
-vErrors = [err97];
+vErrors = [err109];
 }
 else {
-vErrors.push(err97);
-}
-errors++;
-}
-}
-}
-var valid37 = _errs247 === errors;
-}
-else {
-var valid37 = true;
-}
-if(valid37){
-if(data72.window_seconds !== undefined){
-let data74 = data72.window_seconds;
-const _errs249 = errors;
-if(errors === _errs249){
-if((typeof data74 == "number") && (isFinite(data74))){
-if(data74 < 0.001 || isNaN(data74)){
-const err98 = {instancePath:instancePath+"/auth/rate_limit/window_seconds",schemaPath:"#/properties/auth/properties/rate_limit/anyOf/0/properties/window_seconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0.001},message:"must be >= 0.001"};
-if(vErrors === null){
-vErrors = [err98];
-}
-else {
-vErrors.push(err98);
+vErrors.push(err109);
 }
 errors++;
 }
 }
-else {
-const err99 = {instancePath:instancePath+"/auth/rate_limit/window_seconds",schemaPath:"#/properties/auth/properties/rate_limit/anyOf/0/properties/window_seconds/type",keyword:"type",params:{type: "number"},message:"must be number"};
-if(vErrors === null){
-vErrors = [err99];
+}
+var valid40 = _errs272 === errors;
 }
 else {
-vErrors.push(err99);
+var valid40 = true;
+}
+if(valid40){
+if(data79.window_seconds !== undefined){
+let data81 = data79.window_seconds;
+const _errs274 = errors;
+if(errors === _errs274){
+if((typeof data81 == "number") && (isFinite(data81))){
+if(data81 < 0.001 || isNaN(data81)){
+const err110 = {instancePath:instancePath+"/auth/rate_limit/window_seconds",schemaPath:"#/properties/auth/properties/rate_limit/anyOf/0/properties/window_seconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0.001},message:"must be >= 0.001"};
+if(vErrors === null){
+vErrors = [err110];
+}
+else {
+vErrors.push(err110);
 }
 errors++;
 }
 }
-var valid37 = _errs249 === errors;
-}
 else {
-var valid37 = true;
-}
-}
-}
-}
-}
-else {
-const err100 = {instancePath:instancePath+"/auth/rate_limit",schemaPath:"#/properties/auth/properties/rate_limit/anyOf/0/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err111 = {instancePath:instancePath+"/auth/rate_limit/window_seconds",schemaPath:"#/properties/auth/properties/rate_limit/anyOf/0/properties/window_seconds/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
-vErrors = [err100];
+vErrors = [err111];
 }
 else {
-vErrors.push(err100);
+vErrors.push(err111);
 }
 errors++;
 }
 }
-var _valid13 = _errs244 === errors;
-valid36 = valid36 || _valid13;
-if(!valid36){
-const _errs251 = errors;
-if(typeof data72 !== "boolean"){
-const err101 = {instancePath:instancePath+"/auth/rate_limit",schemaPath:"#/properties/auth/properties/rate_limit/anyOf/1/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
-if(vErrors === null){
-vErrors = [err101];
+var valid40 = _errs274 === errors;
 }
 else {
-vErrors.push(err101);
+var valid40 = true;
+}
+}
+}
+}
+}
+else {
+const err112 = {instancePath:instancePath+"/auth/rate_limit",schemaPath:"#/properties/auth/properties/rate_limit/anyOf/0/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err112];
+}
+else {
+vErrors.push(err112);
 }
 errors++;
 }
-if(false !== data72){
-const err102 = {instancePath:instancePath+"/auth/rate_limit",schemaPath:"#/properties/auth/properties/rate_limit/anyOf/1/const",keyword:"const",params:{allowedValue: false},message:"must be equal to constant"};
+}
+var _valid15 = _errs269 === errors;
+valid39 = valid39 || _valid15;
+if(!valid39){
+const _errs276 = errors;
+if(typeof data79 !== "boolean"){
+const err113 = {instancePath:instancePath+"/auth/rate_limit",schemaPath:"#/properties/auth/properties/rate_limit/anyOf/1/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
-vErrors = [err102];
+vErrors = [err113];
 }
 else {
-vErrors.push(err102);
+vErrors.push(err113);
 }
 errors++;
 }
-var _valid13 = _errs251 === errors;
-valid36 = valid36 || _valid13;
-}
-if(!valid36){
-const err103 = {instancePath:instancePath+"/auth/rate_limit",schemaPath:"#/properties/auth/properties/rate_limit/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(false !== data79){
+const err114 = {instancePath:instancePath+"/auth/rate_limit",schemaPath:"#/properties/auth/properties/rate_limit/anyOf/1/const",keyword:"const",params:{allowedValue: false},message:"must be equal to constant"};
 if(vErrors === null){
-vErrors = [err103];
+vErrors = [err114];
 }
 else {
-vErrors.push(err103);
+vErrors.push(err114);
+}
+errors++;
+}
+var _valid15 = _errs276 === errors;
+valid39 = valid39 || _valid15;
+}
+if(!valid39){
+const err115 = {instancePath:instancePath+"/auth/rate_limit",schemaPath:"#/properties/auth/properties/rate_limit/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err115];
+}
+else {
+vErrors.push(err115);
 }
 errors++;
 validate10.errors = vErrors;
 return false;
 }
 else {
-errors = _errs243;
+errors = _errs268;
 if(vErrors !== null){
-if(_errs243){
-vErrors.length = _errs243;
+if(_errs268){
+vErrors.length = _errs268;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid20 = _errs242 === errors;
+var valid23 = _errs267 === errors;
 }
 }
 }
@@ -3109,123 +3406,123 @@ validate10.errors = [{instancePath:instancePath+"/auth",schemaPath:"#/properties
 return false;
 }
 }
-var valid0 = _errs134 === errors;
+var valid0 = _errs159 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
-let data75 = data.audit;
-const _errs253 = errors;
-if(errors === _errs253){
-if(data75 && typeof data75 == "object" && !Array.isArray(data75)){
-if(data75.sink === undefined){
-data75.sink = "file";
+let data82 = data.audit;
+const _errs278 = errors;
+if(errors === _errs278){
+if(data82 && typeof data82 == "object" && !Array.isArray(data82)){
+if(data82.sink === undefined){
+data82.sink = "file";
 }
-if(data75.on_failure === undefined){
-data75.on_failure = "refuse";
+if(data82.on_failure === undefined){
+data82.on_failure = "refuse";
 }
-if(data75.rotate === undefined){
-data75.rotate = {"max_bytes":104857600,"keep":9};
+if(data82.rotate === undefined){
+data82.rotate = {"max_bytes":104857600,"keep":9};
 }
-let missing12;
-if((((data75.sink === undefined) && (missing12 = "sink")) || ((data75.on_failure === undefined) && (missing12 = "on_failure"))) || ((data75.rotate === undefined) && (missing12 = "rotate"))){
-validate10.errors = [{instancePath:instancePath+"/audit",schemaPath:"#/properties/audit/required",keyword:"required",params:{missingProperty: missing12},message:"must have required property '"+missing12+"'"}];
+let missing13;
+if((((data82.sink === undefined) && (missing13 = "sink")) || ((data82.on_failure === undefined) && (missing13 = "on_failure"))) || ((data82.rotate === undefined) && (missing13 = "rotate"))){
+validate10.errors = [{instancePath:instancePath+"/audit",schemaPath:"#/properties/audit/required",keyword:"required",params:{missingProperty: missing13},message:"must have required property '"+missing13+"'"}];
 return false;
 }
 else {
-const _errs255 = errors;
-for(const key12 in data75){
-if(!((((((key12 === "sink") || (key12 === "file")) || (key12 === "key_file")) || (key12 === "key_env")) || (key12 === "on_failure")) || (key12 === "rotate"))){
-validate10.errors = [{instancePath:instancePath+"/audit",schemaPath:"#/properties/audit/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key12},message:"must NOT have additional properties"}];
+const _errs280 = errors;
+for(const key13 in data82){
+if(!((((((key13 === "sink") || (key13 === "file")) || (key13 === "key_file")) || (key13 === "key_env")) || (key13 === "on_failure")) || (key13 === "rotate"))){
+validate10.errors = [{instancePath:instancePath+"/audit",schemaPath:"#/properties/audit/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key13},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
-if(_errs255 === errors){
-let data76 = data75.sink;
-const _errs256 = errors;
-const _errs257 = errors;
-let valid39 = false;
-const _errs258 = errors;
-if(typeof data76 !== "string"){
-const err104 = {instancePath:instancePath+"/audit/sink",schemaPath:"#/properties/audit/properties/sink/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(_errs280 === errors){
+let data83 = data82.sink;
+const _errs281 = errors;
+const _errs282 = errors;
+let valid42 = false;
+const _errs283 = errors;
+if(typeof data83 !== "string"){
+const err116 = {instancePath:instancePath+"/audit/sink",schemaPath:"#/properties/audit/properties/sink/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
-vErrors = [err104];
+vErrors = [err116];
 }
 else {
-vErrors.push(err104);
+vErrors.push(err116);
 }
 errors++;
 }
-if("file" !== data76){
-const err105 = {instancePath:instancePath+"/audit/sink",schemaPath:"#/properties/audit/properties/sink/anyOf/0/const",keyword:"const",params:{allowedValue: "file"},message:"must be equal to constant"};
+if("file" !== data83){
+const err117 = {instancePath:instancePath+"/audit/sink",schemaPath:"#/properties/audit/properties/sink/anyOf/0/const",keyword:"const",params:{allowedValue: "file"},message:"must be equal to constant"};
 if(vErrors === null){
-vErrors = [err105];
+vErrors = [err117];
 }
 else {
-vErrors.push(err105);
+vErrors.push(err117);
 }
 errors++;
 }
-var _valid14 = _errs258 === errors;
-valid39 = valid39 || _valid14;
-if(!valid39){
-const _errs260 = errors;
-if(typeof data76 !== "string"){
-const err106 = {instancePath:instancePath+"/audit/sink",schemaPath:"#/properties/audit/properties/sink/anyOf/1/type",keyword:"type",params:{type: "string"},message:"must be string"};
+var _valid16 = _errs283 === errors;
+valid42 = valid42 || _valid16;
+if(!valid42){
+const _errs285 = errors;
+if(typeof data83 !== "string"){
+const err118 = {instancePath:instancePath+"/audit/sink",schemaPath:"#/properties/audit/properties/sink/anyOf/1/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
-vErrors = [err106];
+vErrors = [err118];
 }
 else {
-vErrors.push(err106);
+vErrors.push(err118);
 }
 errors++;
 }
-if("stdout" !== data76){
-const err107 = {instancePath:instancePath+"/audit/sink",schemaPath:"#/properties/audit/properties/sink/anyOf/1/const",keyword:"const",params:{allowedValue: "stdout"},message:"must be equal to constant"};
+if("stdout" !== data83){
+const err119 = {instancePath:instancePath+"/audit/sink",schemaPath:"#/properties/audit/properties/sink/anyOf/1/const",keyword:"const",params:{allowedValue: "stdout"},message:"must be equal to constant"};
 if(vErrors === null){
-vErrors = [err107];
+vErrors = [err119];
 }
 else {
-vErrors.push(err107);
+vErrors.push(err119);
 }
 errors++;
 }
-var _valid14 = _errs260 === errors;
-valid39 = valid39 || _valid14;
+var _valid16 = _errs285 === errors;
+valid42 = valid42 || _valid16;
 }
-if(!valid39){
-const err108 = {instancePath:instancePath+"/audit/sink",schemaPath:"#/properties/audit/properties/sink/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(!valid42){
+const err120 = {instancePath:instancePath+"/audit/sink",schemaPath:"#/properties/audit/properties/sink/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
 if(vErrors === null){
-vErrors = [err108];
+vErrors = [err120];
 }
 else {
-vErrors.push(err108);
+vErrors.push(err120);
 }
 errors++;
 validate10.errors = vErrors;
 return false;
 }
 else {
-errors = _errs257;
+errors = _errs282;
 if(vErrors !== null){
-if(_errs257){
-vErrors.length = _errs257;
+if(_errs282){
+vErrors.length = _errs282;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid38 = _errs256 === errors;
-if(valid38){
-if(data75.file !== undefined){
-let data77 = data75.file;
-const _errs262 = errors;
-if(errors === _errs262){
-if(typeof data77 === "string"){
-if(func3(data77) < 1){
+var valid41 = _errs281 === errors;
+if(valid41){
+if(data82.file !== undefined){
+let data84 = data82.file;
+const _errs287 = errors;
+if(errors === _errs287){
+if(typeof data84 === "string"){
+if(func3(data84) < 1){
 validate10.errors = [{instancePath:instancePath+"/audit/file",schemaPath:"#/properties/audit/properties/file/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -3235,18 +3532,18 @@ validate10.errors = [{instancePath:instancePath+"/audit/file",schemaPath:"#/prop
 return false;
 }
 }
-var valid38 = _errs262 === errors;
+var valid41 = _errs287 === errors;
 }
 else {
-var valid38 = true;
+var valid41 = true;
 }
-if(valid38){
-if(data75.key_file !== undefined){
-let data78 = data75.key_file;
-const _errs264 = errors;
-if(errors === _errs264){
-if(typeof data78 === "string"){
-if(func3(data78) < 1){
+if(valid41){
+if(data82.key_file !== undefined){
+let data85 = data82.key_file;
+const _errs289 = errors;
+if(errors === _errs289){
+if(typeof data85 === "string"){
+if(func3(data85) < 1){
 validate10.errors = [{instancePath:instancePath+"/audit/key_file",schemaPath:"#/properties/audit/properties/key_file/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -3256,18 +3553,18 @@ validate10.errors = [{instancePath:instancePath+"/audit/key_file",schemaPath:"#/
 return false;
 }
 }
-var valid38 = _errs264 === errors;
+var valid41 = _errs289 === errors;
 }
 else {
-var valid38 = true;
+var valid41 = true;
 }
-if(valid38){
-if(data75.key_env !== undefined){
-let data79 = data75.key_env;
-const _errs266 = errors;
-if(errors === _errs266){
-if(typeof data79 === "string"){
-if(func3(data79) < 1){
+if(valid41){
+if(data82.key_env !== undefined){
+let data86 = data82.key_env;
+const _errs291 = errors;
+if(errors === _errs291){
+if(typeof data86 === "string"){
+if(func3(data86) < 1){
 validate10.errors = [{instancePath:instancePath+"/audit/key_env",schemaPath:"#/properties/audit/properties/key_env/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -3277,196 +3574,19 @@ validate10.errors = [{instancePath:instancePath+"/audit/key_env",schemaPath:"#/p
 return false;
 }
 }
-var valid38 = _errs266 === errors;
+var valid41 = _errs291 === errors;
 }
 else {
-var valid38 = true;
+var valid41 = true;
 }
-if(valid38){
-let data80 = data75.on_failure;
-const _errs268 = errors;
-const _errs269 = errors;
-let valid40 = false;
-const _errs270 = errors;
-if(typeof data80 !== "string"){
-const err109 = {instancePath:instancePath+"/audit/on_failure",schemaPath:"#/properties/audit/properties/on_failure/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err109];
-}
-else {
-vErrors.push(err109);
-}
-errors++;
-}
-if("refuse" !== data80){
-const err110 = {instancePath:instancePath+"/audit/on_failure",schemaPath:"#/properties/audit/properties/on_failure/anyOf/0/const",keyword:"const",params:{allowedValue: "refuse"},message:"must be equal to constant"};
-if(vErrors === null){
-vErrors = [err110];
-}
-else {
-vErrors.push(err110);
-}
-errors++;
-}
-var _valid15 = _errs270 === errors;
-valid40 = valid40 || _valid15;
-if(!valid40){
-const _errs272 = errors;
-if(typeof data80 !== "string"){
-const err111 = {instancePath:instancePath+"/audit/on_failure",schemaPath:"#/properties/audit/properties/on_failure/anyOf/1/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err111];
-}
-else {
-vErrors.push(err111);
-}
-errors++;
-}
-if("serve" !== data80){
-const err112 = {instancePath:instancePath+"/audit/on_failure",schemaPath:"#/properties/audit/properties/on_failure/anyOf/1/const",keyword:"const",params:{allowedValue: "serve"},message:"must be equal to constant"};
-if(vErrors === null){
-vErrors = [err112];
-}
-else {
-vErrors.push(err112);
-}
-errors++;
-}
-var _valid15 = _errs272 === errors;
-valid40 = valid40 || _valid15;
-}
-if(!valid40){
-const err113 = {instancePath:instancePath+"/audit/on_failure",schemaPath:"#/properties/audit/properties/on_failure/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
-if(vErrors === null){
-vErrors = [err113];
-}
-else {
-vErrors.push(err113);
-}
-errors++;
-validate10.errors = vErrors;
-return false;
-}
-else {
-errors = _errs269;
-if(vErrors !== null){
-if(_errs269){
-vErrors.length = _errs269;
-}
-else {
-vErrors = null;
-}
-}
-}
-var valid38 = _errs268 === errors;
-if(valid38){
-let data81 = data75.rotate;
-const _errs274 = errors;
-const _errs275 = errors;
-let valid41 = false;
-const _errs276 = errors;
-if(errors === _errs276){
-if(data81 && typeof data81 == "object" && !Array.isArray(data81)){
-let missing13;
-if(((data81.max_bytes === undefined) && (missing13 = "max_bytes")) || ((data81.keep === undefined) && (missing13 = "keep"))){
-const err114 = {instancePath:instancePath+"/audit/rotate",schemaPath:"#/properties/audit/properties/rotate/anyOf/0/required",keyword:"required",params:{missingProperty: missing13},message:"must have required property '"+missing13+"'"};
-if(vErrors === null){
-vErrors = [err114];
-}
-else {
-vErrors.push(err114);
-}
-errors++;
-}
-else {
-const _errs278 = errors;
-for(const key13 in data81){
-if(!((key13 === "max_bytes") || (key13 === "keep"))){
-const err115 = {instancePath:instancePath+"/audit/rotate",schemaPath:"#/properties/audit/properties/rotate/anyOf/0/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key13},message:"must NOT have additional properties"};
-if(vErrors === null){
-vErrors = [err115];
-}
-else {
-vErrors.push(err115);
-}
-errors++;
-break;
-}
-}
-if(_errs278 === errors){
-if(data81.max_bytes !== undefined){
-let data82 = data81.max_bytes;
-const _errs279 = errors;
-if(!(((typeof data82 == "number") && (!(data82 % 1) && !isNaN(data82))) && (isFinite(data82)))){
-const err116 = {instancePath:instancePath+"/audit/rotate/max_bytes",schemaPath:"#/properties/audit/properties/rotate/anyOf/0/properties/max_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err116];
-}
-else {
-vErrors.push(err116);
-}
-errors++;
-}
-if(errors === _errs279){
-if((typeof data82 == "number") && (isFinite(data82))){
-if(data82 > 1099511627776 || isNaN(data82)){
-const err117 = {instancePath:instancePath+"/audit/rotate/max_bytes",schemaPath:"#/properties/audit/properties/rotate/anyOf/0/properties/max_bytes/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1099511627776},message:"must be <= 1099511627776"};
-if(vErrors === null){
-vErrors = [err117];
-}
-else {
-vErrors.push(err117);
-}
-errors++;
-}
-else {
-if(data82 < 4096 || isNaN(data82)){
-const err118 = {instancePath:instancePath+"/audit/rotate/max_bytes",schemaPath:"#/properties/audit/properties/rotate/anyOf/0/properties/max_bytes/minimum",keyword:"minimum",params:{comparison: ">=", limit: 4096},message:"must be >= 4096"};
-if(vErrors === null){
-vErrors = [err118];
-}
-else {
-vErrors.push(err118);
-}
-errors++;
-}
-}
-}
-}
-var valid42 = _errs279 === errors;
-}
-else {
-var valid42 = true;
-}
-if(valid42){
-if(data81.keep !== undefined){
-let data83 = data81.keep;
-const _errs281 = errors;
-if(!(((typeof data83 == "number") && (!(data83 % 1) && !isNaN(data83))) && (isFinite(data83)))){
-const err119 = {instancePath:instancePath+"/audit/rotate/keep",schemaPath:"#/properties/audit/properties/rotate/anyOf/0/properties/keep/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err119];
-}
-else {
-vErrors.push(err119);
-}
-errors++;
-}
-if(errors === _errs281){
-if((typeof data83 == "number") && (isFinite(data83))){
-if(data83 > 1000 || isNaN(data83)){
-const err120 = {instancePath:instancePath+"/audit/rotate/keep",schemaPath:"#/properties/audit/properties/rotate/anyOf/0/properties/keep/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000"};
-if(vErrors === null){
-vErrors = [err120];
-}
-else {
-vErrors.push(err120);
-}
-errors++;
-}
-else {
-if(data83 < 1 || isNaN(data83)){
-const err121 = {instancePath:instancePath+"/audit/rotate/keep",schemaPath:"#/properties/audit/properties/rotate/anyOf/0/properties/keep/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(valid41){
+let data87 = data82.on_failure;
+const _errs293 = errors;
+const _errs294 = errors;
+let valid43 = false;
+const _errs295 = errors;
+if(typeof data87 !== "string"){
+const err121 = {instancePath:instancePath+"/audit/on_failure",schemaPath:"#/properties/audit/properties/on_failure/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err121];
 }
@@ -3475,20 +3595,8 @@ vErrors.push(err121);
 }
 errors++;
 }
-}
-}
-}
-var valid42 = _errs281 === errors;
-}
-else {
-var valid42 = true;
-}
-}
-}
-}
-}
-else {
-const err122 = {instancePath:instancePath+"/audit/rotate",schemaPath:"#/properties/audit/properties/rotate/anyOf/0/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if("refuse" !== data87){
+const err122 = {instancePath:instancePath+"/audit/on_failure",schemaPath:"#/properties/audit/properties/on_failure/anyOf/0/const",keyword:"const",params:{allowedValue: "refuse"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err122];
 }
@@ -3497,13 +3605,12 @@ vErrors.push(err122);
 }
 errors++;
 }
-}
-var _valid16 = _errs276 === errors;
-valid41 = valid41 || _valid16;
-if(!valid41){
-const _errs283 = errors;
-if(typeof data81 !== "boolean"){
-const err123 = {instancePath:instancePath+"/audit/rotate",schemaPath:"#/properties/audit/properties/rotate/anyOf/1/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+var _valid17 = _errs295 === errors;
+valid43 = valid43 || _valid17;
+if(!valid43){
+const _errs297 = errors;
+if(typeof data87 !== "string"){
+const err123 = {instancePath:instancePath+"/audit/on_failure",schemaPath:"#/properties/audit/properties/on_failure/anyOf/1/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err123];
 }
@@ -3512,8 +3619,8 @@ vErrors.push(err123);
 }
 errors++;
 }
-if(false !== data81){
-const err124 = {instancePath:instancePath+"/audit/rotate",schemaPath:"#/properties/audit/properties/rotate/anyOf/1/const",keyword:"const",params:{allowedValue: false},message:"must be equal to constant"};
+if("serve" !== data87){
+const err124 = {instancePath:instancePath+"/audit/on_failure",schemaPath:"#/properties/audit/properties/on_failure/anyOf/1/const",keyword:"const",params:{allowedValue: "serve"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err124];
 }
@@ -3522,11 +3629,11 @@ vErrors.push(err124);
 }
 errors++;
 }
-var _valid16 = _errs283 === errors;
-valid41 = valid41 || _valid16;
+var _valid17 = _errs297 === errors;
+valid43 = valid43 || _valid17;
 }
-if(!valid41){
-const err125 = {instancePath:instancePath+"/audit/rotate",schemaPath:"#/properties/audit/properties/rotate/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(!valid43){
+const err125 = {instancePath:instancePath+"/audit/on_failure",schemaPath:"#/properties/audit/properties/on_failure/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
 if(vErrors === null){
 vErrors = [err125];
 }
@@ -3538,17 +3645,207 @@ validate10.errors = vErrors;
 return false;
 }
 else {
-errors = _errs275;
+errors = _errs294;
 if(vErrors !== null){
-if(_errs275){
-vErrors.length = _errs275;
+if(_errs294){
+vErrors.length = _errs294;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid38 = _errs274 === errors;
+var valid41 = _errs293 === errors;
+if(valid41){
+let data88 = data82.rotate;
+const _errs299 = errors;
+const _errs300 = errors;
+let valid44 = false;
+const _errs301 = errors;
+if(errors === _errs301){
+if(data88 && typeof data88 == "object" && !Array.isArray(data88)){
+let missing14;
+if(((data88.max_bytes === undefined) && (missing14 = "max_bytes")) || ((data88.keep === undefined) && (missing14 = "keep"))){
+const err126 = {instancePath:instancePath+"/audit/rotate",schemaPath:"#/properties/audit/properties/rotate/anyOf/0/required",keyword:"required",params:{missingProperty: missing14},message:"must have required property '"+missing14+"'"};
+if(vErrors === null){
+vErrors = [err126];
+}
+else {
+vErrors.push(err126);
+}
+errors++;
+}
+else {
+const _errs303 = errors;
+for(const key14 in data88){
+if(!((key14 === "max_bytes") || (key14 === "keep"))){
+const err127 = {instancePath:instancePath+"/audit/rotate",schemaPath:"#/properties/audit/properties/rotate/anyOf/0/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key14},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err127];
+}
+else {
+vErrors.push(err127);
+}
+errors++;
+break;
+}
+}
+if(_errs303 === errors){
+if(data88.max_bytes !== undefined){
+let data89 = data88.max_bytes;
+const _errs304 = errors;
+if(!(((typeof data89 == "number") && (!(data89 % 1) && !isNaN(data89))) && (isFinite(data89)))){
+const err128 = {instancePath:instancePath+"/audit/rotate/max_bytes",schemaPath:"#/properties/audit/properties/rotate/anyOf/0/properties/max_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err128];
+}
+else {
+vErrors.push(err128);
+}
+errors++;
+}
+if(errors === _errs304){
+if((typeof data89 == "number") && (isFinite(data89))){
+if(data89 > 1099511627776 || isNaN(data89)){
+const err129 = {instancePath:instancePath+"/audit/rotate/max_bytes",schemaPath:"#/properties/audit/properties/rotate/anyOf/0/properties/max_bytes/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1099511627776},message:"must be <= 1099511627776"};
+if(vErrors === null){
+vErrors = [err129];
+}
+else {
+vErrors.push(err129);
+}
+errors++;
+}
+else {
+if(data89 < 4096 || isNaN(data89)){
+const err130 = {instancePath:instancePath+"/audit/rotate/max_bytes",schemaPath:"#/properties/audit/properties/rotate/anyOf/0/properties/max_bytes/minimum",keyword:"minimum",params:{comparison: ">=", limit: 4096},message:"must be >= 4096"};
+if(vErrors === null){
+vErrors = [err130];
+}
+else {
+vErrors.push(err130);
+}
+errors++;
+}
+}
+}
+}
+var valid45 = _errs304 === errors;
+}
+else {
+var valid45 = true;
+}
+if(valid45){
+if(data88.keep !== undefined){
+let data90 = data88.keep;
+const _errs306 = errors;
+if(!(((typeof data90 == "number") && (!(data90 % 1) && !isNaN(data90))) && (isFinite(data90)))){
+const err131 = {instancePath:instancePath+"/audit/rotate/keep",schemaPath:"#/properties/audit/properties/rotate/anyOf/0/properties/keep/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err131];
+}
+else {
+vErrors.push(err131);
+}
+errors++;
+}
+if(errors === _errs306){
+if((typeof data90 == "number") && (isFinite(data90))){
+if(data90 > 1000 || isNaN(data90)){
+const err132 = {instancePath:instancePath+"/audit/rotate/keep",schemaPath:"#/properties/audit/properties/rotate/anyOf/0/properties/keep/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000"};
+if(vErrors === null){
+vErrors = [err132];
+}
+else {
+vErrors.push(err132);
+}
+errors++;
+}
+else {
+if(data90 < 1 || isNaN(data90)){
+const err133 = {instancePath:instancePath+"/audit/rotate/keep",schemaPath:"#/properties/audit/properties/rotate/anyOf/0/properties/keep/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err133];
+}
+else {
+vErrors.push(err133);
+}
+errors++;
+}
+}
+}
+}
+var valid45 = _errs306 === errors;
+}
+else {
+var valid45 = true;
+}
+}
+}
+}
+}
+else {
+const err134 = {instancePath:instancePath+"/audit/rotate",schemaPath:"#/properties/audit/properties/rotate/anyOf/0/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err134];
+}
+else {
+vErrors.push(err134);
+}
+errors++;
+}
+}
+var _valid18 = _errs301 === errors;
+valid44 = valid44 || _valid18;
+if(!valid44){
+const _errs308 = errors;
+if(typeof data88 !== "boolean"){
+const err135 = {instancePath:instancePath+"/audit/rotate",schemaPath:"#/properties/audit/properties/rotate/anyOf/1/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err135];
+}
+else {
+vErrors.push(err135);
+}
+errors++;
+}
+if(false !== data88){
+const err136 = {instancePath:instancePath+"/audit/rotate",schemaPath:"#/properties/audit/properties/rotate/anyOf/1/const",keyword:"const",params:{allowedValue: false},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err136];
+}
+else {
+vErrors.push(err136);
+}
+errors++;
+}
+var _valid18 = _errs308 === errors;
+valid44 = valid44 || _valid18;
+}
+if(!valid44){
+const err137 = {instancePath:instancePath+"/audit/rotate",schemaPath:"#/properties/audit/properties/rotate/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err137];
+}
+else {
+vErrors.push(err137);
+}
+errors++;
+validate10.errors = vErrors;
+return false;
+}
+else {
+errors = _errs300;
+if(vErrors !== null){
+if(_errs300){
+vErrors.length = _errs300;
+}
+else {
+vErrors = null;
+}
+}
+}
+var valid41 = _errs299 === errors;
 }
 }
 }
@@ -3562,7 +3859,7 @@ validate10.errors = [{instancePath:instancePath+"/audit",schemaPath:"#/propertie
 return false;
 }
 }
-var valid0 = _errs253 === errors;
+var valid0 = _errs278 === errors;
 }
 }
 }

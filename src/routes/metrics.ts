@@ -1,6 +1,7 @@
 // The metrics endpoint (on the main port, or a port of its own) and the request
 // metrics of the secret routes, one hook per route from its declared permission (src/pipeline.ts adds it).
 import type { Server } from 'node:http';
+import type { ServerOptions as HttpsServerOptions } from 'node:https';
 import { http } from '../node-http.ts';
 import type { FastifyInstance, onResponseHookHandler } from 'fastify';
 import type { RoutePermission } from '../auth/permissions.ts';
@@ -44,8 +45,8 @@ export function registerMetricsRoute(app: FastifyInstance, metrics: GatewayMetri
 }
 
 /** A listener of its own for /metrics (metrics.port): scrapers reach it without reaching the API. */
-export async function startMetricsServer(metrics: GatewayMetrics, host: string, port: number, path: string): Promise<Server> {
-  const server = http.createServer((req, res) => {
+export async function startMetricsServer(metrics: GatewayMetrics, host: string, port: number, path: string, https?: HttpsServerOptions): Promise<Server> {
+  const handler: Parameters<typeof http.createServer>[1] = (req, res) => {
     if (req.method !== 'GET' || (req.url ?? '').split('?')[0] !== path) {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
       return;
@@ -54,7 +55,9 @@ export async function startMetricsServer(metrics: GatewayMetrics, host: string, 
       (text) => res.writeHead(200, { 'content-type': metrics.registry.contentType, 'cache-control': 'no-store' }).end(text),
       () => res.writeHead(500, { 'content-type': 'text/plain' }).end('metrics unavailable\n'),
     );
-  });
+  };
+  // With server.tls, HTTPS with the same certificate (src/http/tls.ts: metricsServerOptions).
+  const server = https ? (process.getBuiltinModule('node:https').createServer(https, handler) as unknown as Server) : http.createServer(handler);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => resolve());
