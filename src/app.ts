@@ -18,6 +18,8 @@ import { registerDocsRoutes } from './routes/docs.ts';
 import { registerHealthRoutes } from './routes/health.ts';
 import { registerMetricsRoute } from './routes/metrics.ts';
 import { registerSecretRoutes } from './routes/secrets.ts';
+import { registerSuffixConstraint, registerWriteRoutes } from './routes/writes.ts';
+import { isWriter } from './backends/types.ts';
 import { registerBackendsRoute } from './routes/backends.ts';
 import { registerConnectionTestRoute } from './routes/connections-test.ts';
 import { CriticalConnections } from './critical-connections.ts';
@@ -145,6 +147,13 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
   const lookupConnection = async (id: string) => (await cache.getConnection(id, { noCache: false })).found;
   const criticalConnections = new CriticalConnections(config.critical_connections, checks, lookupConnection, deps.logger.child({ component: 'critical_connections' }));
   registerSecretRoutes(app, cache);
+  // The write API: writes.target (checked at load to say writable: true) must be a backend type that stores.
+  const targetName = config.writes?.target ?? undefined;
+  const target = targetName ? chain.links.find((l) => l.backend.name === targetName)?.backend : undefined;
+  if (target && !isWriter(target)) throw new Error(`writes.target: backend "${targetName}" (${target.type}) cannot be written yet`);
+  chain.writeTarget = target?.name;
+  registerSuffixConstraint(app);
+  registerWriteRoutes(app, { chain, cache, bus, target: target && isWriter(target) ? target : undefined, metrics });
   registerCacheRoutes(app, cache, bus);
   registerConnectionTestRoute(app, lookupConnection, checks.timeout_seconds * 1000);
   registerBackendsRoute(app, () => chain.statuses());

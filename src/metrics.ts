@@ -12,7 +12,7 @@ export type RequestOutcome = 'found' | 'not_found' | 'denied' | 'error';
 export type RequestKind = SecretKind | 'lookup';
 export type BackendOperation = 'get_connection' | 'get_variable' | 'get_config' | 'get_version';
 export type StaleReason = 'revalidating' | 'backend_error';
-export type InvalidationSource = 'api' | 'pubsub' | 'file_change';
+export type InvalidationSource = 'api' | 'pubsub' | 'file_change' | 'write';
 
 const INVALIDATION_PUBSUB_UP = 'secrets_gateway_invalidation_pubsub_up';
 const SECONDS_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -35,6 +35,8 @@ export interface GatewayMetrics {
   readonly backendDuration: Histogram<'backend' | 'operation'>;
   readonly backendLastSuccess: Gauge<'backend'>;
   readonly authFailures: Counter<'reason'>;
+  readonly writes: Counter<'kind' | 'operation' | 'outcome'>;
+  readonly shadowedReads: Counter<'kind' | 'backend' | 'shadowed'>;
   /** The cache registers how to count its entries per kind; read at scrape time. */
   countCacheEntriesWith(count: () => Record<SecretKind, number>): void;
 }
@@ -201,6 +203,18 @@ export function createMetrics(): GatewayMetrics {
       name: 'secrets_gateway_auth_failures_total',
       help: 'Requests refused by authentication or authorization, by reason.',
       labelNames: ['reason'],
+      registers,
+    }),
+    writes: new Counter({
+      name: 'secrets_gateway_writes_total',
+      help: 'Write API calls, by kind, operation (put, delete) and outcome: written, deleted, not_found, precondition_failed, shadowed, error.',
+      labelNames: ['kind', 'operation', 'outcome'],
+      registers,
+    }),
+    shadowedReads: new Counter({
+      name: 'secrets_gateway_shadowed_reads_total',
+      help: 'Backend lookups whose id the writes target also holds, shadowed by the earlier backend that answered: by kind, winning backend and shadowed backend.',
+      labelNames: ['kind', 'backend', 'shadowed'],
       registers,
     }),
     countCacheEntriesWith(count) {

@@ -13,7 +13,7 @@
 // declared permission (auth/permissions.ts), and one that declares none is refused.
 import type { FastifyInstance, FastifyReply, FastifyRequest, onResponseHookHandler, RouteOptions } from 'fastify';
 import type { Logger } from 'pino';
-import { recordInvalidation, recordOutcome, writeAccessEvents, type ItemResult } from './audit/access-event.ts';
+import { recordInvalidation, recordOutcome, recordWrite, writeAccessEvents, type ItemResult } from './audit/access-event.ts';
 import type { Audit } from './audit/index.ts';
 import { authenticate } from './auth/authenticate.ts';
 import type { ClientCertificates } from './auth/client-cert.ts';
@@ -84,6 +84,7 @@ export function registerPipeline(app: FastifyInstance, options: PipelineOptions)
     app.decorateRequest('authorize', () => true);
     app.decorateRequest('recordOutcome', () => {});
     app.decorateRequest('recordInvalidation', () => {});
+    app.decorateRequest('recordWrite', () => {});
     app.addHook('onRoute', (route) => {
       const hook = requestMetricsHook(route.config?.permission, metrics);
       if (hook && route.url.startsWith('/v1/')) addRouteHook(route, 'onResponse', hook);
@@ -105,6 +106,9 @@ export function registerPipeline(app: FastifyInstance, options: PipelineOptions)
   });
   app.decorateRequest('recordInvalidation', function (this: FastifyRequest, invalidated: number, fanout: string): void {
     recordInvalidation(this, invalidated, fanout);
+  });
+  app.decorateRequest('recordWrite', function (this: FastifyRequest, kind: SecretKind, id: string, write: Parameters<FastifyRequest['recordWrite']>[2]): void {
+    recordWrite(this, audit.fingerprint, kind, id, write);
   });
 
   const authenticationFailed = (request: FastifyRequest, reply: FastifyReply, err: AuthenticationError): void => {

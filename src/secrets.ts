@@ -23,6 +23,8 @@ export type VariableValue = string | number | boolean | null | object;
 export interface Found<T> {
   value: T;
   version?: string;
+  /** When the stored entry expires on its own (ISO 8601): the overlay backend's ephemeral overrides. */
+  expires?: string;
 }
 
 /** A backend's answer, with the name of the backend that gave it (X-Secret-Source). */
@@ -45,7 +47,7 @@ export interface BackendReport extends BackendStatus {
 }
 
 /** Actions whose grants carry a glob over secret ids: `<action>:<glob>`. */
-export const SCOPED_ACTIONS = ['connections:read', 'variables:read', 'config:read', 'connections:test', 'cache:invalidate'] as const;
+export const SCOPED_ACTIONS = ['connections:read', 'variables:read', 'config:read', 'connections:test', 'cache:invalidate', 'connections:write', 'variables:write'] as const;
 /** Actions whose grants name no secret. */
 export const PLAIN_ACTIONS = ['backends:read'] as const;
 
@@ -69,7 +71,14 @@ export const KIND_OF_ACTION: Record<Action, SecretKind | null> = {
   'config:read': 'config',
   'cache:invalidate': null,
   'backends:read': null,
+  'connections:write': 'connection',
+  'variables:write': 'variable',
 };
+
+/** The kinds the write API changes, and the action that writes each. */
+export const WRITABLE_KINDS = ['connection', 'variable'] as const;
+export type WritableKind = (typeof WRITABLE_KINDS)[number];
+export const WRITE_ACTION = { connection: 'connections:write', variable: 'variables:write' } as const satisfies Record<WritableKind, ScopedAction>;
 
 /** A connection as the cache keeps it (re-exported so routes need not know the model's module). */
 export type { Connection };

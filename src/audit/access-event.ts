@@ -53,6 +53,24 @@ export function recordOutcome(request: FastifyRequest, fingerprint: Fingerprinte
   }
 }
 
+/** Records a write's target and the fingerprints of the value before and after it, on the decision that allowed it. */
+export function recordWrite(
+  request: FastifyRequest,
+  fingerprint: Fingerprinter,
+  kind: SecretKind,
+  id: string,
+  write: { backend: string; before?: unknown; after?: unknown; done?: boolean },
+): void {
+  const item = request.access?.items.find((i) => i.kind === kind && i.id === id && i.action?.endsWith(':write') && i.decision !== 'deny');
+  if (!item) return;
+  item.backend = write.backend;
+  item.old_fingerprint = write.before === undefined ? null : fingerprint.of(write.before);
+  if (write.done) {
+    item.new_fingerprint = write.after === undefined ? null : fingerprint.of(write.after);
+    item.outcome = 'found';
+  }
+}
+
 /** Records an invalidation's effect on the decision that allowed it. */
 export function recordInvalidation(request: FastifyRequest, invalidated: number, fanout: string): void {
   for (const item of request.access?.items ?? []) {

@@ -28,6 +28,9 @@ export interface AuditItem {
   /** Cache invalidation: the entries dropped on this replica, and whether the other replicas were told. */
   invalidated?: number;
   fanout?: string;
+  /** A write: the fingerprints of the target's value before and after it (null: none there). `backend` is the target. */
+  old_fingerprint?: string | null;
+  new_fingerprint?: string | null;
 }
 
 export interface AuditEvent extends AuditItem {

@@ -89,7 +89,9 @@ export class Enforcer {
     }
     if (permission && 'id' in permission && permission.id === 'body' && typeof permission.items === 'function') return true;
     if (permission && !('id' in permission) && isPlainAction(permission.action)) {
-      return this.apply(request, reply, permission.action, null, decide(principal.access, permission.action));
+      // A plain grant about one secret (its resolution): the id is audited with the decision.
+      const target = 'suffix' in permission && permission.suffix ? { id: pathId(request, permission) ?? '' } : null;
+      return this.apply(request, reply, permission.action, target, decide(principal.access, permission.action));
     }
     return this.undeclared(request, reply, 'undeclared_route');
   }
@@ -184,6 +186,7 @@ export const servesPath = (request: FastifyRequest, permission: RoutePermission 
 
 /** The id a `path` permission names: the route's wildcard, less its literal suffix (`/test`). */
 export function pathId(request: FastifyRequest, permission: RoutePermission | undefined): string | null {
+  if (permission && !('id' in permission) && 'suffix' in permission && permission.suffix) return wildcard(request).slice(0, -permission.suffix.length);
   if (!permission || !('id' in permission) || permission.id !== 'path') return null;
   const path = wildcard(request);
   return permission.suffix && path.endsWith(permission.suffix) ? path.slice(0, -permission.suffix.length) : path;

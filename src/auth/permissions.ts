@@ -17,8 +17,9 @@ export type RoutePermission =
    * as `denied` (batch lookup); otherwise one denied item refuses the whole request (403). A body
    * that names no item decides nothing, and is refused. */
   | { id: 'body'; items: (body: unknown) => BodyItem[]; each: boolean; batch?: boolean }
-  /** A grant with no id, such as `backends:read`. */
-  | { action: PlainAction }
+  /** A grant with no id, such as `backends:read`. With `suffix`, the route's wildcard ends in that
+   * literal (e.g. "/resolution") and names the secret the answer is about (audited as its id). */
+  | { action: PlainAction; suffix?: string }
   /** Serves no data (the 405 method guards): answered without a token. The API's shape is public (/openapi.json). */
   | { action: 'none' };
 
@@ -33,6 +34,9 @@ export const permissions = {
   readVariable: { action: 'variables:read', id: 'path' },
   readConfig: { action: 'config:read', id: 'path' },
   testConnection: { action: 'connections:test', id: 'path', suffix: '/test' },
+  writeConnection: { action: 'connections:write', id: 'path' },
+  writeVariable: { action: 'variables:write', id: 'path' },
+  resolution: { action: 'backends:read', suffix: '/resolution' },
   readBackends: { action: 'backends:read' },
   methodGuard: { action: 'none' },
 } as const satisfies Record<string, RoutePermission>;

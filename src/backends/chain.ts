@@ -22,6 +22,19 @@ const KIND_OPTION: Record<SecretKind, 'connections' | 'variables' | 'config'> = 
 
 export type { BackendReport, Resolved } from '../secrets.ts';
 
+/** One backend's answer in a resolution (GET .../resolution): never a value. */
+export interface ResolutionStep {
+  backend: string;
+  type: string;
+  /** skipped: this backend is not asked for this id (kind off, or its lookup pattern does not match). */
+  answer: 'found' | 'not_found' | 'error' | 'skipped';
+  /** The version identity (the backend's, or the HMAC of the value that X-Secret-Version shows). */
+  version?: string;
+  expires?: string;
+  code?: string;
+  wins: boolean;
+}
+
 export function chainLink(
   backend: SecretsBackend,
   options: {
@@ -81,6 +94,9 @@ export class BackendChain {
     }
   }
 
+  /** The backend writes go to (writes.target), whose shadowing by an earlier backend is counted at read time. */
+  writeTarget: string | undefined;
+
   /** The backends the chain would ask for this id, in order. */
   private candidates(kind: SecretKind, id: string): SecretsBackend[] {
     return this.links.filter(({ backend, patterns }) => backend.serves(kind) && patterns[kind](id)).map((l) => l.backend);
@@ -134,9 +150,64 @@ export class BackendChain {
     return this.resolve('config', key, lookups.config);
   }
 
+  /** Every backend in chain order with its answer for this id (all asked at once), and the one that wins. */
+  async explain(kind: SecretKind, id: string, identity: (value: unknown) => string): Promise<ResolutionStep[]> {
+    const asked = new Set(this.candidates(kind, id));
+    const steps = await Promise.all(
+      this.links.map(async ({ backend }): Promise<ResolutionStep> => {
+        const step = { backend: backend.name, type: backend.type, wins: false };
+        if (!asked.has(backend)) return { ...step, answer: 'skipped' };
+        try {
+          const found = await this.measured(backend, OPERATIONS[kind], () => lookups[kind](backend, id));
+          if (found === null || found.value === null || found.value === undefined) return { ...step, answer: 'not_found' };
+          return { ...step, answer: 'found', version: found.version ?? identity(found.value), ...(found.expires ? { expires: found.expires } : {}) };
+        } catch (err) {
+          return { ...step, answer: 'error', code: err instanceof BackendError ? err.code : 'backend_error' };
+        }
+      }),
+    );
+    const winner = steps.find((s) => s.answer === 'found');
+    if (winner) winner.wins = true;
+    return steps;
+  }
+
+  /** The first backend before `target` in the chain that has this id (so shadows a write there), or null. */
+  async shadowing(kind: SecretKind, id: string, target: string): Promise<string | null> {
+    for (const backend of this.candidates(kind, id)) {
+      if (backend.name === target) return null;
+      try {
+        if (await this.hasId(backend, kind, id)) return backend.name;
+      } catch (err) {
+        // Cannot tell: a failed backend is skipped at read time too, so it does not shadow now.
+        this.logger.warn({ backend: backend.name, kind, id, err_code: err instanceof BackendError ? err.code : 'backend_error' }, 'backend failed a shadowing check');
+      }
+    }
+    return null;
+  }
+
+  private async hasId(backend: SecretsBackend, kind: SecretKind, id: string): Promise<boolean> {
+    const found = await this.measured(backend, OPERATIONS[kind], () => lookups[kind](backend, id));
+    return found !== null && found.value !== null && found.value !== undefined;
+  }
+
+  /** After a lookup won at `winner`: does the write target, later in the chain, hold the id too? Counted, never awaited. */
+  private probeShadowed(kind: SecretKind, id: string, winner: SecretsBackend, candidates: SecretsBackend[]): void {
+    const targetName = this.writeTarget;
+    if (!targetName || !this.metrics || winner.name === targetName) return;
+    const target = candidates.slice(candidates.indexOf(winner) + 1).find((b) => b.name === targetName);
+    if (!target) return;
+    this.hasId(target, kind, id).then(
+      (shadowed) => {
+        if (shadowed) this.metrics!.shadowedReads.inc({ kind, backend: winner.name, shadowed: target.name });
+      },
+      () => undefined,
+    );
+  }
+
   private async resolve<T>(kind: SecretKind, id: string, lookup: Lookup<T>): Promise<Resolved<T> | null> {
     const failed: FailedBackend[] = [];
-    for (const backend of this.candidates(kind, id)) {
+    const candidates = this.candidates(kind, id);
+    for (const backend of candidates) {
       let found: Found<T> | null;
       try {
         found = await this.measured(backend, OPERATIONS[kind], () => lookup(backend, id));
@@ -151,7 +222,10 @@ export class BackendChain {
         continue;
       }
       // Connections: the first truthy answer wins. Variables and config: the first non-null one ("" is a value).
-      if (found !== null && found.value !== null && found.value !== undefined) return { ...found, source: backend.name };
+      if (found !== null && found.value !== null && found.value !== undefined) {
+        this.probeShadowed(kind, id, backend, candidates);
+        return { ...found, source: backend.name };
+      }
     }
     if (failed.length > 0) throw backendUnavailable(failed);
     return null;

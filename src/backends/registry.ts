@@ -14,6 +14,7 @@ const FACTORIES: Readonly<Record<string, () => BackendFactory | Promise<BackendF
   aws_secrets_manager: async () => (await import('./aws-secrets-manager.ts')).awsSecretsManagerBackend,
   gcp_secret_manager: async () => (await import('./gcp-secret-manager.ts')).gcpSecretManagerBackend,
   airflow_metastore: () => airflowMetastoreBackend,
+  overlay: async () => (await import('./overlay.ts')).overlayBackend,
 };
 
 export function isKnownBackendType(type: string): boolean {

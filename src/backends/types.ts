@@ -38,3 +38,34 @@ export class BackendError extends Error {
     this.code = code;
   }
 }
+
+/** What a write stores: a connection the Airflow model accepted, or a variable's text. */
+export type WriteValue = { kind: 'connection'; connection: Connection } | { kind: 'variable'; value: string };
+
+/** A stored secret as its writer sees it before a change: the value as the backend's reader reads it
+ * (so its fingerprint is the X-Secret-Version a GET shows) and the token that makes a write conditional
+ * on it being unchanged (Vault's version number, the overlay's stored text, AWS's VersionId...). */
+export interface Current {
+  value: unknown;
+  cas: unknown;
+  expires?: string;
+}
+
+/**
+ * A backend that can store what its own Airflow reader reads (`writable: true`). `cas` is what
+ * current() returned, or null for "must not exist yet": a writer that can check it atomically does
+ * (Vault's cas, a Redis script, a row lock), and answers a changed secret with BackendError
+ * `precondition_failed`.
+ */
+export interface SecretWriter {
+  current(kind: 'connection' | 'variable', id: string): Promise<Current | null>;
+  put(kind: 'connection' | 'variable', id: string, value: WriteValue, options: { cas: unknown; ttlSeconds?: number }): Promise<void>;
+  /** false: there was nothing to delete. */
+  delete(kind: 'connection' | 'variable', id: string, options: { cas: unknown }): Promise<boolean>;
+  /** Entries expire (the overlay): ?ttl_seconds applies, up to this many seconds. */
+  readonly maxTtlSeconds?: number;
+  readonly defaultTtlSeconds?: number;
+}
+
+export const isWriter = (b: SecretsBackend): b is SecretsBackend & SecretWriter =>
+  typeof (b as Partial<SecretWriter>).put === 'function' && typeof (b as Partial<SecretWriter>).current === 'function';

@@ -106,6 +106,15 @@ export class VaultClient {
     return this.request('GET', apiPath, { token: renewed.token, signal });
   }
 
+  /** A write (the write API: KV v2 data and metadata), with the same token handling as authorizedGet. */
+  async authorizedWrite(method: 'POST' | 'DELETE', apiPath: string, body: unknown, signal: AbortSignal): Promise<VaultResponse> {
+    const { token } = await this.token();
+    const res = await this.request(method, apiPath, { token, body, signal });
+    if (res.status !== 403 || (await this.tokenIsValid(token, signal))) return res;
+    const renewed = await this.replaceToken(token, 'token rejected');
+    return this.request(method, apiPath, { token: renewed.token, body, signal });
+  }
+
   /** Logs in (at startup), so that a bad credential shows at once. */
   async init(): Promise<void> {
     await this.token();

@@ -12,7 +12,8 @@ import { ConfigError } from '../config/errors.ts';
 import { parseFailure } from './parse-failure.ts';
 import type { BackendContext, BackendFactory } from './registry-types.ts';
 import { BackendGuard, resilienceFrom } from './resilience.ts';
-import { BackendError, type BackendStatus, type Found, type SecretKind, type SecretsBackend, type VariableValue } from './types.ts';
+import { BackendError, type BackendStatus, type Current, type Found, type SecretKind, type SecretsBackend, type VariableValue, type WriteValue } from './types.ts';
+import { connectionToJson } from '../airflow/connection.ts';
 import { statusError, VaultClient, type VaultAuth, type VaultResponse, type VaultTls } from './vault-client.ts';
 
 
@@ -103,6 +104,53 @@ export class VaultBackend implements SecretsBackend {
 
   async close(): Promise<void> {
     this.client.close();
+  }
+
+  // The write API (writable: true, KV v2): what Airflow's VaultBackend reads back. A connection is
+  // stored as its field dict (Connection.as_json's keys), a variable under `value`. Every write
+  // carries KV v2's check-and-set: the version current() read, or 0 for "must not exist", so a
+  // change made in between fails with precondition_failed instead of being overwritten.
+
+  async current(kind: 'connection' | 'variable', id: string): Promise<Current | null> {
+    const found = kind === 'connection' ? await this.getConnection(id) : await this.getVariable(id);
+    if (found) return { value: found.value, cas: Number(found.version?.split('@')[0] ?? 0) };
+    return null;
+  }
+
+  async put(kind: 'connection' | 'variable', id: string, value: WriteValue, options: { cas: unknown }): Promise<void> {
+    const apiPath = this.writablePath(kind, id, 'data');
+    const data = value.kind === 'connection' ? JSON.parse(connectionToJson(value.connection)) : { value: value.value };
+    // "Must not exist": a secret whose latest version was deleted (soft) still has metadata, and a
+    // version number that cas must name; it counts as absent, as it reads as not found.
+    const cas = typeof options.cas === 'number' ? options.cas : await this.deletedVersion(kind, id);
+    const res = await this.guard.run((signal) => this.client.authorizedWrite('POST', apiPath, { options: { cas }, data }, signal));
+    if (res.status === 200 || res.status === 204) return;
+    if (res.status === 400 && /check-and-set/i.test(res.text)) throw new BackendError('precondition_failed', `${this.name}: the secret changed during the write (cas)`);
+    throw statusError(this.name, res.status, 'write');
+  }
+
+  async delete(kind: 'connection' | 'variable', id: string): Promise<boolean> {
+    // Every version and the metadata: the id reads as not found, and a later create starts afresh.
+    // (KV v2 has no check-and-set on delete: the route compared the version just before.)
+    const res = await this.guard.run((signal) => this.client.authorizedWrite('DELETE', this.writablePath(kind, id, 'metadata'), undefined, signal));
+    if (res.status === 200 || res.status === 204) return true;
+    if (res.status === 404) return false;
+    throw statusError(this.name, res.status, 'delete');
+  }
+
+  private writablePath(kind: SecretKind, id: string, section: 'data' | 'metadata'): string {
+    const where = this.secretLocation(kind, id);
+    const apiPath = where && this.kvVersion === 2 ? this.apiPath(where, section) : null;
+    if (!apiPath) throw new BackendError('not_writable', `${this.name}: this id cannot be written here`);
+    return apiPath;
+  }
+
+  /** The current_version of a secret that reads as not found (0 when it has no metadata). */
+  private async deletedVersion(kind: SecretKind, id: string): Promise<number> {
+    const apiPath = this.writablePath(kind, id, 'metadata');
+    const res = await this.guard.run((signal) => this.client.authorizedGet(apiPath, signal).then((r) => this.answer(r, 'metadata read')));
+    const current = res ? JSON.parse(res.text)?.data?.current_version : 0;
+    return typeof current === 'number' ? current : 0;
   }
 
   /** get_variable / get_config: `response["value"]`; an empty secret or one without `value` is None. */

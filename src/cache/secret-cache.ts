@@ -272,7 +272,9 @@ export class SecretCache implements SecretResolver {
       const unchanged =
         previous !== undefined && (found ? previous.found?.source === found.source && previous.fingerprint === fingerprint : previous.found === null);
       const ttlSeconds = found ? (this.backendTtlSeconds.get(found.source) ?? this.config.ttl_seconds) : this.config.negative_ttl_seconds;
-      const entry: Entry = { kind, id, found, fingerprint, confirmedAt: startedAt, ttlMs: ttlSeconds * 1000 };
+      // An entry that expires on its own (an overlay override) is never served past its expiry.
+      const expiresInMs = found?.expires ? Date.parse(found.expires) - Date.now() : Infinity;
+      const entry: Entry = { kind, id, found, fingerprint, confirmedAt: startedAt, ttlMs: Math.max(0, Math.min(ttlSeconds * 1000, expiresInMs)) };
       return this.store(key, epoch, entry, unchanged ? 'revalidated' : 'miss');
     } catch (err) {
       if (previous && this.entries.peek(key) === previous) previous.failure = { at: this.now(), error: err };
@@ -295,7 +297,7 @@ export class SecretCache implements SecretResolver {
 
   /** X-Secret-Version: an HMAC of the value, so a client can tell a change without the gateway
    * ever putting the value, or a plain hash of it, anywhere but the body. */
-  private fingerprint(kind: SecretKind, id: string, value: unknown): string {
+  fingerprint(kind: SecretKind, id: string, value: unknown): string {
     return flatString(createHmac('sha256', this.versionKey).update(`${kind}\u0000${id}\u0000`).update(JSON.stringify(value) ?? 'null').digest('base64url').slice(0, 22));
   }
 
@@ -312,7 +314,9 @@ function stored(kind: SecretKind, found: Resolved<unknown> | null): Resolved<unk
   if (kind !== 'connection' || !found) return found;
   // A literal, not a spread of `found` (whose `source` was added after its creation and sits out of line).
   const value = new PackedConnection(found.value as Connection);
-  return found.version === undefined ? { value, source: found.source } : { value, source: found.source, version: found.version };
+  const packed: Resolved<unknown> = found.version === undefined ? { value, source: found.source } : { value, source: found.source, version: found.version };
+  if (found.expires) packed.expires = found.expires;
+  return packed;
 }
 
 /** What an entry costs, roughly: the text of its value, its id, and a fixed overhead. */

@@ -153,8 +153,26 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
     connection_checks: doc.connection_checks as GatewayConfig['connection_checks'],
     auth: doc.auth as AuthConfig | undefined,
     audit: doc.audit as AuditConfig,
+    writes: doc.writes as GatewayConfig['writes'],
     baseDir,
     source,
   };
+  checkWrites(config);
   return { config, warnings };
+}
+
+/** Backend types that can store what their reader reads (the write API's targets). */
+export const WRITABLE_TYPES: ReadonlySet<string> = new Set(['vault', 'aws_secrets_manager', 'gcp_secret_manager', 'airflow_metastore', 'overlay']);
+
+/** writes.target names one backend, which says writable: true; writable is refused where a type cannot store. */
+function checkWrites(config: GatewayConfig): void {
+  config.backends.forEach((b, i) => {
+    if (b.writable && !WRITABLE_TYPES.has(b.type)) throw new ConfigError(`backends[${i}].writable`, `a ${b.type} backend cannot be written; writable types: ${[...WRITABLE_TYPES].join(', ')}`);
+    if (b.writable && b.type === 'vault' && b.kv_engine_version === 1) throw new ConfigError(`backends[${i}].writable`, 'writes need KV v2 (check-and-set)');
+  });
+  const target = config.writes.target;
+  if (target == null) return;
+  const backend = config.backends.find((b) => b.name === target);
+  if (!backend) throw new ConfigError('writes.target', `names no backend in the chain ("${target}")`);
+  if (!backend.writable) throw new ConfigError('writes.target', `backend "${target}" does not say writable: true`);
 }

@@ -108,12 +108,23 @@ export const BackendCommonProperties = {
   variables_lookup_pattern: nullableString(),
   config_lookup_pattern: nullableString(),
   cache_ttl_seconds: Type.Optional(Type.Number({ minimum: 0, maximum: 86400, description: "Overrides cache.ttl_seconds for this backend's answers; 0 caches nothing from it." })),
+  writable: Type.Optional(Type.Boolean({ description: 'This backend may be the target of the write API (writes.target); types that cannot store are refused at startup.' })),
 } satisfies TProperties;
 
 /** A backend's full schema: the shared options plus its own, and nothing else. */
 export function backendSchema<P extends TProperties>(own: P): TObject<typeof BackendCommonProperties & P> {
   return Type.Object({ ...BackendCommonProperties, ...own }, { additionalProperties: false });
 }
+
+export const WritesConfigSchema = Type.Object(
+  {
+    target: Type.Union([Type.String({ pattern: '^[a-z0-9][a-z0-9_-]{0,62}$' }), Type.Null()], {
+      default: null,
+      description: 'The backend (by name, with writable: true) that PUT and DELETE on /v1/connections and /v1/variables change; null: the write API answers 409 writes_disabled.',
+    }),
+  },
+  { additionalProperties: false, default: {} },
+);
 
 export const BackendEntrySchema = Type.Object(BackendCommonProperties, { additionalProperties: true });
 export type BackendEntry = Static<typeof BackendEntrySchema> & Record<string, unknown>;
@@ -129,6 +140,7 @@ export const GatewayConfigSchema = Type.Object(
     connection_checks: ConnectionChecksSchema,
     auth: Type.Optional(AuthConfigSchema),
     audit: AuditConfigSchema,
+    writes: WritesConfigSchema,
   },
   { additionalProperties: false },
 );
@@ -139,6 +151,7 @@ export type LogConfig = Static<typeof LogConfigSchema>;
 export type ConnectionChecksConfig = Static<typeof ConnectionChecksSchema>;
 export type CacheConfig = Static<typeof CacheConfigSchema>;
 export type MetricsConfig = Static<typeof MetricsConfigSchema>;
+export type WritesConfig = Static<typeof WritesConfigSchema>;
 
 export interface GatewayConfig {
   server: ServerConfig;
@@ -151,6 +164,7 @@ export interface GatewayConfig {
   /** Access control; absent means none was configured (`serve` then makes a loopback-only dev key). */
   auth?: AuthConfig | undefined;
   audit: AuditConfig;
+  writes: WritesConfig;
   /** Directory that relative file paths in the config are resolved against. */
   baseDir: string;
   /** Where the configuration came from, for the startup log. */

@@ -4,7 +4,7 @@
 import { createRequire } from 'node:module';
 const require = createRequire(import.meta.url);
 export const config = validate10;
-const schema11 = {"additionalProperties":false,"type":"object","required":["server","log","cache","metrics","critical_connections","connection_checks","audit"],"properties":{"server":{"additionalProperties":false,"default":{},"type":"object","required":["host","port","body_limit_bytes","shutdown_timeout_seconds"],"properties":{"host":{"default":"127.0.0.1","minLength":1,"description":"Address to bind. Without an `auth` section, only loopback is allowed.","type":"string"},"port":{"default":8080,"minimum":0,"maximum":65535,"description":"0 picks any free port; the bound address is logged.","type":"integer"},"body_limit_bytes":{"default":65536,"minimum":1024,"maximum":10485760,"type":"integer"},"shutdown_timeout_seconds":{"default":10,"minimum":0,"maximum":300,"description":"How long SIGTERM waits for in-flight requests.","type":"number"},"tls":{"additionalProperties":false,"type":"object","required":["cert_file","key_file","client_auth","min_version","certificate_only"],"properties":{"cert_file":{"minLength":1,"description":"PEM certificate chain, the server certificate first. Re-read when it changes (no restart).","type":"string"},"key_file":{"minLength":1,"description":"PEM private key (unencrypted) of cert_file's first certificate. Re-read with it.","type":"string"},"ca_file":{"minLength":1,"description":"PEM CA certificates that client certificates must chain to; needed when client_auth is request or require.","type":"string"},"client_auth":{"default":"none","description":"none: no client certificate asked; request: asked, and one that does not verify against ca_file closes the connection; require: the handshake fails without a verified one.","anyOf":[{"const":"none","type":"string"},{"const":"request","type":"string"},{"const":"require","type":"string"}]},"min_version":{"default":"TLSv1.2","description":"Oldest protocol accepted; TLS 1.3 is preferred whenever the client offers it.","anyOf":[{"const":"TLSv1.2","type":"string"},{"const":"TLSv1.3","type":"string"}]},"certificate_only":{"default":false,"description":"A verified client certificate without a bearer token is a caller too: its grants come only from auth.policies that match its cert_* claims.","type":"boolean"}}}}},"log":{"additionalProperties":false,"default":{},"type":"object","required":["level"],"properties":{"level":{"default":"info","anyOf":[{"const":"fatal","type":"string"},{"const":"error","type":"string"},{"const":"warn","type":"string"},{"const":"info","type":"string"},{"const":"debug","type":"string"},{"const":"trace","type":"string"},{"const":"silent","type":"string"}]}}},"cache":{"additionalProperties":false,"default":{},"type":"object","required":["enabled","ttl_seconds","negative_ttl_seconds","stale_while_revalidate_seconds","max_stale_seconds","refresh_min_interval_seconds","max_entries","max_bytes","redis_channel"],"properties":{"enabled":{"default":true,"description":"false: every request goes to the backends.","type":"boolean"},"ttl_seconds":{"default":300,"minimum":0,"maximum":86400,"description":"How long a found answer is fresh; a backend entry may override it with cache_ttl_seconds.","type":"number"},"negative_ttl_seconds":{"default":30,"minimum":0,"maximum":86400,"description":"How long a not-found answer is fresh.","type":"number"},"stale_while_revalidate_seconds":{"default":60,"minimum":0,"maximum":86400,"description":"Past its TTL, within this window, a value is served at once while one background refresh runs.","type":"number"},"max_stale_seconds":{"default":900,"minimum":0,"maximum":604800,"description":"Past its TTL, up to this long, the last good value is served when the backends fail; past that, 503.","type":"number"},"refresh_min_interval_seconds":{"default":1,"minimum":0,"maximum":3600,"description":"no-cache, max-age and retries after a failure cause at most one backend lookup per key per interval.","type":"number"},"max_entries":{"default":10000,"minimum":1,"maximum":10000000,"type":"integer"},"max_bytes":{"default":67108864,"minimum":1024,"maximum":17179869184,"description":"Approximate memory bound (JSON size of values and ids).","type":"integer"},"version_key":{"description":"HMAC key for X-Secret-Version; give replicas the same key so they agree. Default: random per process.","anyOf":[{"minLength":32,"type":"string"},{"type":"null"}]},"redis_url":{"description":"Publish and apply invalidations across replicas over Redis pub/sub.","anyOf":[{"pattern":"^rediss?://","type":"string"},{"type":"null"}]},"redis_channel":{"default":"secrets-gateway:cache-invalidations","minLength":1,"maxLength":200,"type":"string"}}},"metrics":{"additionalProperties":false,"default":{},"type":"object","required":["enabled","path"],"properties":{"enabled":{"default":true,"type":"boolean"},"path":{"default":"/metrics","pattern":"^/[A-Za-z0-9/_-]*$","type":"string"},"port":{"description":"Serve metrics on this port (on server.host) instead of the main one; null: the main port.","anyOf":[{"minimum":0,"maximum":65535,"type":"integer"},{"type":"null"}]}}},"backends":{"maxItems":32,"type":"array","items":{"additionalProperties":true,"type":"object","required":["type"],"properties":{"type":{"minLength":1,"type":"string"},"name":{"pattern":"^[a-z0-9][a-z0-9_-]{0,62}$","description":"Unique name in the chain; defaults to the type.","type":"string"},"kinds":{"uniqueItems":true,"description":"The kinds this backend is asked for (default: all it supports); leave one out to turn it off.","type":"array","items":{"anyOf":[{"const":"connections","type":"string"},{"const":"variables","type":"string"},{"const":"config","type":"string"}]}},"connections_lookup_pattern":{"anyOf":[{"type":"string"},{"type":"null"}]},"variables_lookup_pattern":{"anyOf":[{"type":"string"},{"type":"null"}]},"config_lookup_pattern":{"anyOf":[{"type":"string"},{"type":"null"}]},"cache_ttl_seconds":{"minimum":0,"maximum":86400,"description":"Overrides cache.ttl_seconds for this backend's answers; 0 caches nothing from it.","type":"number"}}}},"critical_connections":{"default":[],"maxItems":100,"description":"Connection ids checked at startup and periodically.","type":"array","items":{"minLength":1,"maxLength":250,"type":"string"}},"connection_checks":{"additionalProperties":false,"default":{},"type":"object","required":["timeout_seconds","interval_seconds","on_failure"],"properties":{"timeout_seconds":{"default":3,"exclusiveMinimum":0,"maximum":60,"description":"Per stage (DNS, TCP, handshake) of a connection test.","type":"number"},"interval_seconds":{"default":60,"minimum":1,"maximum":86400,"description":"How often critical_connections are checked.","type":"number"},"on_failure":{"default":"degrade","description":"While a critical connection fails, /readyz says degraded (200) or unavailable (503).","anyOf":[{"const":"degrade","type":"string"},{"const":"fail","type":"string"}]}}},"auth":{"additionalProperties":false,"type":"object","required":["enforce","clock_skew_seconds","max_token_bytes","token_cache_size","keys","jwks","policies","rate_limit"],"properties":{"enforce":{"default":true,"description":"false: a dry run that audits \"would deny\" and serves anyway.","type":"boolean"},"audience":{"anyOf":[{"minLength":1,"type":"string"},{"minItems":1,"type":"array","items":{"minLength":1,"type":"string"}}]},"issuer":{"anyOf":[{"minLength":1,"type":"string"},{"minItems":1,"type":"array","items":{"minLength":1,"type":"string"}}]},"clock_skew_seconds":{"default":30,"minimum":0,"maximum":300,"type":"number"},"max_token_bytes":{"default":8192,"minimum":256,"maximum":16384,"type":"integer"},"max_token_lifetime_seconds":{"anyOf":[{"minimum":1,"type":"integer"},{"type":"null"}]},"token_cache_size":{"default":10000,"minimum":0,"maximum":1000000,"type":"integer"},"keys":{"default":[],"maxItems":64,"type":"array","items":{"additionalProperties":false,"type":"object","required":["kid","alg"],"properties":{"kid":{"minLength":1,"maxLength":256,"type":"string"},"alg":{"anyOf":[{"const":"HS256","type":"string"},{"const":"HS384","type":"string"},{"const":"HS512","type":"string"},{"const":"RS256","type":"string"},{"const":"RS384","type":"string"},{"const":"RS512","type":"string"},{"const":"PS256","type":"string"},{"const":"PS384","type":"string"},{"const":"PS512","type":"string"},{"const":"ES256","type":"string"},{"const":"ES384","type":"string"},{"const":"ES512","type":"string"},{"const":"EdDSA","type":"string"}]},"secret_file":{"minLength":1,"description":"HS*: a file holding the secret (a trailing newline is ignored).","type":"string"},"secret_env":{"minLength":1,"description":"HS*: an environment variable holding the secret.","type":"string"},"public_key_file":{"minLength":1,"description":"RS/PS/ES/EdDSA: a PEM public key or certificate.","type":"string"},"public_key_env":{"minLength":1,"type":"string"}}}},"jwks":{"default":[],"maxItems":16,"type":"array","items":{"additionalProperties":false,"type":"object","required":["url","cache_seconds","min_refresh_interval_seconds","timeout_seconds"],"properties":{"url":{"pattern":"^https?://","description":"https, or http on a loopback address.","type":"string"},"cache_seconds":{"default":600,"minimum":1,"maximum":86400,"type":"number"},"min_refresh_interval_seconds":{"default":30,"minimum":0,"maximum":3600,"description":"An unknown kid refetches the set at most this often.","type":"number"},"timeout_seconds":{"default":5,"minimum":0.1,"maximum":60,"type":"number"},"token_file":{"pattern":"^/","description":"An absolute path to a bearer token sent with each fetch, re-read every time (a projected service-account token: a Kubernetes API server serves /openid/v1/jwks only to authenticated callers by default).","type":"string"}}}},"policies":{"default":[],"maxItems":1000,"type":"array","items":{"additionalProperties":false,"type":"object","required":["match"],"properties":{"match":{"minProperties":1,"type":"object","patternProperties":{"^(.*)$":{"type":"string"}}},"grants":{"type":"array","items":{"minLength":1,"type":"string"}},"deny":{"type":"array","items":{"minLength":1,"type":"string"}}}}},"rate_limit":{"default":{"max":1000,"window_seconds":1},"description":"Requests per subject per window; false turns it off.","anyOf":[{"additionalProperties":false,"type":"object","required":["max","window_seconds"],"properties":{"max":{"minimum":1,"type":"integer"},"window_seconds":{"minimum":0.001,"type":"number"}}},{"const":false,"type":"boolean"}]}}},"audit":{"additionalProperties":false,"default":{},"type":"object","required":["sink","on_failure","rotate"],"properties":{"sink":{"default":"file","description":"file: `file`; stdout: audit lines on stdout, and the application log moves to stderr.","anyOf":[{"const":"file","type":"string"},{"const":"stdout","type":"string"}]},"file":{"minLength":1,"description":"Relative to the config file. Default: ./.secrets-gateway/audit.log in the working directory.","type":"string"},"key_file":{"minLength":1,"description":"HMAC key for value fingerprints. Default: ./.secrets-gateway/audit-key in the working directory, created (0600) when missing.","type":"string"},"key_env":{"minLength":1,"type":"string"},"on_failure":{"default":"refuse","description":"While the sink cannot be written (retried with backoff): refuse requests (503 audit_unavailable), or serve and log the error.","anyOf":[{"const":"refuse","type":"string"},{"const":"serve","type":"string"}]},"rotate":{"default":{"max_bytes":104857600,"keep":9},"description":"The file sink: size-bounded rotation, the hash chain running on across files; at most (keep + 1) × max_bytes on disk. false: never rotate (for logrotate, which sends SIGHUP).","anyOf":[{"additionalProperties":false,"type":"object","required":["max_bytes","keep"],"properties":{"max_bytes":{"minimum":4096,"maximum":1099511627776,"description":"A file is rotated before it would grow past this size.","type":"integer"},"keep":{"minimum":1,"maximum":1000,"description":"Rotated files kept (file.1 … file.N); the oldest beyond is deleted.","type":"integer"}}},{"const":false,"type":"boolean"}]}}}}};
+const schema11 = {"additionalProperties":false,"type":"object","required":["server","log","cache","metrics","critical_connections","connection_checks","audit","writes"],"properties":{"server":{"additionalProperties":false,"default":{},"type":"object","required":["host","port","body_limit_bytes","shutdown_timeout_seconds"],"properties":{"host":{"default":"127.0.0.1","minLength":1,"description":"Address to bind. Without an `auth` section, only loopback is allowed.","type":"string"},"port":{"default":8080,"minimum":0,"maximum":65535,"description":"0 picks any free port; the bound address is logged.","type":"integer"},"body_limit_bytes":{"default":65536,"minimum":1024,"maximum":10485760,"type":"integer"},"shutdown_timeout_seconds":{"default":10,"minimum":0,"maximum":300,"description":"How long SIGTERM waits for in-flight requests.","type":"number"},"tls":{"additionalProperties":false,"type":"object","required":["cert_file","key_file","client_auth","min_version","certificate_only"],"properties":{"cert_file":{"minLength":1,"description":"PEM certificate chain, the server certificate first. Re-read when it changes (no restart).","type":"string"},"key_file":{"minLength":1,"description":"PEM private key (unencrypted) of cert_file's first certificate. Re-read with it.","type":"string"},"ca_file":{"minLength":1,"description":"PEM CA certificates that client certificates must chain to; needed when client_auth is request or require.","type":"string"},"client_auth":{"default":"none","description":"none: no client certificate asked; request: asked, and one that does not verify against ca_file closes the connection; require: the handshake fails without a verified one.","anyOf":[{"const":"none","type":"string"},{"const":"request","type":"string"},{"const":"require","type":"string"}]},"min_version":{"default":"TLSv1.2","description":"Oldest protocol accepted; TLS 1.3 is preferred whenever the client offers it.","anyOf":[{"const":"TLSv1.2","type":"string"},{"const":"TLSv1.3","type":"string"}]},"certificate_only":{"default":false,"description":"A verified client certificate without a bearer token is a caller too: its grants come only from auth.policies that match its cert_* claims.","type":"boolean"}}}}},"log":{"additionalProperties":false,"default":{},"type":"object","required":["level"],"properties":{"level":{"default":"info","anyOf":[{"const":"fatal","type":"string"},{"const":"error","type":"string"},{"const":"warn","type":"string"},{"const":"info","type":"string"},{"const":"debug","type":"string"},{"const":"trace","type":"string"},{"const":"silent","type":"string"}]}}},"cache":{"additionalProperties":false,"default":{},"type":"object","required":["enabled","ttl_seconds","negative_ttl_seconds","stale_while_revalidate_seconds","max_stale_seconds","refresh_min_interval_seconds","max_entries","max_bytes","redis_channel"],"properties":{"enabled":{"default":true,"description":"false: every request goes to the backends.","type":"boolean"},"ttl_seconds":{"default":300,"minimum":0,"maximum":86400,"description":"How long a found answer is fresh; a backend entry may override it with cache_ttl_seconds.","type":"number"},"negative_ttl_seconds":{"default":30,"minimum":0,"maximum":86400,"description":"How long a not-found answer is fresh.","type":"number"},"stale_while_revalidate_seconds":{"default":60,"minimum":0,"maximum":86400,"description":"Past its TTL, within this window, a value is served at once while one background refresh runs.","type":"number"},"max_stale_seconds":{"default":900,"minimum":0,"maximum":604800,"description":"Past its TTL, up to this long, the last good value is served when the backends fail; past that, 503.","type":"number"},"refresh_min_interval_seconds":{"default":1,"minimum":0,"maximum":3600,"description":"no-cache, max-age and retries after a failure cause at most one backend lookup per key per interval.","type":"number"},"max_entries":{"default":10000,"minimum":1,"maximum":10000000,"type":"integer"},"max_bytes":{"default":67108864,"minimum":1024,"maximum":17179869184,"description":"Approximate memory bound (JSON size of values and ids).","type":"integer"},"version_key":{"description":"HMAC key for X-Secret-Version; give replicas the same key so they agree. Default: random per process.","anyOf":[{"minLength":32,"type":"string"},{"type":"null"}]},"redis_url":{"description":"Publish and apply invalidations across replicas over Redis pub/sub.","anyOf":[{"pattern":"^rediss?://","type":"string"},{"type":"null"}]},"redis_channel":{"default":"secrets-gateway:cache-invalidations","minLength":1,"maxLength":200,"type":"string"}}},"metrics":{"additionalProperties":false,"default":{},"type":"object","required":["enabled","path"],"properties":{"enabled":{"default":true,"type":"boolean"},"path":{"default":"/metrics","pattern":"^/[A-Za-z0-9/_-]*$","type":"string"},"port":{"description":"Serve metrics on this port (on server.host) instead of the main one; null: the main port.","anyOf":[{"minimum":0,"maximum":65535,"type":"integer"},{"type":"null"}]}}},"backends":{"maxItems":32,"type":"array","items":{"additionalProperties":true,"type":"object","required":["type"],"properties":{"type":{"minLength":1,"type":"string"},"name":{"pattern":"^[a-z0-9][a-z0-9_-]{0,62}$","description":"Unique name in the chain; defaults to the type.","type":"string"},"kinds":{"uniqueItems":true,"description":"The kinds this backend is asked for (default: all it supports); leave one out to turn it off.","type":"array","items":{"anyOf":[{"const":"connections","type":"string"},{"const":"variables","type":"string"},{"const":"config","type":"string"}]}},"connections_lookup_pattern":{"anyOf":[{"type":"string"},{"type":"null"}]},"variables_lookup_pattern":{"anyOf":[{"type":"string"},{"type":"null"}]},"config_lookup_pattern":{"anyOf":[{"type":"string"},{"type":"null"}]},"cache_ttl_seconds":{"minimum":0,"maximum":86400,"description":"Overrides cache.ttl_seconds for this backend's answers; 0 caches nothing from it.","type":"number"},"writable":{"description":"This backend may be the target of the write API (writes.target); types that cannot store are refused at startup.","type":"boolean"}}}},"critical_connections":{"default":[],"maxItems":100,"description":"Connection ids checked at startup and periodically.","type":"array","items":{"minLength":1,"maxLength":250,"type":"string"}},"connection_checks":{"additionalProperties":false,"default":{},"type":"object","required":["timeout_seconds","interval_seconds","on_failure"],"properties":{"timeout_seconds":{"default":3,"exclusiveMinimum":0,"maximum":60,"description":"Per stage (DNS, TCP, handshake) of a connection test.","type":"number"},"interval_seconds":{"default":60,"minimum":1,"maximum":86400,"description":"How often critical_connections are checked.","type":"number"},"on_failure":{"default":"degrade","description":"While a critical connection fails, /readyz says degraded (200) or unavailable (503).","anyOf":[{"const":"degrade","type":"string"},{"const":"fail","type":"string"}]}}},"auth":{"additionalProperties":false,"type":"object","required":["enforce","clock_skew_seconds","max_token_bytes","token_cache_size","keys","jwks","policies","rate_limit"],"properties":{"enforce":{"default":true,"description":"false: a dry run that audits \"would deny\" and serves anyway.","type":"boolean"},"audience":{"anyOf":[{"minLength":1,"type":"string"},{"minItems":1,"type":"array","items":{"minLength":1,"type":"string"}}]},"issuer":{"anyOf":[{"minLength":1,"type":"string"},{"minItems":1,"type":"array","items":{"minLength":1,"type":"string"}}]},"clock_skew_seconds":{"default":30,"minimum":0,"maximum":300,"type":"number"},"max_token_bytes":{"default":8192,"minimum":256,"maximum":16384,"type":"integer"},"max_token_lifetime_seconds":{"anyOf":[{"minimum":1,"type":"integer"},{"type":"null"}]},"token_cache_size":{"default":10000,"minimum":0,"maximum":1000000,"type":"integer"},"keys":{"default":[],"maxItems":64,"type":"array","items":{"additionalProperties":false,"type":"object","required":["kid","alg"],"properties":{"kid":{"minLength":1,"maxLength":256,"type":"string"},"alg":{"anyOf":[{"const":"HS256","type":"string"},{"const":"HS384","type":"string"},{"const":"HS512","type":"string"},{"const":"RS256","type":"string"},{"const":"RS384","type":"string"},{"const":"RS512","type":"string"},{"const":"PS256","type":"string"},{"const":"PS384","type":"string"},{"const":"PS512","type":"string"},{"const":"ES256","type":"string"},{"const":"ES384","type":"string"},{"const":"ES512","type":"string"},{"const":"EdDSA","type":"string"}]},"secret_file":{"minLength":1,"description":"HS*: a file holding the secret (a trailing newline is ignored).","type":"string"},"secret_env":{"minLength":1,"description":"HS*: an environment variable holding the secret.","type":"string"},"public_key_file":{"minLength":1,"description":"RS/PS/ES/EdDSA: a PEM public key or certificate.","type":"string"},"public_key_env":{"minLength":1,"type":"string"}}}},"jwks":{"default":[],"maxItems":16,"type":"array","items":{"additionalProperties":false,"type":"object","required":["url","cache_seconds","min_refresh_interval_seconds","timeout_seconds"],"properties":{"url":{"pattern":"^https?://","description":"https, or http on a loopback address.","type":"string"},"cache_seconds":{"default":600,"minimum":1,"maximum":86400,"type":"number"},"min_refresh_interval_seconds":{"default":30,"minimum":0,"maximum":3600,"description":"An unknown kid refetches the set at most this often.","type":"number"},"timeout_seconds":{"default":5,"minimum":0.1,"maximum":60,"type":"number"},"token_file":{"pattern":"^/","description":"An absolute path to a bearer token sent with each fetch, re-read every time (a projected service-account token: a Kubernetes API server serves /openid/v1/jwks only to authenticated callers by default).","type":"string"}}}},"policies":{"default":[],"maxItems":1000,"type":"array","items":{"additionalProperties":false,"type":"object","required":["match"],"properties":{"match":{"minProperties":1,"type":"object","patternProperties":{"^(.*)$":{"type":"string"}}},"grants":{"type":"array","items":{"minLength":1,"type":"string"}},"deny":{"type":"array","items":{"minLength":1,"type":"string"}}}}},"rate_limit":{"default":{"max":1000,"window_seconds":1},"description":"Requests per subject per window; false turns it off.","anyOf":[{"additionalProperties":false,"type":"object","required":["max","window_seconds"],"properties":{"max":{"minimum":1,"type":"integer"},"window_seconds":{"minimum":0.001,"type":"number"}}},{"const":false,"type":"boolean"}]}}},"audit":{"additionalProperties":false,"default":{},"type":"object","required":["sink","on_failure","rotate"],"properties":{"sink":{"default":"file","description":"file: `file`; stdout: audit lines on stdout, and the application log moves to stderr.","anyOf":[{"const":"file","type":"string"},{"const":"stdout","type":"string"}]},"file":{"minLength":1,"description":"Relative to the config file. Default: ./.secrets-gateway/audit.log in the working directory.","type":"string"},"key_file":{"minLength":1,"description":"HMAC key for value fingerprints. Default: ./.secrets-gateway/audit-key in the working directory, created (0600) when missing.","type":"string"},"key_env":{"minLength":1,"type":"string"},"on_failure":{"default":"refuse","description":"While the sink cannot be written (retried with backoff): refuse requests (503 audit_unavailable), or serve and log the error.","anyOf":[{"const":"refuse","type":"string"},{"const":"serve","type":"string"}]},"rotate":{"default":{"max_bytes":104857600,"keep":9},"description":"The file sink: size-bounded rotation, the hash chain running on across files; at most (keep + 1) × max_bytes on disk. false: never rotate (for logrotate, which sends SIGHUP).","anyOf":[{"additionalProperties":false,"type":"object","required":["max_bytes","keep"],"properties":{"max_bytes":{"minimum":4096,"maximum":1099511627776,"description":"A file is rotated before it would grow past this size.","type":"integer"},"keep":{"minimum":1,"maximum":1000,"description":"Rotated files kept (file.1 … file.N); the oldest beyond is deleted.","type":"integer"}}},{"const":false,"type":"boolean"}]}}},"writes":{"additionalProperties":false,"default":{},"type":"object","required":["target"],"properties":{"target":{"default":null,"description":"The backend (by name, with writable: true) that PUT and DELETE on /v1/connections and /v1/variables change; null: the write API answers 409 writes_disabled.","anyOf":[{"pattern":"^[a-z0-9][a-z0-9_-]{0,62}$","type":"string"},{"type":"null"}]}}}}};
 const func2 = Object.prototype.hasOwnProperty;
 const func3 = require("ajv/dist/runtime/ucs2length").default;
 const func0 = require("ajv/dist/runtime/equal").default;
@@ -41,8 +41,11 @@ data.connection_checks = {};
 if(data.audit === undefined){
 data.audit = {};
 }
+if(data.writes === undefined){
+data.writes = {};
+}
 let missing0;
-if((((((((data.server === undefined) && (missing0 = "server")) || ((data.log === undefined) && (missing0 = "log"))) || ((data.cache === undefined) && (missing0 = "cache"))) || ((data.metrics === undefined) && (missing0 = "metrics"))) || ((data.critical_connections === undefined) && (missing0 = "critical_connections"))) || ((data.connection_checks === undefined) && (missing0 = "connection_checks"))) || ((data.audit === undefined) && (missing0 = "audit"))){
+if(((((((((data.server === undefined) && (missing0 = "server")) || ((data.log === undefined) && (missing0 = "log"))) || ((data.cache === undefined) && (missing0 = "cache"))) || ((data.metrics === undefined) && (missing0 = "metrics"))) || ((data.critical_connections === undefined) && (missing0 = "critical_connections"))) || ((data.connection_checks === undefined) && (missing0 = "connection_checks"))) || ((data.audit === undefined) && (missing0 = "audit"))) || ((data.writes === undefined) && (missing0 = "writes"))){
 validate10.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
@@ -1674,6 +1677,19 @@ var valid13 = _errs140 === errors;
 else {
 var valid13 = true;
 }
+if(valid13){
+if(data31.writable !== undefined){
+const _errs142 = errors;
+if(typeof data31.writable !== "boolean"){
+validate10.errors = [{instancePath:instancePath+"/backends/" + i0+"/writable",schemaPath:"#/properties/backends/items/properties/writable/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
+return false;
+}
+var valid13 = _errs142 === errors;
+}
+else {
+var valid13 = true;
+}
+}
 }
 }
 }
@@ -1705,28 +1721,28 @@ else {
 var valid0 = true;
 }
 if(valid0){
-let data40 = data.critical_connections;
-const _errs142 = errors;
-if(errors === _errs142){
-if(Array.isArray(data40)){
-if(data40.length > 100){
+let data41 = data.critical_connections;
+const _errs144 = errors;
+if(errors === _errs144){
+if(Array.isArray(data41)){
+if(data41.length > 100){
 validate10.errors = [{instancePath:instancePath+"/critical_connections",schemaPath:"#/properties/critical_connections/maxItems",keyword:"maxItems",params:{limit: 100},message:"must NOT have more than 100 items"}];
 return false;
 }
 else {
 var valid20 = true;
-const len2 = data40.length;
+const len2 = data41.length;
 for(let i3=0; i3<len2; i3++){
-let data41 = data40[i3];
-const _errs144 = errors;
-if(errors === _errs144){
-if(typeof data41 === "string"){
-if(func3(data41) > 250){
+let data42 = data41[i3];
+const _errs146 = errors;
+if(errors === _errs146){
+if(typeof data42 === "string"){
+if(func3(data42) > 250){
 validate10.errors = [{instancePath:instancePath+"/critical_connections/" + i3,schemaPath:"#/properties/critical_connections/items/maxLength",keyword:"maxLength",params:{limit: 250},message:"must NOT have more than 250 characters"}];
 return false;
 }
 else {
-if(func3(data41) < 1){
+if(func3(data42) < 1){
 validate10.errors = [{instancePath:instancePath+"/critical_connections/" + i3,schemaPath:"#/properties/critical_connections/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -1737,7 +1753,7 @@ validate10.errors = [{instancePath:instancePath+"/critical_connections/" + i3,sc
 return false;
 }
 }
-var valid20 = _errs144 === errors;
+var valid20 = _errs146 === errors;
 if(!valid20){
 break;
 }
@@ -1749,46 +1765,46 @@ validate10.errors = [{instancePath:instancePath+"/critical_connections",schemaPa
 return false;
 }
 }
-var valid0 = _errs142 === errors;
+var valid0 = _errs144 === errors;
 if(valid0){
-let data42 = data.connection_checks;
-const _errs146 = errors;
-if(errors === _errs146){
-if(data42 && typeof data42 == "object" && !Array.isArray(data42)){
-if(data42.timeout_seconds === undefined){
-data42.timeout_seconds = 3;
+let data43 = data.connection_checks;
+const _errs148 = errors;
+if(errors === _errs148){
+if(data43 && typeof data43 == "object" && !Array.isArray(data43)){
+if(data43.timeout_seconds === undefined){
+data43.timeout_seconds = 3;
 }
-if(data42.interval_seconds === undefined){
-data42.interval_seconds = 60;
+if(data43.interval_seconds === undefined){
+data43.interval_seconds = 60;
 }
-if(data42.on_failure === undefined){
-data42.on_failure = "degrade";
+if(data43.on_failure === undefined){
+data43.on_failure = "degrade";
 }
 let missing7;
-if((((data42.timeout_seconds === undefined) && (missing7 = "timeout_seconds")) || ((data42.interval_seconds === undefined) && (missing7 = "interval_seconds"))) || ((data42.on_failure === undefined) && (missing7 = "on_failure"))){
+if((((data43.timeout_seconds === undefined) && (missing7 = "timeout_seconds")) || ((data43.interval_seconds === undefined) && (missing7 = "interval_seconds"))) || ((data43.on_failure === undefined) && (missing7 = "on_failure"))){
 validate10.errors = [{instancePath:instancePath+"/connection_checks",schemaPath:"#/properties/connection_checks/required",keyword:"required",params:{missingProperty: missing7},message:"must have required property '"+missing7+"'"}];
 return false;
 }
 else {
-const _errs148 = errors;
-for(const key6 in data42){
+const _errs150 = errors;
+for(const key6 in data43){
 if(!(((key6 === "timeout_seconds") || (key6 === "interval_seconds")) || (key6 === "on_failure"))){
 validate10.errors = [{instancePath:instancePath+"/connection_checks",schemaPath:"#/properties/connection_checks/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
-if(_errs148 === errors){
-let data43 = data42.timeout_seconds;
-const _errs149 = errors;
-if(errors === _errs149){
-if((typeof data43 == "number") && (isFinite(data43))){
-if(data43 > 60 || isNaN(data43)){
+if(_errs150 === errors){
+let data44 = data43.timeout_seconds;
+const _errs151 = errors;
+if(errors === _errs151){
+if((typeof data44 == "number") && (isFinite(data44))){
+if(data44 > 60 || isNaN(data44)){
 validate10.errors = [{instancePath:instancePath+"/connection_checks/timeout_seconds",schemaPath:"#/properties/connection_checks/properties/timeout_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 60},message:"must be <= 60"}];
 return false;
 }
 else {
-if(data43 <= 0 || isNaN(data43)){
+if(data44 <= 0 || isNaN(data44)){
 validate10.errors = [{instancePath:instancePath+"/connection_checks/timeout_seconds",schemaPath:"#/properties/connection_checks/properties/timeout_seconds/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0"}];
 return false;
 }
@@ -1799,18 +1815,18 @@ validate10.errors = [{instancePath:instancePath+"/connection_checks/timeout_seco
 return false;
 }
 }
-var valid21 = _errs149 === errors;
+var valid21 = _errs151 === errors;
 if(valid21){
-let data44 = data42.interval_seconds;
-const _errs151 = errors;
-if(errors === _errs151){
-if((typeof data44 == "number") && (isFinite(data44))){
-if(data44 > 86400 || isNaN(data44)){
+let data45 = data43.interval_seconds;
+const _errs153 = errors;
+if(errors === _errs153){
+if((typeof data45 == "number") && (isFinite(data45))){
+if(data45 > 86400 || isNaN(data45)){
 validate10.errors = [{instancePath:instancePath+"/connection_checks/interval_seconds",schemaPath:"#/properties/connection_checks/properties/interval_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 86400},message:"must be <= 86400"}];
 return false;
 }
 else {
-if(data44 < 1 || isNaN(data44)){
+if(data45 < 1 || isNaN(data45)){
 validate10.errors = [{instancePath:instancePath+"/connection_checks/interval_seconds",schemaPath:"#/properties/connection_checks/properties/interval_seconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
 return false;
 }
@@ -1821,14 +1837,14 @@ validate10.errors = [{instancePath:instancePath+"/connection_checks/interval_sec
 return false;
 }
 }
-var valid21 = _errs151 === errors;
+var valid21 = _errs153 === errors;
 if(valid21){
-let data45 = data42.on_failure;
-const _errs153 = errors;
-const _errs154 = errors;
-let valid22 = false;
+let data46 = data43.on_failure;
 const _errs155 = errors;
-if(typeof data45 !== "string"){
+const _errs156 = errors;
+let valid22 = false;
+const _errs157 = errors;
+if(typeof data46 !== "string"){
 const err56 = {instancePath:instancePath+"/connection_checks/on_failure",schemaPath:"#/properties/connection_checks/properties/on_failure/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err56];
@@ -1838,7 +1854,7 @@ vErrors.push(err56);
 }
 errors++;
 }
-if("degrade" !== data45){
+if("degrade" !== data46){
 const err57 = {instancePath:instancePath+"/connection_checks/on_failure",schemaPath:"#/properties/connection_checks/properties/on_failure/anyOf/0/const",keyword:"const",params:{allowedValue: "degrade"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err57];
@@ -1848,11 +1864,11 @@ vErrors.push(err57);
 }
 errors++;
 }
-var _valid10 = _errs155 === errors;
+var _valid10 = _errs157 === errors;
 valid22 = valid22 || _valid10;
 if(!valid22){
-const _errs157 = errors;
-if(typeof data45 !== "string"){
+const _errs159 = errors;
+if(typeof data46 !== "string"){
 const err58 = {instancePath:instancePath+"/connection_checks/on_failure",schemaPath:"#/properties/connection_checks/properties/on_failure/anyOf/1/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err58];
@@ -1862,7 +1878,7 @@ vErrors.push(err58);
 }
 errors++;
 }
-if("fail" !== data45){
+if("fail" !== data46){
 const err59 = {instancePath:instancePath+"/connection_checks/on_failure",schemaPath:"#/properties/connection_checks/properties/on_failure/anyOf/1/const",keyword:"const",params:{allowedValue: "fail"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err59];
@@ -1872,7 +1888,7 @@ vErrors.push(err59);
 }
 errors++;
 }
-var _valid10 = _errs157 === errors;
+var _valid10 = _errs159 === errors;
 valid22 = valid22 || _valid10;
 }
 if(!valid22){
@@ -1888,17 +1904,17 @@ validate10.errors = vErrors;
 return false;
 }
 else {
-errors = _errs154;
+errors = _errs156;
 if(vErrors !== null){
-if(_errs154){
-vErrors.length = _errs154;
+if(_errs156){
+vErrors.length = _errs156;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid21 = _errs153 === errors;
+var valid21 = _errs155 === errors;
 }
 }
 }
@@ -1909,68 +1925,68 @@ validate10.errors = [{instancePath:instancePath+"/connection_checks",schemaPath:
 return false;
 }
 }
-var valid0 = _errs146 === errors;
+var valid0 = _errs148 === errors;
 if(valid0){
 if(data.auth !== undefined){
-let data46 = data.auth;
-const _errs159 = errors;
-if(errors === _errs159){
-if(data46 && typeof data46 == "object" && !Array.isArray(data46)){
-if(data46.enforce === undefined){
-data46.enforce = true;
+let data47 = data.auth;
+const _errs161 = errors;
+if(errors === _errs161){
+if(data47 && typeof data47 == "object" && !Array.isArray(data47)){
+if(data47.enforce === undefined){
+data47.enforce = true;
 }
-if(data46.clock_skew_seconds === undefined){
-data46.clock_skew_seconds = 30;
+if(data47.clock_skew_seconds === undefined){
+data47.clock_skew_seconds = 30;
 }
-if(data46.max_token_bytes === undefined){
-data46.max_token_bytes = 8192;
+if(data47.max_token_bytes === undefined){
+data47.max_token_bytes = 8192;
 }
-if(data46.token_cache_size === undefined){
-data46.token_cache_size = 10000;
+if(data47.token_cache_size === undefined){
+data47.token_cache_size = 10000;
 }
-if(data46.keys === undefined){
-data46.keys = [];
+if(data47.keys === undefined){
+data47.keys = [];
 }
-if(data46.jwks === undefined){
-data46.jwks = [];
+if(data47.jwks === undefined){
+data47.jwks = [];
 }
-if(data46.policies === undefined){
-data46.policies = [];
+if(data47.policies === undefined){
+data47.policies = [];
 }
-if(data46.rate_limit === undefined){
-data46.rate_limit = {"max":1000,"window_seconds":1};
+if(data47.rate_limit === undefined){
+data47.rate_limit = {"max":1000,"window_seconds":1};
 }
 let missing8;
-if(((((((((data46.enforce === undefined) && (missing8 = "enforce")) || ((data46.clock_skew_seconds === undefined) && (missing8 = "clock_skew_seconds"))) || ((data46.max_token_bytes === undefined) && (missing8 = "max_token_bytes"))) || ((data46.token_cache_size === undefined) && (missing8 = "token_cache_size"))) || ((data46.keys === undefined) && (missing8 = "keys"))) || ((data46.jwks === undefined) && (missing8 = "jwks"))) || ((data46.policies === undefined) && (missing8 = "policies"))) || ((data46.rate_limit === undefined) && (missing8 = "rate_limit"))){
+if(((((((((data47.enforce === undefined) && (missing8 = "enforce")) || ((data47.clock_skew_seconds === undefined) && (missing8 = "clock_skew_seconds"))) || ((data47.max_token_bytes === undefined) && (missing8 = "max_token_bytes"))) || ((data47.token_cache_size === undefined) && (missing8 = "token_cache_size"))) || ((data47.keys === undefined) && (missing8 = "keys"))) || ((data47.jwks === undefined) && (missing8 = "jwks"))) || ((data47.policies === undefined) && (missing8 = "policies"))) || ((data47.rate_limit === undefined) && (missing8 = "rate_limit"))){
 validate10.errors = [{instancePath:instancePath+"/auth",schemaPath:"#/properties/auth/required",keyword:"required",params:{missingProperty: missing8},message:"must have required property '"+missing8+"'"}];
 return false;
 }
 else {
-const _errs161 = errors;
-for(const key7 in data46){
+const _errs163 = errors;
+for(const key7 in data47){
 if(!(func2.call(schema11.properties.auth.properties, key7))){
 validate10.errors = [{instancePath:instancePath+"/auth",schemaPath:"#/properties/auth/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
-if(_errs161 === errors){
-const _errs162 = errors;
-if(typeof data46.enforce !== "boolean"){
+if(_errs163 === errors){
+const _errs164 = errors;
+if(typeof data47.enforce !== "boolean"){
 validate10.errors = [{instancePath:instancePath+"/auth/enforce",schemaPath:"#/properties/auth/properties/enforce/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
 return false;
 }
-var valid23 = _errs162 === errors;
+var valid23 = _errs164 === errors;
 if(valid23){
-if(data46.audience !== undefined){
-let data48 = data46.audience;
-const _errs164 = errors;
-const _errs165 = errors;
-let valid24 = false;
+if(data47.audience !== undefined){
+let data49 = data47.audience;
 const _errs166 = errors;
-if(errors === _errs166){
-if(typeof data48 === "string"){
-if(func3(data48) < 1){
+const _errs167 = errors;
+let valid24 = false;
+const _errs168 = errors;
+if(errors === _errs168){
+if(typeof data49 === "string"){
+if(func3(data49) < 1){
 const err61 = {instancePath:instancePath+"/auth/audience",schemaPath:"#/properties/auth/properties/audience/anyOf/0/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err61];
@@ -1992,13 +2008,13 @@ vErrors.push(err62);
 errors++;
 }
 }
-var _valid11 = _errs166 === errors;
+var _valid11 = _errs168 === errors;
 valid24 = valid24 || _valid11;
 if(!valid24){
-const _errs168 = errors;
-if(errors === _errs168){
-if(Array.isArray(data48)){
-if(data48.length < 1){
+const _errs170 = errors;
+if(errors === _errs170){
+if(Array.isArray(data49)){
+if(data49.length < 1){
 const err63 = {instancePath:instancePath+"/auth/audience",schemaPath:"#/properties/auth/properties/audience/anyOf/1/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
 if(vErrors === null){
 vErrors = [err63];
@@ -2010,13 +2026,13 @@ errors++;
 }
 else {
 var valid25 = true;
-const len3 = data48.length;
+const len3 = data49.length;
 for(let i4=0; i4<len3; i4++){
-let data49 = data48[i4];
-const _errs170 = errors;
-if(errors === _errs170){
-if(typeof data49 === "string"){
-if(func3(data49) < 1){
+let data50 = data49[i4];
+const _errs172 = errors;
+if(errors === _errs172){
+if(typeof data50 === "string"){
+if(func3(data50) < 1){
 const err64 = {instancePath:instancePath+"/auth/audience/" + i4,schemaPath:"#/properties/auth/properties/audience/anyOf/1/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err64];
@@ -2038,7 +2054,7 @@ vErrors.push(err65);
 errors++;
 }
 }
-var valid25 = _errs170 === errors;
+var valid25 = _errs172 === errors;
 if(!valid25){
 break;
 }
@@ -2056,7 +2072,7 @@ vErrors.push(err66);
 errors++;
 }
 }
-var _valid11 = _errs168 === errors;
+var _valid11 = _errs170 === errors;
 valid24 = valid24 || _valid11;
 }
 if(!valid24){
@@ -2072,31 +2088,31 @@ validate10.errors = vErrors;
 return false;
 }
 else {
-errors = _errs165;
+errors = _errs167;
 if(vErrors !== null){
-if(_errs165){
-vErrors.length = _errs165;
+if(_errs167){
+vErrors.length = _errs167;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid23 = _errs164 === errors;
+var valid23 = _errs166 === errors;
 }
 else {
 var valid23 = true;
 }
 if(valid23){
-if(data46.issuer !== undefined){
-let data50 = data46.issuer;
-const _errs172 = errors;
-const _errs173 = errors;
-let valid26 = false;
+if(data47.issuer !== undefined){
+let data51 = data47.issuer;
 const _errs174 = errors;
-if(errors === _errs174){
-if(typeof data50 === "string"){
-if(func3(data50) < 1){
+const _errs175 = errors;
+let valid26 = false;
+const _errs176 = errors;
+if(errors === _errs176){
+if(typeof data51 === "string"){
+if(func3(data51) < 1){
 const err68 = {instancePath:instancePath+"/auth/issuer",schemaPath:"#/properties/auth/properties/issuer/anyOf/0/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err68];
@@ -2118,13 +2134,13 @@ vErrors.push(err69);
 errors++;
 }
 }
-var _valid12 = _errs174 === errors;
+var _valid12 = _errs176 === errors;
 valid26 = valid26 || _valid12;
 if(!valid26){
-const _errs176 = errors;
-if(errors === _errs176){
-if(Array.isArray(data50)){
-if(data50.length < 1){
+const _errs178 = errors;
+if(errors === _errs178){
+if(Array.isArray(data51)){
+if(data51.length < 1){
 const err70 = {instancePath:instancePath+"/auth/issuer",schemaPath:"#/properties/auth/properties/issuer/anyOf/1/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
 if(vErrors === null){
 vErrors = [err70];
@@ -2136,13 +2152,13 @@ errors++;
 }
 else {
 var valid27 = true;
-const len4 = data50.length;
+const len4 = data51.length;
 for(let i5=0; i5<len4; i5++){
-let data51 = data50[i5];
-const _errs178 = errors;
-if(errors === _errs178){
-if(typeof data51 === "string"){
-if(func3(data51) < 1){
+let data52 = data51[i5];
+const _errs180 = errors;
+if(errors === _errs180){
+if(typeof data52 === "string"){
+if(func3(data52) < 1){
 const err71 = {instancePath:instancePath+"/auth/issuer/" + i5,schemaPath:"#/properties/auth/properties/issuer/anyOf/1/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err71];
@@ -2164,7 +2180,7 @@ vErrors.push(err72);
 errors++;
 }
 }
-var valid27 = _errs178 === errors;
+var valid27 = _errs180 === errors;
 if(!valid27){
 break;
 }
@@ -2182,7 +2198,7 @@ vErrors.push(err73);
 errors++;
 }
 }
-var _valid12 = _errs176 === errors;
+var _valid12 = _errs178 === errors;
 valid26 = valid26 || _valid12;
 }
 if(!valid26){
@@ -2198,32 +2214,32 @@ validate10.errors = vErrors;
 return false;
 }
 else {
-errors = _errs173;
+errors = _errs175;
 if(vErrors !== null){
-if(_errs173){
-vErrors.length = _errs173;
+if(_errs175){
+vErrors.length = _errs175;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid23 = _errs172 === errors;
+var valid23 = _errs174 === errors;
 }
 else {
 var valid23 = true;
 }
 if(valid23){
-let data52 = data46.clock_skew_seconds;
-const _errs180 = errors;
-if(errors === _errs180){
-if((typeof data52 == "number") && (isFinite(data52))){
-if(data52 > 300 || isNaN(data52)){
+let data53 = data47.clock_skew_seconds;
+const _errs182 = errors;
+if(errors === _errs182){
+if((typeof data53 == "number") && (isFinite(data53))){
+if(data53 > 300 || isNaN(data53)){
 validate10.errors = [{instancePath:instancePath+"/auth/clock_skew_seconds",schemaPath:"#/properties/auth/properties/clock_skew_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 300},message:"must be <= 300"}];
 return false;
 }
 else {
-if(data52 < 0 || isNaN(data52)){
+if(data53 < 0 || isNaN(data53)){
 validate10.errors = [{instancePath:instancePath+"/auth/clock_skew_seconds",schemaPath:"#/properties/auth/properties/clock_skew_seconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
@@ -2234,37 +2250,37 @@ validate10.errors = [{instancePath:instancePath+"/auth/clock_skew_seconds",schem
 return false;
 }
 }
-var valid23 = _errs180 === errors;
+var valid23 = _errs182 === errors;
 if(valid23){
-let data53 = data46.max_token_bytes;
-const _errs182 = errors;
-if(!(((typeof data53 == "number") && (!(data53 % 1) && !isNaN(data53))) && (isFinite(data53)))){
+let data54 = data47.max_token_bytes;
+const _errs184 = errors;
+if(!(((typeof data54 == "number") && (!(data54 % 1) && !isNaN(data54))) && (isFinite(data54)))){
 validate10.errors = [{instancePath:instancePath+"/auth/max_token_bytes",schemaPath:"#/properties/auth/properties/max_token_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
-if(errors === _errs182){
-if((typeof data53 == "number") && (isFinite(data53))){
-if(data53 > 16384 || isNaN(data53)){
+if(errors === _errs184){
+if((typeof data54 == "number") && (isFinite(data54))){
+if(data54 > 16384 || isNaN(data54)){
 validate10.errors = [{instancePath:instancePath+"/auth/max_token_bytes",schemaPath:"#/properties/auth/properties/max_token_bytes/maximum",keyword:"maximum",params:{comparison: "<=", limit: 16384},message:"must be <= 16384"}];
 return false;
 }
 else {
-if(data53 < 256 || isNaN(data53)){
+if(data54 < 256 || isNaN(data54)){
 validate10.errors = [{instancePath:instancePath+"/auth/max_token_bytes",schemaPath:"#/properties/auth/properties/max_token_bytes/minimum",keyword:"minimum",params:{comparison: ">=", limit: 256},message:"must be >= 256"}];
 return false;
 }
 }
 }
 }
-var valid23 = _errs182 === errors;
+var valid23 = _errs184 === errors;
 if(valid23){
-if(data46.max_token_lifetime_seconds !== undefined){
-let data54 = data46.max_token_lifetime_seconds;
-const _errs184 = errors;
-const _errs185 = errors;
-let valid28 = false;
+if(data47.max_token_lifetime_seconds !== undefined){
+let data55 = data47.max_token_lifetime_seconds;
 const _errs186 = errors;
-if(!(((typeof data54 == "number") && (!(data54 % 1) && !isNaN(data54))) && (isFinite(data54)))){
+const _errs187 = errors;
+let valid28 = false;
+const _errs188 = errors;
+if(!(((typeof data55 == "number") && (!(data55 % 1) && !isNaN(data55))) && (isFinite(data55)))){
 const err75 = {instancePath:instancePath+"/auth/max_token_lifetime_seconds",schemaPath:"#/properties/auth/properties/max_token_lifetime_seconds/anyOf/0/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err75];
@@ -2274,9 +2290,9 @@ vErrors.push(err75);
 }
 errors++;
 }
-if(errors === _errs186){
-if((typeof data54 == "number") && (isFinite(data54))){
-if(data54 < 1 || isNaN(data54)){
+if(errors === _errs188){
+if((typeof data55 == "number") && (isFinite(data55))){
+if(data55 < 1 || isNaN(data55)){
 const err76 = {instancePath:instancePath+"/auth/max_token_lifetime_seconds",schemaPath:"#/properties/auth/properties/max_token_lifetime_seconds/anyOf/0/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err76];
@@ -2288,11 +2304,11 @@ errors++;
 }
 }
 }
-var _valid13 = _errs186 === errors;
+var _valid13 = _errs188 === errors;
 valid28 = valid28 || _valid13;
 if(!valid28){
-const _errs188 = errors;
-if(data54 !== null){
+const _errs190 = errors;
+if(data55 !== null){
 const err77 = {instancePath:instancePath+"/auth/max_token_lifetime_seconds",schemaPath:"#/properties/auth/properties/max_token_lifetime_seconds/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
 vErrors = [err77];
@@ -2302,7 +2318,7 @@ vErrors.push(err77);
 }
 errors++;
 }
-var _valid13 = _errs188 === errors;
+var _valid13 = _errs190 === errors;
 valid28 = valid28 || _valid13;
 }
 if(!valid28){
@@ -2318,86 +2334,86 @@ validate10.errors = vErrors;
 return false;
 }
 else {
-errors = _errs185;
+errors = _errs187;
 if(vErrors !== null){
-if(_errs185){
-vErrors.length = _errs185;
+if(_errs187){
+vErrors.length = _errs187;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid23 = _errs184 === errors;
+var valid23 = _errs186 === errors;
 }
 else {
 var valid23 = true;
 }
 if(valid23){
-let data55 = data46.token_cache_size;
-const _errs190 = errors;
-if(!(((typeof data55 == "number") && (!(data55 % 1) && !isNaN(data55))) && (isFinite(data55)))){
+let data56 = data47.token_cache_size;
+const _errs192 = errors;
+if(!(((typeof data56 == "number") && (!(data56 % 1) && !isNaN(data56))) && (isFinite(data56)))){
 validate10.errors = [{instancePath:instancePath+"/auth/token_cache_size",schemaPath:"#/properties/auth/properties/token_cache_size/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
-if(errors === _errs190){
-if((typeof data55 == "number") && (isFinite(data55))){
-if(data55 > 1000000 || isNaN(data55)){
+if(errors === _errs192){
+if((typeof data56 == "number") && (isFinite(data56))){
+if(data56 > 1000000 || isNaN(data56)){
 validate10.errors = [{instancePath:instancePath+"/auth/token_cache_size",schemaPath:"#/properties/auth/properties/token_cache_size/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000000},message:"must be <= 1000000"}];
 return false;
 }
 else {
-if(data55 < 0 || isNaN(data55)){
+if(data56 < 0 || isNaN(data56)){
 validate10.errors = [{instancePath:instancePath+"/auth/token_cache_size",schemaPath:"#/properties/auth/properties/token_cache_size/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
 }
 }
 }
-var valid23 = _errs190 === errors;
+var valid23 = _errs192 === errors;
 if(valid23){
-let data56 = data46.keys;
-const _errs192 = errors;
-if(errors === _errs192){
-if(Array.isArray(data56)){
-if(data56.length > 64){
+let data57 = data47.keys;
+const _errs194 = errors;
+if(errors === _errs194){
+if(Array.isArray(data57)){
+if(data57.length > 64){
 validate10.errors = [{instancePath:instancePath+"/auth/keys",schemaPath:"#/properties/auth/properties/keys/maxItems",keyword:"maxItems",params:{limit: 64},message:"must NOT have more than 64 items"}];
 return false;
 }
 else {
 var valid29 = true;
-const len5 = data56.length;
+const len5 = data57.length;
 for(let i6=0; i6<len5; i6++){
-let data57 = data56[i6];
-const _errs194 = errors;
-if(errors === _errs194){
-if(data57 && typeof data57 == "object" && !Array.isArray(data57)){
+let data58 = data57[i6];
+const _errs196 = errors;
+if(errors === _errs196){
+if(data58 && typeof data58 == "object" && !Array.isArray(data58)){
 let missing9;
-if(((data57.kid === undefined) && (missing9 = "kid")) || ((data57.alg === undefined) && (missing9 = "alg"))){
+if(((data58.kid === undefined) && (missing9 = "kid")) || ((data58.alg === undefined) && (missing9 = "alg"))){
 validate10.errors = [{instancePath:instancePath+"/auth/keys/" + i6,schemaPath:"#/properties/auth/properties/keys/items/required",keyword:"required",params:{missingProperty: missing9},message:"must have required property '"+missing9+"'"}];
 return false;
 }
 else {
-const _errs196 = errors;
-for(const key8 in data57){
+const _errs198 = errors;
+for(const key8 in data58){
 if(!((((((key8 === "kid") || (key8 === "alg")) || (key8 === "secret_file")) || (key8 === "secret_env")) || (key8 === "public_key_file")) || (key8 === "public_key_env"))){
 validate10.errors = [{instancePath:instancePath+"/auth/keys/" + i6,schemaPath:"#/properties/auth/properties/keys/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
-if(_errs196 === errors){
-if(data57.kid !== undefined){
-let data58 = data57.kid;
-const _errs197 = errors;
-if(errors === _errs197){
-if(typeof data58 === "string"){
-if(func3(data58) > 256){
+if(_errs198 === errors){
+if(data58.kid !== undefined){
+let data59 = data58.kid;
+const _errs199 = errors;
+if(errors === _errs199){
+if(typeof data59 === "string"){
+if(func3(data59) > 256){
 validate10.errors = [{instancePath:instancePath+"/auth/keys/" + i6+"/kid",schemaPath:"#/properties/auth/properties/keys/items/properties/kid/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"}];
 return false;
 }
 else {
-if(func3(data58) < 1){
+if(func3(data59) < 1){
 validate10.errors = [{instancePath:instancePath+"/auth/keys/" + i6+"/kid",schemaPath:"#/properties/auth/properties/keys/items/properties/kid/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -2408,19 +2424,19 @@ validate10.errors = [{instancePath:instancePath+"/auth/keys/" + i6+"/kid",schema
 return false;
 }
 }
-var valid30 = _errs197 === errors;
+var valid30 = _errs199 === errors;
 }
 else {
 var valid30 = true;
 }
 if(valid30){
-if(data57.alg !== undefined){
-let data59 = data57.alg;
-const _errs199 = errors;
-const _errs200 = errors;
-let valid31 = false;
+if(data58.alg !== undefined){
+let data60 = data58.alg;
 const _errs201 = errors;
-if(typeof data59 !== "string"){
+const _errs202 = errors;
+let valid31 = false;
+const _errs203 = errors;
+if(typeof data60 !== "string"){
 const err79 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err79];
@@ -2430,7 +2446,7 @@ vErrors.push(err79);
 }
 errors++;
 }
-if("HS256" !== data59){
+if("HS256" !== data60){
 const err80 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/0/const",keyword:"const",params:{allowedValue: "HS256"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err80];
@@ -2440,11 +2456,11 @@ vErrors.push(err80);
 }
 errors++;
 }
-var _valid14 = _errs201 === errors;
+var _valid14 = _errs203 === errors;
 valid31 = valid31 || _valid14;
 if(!valid31){
-const _errs203 = errors;
-if(typeof data59 !== "string"){
+const _errs205 = errors;
+if(typeof data60 !== "string"){
 const err81 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/1/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err81];
@@ -2454,7 +2470,7 @@ vErrors.push(err81);
 }
 errors++;
 }
-if("HS384" !== data59){
+if("HS384" !== data60){
 const err82 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/1/const",keyword:"const",params:{allowedValue: "HS384"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err82];
@@ -2464,11 +2480,11 @@ vErrors.push(err82);
 }
 errors++;
 }
-var _valid14 = _errs203 === errors;
+var _valid14 = _errs205 === errors;
 valid31 = valid31 || _valid14;
 if(!valid31){
-const _errs205 = errors;
-if(typeof data59 !== "string"){
+const _errs207 = errors;
+if(typeof data60 !== "string"){
 const err83 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/2/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err83];
@@ -2478,7 +2494,7 @@ vErrors.push(err83);
 }
 errors++;
 }
-if("HS512" !== data59){
+if("HS512" !== data60){
 const err84 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/2/const",keyword:"const",params:{allowedValue: "HS512"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err84];
@@ -2488,11 +2504,11 @@ vErrors.push(err84);
 }
 errors++;
 }
-var _valid14 = _errs205 === errors;
+var _valid14 = _errs207 === errors;
 valid31 = valid31 || _valid14;
 if(!valid31){
-const _errs207 = errors;
-if(typeof data59 !== "string"){
+const _errs209 = errors;
+if(typeof data60 !== "string"){
 const err85 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/3/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err85];
@@ -2502,7 +2518,7 @@ vErrors.push(err85);
 }
 errors++;
 }
-if("RS256" !== data59){
+if("RS256" !== data60){
 const err86 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/3/const",keyword:"const",params:{allowedValue: "RS256"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err86];
@@ -2512,11 +2528,11 @@ vErrors.push(err86);
 }
 errors++;
 }
-var _valid14 = _errs207 === errors;
+var _valid14 = _errs209 === errors;
 valid31 = valid31 || _valid14;
 if(!valid31){
-const _errs209 = errors;
-if(typeof data59 !== "string"){
+const _errs211 = errors;
+if(typeof data60 !== "string"){
 const err87 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/4/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err87];
@@ -2526,7 +2542,7 @@ vErrors.push(err87);
 }
 errors++;
 }
-if("RS384" !== data59){
+if("RS384" !== data60){
 const err88 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/4/const",keyword:"const",params:{allowedValue: "RS384"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err88];
@@ -2536,11 +2552,11 @@ vErrors.push(err88);
 }
 errors++;
 }
-var _valid14 = _errs209 === errors;
+var _valid14 = _errs211 === errors;
 valid31 = valid31 || _valid14;
 if(!valid31){
-const _errs211 = errors;
-if(typeof data59 !== "string"){
+const _errs213 = errors;
+if(typeof data60 !== "string"){
 const err89 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/5/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err89];
@@ -2550,7 +2566,7 @@ vErrors.push(err89);
 }
 errors++;
 }
-if("RS512" !== data59){
+if("RS512" !== data60){
 const err90 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/5/const",keyword:"const",params:{allowedValue: "RS512"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err90];
@@ -2560,11 +2576,11 @@ vErrors.push(err90);
 }
 errors++;
 }
-var _valid14 = _errs211 === errors;
+var _valid14 = _errs213 === errors;
 valid31 = valid31 || _valid14;
 if(!valid31){
-const _errs213 = errors;
-if(typeof data59 !== "string"){
+const _errs215 = errors;
+if(typeof data60 !== "string"){
 const err91 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/6/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err91];
@@ -2574,7 +2590,7 @@ vErrors.push(err91);
 }
 errors++;
 }
-if("PS256" !== data59){
+if("PS256" !== data60){
 const err92 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/6/const",keyword:"const",params:{allowedValue: "PS256"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err92];
@@ -2584,11 +2600,11 @@ vErrors.push(err92);
 }
 errors++;
 }
-var _valid14 = _errs213 === errors;
+var _valid14 = _errs215 === errors;
 valid31 = valid31 || _valid14;
 if(!valid31){
-const _errs215 = errors;
-if(typeof data59 !== "string"){
+const _errs217 = errors;
+if(typeof data60 !== "string"){
 const err93 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/7/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err93];
@@ -2598,7 +2614,7 @@ vErrors.push(err93);
 }
 errors++;
 }
-if("PS384" !== data59){
+if("PS384" !== data60){
 const err94 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/7/const",keyword:"const",params:{allowedValue: "PS384"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err94];
@@ -2608,11 +2624,11 @@ vErrors.push(err94);
 }
 errors++;
 }
-var _valid14 = _errs215 === errors;
+var _valid14 = _errs217 === errors;
 valid31 = valid31 || _valid14;
 if(!valid31){
-const _errs217 = errors;
-if(typeof data59 !== "string"){
+const _errs219 = errors;
+if(typeof data60 !== "string"){
 const err95 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/8/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err95];
@@ -2622,7 +2638,7 @@ vErrors.push(err95);
 }
 errors++;
 }
-if("PS512" !== data59){
+if("PS512" !== data60){
 const err96 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/8/const",keyword:"const",params:{allowedValue: "PS512"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err96];
@@ -2632,11 +2648,11 @@ vErrors.push(err96);
 }
 errors++;
 }
-var _valid14 = _errs217 === errors;
+var _valid14 = _errs219 === errors;
 valid31 = valid31 || _valid14;
 if(!valid31){
-const _errs219 = errors;
-if(typeof data59 !== "string"){
+const _errs221 = errors;
+if(typeof data60 !== "string"){
 const err97 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/9/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err97];
@@ -2646,7 +2662,7 @@ vErrors.push(err97);
 }
 errors++;
 }
-if("ES256" !== data59){
+if("ES256" !== data60){
 const err98 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/9/const",keyword:"const",params:{allowedValue: "ES256"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err98];
@@ -2656,11 +2672,11 @@ vErrors.push(err98);
 }
 errors++;
 }
-var _valid14 = _errs219 === errors;
+var _valid14 = _errs221 === errors;
 valid31 = valid31 || _valid14;
 if(!valid31){
-const _errs221 = errors;
-if(typeof data59 !== "string"){
+const _errs223 = errors;
+if(typeof data60 !== "string"){
 const err99 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/10/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err99];
@@ -2670,7 +2686,7 @@ vErrors.push(err99);
 }
 errors++;
 }
-if("ES384" !== data59){
+if("ES384" !== data60){
 const err100 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/10/const",keyword:"const",params:{allowedValue: "ES384"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err100];
@@ -2680,11 +2696,11 @@ vErrors.push(err100);
 }
 errors++;
 }
-var _valid14 = _errs221 === errors;
+var _valid14 = _errs223 === errors;
 valid31 = valid31 || _valid14;
 if(!valid31){
-const _errs223 = errors;
-if(typeof data59 !== "string"){
+const _errs225 = errors;
+if(typeof data60 !== "string"){
 const err101 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/11/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err101];
@@ -2694,7 +2710,7 @@ vErrors.push(err101);
 }
 errors++;
 }
-if("ES512" !== data59){
+if("ES512" !== data60){
 const err102 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/11/const",keyword:"const",params:{allowedValue: "ES512"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err102];
@@ -2704,11 +2720,11 @@ vErrors.push(err102);
 }
 errors++;
 }
-var _valid14 = _errs223 === errors;
+var _valid14 = _errs225 === errors;
 valid31 = valid31 || _valid14;
 if(!valid31){
-const _errs225 = errors;
-if(typeof data59 !== "string"){
+const _errs227 = errors;
+if(typeof data60 !== "string"){
 const err103 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/12/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err103];
@@ -2718,7 +2734,7 @@ vErrors.push(err103);
 }
 errors++;
 }
-if("EdDSA" !== data59){
+if("EdDSA" !== data60){
 const err104 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/12/const",keyword:"const",params:{allowedValue: "EdDSA"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err104];
@@ -2728,7 +2744,7 @@ vErrors.push(err104);
 }
 errors++;
 }
-var _valid14 = _errs225 === errors;
+var _valid14 = _errs227 === errors;
 valid31 = valid31 || _valid14;
 }
 }
@@ -2755,28 +2771,28 @@ validate10.errors = vErrors;
 return false;
 }
 else {
-errors = _errs200;
+errors = _errs202;
 if(vErrors !== null){
-if(_errs200){
-vErrors.length = _errs200;
+if(_errs202){
+vErrors.length = _errs202;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid30 = _errs199 === errors;
+var valid30 = _errs201 === errors;
 }
 else {
 var valid30 = true;
 }
 if(valid30){
-if(data57.secret_file !== undefined){
-let data60 = data57.secret_file;
-const _errs227 = errors;
-if(errors === _errs227){
-if(typeof data60 === "string"){
-if(func3(data60) < 1){
+if(data58.secret_file !== undefined){
+let data61 = data58.secret_file;
+const _errs229 = errors;
+if(errors === _errs229){
+if(typeof data61 === "string"){
+if(func3(data61) < 1){
 validate10.errors = [{instancePath:instancePath+"/auth/keys/" + i6+"/secret_file",schemaPath:"#/properties/auth/properties/keys/items/properties/secret_file/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -2786,18 +2802,18 @@ validate10.errors = [{instancePath:instancePath+"/auth/keys/" + i6+"/secret_file
 return false;
 }
 }
-var valid30 = _errs227 === errors;
+var valid30 = _errs229 === errors;
 }
 else {
 var valid30 = true;
 }
 if(valid30){
-if(data57.secret_env !== undefined){
-let data61 = data57.secret_env;
-const _errs229 = errors;
-if(errors === _errs229){
-if(typeof data61 === "string"){
-if(func3(data61) < 1){
+if(data58.secret_env !== undefined){
+let data62 = data58.secret_env;
+const _errs231 = errors;
+if(errors === _errs231){
+if(typeof data62 === "string"){
+if(func3(data62) < 1){
 validate10.errors = [{instancePath:instancePath+"/auth/keys/" + i6+"/secret_env",schemaPath:"#/properties/auth/properties/keys/items/properties/secret_env/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -2807,18 +2823,18 @@ validate10.errors = [{instancePath:instancePath+"/auth/keys/" + i6+"/secret_env"
 return false;
 }
 }
-var valid30 = _errs229 === errors;
+var valid30 = _errs231 === errors;
 }
 else {
 var valid30 = true;
 }
 if(valid30){
-if(data57.public_key_file !== undefined){
-let data62 = data57.public_key_file;
-const _errs231 = errors;
-if(errors === _errs231){
-if(typeof data62 === "string"){
-if(func3(data62) < 1){
+if(data58.public_key_file !== undefined){
+let data63 = data58.public_key_file;
+const _errs233 = errors;
+if(errors === _errs233){
+if(typeof data63 === "string"){
+if(func3(data63) < 1){
 validate10.errors = [{instancePath:instancePath+"/auth/keys/" + i6+"/public_key_file",schemaPath:"#/properties/auth/properties/keys/items/properties/public_key_file/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -2828,18 +2844,18 @@ validate10.errors = [{instancePath:instancePath+"/auth/keys/" + i6+"/public_key_
 return false;
 }
 }
-var valid30 = _errs231 === errors;
+var valid30 = _errs233 === errors;
 }
 else {
 var valid30 = true;
 }
 if(valid30){
-if(data57.public_key_env !== undefined){
-let data63 = data57.public_key_env;
-const _errs233 = errors;
-if(errors === _errs233){
-if(typeof data63 === "string"){
-if(func3(data63) < 1){
+if(data58.public_key_env !== undefined){
+let data64 = data58.public_key_env;
+const _errs235 = errors;
+if(errors === _errs235){
+if(typeof data64 === "string"){
+if(func3(data64) < 1){
 validate10.errors = [{instancePath:instancePath+"/auth/keys/" + i6+"/public_key_env",schemaPath:"#/properties/auth/properties/keys/items/properties/public_key_env/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -2849,7 +2865,7 @@ validate10.errors = [{instancePath:instancePath+"/auth/keys/" + i6+"/public_key_
 return false;
 }
 }
-var valid30 = _errs233 === errors;
+var valid30 = _errs235 === errors;
 }
 else {
 var valid30 = true;
@@ -2867,7 +2883,7 @@ validate10.errors = [{instancePath:instancePath+"/auth/keys/" + i6,schemaPath:"#
 return false;
 }
 }
-var valid29 = _errs194 === errors;
+var valid29 = _errs196 === errors;
 if(!valid29){
 break;
 }
@@ -2879,54 +2895,54 @@ validate10.errors = [{instancePath:instancePath+"/auth/keys",schemaPath:"#/prope
 return false;
 }
 }
-var valid23 = _errs192 === errors;
+var valid23 = _errs194 === errors;
 if(valid23){
-let data64 = data46.jwks;
-const _errs235 = errors;
-if(errors === _errs235){
-if(Array.isArray(data64)){
-if(data64.length > 16){
+let data65 = data47.jwks;
+const _errs237 = errors;
+if(errors === _errs237){
+if(Array.isArray(data65)){
+if(data65.length > 16){
 validate10.errors = [{instancePath:instancePath+"/auth/jwks",schemaPath:"#/properties/auth/properties/jwks/maxItems",keyword:"maxItems",params:{limit: 16},message:"must NOT have more than 16 items"}];
 return false;
 }
 else {
 var valid32 = true;
-const len6 = data64.length;
+const len6 = data65.length;
 for(let i7=0; i7<len6; i7++){
-let data65 = data64[i7];
-const _errs237 = errors;
-if(errors === _errs237){
-if(data65 && typeof data65 == "object" && !Array.isArray(data65)){
-if(data65.cache_seconds === undefined){
-data65.cache_seconds = 600;
+let data66 = data65[i7];
+const _errs239 = errors;
+if(errors === _errs239){
+if(data66 && typeof data66 == "object" && !Array.isArray(data66)){
+if(data66.cache_seconds === undefined){
+data66.cache_seconds = 600;
 }
-if(data65.min_refresh_interval_seconds === undefined){
-data65.min_refresh_interval_seconds = 30;
+if(data66.min_refresh_interval_seconds === undefined){
+data66.min_refresh_interval_seconds = 30;
 }
-if(data65.timeout_seconds === undefined){
-data65.timeout_seconds = 5;
+if(data66.timeout_seconds === undefined){
+data66.timeout_seconds = 5;
 }
 let missing10;
-if(((((data65.url === undefined) && (missing10 = "url")) || ((data65.cache_seconds === undefined) && (missing10 = "cache_seconds"))) || ((data65.min_refresh_interval_seconds === undefined) && (missing10 = "min_refresh_interval_seconds"))) || ((data65.timeout_seconds === undefined) && (missing10 = "timeout_seconds"))){
+if(((((data66.url === undefined) && (missing10 = "url")) || ((data66.cache_seconds === undefined) && (missing10 = "cache_seconds"))) || ((data66.min_refresh_interval_seconds === undefined) && (missing10 = "min_refresh_interval_seconds"))) || ((data66.timeout_seconds === undefined) && (missing10 = "timeout_seconds"))){
 validate10.errors = [{instancePath:instancePath+"/auth/jwks/" + i7,schemaPath:"#/properties/auth/properties/jwks/items/required",keyword:"required",params:{missingProperty: missing10},message:"must have required property '"+missing10+"'"}];
 return false;
 }
 else {
-const _errs239 = errors;
-for(const key9 in data65){
+const _errs241 = errors;
+for(const key9 in data66){
 if(!(((((key9 === "url") || (key9 === "cache_seconds")) || (key9 === "min_refresh_interval_seconds")) || (key9 === "timeout_seconds")) || (key9 === "token_file"))){
 validate10.errors = [{instancePath:instancePath+"/auth/jwks/" + i7,schemaPath:"#/properties/auth/properties/jwks/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key9},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
-if(_errs239 === errors){
-if(data65.url !== undefined){
-let data66 = data65.url;
-const _errs240 = errors;
-if(errors === _errs240){
-if(typeof data66 === "string"){
-if(!pattern3.test(data66)){
+if(_errs241 === errors){
+if(data66.url !== undefined){
+let data67 = data66.url;
+const _errs242 = errors;
+if(errors === _errs242){
+if(typeof data67 === "string"){
+if(!pattern3.test(data67)){
 validate10.errors = [{instancePath:instancePath+"/auth/jwks/" + i7+"/url",schemaPath:"#/properties/auth/properties/jwks/items/properties/url/pattern",keyword:"pattern",params:{pattern: "^https?://"},message:"must match pattern \""+"^https?://"+"\""}];
 return false;
 }
@@ -2936,22 +2952,22 @@ validate10.errors = [{instancePath:instancePath+"/auth/jwks/" + i7+"/url",schema
 return false;
 }
 }
-var valid33 = _errs240 === errors;
+var valid33 = _errs242 === errors;
 }
 else {
 var valid33 = true;
 }
 if(valid33){
-let data67 = data65.cache_seconds;
-const _errs242 = errors;
-if(errors === _errs242){
-if((typeof data67 == "number") && (isFinite(data67))){
-if(data67 > 86400 || isNaN(data67)){
+let data68 = data66.cache_seconds;
+const _errs244 = errors;
+if(errors === _errs244){
+if((typeof data68 == "number") && (isFinite(data68))){
+if(data68 > 86400 || isNaN(data68)){
 validate10.errors = [{instancePath:instancePath+"/auth/jwks/" + i7+"/cache_seconds",schemaPath:"#/properties/auth/properties/jwks/items/properties/cache_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 86400},message:"must be <= 86400"}];
 return false;
 }
 else {
-if(data67 < 1 || isNaN(data67)){
+if(data68 < 1 || isNaN(data68)){
 validate10.errors = [{instancePath:instancePath+"/auth/jwks/" + i7+"/cache_seconds",schemaPath:"#/properties/auth/properties/jwks/items/properties/cache_seconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
 return false;
 }
@@ -2962,18 +2978,18 @@ validate10.errors = [{instancePath:instancePath+"/auth/jwks/" + i7+"/cache_secon
 return false;
 }
 }
-var valid33 = _errs242 === errors;
+var valid33 = _errs244 === errors;
 if(valid33){
-let data68 = data65.min_refresh_interval_seconds;
-const _errs244 = errors;
-if(errors === _errs244){
-if((typeof data68 == "number") && (isFinite(data68))){
-if(data68 > 3600 || isNaN(data68)){
+let data69 = data66.min_refresh_interval_seconds;
+const _errs246 = errors;
+if(errors === _errs246){
+if((typeof data69 == "number") && (isFinite(data69))){
+if(data69 > 3600 || isNaN(data69)){
 validate10.errors = [{instancePath:instancePath+"/auth/jwks/" + i7+"/min_refresh_interval_seconds",schemaPath:"#/properties/auth/properties/jwks/items/properties/min_refresh_interval_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600},message:"must be <= 3600"}];
 return false;
 }
 else {
-if(data68 < 0 || isNaN(data68)){
+if(data69 < 0 || isNaN(data69)){
 validate10.errors = [{instancePath:instancePath+"/auth/jwks/" + i7+"/min_refresh_interval_seconds",schemaPath:"#/properties/auth/properties/jwks/items/properties/min_refresh_interval_seconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
@@ -2984,18 +3000,18 @@ validate10.errors = [{instancePath:instancePath+"/auth/jwks/" + i7+"/min_refresh
 return false;
 }
 }
-var valid33 = _errs244 === errors;
+var valid33 = _errs246 === errors;
 if(valid33){
-let data69 = data65.timeout_seconds;
-const _errs246 = errors;
-if(errors === _errs246){
-if((typeof data69 == "number") && (isFinite(data69))){
-if(data69 > 60 || isNaN(data69)){
+let data70 = data66.timeout_seconds;
+const _errs248 = errors;
+if(errors === _errs248){
+if((typeof data70 == "number") && (isFinite(data70))){
+if(data70 > 60 || isNaN(data70)){
 validate10.errors = [{instancePath:instancePath+"/auth/jwks/" + i7+"/timeout_seconds",schemaPath:"#/properties/auth/properties/jwks/items/properties/timeout_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 60},message:"must be <= 60"}];
 return false;
 }
 else {
-if(data69 < 0.1 || isNaN(data69)){
+if(data70 < 0.1 || isNaN(data70)){
 validate10.errors = [{instancePath:instancePath+"/auth/jwks/" + i7+"/timeout_seconds",schemaPath:"#/properties/auth/properties/jwks/items/properties/timeout_seconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0.1},message:"must be >= 0.1"}];
 return false;
 }
@@ -3006,14 +3022,14 @@ validate10.errors = [{instancePath:instancePath+"/auth/jwks/" + i7+"/timeout_sec
 return false;
 }
 }
-var valid33 = _errs246 === errors;
+var valid33 = _errs248 === errors;
 if(valid33){
-if(data65.token_file !== undefined){
-let data70 = data65.token_file;
-const _errs248 = errors;
-if(errors === _errs248){
-if(typeof data70 === "string"){
-if(!pattern4.test(data70)){
+if(data66.token_file !== undefined){
+let data71 = data66.token_file;
+const _errs250 = errors;
+if(errors === _errs250){
+if(typeof data71 === "string"){
+if(!pattern4.test(data71)){
 validate10.errors = [{instancePath:instancePath+"/auth/jwks/" + i7+"/token_file",schemaPath:"#/properties/auth/properties/jwks/items/properties/token_file/pattern",keyword:"pattern",params:{pattern: "^/"},message:"must match pattern \""+"^/"+"\""}];
 return false;
 }
@@ -3023,7 +3039,7 @@ validate10.errors = [{instancePath:instancePath+"/auth/jwks/" + i7+"/token_file"
 return false;
 }
 }
-var valid33 = _errs248 === errors;
+var valid33 = _errs250 === errors;
 }
 else {
 var valid33 = true;
@@ -3040,7 +3056,7 @@ validate10.errors = [{instancePath:instancePath+"/auth/jwks/" + i7,schemaPath:"#
 return false;
 }
 }
-var valid32 = _errs237 === errors;
+var valid32 = _errs239 === errors;
 if(!valid32){
 break;
 }
@@ -3052,58 +3068,58 @@ validate10.errors = [{instancePath:instancePath+"/auth/jwks",schemaPath:"#/prope
 return false;
 }
 }
-var valid23 = _errs235 === errors;
+var valid23 = _errs237 === errors;
 if(valid23){
-let data71 = data46.policies;
-const _errs250 = errors;
-if(errors === _errs250){
-if(Array.isArray(data71)){
-if(data71.length > 1000){
+let data72 = data47.policies;
+const _errs252 = errors;
+if(errors === _errs252){
+if(Array.isArray(data72)){
+if(data72.length > 1000){
 validate10.errors = [{instancePath:instancePath+"/auth/policies",schemaPath:"#/properties/auth/properties/policies/maxItems",keyword:"maxItems",params:{limit: 1000},message:"must NOT have more than 1000 items"}];
 return false;
 }
 else {
 var valid34 = true;
-const len7 = data71.length;
+const len7 = data72.length;
 for(let i8=0; i8<len7; i8++){
-let data72 = data71[i8];
-const _errs252 = errors;
-if(errors === _errs252){
-if(data72 && typeof data72 == "object" && !Array.isArray(data72)){
+let data73 = data72[i8];
+const _errs254 = errors;
+if(errors === _errs254){
+if(data73 && typeof data73 == "object" && !Array.isArray(data73)){
 let missing11;
-if((data72.match === undefined) && (missing11 = "match")){
+if((data73.match === undefined) && (missing11 = "match")){
 validate10.errors = [{instancePath:instancePath+"/auth/policies/" + i8,schemaPath:"#/properties/auth/properties/policies/items/required",keyword:"required",params:{missingProperty: missing11},message:"must have required property '"+missing11+"'"}];
 return false;
 }
 else {
-const _errs254 = errors;
-for(const key10 in data72){
+const _errs256 = errors;
+for(const key10 in data73){
 if(!(((key10 === "match") || (key10 === "grants")) || (key10 === "deny"))){
 validate10.errors = [{instancePath:instancePath+"/auth/policies/" + i8,schemaPath:"#/properties/auth/properties/policies/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key10},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
-if(_errs254 === errors){
-if(data72.match !== undefined){
-let data73 = data72.match;
-const _errs255 = errors;
-if(errors === _errs255){
-if(data73 && typeof data73 == "object" && !Array.isArray(data73)){
-if(Object.keys(data73).length < 1){
+if(_errs256 === errors){
+if(data73.match !== undefined){
+let data74 = data73.match;
+const _errs257 = errors;
+if(errors === _errs257){
+if(data74 && typeof data74 == "object" && !Array.isArray(data74)){
+if(Object.keys(data74).length < 1){
 validate10.errors = [{instancePath:instancePath+"/auth/policies/" + i8+"/match",schemaPath:"#/properties/auth/properties/policies/items/properties/match/minProperties",keyword:"minProperties",params:{limit: 1},message:"must NOT have fewer than 1 properties"}];
 return false;
 }
 else {
 var valid36 = true;
-for(const key11 in data73){
+for(const key11 in data74){
 if(pattern5.test(key11)){
-const _errs257 = errors;
-if(typeof data73[key11] !== "string"){
+const _errs259 = errors;
+if(typeof data74[key11] !== "string"){
 validate10.errors = [{instancePath:instancePath+"/auth/policies/" + i8+"/match/" + key11.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/auth/properties/policies/items/properties/match/patternProperties/%5E(.*)%24/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-var valid36 = _errs257 === errors;
+var valid36 = _errs259 === errors;
 if(!valid36){
 break;
 }
@@ -3116,25 +3132,25 @@ validate10.errors = [{instancePath:instancePath+"/auth/policies/" + i8+"/match",
 return false;
 }
 }
-var valid35 = _errs255 === errors;
+var valid35 = _errs257 === errors;
 }
 else {
 var valid35 = true;
 }
 if(valid35){
-if(data72.grants !== undefined){
-let data75 = data72.grants;
-const _errs259 = errors;
-if(errors === _errs259){
-if(Array.isArray(data75)){
-var valid37 = true;
-const len8 = data75.length;
-for(let i9=0; i9<len8; i9++){
-let data76 = data75[i9];
+if(data73.grants !== undefined){
+let data76 = data73.grants;
 const _errs261 = errors;
 if(errors === _errs261){
-if(typeof data76 === "string"){
-if(func3(data76) < 1){
+if(Array.isArray(data76)){
+var valid37 = true;
+const len8 = data76.length;
+for(let i9=0; i9<len8; i9++){
+let data77 = data76[i9];
+const _errs263 = errors;
+if(errors === _errs263){
+if(typeof data77 === "string"){
+if(func3(data77) < 1){
 validate10.errors = [{instancePath:instancePath+"/auth/policies/" + i8+"/grants/" + i9,schemaPath:"#/properties/auth/properties/policies/items/properties/grants/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -3144,7 +3160,7 @@ validate10.errors = [{instancePath:instancePath+"/auth/policies/" + i8+"/grants/
 return false;
 }
 }
-var valid37 = _errs261 === errors;
+var valid37 = _errs263 === errors;
 if(!valid37){
 break;
 }
@@ -3155,25 +3171,25 @@ validate10.errors = [{instancePath:instancePath+"/auth/policies/" + i8+"/grants"
 return false;
 }
 }
-var valid35 = _errs259 === errors;
+var valid35 = _errs261 === errors;
 }
 else {
 var valid35 = true;
 }
 if(valid35){
-if(data72.deny !== undefined){
-let data77 = data72.deny;
-const _errs263 = errors;
-if(errors === _errs263){
-if(Array.isArray(data77)){
-var valid38 = true;
-const len9 = data77.length;
-for(let i10=0; i10<len9; i10++){
-let data78 = data77[i10];
+if(data73.deny !== undefined){
+let data78 = data73.deny;
 const _errs265 = errors;
 if(errors === _errs265){
-if(typeof data78 === "string"){
-if(func3(data78) < 1){
+if(Array.isArray(data78)){
+var valid38 = true;
+const len9 = data78.length;
+for(let i10=0; i10<len9; i10++){
+let data79 = data78[i10];
+const _errs267 = errors;
+if(errors === _errs267){
+if(typeof data79 === "string"){
+if(func3(data79) < 1){
 validate10.errors = [{instancePath:instancePath+"/auth/policies/" + i8+"/deny/" + i10,schemaPath:"#/properties/auth/properties/policies/items/properties/deny/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -3183,7 +3199,7 @@ validate10.errors = [{instancePath:instancePath+"/auth/policies/" + i8+"/deny/" 
 return false;
 }
 }
-var valid38 = _errs265 === errors;
+var valid38 = _errs267 === errors;
 if(!valid38){
 break;
 }
@@ -3194,7 +3210,7 @@ validate10.errors = [{instancePath:instancePath+"/auth/policies/" + i8+"/deny",s
 return false;
 }
 }
-var valid35 = _errs263 === errors;
+var valid35 = _errs265 === errors;
 }
 else {
 var valid35 = true;
@@ -3209,7 +3225,7 @@ validate10.errors = [{instancePath:instancePath+"/auth/policies/" + i8,schemaPat
 return false;
 }
 }
-var valid34 = _errs252 === errors;
+var valid34 = _errs254 === errors;
 if(!valid34){
 break;
 }
@@ -3221,17 +3237,17 @@ validate10.errors = [{instancePath:instancePath+"/auth/policies",schemaPath:"#/p
 return false;
 }
 }
-var valid23 = _errs250 === errors;
+var valid23 = _errs252 === errors;
 if(valid23){
-let data79 = data46.rate_limit;
-const _errs267 = errors;
-const _errs268 = errors;
-let valid39 = false;
+let data80 = data47.rate_limit;
 const _errs269 = errors;
-if(errors === _errs269){
-if(data79 && typeof data79 == "object" && !Array.isArray(data79)){
+const _errs270 = errors;
+let valid39 = false;
+const _errs271 = errors;
+if(errors === _errs271){
+if(data80 && typeof data80 == "object" && !Array.isArray(data80)){
 let missing12;
-if(((data79.max === undefined) && (missing12 = "max")) || ((data79.window_seconds === undefined) && (missing12 = "window_seconds"))){
+if(((data80.max === undefined) && (missing12 = "max")) || ((data80.window_seconds === undefined) && (missing12 = "window_seconds"))){
 const err106 = {instancePath:instancePath+"/auth/rate_limit",schemaPath:"#/properties/auth/properties/rate_limit/anyOf/0/required",keyword:"required",params:{missingProperty: missing12},message:"must have required property '"+missing12+"'"};
 if(vErrors === null){
 vErrors = [err106];
@@ -3242,8 +3258,8 @@ vErrors.push(err106);
 errors++;
 }
 else {
-const _errs271 = errors;
-for(const key12 in data79){
+const _errs273 = errors;
+for(const key12 in data80){
 if(!((key12 === "max") || (key12 === "window_seconds"))){
 const err107 = {instancePath:instancePath+"/auth/rate_limit",schemaPath:"#/properties/auth/properties/rate_limit/anyOf/0/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key12},message:"must NOT have additional properties"};
 if(vErrors === null){
@@ -3256,11 +3272,11 @@ errors++;
 break;
 }
 }
-if(_errs271 === errors){
-if(data79.max !== undefined){
-let data80 = data79.max;
-const _errs272 = errors;
-if(!(((typeof data80 == "number") && (!(data80 % 1) && !isNaN(data80))) && (isFinite(data80)))){
+if(_errs273 === errors){
+if(data80.max !== undefined){
+let data81 = data80.max;
+const _errs274 = errors;
+if(!(((typeof data81 == "number") && (!(data81 % 1) && !isNaN(data81))) && (isFinite(data81)))){
 const err108 = {instancePath:instancePath+"/auth/rate_limit/max",schemaPath:"#/properties/auth/properties/rate_limit/anyOf/0/properties/max/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err108];
@@ -3270,9 +3286,9 @@ vErrors.push(err108);
 }
 errors++;
 }
-if(errors === _errs272){
-if((typeof data80 == "number") && (isFinite(data80))){
-if(data80 < 1 || isNaN(data80)){
+if(errors === _errs274){
+if((typeof data81 == "number") && (isFinite(data81))){
+if(data81 < 1 || isNaN(data81)){
 const err109 = {instancePath:instancePath+"/auth/rate_limit/max",schemaPath:"#/properties/auth/properties/rate_limit/anyOf/0/properties/max/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err109];
@@ -3284,18 +3300,18 @@ errors++;
 }
 }
 }
-var valid40 = _errs272 === errors;
+var valid40 = _errs274 === errors;
 }
 else {
 var valid40 = true;
 }
 if(valid40){
-if(data79.window_seconds !== undefined){
-let data81 = data79.window_seconds;
-const _errs274 = errors;
-if(errors === _errs274){
-if((typeof data81 == "number") && (isFinite(data81))){
-if(data81 < 0.001 || isNaN(data81)){
+if(data80.window_seconds !== undefined){
+let data82 = data80.window_seconds;
+const _errs276 = errors;
+if(errors === _errs276){
+if((typeof data82 == "number") && (isFinite(data82))){
+if(data82 < 0.001 || isNaN(data82)){
 const err110 = {instancePath:instancePath+"/auth/rate_limit/window_seconds",schemaPath:"#/properties/auth/properties/rate_limit/anyOf/0/properties/window_seconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0.001},message:"must be >= 0.001"};
 if(vErrors === null){
 vErrors = [err110];
@@ -3317,7 +3333,7 @@ vErrors.push(err111);
 errors++;
 }
 }
-var valid40 = _errs274 === errors;
+var valid40 = _errs276 === errors;
 }
 else {
 var valid40 = true;
@@ -3337,11 +3353,11 @@ vErrors.push(err112);
 errors++;
 }
 }
-var _valid15 = _errs269 === errors;
+var _valid15 = _errs271 === errors;
 valid39 = valid39 || _valid15;
 if(!valid39){
-const _errs276 = errors;
-if(typeof data79 !== "boolean"){
+const _errs278 = errors;
+if(typeof data80 !== "boolean"){
 const err113 = {instancePath:instancePath+"/auth/rate_limit",schemaPath:"#/properties/auth/properties/rate_limit/anyOf/1/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err113];
@@ -3351,7 +3367,7 @@ vErrors.push(err113);
 }
 errors++;
 }
-if(false !== data79){
+if(false !== data80){
 const err114 = {instancePath:instancePath+"/auth/rate_limit",schemaPath:"#/properties/auth/properties/rate_limit/anyOf/1/const",keyword:"const",params:{allowedValue: false},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err114];
@@ -3361,7 +3377,7 @@ vErrors.push(err114);
 }
 errors++;
 }
-var _valid15 = _errs276 === errors;
+var _valid15 = _errs278 === errors;
 valid39 = valid39 || _valid15;
 }
 if(!valid39){
@@ -3377,17 +3393,17 @@ validate10.errors = vErrors;
 return false;
 }
 else {
-errors = _errs268;
+errors = _errs270;
 if(vErrors !== null){
-if(_errs268){
-vErrors.length = _errs268;
+if(_errs270){
+vErrors.length = _errs270;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid23 = _errs267 === errors;
+var valid23 = _errs269 === errors;
 }
 }
 }
@@ -3406,46 +3422,46 @@ validate10.errors = [{instancePath:instancePath+"/auth",schemaPath:"#/properties
 return false;
 }
 }
-var valid0 = _errs159 === errors;
+var valid0 = _errs161 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
-let data82 = data.audit;
-const _errs278 = errors;
-if(errors === _errs278){
-if(data82 && typeof data82 == "object" && !Array.isArray(data82)){
-if(data82.sink === undefined){
-data82.sink = "file";
+let data83 = data.audit;
+const _errs280 = errors;
+if(errors === _errs280){
+if(data83 && typeof data83 == "object" && !Array.isArray(data83)){
+if(data83.sink === undefined){
+data83.sink = "file";
 }
-if(data82.on_failure === undefined){
-data82.on_failure = "refuse";
+if(data83.on_failure === undefined){
+data83.on_failure = "refuse";
 }
-if(data82.rotate === undefined){
-data82.rotate = {"max_bytes":104857600,"keep":9};
+if(data83.rotate === undefined){
+data83.rotate = {"max_bytes":104857600,"keep":9};
 }
 let missing13;
-if((((data82.sink === undefined) && (missing13 = "sink")) || ((data82.on_failure === undefined) && (missing13 = "on_failure"))) || ((data82.rotate === undefined) && (missing13 = "rotate"))){
+if((((data83.sink === undefined) && (missing13 = "sink")) || ((data83.on_failure === undefined) && (missing13 = "on_failure"))) || ((data83.rotate === undefined) && (missing13 = "rotate"))){
 validate10.errors = [{instancePath:instancePath+"/audit",schemaPath:"#/properties/audit/required",keyword:"required",params:{missingProperty: missing13},message:"must have required property '"+missing13+"'"}];
 return false;
 }
 else {
-const _errs280 = errors;
-for(const key13 in data82){
+const _errs282 = errors;
+for(const key13 in data83){
 if(!((((((key13 === "sink") || (key13 === "file")) || (key13 === "key_file")) || (key13 === "key_env")) || (key13 === "on_failure")) || (key13 === "rotate"))){
 validate10.errors = [{instancePath:instancePath+"/audit",schemaPath:"#/properties/audit/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key13},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
-if(_errs280 === errors){
-let data83 = data82.sink;
-const _errs281 = errors;
-const _errs282 = errors;
-let valid42 = false;
+if(_errs282 === errors){
+let data84 = data83.sink;
 const _errs283 = errors;
-if(typeof data83 !== "string"){
+const _errs284 = errors;
+let valid42 = false;
+const _errs285 = errors;
+if(typeof data84 !== "string"){
 const err116 = {instancePath:instancePath+"/audit/sink",schemaPath:"#/properties/audit/properties/sink/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err116];
@@ -3455,7 +3471,7 @@ vErrors.push(err116);
 }
 errors++;
 }
-if("file" !== data83){
+if("file" !== data84){
 const err117 = {instancePath:instancePath+"/audit/sink",schemaPath:"#/properties/audit/properties/sink/anyOf/0/const",keyword:"const",params:{allowedValue: "file"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err117];
@@ -3465,11 +3481,11 @@ vErrors.push(err117);
 }
 errors++;
 }
-var _valid16 = _errs283 === errors;
+var _valid16 = _errs285 === errors;
 valid42 = valid42 || _valid16;
 if(!valid42){
-const _errs285 = errors;
-if(typeof data83 !== "string"){
+const _errs287 = errors;
+if(typeof data84 !== "string"){
 const err118 = {instancePath:instancePath+"/audit/sink",schemaPath:"#/properties/audit/properties/sink/anyOf/1/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err118];
@@ -3479,7 +3495,7 @@ vErrors.push(err118);
 }
 errors++;
 }
-if("stdout" !== data83){
+if("stdout" !== data84){
 const err119 = {instancePath:instancePath+"/audit/sink",schemaPath:"#/properties/audit/properties/sink/anyOf/1/const",keyword:"const",params:{allowedValue: "stdout"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err119];
@@ -3489,7 +3505,7 @@ vErrors.push(err119);
 }
 errors++;
 }
-var _valid16 = _errs285 === errors;
+var _valid16 = _errs287 === errors;
 valid42 = valid42 || _valid16;
 }
 if(!valid42){
@@ -3505,24 +3521,24 @@ validate10.errors = vErrors;
 return false;
 }
 else {
-errors = _errs282;
+errors = _errs284;
 if(vErrors !== null){
-if(_errs282){
-vErrors.length = _errs282;
+if(_errs284){
+vErrors.length = _errs284;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid41 = _errs281 === errors;
+var valid41 = _errs283 === errors;
 if(valid41){
-if(data82.file !== undefined){
-let data84 = data82.file;
-const _errs287 = errors;
-if(errors === _errs287){
-if(typeof data84 === "string"){
-if(func3(data84) < 1){
+if(data83.file !== undefined){
+let data85 = data83.file;
+const _errs289 = errors;
+if(errors === _errs289){
+if(typeof data85 === "string"){
+if(func3(data85) < 1){
 validate10.errors = [{instancePath:instancePath+"/audit/file",schemaPath:"#/properties/audit/properties/file/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -3532,18 +3548,18 @@ validate10.errors = [{instancePath:instancePath+"/audit/file",schemaPath:"#/prop
 return false;
 }
 }
-var valid41 = _errs287 === errors;
+var valid41 = _errs289 === errors;
 }
 else {
 var valid41 = true;
 }
 if(valid41){
-if(data82.key_file !== undefined){
-let data85 = data82.key_file;
-const _errs289 = errors;
-if(errors === _errs289){
-if(typeof data85 === "string"){
-if(func3(data85) < 1){
+if(data83.key_file !== undefined){
+let data86 = data83.key_file;
+const _errs291 = errors;
+if(errors === _errs291){
+if(typeof data86 === "string"){
+if(func3(data86) < 1){
 validate10.errors = [{instancePath:instancePath+"/audit/key_file",schemaPath:"#/properties/audit/properties/key_file/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -3553,18 +3569,18 @@ validate10.errors = [{instancePath:instancePath+"/audit/key_file",schemaPath:"#/
 return false;
 }
 }
-var valid41 = _errs289 === errors;
+var valid41 = _errs291 === errors;
 }
 else {
 var valid41 = true;
 }
 if(valid41){
-if(data82.key_env !== undefined){
-let data86 = data82.key_env;
-const _errs291 = errors;
-if(errors === _errs291){
-if(typeof data86 === "string"){
-if(func3(data86) < 1){
+if(data83.key_env !== undefined){
+let data87 = data83.key_env;
+const _errs293 = errors;
+if(errors === _errs293){
+if(typeof data87 === "string"){
+if(func3(data87) < 1){
 validate10.errors = [{instancePath:instancePath+"/audit/key_env",schemaPath:"#/properties/audit/properties/key_env/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -3574,18 +3590,18 @@ validate10.errors = [{instancePath:instancePath+"/audit/key_env",schemaPath:"#/p
 return false;
 }
 }
-var valid41 = _errs291 === errors;
+var valid41 = _errs293 === errors;
 }
 else {
 var valid41 = true;
 }
 if(valid41){
-let data87 = data82.on_failure;
-const _errs293 = errors;
-const _errs294 = errors;
-let valid43 = false;
+let data88 = data83.on_failure;
 const _errs295 = errors;
-if(typeof data87 !== "string"){
+const _errs296 = errors;
+let valid43 = false;
+const _errs297 = errors;
+if(typeof data88 !== "string"){
 const err121 = {instancePath:instancePath+"/audit/on_failure",schemaPath:"#/properties/audit/properties/on_failure/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err121];
@@ -3595,7 +3611,7 @@ vErrors.push(err121);
 }
 errors++;
 }
-if("refuse" !== data87){
+if("refuse" !== data88){
 const err122 = {instancePath:instancePath+"/audit/on_failure",schemaPath:"#/properties/audit/properties/on_failure/anyOf/0/const",keyword:"const",params:{allowedValue: "refuse"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err122];
@@ -3605,11 +3621,11 @@ vErrors.push(err122);
 }
 errors++;
 }
-var _valid17 = _errs295 === errors;
+var _valid17 = _errs297 === errors;
 valid43 = valid43 || _valid17;
 if(!valid43){
-const _errs297 = errors;
-if(typeof data87 !== "string"){
+const _errs299 = errors;
+if(typeof data88 !== "string"){
 const err123 = {instancePath:instancePath+"/audit/on_failure",schemaPath:"#/properties/audit/properties/on_failure/anyOf/1/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err123];
@@ -3619,7 +3635,7 @@ vErrors.push(err123);
 }
 errors++;
 }
-if("serve" !== data87){
+if("serve" !== data88){
 const err124 = {instancePath:instancePath+"/audit/on_failure",schemaPath:"#/properties/audit/properties/on_failure/anyOf/1/const",keyword:"const",params:{allowedValue: "serve"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err124];
@@ -3629,7 +3645,7 @@ vErrors.push(err124);
 }
 errors++;
 }
-var _valid17 = _errs297 === errors;
+var _valid17 = _errs299 === errors;
 valid43 = valid43 || _valid17;
 }
 if(!valid43){
@@ -3645,27 +3661,27 @@ validate10.errors = vErrors;
 return false;
 }
 else {
-errors = _errs294;
+errors = _errs296;
 if(vErrors !== null){
-if(_errs294){
-vErrors.length = _errs294;
+if(_errs296){
+vErrors.length = _errs296;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid41 = _errs293 === errors;
+var valid41 = _errs295 === errors;
 if(valid41){
-let data88 = data82.rotate;
-const _errs299 = errors;
-const _errs300 = errors;
-let valid44 = false;
+let data89 = data83.rotate;
 const _errs301 = errors;
-if(errors === _errs301){
-if(data88 && typeof data88 == "object" && !Array.isArray(data88)){
+const _errs302 = errors;
+let valid44 = false;
+const _errs303 = errors;
+if(errors === _errs303){
+if(data89 && typeof data89 == "object" && !Array.isArray(data89)){
 let missing14;
-if(((data88.max_bytes === undefined) && (missing14 = "max_bytes")) || ((data88.keep === undefined) && (missing14 = "keep"))){
+if(((data89.max_bytes === undefined) && (missing14 = "max_bytes")) || ((data89.keep === undefined) && (missing14 = "keep"))){
 const err126 = {instancePath:instancePath+"/audit/rotate",schemaPath:"#/properties/audit/properties/rotate/anyOf/0/required",keyword:"required",params:{missingProperty: missing14},message:"must have required property '"+missing14+"'"};
 if(vErrors === null){
 vErrors = [err126];
@@ -3676,8 +3692,8 @@ vErrors.push(err126);
 errors++;
 }
 else {
-const _errs303 = errors;
-for(const key14 in data88){
+const _errs305 = errors;
+for(const key14 in data89){
 if(!((key14 === "max_bytes") || (key14 === "keep"))){
 const err127 = {instancePath:instancePath+"/audit/rotate",schemaPath:"#/properties/audit/properties/rotate/anyOf/0/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key14},message:"must NOT have additional properties"};
 if(vErrors === null){
@@ -3690,11 +3706,11 @@ errors++;
 break;
 }
 }
-if(_errs303 === errors){
-if(data88.max_bytes !== undefined){
-let data89 = data88.max_bytes;
-const _errs304 = errors;
-if(!(((typeof data89 == "number") && (!(data89 % 1) && !isNaN(data89))) && (isFinite(data89)))){
+if(_errs305 === errors){
+if(data89.max_bytes !== undefined){
+let data90 = data89.max_bytes;
+const _errs306 = errors;
+if(!(((typeof data90 == "number") && (!(data90 % 1) && !isNaN(data90))) && (isFinite(data90)))){
 const err128 = {instancePath:instancePath+"/audit/rotate/max_bytes",schemaPath:"#/properties/audit/properties/rotate/anyOf/0/properties/max_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err128];
@@ -3704,9 +3720,9 @@ vErrors.push(err128);
 }
 errors++;
 }
-if(errors === _errs304){
-if((typeof data89 == "number") && (isFinite(data89))){
-if(data89 > 1099511627776 || isNaN(data89)){
+if(errors === _errs306){
+if((typeof data90 == "number") && (isFinite(data90))){
+if(data90 > 1099511627776 || isNaN(data90)){
 const err129 = {instancePath:instancePath+"/audit/rotate/max_bytes",schemaPath:"#/properties/audit/properties/rotate/anyOf/0/properties/max_bytes/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1099511627776},message:"must be <= 1099511627776"};
 if(vErrors === null){
 vErrors = [err129];
@@ -3717,7 +3733,7 @@ vErrors.push(err129);
 errors++;
 }
 else {
-if(data89 < 4096 || isNaN(data89)){
+if(data90 < 4096 || isNaN(data90)){
 const err130 = {instancePath:instancePath+"/audit/rotate/max_bytes",schemaPath:"#/properties/audit/properties/rotate/anyOf/0/properties/max_bytes/minimum",keyword:"minimum",params:{comparison: ">=", limit: 4096},message:"must be >= 4096"};
 if(vErrors === null){
 vErrors = [err130];
@@ -3730,16 +3746,16 @@ errors++;
 }
 }
 }
-var valid45 = _errs304 === errors;
+var valid45 = _errs306 === errors;
 }
 else {
 var valid45 = true;
 }
 if(valid45){
-if(data88.keep !== undefined){
-let data90 = data88.keep;
-const _errs306 = errors;
-if(!(((typeof data90 == "number") && (!(data90 % 1) && !isNaN(data90))) && (isFinite(data90)))){
+if(data89.keep !== undefined){
+let data91 = data89.keep;
+const _errs308 = errors;
+if(!(((typeof data91 == "number") && (!(data91 % 1) && !isNaN(data91))) && (isFinite(data91)))){
 const err131 = {instancePath:instancePath+"/audit/rotate/keep",schemaPath:"#/properties/audit/properties/rotate/anyOf/0/properties/keep/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err131];
@@ -3749,9 +3765,9 @@ vErrors.push(err131);
 }
 errors++;
 }
-if(errors === _errs306){
-if((typeof data90 == "number") && (isFinite(data90))){
-if(data90 > 1000 || isNaN(data90)){
+if(errors === _errs308){
+if((typeof data91 == "number") && (isFinite(data91))){
+if(data91 > 1000 || isNaN(data91)){
 const err132 = {instancePath:instancePath+"/audit/rotate/keep",schemaPath:"#/properties/audit/properties/rotate/anyOf/0/properties/keep/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000"};
 if(vErrors === null){
 vErrors = [err132];
@@ -3762,7 +3778,7 @@ vErrors.push(err132);
 errors++;
 }
 else {
-if(data90 < 1 || isNaN(data90)){
+if(data91 < 1 || isNaN(data91)){
 const err133 = {instancePath:instancePath+"/audit/rotate/keep",schemaPath:"#/properties/audit/properties/rotate/anyOf/0/properties/keep/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err133];
@@ -3775,7 +3791,7 @@ errors++;
 }
 }
 }
-var valid45 = _errs306 === errors;
+var valid45 = _errs308 === errors;
 }
 else {
 var valid45 = true;
@@ -3795,11 +3811,11 @@ vErrors.push(err134);
 errors++;
 }
 }
-var _valid18 = _errs301 === errors;
+var _valid18 = _errs303 === errors;
 valid44 = valid44 || _valid18;
 if(!valid44){
-const _errs308 = errors;
-if(typeof data88 !== "boolean"){
+const _errs310 = errors;
+if(typeof data89 !== "boolean"){
 const err135 = {instancePath:instancePath+"/audit/rotate",schemaPath:"#/properties/audit/properties/rotate/anyOf/1/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err135];
@@ -3809,7 +3825,7 @@ vErrors.push(err135);
 }
 errors++;
 }
-if(false !== data88){
+if(false !== data89){
 const err136 = {instancePath:instancePath+"/audit/rotate",schemaPath:"#/properties/audit/properties/rotate/anyOf/1/const",keyword:"const",params:{allowedValue: false},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err136];
@@ -3819,7 +3835,7 @@ vErrors.push(err136);
 }
 errors++;
 }
-var _valid18 = _errs308 === errors;
+var _valid18 = _errs310 === errors;
 valid44 = valid44 || _valid18;
 }
 if(!valid44){
@@ -3835,17 +3851,17 @@ validate10.errors = vErrors;
 return false;
 }
 else {
-errors = _errs300;
+errors = _errs302;
 if(vErrors !== null){
-if(_errs300){
-vErrors.length = _errs300;
+if(_errs302){
+vErrors.length = _errs302;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid41 = _errs299 === errors;
+var valid41 = _errs301 === errors;
 }
 }
 }
@@ -3859,7 +3875,108 @@ validate10.errors = [{instancePath:instancePath+"/audit",schemaPath:"#/propertie
 return false;
 }
 }
-var valid0 = _errs278 === errors;
+var valid0 = _errs280 === errors;
+if(valid0){
+let data92 = data.writes;
+const _errs312 = errors;
+if(errors === _errs312){
+if(data92 && typeof data92 == "object" && !Array.isArray(data92)){
+if(data92.target === undefined){
+data92.target = null;
+}
+let missing15;
+if((data92.target === undefined) && (missing15 = "target")){
+validate10.errors = [{instancePath:instancePath+"/writes",schemaPath:"#/properties/writes/required",keyword:"required",params:{missingProperty: missing15},message:"must have required property '"+missing15+"'"}];
+return false;
+}
+else {
+const _errs314 = errors;
+for(const key15 in data92){
+if(!(key15 === "target")){
+validate10.errors = [{instancePath:instancePath+"/writes",schemaPath:"#/properties/writes/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key15},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs314 === errors){
+let data93 = data92.target;
+const _errs316 = errors;
+let valid47 = false;
+const _errs317 = errors;
+if(errors === _errs317){
+if(typeof data93 === "string"){
+if(!pattern2.test(data93)){
+const err138 = {instancePath:instancePath+"/writes/target",schemaPath:"#/properties/writes/properties/target/anyOf/0/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9][a-z0-9_-]{0,62}$"},message:"must match pattern \""+"^[a-z0-9][a-z0-9_-]{0,62}$"+"\""};
+if(vErrors === null){
+vErrors = [err138];
+}
+else {
+vErrors.push(err138);
+}
+errors++;
+}
+}
+else {
+const err139 = {instancePath:instancePath+"/writes/target",schemaPath:"#/properties/writes/properties/target/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err139];
+}
+else {
+vErrors.push(err139);
+}
+errors++;
+}
+}
+var _valid19 = _errs317 === errors;
+valid47 = valid47 || _valid19;
+if(!valid47){
+const _errs319 = errors;
+if(data93 !== null){
+const err140 = {instancePath:instancePath+"/writes/target",schemaPath:"#/properties/writes/properties/target/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(vErrors === null){
+vErrors = [err140];
+}
+else {
+vErrors.push(err140);
+}
+errors++;
+}
+var _valid19 = _errs319 === errors;
+valid47 = valid47 || _valid19;
+}
+if(!valid47){
+const err141 = {instancePath:instancePath+"/writes/target",schemaPath:"#/properties/writes/properties/target/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err141];
+}
+else {
+vErrors.push(err141);
+}
+errors++;
+validate10.errors = vErrors;
+return false;
+}
+else {
+errors = _errs316;
+if(vErrors !== null){
+if(_errs316){
+vErrors.length = _errs316;
+}
+else {
+vErrors = null;
+}
+}
+}
+}
+}
+}
+else {
+validate10.errors = [{instancePath:instancePath+"/writes",schemaPath:"#/properties/writes/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+var valid0 = _errs312 === errors;
+}
 }
 }
 }
@@ -5383,7 +5500,7 @@ return errors === 0;
 }
 
 export const backend_environment = validate12;
-const schema13 = {"additionalProperties":false,"type":"object","required":["type"],"properties":{"type":{"const":"environment","type":"string"},"name":{"pattern":"^[a-z0-9][a-z0-9_-]{0,62}$","description":"Unique name in the chain; defaults to the type.","type":"string"},"kinds":{"uniqueItems":true,"description":"The kinds this backend is asked for (default: all it supports); leave one out to turn it off.","type":"array","items":{"anyOf":[{"const":"connections","type":"string"},{"const":"variables","type":"string"},{"const":"config","type":"string"}]}},"connections_lookup_pattern":{"anyOf":[{"type":"string"},{"type":"null"}]},"variables_lookup_pattern":{"anyOf":[{"type":"string"},{"type":"null"}]},"config_lookup_pattern":{"anyOf":[{"type":"string"},{"type":"null"}]},"cache_ttl_seconds":{"minimum":0,"maximum":86400,"description":"Overrides cache.ttl_seconds for this backend's answers; 0 caches nothing from it.","type":"number"}}};
+const schema13 = {"additionalProperties":false,"type":"object","required":["type"],"properties":{"type":{"const":"environment","type":"string"},"name":{"pattern":"^[a-z0-9][a-z0-9_-]{0,62}$","description":"Unique name in the chain; defaults to the type.","type":"string"},"kinds":{"uniqueItems":true,"description":"The kinds this backend is asked for (default: all it supports); leave one out to turn it off.","type":"array","items":{"anyOf":[{"const":"connections","type":"string"},{"const":"variables","type":"string"},{"const":"config","type":"string"}]}},"connections_lookup_pattern":{"anyOf":[{"type":"string"},{"type":"null"}]},"variables_lookup_pattern":{"anyOf":[{"type":"string"},{"type":"null"}]},"config_lookup_pattern":{"anyOf":[{"type":"string"},{"type":"null"}]},"cache_ttl_seconds":{"minimum":0,"maximum":86400,"description":"Overrides cache.ttl_seconds for this backend's answers; 0 caches nothing from it.","type":"number"},"writable":{"description":"This backend may be the target of the write API (writes.target); types that cannot store are refused at startup.","type":"boolean"}}};
 
 function validate12(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
@@ -5398,7 +5515,7 @@ return false;
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!(((((((key0 === "type") || (key0 === "name")) || (key0 === "kinds")) || (key0 === "connections_lookup_pattern")) || (key0 === "variables_lookup_pattern")) || (key0 === "config_lookup_pattern")) || (key0 === "cache_ttl_seconds"))){
+if(!((((((((key0 === "type") || (key0 === "name")) || (key0 === "kinds")) || (key0 === "connections_lookup_pattern")) || (key0 === "variables_lookup_pattern")) || (key0 === "config_lookup_pattern")) || (key0 === "cache_ttl_seconds")) || (key0 === "writable"))){
 validate12.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
@@ -5796,6 +5913,19 @@ var valid0 = _errs34 === errors;
 else {
 var valid0 = true;
 }
+if(valid0){
+if(data.writable !== undefined){
+const _errs36 = errors;
+if(typeof data.writable !== "boolean"){
+validate12.errors = [{instancePath:instancePath+"/writable",schemaPath:"#/properties/writable/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
+return false;
+}
+var valid0 = _errs36 === errors;
+}
+else {
+var valid0 = true;
+}
+}
 }
 }
 }
@@ -5815,7 +5945,7 @@ return errors === 0;
 }
 
 export const backend_local_filesystem = validate13;
-const schema14 = {"additionalProperties":false,"type":"object","required":["type","poll_interval_seconds"],"properties":{"type":{"const":"local_filesystem","type":"string"},"name":{"pattern":"^[a-z0-9][a-z0-9_-]{0,62}$","description":"Unique name in the chain; defaults to the type.","type":"string"},"kinds":{"uniqueItems":true,"description":"The kinds this backend is asked for (default: all it supports); leave one out to turn it off.","type":"array","items":{"anyOf":[{"const":"connections","type":"string"},{"const":"variables","type":"string"},{"const":"config","type":"string"}]}},"connections_lookup_pattern":{"anyOf":[{"type":"string"},{"type":"null"}]},"variables_lookup_pattern":{"anyOf":[{"type":"string"},{"type":"null"}]},"config_lookup_pattern":{"anyOf":[{"type":"string"},{"type":"null"}]},"cache_ttl_seconds":{"minimum":0,"maximum":86400,"description":"Overrides cache.ttl_seconds for this backend's answers; 0 caches nothing from it.","type":"number"},"connections_file_path":{"anyOf":[{"minLength":1,"type":"string"},{"type":"null"}]},"variables_file_path":{"anyOf":[{"minLength":1,"type":"string"},{"type":"null"}]},"configs_file_path":{"anyOf":[{"minLength":1,"type":"string"},{"type":"null"}]},"poll_interval_seconds":{"default":2,"minimum":0.05,"maximum":3600,"description":"Fallback check for changes the directory watch misses.","type":"number"}}};
+const schema14 = {"additionalProperties":false,"type":"object","required":["type","poll_interval_seconds"],"properties":{"type":{"const":"local_filesystem","type":"string"},"name":{"pattern":"^[a-z0-9][a-z0-9_-]{0,62}$","description":"Unique name in the chain; defaults to the type.","type":"string"},"kinds":{"uniqueItems":true,"description":"The kinds this backend is asked for (default: all it supports); leave one out to turn it off.","type":"array","items":{"anyOf":[{"const":"connections","type":"string"},{"const":"variables","type":"string"},{"const":"config","type":"string"}]}},"connections_lookup_pattern":{"anyOf":[{"type":"string"},{"type":"null"}]},"variables_lookup_pattern":{"anyOf":[{"type":"string"},{"type":"null"}]},"config_lookup_pattern":{"anyOf":[{"type":"string"},{"type":"null"}]},"cache_ttl_seconds":{"minimum":0,"maximum":86400,"description":"Overrides cache.ttl_seconds for this backend's answers; 0 caches nothing from it.","type":"number"},"writable":{"description":"This backend may be the target of the write API (writes.target); types that cannot store are refused at startup.","type":"boolean"},"connections_file_path":{"anyOf":[{"minLength":1,"type":"string"},{"type":"null"}]},"variables_file_path":{"anyOf":[{"minLength":1,"type":"string"},{"type":"null"}]},"configs_file_path":{"anyOf":[{"minLength":1,"type":"string"},{"type":"null"}]},"poll_interval_seconds":{"default":2,"minimum":0.05,"maximum":3600,"description":"Fallback check for changes the directory watch misses.","type":"number"}}};
 
 function validate13(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
@@ -6232,15 +6362,27 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.connections_file_path !== undefined){
-let data8 = data.connections_file_path;
+if(data.writable !== undefined){
 const _errs36 = errors;
-const _errs37 = errors;
-let valid7 = false;
+if(typeof data.writable !== "boolean"){
+validate13.errors = [{instancePath:instancePath+"/writable",schemaPath:"#/properties/writable/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
+return false;
+}
+var valid0 = _errs36 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.connections_file_path !== undefined){
+let data9 = data.connections_file_path;
 const _errs38 = errors;
-if(errors === _errs38){
-if(typeof data8 === "string"){
-if(func3(data8) < 1){
+const _errs39 = errors;
+let valid7 = false;
+const _errs40 = errors;
+if(errors === _errs40){
+if(typeof data9 === "string"){
+if(func3(data9) < 1){
 const err16 = {instancePath:instancePath+"/connections_file_path",schemaPath:"#/properties/connections_file_path/anyOf/0/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err16];
@@ -6262,11 +6404,11 @@ vErrors.push(err17);
 errors++;
 }
 }
-var _valid4 = _errs38 === errors;
+var _valid4 = _errs40 === errors;
 valid7 = valid7 || _valid4;
 if(!valid7){
-const _errs40 = errors;
-if(data8 !== null){
+const _errs42 = errors;
+if(data9 !== null){
 const err18 = {instancePath:instancePath+"/connections_file_path",schemaPath:"#/properties/connections_file_path/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
 vErrors = [err18];
@@ -6276,7 +6418,7 @@ vErrors.push(err18);
 }
 errors++;
 }
-var _valid4 = _errs40 === errors;
+var _valid4 = _errs42 === errors;
 valid7 = valid7 || _valid4;
 }
 if(!valid7){
@@ -6292,31 +6434,31 @@ validate13.errors = vErrors;
 return false;
 }
 else {
-errors = _errs37;
+errors = _errs39;
 if(vErrors !== null){
-if(_errs37){
-vErrors.length = _errs37;
+if(_errs39){
+vErrors.length = _errs39;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid0 = _errs36 === errors;
+var valid0 = _errs38 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
 if(data.variables_file_path !== undefined){
-let data9 = data.variables_file_path;
-const _errs42 = errors;
-const _errs43 = errors;
-let valid8 = false;
+let data10 = data.variables_file_path;
 const _errs44 = errors;
-if(errors === _errs44){
-if(typeof data9 === "string"){
-if(func3(data9) < 1){
+const _errs45 = errors;
+let valid8 = false;
+const _errs46 = errors;
+if(errors === _errs46){
+if(typeof data10 === "string"){
+if(func3(data10) < 1){
 const err20 = {instancePath:instancePath+"/variables_file_path",schemaPath:"#/properties/variables_file_path/anyOf/0/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err20];
@@ -6338,11 +6480,11 @@ vErrors.push(err21);
 errors++;
 }
 }
-var _valid5 = _errs44 === errors;
+var _valid5 = _errs46 === errors;
 valid8 = valid8 || _valid5;
 if(!valid8){
-const _errs46 = errors;
-if(data9 !== null){
+const _errs48 = errors;
+if(data10 !== null){
 const err22 = {instancePath:instancePath+"/variables_file_path",schemaPath:"#/properties/variables_file_path/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
 vErrors = [err22];
@@ -6352,7 +6494,7 @@ vErrors.push(err22);
 }
 errors++;
 }
-var _valid5 = _errs46 === errors;
+var _valid5 = _errs48 === errors;
 valid8 = valid8 || _valid5;
 }
 if(!valid8){
@@ -6368,31 +6510,31 @@ validate13.errors = vErrors;
 return false;
 }
 else {
-errors = _errs43;
+errors = _errs45;
 if(vErrors !== null){
-if(_errs43){
-vErrors.length = _errs43;
+if(_errs45){
+vErrors.length = _errs45;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid0 = _errs42 === errors;
+var valid0 = _errs44 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
 if(data.configs_file_path !== undefined){
-let data10 = data.configs_file_path;
-const _errs48 = errors;
-const _errs49 = errors;
-let valid9 = false;
+let data11 = data.configs_file_path;
 const _errs50 = errors;
-if(errors === _errs50){
-if(typeof data10 === "string"){
-if(func3(data10) < 1){
+const _errs51 = errors;
+let valid9 = false;
+const _errs52 = errors;
+if(errors === _errs52){
+if(typeof data11 === "string"){
+if(func3(data11) < 1){
 const err24 = {instancePath:instancePath+"/configs_file_path",schemaPath:"#/properties/configs_file_path/anyOf/0/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err24];
@@ -6414,11 +6556,11 @@ vErrors.push(err25);
 errors++;
 }
 }
-var _valid6 = _errs50 === errors;
+var _valid6 = _errs52 === errors;
 valid9 = valid9 || _valid6;
 if(!valid9){
-const _errs52 = errors;
-if(data10 !== null){
+const _errs54 = errors;
+if(data11 !== null){
 const err26 = {instancePath:instancePath+"/configs_file_path",schemaPath:"#/properties/configs_file_path/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
 vErrors = [err26];
@@ -6428,7 +6570,7 @@ vErrors.push(err26);
 }
 errors++;
 }
-var _valid6 = _errs52 === errors;
+var _valid6 = _errs54 === errors;
 valid9 = valid9 || _valid6;
 }
 if(!valid9){
@@ -6444,32 +6586,32 @@ validate13.errors = vErrors;
 return false;
 }
 else {
-errors = _errs49;
+errors = _errs51;
 if(vErrors !== null){
-if(_errs49){
-vErrors.length = _errs49;
+if(_errs51){
+vErrors.length = _errs51;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid0 = _errs48 === errors;
+var valid0 = _errs50 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
-let data11 = data.poll_interval_seconds;
-const _errs54 = errors;
-if(errors === _errs54){
-if((typeof data11 == "number") && (isFinite(data11))){
-if(data11 > 3600 || isNaN(data11)){
+let data12 = data.poll_interval_seconds;
+const _errs56 = errors;
+if(errors === _errs56){
+if((typeof data12 == "number") && (isFinite(data12))){
+if(data12 > 3600 || isNaN(data12)){
 validate13.errors = [{instancePath:instancePath+"/poll_interval_seconds",schemaPath:"#/properties/poll_interval_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600},message:"must be <= 3600"}];
 return false;
 }
 else {
-if(data11 < 0.05 || isNaN(data11)){
+if(data12 < 0.05 || isNaN(data12)){
 validate13.errors = [{instancePath:instancePath+"/poll_interval_seconds",schemaPath:"#/properties/poll_interval_seconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0.05},message:"must be >= 0.05"}];
 return false;
 }
@@ -6480,7 +6622,8 @@ validate13.errors = [{instancePath:instancePath+"/poll_interval_seconds",schemaP
 return false;
 }
 }
-var valid0 = _errs54 === errors;
+var valid0 = _errs56 === errors;
+}
 }
 }
 }
@@ -6504,7 +6647,7 @@ return errors === 0;
 }
 
 export const backend_vault = validate14;
-const schema15 = {"additionalProperties":false,"type":"object","required":["type","connections_path","variables_path","config_path","mount_point","kv_engine_version","auth_type","kubernetes_jwt_path","verify","timeout_seconds","max_retries","circuit_breaker_failures","circuit_breaker_reset_seconds"],"properties":{"type":{"const":"vault","type":"string"},"name":{"pattern":"^[a-z0-9][a-z0-9_-]{0,62}$","description":"Unique name in the chain; defaults to the type.","type":"string"},"kinds":{"uniqueItems":true,"description":"The kinds this backend is asked for (default: all it supports); leave one out to turn it off.","type":"array","items":{"anyOf":[{"const":"connections","type":"string"},{"const":"variables","type":"string"},{"const":"config","type":"string"}]}},"connections_lookup_pattern":{"anyOf":[{"type":"string"},{"type":"null"}]},"variables_lookup_pattern":{"anyOf":[{"type":"string"},{"type":"null"}]},"config_lookup_pattern":{"anyOf":[{"type":"string"},{"type":"null"}]},"cache_ttl_seconds":{"minimum":0,"maximum":86400,"description":"Overrides cache.ttl_seconds for this backend's answers; 0 caches nothing from it.","type":"number"},"connections_path":{"default":"connections","description":"null turns connections off; \"\" makes the path the id itself.","anyOf":[{"type":"string"},{"type":"null"}]},"variables_path":{"default":"variables","anyOf":[{"type":"string"},{"type":"null"}]},"config_path":{"default":"config","anyOf":[{"type":"string"},{"type":"null"}]},"mount_point":{"default":"secret","description":"null: the first segment of each id is the mount.","anyOf":[{"type":"string"},{"type":"null"}]},"kv_engine_version":{"default":2,"anyOf":[{"const":1,"type":"number"},{"const":2,"type":"number"}]},"url":{"anyOf":[{"type":"string"},{"type":"null"}]},"namespace":{"anyOf":[{"type":"string"},{"type":"null"}]},"auth_type":{"default":"token","anyOf":[{"const":"token","type":"string"},{"const":"approle","type":"string"},{"const":"kubernetes","type":"string"},{"const":"userpass","type":"string"}]},"auth_mount_point":{"anyOf":[{"type":"string"},{"type":"null"}]},"token":{"anyOf":[{"type":"string"},{"type":"null"}]},"token_path":{"anyOf":[{"type":"string"},{"type":"null"}]},"role_id":{"anyOf":[{"type":"string"},{"type":"null"}]},"secret_id":{"anyOf":[{"type":"string"},{"type":"null"}]},"secret_id_path":{"description":"Gateway addition: read the approle secret_id from a file (re-read at each login).","anyOf":[{"type":"string"},{"type":"null"}]},"kubernetes_role":{"anyOf":[{"type":"string"},{"type":"null"}]},"kubernetes_jwt_path":{"default":"/var/run/secrets/kubernetes.io/serviceaccount/token","type":"string"},"username":{"anyOf":[{"type":"string"},{"type":"null"}]},"password":{"anyOf":[{"type":"string"},{"type":"null"}]},"verify":{"default":true,"anyOf":[{"type":"boolean"},{"minLength":1,"type":"string"}]},"cert":{"anyOf":[{"type":"array","items":[{"minLength":1,"type":"string"},{"minLength":1,"type":"string"}],"additionalItems":false,"minItems":2,"maxItems":2},{"type":"null"}]},"use_team_secrets_path":{"type":"boolean"},"global_secrets_path":{"anyOf":[{"type":"string"},{"type":"null"}]},"timeout_seconds":{"default":5,"exclusiveMinimum":0,"maximum":300,"description":"Budget for one lookup, retries included.","type":"number"},"max_retries":{"default":2,"minimum":0,"maximum":10,"description":"Retries of a transient failure, with jittered exponential backoff.","type":"integer"},"circuit_breaker_failures":{"default":5,"minimum":1,"maximum":1000,"description":"Consecutive failed lookups that open the circuit.","type":"integer"},"circuit_breaker_reset_seconds":{"default":10,"minimum":0.05,"maximum":3600,"description":"How long the circuit stays open before one probe.","type":"number"}}};
+const schema15 = {"additionalProperties":false,"type":"object","required":["type","connections_path","variables_path","config_path","mount_point","kv_engine_version","auth_type","kubernetes_jwt_path","verify","timeout_seconds","max_retries","circuit_breaker_failures","circuit_breaker_reset_seconds"],"properties":{"type":{"const":"vault","type":"string"},"name":{"pattern":"^[a-z0-9][a-z0-9_-]{0,62}$","description":"Unique name in the chain; defaults to the type.","type":"string"},"kinds":{"uniqueItems":true,"description":"The kinds this backend is asked for (default: all it supports); leave one out to turn it off.","type":"array","items":{"anyOf":[{"const":"connections","type":"string"},{"const":"variables","type":"string"},{"const":"config","type":"string"}]}},"connections_lookup_pattern":{"anyOf":[{"type":"string"},{"type":"null"}]},"variables_lookup_pattern":{"anyOf":[{"type":"string"},{"type":"null"}]},"config_lookup_pattern":{"anyOf":[{"type":"string"},{"type":"null"}]},"cache_ttl_seconds":{"minimum":0,"maximum":86400,"description":"Overrides cache.ttl_seconds for this backend's answers; 0 caches nothing from it.","type":"number"},"writable":{"description":"This backend may be the target of the write API (writes.target); types that cannot store are refused at startup.","type":"boolean"},"connections_path":{"default":"connections","description":"null turns connections off; \"\" makes the path the id itself.","anyOf":[{"type":"string"},{"type":"null"}]},"variables_path":{"default":"variables","anyOf":[{"type":"string"},{"type":"null"}]},"config_path":{"default":"config","anyOf":[{"type":"string"},{"type":"null"}]},"mount_point":{"default":"secret","description":"null: the first segment of each id is the mount.","anyOf":[{"type":"string"},{"type":"null"}]},"kv_engine_version":{"default":2,"anyOf":[{"const":1,"type":"number"},{"const":2,"type":"number"}]},"url":{"anyOf":[{"type":"string"},{"type":"null"}]},"namespace":{"anyOf":[{"type":"string"},{"type":"null"}]},"auth_type":{"default":"token","anyOf":[{"const":"token","type":"string"},{"const":"approle","type":"string"},{"const":"kubernetes","type":"string"},{"const":"userpass","type":"string"}]},"auth_mount_point":{"anyOf":[{"type":"string"},{"type":"null"}]},"token":{"anyOf":[{"type":"string"},{"type":"null"}]},"token_path":{"anyOf":[{"type":"string"},{"type":"null"}]},"role_id":{"anyOf":[{"type":"string"},{"type":"null"}]},"secret_id":{"anyOf":[{"type":"string"},{"type":"null"}]},"secret_id_path":{"description":"Gateway addition: read the approle secret_id from a file (re-read at each login).","anyOf":[{"type":"string"},{"type":"null"}]},"kubernetes_role":{"anyOf":[{"type":"string"},{"type":"null"}]},"kubernetes_jwt_path":{"default":"/var/run/secrets/kubernetes.io/serviceaccount/token","type":"string"},"username":{"anyOf":[{"type":"string"},{"type":"null"}]},"password":{"anyOf":[{"type":"string"},{"type":"null"}]},"verify":{"default":true,"anyOf":[{"type":"boolean"},{"minLength":1,"type":"string"}]},"cert":{"anyOf":[{"type":"array","items":[{"minLength":1,"type":"string"},{"minLength":1,"type":"string"}],"additionalItems":false,"minItems":2,"maxItems":2},{"type":"null"}]},"use_team_secrets_path":{"type":"boolean"},"global_secrets_path":{"anyOf":[{"type":"string"},{"type":"null"}]},"timeout_seconds":{"default":5,"exclusiveMinimum":0,"maximum":300,"description":"Budget for one lookup, retries included.","type":"number"},"max_retries":{"default":2,"minimum":0,"maximum":10,"description":"Retries of a transient failure, with jittered exponential backoff.","type":"integer"},"circuit_breaker_failures":{"default":5,"minimum":1,"maximum":1000,"description":"Consecutive failed lookups that open the circuit.","type":"integer"},"circuit_breaker_reset_seconds":{"default":10,"minimum":0.05,"maximum":3600,"description":"How long the circuit stays open before one probe.","type":"number"}}};
 
 function validate14(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
@@ -6954,12 +7097,24 @@ else {
 var valid0 = true;
 }
 if(valid0){
-let data8 = data.connections_path;
+if(data.writable !== undefined){
 const _errs36 = errors;
-const _errs37 = errors;
-let valid7 = false;
+if(typeof data.writable !== "boolean"){
+validate14.errors = [{instancePath:instancePath+"/writable",schemaPath:"#/properties/writable/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
+return false;
+}
+var valid0 = _errs36 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+let data9 = data.connections_path;
 const _errs38 = errors;
-if(typeof data8 !== "string"){
+const _errs39 = errors;
+let valid7 = false;
+const _errs40 = errors;
+if(typeof data9 !== "string"){
 const err16 = {instancePath:instancePath+"/connections_path",schemaPath:"#/properties/connections_path/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err16];
@@ -6969,11 +7124,11 @@ vErrors.push(err16);
 }
 errors++;
 }
-var _valid4 = _errs38 === errors;
+var _valid4 = _errs40 === errors;
 valid7 = valid7 || _valid4;
 if(!valid7){
-const _errs40 = errors;
-if(data8 !== null){
+const _errs42 = errors;
+if(data9 !== null){
 const err17 = {instancePath:instancePath+"/connections_path",schemaPath:"#/properties/connections_path/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
 vErrors = [err17];
@@ -6983,7 +7138,7 @@ vErrors.push(err17);
 }
 errors++;
 }
-var _valid4 = _errs40 === errors;
+var _valid4 = _errs42 === errors;
 valid7 = valid7 || _valid4;
 }
 if(!valid7){
@@ -6999,24 +7154,24 @@ validate14.errors = vErrors;
 return false;
 }
 else {
-errors = _errs37;
+errors = _errs39;
 if(vErrors !== null){
-if(_errs37){
-vErrors.length = _errs37;
+if(_errs39){
+vErrors.length = _errs39;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid0 = _errs36 === errors;
+var valid0 = _errs38 === errors;
 if(valid0){
-let data9 = data.variables_path;
-const _errs42 = errors;
-const _errs43 = errors;
-let valid8 = false;
+let data10 = data.variables_path;
 const _errs44 = errors;
-if(typeof data9 !== "string"){
+const _errs45 = errors;
+let valid8 = false;
+const _errs46 = errors;
+if(typeof data10 !== "string"){
 const err19 = {instancePath:instancePath+"/variables_path",schemaPath:"#/properties/variables_path/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err19];
@@ -7026,11 +7181,11 @@ vErrors.push(err19);
 }
 errors++;
 }
-var _valid5 = _errs44 === errors;
+var _valid5 = _errs46 === errors;
 valid8 = valid8 || _valid5;
 if(!valid8){
-const _errs46 = errors;
-if(data9 !== null){
+const _errs48 = errors;
+if(data10 !== null){
 const err20 = {instancePath:instancePath+"/variables_path",schemaPath:"#/properties/variables_path/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
 vErrors = [err20];
@@ -7040,7 +7195,7 @@ vErrors.push(err20);
 }
 errors++;
 }
-var _valid5 = _errs46 === errors;
+var _valid5 = _errs48 === errors;
 valid8 = valid8 || _valid5;
 }
 if(!valid8){
@@ -7056,24 +7211,24 @@ validate14.errors = vErrors;
 return false;
 }
 else {
-errors = _errs43;
+errors = _errs45;
 if(vErrors !== null){
-if(_errs43){
-vErrors.length = _errs43;
+if(_errs45){
+vErrors.length = _errs45;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid0 = _errs42 === errors;
+var valid0 = _errs44 === errors;
 if(valid0){
-let data10 = data.config_path;
-const _errs48 = errors;
-const _errs49 = errors;
-let valid9 = false;
+let data11 = data.config_path;
 const _errs50 = errors;
-if(typeof data10 !== "string"){
+const _errs51 = errors;
+let valid9 = false;
+const _errs52 = errors;
+if(typeof data11 !== "string"){
 const err22 = {instancePath:instancePath+"/config_path",schemaPath:"#/properties/config_path/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err22];
@@ -7083,11 +7238,11 @@ vErrors.push(err22);
 }
 errors++;
 }
-var _valid6 = _errs50 === errors;
+var _valid6 = _errs52 === errors;
 valid9 = valid9 || _valid6;
 if(!valid9){
-const _errs52 = errors;
-if(data10 !== null){
+const _errs54 = errors;
+if(data11 !== null){
 const err23 = {instancePath:instancePath+"/config_path",schemaPath:"#/properties/config_path/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
 vErrors = [err23];
@@ -7097,7 +7252,7 @@ vErrors.push(err23);
 }
 errors++;
 }
-var _valid6 = _errs52 === errors;
+var _valid6 = _errs54 === errors;
 valid9 = valid9 || _valid6;
 }
 if(!valid9){
@@ -7113,24 +7268,24 @@ validate14.errors = vErrors;
 return false;
 }
 else {
-errors = _errs49;
+errors = _errs51;
 if(vErrors !== null){
-if(_errs49){
-vErrors.length = _errs49;
+if(_errs51){
+vErrors.length = _errs51;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid0 = _errs48 === errors;
+var valid0 = _errs50 === errors;
 if(valid0){
-let data11 = data.mount_point;
-const _errs54 = errors;
-const _errs55 = errors;
-let valid10 = false;
+let data12 = data.mount_point;
 const _errs56 = errors;
-if(typeof data11 !== "string"){
+const _errs57 = errors;
+let valid10 = false;
+const _errs58 = errors;
+if(typeof data12 !== "string"){
 const err25 = {instancePath:instancePath+"/mount_point",schemaPath:"#/properties/mount_point/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err25];
@@ -7140,11 +7295,11 @@ vErrors.push(err25);
 }
 errors++;
 }
-var _valid7 = _errs56 === errors;
+var _valid7 = _errs58 === errors;
 valid10 = valid10 || _valid7;
 if(!valid10){
-const _errs58 = errors;
-if(data11 !== null){
+const _errs60 = errors;
+if(data12 !== null){
 const err26 = {instancePath:instancePath+"/mount_point",schemaPath:"#/properties/mount_point/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
 vErrors = [err26];
@@ -7154,7 +7309,7 @@ vErrors.push(err26);
 }
 errors++;
 }
-var _valid7 = _errs58 === errors;
+var _valid7 = _errs60 === errors;
 valid10 = valid10 || _valid7;
 }
 if(!valid10){
@@ -7170,24 +7325,24 @@ validate14.errors = vErrors;
 return false;
 }
 else {
-errors = _errs55;
+errors = _errs57;
 if(vErrors !== null){
-if(_errs55){
-vErrors.length = _errs55;
+if(_errs57){
+vErrors.length = _errs57;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid0 = _errs54 === errors;
+var valid0 = _errs56 === errors;
 if(valid0){
-let data12 = data.kv_engine_version;
-const _errs60 = errors;
-const _errs61 = errors;
-let valid11 = false;
+let data13 = data.kv_engine_version;
 const _errs62 = errors;
-if(!((typeof data12 == "number") && (isFinite(data12)))){
+const _errs63 = errors;
+let valid11 = false;
+const _errs64 = errors;
+if(!((typeof data13 == "number") && (isFinite(data13)))){
 const err28 = {instancePath:instancePath+"/kv_engine_version",schemaPath:"#/properties/kv_engine_version/anyOf/0/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err28];
@@ -7197,7 +7352,7 @@ vErrors.push(err28);
 }
 errors++;
 }
-if(1 !== data12){
+if(1 !== data13){
 const err29 = {instancePath:instancePath+"/kv_engine_version",schemaPath:"#/properties/kv_engine_version/anyOf/0/const",keyword:"const",params:{allowedValue: 1},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err29];
@@ -7207,11 +7362,11 @@ vErrors.push(err29);
 }
 errors++;
 }
-var _valid8 = _errs62 === errors;
+var _valid8 = _errs64 === errors;
 valid11 = valid11 || _valid8;
 if(!valid11){
-const _errs64 = errors;
-if(!((typeof data12 == "number") && (isFinite(data12)))){
+const _errs66 = errors;
+if(!((typeof data13 == "number") && (isFinite(data13)))){
 const err30 = {instancePath:instancePath+"/kv_engine_version",schemaPath:"#/properties/kv_engine_version/anyOf/1/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err30];
@@ -7221,7 +7376,7 @@ vErrors.push(err30);
 }
 errors++;
 }
-if(2 !== data12){
+if(2 !== data13){
 const err31 = {instancePath:instancePath+"/kv_engine_version",schemaPath:"#/properties/kv_engine_version/anyOf/1/const",keyword:"const",params:{allowedValue: 2},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err31];
@@ -7231,7 +7386,7 @@ vErrors.push(err31);
 }
 errors++;
 }
-var _valid8 = _errs64 === errors;
+var _valid8 = _errs66 === errors;
 valid11 = valid11 || _valid8;
 }
 if(!valid11){
@@ -7247,25 +7402,25 @@ validate14.errors = vErrors;
 return false;
 }
 else {
-errors = _errs61;
+errors = _errs63;
 if(vErrors !== null){
-if(_errs61){
-vErrors.length = _errs61;
+if(_errs63){
+vErrors.length = _errs63;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid0 = _errs60 === errors;
+var valid0 = _errs62 === errors;
 if(valid0){
 if(data.url !== undefined){
-let data13 = data.url;
-const _errs66 = errors;
-const _errs67 = errors;
-let valid12 = false;
+let data14 = data.url;
 const _errs68 = errors;
-if(typeof data13 !== "string"){
+const _errs69 = errors;
+let valid12 = false;
+const _errs70 = errors;
+if(typeof data14 !== "string"){
 const err33 = {instancePath:instancePath+"/url",schemaPath:"#/properties/url/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err33];
@@ -7275,11 +7430,11 @@ vErrors.push(err33);
 }
 errors++;
 }
-var _valid9 = _errs68 === errors;
+var _valid9 = _errs70 === errors;
 valid12 = valid12 || _valid9;
 if(!valid12){
-const _errs70 = errors;
-if(data13 !== null){
+const _errs72 = errors;
+if(data14 !== null){
 const err34 = {instancePath:instancePath+"/url",schemaPath:"#/properties/url/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
 vErrors = [err34];
@@ -7289,7 +7444,7 @@ vErrors.push(err34);
 }
 errors++;
 }
-var _valid9 = _errs70 === errors;
+var _valid9 = _errs72 === errors;
 valid12 = valid12 || _valid9;
 }
 if(!valid12){
@@ -7305,29 +7460,29 @@ validate14.errors = vErrors;
 return false;
 }
 else {
-errors = _errs67;
+errors = _errs69;
 if(vErrors !== null){
-if(_errs67){
-vErrors.length = _errs67;
+if(_errs69){
+vErrors.length = _errs69;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid0 = _errs66 === errors;
+var valid0 = _errs68 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
 if(data.namespace !== undefined){
-let data14 = data.namespace;
-const _errs72 = errors;
-const _errs73 = errors;
-let valid13 = false;
+let data15 = data.namespace;
 const _errs74 = errors;
-if(typeof data14 !== "string"){
+const _errs75 = errors;
+let valid13 = false;
+const _errs76 = errors;
+if(typeof data15 !== "string"){
 const err36 = {instancePath:instancePath+"/namespace",schemaPath:"#/properties/namespace/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err36];
@@ -7337,11 +7492,11 @@ vErrors.push(err36);
 }
 errors++;
 }
-var _valid10 = _errs74 === errors;
+var _valid10 = _errs76 === errors;
 valid13 = valid13 || _valid10;
 if(!valid13){
-const _errs76 = errors;
-if(data14 !== null){
+const _errs78 = errors;
+if(data15 !== null){
 const err37 = {instancePath:instancePath+"/namespace",schemaPath:"#/properties/namespace/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
 vErrors = [err37];
@@ -7351,7 +7506,7 @@ vErrors.push(err37);
 }
 errors++;
 }
-var _valid10 = _errs76 === errors;
+var _valid10 = _errs78 === errors;
 valid13 = valid13 || _valid10;
 }
 if(!valid13){
@@ -7367,28 +7522,28 @@ validate14.errors = vErrors;
 return false;
 }
 else {
-errors = _errs73;
+errors = _errs75;
 if(vErrors !== null){
-if(_errs73){
-vErrors.length = _errs73;
+if(_errs75){
+vErrors.length = _errs75;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid0 = _errs72 === errors;
+var valid0 = _errs74 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
-let data15 = data.auth_type;
-const _errs78 = errors;
-const _errs79 = errors;
-let valid14 = false;
+let data16 = data.auth_type;
 const _errs80 = errors;
-if(typeof data15 !== "string"){
+const _errs81 = errors;
+let valid14 = false;
+const _errs82 = errors;
+if(typeof data16 !== "string"){
 const err39 = {instancePath:instancePath+"/auth_type",schemaPath:"#/properties/auth_type/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err39];
@@ -7398,7 +7553,7 @@ vErrors.push(err39);
 }
 errors++;
 }
-if("token" !== data15){
+if("token" !== data16){
 const err40 = {instancePath:instancePath+"/auth_type",schemaPath:"#/properties/auth_type/anyOf/0/const",keyword:"const",params:{allowedValue: "token"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err40];
@@ -7408,11 +7563,11 @@ vErrors.push(err40);
 }
 errors++;
 }
-var _valid11 = _errs80 === errors;
+var _valid11 = _errs82 === errors;
 valid14 = valid14 || _valid11;
 if(!valid14){
-const _errs82 = errors;
-if(typeof data15 !== "string"){
+const _errs84 = errors;
+if(typeof data16 !== "string"){
 const err41 = {instancePath:instancePath+"/auth_type",schemaPath:"#/properties/auth_type/anyOf/1/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err41];
@@ -7422,7 +7577,7 @@ vErrors.push(err41);
 }
 errors++;
 }
-if("approle" !== data15){
+if("approle" !== data16){
 const err42 = {instancePath:instancePath+"/auth_type",schemaPath:"#/properties/auth_type/anyOf/1/const",keyword:"const",params:{allowedValue: "approle"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err42];
@@ -7432,11 +7587,11 @@ vErrors.push(err42);
 }
 errors++;
 }
-var _valid11 = _errs82 === errors;
+var _valid11 = _errs84 === errors;
 valid14 = valid14 || _valid11;
 if(!valid14){
-const _errs84 = errors;
-if(typeof data15 !== "string"){
+const _errs86 = errors;
+if(typeof data16 !== "string"){
 const err43 = {instancePath:instancePath+"/auth_type",schemaPath:"#/properties/auth_type/anyOf/2/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err43];
@@ -7446,7 +7601,7 @@ vErrors.push(err43);
 }
 errors++;
 }
-if("kubernetes" !== data15){
+if("kubernetes" !== data16){
 const err44 = {instancePath:instancePath+"/auth_type",schemaPath:"#/properties/auth_type/anyOf/2/const",keyword:"const",params:{allowedValue: "kubernetes"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err44];
@@ -7456,11 +7611,11 @@ vErrors.push(err44);
 }
 errors++;
 }
-var _valid11 = _errs84 === errors;
+var _valid11 = _errs86 === errors;
 valid14 = valid14 || _valid11;
 if(!valid14){
-const _errs86 = errors;
-if(typeof data15 !== "string"){
+const _errs88 = errors;
+if(typeof data16 !== "string"){
 const err45 = {instancePath:instancePath+"/auth_type",schemaPath:"#/properties/auth_type/anyOf/3/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err45];
@@ -7470,7 +7625,7 @@ vErrors.push(err45);
 }
 errors++;
 }
-if("userpass" !== data15){
+if("userpass" !== data16){
 const err46 = {instancePath:instancePath+"/auth_type",schemaPath:"#/properties/auth_type/anyOf/3/const",keyword:"const",params:{allowedValue: "userpass"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err46];
@@ -7480,7 +7635,7 @@ vErrors.push(err46);
 }
 errors++;
 }
-var _valid11 = _errs86 === errors;
+var _valid11 = _errs88 === errors;
 valid14 = valid14 || _valid11;
 }
 }
@@ -7498,25 +7653,25 @@ validate14.errors = vErrors;
 return false;
 }
 else {
-errors = _errs79;
+errors = _errs81;
 if(vErrors !== null){
-if(_errs79){
-vErrors.length = _errs79;
+if(_errs81){
+vErrors.length = _errs81;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid0 = _errs78 === errors;
+var valid0 = _errs80 === errors;
 if(valid0){
 if(data.auth_mount_point !== undefined){
-let data16 = data.auth_mount_point;
-const _errs88 = errors;
-const _errs89 = errors;
-let valid15 = false;
+let data17 = data.auth_mount_point;
 const _errs90 = errors;
-if(typeof data16 !== "string"){
+const _errs91 = errors;
+let valid15 = false;
+const _errs92 = errors;
+if(typeof data17 !== "string"){
 const err48 = {instancePath:instancePath+"/auth_mount_point",schemaPath:"#/properties/auth_mount_point/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err48];
@@ -7526,11 +7681,11 @@ vErrors.push(err48);
 }
 errors++;
 }
-var _valid12 = _errs90 === errors;
+var _valid12 = _errs92 === errors;
 valid15 = valid15 || _valid12;
 if(!valid15){
-const _errs92 = errors;
-if(data16 !== null){
+const _errs94 = errors;
+if(data17 !== null){
 const err49 = {instancePath:instancePath+"/auth_mount_point",schemaPath:"#/properties/auth_mount_point/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
 vErrors = [err49];
@@ -7540,7 +7695,7 @@ vErrors.push(err49);
 }
 errors++;
 }
-var _valid12 = _errs92 === errors;
+var _valid12 = _errs94 === errors;
 valid15 = valid15 || _valid12;
 }
 if(!valid15){
@@ -7556,29 +7711,29 @@ validate14.errors = vErrors;
 return false;
 }
 else {
-errors = _errs89;
+errors = _errs91;
 if(vErrors !== null){
-if(_errs89){
-vErrors.length = _errs89;
+if(_errs91){
+vErrors.length = _errs91;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid0 = _errs88 === errors;
+var valid0 = _errs90 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
 if(data.token !== undefined){
-let data17 = data.token;
-const _errs94 = errors;
-const _errs95 = errors;
-let valid16 = false;
+let data18 = data.token;
 const _errs96 = errors;
-if(typeof data17 !== "string"){
+const _errs97 = errors;
+let valid16 = false;
+const _errs98 = errors;
+if(typeof data18 !== "string"){
 const err51 = {instancePath:instancePath+"/token",schemaPath:"#/properties/token/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err51];
@@ -7588,11 +7743,11 @@ vErrors.push(err51);
 }
 errors++;
 }
-var _valid13 = _errs96 === errors;
+var _valid13 = _errs98 === errors;
 valid16 = valid16 || _valid13;
 if(!valid16){
-const _errs98 = errors;
-if(data17 !== null){
+const _errs100 = errors;
+if(data18 !== null){
 const err52 = {instancePath:instancePath+"/token",schemaPath:"#/properties/token/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
 vErrors = [err52];
@@ -7602,7 +7757,7 @@ vErrors.push(err52);
 }
 errors++;
 }
-var _valid13 = _errs98 === errors;
+var _valid13 = _errs100 === errors;
 valid16 = valid16 || _valid13;
 }
 if(!valid16){
@@ -7618,29 +7773,29 @@ validate14.errors = vErrors;
 return false;
 }
 else {
-errors = _errs95;
+errors = _errs97;
 if(vErrors !== null){
-if(_errs95){
-vErrors.length = _errs95;
+if(_errs97){
+vErrors.length = _errs97;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid0 = _errs94 === errors;
+var valid0 = _errs96 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
 if(data.token_path !== undefined){
-let data18 = data.token_path;
-const _errs100 = errors;
-const _errs101 = errors;
-let valid17 = false;
+let data19 = data.token_path;
 const _errs102 = errors;
-if(typeof data18 !== "string"){
+const _errs103 = errors;
+let valid17 = false;
+const _errs104 = errors;
+if(typeof data19 !== "string"){
 const err54 = {instancePath:instancePath+"/token_path",schemaPath:"#/properties/token_path/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err54];
@@ -7650,11 +7805,11 @@ vErrors.push(err54);
 }
 errors++;
 }
-var _valid14 = _errs102 === errors;
+var _valid14 = _errs104 === errors;
 valid17 = valid17 || _valid14;
 if(!valid17){
-const _errs104 = errors;
-if(data18 !== null){
+const _errs106 = errors;
+if(data19 !== null){
 const err55 = {instancePath:instancePath+"/token_path",schemaPath:"#/properties/token_path/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
 vErrors = [err55];
@@ -7664,7 +7819,7 @@ vErrors.push(err55);
 }
 errors++;
 }
-var _valid14 = _errs104 === errors;
+var _valid14 = _errs106 === errors;
 valid17 = valid17 || _valid14;
 }
 if(!valid17){
@@ -7680,29 +7835,29 @@ validate14.errors = vErrors;
 return false;
 }
 else {
-errors = _errs101;
+errors = _errs103;
 if(vErrors !== null){
-if(_errs101){
-vErrors.length = _errs101;
+if(_errs103){
+vErrors.length = _errs103;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid0 = _errs100 === errors;
+var valid0 = _errs102 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
 if(data.role_id !== undefined){
-let data19 = data.role_id;
-const _errs106 = errors;
-const _errs107 = errors;
-let valid18 = false;
+let data20 = data.role_id;
 const _errs108 = errors;
-if(typeof data19 !== "string"){
+const _errs109 = errors;
+let valid18 = false;
+const _errs110 = errors;
+if(typeof data20 !== "string"){
 const err57 = {instancePath:instancePath+"/role_id",schemaPath:"#/properties/role_id/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err57];
@@ -7712,11 +7867,11 @@ vErrors.push(err57);
 }
 errors++;
 }
-var _valid15 = _errs108 === errors;
+var _valid15 = _errs110 === errors;
 valid18 = valid18 || _valid15;
 if(!valid18){
-const _errs110 = errors;
-if(data19 !== null){
+const _errs112 = errors;
+if(data20 !== null){
 const err58 = {instancePath:instancePath+"/role_id",schemaPath:"#/properties/role_id/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
 vErrors = [err58];
@@ -7726,7 +7881,7 @@ vErrors.push(err58);
 }
 errors++;
 }
-var _valid15 = _errs110 === errors;
+var _valid15 = _errs112 === errors;
 valid18 = valid18 || _valid15;
 }
 if(!valid18){
@@ -7742,29 +7897,29 @@ validate14.errors = vErrors;
 return false;
 }
 else {
-errors = _errs107;
+errors = _errs109;
 if(vErrors !== null){
-if(_errs107){
-vErrors.length = _errs107;
+if(_errs109){
+vErrors.length = _errs109;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid0 = _errs106 === errors;
+var valid0 = _errs108 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
 if(data.secret_id !== undefined){
-let data20 = data.secret_id;
-const _errs112 = errors;
-const _errs113 = errors;
-let valid19 = false;
+let data21 = data.secret_id;
 const _errs114 = errors;
-if(typeof data20 !== "string"){
+const _errs115 = errors;
+let valid19 = false;
+const _errs116 = errors;
+if(typeof data21 !== "string"){
 const err60 = {instancePath:instancePath+"/secret_id",schemaPath:"#/properties/secret_id/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err60];
@@ -7774,11 +7929,11 @@ vErrors.push(err60);
 }
 errors++;
 }
-var _valid16 = _errs114 === errors;
+var _valid16 = _errs116 === errors;
 valid19 = valid19 || _valid16;
 if(!valid19){
-const _errs116 = errors;
-if(data20 !== null){
+const _errs118 = errors;
+if(data21 !== null){
 const err61 = {instancePath:instancePath+"/secret_id",schemaPath:"#/properties/secret_id/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
 vErrors = [err61];
@@ -7788,7 +7943,7 @@ vErrors.push(err61);
 }
 errors++;
 }
-var _valid16 = _errs116 === errors;
+var _valid16 = _errs118 === errors;
 valid19 = valid19 || _valid16;
 }
 if(!valid19){
@@ -7804,29 +7959,29 @@ validate14.errors = vErrors;
 return false;
 }
 else {
-errors = _errs113;
+errors = _errs115;
 if(vErrors !== null){
-if(_errs113){
-vErrors.length = _errs113;
+if(_errs115){
+vErrors.length = _errs115;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid0 = _errs112 === errors;
+var valid0 = _errs114 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
 if(data.secret_id_path !== undefined){
-let data21 = data.secret_id_path;
-const _errs118 = errors;
-const _errs119 = errors;
-let valid20 = false;
+let data22 = data.secret_id_path;
 const _errs120 = errors;
-if(typeof data21 !== "string"){
+const _errs121 = errors;
+let valid20 = false;
+const _errs122 = errors;
+if(typeof data22 !== "string"){
 const err63 = {instancePath:instancePath+"/secret_id_path",schemaPath:"#/properties/secret_id_path/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err63];
@@ -7836,11 +7991,11 @@ vErrors.push(err63);
 }
 errors++;
 }
-var _valid17 = _errs120 === errors;
+var _valid17 = _errs122 === errors;
 valid20 = valid20 || _valid17;
 if(!valid20){
-const _errs122 = errors;
-if(data21 !== null){
+const _errs124 = errors;
+if(data22 !== null){
 const err64 = {instancePath:instancePath+"/secret_id_path",schemaPath:"#/properties/secret_id_path/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
 vErrors = [err64];
@@ -7850,7 +8005,7 @@ vErrors.push(err64);
 }
 errors++;
 }
-var _valid17 = _errs122 === errors;
+var _valid17 = _errs124 === errors;
 valid20 = valid20 || _valid17;
 }
 if(!valid20){
@@ -7866,29 +8021,29 @@ validate14.errors = vErrors;
 return false;
 }
 else {
-errors = _errs119;
+errors = _errs121;
 if(vErrors !== null){
-if(_errs119){
-vErrors.length = _errs119;
+if(_errs121){
+vErrors.length = _errs121;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid0 = _errs118 === errors;
+var valid0 = _errs120 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
 if(data.kubernetes_role !== undefined){
-let data22 = data.kubernetes_role;
-const _errs124 = errors;
-const _errs125 = errors;
-let valid21 = false;
+let data23 = data.kubernetes_role;
 const _errs126 = errors;
-if(typeof data22 !== "string"){
+const _errs127 = errors;
+let valid21 = false;
+const _errs128 = errors;
+if(typeof data23 !== "string"){
 const err66 = {instancePath:instancePath+"/kubernetes_role",schemaPath:"#/properties/kubernetes_role/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err66];
@@ -7898,11 +8053,11 @@ vErrors.push(err66);
 }
 errors++;
 }
-var _valid18 = _errs126 === errors;
+var _valid18 = _errs128 === errors;
 valid21 = valid21 || _valid18;
 if(!valid21){
-const _errs128 = errors;
-if(data22 !== null){
+const _errs130 = errors;
+if(data23 !== null){
 const err67 = {instancePath:instancePath+"/kubernetes_role",schemaPath:"#/properties/kubernetes_role/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
 vErrors = [err67];
@@ -7912,7 +8067,7 @@ vErrors.push(err67);
 }
 errors++;
 }
-var _valid18 = _errs128 === errors;
+var _valid18 = _errs130 === errors;
 valid21 = valid21 || _valid18;
 }
 if(!valid21){
@@ -7928,36 +8083,36 @@ validate14.errors = vErrors;
 return false;
 }
 else {
-errors = _errs125;
+errors = _errs127;
 if(vErrors !== null){
-if(_errs125){
-vErrors.length = _errs125;
+if(_errs127){
+vErrors.length = _errs127;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid0 = _errs124 === errors;
+var valid0 = _errs126 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
-const _errs130 = errors;
+const _errs132 = errors;
 if(typeof data.kubernetes_jwt_path !== "string"){
 validate14.errors = [{instancePath:instancePath+"/kubernetes_jwt_path",schemaPath:"#/properties/kubernetes_jwt_path/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-var valid0 = _errs130 === errors;
+var valid0 = _errs132 === errors;
 if(valid0){
 if(data.username !== undefined){
-let data24 = data.username;
-const _errs132 = errors;
-const _errs133 = errors;
-let valid22 = false;
+let data25 = data.username;
 const _errs134 = errors;
-if(typeof data24 !== "string"){
+const _errs135 = errors;
+let valid22 = false;
+const _errs136 = errors;
+if(typeof data25 !== "string"){
 const err69 = {instancePath:instancePath+"/username",schemaPath:"#/properties/username/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err69];
@@ -7967,11 +8122,11 @@ vErrors.push(err69);
 }
 errors++;
 }
-var _valid19 = _errs134 === errors;
+var _valid19 = _errs136 === errors;
 valid22 = valid22 || _valid19;
 if(!valid22){
-const _errs136 = errors;
-if(data24 !== null){
+const _errs138 = errors;
+if(data25 !== null){
 const err70 = {instancePath:instancePath+"/username",schemaPath:"#/properties/username/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
 vErrors = [err70];
@@ -7981,7 +8136,7 @@ vErrors.push(err70);
 }
 errors++;
 }
-var _valid19 = _errs136 === errors;
+var _valid19 = _errs138 === errors;
 valid22 = valid22 || _valid19;
 }
 if(!valid22){
@@ -7997,29 +8152,29 @@ validate14.errors = vErrors;
 return false;
 }
 else {
-errors = _errs133;
+errors = _errs135;
 if(vErrors !== null){
-if(_errs133){
-vErrors.length = _errs133;
+if(_errs135){
+vErrors.length = _errs135;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid0 = _errs132 === errors;
+var valid0 = _errs134 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
 if(data.password !== undefined){
-let data25 = data.password;
-const _errs138 = errors;
-const _errs139 = errors;
-let valid23 = false;
+let data26 = data.password;
 const _errs140 = errors;
-if(typeof data25 !== "string"){
+const _errs141 = errors;
+let valid23 = false;
+const _errs142 = errors;
+if(typeof data26 !== "string"){
 const err72 = {instancePath:instancePath+"/password",schemaPath:"#/properties/password/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err72];
@@ -8029,11 +8184,11 @@ vErrors.push(err72);
 }
 errors++;
 }
-var _valid20 = _errs140 === errors;
+var _valid20 = _errs142 === errors;
 valid23 = valid23 || _valid20;
 if(!valid23){
-const _errs142 = errors;
-if(data25 !== null){
+const _errs144 = errors;
+if(data26 !== null){
 const err73 = {instancePath:instancePath+"/password",schemaPath:"#/properties/password/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
 vErrors = [err73];
@@ -8043,7 +8198,7 @@ vErrors.push(err73);
 }
 errors++;
 }
-var _valid20 = _errs142 === errors;
+var _valid20 = _errs144 === errors;
 valid23 = valid23 || _valid20;
 }
 if(!valid23){
@@ -8059,28 +8214,28 @@ validate14.errors = vErrors;
 return false;
 }
 else {
-errors = _errs139;
+errors = _errs141;
 if(vErrors !== null){
-if(_errs139){
-vErrors.length = _errs139;
+if(_errs141){
+vErrors.length = _errs141;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid0 = _errs138 === errors;
+var valid0 = _errs140 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
-let data26 = data.verify;
-const _errs144 = errors;
-const _errs145 = errors;
-let valid24 = false;
+let data27 = data.verify;
 const _errs146 = errors;
-if(typeof data26 !== "boolean"){
+const _errs147 = errors;
+let valid24 = false;
+const _errs148 = errors;
+if(typeof data27 !== "boolean"){
 const err75 = {instancePath:instancePath+"/verify",schemaPath:"#/properties/verify/anyOf/0/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err75];
@@ -8090,13 +8245,13 @@ vErrors.push(err75);
 }
 errors++;
 }
-var _valid21 = _errs146 === errors;
+var _valid21 = _errs148 === errors;
 valid24 = valid24 || _valid21;
 if(!valid24){
-const _errs148 = errors;
-if(errors === _errs148){
-if(typeof data26 === "string"){
-if(func3(data26) < 1){
+const _errs150 = errors;
+if(errors === _errs150){
+if(typeof data27 === "string"){
+if(func3(data27) < 1){
 const err76 = {instancePath:instancePath+"/verify",schemaPath:"#/properties/verify/anyOf/1/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err76];
@@ -8118,7 +8273,7 @@ vErrors.push(err77);
 errors++;
 }
 }
-var _valid21 = _errs148 === errors;
+var _valid21 = _errs150 === errors;
 valid24 = valid24 || _valid21;
 }
 if(!valid24){
@@ -8134,27 +8289,27 @@ validate14.errors = vErrors;
 return false;
 }
 else {
-errors = _errs145;
+errors = _errs147;
 if(vErrors !== null){
-if(_errs145){
-vErrors.length = _errs145;
+if(_errs147){
+vErrors.length = _errs147;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid0 = _errs144 === errors;
+var valid0 = _errs146 === errors;
 if(valid0){
 if(data.cert !== undefined){
-let data27 = data.cert;
-const _errs150 = errors;
-const _errs151 = errors;
-let valid25 = false;
+let data28 = data.cert;
 const _errs152 = errors;
-if(errors === _errs152){
-if(Array.isArray(data27)){
-if(data27.length > 2){
+const _errs153 = errors;
+let valid25 = false;
+const _errs154 = errors;
+if(errors === _errs154){
+if(Array.isArray(data28)){
+if(data28.length > 2){
 const err79 = {instancePath:instancePath+"/cert",schemaPath:"#/properties/cert/anyOf/0/maxItems",keyword:"maxItems",params:{limit: 2},message:"must NOT have more than 2 items"};
 if(vErrors === null){
 vErrors = [err79];
@@ -8165,7 +8320,7 @@ vErrors.push(err79);
 errors++;
 }
 else {
-if(data27.length < 2){
+if(data28.length < 2){
 const err80 = {instancePath:instancePath+"/cert",schemaPath:"#/properties/cert/anyOf/0/minItems",keyword:"minItems",params:{limit: 2},message:"must NOT have fewer than 2 items"};
 if(vErrors === null){
 vErrors = [err80];
@@ -8176,7 +8331,7 @@ vErrors.push(err80);
 errors++;
 }
 else {
-const len1 = data27.length;
+const len1 = data28.length;
 if(!(len1 <= 2)){
 const err81 = {instancePath:instancePath+"/cert",schemaPath:"#/properties/cert/anyOf/0/additionalItems",keyword:"additionalItems",params:{limit: 2},message:"must NOT have more than 2 items"};
 if(vErrors === null){
@@ -8188,13 +8343,13 @@ vErrors.push(err81);
 errors++;
 }
 else {
-const len2 = data27.length;
+const len2 = data28.length;
 if(len2 > 0){
-let data28 = data27[0];
-const _errs154 = errors;
-if(errors === _errs154){
-if(typeof data28 === "string"){
-if(func3(data28) < 1){
+let data29 = data28[0];
+const _errs156 = errors;
+if(errors === _errs156){
+if(typeof data29 === "string"){
+if(func3(data29) < 1){
 const err82 = {instancePath:instancePath+"/cert/0",schemaPath:"#/properties/cert/anyOf/0/items/0/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err82];
@@ -8216,15 +8371,15 @@ vErrors.push(err83);
 errors++;
 }
 }
-var valid26 = _errs154 === errors;
+var valid26 = _errs156 === errors;
 }
 if(valid26){
 if(len2 > 1){
-let data29 = data27[1];
-const _errs156 = errors;
-if(errors === _errs156){
-if(typeof data29 === "string"){
-if(func3(data29) < 1){
+let data30 = data28[1];
+const _errs158 = errors;
+if(errors === _errs158){
+if(typeof data30 === "string"){
+if(func3(data30) < 1){
 const err84 = {instancePath:instancePath+"/cert/1",schemaPath:"#/properties/cert/anyOf/0/items/1/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err84];
@@ -8246,7 +8401,7 @@ vErrors.push(err85);
 errors++;
 }
 }
-var valid26 = _errs156 === errors;
+var valid26 = _errs158 === errors;
 }
 }
 }
@@ -8264,11 +8419,11 @@ vErrors.push(err86);
 errors++;
 }
 }
-var _valid22 = _errs152 === errors;
+var _valid22 = _errs154 === errors;
 valid25 = valid25 || _valid22;
 if(!valid25){
-const _errs158 = errors;
-if(data27 !== null){
+const _errs160 = errors;
+if(data28 !== null){
 const err87 = {instancePath:instancePath+"/cert",schemaPath:"#/properties/cert/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
 vErrors = [err87];
@@ -8278,7 +8433,7 @@ vErrors.push(err87);
 }
 errors++;
 }
-var _valid22 = _errs158 === errors;
+var _valid22 = _errs160 === errors;
 valid25 = valid25 || _valid22;
 }
 if(!valid25){
@@ -8294,41 +8449,41 @@ validate14.errors = vErrors;
 return false;
 }
 else {
-errors = _errs151;
+errors = _errs153;
 if(vErrors !== null){
-if(_errs151){
-vErrors.length = _errs151;
+if(_errs153){
+vErrors.length = _errs153;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid0 = _errs150 === errors;
+var valid0 = _errs152 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
 if(data.use_team_secrets_path !== undefined){
-const _errs160 = errors;
+const _errs162 = errors;
 if(typeof data.use_team_secrets_path !== "boolean"){
 validate14.errors = [{instancePath:instancePath+"/use_team_secrets_path",schemaPath:"#/properties/use_team_secrets_path/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
 return false;
 }
-var valid0 = _errs160 === errors;
+var valid0 = _errs162 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
 if(data.global_secrets_path !== undefined){
-let data31 = data.global_secrets_path;
-const _errs162 = errors;
-const _errs163 = errors;
-let valid27 = false;
+let data32 = data.global_secrets_path;
 const _errs164 = errors;
-if(typeof data31 !== "string"){
+const _errs165 = errors;
+let valid27 = false;
+const _errs166 = errors;
+if(typeof data32 !== "string"){
 const err89 = {instancePath:instancePath+"/global_secrets_path",schemaPath:"#/properties/global_secrets_path/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err89];
@@ -8338,11 +8493,11 @@ vErrors.push(err89);
 }
 errors++;
 }
-var _valid23 = _errs164 === errors;
+var _valid23 = _errs166 === errors;
 valid27 = valid27 || _valid23;
 if(!valid27){
-const _errs166 = errors;
-if(data31 !== null){
+const _errs168 = errors;
+if(data32 !== null){
 const err90 = {instancePath:instancePath+"/global_secrets_path",schemaPath:"#/properties/global_secrets_path/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
 vErrors = [err90];
@@ -8352,7 +8507,7 @@ vErrors.push(err90);
 }
 errors++;
 }
-var _valid23 = _errs166 === errors;
+var _valid23 = _errs168 === errors;
 valid27 = valid27 || _valid23;
 }
 if(!valid27){
@@ -8368,32 +8523,32 @@ validate14.errors = vErrors;
 return false;
 }
 else {
-errors = _errs163;
+errors = _errs165;
 if(vErrors !== null){
-if(_errs163){
-vErrors.length = _errs163;
+if(_errs165){
+vErrors.length = _errs165;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid0 = _errs162 === errors;
+var valid0 = _errs164 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
-let data32 = data.timeout_seconds;
-const _errs168 = errors;
-if(errors === _errs168){
-if((typeof data32 == "number") && (isFinite(data32))){
-if(data32 > 300 || isNaN(data32)){
+let data33 = data.timeout_seconds;
+const _errs170 = errors;
+if(errors === _errs170){
+if((typeof data33 == "number") && (isFinite(data33))){
+if(data33 > 300 || isNaN(data33)){
 validate14.errors = [{instancePath:instancePath+"/timeout_seconds",schemaPath:"#/properties/timeout_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 300},message:"must be <= 300"}];
 return false;
 }
 else {
-if(data32 <= 0 || isNaN(data32)){
+if(data33 <= 0 || isNaN(data33)){
 validate14.errors = [{instancePath:instancePath+"/timeout_seconds",schemaPath:"#/properties/timeout_seconds/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0"}];
 return false;
 }
@@ -8404,45 +8559,23 @@ validate14.errors = [{instancePath:instancePath+"/timeout_seconds",schemaPath:"#
 return false;
 }
 }
-var valid0 = _errs168 === errors;
-if(valid0){
-let data33 = data.max_retries;
-const _errs170 = errors;
-if(!(((typeof data33 == "number") && (!(data33 % 1) && !isNaN(data33))) && (isFinite(data33)))){
-validate14.errors = [{instancePath:instancePath+"/max_retries",schemaPath:"#/properties/max_retries/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
-return false;
-}
-if(errors === _errs170){
-if((typeof data33 == "number") && (isFinite(data33))){
-if(data33 > 10 || isNaN(data33)){
-validate14.errors = [{instancePath:instancePath+"/max_retries",schemaPath:"#/properties/max_retries/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10},message:"must be <= 10"}];
-return false;
-}
-else {
-if(data33 < 0 || isNaN(data33)){
-validate14.errors = [{instancePath:instancePath+"/max_retries",schemaPath:"#/properties/max_retries/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
-return false;
-}
-}
-}
-}
 var valid0 = _errs170 === errors;
 if(valid0){
-let data34 = data.circuit_breaker_failures;
+let data34 = data.max_retries;
 const _errs172 = errors;
 if(!(((typeof data34 == "number") && (!(data34 % 1) && !isNaN(data34))) && (isFinite(data34)))){
-validate14.errors = [{instancePath:instancePath+"/circuit_breaker_failures",schemaPath:"#/properties/circuit_breaker_failures/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate14.errors = [{instancePath:instancePath+"/max_retries",schemaPath:"#/properties/max_retries/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 if(errors === _errs172){
 if((typeof data34 == "number") && (isFinite(data34))){
-if(data34 > 1000 || isNaN(data34)){
-validate14.errors = [{instancePath:instancePath+"/circuit_breaker_failures",schemaPath:"#/properties/circuit_breaker_failures/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000"}];
+if(data34 > 10 || isNaN(data34)){
+validate14.errors = [{instancePath:instancePath+"/max_retries",schemaPath:"#/properties/max_retries/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10},message:"must be <= 10"}];
 return false;
 }
 else {
-if(data34 < 1 || isNaN(data34)){
-validate14.errors = [{instancePath:instancePath+"/circuit_breaker_failures",schemaPath:"#/properties/circuit_breaker_failures/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
+if(data34 < 0 || isNaN(data34)){
+validate14.errors = [{instancePath:instancePath+"/max_retries",schemaPath:"#/properties/max_retries/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
 }
@@ -8450,16 +8583,38 @@ return false;
 }
 var valid0 = _errs172 === errors;
 if(valid0){
-let data35 = data.circuit_breaker_reset_seconds;
+let data35 = data.circuit_breaker_failures;
 const _errs174 = errors;
+if(!(((typeof data35 == "number") && (!(data35 % 1) && !isNaN(data35))) && (isFinite(data35)))){
+validate14.errors = [{instancePath:instancePath+"/circuit_breaker_failures",schemaPath:"#/properties/circuit_breaker_failures/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
 if(errors === _errs174){
 if((typeof data35 == "number") && (isFinite(data35))){
-if(data35 > 3600 || isNaN(data35)){
+if(data35 > 1000 || isNaN(data35)){
+validate14.errors = [{instancePath:instancePath+"/circuit_breaker_failures",schemaPath:"#/properties/circuit_breaker_failures/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000"}];
+return false;
+}
+else {
+if(data35 < 1 || isNaN(data35)){
+validate14.errors = [{instancePath:instancePath+"/circuit_breaker_failures",schemaPath:"#/properties/circuit_breaker_failures/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
+return false;
+}
+}
+}
+}
+var valid0 = _errs174 === errors;
+if(valid0){
+let data36 = data.circuit_breaker_reset_seconds;
+const _errs176 = errors;
+if(errors === _errs176){
+if((typeof data36 == "number") && (isFinite(data36))){
+if(data36 > 3600 || isNaN(data36)){
 validate14.errors = [{instancePath:instancePath+"/circuit_breaker_reset_seconds",schemaPath:"#/properties/circuit_breaker_reset_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600},message:"must be <= 3600"}];
 return false;
 }
 else {
-if(data35 < 0.05 || isNaN(data35)){
+if(data36 < 0.05 || isNaN(data36)){
 validate14.errors = [{instancePath:instancePath+"/circuit_breaker_reset_seconds",schemaPath:"#/properties/circuit_breaker_reset_seconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0.05},message:"must be >= 0.05"}];
 return false;
 }
@@ -8470,7 +8625,8 @@ validate14.errors = [{instancePath:instancePath+"/circuit_breaker_reset_seconds"
 return false;
 }
 }
-var valid0 = _errs174 === errors;
+var valid0 = _errs176 === errors;
+}
 }
 }
 }
@@ -8516,7 +8672,7 @@ return errors === 0;
 }
 
 export const backend_aws_secrets_manager = validate15;
-const schema16 = {"additionalProperties":false,"type":"object","required":["type","connections_prefix","variables_prefix","config_prefix","sep","timeout_seconds","max_retries","circuit_breaker_failures","circuit_breaker_reset_seconds"],"properties":{"type":{"const":"aws_secrets_manager","type":"string"},"name":{"pattern":"^[a-z0-9][a-z0-9_-]{0,62}$","description":"Unique name in the chain; defaults to the type.","type":"string"},"kinds":{"uniqueItems":true,"description":"The kinds this backend is asked for (default: all it supports); leave one out to turn it off.","type":"array","items":{"anyOf":[{"const":"connections","type":"string"},{"const":"variables","type":"string"},{"const":"config","type":"string"}]}},"connections_lookup_pattern":{"anyOf":[{"type":"string"},{"type":"null"}]},"variables_lookup_pattern":{"anyOf":[{"type":"string"},{"type":"null"}]},"config_lookup_pattern":{"anyOf":[{"type":"string"},{"type":"null"}]},"cache_ttl_seconds":{"minimum":0,"maximum":86400,"description":"Overrides cache.ttl_seconds for this backend's answers; 0 caches nothing from it.","type":"number"},"connections_prefix":{"default":"airflow/connections","anyOf":[{"type":"string"},{"type":"null"}]},"variables_prefix":{"default":"airflow/variables","anyOf":[{"type":"string"},{"type":"null"}]},"config_prefix":{"default":"airflow/config","anyOf":[{"type":"string"},{"type":"null"}]},"sep":{"default":"/","type":"string"},"extra_conn_words":{"anyOf":[{"type":"object","required":["login","password","host","port","schema","conn_type","extra","user"],"properties":{"login":{"type":"array","items":{"type":"string"}},"password":{"type":"array","items":{"type":"string"}},"host":{"type":"array","items":{"type":"string"}},"port":{"type":"array","items":{"type":"string"}},"schema":{"type":"array","items":{"type":"string"}},"conn_type":{"type":"array","items":{"type":"string"}},"extra":{"type":"array","items":{"type":"string"}},"user":{"type":"array","items":{"type":"string"}}}},{"type":"null"}]},"region_name":{"anyOf":[{"type":"string"},{"type":"null"}]},"endpoint_url":{"anyOf":[{"type":"string"},{"type":"null"}]},"profile_name":{"anyOf":[{"type":"string"},{"type":"null"}]},"aws_access_key_id":{"anyOf":[{"type":"string"},{"type":"null"}]},"aws_secret_access_key":{"anyOf":[{"type":"string"},{"type":"null"}]},"aws_session_token":{"anyOf":[{"type":"string"},{"type":"null"}]},"full_url_mode":{"anyOf":[{"type":"boolean"},{"type":"null"}]},"timeout_seconds":{"default":5,"exclusiveMinimum":0,"maximum":300,"description":"Budget for one lookup, retries included.","type":"number"},"max_retries":{"default":2,"minimum":0,"maximum":10,"description":"Retries of a transient failure, with jittered exponential backoff.","type":"integer"},"circuit_breaker_failures":{"default":5,"minimum":1,"maximum":1000,"description":"Consecutive failed lookups that open the circuit.","type":"integer"},"circuit_breaker_reset_seconds":{"default":10,"minimum":0.05,"maximum":3600,"description":"How long the circuit stays open before one probe.","type":"number"}}};
+const schema16 = {"additionalProperties":false,"type":"object","required":["type","connections_prefix","variables_prefix","config_prefix","sep","timeout_seconds","max_retries","circuit_breaker_failures","circuit_breaker_reset_seconds"],"properties":{"type":{"const":"aws_secrets_manager","type":"string"},"name":{"pattern":"^[a-z0-9][a-z0-9_-]{0,62}$","description":"Unique name in the chain; defaults to the type.","type":"string"},"kinds":{"uniqueItems":true,"description":"The kinds this backend is asked for (default: all it supports); leave one out to turn it off.","type":"array","items":{"anyOf":[{"const":"connections","type":"string"},{"const":"variables","type":"string"},{"const":"config","type":"string"}]}},"connections_lookup_pattern":{"anyOf":[{"type":"string"},{"type":"null"}]},"variables_lookup_pattern":{"anyOf":[{"type":"string"},{"type":"null"}]},"config_lookup_pattern":{"anyOf":[{"type":"string"},{"type":"null"}]},"cache_ttl_seconds":{"minimum":0,"maximum":86400,"description":"Overrides cache.ttl_seconds for this backend's answers; 0 caches nothing from it.","type":"number"},"writable":{"description":"This backend may be the target of the write API (writes.target); types that cannot store are refused at startup.","type":"boolean"},"connections_prefix":{"default":"airflow/connections","anyOf":[{"type":"string"},{"type":"null"}]},"variables_prefix":{"default":"airflow/variables","anyOf":[{"type":"string"},{"type":"null"}]},"config_prefix":{"default":"airflow/config","anyOf":[{"type":"string"},{"type":"null"}]},"sep":{"default":"/","type":"string"},"extra_conn_words":{"anyOf":[{"type":"object","required":["login","password","host","port","schema","conn_type","extra","user"],"properties":{"login":{"type":"array","items":{"type":"string"}},"password":{"type":"array","items":{"type":"string"}},"host":{"type":"array","items":{"type":"string"}},"port":{"type":"array","items":{"type":"string"}},"schema":{"type":"array","items":{"type":"string"}},"conn_type":{"type":"array","items":{"type":"string"}},"extra":{"type":"array","items":{"type":"string"}},"user":{"type":"array","items":{"type":"string"}}}},{"type":"null"}]},"region_name":{"anyOf":[{"type":"string"},{"type":"null"}]},"endpoint_url":{"anyOf":[{"type":"string"},{"type":"null"}]},"profile_name":{"anyOf":[{"type":"string"},{"type":"null"}]},"aws_access_key_id":{"anyOf":[{"type":"string"},{"type":"null"}]},"aws_secret_access_key":{"anyOf":[{"type":"string"},{"type":"null"}]},"aws_session_token":{"anyOf":[{"type":"string"},{"type":"null"}]},"full_url_mode":{"anyOf":[{"type":"boolean"},{"type":"null"}]},"timeout_seconds":{"default":5,"exclusiveMinimum":0,"maximum":300,"description":"Budget for one lookup, retries included.","type":"number"},"max_retries":{"default":2,"minimum":0,"maximum":10,"description":"Retries of a transient failure, with jittered exponential backoff.","type":"integer"},"circuit_breaker_failures":{"default":5,"minimum":1,"maximum":1000,"description":"Consecutive failed lookups that open the circuit.","type":"integer"},"circuit_breaker_reset_seconds":{"default":10,"minimum":0.05,"maximum":3600,"description":"How long the circuit stays open before one probe.","type":"number"}}};
 
 function validate15(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
@@ -8954,12 +9110,24 @@ else {
 var valid0 = true;
 }
 if(valid0){
-let data8 = data.connections_prefix;
+if(data.writable !== undefined){
 const _errs36 = errors;
-const _errs37 = errors;
-let valid7 = false;
+if(typeof data.writable !== "boolean"){
+validate15.errors = [{instancePath:instancePath+"/writable",schemaPath:"#/properties/writable/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
+return false;
+}
+var valid0 = _errs36 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+let data9 = data.connections_prefix;
 const _errs38 = errors;
-if(typeof data8 !== "string"){
+const _errs39 = errors;
+let valid7 = false;
+const _errs40 = errors;
+if(typeof data9 !== "string"){
 const err16 = {instancePath:instancePath+"/connections_prefix",schemaPath:"#/properties/connections_prefix/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err16];
@@ -8969,11 +9137,11 @@ vErrors.push(err16);
 }
 errors++;
 }
-var _valid4 = _errs38 === errors;
+var _valid4 = _errs40 === errors;
 valid7 = valid7 || _valid4;
 if(!valid7){
-const _errs40 = errors;
-if(data8 !== null){
+const _errs42 = errors;
+if(data9 !== null){
 const err17 = {instancePath:instancePath+"/connections_prefix",schemaPath:"#/properties/connections_prefix/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
 vErrors = [err17];
@@ -8983,7 +9151,7 @@ vErrors.push(err17);
 }
 errors++;
 }
-var _valid4 = _errs40 === errors;
+var _valid4 = _errs42 === errors;
 valid7 = valid7 || _valid4;
 }
 if(!valid7){
@@ -8999,24 +9167,24 @@ validate15.errors = vErrors;
 return false;
 }
 else {
-errors = _errs37;
+errors = _errs39;
 if(vErrors !== null){
-if(_errs37){
-vErrors.length = _errs37;
+if(_errs39){
+vErrors.length = _errs39;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid0 = _errs36 === errors;
+var valid0 = _errs38 === errors;
 if(valid0){
-let data9 = data.variables_prefix;
-const _errs42 = errors;
-const _errs43 = errors;
-let valid8 = false;
+let data10 = data.variables_prefix;
 const _errs44 = errors;
-if(typeof data9 !== "string"){
+const _errs45 = errors;
+let valid8 = false;
+const _errs46 = errors;
+if(typeof data10 !== "string"){
 const err19 = {instancePath:instancePath+"/variables_prefix",schemaPath:"#/properties/variables_prefix/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err19];
@@ -9026,11 +9194,11 @@ vErrors.push(err19);
 }
 errors++;
 }
-var _valid5 = _errs44 === errors;
+var _valid5 = _errs46 === errors;
 valid8 = valid8 || _valid5;
 if(!valid8){
-const _errs46 = errors;
-if(data9 !== null){
+const _errs48 = errors;
+if(data10 !== null){
 const err20 = {instancePath:instancePath+"/variables_prefix",schemaPath:"#/properties/variables_prefix/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
 vErrors = [err20];
@@ -9040,7 +9208,7 @@ vErrors.push(err20);
 }
 errors++;
 }
-var _valid5 = _errs46 === errors;
+var _valid5 = _errs48 === errors;
 valid8 = valid8 || _valid5;
 }
 if(!valid8){
@@ -9056,24 +9224,24 @@ validate15.errors = vErrors;
 return false;
 }
 else {
-errors = _errs43;
+errors = _errs45;
 if(vErrors !== null){
-if(_errs43){
-vErrors.length = _errs43;
+if(_errs45){
+vErrors.length = _errs45;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid0 = _errs42 === errors;
+var valid0 = _errs44 === errors;
 if(valid0){
-let data10 = data.config_prefix;
-const _errs48 = errors;
-const _errs49 = errors;
-let valid9 = false;
+let data11 = data.config_prefix;
 const _errs50 = errors;
-if(typeof data10 !== "string"){
+const _errs51 = errors;
+let valid9 = false;
+const _errs52 = errors;
+if(typeof data11 !== "string"){
 const err22 = {instancePath:instancePath+"/config_prefix",schemaPath:"#/properties/config_prefix/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err22];
@@ -9083,11 +9251,11 @@ vErrors.push(err22);
 }
 errors++;
 }
-var _valid6 = _errs50 === errors;
+var _valid6 = _errs52 === errors;
 valid9 = valid9 || _valid6;
 if(!valid9){
-const _errs52 = errors;
-if(data10 !== null){
+const _errs54 = errors;
+if(data11 !== null){
 const err23 = {instancePath:instancePath+"/config_prefix",schemaPath:"#/properties/config_prefix/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
 vErrors = [err23];
@@ -9097,7 +9265,7 @@ vErrors.push(err23);
 }
 errors++;
 }
-var _valid6 = _errs52 === errors;
+var _valid6 = _errs54 === errors;
 valid9 = valid9 || _valid6;
 }
 if(!valid9){
@@ -9113,35 +9281,35 @@ validate15.errors = vErrors;
 return false;
 }
 else {
-errors = _errs49;
+errors = _errs51;
 if(vErrors !== null){
-if(_errs49){
-vErrors.length = _errs49;
+if(_errs51){
+vErrors.length = _errs51;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid0 = _errs48 === errors;
+var valid0 = _errs50 === errors;
 if(valid0){
-const _errs54 = errors;
+const _errs56 = errors;
 if(typeof data.sep !== "string"){
 validate15.errors = [{instancePath:instancePath+"/sep",schemaPath:"#/properties/sep/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-var valid0 = _errs54 === errors;
+var valid0 = _errs56 === errors;
 if(valid0){
 if(data.extra_conn_words !== undefined){
-let data12 = data.extra_conn_words;
-const _errs56 = errors;
-const _errs57 = errors;
-let valid10 = false;
+let data13 = data.extra_conn_words;
 const _errs58 = errors;
-if(errors === _errs58){
-if(data12 && typeof data12 == "object" && !Array.isArray(data12)){
+const _errs59 = errors;
+let valid10 = false;
+const _errs60 = errors;
+if(errors === _errs60){
+if(data13 && typeof data13 == "object" && !Array.isArray(data13)){
 let missing1;
-if(((((((((data12.login === undefined) && (missing1 = "login")) || ((data12.password === undefined) && (missing1 = "password"))) || ((data12.host === undefined) && (missing1 = "host"))) || ((data12.port === undefined) && (missing1 = "port"))) || ((data12.schema === undefined) && (missing1 = "schema"))) || ((data12.conn_type === undefined) && (missing1 = "conn_type"))) || ((data12.extra === undefined) && (missing1 = "extra"))) || ((data12.user === undefined) && (missing1 = "user"))){
+if(((((((((data13.login === undefined) && (missing1 = "login")) || ((data13.password === undefined) && (missing1 = "password"))) || ((data13.host === undefined) && (missing1 = "host"))) || ((data13.port === undefined) && (missing1 = "port"))) || ((data13.schema === undefined) && (missing1 = "schema"))) || ((data13.conn_type === undefined) && (missing1 = "conn_type"))) || ((data13.extra === undefined) && (missing1 = "extra"))) || ((data13.user === undefined) && (missing1 = "user"))){
 const err25 = {instancePath:instancePath+"/extra_conn_words",schemaPath:"#/properties/extra_conn_words/anyOf/0/required",keyword:"required",params:{missingProperty: missing1},message:"must have required property '"+missing1+"'"};
 if(vErrors === null){
 vErrors = [err25];
@@ -9152,16 +9320,16 @@ vErrors.push(err25);
 errors++;
 }
 else {
-if(data12.login !== undefined){
-let data13 = data12.login;
-const _errs60 = errors;
-if(errors === _errs60){
-if(Array.isArray(data13)){
-var valid12 = true;
-const len1 = data13.length;
-for(let i2=0; i2<len1; i2++){
+if(data13.login !== undefined){
+let data14 = data13.login;
 const _errs62 = errors;
-if(typeof data13[i2] !== "string"){
+if(errors === _errs62){
+if(Array.isArray(data14)){
+var valid12 = true;
+const len1 = data14.length;
+for(let i2=0; i2<len1; i2++){
+const _errs64 = errors;
+if(typeof data14[i2] !== "string"){
 const err26 = {instancePath:instancePath+"/extra_conn_words/login/" + i2,schemaPath:"#/properties/extra_conn_words/anyOf/0/properties/login/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err26];
@@ -9171,7 +9339,7 @@ vErrors.push(err26);
 }
 errors++;
 }
-var valid12 = _errs62 === errors;
+var valid12 = _errs64 === errors;
 if(!valid12){
 break;
 }
@@ -9188,22 +9356,22 @@ vErrors.push(err27);
 errors++;
 }
 }
-var valid11 = _errs60 === errors;
+var valid11 = _errs62 === errors;
 }
 else {
 var valid11 = true;
 }
 if(valid11){
-if(data12.password !== undefined){
-let data15 = data12.password;
-const _errs64 = errors;
-if(errors === _errs64){
-if(Array.isArray(data15)){
-var valid13 = true;
-const len2 = data15.length;
-for(let i3=0; i3<len2; i3++){
+if(data13.password !== undefined){
+let data16 = data13.password;
 const _errs66 = errors;
-if(typeof data15[i3] !== "string"){
+if(errors === _errs66){
+if(Array.isArray(data16)){
+var valid13 = true;
+const len2 = data16.length;
+for(let i3=0; i3<len2; i3++){
+const _errs68 = errors;
+if(typeof data16[i3] !== "string"){
 const err28 = {instancePath:instancePath+"/extra_conn_words/password/" + i3,schemaPath:"#/properties/extra_conn_words/anyOf/0/properties/password/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err28];
@@ -9213,7 +9381,7 @@ vErrors.push(err28);
 }
 errors++;
 }
-var valid13 = _errs66 === errors;
+var valid13 = _errs68 === errors;
 if(!valid13){
 break;
 }
@@ -9230,22 +9398,22 @@ vErrors.push(err29);
 errors++;
 }
 }
-var valid11 = _errs64 === errors;
+var valid11 = _errs66 === errors;
 }
 else {
 var valid11 = true;
 }
 if(valid11){
-if(data12.host !== undefined){
-let data17 = data12.host;
-const _errs68 = errors;
-if(errors === _errs68){
-if(Array.isArray(data17)){
-var valid14 = true;
-const len3 = data17.length;
-for(let i4=0; i4<len3; i4++){
+if(data13.host !== undefined){
+let data18 = data13.host;
 const _errs70 = errors;
-if(typeof data17[i4] !== "string"){
+if(errors === _errs70){
+if(Array.isArray(data18)){
+var valid14 = true;
+const len3 = data18.length;
+for(let i4=0; i4<len3; i4++){
+const _errs72 = errors;
+if(typeof data18[i4] !== "string"){
 const err30 = {instancePath:instancePath+"/extra_conn_words/host/" + i4,schemaPath:"#/properties/extra_conn_words/anyOf/0/properties/host/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err30];
@@ -9255,7 +9423,7 @@ vErrors.push(err30);
 }
 errors++;
 }
-var valid14 = _errs70 === errors;
+var valid14 = _errs72 === errors;
 if(!valid14){
 break;
 }
@@ -9272,22 +9440,22 @@ vErrors.push(err31);
 errors++;
 }
 }
-var valid11 = _errs68 === errors;
+var valid11 = _errs70 === errors;
 }
 else {
 var valid11 = true;
 }
 if(valid11){
-if(data12.port !== undefined){
-let data19 = data12.port;
-const _errs72 = errors;
-if(errors === _errs72){
-if(Array.isArray(data19)){
-var valid15 = true;
-const len4 = data19.length;
-for(let i5=0; i5<len4; i5++){
+if(data13.port !== undefined){
+let data20 = data13.port;
 const _errs74 = errors;
-if(typeof data19[i5] !== "string"){
+if(errors === _errs74){
+if(Array.isArray(data20)){
+var valid15 = true;
+const len4 = data20.length;
+for(let i5=0; i5<len4; i5++){
+const _errs76 = errors;
+if(typeof data20[i5] !== "string"){
 const err32 = {instancePath:instancePath+"/extra_conn_words/port/" + i5,schemaPath:"#/properties/extra_conn_words/anyOf/0/properties/port/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err32];
@@ -9297,7 +9465,7 @@ vErrors.push(err32);
 }
 errors++;
 }
-var valid15 = _errs74 === errors;
+var valid15 = _errs76 === errors;
 if(!valid15){
 break;
 }
@@ -9314,22 +9482,22 @@ vErrors.push(err33);
 errors++;
 }
 }
-var valid11 = _errs72 === errors;
+var valid11 = _errs74 === errors;
 }
 else {
 var valid11 = true;
 }
 if(valid11){
-if(data12.schema !== undefined){
-let data21 = data12.schema;
-const _errs76 = errors;
-if(errors === _errs76){
-if(Array.isArray(data21)){
-var valid16 = true;
-const len5 = data21.length;
-for(let i6=0; i6<len5; i6++){
+if(data13.schema !== undefined){
+let data22 = data13.schema;
 const _errs78 = errors;
-if(typeof data21[i6] !== "string"){
+if(errors === _errs78){
+if(Array.isArray(data22)){
+var valid16 = true;
+const len5 = data22.length;
+for(let i6=0; i6<len5; i6++){
+const _errs80 = errors;
+if(typeof data22[i6] !== "string"){
 const err34 = {instancePath:instancePath+"/extra_conn_words/schema/" + i6,schemaPath:"#/properties/extra_conn_words/anyOf/0/properties/schema/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err34];
@@ -9339,7 +9507,7 @@ vErrors.push(err34);
 }
 errors++;
 }
-var valid16 = _errs78 === errors;
+var valid16 = _errs80 === errors;
 if(!valid16){
 break;
 }
@@ -9356,22 +9524,22 @@ vErrors.push(err35);
 errors++;
 }
 }
-var valid11 = _errs76 === errors;
+var valid11 = _errs78 === errors;
 }
 else {
 var valid11 = true;
 }
 if(valid11){
-if(data12.conn_type !== undefined){
-let data23 = data12.conn_type;
-const _errs80 = errors;
-if(errors === _errs80){
-if(Array.isArray(data23)){
-var valid17 = true;
-const len6 = data23.length;
-for(let i7=0; i7<len6; i7++){
+if(data13.conn_type !== undefined){
+let data24 = data13.conn_type;
 const _errs82 = errors;
-if(typeof data23[i7] !== "string"){
+if(errors === _errs82){
+if(Array.isArray(data24)){
+var valid17 = true;
+const len6 = data24.length;
+for(let i7=0; i7<len6; i7++){
+const _errs84 = errors;
+if(typeof data24[i7] !== "string"){
 const err36 = {instancePath:instancePath+"/extra_conn_words/conn_type/" + i7,schemaPath:"#/properties/extra_conn_words/anyOf/0/properties/conn_type/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err36];
@@ -9381,7 +9549,7 @@ vErrors.push(err36);
 }
 errors++;
 }
-var valid17 = _errs82 === errors;
+var valid17 = _errs84 === errors;
 if(!valid17){
 break;
 }
@@ -9398,22 +9566,22 @@ vErrors.push(err37);
 errors++;
 }
 }
-var valid11 = _errs80 === errors;
+var valid11 = _errs82 === errors;
 }
 else {
 var valid11 = true;
 }
 if(valid11){
-if(data12.extra !== undefined){
-let data25 = data12.extra;
-const _errs84 = errors;
-if(errors === _errs84){
-if(Array.isArray(data25)){
-var valid18 = true;
-const len7 = data25.length;
-for(let i8=0; i8<len7; i8++){
+if(data13.extra !== undefined){
+let data26 = data13.extra;
 const _errs86 = errors;
-if(typeof data25[i8] !== "string"){
+if(errors === _errs86){
+if(Array.isArray(data26)){
+var valid18 = true;
+const len7 = data26.length;
+for(let i8=0; i8<len7; i8++){
+const _errs88 = errors;
+if(typeof data26[i8] !== "string"){
 const err38 = {instancePath:instancePath+"/extra_conn_words/extra/" + i8,schemaPath:"#/properties/extra_conn_words/anyOf/0/properties/extra/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err38];
@@ -9423,7 +9591,7 @@ vErrors.push(err38);
 }
 errors++;
 }
-var valid18 = _errs86 === errors;
+var valid18 = _errs88 === errors;
 if(!valid18){
 break;
 }
@@ -9440,22 +9608,22 @@ vErrors.push(err39);
 errors++;
 }
 }
-var valid11 = _errs84 === errors;
+var valid11 = _errs86 === errors;
 }
 else {
 var valid11 = true;
 }
 if(valid11){
-if(data12.user !== undefined){
-let data27 = data12.user;
-const _errs88 = errors;
-if(errors === _errs88){
-if(Array.isArray(data27)){
-var valid19 = true;
-const len8 = data27.length;
-for(let i9=0; i9<len8; i9++){
+if(data13.user !== undefined){
+let data28 = data13.user;
 const _errs90 = errors;
-if(typeof data27[i9] !== "string"){
+if(errors === _errs90){
+if(Array.isArray(data28)){
+var valid19 = true;
+const len8 = data28.length;
+for(let i9=0; i9<len8; i9++){
+const _errs92 = errors;
+if(typeof data28[i9] !== "string"){
 const err40 = {instancePath:instancePath+"/extra_conn_words/user/" + i9,schemaPath:"#/properties/extra_conn_words/anyOf/0/properties/user/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err40];
@@ -9465,7 +9633,7 @@ vErrors.push(err40);
 }
 errors++;
 }
-var valid19 = _errs90 === errors;
+var valid19 = _errs92 === errors;
 if(!valid19){
 break;
 }
@@ -9482,7 +9650,7 @@ vErrors.push(err41);
 errors++;
 }
 }
-var valid11 = _errs88 === errors;
+var valid11 = _errs90 === errors;
 }
 else {
 var valid11 = true;
@@ -9507,11 +9675,11 @@ vErrors.push(err42);
 errors++;
 }
 }
-var _valid7 = _errs58 === errors;
+var _valid7 = _errs60 === errors;
 valid10 = valid10 || _valid7;
 if(!valid10){
-const _errs92 = errors;
-if(data12 !== null){
+const _errs94 = errors;
+if(data13 !== null){
 const err43 = {instancePath:instancePath+"/extra_conn_words",schemaPath:"#/properties/extra_conn_words/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
 vErrors = [err43];
@@ -9521,7 +9689,7 @@ vErrors.push(err43);
 }
 errors++;
 }
-var _valid7 = _errs92 === errors;
+var _valid7 = _errs94 === errors;
 valid10 = valid10 || _valid7;
 }
 if(!valid10){
@@ -9537,29 +9705,29 @@ validate15.errors = vErrors;
 return false;
 }
 else {
-errors = _errs57;
+errors = _errs59;
 if(vErrors !== null){
-if(_errs57){
-vErrors.length = _errs57;
+if(_errs59){
+vErrors.length = _errs59;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid0 = _errs56 === errors;
+var valid0 = _errs58 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
 if(data.region_name !== undefined){
-let data29 = data.region_name;
-const _errs94 = errors;
-const _errs95 = errors;
-let valid20 = false;
+let data30 = data.region_name;
 const _errs96 = errors;
-if(typeof data29 !== "string"){
+const _errs97 = errors;
+let valid20 = false;
+const _errs98 = errors;
+if(typeof data30 !== "string"){
 const err45 = {instancePath:instancePath+"/region_name",schemaPath:"#/properties/region_name/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err45];
@@ -9569,11 +9737,11 @@ vErrors.push(err45);
 }
 errors++;
 }
-var _valid8 = _errs96 === errors;
+var _valid8 = _errs98 === errors;
 valid20 = valid20 || _valid8;
 if(!valid20){
-const _errs98 = errors;
-if(data29 !== null){
+const _errs100 = errors;
+if(data30 !== null){
 const err46 = {instancePath:instancePath+"/region_name",schemaPath:"#/properties/region_name/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
 vErrors = [err46];
@@ -9583,7 +9751,7 @@ vErrors.push(err46);
 }
 errors++;
 }
-var _valid8 = _errs98 === errors;
+var _valid8 = _errs100 === errors;
 valid20 = valid20 || _valid8;
 }
 if(!valid20){
@@ -9599,29 +9767,29 @@ validate15.errors = vErrors;
 return false;
 }
 else {
-errors = _errs95;
+errors = _errs97;
 if(vErrors !== null){
-if(_errs95){
-vErrors.length = _errs95;
+if(_errs97){
+vErrors.length = _errs97;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid0 = _errs94 === errors;
+var valid0 = _errs96 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
 if(data.endpoint_url !== undefined){
-let data30 = data.endpoint_url;
-const _errs100 = errors;
-const _errs101 = errors;
-let valid21 = false;
+let data31 = data.endpoint_url;
 const _errs102 = errors;
-if(typeof data30 !== "string"){
+const _errs103 = errors;
+let valid21 = false;
+const _errs104 = errors;
+if(typeof data31 !== "string"){
 const err48 = {instancePath:instancePath+"/endpoint_url",schemaPath:"#/properties/endpoint_url/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err48];
@@ -9631,11 +9799,11 @@ vErrors.push(err48);
 }
 errors++;
 }
-var _valid9 = _errs102 === errors;
+var _valid9 = _errs104 === errors;
 valid21 = valid21 || _valid9;
 if(!valid21){
-const _errs104 = errors;
-if(data30 !== null){
+const _errs106 = errors;
+if(data31 !== null){
 const err49 = {instancePath:instancePath+"/endpoint_url",schemaPath:"#/properties/endpoint_url/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
 vErrors = [err49];
@@ -9645,7 +9813,7 @@ vErrors.push(err49);
 }
 errors++;
 }
-var _valid9 = _errs104 === errors;
+var _valid9 = _errs106 === errors;
 valid21 = valid21 || _valid9;
 }
 if(!valid21){
@@ -9661,29 +9829,29 @@ validate15.errors = vErrors;
 return false;
 }
 else {
-errors = _errs101;
+errors = _errs103;
 if(vErrors !== null){
-if(_errs101){
-vErrors.length = _errs101;
+if(_errs103){
+vErrors.length = _errs103;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid0 = _errs100 === errors;
+var valid0 = _errs102 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
 if(data.profile_name !== undefined){
-let data31 = data.profile_name;
-const _errs106 = errors;
-const _errs107 = errors;
-let valid22 = false;
+let data32 = data.profile_name;
 const _errs108 = errors;
-if(typeof data31 !== "string"){
+const _errs109 = errors;
+let valid22 = false;
+const _errs110 = errors;
+if(typeof data32 !== "string"){
 const err51 = {instancePath:instancePath+"/profile_name",schemaPath:"#/properties/profile_name/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err51];
@@ -9693,11 +9861,11 @@ vErrors.push(err51);
 }
 errors++;
 }
-var _valid10 = _errs108 === errors;
+var _valid10 = _errs110 === errors;
 valid22 = valid22 || _valid10;
 if(!valid22){
-const _errs110 = errors;
-if(data31 !== null){
+const _errs112 = errors;
+if(data32 !== null){
 const err52 = {instancePath:instancePath+"/profile_name",schemaPath:"#/properties/profile_name/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
 vErrors = [err52];
@@ -9707,7 +9875,7 @@ vErrors.push(err52);
 }
 errors++;
 }
-var _valid10 = _errs110 === errors;
+var _valid10 = _errs112 === errors;
 valid22 = valid22 || _valid10;
 }
 if(!valid22){
@@ -9723,29 +9891,29 @@ validate15.errors = vErrors;
 return false;
 }
 else {
-errors = _errs107;
+errors = _errs109;
 if(vErrors !== null){
-if(_errs107){
-vErrors.length = _errs107;
+if(_errs109){
+vErrors.length = _errs109;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid0 = _errs106 === errors;
+var valid0 = _errs108 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
 if(data.aws_access_key_id !== undefined){
-let data32 = data.aws_access_key_id;
-const _errs112 = errors;
-const _errs113 = errors;
-let valid23 = false;
+let data33 = data.aws_access_key_id;
 const _errs114 = errors;
-if(typeof data32 !== "string"){
+const _errs115 = errors;
+let valid23 = false;
+const _errs116 = errors;
+if(typeof data33 !== "string"){
 const err54 = {instancePath:instancePath+"/aws_access_key_id",schemaPath:"#/properties/aws_access_key_id/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err54];
@@ -9755,11 +9923,11 @@ vErrors.push(err54);
 }
 errors++;
 }
-var _valid11 = _errs114 === errors;
+var _valid11 = _errs116 === errors;
 valid23 = valid23 || _valid11;
 if(!valid23){
-const _errs116 = errors;
-if(data32 !== null){
+const _errs118 = errors;
+if(data33 !== null){
 const err55 = {instancePath:instancePath+"/aws_access_key_id",schemaPath:"#/properties/aws_access_key_id/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
 vErrors = [err55];
@@ -9769,7 +9937,7 @@ vErrors.push(err55);
 }
 errors++;
 }
-var _valid11 = _errs116 === errors;
+var _valid11 = _errs118 === errors;
 valid23 = valid23 || _valid11;
 }
 if(!valid23){
@@ -9785,29 +9953,29 @@ validate15.errors = vErrors;
 return false;
 }
 else {
-errors = _errs113;
+errors = _errs115;
 if(vErrors !== null){
-if(_errs113){
-vErrors.length = _errs113;
+if(_errs115){
+vErrors.length = _errs115;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid0 = _errs112 === errors;
+var valid0 = _errs114 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
 if(data.aws_secret_access_key !== undefined){
-let data33 = data.aws_secret_access_key;
-const _errs118 = errors;
-const _errs119 = errors;
-let valid24 = false;
+let data34 = data.aws_secret_access_key;
 const _errs120 = errors;
-if(typeof data33 !== "string"){
+const _errs121 = errors;
+let valid24 = false;
+const _errs122 = errors;
+if(typeof data34 !== "string"){
 const err57 = {instancePath:instancePath+"/aws_secret_access_key",schemaPath:"#/properties/aws_secret_access_key/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err57];
@@ -9817,11 +9985,11 @@ vErrors.push(err57);
 }
 errors++;
 }
-var _valid12 = _errs120 === errors;
+var _valid12 = _errs122 === errors;
 valid24 = valid24 || _valid12;
 if(!valid24){
-const _errs122 = errors;
-if(data33 !== null){
+const _errs124 = errors;
+if(data34 !== null){
 const err58 = {instancePath:instancePath+"/aws_secret_access_key",schemaPath:"#/properties/aws_secret_access_key/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
 vErrors = [err58];
@@ -9831,7 +9999,7 @@ vErrors.push(err58);
 }
 errors++;
 }
-var _valid12 = _errs122 === errors;
+var _valid12 = _errs124 === errors;
 valid24 = valid24 || _valid12;
 }
 if(!valid24){
@@ -9847,29 +10015,29 @@ validate15.errors = vErrors;
 return false;
 }
 else {
-errors = _errs119;
+errors = _errs121;
 if(vErrors !== null){
-if(_errs119){
-vErrors.length = _errs119;
+if(_errs121){
+vErrors.length = _errs121;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid0 = _errs118 === errors;
+var valid0 = _errs120 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
 if(data.aws_session_token !== undefined){
-let data34 = data.aws_session_token;
-const _errs124 = errors;
-const _errs125 = errors;
-let valid25 = false;
+let data35 = data.aws_session_token;
 const _errs126 = errors;
-if(typeof data34 !== "string"){
+const _errs127 = errors;
+let valid25 = false;
+const _errs128 = errors;
+if(typeof data35 !== "string"){
 const err60 = {instancePath:instancePath+"/aws_session_token",schemaPath:"#/properties/aws_session_token/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err60];
@@ -9879,11 +10047,11 @@ vErrors.push(err60);
 }
 errors++;
 }
-var _valid13 = _errs126 === errors;
+var _valid13 = _errs128 === errors;
 valid25 = valid25 || _valid13;
 if(!valid25){
-const _errs128 = errors;
-if(data34 !== null){
+const _errs130 = errors;
+if(data35 !== null){
 const err61 = {instancePath:instancePath+"/aws_session_token",schemaPath:"#/properties/aws_session_token/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
 vErrors = [err61];
@@ -9893,7 +10061,7 @@ vErrors.push(err61);
 }
 errors++;
 }
-var _valid13 = _errs128 === errors;
+var _valid13 = _errs130 === errors;
 valid25 = valid25 || _valid13;
 }
 if(!valid25){
@@ -9909,29 +10077,29 @@ validate15.errors = vErrors;
 return false;
 }
 else {
-errors = _errs125;
+errors = _errs127;
 if(vErrors !== null){
-if(_errs125){
-vErrors.length = _errs125;
+if(_errs127){
+vErrors.length = _errs127;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid0 = _errs124 === errors;
+var valid0 = _errs126 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
 if(data.full_url_mode !== undefined){
-let data35 = data.full_url_mode;
-const _errs130 = errors;
-const _errs131 = errors;
-let valid26 = false;
+let data36 = data.full_url_mode;
 const _errs132 = errors;
-if(typeof data35 !== "boolean"){
+const _errs133 = errors;
+let valid26 = false;
+const _errs134 = errors;
+if(typeof data36 !== "boolean"){
 const err63 = {instancePath:instancePath+"/full_url_mode",schemaPath:"#/properties/full_url_mode/anyOf/0/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err63];
@@ -9941,11 +10109,11 @@ vErrors.push(err63);
 }
 errors++;
 }
-var _valid14 = _errs132 === errors;
+var _valid14 = _errs134 === errors;
 valid26 = valid26 || _valid14;
 if(!valid26){
-const _errs134 = errors;
-if(data35 !== null){
+const _errs136 = errors;
+if(data36 !== null){
 const err64 = {instancePath:instancePath+"/full_url_mode",schemaPath:"#/properties/full_url_mode/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
 vErrors = [err64];
@@ -9955,7 +10123,7 @@ vErrors.push(err64);
 }
 errors++;
 }
-var _valid14 = _errs134 === errors;
+var _valid14 = _errs136 === errors;
 valid26 = valid26 || _valid14;
 }
 if(!valid26){
@@ -9971,32 +10139,32 @@ validate15.errors = vErrors;
 return false;
 }
 else {
-errors = _errs131;
+errors = _errs133;
 if(vErrors !== null){
-if(_errs131){
-vErrors.length = _errs131;
+if(_errs133){
+vErrors.length = _errs133;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid0 = _errs130 === errors;
+var valid0 = _errs132 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
-let data36 = data.timeout_seconds;
-const _errs136 = errors;
-if(errors === _errs136){
-if((typeof data36 == "number") && (isFinite(data36))){
-if(data36 > 300 || isNaN(data36)){
+let data37 = data.timeout_seconds;
+const _errs138 = errors;
+if(errors === _errs138){
+if((typeof data37 == "number") && (isFinite(data37))){
+if(data37 > 300 || isNaN(data37)){
 validate15.errors = [{instancePath:instancePath+"/timeout_seconds",schemaPath:"#/properties/timeout_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 300},message:"must be <= 300"}];
 return false;
 }
 else {
-if(data36 <= 0 || isNaN(data36)){
+if(data37 <= 0 || isNaN(data37)){
 validate15.errors = [{instancePath:instancePath+"/timeout_seconds",schemaPath:"#/properties/timeout_seconds/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0"}];
 return false;
 }
@@ -10007,45 +10175,23 @@ validate15.errors = [{instancePath:instancePath+"/timeout_seconds",schemaPath:"#
 return false;
 }
 }
-var valid0 = _errs136 === errors;
-if(valid0){
-let data37 = data.max_retries;
-const _errs138 = errors;
-if(!(((typeof data37 == "number") && (!(data37 % 1) && !isNaN(data37))) && (isFinite(data37)))){
-validate15.errors = [{instancePath:instancePath+"/max_retries",schemaPath:"#/properties/max_retries/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
-return false;
-}
-if(errors === _errs138){
-if((typeof data37 == "number") && (isFinite(data37))){
-if(data37 > 10 || isNaN(data37)){
-validate15.errors = [{instancePath:instancePath+"/max_retries",schemaPath:"#/properties/max_retries/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10},message:"must be <= 10"}];
-return false;
-}
-else {
-if(data37 < 0 || isNaN(data37)){
-validate15.errors = [{instancePath:instancePath+"/max_retries",schemaPath:"#/properties/max_retries/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
-return false;
-}
-}
-}
-}
 var valid0 = _errs138 === errors;
 if(valid0){
-let data38 = data.circuit_breaker_failures;
+let data38 = data.max_retries;
 const _errs140 = errors;
 if(!(((typeof data38 == "number") && (!(data38 % 1) && !isNaN(data38))) && (isFinite(data38)))){
-validate15.errors = [{instancePath:instancePath+"/circuit_breaker_failures",schemaPath:"#/properties/circuit_breaker_failures/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate15.errors = [{instancePath:instancePath+"/max_retries",schemaPath:"#/properties/max_retries/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 if(errors === _errs140){
 if((typeof data38 == "number") && (isFinite(data38))){
-if(data38 > 1000 || isNaN(data38)){
-validate15.errors = [{instancePath:instancePath+"/circuit_breaker_failures",schemaPath:"#/properties/circuit_breaker_failures/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000"}];
+if(data38 > 10 || isNaN(data38)){
+validate15.errors = [{instancePath:instancePath+"/max_retries",schemaPath:"#/properties/max_retries/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10},message:"must be <= 10"}];
 return false;
 }
 else {
-if(data38 < 1 || isNaN(data38)){
-validate15.errors = [{instancePath:instancePath+"/circuit_breaker_failures",schemaPath:"#/properties/circuit_breaker_failures/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
+if(data38 < 0 || isNaN(data38)){
+validate15.errors = [{instancePath:instancePath+"/max_retries",schemaPath:"#/properties/max_retries/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
 }
@@ -10053,16 +10199,38 @@ return false;
 }
 var valid0 = _errs140 === errors;
 if(valid0){
-let data39 = data.circuit_breaker_reset_seconds;
+let data39 = data.circuit_breaker_failures;
 const _errs142 = errors;
+if(!(((typeof data39 == "number") && (!(data39 % 1) && !isNaN(data39))) && (isFinite(data39)))){
+validate15.errors = [{instancePath:instancePath+"/circuit_breaker_failures",schemaPath:"#/properties/circuit_breaker_failures/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
 if(errors === _errs142){
 if((typeof data39 == "number") && (isFinite(data39))){
-if(data39 > 3600 || isNaN(data39)){
+if(data39 > 1000 || isNaN(data39)){
+validate15.errors = [{instancePath:instancePath+"/circuit_breaker_failures",schemaPath:"#/properties/circuit_breaker_failures/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000"}];
+return false;
+}
+else {
+if(data39 < 1 || isNaN(data39)){
+validate15.errors = [{instancePath:instancePath+"/circuit_breaker_failures",schemaPath:"#/properties/circuit_breaker_failures/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
+return false;
+}
+}
+}
+}
+var valid0 = _errs142 === errors;
+if(valid0){
+let data40 = data.circuit_breaker_reset_seconds;
+const _errs144 = errors;
+if(errors === _errs144){
+if((typeof data40 == "number") && (isFinite(data40))){
+if(data40 > 3600 || isNaN(data40)){
 validate15.errors = [{instancePath:instancePath+"/circuit_breaker_reset_seconds",schemaPath:"#/properties/circuit_breaker_reset_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600},message:"must be <= 3600"}];
 return false;
 }
 else {
-if(data39 < 0.05 || isNaN(data39)){
+if(data40 < 0.05 || isNaN(data40)){
 validate15.errors = [{instancePath:instancePath+"/circuit_breaker_reset_seconds",schemaPath:"#/properties/circuit_breaker_reset_seconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0.05},message:"must be >= 0.05"}];
 return false;
 }
@@ -10073,7 +10241,8 @@ validate15.errors = [{instancePath:instancePath+"/circuit_breaker_reset_seconds"
 return false;
 }
 }
-var valid0 = _errs142 === errors;
+var valid0 = _errs144 === errors;
+}
 }
 }
 }
@@ -10109,7 +10278,7 @@ return errors === 0;
 }
 
 export const backend_gcp_secret_manager = validate16;
-const schema17 = {"additionalProperties":false,"type":"object","required":["type","connections_prefix","variables_prefix","config_prefix","sep","plaintext","timeout_seconds","max_retries","circuit_breaker_failures","circuit_breaker_reset_seconds"],"properties":{"type":{"const":"gcp_secret_manager","type":"string"},"name":{"pattern":"^[a-z0-9][a-z0-9_-]{0,62}$","description":"Unique name in the chain; defaults to the type.","type":"string"},"kinds":{"uniqueItems":true,"description":"The kinds this backend is asked for (default: all it supports); leave one out to turn it off.","type":"array","items":{"anyOf":[{"const":"connections","type":"string"},{"const":"variables","type":"string"},{"const":"config","type":"string"}]}},"connections_lookup_pattern":{"anyOf":[{"type":"string"},{"type":"null"}]},"variables_lookup_pattern":{"anyOf":[{"type":"string"},{"type":"null"}]},"config_lookup_pattern":{"anyOf":[{"type":"string"},{"type":"null"}]},"cache_ttl_seconds":{"minimum":0,"maximum":86400,"description":"Overrides cache.ttl_seconds for this backend's answers; 0 caches nothing from it.","type":"number"},"connections_prefix":{"default":"airflow-connections","anyOf":[{"type":"string"},{"type":"null"}]},"variables_prefix":{"default":"airflow-variables","anyOf":[{"type":"string"},{"type":"null"}]},"config_prefix":{"default":"airflow-config","anyOf":[{"type":"string"},{"type":"null"}]},"sep":{"default":"-","type":"string"},"project_id":{"anyOf":[{"type":"string"},{"type":"null"}]},"gcp_key_path":{"anyOf":[{"type":"string"},{"type":"null"}]},"gcp_keyfile_dict":{"anyOf":[{"type":"object","patternProperties":{"^(.*)$":{}}},{"type":"null"}]},"gcp_scopes":{"anyOf":[{"type":"string"},{"type":"null"}]},"api_endpoint":{"description":"host or host:port of the Secret Manager API (default: the Google endpoint).","anyOf":[{"type":"string"},{"type":"null"}]},"plaintext":{"default":false,"description":"Unencrypted gRPC without credentials: for a local emulator only.","type":"boolean"},"timeout_seconds":{"default":5,"exclusiveMinimum":0,"maximum":300,"description":"Budget for one lookup, retries included.","type":"number"},"max_retries":{"default":2,"minimum":0,"maximum":10,"description":"Retries of a transient failure, with jittered exponential backoff.","type":"integer"},"circuit_breaker_failures":{"default":5,"minimum":1,"maximum":1000,"description":"Consecutive failed lookups that open the circuit.","type":"integer"},"circuit_breaker_reset_seconds":{"default":10,"minimum":0.05,"maximum":3600,"description":"How long the circuit stays open before one probe.","type":"number"}}};
+const schema17 = {"additionalProperties":false,"type":"object","required":["type","connections_prefix","variables_prefix","config_prefix","sep","plaintext","timeout_seconds","max_retries","circuit_breaker_failures","circuit_breaker_reset_seconds"],"properties":{"type":{"const":"gcp_secret_manager","type":"string"},"name":{"pattern":"^[a-z0-9][a-z0-9_-]{0,62}$","description":"Unique name in the chain; defaults to the type.","type":"string"},"kinds":{"uniqueItems":true,"description":"The kinds this backend is asked for (default: all it supports); leave one out to turn it off.","type":"array","items":{"anyOf":[{"const":"connections","type":"string"},{"const":"variables","type":"string"},{"const":"config","type":"string"}]}},"connections_lookup_pattern":{"anyOf":[{"type":"string"},{"type":"null"}]},"variables_lookup_pattern":{"anyOf":[{"type":"string"},{"type":"null"}]},"config_lookup_pattern":{"anyOf":[{"type":"string"},{"type":"null"}]},"cache_ttl_seconds":{"minimum":0,"maximum":86400,"description":"Overrides cache.ttl_seconds for this backend's answers; 0 caches nothing from it.","type":"number"},"writable":{"description":"This backend may be the target of the write API (writes.target); types that cannot store are refused at startup.","type":"boolean"},"connections_prefix":{"default":"airflow-connections","anyOf":[{"type":"string"},{"type":"null"}]},"variables_prefix":{"default":"airflow-variables","anyOf":[{"type":"string"},{"type":"null"}]},"config_prefix":{"default":"airflow-config","anyOf":[{"type":"string"},{"type":"null"}]},"sep":{"default":"-","type":"string"},"project_id":{"anyOf":[{"type":"string"},{"type":"null"}]},"gcp_key_path":{"anyOf":[{"type":"string"},{"type":"null"}]},"gcp_keyfile_dict":{"anyOf":[{"type":"object","patternProperties":{"^(.*)$":{}}},{"type":"null"}]},"gcp_scopes":{"anyOf":[{"type":"string"},{"type":"null"}]},"api_endpoint":{"description":"host or host:port of the Secret Manager API (default: the Google endpoint).","anyOf":[{"type":"string"},{"type":"null"}]},"plaintext":{"default":false,"description":"Unencrypted gRPC without credentials: for a local emulator only.","type":"boolean"},"timeout_seconds":{"default":5,"exclusiveMinimum":0,"maximum":300,"description":"Budget for one lookup, retries included.","type":"number"},"max_retries":{"default":2,"minimum":0,"maximum":10,"description":"Retries of a transient failure, with jittered exponential backoff.","type":"integer"},"circuit_breaker_failures":{"default":5,"minimum":1,"maximum":1000,"description":"Consecutive failed lookups that open the circuit.","type":"integer"},"circuit_breaker_reset_seconds":{"default":10,"minimum":0.05,"maximum":3600,"description":"How long the circuit stays open before one probe.","type":"number"}}};
 
 function validate16(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
@@ -10550,12 +10719,24 @@ else {
 var valid0 = true;
 }
 if(valid0){
-let data8 = data.connections_prefix;
+if(data.writable !== undefined){
 const _errs36 = errors;
-const _errs37 = errors;
-let valid7 = false;
+if(typeof data.writable !== "boolean"){
+validate16.errors = [{instancePath:instancePath+"/writable",schemaPath:"#/properties/writable/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
+return false;
+}
+var valid0 = _errs36 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+let data9 = data.connections_prefix;
 const _errs38 = errors;
-if(typeof data8 !== "string"){
+const _errs39 = errors;
+let valid7 = false;
+const _errs40 = errors;
+if(typeof data9 !== "string"){
 const err16 = {instancePath:instancePath+"/connections_prefix",schemaPath:"#/properties/connections_prefix/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err16];
@@ -10565,11 +10746,11 @@ vErrors.push(err16);
 }
 errors++;
 }
-var _valid4 = _errs38 === errors;
+var _valid4 = _errs40 === errors;
 valid7 = valid7 || _valid4;
 if(!valid7){
-const _errs40 = errors;
-if(data8 !== null){
+const _errs42 = errors;
+if(data9 !== null){
 const err17 = {instancePath:instancePath+"/connections_prefix",schemaPath:"#/properties/connections_prefix/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
 vErrors = [err17];
@@ -10579,7 +10760,7 @@ vErrors.push(err17);
 }
 errors++;
 }
-var _valid4 = _errs40 === errors;
+var _valid4 = _errs42 === errors;
 valid7 = valid7 || _valid4;
 }
 if(!valid7){
@@ -10595,24 +10776,24 @@ validate16.errors = vErrors;
 return false;
 }
 else {
-errors = _errs37;
+errors = _errs39;
 if(vErrors !== null){
-if(_errs37){
-vErrors.length = _errs37;
+if(_errs39){
+vErrors.length = _errs39;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid0 = _errs36 === errors;
+var valid0 = _errs38 === errors;
 if(valid0){
-let data9 = data.variables_prefix;
-const _errs42 = errors;
-const _errs43 = errors;
-let valid8 = false;
+let data10 = data.variables_prefix;
 const _errs44 = errors;
-if(typeof data9 !== "string"){
+const _errs45 = errors;
+let valid8 = false;
+const _errs46 = errors;
+if(typeof data10 !== "string"){
 const err19 = {instancePath:instancePath+"/variables_prefix",schemaPath:"#/properties/variables_prefix/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err19];
@@ -10622,11 +10803,11 @@ vErrors.push(err19);
 }
 errors++;
 }
-var _valid5 = _errs44 === errors;
+var _valid5 = _errs46 === errors;
 valid8 = valid8 || _valid5;
 if(!valid8){
-const _errs46 = errors;
-if(data9 !== null){
+const _errs48 = errors;
+if(data10 !== null){
 const err20 = {instancePath:instancePath+"/variables_prefix",schemaPath:"#/properties/variables_prefix/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
 vErrors = [err20];
@@ -10636,7 +10817,7 @@ vErrors.push(err20);
 }
 errors++;
 }
-var _valid5 = _errs46 === errors;
+var _valid5 = _errs48 === errors;
 valid8 = valid8 || _valid5;
 }
 if(!valid8){
@@ -10652,24 +10833,24 @@ validate16.errors = vErrors;
 return false;
 }
 else {
-errors = _errs43;
+errors = _errs45;
 if(vErrors !== null){
-if(_errs43){
-vErrors.length = _errs43;
+if(_errs45){
+vErrors.length = _errs45;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid0 = _errs42 === errors;
+var valid0 = _errs44 === errors;
 if(valid0){
-let data10 = data.config_prefix;
-const _errs48 = errors;
-const _errs49 = errors;
-let valid9 = false;
+let data11 = data.config_prefix;
 const _errs50 = errors;
-if(typeof data10 !== "string"){
+const _errs51 = errors;
+let valid9 = false;
+const _errs52 = errors;
+if(typeof data11 !== "string"){
 const err22 = {instancePath:instancePath+"/config_prefix",schemaPath:"#/properties/config_prefix/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err22];
@@ -10679,11 +10860,11 @@ vErrors.push(err22);
 }
 errors++;
 }
-var _valid6 = _errs50 === errors;
+var _valid6 = _errs52 === errors;
 valid9 = valid9 || _valid6;
 if(!valid9){
-const _errs52 = errors;
-if(data10 !== null){
+const _errs54 = errors;
+if(data11 !== null){
 const err23 = {instancePath:instancePath+"/config_prefix",schemaPath:"#/properties/config_prefix/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
 vErrors = [err23];
@@ -10693,7 +10874,7 @@ vErrors.push(err23);
 }
 errors++;
 }
-var _valid6 = _errs52 === errors;
+var _valid6 = _errs54 === errors;
 valid9 = valid9 || _valid6;
 }
 if(!valid9){
@@ -10709,32 +10890,32 @@ validate16.errors = vErrors;
 return false;
 }
 else {
-errors = _errs49;
+errors = _errs51;
 if(vErrors !== null){
-if(_errs49){
-vErrors.length = _errs49;
+if(_errs51){
+vErrors.length = _errs51;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid0 = _errs48 === errors;
+var valid0 = _errs50 === errors;
 if(valid0){
-const _errs54 = errors;
+const _errs56 = errors;
 if(typeof data.sep !== "string"){
 validate16.errors = [{instancePath:instancePath+"/sep",schemaPath:"#/properties/sep/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-var valid0 = _errs54 === errors;
+var valid0 = _errs56 === errors;
 if(valid0){
 if(data.project_id !== undefined){
-let data12 = data.project_id;
-const _errs56 = errors;
-const _errs57 = errors;
-let valid10 = false;
+let data13 = data.project_id;
 const _errs58 = errors;
-if(typeof data12 !== "string"){
+const _errs59 = errors;
+let valid10 = false;
+const _errs60 = errors;
+if(typeof data13 !== "string"){
 const err25 = {instancePath:instancePath+"/project_id",schemaPath:"#/properties/project_id/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err25];
@@ -10744,11 +10925,11 @@ vErrors.push(err25);
 }
 errors++;
 }
-var _valid7 = _errs58 === errors;
+var _valid7 = _errs60 === errors;
 valid10 = valid10 || _valid7;
 if(!valid10){
-const _errs60 = errors;
-if(data12 !== null){
+const _errs62 = errors;
+if(data13 !== null){
 const err26 = {instancePath:instancePath+"/project_id",schemaPath:"#/properties/project_id/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
 vErrors = [err26];
@@ -10758,7 +10939,7 @@ vErrors.push(err26);
 }
 errors++;
 }
-var _valid7 = _errs60 === errors;
+var _valid7 = _errs62 === errors;
 valid10 = valid10 || _valid7;
 }
 if(!valid10){
@@ -10774,29 +10955,29 @@ validate16.errors = vErrors;
 return false;
 }
 else {
-errors = _errs57;
+errors = _errs59;
 if(vErrors !== null){
-if(_errs57){
-vErrors.length = _errs57;
+if(_errs59){
+vErrors.length = _errs59;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid0 = _errs56 === errors;
+var valid0 = _errs58 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
 if(data.gcp_key_path !== undefined){
-let data13 = data.gcp_key_path;
-const _errs62 = errors;
-const _errs63 = errors;
-let valid11 = false;
+let data14 = data.gcp_key_path;
 const _errs64 = errors;
-if(typeof data13 !== "string"){
+const _errs65 = errors;
+let valid11 = false;
+const _errs66 = errors;
+if(typeof data14 !== "string"){
 const err28 = {instancePath:instancePath+"/gcp_key_path",schemaPath:"#/properties/gcp_key_path/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err28];
@@ -10806,11 +10987,11 @@ vErrors.push(err28);
 }
 errors++;
 }
-var _valid8 = _errs64 === errors;
+var _valid8 = _errs66 === errors;
 valid11 = valid11 || _valid8;
 if(!valid11){
-const _errs66 = errors;
-if(data13 !== null){
+const _errs68 = errors;
+if(data14 !== null){
 const err29 = {instancePath:instancePath+"/gcp_key_path",schemaPath:"#/properties/gcp_key_path/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
 vErrors = [err29];
@@ -10820,7 +11001,7 @@ vErrors.push(err29);
 }
 errors++;
 }
-var _valid8 = _errs66 === errors;
+var _valid8 = _errs68 === errors;
 valid11 = valid11 || _valid8;
 }
 if(!valid11){
@@ -10836,30 +11017,30 @@ validate16.errors = vErrors;
 return false;
 }
 else {
-errors = _errs63;
+errors = _errs65;
 if(vErrors !== null){
-if(_errs63){
-vErrors.length = _errs63;
+if(_errs65){
+vErrors.length = _errs65;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid0 = _errs62 === errors;
+var valid0 = _errs64 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
 if(data.gcp_keyfile_dict !== undefined){
-let data14 = data.gcp_keyfile_dict;
-const _errs68 = errors;
-const _errs69 = errors;
-let valid12 = false;
+let data15 = data.gcp_keyfile_dict;
 const _errs70 = errors;
-if(errors === _errs70){
-if(!(data14 && typeof data14 == "object" && !Array.isArray(data14))){
+const _errs71 = errors;
+let valid12 = false;
+const _errs72 = errors;
+if(errors === _errs72){
+if(!(data15 && typeof data15 == "object" && !Array.isArray(data15))){
 const err31 = {instancePath:instancePath+"/gcp_keyfile_dict",schemaPath:"#/properties/gcp_keyfile_dict/anyOf/0/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err31];
@@ -10870,11 +11051,11 @@ vErrors.push(err31);
 errors++;
 }
 }
-var _valid9 = _errs70 === errors;
+var _valid9 = _errs72 === errors;
 valid12 = valid12 || _valid9;
 if(!valid12){
-const _errs72 = errors;
-if(data14 !== null){
+const _errs74 = errors;
+if(data15 !== null){
 const err32 = {instancePath:instancePath+"/gcp_keyfile_dict",schemaPath:"#/properties/gcp_keyfile_dict/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
 vErrors = [err32];
@@ -10884,7 +11065,7 @@ vErrors.push(err32);
 }
 errors++;
 }
-var _valid9 = _errs72 === errors;
+var _valid9 = _errs74 === errors;
 valid12 = valid12 || _valid9;
 }
 if(!valid12){
@@ -10900,29 +11081,29 @@ validate16.errors = vErrors;
 return false;
 }
 else {
-errors = _errs69;
+errors = _errs71;
 if(vErrors !== null){
-if(_errs69){
-vErrors.length = _errs69;
+if(_errs71){
+vErrors.length = _errs71;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid0 = _errs68 === errors;
+var valid0 = _errs70 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
 if(data.gcp_scopes !== undefined){
-let data15 = data.gcp_scopes;
-const _errs74 = errors;
-const _errs75 = errors;
-let valid13 = false;
+let data16 = data.gcp_scopes;
 const _errs76 = errors;
-if(typeof data15 !== "string"){
+const _errs77 = errors;
+let valid13 = false;
+const _errs78 = errors;
+if(typeof data16 !== "string"){
 const err34 = {instancePath:instancePath+"/gcp_scopes",schemaPath:"#/properties/gcp_scopes/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err34];
@@ -10932,11 +11113,11 @@ vErrors.push(err34);
 }
 errors++;
 }
-var _valid10 = _errs76 === errors;
+var _valid10 = _errs78 === errors;
 valid13 = valid13 || _valid10;
 if(!valid13){
-const _errs78 = errors;
-if(data15 !== null){
+const _errs80 = errors;
+if(data16 !== null){
 const err35 = {instancePath:instancePath+"/gcp_scopes",schemaPath:"#/properties/gcp_scopes/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
 vErrors = [err35];
@@ -10946,7 +11127,7 @@ vErrors.push(err35);
 }
 errors++;
 }
-var _valid10 = _errs78 === errors;
+var _valid10 = _errs80 === errors;
 valid13 = valid13 || _valid10;
 }
 if(!valid13){
@@ -10962,29 +11143,29 @@ validate16.errors = vErrors;
 return false;
 }
 else {
-errors = _errs75;
+errors = _errs77;
 if(vErrors !== null){
-if(_errs75){
-vErrors.length = _errs75;
+if(_errs77){
+vErrors.length = _errs77;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid0 = _errs74 === errors;
+var valid0 = _errs76 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
 if(data.api_endpoint !== undefined){
-let data16 = data.api_endpoint;
-const _errs80 = errors;
-const _errs81 = errors;
-let valid14 = false;
+let data17 = data.api_endpoint;
 const _errs82 = errors;
-if(typeof data16 !== "string"){
+const _errs83 = errors;
+let valid14 = false;
+const _errs84 = errors;
+if(typeof data17 !== "string"){
 const err37 = {instancePath:instancePath+"/api_endpoint",schemaPath:"#/properties/api_endpoint/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err37];
@@ -10994,11 +11175,11 @@ vErrors.push(err37);
 }
 errors++;
 }
-var _valid11 = _errs82 === errors;
+var _valid11 = _errs84 === errors;
 valid14 = valid14 || _valid11;
 if(!valid14){
-const _errs84 = errors;
-if(data16 !== null){
+const _errs86 = errors;
+if(data17 !== null){
 const err38 = {instancePath:instancePath+"/api_endpoint",schemaPath:"#/properties/api_endpoint/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
 vErrors = [err38];
@@ -11008,7 +11189,7 @@ vErrors.push(err38);
 }
 errors++;
 }
-var _valid11 = _errs84 === errors;
+var _valid11 = _errs86 === errors;
 valid14 = valid14 || _valid11;
 }
 if(!valid14){
@@ -11024,39 +11205,39 @@ validate16.errors = vErrors;
 return false;
 }
 else {
-errors = _errs81;
+errors = _errs83;
 if(vErrors !== null){
-if(_errs81){
-vErrors.length = _errs81;
+if(_errs83){
+vErrors.length = _errs83;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid0 = _errs80 === errors;
+var valid0 = _errs82 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
-const _errs86 = errors;
+const _errs88 = errors;
 if(typeof data.plaintext !== "boolean"){
 validate16.errors = [{instancePath:instancePath+"/plaintext",schemaPath:"#/properties/plaintext/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
 return false;
 }
-var valid0 = _errs86 === errors;
+var valid0 = _errs88 === errors;
 if(valid0){
-let data18 = data.timeout_seconds;
-const _errs88 = errors;
-if(errors === _errs88){
-if((typeof data18 == "number") && (isFinite(data18))){
-if(data18 > 300 || isNaN(data18)){
+let data19 = data.timeout_seconds;
+const _errs90 = errors;
+if(errors === _errs90){
+if((typeof data19 == "number") && (isFinite(data19))){
+if(data19 > 300 || isNaN(data19)){
 validate16.errors = [{instancePath:instancePath+"/timeout_seconds",schemaPath:"#/properties/timeout_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 300},message:"must be <= 300"}];
 return false;
 }
 else {
-if(data18 <= 0 || isNaN(data18)){
+if(data19 <= 0 || isNaN(data19)){
 validate16.errors = [{instancePath:instancePath+"/timeout_seconds",schemaPath:"#/properties/timeout_seconds/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0"}];
 return false;
 }
@@ -11067,45 +11248,23 @@ validate16.errors = [{instancePath:instancePath+"/timeout_seconds",schemaPath:"#
 return false;
 }
 }
-var valid0 = _errs88 === errors;
-if(valid0){
-let data19 = data.max_retries;
-const _errs90 = errors;
-if(!(((typeof data19 == "number") && (!(data19 % 1) && !isNaN(data19))) && (isFinite(data19)))){
-validate16.errors = [{instancePath:instancePath+"/max_retries",schemaPath:"#/properties/max_retries/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
-return false;
-}
-if(errors === _errs90){
-if((typeof data19 == "number") && (isFinite(data19))){
-if(data19 > 10 || isNaN(data19)){
-validate16.errors = [{instancePath:instancePath+"/max_retries",schemaPath:"#/properties/max_retries/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10},message:"must be <= 10"}];
-return false;
-}
-else {
-if(data19 < 0 || isNaN(data19)){
-validate16.errors = [{instancePath:instancePath+"/max_retries",schemaPath:"#/properties/max_retries/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
-return false;
-}
-}
-}
-}
 var valid0 = _errs90 === errors;
 if(valid0){
-let data20 = data.circuit_breaker_failures;
+let data20 = data.max_retries;
 const _errs92 = errors;
 if(!(((typeof data20 == "number") && (!(data20 % 1) && !isNaN(data20))) && (isFinite(data20)))){
-validate16.errors = [{instancePath:instancePath+"/circuit_breaker_failures",schemaPath:"#/properties/circuit_breaker_failures/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate16.errors = [{instancePath:instancePath+"/max_retries",schemaPath:"#/properties/max_retries/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 if(errors === _errs92){
 if((typeof data20 == "number") && (isFinite(data20))){
-if(data20 > 1000 || isNaN(data20)){
-validate16.errors = [{instancePath:instancePath+"/circuit_breaker_failures",schemaPath:"#/properties/circuit_breaker_failures/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000"}];
+if(data20 > 10 || isNaN(data20)){
+validate16.errors = [{instancePath:instancePath+"/max_retries",schemaPath:"#/properties/max_retries/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10},message:"must be <= 10"}];
 return false;
 }
 else {
-if(data20 < 1 || isNaN(data20)){
-validate16.errors = [{instancePath:instancePath+"/circuit_breaker_failures",schemaPath:"#/properties/circuit_breaker_failures/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
+if(data20 < 0 || isNaN(data20)){
+validate16.errors = [{instancePath:instancePath+"/max_retries",schemaPath:"#/properties/max_retries/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
 }
@@ -11113,16 +11272,38 @@ return false;
 }
 var valid0 = _errs92 === errors;
 if(valid0){
-let data21 = data.circuit_breaker_reset_seconds;
+let data21 = data.circuit_breaker_failures;
 const _errs94 = errors;
+if(!(((typeof data21 == "number") && (!(data21 % 1) && !isNaN(data21))) && (isFinite(data21)))){
+validate16.errors = [{instancePath:instancePath+"/circuit_breaker_failures",schemaPath:"#/properties/circuit_breaker_failures/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
 if(errors === _errs94){
 if((typeof data21 == "number") && (isFinite(data21))){
-if(data21 > 3600 || isNaN(data21)){
+if(data21 > 1000 || isNaN(data21)){
+validate16.errors = [{instancePath:instancePath+"/circuit_breaker_failures",schemaPath:"#/properties/circuit_breaker_failures/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000"}];
+return false;
+}
+else {
+if(data21 < 1 || isNaN(data21)){
+validate16.errors = [{instancePath:instancePath+"/circuit_breaker_failures",schemaPath:"#/properties/circuit_breaker_failures/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
+return false;
+}
+}
+}
+}
+var valid0 = _errs94 === errors;
+if(valid0){
+let data22 = data.circuit_breaker_reset_seconds;
+const _errs96 = errors;
+if(errors === _errs96){
+if((typeof data22 == "number") && (isFinite(data22))){
+if(data22 > 3600 || isNaN(data22)){
 validate16.errors = [{instancePath:instancePath+"/circuit_breaker_reset_seconds",schemaPath:"#/properties/circuit_breaker_reset_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600},message:"must be <= 3600"}];
 return false;
 }
 else {
-if(data21 < 0.05 || isNaN(data21)){
+if(data22 < 0.05 || isNaN(data22)){
 validate16.errors = [{instancePath:instancePath+"/circuit_breaker_reset_seconds",schemaPath:"#/properties/circuit_breaker_reset_seconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0.05},message:"must be >= 0.05"}];
 return false;
 }
@@ -11133,7 +11314,8 @@ validate16.errors = [{instancePath:instancePath+"/circuit_breaker_reset_seconds"
 return false;
 }
 }
-var valid0 = _errs94 === errors;
+var valid0 = _errs96 === errors;
+}
 }
 }
 }
@@ -11167,7 +11349,7 @@ return errors === 0;
 }
 
 export const backend_airflow_metastore = validate17;
-const schema18 = {"additionalProperties":false,"type":"object","required":["type","sql_alchemy_conn_env","fernet_key_env","pool_size","statement_timeout_seconds","connect_timeout_seconds"],"properties":{"type":{"const":"airflow_metastore","type":"string"},"name":{"pattern":"^[a-z0-9][a-z0-9_-]{0,62}$","description":"Unique name in the chain; defaults to the type.","type":"string"},"kinds":{"uniqueItems":true,"description":"The kinds this backend is asked for (default: all it supports); leave one out to turn it off.","type":"array","items":{"anyOf":[{"const":"connections","type":"string"},{"const":"variables","type":"string"},{"const":"config","type":"string"}]}},"connections_lookup_pattern":{"anyOf":[{"type":"string"},{"type":"null"}]},"variables_lookup_pattern":{"anyOf":[{"type":"string"},{"type":"null"}]},"config_lookup_pattern":{"anyOf":[{"type":"string"},{"type":"null"}]},"cache_ttl_seconds":{"minimum":0,"maximum":86400,"description":"Overrides cache.ttl_seconds for this backend's answers; 0 caches nothing from it.","type":"number"},"sql_alchemy_conn":{"minLength":1,"description":"Airflow's [database] sql_alchemy_conn: a postgresql:// URL (postgresql+psycopg2:// and other drivers accepted). Prefer sql_alchemy_conn_env when it holds a password.","type":"string"},"sql_alchemy_conn_env":{"minLength":1,"default":"AIRFLOW__DATABASE__SQL_ALCHEMY_CONN","description":"Environment variable holding the URL, when sql_alchemy_conn is not set.","type":"string"},"sql_alchemy_schema":{"minLength":1,"description":"Airflow's [database] sql_alchemy_schema: the schema holding the tables (default: the search path).","type":"string"},"fernet_key_file":{"minLength":1,"description":"File holding Airflow's [core] fernet_key (comma-separated keys for a rotation); re-read when it changes.","type":"string"},"fernet_key_env":{"minLength":1,"default":"AIRFLOW__CORE__FERNET_KEY","description":"Environment variable holding the key(s), when fernet_key_file is not set.","type":"string"},"pool_size":{"default":5,"minimum":1,"maximum":100,"type":"integer"},"statement_timeout_seconds":{"default":5,"minimum":0.1,"maximum":300,"type":"number"},"connect_timeout_seconds":{"default":5,"minimum":0.1,"maximum":300,"type":"number"}}};
+const schema18 = {"additionalProperties":false,"type":"object","required":["type","sql_alchemy_conn_env","fernet_key_env","pool_size","statement_timeout_seconds","connect_timeout_seconds"],"properties":{"type":{"const":"airflow_metastore","type":"string"},"name":{"pattern":"^[a-z0-9][a-z0-9_-]{0,62}$","description":"Unique name in the chain; defaults to the type.","type":"string"},"kinds":{"uniqueItems":true,"description":"The kinds this backend is asked for (default: all it supports); leave one out to turn it off.","type":"array","items":{"anyOf":[{"const":"connections","type":"string"},{"const":"variables","type":"string"},{"const":"config","type":"string"}]}},"connections_lookup_pattern":{"anyOf":[{"type":"string"},{"type":"null"}]},"variables_lookup_pattern":{"anyOf":[{"type":"string"},{"type":"null"}]},"config_lookup_pattern":{"anyOf":[{"type":"string"},{"type":"null"}]},"cache_ttl_seconds":{"minimum":0,"maximum":86400,"description":"Overrides cache.ttl_seconds for this backend's answers; 0 caches nothing from it.","type":"number"},"writable":{"description":"This backend may be the target of the write API (writes.target); types that cannot store are refused at startup.","type":"boolean"},"sql_alchemy_conn":{"minLength":1,"description":"Airflow's [database] sql_alchemy_conn: a postgresql:// URL (postgresql+psycopg2:// and other drivers accepted). Prefer sql_alchemy_conn_env when it holds a password.","type":"string"},"sql_alchemy_conn_env":{"minLength":1,"default":"AIRFLOW__DATABASE__SQL_ALCHEMY_CONN","description":"Environment variable holding the URL, when sql_alchemy_conn is not set.","type":"string"},"sql_alchemy_schema":{"minLength":1,"description":"Airflow's [database] sql_alchemy_schema: the schema holding the tables (default: the search path).","type":"string"},"fernet_key_file":{"minLength":1,"description":"File holding Airflow's [core] fernet_key (comma-separated keys for a rotation); re-read when it changes.","type":"string"},"fernet_key_env":{"minLength":1,"default":"AIRFLOW__CORE__FERNET_KEY","description":"Environment variable holding the key(s), when fernet_key_file is not set.","type":"string"},"pool_size":{"default":5,"minimum":1,"maximum":100,"type":"integer"},"statement_timeout_seconds":{"default":5,"minimum":0.1,"maximum":300,"type":"number"},"connect_timeout_seconds":{"default":5,"minimum":0.1,"maximum":300,"type":"number"}}};
 
 function validate17(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
@@ -11596,12 +11778,24 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.sql_alchemy_conn !== undefined){
-let data8 = data.sql_alchemy_conn;
+if(data.writable !== undefined){
 const _errs36 = errors;
-if(errors === _errs36){
-if(typeof data8 === "string"){
-if(func3(data8) < 1){
+if(typeof data.writable !== "boolean"){
+validate17.errors = [{instancePath:instancePath+"/writable",schemaPath:"#/properties/writable/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
+return false;
+}
+var valid0 = _errs36 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.sql_alchemy_conn !== undefined){
+let data9 = data.sql_alchemy_conn;
+const _errs38 = errors;
+if(errors === _errs38){
+if(typeof data9 === "string"){
+if(func3(data9) < 1){
 validate17.errors = [{instancePath:instancePath+"/sql_alchemy_conn",schemaPath:"#/properties/sql_alchemy_conn/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -11611,17 +11805,17 @@ validate17.errors = [{instancePath:instancePath+"/sql_alchemy_conn",schemaPath:"
 return false;
 }
 }
-var valid0 = _errs36 === errors;
+var valid0 = _errs38 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
-let data9 = data.sql_alchemy_conn_env;
-const _errs38 = errors;
-if(errors === _errs38){
-if(typeof data9 === "string"){
-if(func3(data9) < 1){
+let data10 = data.sql_alchemy_conn_env;
+const _errs40 = errors;
+if(errors === _errs40){
+if(typeof data10 === "string"){
+if(func3(data10) < 1){
 validate17.errors = [{instancePath:instancePath+"/sql_alchemy_conn_env",schemaPath:"#/properties/sql_alchemy_conn_env/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -11631,14 +11825,14 @@ validate17.errors = [{instancePath:instancePath+"/sql_alchemy_conn_env",schemaPa
 return false;
 }
 }
-var valid0 = _errs38 === errors;
+var valid0 = _errs40 === errors;
 if(valid0){
 if(data.sql_alchemy_schema !== undefined){
-let data10 = data.sql_alchemy_schema;
-const _errs40 = errors;
-if(errors === _errs40){
-if(typeof data10 === "string"){
-if(func3(data10) < 1){
+let data11 = data.sql_alchemy_schema;
+const _errs42 = errors;
+if(errors === _errs42){
+if(typeof data11 === "string"){
+if(func3(data11) < 1){
 validate17.errors = [{instancePath:instancePath+"/sql_alchemy_schema",schemaPath:"#/properties/sql_alchemy_schema/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -11648,18 +11842,18 @@ validate17.errors = [{instancePath:instancePath+"/sql_alchemy_schema",schemaPath
 return false;
 }
 }
-var valid0 = _errs40 === errors;
+var valid0 = _errs42 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
 if(data.fernet_key_file !== undefined){
-let data11 = data.fernet_key_file;
-const _errs42 = errors;
-if(errors === _errs42){
-if(typeof data11 === "string"){
-if(func3(data11) < 1){
+let data12 = data.fernet_key_file;
+const _errs44 = errors;
+if(errors === _errs44){
+if(typeof data12 === "string"){
+if(func3(data12) < 1){
 validate17.errors = [{instancePath:instancePath+"/fernet_key_file",schemaPath:"#/properties/fernet_key_file/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -11669,17 +11863,17 @@ validate17.errors = [{instancePath:instancePath+"/fernet_key_file",schemaPath:"#
 return false;
 }
 }
-var valid0 = _errs42 === errors;
+var valid0 = _errs44 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
-let data12 = data.fernet_key_env;
-const _errs44 = errors;
-if(errors === _errs44){
-if(typeof data12 === "string"){
-if(func3(data12) < 1){
+let data13 = data.fernet_key_env;
+const _errs46 = errors;
+if(errors === _errs46){
+if(typeof data13 === "string"){
+if(func3(data13) < 1){
 validate17.errors = [{instancePath:instancePath+"/fernet_key_env",schemaPath:"#/properties/fernet_key_env/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -11689,40 +11883,40 @@ validate17.errors = [{instancePath:instancePath+"/fernet_key_env",schemaPath:"#/
 return false;
 }
 }
-var valid0 = _errs44 === errors;
+var valid0 = _errs46 === errors;
 if(valid0){
-let data13 = data.pool_size;
-const _errs46 = errors;
-if(!(((typeof data13 == "number") && (!(data13 % 1) && !isNaN(data13))) && (isFinite(data13)))){
+let data14 = data.pool_size;
+const _errs48 = errors;
+if(!(((typeof data14 == "number") && (!(data14 % 1) && !isNaN(data14))) && (isFinite(data14)))){
 validate17.errors = [{instancePath:instancePath+"/pool_size",schemaPath:"#/properties/pool_size/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
-if(errors === _errs46){
-if((typeof data13 == "number") && (isFinite(data13))){
-if(data13 > 100 || isNaN(data13)){
+if(errors === _errs48){
+if((typeof data14 == "number") && (isFinite(data14))){
+if(data14 > 100 || isNaN(data14)){
 validate17.errors = [{instancePath:instancePath+"/pool_size",schemaPath:"#/properties/pool_size/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100},message:"must be <= 100"}];
 return false;
 }
 else {
-if(data13 < 1 || isNaN(data13)){
+if(data14 < 1 || isNaN(data14)){
 validate17.errors = [{instancePath:instancePath+"/pool_size",schemaPath:"#/properties/pool_size/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
 return false;
 }
 }
 }
 }
-var valid0 = _errs46 === errors;
+var valid0 = _errs48 === errors;
 if(valid0){
-let data14 = data.statement_timeout_seconds;
-const _errs48 = errors;
-if(errors === _errs48){
-if((typeof data14 == "number") && (isFinite(data14))){
-if(data14 > 300 || isNaN(data14)){
+let data15 = data.statement_timeout_seconds;
+const _errs50 = errors;
+if(errors === _errs50){
+if((typeof data15 == "number") && (isFinite(data15))){
+if(data15 > 300 || isNaN(data15)){
 validate17.errors = [{instancePath:instancePath+"/statement_timeout_seconds",schemaPath:"#/properties/statement_timeout_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 300},message:"must be <= 300"}];
 return false;
 }
 else {
-if(data14 < 0.1 || isNaN(data14)){
+if(data15 < 0.1 || isNaN(data15)){
 validate17.errors = [{instancePath:instancePath+"/statement_timeout_seconds",schemaPath:"#/properties/statement_timeout_seconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0.1},message:"must be >= 0.1"}];
 return false;
 }
@@ -11733,18 +11927,18 @@ validate17.errors = [{instancePath:instancePath+"/statement_timeout_seconds",sch
 return false;
 }
 }
-var valid0 = _errs48 === errors;
+var valid0 = _errs50 === errors;
 if(valid0){
-let data15 = data.connect_timeout_seconds;
-const _errs50 = errors;
-if(errors === _errs50){
-if((typeof data15 == "number") && (isFinite(data15))){
-if(data15 > 300 || isNaN(data15)){
+let data16 = data.connect_timeout_seconds;
+const _errs52 = errors;
+if(errors === _errs52){
+if((typeof data16 == "number") && (isFinite(data16))){
+if(data16 > 300 || isNaN(data16)){
 validate17.errors = [{instancePath:instancePath+"/connect_timeout_seconds",schemaPath:"#/properties/connect_timeout_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 300},message:"must be <= 300"}];
 return false;
 }
 else {
-if(data15 < 0.1 || isNaN(data15)){
+if(data16 < 0.1 || isNaN(data16)){
 validate17.errors = [{instancePath:instancePath+"/connect_timeout_seconds",schemaPath:"#/properties/connect_timeout_seconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0.1},message:"must be >= 0.1"}];
 return false;
 }
@@ -11755,7 +11949,8 @@ validate17.errors = [{instancePath:instancePath+"/connect_timeout_seconds",schem
 return false;
 }
 }
-var valid0 = _errs50 === errors;
+var valid0 = _errs52 === errors;
+}
 }
 }
 }
@@ -11779,6 +11974,619 @@ return false;
 }
 }
 validate17.errors = vErrors;
+return errors === 0;
+}
+
+export const backend_overlay = validate18;
+const schema19 = {"additionalProperties":false,"type":"object","required":["type","redis_url","key_env","key_prefix","max_ttl_seconds","default_ttl_seconds","timeout_seconds"],"properties":{"type":{"const":"overlay","type":"string"},"name":{"pattern":"^[a-z0-9][a-z0-9_-]{0,62}$","description":"Unique name in the chain; defaults to the type.","type":"string"},"kinds":{"uniqueItems":true,"description":"The kinds this backend is asked for (default: all it supports); leave one out to turn it off.","type":"array","items":{"anyOf":[{"const":"connections","type":"string"},{"const":"variables","type":"string"},{"const":"config","type":"string"}]}},"connections_lookup_pattern":{"anyOf":[{"type":"string"},{"type":"null"}]},"variables_lookup_pattern":{"anyOf":[{"type":"string"},{"type":"null"}]},"config_lookup_pattern":{"anyOf":[{"type":"string"},{"type":"null"}]},"cache_ttl_seconds":{"minimum":0,"maximum":86400,"description":"Overrides cache.ttl_seconds for this backend's answers; 0 caches nothing from it.","type":"number"},"writable":{"description":"This backend may be the target of the write API (writes.target); types that cannot store are refused at startup.","type":"boolean"},"redis_url":{"pattern":"^rediss?://","description":"The Redis every replica shares (it may be cache.redis_url).","type":"string"},"key_file":{"minLength":1,"description":"File holding the 32-byte AES-256-GCM key (base64) that entries are encrypted with at rest.","type":"string"},"key_env":{"minLength":1,"default":"SECRETS_GATEWAY_OVERLAY_KEY","description":"Environment variable holding the key, when key_file is not set.","type":"string"},"key_prefix":{"minLength":1,"maxLength":200,"default":"secrets-gateway:overlay:","description":"Prefix of the Redis keys.","type":"string"},"max_ttl_seconds":{"default":86400,"minimum":1,"maximum":31536000,"description":"Longest expiry a write may ask for (?ttl_seconds).","type":"integer"},"default_ttl_seconds":{"default":3600,"minimum":1,"maximum":31536000,"description":"Expiry of a write that names none (capped at max_ttl_seconds).","type":"integer"},"timeout_seconds":{"default":2,"exclusiveMinimum":0,"maximum":60,"description":"Budget for one Redis command.","type":"number"}}};
+
+function validate18(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+let vErrors = null;
+let errors = 0;
+if(errors === 0){
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.key_env === undefined){
+data.key_env = "SECRETS_GATEWAY_OVERLAY_KEY";
+}
+if(data.key_prefix === undefined){
+data.key_prefix = "secrets-gateway:overlay:";
+}
+if(data.max_ttl_seconds === undefined){
+data.max_ttl_seconds = 86400;
+}
+if(data.default_ttl_seconds === undefined){
+data.default_ttl_seconds = 3600;
+}
+if(data.timeout_seconds === undefined){
+data.timeout_seconds = 2;
+}
+let missing0;
+if((((((((data.type === undefined) && (missing0 = "type")) || ((data.redis_url === undefined) && (missing0 = "redis_url"))) || ((data.key_env === undefined) && (missing0 = "key_env"))) || ((data.key_prefix === undefined) && (missing0 = "key_prefix"))) || ((data.max_ttl_seconds === undefined) && (missing0 = "max_ttl_seconds"))) || ((data.default_ttl_seconds === undefined) && (missing0 = "default_ttl_seconds"))) || ((data.timeout_seconds === undefined) && (missing0 = "timeout_seconds"))){
+validate18.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+return false;
+}
+else {
+const _errs1 = errors;
+for(const key0 in data){
+if(!(func2.call(schema19.properties, key0))){
+validate18.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs1 === errors){
+if(data.type !== undefined){
+let data0 = data.type;
+const _errs2 = errors;
+if(typeof data0 !== "string"){
+validate18.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+if("overlay" !== data0){
+validate18.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "overlay"},message:"must be equal to constant"}];
+return false;
+}
+var valid0 = _errs2 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.name !== undefined){
+let data1 = data.name;
+const _errs4 = errors;
+if(errors === _errs4){
+if(typeof data1 === "string"){
+if(!pattern2.test(data1)){
+validate18.errors = [{instancePath:instancePath+"/name",schemaPath:"#/properties/name/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9][a-z0-9_-]{0,62}$"},message:"must match pattern \""+"^[a-z0-9][a-z0-9_-]{0,62}$"+"\""}];
+return false;
+}
+}
+else {
+validate18.errors = [{instancePath:instancePath+"/name",schemaPath:"#/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs4 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.kinds !== undefined){
+let data2 = data.kinds;
+const _errs6 = errors;
+if(errors === _errs6){
+if(Array.isArray(data2)){
+var valid1 = true;
+const len0 = data2.length;
+for(let i0=0; i0<len0; i0++){
+let data3 = data2[i0];
+const _errs8 = errors;
+const _errs9 = errors;
+let valid2 = false;
+const _errs10 = errors;
+if(typeof data3 !== "string"){
+const err0 = {instancePath:instancePath+"/kinds/" + i0,schemaPath:"#/properties/kinds/items/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if("connections" !== data3){
+const err1 = {instancePath:instancePath+"/kinds/" + i0,schemaPath:"#/properties/kinds/items/anyOf/0/const",keyword:"const",params:{allowedValue: "connections"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+var _valid0 = _errs10 === errors;
+valid2 = valid2 || _valid0;
+if(!valid2){
+const _errs12 = errors;
+if(typeof data3 !== "string"){
+const err2 = {instancePath:instancePath+"/kinds/" + i0,schemaPath:"#/properties/kinds/items/anyOf/1/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+if("variables" !== data3){
+const err3 = {instancePath:instancePath+"/kinds/" + i0,schemaPath:"#/properties/kinds/items/anyOf/1/const",keyword:"const",params:{allowedValue: "variables"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+var _valid0 = _errs12 === errors;
+valid2 = valid2 || _valid0;
+if(!valid2){
+const _errs14 = errors;
+if(typeof data3 !== "string"){
+const err4 = {instancePath:instancePath+"/kinds/" + i0,schemaPath:"#/properties/kinds/items/anyOf/2/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+if("config" !== data3){
+const err5 = {instancePath:instancePath+"/kinds/" + i0,schemaPath:"#/properties/kinds/items/anyOf/2/const",keyword:"const",params:{allowedValue: "config"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+var _valid0 = _errs14 === errors;
+valid2 = valid2 || _valid0;
+}
+}
+if(!valid2){
+const err6 = {instancePath:instancePath+"/kinds/" + i0,schemaPath:"#/properties/kinds/items/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+validate18.errors = vErrors;
+return false;
+}
+else {
+errors = _errs9;
+if(vErrors !== null){
+if(_errs9){
+vErrors.length = _errs9;
+}
+else {
+vErrors = null;
+}
+}
+}
+var valid1 = _errs8 === errors;
+if(!valid1){
+break;
+}
+}
+if(valid1){
+let i1 = data2.length;
+let j0;
+if(i1 > 1){
+outer0:
+for(;i1--;){
+for(j0 = i1; j0--;){
+if(func0(data2[i1], data2[j0])){
+validate18.errors = [{instancePath:instancePath+"/kinds",schemaPath:"#/properties/kinds/uniqueItems",keyword:"uniqueItems",params:{i: i1, j: j0},message:"must NOT have duplicate items (items ## "+j0+" and "+i1+" are identical)"}];
+return false;
+break outer0;
+}
+}
+}
+}
+}
+}
+else {
+validate18.errors = [{instancePath:instancePath+"/kinds",schemaPath:"#/properties/kinds/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+return false;
+}
+}
+var valid0 = _errs6 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.connections_lookup_pattern !== undefined){
+let data4 = data.connections_lookup_pattern;
+const _errs16 = errors;
+const _errs17 = errors;
+let valid4 = false;
+const _errs18 = errors;
+if(typeof data4 !== "string"){
+const err7 = {instancePath:instancePath+"/connections_lookup_pattern",schemaPath:"#/properties/connections_lookup_pattern/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+var _valid1 = _errs18 === errors;
+valid4 = valid4 || _valid1;
+if(!valid4){
+const _errs20 = errors;
+if(data4 !== null){
+const err8 = {instancePath:instancePath+"/connections_lookup_pattern",schemaPath:"#/properties/connections_lookup_pattern/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+var _valid1 = _errs20 === errors;
+valid4 = valid4 || _valid1;
+}
+if(!valid4){
+const err9 = {instancePath:instancePath+"/connections_lookup_pattern",schemaPath:"#/properties/connections_lookup_pattern/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+validate18.errors = vErrors;
+return false;
+}
+else {
+errors = _errs17;
+if(vErrors !== null){
+if(_errs17){
+vErrors.length = _errs17;
+}
+else {
+vErrors = null;
+}
+}
+}
+var valid0 = _errs16 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.variables_lookup_pattern !== undefined){
+let data5 = data.variables_lookup_pattern;
+const _errs22 = errors;
+const _errs23 = errors;
+let valid5 = false;
+const _errs24 = errors;
+if(typeof data5 !== "string"){
+const err10 = {instancePath:instancePath+"/variables_lookup_pattern",schemaPath:"#/properties/variables_lookup_pattern/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+var _valid2 = _errs24 === errors;
+valid5 = valid5 || _valid2;
+if(!valid5){
+const _errs26 = errors;
+if(data5 !== null){
+const err11 = {instancePath:instancePath+"/variables_lookup_pattern",schemaPath:"#/properties/variables_lookup_pattern/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+var _valid2 = _errs26 === errors;
+valid5 = valid5 || _valid2;
+}
+if(!valid5){
+const err12 = {instancePath:instancePath+"/variables_lookup_pattern",schemaPath:"#/properties/variables_lookup_pattern/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err12];
+}
+else {
+vErrors.push(err12);
+}
+errors++;
+validate18.errors = vErrors;
+return false;
+}
+else {
+errors = _errs23;
+if(vErrors !== null){
+if(_errs23){
+vErrors.length = _errs23;
+}
+else {
+vErrors = null;
+}
+}
+}
+var valid0 = _errs22 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.config_lookup_pattern !== undefined){
+let data6 = data.config_lookup_pattern;
+const _errs28 = errors;
+const _errs29 = errors;
+let valid6 = false;
+const _errs30 = errors;
+if(typeof data6 !== "string"){
+const err13 = {instancePath:instancePath+"/config_lookup_pattern",schemaPath:"#/properties/config_lookup_pattern/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err13];
+}
+else {
+vErrors.push(err13);
+}
+errors++;
+}
+var _valid3 = _errs30 === errors;
+valid6 = valid6 || _valid3;
+if(!valid6){
+const _errs32 = errors;
+if(data6 !== null){
+const err14 = {instancePath:instancePath+"/config_lookup_pattern",schemaPath:"#/properties/config_lookup_pattern/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(vErrors === null){
+vErrors = [err14];
+}
+else {
+vErrors.push(err14);
+}
+errors++;
+}
+var _valid3 = _errs32 === errors;
+valid6 = valid6 || _valid3;
+}
+if(!valid6){
+const err15 = {instancePath:instancePath+"/config_lookup_pattern",schemaPath:"#/properties/config_lookup_pattern/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err15];
+}
+else {
+vErrors.push(err15);
+}
+errors++;
+validate18.errors = vErrors;
+return false;
+}
+else {
+errors = _errs29;
+if(vErrors !== null){
+if(_errs29){
+vErrors.length = _errs29;
+}
+else {
+vErrors = null;
+}
+}
+}
+var valid0 = _errs28 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.cache_ttl_seconds !== undefined){
+let data7 = data.cache_ttl_seconds;
+const _errs34 = errors;
+if(errors === _errs34){
+if((typeof data7 == "number") && (isFinite(data7))){
+if(data7 > 86400 || isNaN(data7)){
+validate18.errors = [{instancePath:instancePath+"/cache_ttl_seconds",schemaPath:"#/properties/cache_ttl_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 86400},message:"must be <= 86400"}];
+return false;
+}
+else {
+if(data7 < 0 || isNaN(data7)){
+validate18.errors = [{instancePath:instancePath+"/cache_ttl_seconds",schemaPath:"#/properties/cache_ttl_seconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+}
+else {
+validate18.errors = [{instancePath:instancePath+"/cache_ttl_seconds",schemaPath:"#/properties/cache_ttl_seconds/type",keyword:"type",params:{type: "number"},message:"must be number"}];
+return false;
+}
+}
+var valid0 = _errs34 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.writable !== undefined){
+const _errs36 = errors;
+if(typeof data.writable !== "boolean"){
+validate18.errors = [{instancePath:instancePath+"/writable",schemaPath:"#/properties/writable/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
+return false;
+}
+var valid0 = _errs36 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.redis_url !== undefined){
+let data9 = data.redis_url;
+const _errs38 = errors;
+if(errors === _errs38){
+if(typeof data9 === "string"){
+if(!pattern0.test(data9)){
+validate18.errors = [{instancePath:instancePath+"/redis_url",schemaPath:"#/properties/redis_url/pattern",keyword:"pattern",params:{pattern: "^rediss?://"},message:"must match pattern \""+"^rediss?://"+"\""}];
+return false;
+}
+}
+else {
+validate18.errors = [{instancePath:instancePath+"/redis_url",schemaPath:"#/properties/redis_url/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs38 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.key_file !== undefined){
+let data10 = data.key_file;
+const _errs40 = errors;
+if(errors === _errs40){
+if(typeof data10 === "string"){
+if(func3(data10) < 1){
+validate18.errors = [{instancePath:instancePath+"/key_file",schemaPath:"#/properties/key_file/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+}
+else {
+validate18.errors = [{instancePath:instancePath+"/key_file",schemaPath:"#/properties/key_file/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs40 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+let data11 = data.key_env;
+const _errs42 = errors;
+if(errors === _errs42){
+if(typeof data11 === "string"){
+if(func3(data11) < 1){
+validate18.errors = [{instancePath:instancePath+"/key_env",schemaPath:"#/properties/key_env/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+}
+else {
+validate18.errors = [{instancePath:instancePath+"/key_env",schemaPath:"#/properties/key_env/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs42 === errors;
+if(valid0){
+let data12 = data.key_prefix;
+const _errs44 = errors;
+if(errors === _errs44){
+if(typeof data12 === "string"){
+if(func3(data12) > 200){
+validate18.errors = [{instancePath:instancePath+"/key_prefix",schemaPath:"#/properties/key_prefix/maxLength",keyword:"maxLength",params:{limit: 200},message:"must NOT have more than 200 characters"}];
+return false;
+}
+else {
+if(func3(data12) < 1){
+validate18.errors = [{instancePath:instancePath+"/key_prefix",schemaPath:"#/properties/key_prefix/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+}
+}
+else {
+validate18.errors = [{instancePath:instancePath+"/key_prefix",schemaPath:"#/properties/key_prefix/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs44 === errors;
+if(valid0){
+let data13 = data.max_ttl_seconds;
+const _errs46 = errors;
+if(!(((typeof data13 == "number") && (!(data13 % 1) && !isNaN(data13))) && (isFinite(data13)))){
+validate18.errors = [{instancePath:instancePath+"/max_ttl_seconds",schemaPath:"#/properties/max_ttl_seconds/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs46){
+if((typeof data13 == "number") && (isFinite(data13))){
+if(data13 > 31536000 || isNaN(data13)){
+validate18.errors = [{instancePath:instancePath+"/max_ttl_seconds",schemaPath:"#/properties/max_ttl_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 31536000},message:"must be <= 31536000"}];
+return false;
+}
+else {
+if(data13 < 1 || isNaN(data13)){
+validate18.errors = [{instancePath:instancePath+"/max_ttl_seconds",schemaPath:"#/properties/max_ttl_seconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
+return false;
+}
+}
+}
+}
+var valid0 = _errs46 === errors;
+if(valid0){
+let data14 = data.default_ttl_seconds;
+const _errs48 = errors;
+if(!(((typeof data14 == "number") && (!(data14 % 1) && !isNaN(data14))) && (isFinite(data14)))){
+validate18.errors = [{instancePath:instancePath+"/default_ttl_seconds",schemaPath:"#/properties/default_ttl_seconds/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs48){
+if((typeof data14 == "number") && (isFinite(data14))){
+if(data14 > 31536000 || isNaN(data14)){
+validate18.errors = [{instancePath:instancePath+"/default_ttl_seconds",schemaPath:"#/properties/default_ttl_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 31536000},message:"must be <= 31536000"}];
+return false;
+}
+else {
+if(data14 < 1 || isNaN(data14)){
+validate18.errors = [{instancePath:instancePath+"/default_ttl_seconds",schemaPath:"#/properties/default_ttl_seconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
+return false;
+}
+}
+}
+}
+var valid0 = _errs48 === errors;
+if(valid0){
+let data15 = data.timeout_seconds;
+const _errs50 = errors;
+if(errors === _errs50){
+if((typeof data15 == "number") && (isFinite(data15))){
+if(data15 > 60 || isNaN(data15)){
+validate18.errors = [{instancePath:instancePath+"/timeout_seconds",schemaPath:"#/properties/timeout_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 60},message:"must be <= 60"}];
+return false;
+}
+else {
+if(data15 <= 0 || isNaN(data15)){
+validate18.errors = [{instancePath:instancePath+"/timeout_seconds",schemaPath:"#/properties/timeout_seconds/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0"}];
+return false;
+}
+}
+}
+else {
+validate18.errors = [{instancePath:instancePath+"/timeout_seconds",schemaPath:"#/properties/timeout_seconds/type",keyword:"type",params:{type: "number"},message:"must be number"}];
+return false;
+}
+}
+var valid0 = _errs50 === errors;
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+else {
+validate18.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+validate18.errors = vErrors;
 return errors === 0;
 }
 

@@ -29,8 +29,10 @@ interface WildcardParams {
   '*': string;
 }
 
-function secretHeaders(reply: FastifyReply, source: string): void {
-  reply.header('cache-control', 'no-store').header('x-secret-source', source);
+function secretHeaders(reply: FastifyReply, found: Resolved<unknown>): void {
+  reply.header('cache-control', 'no-store').header('x-secret-source', found.source);
+  // An ephemeral override (the overlay backend) says when it vanishes.
+  if (found.expires) reply.header('x-secret-expires', found.expires);
 }
 
 /** Age, X-Cache and X-Secret-Version: how fresh the answer is (on a 404 too: not-found answers are cached). */
@@ -90,7 +92,7 @@ function answerSecret<T>(
   const respond = (answer: Answer<T>): unknown => {
     freshnessHeaders(reply, answer.cache);
     const found = foundOrThrow(request, kind, id, answer);
-    secretHeaders(reply, found.source);
+    secretHeaders(reply, found);
     return send(found);
   };
   const hit = resolver.fresh<T>(kind, id, freshness);
@@ -192,7 +194,7 @@ export function registerSecretRoutes(app: FastifyInstance, resolver: SecretResol
     },
   );
   // POST on this wildcard is POST /v1/connections/{conn_id}/test (routes/connections-test.ts), which answers 405 itself otherwise.
-  guardMethods(app, '/v1/connections/*', ['GET'], ['POST']);
+  guardMethods(app, '/v1/connections/*', ['GET', 'PUT', 'DELETE'], ['POST']);
 
   for (const [prefix, kind, lookup, schema, permission] of [
     ['/v1/variables/*', 'variable', getVariable, 'Variable', permissions.readVariable],
@@ -202,7 +204,8 @@ export function registerSecretRoutes(app: FastifyInstance, resolver: SecretResol
       const key = request.params['*'];
       return answerSecret(resolver, request, reply, kind, key, lookup, (found) => ({ key, value: found.value }));
     });
-    guardMethods(app, prefix, ['GET']);
+    // PUT and DELETE on variables are the write API (routes/writes.ts).
+    guardMethods(app, prefix, kind === 'variable' ? ['GET', 'PUT', 'DELETE'] : ['GET']);
   }
 
   app.post<{ Body: LookupBody }>(

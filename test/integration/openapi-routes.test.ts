@@ -24,9 +24,12 @@ describe('openapi.yaml and the routes', () => {
       if (isDocsAsset(r.url) || r.method === 'HEAD' || r.method === 'OPTIONS') continue;
       // A wildcard route may stand for several spec paths (`{conn_id}` and `{conn_id}/test`): the one with this method.
       const method = r.method.toLowerCase();
+      // Routes on the same wildcard and method (GET {conn_id} and GET {conn_id}/resolution) differ by their permission's suffix.
+      const suffix = r.permission && 'suffix' in r.permission ? (r.permission.suffix ?? '') : '';
       const candidates = r.url.endsWith('/*')
         ? Object.keys(openApiDocument().paths).filter((p) => p.startsWith(r.url.slice(0, -1)) && method in openApiDocument().paths[p]!)
         : [];
+      if (candidates.length > 1) candidates.splice(0, candidates.length, ...candidates.filter((p) => (suffix ? p.endsWith(suffix) : /^[^/]*\/[^/]*\/[^/]*\/\{[^}]+\}$/.test(p))));
       const path = candidates.length === 1 ? candidates[0]! : (specPathFor(r.url) ?? r.url);
       byPath.set(path, byPath.get(path) ?? new Set());
       byPath.get(path)!.add(r.method.toLowerCase());
