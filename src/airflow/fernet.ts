@@ -3,11 +3,12 @@
 // with MultiFernet, which tries each key in turn (the first one encrypts, so a
 // rotation puts the new key first). Spec: https://github.com/fernet/spec
 // (cryptography's fernet.py is the reference). Airflow passes ttl=None, so the
-// token timestamp is not checked. Only decryption: the gateway never writes.
+// token timestamp is not checked. Encryption (the write API's metastore writes) uses the first
+// key, as MultiFernet.encrypt does.
 //
 // Written on Node's crypto rather than taken from npm: the `fernet` package is
 // built on crypto-js 3.1 (discontinued), and the format is small and exact.
-import { createDecipheriv, createHmac, timingSafeEqual } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 
 /** A key or token that is not valid. The message never contains key material or plaintext. */
 export class FernetError extends Error {
@@ -66,6 +67,18 @@ export class MultiFernet {
 
   get keyCount(): number {
     return this.keys.length;
+  }
+
+  /** A Fernet token of UTF-8 text under the first (current) key (Airflow: `fernet.encrypt(value.encode()).decode()`). */
+  encrypt(text: string): string {
+    const key = this.keys[0]!;
+    const header = Buffer.alloc(9);
+    header[0] = VERSION;
+    header.writeBigUInt64BE(BigInt(Math.floor(Date.now() / 1000)), 1);
+    const iv = randomBytes(16);
+    const cipher = createCipheriv('aes-128-cbc', key.encryptionKey, iv);
+    const body = Buffer.concat([header, iv, cipher.update(text, 'utf8'), cipher.final()]);
+    return Buffer.concat([body, createHmac('sha256', key.signingKey).update(body).digest()]).toString('base64url').padEnd(Math.ceil((body.length + HMAC_LEN) / 3) * 4, '=');
   }
 
   /** The plaintext as UTF-8 text (Airflow: `fernet.decrypt(...).decode()`); throws FernetError. */

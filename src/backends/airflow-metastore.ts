@@ -14,10 +14,11 @@ import path from 'node:path';
 import type { Pool, QueryResultRow } from 'pg';
 import type { Logger } from 'pino';
 import type { Connection } from '../airflow/connection.ts';
+import type { PoolClient } from 'pg';
 import { FernetError, MultiFernet } from '../airflow/fernet.ts';
 import { ConfigError } from '../config/errors.ts';
 import type { BackendFactory } from './registry-types.ts';
-import { BackendError, type BackendStatus, type Found, type SecretKind, type SecretsBackend } from './types.ts';
+import { BackendError, type BackendStatus, type Current, type Found, type SecretKind, type SecretsBackend, type WriteValue } from './types.ts';
 
 const POSTGRES_URL = /^postgres(?:ql)?(?:\+[A-Za-z0-9_]+)?:\/\//;
 
@@ -289,6 +290,123 @@ export class AirflowMetastoreBackend implements SecretsBackend {
 
   async getConfig(): Promise<null> {
     return null;
+  }
+
+  // The write API (writable: true): rows written as Airflow writes them, password, extra and a
+  // variable's value Fernet-encrypted under the current (first) key with is_encrypted set, or stored
+  // plain with it unset when no key is configured (Airflow's FernetFieldsMixin). Each write is one
+  // READ WRITE transaction (the pool's sessions default to read-only) that locks the row and checks
+  // it is still the one current() read, so a change in between fails with precondition_failed.
+
+  async current(kind: 'connection' | 'variable', id: string): Promise<Current | null> {
+    const t = await this.resolveTables();
+    const rows = await this.query<Record<string, unknown>>(this.rowQuery(t, kind, false), [id]);
+    return rows[0] ? this.currentOf(kind, id, rows[0]) : null;
+  }
+
+  async put(kind: 'connection' | 'variable', id: string, value: WriteValue, options: { cas: unknown }): Promise<void> {
+    await this.transaction(kind, id, options.cas, async (client, t, existing) => {
+      if (value.kind === 'variable') {
+        const [val, encrypted] = this.encrypt(value.value);
+        if (existing) await client.query(`UPDATE ${t.variable} SET val = $2, is_encrypted = $3 WHERE id = $1`, [existing.id, val, encrypted]);
+        else await client.query(`INSERT INTO ${t.variable} (key, val, is_encrypted) VALUES ($1, $2, $3)`, [id, val, encrypted]);
+        return;
+      }
+      const c = value.connection;
+      const [password, isEncrypted] = this.encrypt(c.password);
+      const [extra, isExtraEncrypted] = this.encrypt(c.extra);
+      const fields = [c.conn_type, c.description, c.host, c.schema, c.login, password, c.port, extra, isEncrypted, isExtraEncrypted];
+      if (existing) {
+        await client.query(
+          `UPDATE ${t.connection} SET conn_type = $2, description = $3, host = $4, schema = $5, login = $6, password = $7, port = $8, extra = $9, is_encrypted = $10, is_extra_encrypted = $11 WHERE id = $1`,
+          [existing.id, ...fields],
+        );
+      } else {
+        await client.query(
+          `INSERT INTO ${t.connection} (conn_id, conn_type, description, host, schema, login, password, port, extra, is_encrypted, is_extra_encrypted) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+          [id, ...fields],
+        );
+      }
+    });
+  }
+
+  async delete(kind: 'connection' | 'variable', id: string, options: { cas: unknown }): Promise<boolean> {
+    let deleted = false;
+    await this.transaction(kind, id, options.cas ?? undefined, async (client, t, existing) => {
+      if (!existing) return;
+      await client.query(`DELETE FROM ${kind === 'connection' ? t.connection : t.variable} WHERE id = $1`, [existing.id]);
+      deleted = true;
+    });
+    return deleted;
+  }
+
+  private rowQuery(t: Tables, kind: 'connection' | 'variable', lock: boolean): string {
+    const team = t.teamFilter[kind] ? ' AND team_name IS NULL' : '';
+    const sql =
+      kind === 'connection'
+        ? `SELECT id, conn_type, description, host, schema, login, password, port, extra, is_encrypted, is_extra_encrypted FROM ${t.connection} WHERE conn_id = $1${team}`
+        : `SELECT id, val, is_encrypted FROM ${t.variable} WHERE key = $1${team}`;
+    return `${sql} ORDER BY id LIMIT 1${lock ? ' FOR UPDATE' : ''}`;
+  }
+
+  /** The value as the reader reads it, and the row as stored (ciphertexts, not values) as its check-and-set token. */
+  private currentOf(kind: 'connection' | 'variable', id: string, row: Record<string, unknown>): Current {
+    const cas = JSON.stringify(row);
+    if (kind === 'variable') return { value: this.decrypt(row.val as string | null, row.is_encrypted === true, 'variable value'), cas };
+    const r = row as unknown as ConnectionRow;
+    const value: Connection = {
+      conn_id: id,
+      conn_type: r.conn_type,
+      description: r.description,
+      host: r.host,
+      login: r.login,
+      password: this.decrypt(r.password, r.is_encrypted === true, 'connection password'),
+      schema: r.schema,
+      port: r.port,
+      extra: this.decrypt(r.extra, r.is_extra_encrypted === true, 'connection extra'),
+    };
+    return { value, cas };
+  }
+
+  /** One READ WRITE transaction with the row locked; `cas` null: it must not exist, undefined: no check. */
+  private async transaction(
+    kind: 'connection' | 'variable',
+    id: string,
+    cas: unknown,
+    change: (client: PoolClient, t: Tables, existing: { id: number } | null) => Promise<void>,
+  ): Promise<void> {
+    const t = await this.resolveTables();
+    if (!this.pool) throw new BackendError('database_unavailable', `${this.name}: init() has not run`);
+    let client: PoolClient;
+    try {
+      client = await this.pool.connect();
+    } catch (e) {
+      throw new BackendError('database_unavailable', `${this.name}: no database connection (${String((e as { code?: unknown }).code ?? 'error')})`);
+    }
+    try {
+      await client.query('BEGIN READ WRITE');
+      const row = (await client.query<Record<string, unknown>>(this.rowQuery(t, kind, true), [id])).rows[0];
+      const unchanged = cas === undefined || (cas === null ? !row : row !== undefined && JSON.stringify(row) === cas);
+      if (!unchanged) throw new BackendError('precondition_failed', `${this.name}: the row changed during the write`);
+      await change(client, t, row ? { id: Number(row.id) } : null);
+      await client.query('COMMIT');
+    } catch (e) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      if (e instanceof BackendError) throw e;
+      const code = String((e as { code?: unknown }).code ?? 'error');
+      // A unique violation: the id was created by someone else in between.
+      if (code === '23505') throw new BackendError('precondition_failed', `${this.name}: the id was created during the write`);
+      throw new BackendError('database_unavailable', `${this.name}: the metadata database write failed (${code})`);
+    } finally {
+      client.release();
+    }
+  }
+
+  /** FernetFieldsMixin: a truthy value is encrypted when a key is configured. */
+  private encrypt(value: string | null): [string | null, boolean] {
+    const keys = this.fernet.current();
+    if (!value || !keys) return [value, false];
+    return [keys.encrypt(value), true];
   }
 
   async close(): Promise<void> {

@@ -8,13 +8,13 @@
 // at startup, which a gateway without an AWS backend should not pay.
 import type { SecretsManagerClient, SecretsManagerClientConfig } from '@aws-sdk/client-secrets-manager';
 type AwsSdk = typeof import('@aws-sdk/client-secrets-manager');
-import { deserializeConnection, type Connection } from '../airflow/connection.ts';
+import { connectionToUri, deserializeConnection, type Connection } from '../airflow/connection.ts';
 import { pyJsonLoads, pythonJsonDumps, type PyValue } from '../airflow/python-json.ts';
 import { pyStrip } from '../airflow/python-text.ts';
 import { parseFailure } from './parse-failure.ts';
 import type { BackendContext, BackendFactory } from './registry-types.ts';
 import { BackendGuard, networkError, resilienceFrom } from './resilience.ts';
-import { BackendError, type BackendStatus, type Found, type SecretKind, type SecretsBackend } from './types.ts';
+import { BackendError, type BackendStatus, type Current, type Found, type SecretKind, type SecretsBackend, type WriteValue } from './types.ts';
 
 /** _standardize_secret_keys: each connection field and the secret keys accepted for it, in Airflow's order. */
 export const FIELD_ALIASES: ReadonlyArray<readonly [string, readonly string[]]> = [
@@ -51,10 +51,12 @@ export class SecretsManagerBackend implements SecretsBackend {
   private readonly sep: string;
   private readonly aliases: ReadonlyArray<readonly [string, readonly string[]]>;
   private readonly guard: BackendGuard;
+  private readonly writeFormat: 'json' | 'uri';
 
   constructor(name: string, options: Record<string, any>, ctx: BackendContext) {
     this.name = name;
     this.sep = options.sep;
+    this.writeFormat = options.connections_write_format ?? 'json';
     this.prefixes = {
       connection: normalisePrefix(options.connections_prefix, this.sep),
       variable: normalisePrefix(options.variables_prefix, this.sep),
@@ -124,6 +126,56 @@ export class SecretsManagerBackend implements SecretsBackend {
 
   async close(): Promise<void> {
     this.client?.destroy();
+  }
+
+  // The write API (writable: true): CreateSecret for a new id, PutSecretValue for a new version of an
+  // existing one, under Airflow's naming; a connection as JSON (the fields the reader keeps) or as
+  // Airflow's URI (connections_write_format). Secrets Manager has no check-and-set: the version is
+  // compared with AWSCURRENT just before PutSecretValue, and a create fails if the name was taken.
+
+  async current(kind: 'connection' | 'variable', id: string): Promise<Current | null> {
+    const found = kind === 'connection' ? await this.getConnection(id) : await this.getVariable(id);
+    return found ? { value: found.value, cas: found.version ?? null } : null;
+  }
+
+  async put(kind: 'connection' | 'variable', id: string, value: WriteValue, options: { cas: unknown }): Promise<void> {
+    const secretId = this.secretId(kind, id);
+    if (secretId === null) throw new BackendError('not_writable', `${this.name}: this kind is turned off here`);
+    const text = value.kind === 'variable' ? value.value : this.connectionText(value.connection);
+    const send = <T>(command: (signal: AbortSignal) => Promise<T>) =>
+      this.guard.run(async (signal) => {
+        try {
+          return await command(signal);
+        } catch (err) {
+          if ((err as Error)?.name === 'ResourceExistsException') throw new BackendError('precondition_failed', `${this.name}: the secret was created meanwhile`);
+          throw this.toBackendError(err, signal);
+        }
+      });
+    if (options.cas === null) {
+      await send((abortSignal) => this.client.send(new this.sdk.CreateSecretCommand({ Name: secretId, SecretString: text }), { abortSignal }));
+      return;
+    }
+    if ((await this.getVersion(kind, id)) !== options.cas) throw new BackendError('precondition_failed', `${this.name}: the secret changed during the write`);
+    await send((abortSignal) => this.client.send(new this.sdk.PutSecretValueCommand({ SecretId: secretId, SecretString: text }), { abortSignal }));
+  }
+
+  async delete(kind: 'connection' | 'variable', id: string, options: { cas: unknown }): Promise<boolean> {
+    const secretId = this.secretId(kind, id);
+    if (secretId === null) return false;
+    if (typeof options.cas === 'string' && (await this.getVersion(kind, id)) !== options.cas) throw new BackendError('precondition_failed', `${this.name}: the secret changed during the delete`);
+    // At once, without the recovery window: the id can be created again right away, as an Airflow user expects.
+    const res = await this.call((abortSignal) => this.client.send(new this.sdk.DeleteSecretCommand({ SecretId: secretId, ForceDeleteWithoutRecovery: true }), { abortSignal }));
+    return res !== null;
+  }
+
+  /** What the reader reads back equal: the description is not among the fields Airflow's reader keeps. */
+  private connectionText(conn: Connection): string {
+    if (conn.description !== null) throw new BackendError('not_representable', `${this.name}: Airflow's Secrets Manager backend does not read a connection's description`);
+    if (this.writeFormat === 'uri') return connectionToUri(conn);
+    const fields: Record<string, unknown> = {};
+    for (const key of ['conn_type', 'host', 'login', 'password', 'schema', 'port'] as const) if (conn[key] !== null) fields[key] = conn[key];
+    if (conn.extra !== null && conn.extra !== '') fields.extra = pyJsonLoads(conn.extra);
+    return pythonJsonDumps(fields);
   }
 
   private secretId(kind: SecretKind, id: string): string | null {

@@ -11,12 +11,12 @@ import path from 'node:path';
 // The client library is loaded by init(), only when this backend is configured: google-gax, gRPC and
 // protobufjs cost ~200 ms and ~40 MB at startup, which a gateway without a GCP backend should not pay.
 import type { SecretManagerServiceClient } from '@google-cloud/secret-manager';
-import { deserializeConnection, type Connection } from '../airflow/connection.ts';
+import { connectionToJson, deserializeConnection, type Connection } from '../airflow/connection.ts';
 import { ConfigError } from '../config/errors.ts';
 import { parseFailure } from './parse-failure.ts';
 import type { BackendContext, BackendFactory } from './registry-types.ts';
 import { BackendGuard, networkError, resilienceFrom } from './resilience.ts';
-import { BackendError, type BackendStatus, type Found, type SecretKind, type SecretsBackend } from './types.ts';
+import { BackendError, type BackendStatus, type Current, type Found, type SecretKind, type SecretsBackend, type WriteValue } from './types.ts';
 
 
 /** _SecretManagerClient.is_valid_secret_name. */
@@ -160,6 +160,60 @@ export class CloudSecretManagerBackend implements SecretsBackend {
       throw new BackendError('invalid_value', `${this.name}: a stored payload is not UTF-8`);
     }
     return { value, version: latest.identity };
+  }
+
+  // The write API (writable: true): CreateSecret (automatic replication) for a new id, then
+  // AddSecretVersion, which `latest` then names; a connection as Airflow's connection JSON, which
+  // deserialize_connection reads. Secret Manager has no check-and-set on versions: the version is
+  // compared with `latest` just before AddSecretVersion, and a create fails if the name was taken.
+
+  async current(kind: 'connection' | 'variable', id: string): Promise<Current | null> {
+    const found = kind === 'connection' ? await this.getConnection(id) : await this.getVariable(id);
+    return found ? { value: found.value, cas: found.version ?? null } : null;
+  }
+
+  async put(kind: 'connection' | 'variable', id: string, value: WriteValue, options: { cas: unknown }): Promise<void> {
+    const secret = this.secretName(kind, id);
+    const data = Buffer.from(value.kind === 'variable' ? value.value : connectionToJson(value.connection), 'utf8');
+    if (options.cas === null) {
+      const [parent, secretId] = [`projects/${this.projectId}`, secret.slice(secret.lastIndexOf('/') + 1)];
+      const created = await this.write((timeout) => this.client.createSecret({ parent, secretId, secret: { replication: { automatic: {} } } }, { timeout, retry: null }), true);
+      if (created === 'exists') {
+        // A secret without an enabled version reads as not found: it may take its first (next) version.
+        if ((await this.getVersion(kind, id)) !== null) throw new BackendError('precondition_failed', `${this.name}: the secret was created meanwhile`);
+      }
+    } else if ((await this.getVersion(kind, id)) !== options.cas) {
+      throw new BackendError('precondition_failed', `${this.name}: the secret changed during the write`);
+    }
+    await this.write((timeout) => this.client.addSecretVersion({ parent: secret, payload: { data } }, { timeout, retry: null }), false);
+  }
+
+  async delete(kind: 'connection' | 'variable', id: string, options: { cas: unknown }): Promise<boolean> {
+    const name = this.secretName(kind, id);
+    if (typeof options.cas === 'string' && (await this.getVersion(kind, id)) !== options.cas) throw new BackendError('precondition_failed', `${this.name}: the secret changed during the delete`);
+    const res = await this.call((timeout) => this.client.deleteSecret({ name }, { timeout, retry: null }).then(() => true));
+    return res === true;
+  }
+
+  private secretName(kind: SecretKind, id: string): string {
+    const prefix = this.prefixes[kind];
+    const secretId = `${prefix}${this.sep}${id}`;
+    if (prefix === null || !SECRET_ID_PATTERN.test(secretId)) throw new BackendError('not_writable', `${this.name}: this id cannot name a Secret Manager secret`);
+    if (this.initError) throw this.initError;
+    return `projects/${this.projectId}/secrets/${secretId}`;
+  }
+
+  /** A write RPC under the guard; with `mayExist`, ALREADY_EXISTS is an answer ('exists'). */
+  private write<T>(rpc: (timeoutMs: number) => Promise<T>, mayExist: boolean): Promise<T | 'exists'> {
+    return this.guard.run(async (signal) => {
+      try {
+        return await rpc(this.callTimeoutMs);
+      } catch (err) {
+        const code = (err as { code?: unknown })?.code;
+        if (mayExist && code === 6) return 'exists' as const; // ALREADY_EXISTS
+        throw this.toBackendError(err, code, signal);
+      }
+    });
   }
 
   /** One RPC under the guard. NotFound and InvalidArgument are "not here" (Airflow returns None). */

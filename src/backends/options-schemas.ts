@@ -87,6 +87,10 @@ const awsSecretsManager = backendSchema({
   aws_session_token: optionalStringOrNull(),
   // Removed from Airflow (it now detects JSON itself); accepted so old kwargs still load, and ignored.
   full_url_mode: Type.Optional(Type.Union([Type.Boolean(), Type.Null()])),
+  connections_write_format: Type.Union([Type.Literal('json'), Type.Literal('uri')], {
+    default: 'json',
+    description: 'Gateway addition (writable: true): how the write API stores a connection, as JSON fields or as an Airflow URI; the reader reads both.',
+  }),
   ...resilienceOptions,
 });
 

@@ -8672,7 +8672,7 @@ return errors === 0;
 }
 
 export const backend_aws_secrets_manager = validate15;
-const schema16 = {"additionalProperties":false,"type":"object","required":["type","connections_prefix","variables_prefix","config_prefix","sep","timeout_seconds","max_retries","circuit_breaker_failures","circuit_breaker_reset_seconds"],"properties":{"type":{"const":"aws_secrets_manager","type":"string"},"name":{"pattern":"^[a-z0-9][a-z0-9_-]{0,62}$","description":"Unique name in the chain; defaults to the type.","type":"string"},"kinds":{"uniqueItems":true,"description":"The kinds this backend is asked for (default: all it supports); leave one out to turn it off.","type":"array","items":{"anyOf":[{"const":"connections","type":"string"},{"const":"variables","type":"string"},{"const":"config","type":"string"}]}},"connections_lookup_pattern":{"anyOf":[{"type":"string"},{"type":"null"}]},"variables_lookup_pattern":{"anyOf":[{"type":"string"},{"type":"null"}]},"config_lookup_pattern":{"anyOf":[{"type":"string"},{"type":"null"}]},"cache_ttl_seconds":{"minimum":0,"maximum":86400,"description":"Overrides cache.ttl_seconds for this backend's answers; 0 caches nothing from it.","type":"number"},"writable":{"description":"This backend may be the target of the write API (writes.target); types that cannot store are refused at startup.","type":"boolean"},"connections_prefix":{"default":"airflow/connections","anyOf":[{"type":"string"},{"type":"null"}]},"variables_prefix":{"default":"airflow/variables","anyOf":[{"type":"string"},{"type":"null"}]},"config_prefix":{"default":"airflow/config","anyOf":[{"type":"string"},{"type":"null"}]},"sep":{"default":"/","type":"string"},"extra_conn_words":{"anyOf":[{"type":"object","required":["login","password","host","port","schema","conn_type","extra","user"],"properties":{"login":{"type":"array","items":{"type":"string"}},"password":{"type":"array","items":{"type":"string"}},"host":{"type":"array","items":{"type":"string"}},"port":{"type":"array","items":{"type":"string"}},"schema":{"type":"array","items":{"type":"string"}},"conn_type":{"type":"array","items":{"type":"string"}},"extra":{"type":"array","items":{"type":"string"}},"user":{"type":"array","items":{"type":"string"}}}},{"type":"null"}]},"region_name":{"anyOf":[{"type":"string"},{"type":"null"}]},"endpoint_url":{"anyOf":[{"type":"string"},{"type":"null"}]},"profile_name":{"anyOf":[{"type":"string"},{"type":"null"}]},"aws_access_key_id":{"anyOf":[{"type":"string"},{"type":"null"}]},"aws_secret_access_key":{"anyOf":[{"type":"string"},{"type":"null"}]},"aws_session_token":{"anyOf":[{"type":"string"},{"type":"null"}]},"full_url_mode":{"anyOf":[{"type":"boolean"},{"type":"null"}]},"timeout_seconds":{"default":5,"exclusiveMinimum":0,"maximum":300,"description":"Budget for one lookup, retries included.","type":"number"},"max_retries":{"default":2,"minimum":0,"maximum":10,"description":"Retries of a transient failure, with jittered exponential backoff.","type":"integer"},"circuit_breaker_failures":{"default":5,"minimum":1,"maximum":1000,"description":"Consecutive failed lookups that open the circuit.","type":"integer"},"circuit_breaker_reset_seconds":{"default":10,"minimum":0.05,"maximum":3600,"description":"How long the circuit stays open before one probe.","type":"number"}}};
+const schema16 = {"additionalProperties":false,"type":"object","required":["type","connections_prefix","variables_prefix","config_prefix","sep","connections_write_format","timeout_seconds","max_retries","circuit_breaker_failures","circuit_breaker_reset_seconds"],"properties":{"type":{"const":"aws_secrets_manager","type":"string"},"name":{"pattern":"^[a-z0-9][a-z0-9_-]{0,62}$","description":"Unique name in the chain; defaults to the type.","type":"string"},"kinds":{"uniqueItems":true,"description":"The kinds this backend is asked for (default: all it supports); leave one out to turn it off.","type":"array","items":{"anyOf":[{"const":"connections","type":"string"},{"const":"variables","type":"string"},{"const":"config","type":"string"}]}},"connections_lookup_pattern":{"anyOf":[{"type":"string"},{"type":"null"}]},"variables_lookup_pattern":{"anyOf":[{"type":"string"},{"type":"null"}]},"config_lookup_pattern":{"anyOf":[{"type":"string"},{"type":"null"}]},"cache_ttl_seconds":{"minimum":0,"maximum":86400,"description":"Overrides cache.ttl_seconds for this backend's answers; 0 caches nothing from it.","type":"number"},"writable":{"description":"This backend may be the target of the write API (writes.target); types that cannot store are refused at startup.","type":"boolean"},"connections_prefix":{"default":"airflow/connections","anyOf":[{"type":"string"},{"type":"null"}]},"variables_prefix":{"default":"airflow/variables","anyOf":[{"type":"string"},{"type":"null"}]},"config_prefix":{"default":"airflow/config","anyOf":[{"type":"string"},{"type":"null"}]},"sep":{"default":"/","type":"string"},"extra_conn_words":{"anyOf":[{"type":"object","required":["login","password","host","port","schema","conn_type","extra","user"],"properties":{"login":{"type":"array","items":{"type":"string"}},"password":{"type":"array","items":{"type":"string"}},"host":{"type":"array","items":{"type":"string"}},"port":{"type":"array","items":{"type":"string"}},"schema":{"type":"array","items":{"type":"string"}},"conn_type":{"type":"array","items":{"type":"string"}},"extra":{"type":"array","items":{"type":"string"}},"user":{"type":"array","items":{"type":"string"}}}},{"type":"null"}]},"region_name":{"anyOf":[{"type":"string"},{"type":"null"}]},"endpoint_url":{"anyOf":[{"type":"string"},{"type":"null"}]},"profile_name":{"anyOf":[{"type":"string"},{"type":"null"}]},"aws_access_key_id":{"anyOf":[{"type":"string"},{"type":"null"}]},"aws_secret_access_key":{"anyOf":[{"type":"string"},{"type":"null"}]},"aws_session_token":{"anyOf":[{"type":"string"},{"type":"null"}]},"full_url_mode":{"anyOf":[{"type":"boolean"},{"type":"null"}]},"connections_write_format":{"default":"json","description":"Gateway addition (writable: true): how the write API stores a connection, as JSON fields or as an Airflow URI; the reader reads both.","anyOf":[{"const":"json","type":"string"},{"const":"uri","type":"string"}]},"timeout_seconds":{"default":5,"exclusiveMinimum":0,"maximum":300,"description":"Budget for one lookup, retries included.","type":"number"},"max_retries":{"default":2,"minimum":0,"maximum":10,"description":"Retries of a transient failure, with jittered exponential backoff.","type":"integer"},"circuit_breaker_failures":{"default":5,"minimum":1,"maximum":1000,"description":"Consecutive failed lookups that open the circuit.","type":"integer"},"circuit_breaker_reset_seconds":{"default":10,"minimum":0.05,"maximum":3600,"description":"How long the circuit stays open before one probe.","type":"number"}}};
 
 function validate15(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
@@ -8691,6 +8691,9 @@ data.config_prefix = "airflow/config";
 if(data.sep === undefined){
 data.sep = "/";
 }
+if(data.connections_write_format === undefined){
+data.connections_write_format = "json";
+}
 if(data.timeout_seconds === undefined){
 data.timeout_seconds = 5;
 }
@@ -8704,7 +8707,7 @@ if(data.circuit_breaker_reset_seconds === undefined){
 data.circuit_breaker_reset_seconds = 10;
 }
 let missing0;
-if((((((((((data.type === undefined) && (missing0 = "type")) || ((data.connections_prefix === undefined) && (missing0 = "connections_prefix"))) || ((data.variables_prefix === undefined) && (missing0 = "variables_prefix"))) || ((data.config_prefix === undefined) && (missing0 = "config_prefix"))) || ((data.sep === undefined) && (missing0 = "sep"))) || ((data.timeout_seconds === undefined) && (missing0 = "timeout_seconds"))) || ((data.max_retries === undefined) && (missing0 = "max_retries"))) || ((data.circuit_breaker_failures === undefined) && (missing0 = "circuit_breaker_failures"))) || ((data.circuit_breaker_reset_seconds === undefined) && (missing0 = "circuit_breaker_reset_seconds"))){
+if(((((((((((data.type === undefined) && (missing0 = "type")) || ((data.connections_prefix === undefined) && (missing0 = "connections_prefix"))) || ((data.variables_prefix === undefined) && (missing0 = "variables_prefix"))) || ((data.config_prefix === undefined) && (missing0 = "config_prefix"))) || ((data.sep === undefined) && (missing0 = "sep"))) || ((data.connections_write_format === undefined) && (missing0 = "connections_write_format"))) || ((data.timeout_seconds === undefined) && (missing0 = "timeout_seconds"))) || ((data.max_retries === undefined) && (missing0 = "max_retries"))) || ((data.circuit_breaker_failures === undefined) && (missing0 = "circuit_breaker_failures"))) || ((data.circuit_breaker_reset_seconds === undefined) && (missing0 = "circuit_breaker_reset_seconds"))){
 validate15.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
@@ -10155,16 +10158,93 @@ else {
 var valid0 = true;
 }
 if(valid0){
-let data37 = data.timeout_seconds;
+let data37 = data.connections_write_format;
 const _errs138 = errors;
-if(errors === _errs138){
-if((typeof data37 == "number") && (isFinite(data37))){
-if(data37 > 300 || isNaN(data37)){
+const _errs139 = errors;
+let valid27 = false;
+const _errs140 = errors;
+if(typeof data37 !== "string"){
+const err66 = {instancePath:instancePath+"/connections_write_format",schemaPath:"#/properties/connections_write_format/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err66];
+}
+else {
+vErrors.push(err66);
+}
+errors++;
+}
+if("json" !== data37){
+const err67 = {instancePath:instancePath+"/connections_write_format",schemaPath:"#/properties/connections_write_format/anyOf/0/const",keyword:"const",params:{allowedValue: "json"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err67];
+}
+else {
+vErrors.push(err67);
+}
+errors++;
+}
+var _valid15 = _errs140 === errors;
+valid27 = valid27 || _valid15;
+if(!valid27){
+const _errs142 = errors;
+if(typeof data37 !== "string"){
+const err68 = {instancePath:instancePath+"/connections_write_format",schemaPath:"#/properties/connections_write_format/anyOf/1/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err68];
+}
+else {
+vErrors.push(err68);
+}
+errors++;
+}
+if("uri" !== data37){
+const err69 = {instancePath:instancePath+"/connections_write_format",schemaPath:"#/properties/connections_write_format/anyOf/1/const",keyword:"const",params:{allowedValue: "uri"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err69];
+}
+else {
+vErrors.push(err69);
+}
+errors++;
+}
+var _valid15 = _errs142 === errors;
+valid27 = valid27 || _valid15;
+}
+if(!valid27){
+const err70 = {instancePath:instancePath+"/connections_write_format",schemaPath:"#/properties/connections_write_format/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err70];
+}
+else {
+vErrors.push(err70);
+}
+errors++;
+validate15.errors = vErrors;
+return false;
+}
+else {
+errors = _errs139;
+if(vErrors !== null){
+if(_errs139){
+vErrors.length = _errs139;
+}
+else {
+vErrors = null;
+}
+}
+}
+var valid0 = _errs138 === errors;
+if(valid0){
+let data38 = data.timeout_seconds;
+const _errs144 = errors;
+if(errors === _errs144){
+if((typeof data38 == "number") && (isFinite(data38))){
+if(data38 > 300 || isNaN(data38)){
 validate15.errors = [{instancePath:instancePath+"/timeout_seconds",schemaPath:"#/properties/timeout_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 300},message:"must be <= 300"}];
 return false;
 }
 else {
-if(data37 <= 0 || isNaN(data37)){
+if(data38 <= 0 || isNaN(data38)){
 validate15.errors = [{instancePath:instancePath+"/timeout_seconds",schemaPath:"#/properties/timeout_seconds/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0"}];
 return false;
 }
@@ -10175,62 +10255,62 @@ validate15.errors = [{instancePath:instancePath+"/timeout_seconds",schemaPath:"#
 return false;
 }
 }
-var valid0 = _errs138 === errors;
+var valid0 = _errs144 === errors;
 if(valid0){
-let data38 = data.max_retries;
-const _errs140 = errors;
-if(!(((typeof data38 == "number") && (!(data38 % 1) && !isNaN(data38))) && (isFinite(data38)))){
+let data39 = data.max_retries;
+const _errs146 = errors;
+if(!(((typeof data39 == "number") && (!(data39 % 1) && !isNaN(data39))) && (isFinite(data39)))){
 validate15.errors = [{instancePath:instancePath+"/max_retries",schemaPath:"#/properties/max_retries/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
-if(errors === _errs140){
-if((typeof data38 == "number") && (isFinite(data38))){
-if(data38 > 10 || isNaN(data38)){
+if(errors === _errs146){
+if((typeof data39 == "number") && (isFinite(data39))){
+if(data39 > 10 || isNaN(data39)){
 validate15.errors = [{instancePath:instancePath+"/max_retries",schemaPath:"#/properties/max_retries/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10},message:"must be <= 10"}];
 return false;
 }
 else {
-if(data38 < 0 || isNaN(data38)){
+if(data39 < 0 || isNaN(data39)){
 validate15.errors = [{instancePath:instancePath+"/max_retries",schemaPath:"#/properties/max_retries/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
 }
 }
 }
-var valid0 = _errs140 === errors;
+var valid0 = _errs146 === errors;
 if(valid0){
-let data39 = data.circuit_breaker_failures;
-const _errs142 = errors;
-if(!(((typeof data39 == "number") && (!(data39 % 1) && !isNaN(data39))) && (isFinite(data39)))){
+let data40 = data.circuit_breaker_failures;
+const _errs148 = errors;
+if(!(((typeof data40 == "number") && (!(data40 % 1) && !isNaN(data40))) && (isFinite(data40)))){
 validate15.errors = [{instancePath:instancePath+"/circuit_breaker_failures",schemaPath:"#/properties/circuit_breaker_failures/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
-if(errors === _errs142){
-if((typeof data39 == "number") && (isFinite(data39))){
-if(data39 > 1000 || isNaN(data39)){
+if(errors === _errs148){
+if((typeof data40 == "number") && (isFinite(data40))){
+if(data40 > 1000 || isNaN(data40)){
 validate15.errors = [{instancePath:instancePath+"/circuit_breaker_failures",schemaPath:"#/properties/circuit_breaker_failures/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000"}];
 return false;
 }
 else {
-if(data39 < 1 || isNaN(data39)){
+if(data40 < 1 || isNaN(data40)){
 validate15.errors = [{instancePath:instancePath+"/circuit_breaker_failures",schemaPath:"#/properties/circuit_breaker_failures/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
 return false;
 }
 }
 }
 }
-var valid0 = _errs142 === errors;
+var valid0 = _errs148 === errors;
 if(valid0){
-let data40 = data.circuit_breaker_reset_seconds;
-const _errs144 = errors;
-if(errors === _errs144){
-if((typeof data40 == "number") && (isFinite(data40))){
-if(data40 > 3600 || isNaN(data40)){
+let data41 = data.circuit_breaker_reset_seconds;
+const _errs150 = errors;
+if(errors === _errs150){
+if((typeof data41 == "number") && (isFinite(data41))){
+if(data41 > 3600 || isNaN(data41)){
 validate15.errors = [{instancePath:instancePath+"/circuit_breaker_reset_seconds",schemaPath:"#/properties/circuit_breaker_reset_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600},message:"must be <= 3600"}];
 return false;
 }
 else {
-if(data40 < 0.05 || isNaN(data40)){
+if(data41 < 0.05 || isNaN(data41)){
 validate15.errors = [{instancePath:instancePath+"/circuit_breaker_reset_seconds",schemaPath:"#/properties/circuit_breaker_reset_seconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0.05},message:"must be >= 0.05"}];
 return false;
 }
@@ -10241,7 +10321,8 @@ validate15.errors = [{instancePath:instancePath+"/circuit_breaker_reset_seconds"
 return false;
 }
 }
-var valid0 = _errs144 === errors;
+var valid0 = _errs150 === errors;
+}
 }
 }
 }

@@ -137,6 +137,7 @@ export function registerWriteRoutes(app: FastifyInstance, deps: WriteDeps): void
   /** A backend's failure to write: 412 for a change made in between, 503 otherwise (by code, never its message). */
   function writeFailure(writer: SecretsBackend, err: unknown): never {
     if (err instanceof BackendError && err.code === 'precondition_failed') throw new GatewayError('precondition_failed', 412, 'The secret changed while it was being written; read it again and retry.');
+    if (err instanceof BackendError && err.code === 'not_representable') throw new GatewayError('not_representable', 400, err.message, { backend: writer.name });
     if (err instanceof GatewayError) throw err;
     const code = err instanceof BackendError ? err.code : 'backend_error';
     throw new GatewayError('write_failed', 503, `The writes target "${writer.name}" failed (${code}); nothing was changed by this request unless a read shows it.`, { backend: writer.name, backend_code: code });

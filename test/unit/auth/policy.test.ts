@@ -86,8 +86,8 @@ describe('policies', () => {
 
   it('no policy without a match, and config problems name the entry', () => {
     assert.deepEqual(accessFor({ sub: 'x' }, [], [{ match: {}, grants: ['connections:read:*'] }]).grants, []);
-    assert.deepEqual(policyProblems([{ match: { a: '*' }, grants: ['connections:read:${x}', 'connections:write:*'] }]), [
-      ['auth.policies[0].grants[1]', '"connections:write:*" is not a scope (kind:action:glob, or backends:read)'],
+    assert.deepEqual(policyProblems([{ match: { a: '*' }, grants: ['connections:read:${x}', 'connections:delete:*'] }]), [
+      ['auth.policies[0].grants[1]', '"connections:delete:*" is not a scope (kind:action:glob, or backends:read)'],
     ]);
   });
 });

@@ -80,7 +80,7 @@ describe('parseScope', () => {
   });
 
   it('grants nothing for anything outside the grammar', () => {
-    for (const s of ['', 'openid', 'connections', 'connections:read', 'connections:read:', 'Connections:read:*', 'connections:READ:*', 'connections:write:*', 'secrets:read:*', 'backends:read:*', 'backends:read:x', ' connections:read:*', 'variables:test:*']) {
+    for (const s of ['', 'openid', 'connections', 'connections:read', 'connections:read:', 'Connections:read:*', 'connections:READ:*', 'connections:delete:*', 'secrets:read:*', 'backends:read:*', 'backends:read:x', ' connections:read:*', 'variables:test:*']) {
       assert.equal(parseScope(s), null, s);
     }
   });
