@@ -1,10 +1,12 @@
-// The `secrets-gateway` command: serve | config check | token create | token inspect | audit verify.
+// The `secrets-gateway` command: serve | config check | token create | token inspect | audit verify |
+// connections set|delete | variables set|delete.
 import { Command } from 'commander';
 import { loadConfig } from './config/load.ts';
 import { ConfigError } from './config/errors.ts';
 import { checkBindAddress, serve } from './serve.ts';
 import { createTokenCommand, inspectTokenCommand } from './auth/token-commands.ts';
 import { verifyAuditFiles } from './audit/verify-command.ts';
+import { registerWriteCommands } from './write-commands.ts';
 
 function fail(err: unknown): never {
   if (err instanceof ConfigError) {
@@ -91,6 +93,8 @@ export function cli(argv: string[]): void {
       (result.exit === 0 ? process.stdout : process.stderr).write(result.text);
       process.exitCode = result.exit;
     });
+
+  registerWriteCommands(program, fail);
 
   program.parseAsync(argv).catch(fail);
 }
