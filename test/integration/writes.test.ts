@@ -45,6 +45,8 @@ describe('write API on OpenBao KV v2, two replicas over Redis', () => {
         cache: { redis_url: redis.url, version_key: VERSION_KEY },
         backends: [{ type: 'environment' }, { type: 'vault', url: bao.url, token: bao.rootToken, writable: true }],
         writes: { target: 'vault' },
+        // The README's multi-tenant example.
+        auth: { policies: [{ match: { team: '*' }, grants: ['connections:read:${team}/*', 'connections:write:${team}/*'] }] },
       },
     });
   before(async () => {
@@ -146,6 +148,17 @@ describe('write API on OpenBao KV v2, two replicas over Redis', () => {
     // Policy denies apply to writes as to reads.
     const res = await one.inject({ method: 'PUT', url: '/v1/variables/prod_x', headers: { authorization: `Bearer ${one.token(['variables:write:team_*'], { sub: 'team-writer' })}` }, payload: { value: 'x' } });
     assert.equal(res.statusCode, 403);
+  });
+
+  it("multi-tenant: a team's token writes its own connections and gets 403 on another team's", async () => {
+    const teamA = { authorization: `Bearer ${one.token([], { sub: 'team-a-ci', team: 'team_a' })}` };
+    const own = await one.inject({ method: 'PUT', url: '/v1/connections/team_a/warehouse', headers: teamA, payload: { conn_type: 'postgres', host: 'db.team-a.internal' } });
+    assert.equal(own.statusCode, 201, own.body);
+    assert.equal((await one.inject({ method: 'GET', url: '/v1/connections/team_a/warehouse', headers: teamA })).json().host, 'db.team-a.internal');
+    const other = await one.inject({ method: 'PUT', url: '/v1/connections/team_b/warehouse', headers: teamA, payload: { conn_type: 'postgres', host: 'x' } });
+    assert.equal(other.statusCode, 403);
+    assert.equal((await one.inject({ method: 'DELETE', url: '/v1/connections/team_b/warehouse', headers: teamA })).statusCode, 403);
+    assert.equal((await one.inject({ method: 'DELETE', url: '/v1/connections/team_a/warehouse', headers: teamA })).statusCode, 200);
   });
 
   it('resolution shows a shadowed id, and a write to the shadowed target gets 409 unless allowed', async () => {
