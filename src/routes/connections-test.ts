@@ -21,8 +21,8 @@ export function registerConnectionTestRoute(app: FastifyInstance, lookup: (connI
     async (request, reply) => {
       const path = request.params['*'];
       if (!path.endsWith(TEST_SUFFIX)) {
-        reply.header('allow', 'GET, HEAD');
-        return sendProblem(request, reply, new GatewayError('method_not_allowed', 405, 'POST is allowed only on /v1/connections/{conn_id}/test; use GET to read a connection.'));
+        reply.header('allow', 'GET, PUT, DELETE, HEAD');
+        return sendProblem(request, reply, new GatewayError('method_not_allowed', 405, 'POST is allowed only on /v1/connections/{conn_id}/test; use GET to read a connection, PUT or DELETE to change it.'));
       }
       const connId = path.slice(0, -TEST_SUFFIX.length);
       validateId('connection', connId);

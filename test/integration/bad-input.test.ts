@@ -62,13 +62,15 @@ describe('bad input', () => {
   });
 
   it('answers wrong methods with 405 and Allow', async () => {
-    for (const method of ['POST', 'PUT', 'DELETE', 'PATCH']) {
+    // PUT and DELETE are the write API.
+    for (const method of ['POST', 'PATCH']) {
       const res = await expectProblem({ method, url: '/v1/connections/good' }, 405, 'method_not_allowed');
-      assert.equal(res.headers.allow, 'GET, HEAD');
+      assert.equal(res.headers.allow, 'GET, PUT, DELETE, HEAD');
     }
     const res = await expectProblem({ method: 'GET', url: '/v1/lookup' }, 405, 'method_not_allowed');
     assert.equal(res.headers.allow, 'POST');
-    await expectProblem({ method: 'DELETE', url: '/v1/variables/good' }, 405, 'method_not_allowed');
+    await expectProblem({ method: 'PATCH', url: '/v1/variables/good' }, 405, 'method_not_allowed');
+    await expectProblem({ method: 'DELETE', url: '/v1/config/good' }, 405, 'method_not_allowed');
   });
 
   it('rejects a bad format parameter', async () => {

@@ -104,7 +104,7 @@ describe('connection validation on real servers', () => {
     assert.equal(missing.statusCode, 404);
     const notTest = await gw.inject({ headers: operator(gw), method: 'POST', url: '/v1/connections/pg' });
     assert.equal(notTest.statusCode, 405);
-    assert.equal(notTest.headers.allow, 'GET, HEAD');
+    assert.equal(notTest.headers.allow, 'GET, PUT, DELETE, HEAD');
   });
 
   it('critical_connections: checked at startup; /readyz says degraded while one fails, and which', async () => {

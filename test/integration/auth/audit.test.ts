@@ -183,9 +183,9 @@ describe('audit log', () => {
     assert.equal((await raw('GET', '/healthz')).statusCode, 200);
     assert.equal((await raw('GET', '/readyz')).statusCode, 200);
     assert.equal((await raw('GET', '/openapi.json')).statusCode, 200);
-    assert.equal((await raw('DELETE', '/v1/connections/x')).statusCode, 405, 'the method guard serves no data');
+    assert.equal((await raw('PATCH', '/v1/connections/x')).statusCode, 405, 'the method guard serves no data');
     assert.equal((await raw('GET', '/v1/nothing-here')).statusCode, 404);
-    for (const [method, url] of [['GET', '/v1/connections/x'], ['GET', '/v1/variables/x'], ['GET', '/v1/config/x'], ['POST', '/v1/lookup']] as const) {
+    for (const [method, url] of [['GET', '/v1/connections/x'], ['GET', '/v1/variables/x'], ['GET', '/v1/config/x'], ['POST', '/v1/lookup'], ['DELETE', '/v1/connections/x'], ['DELETE', '/v1/variables/x']] as const) {
       const res = await raw(method, url);
       assert.equal(res.statusCode, 401, `${method} ${url}`);
       assert.equal(res.headers['www-authenticate'], 'Bearer realm="secrets-gateway"');

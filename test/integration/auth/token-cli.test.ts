@@ -92,6 +92,6 @@ describe('token commands', () => {
     assert.match(bad('auth:\n  keys: [{ kid: k, alg: HS256, secret_file: k }]\n', { k: 'short' }).stderr, /HS256 secret must be at least 32 bytes/);
     assert.match(bad('auth:\n  keys: [{ kid: k, alg: RS256, secret_file: k }]\n', { k: 'x'.repeat(40) }).stderr, /RS256 needs exactly one of public_key_file or public_key_env/);
     assert.match(bad('auth:\n  jwks: [{ url: "http://10.0.0.1/jwks" }]\n').stderr, /must be https/);
-    assert.match(bad('auth:\n  keys: [{ kid: k, alg: HS256, secret_file: k }]\n  policies: [{ match: { a: "*" }, grants: ["connections:write:*"] }]\n', { k: 'x'.repeat(40) }).stderr, /policies\[0\]\.grants\[0\]/);
+    assert.match(bad('auth:\n  keys: [{ kid: k, alg: HS256, secret_file: k }]\n  policies: [{ match: { a: "*" }, grants: ["connections:delete:*"] }]\n', { k: 'x'.repeat(40) }).stderr, /policies\[0\]\.grants\[0\]/);
   });
 });
