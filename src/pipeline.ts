@@ -163,7 +163,10 @@ export function registerPipeline(app: FastifyInstance, options: PipelineOptions)
       });
     }
     const action = permission && 'action' in permission && (isScopedAction(permission.action) || permission.action === 'backends:read') ? permission.action : null;
+    // A write route names its target, so that a refused write's event says where it would have gone.
+    const writeTarget = route.config?.writeTarget;
     addRouteHook(route, 'onResponse', (request, reply, done) => {
+      if (writeTarget) for (const item of request.access?.items ?? []) item.backend ??= writeTarget;
       writeAccessEvents(audit.sink, request, reply, action, pathId(request, permission));
       done();
     });

@@ -18,6 +18,10 @@ import type { GatewayMetrics } from '../metrics.ts';
 import type { WritableKind } from '../secrets.ts';
 
 declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** The writes target of a write route, for the audit events of refused writes. */
+    writeTarget?: string;
+  }
   interface FastifyRequest {
     /** Reports a write's target and the fingerprints before and after it (for the audit event; never a value). */
     recordWrite(kind: WritableKind, id: string, write: { backend: string; before?: unknown; after?: unknown; done?: boolean }): void;
@@ -209,23 +213,24 @@ export function registerWriteRoutes(app: FastifyInstance, deps: WriteDeps): void
     }
   }
 
+  const audited = target ? { writeTarget: target.name } : {};
   const putSchema = (body: string, result: string) => ({ querystring: WRITE_QUERY, body: ref(body), response: { 200: ref(result), 201: ref(result) } });
 
   app.put<{ Params: WildcardParams; Querystring: WriteQuery; Body: ConnectionBody }>(
     '/v1/connections/*',
-    { config: { permission: permissions.writeConnection }, schema: putSchema('ConnectionWrite', 'WriteResult') },
+    { config: { permission: permissions.writeConnection, ...audited }, schema: putSchema('ConnectionWrite', 'WriteResult') },
     (request, reply) => put(request, reply, 'connection', (id) => ({ kind: 'connection', connection: connectionOf(id, request.body) })),
   );
   app.put<{ Params: WildcardParams; Querystring: WriteQuery; Body: VariableBody }>(
     '/v1/variables/*',
-    { config: { permission: permissions.writeVariable }, schema: putSchema('VariableWrite', 'WriteResult') },
+    { config: { permission: permissions.writeVariable, ...audited }, schema: putSchema('VariableWrite', 'WriteResult') },
     (request, reply) => put(request, reply, 'variable', () => ({ kind: 'variable', value: request.body.value })),
   );
   for (const [prefix, kind, permission] of [
     ['/v1/connections/*', 'connection', permissions.writeConnection],
     ['/v1/variables/*', 'variable', permissions.writeVariable],
   ] as const) {
-    app.delete<{ Params: WildcardParams }>(prefix, { config: { permission }, schema: { response: { 200: ref('DeleteResult') } } }, (request, reply) => remove(request, reply, kind));
+    app.delete<{ Params: WildcardParams }>(prefix, { config: { permission, ...audited }, schema: { response: { 200: ref('DeleteResult') } } }, (request, reply) => remove(request, reply, kind));
   }
 
   // GET .../resolution: the same wildcard as the reads, told apart by its suffix (a route constraint),

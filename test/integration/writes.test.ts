@@ -193,7 +193,10 @@ describe('write API on OpenBao KV v2, two replicas over Redis', () => {
     assert.notEqual(written.old_fingerprint, written.new_fingerprint);
     const denied = events.filter((e) => e.subject === 'reader-only');
     assert.equal(denied.length, 4);
-    for (const e of denied) assert.equal(e.decision, 'deny');
+    for (const e of denied) {
+      assert.equal(e.decision, 'deny');
+      assert.equal(e.backend, 'vault', 'a refused write names the target it would have changed');
+    }
     const text = JSON.stringify(events);
     for (const secret of [PASSWORD, PASSWORD_2, VAR_VALUE]) assert.ok(!text.includes(secret));
   });
