@@ -4,12 +4,14 @@
 // the naming), and how to configure a gateway on it. Every store is a real server
 // or a real file; ids are unique per test, so tests share one server.
 import { CreateSecretCommand } from '@aws-sdk/client-secrets-manager';
+import { createCipheriv, randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { startTestGateway, tempDir, type TestGateway } from './gateway.ts';
 import { startGcpSecretManager, type GcpSecretManagerServer } from './servers/gcp-secret-manager.ts';
 import { MOTO_CREDENTIALS, MOTO_REGION, startMoto, type MotoServer } from './servers/moto.ts';
 import { startOpenBao, type OpenBaoServer } from './servers/openbao.ts';
+import { startRedis, type RedisServer } from './servers/redis.ts';
 
 export type Kind = 'connection' | 'variable' | 'config';
 
@@ -175,4 +177,31 @@ export async function gcpFixture(): Promise<BackendFixture & { gcp: GcpSecretMan
 
 export function gcpBackendConfig(port: number, options: Record<string, unknown> = {}): Record<string, unknown> {
   return { type: 'gcp_secret_manager', project_id: GCP_PROJECT, api_endpoint: `127.0.0.1:${port}`, plaintext: true, ...options };
+}
+
+/** The overlay: entries in Redis under `secrets-gateway:overlay:<kind>:<id>`, AES-256-GCM (12-byte IV, 16-byte tag,
+ * the kind and id as associated data) under the configured key, spelled out here so the suite checks the format. */
+export async function overlayFixture(): Promise<BackendFixture & { redis: RedisServer }> {
+  const redis = await startRedis();
+  const key = randomBytes(32);
+  return {
+    label: 'overlay',
+    redis,
+    kinds: ['connection', 'variable'],
+    broken: BROKEN_JSON,
+    disable: () => null,
+    async put(kind, id, value) {
+      const iv = randomBytes(12);
+      const cipher = createCipheriv('aes-256-gcm', key, iv);
+      cipher.setAAD(Buffer.from(`${kind}\u0000${id}`));
+      const body = Buffer.concat([cipher.update(asString(value), 'utf8'), cipher.final()]);
+      const stored = `v1.${Buffer.concat([iv, cipher.getAuthTag(), body]).toString('base64')}`;
+      await redis.command('SET', `secrets-gateway:overlay:${kind}:${id}`, stored, 'EX', '3600');
+    },
+    gateway: (options = {}) =>
+      startTestGateway({ env: { SECRETS_GATEWAY_OVERLAY_KEY: key.toString('base64') }, secrets: [key.toString('base64')], config: { backends: [{ type: 'overlay', redis_url: redis.url, ...options }] } }),
+    async dispose() {
+      await redis.dispose();
+    },
+  };
 }

@@ -1,6 +1,6 @@
 // ONE conformance suite, run against every backend on its real store: environment
 // variables, local files, OpenBao (KV v1 and v2), moto, and the Secret Manager gRPC
-// service. Each case stores values in the backend's own format under Airflow's
+// service, and the overlay's Redis. Each case stores values in the backend's own format under Airflow's
 // default naming (test/helpers/backend-fixtures.ts) and asks the real HTTP API.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -9,6 +9,7 @@ import {
   environmentFixture,
   gcpFixture,
   localFilesystemFixture,
+  overlayFixture,
   vaultFixture,
   BROKEN_PASSWORD,
   type BackendFixture,
@@ -26,6 +27,7 @@ const fixtures: Array<{ label: string; make: () => Promise<BackendFixture> }> = 
   { label: 'vault (KV v1)', make: () => vaultFixture(1, bao) },
   { label: 'aws_secrets_manager', make: () => awsFixture() },
   { label: 'gcp_secret_manager', make: () => gcpFixture() },
+  { label: 'overlay', make: () => overlayFixture() },
 ];
 
 before(async () => {
