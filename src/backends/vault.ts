@@ -145,12 +145,17 @@ export class VaultBackend implements SecretsBackend {
     return apiPath;
   }
 
-  /** The current_version of a secret that reads as not found (0 when it has no metadata). */
+  /** The current_version of a secret that reads as not found (0 when it has no metadata); one that
+   * exists (its latest version neither deleted nor destroyed) fails "must not exist". */
   private async deletedVersion(kind: SecretKind, id: string): Promise<number> {
     const apiPath = this.writablePath(kind, id, 'metadata');
     const res = await this.guard.run((signal) => this.client.authorizedGet(apiPath, signal).then((r) => this.answer(r, 'metadata read')));
-    const current = res ? JSON.parse(res.text)?.data?.current_version : 0;
-    return typeof current === 'number' ? current : 0;
+    const data = res ? JSON.parse(res.text)?.data : undefined;
+    const current = data?.current_version;
+    if (typeof current !== 'number') return 0;
+    const entry = data?.versions?.[String(current)];
+    if (entry && !entry.destroyed && !entry.deletion_time) throw new BackendError('precondition_failed', `${this.name}: the secret exists already`);
+    return current;
   }
 
   /** get_variable / get_config: `response["value"]`; an empty secret or one without `value` is None. */

@@ -8,6 +8,8 @@ import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { awsBackendConfig, gcpBackendConfig, GCP_PROJECT } from '../helpers/backend-fixtures.ts';
+import type { Connection } from '../../src/airflow/connection.ts';
+import type { SecretWriter } from '../../src/backends/types.ts';
 import { registerSecrets, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { startGcpSecretManager, type GcpSecretManagerServer } from '../helpers/servers/gcp-secret-manager.ts';
 import { startMoto, type MotoServer } from '../helpers/servers/moto.ts';
@@ -137,6 +139,12 @@ describe('airflow_metastore writer (PostgreSQL, Airflow 3.3.2 tables, Fernet)', 
       const row = (await pg.psql("SELECT is_encrypted, is_extra_encrypted, password FROM connection WHERE conn_id = 'warehouse'")).trim();
       assert.match(row, /^t\|t\|gAAAA/, 'encrypted at rest, flagged as Airflow flags it');
       assert.ok(!row.includes(PASSWORD));
+      // A change made between the read and the write fails the write: the row is locked and compared.
+      const metastore = gw.chain.links[0]!.backend as unknown as SecretWriter;
+      const seen = await metastore.current('connection', 'warehouse');
+      await pg.psql("UPDATE connection SET host = 'changed-meanwhile' WHERE conn_id = 'warehouse'");
+      await assert.rejects(metastore.put('connection', 'warehouse', { kind: 'connection', connection: { ...(seen!.value as Connection), host: 'lost-update' } }, { cas: seen!.cas }), (err: Error & { code?: string }) => err.code === 'precondition_failed');
+      assert.equal((await pg.psql("SELECT host FROM connection WHERE conn_id = 'warehouse'")).trim(), 'changed-meanwhile');
     } finally {
       await gw.close();
     }

@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { SecretWriter } from '../../src/backends/types.ts';
 import { registerSecrets, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { startOpenBao, type OpenBaoServer } from '../helpers/servers/openbao.ts';
 import { startRedis, type RedisServer } from '../helpers/servers/redis.ts';
@@ -104,6 +105,16 @@ describe('write API on OpenBao KV v2, two replicas over Redis', () => {
     assert.equal(again.statusCode, 201, again.body);
     assert.equal((await one.inject({ method: 'GET', url: '/v1/connections/warehouse', headers: auth(one) })).json().password, null);
     assert.deepEqual(one.contractProblems, []);
+  });
+
+  it("a change made between the read and the write fails the write (KV v2's cas), and is kept", async () => {
+    const vault = one.chain.links[1]!.backend as unknown as SecretWriter;
+    await vault.put('variable', 'raced', { kind: 'variable', value: 'first' }, { cas: null });
+    const seen = await vault.current('variable', 'raced');
+    await bao.putSecret('secret', 'variables/raced', { value: 'changed-meanwhile' }, 2);
+    await assert.rejects(vault.put('variable', 'raced', { kind: 'variable', value: 'lost-update' }, { cas: seen!.cas }), (err: Error & { code?: string }) => err.code === 'precondition_failed');
+    await assert.rejects(vault.put('variable', 'raced', { kind: 'variable', value: 'x' }, { cas: null }), (err: Error & { code?: string }) => err.code === 'precondition_failed', 'create only');
+    assert.equal((await vault.current('variable', 'raced'))!.value, 'changed-meanwhile');
   });
 
   it('refuses a connection the Airflow model refuses, and changes nothing', async () => {
@@ -262,6 +273,16 @@ describe('overlay backend: ephemeral overrides in Redis, on top of OpenBao', () 
     await sleep(2100);
     await within(1000, async () => (await host(one)) === 'prod-db' && (await host(two)) === 'prod-db');
     assert.deepEqual(one.contractProblems, []);
+  });
+
+  it("a change made between the read and the write fails the write (the overlay's Redis script)", async () => {
+    const overlay = one.chain.links[0]!.backend as unknown as SecretWriter;
+    await overlay.put('variable', 'raced', { kind: 'variable', value: 'first' }, { cas: null, ttlSeconds: 60 });
+    const seen = await overlay.current('variable', 'raced');
+    await two.inject({ method: 'PUT', url: '/v1/variables/raced', headers: auth(two), payload: { value: 'changed-meanwhile' } });
+    await assert.rejects(overlay.put('variable', 'raced', { kind: 'variable', value: 'lost-update' }, { cas: seen!.cas }), (err: Error & { code?: string }) => err.code === 'precondition_failed');
+    await assert.rejects(overlay.delete('variable', 'raced', { cas: seen!.cas }), (err: Error & { code?: string }) => err.code === 'precondition_failed');
+    assert.equal((await overlay.current('variable', 'raced'))!.value, 'changed-meanwhile');
   });
 
   it('refuses a ttl past max_ttl_seconds', async () => {
