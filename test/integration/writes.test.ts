@@ -190,6 +190,9 @@ describe('write API on OpenBao KV v2, two replicas over Redis', () => {
     // The read path counts it: a lookup won by environment while the writes target holds the id too.
     await one.inject({ method: 'GET', url: '/v1/connections/shadowed', headers: { ...auth(one), 'cache-control': 'no-cache' } });
     await within(2000, async () => (await one.metrics.registry.getSingleMetricAsString('secrets_gateway_shadowed_reads_total')).includes('shadowed="vault"'));
+    const writes = await one.metrics.registry.getSingleMetricAsString('secrets_gateway_writes_total');
+    assert.match(writes, /kind="connection",operation="put",outcome="shadowed"\} 1/);
+    assert.match(writes, /kind="connection",operation="put",outcome="written"\} \d+/);
     assert.deepEqual(one.contractProblems, []);
   });
 
