@@ -1,0 +1,70 @@
+"""The lean request path: keep-alive, reconnecting after a gateway restart, threads (issue 22)."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from airflow_secrets_gateway import SecretsGatewayBackend
+
+from conftest import LoopbackServer
+
+
+def echo(path: str) -> tuple[int, dict]:
+    return 200, {"key": path.rsplit("/", 1)[-1], "value": f"value of {path.rsplit('/', 1)[-1]}"}
+
+
+def test_a_connection_dropped_by_a_gateway_restart_reconnects_at_once(server: LoopbackServer) -> None:
+    server.respond = echo
+    b = SecretsGatewayBackend(url=server.url, retries=0)  # the reconnect is not a retry: none is allowed
+    assert b.get_variable("before") == "value of before"
+    server.restart()  # every open connection is cut; the same port listens again
+    assert b.get_variable("after") == "value of after"
+    time.sleep(0.05)
+    # The gateway closes a connection while it is idle (keep-alive timeout, shutdown): the next lookup reconnects too.
+    server.restart()
+    time.sleep(0.05)
+    assert b.get_variable("later") == "value of later"
+    ports = [r.client_port for r in server.requests]
+    assert len(set(ports)) == 3
+
+
+def test_a_gateway_that_stays_down_is_still_reported(server: LoopbackServer) -> None:
+    server.respond = echo
+    b = SecretsGatewayBackend(url=server.url, retries=1)
+    assert b.get_variable("a") == "value of a"
+    server.stop()
+    started = time.monotonic()
+    try:
+        b.get_variable("b")
+    except Exception as e:  # noqa: BLE001
+        assert "no answer after 2 attempt(s) (ConnectionRefusedError)" in str(e)
+    else:
+        raise AssertionError("expected a failure")
+    assert time.monotonic() - started < 2
+
+
+def test_concurrent_lookups_from_many_threads(server: LoopbackServer) -> None:
+    server.respond = echo
+    b = SecretsGatewayBackend(url=server.url, retries=0)
+    threads, per_thread = 8, 40
+    wrong: list[str] = []
+    start = threading.Barrier(threads)
+
+    def work(n: int) -> None:
+        start.wait()
+        for i in range(per_thread):
+            key = f"t{n}-{i}"
+            got = b.get_variable(key)
+            if got != f"value of {key}":
+                wrong.append(f"{key} -> {got!r}")
+
+    pool = [threading.Thread(target=work, args=(n,)) for n in range(threads)]
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join()
+    assert wrong == []
+    assert len(server.requests) == threads * per_thread
+    # One keep-alive connection per thread: no thread shares another's, none opens more than one.
+    assert len({r.client_port for r in server.requests}) == threads
