@@ -14,9 +14,10 @@ backend asks ``GET /v1/connections/{id}``, ``/v1/variables/{id}`` or ``/v1/confi
   is logged as a warning instead and Airflow asks its next backend.
 
 The request path is lean on purpose (a lookup costs a task about as much as a local one):
-one keep-alive ``http.client`` connection per backend, thread and process, reconnected
-when the gateway dropped it; headers built once; the token file re-read only when it
-changes; TLS files only when a connection is opened.
+one keep-alive connection per backend, thread and process, reconnected when the gateway
+dropped it; the request's bytes built once but for the task context and the token; the
+reply parsed by ``http.client``; the token file re-read only when it changes; TLS files
+only when a connection is opened.
 
 A secret value or the token never appears in a log line or an exception message.
 """
@@ -71,7 +72,8 @@ _CONTEXT_VARS = tuple(CONTEXT_HEADERS)
 
 RETRY_STATUSES = frozenset({500, 502, 503, 504})
 ON_UNAVAILABLE = ("raise", "fall_through")
-# What a dropped or broken connection raises in http.client (RemoteDisconnected is a ConnectionResetError).
+# What a dropped or broken connection raises (http.client's RemoteDisconnected is a ConnectionResetError,
+# a garbled reply an HTTPException; ssl.SSLError and socket.timeout are OSErrors).
 _CONNECTION_ERRORS = (OSError, http.client.HTTPException)
 
 
@@ -155,6 +157,12 @@ def _printable(text: Any, limit: int = 200) -> Optional[str]:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def _check_token(token: str) -> None:
+    # The token goes into a header as it is: only what a bearer token may hold (RFC 6750's b64token, and no CR/LF).
+    if not (token.isascii() and token.isprintable() and " " not in token):
+        raise _Failure("the token holds characters a bearer token cannot have")
+
+
 def _file_stamp(path: str) -> tuple[int, int, int]:
     st = os.stat(path)
     return (st.st_mtime_ns, st.st_size, st.st_ino)
@@ -178,6 +186,8 @@ class _TokenSource:
         self._path = os.fspath(token_path) if token_path else None
         self._stamp: Optional[tuple[int, int, int]] = None
         self._lock = threading.Lock()
+        if token and not (token.strip().isascii() and token.strip().isprintable() and " " not in token.strip()):
+            raise ValueError("SecretsGatewayBackend: the token holds characters a bearer token cannot have")
         self.header: Optional[str] = f"Bearer {token.strip()}" if token and token.strip() else None
         self.identity = self._path or (f"inline:{id(self)}" if token else "none")
 
@@ -191,6 +201,7 @@ class _TokenSource:
                 with self._lock:
                     with open(self._path, encoding="utf-8") as f:
                         token = f.read().strip()
+                    _check_token(token)
                     self.header = f"Bearer {token}" if token else None
                     self._stamp = stamp
         except OSError as e:
@@ -241,9 +252,8 @@ class _TlsContext:
 class _ThreadConnection(threading.local):
     """This thread's keep-alive connection to the gateway (and the fork generation it was opened in)."""
 
-    conn: Optional[http.client.HTTPConnection] = None
+    sock: Optional[socket.socket] = None
     generation: int = -1
-    used: bool = False
 
 
 # ---- Batch answers (opt-in, one task try, memory only) ---------------------------
@@ -349,12 +359,11 @@ class SecretsGatewayBackend(BaseSecretsBackend):  # type: ignore[misc,valid-type
         self._host = parts.hostname
         self._port = port
         self._tls = _TlsContext(verify_flag, ca_bundle, client_cert, client_key) if parts.scheme == "https" else None
-        self._path_prefix = parts.path.rstrip("/") + "/v1/"
-        # Headers that never change, sent first on every request (the Host header follows the URL as given).
-        host_header = parts.netloc
-        self._static_headers = (("Host", host_header), ("User-Agent", USER_AGENT), ("Accept", "application/json"))
+        self._path_prefix = quote(parts.path.rstrip("/"), safe="/%") + "/v1/"
+        # Headers that never change, built once (the Host header is the URL's host and port as given).
+        self._static_block = f"Host: {parts.netloc}\r\nUser-Agent: {USER_AGENT}\r\nAccept: application/json\r\n"
         self._local = _ThreadConnection()
-        self._context: tuple[tuple[Optional[str], ...], tuple[tuple[str, str], ...]] = ((), ())
+        self._context: tuple[tuple[Optional[str], ...], str] = ((), "")
 
     # -- Airflow's interface --
     def get_conn_value(self, conn_id: str, team_name: Optional[str] = None) -> Optional[str]:
@@ -484,33 +493,36 @@ class SecretsGatewayBackend(BaseSecretsBackend):  # type: ignore[misc,valid-type
         return {k: v for k, v in (("code", code), ("detail", detail)) if v}
 
     # -- HTTP --
-    def _headers(self, team_name: Optional[str]) -> list[tuple[str, str]]:
+    def _request_head(self, method: str, path: str, team_name: Optional[str]) -> bytes:
+        """The request line and headers, as bytes: the fixed part built once, the task context when it changes."""
         context = _task_context()
-        known, context_headers = self._context
+        known, context_block = self._context
         if context != known:  # rebuilt only when the task context changes
-            context_headers = tuple(
-                (header, _header_value(value)) for header, value in zip(CONTEXT_HEADERS.values(), context) if value
+            context_block = "".join(
+                f"{header}: {_header_value(value)}\r\n" for header, value in zip(CONTEXT_HEADERS.values(), context) if value
             )
-            self._context = (context, context_headers)
-        headers = [*self._static_headers, *context_headers]
+            self._context = (context, context_block)
         authorization = self._tokens.authorization()
+        head = f"{method} {path} HTTP/1.1\r\n{self._static_block}{context_block}"
         if authorization:
-            headers.append(("Authorization", authorization))
+            head += f"Authorization: {authorization}\r\n"
         if team_name:
-            headers.append(("X-Airflow-Team-Name", _header_value(team_name)))
-        return headers
+            head += f"X-Airflow-Team-Name: {_header_value(team_name)}\r\n"
+        return head.encode("ascii")
 
     def _request(
         self, method: str, path: str, what: str, team_name: Optional[str], body: Optional[bytes]
     ) -> tuple[int, bytes, str]:
         """(status, body, request id), after the retries; raises _Failure when no answer came."""
-        headers = self._headers(team_name)
+        request = self._request_head(method, path, team_name)
         if body is not None:
-            headers += [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
+            request += b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%b" % (len(body), body)
+        else:
+            request += b"\r\n"
         attempts = self.retries + 1
         for attempt in range(1, attempts + 1):
             try:
-                status, data, request_id = self._exchange(method, path, headers, body)
+                status, data, request_id = self._exchange(method, request)
             except _CONNECTION_ERRORS as e:
                 # The exception's text could name the URL; only its kind is reported, never a token or a value.
                 reason = self._error_kind(e)
@@ -537,64 +549,65 @@ class SecretsGatewayBackend(BaseSecretsBackend):  # type: ignore[misc,valid-type
             return f"TLS: {_printable(e.reason, 80) or type(e).__name__}"
         return type(e).__name__
 
-    def _exchange(self, method: str, path: str, headers: list[tuple[str, str]], body: Optional[bytes]) -> tuple[int, bytes, str]:
+    def _exchange(self, method: str, request: bytes) -> tuple[int, bytes, str]:
         local = self._local
-        conn = local.conn
-        if conn is not None and (local.generation != _generation or self._dropped(conn)):
+        sock = local.sock
+        if sock is not None and (local.generation != _generation or self._dropped(sock)):
             if local.generation == _generation:
-                conn.close()
-            conn = local.conn = None
-        reused = conn is not None
-        if conn is None:
-            conn = self._connect()
+                sock.close()
+            sock = local.sock = None
+        reused = sock is not None
+        if sock is None:
+            sock = self._connect()
         try:
-            return self._send(conn, method, path, headers, body)
+            return self._send(sock, method, request)
         except _CONNECTION_ERRORS as e:
-            conn.close()
-            local.conn = None
+            self._close(sock)
             # A kept-alive connection the gateway closed under us (restart, idle timeout): the lookup is a read,
             # so it is sent once more at once on a new connection, not counted as a retry.
             if not reused or isinstance(e, socket.timeout):
                 raise
-        conn = self._connect()
+        sock = self._connect()
         try:
-            return self._send(conn, method, path, headers, body)
+            return self._send(sock, method, request)
         except _CONNECTION_ERRORS:
-            conn.close()
-            local.conn = None
+            self._close(sock)
             raise
 
-    def _connect(self) -> http.client.HTTPConnection:
-        conn: http.client.HTTPConnection
-        if self._tls is None:
-            conn = http.client.HTTPConnection(self._host, self._port, timeout=self.timeout)
-        else:
-            conn = http.client.HTTPSConnection(self._host, self._port, timeout=self.timeout, context=self._tls.get())
-        conn.connect()
+    def _connect(self) -> socket.socket:
+        context = self._tls.get() if self._tls is not None else None
+        sock = socket.create_connection((self._host, self._port), timeout=self.timeout)
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # a request is one write: send it now
+            if context is not None:
+                sock = context.wrap_socket(sock, server_hostname=self._host)
+        except BaseException:
+            sock.close()
+            raise
         local = self._local
-        local.conn, local.generation = conn, _generation
-        return conn
+        local.sock, local.generation = sock, _generation
+        return sock
+
+    def _close(self, sock: socket.socket) -> None:
+        sock.close()
+        if self._local.sock is sock:
+            self._local.sock = None
 
     @staticmethod
-    def _dropped(conn: http.client.HTTPConnection) -> bool:
+    def _dropped(sock: socket.socket) -> bool:
         # An idle keep-alive socket that is readable has been closed by the gateway (or holds garbage).
-        sock = conn.sock
-        if sock is None:
-            return True
         try:
             return bool(select.select([sock], [], [], 0)[0])
         except (OSError, ValueError):
             return True
 
-    @staticmethod
-    def _send(conn: http.client.HTTPConnection, method: str, path: str, headers: list[tuple[str, str]], body: Optional[bytes]) -> tuple[int, bytes, str]:
-        conn.putrequest(method, path, skip_host=True, skip_accept_encoding=True)
-        for name, value in headers:
-            conn.putheader(name, value)
-        conn.endheaders(body)
-        response = conn.getresponse()
+    def _send(self, sock: socket.socket, method: str, request: bytes) -> tuple[int, bytes, str]:
+        sock.sendall(request)
+        # The reply is parsed by http.client (status line, headers, Content-Length or chunked, keep-alive).
+        response = http.client.HTTPResponse(sock, method=method)
+        response.begin()
         data = response.read()
         request_id = _printable(response.getheader("X-Request-Id"), 64) or "none"
         if response.will_close:
-            conn.close()
+            self._close(sock)
         return response.status, data, request_id
