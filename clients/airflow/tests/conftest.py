@@ -43,6 +43,7 @@ class LoopbackServer:
     respond: Callable[[str], Reply] = lambda path: (404, {"code": "not_found"})
     respond_post: Callable[[str, bytes], Reply] = lambda path, body: (404, {"code": "route_not_found"})
     delay_seconds: float = 0.0
+    close_connections: bool = False
     tls: Optional[ssl.SSLContext] = None
     restart: Callable[[], None] = lambda: None
     stop: Callable[[], None] = lambda: None
@@ -80,6 +81,9 @@ def _serve(state: LoopbackServer) -> None:
             self.send_header("Content-Type", "application/json" if status == 200 else "application/problem+json")
             self.send_header("Content-Length", str(len(data)))
             self.send_header("X-Request-Id", f"req-{len(state.requests)}")
+            if state.close_connections:
+                self.send_header("Connection", "close")
+                self.close_connection = True
             self.end_headers()
             self.wfile.write(data)
 

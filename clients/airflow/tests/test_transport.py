@@ -68,3 +68,26 @@ def test_concurrent_lookups_from_many_threads(server: LoopbackServer) -> None:
     assert len(server.requests) == threads * per_thread
     # One keep-alive connection per thread: no thread shares another's, none opens more than one.
     assert len({r.client_port for r in server.requests}) == threads
+
+
+def test_connection_close_from_the_gateway_is_honoured(server: LoopbackServer) -> None:
+    server.respond = echo
+    server.close_connections = True  # e.g. a gateway draining for shutdown
+    b = SecretsGatewayBackend(url=server.url, retries=0)
+    assert [b.get_variable(k) for k in ("a", "b", "c")] == ["value of a", "value of b", "value of c"]
+    assert len({r.client_port for r in server.requests}) == 3
+
+
+def test_a_token_that_would_break_the_header_is_refused_unsent(server: LoopbackServer, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    server.respond = echo
+    token_file = tmp_path / "token"
+    token_file.write_text("tok-one\r\nX-Injected: 1\n")
+    import pytest
+
+    from airflow_secrets_gateway import SecretsGatewayUnavailable
+
+    with pytest.raises(SecretsGatewayUnavailable, match="characters a bearer token cannot have"):
+        SecretsGatewayBackend(url=server.url, token_path=str(token_file), retries=0).get_variable("k")
+    with pytest.raises(ValueError, match="characters a bearer token cannot have"):
+        SecretsGatewayBackend(url=server.url, token="a\nb")
+    assert server.requests == []
