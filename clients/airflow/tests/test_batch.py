@@ -91,3 +91,13 @@ def test_a_failed_batch_is_loud_or_falls_through(server: LoopbackServer, task_co
     quiet = SecretsGatewayBackend(url=server.url, retries=0, on_unavailable="fall_through")
     assert quiet.prefetch(connections=["a", "b"]) == 0
     assert SecretsGatewayBackend(url=server.url).prefetch() == 0  # nothing declared, nothing sent
+
+
+def test_more_ids_than_one_request_takes_are_sent_in_several(server: LoopbackServer, task_context: pytest.MonkeyPatch) -> None:
+    server.respond_post = lookup_answer
+    b = SecretsGatewayBackend(url=server.url, retries=0)
+    ids = [f"wh_{i:03}" for i in range(230)]
+    assert b.prefetch(connections=ids, variables=["a"]) == 231
+    sizes = [(len(json.loads(r.body).get("connections", [])), len(json.loads(r.body).get("variables", []))) for r in server.requests]
+    assert sizes == [(100, 1), (100, 0), (30, 0)]
+    assert b.get_conn_value("wh_229") is not None and len(server.requests) == 3

@@ -71,6 +71,7 @@ CONTEXT_HEADERS = {
 _CONTEXT_VARS = tuple(CONTEXT_HEADERS)
 
 RETRY_STATUSES = frozenset({500, 502, 503, 504})
+BATCH_LIMIT = 100  # ids of one kind in one POST /v1/lookup (the gateway's LookupRequest maxItems)
 ON_UNAVAILABLE = ("raise", "fall_through")
 # What a dropped or broken connection raises (http.client's RemoteDisconnected is a ConnectionResetError,
 # a garbled reply an HTTPException; ssl.SSLError and socket.timeout are OSErrors).
@@ -387,36 +388,47 @@ class SecretsGatewayBackend(BaseSecretsBackend):  # type: ignore[misc,valid-type
     def prefetch(self, connections: Iterable[str] = (), variables: Iterable[str] = (), config: Iterable[str] = ()) -> int:
         """One ``POST /v1/lookup`` for these ids; the answers serve this task try's later lookups (see :func:`prefetch`)."""
         lists = {"connections": sorted(set(connections)), "variables": sorted(set(variables)), "config": sorted(set(config))}
-        request = {kind: ids for kind, ids in lists.items() if ids}
-        if not request:
+        total = sum(len(ids) for ids in lists.values())
+        if not total:
             return 0
-        what = f"a batch of {sum(len(v) for v in request.values())} id(s)"
+        what = f"a batch of {total} id(s)"
+        store: dict[tuple[str, str], Any] = {}
         try:
-            status, body, request_id = self._request("POST", self._path_prefix + "lookup", what, None, json.dumps(request).encode())
-            if status != 200:
-                problem = self._problem(body)
-                raise _Failure(self._status_reason(status, problem), request_id)
-            answer = self._decode(body, what, request_id)
-            store: dict[tuple[str, str], Any] = {}
-            for kind, id_field in (("connections", "conn_id"), ("variables", "key"), ("config", "key")):
-                for item in answer.get(kind) or ():
-                    key = item.get(id_field) if isinstance(item, dict) else None
-                    if not isinstance(key, str):
-                        continue
-                    state = item.get("status")
-                    if state == "found":
-                        store[(kind, key)] = item.get("connection") if kind == "connections" else {"value": item.get("value")}
-                    elif state == "not_found":
-                        store[(kind, key)] = None
-                    elif state == "error" and item.get("code") == "denied":
-                        store[(kind, key)] = _Denied("denied", request_id)
-                    # Other errors are not kept: the lookup itself asks again, and reports what it gets.
+            # The gateway takes up to BATCH_LIMIT ids of each kind per request.
+            for start in range(0, max(len(ids) for ids in lists.values()), BATCH_LIMIT):
+                request = {kind: ids[start : start + BATCH_LIMIT] for kind, ids in lists.items() if ids[start : start + BATCH_LIMIT]}
+                status, body, request_id = self._request("POST", self._path_prefix + "lookup", what, None, json.dumps(request).encode())
+                if status != 200:
+                    raise _Failure(self._status_reason(status, self._problem(body)), request_id)
+                self._store_batch(self._decode(body, what, request_id), request_id, store)
         except _Failure as failure:
             self._unavailable(what, failure)
             return 0
+        key = self._prefetch_key()
         with _prefetch_lock:
-            _prefetched.setdefault(self._prefetch_key(), {}).update(store)
+            # Answers for another task context (the previous task of an in-process `dags test`) are dropped.
+            for other in [k for k in _prefetched if k[2] != key[2]]:
+                del _prefetched[other]
+            _prefetched.setdefault(key, {}).update(store)
         return len(store)
+
+    @staticmethod
+    def _store_batch(answer: dict[str, Any], request_id: str, store: dict[tuple[str, str], Any]) -> None:
+        for kind, id_field in (("connections", "conn_id"), ("variables", "key"), ("config", "key")):
+            for item in answer.get(kind) or ():
+                item_id = item.get(id_field) if isinstance(item, dict) else None
+                if not isinstance(item_id, str):
+                    continue
+                state = item.get("status")
+                if state == "found":
+                    found = item.get("connection") if kind == "connections" else {"value": item.get("value")}
+                    if isinstance(found, dict):
+                        store[(kind, item_id)] = found
+                elif state == "not_found":
+                    store[(kind, item_id)] = None
+                elif state == "error" and item.get("code") == "denied":
+                    store[(kind, item_id)] = _Denied("denied", request_id)
+                # Other errors are not kept: the lookup itself asks again, and reports what it gets.
 
     def _prefetch_key(self) -> tuple[str, str, tuple[Optional[str], ...]]:
         return (self.url, self._tokens.identity, _task_context())
