@@ -1,7 +1,7 @@
 // The Python client's cost to a task, measured inside a real Airflow 3.3.2 process (issue 22):
 // BaseHook.get_connection through each secrets backend, on the same ten connections.
 //
-//   node bench/airflow-client/run.ts [--rounds 3] [--per-round 300]
+//   node bench/airflow-client/run.ts [--rounds 3] [--per-round 300] [--compare-rev REV]
 //
 // - floor:   Airflow's EnvironmentVariablesBackend (AIRFLOW_CONN_*): no network at all;
 // - gateway: SecretsGatewayBackend (this checkout's clients/airflow) -> the real gateway
@@ -27,7 +27,14 @@ import { benchGatewayConfig } from '../lib/gateway-config.ts';
 import { machineInfo } from '../lib/report.ts';
 import { REPO_DIR, startGateway } from '../lib/processes.ts';
 
-const { values: args } = parseArgs({ options: { rounds: { type: 'string', default: '3' }, 'per-round': { type: 'string', default: '300' } } });
+const { values: args } = parseArgs({
+  options: {
+    rounds: { type: 'string', default: '3' },
+    'per-round': { type: 'string', default: '300' },
+    // Also measure the client as it was at this git revision (e.g. the requests-based 0.1.0), against the same gateway.
+    'compare-rev': { type: 'string' },
+  },
+});
 const PYTHON = process.env['AIRFLOW_PYTHON'] ?? join(REPO_DIR, '.venv/airflow/bin/python');
 const HERE = join(REPO_DIR, 'bench/airflow-client');
 // Airflow's own providers, for the comparison only: pinned, installed beside (not into) the Airflow venv.
@@ -121,6 +128,12 @@ try {
     });
     return JSON.parse(out.trim().split('\n').at(-1)!) as ModeResult;
   };
+  if (args['compare-rev']) {
+    // The client's source at that revision, extracted beside this run; its directory goes first on PYTHONPATH.
+    const old = join(dir, 'client-at-rev');
+    execFileSync('bash', ['-c', `mkdir -p "${old}" && git -C "${REPO_DIR}" archive "${args['compare-rev']}" clients/airflow/src | tar -x -C "${old}"`]);
+    modes.splice(2, 0, [`gateway@${args['compare-rev']}`, { ...gatewayBackend, PYTHONPATH: [join(old, 'clients/airflow/src'), PROVIDERS_DIR].join(':') }]);
+  }
   const results: ModeResult[] = [];
   for (const [mode, env] of modes) {
     const result = runMode(mode, env, args.rounds!);
@@ -148,16 +161,18 @@ function report(results: ModeResult[]): string {
     aws: "Airflow's own `SecretsManagerBackend` (boto3), same moto",
   };
   const machine = machineInfo() as unknown as Record<string, unknown>;
-  const rows = ['floor', 'gateway', 'vault', 'aws'].map((m) => `| ${label[m]} | ${f(by(m).p50_ms)} ms | ${f(by(m).p99_ms)} ms | ${f(by(m).first_lookup_ms)} ms |`);
+  const compared = results.find((r) => r.mode.startsWith('gateway@'));
+  if (compared) label[compared.mode] = `the client as it was at \`${compared.mode.slice('gateway@'.length)}\` (\`requests\`), same gateway`;
+  const rows = ['floor', 'gateway', ...(compared ? [compared.mode] : []), 'vault', 'aws'].map((m) => `| ${label[m]} | ${f(by(m).p50_ms)} ms | ${f(by(m).p99_ms)} ms | ${f(by(m).first_lookup_ms)} ms |`);
   const batch = by('gateway-batch');
   return `# The Python client inside Airflow: what a lookup costs a task
 
-\`node bench/airflow-client/run.ts\` (with \`AIRFLOW_PYTHON\`, default \`.venv/airflow/bin/python\`: Airflow 3.3.2). Airflow's
+\`node bench/airflow-client/run.ts${args['compare-rev'] ? ` --compare-rev ${args['compare-rev']}` : ''}\` (with \`AIRFLOW_PYTHON\`, default \`.venv/airflow/bin/python\`: Airflow 3.3.2). Airflow's
 Vault and AWS providers are installed for the comparison only, pinned, into \`${PROVIDERS_DIR.replace(tmpdir(), '$TMPDIR')}\`.
 
 Each backend runs in a fresh Airflow process calling \`airflow.sdk.BaseHook.get_connection\` (the Task SDK's path, as task
 code and hooks call it) on the same ten connections (8 fields, a nested JSON \`extra\`): 50 warm passes, then
-${results[1]!.samples / 300 | 0} round(s) of 300 timed lookups. The gateway runs as \`serve\` with its default cache (warm), access
+${Number(args.rounds)} round(s) of ${Number(args['per-round'])} timed lookups. The gateway runs as \`serve\` with its default cache (warm), access
 control, the audit log and metrics on, in front of OpenBao, and has served 3,000 lookups before the first mode runs;
 Airflow's \`VaultBackend\` asks that OpenBao directly.
 "first lookup" is the first \`get_connection\` of a fresh process (the backend built, the connection opened), the median over
