@@ -91,3 +91,13 @@ def test_a_token_that_would_break_the_header_is_refused_unsent(server: LoopbackS
     with pytest.raises(ValueError, match="characters a bearer token cannot have"):
         SecretsGatewayBackend(url=server.url, token="a\nb")
     assert server.requests == []
+
+
+def test_proxy_variables_are_not_used(server: LoopbackServer, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    # The client connects to the URL itself: a proxy would see the token and the answers.
+    for name in ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY"):
+        monkeypatch.setenv(name, "http://127.0.0.1:9")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    server.respond = echo
+    assert SecretsGatewayBackend(url=server.url, retries=0).get_variable("k") == "value of k"
