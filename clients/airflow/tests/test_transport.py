@@ -101,3 +101,31 @@ def test_proxy_variables_are_not_used(server: LoopbackServer, monkeypatch) -> No
     monkeypatch.delenv("no_proxy", raising=False)
     server.respond = echo
     assert SecretsGatewayBackend(url=server.url, retries=0).get_variable("k") == "value of k"
+
+
+def test_keep_alive_with_descriptors_above_1023(server: LoopbackServer) -> None:
+    # A busy worker has many files open: the connection's descriptor can be above select()'s limit.
+    import os
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 1200:
+        import pytest
+
+        pytest.skip("the descriptor limit is below 1200")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, 1200), hard))
+    fillers = []
+    try:
+        while True:
+            fd = os.open(os.devnull, os.O_RDONLY)
+            fillers.append(fd)
+            if fd >= 1030:
+                break
+        server.respond = echo
+        b = SecretsGatewayBackend(url=server.url, retries=0)
+        assert [b.get_variable(k) for k in ("a", "b", "c")] == ["value of a", "value of b", "value of c"]
+        assert len({r.client_port for r in server.requests}) == 1  # still one kept-alive connection
+    finally:
+        for fd in fillers:
+            os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))

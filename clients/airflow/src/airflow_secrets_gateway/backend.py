@@ -608,7 +608,12 @@ class SecretsGatewayBackend(BaseSecretsBackend):  # type: ignore[misc,valid-type
     @staticmethod
     def _dropped(sock: socket.socket) -> bool:
         # An idle keep-alive socket that is readable has been closed by the gateway (or holds garbage).
+        # poll() where there is one: select() cannot watch a descriptor above 1023, common in a busy worker.
         try:
+            if hasattr(select, "poll"):
+                poller = select.poll()
+                poller.register(sock, select.POLLIN)
+                return bool(poller.poll(0))
             return bool(select.select([sock], [], [], 0)[0])
         except (OSError, ValueError):
             return True
