@@ -9,7 +9,13 @@
 // - metastore: `airflow connections add` / `variables set` with a Fernet key write
 //   the metadata database; the gateway's airflow_metastore backend serves each one
 //   with the fields Airflow's MetastoreBackend returns, also after
-//   `airflow rotate-fernet-key`.
+//   `airflow rotate-fernet-key`;
+// - failures: the client is loud by default (a gateway that is down, an expired token, a missing
+//   token file stop `airflow connections get` and a task with the URL, the reason and the request
+//   id), and `on_unavailable: fall_through` lets Airflow go on with a warning in the task's log;
+// - batch: a task that declares its ids with prefetch() gets them in one POST /v1/lookup.
+//
+// Airflow runs this checkout's client (PYTHONPATH=clients/airflow/src), not the venv's installed copy.
 //
 // Airflow commands are slow (seconds each), so the work is batched into few processes
 // (test/e2e/airflow_steps.py) and one `airflow db migrate` serves both parts.
