@@ -103,9 +103,10 @@ _generation = 0
 
 
 def _after_fork_in_child() -> None:
-    global _generation
+    global _generation, _prefetch_lock
     _generation += 1
     _prefetched.clear()
+    _prefetch_lock = threading.Lock()  # another thread of the parent may have held it at the fork
 
 
 if hasattr(os, "register_at_fork"):
@@ -186,7 +187,6 @@ class _TokenSource:
             raise ValueError("SecretsGatewayBackend: give token or token_path, not both")
         self._path = os.fspath(token_path) if token_path else None
         self._stamp: Optional[tuple[int, int, int]] = None
-        self._lock = threading.Lock()
         if token and not (token.strip().isascii() and token.strip().isprintable() and " " not in token.strip()):
             raise ValueError("SecretsGatewayBackend: the token holds characters a bearer token cannot have")
         self.header: Optional[str] = f"Bearer {token.strip()}" if token and token.strip() else None
@@ -197,14 +197,15 @@ class _TokenSource:
         if self._path is None:
             return self.header
         try:
+            # No lock (a lock held by another thread at a fork would hang the child): two threads
+            # reading the file at once both set what they read, and a stale stamp only causes a re-read.
             stamp = _file_stamp(self._path)
             if stamp != self._stamp:
-                with self._lock:
-                    with open(self._path, encoding="utf-8") as f:
-                        token = f.read().strip()
-                    _check_token(token)
-                    self.header = f"Bearer {token}" if token else None
-                    self._stamp = stamp
+                with open(self._path, encoding="utf-8") as f:
+                    token = f.read().strip()
+                _check_token(token)
+                self.header = f"Bearer {token}" if token else None
+                self._stamp = stamp
         except OSError as e:
             raise _Failure(f"cannot read the token file {self._path} ({e.strerror})") from None
         return self.header
@@ -219,20 +220,18 @@ class _TlsContext:
     def __init__(self, verify: bool, ca_bundle: Optional[str], client_cert: Optional[str], client_key: Optional[str]) -> None:
         self._verify = verify
         self._files = tuple(os.fspath(p) if p else None for p in (ca_bundle, client_cert, client_key))
-        self._stamps: Optional[tuple[Optional[tuple[int, int, int]], ...]] = None
-        self._context: Optional[ssl.SSLContext] = None
-        self._lock = threading.Lock()
+        self._current: Optional[tuple[tuple[Optional[tuple[int, int, int]], ...], ssl.SSLContext]] = None
 
     def get(self) -> ssl.SSLContext:
         try:
             stamps = tuple(_file_stamp(p) if p else None for p in self._files)
         except OSError as e:
             raise _Failure(f"cannot read the TLS file {e.filename} ({e.strerror})") from None
-        with self._lock:
-            if self._context is None or stamps != self._stamps:
-                self._context = self._build()
-                self._stamps = stamps
-            return self._context
+        current = self._current
+        if current is None or current[0] != stamps:
+            # No lock (see _TokenSource): two threads may both build one; either serves.
+            current = self._current = (stamps, self._build())
+        return current[1]
 
     def _build(self) -> ssl.SSLContext:
         ca_bundle, client_cert, client_key = self._files
