@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { createPublicKey, type JsonWebKey } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { JwksConfig } from './config.ts';
-import { verifierFor, type ClaimRules, type VerifyKey } from './keys.ts';
+import type { VerifyKey } from './keys.ts';
 
 const MAX_BODY_BYTES = 1 << 20;
 const MAX_KEYS = 100;
@@ -36,12 +36,10 @@ export class JwksKeySet {
   fetches = 0;
 
   private readonly config: JwksConfig;
-  private readonly rules: ClaimRules;
   private readonly logger: Logger;
 
-  constructor(config: JwksConfig, rules: ClaimRules, logger: Logger) {
+  constructor(config: JwksConfig, logger: Logger) {
     this.config = config;
-    this.rules = rules;
     this.logger = logger;
   }
 
@@ -86,8 +84,8 @@ export class JwksKeySet {
         const algorithms = algorithmsFor(jwk); // symmetric ("oct") keys are never taken from a remote set
         if (algorithms.length === 0) continue;
         try {
-          const pem = createPublicKey({ key: jwk, format: 'jwk' }).export({ type: 'spki', format: 'pem' }) as string;
-          keys.set(jwk.kid, { kid: jwk.kid, algorithms, verify: verifierFor(pem, algorithms, this.rules) });
+          const key = createPublicKey({ key: jwk, format: 'jwk' }).export({ type: 'spki', format: 'pem' }) as string;
+          keys.set(jwk.kid, { kid: jwk.kid, algorithms, key });
         } catch {
           this.logger.warn({ jwks: this.config.url, kid: jwk.kid }, 'skipping a key the JWKS endpoint sent that is not a usable public key');
         }
