@@ -3,7 +3,9 @@
 // a kid the set does not have refetches it, at most once per
 // `min_refresh_interval_seconds`, so a stream of made-up kids cannot turn the
 // gateway into a load generator against the issuer. A refetch replaces the set:
-// a key the issuer rotated out stops verifying.
+// a key the issuer rotated out stops verifying. (get-jwks 11 does not fit: it caches
+// per kid, so the set cannot be fetched at startup; it fetches for every unknown kid;
+// its stale fallback keeps serving a rotated-out key; Node's fetch ignores its timeout.)
 import { readFileSync } from 'node:fs';
 import { createPublicKey, type JsonWebKey } from 'node:crypto';
 import type { Logger } from 'pino';
