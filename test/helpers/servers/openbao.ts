@@ -8,7 +8,7 @@
 // and secret_ids are chosen by the harness, so they are the same after a restart.
 // Tokens issued by logins do not survive a restart (as with a real data loss).
 import { randomUUID } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   LOOPBACK,
@@ -93,6 +93,12 @@ export interface OpenBaoServer extends ProcessLifecycle {
 
   /** Back on the same port after stop() or kill(), with the setup journal replayed. */
   restart(): Promise<void>;
+  /**
+   * SIGSTOP: the kernel still accepts connections on the port, and nothing answers (a hung server),
+   * until resume() (SIGCONT). Resolves once the process is stopped.
+   */
+  pause(): Promise<void>;
+  resume(): void;
 }
 
 export interface StartOpenBaoOptions {
@@ -345,6 +351,16 @@ export async function startOpenBao(opts: StartOpenBaoOptions = {}): Promise<Open
       await handle.stop();
       await launch();
       await replay();
+    },
+    pause: async () => {
+      const pid = proc!.child.pid!;
+      process.kill(pid, 'SIGSTOP');
+      // The signal is delivered asynchronously: wait until every thread shows state T (stopped).
+      const stopped = () => readdirSync(`/proc/${pid}/task`).every((t) => /^\d+ \(.*\) T /.test(readFileSync(`/proc/${pid}/task/${t}/stat`, 'utf8')));
+      for (let i = 0; i < 200 && !stopped(); i++) await new Promise((r) => setTimeout(r, 5));
+    },
+    resume: () => {
+      process.kill(proc!.child.pid!, 'SIGCONT');
     },
   };
   return handle;
