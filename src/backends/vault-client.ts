@@ -1,17 +1,13 @@
-// The Vault (and OpenBao) calls the Vault backend makes, through node-vault's client: one
-// method per Vault operation (KV read, the logins, lookup-self, renew-self). What is ours:
-// - the token's lifecycle: one login shared by every waiting request, renewal before
-//   expiry, re-login when Vault says the token is dead;
-// - the safety edge: every error that leaves this module is a BackendError carrying only
-//   our code, the HTTP status and Vault's own error strings (VaultError), never a request,
-//   its headers (X-Vault-Token) or a login body (secret_id, password, jwt);
-// - the HTTP transport, plugged in through node-vault's `request-promise` option (the hook
-//   its own tests use) instead of its default axios instance, for three reasons: an axios
-//   error carries its request config, headers included, into whatever logs it; axios parses
-//   every body with JSON.parse, which loses what Airflow sees (1.0 vs 1, big ints, key order)
-//   where the backend needs the text for Python's json.loads; and node-vault does not pass
-//   an AbortSignal to axios, so an attempt could not be cancelled at the backend's deadline.
-// node-vault keeps the API: paths, the auth methods' request schemas and response handling.
+// The Vault (and OpenBao) calls of the Vault backend, through node-vault's client: one method per
+// Vault operation (KV read, the logins, lookup-self, renew-self). Ours around it:
+// - the token's lifecycle: one login shared by every waiting request, renewal before expiry,
+//   re-login when Vault says the token is dead;
+// - one exit for errors: a BackendError with our code, the HTTP status and Vault's error strings
+//   (VaultError), never a request, its X-Vault-Token header or a login body;
+// - the HTTP transport, given through node-vault's `request-promise` option instead of its axios:
+//   an axios error carries its request config, headers included, into whatever logs it; axios
+//   parses bodies with JSON.parse, which loses what Python's json.loads keeps (1.0, big ints, key
+//   order); and node-vault passes axios no AbortSignal for the backend's deadline.
 import { readFileSync } from 'node:fs';
 import type { Agent } from 'node:http';
 import https from 'node:https';
@@ -62,25 +58,11 @@ interface CurrentToken {
   expiresAt: number | undefined;
 }
 
-/** What node-vault hands its transport (the `request-promise` contract), and what it expects back. */
-interface TransportRequest {
-  method: string;
-  uri: string;
-  headers?: Record<string, string>;
-  json?: unknown;
-  signal?: AbortSignal;
-}
-interface TransportResponse {
-  statusCode: number;
-  body: unknown;
-  request: { path: string };
-}
-
+/** node-vault's `request-promise` contract: what it hands the transport, and what it expects back. */
+type TransportRequest = { method: string; uri: string; headers?: Record<string, string>; json?: unknown; signal?: AbortSignal };
+type TransportResponse = { statusCode: number; body: unknown; request: { path: string } };
 /** Per-call options node-vault passes through to the transport. */
-interface CallOptions {
-  headers?: Record<string, string>;
-  signal: AbortSignal;
-}
+type CallOptions = { headers?: Record<string, string>; signal: AbortSignal };
 
 /** Renew or log in again when this fraction of a token's lifetime has passed. */
 const REFRESH_AT = 2 / 3;
@@ -123,14 +105,12 @@ export class VaultClient {
    * null when Vault answers 404. Logs in first if there is no token, and once more if it is dead.
    */
   read(apiPath: string, signal: AbortSignal): Promise<string | null> {
-    return this.withToken('read', signal, async (opts) => {
-      try {
-        return textOf(await this.vault.read(apiPath, opts), this.options.backendName);
-      } catch (err) {
-        if (statusOf(err) === 404) return null;
-        throw err;
-      }
-    });
+    return this.withToken('read', signal, (opts) =>
+      this.vault.read(apiPath, opts).then(
+        (body) => textOf(body, this.options.backendName),
+        (err: unknown) => (statusOf(err) === 404 ? null : Promise.reject(err)),
+      ),
+    );
   }
 
   /** Logs in (at startup), so that a bad credential shows at once. */
@@ -147,21 +127,17 @@ export class VaultClient {
   /**
    * Runs one call with the current token. 403 is both "this token is dead" and "this token may not
    * read that path": lookup-self tells which, and a dead token is replaced (one login for all) and
-   * the call made once more. Whatever it throws is a BackendError.
+   * the call made once more.
    */
-  private async withToken<T>(what: string, signal: AbortSignal, call: (opts: CallOptions) => Promise<T>): Promise<T> {
+  private async withToken<T>(what: string, signal: AbortSignal, run: (opts: CallOptions) => Promise<T>): Promise<T> {
     const { token } = await this.token();
     try {
-      return await call(this.callOptions(token, signal));
+      return await this.call(what, signal, () => run(this.callOptions(token, signal)));
     } catch (err) {
-      if (statusOf(err) !== 403 || (await this.tokenIsValid(token, signal))) throw this.toBackendError(err, what, signal);
+      if (!(err instanceof VaultError && err.status === 403) || (await this.tokenIsValid(token, signal))) throw err;
     }
     const renewed = await this.replaceToken(token, 'token rejected');
-    try {
-      return await call(this.callOptions(renewed.token, signal));
-    } catch (err) {
-      throw this.toBackendError(err, what, signal);
-    }
+    return this.call(what, signal, () => run(this.callOptions(renewed.token, signal)));
   }
 
   private callOptions(token: string, signal: AbortSignal): CallOptions {
@@ -197,7 +173,7 @@ export class VaultClient {
     if (auth.type === 'token') {
       token = auth.tokenPath ? this.readFile(auth.tokenPath, 'token_path').trim() : (auth.token ?? '');
       // A given token: ask Vault how long it lives, so it can be renewed in time.
-      const data = (await this.lookupSelf(token, signal, 'token lookup'))?.data ?? {};
+      const data = (await this.lookupSelf(token, signal))?.data ?? {};
       leaseSeconds = Number(data.ttl ?? 0);
       renewable = Boolean(data.renewable);
     } else {
@@ -216,44 +192,54 @@ export class VaultClient {
   }
 
   /** GET auth/token/lookup-self. A token Vault refuses is `auth_failed`. */
-  private async lookupSelf(token: string, signal: AbortSignal, what: string): Promise<any> {
-    try {
-      return await this.vault.tokenLookupSelf({ requestOptions: this.callOptions(token, signal) });
-    } catch (err) {
-      throw this.toBackendError(err, what, signal, statusOf(err) === 403 ? 'auth_failed' : undefined);
-    }
+  private lookupSelf(token: string, signal: AbortSignal): Promise<any> {
+    return this.call('token lookup', signal, () => this.vault.tokenLookupSelf({ requestOptions: this.callOptions(token, signal) }), [403]);
   }
 
   /** The approle, kubernetes or userpass login. A credential Vault refuses (400 or 403) is `auth_failed`. */
-  private async loginCall(auth: Exclude<VaultAuth, { type: 'token' }>, signal: AbortSignal): Promise<any> {
+  private loginCall(auth: Exclude<VaultAuth, { type: 'token' }>, signal: AbortSignal): Promise<any> {
     // node-vault renders mount and username into the path with Mustache, which HTML-escapes: encode them first.
-    const mount_point = pathSegment(auth.mount);
-    const requestOptions = { signal };
-    try {
+    const common = { mount_point: pathSegment(auth.mount), requestOptions: { signal } };
+    return this.call(`${auth.type} login`, signal, () => {
       switch (auth.type) {
         case 'approle': {
           const secretId = auth.secretIdPath ? this.readFile(auth.secretIdPath, 'secret_id_path').trim() : auth.secretId;
-          return await this.vault.approleLogin({ mount_point, role_id: auth.roleId, ...(secretId ? { secret_id: secretId } : {}), requestOptions });
+          return this.vault.approleLogin({ ...common, role_id: auth.roleId, ...(secretId ? { secret_id: secretId } : {}) });
         }
         case 'kubernetes':
           // Re-read every time: the kubelet rotates the projected service account token.
-          return await this.vault.kubernetesLogin({ mount_point, role: auth.role, jwt: this.readFile(auth.jwtPath, 'kubernetes_jwt_path').trim(), requestOptions });
+          return this.vault.kubernetesLogin({ ...common, role: auth.role, jwt: this.readFile(auth.jwtPath, 'kubernetes_jwt_path').trim() });
         case 'userpass':
-          return await this.vault.userpassLogin({ mount_point, username: pathSegment(auth.username), password: auth.password, requestOptions });
+          return this.vault.userpassLogin({ ...common, username: pathSegment(auth.username), password: auth.password });
       }
-    } catch (err) {
-      const status = statusOf(err);
-      throw this.toBackendError(err, `${auth.type} login`, signal, status === 400 || status === 403 ? 'auth_failed' : undefined);
-    }
+    }, [400, 403]);
   }
 
   /** POST auth/token/renew-self: the new lease in seconds. */
   private async renewSelf(token: string, signal: AbortSignal): Promise<number> {
+    const res = await this.call('token renewal', signal, () => this.vault.tokenRenewSelf({ requestOptions: this.callOptions(token, signal) }));
+    return Number(res?.auth?.lease_duration ?? 0);
+  }
+
+  /**
+   * The one exit for errors: every node-vault call runs here. Ours pass through; a Vault answer
+   * becomes a VaultError (`refused` statuses: auth_failed); anything else node-vault throws (its
+   * argument validation) is named only.
+   */
+  private async call<T>(what: string, signal: AbortSignal, run: () => Promise<T>, refused: number[] = []): Promise<T> {
     try {
-      const res = await this.vault.tokenRenewSelf({ requestOptions: this.callOptions(token, signal) });
-      return Number(res?.auth?.lease_duration ?? 0);
+      return await run();
     } catch (err) {
-      throw this.toBackendError(err, 'token renewal', signal);
+      const name = this.options.backendName;
+      if (err instanceof BackendError) throw err;
+      const status = statusOf(err);
+      if (status !== undefined && refused.includes(status)) throw new VaultError('auth_failed', `${name}: Vault refused the ${what} (HTTP ${status})`, status, vaultErrorsOf(err));
+      if (status !== undefined) {
+        const { code, message } = statusError(name, status, what);
+        throw new VaultError(code, message, status, vaultErrorsOf(err));
+      }
+      if (signal.aborted) throw networkError(name, err, signal);
+      throw new BackendError('backend_error', `${name}: the ${what} failed in the Vault client (${(err as Error)?.name ?? typeof err})`);
     }
   }
 
@@ -295,7 +281,7 @@ export class VaultClient {
   private tokenIsValid(token: string, signal: AbortSignal): Promise<boolean> {
     let check = this.verifying.get(token);
     if (!check) {
-      check = this.lookupSelf(token, signal, 'token lookup')
+      check = this.lookupSelf(token, signal)
         .then(
           () => true,
           (err: unknown) => {
@@ -333,22 +319,6 @@ export class VaultClient {
     });
   }
 
-  /**
-   * The one exit for errors: ours pass through; a Vault answer becomes a VaultError (status and
-   * Vault's error strings); anything else node-vault throws (its argument validation) is named only.
-   */
-  private toBackendError(err: unknown, what: string, signal: AbortSignal, code?: string): BackendError {
-    const name = this.options.backendName;
-    if (err instanceof BackendError) return err;
-    const status = statusOf(err);
-    if (status !== undefined) {
-      const e = statusError(name, status, what);
-      return new VaultError(code ?? e.code, code === 'auth_failed' ? `${name}: Vault refused the ${what} (HTTP ${status})` : e.message, status, vaultErrorsOf(err));
-    }
-    if (signal.aborted) return networkError(name, err, signal);
-    return new BackendError('backend_error', `${name}: the ${what} failed in the Vault client (${(err as Error)?.name ?? typeof err})`);
-  }
-
   private readFile(file: string, option: string): string {
     try {
       return readFileSync(file, 'utf8');
@@ -359,7 +329,7 @@ export class VaultClient {
 }
 
 /** A Vault status that is not an answer: 429 throttled, 412/5xx server error (retried), anything else a plain failure. */
-export function statusError(backendName: string, status: number, what: string): BackendError {
+function statusError(backendName: string, status: number, what: string): BackendError {
   if (status === 429) return new BackendError('throttled', `${backendName}: ${what} was throttled (HTTP 429)`);
   if (status === 412 || status >= 500) return new BackendError('server_error', `${backendName}: ${what} failed (HTTP ${status})`);
   if (status === 403) return new BackendError('access_denied', `${backendName}: ${what} was denied (HTTP 403)`);
