@@ -14,7 +14,7 @@ import { inspect } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import { registerSecrets, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { freePort } from '../helpers/servers/common.ts';
-import { startOpenBao, type ApproleCredentials, type OpenBaoServer } from '../helpers/servers/openbao.ts';
+import { startOpenBao, startOpenBaoTls, type ApproleCredentials, type OpenBaoServer } from '../helpers/servers/openbao.ts';
 import { VaultError } from '../../src/backends/vault-client.ts';
 import type { VaultBackend } from '../../src/backends/vault.ts';
 import { BackendError } from '../../src/backends/types.ts';
@@ -180,7 +180,27 @@ describe('Vault error paths on a real OpenBao: a code, and no token or secret id
     });
   });
 
-  it('a TLS failure: https:// to a server that does not speak TLS', async () => {
+  it('a TLS failure: a certificate the gateway does not trust, and https:// to a server that does not speak TLS', async () => {
+    const tls = await startOpenBaoTls();
+    remember(tls.rootToken);
+    try {
+      await scenario({ url: tls.url, token: tls.rootToken, max_retries: 1 }, async (gw) => {
+        const body = await lookup(gw, 'open');
+        assert.equal(body.failed_backends[0].code, 'unreachable');
+        const err = await thrownBy(gw, 'open');
+        assert.equal(err.code, 'unreachable');
+        assert.match(err.message, /UNABLE_TO_VERIFY_LEAF_SIGNATURE|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_GET_ISSUER_CERT/);
+        return [body];
+      });
+      // The same server with its CA given (`verify: <CA bundle>`): the TLS options reach the transport.
+      await scenario({ url: tls.url, token: tls.rootToken, verify: tls.caFile, max_retries: 1 }, async (gw) => {
+        assert.equal((await lookup(gw, 'open')).failed_backends, undefined);
+        assert.equal((await gw.inject({ url: '/readyz' })).json().backends[0].state, 'ready');
+        return [];
+      });
+    } finally {
+      await tls.dispose();
+    }
     await scenario({ url: bao.url.replace('http:', 'https:'), token: bao.rootToken, max_retries: 1 }, async (gw) => {
       const body = await lookup(gw, 'open');
       assert.equal(body.failed_backends[0].code, 'unreachable');

@@ -9,6 +9,7 @@
 // Tokens issued by logins do not survive a restart (as with a real data loss).
 import { randomUUID } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
 import {
   LOOPBACK,
@@ -364,4 +365,40 @@ export async function startOpenBao(opts: StartOpenBaoOptions = {}): Promise<Open
     },
   };
   return handle;
+}
+
+/** A bare OpenBao dev server listening with TLS (`-dev-tls`: its own CA, a certificate for 127.0.0.1). */
+export interface OpenBaoTlsServer {
+  /** https://127.0.0.1:PORT */
+  readonly url: string;
+  readonly rootToken: string;
+  /** The CA that signed the server's certificate (PEM file). */
+  readonly caFile: string;
+  dispose(): Promise<void>;
+}
+
+export async function startOpenBaoTls(opts: { timeoutMs?: number } = {}): Promise<OpenBaoTlsServer> {
+  const port = await freePort();
+  const rootToken = `root-${randomUUID()}`;
+  const dir = makeTempDir('openbao-tls');
+  const url = `https://${LOOPBACK}:${port}`;
+  const caFile = join(dir, 'vault-ca.pem');
+  const proc = spawnManaged(
+    venvTool('bao'),
+    ['server', '-dev', '-dev-tls', `-dev-tls-cert-dir=${dir}`, `-dev-listen-address=${LOOPBACK}:${port}`, `-dev-root-token-id=${rootToken}`, '-dev-no-store-token', '-log-level=info'],
+    { cwd: dir, logFile: join(dir, 'bao.log'), env: { HOME: dir, BAO_ADDR: url, VAULT_ADDR: url, BAO_TOKEN: '', VAULT_TOKEN: '' } },
+  );
+  const healthy = () =>
+    new Promise<boolean>((resolve) => {
+      if (!existsSync(caFile)) return resolve(false);
+      const req = httpsRequest(`${url}/v1/sys/health`, { ca: readFileSync(caFile), timeout: 1000 }, (res) => {
+        res.resume();
+        resolve(res.statusCode === 200);
+      });
+      req.on('error', () => resolve(false));
+      req.end();
+    });
+  await waitReady('openbao (tls)', proc, healthy, opts.timeoutMs ?? 20_000, 50);
+  const lifecycle = processLifecycle(() => proc, [port], dir);
+  return { url, rootToken, caFile, dispose: lifecycle.dispose };
 }
