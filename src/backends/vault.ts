@@ -13,7 +13,7 @@ import { parseFailure } from './parse-failure.ts';
 import type { BackendContext, BackendFactory } from './registry-types.ts';
 import { BackendGuard, resilienceFrom } from './resilience.ts';
 import { BackendError, type BackendStatus, type Found, type SecretKind, type SecretsBackend, type VariableValue } from './types.ts';
-import { statusError, VaultClient, type VaultAuth, type VaultResponse, type VaultTls } from './vault-client.ts';
+import { VaultClient, type VaultAuth, type VaultTls } from './vault-client.ts';
 
 
 /** `rstrip("/")`, keeping None as None. */
@@ -157,9 +157,10 @@ export class VaultBackend implements SecretsBackend {
     const where = this.secretLocation(kind, id);
     const apiPath = where && this.apiPath(where, 'data');
     if (!apiPath) return null;
-    const res = await this.guard.run((signal) => this.client.authorizedGet(apiPath, signal).then((r) => this.answer(r, 'read')));
-    if (res === null) return null;
-    const body = this.parse(res);
+    // 404 is "not here" (hvac InvalidPath): null.
+    const text = await this.guard.run((signal) => this.client.read(apiPath, signal));
+    if (text === null) return null;
+    const body = this.parse(text);
     const outer = body.get('data');
     const data = this.kvVersion === 1 ? outer : outer instanceof Map ? outer.get('data') : undefined;
     if (!(data instanceof Map)) throw new BackendError('invalid_value', `${this.name}: the secret's data is not a JSON object`);
@@ -173,9 +174,9 @@ export class VaultBackend implements SecretsBackend {
     const where = this.secretLocation(kind, id);
     const apiPath = where && this.apiPath(where, 'metadata');
     if (!apiPath) return null;
-    const res = await this.guard.run((signal) => this.client.authorizedGet(apiPath, signal).then((r) => this.answer(r, 'metadata read')));
-    if (res === null) return null;
-    const data = JSON.parse(res.text)?.data;
+    const text = await this.guard.run((signal) => this.client.read(apiPath, signal));
+    if (text === null) return null;
+    const data = JSON.parse(text)?.data;
     const current = data?.current_version;
     const entry = data?.versions?.[String(current)];
     // A deleted or destroyed latest version reads as not found, as hvac's raise_on_deleted_version does.
@@ -183,17 +184,10 @@ export class VaultBackend implements SecretsBackend {
     return versionIdentity(current, entry.created_time) ?? null;
   }
 
-  /** 200 is an answer, 404 is "not here" (hvac InvalidPath), anything else fails this backend. */
-  private answer(res: VaultResponse, what: string): VaultResponse | null {
-    if (res.status === 200) return res;
-    if (res.status === 404) return null;
-    throw statusError(this.name, res.status, what);
-  }
-
-  private parse(res: VaultResponse): PyDict {
+  private parse(text: string): PyDict {
     let body: PyValue;
     try {
-      body = pyJsonLoads(res.text);
+      body = pyJsonLoads(text);
     } catch {
       throw new BackendError('backend_error', `${this.name}: Vault answered with a body that is not JSON`);
     }
