@@ -207,6 +207,26 @@ else
   printf '%s' "$extras_hash" >"$AIRFLOW_VENV/.provisioned-extras"
 fi
 
+# ---- Airflow 2.10 too: the client must work on the 2.x line (test/e2e/airflow2.test.ts) ----
+AIRFLOW2_VENV="$ROOT/.venv/airflow2"
+AIRFLOW2_REQUIREMENT="apache-airflow==2.10.5"
+AIRFLOW2_CONSTRAINTS="$ROOT/scripts/airflow2-constraints.txt"
+airflow2_hash="$( (printf '%s\n%s\n' "$AIRFLOW2_REQUIREMENT" "$CLIENT_DIR"; cat "$AIRFLOW2_CONSTRAINTS" "$CLIENT_DIR/pyproject.toml") | sha256sum | awk '{print $1}')"
+if [ -f "$AIRFLOW2_VENV/.provisioned" ] && [ "$(cat "$AIRFLOW2_VENV/.provisioned")" = "$airflow2_hash" ]; then
+  log "venv .venv/airflow2 up to date ($AIRFLOW2_REQUIREMENT)"
+else
+  log "installing $AIRFLOW2_REQUIREMENT and clients/airflow (editable) into .venv/airflow2 (about a minute)"
+  [ -x "$AIRFLOW2_VENV/bin/python" ] || "$VENV/bin/python" -m venv "$AIRFLOW2_VENV" 2>/dev/null || python3 -m venv "$AIRFLOW2_VENV"
+  if ! "$AIRFLOW2_VENV/bin/python" -m pip install --quiet --disable-pip-version-check "$AIRFLOW2_REQUIREMENT" setuptools==84.2.1 -c "$AIRFLOW2_CONSTRAINTS"; then
+    log "WARNING: constrained Airflow 2 install failed; retrying with only the top-level pin"
+    "$AIRFLOW2_VENV/bin/python" -m pip install --quiet --disable-pip-version-check "$AIRFLOW2_REQUIREMENT" setuptools==84.2.1 || die "pip install $AIRFLOW2_REQUIREMENT failed"
+  fi
+  "$AIRFLOW2_VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e "$CLIENT_DIR" \
+    || die "pip install -e clients/airflow into .venv/airflow2 failed"
+  printf '%s' "$airflow2_hash" >"$AIRFLOW2_VENV/.provisioned"
+fi
+log "airflow 2: $("$AIRFLOW2_VENV/bin/python" -c 'import importlib.metadata as m; print(m.version("apache-airflow"))')"
+
 # ---- Into .venv/airflow: the CeleryExecutor, for the staging test (test/staging/) ----
 # The provider and its dependencies, frozen (pip's resolution against Airflow 3.3.2's constraints).
 # A stamp of its own: this never reinstalls Airflow or the client.
@@ -239,23 +259,4 @@ else
   printf '%s' "$celery_hash" >"$AIRFLOW_VENV/.provisioned-celery"
 fi
 
-# ---- Airflow 2.10 too: the client must work on the 2.x line (test/e2e/airflow2.test.ts) ----
-AIRFLOW2_VENV="$ROOT/.venv/airflow2"
-AIRFLOW2_REQUIREMENT="apache-airflow==2.10.5"
-AIRFLOW2_CONSTRAINTS="$ROOT/scripts/airflow2-constraints.txt"
-airflow2_hash="$( (printf '%s\n%s\n' "$AIRFLOW2_REQUIREMENT" "$CLIENT_DIR"; cat "$AIRFLOW2_CONSTRAINTS" "$CLIENT_DIR/pyproject.toml") | sha256sum | awk '{print $1}')"
-if [ -f "$AIRFLOW2_VENV/.provisioned" ] && [ "$(cat "$AIRFLOW2_VENV/.provisioned")" = "$airflow2_hash" ]; then
-  log "venv .venv/airflow2 up to date ($AIRFLOW2_REQUIREMENT)"
-else
-  log "installing $AIRFLOW2_REQUIREMENT and clients/airflow (editable) into .venv/airflow2 (about a minute)"
-  [ -x "$AIRFLOW2_VENV/bin/python" ] || "$VENV/bin/python" -m venv "$AIRFLOW2_VENV" 2>/dev/null || python3 -m venv "$AIRFLOW2_VENV"
-  if ! "$AIRFLOW2_VENV/bin/python" -m pip install --quiet --disable-pip-version-check "$AIRFLOW2_REQUIREMENT" setuptools==84.2.1 -c "$AIRFLOW2_CONSTRAINTS"; then
-    log "WARNING: constrained Airflow 2 install failed; retrying with only the top-level pin"
-    "$AIRFLOW2_VENV/bin/python" -m pip install --quiet --disable-pip-version-check "$AIRFLOW2_REQUIREMENT" setuptools==84.2.1 || die "pip install $AIRFLOW2_REQUIREMENT failed"
-  fi
-  "$AIRFLOW2_VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e "$CLIENT_DIR" \
-    || die "pip install -e clients/airflow into .venv/airflow2 failed"
-  printf '%s' "$airflow2_hash" >"$AIRFLOW2_VENV/.provisioned"
-fi
-log "airflow 2: $("$AIRFLOW2_VENV/bin/python" -c 'import importlib.metadata as m; print(m.version("apache-airflow"))')"
 log "done"

@@ -93,7 +93,7 @@ export interface StagingStack {
   /** Audit events of reads by the workers' identity in a replica's audit log. */
   auditReads(replica: Replica): number;
   /** What HAProxy logged for the gateway frontend: requests, by status and server, and those retried or redispatched. */
-  lbSummary(): { requests: number; status: Record<string, number>; servers: Record<string, number>; retried: number };
+  lbSummary(): { requests: number; status: Record<string, number>; servers: Record<string, number>; retried: number; retriedAt: number[] };
   /** HAProxy's view of a replica: UP, DOWN, … */
   lbState(replica: Replica): Promise<string>;
   /** Triggers a DAG run through Airflow's REST API; returns its run_id. */
@@ -321,6 +321,8 @@ ${replicas.map((r) => `  server ${r.name} 127.0.0.1:${r.port} check`).join('\n')
       LANG: 'C.UTF-8',
       PYTHONIOENCODING: 'utf-8',
       PYTHONDONTWRITEBYTECODE: '1',
+      // This checkout's client, whichever checkout the venv's editable install points at.
+      PYTHONPATH: path.join(REPO_ROOT, 'clients/airflow/src'),
       AWS_EC2_METADATA_DISABLED: 'true',
       METADATA_SERVER_DETECTION: 'none',
       AIRFLOW_HOME: home,
@@ -435,7 +437,13 @@ ${replicas.map((r) => `  server ${r.name} 127.0.0.1:${r.port} check`).join('\n')
       },
       lbState,
       lbSummary: () => {
-        const summary = { requests: 0, status: {} as Record<string, number>, servers: {} as Record<string, number>, retried: 0 };
+        const summary = { requests: 0, status: {} as Record<string, number>, servers: {} as Record<string, number>, retried: 0, retriedAt: [] as number[] };
+        const months = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+        // [04/Dec/2026:14:48:14.123], in local time.
+        const when = (stamp: string) => {
+          const m = /^\[(\d+)\/(\w+)\/(\d+):(\d+):(\d+):(\d+)\.(\d+)\]$/.exec(stamp);
+          return m ? new Date(+m[3]!, months.indexOf(m[2]!), +m[1]!, +m[4]!, +m[5]!, +m[6]!, +m[7]!).getTime() : NaN;
+        };
         // httplog: client [date] frontend backend/server timers status bytes - - flags conns queues "request"
         for (const line of readFileSync(haproxy.logFile, 'utf8').split('\n')) {
           const f = line.split(' ');
@@ -443,7 +451,10 @@ ${replicas.map((r) => `  server ${r.name} 127.0.0.1:${r.port} check`).join('\n')
           summary.requests++;
           summary.status[f[5]!] = (summary.status[f[5]!] ?? 0) + 1;
           summary.servers[f[3]!] = (summary.servers[f[3]!] ?? 0) + 1;
-          if (f[10]?.split('/')[4] !== '0') summary.retried++;
+          if (f[10]?.split('/')[4] !== '0') {
+            summary.retried++;
+            summary.retriedAt.push(when(f[1]!));
+          }
         }
         return summary;
       },

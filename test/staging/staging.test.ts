@@ -135,14 +135,16 @@ test(`staging: ${TOTAL} task instances on two Celery workers through HAProxy and
   const firstNew = (rs: TaskResult[], at: number) => (rs.length ? seconds(Math.min(...rs.map(started)) - at) : 'none');
   const auditCounts = [a, b].map((r) => ({ replica: r.name, reads: stack.auditReads(r) }));
   const lb = stack.lbSummary();
+  const retriedWithin = (at: number) => lb.retriedAt.filter((t) => t >= at - 1000 && t <= at + 5000).length;
+  const lookups = results.reduce((sum, r) => sum + r.reads * 4, 0);
   console.log(
     [
       `# task instances: ${results.length} with an XCom; states ${JSON.stringify(states)}; ${RUNS} DAG runs in ${seconds(elapsed)}; per worker ${JSON.stringify(byWorker(results))}`,
-      `# reads by the tasks: ${results.reduce((s, r) => s + r.reads * 4, 0)} lookups; audit events per replica ${JSON.stringify(auditCounts)}`,
+      `# lookups by the tasks: ${lookups} (${(lookups / (elapsed / 1000)).toFixed(0)} a second over the DAG runs); audit events of the workers' reads per replica ${JSON.stringify(auditCounts)}`,
       `# connection rotated in OpenBao at +${seconds(rotatedAt - t0)}: ${sawNew('stg_warehouse', warehouseNew).length} task instances saw the new fingerprint, the first starting ${firstNew(sawNew('stg_warehouse', warehouseNew), rotatedAt)} after the rotation (TTL ${CONNECTION_TTL_SECONDS} s); ${afterTtl.length} started after rotation + TTL`,
       `# variable rotated and invalidated at +${seconds(invalidatedAt - t0)}: both replicas served it after ${applied.map((ms) => `${ms} ms`).join(', ')}; ${sawNew('stg_api_key', apiKeyNew).length} task instances saw it (per worker ${JSON.stringify(byWorker(sawNew('stg_api_key', apiKeyNew)))}), the first starting ${firstNew(sawNew('stg_api_key', apiKeyNew), invalidatedAt)} after the invalidation`,
-      `# replica-a SIGKILLed at +${seconds(killedAt - t0)} with ${straddling(killedAt)} task instances reading; HAProxy marked it DOWN after ${seconds(downAfter)}, UP again ${seconds(upAfter)} after its restart`,
-      `# replica-b SIGTERMed at +${seconds(terminatedAt - t0)} with ${straddling(terminatedAt)} task instances reading; it exited with ${bExit.code ?? bExit.signal}, DOWN in HAProxy after ${seconds(termDownAfter)}`,
+      `# replica-a SIGKILLed at +${seconds(killedAt - t0)} with ${straddling(killedAt)} task instances reading; HAProxy marked it DOWN after ${seconds(downAfter)} and retried ${retriedWithin(killedAt)} requests on the other replica; UP again ${seconds(upAfter)} after its restart`,
+      `# replica-b SIGTERMed at +${seconds(terminatedAt - t0)} with ${straddling(terminatedAt)} task instances reading; it exited with ${bExit.code ?? bExit.signal}, DOWN in HAProxy after ${seconds(termDownAfter)}; ${retriedWithin(terminatedAt)} requests retried on the other replica`,
       `# HAProxy: ${lb.requests} requests, status ${JSON.stringify(lb.status)}, per replica ${JSON.stringify(lb.servers)}, ${lb.retried} retried or redispatched to the other replica`,
       `# failed task instances: ${(states['failed'] ?? 0) + (states['upstream_failed'] ?? 0)}`,
     ].join('\n'),
