@@ -92,6 +92,8 @@ export interface StagingStack {
   invalidate(body: Record<string, unknown>): Promise<{ invalidated: number; fanout: string }>;
   /** Audit events of reads by the workers' identity in a replica's audit log. */
   auditReads(replica: Replica): number;
+  /** The KV requests OpenBao served to the gateways (its own audit device): values and version checks. */
+  backendReads(): { values: number; versions: number };
   /** What HAProxy logged for the gateway frontend: requests, by status and server, and those retried or redispatched. */
   lbSummary(): { requests: number; status: Record<string, number>; servers: Record<string, number>; retried: number; retriedAt: number[] };
   /** HAProxy's view of a replica: UP, DOWN, … */
@@ -179,7 +181,7 @@ export async function startStagingStack(options: StagingOptions = {}): Promise<S
   };
 
   // ---- PostgreSQL, Redis, OpenBao, in parallel
-  const [pg, redis, bao] = await Promise.all([startPostgres({ database: 'airflow' }), startRedis(), startOpenBao()]);
+  const [pg, redis, bao] = await Promise.all([startPostgres({ database: 'airflow' }), startRedis(), startOpenBao({ auditLog: true })]);
   mark('services');
   const stopped: Array<() => Promise<void>> = [];
 
@@ -457,6 +459,10 @@ ${replicas.map((r) => `  server ${r.name} 127.0.0.1:${r.port} check`).join('\n')
           }
         }
         return summary;
+      },
+      backendReads: () => {
+        const fromGateways = bao.auditedRequests().filter((r) => r.policies.includes('gateway-read') && r.operation === 'read');
+        return { values: fromGateways.filter((r) => r.path.startsWith('secret/data/')).length, versions: fromGateways.filter((r) => r.path.startsWith('secret/metadata/')).length };
       },
       auditReads: (replica) => {
         let text = '';
