@@ -278,9 +278,6 @@ defaults
   timeout client 60s
   timeout server 15s
   timeout http-keep-alive 30s
-  retries 3
-  option redispatch 1
-  retry-on conn-failure empty-response response-timeout 502 503 504
 frontend gateway
   bind 127.0.0.1:${lbPort}
   default_backend replicas
@@ -293,6 +290,9 @@ backend replicas
   option httpchk GET /readyz
   http-check expect status 200
   default-server inter 500ms fall 2 rise 2 on-marked-down shutdown-sessions
+  retries 3
+  option redispatch 1
+  retry-on conn-failure empty-response response-timeout 502 503 504
 ${replicas.map((r) => `  server ${r.name} 127.0.0.1:${r.port} check`).join('\n')}
 `,
     );
