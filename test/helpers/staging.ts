@@ -27,6 +27,8 @@ import { startRedis, type RedisServer } from './servers/redis.ts';
 
 export const WORKER_SUBJECT = 'system:serviceaccount:airflow:airflow-worker';
 export const DAG_ID = 'staging_secrets';
+/** Airflow 3.3.2's Python, with the celery provider (scripts/provision.sh). */
+export const AIRFLOW_PYTHON = process.env['AIRFLOW_PYTHON'] ?? path.join(REPO_ROOT, '.venv/airflow/bin/python');
 const DAG_FILE = path.join(REPO_ROOT, 'test/staging/dags/staging_dag.py');
 const INVALIDATION_CHANNEL = 'secrets-gateway:staging-invalidations';
 
@@ -160,7 +162,7 @@ function filesUnder(dir: string): string[] {
 }
 
 export async function startStagingStack(options: StagingOptions = {}): Promise<StagingStack> {
-  const python = process.env['AIRFLOW_PYTHON'] ?? path.join(REPO_ROOT, '.venv/airflow/bin/python');
+  const python = AIRFLOW_PYTHON;
   const airflowBin = path.join(path.dirname(python), 'airflow');
   const haproxyBin = systemTool('haproxy', ['/usr/sbin']);
   const connectionTtl = options.connectionTtlSeconds ?? 3;
