@@ -54,6 +54,10 @@ export interface StagingOptions {
   holdSeconds?: number;
   /** Celery worker concurrency (each of the two workers). */
   concurrency?: number;
+  /** More DAG files for the DAG folder (bench/airflow-staging.ts adds its own). */
+  extraDagFiles?: string[];
+  /** More grants for the workers' identity. */
+  extraGrants?: string[];
 }
 
 export interface Replica {
@@ -101,11 +105,15 @@ export interface StagingStack {
   /** HAProxy's view of a replica: UP, DOWN, … */
   lbState(replica: Replica): Promise<string>;
   /** Triggers a DAG run through Airflow's REST API; returns its run_id. */
-  triggerRun(runId: string): Promise<string>;
+  triggerRun(runId: string, dagId?: string): Promise<string>;
   /** task_instance states of the DAG's runs: {state: count}. */
-  taskStates(): Promise<Record<string, number>>;
+  taskStates(dagId?: string): Promise<Record<string, number>>;
   /** dag_run states: {state: count}. */
-  runStates(): Promise<Record<string, number>>;
+  runStates(dagId?: string): Promise<Record<string, number>>;
+  /** The return values one DAG run's task instances pushed to XCom. */
+  xcoms(dagId: string, runId: string): Promise<unknown[]>;
+  /** Restarts both Celery workers with `env` over the stack's Airflow environment (another secrets backend, say). */
+  restartWorkers(env: NodeJS.ProcessEnv): Promise<void>;
   /** Each finished task instance's XCom (the fingerprints it saw). */
   results(): Promise<TaskResult[]>;
   /** Stops everything and keeps every log (and the XComs) for the leak check. */
@@ -173,7 +181,7 @@ export async function startStagingStack(options: StagingOptions = {}): Promise<S
   const dir = makeTempDir('staging');
   const home = path.join(dir, 'airflow');
   mkdirSync(path.join(home, 'dags'), { recursive: true });
-  copyFileSync(DAG_FILE, path.join(home, 'dags', path.basename(DAG_FILE)));
+  for (const file of [DAG_FILE, ...(options.extraDagFiles ?? [])]) copyFileSync(file, path.join(home, 'dags', path.basename(file)));
 
   const secrets: Secrets = {
     stg_warehouse: secretValue('warehouse-pw'),
@@ -226,7 +234,7 @@ export async function startStagingStack(options: StagingOptions = {}): Promise<S
           auth: {
             keys: [{ kid: TEST_KID, alg: 'HS256', secret_file: path.join(gwDir, 'signing-key') }],
             // The workers' token carries no scopes: their service identity is granted what they read.
-            policies: [{ match: { sub: WORKER_SUBJECT }, grants: ['connections:read:stg_*', 'variables:read:stg_*'] }],
+            policies: [{ match: { sub: WORKER_SUBJECT }, grants: ['connections:read:stg_*', 'variables:read:stg_*', ...(options.extraGrants ?? [])] }],
           },
           audit: { file: auditFile, key_file: path.join(gwDir, 'audit-key') },
           cache: { redis_url: redis.url, redis_channel: INVALIDATION_CHANNEL, version_key: versionKey, stale_while_revalidate_seconds: 0 },
@@ -370,9 +378,10 @@ ${replicas.map((r) => `  server ${r.name} 127.0.0.1:${r.port} check`).join('\n')
     const apiServer = component('api-server', ['api-server', '--host', '127.0.0.1', '--port', String(apiPort)]);
     const scheduler = component('scheduler', ['scheduler']);
     const dagProcessor = component('dag-processor', ['dag-processor']);
-    const workers = ['worker-1', 'worker-2'].map((name) =>
-      component(name, ['celery', 'worker', '--celery-hostname', `${name}@staging`, '--skip-serve-logs', '--without-gossip', '--without-mingle'], { SG_STAGING_WORKER: name }),
-    );
+    const startWorker = (name: string, extraEnv: NodeJS.ProcessEnv = {}) =>
+      component(name, ['celery', 'worker', '--celery-hostname', `${name}@staging`, '--skip-serve-logs', '--without-gossip', '--without-mingle'], { SG_STAGING_WORKER: name, ...extraEnv });
+    const workerReady = async (w: ManagedProcess) => await waitReady('celery worker', w, async () => tailFile(w.logFile, 200_000).includes('ready.'), 180_000, 500);
+    let workers = ['worker-1', 'worker-2'].map((name) => startWorker(name));
     const apiBase = `http://127.0.0.1:${apiPort}`;
     await waitReady('airflow api-server', apiServer, async () => (await fetch(`${apiBase}/api/v2/monitor/health`, { signal: AbortSignal.timeout(2000) })).ok, 180_000, 500);
     mark('airflow api-server');
@@ -402,7 +411,7 @@ ${replicas.map((r) => `  server ${r.name} 127.0.0.1:${r.port} check`).join('\n')
     await eventually('the DAG parsed', async () => ((await api('GET', `/dags/${DAG_ID}`).catch(() => undefined)) ? true : undefined), 180_000, 500);
     mark('dag parsed');
     // Both Celery workers up and listening to the broker (their log says "ready").
-    for (const w of workers) await waitReady('celery worker', w, async () => tailFile(w.logFile, 200_000).includes('ready.'), 180_000, 500);
+    for (const w of workers) await workerReady(w);
     for (const p of [scheduler, dagProcessor]) if (!p.isRunning()) throw new Error(`an Airflow component exited: ${tailFile(p.logFile)}`);
     mark('celery workers');
 
@@ -478,9 +487,27 @@ ${replicas.map((r) => `  server ${r.name} 127.0.0.1:${r.port} check`).join('\n')
           .filter(Boolean)
           .filter((line) => (JSON.parse(line) as { subject?: string }).subject === WORKER_SUBJECT).length;
       },
-      triggerRun: async (runId) => (await api('POST', `/dags/${DAG_ID}/dagRuns`, { dag_run_id: runId, logical_date: null })).dag_run_id as string,
-      taskStates: () => sqlCounts(`SELECT coalesce(state, 'none'), count(*) FROM task_instance WHERE dag_id = '${DAG_ID}' GROUP BY 1`),
-      runStates: () => sqlCounts(`SELECT state, count(*) FROM dag_run WHERE dag_id = '${DAG_ID}' GROUP BY 1`),
+      triggerRun: async (runId, dagId = DAG_ID) => (await api('POST', `/dags/${dagId}/dagRuns`, { dag_run_id: runId, logical_date: null })).dag_run_id as string,
+      taskStates: (dagId = DAG_ID) => sqlCounts(`SELECT coalesce(state, 'none'), count(*) FROM task_instance WHERE dag_id = '${dagId}' GROUP BY 1`),
+      runStates: (dagId = DAG_ID) => sqlCounts(`SELECT state, count(*) FROM dag_run WHERE dag_id = '${dagId}' GROUP BY 1`),
+      xcoms: async (dagId, runId) => {
+        const out = await pg.psql(`SELECT value FROM xcom WHERE dag_id = '${dagId}' AND run_id = '${runId}' AND key = 'return_value'`);
+        return out
+          .trim()
+          .split('\n')
+          .filter(Boolean)
+          .map((line) => {
+            const value = JSON.parse(line) as unknown;
+            return typeof value === 'string' ? (JSON.parse(value) as unknown) : value;
+          });
+      },
+      restartWorkers: async (extraEnv) => {
+        await Promise.all(workers.map((w) => w.stop(30_000)));
+        // Each start appends to the worker's log: wait for a new "ready." line, not the old one.
+        const before = workers.map((w) => tailFile(w.logFile, 10_000_000).split('ready.').length);
+        workers = ['worker-1', 'worker-2'].map((name) => startWorker(name, extraEnv));
+        for (const [i, w] of workers.entries()) await waitReady('celery worker', w, async () => tailFile(w.logFile, 10_000_000).split('ready.').length > before[i]!, 180_000, 500);
+      },
       results: async () => {
         const out = await pg.psql(`SELECT json_build_object('run_id', run_id, 'map_index', map_index, 'value', value) FROM xcom WHERE dag_id = '${DAG_ID}' AND key = 'return_value'`);
         return out

@@ -11,7 +11,7 @@
 //   3. one replica is SIGKILLed while tasks read through it, then restarted; later the other one
 //      gets SIGTERM: no task instance fails.
 //
-// `npm test` runs the default (5 DAG runs × 8 mapped task instances, about 95 s on 2 cores).
+// `npm test` runs the default (5 DAG runs × 8 mapped task instances, 80–150 s on 2 cores).
 // `SG_STAGING_LONG=1 npx node --test test/staging/staging.test.ts` runs 12 runs × 10 task instances,
 // each reading for 3 s (about 3.5 min).
 import assert from 'node:assert/strict';
