@@ -521,12 +521,14 @@ ${replicas.map((r) => `  server ${r.name} 127.0.0.1:${r.port} check`).join('\n')
           });
       },
       stop: async () => {
-        // The XComs as stored, for the leak check, before the database goes.
+        for (const s of stopped) await s().catch(() => undefined);
+        // For the leak check, before the servers go: the XComs as stored, and OpenBao's audit device (it HMACs values
+        // and tokens). OpenBao's dev-mode server log is not kept: it prints the root token by design.
         const xcoms = await pg.psql(`SELECT dag_id, run_id, task_id, map_index, value FROM xcom`).catch((e: Error) => `(xcom dump failed: ${e.message})`);
         keepLog(`staging-xcom`, xcoms);
-        for (const s of stopped) await s().catch(() => undefined);
+        if (bao.auditLogFile) keepLog('staging-openbao-audit', readFileSync(bao.auditLogFile, 'utf8'));
         await Promise.all([pg.dispose(), redis.dispose(), bao.dispose()]);
-        // Every log the stack wrote: gateways, HAProxy, Airflow components, task logs (and OpenBao's, Redis', PostgreSQL's are theirs).
+        // Every log the stack wrote: gateways, HAProxy, Airflow components, task logs.
         for (const file of [...filesUnder(dir)].filter((f) => f.endsWith('.log') || f.includes(`${path.sep}logs${path.sep}`))) {
           keepLog(`staging-${path.relative(dir, file).replaceAll(path.sep, '_').replace(/[^\w.-]/g, '_')}`, readFileSync(file, 'utf8'));
         }
