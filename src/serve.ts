@@ -1,12 +1,14 @@
 // Runs one gateway process: load config, build, listen, and drain on SIGTERM.
 import type { FastifyInstance } from 'fastify';
-import { pino } from 'pino';
+import type { Server } from 'node:http';
+import { pino, type Logger } from 'pino';
 import { buildGateway } from './app.ts';
 import { loadConfig } from './config/load.ts';
 import type { GatewayConfig } from './config/schema.ts';
 import { ConfigError } from './config/errors.ts';
 import { createLogger } from './logging.ts';
 import { startMetricsServer } from './routes/metrics.ts';
+import { Drain } from './drain.ts';
 import { devAuthConfig, devToken, DEV_TOKEN_TTL_MS } from './auth/dev.ts';
 
 const LOOPBACK = /^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|::1|localhost)$/i;
@@ -40,35 +42,35 @@ export async function serve(configPath: string | undefined): Promise<FastifyInst
     );
   }
 
-  const { app, metrics } = await buildGateway(config, { logger });
+  const { app, metrics, chain } = await buildGateway(config, { logger });
+  const drain = new Drain(app, () => chain.statuses());
   await app.listen({ host: config.server.host, port: config.server.port });
   const metricsServer =
     config.metrics.enabled && config.metrics.port != null
       ? await startMetricsServer(metrics, config.server.host, config.metrics.port, config.metrics.path)
       : undefined;
   if (metricsServer) logger.info({ address: metricsServer.address(), path: config.metrics.path }, 'metrics listening');
+  stopOnSignals(drain, config, logger, metricsServer);
+  return app;
+}
 
-  let stopping = false;
+/** SIGTERM/SIGINT: drain, then exit (src/drain.ts); a second signal cuts the drain period short. */
+function stopOnSignals(drain: Drain, config: GatewayConfig, logger: Logger, metricsServer: Server | undefined): void {
   const stop = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ signal }, 'stopping: no new requests; finishing the ones in flight');
-    const deadline = setTimeout(() => {
-      logger.error({ timeout_seconds: config.server.shutdown_timeout_seconds }, 'in-flight requests did not finish in time; exiting');
-      process.exit(1);
-    }, config.server.shutdown_timeout_seconds * 1000);
-    deadline.unref();
-    metricsServer?.close();
-    app.close().then(
-      () => {
-        logger.info('stopped');
+    logger.info({ signal }, drain.draining ? 'second signal: ending the drain period now' : 'stopping');
+    if (!drain.draining) {
+      // Whatever happens below, the process is gone by then.
+      const limit = (config.server.drain_seconds + config.server.shutdown_timeout_seconds) * 1000 + 2000;
+      setTimeout(() => process.exit(1), limit).unref();
+    }
+    drain.shutdown({ drainSeconds: config.server.drain_seconds, shutdownTimeoutSeconds: config.server.shutdown_timeout_seconds, logger }, metricsServer ? [metricsServer] : []).then(
+      (code) => {
         logger.flush?.();
-        process.exit(0);
+        process.exit(code);
       },
       () => process.exit(1),
     );
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
-  return app;
 }

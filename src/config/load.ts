@@ -124,6 +124,9 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
   applyEnvOverrides(doc, env);
   const validateTopLevel = validateConfigFile();
   if (!validateTopLevel(doc)) throw describe(validateTopLevel.errors![0]!, '');
+  const server = doc.server as GatewayConfig['server'];
+  // Node refuses to create a server otherwise; say it with the key path.
+  if (server.headers_timeout_seconds > server.request_timeout_seconds) throw new ConfigError('server.headers_timeout_seconds', 'must be <= server.request_timeout_seconds');
   const authProblem = doc.auth ? authConfigProblems(doc.auth as AuthConfig)[0] : undefined;
   if (authProblem) throw new ConfigError(authProblem[0], authProblem[1]);
 

@@ -16,7 +16,17 @@ export const ServerConfigSchema = Type.Object(
     host: Type.String({ default: '127.0.0.1', minLength: 1, description: 'Address to bind. Without an `auth` section, only loopback is allowed.' }),
     port: Type.Integer({ default: 8080, minimum: 0, maximum: 65535, description: '0 picks any free port; the bound address is logged.' }),
     body_limit_bytes: Type.Integer({ default: 65536, minimum: 1024, maximum: 10485760 }),
-    shutdown_timeout_seconds: Type.Number({ default: 10, minimum: 0, maximum: 300, description: 'How long SIGTERM waits for in-flight requests.' }),
+    drain_seconds: Type.Number({
+      default: 5,
+      minimum: 0,
+      maximum: 300,
+      description: 'After SIGTERM, how long the gateway keeps serving with /readyz 503 and `Connection: close` on every response, so load balancers stop sending before it stops listening.',
+    }),
+    shutdown_timeout_seconds: Type.Number({ default: 10, minimum: 0, maximum: 300, description: 'After the drain, how long the gateway waits for in-flight requests before it exits 1.' }),
+    request_timeout_seconds: Type.Number({ default: 30, exclusiveMinimum: 0, maximum: 300, description: 'A request whose headers and body have not all arrived this long after it began is answered 408 and its connection closed.' }),
+    headers_timeout_seconds: Type.Number({ default: 10, exclusiveMinimum: 0, maximum: 300, description: 'A request whose headers have not all arrived this long after it began is answered 408 (at most request_timeout_seconds).' }),
+    keep_alive_timeout_seconds: Type.Number({ default: 65, exclusiveMinimum: 0, maximum: 3600, description: 'How long an idle keep-alive connection stays open; above the idle timeout of the proxy in front (often 60 s), so the proxy closes first.' }),
+    connection_timeout_seconds: Type.Number({ default: 120, minimum: 0, maximum: 3600, description: 'A connection with no traffic at all for this long is closed (0: never).' }),
   },
   { additionalProperties: false, default: {} },
 );

@@ -4,9 +4,9 @@
 import { createRequire } from 'node:module';
 const require = createRequire(import.meta.url);
 export const config = validate10;
-const schema11 = {"additionalProperties":false,"type":"object","required":["server","log","cache","metrics","critical_connections","connection_checks","audit"],"properties":{"server":{"additionalProperties":false,"default":{},"type":"object","required":["host","port","body_limit_bytes","shutdown_timeout_seconds"],"properties":{"host":{"default":"127.0.0.1","minLength":1,"description":"Address to bind. Without an `auth` section, only loopback is allowed.","type":"string"},"port":{"default":8080,"minimum":0,"maximum":65535,"description":"0 picks any free port; the bound address is logged.","type":"integer"},"body_limit_bytes":{"default":65536,"minimum":1024,"maximum":10485760,"type":"integer"},"shutdown_timeout_seconds":{"default":10,"minimum":0,"maximum":300,"description":"How long SIGTERM waits for in-flight requests.","type":"number"}}},"log":{"additionalProperties":false,"default":{},"type":"object","required":["level"],"properties":{"level":{"default":"info","anyOf":[{"const":"fatal","type":"string"},{"const":"error","type":"string"},{"const":"warn","type":"string"},{"const":"info","type":"string"},{"const":"debug","type":"string"},{"const":"trace","type":"string"},{"const":"silent","type":"string"}]}}},"cache":{"additionalProperties":false,"default":{},"type":"object","required":["enabled","ttl_seconds","negative_ttl_seconds","stale_while_revalidate_seconds","max_stale_seconds","refresh_min_interval_seconds","max_entries","max_bytes","redis_channel"],"properties":{"enabled":{"default":true,"description":"false: every request goes to the backends.","type":"boolean"},"ttl_seconds":{"default":300,"minimum":0,"maximum":86400,"description":"How long a found answer is fresh; a backend entry may override it with cache_ttl_seconds.","type":"number"},"negative_ttl_seconds":{"default":30,"minimum":0,"maximum":86400,"description":"How long a not-found answer is fresh.","type":"number"},"stale_while_revalidate_seconds":{"default":60,"minimum":0,"maximum":86400,"description":"Past its TTL, within this window, a value is served at once while one background refresh runs.","type":"number"},"max_stale_seconds":{"default":900,"minimum":0,"maximum":604800,"description":"Past its TTL, up to this long, the last good value is served when the backends fail; past that, 503.","type":"number"},"refresh_min_interval_seconds":{"default":1,"minimum":0,"maximum":3600,"description":"no-cache, max-age and retries after a failure cause at most one backend lookup per key per interval.","type":"number"},"max_entries":{"default":10000,"minimum":1,"maximum":10000000,"type":"integer"},"max_bytes":{"default":67108864,"minimum":1024,"maximum":17179869184,"description":"Approximate memory bound (JSON size of values and ids).","type":"integer"},"version_key":{"description":"HMAC key for X-Secret-Version; give replicas the same key so they agree. Default: random per process.","anyOf":[{"minLength":32,"type":"string"},{"type":"null"}]},"redis_url":{"description":"Publish and apply invalidations across replicas over Redis pub/sub.","anyOf":[{"pattern":"^rediss?://","type":"string"},{"type":"null"}]},"redis_channel":{"default":"secrets-gateway:cache-invalidations","minLength":1,"maxLength":200,"type":"string"}}},"metrics":{"additionalProperties":false,"default":{},"type":"object","required":["enabled","path"],"properties":{"enabled":{"default":true,"type":"boolean"},"path":{"default":"/metrics","pattern":"^/[A-Za-z0-9/_-]*$","type":"string"},"port":{"description":"Serve metrics on this port (on server.host) instead of the main one; null: the main port.","anyOf":[{"minimum":0,"maximum":65535,"type":"integer"},{"type":"null"}]}}},"backends":{"maxItems":32,"type":"array","items":{"additionalProperties":true,"type":"object","required":["type"],"properties":{"type":{"minLength":1,"type":"string"},"name":{"pattern":"^[a-z0-9][a-z0-9_-]{0,62}$","description":"Unique name in the chain; defaults to the type.","type":"string"},"kinds":{"uniqueItems":true,"description":"The kinds this backend is asked for (default: all it supports); leave one out to turn it off.","type":"array","items":{"anyOf":[{"const":"connections","type":"string"},{"const":"variables","type":"string"},{"const":"config","type":"string"}]}},"connections_lookup_pattern":{"anyOf":[{"type":"string"},{"type":"null"}]},"variables_lookup_pattern":{"anyOf":[{"type":"string"},{"type":"null"}]},"config_lookup_pattern":{"anyOf":[{"type":"string"},{"type":"null"}]},"cache_ttl_seconds":{"minimum":0,"maximum":86400,"description":"Overrides cache.ttl_seconds for this backend's answers; 0 caches nothing from it.","type":"number"}}}},"critical_connections":{"default":[],"maxItems":100,"description":"Connection ids checked at startup and periodically.","type":"array","items":{"minLength":1,"maxLength":250,"type":"string"}},"connection_checks":{"additionalProperties":false,"default":{},"type":"object","required":["timeout_seconds","interval_seconds","on_failure"],"properties":{"timeout_seconds":{"default":3,"exclusiveMinimum":0,"maximum":60,"description":"Per stage (DNS, TCP, handshake) of a connection test.","type":"number"},"interval_seconds":{"default":60,"minimum":1,"maximum":86400,"description":"How often critical_connections are checked.","type":"number"},"on_failure":{"default":"degrade","description":"While a critical connection fails, /readyz says degraded (200) or unavailable (503).","anyOf":[{"const":"degrade","type":"string"},{"const":"fail","type":"string"}]}}},"auth":{"additionalProperties":false,"type":"object","required":["enforce","clock_skew_seconds","max_token_bytes","token_cache_size","keys","jwks","policies","rate_limit"],"properties":{"enforce":{"default":true,"description":"false: a dry run that audits \"would deny\" and serves anyway.","type":"boolean"},"audience":{"anyOf":[{"minLength":1,"type":"string"},{"minItems":1,"type":"array","items":{"minLength":1,"type":"string"}}]},"issuer":{"anyOf":[{"minLength":1,"type":"string"},{"minItems":1,"type":"array","items":{"minLength":1,"type":"string"}}]},"clock_skew_seconds":{"default":30,"minimum":0,"maximum":300,"type":"number"},"max_token_bytes":{"default":8192,"minimum":256,"maximum":16384,"type":"integer"},"token_cache_size":{"default":10000,"minimum":0,"maximum":1000000,"type":"integer"},"keys":{"default":[],"maxItems":64,"type":"array","items":{"additionalProperties":false,"type":"object","required":["kid","alg"],"properties":{"kid":{"minLength":1,"maxLength":256,"type":"string"},"alg":{"anyOf":[{"const":"HS256","type":"string"},{"const":"HS384","type":"string"},{"const":"HS512","type":"string"},{"const":"RS256","type":"string"},{"const":"RS384","type":"string"},{"const":"RS512","type":"string"},{"const":"PS256","type":"string"},{"const":"PS384","type":"string"},{"const":"PS512","type":"string"},{"const":"ES256","type":"string"},{"const":"ES384","type":"string"},{"const":"ES512","type":"string"},{"const":"EdDSA","type":"string"}]},"secret_file":{"minLength":1,"description":"HS*: a file holding the secret (a trailing newline is ignored).","type":"string"},"secret_env":{"minLength":1,"description":"HS*: an environment variable holding the secret.","type":"string"},"public_key_file":{"minLength":1,"description":"RS/PS/ES/EdDSA: a PEM public key or certificate.","type":"string"},"public_key_env":{"minLength":1,"type":"string"}}}},"jwks":{"default":[],"maxItems":16,"type":"array","items":{"additionalProperties":false,"type":"object","required":["url","cache_seconds","min_refresh_interval_seconds","timeout_seconds"],"properties":{"url":{"pattern":"^https?://","description":"https, or http on a loopback address.","type":"string"},"cache_seconds":{"default":600,"minimum":1,"maximum":86400,"type":"number"},"min_refresh_interval_seconds":{"default":30,"minimum":0,"maximum":3600,"description":"An unknown kid refetches the set at most this often.","type":"number"},"timeout_seconds":{"default":5,"minimum":0.1,"maximum":60,"type":"number"},"token_file":{"pattern":"^/","description":"An absolute path to a bearer token sent with each fetch, re-read every time (a projected service-account token: a Kubernetes API server serves /openid/v1/jwks only to authenticated callers by default).","type":"string"}}}},"policies":{"default":[],"maxItems":1000,"type":"array","items":{"additionalProperties":false,"type":"object","required":["match"],"properties":{"match":{"minProperties":1,"type":"object","patternProperties":{"^(.*)$":{"type":"string"}}},"grants":{"type":"array","items":{"minLength":1,"type":"string"}},"deny":{"type":"array","items":{"minLength":1,"type":"string"}}}}},"rate_limit":{"default":{"max":1000,"window_seconds":1},"description":"Requests per subject per window; false turns it off.","anyOf":[{"additionalProperties":false,"type":"object","required":["max","window_seconds"],"properties":{"max":{"minimum":1,"type":"integer"},"window_seconds":{"minimum":0.001,"type":"number"}}},{"const":false,"type":"boolean"}]}}},"audit":{"additionalProperties":false,"default":{},"type":"object","required":["sink","on_failure"],"properties":{"sink":{"default":"file","description":"file: `file`; stdout: audit lines on stdout, and the application log moves to stderr.","anyOf":[{"const":"file","type":"string"},{"const":"stdout","type":"string"}]},"file":{"minLength":1,"description":"Relative to the config file. Default: ./.secrets-gateway/audit.log in the working directory.","type":"string"},"key_file":{"minLength":1,"description":"HMAC key for value fingerprints. Default: ./.secrets-gateway/audit-key in the working directory, created (0600) when missing.","type":"string"},"key_env":{"minLength":1,"type":"string"},"on_failure":{"default":"refuse","description":"When the sink cannot be written: refuse requests (503 audit_unavailable), or serve and log the error.","anyOf":[{"const":"refuse","type":"string"},{"const":"serve","type":"string"}]}}}}};
+const schema11 = {"additionalProperties":false,"type":"object","required":["server","log","cache","metrics","critical_connections","connection_checks","audit"],"properties":{"server":{"additionalProperties":false,"default":{},"type":"object","required":["host","port","body_limit_bytes","drain_seconds","shutdown_timeout_seconds","request_timeout_seconds","headers_timeout_seconds","keep_alive_timeout_seconds","connection_timeout_seconds"],"properties":{"host":{"default":"127.0.0.1","minLength":1,"description":"Address to bind. Without an `auth` section, only loopback is allowed.","type":"string"},"port":{"default":8080,"minimum":0,"maximum":65535,"description":"0 picks any free port; the bound address is logged.","type":"integer"},"body_limit_bytes":{"default":65536,"minimum":1024,"maximum":10485760,"type":"integer"},"drain_seconds":{"default":5,"minimum":0,"maximum":300,"description":"After SIGTERM, how long the gateway keeps serving with /readyz 503 and `Connection: close` on every response, so load balancers stop sending before it stops listening.","type":"number"},"shutdown_timeout_seconds":{"default":10,"minimum":0,"maximum":300,"description":"After the drain, how long the gateway waits for in-flight requests before it exits 1.","type":"number"},"request_timeout_seconds":{"default":30,"exclusiveMinimum":0,"maximum":300,"description":"A request whose headers and body have not all arrived this long after it began is answered 408 and its connection closed.","type":"number"},"headers_timeout_seconds":{"default":10,"exclusiveMinimum":0,"maximum":300,"description":"A request whose headers have not all arrived this long after it began is answered 408 (at most request_timeout_seconds).","type":"number"},"keep_alive_timeout_seconds":{"default":65,"exclusiveMinimum":0,"maximum":3600,"description":"How long an idle keep-alive connection stays open; above the idle timeout of the proxy in front (often 60 s), so the proxy closes first.","type":"number"},"connection_timeout_seconds":{"default":120,"minimum":0,"maximum":3600,"description":"A connection with no traffic at all for this long is closed (0: never).","type":"number"}}},"log":{"additionalProperties":false,"default":{},"type":"object","required":["level"],"properties":{"level":{"default":"info","anyOf":[{"const":"fatal","type":"string"},{"const":"error","type":"string"},{"const":"warn","type":"string"},{"const":"info","type":"string"},{"const":"debug","type":"string"},{"const":"trace","type":"string"},{"const":"silent","type":"string"}]}}},"cache":{"additionalProperties":false,"default":{},"type":"object","required":["enabled","ttl_seconds","negative_ttl_seconds","stale_while_revalidate_seconds","max_stale_seconds","refresh_min_interval_seconds","max_entries","max_bytes","redis_channel"],"properties":{"enabled":{"default":true,"description":"false: every request goes to the backends.","type":"boolean"},"ttl_seconds":{"default":300,"minimum":0,"maximum":86400,"description":"How long a found answer is fresh; a backend entry may override it with cache_ttl_seconds.","type":"number"},"negative_ttl_seconds":{"default":30,"minimum":0,"maximum":86400,"description":"How long a not-found answer is fresh.","type":"number"},"stale_while_revalidate_seconds":{"default":60,"minimum":0,"maximum":86400,"description":"Past its TTL, within this window, a value is served at once while one background refresh runs.","type":"number"},"max_stale_seconds":{"default":900,"minimum":0,"maximum":604800,"description":"Past its TTL, up to this long, the last good value is served when the backends fail; past that, 503.","type":"number"},"refresh_min_interval_seconds":{"default":1,"minimum":0,"maximum":3600,"description":"no-cache, max-age and retries after a failure cause at most one backend lookup per key per interval.","type":"number"},"max_entries":{"default":10000,"minimum":1,"maximum":10000000,"type":"integer"},"max_bytes":{"default":67108864,"minimum":1024,"maximum":17179869184,"description":"Approximate memory bound (JSON size of values and ids).","type":"integer"},"version_key":{"description":"HMAC key for X-Secret-Version; give replicas the same key so they agree. Default: random per process.","anyOf":[{"minLength":32,"type":"string"},{"type":"null"}]},"redis_url":{"description":"Publish and apply invalidations across replicas over Redis pub/sub.","anyOf":[{"pattern":"^rediss?://","type":"string"},{"type":"null"}]},"redis_channel":{"default":"secrets-gateway:cache-invalidations","minLength":1,"maxLength":200,"type":"string"}}},"metrics":{"additionalProperties":false,"default":{},"type":"object","required":["enabled","path"],"properties":{"enabled":{"default":true,"type":"boolean"},"path":{"default":"/metrics","pattern":"^/[A-Za-z0-9/_-]*$","type":"string"},"port":{"description":"Serve metrics on this port (on server.host) instead of the main one; null: the main port.","anyOf":[{"minimum":0,"maximum":65535,"type":"integer"},{"type":"null"}]}}},"backends":{"maxItems":32,"type":"array","items":{"additionalProperties":true,"type":"object","required":["type"],"properties":{"type":{"minLength":1,"type":"string"},"name":{"pattern":"^[a-z0-9][a-z0-9_-]{0,62}$","description":"Unique name in the chain; defaults to the type.","type":"string"},"kinds":{"uniqueItems":true,"description":"The kinds this backend is asked for (default: all it supports); leave one out to turn it off.","type":"array","items":{"anyOf":[{"const":"connections","type":"string"},{"const":"variables","type":"string"},{"const":"config","type":"string"}]}},"connections_lookup_pattern":{"anyOf":[{"type":"string"},{"type":"null"}]},"variables_lookup_pattern":{"anyOf":[{"type":"string"},{"type":"null"}]},"config_lookup_pattern":{"anyOf":[{"type":"string"},{"type":"null"}]},"cache_ttl_seconds":{"minimum":0,"maximum":86400,"description":"Overrides cache.ttl_seconds for this backend's answers; 0 caches nothing from it.","type":"number"}}}},"critical_connections":{"default":[],"maxItems":100,"description":"Connection ids checked at startup and periodically.","type":"array","items":{"minLength":1,"maxLength":250,"type":"string"}},"connection_checks":{"additionalProperties":false,"default":{},"type":"object","required":["timeout_seconds","interval_seconds","on_failure"],"properties":{"timeout_seconds":{"default":3,"exclusiveMinimum":0,"maximum":60,"description":"Per stage (DNS, TCP, handshake) of a connection test.","type":"number"},"interval_seconds":{"default":60,"minimum":1,"maximum":86400,"description":"How often critical_connections are checked.","type":"number"},"on_failure":{"default":"degrade","description":"While a critical connection fails, /readyz says degraded (200) or unavailable (503).","anyOf":[{"const":"degrade","type":"string"},{"const":"fail","type":"string"}]}}},"auth":{"additionalProperties":false,"type":"object","required":["enforce","clock_skew_seconds","max_token_bytes","token_cache_size","keys","jwks","policies","rate_limit"],"properties":{"enforce":{"default":true,"description":"false: a dry run that audits \"would deny\" and serves anyway.","type":"boolean"},"audience":{"anyOf":[{"minLength":1,"type":"string"},{"minItems":1,"type":"array","items":{"minLength":1,"type":"string"}}]},"issuer":{"anyOf":[{"minLength":1,"type":"string"},{"minItems":1,"type":"array","items":{"minLength":1,"type":"string"}}]},"clock_skew_seconds":{"default":30,"minimum":0,"maximum":300,"type":"number"},"max_token_bytes":{"default":8192,"minimum":256,"maximum":16384,"type":"integer"},"token_cache_size":{"default":10000,"minimum":0,"maximum":1000000,"type":"integer"},"keys":{"default":[],"maxItems":64,"type":"array","items":{"additionalProperties":false,"type":"object","required":["kid","alg"],"properties":{"kid":{"minLength":1,"maxLength":256,"type":"string"},"alg":{"anyOf":[{"const":"HS256","type":"string"},{"const":"HS384","type":"string"},{"const":"HS512","type":"string"},{"const":"RS256","type":"string"},{"const":"RS384","type":"string"},{"const":"RS512","type":"string"},{"const":"PS256","type":"string"},{"const":"PS384","type":"string"},{"const":"PS512","type":"string"},{"const":"ES256","type":"string"},{"const":"ES384","type":"string"},{"const":"ES512","type":"string"},{"const":"EdDSA","type":"string"}]},"secret_file":{"minLength":1,"description":"HS*: a file holding the secret (a trailing newline is ignored).","type":"string"},"secret_env":{"minLength":1,"description":"HS*: an environment variable holding the secret.","type":"string"},"public_key_file":{"minLength":1,"description":"RS/PS/ES/EdDSA: a PEM public key or certificate.","type":"string"},"public_key_env":{"minLength":1,"type":"string"}}}},"jwks":{"default":[],"maxItems":16,"type":"array","items":{"additionalProperties":false,"type":"object","required":["url","cache_seconds","min_refresh_interval_seconds","timeout_seconds"],"properties":{"url":{"pattern":"^https?://","description":"https, or http on a loopback address.","type":"string"},"cache_seconds":{"default":600,"minimum":1,"maximum":86400,"type":"number"},"min_refresh_interval_seconds":{"default":30,"minimum":0,"maximum":3600,"description":"An unknown kid refetches the set at most this often.","type":"number"},"timeout_seconds":{"default":5,"minimum":0.1,"maximum":60,"type":"number"},"token_file":{"pattern":"^/","description":"An absolute path to a bearer token sent with each fetch, re-read every time (a projected service-account token: a Kubernetes API server serves /openid/v1/jwks only to authenticated callers by default).","type":"string"}}}},"policies":{"default":[],"maxItems":1000,"type":"array","items":{"additionalProperties":false,"type":"object","required":["match"],"properties":{"match":{"minProperties":1,"type":"object","patternProperties":{"^(.*)$":{"type":"string"}}},"grants":{"type":"array","items":{"minLength":1,"type":"string"}},"deny":{"type":"array","items":{"minLength":1,"type":"string"}}}}},"rate_limit":{"default":{"max":1000,"window_seconds":1},"description":"Requests per subject per window; false turns it off.","anyOf":[{"additionalProperties":false,"type":"object","required":["max","window_seconds"],"properties":{"max":{"minimum":1,"type":"integer"},"window_seconds":{"minimum":0.001,"type":"number"}}},{"const":false,"type":"boolean"}]}}},"audit":{"additionalProperties":false,"default":{},"type":"object","required":["sink","on_failure"],"properties":{"sink":{"default":"file","description":"file: `file`; stdout: audit lines on stdout, and the application log moves to stderr.","anyOf":[{"const":"file","type":"string"},{"const":"stdout","type":"string"}]},"file":{"minLength":1,"description":"Relative to the config file. Default: ./.secrets-gateway/audit.log in the working directory.","type":"string"},"key_file":{"minLength":1,"description":"HMAC key for value fingerprints. Default: ./.secrets-gateway/audit-key in the working directory, created (0600) when missing.","type":"string"},"key_env":{"minLength":1,"type":"string"},"on_failure":{"default":"refuse","description":"When the sink cannot be written: refuse requests (503 audit_unavailable), or serve and log the error.","anyOf":[{"const":"refuse","type":"string"},{"const":"serve","type":"string"}]}}}}};
 const func2 = Object.prototype.hasOwnProperty;
-const func3 = require("ajv/dist/runtime/ucs2length").default;
+const func4 = require("ajv/dist/runtime/ucs2length").default;
 const func0 = require("ajv/dist/runtime/equal").default;
 const pattern0 = new RegExp("^rediss?://", "u");
 const pattern1 = new RegExp("^/[A-Za-z0-9/_-]*$", "u");
@@ -69,18 +69,33 @@ data0.port = 8080;
 if(data0.body_limit_bytes === undefined){
 data0.body_limit_bytes = 65536;
 }
+if(data0.drain_seconds === undefined){
+data0.drain_seconds = 5;
+}
 if(data0.shutdown_timeout_seconds === undefined){
 data0.shutdown_timeout_seconds = 10;
 }
+if(data0.request_timeout_seconds === undefined){
+data0.request_timeout_seconds = 30;
+}
+if(data0.headers_timeout_seconds === undefined){
+data0.headers_timeout_seconds = 10;
+}
+if(data0.keep_alive_timeout_seconds === undefined){
+data0.keep_alive_timeout_seconds = 65;
+}
+if(data0.connection_timeout_seconds === undefined){
+data0.connection_timeout_seconds = 120;
+}
 let missing1;
-if(((((data0.host === undefined) && (missing1 = "host")) || ((data0.port === undefined) && (missing1 = "port"))) || ((data0.body_limit_bytes === undefined) && (missing1 = "body_limit_bytes"))) || ((data0.shutdown_timeout_seconds === undefined) && (missing1 = "shutdown_timeout_seconds"))){
+if((((((((((data0.host === undefined) && (missing1 = "host")) || ((data0.port === undefined) && (missing1 = "port"))) || ((data0.body_limit_bytes === undefined) && (missing1 = "body_limit_bytes"))) || ((data0.drain_seconds === undefined) && (missing1 = "drain_seconds"))) || ((data0.shutdown_timeout_seconds === undefined) && (missing1 = "shutdown_timeout_seconds"))) || ((data0.request_timeout_seconds === undefined) && (missing1 = "request_timeout_seconds"))) || ((data0.headers_timeout_seconds === undefined) && (missing1 = "headers_timeout_seconds"))) || ((data0.keep_alive_timeout_seconds === undefined) && (missing1 = "keep_alive_timeout_seconds"))) || ((data0.connection_timeout_seconds === undefined) && (missing1 = "connection_timeout_seconds"))){
 validate10.errors = [{instancePath:instancePath+"/server",schemaPath:"#/properties/server/required",keyword:"required",params:{missingProperty: missing1},message:"must have required property '"+missing1+"'"}];
 return false;
 }
 else {
 const _errs4 = errors;
 for(const key1 in data0){
-if(!((((key1 === "host") || (key1 === "port")) || (key1 === "body_limit_bytes")) || (key1 === "shutdown_timeout_seconds"))){
+if(!(func2.call(schema11.properties.server.properties, key1))){
 validate10.errors = [{instancePath:instancePath+"/server",schemaPath:"#/properties/server/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"}];
 return false;
 break;
@@ -91,7 +106,7 @@ let data1 = data0.host;
 const _errs5 = errors;
 if(errors === _errs5){
 if(typeof data1 === "string"){
-if(func3(data1) < 1){
+if(func4(data1) < 1){
 validate10.errors = [{instancePath:instancePath+"/server/host",schemaPath:"#/properties/server/properties/host/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -147,16 +162,38 @@ return false;
 }
 var valid1 = _errs9 === errors;
 if(valid1){
-let data4 = data0.shutdown_timeout_seconds;
+let data4 = data0.drain_seconds;
 const _errs11 = errors;
 if(errors === _errs11){
 if((typeof data4 == "number") && (isFinite(data4))){
 if(data4 > 300 || isNaN(data4)){
-validate10.errors = [{instancePath:instancePath+"/server/shutdown_timeout_seconds",schemaPath:"#/properties/server/properties/shutdown_timeout_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 300},message:"must be <= 300"}];
+validate10.errors = [{instancePath:instancePath+"/server/drain_seconds",schemaPath:"#/properties/server/properties/drain_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 300},message:"must be <= 300"}];
 return false;
 }
 else {
 if(data4 < 0 || isNaN(data4)){
+validate10.errors = [{instancePath:instancePath+"/server/drain_seconds",schemaPath:"#/properties/server/properties/drain_seconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+}
+else {
+validate10.errors = [{instancePath:instancePath+"/server/drain_seconds",schemaPath:"#/properties/server/properties/drain_seconds/type",keyword:"type",params:{type: "number"},message:"must be number"}];
+return false;
+}
+}
+var valid1 = _errs11 === errors;
+if(valid1){
+let data5 = data0.shutdown_timeout_seconds;
+const _errs13 = errors;
+if(errors === _errs13){
+if((typeof data5 == "number") && (isFinite(data5))){
+if(data5 > 300 || isNaN(data5)){
+validate10.errors = [{instancePath:instancePath+"/server/shutdown_timeout_seconds",schemaPath:"#/properties/server/properties/shutdown_timeout_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 300},message:"must be <= 300"}];
+return false;
+}
+else {
+if(data5 < 0 || isNaN(data5)){
 validate10.errors = [{instancePath:instancePath+"/server/shutdown_timeout_seconds",schemaPath:"#/properties/server/properties/shutdown_timeout_seconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
@@ -167,7 +204,100 @@ validate10.errors = [{instancePath:instancePath+"/server/shutdown_timeout_second
 return false;
 }
 }
-var valid1 = _errs11 === errors;
+var valid1 = _errs13 === errors;
+if(valid1){
+let data6 = data0.request_timeout_seconds;
+const _errs15 = errors;
+if(errors === _errs15){
+if((typeof data6 == "number") && (isFinite(data6))){
+if(data6 > 300 || isNaN(data6)){
+validate10.errors = [{instancePath:instancePath+"/server/request_timeout_seconds",schemaPath:"#/properties/server/properties/request_timeout_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 300},message:"must be <= 300"}];
+return false;
+}
+else {
+if(data6 <= 0 || isNaN(data6)){
+validate10.errors = [{instancePath:instancePath+"/server/request_timeout_seconds",schemaPath:"#/properties/server/properties/request_timeout_seconds/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0"}];
+return false;
+}
+}
+}
+else {
+validate10.errors = [{instancePath:instancePath+"/server/request_timeout_seconds",schemaPath:"#/properties/server/properties/request_timeout_seconds/type",keyword:"type",params:{type: "number"},message:"must be number"}];
+return false;
+}
+}
+var valid1 = _errs15 === errors;
+if(valid1){
+let data7 = data0.headers_timeout_seconds;
+const _errs17 = errors;
+if(errors === _errs17){
+if((typeof data7 == "number") && (isFinite(data7))){
+if(data7 > 300 || isNaN(data7)){
+validate10.errors = [{instancePath:instancePath+"/server/headers_timeout_seconds",schemaPath:"#/properties/server/properties/headers_timeout_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 300},message:"must be <= 300"}];
+return false;
+}
+else {
+if(data7 <= 0 || isNaN(data7)){
+validate10.errors = [{instancePath:instancePath+"/server/headers_timeout_seconds",schemaPath:"#/properties/server/properties/headers_timeout_seconds/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0"}];
+return false;
+}
+}
+}
+else {
+validate10.errors = [{instancePath:instancePath+"/server/headers_timeout_seconds",schemaPath:"#/properties/server/properties/headers_timeout_seconds/type",keyword:"type",params:{type: "number"},message:"must be number"}];
+return false;
+}
+}
+var valid1 = _errs17 === errors;
+if(valid1){
+let data8 = data0.keep_alive_timeout_seconds;
+const _errs19 = errors;
+if(errors === _errs19){
+if((typeof data8 == "number") && (isFinite(data8))){
+if(data8 > 3600 || isNaN(data8)){
+validate10.errors = [{instancePath:instancePath+"/server/keep_alive_timeout_seconds",schemaPath:"#/properties/server/properties/keep_alive_timeout_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600},message:"must be <= 3600"}];
+return false;
+}
+else {
+if(data8 <= 0 || isNaN(data8)){
+validate10.errors = [{instancePath:instancePath+"/server/keep_alive_timeout_seconds",schemaPath:"#/properties/server/properties/keep_alive_timeout_seconds/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0"}];
+return false;
+}
+}
+}
+else {
+validate10.errors = [{instancePath:instancePath+"/server/keep_alive_timeout_seconds",schemaPath:"#/properties/server/properties/keep_alive_timeout_seconds/type",keyword:"type",params:{type: "number"},message:"must be number"}];
+return false;
+}
+}
+var valid1 = _errs19 === errors;
+if(valid1){
+let data9 = data0.connection_timeout_seconds;
+const _errs21 = errors;
+if(errors === _errs21){
+if((typeof data9 == "number") && (isFinite(data9))){
+if(data9 > 3600 || isNaN(data9)){
+validate10.errors = [{instancePath:instancePath+"/server/connection_timeout_seconds",schemaPath:"#/properties/server/properties/connection_timeout_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600},message:"must be <= 3600"}];
+return false;
+}
+else {
+if(data9 < 0 || isNaN(data9)){
+validate10.errors = [{instancePath:instancePath+"/server/connection_timeout_seconds",schemaPath:"#/properties/server/properties/connection_timeout_seconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+}
+else {
+validate10.errors = [{instancePath:instancePath+"/server/connection_timeout_seconds",schemaPath:"#/properties/server/properties/connection_timeout_seconds/type",keyword:"type",params:{type: "number"},message:"must be number"}];
+return false;
+}
+}
+var valid1 = _errs21 === errors;
+}
+}
+}
+}
+}
 }
 }
 }
@@ -181,33 +311,33 @@ return false;
 }
 var valid0 = _errs2 === errors;
 if(valid0){
-let data5 = data.log;
-const _errs13 = errors;
-if(errors === _errs13){
-if(data5 && typeof data5 == "object" && !Array.isArray(data5)){
-if(data5.level === undefined){
-data5.level = "info";
+let data10 = data.log;
+const _errs23 = errors;
+if(errors === _errs23){
+if(data10 && typeof data10 == "object" && !Array.isArray(data10)){
+if(data10.level === undefined){
+data10.level = "info";
 }
 let missing2;
-if((data5.level === undefined) && (missing2 = "level")){
+if((data10.level === undefined) && (missing2 = "level")){
 validate10.errors = [{instancePath:instancePath+"/log",schemaPath:"#/properties/log/required",keyword:"required",params:{missingProperty: missing2},message:"must have required property '"+missing2+"'"}];
 return false;
 }
 else {
-const _errs15 = errors;
-for(const key2 in data5){
+const _errs25 = errors;
+for(const key2 in data10){
 if(!(key2 === "level")){
 validate10.errors = [{instancePath:instancePath+"/log",schemaPath:"#/properties/log/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
-if(_errs15 === errors){
-let data6 = data5.level;
-const _errs17 = errors;
+if(_errs25 === errors){
+let data11 = data10.level;
+const _errs27 = errors;
 let valid3 = false;
-const _errs18 = errors;
-if(typeof data6 !== "string"){
+const _errs28 = errors;
+if(typeof data11 !== "string"){
 const err0 = {instancePath:instancePath+"/log/level",schemaPath:"#/properties/log/properties/level/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err0];
@@ -217,7 +347,7 @@ vErrors.push(err0);
 }
 errors++;
 }
-if("fatal" !== data6){
+if("fatal" !== data11){
 const err1 = {instancePath:instancePath+"/log/level",schemaPath:"#/properties/log/properties/level/anyOf/0/const",keyword:"const",params:{allowedValue: "fatal"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err1];
@@ -227,11 +357,11 @@ vErrors.push(err1);
 }
 errors++;
 }
-var _valid0 = _errs18 === errors;
+var _valid0 = _errs28 === errors;
 valid3 = valid3 || _valid0;
 if(!valid3){
-const _errs20 = errors;
-if(typeof data6 !== "string"){
+const _errs30 = errors;
+if(typeof data11 !== "string"){
 const err2 = {instancePath:instancePath+"/log/level",schemaPath:"#/properties/log/properties/level/anyOf/1/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err2];
@@ -241,7 +371,7 @@ vErrors.push(err2);
 }
 errors++;
 }
-if("error" !== data6){
+if("error" !== data11){
 const err3 = {instancePath:instancePath+"/log/level",schemaPath:"#/properties/log/properties/level/anyOf/1/const",keyword:"const",params:{allowedValue: "error"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err3];
@@ -251,11 +381,11 @@ vErrors.push(err3);
 }
 errors++;
 }
-var _valid0 = _errs20 === errors;
+var _valid0 = _errs30 === errors;
 valid3 = valid3 || _valid0;
 if(!valid3){
-const _errs22 = errors;
-if(typeof data6 !== "string"){
+const _errs32 = errors;
+if(typeof data11 !== "string"){
 const err4 = {instancePath:instancePath+"/log/level",schemaPath:"#/properties/log/properties/level/anyOf/2/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err4];
@@ -265,7 +395,7 @@ vErrors.push(err4);
 }
 errors++;
 }
-if("warn" !== data6){
+if("warn" !== data11){
 const err5 = {instancePath:instancePath+"/log/level",schemaPath:"#/properties/log/properties/level/anyOf/2/const",keyword:"const",params:{allowedValue: "warn"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err5];
@@ -275,11 +405,11 @@ vErrors.push(err5);
 }
 errors++;
 }
-var _valid0 = _errs22 === errors;
+var _valid0 = _errs32 === errors;
 valid3 = valid3 || _valid0;
 if(!valid3){
-const _errs24 = errors;
-if(typeof data6 !== "string"){
+const _errs34 = errors;
+if(typeof data11 !== "string"){
 const err6 = {instancePath:instancePath+"/log/level",schemaPath:"#/properties/log/properties/level/anyOf/3/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err6];
@@ -289,7 +419,7 @@ vErrors.push(err6);
 }
 errors++;
 }
-if("info" !== data6){
+if("info" !== data11){
 const err7 = {instancePath:instancePath+"/log/level",schemaPath:"#/properties/log/properties/level/anyOf/3/const",keyword:"const",params:{allowedValue: "info"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err7];
@@ -299,11 +429,11 @@ vErrors.push(err7);
 }
 errors++;
 }
-var _valid0 = _errs24 === errors;
+var _valid0 = _errs34 === errors;
 valid3 = valid3 || _valid0;
 if(!valid3){
-const _errs26 = errors;
-if(typeof data6 !== "string"){
+const _errs36 = errors;
+if(typeof data11 !== "string"){
 const err8 = {instancePath:instancePath+"/log/level",schemaPath:"#/properties/log/properties/level/anyOf/4/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err8];
@@ -313,7 +443,7 @@ vErrors.push(err8);
 }
 errors++;
 }
-if("debug" !== data6){
+if("debug" !== data11){
 const err9 = {instancePath:instancePath+"/log/level",schemaPath:"#/properties/log/properties/level/anyOf/4/const",keyword:"const",params:{allowedValue: "debug"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err9];
@@ -323,11 +453,11 @@ vErrors.push(err9);
 }
 errors++;
 }
-var _valid0 = _errs26 === errors;
+var _valid0 = _errs36 === errors;
 valid3 = valid3 || _valid0;
 if(!valid3){
-const _errs28 = errors;
-if(typeof data6 !== "string"){
+const _errs38 = errors;
+if(typeof data11 !== "string"){
 const err10 = {instancePath:instancePath+"/log/level",schemaPath:"#/properties/log/properties/level/anyOf/5/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err10];
@@ -337,7 +467,7 @@ vErrors.push(err10);
 }
 errors++;
 }
-if("trace" !== data6){
+if("trace" !== data11){
 const err11 = {instancePath:instancePath+"/log/level",schemaPath:"#/properties/log/properties/level/anyOf/5/const",keyword:"const",params:{allowedValue: "trace"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err11];
@@ -347,11 +477,11 @@ vErrors.push(err11);
 }
 errors++;
 }
-var _valid0 = _errs28 === errors;
+var _valid0 = _errs38 === errors;
 valid3 = valid3 || _valid0;
 if(!valid3){
-const _errs30 = errors;
-if(typeof data6 !== "string"){
+const _errs40 = errors;
+if(typeof data11 !== "string"){
 const err12 = {instancePath:instancePath+"/log/level",schemaPath:"#/properties/log/properties/level/anyOf/6/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err12];
@@ -361,7 +491,7 @@ vErrors.push(err12);
 }
 errors++;
 }
-if("silent" !== data6){
+if("silent" !== data11){
 const err13 = {instancePath:instancePath+"/log/level",schemaPath:"#/properties/log/properties/level/anyOf/6/const",keyword:"const",params:{allowedValue: "silent"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err13];
@@ -371,7 +501,7 @@ vErrors.push(err13);
 }
 errors++;
 }
-var _valid0 = _errs30 === errors;
+var _valid0 = _errs40 === errors;
 valid3 = valid3 || _valid0;
 }
 }
@@ -392,10 +522,10 @@ validate10.errors = vErrors;
 return false;
 }
 else {
-errors = _errs17;
+errors = _errs27;
 if(vErrors !== null){
-if(_errs17){
-vErrors.length = _errs17;
+if(_errs27){
+vErrors.length = _errs27;
 }
 else {
 vErrors = null;
@@ -410,71 +540,71 @@ validate10.errors = [{instancePath:instancePath+"/log",schemaPath:"#/properties/
 return false;
 }
 }
-var valid0 = _errs13 === errors;
+var valid0 = _errs23 === errors;
 if(valid0){
-let data7 = data.cache;
-const _errs32 = errors;
-if(errors === _errs32){
-if(data7 && typeof data7 == "object" && !Array.isArray(data7)){
-if(data7.enabled === undefined){
-data7.enabled = true;
+let data12 = data.cache;
+const _errs42 = errors;
+if(errors === _errs42){
+if(data12 && typeof data12 == "object" && !Array.isArray(data12)){
+if(data12.enabled === undefined){
+data12.enabled = true;
 }
-if(data7.ttl_seconds === undefined){
-data7.ttl_seconds = 300;
+if(data12.ttl_seconds === undefined){
+data12.ttl_seconds = 300;
 }
-if(data7.negative_ttl_seconds === undefined){
-data7.negative_ttl_seconds = 30;
+if(data12.negative_ttl_seconds === undefined){
+data12.negative_ttl_seconds = 30;
 }
-if(data7.stale_while_revalidate_seconds === undefined){
-data7.stale_while_revalidate_seconds = 60;
+if(data12.stale_while_revalidate_seconds === undefined){
+data12.stale_while_revalidate_seconds = 60;
 }
-if(data7.max_stale_seconds === undefined){
-data7.max_stale_seconds = 900;
+if(data12.max_stale_seconds === undefined){
+data12.max_stale_seconds = 900;
 }
-if(data7.refresh_min_interval_seconds === undefined){
-data7.refresh_min_interval_seconds = 1;
+if(data12.refresh_min_interval_seconds === undefined){
+data12.refresh_min_interval_seconds = 1;
 }
-if(data7.max_entries === undefined){
-data7.max_entries = 10000;
+if(data12.max_entries === undefined){
+data12.max_entries = 10000;
 }
-if(data7.max_bytes === undefined){
-data7.max_bytes = 67108864;
+if(data12.max_bytes === undefined){
+data12.max_bytes = 67108864;
 }
-if(data7.redis_channel === undefined){
-data7.redis_channel = "secrets-gateway:cache-invalidations";
+if(data12.redis_channel === undefined){
+data12.redis_channel = "secrets-gateway:cache-invalidations";
 }
 let missing3;
-if((((((((((data7.enabled === undefined) && (missing3 = "enabled")) || ((data7.ttl_seconds === undefined) && (missing3 = "ttl_seconds"))) || ((data7.negative_ttl_seconds === undefined) && (missing3 = "negative_ttl_seconds"))) || ((data7.stale_while_revalidate_seconds === undefined) && (missing3 = "stale_while_revalidate_seconds"))) || ((data7.max_stale_seconds === undefined) && (missing3 = "max_stale_seconds"))) || ((data7.refresh_min_interval_seconds === undefined) && (missing3 = "refresh_min_interval_seconds"))) || ((data7.max_entries === undefined) && (missing3 = "max_entries"))) || ((data7.max_bytes === undefined) && (missing3 = "max_bytes"))) || ((data7.redis_channel === undefined) && (missing3 = "redis_channel"))){
+if((((((((((data12.enabled === undefined) && (missing3 = "enabled")) || ((data12.ttl_seconds === undefined) && (missing3 = "ttl_seconds"))) || ((data12.negative_ttl_seconds === undefined) && (missing3 = "negative_ttl_seconds"))) || ((data12.stale_while_revalidate_seconds === undefined) && (missing3 = "stale_while_revalidate_seconds"))) || ((data12.max_stale_seconds === undefined) && (missing3 = "max_stale_seconds"))) || ((data12.refresh_min_interval_seconds === undefined) && (missing3 = "refresh_min_interval_seconds"))) || ((data12.max_entries === undefined) && (missing3 = "max_entries"))) || ((data12.max_bytes === undefined) && (missing3 = "max_bytes"))) || ((data12.redis_channel === undefined) && (missing3 = "redis_channel"))){
 validate10.errors = [{instancePath:instancePath+"/cache",schemaPath:"#/properties/cache/required",keyword:"required",params:{missingProperty: missing3},message:"must have required property '"+missing3+"'"}];
 return false;
 }
 else {
-const _errs34 = errors;
-for(const key3 in data7){
+const _errs44 = errors;
+for(const key3 in data12){
 if(!(func2.call(schema11.properties.cache.properties, key3))){
 validate10.errors = [{instancePath:instancePath+"/cache",schemaPath:"#/properties/cache/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
-if(_errs34 === errors){
-const _errs35 = errors;
-if(typeof data7.enabled !== "boolean"){
+if(_errs44 === errors){
+const _errs45 = errors;
+if(typeof data12.enabled !== "boolean"){
 validate10.errors = [{instancePath:instancePath+"/cache/enabled",schemaPath:"#/properties/cache/properties/enabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
 return false;
 }
-var valid4 = _errs35 === errors;
+var valid4 = _errs45 === errors;
 if(valid4){
-let data9 = data7.ttl_seconds;
-const _errs37 = errors;
-if(errors === _errs37){
-if((typeof data9 == "number") && (isFinite(data9))){
-if(data9 > 86400 || isNaN(data9)){
+let data14 = data12.ttl_seconds;
+const _errs47 = errors;
+if(errors === _errs47){
+if((typeof data14 == "number") && (isFinite(data14))){
+if(data14 > 86400 || isNaN(data14)){
 validate10.errors = [{instancePath:instancePath+"/cache/ttl_seconds",schemaPath:"#/properties/cache/properties/ttl_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 86400},message:"must be <= 86400"}];
 return false;
 }
 else {
-if(data9 < 0 || isNaN(data9)){
+if(data14 < 0 || isNaN(data14)){
 validate10.errors = [{instancePath:instancePath+"/cache/ttl_seconds",schemaPath:"#/properties/cache/properties/ttl_seconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
@@ -485,18 +615,18 @@ validate10.errors = [{instancePath:instancePath+"/cache/ttl_seconds",schemaPath:
 return false;
 }
 }
-var valid4 = _errs37 === errors;
+var valid4 = _errs47 === errors;
 if(valid4){
-let data10 = data7.negative_ttl_seconds;
-const _errs39 = errors;
-if(errors === _errs39){
-if((typeof data10 == "number") && (isFinite(data10))){
-if(data10 > 86400 || isNaN(data10)){
+let data15 = data12.negative_ttl_seconds;
+const _errs49 = errors;
+if(errors === _errs49){
+if((typeof data15 == "number") && (isFinite(data15))){
+if(data15 > 86400 || isNaN(data15)){
 validate10.errors = [{instancePath:instancePath+"/cache/negative_ttl_seconds",schemaPath:"#/properties/cache/properties/negative_ttl_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 86400},message:"must be <= 86400"}];
 return false;
 }
 else {
-if(data10 < 0 || isNaN(data10)){
+if(data15 < 0 || isNaN(data15)){
 validate10.errors = [{instancePath:instancePath+"/cache/negative_ttl_seconds",schemaPath:"#/properties/cache/properties/negative_ttl_seconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
@@ -507,18 +637,18 @@ validate10.errors = [{instancePath:instancePath+"/cache/negative_ttl_seconds",sc
 return false;
 }
 }
-var valid4 = _errs39 === errors;
+var valid4 = _errs49 === errors;
 if(valid4){
-let data11 = data7.stale_while_revalidate_seconds;
-const _errs41 = errors;
-if(errors === _errs41){
-if((typeof data11 == "number") && (isFinite(data11))){
-if(data11 > 86400 || isNaN(data11)){
+let data16 = data12.stale_while_revalidate_seconds;
+const _errs51 = errors;
+if(errors === _errs51){
+if((typeof data16 == "number") && (isFinite(data16))){
+if(data16 > 86400 || isNaN(data16)){
 validate10.errors = [{instancePath:instancePath+"/cache/stale_while_revalidate_seconds",schemaPath:"#/properties/cache/properties/stale_while_revalidate_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 86400},message:"must be <= 86400"}];
 return false;
 }
 else {
-if(data11 < 0 || isNaN(data11)){
+if(data16 < 0 || isNaN(data16)){
 validate10.errors = [{instancePath:instancePath+"/cache/stale_while_revalidate_seconds",schemaPath:"#/properties/cache/properties/stale_while_revalidate_seconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
@@ -529,18 +659,18 @@ validate10.errors = [{instancePath:instancePath+"/cache/stale_while_revalidate_s
 return false;
 }
 }
-var valid4 = _errs41 === errors;
+var valid4 = _errs51 === errors;
 if(valid4){
-let data12 = data7.max_stale_seconds;
-const _errs43 = errors;
-if(errors === _errs43){
-if((typeof data12 == "number") && (isFinite(data12))){
-if(data12 > 604800 || isNaN(data12)){
+let data17 = data12.max_stale_seconds;
+const _errs53 = errors;
+if(errors === _errs53){
+if((typeof data17 == "number") && (isFinite(data17))){
+if(data17 > 604800 || isNaN(data17)){
 validate10.errors = [{instancePath:instancePath+"/cache/max_stale_seconds",schemaPath:"#/properties/cache/properties/max_stale_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 604800},message:"must be <= 604800"}];
 return false;
 }
 else {
-if(data12 < 0 || isNaN(data12)){
+if(data17 < 0 || isNaN(data17)){
 validate10.errors = [{instancePath:instancePath+"/cache/max_stale_seconds",schemaPath:"#/properties/cache/properties/max_stale_seconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
@@ -551,18 +681,18 @@ validate10.errors = [{instancePath:instancePath+"/cache/max_stale_seconds",schem
 return false;
 }
 }
-var valid4 = _errs43 === errors;
+var valid4 = _errs53 === errors;
 if(valid4){
-let data13 = data7.refresh_min_interval_seconds;
-const _errs45 = errors;
-if(errors === _errs45){
-if((typeof data13 == "number") && (isFinite(data13))){
-if(data13 > 3600 || isNaN(data13)){
+let data18 = data12.refresh_min_interval_seconds;
+const _errs55 = errors;
+if(errors === _errs55){
+if((typeof data18 == "number") && (isFinite(data18))){
+if(data18 > 3600 || isNaN(data18)){
 validate10.errors = [{instancePath:instancePath+"/cache/refresh_min_interval_seconds",schemaPath:"#/properties/cache/properties/refresh_min_interval_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600},message:"must be <= 3600"}];
 return false;
 }
 else {
-if(data13 < 0 || isNaN(data13)){
+if(data18 < 0 || isNaN(data18)){
 validate10.errors = [{instancePath:instancePath+"/cache/refresh_min_interval_seconds",schemaPath:"#/properties/cache/properties/refresh_min_interval_seconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
@@ -573,61 +703,61 @@ validate10.errors = [{instancePath:instancePath+"/cache/refresh_min_interval_sec
 return false;
 }
 }
-var valid4 = _errs45 === errors;
+var valid4 = _errs55 === errors;
 if(valid4){
-let data14 = data7.max_entries;
-const _errs47 = errors;
-if(!(((typeof data14 == "number") && (!(data14 % 1) && !isNaN(data14))) && (isFinite(data14)))){
+let data19 = data12.max_entries;
+const _errs57 = errors;
+if(!(((typeof data19 == "number") && (!(data19 % 1) && !isNaN(data19))) && (isFinite(data19)))){
 validate10.errors = [{instancePath:instancePath+"/cache/max_entries",schemaPath:"#/properties/cache/properties/max_entries/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
-if(errors === _errs47){
-if((typeof data14 == "number") && (isFinite(data14))){
-if(data14 > 10000000 || isNaN(data14)){
+if(errors === _errs57){
+if((typeof data19 == "number") && (isFinite(data19))){
+if(data19 > 10000000 || isNaN(data19)){
 validate10.errors = [{instancePath:instancePath+"/cache/max_entries",schemaPath:"#/properties/cache/properties/max_entries/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000000},message:"must be <= 10000000"}];
 return false;
 }
 else {
-if(data14 < 1 || isNaN(data14)){
+if(data19 < 1 || isNaN(data19)){
 validate10.errors = [{instancePath:instancePath+"/cache/max_entries",schemaPath:"#/properties/cache/properties/max_entries/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
 return false;
 }
 }
 }
 }
-var valid4 = _errs47 === errors;
+var valid4 = _errs57 === errors;
 if(valid4){
-let data15 = data7.max_bytes;
-const _errs49 = errors;
-if(!(((typeof data15 == "number") && (!(data15 % 1) && !isNaN(data15))) && (isFinite(data15)))){
+let data20 = data12.max_bytes;
+const _errs59 = errors;
+if(!(((typeof data20 == "number") && (!(data20 % 1) && !isNaN(data20))) && (isFinite(data20)))){
 validate10.errors = [{instancePath:instancePath+"/cache/max_bytes",schemaPath:"#/properties/cache/properties/max_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
-if(errors === _errs49){
-if((typeof data15 == "number") && (isFinite(data15))){
-if(data15 > 17179869184 || isNaN(data15)){
+if(errors === _errs59){
+if((typeof data20 == "number") && (isFinite(data20))){
+if(data20 > 17179869184 || isNaN(data20)){
 validate10.errors = [{instancePath:instancePath+"/cache/max_bytes",schemaPath:"#/properties/cache/properties/max_bytes/maximum",keyword:"maximum",params:{comparison: "<=", limit: 17179869184},message:"must be <= 17179869184"}];
 return false;
 }
 else {
-if(data15 < 1024 || isNaN(data15)){
+if(data20 < 1024 || isNaN(data20)){
 validate10.errors = [{instancePath:instancePath+"/cache/max_bytes",schemaPath:"#/properties/cache/properties/max_bytes/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1024},message:"must be >= 1024"}];
 return false;
 }
 }
 }
 }
-var valid4 = _errs49 === errors;
+var valid4 = _errs59 === errors;
 if(valid4){
-if(data7.version_key !== undefined){
-let data16 = data7.version_key;
-const _errs51 = errors;
-const _errs52 = errors;
+if(data12.version_key !== undefined){
+let data21 = data12.version_key;
+const _errs61 = errors;
+const _errs62 = errors;
 let valid5 = false;
-const _errs53 = errors;
-if(errors === _errs53){
-if(typeof data16 === "string"){
-if(func3(data16) < 32){
+const _errs63 = errors;
+if(errors === _errs63){
+if(typeof data21 === "string"){
+if(func4(data21) < 32){
 const err15 = {instancePath:instancePath+"/cache/version_key",schemaPath:"#/properties/cache/properties/version_key/anyOf/0/minLength",keyword:"minLength",params:{limit: 32},message:"must NOT have fewer than 32 characters"};
 if(vErrors === null){
 vErrors = [err15];
@@ -649,11 +779,11 @@ vErrors.push(err16);
 errors++;
 }
 }
-var _valid1 = _errs53 === errors;
+var _valid1 = _errs63 === errors;
 valid5 = valid5 || _valid1;
 if(!valid5){
-const _errs55 = errors;
-if(data16 !== null){
+const _errs65 = errors;
+if(data21 !== null){
 const err17 = {instancePath:instancePath+"/cache/version_key",schemaPath:"#/properties/cache/properties/version_key/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
 vErrors = [err17];
@@ -663,7 +793,7 @@ vErrors.push(err17);
 }
 errors++;
 }
-var _valid1 = _errs55 === errors;
+var _valid1 = _errs65 === errors;
 valid5 = valid5 || _valid1;
 }
 if(!valid5){
@@ -679,31 +809,31 @@ validate10.errors = vErrors;
 return false;
 }
 else {
-errors = _errs52;
+errors = _errs62;
 if(vErrors !== null){
-if(_errs52){
-vErrors.length = _errs52;
+if(_errs62){
+vErrors.length = _errs62;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid4 = _errs51 === errors;
+var valid4 = _errs61 === errors;
 }
 else {
 var valid4 = true;
 }
 if(valid4){
-if(data7.redis_url !== undefined){
-let data17 = data7.redis_url;
-const _errs57 = errors;
-const _errs58 = errors;
+if(data12.redis_url !== undefined){
+let data22 = data12.redis_url;
+const _errs67 = errors;
+const _errs68 = errors;
 let valid6 = false;
-const _errs59 = errors;
-if(errors === _errs59){
-if(typeof data17 === "string"){
-if(!pattern0.test(data17)){
+const _errs69 = errors;
+if(errors === _errs69){
+if(typeof data22 === "string"){
+if(!pattern0.test(data22)){
 const err19 = {instancePath:instancePath+"/cache/redis_url",schemaPath:"#/properties/cache/properties/redis_url/anyOf/0/pattern",keyword:"pattern",params:{pattern: "^rediss?://"},message:"must match pattern \""+"^rediss?://"+"\""};
 if(vErrors === null){
 vErrors = [err19];
@@ -725,11 +855,11 @@ vErrors.push(err20);
 errors++;
 }
 }
-var _valid2 = _errs59 === errors;
+var _valid2 = _errs69 === errors;
 valid6 = valid6 || _valid2;
 if(!valid6){
-const _errs61 = errors;
-if(data17 !== null){
+const _errs71 = errors;
+if(data22 !== null){
 const err21 = {instancePath:instancePath+"/cache/redis_url",schemaPath:"#/properties/cache/properties/redis_url/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
 vErrors = [err21];
@@ -739,7 +869,7 @@ vErrors.push(err21);
 }
 errors++;
 }
-var _valid2 = _errs61 === errors;
+var _valid2 = _errs71 === errors;
 valid6 = valid6 || _valid2;
 }
 if(!valid6){
@@ -755,32 +885,32 @@ validate10.errors = vErrors;
 return false;
 }
 else {
-errors = _errs58;
+errors = _errs68;
 if(vErrors !== null){
-if(_errs58){
-vErrors.length = _errs58;
+if(_errs68){
+vErrors.length = _errs68;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid4 = _errs57 === errors;
+var valid4 = _errs67 === errors;
 }
 else {
 var valid4 = true;
 }
 if(valid4){
-let data18 = data7.redis_channel;
-const _errs63 = errors;
-if(errors === _errs63){
-if(typeof data18 === "string"){
-if(func3(data18) > 200){
+let data23 = data12.redis_channel;
+const _errs73 = errors;
+if(errors === _errs73){
+if(typeof data23 === "string"){
+if(func4(data23) > 200){
 validate10.errors = [{instancePath:instancePath+"/cache/redis_channel",schemaPath:"#/properties/cache/properties/redis_channel/maxLength",keyword:"maxLength",params:{limit: 200},message:"must NOT have more than 200 characters"}];
 return false;
 }
 else {
-if(func3(data18) < 1){
+if(func4(data23) < 1){
 validate10.errors = [{instancePath:instancePath+"/cache/redis_channel",schemaPath:"#/properties/cache/properties/redis_channel/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -791,7 +921,7 @@ validate10.errors = [{instancePath:instancePath+"/cache/redis_channel",schemaPat
 return false;
 }
 }
-var valid4 = _errs63 === errors;
+var valid4 = _errs73 === errors;
 }
 }
 }
@@ -810,45 +940,45 @@ validate10.errors = [{instancePath:instancePath+"/cache",schemaPath:"#/propertie
 return false;
 }
 }
-var valid0 = _errs32 === errors;
+var valid0 = _errs42 === errors;
 if(valid0){
-let data19 = data.metrics;
-const _errs65 = errors;
-if(errors === _errs65){
-if(data19 && typeof data19 == "object" && !Array.isArray(data19)){
-if(data19.enabled === undefined){
-data19.enabled = true;
+let data24 = data.metrics;
+const _errs75 = errors;
+if(errors === _errs75){
+if(data24 && typeof data24 == "object" && !Array.isArray(data24)){
+if(data24.enabled === undefined){
+data24.enabled = true;
 }
-if(data19.path === undefined){
-data19.path = "/metrics";
+if(data24.path === undefined){
+data24.path = "/metrics";
 }
 let missing4;
-if(((data19.enabled === undefined) && (missing4 = "enabled")) || ((data19.path === undefined) && (missing4 = "path"))){
+if(((data24.enabled === undefined) && (missing4 = "enabled")) || ((data24.path === undefined) && (missing4 = "path"))){
 validate10.errors = [{instancePath:instancePath+"/metrics",schemaPath:"#/properties/metrics/required",keyword:"required",params:{missingProperty: missing4},message:"must have required property '"+missing4+"'"}];
 return false;
 }
 else {
-const _errs67 = errors;
-for(const key4 in data19){
+const _errs77 = errors;
+for(const key4 in data24){
 if(!(((key4 === "enabled") || (key4 === "path")) || (key4 === "port"))){
 validate10.errors = [{instancePath:instancePath+"/metrics",schemaPath:"#/properties/metrics/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
-if(_errs67 === errors){
-const _errs68 = errors;
-if(typeof data19.enabled !== "boolean"){
+if(_errs77 === errors){
+const _errs78 = errors;
+if(typeof data24.enabled !== "boolean"){
 validate10.errors = [{instancePath:instancePath+"/metrics/enabled",schemaPath:"#/properties/metrics/properties/enabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
 return false;
 }
-var valid7 = _errs68 === errors;
+var valid7 = _errs78 === errors;
 if(valid7){
-let data21 = data19.path;
-const _errs70 = errors;
-if(errors === _errs70){
-if(typeof data21 === "string"){
-if(!pattern1.test(data21)){
+let data26 = data24.path;
+const _errs80 = errors;
+if(errors === _errs80){
+if(typeof data26 === "string"){
+if(!pattern1.test(data26)){
 validate10.errors = [{instancePath:instancePath+"/metrics/path",schemaPath:"#/properties/metrics/properties/path/pattern",keyword:"pattern",params:{pattern: "^/[A-Za-z0-9/_-]*$"},message:"must match pattern \""+"^/[A-Za-z0-9/_-]*$"+"\""}];
 return false;
 }
@@ -858,15 +988,15 @@ validate10.errors = [{instancePath:instancePath+"/metrics/path",schemaPath:"#/pr
 return false;
 }
 }
-var valid7 = _errs70 === errors;
+var valid7 = _errs80 === errors;
 if(valid7){
-if(data19.port !== undefined){
-let data22 = data19.port;
-const _errs72 = errors;
-const _errs73 = errors;
+if(data24.port !== undefined){
+let data27 = data24.port;
+const _errs82 = errors;
+const _errs83 = errors;
 let valid8 = false;
-const _errs74 = errors;
-if(!(((typeof data22 == "number") && (!(data22 % 1) && !isNaN(data22))) && (isFinite(data22)))){
+const _errs84 = errors;
+if(!(((typeof data27 == "number") && (!(data27 % 1) && !isNaN(data27))) && (isFinite(data27)))){
 const err23 = {instancePath:instancePath+"/metrics/port",schemaPath:"#/properties/metrics/properties/port/anyOf/0/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err23];
@@ -876,9 +1006,9 @@ vErrors.push(err23);
 }
 errors++;
 }
-if(errors === _errs74){
-if((typeof data22 == "number") && (isFinite(data22))){
-if(data22 > 65535 || isNaN(data22)){
+if(errors === _errs84){
+if((typeof data27 == "number") && (isFinite(data27))){
+if(data27 > 65535 || isNaN(data27)){
 const err24 = {instancePath:instancePath+"/metrics/port",schemaPath:"#/properties/metrics/properties/port/anyOf/0/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65535},message:"must be <= 65535"};
 if(vErrors === null){
 vErrors = [err24];
@@ -889,7 +1019,7 @@ vErrors.push(err24);
 errors++;
 }
 else {
-if(data22 < 0 || isNaN(data22)){
+if(data27 < 0 || isNaN(data27)){
 const err25 = {instancePath:instancePath+"/metrics/port",schemaPath:"#/properties/metrics/properties/port/anyOf/0/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err25];
@@ -902,11 +1032,11 @@ errors++;
 }
 }
 }
-var _valid3 = _errs74 === errors;
+var _valid3 = _errs84 === errors;
 valid8 = valid8 || _valid3;
 if(!valid8){
-const _errs76 = errors;
-if(data22 !== null){
+const _errs86 = errors;
+if(data27 !== null){
 const err26 = {instancePath:instancePath+"/metrics/port",schemaPath:"#/properties/metrics/properties/port/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
 vErrors = [err26];
@@ -916,7 +1046,7 @@ vErrors.push(err26);
 }
 errors++;
 }
-var _valid3 = _errs76 === errors;
+var _valid3 = _errs86 === errors;
 valid8 = valid8 || _valid3;
 }
 if(!valid8){
@@ -932,17 +1062,17 @@ validate10.errors = vErrors;
 return false;
 }
 else {
-errors = _errs73;
+errors = _errs83;
 if(vErrors !== null){
-if(_errs73){
-vErrors.length = _errs73;
+if(_errs83){
+vErrors.length = _errs83;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid7 = _errs72 === errors;
+var valid7 = _errs82 === errors;
 }
 else {
 var valid7 = true;
@@ -957,37 +1087,37 @@ validate10.errors = [{instancePath:instancePath+"/metrics",schemaPath:"#/propert
 return false;
 }
 }
-var valid0 = _errs65 === errors;
+var valid0 = _errs75 === errors;
 if(valid0){
 if(data.backends !== undefined){
-let data23 = data.backends;
-const _errs78 = errors;
-if(errors === _errs78){
-if(Array.isArray(data23)){
-if(data23.length > 32){
+let data28 = data.backends;
+const _errs88 = errors;
+if(errors === _errs88){
+if(Array.isArray(data28)){
+if(data28.length > 32){
 validate10.errors = [{instancePath:instancePath+"/backends",schemaPath:"#/properties/backends/maxItems",keyword:"maxItems",params:{limit: 32},message:"must NOT have more than 32 items"}];
 return false;
 }
 else {
 var valid9 = true;
-const len0 = data23.length;
+const len0 = data28.length;
 for(let i0=0; i0<len0; i0++){
-let data24 = data23[i0];
-const _errs80 = errors;
-if(errors === _errs80){
-if(data24 && typeof data24 == "object" && !Array.isArray(data24)){
+let data29 = data28[i0];
+const _errs90 = errors;
+if(errors === _errs90){
+if(data29 && typeof data29 == "object" && !Array.isArray(data29)){
 let missing5;
-if((data24.type === undefined) && (missing5 = "type")){
+if((data29.type === undefined) && (missing5 = "type")){
 validate10.errors = [{instancePath:instancePath+"/backends/" + i0,schemaPath:"#/properties/backends/items/required",keyword:"required",params:{missingProperty: missing5},message:"must have required property '"+missing5+"'"}];
 return false;
 }
 else {
-if(data24.type !== undefined){
-let data25 = data24.type;
-const _errs83 = errors;
-if(errors === _errs83){
-if(typeof data25 === "string"){
-if(func3(data25) < 1){
+if(data29.type !== undefined){
+let data30 = data29.type;
+const _errs93 = errors;
+if(errors === _errs93){
+if(typeof data30 === "string"){
+if(func4(data30) < 1){
 validate10.errors = [{instancePath:instancePath+"/backends/" + i0+"/type",schemaPath:"#/properties/backends/items/properties/type/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -997,18 +1127,18 @@ validate10.errors = [{instancePath:instancePath+"/backends/" + i0+"/type",schema
 return false;
 }
 }
-var valid10 = _errs83 === errors;
+var valid10 = _errs93 === errors;
 }
 else {
 var valid10 = true;
 }
 if(valid10){
-if(data24.name !== undefined){
-let data26 = data24.name;
-const _errs85 = errors;
-if(errors === _errs85){
-if(typeof data26 === "string"){
-if(!pattern2.test(data26)){
+if(data29.name !== undefined){
+let data31 = data29.name;
+const _errs95 = errors;
+if(errors === _errs95){
+if(typeof data31 === "string"){
+if(!pattern2.test(data31)){
 validate10.errors = [{instancePath:instancePath+"/backends/" + i0+"/name",schemaPath:"#/properties/backends/items/properties/name/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9][a-z0-9_-]{0,62}$"},message:"must match pattern \""+"^[a-z0-9][a-z0-9_-]{0,62}$"+"\""}];
 return false;
 }
@@ -1018,26 +1148,26 @@ validate10.errors = [{instancePath:instancePath+"/backends/" + i0+"/name",schema
 return false;
 }
 }
-var valid10 = _errs85 === errors;
+var valid10 = _errs95 === errors;
 }
 else {
 var valid10 = true;
 }
 if(valid10){
-if(data24.kinds !== undefined){
-let data27 = data24.kinds;
-const _errs87 = errors;
-if(errors === _errs87){
-if(Array.isArray(data27)){
+if(data29.kinds !== undefined){
+let data32 = data29.kinds;
+const _errs97 = errors;
+if(errors === _errs97){
+if(Array.isArray(data32)){
 var valid11 = true;
-const len1 = data27.length;
+const len1 = data32.length;
 for(let i1=0; i1<len1; i1++){
-let data28 = data27[i1];
-const _errs89 = errors;
-const _errs90 = errors;
+let data33 = data32[i1];
+const _errs99 = errors;
+const _errs100 = errors;
 let valid12 = false;
-const _errs91 = errors;
-if(typeof data28 !== "string"){
+const _errs101 = errors;
+if(typeof data33 !== "string"){
 const err28 = {instancePath:instancePath+"/backends/" + i0+"/kinds/" + i1,schemaPath:"#/properties/backends/items/properties/kinds/items/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err28];
@@ -1047,7 +1177,7 @@ vErrors.push(err28);
 }
 errors++;
 }
-if("connections" !== data28){
+if("connections" !== data33){
 const err29 = {instancePath:instancePath+"/backends/" + i0+"/kinds/" + i1,schemaPath:"#/properties/backends/items/properties/kinds/items/anyOf/0/const",keyword:"const",params:{allowedValue: "connections"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err29];
@@ -1057,11 +1187,11 @@ vErrors.push(err29);
 }
 errors++;
 }
-var _valid4 = _errs91 === errors;
+var _valid4 = _errs101 === errors;
 valid12 = valid12 || _valid4;
 if(!valid12){
-const _errs93 = errors;
-if(typeof data28 !== "string"){
+const _errs103 = errors;
+if(typeof data33 !== "string"){
 const err30 = {instancePath:instancePath+"/backends/" + i0+"/kinds/" + i1,schemaPath:"#/properties/backends/items/properties/kinds/items/anyOf/1/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err30];
@@ -1071,7 +1201,7 @@ vErrors.push(err30);
 }
 errors++;
 }
-if("variables" !== data28){
+if("variables" !== data33){
 const err31 = {instancePath:instancePath+"/backends/" + i0+"/kinds/" + i1,schemaPath:"#/properties/backends/items/properties/kinds/items/anyOf/1/const",keyword:"const",params:{allowedValue: "variables"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err31];
@@ -1081,11 +1211,11 @@ vErrors.push(err31);
 }
 errors++;
 }
-var _valid4 = _errs93 === errors;
+var _valid4 = _errs103 === errors;
 valid12 = valid12 || _valid4;
 if(!valid12){
-const _errs95 = errors;
-if(typeof data28 !== "string"){
+const _errs105 = errors;
+if(typeof data33 !== "string"){
 const err32 = {instancePath:instancePath+"/backends/" + i0+"/kinds/" + i1,schemaPath:"#/properties/backends/items/properties/kinds/items/anyOf/2/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err32];
@@ -1095,7 +1225,7 @@ vErrors.push(err32);
 }
 errors++;
 }
-if("config" !== data28){
+if("config" !== data33){
 const err33 = {instancePath:instancePath+"/backends/" + i0+"/kinds/" + i1,schemaPath:"#/properties/backends/items/properties/kinds/items/anyOf/2/const",keyword:"const",params:{allowedValue: "config"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err33];
@@ -1105,7 +1235,7 @@ vErrors.push(err33);
 }
 errors++;
 }
-var _valid4 = _errs95 === errors;
+var _valid4 = _errs105 === errors;
 valid12 = valid12 || _valid4;
 }
 }
@@ -1122,29 +1252,29 @@ validate10.errors = vErrors;
 return false;
 }
 else {
-errors = _errs90;
+errors = _errs100;
 if(vErrors !== null){
-if(_errs90){
-vErrors.length = _errs90;
+if(_errs100){
+vErrors.length = _errs100;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid11 = _errs89 === errors;
+var valid11 = _errs99 === errors;
 if(!valid11){
 break;
 }
 }
 if(valid11){
-let i2 = data27.length;
+let i2 = data32.length;
 let j0;
 if(i2 > 1){
 outer0:
 for(;i2--;){
 for(j0 = i2; j0--;){
-if(func0(data27[i2], data27[j0])){
+if(func0(data32[i2], data32[j0])){
 validate10.errors = [{instancePath:instancePath+"/backends/" + i0+"/kinds",schemaPath:"#/properties/backends/items/properties/kinds/uniqueItems",keyword:"uniqueItems",params:{i: i2, j: j0},message:"must NOT have duplicate items (items ## "+j0+" and "+i2+" are identical)"}];
 return false;
 break outer0;
@@ -1159,19 +1289,19 @@ validate10.errors = [{instancePath:instancePath+"/backends/" + i0+"/kinds",schem
 return false;
 }
 }
-var valid10 = _errs87 === errors;
+var valid10 = _errs97 === errors;
 }
 else {
 var valid10 = true;
 }
 if(valid10){
-if(data24.connections_lookup_pattern !== undefined){
-let data29 = data24.connections_lookup_pattern;
-const _errs97 = errors;
-const _errs98 = errors;
+if(data29.connections_lookup_pattern !== undefined){
+let data34 = data29.connections_lookup_pattern;
+const _errs107 = errors;
+const _errs108 = errors;
 let valid14 = false;
-const _errs99 = errors;
-if(typeof data29 !== "string"){
+const _errs109 = errors;
+if(typeof data34 !== "string"){
 const err35 = {instancePath:instancePath+"/backends/" + i0+"/connections_lookup_pattern",schemaPath:"#/properties/backends/items/properties/connections_lookup_pattern/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err35];
@@ -1181,11 +1311,11 @@ vErrors.push(err35);
 }
 errors++;
 }
-var _valid5 = _errs99 === errors;
+var _valid5 = _errs109 === errors;
 valid14 = valid14 || _valid5;
 if(!valid14){
-const _errs101 = errors;
-if(data29 !== null){
+const _errs111 = errors;
+if(data34 !== null){
 const err36 = {instancePath:instancePath+"/backends/" + i0+"/connections_lookup_pattern",schemaPath:"#/properties/backends/items/properties/connections_lookup_pattern/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
 vErrors = [err36];
@@ -1195,7 +1325,7 @@ vErrors.push(err36);
 }
 errors++;
 }
-var _valid5 = _errs101 === errors;
+var _valid5 = _errs111 === errors;
 valid14 = valid14 || _valid5;
 }
 if(!valid14){
@@ -1211,29 +1341,29 @@ validate10.errors = vErrors;
 return false;
 }
 else {
-errors = _errs98;
+errors = _errs108;
 if(vErrors !== null){
-if(_errs98){
-vErrors.length = _errs98;
+if(_errs108){
+vErrors.length = _errs108;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid10 = _errs97 === errors;
+var valid10 = _errs107 === errors;
 }
 else {
 var valid10 = true;
 }
 if(valid10){
-if(data24.variables_lookup_pattern !== undefined){
-let data30 = data24.variables_lookup_pattern;
-const _errs103 = errors;
-const _errs104 = errors;
+if(data29.variables_lookup_pattern !== undefined){
+let data35 = data29.variables_lookup_pattern;
+const _errs113 = errors;
+const _errs114 = errors;
 let valid15 = false;
-const _errs105 = errors;
-if(typeof data30 !== "string"){
+const _errs115 = errors;
+if(typeof data35 !== "string"){
 const err38 = {instancePath:instancePath+"/backends/" + i0+"/variables_lookup_pattern",schemaPath:"#/properties/backends/items/properties/variables_lookup_pattern/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err38];
@@ -1243,11 +1373,11 @@ vErrors.push(err38);
 }
 errors++;
 }
-var _valid6 = _errs105 === errors;
+var _valid6 = _errs115 === errors;
 valid15 = valid15 || _valid6;
 if(!valid15){
-const _errs107 = errors;
-if(data30 !== null){
+const _errs117 = errors;
+if(data35 !== null){
 const err39 = {instancePath:instancePath+"/backends/" + i0+"/variables_lookup_pattern",schemaPath:"#/properties/backends/items/properties/variables_lookup_pattern/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
 vErrors = [err39];
@@ -1257,7 +1387,7 @@ vErrors.push(err39);
 }
 errors++;
 }
-var _valid6 = _errs107 === errors;
+var _valid6 = _errs117 === errors;
 valid15 = valid15 || _valid6;
 }
 if(!valid15){
@@ -1273,29 +1403,29 @@ validate10.errors = vErrors;
 return false;
 }
 else {
-errors = _errs104;
+errors = _errs114;
 if(vErrors !== null){
-if(_errs104){
-vErrors.length = _errs104;
+if(_errs114){
+vErrors.length = _errs114;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid10 = _errs103 === errors;
+var valid10 = _errs113 === errors;
 }
 else {
 var valid10 = true;
 }
 if(valid10){
-if(data24.config_lookup_pattern !== undefined){
-let data31 = data24.config_lookup_pattern;
-const _errs109 = errors;
-const _errs110 = errors;
+if(data29.config_lookup_pattern !== undefined){
+let data36 = data29.config_lookup_pattern;
+const _errs119 = errors;
+const _errs120 = errors;
 let valid16 = false;
-const _errs111 = errors;
-if(typeof data31 !== "string"){
+const _errs121 = errors;
+if(typeof data36 !== "string"){
 const err41 = {instancePath:instancePath+"/backends/" + i0+"/config_lookup_pattern",schemaPath:"#/properties/backends/items/properties/config_lookup_pattern/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err41];
@@ -1305,11 +1435,11 @@ vErrors.push(err41);
 }
 errors++;
 }
-var _valid7 = _errs111 === errors;
+var _valid7 = _errs121 === errors;
 valid16 = valid16 || _valid7;
 if(!valid16){
-const _errs113 = errors;
-if(data31 !== null){
+const _errs123 = errors;
+if(data36 !== null){
 const err42 = {instancePath:instancePath+"/backends/" + i0+"/config_lookup_pattern",schemaPath:"#/properties/backends/items/properties/config_lookup_pattern/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
 vErrors = [err42];
@@ -1319,7 +1449,7 @@ vErrors.push(err42);
 }
 errors++;
 }
-var _valid7 = _errs113 === errors;
+var _valid7 = _errs123 === errors;
 valid16 = valid16 || _valid7;
 }
 if(!valid16){
@@ -1335,33 +1465,33 @@ validate10.errors = vErrors;
 return false;
 }
 else {
-errors = _errs110;
+errors = _errs120;
 if(vErrors !== null){
-if(_errs110){
-vErrors.length = _errs110;
+if(_errs120){
+vErrors.length = _errs120;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid10 = _errs109 === errors;
+var valid10 = _errs119 === errors;
 }
 else {
 var valid10 = true;
 }
 if(valid10){
-if(data24.cache_ttl_seconds !== undefined){
-let data32 = data24.cache_ttl_seconds;
-const _errs115 = errors;
-if(errors === _errs115){
-if((typeof data32 == "number") && (isFinite(data32))){
-if(data32 > 86400 || isNaN(data32)){
+if(data29.cache_ttl_seconds !== undefined){
+let data37 = data29.cache_ttl_seconds;
+const _errs125 = errors;
+if(errors === _errs125){
+if((typeof data37 == "number") && (isFinite(data37))){
+if(data37 > 86400 || isNaN(data37)){
 validate10.errors = [{instancePath:instancePath+"/backends/" + i0+"/cache_ttl_seconds",schemaPath:"#/properties/backends/items/properties/cache_ttl_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 86400},message:"must be <= 86400"}];
 return false;
 }
 else {
-if(data32 < 0 || isNaN(data32)){
+if(data37 < 0 || isNaN(data37)){
 validate10.errors = [{instancePath:instancePath+"/backends/" + i0+"/cache_ttl_seconds",schemaPath:"#/properties/backends/items/properties/cache_ttl_seconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
@@ -1372,7 +1502,7 @@ validate10.errors = [{instancePath:instancePath+"/backends/" + i0+"/cache_ttl_se
 return false;
 }
 }
-var valid10 = _errs115 === errors;
+var valid10 = _errs125 === errors;
 }
 else {
 var valid10 = true;
@@ -1390,7 +1520,7 @@ validate10.errors = [{instancePath:instancePath+"/backends/" + i0,schemaPath:"#/
 return false;
 }
 }
-var valid9 = _errs80 === errors;
+var valid9 = _errs90 === errors;
 if(!valid9){
 break;
 }
@@ -1402,34 +1532,34 @@ validate10.errors = [{instancePath:instancePath+"/backends",schemaPath:"#/proper
 return false;
 }
 }
-var valid0 = _errs78 === errors;
+var valid0 = _errs88 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
-let data33 = data.critical_connections;
-const _errs117 = errors;
-if(errors === _errs117){
-if(Array.isArray(data33)){
-if(data33.length > 100){
+let data38 = data.critical_connections;
+const _errs127 = errors;
+if(errors === _errs127){
+if(Array.isArray(data38)){
+if(data38.length > 100){
 validate10.errors = [{instancePath:instancePath+"/critical_connections",schemaPath:"#/properties/critical_connections/maxItems",keyword:"maxItems",params:{limit: 100},message:"must NOT have more than 100 items"}];
 return false;
 }
 else {
 var valid17 = true;
-const len2 = data33.length;
+const len2 = data38.length;
 for(let i3=0; i3<len2; i3++){
-let data34 = data33[i3];
-const _errs119 = errors;
-if(errors === _errs119){
-if(typeof data34 === "string"){
-if(func3(data34) > 250){
+let data39 = data38[i3];
+const _errs129 = errors;
+if(errors === _errs129){
+if(typeof data39 === "string"){
+if(func4(data39) > 250){
 validate10.errors = [{instancePath:instancePath+"/critical_connections/" + i3,schemaPath:"#/properties/critical_connections/items/maxLength",keyword:"maxLength",params:{limit: 250},message:"must NOT have more than 250 characters"}];
 return false;
 }
 else {
-if(func3(data34) < 1){
+if(func4(data39) < 1){
 validate10.errors = [{instancePath:instancePath+"/critical_connections/" + i3,schemaPath:"#/properties/critical_connections/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -1440,7 +1570,7 @@ validate10.errors = [{instancePath:instancePath+"/critical_connections/" + i3,sc
 return false;
 }
 }
-var valid17 = _errs119 === errors;
+var valid17 = _errs129 === errors;
 if(!valid17){
 break;
 }
@@ -1452,46 +1582,46 @@ validate10.errors = [{instancePath:instancePath+"/critical_connections",schemaPa
 return false;
 }
 }
-var valid0 = _errs117 === errors;
+var valid0 = _errs127 === errors;
 if(valid0){
-let data35 = data.connection_checks;
-const _errs121 = errors;
-if(errors === _errs121){
-if(data35 && typeof data35 == "object" && !Array.isArray(data35)){
-if(data35.timeout_seconds === undefined){
-data35.timeout_seconds = 3;
+let data40 = data.connection_checks;
+const _errs131 = errors;
+if(errors === _errs131){
+if(data40 && typeof data40 == "object" && !Array.isArray(data40)){
+if(data40.timeout_seconds === undefined){
+data40.timeout_seconds = 3;
 }
-if(data35.interval_seconds === undefined){
-data35.interval_seconds = 60;
+if(data40.interval_seconds === undefined){
+data40.interval_seconds = 60;
 }
-if(data35.on_failure === undefined){
-data35.on_failure = "degrade";
+if(data40.on_failure === undefined){
+data40.on_failure = "degrade";
 }
 let missing6;
-if((((data35.timeout_seconds === undefined) && (missing6 = "timeout_seconds")) || ((data35.interval_seconds === undefined) && (missing6 = "interval_seconds"))) || ((data35.on_failure === undefined) && (missing6 = "on_failure"))){
+if((((data40.timeout_seconds === undefined) && (missing6 = "timeout_seconds")) || ((data40.interval_seconds === undefined) && (missing6 = "interval_seconds"))) || ((data40.on_failure === undefined) && (missing6 = "on_failure"))){
 validate10.errors = [{instancePath:instancePath+"/connection_checks",schemaPath:"#/properties/connection_checks/required",keyword:"required",params:{missingProperty: missing6},message:"must have required property '"+missing6+"'"}];
 return false;
 }
 else {
-const _errs123 = errors;
-for(const key5 in data35){
+const _errs133 = errors;
+for(const key5 in data40){
 if(!(((key5 === "timeout_seconds") || (key5 === "interval_seconds")) || (key5 === "on_failure"))){
 validate10.errors = [{instancePath:instancePath+"/connection_checks",schemaPath:"#/properties/connection_checks/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
-if(_errs123 === errors){
-let data36 = data35.timeout_seconds;
-const _errs124 = errors;
-if(errors === _errs124){
-if((typeof data36 == "number") && (isFinite(data36))){
-if(data36 > 60 || isNaN(data36)){
+if(_errs133 === errors){
+let data41 = data40.timeout_seconds;
+const _errs134 = errors;
+if(errors === _errs134){
+if((typeof data41 == "number") && (isFinite(data41))){
+if(data41 > 60 || isNaN(data41)){
 validate10.errors = [{instancePath:instancePath+"/connection_checks/timeout_seconds",schemaPath:"#/properties/connection_checks/properties/timeout_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 60},message:"must be <= 60"}];
 return false;
 }
 else {
-if(data36 <= 0 || isNaN(data36)){
+if(data41 <= 0 || isNaN(data41)){
 validate10.errors = [{instancePath:instancePath+"/connection_checks/timeout_seconds",schemaPath:"#/properties/connection_checks/properties/timeout_seconds/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0"}];
 return false;
 }
@@ -1502,18 +1632,18 @@ validate10.errors = [{instancePath:instancePath+"/connection_checks/timeout_seco
 return false;
 }
 }
-var valid18 = _errs124 === errors;
+var valid18 = _errs134 === errors;
 if(valid18){
-let data37 = data35.interval_seconds;
-const _errs126 = errors;
-if(errors === _errs126){
-if((typeof data37 == "number") && (isFinite(data37))){
-if(data37 > 86400 || isNaN(data37)){
+let data42 = data40.interval_seconds;
+const _errs136 = errors;
+if(errors === _errs136){
+if((typeof data42 == "number") && (isFinite(data42))){
+if(data42 > 86400 || isNaN(data42)){
 validate10.errors = [{instancePath:instancePath+"/connection_checks/interval_seconds",schemaPath:"#/properties/connection_checks/properties/interval_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 86400},message:"must be <= 86400"}];
 return false;
 }
 else {
-if(data37 < 1 || isNaN(data37)){
+if(data42 < 1 || isNaN(data42)){
 validate10.errors = [{instancePath:instancePath+"/connection_checks/interval_seconds",schemaPath:"#/properties/connection_checks/properties/interval_seconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
 return false;
 }
@@ -1524,14 +1654,14 @@ validate10.errors = [{instancePath:instancePath+"/connection_checks/interval_sec
 return false;
 }
 }
-var valid18 = _errs126 === errors;
+var valid18 = _errs136 === errors;
 if(valid18){
-let data38 = data35.on_failure;
-const _errs128 = errors;
-const _errs129 = errors;
+let data43 = data40.on_failure;
+const _errs138 = errors;
+const _errs139 = errors;
 let valid19 = false;
-const _errs130 = errors;
-if(typeof data38 !== "string"){
+const _errs140 = errors;
+if(typeof data43 !== "string"){
 const err44 = {instancePath:instancePath+"/connection_checks/on_failure",schemaPath:"#/properties/connection_checks/properties/on_failure/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err44];
@@ -1541,7 +1671,7 @@ vErrors.push(err44);
 }
 errors++;
 }
-if("degrade" !== data38){
+if("degrade" !== data43){
 const err45 = {instancePath:instancePath+"/connection_checks/on_failure",schemaPath:"#/properties/connection_checks/properties/on_failure/anyOf/0/const",keyword:"const",params:{allowedValue: "degrade"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err45];
@@ -1551,11 +1681,11 @@ vErrors.push(err45);
 }
 errors++;
 }
-var _valid8 = _errs130 === errors;
+var _valid8 = _errs140 === errors;
 valid19 = valid19 || _valid8;
 if(!valid19){
-const _errs132 = errors;
-if(typeof data38 !== "string"){
+const _errs142 = errors;
+if(typeof data43 !== "string"){
 const err46 = {instancePath:instancePath+"/connection_checks/on_failure",schemaPath:"#/properties/connection_checks/properties/on_failure/anyOf/1/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err46];
@@ -1565,7 +1695,7 @@ vErrors.push(err46);
 }
 errors++;
 }
-if("fail" !== data38){
+if("fail" !== data43){
 const err47 = {instancePath:instancePath+"/connection_checks/on_failure",schemaPath:"#/properties/connection_checks/properties/on_failure/anyOf/1/const",keyword:"const",params:{allowedValue: "fail"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err47];
@@ -1575,7 +1705,7 @@ vErrors.push(err47);
 }
 errors++;
 }
-var _valid8 = _errs132 === errors;
+var _valid8 = _errs142 === errors;
 valid19 = valid19 || _valid8;
 }
 if(!valid19){
@@ -1591,17 +1721,17 @@ validate10.errors = vErrors;
 return false;
 }
 else {
-errors = _errs129;
+errors = _errs139;
 if(vErrors !== null){
-if(_errs129){
-vErrors.length = _errs129;
+if(_errs139){
+vErrors.length = _errs139;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid18 = _errs128 === errors;
+var valid18 = _errs138 === errors;
 }
 }
 }
@@ -1612,68 +1742,68 @@ validate10.errors = [{instancePath:instancePath+"/connection_checks",schemaPath:
 return false;
 }
 }
-var valid0 = _errs121 === errors;
+var valid0 = _errs131 === errors;
 if(valid0){
 if(data.auth !== undefined){
-let data39 = data.auth;
-const _errs134 = errors;
-if(errors === _errs134){
-if(data39 && typeof data39 == "object" && !Array.isArray(data39)){
-if(data39.enforce === undefined){
-data39.enforce = true;
+let data44 = data.auth;
+const _errs144 = errors;
+if(errors === _errs144){
+if(data44 && typeof data44 == "object" && !Array.isArray(data44)){
+if(data44.enforce === undefined){
+data44.enforce = true;
 }
-if(data39.clock_skew_seconds === undefined){
-data39.clock_skew_seconds = 30;
+if(data44.clock_skew_seconds === undefined){
+data44.clock_skew_seconds = 30;
 }
-if(data39.max_token_bytes === undefined){
-data39.max_token_bytes = 8192;
+if(data44.max_token_bytes === undefined){
+data44.max_token_bytes = 8192;
 }
-if(data39.token_cache_size === undefined){
-data39.token_cache_size = 10000;
+if(data44.token_cache_size === undefined){
+data44.token_cache_size = 10000;
 }
-if(data39.keys === undefined){
-data39.keys = [];
+if(data44.keys === undefined){
+data44.keys = [];
 }
-if(data39.jwks === undefined){
-data39.jwks = [];
+if(data44.jwks === undefined){
+data44.jwks = [];
 }
-if(data39.policies === undefined){
-data39.policies = [];
+if(data44.policies === undefined){
+data44.policies = [];
 }
-if(data39.rate_limit === undefined){
-data39.rate_limit = {"max":1000,"window_seconds":1};
+if(data44.rate_limit === undefined){
+data44.rate_limit = {"max":1000,"window_seconds":1};
 }
 let missing7;
-if(((((((((data39.enforce === undefined) && (missing7 = "enforce")) || ((data39.clock_skew_seconds === undefined) && (missing7 = "clock_skew_seconds"))) || ((data39.max_token_bytes === undefined) && (missing7 = "max_token_bytes"))) || ((data39.token_cache_size === undefined) && (missing7 = "token_cache_size"))) || ((data39.keys === undefined) && (missing7 = "keys"))) || ((data39.jwks === undefined) && (missing7 = "jwks"))) || ((data39.policies === undefined) && (missing7 = "policies"))) || ((data39.rate_limit === undefined) && (missing7 = "rate_limit"))){
+if(((((((((data44.enforce === undefined) && (missing7 = "enforce")) || ((data44.clock_skew_seconds === undefined) && (missing7 = "clock_skew_seconds"))) || ((data44.max_token_bytes === undefined) && (missing7 = "max_token_bytes"))) || ((data44.token_cache_size === undefined) && (missing7 = "token_cache_size"))) || ((data44.keys === undefined) && (missing7 = "keys"))) || ((data44.jwks === undefined) && (missing7 = "jwks"))) || ((data44.policies === undefined) && (missing7 = "policies"))) || ((data44.rate_limit === undefined) && (missing7 = "rate_limit"))){
 validate10.errors = [{instancePath:instancePath+"/auth",schemaPath:"#/properties/auth/required",keyword:"required",params:{missingProperty: missing7},message:"must have required property '"+missing7+"'"}];
 return false;
 }
 else {
-const _errs136 = errors;
-for(const key6 in data39){
+const _errs146 = errors;
+for(const key6 in data44){
 if(!(func2.call(schema11.properties.auth.properties, key6))){
 validate10.errors = [{instancePath:instancePath+"/auth",schemaPath:"#/properties/auth/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
-if(_errs136 === errors){
-const _errs137 = errors;
-if(typeof data39.enforce !== "boolean"){
+if(_errs146 === errors){
+const _errs147 = errors;
+if(typeof data44.enforce !== "boolean"){
 validate10.errors = [{instancePath:instancePath+"/auth/enforce",schemaPath:"#/properties/auth/properties/enforce/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
 return false;
 }
-var valid20 = _errs137 === errors;
+var valid20 = _errs147 === errors;
 if(valid20){
-if(data39.audience !== undefined){
-let data41 = data39.audience;
-const _errs139 = errors;
-const _errs140 = errors;
+if(data44.audience !== undefined){
+let data46 = data44.audience;
+const _errs149 = errors;
+const _errs150 = errors;
 let valid21 = false;
-const _errs141 = errors;
-if(errors === _errs141){
-if(typeof data41 === "string"){
-if(func3(data41) < 1){
+const _errs151 = errors;
+if(errors === _errs151){
+if(typeof data46 === "string"){
+if(func4(data46) < 1){
 const err49 = {instancePath:instancePath+"/auth/audience",schemaPath:"#/properties/auth/properties/audience/anyOf/0/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err49];
@@ -1695,13 +1825,13 @@ vErrors.push(err50);
 errors++;
 }
 }
-var _valid9 = _errs141 === errors;
+var _valid9 = _errs151 === errors;
 valid21 = valid21 || _valid9;
 if(!valid21){
-const _errs143 = errors;
-if(errors === _errs143){
-if(Array.isArray(data41)){
-if(data41.length < 1){
+const _errs153 = errors;
+if(errors === _errs153){
+if(Array.isArray(data46)){
+if(data46.length < 1){
 const err51 = {instancePath:instancePath+"/auth/audience",schemaPath:"#/properties/auth/properties/audience/anyOf/1/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
 if(vErrors === null){
 vErrors = [err51];
@@ -1713,13 +1843,13 @@ errors++;
 }
 else {
 var valid22 = true;
-const len3 = data41.length;
+const len3 = data46.length;
 for(let i4=0; i4<len3; i4++){
-let data42 = data41[i4];
-const _errs145 = errors;
-if(errors === _errs145){
-if(typeof data42 === "string"){
-if(func3(data42) < 1){
+let data47 = data46[i4];
+const _errs155 = errors;
+if(errors === _errs155){
+if(typeof data47 === "string"){
+if(func4(data47) < 1){
 const err52 = {instancePath:instancePath+"/auth/audience/" + i4,schemaPath:"#/properties/auth/properties/audience/anyOf/1/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err52];
@@ -1741,7 +1871,7 @@ vErrors.push(err53);
 errors++;
 }
 }
-var valid22 = _errs145 === errors;
+var valid22 = _errs155 === errors;
 if(!valid22){
 break;
 }
@@ -1759,7 +1889,7 @@ vErrors.push(err54);
 errors++;
 }
 }
-var _valid9 = _errs143 === errors;
+var _valid9 = _errs153 === errors;
 valid21 = valid21 || _valid9;
 }
 if(!valid21){
@@ -1775,31 +1905,31 @@ validate10.errors = vErrors;
 return false;
 }
 else {
-errors = _errs140;
+errors = _errs150;
 if(vErrors !== null){
-if(_errs140){
-vErrors.length = _errs140;
+if(_errs150){
+vErrors.length = _errs150;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid20 = _errs139 === errors;
+var valid20 = _errs149 === errors;
 }
 else {
 var valid20 = true;
 }
 if(valid20){
-if(data39.issuer !== undefined){
-let data43 = data39.issuer;
-const _errs147 = errors;
-const _errs148 = errors;
+if(data44.issuer !== undefined){
+let data48 = data44.issuer;
+const _errs157 = errors;
+const _errs158 = errors;
 let valid23 = false;
-const _errs149 = errors;
-if(errors === _errs149){
-if(typeof data43 === "string"){
-if(func3(data43) < 1){
+const _errs159 = errors;
+if(errors === _errs159){
+if(typeof data48 === "string"){
+if(func4(data48) < 1){
 const err56 = {instancePath:instancePath+"/auth/issuer",schemaPath:"#/properties/auth/properties/issuer/anyOf/0/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err56];
@@ -1821,13 +1951,13 @@ vErrors.push(err57);
 errors++;
 }
 }
-var _valid10 = _errs149 === errors;
+var _valid10 = _errs159 === errors;
 valid23 = valid23 || _valid10;
 if(!valid23){
-const _errs151 = errors;
-if(errors === _errs151){
-if(Array.isArray(data43)){
-if(data43.length < 1){
+const _errs161 = errors;
+if(errors === _errs161){
+if(Array.isArray(data48)){
+if(data48.length < 1){
 const err58 = {instancePath:instancePath+"/auth/issuer",schemaPath:"#/properties/auth/properties/issuer/anyOf/1/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
 if(vErrors === null){
 vErrors = [err58];
@@ -1839,13 +1969,13 @@ errors++;
 }
 else {
 var valid24 = true;
-const len4 = data43.length;
+const len4 = data48.length;
 for(let i5=0; i5<len4; i5++){
-let data44 = data43[i5];
-const _errs153 = errors;
-if(errors === _errs153){
-if(typeof data44 === "string"){
-if(func3(data44) < 1){
+let data49 = data48[i5];
+const _errs163 = errors;
+if(errors === _errs163){
+if(typeof data49 === "string"){
+if(func4(data49) < 1){
 const err59 = {instancePath:instancePath+"/auth/issuer/" + i5,schemaPath:"#/properties/auth/properties/issuer/anyOf/1/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err59];
@@ -1867,7 +1997,7 @@ vErrors.push(err60);
 errors++;
 }
 }
-var valid24 = _errs153 === errors;
+var valid24 = _errs163 === errors;
 if(!valid24){
 break;
 }
@@ -1885,7 +2015,7 @@ vErrors.push(err61);
 errors++;
 }
 }
-var _valid10 = _errs151 === errors;
+var _valid10 = _errs161 === errors;
 valid23 = valid23 || _valid10;
 }
 if(!valid23){
@@ -1901,32 +2031,32 @@ validate10.errors = vErrors;
 return false;
 }
 else {
-errors = _errs148;
+errors = _errs158;
 if(vErrors !== null){
-if(_errs148){
-vErrors.length = _errs148;
+if(_errs158){
+vErrors.length = _errs158;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid20 = _errs147 === errors;
+var valid20 = _errs157 === errors;
 }
 else {
 var valid20 = true;
 }
 if(valid20){
-let data45 = data39.clock_skew_seconds;
-const _errs155 = errors;
-if(errors === _errs155){
-if((typeof data45 == "number") && (isFinite(data45))){
-if(data45 > 300 || isNaN(data45)){
+let data50 = data44.clock_skew_seconds;
+const _errs165 = errors;
+if(errors === _errs165){
+if((typeof data50 == "number") && (isFinite(data50))){
+if(data50 > 300 || isNaN(data50)){
 validate10.errors = [{instancePath:instancePath+"/auth/clock_skew_seconds",schemaPath:"#/properties/auth/properties/clock_skew_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 300},message:"must be <= 300"}];
 return false;
 }
 else {
-if(data45 < 0 || isNaN(data45)){
+if(data50 < 0 || isNaN(data50)){
 validate10.errors = [{instancePath:instancePath+"/auth/clock_skew_seconds",schemaPath:"#/properties/auth/properties/clock_skew_seconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
@@ -1937,94 +2067,94 @@ validate10.errors = [{instancePath:instancePath+"/auth/clock_skew_seconds",schem
 return false;
 }
 }
-var valid20 = _errs155 === errors;
+var valid20 = _errs165 === errors;
 if(valid20){
-let data46 = data39.max_token_bytes;
-const _errs157 = errors;
-if(!(((typeof data46 == "number") && (!(data46 % 1) && !isNaN(data46))) && (isFinite(data46)))){
+let data51 = data44.max_token_bytes;
+const _errs167 = errors;
+if(!(((typeof data51 == "number") && (!(data51 % 1) && !isNaN(data51))) && (isFinite(data51)))){
 validate10.errors = [{instancePath:instancePath+"/auth/max_token_bytes",schemaPath:"#/properties/auth/properties/max_token_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
-if(errors === _errs157){
-if((typeof data46 == "number") && (isFinite(data46))){
-if(data46 > 16384 || isNaN(data46)){
+if(errors === _errs167){
+if((typeof data51 == "number") && (isFinite(data51))){
+if(data51 > 16384 || isNaN(data51)){
 validate10.errors = [{instancePath:instancePath+"/auth/max_token_bytes",schemaPath:"#/properties/auth/properties/max_token_bytes/maximum",keyword:"maximum",params:{comparison: "<=", limit: 16384},message:"must be <= 16384"}];
 return false;
 }
 else {
-if(data46 < 256 || isNaN(data46)){
+if(data51 < 256 || isNaN(data51)){
 validate10.errors = [{instancePath:instancePath+"/auth/max_token_bytes",schemaPath:"#/properties/auth/properties/max_token_bytes/minimum",keyword:"minimum",params:{comparison: ">=", limit: 256},message:"must be >= 256"}];
 return false;
 }
 }
 }
 }
-var valid20 = _errs157 === errors;
+var valid20 = _errs167 === errors;
 if(valid20){
-let data47 = data39.token_cache_size;
-const _errs159 = errors;
-if(!(((typeof data47 == "number") && (!(data47 % 1) && !isNaN(data47))) && (isFinite(data47)))){
+let data52 = data44.token_cache_size;
+const _errs169 = errors;
+if(!(((typeof data52 == "number") && (!(data52 % 1) && !isNaN(data52))) && (isFinite(data52)))){
 validate10.errors = [{instancePath:instancePath+"/auth/token_cache_size",schemaPath:"#/properties/auth/properties/token_cache_size/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
-if(errors === _errs159){
-if((typeof data47 == "number") && (isFinite(data47))){
-if(data47 > 1000000 || isNaN(data47)){
+if(errors === _errs169){
+if((typeof data52 == "number") && (isFinite(data52))){
+if(data52 > 1000000 || isNaN(data52)){
 validate10.errors = [{instancePath:instancePath+"/auth/token_cache_size",schemaPath:"#/properties/auth/properties/token_cache_size/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000000},message:"must be <= 1000000"}];
 return false;
 }
 else {
-if(data47 < 0 || isNaN(data47)){
+if(data52 < 0 || isNaN(data52)){
 validate10.errors = [{instancePath:instancePath+"/auth/token_cache_size",schemaPath:"#/properties/auth/properties/token_cache_size/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
 }
 }
 }
-var valid20 = _errs159 === errors;
+var valid20 = _errs169 === errors;
 if(valid20){
-let data48 = data39.keys;
-const _errs161 = errors;
-if(errors === _errs161){
-if(Array.isArray(data48)){
-if(data48.length > 64){
+let data53 = data44.keys;
+const _errs171 = errors;
+if(errors === _errs171){
+if(Array.isArray(data53)){
+if(data53.length > 64){
 validate10.errors = [{instancePath:instancePath+"/auth/keys",schemaPath:"#/properties/auth/properties/keys/maxItems",keyword:"maxItems",params:{limit: 64},message:"must NOT have more than 64 items"}];
 return false;
 }
 else {
 var valid25 = true;
-const len5 = data48.length;
+const len5 = data53.length;
 for(let i6=0; i6<len5; i6++){
-let data49 = data48[i6];
-const _errs163 = errors;
-if(errors === _errs163){
-if(data49 && typeof data49 == "object" && !Array.isArray(data49)){
+let data54 = data53[i6];
+const _errs173 = errors;
+if(errors === _errs173){
+if(data54 && typeof data54 == "object" && !Array.isArray(data54)){
 let missing8;
-if(((data49.kid === undefined) && (missing8 = "kid")) || ((data49.alg === undefined) && (missing8 = "alg"))){
+if(((data54.kid === undefined) && (missing8 = "kid")) || ((data54.alg === undefined) && (missing8 = "alg"))){
 validate10.errors = [{instancePath:instancePath+"/auth/keys/" + i6,schemaPath:"#/properties/auth/properties/keys/items/required",keyword:"required",params:{missingProperty: missing8},message:"must have required property '"+missing8+"'"}];
 return false;
 }
 else {
-const _errs165 = errors;
-for(const key7 in data49){
+const _errs175 = errors;
+for(const key7 in data54){
 if(!((((((key7 === "kid") || (key7 === "alg")) || (key7 === "secret_file")) || (key7 === "secret_env")) || (key7 === "public_key_file")) || (key7 === "public_key_env"))){
 validate10.errors = [{instancePath:instancePath+"/auth/keys/" + i6,schemaPath:"#/properties/auth/properties/keys/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
-if(_errs165 === errors){
-if(data49.kid !== undefined){
-let data50 = data49.kid;
-const _errs166 = errors;
-if(errors === _errs166){
-if(typeof data50 === "string"){
-if(func3(data50) > 256){
+if(_errs175 === errors){
+if(data54.kid !== undefined){
+let data55 = data54.kid;
+const _errs176 = errors;
+if(errors === _errs176){
+if(typeof data55 === "string"){
+if(func4(data55) > 256){
 validate10.errors = [{instancePath:instancePath+"/auth/keys/" + i6+"/kid",schemaPath:"#/properties/auth/properties/keys/items/properties/kid/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"}];
 return false;
 }
 else {
-if(func3(data50) < 1){
+if(func4(data55) < 1){
 validate10.errors = [{instancePath:instancePath+"/auth/keys/" + i6+"/kid",schemaPath:"#/properties/auth/properties/keys/items/properties/kid/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -2035,19 +2165,19 @@ validate10.errors = [{instancePath:instancePath+"/auth/keys/" + i6+"/kid",schema
 return false;
 }
 }
-var valid26 = _errs166 === errors;
+var valid26 = _errs176 === errors;
 }
 else {
 var valid26 = true;
 }
 if(valid26){
-if(data49.alg !== undefined){
-let data51 = data49.alg;
-const _errs168 = errors;
-const _errs169 = errors;
+if(data54.alg !== undefined){
+let data56 = data54.alg;
+const _errs178 = errors;
+const _errs179 = errors;
 let valid27 = false;
-const _errs170 = errors;
-if(typeof data51 !== "string"){
+const _errs180 = errors;
+if(typeof data56 !== "string"){
 const err63 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err63];
@@ -2057,7 +2187,7 @@ vErrors.push(err63);
 }
 errors++;
 }
-if("HS256" !== data51){
+if("HS256" !== data56){
 const err64 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/0/const",keyword:"const",params:{allowedValue: "HS256"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err64];
@@ -2067,11 +2197,11 @@ vErrors.push(err64);
 }
 errors++;
 }
-var _valid11 = _errs170 === errors;
+var _valid11 = _errs180 === errors;
 valid27 = valid27 || _valid11;
 if(!valid27){
-const _errs172 = errors;
-if(typeof data51 !== "string"){
+const _errs182 = errors;
+if(typeof data56 !== "string"){
 const err65 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/1/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err65];
@@ -2081,7 +2211,7 @@ vErrors.push(err65);
 }
 errors++;
 }
-if("HS384" !== data51){
+if("HS384" !== data56){
 const err66 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/1/const",keyword:"const",params:{allowedValue: "HS384"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err66];
@@ -2091,11 +2221,11 @@ vErrors.push(err66);
 }
 errors++;
 }
-var _valid11 = _errs172 === errors;
+var _valid11 = _errs182 === errors;
 valid27 = valid27 || _valid11;
 if(!valid27){
-const _errs174 = errors;
-if(typeof data51 !== "string"){
+const _errs184 = errors;
+if(typeof data56 !== "string"){
 const err67 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/2/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err67];
@@ -2105,7 +2235,7 @@ vErrors.push(err67);
 }
 errors++;
 }
-if("HS512" !== data51){
+if("HS512" !== data56){
 const err68 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/2/const",keyword:"const",params:{allowedValue: "HS512"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err68];
@@ -2115,11 +2245,11 @@ vErrors.push(err68);
 }
 errors++;
 }
-var _valid11 = _errs174 === errors;
+var _valid11 = _errs184 === errors;
 valid27 = valid27 || _valid11;
 if(!valid27){
-const _errs176 = errors;
-if(typeof data51 !== "string"){
+const _errs186 = errors;
+if(typeof data56 !== "string"){
 const err69 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/3/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err69];
@@ -2129,7 +2259,7 @@ vErrors.push(err69);
 }
 errors++;
 }
-if("RS256" !== data51){
+if("RS256" !== data56){
 const err70 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/3/const",keyword:"const",params:{allowedValue: "RS256"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err70];
@@ -2139,11 +2269,11 @@ vErrors.push(err70);
 }
 errors++;
 }
-var _valid11 = _errs176 === errors;
+var _valid11 = _errs186 === errors;
 valid27 = valid27 || _valid11;
 if(!valid27){
-const _errs178 = errors;
-if(typeof data51 !== "string"){
+const _errs188 = errors;
+if(typeof data56 !== "string"){
 const err71 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/4/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err71];
@@ -2153,7 +2283,7 @@ vErrors.push(err71);
 }
 errors++;
 }
-if("RS384" !== data51){
+if("RS384" !== data56){
 const err72 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/4/const",keyword:"const",params:{allowedValue: "RS384"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err72];
@@ -2163,11 +2293,11 @@ vErrors.push(err72);
 }
 errors++;
 }
-var _valid11 = _errs178 === errors;
+var _valid11 = _errs188 === errors;
 valid27 = valid27 || _valid11;
 if(!valid27){
-const _errs180 = errors;
-if(typeof data51 !== "string"){
+const _errs190 = errors;
+if(typeof data56 !== "string"){
 const err73 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/5/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err73];
@@ -2177,7 +2307,7 @@ vErrors.push(err73);
 }
 errors++;
 }
-if("RS512" !== data51){
+if("RS512" !== data56){
 const err74 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/5/const",keyword:"const",params:{allowedValue: "RS512"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err74];
@@ -2187,11 +2317,11 @@ vErrors.push(err74);
 }
 errors++;
 }
-var _valid11 = _errs180 === errors;
+var _valid11 = _errs190 === errors;
 valid27 = valid27 || _valid11;
 if(!valid27){
-const _errs182 = errors;
-if(typeof data51 !== "string"){
+const _errs192 = errors;
+if(typeof data56 !== "string"){
 const err75 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/6/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err75];
@@ -2201,7 +2331,7 @@ vErrors.push(err75);
 }
 errors++;
 }
-if("PS256" !== data51){
+if("PS256" !== data56){
 const err76 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/6/const",keyword:"const",params:{allowedValue: "PS256"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err76];
@@ -2211,11 +2341,11 @@ vErrors.push(err76);
 }
 errors++;
 }
-var _valid11 = _errs182 === errors;
+var _valid11 = _errs192 === errors;
 valid27 = valid27 || _valid11;
 if(!valid27){
-const _errs184 = errors;
-if(typeof data51 !== "string"){
+const _errs194 = errors;
+if(typeof data56 !== "string"){
 const err77 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/7/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err77];
@@ -2225,7 +2355,7 @@ vErrors.push(err77);
 }
 errors++;
 }
-if("PS384" !== data51){
+if("PS384" !== data56){
 const err78 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/7/const",keyword:"const",params:{allowedValue: "PS384"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err78];
@@ -2235,11 +2365,11 @@ vErrors.push(err78);
 }
 errors++;
 }
-var _valid11 = _errs184 === errors;
+var _valid11 = _errs194 === errors;
 valid27 = valid27 || _valid11;
 if(!valid27){
-const _errs186 = errors;
-if(typeof data51 !== "string"){
+const _errs196 = errors;
+if(typeof data56 !== "string"){
 const err79 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/8/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err79];
@@ -2249,7 +2379,7 @@ vErrors.push(err79);
 }
 errors++;
 }
-if("PS512" !== data51){
+if("PS512" !== data56){
 const err80 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/8/const",keyword:"const",params:{allowedValue: "PS512"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err80];
@@ -2259,11 +2389,11 @@ vErrors.push(err80);
 }
 errors++;
 }
-var _valid11 = _errs186 === errors;
+var _valid11 = _errs196 === errors;
 valid27 = valid27 || _valid11;
 if(!valid27){
-const _errs188 = errors;
-if(typeof data51 !== "string"){
+const _errs198 = errors;
+if(typeof data56 !== "string"){
 const err81 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/9/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err81];
@@ -2273,7 +2403,7 @@ vErrors.push(err81);
 }
 errors++;
 }
-if("ES256" !== data51){
+if("ES256" !== data56){
 const err82 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/9/const",keyword:"const",params:{allowedValue: "ES256"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err82];
@@ -2283,11 +2413,11 @@ vErrors.push(err82);
 }
 errors++;
 }
-var _valid11 = _errs188 === errors;
+var _valid11 = _errs198 === errors;
 valid27 = valid27 || _valid11;
 if(!valid27){
-const _errs190 = errors;
-if(typeof data51 !== "string"){
+const _errs200 = errors;
+if(typeof data56 !== "string"){
 const err83 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/10/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err83];
@@ -2297,7 +2427,7 @@ vErrors.push(err83);
 }
 errors++;
 }
-if("ES384" !== data51){
+if("ES384" !== data56){
 const err84 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/10/const",keyword:"const",params:{allowedValue: "ES384"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err84];
@@ -2307,11 +2437,11 @@ vErrors.push(err84);
 }
 errors++;
 }
-var _valid11 = _errs190 === errors;
+var _valid11 = _errs200 === errors;
 valid27 = valid27 || _valid11;
 if(!valid27){
-const _errs192 = errors;
-if(typeof data51 !== "string"){
+const _errs202 = errors;
+if(typeof data56 !== "string"){
 const err85 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/11/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err85];
@@ -2321,7 +2451,7 @@ vErrors.push(err85);
 }
 errors++;
 }
-if("ES512" !== data51){
+if("ES512" !== data56){
 const err86 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/11/const",keyword:"const",params:{allowedValue: "ES512"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err86];
@@ -2331,11 +2461,11 @@ vErrors.push(err86);
 }
 errors++;
 }
-var _valid11 = _errs192 === errors;
+var _valid11 = _errs202 === errors;
 valid27 = valid27 || _valid11;
 if(!valid27){
-const _errs194 = errors;
-if(typeof data51 !== "string"){
+const _errs204 = errors;
+if(typeof data56 !== "string"){
 const err87 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/12/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err87];
@@ -2345,7 +2475,7 @@ vErrors.push(err87);
 }
 errors++;
 }
-if("EdDSA" !== data51){
+if("EdDSA" !== data56){
 const err88 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/12/const",keyword:"const",params:{allowedValue: "EdDSA"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err88];
@@ -2355,7 +2485,7 @@ vErrors.push(err88);
 }
 errors++;
 }
-var _valid11 = _errs194 === errors;
+var _valid11 = _errs204 === errors;
 valid27 = valid27 || _valid11;
 }
 }
@@ -2382,28 +2512,28 @@ validate10.errors = vErrors;
 return false;
 }
 else {
-errors = _errs169;
+errors = _errs179;
 if(vErrors !== null){
-if(_errs169){
-vErrors.length = _errs169;
+if(_errs179){
+vErrors.length = _errs179;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid26 = _errs168 === errors;
+var valid26 = _errs178 === errors;
 }
 else {
 var valid26 = true;
 }
 if(valid26){
-if(data49.secret_file !== undefined){
-let data52 = data49.secret_file;
-const _errs196 = errors;
-if(errors === _errs196){
-if(typeof data52 === "string"){
-if(func3(data52) < 1){
+if(data54.secret_file !== undefined){
+let data57 = data54.secret_file;
+const _errs206 = errors;
+if(errors === _errs206){
+if(typeof data57 === "string"){
+if(func4(data57) < 1){
 validate10.errors = [{instancePath:instancePath+"/auth/keys/" + i6+"/secret_file",schemaPath:"#/properties/auth/properties/keys/items/properties/secret_file/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -2413,18 +2543,18 @@ validate10.errors = [{instancePath:instancePath+"/auth/keys/" + i6+"/secret_file
 return false;
 }
 }
-var valid26 = _errs196 === errors;
+var valid26 = _errs206 === errors;
 }
 else {
 var valid26 = true;
 }
 if(valid26){
-if(data49.secret_env !== undefined){
-let data53 = data49.secret_env;
-const _errs198 = errors;
-if(errors === _errs198){
-if(typeof data53 === "string"){
-if(func3(data53) < 1){
+if(data54.secret_env !== undefined){
+let data58 = data54.secret_env;
+const _errs208 = errors;
+if(errors === _errs208){
+if(typeof data58 === "string"){
+if(func4(data58) < 1){
 validate10.errors = [{instancePath:instancePath+"/auth/keys/" + i6+"/secret_env",schemaPath:"#/properties/auth/properties/keys/items/properties/secret_env/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -2434,18 +2564,18 @@ validate10.errors = [{instancePath:instancePath+"/auth/keys/" + i6+"/secret_env"
 return false;
 }
 }
-var valid26 = _errs198 === errors;
+var valid26 = _errs208 === errors;
 }
 else {
 var valid26 = true;
 }
 if(valid26){
-if(data49.public_key_file !== undefined){
-let data54 = data49.public_key_file;
-const _errs200 = errors;
-if(errors === _errs200){
-if(typeof data54 === "string"){
-if(func3(data54) < 1){
+if(data54.public_key_file !== undefined){
+let data59 = data54.public_key_file;
+const _errs210 = errors;
+if(errors === _errs210){
+if(typeof data59 === "string"){
+if(func4(data59) < 1){
 validate10.errors = [{instancePath:instancePath+"/auth/keys/" + i6+"/public_key_file",schemaPath:"#/properties/auth/properties/keys/items/properties/public_key_file/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -2455,18 +2585,18 @@ validate10.errors = [{instancePath:instancePath+"/auth/keys/" + i6+"/public_key_
 return false;
 }
 }
-var valid26 = _errs200 === errors;
+var valid26 = _errs210 === errors;
 }
 else {
 var valid26 = true;
 }
 if(valid26){
-if(data49.public_key_env !== undefined){
-let data55 = data49.public_key_env;
-const _errs202 = errors;
-if(errors === _errs202){
-if(typeof data55 === "string"){
-if(func3(data55) < 1){
+if(data54.public_key_env !== undefined){
+let data60 = data54.public_key_env;
+const _errs212 = errors;
+if(errors === _errs212){
+if(typeof data60 === "string"){
+if(func4(data60) < 1){
 validate10.errors = [{instancePath:instancePath+"/auth/keys/" + i6+"/public_key_env",schemaPath:"#/properties/auth/properties/keys/items/properties/public_key_env/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -2476,7 +2606,7 @@ validate10.errors = [{instancePath:instancePath+"/auth/keys/" + i6+"/public_key_
 return false;
 }
 }
-var valid26 = _errs202 === errors;
+var valid26 = _errs212 === errors;
 }
 else {
 var valid26 = true;
@@ -2494,7 +2624,7 @@ validate10.errors = [{instancePath:instancePath+"/auth/keys/" + i6,schemaPath:"#
 return false;
 }
 }
-var valid25 = _errs163 === errors;
+var valid25 = _errs173 === errors;
 if(!valid25){
 break;
 }
@@ -2506,54 +2636,54 @@ validate10.errors = [{instancePath:instancePath+"/auth/keys",schemaPath:"#/prope
 return false;
 }
 }
-var valid20 = _errs161 === errors;
+var valid20 = _errs171 === errors;
 if(valid20){
-let data56 = data39.jwks;
-const _errs204 = errors;
-if(errors === _errs204){
-if(Array.isArray(data56)){
-if(data56.length > 16){
+let data61 = data44.jwks;
+const _errs214 = errors;
+if(errors === _errs214){
+if(Array.isArray(data61)){
+if(data61.length > 16){
 validate10.errors = [{instancePath:instancePath+"/auth/jwks",schemaPath:"#/properties/auth/properties/jwks/maxItems",keyword:"maxItems",params:{limit: 16},message:"must NOT have more than 16 items"}];
 return false;
 }
 else {
 var valid28 = true;
-const len6 = data56.length;
+const len6 = data61.length;
 for(let i7=0; i7<len6; i7++){
-let data57 = data56[i7];
-const _errs206 = errors;
-if(errors === _errs206){
-if(data57 && typeof data57 == "object" && !Array.isArray(data57)){
-if(data57.cache_seconds === undefined){
-data57.cache_seconds = 600;
+let data62 = data61[i7];
+const _errs216 = errors;
+if(errors === _errs216){
+if(data62 && typeof data62 == "object" && !Array.isArray(data62)){
+if(data62.cache_seconds === undefined){
+data62.cache_seconds = 600;
 }
-if(data57.min_refresh_interval_seconds === undefined){
-data57.min_refresh_interval_seconds = 30;
+if(data62.min_refresh_interval_seconds === undefined){
+data62.min_refresh_interval_seconds = 30;
 }
-if(data57.timeout_seconds === undefined){
-data57.timeout_seconds = 5;
+if(data62.timeout_seconds === undefined){
+data62.timeout_seconds = 5;
 }
 let missing9;
-if(((((data57.url === undefined) && (missing9 = "url")) || ((data57.cache_seconds === undefined) && (missing9 = "cache_seconds"))) || ((data57.min_refresh_interval_seconds === undefined) && (missing9 = "min_refresh_interval_seconds"))) || ((data57.timeout_seconds === undefined) && (missing9 = "timeout_seconds"))){
+if(((((data62.url === undefined) && (missing9 = "url")) || ((data62.cache_seconds === undefined) && (missing9 = "cache_seconds"))) || ((data62.min_refresh_interval_seconds === undefined) && (missing9 = "min_refresh_interval_seconds"))) || ((data62.timeout_seconds === undefined) && (missing9 = "timeout_seconds"))){
 validate10.errors = [{instancePath:instancePath+"/auth/jwks/" + i7,schemaPath:"#/properties/auth/properties/jwks/items/required",keyword:"required",params:{missingProperty: missing9},message:"must have required property '"+missing9+"'"}];
 return false;
 }
 else {
-const _errs208 = errors;
-for(const key8 in data57){
+const _errs218 = errors;
+for(const key8 in data62){
 if(!(((((key8 === "url") || (key8 === "cache_seconds")) || (key8 === "min_refresh_interval_seconds")) || (key8 === "timeout_seconds")) || (key8 === "token_file"))){
 validate10.errors = [{instancePath:instancePath+"/auth/jwks/" + i7,schemaPath:"#/properties/auth/properties/jwks/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
-if(_errs208 === errors){
-if(data57.url !== undefined){
-let data58 = data57.url;
-const _errs209 = errors;
-if(errors === _errs209){
-if(typeof data58 === "string"){
-if(!pattern3.test(data58)){
+if(_errs218 === errors){
+if(data62.url !== undefined){
+let data63 = data62.url;
+const _errs219 = errors;
+if(errors === _errs219){
+if(typeof data63 === "string"){
+if(!pattern3.test(data63)){
 validate10.errors = [{instancePath:instancePath+"/auth/jwks/" + i7+"/url",schemaPath:"#/properties/auth/properties/jwks/items/properties/url/pattern",keyword:"pattern",params:{pattern: "^https?://"},message:"must match pattern \""+"^https?://"+"\""}];
 return false;
 }
@@ -2563,22 +2693,22 @@ validate10.errors = [{instancePath:instancePath+"/auth/jwks/" + i7+"/url",schema
 return false;
 }
 }
-var valid29 = _errs209 === errors;
+var valid29 = _errs219 === errors;
 }
 else {
 var valid29 = true;
 }
 if(valid29){
-let data59 = data57.cache_seconds;
-const _errs211 = errors;
-if(errors === _errs211){
-if((typeof data59 == "number") && (isFinite(data59))){
-if(data59 > 86400 || isNaN(data59)){
+let data64 = data62.cache_seconds;
+const _errs221 = errors;
+if(errors === _errs221){
+if((typeof data64 == "number") && (isFinite(data64))){
+if(data64 > 86400 || isNaN(data64)){
 validate10.errors = [{instancePath:instancePath+"/auth/jwks/" + i7+"/cache_seconds",schemaPath:"#/properties/auth/properties/jwks/items/properties/cache_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 86400},message:"must be <= 86400"}];
 return false;
 }
 else {
-if(data59 < 1 || isNaN(data59)){
+if(data64 < 1 || isNaN(data64)){
 validate10.errors = [{instancePath:instancePath+"/auth/jwks/" + i7+"/cache_seconds",schemaPath:"#/properties/auth/properties/jwks/items/properties/cache_seconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
 return false;
 }
@@ -2589,18 +2719,18 @@ validate10.errors = [{instancePath:instancePath+"/auth/jwks/" + i7+"/cache_secon
 return false;
 }
 }
-var valid29 = _errs211 === errors;
+var valid29 = _errs221 === errors;
 if(valid29){
-let data60 = data57.min_refresh_interval_seconds;
-const _errs213 = errors;
-if(errors === _errs213){
-if((typeof data60 == "number") && (isFinite(data60))){
-if(data60 > 3600 || isNaN(data60)){
+let data65 = data62.min_refresh_interval_seconds;
+const _errs223 = errors;
+if(errors === _errs223){
+if((typeof data65 == "number") && (isFinite(data65))){
+if(data65 > 3600 || isNaN(data65)){
 validate10.errors = [{instancePath:instancePath+"/auth/jwks/" + i7+"/min_refresh_interval_seconds",schemaPath:"#/properties/auth/properties/jwks/items/properties/min_refresh_interval_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600},message:"must be <= 3600"}];
 return false;
 }
 else {
-if(data60 < 0 || isNaN(data60)){
+if(data65 < 0 || isNaN(data65)){
 validate10.errors = [{instancePath:instancePath+"/auth/jwks/" + i7+"/min_refresh_interval_seconds",schemaPath:"#/properties/auth/properties/jwks/items/properties/min_refresh_interval_seconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
@@ -2611,18 +2741,18 @@ validate10.errors = [{instancePath:instancePath+"/auth/jwks/" + i7+"/min_refresh
 return false;
 }
 }
-var valid29 = _errs213 === errors;
+var valid29 = _errs223 === errors;
 if(valid29){
-let data61 = data57.timeout_seconds;
-const _errs215 = errors;
-if(errors === _errs215){
-if((typeof data61 == "number") && (isFinite(data61))){
-if(data61 > 60 || isNaN(data61)){
+let data66 = data62.timeout_seconds;
+const _errs225 = errors;
+if(errors === _errs225){
+if((typeof data66 == "number") && (isFinite(data66))){
+if(data66 > 60 || isNaN(data66)){
 validate10.errors = [{instancePath:instancePath+"/auth/jwks/" + i7+"/timeout_seconds",schemaPath:"#/properties/auth/properties/jwks/items/properties/timeout_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 60},message:"must be <= 60"}];
 return false;
 }
 else {
-if(data61 < 0.1 || isNaN(data61)){
+if(data66 < 0.1 || isNaN(data66)){
 validate10.errors = [{instancePath:instancePath+"/auth/jwks/" + i7+"/timeout_seconds",schemaPath:"#/properties/auth/properties/jwks/items/properties/timeout_seconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0.1},message:"must be >= 0.1"}];
 return false;
 }
@@ -2633,14 +2763,14 @@ validate10.errors = [{instancePath:instancePath+"/auth/jwks/" + i7+"/timeout_sec
 return false;
 }
 }
-var valid29 = _errs215 === errors;
+var valid29 = _errs225 === errors;
 if(valid29){
-if(data57.token_file !== undefined){
-let data62 = data57.token_file;
-const _errs217 = errors;
-if(errors === _errs217){
-if(typeof data62 === "string"){
-if(!pattern4.test(data62)){
+if(data62.token_file !== undefined){
+let data67 = data62.token_file;
+const _errs227 = errors;
+if(errors === _errs227){
+if(typeof data67 === "string"){
+if(!pattern4.test(data67)){
 validate10.errors = [{instancePath:instancePath+"/auth/jwks/" + i7+"/token_file",schemaPath:"#/properties/auth/properties/jwks/items/properties/token_file/pattern",keyword:"pattern",params:{pattern: "^/"},message:"must match pattern \""+"^/"+"\""}];
 return false;
 }
@@ -2650,7 +2780,7 @@ validate10.errors = [{instancePath:instancePath+"/auth/jwks/" + i7+"/token_file"
 return false;
 }
 }
-var valid29 = _errs217 === errors;
+var valid29 = _errs227 === errors;
 }
 else {
 var valid29 = true;
@@ -2667,7 +2797,7 @@ validate10.errors = [{instancePath:instancePath+"/auth/jwks/" + i7,schemaPath:"#
 return false;
 }
 }
-var valid28 = _errs206 === errors;
+var valid28 = _errs216 === errors;
 if(!valid28){
 break;
 }
@@ -2679,58 +2809,58 @@ validate10.errors = [{instancePath:instancePath+"/auth/jwks",schemaPath:"#/prope
 return false;
 }
 }
-var valid20 = _errs204 === errors;
+var valid20 = _errs214 === errors;
 if(valid20){
-let data63 = data39.policies;
-const _errs219 = errors;
-if(errors === _errs219){
-if(Array.isArray(data63)){
-if(data63.length > 1000){
+let data68 = data44.policies;
+const _errs229 = errors;
+if(errors === _errs229){
+if(Array.isArray(data68)){
+if(data68.length > 1000){
 validate10.errors = [{instancePath:instancePath+"/auth/policies",schemaPath:"#/properties/auth/properties/policies/maxItems",keyword:"maxItems",params:{limit: 1000},message:"must NOT have more than 1000 items"}];
 return false;
 }
 else {
 var valid30 = true;
-const len7 = data63.length;
+const len7 = data68.length;
 for(let i8=0; i8<len7; i8++){
-let data64 = data63[i8];
-const _errs221 = errors;
-if(errors === _errs221){
-if(data64 && typeof data64 == "object" && !Array.isArray(data64)){
+let data69 = data68[i8];
+const _errs231 = errors;
+if(errors === _errs231){
+if(data69 && typeof data69 == "object" && !Array.isArray(data69)){
 let missing10;
-if((data64.match === undefined) && (missing10 = "match")){
+if((data69.match === undefined) && (missing10 = "match")){
 validate10.errors = [{instancePath:instancePath+"/auth/policies/" + i8,schemaPath:"#/properties/auth/properties/policies/items/required",keyword:"required",params:{missingProperty: missing10},message:"must have required property '"+missing10+"'"}];
 return false;
 }
 else {
-const _errs223 = errors;
-for(const key9 in data64){
+const _errs233 = errors;
+for(const key9 in data69){
 if(!(((key9 === "match") || (key9 === "grants")) || (key9 === "deny"))){
 validate10.errors = [{instancePath:instancePath+"/auth/policies/" + i8,schemaPath:"#/properties/auth/properties/policies/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key9},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
-if(_errs223 === errors){
-if(data64.match !== undefined){
-let data65 = data64.match;
-const _errs224 = errors;
-if(errors === _errs224){
-if(data65 && typeof data65 == "object" && !Array.isArray(data65)){
-if(Object.keys(data65).length < 1){
+if(_errs233 === errors){
+if(data69.match !== undefined){
+let data70 = data69.match;
+const _errs234 = errors;
+if(errors === _errs234){
+if(data70 && typeof data70 == "object" && !Array.isArray(data70)){
+if(Object.keys(data70).length < 1){
 validate10.errors = [{instancePath:instancePath+"/auth/policies/" + i8+"/match",schemaPath:"#/properties/auth/properties/policies/items/properties/match/minProperties",keyword:"minProperties",params:{limit: 1},message:"must NOT have fewer than 1 properties"}];
 return false;
 }
 else {
 var valid32 = true;
-for(const key10 in data65){
+for(const key10 in data70){
 if(pattern5.test(key10)){
-const _errs226 = errors;
-if(typeof data65[key10] !== "string"){
+const _errs236 = errors;
+if(typeof data70[key10] !== "string"){
 validate10.errors = [{instancePath:instancePath+"/auth/policies/" + i8+"/match/" + key10.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/auth/properties/policies/items/properties/match/patternProperties/%5E(.*)%24/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-var valid32 = _errs226 === errors;
+var valid32 = _errs236 === errors;
 if(!valid32){
 break;
 }
@@ -2743,25 +2873,25 @@ validate10.errors = [{instancePath:instancePath+"/auth/policies/" + i8+"/match",
 return false;
 }
 }
-var valid31 = _errs224 === errors;
+var valid31 = _errs234 === errors;
 }
 else {
 var valid31 = true;
 }
 if(valid31){
-if(data64.grants !== undefined){
-let data67 = data64.grants;
-const _errs228 = errors;
-if(errors === _errs228){
-if(Array.isArray(data67)){
+if(data69.grants !== undefined){
+let data72 = data69.grants;
+const _errs238 = errors;
+if(errors === _errs238){
+if(Array.isArray(data72)){
 var valid33 = true;
-const len8 = data67.length;
+const len8 = data72.length;
 for(let i9=0; i9<len8; i9++){
-let data68 = data67[i9];
-const _errs230 = errors;
-if(errors === _errs230){
-if(typeof data68 === "string"){
-if(func3(data68) < 1){
+let data73 = data72[i9];
+const _errs240 = errors;
+if(errors === _errs240){
+if(typeof data73 === "string"){
+if(func4(data73) < 1){
 validate10.errors = [{instancePath:instancePath+"/auth/policies/" + i8+"/grants/" + i9,schemaPath:"#/properties/auth/properties/policies/items/properties/grants/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -2771,7 +2901,7 @@ validate10.errors = [{instancePath:instancePath+"/auth/policies/" + i8+"/grants/
 return false;
 }
 }
-var valid33 = _errs230 === errors;
+var valid33 = _errs240 === errors;
 if(!valid33){
 break;
 }
@@ -2782,25 +2912,25 @@ validate10.errors = [{instancePath:instancePath+"/auth/policies/" + i8+"/grants"
 return false;
 }
 }
-var valid31 = _errs228 === errors;
+var valid31 = _errs238 === errors;
 }
 else {
 var valid31 = true;
 }
 if(valid31){
-if(data64.deny !== undefined){
-let data69 = data64.deny;
-const _errs232 = errors;
-if(errors === _errs232){
-if(Array.isArray(data69)){
+if(data69.deny !== undefined){
+let data74 = data69.deny;
+const _errs242 = errors;
+if(errors === _errs242){
+if(Array.isArray(data74)){
 var valid34 = true;
-const len9 = data69.length;
+const len9 = data74.length;
 for(let i10=0; i10<len9; i10++){
-let data70 = data69[i10];
-const _errs234 = errors;
-if(errors === _errs234){
-if(typeof data70 === "string"){
-if(func3(data70) < 1){
+let data75 = data74[i10];
+const _errs244 = errors;
+if(errors === _errs244){
+if(typeof data75 === "string"){
+if(func4(data75) < 1){
 validate10.errors = [{instancePath:instancePath+"/auth/policies/" + i8+"/deny/" + i10,schemaPath:"#/properties/auth/properties/policies/items/properties/deny/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -2810,7 +2940,7 @@ validate10.errors = [{instancePath:instancePath+"/auth/policies/" + i8+"/deny/" 
 return false;
 }
 }
-var valid34 = _errs234 === errors;
+var valid34 = _errs244 === errors;
 if(!valid34){
 break;
 }
@@ -2821,7 +2951,7 @@ validate10.errors = [{instancePath:instancePath+"/auth/policies/" + i8+"/deny",s
 return false;
 }
 }
-var valid31 = _errs232 === errors;
+var valid31 = _errs242 === errors;
 }
 else {
 var valid31 = true;
@@ -2836,7 +2966,7 @@ validate10.errors = [{instancePath:instancePath+"/auth/policies/" + i8,schemaPat
 return false;
 }
 }
-var valid30 = _errs221 === errors;
+var valid30 = _errs231 === errors;
 if(!valid30){
 break;
 }
@@ -2848,17 +2978,17 @@ validate10.errors = [{instancePath:instancePath+"/auth/policies",schemaPath:"#/p
 return false;
 }
 }
-var valid20 = _errs219 === errors;
+var valid20 = _errs229 === errors;
 if(valid20){
-let data71 = data39.rate_limit;
-const _errs236 = errors;
-const _errs237 = errors;
+let data76 = data44.rate_limit;
+const _errs246 = errors;
+const _errs247 = errors;
 let valid35 = false;
-const _errs238 = errors;
-if(errors === _errs238){
-if(data71 && typeof data71 == "object" && !Array.isArray(data71)){
+const _errs248 = errors;
+if(errors === _errs248){
+if(data76 && typeof data76 == "object" && !Array.isArray(data76)){
 let missing11;
-if(((data71.max === undefined) && (missing11 = "max")) || ((data71.window_seconds === undefined) && (missing11 = "window_seconds"))){
+if(((data76.max === undefined) && (missing11 = "max")) || ((data76.window_seconds === undefined) && (missing11 = "window_seconds"))){
 const err90 = {instancePath:instancePath+"/auth/rate_limit",schemaPath:"#/properties/auth/properties/rate_limit/anyOf/0/required",keyword:"required",params:{missingProperty: missing11},message:"must have required property '"+missing11+"'"};
 if(vErrors === null){
 vErrors = [err90];
@@ -2869,8 +2999,8 @@ vErrors.push(err90);
 errors++;
 }
 else {
-const _errs240 = errors;
-for(const key11 in data71){
+const _errs250 = errors;
+for(const key11 in data76){
 if(!((key11 === "max") || (key11 === "window_seconds"))){
 const err91 = {instancePath:instancePath+"/auth/rate_limit",schemaPath:"#/properties/auth/properties/rate_limit/anyOf/0/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key11},message:"must NOT have additional properties"};
 if(vErrors === null){
@@ -2883,11 +3013,11 @@ errors++;
 break;
 }
 }
-if(_errs240 === errors){
-if(data71.max !== undefined){
-let data72 = data71.max;
-const _errs241 = errors;
-if(!(((typeof data72 == "number") && (!(data72 % 1) && !isNaN(data72))) && (isFinite(data72)))){
+if(_errs250 === errors){
+if(data76.max !== undefined){
+let data77 = data76.max;
+const _errs251 = errors;
+if(!(((typeof data77 == "number") && (!(data77 % 1) && !isNaN(data77))) && (isFinite(data77)))){
 const err92 = {instancePath:instancePath+"/auth/rate_limit/max",schemaPath:"#/properties/auth/properties/rate_limit/anyOf/0/properties/max/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err92];
@@ -2897,9 +3027,9 @@ vErrors.push(err92);
 }
 errors++;
 }
-if(errors === _errs241){
-if((typeof data72 == "number") && (isFinite(data72))){
-if(data72 < 1 || isNaN(data72)){
+if(errors === _errs251){
+if((typeof data77 == "number") && (isFinite(data77))){
+if(data77 < 1 || isNaN(data77)){
 const err93 = {instancePath:instancePath+"/auth/rate_limit/max",schemaPath:"#/properties/auth/properties/rate_limit/anyOf/0/properties/max/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err93];
@@ -2911,18 +3041,18 @@ errors++;
 }
 }
 }
-var valid36 = _errs241 === errors;
+var valid36 = _errs251 === errors;
 }
 else {
 var valid36 = true;
 }
 if(valid36){
-if(data71.window_seconds !== undefined){
-let data73 = data71.window_seconds;
-const _errs243 = errors;
-if(errors === _errs243){
-if((typeof data73 == "number") && (isFinite(data73))){
-if(data73 < 0.001 || isNaN(data73)){
+if(data76.window_seconds !== undefined){
+let data78 = data76.window_seconds;
+const _errs253 = errors;
+if(errors === _errs253){
+if((typeof data78 == "number") && (isFinite(data78))){
+if(data78 < 0.001 || isNaN(data78)){
 const err94 = {instancePath:instancePath+"/auth/rate_limit/window_seconds",schemaPath:"#/properties/auth/properties/rate_limit/anyOf/0/properties/window_seconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0.001},message:"must be >= 0.001"};
 if(vErrors === null){
 vErrors = [err94];
@@ -2944,7 +3074,7 @@ vErrors.push(err95);
 errors++;
 }
 }
-var valid36 = _errs243 === errors;
+var valid36 = _errs253 === errors;
 }
 else {
 var valid36 = true;
@@ -2964,11 +3094,11 @@ vErrors.push(err96);
 errors++;
 }
 }
-var _valid12 = _errs238 === errors;
+var _valid12 = _errs248 === errors;
 valid35 = valid35 || _valid12;
 if(!valid35){
-const _errs245 = errors;
-if(typeof data71 !== "boolean"){
+const _errs255 = errors;
+if(typeof data76 !== "boolean"){
 const err97 = {instancePath:instancePath+"/auth/rate_limit",schemaPath:"#/properties/auth/properties/rate_limit/anyOf/1/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err97];
@@ -2978,7 +3108,7 @@ vErrors.push(err97);
 }
 errors++;
 }
-if(false !== data71){
+if(false !== data76){
 const err98 = {instancePath:instancePath+"/auth/rate_limit",schemaPath:"#/properties/auth/properties/rate_limit/anyOf/1/const",keyword:"const",params:{allowedValue: false},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err98];
@@ -2988,7 +3118,7 @@ vErrors.push(err98);
 }
 errors++;
 }
-var _valid12 = _errs245 === errors;
+var _valid12 = _errs255 === errors;
 valid35 = valid35 || _valid12;
 }
 if(!valid35){
@@ -3004,17 +3134,17 @@ validate10.errors = vErrors;
 return false;
 }
 else {
-errors = _errs237;
+errors = _errs247;
 if(vErrors !== null){
-if(_errs237){
-vErrors.length = _errs237;
+if(_errs247){
+vErrors.length = _errs247;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid20 = _errs236 === errors;
+var valid20 = _errs246 === errors;
 }
 }
 }
@@ -3032,43 +3162,43 @@ validate10.errors = [{instancePath:instancePath+"/auth",schemaPath:"#/properties
 return false;
 }
 }
-var valid0 = _errs134 === errors;
+var valid0 = _errs144 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
-let data74 = data.audit;
-const _errs247 = errors;
-if(errors === _errs247){
-if(data74 && typeof data74 == "object" && !Array.isArray(data74)){
-if(data74.sink === undefined){
-data74.sink = "file";
+let data79 = data.audit;
+const _errs257 = errors;
+if(errors === _errs257){
+if(data79 && typeof data79 == "object" && !Array.isArray(data79)){
+if(data79.sink === undefined){
+data79.sink = "file";
 }
-if(data74.on_failure === undefined){
-data74.on_failure = "refuse";
+if(data79.on_failure === undefined){
+data79.on_failure = "refuse";
 }
 let missing12;
-if(((data74.sink === undefined) && (missing12 = "sink")) || ((data74.on_failure === undefined) && (missing12 = "on_failure"))){
+if(((data79.sink === undefined) && (missing12 = "sink")) || ((data79.on_failure === undefined) && (missing12 = "on_failure"))){
 validate10.errors = [{instancePath:instancePath+"/audit",schemaPath:"#/properties/audit/required",keyword:"required",params:{missingProperty: missing12},message:"must have required property '"+missing12+"'"}];
 return false;
 }
 else {
-const _errs249 = errors;
-for(const key12 in data74){
+const _errs259 = errors;
+for(const key12 in data79){
 if(!(((((key12 === "sink") || (key12 === "file")) || (key12 === "key_file")) || (key12 === "key_env")) || (key12 === "on_failure"))){
 validate10.errors = [{instancePath:instancePath+"/audit",schemaPath:"#/properties/audit/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key12},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
-if(_errs249 === errors){
-let data75 = data74.sink;
-const _errs250 = errors;
-const _errs251 = errors;
+if(_errs259 === errors){
+let data80 = data79.sink;
+const _errs260 = errors;
+const _errs261 = errors;
 let valid38 = false;
-const _errs252 = errors;
-if(typeof data75 !== "string"){
+const _errs262 = errors;
+if(typeof data80 !== "string"){
 const err100 = {instancePath:instancePath+"/audit/sink",schemaPath:"#/properties/audit/properties/sink/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err100];
@@ -3078,7 +3208,7 @@ vErrors.push(err100);
 }
 errors++;
 }
-if("file" !== data75){
+if("file" !== data80){
 const err101 = {instancePath:instancePath+"/audit/sink",schemaPath:"#/properties/audit/properties/sink/anyOf/0/const",keyword:"const",params:{allowedValue: "file"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err101];
@@ -3088,11 +3218,11 @@ vErrors.push(err101);
 }
 errors++;
 }
-var _valid13 = _errs252 === errors;
+var _valid13 = _errs262 === errors;
 valid38 = valid38 || _valid13;
 if(!valid38){
-const _errs254 = errors;
-if(typeof data75 !== "string"){
+const _errs264 = errors;
+if(typeof data80 !== "string"){
 const err102 = {instancePath:instancePath+"/audit/sink",schemaPath:"#/properties/audit/properties/sink/anyOf/1/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err102];
@@ -3102,7 +3232,7 @@ vErrors.push(err102);
 }
 errors++;
 }
-if("stdout" !== data75){
+if("stdout" !== data80){
 const err103 = {instancePath:instancePath+"/audit/sink",schemaPath:"#/properties/audit/properties/sink/anyOf/1/const",keyword:"const",params:{allowedValue: "stdout"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err103];
@@ -3112,7 +3242,7 @@ vErrors.push(err103);
 }
 errors++;
 }
-var _valid13 = _errs254 === errors;
+var _valid13 = _errs264 === errors;
 valid38 = valid38 || _valid13;
 }
 if(!valid38){
@@ -3128,24 +3258,24 @@ validate10.errors = vErrors;
 return false;
 }
 else {
-errors = _errs251;
+errors = _errs261;
 if(vErrors !== null){
-if(_errs251){
-vErrors.length = _errs251;
+if(_errs261){
+vErrors.length = _errs261;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid37 = _errs250 === errors;
+var valid37 = _errs260 === errors;
 if(valid37){
-if(data74.file !== undefined){
-let data76 = data74.file;
-const _errs256 = errors;
-if(errors === _errs256){
-if(typeof data76 === "string"){
-if(func3(data76) < 1){
+if(data79.file !== undefined){
+let data81 = data79.file;
+const _errs266 = errors;
+if(errors === _errs266){
+if(typeof data81 === "string"){
+if(func4(data81) < 1){
 validate10.errors = [{instancePath:instancePath+"/audit/file",schemaPath:"#/properties/audit/properties/file/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -3155,18 +3285,18 @@ validate10.errors = [{instancePath:instancePath+"/audit/file",schemaPath:"#/prop
 return false;
 }
 }
-var valid37 = _errs256 === errors;
+var valid37 = _errs266 === errors;
 }
 else {
 var valid37 = true;
 }
 if(valid37){
-if(data74.key_file !== undefined){
-let data77 = data74.key_file;
-const _errs258 = errors;
-if(errors === _errs258){
-if(typeof data77 === "string"){
-if(func3(data77) < 1){
+if(data79.key_file !== undefined){
+let data82 = data79.key_file;
+const _errs268 = errors;
+if(errors === _errs268){
+if(typeof data82 === "string"){
+if(func4(data82) < 1){
 validate10.errors = [{instancePath:instancePath+"/audit/key_file",schemaPath:"#/properties/audit/properties/key_file/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -3176,18 +3306,18 @@ validate10.errors = [{instancePath:instancePath+"/audit/key_file",schemaPath:"#/
 return false;
 }
 }
-var valid37 = _errs258 === errors;
+var valid37 = _errs268 === errors;
 }
 else {
 var valid37 = true;
 }
 if(valid37){
-if(data74.key_env !== undefined){
-let data78 = data74.key_env;
-const _errs260 = errors;
-if(errors === _errs260){
-if(typeof data78 === "string"){
-if(func3(data78) < 1){
+if(data79.key_env !== undefined){
+let data83 = data79.key_env;
+const _errs270 = errors;
+if(errors === _errs270){
+if(typeof data83 === "string"){
+if(func4(data83) < 1){
 validate10.errors = [{instancePath:instancePath+"/audit/key_env",schemaPath:"#/properties/audit/properties/key_env/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -3197,18 +3327,18 @@ validate10.errors = [{instancePath:instancePath+"/audit/key_env",schemaPath:"#/p
 return false;
 }
 }
-var valid37 = _errs260 === errors;
+var valid37 = _errs270 === errors;
 }
 else {
 var valid37 = true;
 }
 if(valid37){
-let data79 = data74.on_failure;
-const _errs262 = errors;
-const _errs263 = errors;
+let data84 = data79.on_failure;
+const _errs272 = errors;
+const _errs273 = errors;
 let valid39 = false;
-const _errs264 = errors;
-if(typeof data79 !== "string"){
+const _errs274 = errors;
+if(typeof data84 !== "string"){
 const err105 = {instancePath:instancePath+"/audit/on_failure",schemaPath:"#/properties/audit/properties/on_failure/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err105];
@@ -3218,7 +3348,7 @@ vErrors.push(err105);
 }
 errors++;
 }
-if("refuse" !== data79){
+if("refuse" !== data84){
 const err106 = {instancePath:instancePath+"/audit/on_failure",schemaPath:"#/properties/audit/properties/on_failure/anyOf/0/const",keyword:"const",params:{allowedValue: "refuse"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err106];
@@ -3228,11 +3358,11 @@ vErrors.push(err106);
 }
 errors++;
 }
-var _valid14 = _errs264 === errors;
+var _valid14 = _errs274 === errors;
 valid39 = valid39 || _valid14;
 if(!valid39){
-const _errs266 = errors;
-if(typeof data79 !== "string"){
+const _errs276 = errors;
+if(typeof data84 !== "string"){
 const err107 = {instancePath:instancePath+"/audit/on_failure",schemaPath:"#/properties/audit/properties/on_failure/anyOf/1/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err107];
@@ -3242,7 +3372,7 @@ vErrors.push(err107);
 }
 errors++;
 }
-if("serve" !== data79){
+if("serve" !== data84){
 const err108 = {instancePath:instancePath+"/audit/on_failure",schemaPath:"#/properties/audit/properties/on_failure/anyOf/1/const",keyword:"const",params:{allowedValue: "serve"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err108];
@@ -3252,7 +3382,7 @@ vErrors.push(err108);
 }
 errors++;
 }
-var _valid14 = _errs266 === errors;
+var _valid14 = _errs276 === errors;
 valid39 = valid39 || _valid14;
 }
 if(!valid39){
@@ -3268,17 +3398,17 @@ validate10.errors = vErrors;
 return false;
 }
 else {
-errors = _errs263;
+errors = _errs273;
 if(vErrors !== null){
-if(_errs263){
-vErrors.length = _errs263;
+if(_errs273){
+vErrors.length = _errs273;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid37 = _errs262 === errors;
+var valid37 = _errs272 === errors;
 }
 }
 }
@@ -3291,7 +3421,7 @@ validate10.errors = [{instancePath:instancePath+"/audit",schemaPath:"#/propertie
 return false;
 }
 }
-var valid0 = _errs247 === errors;
+var valid0 = _errs257 === errors;
 }
 }
 }
@@ -3374,7 +3504,7 @@ let valid1 = false;
 const _errs6 = errors;
 if(errors === _errs6){
 if(typeof data1 === "string"){
-if(func3(data1) < 1){
+if(func4(data1) < 1){
 const err0 = {instancePath:instancePath+"/audience",schemaPath:"#/properties/audience/anyOf/0/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err0];
@@ -3420,7 +3550,7 @@ let data2 = data1[i0];
 const _errs10 = errors;
 if(errors === _errs10){
 if(typeof data2 === "string"){
-if(func3(data2) < 1){
+if(func4(data2) < 1){
 const err3 = {instancePath:instancePath+"/audience/" + i0,schemaPath:"#/properties/audience/anyOf/1/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err3];
@@ -3500,7 +3630,7 @@ let valid3 = false;
 const _errs14 = errors;
 if(errors === _errs14){
 if(typeof data3 === "string"){
-if(func3(data3) < 1){
+if(func4(data3) < 1){
 const err7 = {instancePath:instancePath+"/issuer",schemaPath:"#/properties/issuer/anyOf/0/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err7];
@@ -3546,7 +3676,7 @@ let data4 = data3[i1];
 const _errs18 = errors;
 if(errors === _errs18){
 if(typeof data4 === "string"){
-if(func3(data4) < 1){
+if(func4(data4) < 1){
 const err10 = {instancePath:instancePath+"/issuer/" + i1,schemaPath:"#/properties/issuer/anyOf/1/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err10];
@@ -3720,12 +3850,12 @@ let data10 = data9.kid;
 const _errs31 = errors;
 if(errors === _errs31){
 if(typeof data10 === "string"){
-if(func3(data10) > 256){
+if(func4(data10) > 256){
 validate11.errors = [{instancePath:instancePath+"/keys/" + i2+"/kid",schemaPath:"#/properties/keys/items/properties/kid/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"}];
 return false;
 }
 else {
-if(func3(data10) < 1){
+if(func4(data10) < 1){
 validate11.errors = [{instancePath:instancePath+"/keys/" + i2+"/kid",schemaPath:"#/properties/keys/items/properties/kid/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -4104,7 +4234,7 @@ let data12 = data9.secret_file;
 const _errs61 = errors;
 if(errors === _errs61){
 if(typeof data12 === "string"){
-if(func3(data12) < 1){
+if(func4(data12) < 1){
 validate11.errors = [{instancePath:instancePath+"/keys/" + i2+"/secret_file",schemaPath:"#/properties/keys/items/properties/secret_file/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -4125,7 +4255,7 @@ let data13 = data9.secret_env;
 const _errs63 = errors;
 if(errors === _errs63){
 if(typeof data13 === "string"){
-if(func3(data13) < 1){
+if(func4(data13) < 1){
 validate11.errors = [{instancePath:instancePath+"/keys/" + i2+"/secret_env",schemaPath:"#/properties/keys/items/properties/secret_env/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -4146,7 +4276,7 @@ let data14 = data9.public_key_file;
 const _errs65 = errors;
 if(errors === _errs65){
 if(typeof data14 === "string"){
-if(func3(data14) < 1){
+if(func4(data14) < 1){
 validate11.errors = [{instancePath:instancePath+"/keys/" + i2+"/public_key_file",schemaPath:"#/properties/keys/items/properties/public_key_file/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -4167,7 +4297,7 @@ let data15 = data9.public_key_env;
 const _errs67 = errors;
 if(errors === _errs67){
 if(typeof data15 === "string"){
-if(func3(data15) < 1){
+if(func4(data15) < 1){
 validate11.errors = [{instancePath:instancePath+"/keys/" + i2+"/public_key_env",schemaPath:"#/properties/keys/items/properties/public_key_env/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -4462,7 +4592,7 @@ let data28 = data27[i5];
 const _errs95 = errors;
 if(errors === _errs95){
 if(typeof data28 === "string"){
-if(func3(data28) < 1){
+if(func4(data28) < 1){
 validate11.errors = [{instancePath:instancePath+"/policies/" + i4+"/grants/" + i5,schemaPath:"#/properties/policies/items/properties/grants/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -4501,7 +4631,7 @@ let data30 = data29[i6];
 const _errs99 = errors;
 if(errors === _errs99){
 if(typeof data30 === "string"){
-if(func3(data30) < 1){
+if(func4(data30) < 1){
 validate11.errors = [{instancePath:instancePath+"/policies/" + i4+"/deny/" + i6,schemaPath:"#/properties/policies/items/properties/deny/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -5595,7 +5725,7 @@ let valid7 = false;
 const _errs38 = errors;
 if(errors === _errs38){
 if(typeof data8 === "string"){
-if(func3(data8) < 1){
+if(func4(data8) < 1){
 const err16 = {instancePath:instancePath+"/connections_file_path",schemaPath:"#/properties/connections_file_path/anyOf/0/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err16];
@@ -5671,7 +5801,7 @@ let valid8 = false;
 const _errs44 = errors;
 if(errors === _errs44){
 if(typeof data9 === "string"){
-if(func3(data9) < 1){
+if(func4(data9) < 1){
 const err20 = {instancePath:instancePath+"/variables_file_path",schemaPath:"#/properties/variables_file_path/anyOf/0/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err20];
@@ -5747,7 +5877,7 @@ let valid9 = false;
 const _errs50 = errors;
 if(errors === _errs50){
 if(typeof data10 === "string"){
-if(func3(data10) < 1){
+if(func4(data10) < 1){
 const err24 = {instancePath:instancePath+"/configs_file_path",schemaPath:"#/properties/configs_file_path/anyOf/0/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err24];
@@ -7451,7 +7581,7 @@ if(!valid24){
 const _errs148 = errors;
 if(errors === _errs148){
 if(typeof data26 === "string"){
-if(func3(data26) < 1){
+if(func4(data26) < 1){
 const err76 = {instancePath:instancePath+"/verify",schemaPath:"#/properties/verify/anyOf/1/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err76];
@@ -7549,7 +7679,7 @@ let data28 = data27[0];
 const _errs154 = errors;
 if(errors === _errs154){
 if(typeof data28 === "string"){
-if(func3(data28) < 1){
+if(func4(data28) < 1){
 const err82 = {instancePath:instancePath+"/cert/0",schemaPath:"#/properties/cert/anyOf/0/items/0/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err82];
@@ -7579,7 +7709,7 @@ let data29 = data27[1];
 const _errs156 = errors;
 if(errors === _errs156){
 if(typeof data29 === "string"){
-if(func3(data29) < 1){
+if(func4(data29) < 1){
 const err84 = {instancePath:instancePath+"/cert/1",schemaPath:"#/properties/cert/anyOf/0/items/1/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err84];
@@ -10956,7 +11086,7 @@ let data8 = data.sql_alchemy_conn;
 const _errs36 = errors;
 if(errors === _errs36){
 if(typeof data8 === "string"){
-if(func3(data8) < 1){
+if(func4(data8) < 1){
 validate17.errors = [{instancePath:instancePath+"/sql_alchemy_conn",schemaPath:"#/properties/sql_alchemy_conn/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -10976,7 +11106,7 @@ let data9 = data.sql_alchemy_conn_env;
 const _errs38 = errors;
 if(errors === _errs38){
 if(typeof data9 === "string"){
-if(func3(data9) < 1){
+if(func4(data9) < 1){
 validate17.errors = [{instancePath:instancePath+"/sql_alchemy_conn_env",schemaPath:"#/properties/sql_alchemy_conn_env/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -10993,7 +11123,7 @@ let data10 = data.sql_alchemy_schema;
 const _errs40 = errors;
 if(errors === _errs40){
 if(typeof data10 === "string"){
-if(func3(data10) < 1){
+if(func4(data10) < 1){
 validate17.errors = [{instancePath:instancePath+"/sql_alchemy_schema",schemaPath:"#/properties/sql_alchemy_schema/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -11014,7 +11144,7 @@ let data11 = data.fernet_key_file;
 const _errs42 = errors;
 if(errors === _errs42){
 if(typeof data11 === "string"){
-if(func3(data11) < 1){
+if(func4(data11) < 1){
 validate17.errors = [{instancePath:instancePath+"/fernet_key_file",schemaPath:"#/properties/fernet_key_file/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -11034,7 +11164,7 @@ let data12 = data.fernet_key_env;
 const _errs44 = errors;
 if(errors === _errs44){
 if(typeof data12 === "string"){
-if(func3(data12) < 1){
+if(func4(data12) < 1){
 validate17.errors = [{instancePath:instancePath+"/fernet_key_env",schemaPath:"#/properties/fernet_key_env/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }

@@ -183,7 +183,9 @@ export function registerSecretRoutes(app: FastifyInstance, resolver: SecretResol
     ['/v1/variables/*', 'variable', getVariable, 'Variable', permissions.readVariable],
     ['/v1/config/*', 'config', getConfig, 'ConfigValue', permissions.readConfig],
   ] as const) {
-    app.get<{ Params: WildcardParams }>(prefix, { config: { permission }, schema: { response: { 200: ref(schema) } } }, (request, reply) => {
+    // No query parameters: an unknown one is a 400, as on connections.
+    const querystring = { type: 'object', additionalProperties: false, properties: {} };
+    app.get<{ Params: WildcardParams }>(prefix, { config: { permission }, schema: { querystring, response: { 200: ref(schema) } } }, (request, reply) => {
       const key = request.params['*'];
       return answerSecret(resolver, request, reply, kind, key, lookup, (found) => ({ key, value: found.value }));
     });
