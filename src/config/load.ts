@@ -11,7 +11,7 @@ import { PACKAGE_DIR } from '../package-dir.ts';
 import { airflowChainFromEnv } from './airflow-compat.ts';
 import { validateBackendOptions, validateConfigFile } from './validators.ts';
 import { isKnownBackendType, knownBackendTypes } from '../backends/registry.ts';
-import { compileLookupPattern } from '../backends/lookup-pattern.ts';
+import { compileLookupPattern, LookupPatternError } from '../backends/lookup-pattern.ts';
 import type { AuditConfig } from '../audit/config.ts';
 import { authConfigProblems, type AuthConfig } from '../auth/config.ts';
 
@@ -102,8 +102,9 @@ function validateBackends(backends: BackendEntry[]): BackendEntry[] {
       const pattern = copy[`${kind}_lookup_pattern`];
       try {
         compileLookupPattern(pattern);
-      } catch {
-        throw new ConfigError(`${at}.${kind}_lookup_pattern`, 'is not a valid regular expression');
+      } catch (err) {
+        const reason = err instanceof LookupPatternError ? `: ${err.reason}` : '';
+        throw new ConfigError(`${at}.${kind}_lookup_pattern`, `is not a valid regular expression${reason}`);
       }
     }
     const name = copy.name ?? copy.type;
