@@ -7,7 +7,13 @@
 // hold the event loop for seconds. RE2 reads Python's syntax (`(?P<name>...)`, `\A`) and folds
 // case as `re.IGNORECASE` does on str patterns; what it cannot run in linear time (backreferences,
 // lookaround) is refused when the configuration loads, never at request time.
-import { RE2JS } from 're2js';
+import { createRequire } from 'node:module';
+import type { RE2JS as RE2JSClass } from 're2js';
+
+// re2js takes 15-25 ms to load: only a configuration with a pattern pays for it. (A plain
+// require, which the bundle leaves to Node: re2js is loaded from node_modules.)
+let RE2JS: typeof RE2JSClass | undefined;
+const re2 = (): typeof RE2JSClass => (RE2JS ??= (createRequire(import.meta.url)('re2js') as { RE2JS: typeof RE2JSClass }).RE2JS);
 
 export type LookupPattern = (id: string) => boolean;
 
@@ -27,9 +33,9 @@ const toRe2Source = (pattern: string): string => pattern.replace(/(?<!\\)((?:\\\
 /** Compiles a pattern once; throws a LookupPatternError (config validation reports it) if RE2 cannot run it. */
 export function compileLookupPattern(pattern: string | null | undefined): LookupPattern {
   if (!pattern) return () => true;
-  let compiled: RE2JS;
+  let compiled: RE2JSClass;
   try {
-    compiled = RE2JS.compile(toRe2Source(pattern), RE2JS.CASE_INSENSITIVE);
+    compiled = re2().compile(toRe2Source(pattern), re2().CASE_INSENSITIVE);
   } catch (err) {
     const message = (err as Error)?.message ?? 'invalid';
     const unsupported = /unsupported Perl syntax|invalid escape/.test(message);
