@@ -4,6 +4,7 @@ import type { Server } from 'node:http';
 import { http } from '../node-http.ts';
 import type { FastifyInstance } from 'fastify';
 import { addRouteHook } from './route-hooks.ts';
+import { guardMethods } from './method-guard.ts';
 import { batchedCounter, batchedHistogram, type GatewayMetrics, type RequestKind, type RequestOutcome } from '../metrics.ts';
 import type { ScopedAction } from './permissions.ts';
 
@@ -47,6 +48,7 @@ export function registerMetricsRoute(app: FastifyInstance, metrics: GatewayMetri
     reply.header('content-type', metrics.registry.contentType).header('cache-control', 'no-store');
     return metrics.registry.metrics();
   });
+  guardMethods(app, path, ['GET']);
 }
 
 /** A listener of its own for /metrics (metrics.port): scrapers reach it without reaching the API. */

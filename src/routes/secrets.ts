@@ -177,7 +177,8 @@ export function registerSecretRoutes(app: FastifyInstance, resolver: SecretResol
     },
   );
   // POST on this wildcard is POST /v1/connections/{conn_id}/test (routes/connections-test.ts), which answers 405 itself otherwise.
-  guardMethods(app, '/v1/connections/*', ['GET'], ['POST']);
+  // A URL ending in /test names both: GET reads the connection "<id>/test", POST tests "<id>".
+  guardMethods(app, '/v1/connections/*', ['GET'], { methods: ['POST'], at: (request) => (request.params as WildcardParams)['*'].endsWith('/test') });
 
   for (const [prefix, kind, lookup, schema, permission] of [
     ['/v1/variables/*', 'variable', getVariable, 'Variable', permissions.readVariable],
