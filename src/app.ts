@@ -1,6 +1,7 @@
 // Builds one gateway from its configuration: backends, chain, routes. Nothing is
 // global and nothing listens here, so tests build as many gateways as they like.
 import { randomUUID } from 'node:crypto';
+import type { ServerOptions as HttpsServerOptions } from 'node:https';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { FastifyChildLoggerFactory } from 'fastify/types/logger.js';
 import type { Logger } from 'pino';
@@ -9,21 +10,23 @@ import { BackendChain, chainLink } from './backends/chain.ts';
 import { loadBackendFactory } from './backends/registry.ts';
 import { SecretCache, backendTtls } from './cache/secret-cache.ts';
 import type { GatewayConfig } from './config/schema.ts';
-import { countAuthFailure, createMetrics, type GatewayMetrics } from './metrics.ts';
+import { countAuthFailure, createMetrics, registerAuditSinkMetrics, type GatewayMetrics } from './metrics.ts';
 import { componentSchemas } from './openapi.ts';
 import { clientErrorHandler, frameworkErrorHandler, registerProblemHandlers } from './problems.ts';
 import { registerCacheRoutes } from './routes/cache.ts';
 import { registerDocsRoutes } from './routes/docs.ts';
 import { registerHealthRoutes } from './routes/health.ts';
-import { registerMetricsRoute, registerRequestMetrics } from './routes/metrics.ts';
+import { registerMetricsRoute } from './routes/metrics.ts';
 import { registerSecretRoutes } from './routes/secrets.ts';
 import { registerBackendsRoute } from './routes/backends.ts';
 import { registerConnectionTestRoute } from './routes/connections-test.ts';
 import { CriticalConnections } from './critical-connections.ts';
 import { openAudit, type Audit } from './audit/index.ts';
-import { registerAccessControl, registerWithoutAccessControl } from './auth/plugin.ts';
+import { registerPipeline } from './pipeline.ts';
+import type { RoutePermission } from './auth/permissions.ts';
 import type { AuthFailureReason } from './auth/reasons.ts';
 import { TokenVerifier } from './auth/verify.ts';
+import { ClientCertificates } from './auth/client-cert.ts';
 import { lazySchemaCompilers } from './lazy-schemas.ts';
 
 export interface GatewayDeps {
@@ -36,13 +39,16 @@ export interface GatewayDeps {
   onAuthFailure?: (reason: AuthFailureReason) => void;
   /** Serve /v1 with no tokens and no audit. For benchmarks only: no configuration can reach it. */
   withoutAccessControl?: boolean;
+  /** Serve HTTPS with these options (server.tls: src/http/tls.ts makes them; `serve` passes them). */
+  https?: HttpsServerOptions;
 }
 
 export interface Gateway {
   app: FastifyInstance;
   chain: BackendChain;
-  /** Every route served (not the 405 guards), as method and URL pattern; the OpenAPI test compares them with the spec. */
-  routes: Array<{ method: string; url: string }>;
+  /** Every route served (not the 405 guards): method, URL pattern, declared permission and body schema. The
+   * OpenAPI test compares them with the spec; the fail-closed test tries each /v1 route without a grant. */
+  routes: Array<{ method: string; url: string; permission: RoutePermission | undefined; body: unknown }>;
   /** The critical_connections checks; states() is what the metrics read. */
   criticalConnections: CriticalConnections;
   cache: SecretCache;
@@ -75,8 +81,10 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
   }
   // Keys and the audit log first: a bad key file or an unwritable audit log stops startup before anything else starts.
   const verifier = config.auth && !deps.withoutAccessControl ? new TokenVerifier(config.auth, config.baseDir, env, deps.logger.child({ component: 'auth' })) : null;
-  const audit = verifier ? openAudit(config.audit, config.baseDir, env, deps.logger.child({ component: 'audit' })) : null;
   const metrics = createMetrics();
+  const auditMetrics = verifier ? registerAuditSinkMetrics(metrics) : null;
+  const audit = verifier ? openAudit(config.audit, config.baseDir, env, deps.logger.child({ component: 'audit' }), auditMetrics?.observer) : null;
+  if (audit) auditMetrics?.watch(() => audit.sink.healthy);
   const chain = await buildChain(config, deps, metrics);
   const cacheLogger = deps.logger.child({ component: 'cache' });
   const cache = new SecretCache({ config: config.cache, chain, backendTtlSeconds: backendTtls(config.backends), metrics, logger: cacheLogger, ...(deps.now ? { now: deps.now } : {}) });
@@ -85,6 +93,9 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     ? new (await import('./cache/redis-bus.ts')).RedisInvalidationBus({ url: config.cache.redis_url, channel: config.cache.redis_channel, logger: cacheLogger, metrics, apply: (scope) => cache.invalidate(scope, 'pubsub') })
     : undefined;
   const schemas = lazySchemaCompilers();
+  // Node's own server options, for http and https alike. It checks the request and header timeouts every
+  // connectionsCheckingInterval (30 s by default, which would stretch them): at most 1 s here.
+  const nodeServerOptions = { headersTimeout: config.server.headers_timeout_seconds * 1000, connectionsCheckingInterval: Math.min(1000, config.server.headers_timeout_seconds * 250) };
   const app: FastifyInstance = Fastify({
     schemaController: { compilersFactory: schemas.compilersFactory },
     loggerInstance: deps.logger as FastifyBaseLogger,
@@ -99,59 +110,51 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     },
     routerOptions: { maxParamLength: 1024, ignoreDuplicateSlashes: false },
     return503OnClosing: true,
-    // Slow clients (server.*_timeout_seconds). Node checks the request and header timeouts every
-    // connectionsCheckingInterval (30 s by default, which would stretch them): at most 1 s here.
+    // Slow clients (server.*_timeout_seconds).
     requestTimeout: config.server.request_timeout_seconds * 1000,
     keepAliveTimeout: config.server.keep_alive_timeout_seconds * 1000,
     connectionTimeout: config.server.connection_timeout_seconds * 1000,
-    http: { headersTimeout: config.server.headers_timeout_seconds * 1000, connectionsCheckingInterval: Math.min(1000, config.server.headers_timeout_seconds * 250) },
+    http: nodeServerOptions,
     // Errors raised before a route runs (a malformed URL, a timeout, headers too large) are problem documents too.
     frameworkErrors: frameworkErrorHandler,
     clientErrorHandler,
     // Unknown query parameters and body keys are errors, not silently dropped.
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false } },
+    // HTTPS: the server type changes, the app's API does not.
+    ...((deps.https ? { https: { ...deps.https, ...nodeServerOptions } } : {}) as object),
   });
 
   const routes: Gateway['routes'] = [];
   app.addHook('onRoute', (route) => {
     if (route.config?.methodGuard) return;
-    for (const method of [route.method].flat()) routes.push({ method, url: route.url });
+    for (const method of [route.method].flat()) routes.push({ method, url: route.url, permission: route.config?.permission, body: route.schema?.body });
   });
   app.decorate('metrics', metrics);
+  app.decorate('reopenAuditLog', () => {
+    deps.logger.info('SIGHUP: reopening the audit log');
+    audit?.sink.reopen();
+  });
   for (const schema of componentSchemas()) app.addSchema(schema);
   // Bodies are JSON or nothing: anything else is 415, not a string handed to validation.
   app.removeContentTypeParser('text/plain');
   registerProblemHandlers(app);
 
-  // (Callback-style hooks: no promise per request.)
-  app.addHook('onRequest', (request, reply, done) => {
-    reply.header('x-request-id', request.id);
-    done();
-  });
-  app.addHook('onResponse', (request, reply, done) => {
-    // One line per request: route pattern (not the URL, which would carry ids and query), status, time.
-    // A /v1 request answered below 500 has its audit event, which says all this and more; its line is
-    // at debug, so the application log is not a second, unchained copy of the audit log.
-    const level = request.access && reply.statusCode < 500 ? 'debug' : 'info';
-    if ((request.log as Logger).isLevelEnabled(level)) {
-      request.log[level]({ method: request.method, route: request.routeOptions.url ?? '(none)', status: reply.statusCode, ms: Math.round(reply.elapsedTime * 100) / 100 }, 'request');
-    }
-    done();
-  });
-
-  if (verifier && audit && config.auth) {
-    registerAccessControl(app, { auth: config.auth, verifier, audit, logger: deps.logger, onFailure: (reason) => {
+  // The request pipeline (src/pipeline.ts): request id → authenticate → rate limit → authorize →
+  // handler → audit → metrics, for every /v1 route registered below.
+  registerPipeline(app, {
+    access: verifier && audit && config.auth ? { auth: config.auth, verifier, audit } : null,
+    metrics,
+    logger: deps.logger,
+    onAuthFailure: (reason) => {
       countAuthFailure(metrics, reason);
       deps.onAuthFailure?.(reason);
-    } });
-  } else {
-    registerWithoutAccessControl(app);
-  }
+    },
+    clientCertificates: config.server.tls && config.server.tls.client_auth !== 'none' && config.auth ? new ClientCertificates(config.server.tls, config.auth.policies) : undefined,
+  });
   const checks = config.connection_checks;
   // Connection checks resolve through the cache, like any caller's read.
   const lookupConnection = async (id: string) => (await cache.getConnection(id, { noCache: false })).found;
   const criticalConnections = new CriticalConnections(config.critical_connections, checks, lookupConnection, deps.logger.child({ component: 'critical_connections' }));
-  registerRequestMetrics(app, metrics);
   registerSecretRoutes(app, cache);
   registerCacheRoutes(app, cache, bus);
   registerConnectionTestRoute(app, lookupConnection, checks.timeout_seconds * 1000);
@@ -160,6 +163,7 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     backends: () => chain.statuses(),
     criticalConnections: () => ({ impact: criticalConnections.readinessImpact(), critical_connections: criticalConnections.states() }),
     ...(bus ? { invalidation: () => bus.status() } : {}),
+    ...(audit ? { audit: () => ({ ...audit.sink.status(), on_failure: audit.failClosed ? 'refuse' : 'serve' }) } : {}),
   });
   if (config.metrics.enabled && config.metrics.port == null) registerMetricsRoute(app, metrics, config.metrics.path);
   await registerDocsRoutes(app);

@@ -4,7 +4,7 @@ import { ConfigError } from './config/errors.ts';
 import { checkConfig, connectBackends } from './config/check.ts';
 import { serve } from './serve.ts';
 import { createTokenCommand, inspectTokenCommand } from './auth/token-commands.ts';
-import { verifyAuditFile } from './audit/verify-command.ts';
+import { verifyAuditFiles } from './audit/verify-command.ts';
 
 function fail(err: unknown): never {
   if (err instanceof ConfigError) {
@@ -85,16 +85,21 @@ export function cli(argv: string[]): void {
   const audit = program.command('audit').description('work with audit logs');
   audit
     .command('verify')
-    .description('check the hash chain of an audit log: detects edited and deleted lines')
-    .argument('<file>', 'an audit log (JSON lines)')
-    .action((file: string) => {
+    .description(
+      'check the hash chain of an audit log, or of a rotated set (files or a directory, taken oldest first: audit.log.2, audit.log.1, audit.log). ' +
+        'Exit status: 0 intact, 1 an edited line, 3 deleted lines, 4 a missing file in the set, 5 files out of order, 6 a torn last line, 2 unreadable',
+    )
+    .argument('<paths...>', 'audit log files (JSON lines) or directories of them')
+    .action((paths: string[]) => {
+      let result;
       try {
-        const result = verifyAuditFile(file);
-        (result.ok ? process.stdout : process.stderr).write(result.text);
-        process.exitCode = result.ok ? 0 : 1;
+        result = verifyAuditFiles(paths);
       } catch (err) {
-        fail(err);
+        process.stderr.write(`secrets-gateway: ${(err as Error)?.message ?? String(err)}\n`);
+        process.exit(2);
       }
+      (result.exit === 0 ? process.stdout : process.stderr).write(result.text);
+      process.exitCode = result.exit;
     });
 
   program.parseAsync(argv).catch(fail);

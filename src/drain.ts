@@ -14,7 +14,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Server as NetServer, type Socket } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import type { BackendReport } from './backends/chain.ts';
+import type { ReadinessBackend } from './routes/health.ts';
 
 /** A connection that has not sent its first request is left alone this long after it opened (Go: 5 s). */
 const FIRST_REQUEST_GRACE_MS = 5000;
@@ -42,7 +42,7 @@ export class Drain {
   /** Call before the app is ready (its /readyz must know about the drain) and before it listens. */
   readonly #app: FastifyInstance;
 
-  constructor(app: FastifyInstance, backends: () => BackendReport[]) {
+  constructor(app: FastifyInstance, backends: () => ReadinessBackend[]) {
     this.#app = app;
     app.addHook('onRequest', (request, reply, done) => {
       if (this.#draining && request.routeOptions.url === '/readyz' && (request.method === 'GET' || request.method === 'HEAD')) {

@@ -4,6 +4,7 @@
 // secret id, which would be unbounded and would leak what is asked for.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type LabelValues } from 'prom-client';
 import type { SecretKind } from './backends/types.ts';
+import type { AuditSinkObserver } from './audit/sink.ts';
 
 /** How a secret request (or one item of a batch lookup) ended. */
 export type RequestOutcome = 'found' | 'not_found' | 'denied' | 'error';
@@ -220,6 +221,53 @@ const REASON = /^[a-z][a-z0-9_]{0,31}$/;
 /** Counts one refused request. Called by the access-control layer (src/auth/). */
 export function countAuthFailure(metrics: GatewayMetrics, reason: string): void {
   metrics.authFailures.inc({ reason: REASON.test(reason) ? reason : 'other' });
+}
+
+// An errno name (ENOSPC, EACCES…); anything else is counted as `other`.
+const ERRNO = /^E[A-Z0-9_]{1,31}$/;
+
+/**
+ * The audit sink's metrics, registered on a gateway that audits: failed writes (by errno), events
+ * lost, rotations, and whether it writes now. `watch` hands over the sink's state, read at scrape time.
+ */
+export function registerAuditSinkMetrics(metrics: GatewayMetrics): { observer: AuditSinkObserver; watch(healthy: () => boolean): void } {
+  const registers = [metrics.registry];
+  let healthy = (): boolean => true;
+  const failures = new Counter({
+    name: 'secrets_gateway_audit_sink_failures_total',
+    help: 'Audit writes that failed (each retry counts), by error code: ENOSPC, EACCES, EIO…',
+    labelNames: ['code'],
+    registers,
+  });
+  const dropped = new Counter({
+    name: 'secrets_gateway_audit_events_dropped_total',
+    help: 'Audit events lost: the backlog kept while the sink fails was full, or the sink failed for good.',
+    registers,
+  });
+  const rotations = new Counter({
+    name: 'secrets_gateway_audit_rotations_total',
+    help: 'New audit files started, by reason: size (audit.rotate.max_bytes) or reopen (SIGHUP).',
+    labelNames: ['reason'],
+    registers,
+  });
+  new Gauge({
+    name: 'secrets_gateway_audit_sink_up',
+    help: '1 while audit events are written; 0 while writes fail (retried; /readyz is 503 and requests are refused unless audit.on_failure: serve).',
+    registers,
+    collect() {
+      this.set(healthy() ? 1 : 0);
+    },
+  });
+  return {
+    observer: {
+      failure: (code) => failures.inc({ code: ERRNO.test(code) ? code : 'other' }),
+      dropped: (n) => dropped.inc(n),
+      rotated: (reason) => rotations.inc({ reason }),
+    },
+    watch(fn) {
+      healthy = fn;
+    },
+  };
 }
 
 declare module 'fastify' {

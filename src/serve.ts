@@ -1,6 +1,7 @@
 // Runs one gateway process: load config, build, listen, and drain on SIGTERM.
 import type { FastifyInstance } from 'fastify';
 import type { Server } from 'node:http';
+import type { Server as TlsServer } from 'node:tls';
 import { pino, type Logger } from 'pino';
 import { buildGateway } from './app.ts';
 import { loadConfig } from './config/load.ts';
@@ -9,7 +10,10 @@ import { ConfigError } from './config/errors.ts';
 import { createLogger } from './logging.ts';
 import { startMetricsServer } from './routes/metrics.ts';
 import { Drain } from './drain.ts';
+import { probeView } from './routes/health.ts';
 import { devAuthConfig, devToken, DEV_TOKEN_TTL_MS } from './auth/dev.ts';
+import { checkServerTls, ServerTls } from './http/tls.ts';
+import type { GatewayMetrics } from './metrics.ts';
 
 const LOOPBACK = /^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|::1|localhost)$/i;
 
@@ -23,6 +27,20 @@ export function checkBindAddress(config: GatewayConfig): void {
     // A dev key printed on startup is for this machine only: other hosts need a configured `auth` section.
     throw new ConfigError('server.host', `"${config.server.host}" is not a loopback address; without an auth section the gateway binds loopback only`);
   }
+  // server.tls: the files are read and checked as `serve` reads them (`config check` runs this too).
+  checkServerTls(config);
+}
+
+/** server.tls: reads the certificate files (a ConfigError stops the start), or undefined without TLS. */
+function startTls(config: GatewayConfig, logger: Logger): ServerTls | undefined {
+  return config.server.tls ? new ServerTls({ tls: config.server.tls, baseDir: config.baseDir, logger: logger.child({ component: 'tls' }) }) : undefined;
+}
+
+/** The API port and the metrics port follow the certificate files from now on. */
+function followTls(tls: ServerTls | undefined, app: FastifyInstance, metricsServer: Server | undefined, metrics: GatewayMetrics): void {
+  if (!tls) return;
+  tls.serve(app.server as unknown as TlsServer, metrics.registry);
+  if (metricsServer) tls.serve(metricsServer as unknown as TlsServer, metrics.registry, false);
 }
 
 export async function serve(configPath: string | undefined): Promise<FastifyInstance> {
@@ -37,25 +55,30 @@ export async function serve(configPath: string | undefined): Promise<FastifyInst
     config.auth = devAuthConfig();
     process.stderr.write(
       '\nsecrets-gateway: no `auth` configured: DEV MODE, loopback only, signing key in ./.secrets-gateway/dev-signing-key\n' +
-        `Dev token (sub "dev", read scopes, valid ${DEV_TOKEN_TTL_MS / 3_600_000}h):\n\n  export SG_TOKEN=${devToken(config.auth)}\n\n` +
+        `Dev token (sub "dev": read, backends:read, connections:test and cache:invalidate scopes; valid ${DEV_TOKEN_TTL_MS / 3_600_000}h):\n\n  export SG_TOKEN=${devToken(config.auth)}\n\n` +
         '  curl -H "Authorization: Bearer $SG_TOKEN" http://127.0.0.1:<port>/v1/connections/<conn_id>\n\n',
     );
   }
 
-  const { app, metrics, chain } = await buildGateway(config, { logger });
-  const drain = new Drain(app, () => chain.statuses());
+  const tls = startTls(config, logger);
+  const { app, metrics, chain } = await buildGateway(config, { logger, ...(tls ? { https: tls.apiServerOptions } : {}) });
+  const drain = new Drain(app, () => chain.statuses().map(probeView));
   await app.listen({ host: config.server.host, port: config.server.port });
+  // logrotate (`create` mode) renamed the audit file and sends SIGHUP: reopen it.
+  process.on('SIGHUP', () => app.reopenAuditLog());
   const metricsServer =
     config.metrics.enabled && config.metrics.port != null
-      ? await startMetricsServer(metrics, config.server.host, config.metrics.port, config.metrics.path)
+      ? await startMetricsServer(metrics, config.server.host, config.metrics.port, config.metrics.path, tls?.metricsServerOptions)
       : undefined;
+  followTls(tls, app, metricsServer, metrics);
   if (metricsServer) logger.info({ address: metricsServer.address(), path: config.metrics.path }, 'metrics listening');
-  stopOnSignals(drain, config, logger, metricsServer);
+
+  stopOnSignals(drain, config, logger, metricsServer, () => tls?.close());
   return app;
 }
 
 /** SIGTERM/SIGINT: drain, then exit (src/drain.ts); a second signal cuts the drain period short. */
-function stopOnSignals(drain: Drain, config: GatewayConfig, logger: Logger, metricsServer: Server | undefined): void {
+function stopOnSignals(drain: Drain, config: GatewayConfig, logger: Logger, metricsServer: Server | undefined, onStopped: () => void): void {
   const stop = (signal: string) => {
     logger.info({ signal }, drain.draining ? 'second signal: ending the drain period now' : 'stopping');
     if (!drain.draining) {
@@ -65,6 +88,7 @@ function stopOnSignals(drain: Drain, config: GatewayConfig, logger: Logger, metr
     }
     drain.shutdown({ drainSeconds: config.server.drain_seconds, shutdownTimeoutSeconds: config.server.shutdown_timeout_seconds, logger }, metricsServer ? [metricsServer] : []).then(
       (code) => {
+        onStopped();
         logger.flush?.();
         process.exit(code);
       },

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import type { AmplificationResult } from '../sections/amplification.ts';
 import type { ColdResult } from '../sections/cold.ts';
 import type { HerdResult } from '../sections/herd.ts';
+import type { AuditResult } from '../sections/audit.ts';
 import type { MemoryFloorResult, MemoryResult, StartResult } from '../sections/memory-start.ts';
 import type { LoadShape, Measured } from '../sections/throughput.ts';
 import { BATCH_CONNECTIONS, BATCH_VARIABLES } from '../sections/throughput.ts';
@@ -36,6 +37,9 @@ export interface BenchReport {
   baselineEnd: Measured[];
   hit: Measured[];
   hitRssBytes?: number;
+  /** The hit gateway's own audit log after the hit loads. */
+  hitAudit?: { bytesPerEvent: number; events: number };
+  audit?: AuditResult;
   batch?: Measured;
   cold?: ColdResult;
   herd?: HerdResult;
@@ -224,6 +228,8 @@ export function renderReport(r: BenchReport): string {
     );
   }
 
+  if (r.audit) parts.push(renderAudit(r.audit, r.hit));
+
   if (r.batch) {
     const b = r.batch;
     const base = baselineAt(r, b.connections);
@@ -249,7 +255,7 @@ export function renderReport(r: BenchReport): string {
         '',
         '| what | p50 ms | p99 ms | mean ms |',
         '| --- | ---: | ---: | ---: |',
-        `| the last backend's own call (GCP AccessSecretVersion, direct, from the bench process) | ${f3(c.lastBackendDirect.p50)} | ${f3(c.lastBackendDirect.p99)} | ${f3(c.lastBackendDirect.mean)} |`,
+        `| the last backend's own calls (GCP GetSecretVersion + AccessSecretVersion, direct, from the bench process) | ${f3(c.lastBackendDirect.p50)} | ${f3(c.lastBackendDirect.p99)} | ${f3(c.lastBackendDirect.mean)} |`,
         `| OpenBao miss (KV v2 read, 404, direct) | ${f3(c.vaultMissDirect.p50)} | ${f3(c.vaultMissDirect.p99)} | ${f3(c.vaultMissDirect.mean)} |`,
         `| moto miss (GetSecretValue, ResourceNotFound, direct) | ${f3(c.awsMissDirect.p50)} | ${f3(c.awsMissDirect.p99)} | ${f3(c.awsMissDirect.mean)} |`,
         `| gateway, GCP backend alone, cold | ${f3(c.aloneCold.latencyMs.p50)} | ${f3(c.aloneCold.latencyMs.p99)} | ${f3(c.aloneCold.latencyMs.mean)} |`,
@@ -353,5 +359,16 @@ function renderAmplification(a: AmplificationResult): string {
     '- *No cache*: each lookup asks the backends in order up to the first that has the key (all of them for a key that exists nowhere): one call per backend on the path. Airflow would then also ask its environment (free) and its metastore (a database query) for a missing key; neither is counted. Airflow allows one custom backend, not a chain of two: the model charges the same two-backend path the gateway walks.',
     '- *SecretCache as shipped*: only the DAG processor calls `SecretCache.init()`; during task execution the cache is off, so task starts cost exactly the no-cache figure (and `[secrets] use_cache` is off by default).',
     '- *SecretCache on in the workers* (hypothetical, generous to Airflow): one cache per worker that survives across its tasks (really each task runs in a fresh process); an entry expires when `now - saved > ttl` and is then fetched again; found connections and variables are cached, missing ones are not (the task SDK caches found variables only; connections are never cached as missing). Nothing invalidates on rotation: a rotated secret is served old until the entry expires in each worker.',
+  ]);
+}
+
+function renderAudit(a: AuditResult, hit: Measured[]): string {
+  const perDay = (rps: number) => `${f2((a.bytesPerEvent * rps * 86400) / 1e9)} GB`;
+  const busiest = hit.reduce<Measured | undefined>((m, h) => (!m || h.rps > m.rps ? h : m), undefined);
+  return section('Audit log: bytes per event and the sink\'s cost per event', [
+    `- A realistic access event (authenticated connection read with an Airflow context, chained): **${n0(a.bytesPerEvent)} bytes**; at 100 / 1,000 / 3,000 requests/s that is ${perDay(100)} / ${perDay(1000)} / ${perDay(3000)} a day.`,
+    a.hitGateway ? `- The hit loads' own audit log: ${n0(a.hitGateway.bytesPerEvent)} bytes per line over ${n0(a.hitGateway.events)} lines.` : '',
+    `- The file sink's CPU per event (chaining, serializing, SHA-256, write(2); ${n0(a.events)} events in batches of 256): ${a.sinkCpuUsPerEvent.map((x) => `rotation ${x.rotation} **${f2(x.us)} µs**`).join(', ')}.`,
+    busiest ? `- Against the gateway's server CPU per hit request (${f2(busiest.serverCpuUsPerRequest)} µs at ${busiest.connections} connections): the audit write is ${pct(a.sinkCpuUsPerEvent[1]!.us / busiest.serverCpuUsPerRequest)} of it (default rotation).` : '',
   ]);
 }

@@ -22,7 +22,8 @@ export interface LatencySummary {
 
 export interface ColdResult {
   keys: number;
-  /** The SDK call the GCP backend makes (AccessSecretVersion), made directly from the bench process. */
+  /** The SDK calls the GCP backend makes for a lookup (GetSecretVersion of latest, then AccessSecretVersion of
+   * that version: the version identity needs its create_time), made directly from the bench process. */
   lastBackendDirect: LatencySummary;
   /** The misses the earlier network backends answer, made directly: OpenBao KV v2 read (404), moto GetSecretValue (ResourceNotFound). */
   vaultMissDirect: LatencySummary;
@@ -65,9 +66,10 @@ export async function measureCold(options: { keys: number; missingSeconds: numbe
 
     // The backends' own latencies, from the bench process, with their real clients.
     const gcpClient = gcp.gcp.client();
-    const lastBackendDirect = await timeEach(options.keys, (i) =>
-      gcpClient.accessSecretVersion({ name: `projects/${GCP_PROJECT}/secrets/airflow-connections-${coldId(i)}/versions/latest` }),
-    );
+    const lastBackendDirect = await timeEach(options.keys, async (i) => {
+      const [latest] = await gcpClient.getSecretVersion({ name: `projects/${GCP_PROJECT}/secrets/airflow-connections-${coldId(i)}/versions/latest` });
+      return gcpClient.accessSecretVersion({ name: latest.name! });
+    });
     await gcpClient.close();
     const token = (vault.backend() as { token: string }).token;
     const vaultMissDirect = await timeEach(options.keys, (i) => fetch(`${vault.bao.url}/v1/secret/data/connections/${coldId(i)}`, { headers: { 'x-vault-token': token } }).then((r) => r.arrayBuffer()));
@@ -103,7 +105,8 @@ export async function measureCold(options: { keys: number; missingSeconds: numbe
 
     // A key that exists nowhere: every backend answers "not found".
     const missingPath = '/v1/connections/exists_nowhere';
-    const totalCalls = async () => vault.calls().reads + aws.calls().reads + (await gcp.calls()).reads;
+    // GCP: a missing key costs one GetSecretVersion (counted as a version check), and no AccessSecretVersion.
+    const totalCalls = async () => vault.calls().reads + aws.calls().reads + ((c) => c.reads + c.versionChecks)(await gcp.calls());
     const missingLoad = async (g: ServerProcess, auth: Record<string, string>, connections: number) => {
       const before = await totalCalls();
       const m = await measureLoad(g, { url: `${g.url}${missingPath}`, connections, durationSeconds: options.missingSeconds, headers: auth, expectStatus: 404 });

@@ -14,6 +14,8 @@ export interface AuditItem {
   action: string | null;
   kind: string | null;
   id: string | null;
+  /** What an invalidation by glob asked for (`*` for all); id is null then. */
+  glob?: string;
   decision: DecisionName;
   /** Why it was denied (or would be): an AuthFailureReason. */
   reason?: string;
@@ -23,6 +25,9 @@ export interface AuditItem {
   /** The backend that served it. */
   backend?: string;
   fingerprint?: string;
+  /** Cache invalidation: the entries dropped on this replica, and whether the other replicas were told. */
+  invalidated?: number;
+  fanout?: string;
 }
 
 export interface AuditEvent extends AuditItem {

@@ -6,7 +6,7 @@ import { ConfigError } from '../config/errors.ts';
 import { readOrCreateSecretFile, DEV_DIR } from '../auth/dev-files.ts';
 import type { AuditConfig } from './config.ts';
 import { Fingerprinter } from './events.ts';
-import { openFileSink, openStdoutSink, type AuditSink } from './sink.ts';
+import { DEFAULT_ROTATE, openFileSink, openStdoutSink, type AuditSink, type AuditSinkObserver } from './sink.ts';
 
 export interface Audit {
   sink: AuditSink;
@@ -28,18 +28,28 @@ function auditKey(config: AuditConfig, baseDir: string, env: NodeJS.ProcessEnv):
   return Buffer.from(key);
 }
 
-export function openAudit(config: AuditConfig, baseDir: string, env: NodeJS.ProcessEnv, logger: Logger): Audit {
+export function openAudit(config: AuditConfig, baseDir: string, env: NodeJS.ProcessEnv, logger: Logger, observer?: AuditSinkObserver): Audit {
   const fingerprint = new Fingerprinter(auditKey(config, baseDir, env));
   const failClosed = config.on_failure === 'refuse';
   const file = config.file ? path.resolve(baseDir, config.file) : path.resolve(DEV_DIR, 'audit.log');
   let sink: AuditSink;
   try {
-    sink = config.sink === 'stdout' ? openStdoutSink(logger) : openFileSink(file, logger);
+    // (A config built in code rather than loaded may lack `rotate`: it gets the default, as a loaded one does.)
+    const rotate = config.rotate ?? DEFAULT_ROTATE;
+    sink = config.sink === 'stdout' ? openStdoutSink(logger, observer) : openFileSink(file, logger, { rotate, ...(observer ? { observer } : {}) });
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? 'error';
     if (failClosed) throw new ConfigError('audit.file', `cannot write the audit log ${file}: ${code} (set audit.on_failure: serve to run without it)`);
     logger.error({ file, code }, 'cannot write the audit log; serving WITHOUT an audit trail (audit.on_failure: serve)');
-    sink = { write() {}, healthy: false, dropped: 0, close: async () => {} };
+    const since = new Date().toISOString();
+    sink = { write() {}, healthy: false, dropped: 0, status: () => ({ state: 'failing', error: code, since, queued: 0, dropped: 0 }), reopen() {}, close: async () => {} };
   }
   return { sink, fingerprint, failClosed };
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Closes and reopens the audit file (`serve` calls it on SIGHUP, after logrotate renamed the file). */
+    reopenAuditLog(): void;
+  }
 }

@@ -55,6 +55,8 @@ export const AuthConfigSchema = Type.Object(
     issuer: Type.Optional(StringOrList),
     clock_skew_seconds: Type.Number({ default: 30, minimum: 0, maximum: 300 }),
     max_token_bytes: Type.Integer({ default: 8192, minimum: 256, maximum: 16384 }),
+    // Optional, as Vault's token_max_ttl: tokens whose exp - iat (or exp - now, without iat) is longer are refused.
+    max_token_lifetime_seconds: Type.Optional(Type.Union([Type.Integer({ minimum: 1 }), Type.Null()])),
     token_cache_size: Type.Integer({ default: 10000, minimum: 0, maximum: 1000000 }),
     keys: Type.Array(KeySchema, { default: [], maxItems: 64 }),
     jwks: Type.Array(JwksSchema, { default: [], maxItems: 16 }),

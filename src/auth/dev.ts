@@ -8,7 +8,8 @@ import { authSectionWithDefaults } from '../config/validators.ts';
 import { DEV_DIR, readOrCreateSecretFile } from './dev-files.ts';
 import { mintToken } from './token.ts';
 
-export const DEV_SCOPES = 'connections:read:* variables:read:* config:read:*';
+// Dev mode is loopback-only: the token also holds what an operator tries first (backends, connection tests, invalidation).
+export const DEV_SCOPES = 'connections:read:* variables:read:* config:read:* backends:read connections:test:* cache:invalidate:*';
 export const DEV_TOKEN_TTL_MS = 12 * 3_600_000;
 
 /** The auth section `serve` uses when none is configured; creates the key file on first use. */

@@ -1,7 +1,9 @@
 // Who may do what: a principal's grants (its token's scopes plus what matching
 // policies grant) and denies (from matching policies), and the one decision
 // function. A deny beats any grant; no grant means deny.
-import { globMatches, globMatchesFolded, parseScope, unsafeIdReason, type Action, type Grant } from './scopes.ts';
+import type { Action } from '../secrets.ts';
+import { foldCase, globCovers, globMatches, globMatchesFolded, globsIntersect } from './glob.ts';
+import { parseScope, unsafeIdReason, type Grant } from './scopes.ts';
 
 export interface PolicyConfig {
   /** Claim name → glob over the claim's value; every entry must match (an array claim matches if one element does). */
@@ -88,6 +90,22 @@ export function decide(access: Access, action: Action, id?: string): Decision {
     return { allowed: false, reason: 'denied_by_policy' };
   }
   const granted = access.grants.some((g) => g.action === action && g.glob !== null && globMatches(g.glob, id));
+  return granted ? { allowed: true } : { allowed: false, reason: 'no_grant' };
+}
+
+/**
+ * May `access` do `action` on every id `glob` can match (an invalidation by glob; `*` for all)?
+ * Allowed only when one granted glob covers the whole of `glob` (globCovers), and refused when any
+ * deny could match one id it reaches (globsIntersect, case-folded as denies are): sound, since the
+ * answer never lets through an id that `decide` would refuse.
+ */
+export function decideGlob(access: Access, action: Action, glob: string): Decision {
+  if (unsafeIdReason(glob)) return { allowed: false, reason: 'unsafe_id' };
+  const folded = foldCase(glob);
+  if (access.denies.some((d) => d.action === action && (d.glob === null || globsIntersect(foldCase(d.glob), folded)))) {
+    return { allowed: false, reason: 'denied_by_policy' };
+  }
+  const granted = access.grants.some((g) => g.action === action && g.glob !== null && globCovers(g.glob, glob));
   return granted ? { allowed: true } : { allowed: false, reason: 'no_grant' };
 }
 

@@ -17,11 +17,12 @@ export const AUTHENTICATION_FAILURES = [
   'wrong_audience',
   'wrong_issuer',
   'missing_claim',
+  'token_lifetime_too_long',
   'jwks_unavailable',
 ] as const;
 
 /** Authorization failures: answered 403 (or a `denied` batch item). */
-export const AUTHORIZATION_FAILURES = ['no_grant', 'denied_by_policy', 'unsafe_id', 'undeclared_route'] as const;
+export const AUTHORIZATION_FAILURES = ['no_grant', 'denied_by_policy', 'unsafe_id', 'undeclared_route', 'undeclared_decision'] as const;
 
 export const AUTH_FAILURE_REASONS = [...AUTHENTICATION_FAILURES, ...AUTHORIZATION_FAILURES] as const;
 

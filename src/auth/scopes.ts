@@ -1,26 +1,13 @@
-// The scope grammar and the one glob matcher every access decision goes through.
+// The scope grammar (the glob inside a grant is src/auth/glob.ts's).
 // Pure: no I/O, no state. A grant reads `kind:action:glob` (`connections:read:team_a_*`)
 // or, for grants that name no secret, `kind:action` (`backends:read`).
-
-/** Actions whose grants carry a glob over secret ids. */
-export const SCOPED_ACTIONS = ['connections:read', 'variables:read', 'config:read', 'connections:test', 'cache:invalidate'] as const;
-/** Actions whose grants name no secret. */
-export const PLAIN_ACTIONS = ['backends:read'] as const;
-
-export type ScopedAction = (typeof SCOPED_ACTIONS)[number];
-export type PlainAction = (typeof PLAIN_ACTIONS)[number];
-export type Action = ScopedAction | PlainAction;
+import { isPlainAction, isScopedAction, type Action, type PlainAction, type ScopedAction } from '../secrets.ts';
 
 export interface Grant {
   action: Action;
   /** A glob over ids for scoped actions; null for plain ones. */
   glob: string | null;
 }
-
-const SCOPED = new Set<string>(SCOPED_ACTIONS);
-const PLAIN = new Set<string>(PLAIN_ACTIONS);
-
-export const isScopedAction = (a: string): a is ScopedAction => SCOPED.has(a);
 
 /**
  * Parses one scope. Anything that is not exactly one of the grammar's forms
@@ -29,12 +16,12 @@ export const isScopedAction = (a: string): a is ScopedAction => SCOPED.has(a);
  * may itself contain colons, as connection ids may.
  */
 export function parseScope(scope: string): Grant | null {
-  if (PLAIN.has(scope)) return { action: scope as PlainAction, glob: null };
+  if (isPlainAction(scope)) return { action: scope as PlainAction, glob: null };
   const second = scope.indexOf(':', scope.indexOf(':') + 1);
   if (second < 0) return null;
   const action = scope.slice(0, second);
   const glob = scope.slice(second + 1);
-  if (!SCOPED.has(action) || glob.length === 0) return null;
+  if (!isScopedAction(action) || glob.length === 0) return null;
   return { action: action as ScopedAction, glob };
 }
 
@@ -51,40 +38,6 @@ export function grantsFromClaims(claims: Record<string, unknown>): Grant[] {
   return grants;
 }
 
-/**
- * Whole-string glob match: `*` matches any run of characters (including none
- * and including `/`); every other character matches only itself. No regular
- * expression is built, so no glob can make matching slow: each literal part is
- * found once, left to right (greedy-leftmost is exact for `*`-only globs).
- */
-export function globMatches(glob: string, text: string): boolean {
-  const parts = glob.split('*');
-  if (parts.length === 1) return glob === text;
-  const first = parts[0]!;
-  const last = parts[parts.length - 1]!;
-  if (text.length < first.length + last.length) return false;
-  if (!text.startsWith(first) || !text.endsWith(last)) return false;
-  let at = first.length;
-  const end = text.length - last.length;
-  for (let i = 1; i < parts.length - 1; i++) {
-    const part = parts[i]!;
-    if (part.length === 0) continue;
-    const found = text.indexOf(part, at);
-    if (found < 0 || found + part.length > end) return false;
-    at = found + part.length;
-  }
-  return true;
-}
-
-/**
- * Unicode case folding for deny rules. Some backends fold the case of ids (the
- * environment backend reads AIRFLOW_CONN_<ID upper-cased>), so `TEAM_ADMIN` can
- * name the same secret as `team_admin`: a deny must not be sidestepped by casing.
- */
-export const foldCase = (s: string): string => s.toUpperCase().toLowerCase();
-
-/** Case-insensitive glob match (for denies). */
-export const globMatchesFolded = (glob: string, text: string): boolean => globMatches(foldCase(glob), foldCase(text));
 
 // C0/C1 control characters, DEL, the Unicode line separators.
 const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;

@@ -131,6 +131,9 @@ export class TokenVerifier {
       throw reasonFor(err);
     }
     if (typeof claims.sub !== 'string' || typeof claims.exp !== 'number') throw new AuthenticationError('missing_claim', 'The token needs a string sub and a numeric exp.');
+    // A subject of blanks names nobody: the audit log and the rate limit would lump such callers together.
+    if (claims.sub.trim().length === 0) throw new AuthenticationError('missing_claim', 'The token sub is empty.');
+    this.checkLifetime(claims);
     const principal: Principal = {
       subject: claims.sub,
       issuer: typeof claims.iss === 'string' ? claims.iss : null,
@@ -143,6 +146,18 @@ export class TokenVerifier {
     // No TTL in the LRU (its clock costs more than the rest of a cached check): cached() checks the expiry.
     if (this.unexpired(principal)) this.cache?.set(token, principal);
     return principal;
+  }
+
+  /** auth.max_token_lifetime_seconds, as Vault's token_max_ttl: a token meant to live longer is refused,
+   * however far from its expiry it is now. Without `iat`, what is left of its life is what counts. */
+  private checkLifetime(claims: Record<string, unknown>): void {
+    const max = this.auth.max_token_lifetime_seconds;
+    if (max == null) return;
+    const exp = claims.exp as number;
+    const lifetime = typeof claims.iat === 'number' ? exp - claims.iat : exp - Date.now() / 1000;
+    if (lifetime > max + this.auth.clock_skew_seconds) {
+      throw new AuthenticationError('token_lifetime_too_long', `The token lives longer than auth.max_token_lifetime_seconds (${max} s).`);
+    }
   }
 
   private async keyFor(alg: string, kid: unknown): Promise<VerifyKey> {

@@ -8,6 +8,7 @@ import type { Connection } from '../airflow/connection.ts';
 import { backendUnavailable, type FailedBackend } from '../errors.ts';
 import type { BackendOperation, GatewayMetrics } from '../metrics.ts';
 import { compileLookupPattern, type LookupPattern } from './lookup-pattern.ts';
+import type { BackendReport, Resolved } from '../secrets.ts';
 import { BackendError, type BackendStatus, type Found, type SecretKind, type SecretsBackend, type VariableValue } from './types.ts';
 
 export interface ChainLink {
@@ -19,15 +20,7 @@ export interface ChainLink {
 const NEVER: LookupPattern = () => false;
 const KIND_OPTION: Record<SecretKind, 'connections' | 'variables' | 'config'> = { connection: 'connections', variable: 'variables', config: 'config' };
 
-export interface Resolved<T> extends Found<T> {
-  /** The name of the backend that answered. */
-  source: string;
-}
-
-export interface BackendReport extends BackendStatus {
-  name: string;
-  type: string;
-}
+export type { BackendReport, Resolved } from '../secrets.ts';
 
 export function chainLink(
   backend: SecretsBackend,

@@ -107,15 +107,12 @@ export class CloudSecretManagerBackend implements SecretsBackend {
     return this.getSecret('config', key);
   }
 
-  /** The version `latest` resolves to now (GetSecretVersion: metadata, no payload); null if it is not enabled. */
+  /** The identity of the version `latest` resolves to now (GetSecretVersion: metadata, no payload);
+   * null when there is none or it is not enabled. */
   async getVersion(kind: SecretKind, id: string): Promise<string | null> {
-    const name = this.versionName(kind, id);
-    if (name === null) return null;
-    const version = await this.call((timeout) => this.client.getSecretVersion({ name }, { timeout, retry: null }).then(([v]) => v));
-    if (!version) return null;
-    return version.state === 'ENABLED' || version.state === 1 ? (version.name ?? null) : null;
+    const latest = await this.latestVersion(kind, id);
+    return latest?.enabled ? latest.identity : null;
   }
-
   async close(): Promise<void> {
     await this.client?.close();
   }
@@ -128,10 +125,32 @@ export class CloudSecretManagerBackend implements SecretsBackend {
     return `projects/${this.projectId}/secrets/${prefix}${this.sep}${id}/versions/latest`;
   }
 
-  private async getSecret(kind: SecretKind, id: string): Promise<Found<string> | null> {
+  /**
+   * The version `latest` resolves to: its full name and its identity, the name together with its
+   * create_time. The name alone collides: a secret deleted and created again starts at versions/1.
+   */
+  private async latestVersion(kind: SecretKind, id: string): Promise<{ name: string; identity: string; enabled: boolean } | null> {
     const name = this.versionName(kind, id);
     if (name === null) return null;
-    const response = await this.call((timeout) => this.client.accessSecretVersion({ name }, { timeout, retry: null }).then(([r]) => r));
+    const version = await this.call((timeout) => this.client.getSecretVersion({ name }, { timeout, retry: null }).then(([v]) => v));
+    if (!version?.name) return null;
+    const created = version.createTime;
+    const identity = created ? `${version.name}@${String(created.seconds ?? 0)}.${String(created.nanos ?? 0).padStart(9, '0')}` : version.name;
+    return { name: version.name, identity, enabled: version.state === 'ENABLED' || version.state === 1 };
+  }
+
+  /**
+   * The value of `latest`, with its identity. AccessSecretVersion answers no create_time, so the
+   * metadata is read first and then that exact version's payload: if the secret is recreated between
+   * the two calls, the payload is newer than the identity, and the next revalidation sees a
+   * different identity and reads again. (The other order could pair an old payload with the new
+   * identity, which every later revalidation would confirm.)
+   */
+  private async getSecret(kind: SecretKind, id: string): Promise<Found<string> | null> {
+    const latest = await this.latestVersion(kind, id);
+    if (latest === null) return null;
+    // A version that is not enabled is accessed all the same: Secret Manager's FAILED_PRECONDITION is the answer, as in Airflow.
+    const response = await this.call((timeout) => this.client.accessSecretVersion({ name: latest.name }, { timeout, retry: null }).then(([r]) => r));
     const data = response?.payload?.data;
     if (!response || data === null || data === undefined) return null;
     let value: string;
@@ -140,7 +159,7 @@ export class CloudSecretManagerBackend implements SecretsBackend {
     } catch {
       throw new BackendError('invalid_value', `${this.name}: a stored payload is not UTF-8`);
     }
-    return { value, ...(response.name ? { version: response.name } : {}) };
+    return { value, version: latest.identity };
   }
 
   /** One RPC under the guard. NotFound and InvalidArgument are "not here" (Airflow returns None). */

@@ -4,31 +4,10 @@
 // and backends that store URI/JSON strings meet in the same place.
 import type { Connection } from '../airflow/connection.ts';
 
-export type SecretKind = 'connection' | 'variable' | 'config';
-export const SECRET_KINDS: readonly SecretKind[] = ['connection', 'variable', 'config'];
-
-/** What a variable or config lookup returns. Usually a string; the local
- * filesystem backend returns non-string JSON/YAML values as-is, as Airflow does. */
-export type VariableValue = string | number | boolean | null | object;
-
-export type BackendState = 'ready' | 'degraded' | 'failed' | 'initialising';
-
-export interface BackendStatus {
-  state: BackendState;
-  /** A stable code and a message that never contains a secret value; `at` when it happened. */
-  error?: { code: string; message: string; at?: string };
-  last_success?: string;
-  /** Network backends: the circuit breaker's state (see resilience.ts). */
-  circuit?: 'closed' | 'open' | 'half_open';
-}
-
-/** A backend's answer. `version` identifies the stored version where the backend has one
- * (Vault KV v2 metadata version, AWS VersionId, GCP version name); the cache uses it to
- * revalidate cheaply through getVersion() instead of refetching the value. */
-export interface Found<T> {
-  value: T;
-  version?: string;
-}
+// The shared vocabulary (kinds, values, answers, states) lives in src/secrets.ts; backends use it from here.
+import type { BackendStatus, Found, SecretKind, VariableValue } from '../secrets.ts';
+export { SECRET_KINDS } from '../secrets.ts';
+export type { BackendState, BackendStatus, Found, SecretKind, VariableValue } from '../secrets.ts';
 
 export interface SecretsBackend {
   /** Unique name in the chain; reported in X-Secret-Source, metrics and errors. */
@@ -43,8 +22,9 @@ export interface SecretsBackend {
   getConnection(connId: string): Promise<Found<Connection> | null>;
   getVariable(key: string): Promise<Found<VariableValue> | null>;
   getConfig(key: string): Promise<Found<VariableValue> | null>;
-  /** Optional: the current stored version of a secret, read without its value (a metadata call);
-   * null when it no longer exists. Only backends whose Found answers carry a version implement it. */
+  /** Optional: the identity of a secret's current version, read without its value (a metadata call),
+   * in the same text as Found.version; null when it no longer exists. Only backends whose Found
+   * answers carry a version implement it. */
   getVersion?(kind: SecretKind, id: string): Promise<string | null>;
   close(): Promise<void>;
 }

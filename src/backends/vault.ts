@@ -28,7 +28,7 @@ export class VaultBackend implements SecretsBackend {
   readonly client: VaultClient;
   private readonly guard: BackendGuard;
   private initialised = false;
-  /** KV v2 only: the current version of a secret, from its metadata, without reading its value. */
+  /** KV v2 only: the current version's identity (number and created_time), from the metadata, without reading the value. */
   readonly getVersion?: (kind: SecretKind, id: string) => Promise<string | null>;
 
   constructor(name: string, options: Record<string, any>, ctx: BackendContext) {
@@ -165,8 +165,8 @@ export class VaultBackend implements SecretsBackend {
     if (!(data instanceof Map)) throw new BackendError('invalid_value', `${this.name}: the secret's data is not a JSON object`);
     if (this.kvVersion === 1) return { data };
     const metadata = outer instanceof Map ? outer.get('metadata') : undefined;
-    const version = metadata instanceof Map ? metadata.get('version') : undefined;
-    return { data, ...(typeof version === 'bigint' ? { version: String(version) } : {}) };
+    const version = metadata instanceof Map ? versionIdentity(metadata.get('version'), metadata.get('created_time')) : undefined;
+    return { data, ...(version === undefined ? {} : { version }) };
   }
 
   private async currentVersion(kind: SecretKind, id: string): Promise<string | null> {
@@ -180,7 +180,7 @@ export class VaultBackend implements SecretsBackend {
     const entry = data?.versions?.[String(current)];
     // A deleted or destroyed latest version reads as not found, as hvac's raise_on_deleted_version does.
     if (typeof current !== 'number' || !entry || entry.destroyed || entry.deletion_time) return null;
-    return String(current);
+    return versionIdentity(current, entry.created_time) ?? null;
   }
 
   /** 200 is an answer, 404 is "not here" (hvac InvalidPath), anything else fails this backend. */
@@ -200,6 +200,17 @@ export class VaultBackend implements SecretsBackend {
     if (!(body instanceof Map)) throw new BackendError('backend_error', `${this.name}: Vault answered with a body that is not a JSON object`);
     return body;
   }
+}
+
+/**
+ * A KV v2 version's identity: its number and its created_time. The number alone collides: deleting a
+ * secret's metadata (or restoring or rebuilding a Vault) restarts it at 1, and a cache that compared
+ * numbers would confirm the old value forever. The data read and the metadata read give the same
+ * created_time text (RFC 3339, nanoseconds), so the two identities compare as strings.
+ */
+function versionIdentity(version: unknown, createdTime: unknown): string | undefined {
+  const number = typeof version === 'bigint' || typeof version === 'number' ? String(version) : undefined;
+  return number !== undefined && typeof createdTime === 'string' && createdTime !== '' ? `${number}@${createdTime}` : undefined;
 }
 
 function withVersion<T>(value: T, version: string | undefined): Found<T> {

@@ -3,14 +3,19 @@
 //   SWR         past TTL, within stale_while_revalidate: served at once (stale) while one
 //               background refresh runs.
 //   refresh     otherwise one lookup per key (coalesced: every waiter shares it). A backend that
-//               offers versions is asked for the version only; unchanged re-arms the TTL.
+//               offers versions is asked for the version only; the same identity re-arms the TTL.
+//               Identities cannot collide (a Vault KV v2 number with its created_time, a GCP version
+//               name with its create_time, an AWS VersionId): a secret deleted and created again is
+//               a new version even where its number starts again at 1.
 //   stale-if-error  the refresh failed: the last good value is served (stale) while it is at most
 //               max_stale past its TTL; past that, the failure (503) goes to the client.
 //   negative    not-found answers are kept for negative_ttl, with no SWR and no stale-if-error.
 // The client may ask for more: `no-cache` (ask a backend) or `max-age=N` (nothing older than N s).
 // Both are coalesced and rate-limited: an answer confirmed less than refresh_min_interval ago
 // satisfies them, so a retry loop cannot hammer a backend; and when the refresh fails, no stale
-// answer older than asked for is served: the client gets the 503.
+// answer older than asked for is served: the client gets the 503. An answer's age counts from when
+// its lookup started (the backend read it then or later), and such a request joins a lookup in
+// flight only if that start is recent enough for it: otherwise it waits for it and asks again.
 // Invalidations drop entries and the lookups in flight for them, and a lookup that started before
 // any invalidation is served to its waiters but not stored.
 import { createHmac, randomBytes } from 'node:crypto';
@@ -33,11 +38,20 @@ interface Entry {
   /** null: a not-found answer. A connection is kept packed (its API JSON text), see stored(). */
   found: Resolved<unknown> | null;
   fingerprint: string | undefined;
-  /** When a backend last gave or confirmed this answer (ms, on the cache's clock). */
+  /** When the lookup that last gave or confirmed this answer started (ms, on the cache's clock):
+   * the backend read it at that moment or later. */
   confirmedAt: number;
   ttlMs: number;
   /** The last refresh that failed, so that retries within refresh_min_interval do not wait again. */
   failure?: { at: number; error: unknown };
+}
+
+/** A lookup in flight for a key; `startedAt` on the cache's clock. */
+interface Flight {
+  kind: SecretKind;
+  id: string;
+  startedAt: number;
+  promise: Promise<Refreshed>;
 }
 
 interface Refreshed {
@@ -78,7 +92,7 @@ export class SecretCache implements SecretResolver {
   private readonly now: () => number;
   private readonly versionKey: Buffer | string;
   private readonly entries: LRUCache<string, Entry>;
-  private readonly flights = new Map<string, { kind: SecretKind; id: string; promise: Promise<Refreshed> }>();
+  private readonly flights = new Map<string, Flight>();
   /** Bumped by every invalidation: a lookup that started under an older epoch is not stored. */
   private epoch = 0;
   /** The metrics every answer updates, per kind, with their labels bound once (see batchedCounter). */
@@ -157,7 +171,7 @@ export class SecretCache implements SecretResolver {
     if (!this.config.enabled) return { found: stored(kind, await this.lookup(kind, id)) as Resolved<T> | null };
     const key = cacheKey(kind, id);
     const entry = this.entries.get(key);
-    if (!entry) return this.served<T>(await this.refresh(kind, id, key, undefined));
+    if (!entry) return this.served<T>(await this.refresh(kind, id, key, freshness));
 
     const now = this.now();
     const age = now - entry.confirmedAt;
@@ -165,7 +179,7 @@ export class SecretCache implements SecretResolver {
     if (accepts) {
       if (age < entry.ttlMs) return this.serve<T>(entry, 'hit');
       if (entry.found && age < entry.ttlMs + this.config.stale_while_revalidate_seconds * 1000) {
-        this.refresh(kind, id, key, entry).catch(() => {
+        this.refresh(kind, id, key, freshness).catch(() => {
           // The chain has logged the failure; the entry stays, and the next request past the window retries.
         });
         return this.serve<T>(entry, 'stale', 'revalidating');
@@ -176,7 +190,7 @@ export class SecretCache implements SecretResolver {
       throw entry.failure!.error;
     }
     try {
-      return this.served<T>(await this.refresh(kind, id, key, entry));
+      return this.served<T>(await this.refresh(kind, id, key, freshness));
     } catch (err) {
       const later = this.now();
       if (accepts && isBackendFailure(err) && this.withinMaxStale(entry, later)) return this.serve<T>(entry, 'stale', 'backend_error');
@@ -218,27 +232,39 @@ export class SecretCache implements SecretResolver {
     return { found: entry.found as Resolved<T> | null, cache };
   }
 
-  /** One lookup per key in flight: later callers wait for the same one. */
-  private refresh(kind: SecretKind, id: string, key: string, previous: Entry | undefined): Promise<Refreshed> {
+  /**
+   * One lookup per key in flight: later callers wait for the same one, if it started recently enough
+   * for what they asked: a no-cache request does not take an answer read before it arrived (beyond
+   * refresh_min_interval). Such a request waits for that lookup to end, then asks again (or gets its
+   * failure, which is rate-limited like any other): lookups of a key stay one at a time, so an older
+   * one never overwrites a newer one's answer.
+   */
+  private refresh(kind: SecretKind, id: string, key: string, freshness: RequestFreshness, arrivedAt = this.now()): Promise<Refreshed> {
     const inFlight = this.flights.get(key);
     if (inFlight) {
+      if (!this.clientAccepts(freshness, arrivedAt - inFlight.startedAt)) {
+        return inFlight.promise.then(() => this.refresh(kind, id, key, freshness, arrivedAt));
+      }
       this.metrics.coalescedWaits.inc();
       return inFlight.promise;
     }
-    const promise = this.fetch(kind, id, key, previous).finally(() => {
+    const startedAt = this.now();
+    // The entry as it is when the lookup starts: confirmed by version where the backend can.
+    const previous = this.entries.peek(key);
+    const promise = this.fetch(kind, id, key, previous, startedAt).finally(() => {
       if (this.flights.get(key)?.promise === promise) this.flights.delete(key);
     });
-    this.flights.set(key, { kind, id, promise });
+    this.flights.set(key, { kind, id, startedAt, promise });
     return promise;
   }
 
-  private async fetch(kind: SecretKind, id: string, key: string, previous: Entry | undefined): Promise<Refreshed> {
+  private async fetch(kind: SecretKind, id: string, key: string, previous: Entry | undefined, startedAt: number): Promise<Refreshed> {
     const epoch = this.epoch;
     try {
       const cached = previous?.found;
       const source = cached?.version !== undefined ? this.chain.versionedSource(kind, id, cached.source) : undefined;
       if (previous && cached && source && (await this.chain.currentVersion(kind, id, source)) === cached.version) {
-        return this.store(key, epoch, { ...previous, failure: undefined, confirmedAt: this.now() }, 'revalidated');
+        return this.store(key, epoch, { ...previous, failure: undefined, confirmedAt: startedAt }, 'revalidated');
       }
       const looked = await this.lookup(kind, id);
       const fingerprint = looked ? this.fingerprint(kind, id, looked.value) : undefined;
@@ -246,7 +272,7 @@ export class SecretCache implements SecretResolver {
       const unchanged =
         previous !== undefined && (found ? previous.found?.source === found.source && previous.fingerprint === fingerprint : previous.found === null);
       const ttlSeconds = found ? (this.backendTtlSeconds.get(found.source) ?? this.config.ttl_seconds) : this.config.negative_ttl_seconds;
-      const entry: Entry = { kind, id, found, fingerprint, confirmedAt: this.now(), ttlMs: ttlSeconds * 1000 };
+      const entry: Entry = { kind, id, found, fingerprint, confirmedAt: startedAt, ttlMs: ttlSeconds * 1000 };
       return this.store(key, epoch, entry, unchanged ? 'revalidated' : 'miss');
     } catch (err) {
       if (previous && this.entries.peek(key) === previous) previous.failure = { at: this.now(), error: err };

@@ -11,6 +11,26 @@ import { AuthConfigSchema, type AuthConfig } from '../auth/config-schema.ts';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
+export const TLS_CLIENT_AUTH = ['none', 'request', 'require'] as const;
+
+export const ServerTlsConfigSchema = Type.Object(
+  {
+    cert_file: Type.String({ minLength: 1, description: 'PEM certificate chain, the server certificate first. Re-read when it changes (no restart).' }),
+    key_file: Type.String({ minLength: 1, description: "PEM private key (unencrypted) of cert_file's first certificate. Re-read with it." }),
+    ca_file: Type.Optional(Type.String({ minLength: 1, description: 'PEM CA certificates that client certificates must chain to; needed when client_auth is request or require.' })),
+    client_auth: Type.Union(TLS_CLIENT_AUTH.map((v) => Type.Literal(v)), {
+      default: 'none',
+      description: 'none: no client certificate asked; request: asked, and one that does not verify against ca_file closes the connection; require: the handshake fails without a verified one.',
+    }),
+    min_version: Type.Union([Type.Literal('TLSv1.2'), Type.Literal('TLSv1.3')], { default: 'TLSv1.2', description: 'Oldest protocol accepted; TLS 1.3 is preferred whenever the client offers it.' }),
+    certificate_only: Type.Boolean({
+      default: false,
+      description: 'A verified client certificate without a bearer token is a caller too: its grants come only from auth.policies that match its cert_* claims.',
+    }),
+  },
+  { additionalProperties: false },
+);
+
 export const ServerConfigSchema = Type.Object(
   {
     host: Type.String({ default: '127.0.0.1', minLength: 1, description: 'Address to bind. Without an `auth` section, only loopback is allowed.' }),
@@ -27,6 +47,7 @@ export const ServerConfigSchema = Type.Object(
     headers_timeout_seconds: Type.Number({ default: 10, exclusiveMinimum: 0, maximum: 300, description: 'A request whose headers have not all arrived this long after it began is answered 408 (at most request_timeout_seconds).' }),
     keep_alive_timeout_seconds: Type.Number({ default: 65, exclusiveMinimum: 0, maximum: 3600, description: 'How long an idle keep-alive connection stays open; above the idle timeout of the proxy in front (often 60 s), so the proxy closes first.' }),
     connection_timeout_seconds: Type.Number({ default: 120, minimum: 0, maximum: 3600, description: 'A connection with no traffic at all for this long is closed (0: never).' }),
+    tls: Type.Optional(ServerTlsConfigSchema),
   },
   { additionalProperties: false, default: {} },
 );
@@ -123,6 +144,7 @@ export const GatewayConfigSchema = Type.Object(
 );
 
 export type ServerConfig = Static<typeof ServerConfigSchema>;
+export type ServerTlsConfig = Static<typeof ServerTlsConfigSchema>;
 export type LogConfig = Static<typeof LogConfigSchema>;
 export type ConnectionChecksConfig = Static<typeof ConnectionChecksSchema>;
 export type CacheConfig = Static<typeof CacheConfigSchema>;

@@ -4,7 +4,7 @@
 import { createRequire } from 'node:module';
 const require = createRequire(import.meta.url);
 export const config = validate10;
-const schema11 = {"additionalProperties":false,"type":"object","required":["server","log","cache","metrics","critical_connections","connection_checks","audit"],"properties":{"server":{"additionalProperties":false,"default":{},"type":"object","required":["host","port","body_limit_bytes","drain_seconds","shutdown_timeout_seconds","request_timeout_seconds","headers_timeout_seconds","keep_alive_timeout_seconds","connection_timeout_seconds"],"properties":{"host":{"default":"127.0.0.1","minLength":1,"description":"Address to bind. Without an `auth` section, only loopback is allowed.","type":"string"},"port":{"default":8080,"minimum":0,"maximum":65535,"description":"0 picks any free port; the bound address is logged.","type":"integer"},"body_limit_bytes":{"default":65536,"minimum":1024,"maximum":10485760,"type":"integer"},"drain_seconds":{"default":5,"minimum":0,"maximum":300,"description":"After SIGTERM, how long the gateway keeps serving with /readyz 503 and `Connection: close` on every response, so load balancers stop sending before it stops listening.","type":"number"},"shutdown_timeout_seconds":{"default":10,"minimum":0,"maximum":300,"description":"After the drain, how long the gateway waits for in-flight requests before it exits 1.","type":"number"},"request_timeout_seconds":{"default":30,"exclusiveMinimum":0,"maximum":300,"description":"A request whose headers and body have not all arrived this long after it began is answered 408 and its connection closed.","type":"number"},"headers_timeout_seconds":{"default":10,"exclusiveMinimum":0,"maximum":300,"description":"A request whose headers have not all arrived this long after it began is answered 408 (at most request_timeout_seconds).","type":"number"},"keep_alive_timeout_seconds":{"default":65,"exclusiveMinimum":0,"maximum":3600,"description":"How long an idle keep-alive connection stays open; above the idle timeout of the proxy in front (often 60 s), so the proxy closes first.","type":"number"},"connection_timeout_seconds":{"default":120,"minimum":0,"maximum":3600,"description":"A connection with no traffic at all for this long is closed (0: never).","type":"number"}}},"log":{"additionalProperties":false,"default":{},"type":"object","required":["level"],"properties":{"level":{"default":"info","anyOf":[{"const":"fatal","type":"string"},{"const":"error","type":"string"},{"const":"warn","type":"string"},{"const":"info","type":"string"},{"const":"debug","type":"string"},{"const":"trace","type":"string"},{"const":"silent","type":"string"}]}}},"cache":{"additionalProperties":false,"default":{},"type":"object","required":["enabled","ttl_seconds","negative_ttl_seconds","stale_while_revalidate_seconds","max_stale_seconds","refresh_min_interval_seconds","max_entries","max_bytes","redis_channel"],"properties":{"enabled":{"default":true,"description":"false: every request goes to the backends.","type":"boolean"},"ttl_seconds":{"default":300,"minimum":0,"maximum":86400,"description":"How long a found answer is fresh; a backend entry may override it with cache_ttl_seconds.","type":"number"},"negative_ttl_seconds":{"default":30,"minimum":0,"maximum":86400,"description":"How long a not-found answer is fresh.","type":"number"},"stale_while_revalidate_seconds":{"default":60,"minimum":0,"maximum":86400,"description":"Past its TTL, within this window, a value is served at once while one background refresh runs.","type":"number"},"max_stale_seconds":{"default":900,"minimum":0,"maximum":604800,"description":"Past its TTL, up to this long, the last good value is served when the backends fail; past that, 503.","type":"number"},"refresh_min_interval_seconds":{"default":1,"minimum":0,"maximum":3600,"description":"no-cache, max-age and retries after a failure cause at most one backend lookup per key per interval.","type":"number"},"max_entries":{"default":10000,"minimum":1,"maximum":10000000,"type":"integer"},"max_bytes":{"default":67108864,"minimum":1024,"maximum":17179869184,"description":"Approximate memory bound (JSON size of values and ids).","type":"integer"},"version_key":{"description":"HMAC key for X-Secret-Version; give replicas the same key so they agree. Default: random per process.","anyOf":[{"minLength":32,"type":"string"},{"type":"null"}]},"redis_url":{"description":"Publish and apply invalidations across replicas over Redis pub/sub.","anyOf":[{"pattern":"^rediss?://","type":"string"},{"type":"null"}]},"redis_channel":{"default":"secrets-gateway:cache-invalidations","minLength":1,"maxLength":200,"type":"string"}}},"metrics":{"additionalProperties":false,"default":{},"type":"object","required":["enabled","path"],"properties":{"enabled":{"default":true,"type":"boolean"},"path":{"default":"/metrics","pattern":"^/[A-Za-z0-9/_-]*$","type":"string"},"port":{"description":"Serve metrics on this port (on server.host) instead of the main one; null: the main port.","anyOf":[{"minimum":0,"maximum":65535,"type":"integer"},{"type":"null"}]}}},"backends":{"maxItems":32,"type":"array","items":{"additionalProperties":true,"type":"object","required":["type"],"properties":{"type":{"minLength":1,"type":"string"},"name":{"pattern":"^[a-z0-9][a-z0-9_-]{0,62}$","description":"Unique name in the chain; defaults to the type.","type":"string"},"kinds":{"uniqueItems":true,"description":"The kinds this backend is asked for (default: all it supports); leave one out to turn it off.","type":"array","items":{"anyOf":[{"const":"connections","type":"string"},{"const":"variables","type":"string"},{"const":"config","type":"string"}]}},"connections_lookup_pattern":{"anyOf":[{"type":"string"},{"type":"null"}]},"variables_lookup_pattern":{"anyOf":[{"type":"string"},{"type":"null"}]},"config_lookup_pattern":{"anyOf":[{"type":"string"},{"type":"null"}]},"cache_ttl_seconds":{"minimum":0,"maximum":86400,"description":"Overrides cache.ttl_seconds for this backend's answers; 0 caches nothing from it.","type":"number"}}}},"critical_connections":{"default":[],"maxItems":100,"description":"Connection ids checked at startup and periodically.","type":"array","items":{"minLength":1,"maxLength":250,"type":"string"}},"connection_checks":{"additionalProperties":false,"default":{},"type":"object","required":["timeout_seconds","interval_seconds","on_failure"],"properties":{"timeout_seconds":{"default":3,"exclusiveMinimum":0,"maximum":60,"description":"Per stage (DNS, TCP, handshake) of a connection test.","type":"number"},"interval_seconds":{"default":60,"minimum":1,"maximum":86400,"description":"How often critical_connections are checked.","type":"number"},"on_failure":{"default":"degrade","description":"While a critical connection fails, /readyz says degraded (200) or unavailable (503).","anyOf":[{"const":"degrade","type":"string"},{"const":"fail","type":"string"}]}}},"auth":{"additionalProperties":false,"type":"object","required":["enforce","clock_skew_seconds","max_token_bytes","token_cache_size","keys","jwks","policies","rate_limit"],"properties":{"enforce":{"default":true,"description":"false: a dry run that audits \"would deny\" and serves anyway.","type":"boolean"},"audience":{"anyOf":[{"minLength":1,"type":"string"},{"minItems":1,"type":"array","items":{"minLength":1,"type":"string"}}]},"issuer":{"anyOf":[{"minLength":1,"type":"string"},{"minItems":1,"type":"array","items":{"minLength":1,"type":"string"}}]},"clock_skew_seconds":{"default":30,"minimum":0,"maximum":300,"type":"number"},"max_token_bytes":{"default":8192,"minimum":256,"maximum":16384,"type":"integer"},"token_cache_size":{"default":10000,"minimum":0,"maximum":1000000,"type":"integer"},"keys":{"default":[],"maxItems":64,"type":"array","items":{"additionalProperties":false,"type":"object","required":["kid","alg"],"properties":{"kid":{"minLength":1,"maxLength":256,"type":"string"},"alg":{"anyOf":[{"const":"HS256","type":"string"},{"const":"HS384","type":"string"},{"const":"HS512","type":"string"},{"const":"RS256","type":"string"},{"const":"RS384","type":"string"},{"const":"RS512","type":"string"},{"const":"PS256","type":"string"},{"const":"PS384","type":"string"},{"const":"PS512","type":"string"},{"const":"ES256","type":"string"},{"const":"ES384","type":"string"},{"const":"ES512","type":"string"},{"const":"EdDSA","type":"string"}]},"secret_file":{"minLength":1,"description":"HS*: a file holding the secret (a trailing newline is ignored).","type":"string"},"secret_env":{"minLength":1,"description":"HS*: an environment variable holding the secret.","type":"string"},"public_key_file":{"minLength":1,"description":"RS/PS/ES/EdDSA: a PEM public key or certificate.","type":"string"},"public_key_env":{"minLength":1,"type":"string"}}}},"jwks":{"default":[],"maxItems":16,"type":"array","items":{"additionalProperties":false,"type":"object","required":["url","cache_seconds","min_refresh_interval_seconds","timeout_seconds"],"properties":{"url":{"pattern":"^https?://","description":"https, or http on a loopback address.","type":"string"},"cache_seconds":{"default":600,"minimum":1,"maximum":86400,"type":"number"},"min_refresh_interval_seconds":{"default":30,"minimum":0,"maximum":3600,"description":"An unknown kid refetches the set at most this often.","type":"number"},"timeout_seconds":{"default":5,"minimum":0.1,"maximum":60,"type":"number"},"token_file":{"pattern":"^/","description":"An absolute path to a bearer token sent with each fetch, re-read every time (a projected service-account token: a Kubernetes API server serves /openid/v1/jwks only to authenticated callers by default).","type":"string"}}}},"policies":{"default":[],"maxItems":1000,"type":"array","items":{"additionalProperties":false,"type":"object","required":["match"],"properties":{"match":{"minProperties":1,"type":"object","patternProperties":{"^(.*)$":{"type":"string"}}},"grants":{"type":"array","items":{"minLength":1,"type":"string"}},"deny":{"type":"array","items":{"minLength":1,"type":"string"}}}}},"rate_limit":{"default":{"max":1000,"window_seconds":1},"description":"Requests per subject per window; false turns it off.","anyOf":[{"additionalProperties":false,"type":"object","required":["max","window_seconds"],"properties":{"max":{"minimum":1,"type":"integer"},"window_seconds":{"minimum":0.001,"type":"number"}}},{"const":false,"type":"boolean"}]}}},"audit":{"additionalProperties":false,"default":{},"type":"object","required":["sink","on_failure"],"properties":{"sink":{"default":"file","description":"file: `file`; stdout: audit lines on stdout, and the application log moves to stderr.","anyOf":[{"const":"file","type":"string"},{"const":"stdout","type":"string"}]},"file":{"minLength":1,"description":"Relative to the config file. Default: ./.secrets-gateway/audit.log in the working directory.","type":"string"},"key_file":{"minLength":1,"description":"HMAC key for value fingerprints. Default: ./.secrets-gateway/audit-key in the working directory, created (0600) when missing.","type":"string"},"key_env":{"minLength":1,"type":"string"},"on_failure":{"default":"refuse","description":"When the sink cannot be written: refuse requests (503 audit_unavailable), or serve and log the error.","anyOf":[{"const":"refuse","type":"string"},{"const":"serve","type":"string"}]}}}}};
+const schema11 = {"additionalProperties":false,"type":"object","required":["server","log","cache","metrics","critical_connections","connection_checks","audit"],"properties":{"server":{"additionalProperties":false,"default":{},"type":"object","required":["host","port","body_limit_bytes","drain_seconds","shutdown_timeout_seconds","request_timeout_seconds","headers_timeout_seconds","keep_alive_timeout_seconds","connection_timeout_seconds"],"properties":{"host":{"default":"127.0.0.1","minLength":1,"description":"Address to bind. Without an `auth` section, only loopback is allowed.","type":"string"},"port":{"default":8080,"minimum":0,"maximum":65535,"description":"0 picks any free port; the bound address is logged.","type":"integer"},"body_limit_bytes":{"default":65536,"minimum":1024,"maximum":10485760,"type":"integer"},"drain_seconds":{"default":5,"minimum":0,"maximum":300,"description":"After SIGTERM, how long the gateway keeps serving with /readyz 503 and `Connection: close` on every response, so load balancers stop sending before it stops listening.","type":"number"},"shutdown_timeout_seconds":{"default":10,"minimum":0,"maximum":300,"description":"After the drain, how long the gateway waits for in-flight requests before it exits 1.","type":"number"},"request_timeout_seconds":{"default":30,"exclusiveMinimum":0,"maximum":300,"description":"A request whose headers and body have not all arrived this long after it began is answered 408 and its connection closed.","type":"number"},"headers_timeout_seconds":{"default":10,"exclusiveMinimum":0,"maximum":300,"description":"A request whose headers have not all arrived this long after it began is answered 408 (at most request_timeout_seconds).","type":"number"},"keep_alive_timeout_seconds":{"default":65,"exclusiveMinimum":0,"maximum":3600,"description":"How long an idle keep-alive connection stays open; above the idle timeout of the proxy in front (often 60 s), so the proxy closes first.","type":"number"},"connection_timeout_seconds":{"default":120,"minimum":0,"maximum":3600,"description":"A connection with no traffic at all for this long is closed (0: never).","type":"number"},"tls":{"additionalProperties":false,"type":"object","required":["cert_file","key_file","client_auth","min_version","certificate_only"],"properties":{"cert_file":{"minLength":1,"description":"PEM certificate chain, the server certificate first. Re-read when it changes (no restart).","type":"string"},"key_file":{"minLength":1,"description":"PEM private key (unencrypted) of cert_file's first certificate. Re-read with it.","type":"string"},"ca_file":{"minLength":1,"description":"PEM CA certificates that client certificates must chain to; needed when client_auth is request or require.","type":"string"},"client_auth":{"default":"none","description":"none: no client certificate asked; request: asked, and one that does not verify against ca_file closes the connection; require: the handshake fails without a verified one.","anyOf":[{"const":"none","type":"string"},{"const":"request","type":"string"},{"const":"require","type":"string"}]},"min_version":{"default":"TLSv1.2","description":"Oldest protocol accepted; TLS 1.3 is preferred whenever the client offers it.","anyOf":[{"const":"TLSv1.2","type":"string"},{"const":"TLSv1.3","type":"string"}]},"certificate_only":{"default":false,"description":"A verified client certificate without a bearer token is a caller too: its grants come only from auth.policies that match its cert_* claims.","type":"boolean"}}}}},"log":{"additionalProperties":false,"default":{},"type":"object","required":["level"],"properties":{"level":{"default":"info","anyOf":[{"const":"fatal","type":"string"},{"const":"error","type":"string"},{"const":"warn","type":"string"},{"const":"info","type":"string"},{"const":"debug","type":"string"},{"const":"trace","type":"string"},{"const":"silent","type":"string"}]}}},"cache":{"additionalProperties":false,"default":{},"type":"object","required":["enabled","ttl_seconds","negative_ttl_seconds","stale_while_revalidate_seconds","max_stale_seconds","refresh_min_interval_seconds","max_entries","max_bytes","redis_channel"],"properties":{"enabled":{"default":true,"description":"false: every request goes to the backends.","type":"boolean"},"ttl_seconds":{"default":300,"minimum":0,"maximum":86400,"description":"How long a found answer is fresh; a backend entry may override it with cache_ttl_seconds.","type":"number"},"negative_ttl_seconds":{"default":30,"minimum":0,"maximum":86400,"description":"How long a not-found answer is fresh.","type":"number"},"stale_while_revalidate_seconds":{"default":60,"minimum":0,"maximum":86400,"description":"Past its TTL, within this window, a value is served at once while one background refresh runs.","type":"number"},"max_stale_seconds":{"default":900,"minimum":0,"maximum":604800,"description":"Past its TTL, up to this long, the last good value is served when the backends fail; past that, 503.","type":"number"},"refresh_min_interval_seconds":{"default":1,"minimum":0,"maximum":3600,"description":"no-cache, max-age and retries after a failure cause at most one backend lookup per key per interval.","type":"number"},"max_entries":{"default":10000,"minimum":1,"maximum":10000000,"type":"integer"},"max_bytes":{"default":67108864,"minimum":1024,"maximum":17179869184,"description":"Approximate memory bound (JSON size of values and ids).","type":"integer"},"version_key":{"description":"HMAC key for X-Secret-Version; give replicas the same key so they agree. Default: random per process.","anyOf":[{"minLength":32,"type":"string"},{"type":"null"}]},"redis_url":{"description":"Publish and apply invalidations across replicas over Redis pub/sub.","anyOf":[{"pattern":"^rediss?://","type":"string"},{"type":"null"}]},"redis_channel":{"default":"secrets-gateway:cache-invalidations","minLength":1,"maxLength":200,"type":"string"}}},"metrics":{"additionalProperties":false,"default":{},"type":"object","required":["enabled","path"],"properties":{"enabled":{"default":true,"type":"boolean"},"path":{"default":"/metrics","pattern":"^/[A-Za-z0-9/_-]*$","type":"string"},"port":{"description":"Serve metrics on this port (on server.host) instead of the main one; null: the main port.","anyOf":[{"minimum":0,"maximum":65535,"type":"integer"},{"type":"null"}]}}},"backends":{"maxItems":32,"type":"array","items":{"additionalProperties":true,"type":"object","required":["type"],"properties":{"type":{"minLength":1,"type":"string"},"name":{"pattern":"^[a-z0-9][a-z0-9_-]{0,62}$","description":"Unique name in the chain; defaults to the type.","type":"string"},"kinds":{"uniqueItems":true,"description":"The kinds this backend is asked for (default: all it supports); leave one out to turn it off.","type":"array","items":{"anyOf":[{"const":"connections","type":"string"},{"const":"variables","type":"string"},{"const":"config","type":"string"}]}},"connections_lookup_pattern":{"anyOf":[{"type":"string"},{"type":"null"}]},"variables_lookup_pattern":{"anyOf":[{"type":"string"},{"type":"null"}]},"config_lookup_pattern":{"anyOf":[{"type":"string"},{"type":"null"}]},"cache_ttl_seconds":{"minimum":0,"maximum":86400,"description":"Overrides cache.ttl_seconds for this backend's answers; 0 caches nothing from it.","type":"number"}}}},"critical_connections":{"default":[],"maxItems":100,"description":"Connection ids checked at startup and periodically.","type":"array","items":{"minLength":1,"maxLength":250,"type":"string"}},"connection_checks":{"additionalProperties":false,"default":{},"type":"object","required":["timeout_seconds","interval_seconds","on_failure"],"properties":{"timeout_seconds":{"default":3,"exclusiveMinimum":0,"maximum":60,"description":"Per stage (DNS, TCP, handshake) of a connection test.","type":"number"},"interval_seconds":{"default":60,"minimum":1,"maximum":86400,"description":"How often critical_connections are checked.","type":"number"},"on_failure":{"default":"degrade","description":"While a critical connection fails, /readyz says degraded (200) or unavailable (503).","anyOf":[{"const":"degrade","type":"string"},{"const":"fail","type":"string"}]}}},"auth":{"additionalProperties":false,"type":"object","required":["enforce","clock_skew_seconds","max_token_bytes","token_cache_size","keys","jwks","policies","rate_limit"],"properties":{"enforce":{"default":true,"description":"false: a dry run that audits \"would deny\" and serves anyway.","type":"boolean"},"audience":{"anyOf":[{"minLength":1,"type":"string"},{"minItems":1,"type":"array","items":{"minLength":1,"type":"string"}}]},"issuer":{"anyOf":[{"minLength":1,"type":"string"},{"minItems":1,"type":"array","items":{"minLength":1,"type":"string"}}]},"clock_skew_seconds":{"default":30,"minimum":0,"maximum":300,"type":"number"},"max_token_bytes":{"default":8192,"minimum":256,"maximum":16384,"type":"integer"},"max_token_lifetime_seconds":{"anyOf":[{"minimum":1,"type":"integer"},{"type":"null"}]},"token_cache_size":{"default":10000,"minimum":0,"maximum":1000000,"type":"integer"},"keys":{"default":[],"maxItems":64,"type":"array","items":{"additionalProperties":false,"type":"object","required":["kid","alg"],"properties":{"kid":{"minLength":1,"maxLength":256,"type":"string"},"alg":{"anyOf":[{"const":"HS256","type":"string"},{"const":"HS384","type":"string"},{"const":"HS512","type":"string"},{"const":"RS256","type":"string"},{"const":"RS384","type":"string"},{"const":"RS512","type":"string"},{"const":"PS256","type":"string"},{"const":"PS384","type":"string"},{"const":"PS512","type":"string"},{"const":"ES256","type":"string"},{"const":"ES384","type":"string"},{"const":"ES512","type":"string"},{"const":"EdDSA","type":"string"}]},"secret_file":{"minLength":1,"description":"HS*: a file holding the secret (a trailing newline is ignored).","type":"string"},"secret_env":{"minLength":1,"description":"HS*: an environment variable holding the secret.","type":"string"},"public_key_file":{"minLength":1,"description":"RS/PS/ES/EdDSA: a PEM public key or certificate.","type":"string"},"public_key_env":{"minLength":1,"type":"string"}}}},"jwks":{"default":[],"maxItems":16,"type":"array","items":{"additionalProperties":false,"type":"object","required":["url","cache_seconds","min_refresh_interval_seconds","timeout_seconds"],"properties":{"url":{"pattern":"^https?://","description":"https, or http on a loopback address.","type":"string"},"cache_seconds":{"default":600,"minimum":1,"maximum":86400,"type":"number"},"min_refresh_interval_seconds":{"default":30,"minimum":0,"maximum":3600,"description":"An unknown kid refetches the set at most this often.","type":"number"},"timeout_seconds":{"default":5,"minimum":0.1,"maximum":60,"type":"number"},"token_file":{"pattern":"^/","description":"An absolute path to a bearer token sent with each fetch, re-read every time (a projected service-account token: a Kubernetes API server serves /openid/v1/jwks only to authenticated callers by default).","type":"string"}}}},"policies":{"default":[],"maxItems":1000,"type":"array","items":{"additionalProperties":false,"type":"object","required":["match"],"properties":{"match":{"minProperties":1,"type":"object","patternProperties":{"^(.*)$":{"type":"string"}}},"grants":{"type":"array","items":{"minLength":1,"type":"string"}},"deny":{"type":"array","items":{"minLength":1,"type":"string"}}}}},"rate_limit":{"default":{"max":1000,"window_seconds":1},"description":"Requests per subject per window; false turns it off.","anyOf":[{"additionalProperties":false,"type":"object","required":["max","window_seconds"],"properties":{"max":{"minimum":1,"type":"integer"},"window_seconds":{"minimum":0.001,"type":"number"}}},{"const":false,"type":"boolean"}]}}},"audit":{"additionalProperties":false,"default":{},"type":"object","required":["sink","on_failure","rotate"],"properties":{"sink":{"default":"file","description":"file: `file`; stdout: audit lines on stdout, and the application log moves to stderr.","anyOf":[{"const":"file","type":"string"},{"const":"stdout","type":"string"}]},"file":{"minLength":1,"description":"Relative to the config file. Default: ./.secrets-gateway/audit.log in the working directory.","type":"string"},"key_file":{"minLength":1,"description":"HMAC key for value fingerprints. Default: ./.secrets-gateway/audit-key in the working directory, created (0600) when missing.","type":"string"},"key_env":{"minLength":1,"type":"string"},"on_failure":{"default":"refuse","description":"While the sink cannot be written (retried with backoff): refuse requests (503 audit_unavailable), or serve and log the error.","anyOf":[{"const":"refuse","type":"string"},{"const":"serve","type":"string"}]},"rotate":{"default":{"max_bytes":104857600,"keep":9},"description":"The file sink: size-bounded rotation, the hash chain running on across files; at most (keep + 1) × max_bytes on disk. false: never rotate (for logrotate, which sends SIGHUP).","anyOf":[{"additionalProperties":false,"type":"object","required":["max_bytes","keep"],"properties":{"max_bytes":{"minimum":4096,"maximum":1099511627776,"description":"A file is rotated before it would grow past this size.","type":"integer"},"keep":{"minimum":1,"maximum":1000,"description":"Rotated files kept (file.1 … file.N); the oldest beyond is deleted.","type":"integer"}}},{"const":false,"type":"boolean"}]}}}}};
 const func2 = Object.prototype.hasOwnProperty;
 const func4 = require("ajv/dist/runtime/ucs2length").default;
 const func0 = require("ajv/dist/runtime/equal").default;
@@ -293,6 +293,303 @@ return false;
 }
 }
 var valid1 = _errs21 === errors;
+if(valid1){
+if(data0.tls !== undefined){
+let data10 = data0.tls;
+const _errs23 = errors;
+if(errors === _errs23){
+if(data10 && typeof data10 == "object" && !Array.isArray(data10)){
+if(data10.client_auth === undefined){
+data10.client_auth = "none";
+}
+if(data10.min_version === undefined){
+data10.min_version = "TLSv1.2";
+}
+if(data10.certificate_only === undefined){
+data10.certificate_only = false;
+}
+let missing2;
+if((((((data10.cert_file === undefined) && (missing2 = "cert_file")) || ((data10.key_file === undefined) && (missing2 = "key_file"))) || ((data10.client_auth === undefined) && (missing2 = "client_auth"))) || ((data10.min_version === undefined) && (missing2 = "min_version"))) || ((data10.certificate_only === undefined) && (missing2 = "certificate_only"))){
+validate10.errors = [{instancePath:instancePath+"/server/tls",schemaPath:"#/properties/server/properties/tls/required",keyword:"required",params:{missingProperty: missing2},message:"must have required property '"+missing2+"'"}];
+return false;
+}
+else {
+const _errs25 = errors;
+for(const key2 in data10){
+if(!((((((key2 === "cert_file") || (key2 === "key_file")) || (key2 === "ca_file")) || (key2 === "client_auth")) || (key2 === "min_version")) || (key2 === "certificate_only"))){
+validate10.errors = [{instancePath:instancePath+"/server/tls",schemaPath:"#/properties/server/properties/tls/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs25 === errors){
+if(data10.cert_file !== undefined){
+let data11 = data10.cert_file;
+const _errs26 = errors;
+if(errors === _errs26){
+if(typeof data11 === "string"){
+if(func4(data11) < 1){
+validate10.errors = [{instancePath:instancePath+"/server/tls/cert_file",schemaPath:"#/properties/server/properties/tls/properties/cert_file/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+}
+else {
+validate10.errors = [{instancePath:instancePath+"/server/tls/cert_file",schemaPath:"#/properties/server/properties/tls/properties/cert_file/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid2 = _errs26 === errors;
+}
+else {
+var valid2 = true;
+}
+if(valid2){
+if(data10.key_file !== undefined){
+let data12 = data10.key_file;
+const _errs28 = errors;
+if(errors === _errs28){
+if(typeof data12 === "string"){
+if(func4(data12) < 1){
+validate10.errors = [{instancePath:instancePath+"/server/tls/key_file",schemaPath:"#/properties/server/properties/tls/properties/key_file/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+}
+else {
+validate10.errors = [{instancePath:instancePath+"/server/tls/key_file",schemaPath:"#/properties/server/properties/tls/properties/key_file/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid2 = _errs28 === errors;
+}
+else {
+var valid2 = true;
+}
+if(valid2){
+if(data10.ca_file !== undefined){
+let data13 = data10.ca_file;
+const _errs30 = errors;
+if(errors === _errs30){
+if(typeof data13 === "string"){
+if(func4(data13) < 1){
+validate10.errors = [{instancePath:instancePath+"/server/tls/ca_file",schemaPath:"#/properties/server/properties/tls/properties/ca_file/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+}
+else {
+validate10.errors = [{instancePath:instancePath+"/server/tls/ca_file",schemaPath:"#/properties/server/properties/tls/properties/ca_file/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid2 = _errs30 === errors;
+}
+else {
+var valid2 = true;
+}
+if(valid2){
+let data14 = data10.client_auth;
+const _errs32 = errors;
+const _errs33 = errors;
+let valid3 = false;
+const _errs34 = errors;
+if(typeof data14 !== "string"){
+const err0 = {instancePath:instancePath+"/server/tls/client_auth",schemaPath:"#/properties/server/properties/tls/properties/client_auth/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if("none" !== data14){
+const err1 = {instancePath:instancePath+"/server/tls/client_auth",schemaPath:"#/properties/server/properties/tls/properties/client_auth/anyOf/0/const",keyword:"const",params:{allowedValue: "none"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+var _valid0 = _errs34 === errors;
+valid3 = valid3 || _valid0;
+if(!valid3){
+const _errs36 = errors;
+if(typeof data14 !== "string"){
+const err2 = {instancePath:instancePath+"/server/tls/client_auth",schemaPath:"#/properties/server/properties/tls/properties/client_auth/anyOf/1/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+if("request" !== data14){
+const err3 = {instancePath:instancePath+"/server/tls/client_auth",schemaPath:"#/properties/server/properties/tls/properties/client_auth/anyOf/1/const",keyword:"const",params:{allowedValue: "request"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+var _valid0 = _errs36 === errors;
+valid3 = valid3 || _valid0;
+if(!valid3){
+const _errs38 = errors;
+if(typeof data14 !== "string"){
+const err4 = {instancePath:instancePath+"/server/tls/client_auth",schemaPath:"#/properties/server/properties/tls/properties/client_auth/anyOf/2/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+if("require" !== data14){
+const err5 = {instancePath:instancePath+"/server/tls/client_auth",schemaPath:"#/properties/server/properties/tls/properties/client_auth/anyOf/2/const",keyword:"const",params:{allowedValue: "require"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+var _valid0 = _errs38 === errors;
+valid3 = valid3 || _valid0;
+}
+}
+if(!valid3){
+const err6 = {instancePath:instancePath+"/server/tls/client_auth",schemaPath:"#/properties/server/properties/tls/properties/client_auth/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+validate10.errors = vErrors;
+return false;
+}
+else {
+errors = _errs33;
+if(vErrors !== null){
+if(_errs33){
+vErrors.length = _errs33;
+}
+else {
+vErrors = null;
+}
+}
+}
+var valid2 = _errs32 === errors;
+if(valid2){
+let data15 = data10.min_version;
+const _errs40 = errors;
+const _errs41 = errors;
+let valid4 = false;
+const _errs42 = errors;
+if(typeof data15 !== "string"){
+const err7 = {instancePath:instancePath+"/server/tls/min_version",schemaPath:"#/properties/server/properties/tls/properties/min_version/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+if("TLSv1.2" !== data15){
+const err8 = {instancePath:instancePath+"/server/tls/min_version",schemaPath:"#/properties/server/properties/tls/properties/min_version/anyOf/0/const",keyword:"const",params:{allowedValue: "TLSv1.2"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+var _valid1 = _errs42 === errors;
+valid4 = valid4 || _valid1;
+if(!valid4){
+const _errs44 = errors;
+if(typeof data15 !== "string"){
+const err9 = {instancePath:instancePath+"/server/tls/min_version",schemaPath:"#/properties/server/properties/tls/properties/min_version/anyOf/1/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+if("TLSv1.3" !== data15){
+const err10 = {instancePath:instancePath+"/server/tls/min_version",schemaPath:"#/properties/server/properties/tls/properties/min_version/anyOf/1/const",keyword:"const",params:{allowedValue: "TLSv1.3"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+var _valid1 = _errs44 === errors;
+valid4 = valid4 || _valid1;
+}
+if(!valid4){
+const err11 = {instancePath:instancePath+"/server/tls/min_version",schemaPath:"#/properties/server/properties/tls/properties/min_version/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+validate10.errors = vErrors;
+return false;
+}
+else {
+errors = _errs41;
+if(vErrors !== null){
+if(_errs41){
+vErrors.length = _errs41;
+}
+else {
+vErrors = null;
+}
+}
+}
+var valid2 = _errs40 === errors;
+if(valid2){
+const _errs46 = errors;
+if(typeof data10.certificate_only !== "boolean"){
+validate10.errors = [{instancePath:instancePath+"/server/tls/certificate_only",schemaPath:"#/properties/server/properties/tls/properties/certificate_only/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
+return false;
+}
+var valid2 = _errs46 === errors;
+}
+}
+}
+}
+}
+}
+}
+}
+else {
+validate10.errors = [{instancePath:instancePath+"/server/tls",schemaPath:"#/properties/server/properties/tls/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+var valid1 = _errs23 === errors;
+}
+else {
+var valid1 = true;
+}
+}
 }
 }
 }
@@ -311,178 +608,34 @@ return false;
 }
 var valid0 = _errs2 === errors;
 if(valid0){
-let data10 = data.log;
-const _errs23 = errors;
-if(errors === _errs23){
-if(data10 && typeof data10 == "object" && !Array.isArray(data10)){
-if(data10.level === undefined){
-data10.level = "info";
+let data17 = data.log;
+const _errs48 = errors;
+if(errors === _errs48){
+if(data17 && typeof data17 == "object" && !Array.isArray(data17)){
+if(data17.level === undefined){
+data17.level = "info";
 }
-let missing2;
-if((data10.level === undefined) && (missing2 = "level")){
-validate10.errors = [{instancePath:instancePath+"/log",schemaPath:"#/properties/log/required",keyword:"required",params:{missingProperty: missing2},message:"must have required property '"+missing2+"'"}];
+let missing3;
+if((data17.level === undefined) && (missing3 = "level")){
+validate10.errors = [{instancePath:instancePath+"/log",schemaPath:"#/properties/log/required",keyword:"required",params:{missingProperty: missing3},message:"must have required property '"+missing3+"'"}];
 return false;
 }
 else {
-const _errs25 = errors;
-for(const key2 in data10){
-if(!(key2 === "level")){
-validate10.errors = [{instancePath:instancePath+"/log",schemaPath:"#/properties/log/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"}];
+const _errs50 = errors;
+for(const key3 in data17){
+if(!(key3 === "level")){
+validate10.errors = [{instancePath:instancePath+"/log",schemaPath:"#/properties/log/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
-if(_errs25 === errors){
-let data11 = data10.level;
-const _errs27 = errors;
-let valid3 = false;
-const _errs28 = errors;
-if(typeof data11 !== "string"){
-const err0 = {instancePath:instancePath+"/log/level",schemaPath:"#/properties/log/properties/level/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err0];
-}
-else {
-vErrors.push(err0);
-}
-errors++;
-}
-if("fatal" !== data11){
-const err1 = {instancePath:instancePath+"/log/level",schemaPath:"#/properties/log/properties/level/anyOf/0/const",keyword:"const",params:{allowedValue: "fatal"},message:"must be equal to constant"};
-if(vErrors === null){
-vErrors = [err1];
-}
-else {
-vErrors.push(err1);
-}
-errors++;
-}
-var _valid0 = _errs28 === errors;
-valid3 = valid3 || _valid0;
-if(!valid3){
-const _errs30 = errors;
-if(typeof data11 !== "string"){
-const err2 = {instancePath:instancePath+"/log/level",schemaPath:"#/properties/log/properties/level/anyOf/1/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err2];
-}
-else {
-vErrors.push(err2);
-}
-errors++;
-}
-if("error" !== data11){
-const err3 = {instancePath:instancePath+"/log/level",schemaPath:"#/properties/log/properties/level/anyOf/1/const",keyword:"const",params:{allowedValue: "error"},message:"must be equal to constant"};
-if(vErrors === null){
-vErrors = [err3];
-}
-else {
-vErrors.push(err3);
-}
-errors++;
-}
-var _valid0 = _errs30 === errors;
-valid3 = valid3 || _valid0;
-if(!valid3){
-const _errs32 = errors;
-if(typeof data11 !== "string"){
-const err4 = {instancePath:instancePath+"/log/level",schemaPath:"#/properties/log/properties/level/anyOf/2/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err4];
-}
-else {
-vErrors.push(err4);
-}
-errors++;
-}
-if("warn" !== data11){
-const err5 = {instancePath:instancePath+"/log/level",schemaPath:"#/properties/log/properties/level/anyOf/2/const",keyword:"const",params:{allowedValue: "warn"},message:"must be equal to constant"};
-if(vErrors === null){
-vErrors = [err5];
-}
-else {
-vErrors.push(err5);
-}
-errors++;
-}
-var _valid0 = _errs32 === errors;
-valid3 = valid3 || _valid0;
-if(!valid3){
-const _errs34 = errors;
-if(typeof data11 !== "string"){
-const err6 = {instancePath:instancePath+"/log/level",schemaPath:"#/properties/log/properties/level/anyOf/3/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err6];
-}
-else {
-vErrors.push(err6);
-}
-errors++;
-}
-if("info" !== data11){
-const err7 = {instancePath:instancePath+"/log/level",schemaPath:"#/properties/log/properties/level/anyOf/3/const",keyword:"const",params:{allowedValue: "info"},message:"must be equal to constant"};
-if(vErrors === null){
-vErrors = [err7];
-}
-else {
-vErrors.push(err7);
-}
-errors++;
-}
-var _valid0 = _errs34 === errors;
-valid3 = valid3 || _valid0;
-if(!valid3){
-const _errs36 = errors;
-if(typeof data11 !== "string"){
-const err8 = {instancePath:instancePath+"/log/level",schemaPath:"#/properties/log/properties/level/anyOf/4/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err8];
-}
-else {
-vErrors.push(err8);
-}
-errors++;
-}
-if("debug" !== data11){
-const err9 = {instancePath:instancePath+"/log/level",schemaPath:"#/properties/log/properties/level/anyOf/4/const",keyword:"const",params:{allowedValue: "debug"},message:"must be equal to constant"};
-if(vErrors === null){
-vErrors = [err9];
-}
-else {
-vErrors.push(err9);
-}
-errors++;
-}
-var _valid0 = _errs36 === errors;
-valid3 = valid3 || _valid0;
-if(!valid3){
-const _errs38 = errors;
-if(typeof data11 !== "string"){
-const err10 = {instancePath:instancePath+"/log/level",schemaPath:"#/properties/log/properties/level/anyOf/5/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err10];
-}
-else {
-vErrors.push(err10);
-}
-errors++;
-}
-if("trace" !== data11){
-const err11 = {instancePath:instancePath+"/log/level",schemaPath:"#/properties/log/properties/level/anyOf/5/const",keyword:"const",params:{allowedValue: "trace"},message:"must be equal to constant"};
-if(vErrors === null){
-vErrors = [err11];
-}
-else {
-vErrors.push(err11);
-}
-errors++;
-}
-var _valid0 = _errs38 === errors;
-valid3 = valid3 || _valid0;
-if(!valid3){
-const _errs40 = errors;
-if(typeof data11 !== "string"){
-const err12 = {instancePath:instancePath+"/log/level",schemaPath:"#/properties/log/properties/level/anyOf/6/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(_errs50 === errors){
+let data18 = data17.level;
+const _errs52 = errors;
+let valid6 = false;
+const _errs53 = errors;
+if(typeof data18 !== "string"){
+const err12 = {instancePath:instancePath+"/log/level",schemaPath:"#/properties/log/properties/level/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -491,8 +644,8 @@ vErrors.push(err12);
 }
 errors++;
 }
-if("silent" !== data11){
-const err13 = {instancePath:instancePath+"/log/level",schemaPath:"#/properties/log/properties/level/anyOf/6/const",keyword:"const",params:{allowedValue: "silent"},message:"must be equal to constant"};
+if("fatal" !== data18){
+const err13 = {instancePath:instancePath+"/log/level",schemaPath:"#/properties/log/properties/level/anyOf/0/const",keyword:"const",params:{allowedValue: "fatal"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err13];
 }
@@ -501,16 +654,12 @@ vErrors.push(err13);
 }
 errors++;
 }
-var _valid0 = _errs40 === errors;
-valid3 = valid3 || _valid0;
-}
-}
-}
-}
-}
-}
-if(!valid3){
-const err14 = {instancePath:instancePath+"/log/level",schemaPath:"#/properties/log/properties/level/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+var _valid2 = _errs53 === errors;
+valid6 = valid6 || _valid2;
+if(!valid6){
+const _errs55 = errors;
+if(typeof data18 !== "string"){
+const err14 = {instancePath:instancePath+"/log/level",schemaPath:"#/properties/log/properties/level/anyOf/1/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err14];
 }
@@ -518,14 +667,162 @@ else {
 vErrors.push(err14);
 }
 errors++;
+}
+if("error" !== data18){
+const err15 = {instancePath:instancePath+"/log/level",schemaPath:"#/properties/log/properties/level/anyOf/1/const",keyword:"const",params:{allowedValue: "error"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err15];
+}
+else {
+vErrors.push(err15);
+}
+errors++;
+}
+var _valid2 = _errs55 === errors;
+valid6 = valid6 || _valid2;
+if(!valid6){
+const _errs57 = errors;
+if(typeof data18 !== "string"){
+const err16 = {instancePath:instancePath+"/log/level",schemaPath:"#/properties/log/properties/level/anyOf/2/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err16];
+}
+else {
+vErrors.push(err16);
+}
+errors++;
+}
+if("warn" !== data18){
+const err17 = {instancePath:instancePath+"/log/level",schemaPath:"#/properties/log/properties/level/anyOf/2/const",keyword:"const",params:{allowedValue: "warn"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err17];
+}
+else {
+vErrors.push(err17);
+}
+errors++;
+}
+var _valid2 = _errs57 === errors;
+valid6 = valid6 || _valid2;
+if(!valid6){
+const _errs59 = errors;
+if(typeof data18 !== "string"){
+const err18 = {instancePath:instancePath+"/log/level",schemaPath:"#/properties/log/properties/level/anyOf/3/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err18];
+}
+else {
+vErrors.push(err18);
+}
+errors++;
+}
+if("info" !== data18){
+const err19 = {instancePath:instancePath+"/log/level",schemaPath:"#/properties/log/properties/level/anyOf/3/const",keyword:"const",params:{allowedValue: "info"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err19];
+}
+else {
+vErrors.push(err19);
+}
+errors++;
+}
+var _valid2 = _errs59 === errors;
+valid6 = valid6 || _valid2;
+if(!valid6){
+const _errs61 = errors;
+if(typeof data18 !== "string"){
+const err20 = {instancePath:instancePath+"/log/level",schemaPath:"#/properties/log/properties/level/anyOf/4/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err20];
+}
+else {
+vErrors.push(err20);
+}
+errors++;
+}
+if("debug" !== data18){
+const err21 = {instancePath:instancePath+"/log/level",schemaPath:"#/properties/log/properties/level/anyOf/4/const",keyword:"const",params:{allowedValue: "debug"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err21];
+}
+else {
+vErrors.push(err21);
+}
+errors++;
+}
+var _valid2 = _errs61 === errors;
+valid6 = valid6 || _valid2;
+if(!valid6){
+const _errs63 = errors;
+if(typeof data18 !== "string"){
+const err22 = {instancePath:instancePath+"/log/level",schemaPath:"#/properties/log/properties/level/anyOf/5/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err22];
+}
+else {
+vErrors.push(err22);
+}
+errors++;
+}
+if("trace" !== data18){
+const err23 = {instancePath:instancePath+"/log/level",schemaPath:"#/properties/log/properties/level/anyOf/5/const",keyword:"const",params:{allowedValue: "trace"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err23];
+}
+else {
+vErrors.push(err23);
+}
+errors++;
+}
+var _valid2 = _errs63 === errors;
+valid6 = valid6 || _valid2;
+if(!valid6){
+const _errs65 = errors;
+if(typeof data18 !== "string"){
+const err24 = {instancePath:instancePath+"/log/level",schemaPath:"#/properties/log/properties/level/anyOf/6/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err24];
+}
+else {
+vErrors.push(err24);
+}
+errors++;
+}
+if("silent" !== data18){
+const err25 = {instancePath:instancePath+"/log/level",schemaPath:"#/properties/log/properties/level/anyOf/6/const",keyword:"const",params:{allowedValue: "silent"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err25];
+}
+else {
+vErrors.push(err25);
+}
+errors++;
+}
+var _valid2 = _errs65 === errors;
+valid6 = valid6 || _valid2;
+}
+}
+}
+}
+}
+}
+if(!valid6){
+const err26 = {instancePath:instancePath+"/log/level",schemaPath:"#/properties/log/properties/level/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err26];
+}
+else {
+vErrors.push(err26);
+}
+errors++;
 validate10.errors = vErrors;
 return false;
 }
 else {
-errors = _errs27;
+errors = _errs52;
 if(vErrors !== null){
-if(_errs27){
-vErrors.length = _errs27;
+if(_errs52){
+vErrors.length = _errs52;
 }
 else {
 vErrors = null;
@@ -540,71 +837,71 @@ validate10.errors = [{instancePath:instancePath+"/log",schemaPath:"#/properties/
 return false;
 }
 }
-var valid0 = _errs23 === errors;
+var valid0 = _errs48 === errors;
 if(valid0){
-let data12 = data.cache;
-const _errs42 = errors;
-if(errors === _errs42){
-if(data12 && typeof data12 == "object" && !Array.isArray(data12)){
-if(data12.enabled === undefined){
-data12.enabled = true;
+let data19 = data.cache;
+const _errs67 = errors;
+if(errors === _errs67){
+if(data19 && typeof data19 == "object" && !Array.isArray(data19)){
+if(data19.enabled === undefined){
+data19.enabled = true;
 }
-if(data12.ttl_seconds === undefined){
-data12.ttl_seconds = 300;
+if(data19.ttl_seconds === undefined){
+data19.ttl_seconds = 300;
 }
-if(data12.negative_ttl_seconds === undefined){
-data12.negative_ttl_seconds = 30;
+if(data19.negative_ttl_seconds === undefined){
+data19.negative_ttl_seconds = 30;
 }
-if(data12.stale_while_revalidate_seconds === undefined){
-data12.stale_while_revalidate_seconds = 60;
+if(data19.stale_while_revalidate_seconds === undefined){
+data19.stale_while_revalidate_seconds = 60;
 }
-if(data12.max_stale_seconds === undefined){
-data12.max_stale_seconds = 900;
+if(data19.max_stale_seconds === undefined){
+data19.max_stale_seconds = 900;
 }
-if(data12.refresh_min_interval_seconds === undefined){
-data12.refresh_min_interval_seconds = 1;
+if(data19.refresh_min_interval_seconds === undefined){
+data19.refresh_min_interval_seconds = 1;
 }
-if(data12.max_entries === undefined){
-data12.max_entries = 10000;
+if(data19.max_entries === undefined){
+data19.max_entries = 10000;
 }
-if(data12.max_bytes === undefined){
-data12.max_bytes = 67108864;
+if(data19.max_bytes === undefined){
+data19.max_bytes = 67108864;
 }
-if(data12.redis_channel === undefined){
-data12.redis_channel = "secrets-gateway:cache-invalidations";
+if(data19.redis_channel === undefined){
+data19.redis_channel = "secrets-gateway:cache-invalidations";
 }
-let missing3;
-if((((((((((data12.enabled === undefined) && (missing3 = "enabled")) || ((data12.ttl_seconds === undefined) && (missing3 = "ttl_seconds"))) || ((data12.negative_ttl_seconds === undefined) && (missing3 = "negative_ttl_seconds"))) || ((data12.stale_while_revalidate_seconds === undefined) && (missing3 = "stale_while_revalidate_seconds"))) || ((data12.max_stale_seconds === undefined) && (missing3 = "max_stale_seconds"))) || ((data12.refresh_min_interval_seconds === undefined) && (missing3 = "refresh_min_interval_seconds"))) || ((data12.max_entries === undefined) && (missing3 = "max_entries"))) || ((data12.max_bytes === undefined) && (missing3 = "max_bytes"))) || ((data12.redis_channel === undefined) && (missing3 = "redis_channel"))){
-validate10.errors = [{instancePath:instancePath+"/cache",schemaPath:"#/properties/cache/required",keyword:"required",params:{missingProperty: missing3},message:"must have required property '"+missing3+"'"}];
+let missing4;
+if((((((((((data19.enabled === undefined) && (missing4 = "enabled")) || ((data19.ttl_seconds === undefined) && (missing4 = "ttl_seconds"))) || ((data19.negative_ttl_seconds === undefined) && (missing4 = "negative_ttl_seconds"))) || ((data19.stale_while_revalidate_seconds === undefined) && (missing4 = "stale_while_revalidate_seconds"))) || ((data19.max_stale_seconds === undefined) && (missing4 = "max_stale_seconds"))) || ((data19.refresh_min_interval_seconds === undefined) && (missing4 = "refresh_min_interval_seconds"))) || ((data19.max_entries === undefined) && (missing4 = "max_entries"))) || ((data19.max_bytes === undefined) && (missing4 = "max_bytes"))) || ((data19.redis_channel === undefined) && (missing4 = "redis_channel"))){
+validate10.errors = [{instancePath:instancePath+"/cache",schemaPath:"#/properties/cache/required",keyword:"required",params:{missingProperty: missing4},message:"must have required property '"+missing4+"'"}];
 return false;
 }
 else {
-const _errs44 = errors;
-for(const key3 in data12){
-if(!(func2.call(schema11.properties.cache.properties, key3))){
-validate10.errors = [{instancePath:instancePath+"/cache",schemaPath:"#/properties/cache/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"}];
+const _errs69 = errors;
+for(const key4 in data19){
+if(!(func2.call(schema11.properties.cache.properties, key4))){
+validate10.errors = [{instancePath:instancePath+"/cache",schemaPath:"#/properties/cache/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
-if(_errs44 === errors){
-const _errs45 = errors;
-if(typeof data12.enabled !== "boolean"){
+if(_errs69 === errors){
+const _errs70 = errors;
+if(typeof data19.enabled !== "boolean"){
 validate10.errors = [{instancePath:instancePath+"/cache/enabled",schemaPath:"#/properties/cache/properties/enabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
 return false;
 }
-var valid4 = _errs45 === errors;
-if(valid4){
-let data14 = data12.ttl_seconds;
-const _errs47 = errors;
-if(errors === _errs47){
-if((typeof data14 == "number") && (isFinite(data14))){
-if(data14 > 86400 || isNaN(data14)){
+var valid7 = _errs70 === errors;
+if(valid7){
+let data21 = data19.ttl_seconds;
+const _errs72 = errors;
+if(errors === _errs72){
+if((typeof data21 == "number") && (isFinite(data21))){
+if(data21 > 86400 || isNaN(data21)){
 validate10.errors = [{instancePath:instancePath+"/cache/ttl_seconds",schemaPath:"#/properties/cache/properties/ttl_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 86400},message:"must be <= 86400"}];
 return false;
 }
 else {
-if(data14 < 0 || isNaN(data14)){
+if(data21 < 0 || isNaN(data21)){
 validate10.errors = [{instancePath:instancePath+"/cache/ttl_seconds",schemaPath:"#/properties/cache/properties/ttl_seconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
@@ -615,18 +912,18 @@ validate10.errors = [{instancePath:instancePath+"/cache/ttl_seconds",schemaPath:
 return false;
 }
 }
-var valid4 = _errs47 === errors;
-if(valid4){
-let data15 = data12.negative_ttl_seconds;
-const _errs49 = errors;
-if(errors === _errs49){
-if((typeof data15 == "number") && (isFinite(data15))){
-if(data15 > 86400 || isNaN(data15)){
+var valid7 = _errs72 === errors;
+if(valid7){
+let data22 = data19.negative_ttl_seconds;
+const _errs74 = errors;
+if(errors === _errs74){
+if((typeof data22 == "number") && (isFinite(data22))){
+if(data22 > 86400 || isNaN(data22)){
 validate10.errors = [{instancePath:instancePath+"/cache/negative_ttl_seconds",schemaPath:"#/properties/cache/properties/negative_ttl_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 86400},message:"must be <= 86400"}];
 return false;
 }
 else {
-if(data15 < 0 || isNaN(data15)){
+if(data22 < 0 || isNaN(data22)){
 validate10.errors = [{instancePath:instancePath+"/cache/negative_ttl_seconds",schemaPath:"#/properties/cache/properties/negative_ttl_seconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
@@ -637,18 +934,18 @@ validate10.errors = [{instancePath:instancePath+"/cache/negative_ttl_seconds",sc
 return false;
 }
 }
-var valid4 = _errs49 === errors;
-if(valid4){
-let data16 = data12.stale_while_revalidate_seconds;
-const _errs51 = errors;
-if(errors === _errs51){
-if((typeof data16 == "number") && (isFinite(data16))){
-if(data16 > 86400 || isNaN(data16)){
+var valid7 = _errs74 === errors;
+if(valid7){
+let data23 = data19.stale_while_revalidate_seconds;
+const _errs76 = errors;
+if(errors === _errs76){
+if((typeof data23 == "number") && (isFinite(data23))){
+if(data23 > 86400 || isNaN(data23)){
 validate10.errors = [{instancePath:instancePath+"/cache/stale_while_revalidate_seconds",schemaPath:"#/properties/cache/properties/stale_while_revalidate_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 86400},message:"must be <= 86400"}];
 return false;
 }
 else {
-if(data16 < 0 || isNaN(data16)){
+if(data23 < 0 || isNaN(data23)){
 validate10.errors = [{instancePath:instancePath+"/cache/stale_while_revalidate_seconds",schemaPath:"#/properties/cache/properties/stale_while_revalidate_seconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
@@ -659,18 +956,18 @@ validate10.errors = [{instancePath:instancePath+"/cache/stale_while_revalidate_s
 return false;
 }
 }
-var valid4 = _errs51 === errors;
-if(valid4){
-let data17 = data12.max_stale_seconds;
-const _errs53 = errors;
-if(errors === _errs53){
-if((typeof data17 == "number") && (isFinite(data17))){
-if(data17 > 604800 || isNaN(data17)){
+var valid7 = _errs76 === errors;
+if(valid7){
+let data24 = data19.max_stale_seconds;
+const _errs78 = errors;
+if(errors === _errs78){
+if((typeof data24 == "number") && (isFinite(data24))){
+if(data24 > 604800 || isNaN(data24)){
 validate10.errors = [{instancePath:instancePath+"/cache/max_stale_seconds",schemaPath:"#/properties/cache/properties/max_stale_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 604800},message:"must be <= 604800"}];
 return false;
 }
 else {
-if(data17 < 0 || isNaN(data17)){
+if(data24 < 0 || isNaN(data24)){
 validate10.errors = [{instancePath:instancePath+"/cache/max_stale_seconds",schemaPath:"#/properties/cache/properties/max_stale_seconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
@@ -681,18 +978,18 @@ validate10.errors = [{instancePath:instancePath+"/cache/max_stale_seconds",schem
 return false;
 }
 }
-var valid4 = _errs53 === errors;
-if(valid4){
-let data18 = data12.refresh_min_interval_seconds;
-const _errs55 = errors;
-if(errors === _errs55){
-if((typeof data18 == "number") && (isFinite(data18))){
-if(data18 > 3600 || isNaN(data18)){
+var valid7 = _errs78 === errors;
+if(valid7){
+let data25 = data19.refresh_min_interval_seconds;
+const _errs80 = errors;
+if(errors === _errs80){
+if((typeof data25 == "number") && (isFinite(data25))){
+if(data25 > 3600 || isNaN(data25)){
 validate10.errors = [{instancePath:instancePath+"/cache/refresh_min_interval_seconds",schemaPath:"#/properties/cache/properties/refresh_min_interval_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600},message:"must be <= 3600"}];
 return false;
 }
 else {
-if(data18 < 0 || isNaN(data18)){
+if(data25 < 0 || isNaN(data25)){
 validate10.errors = [{instancePath:instancePath+"/cache/refresh_min_interval_seconds",schemaPath:"#/properties/cache/properties/refresh_min_interval_seconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
@@ -703,214 +1000,214 @@ validate10.errors = [{instancePath:instancePath+"/cache/refresh_min_interval_sec
 return false;
 }
 }
-var valid4 = _errs55 === errors;
-if(valid4){
-let data19 = data12.max_entries;
-const _errs57 = errors;
-if(!(((typeof data19 == "number") && (!(data19 % 1) && !isNaN(data19))) && (isFinite(data19)))){
+var valid7 = _errs80 === errors;
+if(valid7){
+let data26 = data19.max_entries;
+const _errs82 = errors;
+if(!(((typeof data26 == "number") && (!(data26 % 1) && !isNaN(data26))) && (isFinite(data26)))){
 validate10.errors = [{instancePath:instancePath+"/cache/max_entries",schemaPath:"#/properties/cache/properties/max_entries/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
-if(errors === _errs57){
-if((typeof data19 == "number") && (isFinite(data19))){
-if(data19 > 10000000 || isNaN(data19)){
+if(errors === _errs82){
+if((typeof data26 == "number") && (isFinite(data26))){
+if(data26 > 10000000 || isNaN(data26)){
 validate10.errors = [{instancePath:instancePath+"/cache/max_entries",schemaPath:"#/properties/cache/properties/max_entries/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000000},message:"must be <= 10000000"}];
 return false;
 }
 else {
-if(data19 < 1 || isNaN(data19)){
+if(data26 < 1 || isNaN(data26)){
 validate10.errors = [{instancePath:instancePath+"/cache/max_entries",schemaPath:"#/properties/cache/properties/max_entries/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
 return false;
 }
 }
 }
 }
-var valid4 = _errs57 === errors;
-if(valid4){
-let data20 = data12.max_bytes;
-const _errs59 = errors;
-if(!(((typeof data20 == "number") && (!(data20 % 1) && !isNaN(data20))) && (isFinite(data20)))){
+var valid7 = _errs82 === errors;
+if(valid7){
+let data27 = data19.max_bytes;
+const _errs84 = errors;
+if(!(((typeof data27 == "number") && (!(data27 % 1) && !isNaN(data27))) && (isFinite(data27)))){
 validate10.errors = [{instancePath:instancePath+"/cache/max_bytes",schemaPath:"#/properties/cache/properties/max_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
-if(errors === _errs59){
-if((typeof data20 == "number") && (isFinite(data20))){
-if(data20 > 17179869184 || isNaN(data20)){
+if(errors === _errs84){
+if((typeof data27 == "number") && (isFinite(data27))){
+if(data27 > 17179869184 || isNaN(data27)){
 validate10.errors = [{instancePath:instancePath+"/cache/max_bytes",schemaPath:"#/properties/cache/properties/max_bytes/maximum",keyword:"maximum",params:{comparison: "<=", limit: 17179869184},message:"must be <= 17179869184"}];
 return false;
 }
 else {
-if(data20 < 1024 || isNaN(data20)){
+if(data27 < 1024 || isNaN(data27)){
 validate10.errors = [{instancePath:instancePath+"/cache/max_bytes",schemaPath:"#/properties/cache/properties/max_bytes/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1024},message:"must be >= 1024"}];
 return false;
 }
 }
 }
 }
-var valid4 = _errs59 === errors;
-if(valid4){
-if(data12.version_key !== undefined){
-let data21 = data12.version_key;
-const _errs61 = errors;
-const _errs62 = errors;
-let valid5 = false;
-const _errs63 = errors;
-if(errors === _errs63){
-if(typeof data21 === "string"){
-if(func4(data21) < 32){
-const err15 = {instancePath:instancePath+"/cache/version_key",schemaPath:"#/properties/cache/properties/version_key/anyOf/0/minLength",keyword:"minLength",params:{limit: 32},message:"must NOT have fewer than 32 characters"};
+var valid7 = _errs84 === errors;
+if(valid7){
+if(data19.version_key !== undefined){
+let data28 = data19.version_key;
+const _errs86 = errors;
+const _errs87 = errors;
+let valid8 = false;
+const _errs88 = errors;
+if(errors === _errs88){
+if(typeof data28 === "string"){
+if(func4(data28) < 32){
+const err27 = {instancePath:instancePath+"/cache/version_key",schemaPath:"#/properties/cache/properties/version_key/anyOf/0/minLength",keyword:"minLength",params:{limit: 32},message:"must NOT have fewer than 32 characters"};
 if(vErrors === null){
-vErrors = [err15];
+vErrors = [err27];
 }
 else {
-vErrors.push(err15);
+vErrors.push(err27);
 }
 errors++;
 }
 }
 else {
-const err16 = {instancePath:instancePath+"/cache/version_key",schemaPath:"#/properties/cache/properties/version_key/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err28 = {instancePath:instancePath+"/cache/version_key",schemaPath:"#/properties/cache/properties/version_key/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
-vErrors = [err16];
+vErrors = [err28];
 }
 else {
-vErrors.push(err16);
+vErrors.push(err28);
 }
 errors++;
 }
 }
-var _valid1 = _errs63 === errors;
-valid5 = valid5 || _valid1;
-if(!valid5){
-const _errs65 = errors;
-if(data21 !== null){
-const err17 = {instancePath:instancePath+"/cache/version_key",schemaPath:"#/properties/cache/properties/version_key/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+var _valid3 = _errs88 === errors;
+valid8 = valid8 || _valid3;
+if(!valid8){
+const _errs90 = errors;
+if(data28 !== null){
+const err29 = {instancePath:instancePath+"/cache/version_key",schemaPath:"#/properties/cache/properties/version_key/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
-vErrors = [err17];
+vErrors = [err29];
 }
 else {
-vErrors.push(err17);
+vErrors.push(err29);
 }
 errors++;
 }
-var _valid1 = _errs65 === errors;
-valid5 = valid5 || _valid1;
+var _valid3 = _errs90 === errors;
+valid8 = valid8 || _valid3;
 }
-if(!valid5){
-const err18 = {instancePath:instancePath+"/cache/version_key",schemaPath:"#/properties/cache/properties/version_key/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(!valid8){
+const err30 = {instancePath:instancePath+"/cache/version_key",schemaPath:"#/properties/cache/properties/version_key/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
 if(vErrors === null){
-vErrors = [err18];
+vErrors = [err30];
 }
 else {
-vErrors.push(err18);
-}
-errors++;
-validate10.errors = vErrors;
-return false;
-}
-else {
-errors = _errs62;
-if(vErrors !== null){
-if(_errs62){
-vErrors.length = _errs62;
-}
-else {
-vErrors = null;
-}
-}
-}
-var valid4 = _errs61 === errors;
-}
-else {
-var valid4 = true;
-}
-if(valid4){
-if(data12.redis_url !== undefined){
-let data22 = data12.redis_url;
-const _errs67 = errors;
-const _errs68 = errors;
-let valid6 = false;
-const _errs69 = errors;
-if(errors === _errs69){
-if(typeof data22 === "string"){
-if(!pattern0.test(data22)){
-const err19 = {instancePath:instancePath+"/cache/redis_url",schemaPath:"#/properties/cache/properties/redis_url/anyOf/0/pattern",keyword:"pattern",params:{pattern: "^rediss?://"},message:"must match pattern \""+"^rediss?://"+"\""};
-if(vErrors === null){
-vErrors = [err19];
-}
-else {
-vErrors.push(err19);
-}
-errors++;
-}
-}
-else {
-const err20 = {instancePath:instancePath+"/cache/redis_url",schemaPath:"#/properties/cache/properties/redis_url/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err20];
-}
-else {
-vErrors.push(err20);
-}
-errors++;
-}
-}
-var _valid2 = _errs69 === errors;
-valid6 = valid6 || _valid2;
-if(!valid6){
-const _errs71 = errors;
-if(data22 !== null){
-const err21 = {instancePath:instancePath+"/cache/redis_url",schemaPath:"#/properties/cache/properties/redis_url/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
-if(vErrors === null){
-vErrors = [err21];
-}
-else {
-vErrors.push(err21);
-}
-errors++;
-}
-var _valid2 = _errs71 === errors;
-valid6 = valid6 || _valid2;
-}
-if(!valid6){
-const err22 = {instancePath:instancePath+"/cache/redis_url",schemaPath:"#/properties/cache/properties/redis_url/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
-if(vErrors === null){
-vErrors = [err22];
-}
-else {
-vErrors.push(err22);
+vErrors.push(err30);
 }
 errors++;
 validate10.errors = vErrors;
 return false;
 }
 else {
-errors = _errs68;
+errors = _errs87;
 if(vErrors !== null){
-if(_errs68){
-vErrors.length = _errs68;
+if(_errs87){
+vErrors.length = _errs87;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid4 = _errs67 === errors;
+var valid7 = _errs86 === errors;
 }
 else {
-var valid4 = true;
+var valid7 = true;
 }
-if(valid4){
-let data23 = data12.redis_channel;
-const _errs73 = errors;
-if(errors === _errs73){
-if(typeof data23 === "string"){
-if(func4(data23) > 200){
+if(valid7){
+if(data19.redis_url !== undefined){
+let data29 = data19.redis_url;
+const _errs92 = errors;
+const _errs93 = errors;
+let valid9 = false;
+const _errs94 = errors;
+if(errors === _errs94){
+if(typeof data29 === "string"){
+if(!pattern0.test(data29)){
+const err31 = {instancePath:instancePath+"/cache/redis_url",schemaPath:"#/properties/cache/properties/redis_url/anyOf/0/pattern",keyword:"pattern",params:{pattern: "^rediss?://"},message:"must match pattern \""+"^rediss?://"+"\""};
+if(vErrors === null){
+vErrors = [err31];
+}
+else {
+vErrors.push(err31);
+}
+errors++;
+}
+}
+else {
+const err32 = {instancePath:instancePath+"/cache/redis_url",schemaPath:"#/properties/cache/properties/redis_url/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err32];
+}
+else {
+vErrors.push(err32);
+}
+errors++;
+}
+}
+var _valid4 = _errs94 === errors;
+valid9 = valid9 || _valid4;
+if(!valid9){
+const _errs96 = errors;
+if(data29 !== null){
+const err33 = {instancePath:instancePath+"/cache/redis_url",schemaPath:"#/properties/cache/properties/redis_url/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(vErrors === null){
+vErrors = [err33];
+}
+else {
+vErrors.push(err33);
+}
+errors++;
+}
+var _valid4 = _errs96 === errors;
+valid9 = valid9 || _valid4;
+}
+if(!valid9){
+const err34 = {instancePath:instancePath+"/cache/redis_url",schemaPath:"#/properties/cache/properties/redis_url/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err34];
+}
+else {
+vErrors.push(err34);
+}
+errors++;
+validate10.errors = vErrors;
+return false;
+}
+else {
+errors = _errs93;
+if(vErrors !== null){
+if(_errs93){
+vErrors.length = _errs93;
+}
+else {
+vErrors = null;
+}
+}
+}
+var valid7 = _errs92 === errors;
+}
+else {
+var valid7 = true;
+}
+if(valid7){
+let data30 = data19.redis_channel;
+const _errs98 = errors;
+if(errors === _errs98){
+if(typeof data30 === "string"){
+if(func4(data30) > 200){
 validate10.errors = [{instancePath:instancePath+"/cache/redis_channel",schemaPath:"#/properties/cache/properties/redis_channel/maxLength",keyword:"maxLength",params:{limit: 200},message:"must NOT have more than 200 characters"}];
 return false;
 }
 else {
-if(func4(data23) < 1){
+if(func4(data30) < 1){
 validate10.errors = [{instancePath:instancePath+"/cache/redis_channel",schemaPath:"#/properties/cache/properties/redis_channel/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -921,7 +1218,7 @@ validate10.errors = [{instancePath:instancePath+"/cache/redis_channel",schemaPat
 return false;
 }
 }
-var valid4 = _errs73 === errors;
+var valid7 = _errs98 === errors;
 }
 }
 }
@@ -940,45 +1237,45 @@ validate10.errors = [{instancePath:instancePath+"/cache",schemaPath:"#/propertie
 return false;
 }
 }
-var valid0 = _errs42 === errors;
+var valid0 = _errs67 === errors;
 if(valid0){
-let data24 = data.metrics;
-const _errs75 = errors;
-if(errors === _errs75){
-if(data24 && typeof data24 == "object" && !Array.isArray(data24)){
-if(data24.enabled === undefined){
-data24.enabled = true;
+let data31 = data.metrics;
+const _errs100 = errors;
+if(errors === _errs100){
+if(data31 && typeof data31 == "object" && !Array.isArray(data31)){
+if(data31.enabled === undefined){
+data31.enabled = true;
 }
-if(data24.path === undefined){
-data24.path = "/metrics";
+if(data31.path === undefined){
+data31.path = "/metrics";
 }
-let missing4;
-if(((data24.enabled === undefined) && (missing4 = "enabled")) || ((data24.path === undefined) && (missing4 = "path"))){
-validate10.errors = [{instancePath:instancePath+"/metrics",schemaPath:"#/properties/metrics/required",keyword:"required",params:{missingProperty: missing4},message:"must have required property '"+missing4+"'"}];
+let missing5;
+if(((data31.enabled === undefined) && (missing5 = "enabled")) || ((data31.path === undefined) && (missing5 = "path"))){
+validate10.errors = [{instancePath:instancePath+"/metrics",schemaPath:"#/properties/metrics/required",keyword:"required",params:{missingProperty: missing5},message:"must have required property '"+missing5+"'"}];
 return false;
 }
 else {
-const _errs77 = errors;
-for(const key4 in data24){
-if(!(((key4 === "enabled") || (key4 === "path")) || (key4 === "port"))){
-validate10.errors = [{instancePath:instancePath+"/metrics",schemaPath:"#/properties/metrics/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"}];
+const _errs102 = errors;
+for(const key5 in data31){
+if(!(((key5 === "enabled") || (key5 === "path")) || (key5 === "port"))){
+validate10.errors = [{instancePath:instancePath+"/metrics",schemaPath:"#/properties/metrics/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
-if(_errs77 === errors){
-const _errs78 = errors;
-if(typeof data24.enabled !== "boolean"){
+if(_errs102 === errors){
+const _errs103 = errors;
+if(typeof data31.enabled !== "boolean"){
 validate10.errors = [{instancePath:instancePath+"/metrics/enabled",schemaPath:"#/properties/metrics/properties/enabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
 return false;
 }
-var valid7 = _errs78 === errors;
-if(valid7){
-let data26 = data24.path;
-const _errs80 = errors;
-if(errors === _errs80){
-if(typeof data26 === "string"){
-if(!pattern1.test(data26)){
+var valid10 = _errs103 === errors;
+if(valid10){
+let data33 = data31.path;
+const _errs105 = errors;
+if(errors === _errs105){
+if(typeof data33 === "string"){
+if(!pattern1.test(data33)){
 validate10.errors = [{instancePath:instancePath+"/metrics/path",schemaPath:"#/properties/metrics/properties/path/pattern",keyword:"pattern",params:{pattern: "^/[A-Za-z0-9/_-]*$"},message:"must match pattern \""+"^/[A-Za-z0-9/_-]*$"+"\""}];
 return false;
 }
@@ -988,321 +1285,16 @@ validate10.errors = [{instancePath:instancePath+"/metrics/path",schemaPath:"#/pr
 return false;
 }
 }
-var valid7 = _errs80 === errors;
-if(valid7){
-if(data24.port !== undefined){
-let data27 = data24.port;
-const _errs82 = errors;
-const _errs83 = errors;
-let valid8 = false;
-const _errs84 = errors;
-if(!(((typeof data27 == "number") && (!(data27 % 1) && !isNaN(data27))) && (isFinite(data27)))){
-const err23 = {instancePath:instancePath+"/metrics/port",schemaPath:"#/properties/metrics/properties/port/anyOf/0/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err23];
-}
-else {
-vErrors.push(err23);
-}
-errors++;
-}
-if(errors === _errs84){
-if((typeof data27 == "number") && (isFinite(data27))){
-if(data27 > 65535 || isNaN(data27)){
-const err24 = {instancePath:instancePath+"/metrics/port",schemaPath:"#/properties/metrics/properties/port/anyOf/0/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65535},message:"must be <= 65535"};
-if(vErrors === null){
-vErrors = [err24];
-}
-else {
-vErrors.push(err24);
-}
-errors++;
-}
-else {
-if(data27 < 0 || isNaN(data27)){
-const err25 = {instancePath:instancePath+"/metrics/port",schemaPath:"#/properties/metrics/properties/port/anyOf/0/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
-if(vErrors === null){
-vErrors = [err25];
-}
-else {
-vErrors.push(err25);
-}
-errors++;
-}
-}
-}
-}
-var _valid3 = _errs84 === errors;
-valid8 = valid8 || _valid3;
-if(!valid8){
-const _errs86 = errors;
-if(data27 !== null){
-const err26 = {instancePath:instancePath+"/metrics/port",schemaPath:"#/properties/metrics/properties/port/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
-if(vErrors === null){
-vErrors = [err26];
-}
-else {
-vErrors.push(err26);
-}
-errors++;
-}
-var _valid3 = _errs86 === errors;
-valid8 = valid8 || _valid3;
-}
-if(!valid8){
-const err27 = {instancePath:instancePath+"/metrics/port",schemaPath:"#/properties/metrics/properties/port/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
-if(vErrors === null){
-vErrors = [err27];
-}
-else {
-vErrors.push(err27);
-}
-errors++;
-validate10.errors = vErrors;
-return false;
-}
-else {
-errors = _errs83;
-if(vErrors !== null){
-if(_errs83){
-vErrors.length = _errs83;
-}
-else {
-vErrors = null;
-}
-}
-}
-var valid7 = _errs82 === errors;
-}
-else {
-var valid7 = true;
-}
-}
-}
-}
-}
-}
-else {
-validate10.errors = [{instancePath:instancePath+"/metrics",schemaPath:"#/properties/metrics/type",keyword:"type",params:{type: "object"},message:"must be object"}];
-return false;
-}
-}
-var valid0 = _errs75 === errors;
-if(valid0){
-if(data.backends !== undefined){
-let data28 = data.backends;
-const _errs88 = errors;
-if(errors === _errs88){
-if(Array.isArray(data28)){
-if(data28.length > 32){
-validate10.errors = [{instancePath:instancePath+"/backends",schemaPath:"#/properties/backends/maxItems",keyword:"maxItems",params:{limit: 32},message:"must NOT have more than 32 items"}];
-return false;
-}
-else {
-var valid9 = true;
-const len0 = data28.length;
-for(let i0=0; i0<len0; i0++){
-let data29 = data28[i0];
-const _errs90 = errors;
-if(errors === _errs90){
-if(data29 && typeof data29 == "object" && !Array.isArray(data29)){
-let missing5;
-if((data29.type === undefined) && (missing5 = "type")){
-validate10.errors = [{instancePath:instancePath+"/backends/" + i0,schemaPath:"#/properties/backends/items/required",keyword:"required",params:{missingProperty: missing5},message:"must have required property '"+missing5+"'"}];
-return false;
-}
-else {
-if(data29.type !== undefined){
-let data30 = data29.type;
-const _errs93 = errors;
-if(errors === _errs93){
-if(typeof data30 === "string"){
-if(func4(data30) < 1){
-validate10.errors = [{instancePath:instancePath+"/backends/" + i0+"/type",schemaPath:"#/properties/backends/items/properties/type/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
-return false;
-}
-}
-else {
-validate10.errors = [{instancePath:instancePath+"/backends/" + i0+"/type",schemaPath:"#/properties/backends/items/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-}
-var valid10 = _errs93 === errors;
-}
-else {
-var valid10 = true;
-}
+var valid10 = _errs105 === errors;
 if(valid10){
-if(data29.name !== undefined){
-let data31 = data29.name;
-const _errs95 = errors;
-if(errors === _errs95){
-if(typeof data31 === "string"){
-if(!pattern2.test(data31)){
-validate10.errors = [{instancePath:instancePath+"/backends/" + i0+"/name",schemaPath:"#/properties/backends/items/properties/name/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9][a-z0-9_-]{0,62}$"},message:"must match pattern \""+"^[a-z0-9][a-z0-9_-]{0,62}$"+"\""}];
-return false;
-}
-}
-else {
-validate10.errors = [{instancePath:instancePath+"/backends/" + i0+"/name",schemaPath:"#/properties/backends/items/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-}
-var valid10 = _errs95 === errors;
-}
-else {
-var valid10 = true;
-}
-if(valid10){
-if(data29.kinds !== undefined){
-let data32 = data29.kinds;
-const _errs97 = errors;
-if(errors === _errs97){
-if(Array.isArray(data32)){
-var valid11 = true;
-const len1 = data32.length;
-for(let i1=0; i1<len1; i1++){
-let data33 = data32[i1];
-const _errs99 = errors;
-const _errs100 = errors;
-let valid12 = false;
-const _errs101 = errors;
-if(typeof data33 !== "string"){
-const err28 = {instancePath:instancePath+"/backends/" + i0+"/kinds/" + i1,schemaPath:"#/properties/backends/items/properties/kinds/items/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err28];
-}
-else {
-vErrors.push(err28);
-}
-errors++;
-}
-if("connections" !== data33){
-const err29 = {instancePath:instancePath+"/backends/" + i0+"/kinds/" + i1,schemaPath:"#/properties/backends/items/properties/kinds/items/anyOf/0/const",keyword:"const",params:{allowedValue: "connections"},message:"must be equal to constant"};
-if(vErrors === null){
-vErrors = [err29];
-}
-else {
-vErrors.push(err29);
-}
-errors++;
-}
-var _valid4 = _errs101 === errors;
-valid12 = valid12 || _valid4;
-if(!valid12){
-const _errs103 = errors;
-if(typeof data33 !== "string"){
-const err30 = {instancePath:instancePath+"/backends/" + i0+"/kinds/" + i1,schemaPath:"#/properties/backends/items/properties/kinds/items/anyOf/1/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err30];
-}
-else {
-vErrors.push(err30);
-}
-errors++;
-}
-if("variables" !== data33){
-const err31 = {instancePath:instancePath+"/backends/" + i0+"/kinds/" + i1,schemaPath:"#/properties/backends/items/properties/kinds/items/anyOf/1/const",keyword:"const",params:{allowedValue: "variables"},message:"must be equal to constant"};
-if(vErrors === null){
-vErrors = [err31];
-}
-else {
-vErrors.push(err31);
-}
-errors++;
-}
-var _valid4 = _errs103 === errors;
-valid12 = valid12 || _valid4;
-if(!valid12){
-const _errs105 = errors;
-if(typeof data33 !== "string"){
-const err32 = {instancePath:instancePath+"/backends/" + i0+"/kinds/" + i1,schemaPath:"#/properties/backends/items/properties/kinds/items/anyOf/2/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err32];
-}
-else {
-vErrors.push(err32);
-}
-errors++;
-}
-if("config" !== data33){
-const err33 = {instancePath:instancePath+"/backends/" + i0+"/kinds/" + i1,schemaPath:"#/properties/backends/items/properties/kinds/items/anyOf/2/const",keyword:"const",params:{allowedValue: "config"},message:"must be equal to constant"};
-if(vErrors === null){
-vErrors = [err33];
-}
-else {
-vErrors.push(err33);
-}
-errors++;
-}
-var _valid4 = _errs105 === errors;
-valid12 = valid12 || _valid4;
-}
-}
-if(!valid12){
-const err34 = {instancePath:instancePath+"/backends/" + i0+"/kinds/" + i1,schemaPath:"#/properties/backends/items/properties/kinds/items/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
-if(vErrors === null){
-vErrors = [err34];
-}
-else {
-vErrors.push(err34);
-}
-errors++;
-validate10.errors = vErrors;
-return false;
-}
-else {
-errors = _errs100;
-if(vErrors !== null){
-if(_errs100){
-vErrors.length = _errs100;
-}
-else {
-vErrors = null;
-}
-}
-}
-var valid11 = _errs99 === errors;
-if(!valid11){
-break;
-}
-}
-if(valid11){
-let i2 = data32.length;
-let j0;
-if(i2 > 1){
-outer0:
-for(;i2--;){
-for(j0 = i2; j0--;){
-if(func0(data32[i2], data32[j0])){
-validate10.errors = [{instancePath:instancePath+"/backends/" + i0+"/kinds",schemaPath:"#/properties/backends/items/properties/kinds/uniqueItems",keyword:"uniqueItems",params:{i: i2, j: j0},message:"must NOT have duplicate items (items ## "+j0+" and "+i2+" are identical)"}];
-return false;
-break outer0;
-}
-}
-}
-}
-}
-}
-else {
-validate10.errors = [{instancePath:instancePath+"/backends/" + i0+"/kinds",schemaPath:"#/properties/backends/items/properties/kinds/type",keyword:"type",params:{type: "array"},message:"must be array"}];
-return false;
-}
-}
-var valid10 = _errs97 === errors;
-}
-else {
-var valid10 = true;
-}
-if(valid10){
-if(data29.connections_lookup_pattern !== undefined){
-let data34 = data29.connections_lookup_pattern;
+if(data31.port !== undefined){
+let data34 = data31.port;
 const _errs107 = errors;
 const _errs108 = errors;
-let valid14 = false;
+let valid11 = false;
 const _errs109 = errors;
-if(typeof data34 !== "string"){
-const err35 = {instancePath:instancePath+"/backends/" + i0+"/connections_lookup_pattern",schemaPath:"#/properties/backends/items/properties/connections_lookup_pattern/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(!(((typeof data34 == "number") && (!(data34 % 1) && !isNaN(data34))) && (isFinite(data34)))){
+const err35 = {instancePath:instancePath+"/metrics/port",schemaPath:"#/properties/metrics/properties/port/anyOf/0/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err35];
 }
@@ -1311,12 +1303,10 @@ vErrors.push(err35);
 }
 errors++;
 }
-var _valid5 = _errs109 === errors;
-valid14 = valid14 || _valid5;
-if(!valid14){
-const _errs111 = errors;
-if(data34 !== null){
-const err36 = {instancePath:instancePath+"/backends/" + i0+"/connections_lookup_pattern",schemaPath:"#/properties/backends/items/properties/connections_lookup_pattern/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(errors === _errs109){
+if((typeof data34 == "number") && (isFinite(data34))){
+if(data34 > 65535 || isNaN(data34)){
+const err36 = {instancePath:instancePath+"/metrics/port",schemaPath:"#/properties/metrics/properties/port/anyOf/0/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65535},message:"must be <= 65535"};
 if(vErrors === null){
 vErrors = [err36];
 }
@@ -1325,16 +1315,44 @@ vErrors.push(err36);
 }
 errors++;
 }
-var _valid5 = _errs111 === errors;
-valid14 = valid14 || _valid5;
-}
-if(!valid14){
-const err37 = {instancePath:instancePath+"/backends/" + i0+"/connections_lookup_pattern",schemaPath:"#/properties/backends/items/properties/connections_lookup_pattern/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+else {
+if(data34 < 0 || isNaN(data34)){
+const err37 = {instancePath:instancePath+"/metrics/port",schemaPath:"#/properties/metrics/properties/port/anyOf/0/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err37];
 }
 else {
 vErrors.push(err37);
+}
+errors++;
+}
+}
+}
+}
+var _valid5 = _errs109 === errors;
+valid11 = valid11 || _valid5;
+if(!valid11){
+const _errs111 = errors;
+if(data34 !== null){
+const err38 = {instancePath:instancePath+"/metrics/port",schemaPath:"#/properties/metrics/properties/port/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(vErrors === null){
+vErrors = [err38];
+}
+else {
+vErrors.push(err38);
+}
+errors++;
+}
+var _valid5 = _errs111 === errors;
+valid11 = valid11 || _valid5;
+}
+if(!valid11){
+const err39 = {instancePath:instancePath+"/metrics/port",schemaPath:"#/properties/metrics/properties/port/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err39];
+}
+else {
+vErrors.push(err39);
 }
 errors++;
 validate10.errors = vErrors;
@@ -1356,42 +1374,98 @@ var valid10 = _errs107 === errors;
 else {
 var valid10 = true;
 }
-if(valid10){
-if(data29.variables_lookup_pattern !== undefined){
-let data35 = data29.variables_lookup_pattern;
+}
+}
+}
+}
+}
+else {
+validate10.errors = [{instancePath:instancePath+"/metrics",schemaPath:"#/properties/metrics/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+var valid0 = _errs100 === errors;
+if(valid0){
+if(data.backends !== undefined){
+let data35 = data.backends;
 const _errs113 = errors;
-const _errs114 = errors;
-let valid15 = false;
+if(errors === _errs113){
+if(Array.isArray(data35)){
+if(data35.length > 32){
+validate10.errors = [{instancePath:instancePath+"/backends",schemaPath:"#/properties/backends/maxItems",keyword:"maxItems",params:{limit: 32},message:"must NOT have more than 32 items"}];
+return false;
+}
+else {
+var valid12 = true;
+const len0 = data35.length;
+for(let i0=0; i0<len0; i0++){
+let data36 = data35[i0];
 const _errs115 = errors;
-if(typeof data35 !== "string"){
-const err38 = {instancePath:instancePath+"/backends/" + i0+"/variables_lookup_pattern",schemaPath:"#/properties/backends/items/properties/variables_lookup_pattern/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err38];
+if(errors === _errs115){
+if(data36 && typeof data36 == "object" && !Array.isArray(data36)){
+let missing6;
+if((data36.type === undefined) && (missing6 = "type")){
+validate10.errors = [{instancePath:instancePath+"/backends/" + i0,schemaPath:"#/properties/backends/items/required",keyword:"required",params:{missingProperty: missing6},message:"must have required property '"+missing6+"'"}];
+return false;
 }
 else {
-vErrors.push(err38);
+if(data36.type !== undefined){
+let data37 = data36.type;
+const _errs118 = errors;
+if(errors === _errs118){
+if(typeof data37 === "string"){
+if(func4(data37) < 1){
+validate10.errors = [{instancePath:instancePath+"/backends/" + i0+"/type",schemaPath:"#/properties/backends/items/properties/type/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
 }
-errors++;
-}
-var _valid6 = _errs115 === errors;
-valid15 = valid15 || _valid6;
-if(!valid15){
-const _errs117 = errors;
-if(data35 !== null){
-const err39 = {instancePath:instancePath+"/backends/" + i0+"/variables_lookup_pattern",schemaPath:"#/properties/backends/items/properties/variables_lookup_pattern/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
-if(vErrors === null){
-vErrors = [err39];
 }
 else {
-vErrors.push(err39);
+validate10.errors = [{instancePath:instancePath+"/backends/" + i0+"/type",schemaPath:"#/properties/backends/items/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
 }
-errors++;
 }
-var _valid6 = _errs117 === errors;
-valid15 = valid15 || _valid6;
+var valid13 = _errs118 === errors;
 }
-if(!valid15){
-const err40 = {instancePath:instancePath+"/backends/" + i0+"/variables_lookup_pattern",schemaPath:"#/properties/backends/items/properties/variables_lookup_pattern/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+else {
+var valid13 = true;
+}
+if(valid13){
+if(data36.name !== undefined){
+let data38 = data36.name;
+const _errs120 = errors;
+if(errors === _errs120){
+if(typeof data38 === "string"){
+if(!pattern2.test(data38)){
+validate10.errors = [{instancePath:instancePath+"/backends/" + i0+"/name",schemaPath:"#/properties/backends/items/properties/name/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9][a-z0-9_-]{0,62}$"},message:"must match pattern \""+"^[a-z0-9][a-z0-9_-]{0,62}$"+"\""}];
+return false;
+}
+}
+else {
+validate10.errors = [{instancePath:instancePath+"/backends/" + i0+"/name",schemaPath:"#/properties/backends/items/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid13 = _errs120 === errors;
+}
+else {
+var valid13 = true;
+}
+if(valid13){
+if(data36.kinds !== undefined){
+let data39 = data36.kinds;
+const _errs122 = errors;
+if(errors === _errs122){
+if(Array.isArray(data39)){
+var valid14 = true;
+const len1 = data39.length;
+for(let i1=0; i1<len1; i1++){
+let data40 = data39[i1];
+const _errs124 = errors;
+const _errs125 = errors;
+let valid15 = false;
+const _errs126 = errors;
+if(typeof data40 !== "string"){
+const err40 = {instancePath:instancePath+"/backends/" + i0+"/kinds/" + i1,schemaPath:"#/properties/backends/items/properties/kinds/items/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err40];
 }
@@ -1399,34 +1473,9 @@ else {
 vErrors.push(err40);
 }
 errors++;
-validate10.errors = vErrors;
-return false;
 }
-else {
-errors = _errs114;
-if(vErrors !== null){
-if(_errs114){
-vErrors.length = _errs114;
-}
-else {
-vErrors = null;
-}
-}
-}
-var valid10 = _errs113 === errors;
-}
-else {
-var valid10 = true;
-}
-if(valid10){
-if(data29.config_lookup_pattern !== undefined){
-let data36 = data29.config_lookup_pattern;
-const _errs119 = errors;
-const _errs120 = errors;
-let valid16 = false;
-const _errs121 = errors;
-if(typeof data36 !== "string"){
-const err41 = {instancePath:instancePath+"/backends/" + i0+"/config_lookup_pattern",schemaPath:"#/properties/backends/items/properties/config_lookup_pattern/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if("connections" !== data40){
+const err41 = {instancePath:instancePath+"/backends/" + i0+"/kinds/" + i1,schemaPath:"#/properties/backends/items/properties/kinds/items/anyOf/0/const",keyword:"const",params:{allowedValue: "connections"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err41];
 }
@@ -1435,12 +1484,12 @@ vErrors.push(err41);
 }
 errors++;
 }
-var _valid7 = _errs121 === errors;
-valid16 = valid16 || _valid7;
-if(!valid16){
-const _errs123 = errors;
-if(data36 !== null){
-const err42 = {instancePath:instancePath+"/backends/" + i0+"/config_lookup_pattern",schemaPath:"#/properties/backends/items/properties/config_lookup_pattern/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+var _valid6 = _errs126 === errors;
+valid15 = valid15 || _valid6;
+if(!valid15){
+const _errs128 = errors;
+if(typeof data40 !== "string"){
+const err42 = {instancePath:instancePath+"/backends/" + i0+"/kinds/" + i1,schemaPath:"#/properties/backends/items/properties/kinds/items/anyOf/1/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err42];
 }
@@ -1449,11 +1498,8 @@ vErrors.push(err42);
 }
 errors++;
 }
-var _valid7 = _errs123 === errors;
-valid16 = valid16 || _valid7;
-}
-if(!valid16){
-const err43 = {instancePath:instancePath+"/backends/" + i0+"/config_lookup_pattern",schemaPath:"#/properties/backends/items/properties/config_lookup_pattern/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if("variables" !== data40){
+const err43 = {instancePath:instancePath+"/backends/" + i0+"/kinds/" + i1,schemaPath:"#/properties/backends/items/properties/kinds/items/anyOf/1/const",keyword:"const",params:{allowedValue: "variables"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err43];
 }
@@ -1461,208 +1507,13 @@ else {
 vErrors.push(err43);
 }
 errors++;
-validate10.errors = vErrors;
-return false;
 }
-else {
-errors = _errs120;
-if(vErrors !== null){
-if(_errs120){
-vErrors.length = _errs120;
-}
-else {
-vErrors = null;
-}
-}
-}
-var valid10 = _errs119 === errors;
-}
-else {
-var valid10 = true;
-}
-if(valid10){
-if(data29.cache_ttl_seconds !== undefined){
-let data37 = data29.cache_ttl_seconds;
-const _errs125 = errors;
-if(errors === _errs125){
-if((typeof data37 == "number") && (isFinite(data37))){
-if(data37 > 86400 || isNaN(data37)){
-validate10.errors = [{instancePath:instancePath+"/backends/" + i0+"/cache_ttl_seconds",schemaPath:"#/properties/backends/items/properties/cache_ttl_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 86400},message:"must be <= 86400"}];
-return false;
-}
-else {
-if(data37 < 0 || isNaN(data37)){
-validate10.errors = [{instancePath:instancePath+"/backends/" + i0+"/cache_ttl_seconds",schemaPath:"#/properties/backends/items/properties/cache_ttl_seconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
-return false;
-}
-}
-}
-else {
-validate10.errors = [{instancePath:instancePath+"/backends/" + i0+"/cache_ttl_seconds",schemaPath:"#/properties/backends/items/properties/cache_ttl_seconds/type",keyword:"type",params:{type: "number"},message:"must be number"}];
-return false;
-}
-}
-var valid10 = _errs125 === errors;
-}
-else {
-var valid10 = true;
-}
-}
-}
-}
-}
-}
-}
-}
-}
-else {
-validate10.errors = [{instancePath:instancePath+"/backends/" + i0,schemaPath:"#/properties/backends/items/type",keyword:"type",params:{type: "object"},message:"must be object"}];
-return false;
-}
-}
-var valid9 = _errs90 === errors;
-if(!valid9){
-break;
-}
-}
-}
-}
-else {
-validate10.errors = [{instancePath:instancePath+"/backends",schemaPath:"#/properties/backends/type",keyword:"type",params:{type: "array"},message:"must be array"}];
-return false;
-}
-}
-var valid0 = _errs88 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-let data38 = data.critical_connections;
-const _errs127 = errors;
-if(errors === _errs127){
-if(Array.isArray(data38)){
-if(data38.length > 100){
-validate10.errors = [{instancePath:instancePath+"/critical_connections",schemaPath:"#/properties/critical_connections/maxItems",keyword:"maxItems",params:{limit: 100},message:"must NOT have more than 100 items"}];
-return false;
-}
-else {
-var valid17 = true;
-const len2 = data38.length;
-for(let i3=0; i3<len2; i3++){
-let data39 = data38[i3];
-const _errs129 = errors;
-if(errors === _errs129){
-if(typeof data39 === "string"){
-if(func4(data39) > 250){
-validate10.errors = [{instancePath:instancePath+"/critical_connections/" + i3,schemaPath:"#/properties/critical_connections/items/maxLength",keyword:"maxLength",params:{limit: 250},message:"must NOT have more than 250 characters"}];
-return false;
-}
-else {
-if(func4(data39) < 1){
-validate10.errors = [{instancePath:instancePath+"/critical_connections/" + i3,schemaPath:"#/properties/critical_connections/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
-return false;
-}
-}
-}
-else {
-validate10.errors = [{instancePath:instancePath+"/critical_connections/" + i3,schemaPath:"#/properties/critical_connections/items/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-}
-var valid17 = _errs129 === errors;
-if(!valid17){
-break;
-}
-}
-}
-}
-else {
-validate10.errors = [{instancePath:instancePath+"/critical_connections",schemaPath:"#/properties/critical_connections/type",keyword:"type",params:{type: "array"},message:"must be array"}];
-return false;
-}
-}
-var valid0 = _errs127 === errors;
-if(valid0){
-let data40 = data.connection_checks;
-const _errs131 = errors;
-if(errors === _errs131){
-if(data40 && typeof data40 == "object" && !Array.isArray(data40)){
-if(data40.timeout_seconds === undefined){
-data40.timeout_seconds = 3;
-}
-if(data40.interval_seconds === undefined){
-data40.interval_seconds = 60;
-}
-if(data40.on_failure === undefined){
-data40.on_failure = "degrade";
-}
-let missing6;
-if((((data40.timeout_seconds === undefined) && (missing6 = "timeout_seconds")) || ((data40.interval_seconds === undefined) && (missing6 = "interval_seconds"))) || ((data40.on_failure === undefined) && (missing6 = "on_failure"))){
-validate10.errors = [{instancePath:instancePath+"/connection_checks",schemaPath:"#/properties/connection_checks/required",keyword:"required",params:{missingProperty: missing6},message:"must have required property '"+missing6+"'"}];
-return false;
-}
-else {
-const _errs133 = errors;
-for(const key5 in data40){
-if(!(((key5 === "timeout_seconds") || (key5 === "interval_seconds")) || (key5 === "on_failure"))){
-validate10.errors = [{instancePath:instancePath+"/connection_checks",schemaPath:"#/properties/connection_checks/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties"}];
-return false;
-break;
-}
-}
-if(_errs133 === errors){
-let data41 = data40.timeout_seconds;
-const _errs134 = errors;
-if(errors === _errs134){
-if((typeof data41 == "number") && (isFinite(data41))){
-if(data41 > 60 || isNaN(data41)){
-validate10.errors = [{instancePath:instancePath+"/connection_checks/timeout_seconds",schemaPath:"#/properties/connection_checks/properties/timeout_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 60},message:"must be <= 60"}];
-return false;
-}
-else {
-if(data41 <= 0 || isNaN(data41)){
-validate10.errors = [{instancePath:instancePath+"/connection_checks/timeout_seconds",schemaPath:"#/properties/connection_checks/properties/timeout_seconds/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0"}];
-return false;
-}
-}
-}
-else {
-validate10.errors = [{instancePath:instancePath+"/connection_checks/timeout_seconds",schemaPath:"#/properties/connection_checks/properties/timeout_seconds/type",keyword:"type",params:{type: "number"},message:"must be number"}];
-return false;
-}
-}
-var valid18 = _errs134 === errors;
-if(valid18){
-let data42 = data40.interval_seconds;
-const _errs136 = errors;
-if(errors === _errs136){
-if((typeof data42 == "number") && (isFinite(data42))){
-if(data42 > 86400 || isNaN(data42)){
-validate10.errors = [{instancePath:instancePath+"/connection_checks/interval_seconds",schemaPath:"#/properties/connection_checks/properties/interval_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 86400},message:"must be <= 86400"}];
-return false;
-}
-else {
-if(data42 < 1 || isNaN(data42)){
-validate10.errors = [{instancePath:instancePath+"/connection_checks/interval_seconds",schemaPath:"#/properties/connection_checks/properties/interval_seconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
-return false;
-}
-}
-}
-else {
-validate10.errors = [{instancePath:instancePath+"/connection_checks/interval_seconds",schemaPath:"#/properties/connection_checks/properties/interval_seconds/type",keyword:"type",params:{type: "number"},message:"must be number"}];
-return false;
-}
-}
-var valid18 = _errs136 === errors;
-if(valid18){
-let data43 = data40.on_failure;
-const _errs138 = errors;
-const _errs139 = errors;
-let valid19 = false;
-const _errs140 = errors;
-if(typeof data43 !== "string"){
-const err44 = {instancePath:instancePath+"/connection_checks/on_failure",schemaPath:"#/properties/connection_checks/properties/on_failure/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+var _valid6 = _errs128 === errors;
+valid15 = valid15 || _valid6;
+if(!valid15){
+const _errs130 = errors;
+if(typeof data40 !== "string"){
+const err44 = {instancePath:instancePath+"/backends/" + i0+"/kinds/" + i1,schemaPath:"#/properties/backends/items/properties/kinds/items/anyOf/2/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err44];
 }
@@ -1671,8 +1522,8 @@ vErrors.push(err44);
 }
 errors++;
 }
-if("degrade" !== data43){
-const err45 = {instancePath:instancePath+"/connection_checks/on_failure",schemaPath:"#/properties/connection_checks/properties/on_failure/anyOf/0/const",keyword:"const",params:{allowedValue: "degrade"},message:"must be equal to constant"};
+if("config" !== data40){
+const err45 = {instancePath:instancePath+"/backends/" + i0+"/kinds/" + i1,schemaPath:"#/properties/backends/items/properties/kinds/items/anyOf/2/const",keyword:"const",params:{allowedValue: "config"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err45];
 }
@@ -1681,12 +1532,12 @@ vErrors.push(err45);
 }
 errors++;
 }
-var _valid8 = _errs140 === errors;
-valid19 = valid19 || _valid8;
-if(!valid19){
-const _errs142 = errors;
-if(typeof data43 !== "string"){
-const err46 = {instancePath:instancePath+"/connection_checks/on_failure",schemaPath:"#/properties/connection_checks/properties/on_failure/anyOf/1/type",keyword:"type",params:{type: "string"},message:"must be string"};
+var _valid6 = _errs130 === errors;
+valid15 = valid15 || _valid6;
+}
+}
+if(!valid15){
+const err46 = {instancePath:instancePath+"/backends/" + i0+"/kinds/" + i1,schemaPath:"#/properties/backends/items/properties/kinds/items/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
 if(vErrors === null){
 vErrors = [err46];
 }
@@ -1694,9 +1545,61 @@ else {
 vErrors.push(err46);
 }
 errors++;
+validate10.errors = vErrors;
+return false;
 }
-if("fail" !== data43){
-const err47 = {instancePath:instancePath+"/connection_checks/on_failure",schemaPath:"#/properties/connection_checks/properties/on_failure/anyOf/1/const",keyword:"const",params:{allowedValue: "fail"},message:"must be equal to constant"};
+else {
+errors = _errs125;
+if(vErrors !== null){
+if(_errs125){
+vErrors.length = _errs125;
+}
+else {
+vErrors = null;
+}
+}
+}
+var valid14 = _errs124 === errors;
+if(!valid14){
+break;
+}
+}
+if(valid14){
+let i2 = data39.length;
+let j0;
+if(i2 > 1){
+outer0:
+for(;i2--;){
+for(j0 = i2; j0--;){
+if(func0(data39[i2], data39[j0])){
+validate10.errors = [{instancePath:instancePath+"/backends/" + i0+"/kinds",schemaPath:"#/properties/backends/items/properties/kinds/uniqueItems",keyword:"uniqueItems",params:{i: i2, j: j0},message:"must NOT have duplicate items (items ## "+j0+" and "+i2+" are identical)"}];
+return false;
+break outer0;
+}
+}
+}
+}
+}
+}
+else {
+validate10.errors = [{instancePath:instancePath+"/backends/" + i0+"/kinds",schemaPath:"#/properties/backends/items/properties/kinds/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+return false;
+}
+}
+var valid13 = _errs122 === errors;
+}
+else {
+var valid13 = true;
+}
+if(valid13){
+if(data36.connections_lookup_pattern !== undefined){
+let data41 = data36.connections_lookup_pattern;
+const _errs132 = errors;
+const _errs133 = errors;
+let valid17 = false;
+const _errs134 = errors;
+if(typeof data41 !== "string"){
+const err47 = {instancePath:instancePath+"/backends/" + i0+"/connections_lookup_pattern",schemaPath:"#/properties/backends/items/properties/connections_lookup_pattern/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err47];
 }
@@ -1705,16 +1608,92 @@ vErrors.push(err47);
 }
 errors++;
 }
-var _valid8 = _errs142 === errors;
-valid19 = valid19 || _valid8;
-}
-if(!valid19){
-const err48 = {instancePath:instancePath+"/connection_checks/on_failure",schemaPath:"#/properties/connection_checks/properties/on_failure/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+var _valid7 = _errs134 === errors;
+valid17 = valid17 || _valid7;
+if(!valid17){
+const _errs136 = errors;
+if(data41 !== null){
+const err48 = {instancePath:instancePath+"/backends/" + i0+"/connections_lookup_pattern",schemaPath:"#/properties/backends/items/properties/connections_lookup_pattern/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
 vErrors = [err48];
 }
 else {
 vErrors.push(err48);
+}
+errors++;
+}
+var _valid7 = _errs136 === errors;
+valid17 = valid17 || _valid7;
+}
+if(!valid17){
+const err49 = {instancePath:instancePath+"/backends/" + i0+"/connections_lookup_pattern",schemaPath:"#/properties/backends/items/properties/connections_lookup_pattern/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err49];
+}
+else {
+vErrors.push(err49);
+}
+errors++;
+validate10.errors = vErrors;
+return false;
+}
+else {
+errors = _errs133;
+if(vErrors !== null){
+if(_errs133){
+vErrors.length = _errs133;
+}
+else {
+vErrors = null;
+}
+}
+}
+var valid13 = _errs132 === errors;
+}
+else {
+var valid13 = true;
+}
+if(valid13){
+if(data36.variables_lookup_pattern !== undefined){
+let data42 = data36.variables_lookup_pattern;
+const _errs138 = errors;
+const _errs139 = errors;
+let valid18 = false;
+const _errs140 = errors;
+if(typeof data42 !== "string"){
+const err50 = {instancePath:instancePath+"/backends/" + i0+"/variables_lookup_pattern",schemaPath:"#/properties/backends/items/properties/variables_lookup_pattern/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err50];
+}
+else {
+vErrors.push(err50);
+}
+errors++;
+}
+var _valid8 = _errs140 === errors;
+valid18 = valid18 || _valid8;
+if(!valid18){
+const _errs142 = errors;
+if(data42 !== null){
+const err51 = {instancePath:instancePath+"/backends/" + i0+"/variables_lookup_pattern",schemaPath:"#/properties/backends/items/properties/variables_lookup_pattern/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(vErrors === null){
+vErrors = [err51];
+}
+else {
+vErrors.push(err51);
+}
+errors++;
+}
+var _valid8 = _errs142 === errors;
+valid18 = valid18 || _valid8;
+}
+if(!valid18){
+const err52 = {instancePath:instancePath+"/backends/" + i0+"/variables_lookup_pattern",schemaPath:"#/properties/backends/items/properties/variables_lookup_pattern/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err52];
+}
+else {
+vErrors.push(err52);
 }
 errors++;
 validate10.errors = vErrors;
@@ -1731,137 +1710,20 @@ vErrors = null;
 }
 }
 }
-var valid18 = _errs138 === errors;
-}
-}
-}
-}
+var valid13 = _errs138 === errors;
 }
 else {
-validate10.errors = [{instancePath:instancePath+"/connection_checks",schemaPath:"#/properties/connection_checks/type",keyword:"type",params:{type: "object"},message:"must be object"}];
-return false;
+var valid13 = true;
 }
-}
-var valid0 = _errs131 === errors;
-if(valid0){
-if(data.auth !== undefined){
-let data44 = data.auth;
+if(valid13){
+if(data36.config_lookup_pattern !== undefined){
+let data43 = data36.config_lookup_pattern;
 const _errs144 = errors;
-if(errors === _errs144){
-if(data44 && typeof data44 == "object" && !Array.isArray(data44)){
-if(data44.enforce === undefined){
-data44.enforce = true;
-}
-if(data44.clock_skew_seconds === undefined){
-data44.clock_skew_seconds = 30;
-}
-if(data44.max_token_bytes === undefined){
-data44.max_token_bytes = 8192;
-}
-if(data44.token_cache_size === undefined){
-data44.token_cache_size = 10000;
-}
-if(data44.keys === undefined){
-data44.keys = [];
-}
-if(data44.jwks === undefined){
-data44.jwks = [];
-}
-if(data44.policies === undefined){
-data44.policies = [];
-}
-if(data44.rate_limit === undefined){
-data44.rate_limit = {"max":1000,"window_seconds":1};
-}
-let missing7;
-if(((((((((data44.enforce === undefined) && (missing7 = "enforce")) || ((data44.clock_skew_seconds === undefined) && (missing7 = "clock_skew_seconds"))) || ((data44.max_token_bytes === undefined) && (missing7 = "max_token_bytes"))) || ((data44.token_cache_size === undefined) && (missing7 = "token_cache_size"))) || ((data44.keys === undefined) && (missing7 = "keys"))) || ((data44.jwks === undefined) && (missing7 = "jwks"))) || ((data44.policies === undefined) && (missing7 = "policies"))) || ((data44.rate_limit === undefined) && (missing7 = "rate_limit"))){
-validate10.errors = [{instancePath:instancePath+"/auth",schemaPath:"#/properties/auth/required",keyword:"required",params:{missingProperty: missing7},message:"must have required property '"+missing7+"'"}];
-return false;
-}
-else {
+const _errs145 = errors;
+let valid19 = false;
 const _errs146 = errors;
-for(const key6 in data44){
-if(!(func2.call(schema11.properties.auth.properties, key6))){
-validate10.errors = [{instancePath:instancePath+"/auth",schemaPath:"#/properties/auth/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties"}];
-return false;
-break;
-}
-}
-if(_errs146 === errors){
-const _errs147 = errors;
-if(typeof data44.enforce !== "boolean"){
-validate10.errors = [{instancePath:instancePath+"/auth/enforce",schemaPath:"#/properties/auth/properties/enforce/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
-return false;
-}
-var valid20 = _errs147 === errors;
-if(valid20){
-if(data44.audience !== undefined){
-let data46 = data44.audience;
-const _errs149 = errors;
-const _errs150 = errors;
-let valid21 = false;
-const _errs151 = errors;
-if(errors === _errs151){
-if(typeof data46 === "string"){
-if(func4(data46) < 1){
-const err49 = {instancePath:instancePath+"/auth/audience",schemaPath:"#/properties/auth/properties/audience/anyOf/0/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
-if(vErrors === null){
-vErrors = [err49];
-}
-else {
-vErrors.push(err49);
-}
-errors++;
-}
-}
-else {
-const err50 = {instancePath:instancePath+"/auth/audience",schemaPath:"#/properties/auth/properties/audience/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err50];
-}
-else {
-vErrors.push(err50);
-}
-errors++;
-}
-}
-var _valid9 = _errs151 === errors;
-valid21 = valid21 || _valid9;
-if(!valid21){
-const _errs153 = errors;
-if(errors === _errs153){
-if(Array.isArray(data46)){
-if(data46.length < 1){
-const err51 = {instancePath:instancePath+"/auth/audience",schemaPath:"#/properties/auth/properties/audience/anyOf/1/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
-if(vErrors === null){
-vErrors = [err51];
-}
-else {
-vErrors.push(err51);
-}
-errors++;
-}
-else {
-var valid22 = true;
-const len3 = data46.length;
-for(let i4=0; i4<len3; i4++){
-let data47 = data46[i4];
-const _errs155 = errors;
-if(errors === _errs155){
-if(typeof data47 === "string"){
-if(func4(data47) < 1){
-const err52 = {instancePath:instancePath+"/auth/audience/" + i4,schemaPath:"#/properties/auth/properties/audience/anyOf/1/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
-if(vErrors === null){
-vErrors = [err52];
-}
-else {
-vErrors.push(err52);
-}
-errors++;
-}
-}
-else {
-const err53 = {instancePath:instancePath+"/auth/audience/" + i4,schemaPath:"#/properties/auth/properties/audience/anyOf/1/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(typeof data43 !== "string"){
+const err53 = {instancePath:instancePath+"/backends/" + i0+"/config_lookup_pattern",schemaPath:"#/properties/backends/items/properties/config_lookup_pattern/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err53];
 }
@@ -1870,16 +1732,12 @@ vErrors.push(err53);
 }
 errors++;
 }
-}
-var valid22 = _errs155 === errors;
-if(!valid22){
-break;
-}
-}
-}
-}
-else {
-const err54 = {instancePath:instancePath+"/auth/audience",schemaPath:"#/properties/auth/properties/audience/anyOf/1/type",keyword:"type",params:{type: "array"},message:"must be array"};
+var _valid9 = _errs146 === errors;
+valid19 = valid19 || _valid9;
+if(!valid19){
+const _errs148 = errors;
+if(data43 !== null){
+const err54 = {instancePath:instancePath+"/backends/" + i0+"/config_lookup_pattern",schemaPath:"#/properties/backends/items/properties/config_lookup_pattern/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
 vErrors = [err54];
 }
@@ -1888,12 +1746,11 @@ vErrors.push(err54);
 }
 errors++;
 }
+var _valid9 = _errs148 === errors;
+valid19 = valid19 || _valid9;
 }
-var _valid9 = _errs153 === errors;
-valid21 = valid21 || _valid9;
-}
-if(!valid21){
-const err55 = {instancePath:instancePath+"/auth/audience",schemaPath:"#/properties/auth/properties/audience/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(!valid19){
+const err55 = {instancePath:instancePath+"/backends/" + i0+"/config_lookup_pattern",schemaPath:"#/properties/backends/items/properties/config_lookup_pattern/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
 if(vErrors === null){
 vErrors = [err55];
 }
@@ -1905,32 +1762,204 @@ validate10.errors = vErrors;
 return false;
 }
 else {
-errors = _errs150;
+errors = _errs145;
 if(vErrors !== null){
-if(_errs150){
-vErrors.length = _errs150;
+if(_errs145){
+vErrors.length = _errs145;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid20 = _errs149 === errors;
+var valid13 = _errs144 === errors;
+}
+else {
+var valid13 = true;
+}
+if(valid13){
+if(data36.cache_ttl_seconds !== undefined){
+let data44 = data36.cache_ttl_seconds;
+const _errs150 = errors;
+if(errors === _errs150){
+if((typeof data44 == "number") && (isFinite(data44))){
+if(data44 > 86400 || isNaN(data44)){
+validate10.errors = [{instancePath:instancePath+"/backends/" + i0+"/cache_ttl_seconds",schemaPath:"#/properties/backends/items/properties/cache_ttl_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 86400},message:"must be <= 86400"}];
+return false;
+}
+else {
+if(data44 < 0 || isNaN(data44)){
+validate10.errors = [{instancePath:instancePath+"/backends/" + i0+"/cache_ttl_seconds",schemaPath:"#/properties/backends/items/properties/cache_ttl_seconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+}
+else {
+validate10.errors = [{instancePath:instancePath+"/backends/" + i0+"/cache_ttl_seconds",schemaPath:"#/properties/backends/items/properties/cache_ttl_seconds/type",keyword:"type",params:{type: "number"},message:"must be number"}];
+return false;
+}
+}
+var valid13 = _errs150 === errors;
+}
+else {
+var valid13 = true;
+}
+}
+}
+}
+}
+}
+}
+}
+}
+else {
+validate10.errors = [{instancePath:instancePath+"/backends/" + i0,schemaPath:"#/properties/backends/items/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+var valid12 = _errs115 === errors;
+if(!valid12){
+break;
+}
+}
+}
+}
+else {
+validate10.errors = [{instancePath:instancePath+"/backends",schemaPath:"#/properties/backends/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+return false;
+}
+}
+var valid0 = _errs113 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+let data45 = data.critical_connections;
+const _errs152 = errors;
+if(errors === _errs152){
+if(Array.isArray(data45)){
+if(data45.length > 100){
+validate10.errors = [{instancePath:instancePath+"/critical_connections",schemaPath:"#/properties/critical_connections/maxItems",keyword:"maxItems",params:{limit: 100},message:"must NOT have more than 100 items"}];
+return false;
 }
 else {
 var valid20 = true;
+const len2 = data45.length;
+for(let i3=0; i3<len2; i3++){
+let data46 = data45[i3];
+const _errs154 = errors;
+if(errors === _errs154){
+if(typeof data46 === "string"){
+if(func4(data46) > 250){
+validate10.errors = [{instancePath:instancePath+"/critical_connections/" + i3,schemaPath:"#/properties/critical_connections/items/maxLength",keyword:"maxLength",params:{limit: 250},message:"must NOT have more than 250 characters"}];
+return false;
 }
-if(valid20){
-if(data44.issuer !== undefined){
-let data48 = data44.issuer;
-const _errs157 = errors;
+else {
+if(func4(data46) < 1){
+validate10.errors = [{instancePath:instancePath+"/critical_connections/" + i3,schemaPath:"#/properties/critical_connections/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+}
+}
+else {
+validate10.errors = [{instancePath:instancePath+"/critical_connections/" + i3,schemaPath:"#/properties/critical_connections/items/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid20 = _errs154 === errors;
+if(!valid20){
+break;
+}
+}
+}
+}
+else {
+validate10.errors = [{instancePath:instancePath+"/critical_connections",schemaPath:"#/properties/critical_connections/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+return false;
+}
+}
+var valid0 = _errs152 === errors;
+if(valid0){
+let data47 = data.connection_checks;
+const _errs156 = errors;
+if(errors === _errs156){
+if(data47 && typeof data47 == "object" && !Array.isArray(data47)){
+if(data47.timeout_seconds === undefined){
+data47.timeout_seconds = 3;
+}
+if(data47.interval_seconds === undefined){
+data47.interval_seconds = 60;
+}
+if(data47.on_failure === undefined){
+data47.on_failure = "degrade";
+}
+let missing7;
+if((((data47.timeout_seconds === undefined) && (missing7 = "timeout_seconds")) || ((data47.interval_seconds === undefined) && (missing7 = "interval_seconds"))) || ((data47.on_failure === undefined) && (missing7 = "on_failure"))){
+validate10.errors = [{instancePath:instancePath+"/connection_checks",schemaPath:"#/properties/connection_checks/required",keyword:"required",params:{missingProperty: missing7},message:"must have required property '"+missing7+"'"}];
+return false;
+}
+else {
 const _errs158 = errors;
-let valid23 = false;
+for(const key6 in data47){
+if(!(((key6 === "timeout_seconds") || (key6 === "interval_seconds")) || (key6 === "on_failure"))){
+validate10.errors = [{instancePath:instancePath+"/connection_checks",schemaPath:"#/properties/connection_checks/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs158 === errors){
+let data48 = data47.timeout_seconds;
 const _errs159 = errors;
 if(errors === _errs159){
-if(typeof data48 === "string"){
-if(func4(data48) < 1){
-const err56 = {instancePath:instancePath+"/auth/issuer",schemaPath:"#/properties/auth/properties/issuer/anyOf/0/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if((typeof data48 == "number") && (isFinite(data48))){
+if(data48 > 60 || isNaN(data48)){
+validate10.errors = [{instancePath:instancePath+"/connection_checks/timeout_seconds",schemaPath:"#/properties/connection_checks/properties/timeout_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 60},message:"must be <= 60"}];
+return false;
+}
+else {
+if(data48 <= 0 || isNaN(data48)){
+validate10.errors = [{instancePath:instancePath+"/connection_checks/timeout_seconds",schemaPath:"#/properties/connection_checks/properties/timeout_seconds/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0"}];
+return false;
+}
+}
+}
+else {
+validate10.errors = [{instancePath:instancePath+"/connection_checks/timeout_seconds",schemaPath:"#/properties/connection_checks/properties/timeout_seconds/type",keyword:"type",params:{type: "number"},message:"must be number"}];
+return false;
+}
+}
+var valid21 = _errs159 === errors;
+if(valid21){
+let data49 = data47.interval_seconds;
+const _errs161 = errors;
+if(errors === _errs161){
+if((typeof data49 == "number") && (isFinite(data49))){
+if(data49 > 86400 || isNaN(data49)){
+validate10.errors = [{instancePath:instancePath+"/connection_checks/interval_seconds",schemaPath:"#/properties/connection_checks/properties/interval_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 86400},message:"must be <= 86400"}];
+return false;
+}
+else {
+if(data49 < 1 || isNaN(data49)){
+validate10.errors = [{instancePath:instancePath+"/connection_checks/interval_seconds",schemaPath:"#/properties/connection_checks/properties/interval_seconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
+return false;
+}
+}
+}
+else {
+validate10.errors = [{instancePath:instancePath+"/connection_checks/interval_seconds",schemaPath:"#/properties/connection_checks/properties/interval_seconds/type",keyword:"type",params:{type: "number"},message:"must be number"}];
+return false;
+}
+}
+var valid21 = _errs161 === errors;
+if(valid21){
+let data50 = data47.on_failure;
+const _errs163 = errors;
+const _errs164 = errors;
+let valid22 = false;
+const _errs165 = errors;
+if(typeof data50 !== "string"){
+const err56 = {instancePath:instancePath+"/connection_checks/on_failure",schemaPath:"#/properties/connection_checks/properties/on_failure/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err56];
 }
@@ -1939,9 +1968,8 @@ vErrors.push(err56);
 }
 errors++;
 }
-}
-else {
-const err57 = {instancePath:instancePath+"/auth/issuer",schemaPath:"#/properties/auth/properties/issuer/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if("degrade" !== data50){
+const err57 = {instancePath:instancePath+"/connection_checks/on_failure",schemaPath:"#/properties/connection_checks/properties/on_failure/anyOf/0/const",keyword:"const",params:{allowedValue: "degrade"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err57];
 }
@@ -1950,15 +1978,12 @@ vErrors.push(err57);
 }
 errors++;
 }
-}
-var _valid10 = _errs159 === errors;
-valid23 = valid23 || _valid10;
-if(!valid23){
-const _errs161 = errors;
-if(errors === _errs161){
-if(Array.isArray(data48)){
-if(data48.length < 1){
-const err58 = {instancePath:instancePath+"/auth/issuer",schemaPath:"#/properties/auth/properties/issuer/anyOf/1/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
+var _valid10 = _errs165 === errors;
+valid22 = valid22 || _valid10;
+if(!valid22){
+const _errs167 = errors;
+if(typeof data50 !== "string"){
+const err58 = {instancePath:instancePath+"/connection_checks/on_failure",schemaPath:"#/properties/connection_checks/properties/on_failure/anyOf/1/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err58];
 }
@@ -1967,16 +1992,8 @@ vErrors.push(err58);
 }
 errors++;
 }
-else {
-var valid24 = true;
-const len4 = data48.length;
-for(let i5=0; i5<len4; i5++){
-let data49 = data48[i5];
-const _errs163 = errors;
-if(errors === _errs163){
-if(typeof data49 === "string"){
-if(func4(data49) < 1){
-const err59 = {instancePath:instancePath+"/auth/issuer/" + i5,schemaPath:"#/properties/auth/properties/issuer/anyOf/1/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if("fail" !== data50){
+const err59 = {instancePath:instancePath+"/connection_checks/on_failure",schemaPath:"#/properties/connection_checks/properties/on_failure/anyOf/1/const",keyword:"const",params:{allowedValue: "fail"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err59];
 }
@@ -1985,9 +2002,11 @@ vErrors.push(err59);
 }
 errors++;
 }
+var _valid10 = _errs167 === errors;
+valid22 = valid22 || _valid10;
 }
-else {
-const err60 = {instancePath:instancePath+"/auth/issuer/" + i5,schemaPath:"#/properties/auth/properties/issuer/anyOf/1/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(!valid22){
+const err60 = {instancePath:instancePath+"/connection_checks/on_failure",schemaPath:"#/properties/connection_checks/properties/on_failure/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
 if(vErrors === null){
 vErrors = [err60];
 }
@@ -1995,17 +2014,94 @@ else {
 vErrors.push(err60);
 }
 errors++;
+validate10.errors = vErrors;
+return false;
+}
+else {
+errors = _errs164;
+if(vErrors !== null){
+if(_errs164){
+vErrors.length = _errs164;
+}
+else {
+vErrors = null;
 }
 }
-var valid24 = _errs163 === errors;
-if(!valid24){
-break;
+}
+var valid21 = _errs163 === errors;
+}
 }
 }
 }
 }
 else {
-const err61 = {instancePath:instancePath+"/auth/issuer",schemaPath:"#/properties/auth/properties/issuer/anyOf/1/type",keyword:"type",params:{type: "array"},message:"must be array"};
+validate10.errors = [{instancePath:instancePath+"/connection_checks",schemaPath:"#/properties/connection_checks/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+var valid0 = _errs156 === errors;
+if(valid0){
+if(data.auth !== undefined){
+let data51 = data.auth;
+const _errs169 = errors;
+if(errors === _errs169){
+if(data51 && typeof data51 == "object" && !Array.isArray(data51)){
+if(data51.enforce === undefined){
+data51.enforce = true;
+}
+if(data51.clock_skew_seconds === undefined){
+data51.clock_skew_seconds = 30;
+}
+if(data51.max_token_bytes === undefined){
+data51.max_token_bytes = 8192;
+}
+if(data51.token_cache_size === undefined){
+data51.token_cache_size = 10000;
+}
+if(data51.keys === undefined){
+data51.keys = [];
+}
+if(data51.jwks === undefined){
+data51.jwks = [];
+}
+if(data51.policies === undefined){
+data51.policies = [];
+}
+if(data51.rate_limit === undefined){
+data51.rate_limit = {"max":1000,"window_seconds":1};
+}
+let missing8;
+if(((((((((data51.enforce === undefined) && (missing8 = "enforce")) || ((data51.clock_skew_seconds === undefined) && (missing8 = "clock_skew_seconds"))) || ((data51.max_token_bytes === undefined) && (missing8 = "max_token_bytes"))) || ((data51.token_cache_size === undefined) && (missing8 = "token_cache_size"))) || ((data51.keys === undefined) && (missing8 = "keys"))) || ((data51.jwks === undefined) && (missing8 = "jwks"))) || ((data51.policies === undefined) && (missing8 = "policies"))) || ((data51.rate_limit === undefined) && (missing8 = "rate_limit"))){
+validate10.errors = [{instancePath:instancePath+"/auth",schemaPath:"#/properties/auth/required",keyword:"required",params:{missingProperty: missing8},message:"must have required property '"+missing8+"'"}];
+return false;
+}
+else {
+const _errs171 = errors;
+for(const key7 in data51){
+if(!(func2.call(schema11.properties.auth.properties, key7))){
+validate10.errors = [{instancePath:instancePath+"/auth",schemaPath:"#/properties/auth/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs171 === errors){
+const _errs172 = errors;
+if(typeof data51.enforce !== "boolean"){
+validate10.errors = [{instancePath:instancePath+"/auth/enforce",schemaPath:"#/properties/auth/properties/enforce/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
+return false;
+}
+var valid23 = _errs172 === errors;
+if(valid23){
+if(data51.audience !== undefined){
+let data53 = data51.audience;
+const _errs174 = errors;
+const _errs175 = errors;
+let valid24 = false;
+const _errs176 = errors;
+if(errors === _errs176){
+if(typeof data53 === "string"){
+if(func4(data53) < 1){
+const err61 = {instancePath:instancePath+"/auth/audience",schemaPath:"#/properties/auth/properties/audience/anyOf/0/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err61];
 }
@@ -2015,11 +2111,8 @@ vErrors.push(err61);
 errors++;
 }
 }
-var _valid10 = _errs161 === errors;
-valid23 = valid23 || _valid10;
-}
-if(!valid23){
-const err62 = {instancePath:instancePath+"/auth/issuer",schemaPath:"#/properties/auth/properties/issuer/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+else {
+const err62 = {instancePath:instancePath+"/auth/audience",schemaPath:"#/properties/auth/properties/audience/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err62];
 }
@@ -2027,36 +2120,240 @@ else {
 vErrors.push(err62);
 }
 errors++;
+}
+}
+var _valid11 = _errs176 === errors;
+valid24 = valid24 || _valid11;
+if(!valid24){
+const _errs178 = errors;
+if(errors === _errs178){
+if(Array.isArray(data53)){
+if(data53.length < 1){
+const err63 = {instancePath:instancePath+"/auth/audience",schemaPath:"#/properties/auth/properties/audience/anyOf/1/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
+if(vErrors === null){
+vErrors = [err63];
+}
+else {
+vErrors.push(err63);
+}
+errors++;
+}
+else {
+var valid25 = true;
+const len3 = data53.length;
+for(let i4=0; i4<len3; i4++){
+let data54 = data53[i4];
+const _errs180 = errors;
+if(errors === _errs180){
+if(typeof data54 === "string"){
+if(func4(data54) < 1){
+const err64 = {instancePath:instancePath+"/auth/audience/" + i4,schemaPath:"#/properties/auth/properties/audience/anyOf/1/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err64];
+}
+else {
+vErrors.push(err64);
+}
+errors++;
+}
+}
+else {
+const err65 = {instancePath:instancePath+"/auth/audience/" + i4,schemaPath:"#/properties/auth/properties/audience/anyOf/1/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err65];
+}
+else {
+vErrors.push(err65);
+}
+errors++;
+}
+}
+var valid25 = _errs180 === errors;
+if(!valid25){
+break;
+}
+}
+}
+}
+else {
+const err66 = {instancePath:instancePath+"/auth/audience",schemaPath:"#/properties/auth/properties/audience/anyOf/1/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err66];
+}
+else {
+vErrors.push(err66);
+}
+errors++;
+}
+}
+var _valid11 = _errs178 === errors;
+valid24 = valid24 || _valid11;
+}
+if(!valid24){
+const err67 = {instancePath:instancePath+"/auth/audience",schemaPath:"#/properties/auth/properties/audience/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err67];
+}
+else {
+vErrors.push(err67);
+}
+errors++;
 validate10.errors = vErrors;
 return false;
 }
 else {
-errors = _errs158;
+errors = _errs175;
 if(vErrors !== null){
-if(_errs158){
-vErrors.length = _errs158;
+if(_errs175){
+vErrors.length = _errs175;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid20 = _errs157 === errors;
+var valid23 = _errs174 === errors;
 }
 else {
-var valid20 = true;
+var valid23 = true;
 }
-if(valid20){
-let data50 = data44.clock_skew_seconds;
-const _errs165 = errors;
-if(errors === _errs165){
-if((typeof data50 == "number") && (isFinite(data50))){
-if(data50 > 300 || isNaN(data50)){
+if(valid23){
+if(data51.issuer !== undefined){
+let data55 = data51.issuer;
+const _errs182 = errors;
+const _errs183 = errors;
+let valid26 = false;
+const _errs184 = errors;
+if(errors === _errs184){
+if(typeof data55 === "string"){
+if(func4(data55) < 1){
+const err68 = {instancePath:instancePath+"/auth/issuer",schemaPath:"#/properties/auth/properties/issuer/anyOf/0/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err68];
+}
+else {
+vErrors.push(err68);
+}
+errors++;
+}
+}
+else {
+const err69 = {instancePath:instancePath+"/auth/issuer",schemaPath:"#/properties/auth/properties/issuer/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err69];
+}
+else {
+vErrors.push(err69);
+}
+errors++;
+}
+}
+var _valid12 = _errs184 === errors;
+valid26 = valid26 || _valid12;
+if(!valid26){
+const _errs186 = errors;
+if(errors === _errs186){
+if(Array.isArray(data55)){
+if(data55.length < 1){
+const err70 = {instancePath:instancePath+"/auth/issuer",schemaPath:"#/properties/auth/properties/issuer/anyOf/1/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
+if(vErrors === null){
+vErrors = [err70];
+}
+else {
+vErrors.push(err70);
+}
+errors++;
+}
+else {
+var valid27 = true;
+const len4 = data55.length;
+for(let i5=0; i5<len4; i5++){
+let data56 = data55[i5];
+const _errs188 = errors;
+if(errors === _errs188){
+if(typeof data56 === "string"){
+if(func4(data56) < 1){
+const err71 = {instancePath:instancePath+"/auth/issuer/" + i5,schemaPath:"#/properties/auth/properties/issuer/anyOf/1/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err71];
+}
+else {
+vErrors.push(err71);
+}
+errors++;
+}
+}
+else {
+const err72 = {instancePath:instancePath+"/auth/issuer/" + i5,schemaPath:"#/properties/auth/properties/issuer/anyOf/1/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err72];
+}
+else {
+vErrors.push(err72);
+}
+errors++;
+}
+}
+var valid27 = _errs188 === errors;
+if(!valid27){
+break;
+}
+}
+}
+}
+else {
+const err73 = {instancePath:instancePath+"/auth/issuer",schemaPath:"#/properties/auth/properties/issuer/anyOf/1/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err73];
+}
+else {
+vErrors.push(err73);
+}
+errors++;
+}
+}
+var _valid12 = _errs186 === errors;
+valid26 = valid26 || _valid12;
+}
+if(!valid26){
+const err74 = {instancePath:instancePath+"/auth/issuer",schemaPath:"#/properties/auth/properties/issuer/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err74];
+}
+else {
+vErrors.push(err74);
+}
+errors++;
+validate10.errors = vErrors;
+return false;
+}
+else {
+errors = _errs183;
+if(vErrors !== null){
+if(_errs183){
+vErrors.length = _errs183;
+}
+else {
+vErrors = null;
+}
+}
+}
+var valid23 = _errs182 === errors;
+}
+else {
+var valid23 = true;
+}
+if(valid23){
+let data57 = data51.clock_skew_seconds;
+const _errs190 = errors;
+if(errors === _errs190){
+if((typeof data57 == "number") && (isFinite(data57))){
+if(data57 > 300 || isNaN(data57)){
 validate10.errors = [{instancePath:instancePath+"/auth/clock_skew_seconds",schemaPath:"#/properties/auth/properties/clock_skew_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 300},message:"must be <= 300"}];
 return false;
 }
 else {
-if(data50 < 0 || isNaN(data50)){
+if(data57 < 0 || isNaN(data57)){
 validate10.errors = [{instancePath:instancePath+"/auth/clock_skew_seconds",schemaPath:"#/properties/auth/properties/clock_skew_seconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
@@ -2067,94 +2364,170 @@ validate10.errors = [{instancePath:instancePath+"/auth/clock_skew_seconds",schem
 return false;
 }
 }
-var valid20 = _errs165 === errors;
-if(valid20){
-let data51 = data44.max_token_bytes;
-const _errs167 = errors;
-if(!(((typeof data51 == "number") && (!(data51 % 1) && !isNaN(data51))) && (isFinite(data51)))){
+var valid23 = _errs190 === errors;
+if(valid23){
+let data58 = data51.max_token_bytes;
+const _errs192 = errors;
+if(!(((typeof data58 == "number") && (!(data58 % 1) && !isNaN(data58))) && (isFinite(data58)))){
 validate10.errors = [{instancePath:instancePath+"/auth/max_token_bytes",schemaPath:"#/properties/auth/properties/max_token_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
-if(errors === _errs167){
-if((typeof data51 == "number") && (isFinite(data51))){
-if(data51 > 16384 || isNaN(data51)){
+if(errors === _errs192){
+if((typeof data58 == "number") && (isFinite(data58))){
+if(data58 > 16384 || isNaN(data58)){
 validate10.errors = [{instancePath:instancePath+"/auth/max_token_bytes",schemaPath:"#/properties/auth/properties/max_token_bytes/maximum",keyword:"maximum",params:{comparison: "<=", limit: 16384},message:"must be <= 16384"}];
 return false;
 }
 else {
-if(data51 < 256 || isNaN(data51)){
+if(data58 < 256 || isNaN(data58)){
 validate10.errors = [{instancePath:instancePath+"/auth/max_token_bytes",schemaPath:"#/properties/auth/properties/max_token_bytes/minimum",keyword:"minimum",params:{comparison: ">=", limit: 256},message:"must be >= 256"}];
 return false;
 }
 }
 }
 }
-var valid20 = _errs167 === errors;
-if(valid20){
-let data52 = data44.token_cache_size;
-const _errs169 = errors;
-if(!(((typeof data52 == "number") && (!(data52 % 1) && !isNaN(data52))) && (isFinite(data52)))){
+var valid23 = _errs192 === errors;
+if(valid23){
+if(data51.max_token_lifetime_seconds !== undefined){
+let data59 = data51.max_token_lifetime_seconds;
+const _errs194 = errors;
+const _errs195 = errors;
+let valid28 = false;
+const _errs196 = errors;
+if(!(((typeof data59 == "number") && (!(data59 % 1) && !isNaN(data59))) && (isFinite(data59)))){
+const err75 = {instancePath:instancePath+"/auth/max_token_lifetime_seconds",schemaPath:"#/properties/auth/properties/max_token_lifetime_seconds/anyOf/0/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err75];
+}
+else {
+vErrors.push(err75);
+}
+errors++;
+}
+if(errors === _errs196){
+if((typeof data59 == "number") && (isFinite(data59))){
+if(data59 < 1 || isNaN(data59)){
+const err76 = {instancePath:instancePath+"/auth/max_token_lifetime_seconds",schemaPath:"#/properties/auth/properties/max_token_lifetime_seconds/anyOf/0/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err76];
+}
+else {
+vErrors.push(err76);
+}
+errors++;
+}
+}
+}
+var _valid13 = _errs196 === errors;
+valid28 = valid28 || _valid13;
+if(!valid28){
+const _errs198 = errors;
+if(data59 !== null){
+const err77 = {instancePath:instancePath+"/auth/max_token_lifetime_seconds",schemaPath:"#/properties/auth/properties/max_token_lifetime_seconds/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(vErrors === null){
+vErrors = [err77];
+}
+else {
+vErrors.push(err77);
+}
+errors++;
+}
+var _valid13 = _errs198 === errors;
+valid28 = valid28 || _valid13;
+}
+if(!valid28){
+const err78 = {instancePath:instancePath+"/auth/max_token_lifetime_seconds",schemaPath:"#/properties/auth/properties/max_token_lifetime_seconds/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err78];
+}
+else {
+vErrors.push(err78);
+}
+errors++;
+validate10.errors = vErrors;
+return false;
+}
+else {
+errors = _errs195;
+if(vErrors !== null){
+if(_errs195){
+vErrors.length = _errs195;
+}
+else {
+vErrors = null;
+}
+}
+}
+var valid23 = _errs194 === errors;
+}
+else {
+var valid23 = true;
+}
+if(valid23){
+let data60 = data51.token_cache_size;
+const _errs200 = errors;
+if(!(((typeof data60 == "number") && (!(data60 % 1) && !isNaN(data60))) && (isFinite(data60)))){
 validate10.errors = [{instancePath:instancePath+"/auth/token_cache_size",schemaPath:"#/properties/auth/properties/token_cache_size/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
-if(errors === _errs169){
-if((typeof data52 == "number") && (isFinite(data52))){
-if(data52 > 1000000 || isNaN(data52)){
+if(errors === _errs200){
+if((typeof data60 == "number") && (isFinite(data60))){
+if(data60 > 1000000 || isNaN(data60)){
 validate10.errors = [{instancePath:instancePath+"/auth/token_cache_size",schemaPath:"#/properties/auth/properties/token_cache_size/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000000},message:"must be <= 1000000"}];
 return false;
 }
 else {
-if(data52 < 0 || isNaN(data52)){
+if(data60 < 0 || isNaN(data60)){
 validate10.errors = [{instancePath:instancePath+"/auth/token_cache_size",schemaPath:"#/properties/auth/properties/token_cache_size/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
 }
 }
 }
-var valid20 = _errs169 === errors;
-if(valid20){
-let data53 = data44.keys;
-const _errs171 = errors;
-if(errors === _errs171){
-if(Array.isArray(data53)){
-if(data53.length > 64){
+var valid23 = _errs200 === errors;
+if(valid23){
+let data61 = data51.keys;
+const _errs202 = errors;
+if(errors === _errs202){
+if(Array.isArray(data61)){
+if(data61.length > 64){
 validate10.errors = [{instancePath:instancePath+"/auth/keys",schemaPath:"#/properties/auth/properties/keys/maxItems",keyword:"maxItems",params:{limit: 64},message:"must NOT have more than 64 items"}];
 return false;
 }
 else {
-var valid25 = true;
-const len5 = data53.length;
+var valid29 = true;
+const len5 = data61.length;
 for(let i6=0; i6<len5; i6++){
-let data54 = data53[i6];
-const _errs173 = errors;
-if(errors === _errs173){
-if(data54 && typeof data54 == "object" && !Array.isArray(data54)){
-let missing8;
-if(((data54.kid === undefined) && (missing8 = "kid")) || ((data54.alg === undefined) && (missing8 = "alg"))){
-validate10.errors = [{instancePath:instancePath+"/auth/keys/" + i6,schemaPath:"#/properties/auth/properties/keys/items/required",keyword:"required",params:{missingProperty: missing8},message:"must have required property '"+missing8+"'"}];
+let data62 = data61[i6];
+const _errs204 = errors;
+if(errors === _errs204){
+if(data62 && typeof data62 == "object" && !Array.isArray(data62)){
+let missing9;
+if(((data62.kid === undefined) && (missing9 = "kid")) || ((data62.alg === undefined) && (missing9 = "alg"))){
+validate10.errors = [{instancePath:instancePath+"/auth/keys/" + i6,schemaPath:"#/properties/auth/properties/keys/items/required",keyword:"required",params:{missingProperty: missing9},message:"must have required property '"+missing9+"'"}];
 return false;
 }
 else {
-const _errs175 = errors;
-for(const key7 in data54){
-if(!((((((key7 === "kid") || (key7 === "alg")) || (key7 === "secret_file")) || (key7 === "secret_env")) || (key7 === "public_key_file")) || (key7 === "public_key_env"))){
-validate10.errors = [{instancePath:instancePath+"/auth/keys/" + i6,schemaPath:"#/properties/auth/properties/keys/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties"}];
+const _errs206 = errors;
+for(const key8 in data62){
+if(!((((((key8 === "kid") || (key8 === "alg")) || (key8 === "secret_file")) || (key8 === "secret_env")) || (key8 === "public_key_file")) || (key8 === "public_key_env"))){
+validate10.errors = [{instancePath:instancePath+"/auth/keys/" + i6,schemaPath:"#/properties/auth/properties/keys/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
-if(_errs175 === errors){
-if(data54.kid !== undefined){
-let data55 = data54.kid;
-const _errs176 = errors;
-if(errors === _errs176){
-if(typeof data55 === "string"){
-if(func4(data55) > 256){
+if(_errs206 === errors){
+if(data62.kid !== undefined){
+let data63 = data62.kid;
+const _errs207 = errors;
+if(errors === _errs207){
+if(typeof data63 === "string"){
+if(func4(data63) > 256){
 validate10.errors = [{instancePath:instancePath+"/auth/keys/" + i6+"/kid",schemaPath:"#/properties/auth/properties/keys/items/properties/kid/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"}];
 return false;
 }
 else {
-if(func4(data55) < 1){
+if(func4(data63) < 1){
 validate10.errors = [{instancePath:instancePath+"/auth/keys/" + i6+"/kid",schemaPath:"#/properties/auth/properties/keys/items/properties/kid/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -2165,212 +2538,20 @@ validate10.errors = [{instancePath:instancePath+"/auth/keys/" + i6+"/kid",schema
 return false;
 }
 }
-var valid26 = _errs176 === errors;
+var valid30 = _errs207 === errors;
 }
 else {
-var valid26 = true;
+var valid30 = true;
 }
-if(valid26){
-if(data54.alg !== undefined){
-let data56 = data54.alg;
-const _errs178 = errors;
-const _errs179 = errors;
-let valid27 = false;
-const _errs180 = errors;
-if(typeof data56 !== "string"){
-const err63 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err63];
-}
-else {
-vErrors.push(err63);
-}
-errors++;
-}
-if("HS256" !== data56){
-const err64 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/0/const",keyword:"const",params:{allowedValue: "HS256"},message:"must be equal to constant"};
-if(vErrors === null){
-vErrors = [err64];
-}
-else {
-vErrors.push(err64);
-}
-errors++;
-}
-var _valid11 = _errs180 === errors;
-valid27 = valid27 || _valid11;
-if(!valid27){
-const _errs182 = errors;
-if(typeof data56 !== "string"){
-const err65 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/1/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err65];
-}
-else {
-vErrors.push(err65);
-}
-errors++;
-}
-if("HS384" !== data56){
-const err66 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/1/const",keyword:"const",params:{allowedValue: "HS384"},message:"must be equal to constant"};
-if(vErrors === null){
-vErrors = [err66];
-}
-else {
-vErrors.push(err66);
-}
-errors++;
-}
-var _valid11 = _errs182 === errors;
-valid27 = valid27 || _valid11;
-if(!valid27){
-const _errs184 = errors;
-if(typeof data56 !== "string"){
-const err67 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/2/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err67];
-}
-else {
-vErrors.push(err67);
-}
-errors++;
-}
-if("HS512" !== data56){
-const err68 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/2/const",keyword:"const",params:{allowedValue: "HS512"},message:"must be equal to constant"};
-if(vErrors === null){
-vErrors = [err68];
-}
-else {
-vErrors.push(err68);
-}
-errors++;
-}
-var _valid11 = _errs184 === errors;
-valid27 = valid27 || _valid11;
-if(!valid27){
-const _errs186 = errors;
-if(typeof data56 !== "string"){
-const err69 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/3/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err69];
-}
-else {
-vErrors.push(err69);
-}
-errors++;
-}
-if("RS256" !== data56){
-const err70 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/3/const",keyword:"const",params:{allowedValue: "RS256"},message:"must be equal to constant"};
-if(vErrors === null){
-vErrors = [err70];
-}
-else {
-vErrors.push(err70);
-}
-errors++;
-}
-var _valid11 = _errs186 === errors;
-valid27 = valid27 || _valid11;
-if(!valid27){
-const _errs188 = errors;
-if(typeof data56 !== "string"){
-const err71 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/4/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err71];
-}
-else {
-vErrors.push(err71);
-}
-errors++;
-}
-if("RS384" !== data56){
-const err72 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/4/const",keyword:"const",params:{allowedValue: "RS384"},message:"must be equal to constant"};
-if(vErrors === null){
-vErrors = [err72];
-}
-else {
-vErrors.push(err72);
-}
-errors++;
-}
-var _valid11 = _errs188 === errors;
-valid27 = valid27 || _valid11;
-if(!valid27){
-const _errs190 = errors;
-if(typeof data56 !== "string"){
-const err73 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/5/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err73];
-}
-else {
-vErrors.push(err73);
-}
-errors++;
-}
-if("RS512" !== data56){
-const err74 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/5/const",keyword:"const",params:{allowedValue: "RS512"},message:"must be equal to constant"};
-if(vErrors === null){
-vErrors = [err74];
-}
-else {
-vErrors.push(err74);
-}
-errors++;
-}
-var _valid11 = _errs190 === errors;
-valid27 = valid27 || _valid11;
-if(!valid27){
-const _errs192 = errors;
-if(typeof data56 !== "string"){
-const err75 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/6/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err75];
-}
-else {
-vErrors.push(err75);
-}
-errors++;
-}
-if("PS256" !== data56){
-const err76 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/6/const",keyword:"const",params:{allowedValue: "PS256"},message:"must be equal to constant"};
-if(vErrors === null){
-vErrors = [err76];
-}
-else {
-vErrors.push(err76);
-}
-errors++;
-}
-var _valid11 = _errs192 === errors;
-valid27 = valid27 || _valid11;
-if(!valid27){
-const _errs194 = errors;
-if(typeof data56 !== "string"){
-const err77 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/7/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err77];
-}
-else {
-vErrors.push(err77);
-}
-errors++;
-}
-if("PS384" !== data56){
-const err78 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/7/const",keyword:"const",params:{allowedValue: "PS384"},message:"must be equal to constant"};
-if(vErrors === null){
-vErrors = [err78];
-}
-else {
-vErrors.push(err78);
-}
-errors++;
-}
-var _valid11 = _errs194 === errors;
-valid27 = valid27 || _valid11;
-if(!valid27){
-const _errs196 = errors;
-if(typeof data56 !== "string"){
-const err79 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/8/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(valid30){
+if(data62.alg !== undefined){
+let data64 = data62.alg;
+const _errs209 = errors;
+const _errs210 = errors;
+let valid31 = false;
+const _errs211 = errors;
+if(typeof data64 !== "string"){
+const err79 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err79];
 }
@@ -2379,8 +2560,8 @@ vErrors.push(err79);
 }
 errors++;
 }
-if("PS512" !== data56){
-const err80 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/8/const",keyword:"const",params:{allowedValue: "PS512"},message:"must be equal to constant"};
+if("HS256" !== data64){
+const err80 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/0/const",keyword:"const",params:{allowedValue: "HS256"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err80];
 }
@@ -2389,12 +2570,12 @@ vErrors.push(err80);
 }
 errors++;
 }
-var _valid11 = _errs196 === errors;
-valid27 = valid27 || _valid11;
-if(!valid27){
-const _errs198 = errors;
-if(typeof data56 !== "string"){
-const err81 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/9/type",keyword:"type",params:{type: "string"},message:"must be string"};
+var _valid14 = _errs211 === errors;
+valid31 = valid31 || _valid14;
+if(!valid31){
+const _errs213 = errors;
+if(typeof data64 !== "string"){
+const err81 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/1/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err81];
 }
@@ -2403,8 +2584,8 @@ vErrors.push(err81);
 }
 errors++;
 }
-if("ES256" !== data56){
-const err82 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/9/const",keyword:"const",params:{allowedValue: "ES256"},message:"must be equal to constant"};
+if("HS384" !== data64){
+const err82 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/1/const",keyword:"const",params:{allowedValue: "HS384"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err82];
 }
@@ -2413,12 +2594,12 @@ vErrors.push(err82);
 }
 errors++;
 }
-var _valid11 = _errs198 === errors;
-valid27 = valid27 || _valid11;
-if(!valid27){
-const _errs200 = errors;
-if(typeof data56 !== "string"){
-const err83 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/10/type",keyword:"type",params:{type: "string"},message:"must be string"};
+var _valid14 = _errs213 === errors;
+valid31 = valid31 || _valid14;
+if(!valid31){
+const _errs215 = errors;
+if(typeof data64 !== "string"){
+const err83 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/2/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err83];
 }
@@ -2427,8 +2608,8 @@ vErrors.push(err83);
 }
 errors++;
 }
-if("ES384" !== data56){
-const err84 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/10/const",keyword:"const",params:{allowedValue: "ES384"},message:"must be equal to constant"};
+if("HS512" !== data64){
+const err84 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/2/const",keyword:"const",params:{allowedValue: "HS512"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err84];
 }
@@ -2437,12 +2618,12 @@ vErrors.push(err84);
 }
 errors++;
 }
-var _valid11 = _errs200 === errors;
-valid27 = valid27 || _valid11;
-if(!valid27){
-const _errs202 = errors;
-if(typeof data56 !== "string"){
-const err85 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/11/type",keyword:"type",params:{type: "string"},message:"must be string"};
+var _valid14 = _errs215 === errors;
+valid31 = valid31 || _valid14;
+if(!valid31){
+const _errs217 = errors;
+if(typeof data64 !== "string"){
+const err85 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/3/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err85];
 }
@@ -2451,8 +2632,8 @@ vErrors.push(err85);
 }
 errors++;
 }
-if("ES512" !== data56){
-const err86 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/11/const",keyword:"const",params:{allowedValue: "ES512"},message:"must be equal to constant"};
+if("RS256" !== data64){
+const err86 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/3/const",keyword:"const",params:{allowedValue: "RS256"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err86];
 }
@@ -2461,12 +2642,12 @@ vErrors.push(err86);
 }
 errors++;
 }
-var _valid11 = _errs202 === errors;
-valid27 = valid27 || _valid11;
-if(!valid27){
-const _errs204 = errors;
-if(typeof data56 !== "string"){
-const err87 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/12/type",keyword:"type",params:{type: "string"},message:"must be string"};
+var _valid14 = _errs217 === errors;
+valid31 = valid31 || _valid14;
+if(!valid31){
+const _errs219 = errors;
+if(typeof data64 !== "string"){
+const err87 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/4/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err87];
 }
@@ -2475,8 +2656,8 @@ vErrors.push(err87);
 }
 errors++;
 }
-if("EdDSA" !== data56){
-const err88 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/12/const",keyword:"const",params:{allowedValue: "EdDSA"},message:"must be equal to constant"};
+if("RS384" !== data64){
+const err88 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/4/const",keyword:"const",params:{allowedValue: "RS384"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err88];
 }
@@ -2485,22 +2666,12 @@ vErrors.push(err88);
 }
 errors++;
 }
-var _valid11 = _errs204 === errors;
-valid27 = valid27 || _valid11;
-}
-}
-}
-}
-}
-}
-}
-}
-}
-}
-}
-}
-if(!valid27){
-const err89 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+var _valid14 = _errs219 === errors;
+valid31 = valid31 || _valid14;
+if(!valid31){
+const _errs221 = errors;
+if(typeof data64 !== "string"){
+const err89 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/5/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err89];
 }
@@ -2508,32 +2679,234 @@ else {
 vErrors.push(err89);
 }
 errors++;
+}
+if("RS512" !== data64){
+const err90 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/5/const",keyword:"const",params:{allowedValue: "RS512"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err90];
+}
+else {
+vErrors.push(err90);
+}
+errors++;
+}
+var _valid14 = _errs221 === errors;
+valid31 = valid31 || _valid14;
+if(!valid31){
+const _errs223 = errors;
+if(typeof data64 !== "string"){
+const err91 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/6/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err91];
+}
+else {
+vErrors.push(err91);
+}
+errors++;
+}
+if("PS256" !== data64){
+const err92 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/6/const",keyword:"const",params:{allowedValue: "PS256"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err92];
+}
+else {
+vErrors.push(err92);
+}
+errors++;
+}
+var _valid14 = _errs223 === errors;
+valid31 = valid31 || _valid14;
+if(!valid31){
+const _errs225 = errors;
+if(typeof data64 !== "string"){
+const err93 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/7/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err93];
+}
+else {
+vErrors.push(err93);
+}
+errors++;
+}
+if("PS384" !== data64){
+const err94 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/7/const",keyword:"const",params:{allowedValue: "PS384"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err94];
+}
+else {
+vErrors.push(err94);
+}
+errors++;
+}
+var _valid14 = _errs225 === errors;
+valid31 = valid31 || _valid14;
+if(!valid31){
+const _errs227 = errors;
+if(typeof data64 !== "string"){
+const err95 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/8/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err95];
+}
+else {
+vErrors.push(err95);
+}
+errors++;
+}
+if("PS512" !== data64){
+const err96 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/8/const",keyword:"const",params:{allowedValue: "PS512"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err96];
+}
+else {
+vErrors.push(err96);
+}
+errors++;
+}
+var _valid14 = _errs227 === errors;
+valid31 = valid31 || _valid14;
+if(!valid31){
+const _errs229 = errors;
+if(typeof data64 !== "string"){
+const err97 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/9/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err97];
+}
+else {
+vErrors.push(err97);
+}
+errors++;
+}
+if("ES256" !== data64){
+const err98 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/9/const",keyword:"const",params:{allowedValue: "ES256"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err98];
+}
+else {
+vErrors.push(err98);
+}
+errors++;
+}
+var _valid14 = _errs229 === errors;
+valid31 = valid31 || _valid14;
+if(!valid31){
+const _errs231 = errors;
+if(typeof data64 !== "string"){
+const err99 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/10/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err99];
+}
+else {
+vErrors.push(err99);
+}
+errors++;
+}
+if("ES384" !== data64){
+const err100 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/10/const",keyword:"const",params:{allowedValue: "ES384"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err100];
+}
+else {
+vErrors.push(err100);
+}
+errors++;
+}
+var _valid14 = _errs231 === errors;
+valid31 = valid31 || _valid14;
+if(!valid31){
+const _errs233 = errors;
+if(typeof data64 !== "string"){
+const err101 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/11/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err101];
+}
+else {
+vErrors.push(err101);
+}
+errors++;
+}
+if("ES512" !== data64){
+const err102 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/11/const",keyword:"const",params:{allowedValue: "ES512"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err102];
+}
+else {
+vErrors.push(err102);
+}
+errors++;
+}
+var _valid14 = _errs233 === errors;
+valid31 = valid31 || _valid14;
+if(!valid31){
+const _errs235 = errors;
+if(typeof data64 !== "string"){
+const err103 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/12/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err103];
+}
+else {
+vErrors.push(err103);
+}
+errors++;
+}
+if("EdDSA" !== data64){
+const err104 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/12/const",keyword:"const",params:{allowedValue: "EdDSA"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err104];
+}
+else {
+vErrors.push(err104);
+}
+errors++;
+}
+var _valid14 = _errs235 === errors;
+valid31 = valid31 || _valid14;
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+if(!valid31){
+const err105 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err105];
+}
+else {
+vErrors.push(err105);
+}
+errors++;
 validate10.errors = vErrors;
 return false;
 }
 else {
-errors = _errs179;
+errors = _errs210;
 if(vErrors !== null){
-if(_errs179){
-vErrors.length = _errs179;
+if(_errs210){
+vErrors.length = _errs210;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid26 = _errs178 === errors;
+var valid30 = _errs209 === errors;
 }
 else {
-var valid26 = true;
+var valid30 = true;
 }
-if(valid26){
-if(data54.secret_file !== undefined){
-let data57 = data54.secret_file;
-const _errs206 = errors;
-if(errors === _errs206){
-if(typeof data57 === "string"){
-if(func4(data57) < 1){
+if(valid30){
+if(data62.secret_file !== undefined){
+let data65 = data62.secret_file;
+const _errs237 = errors;
+if(errors === _errs237){
+if(typeof data65 === "string"){
+if(func4(data65) < 1){
 validate10.errors = [{instancePath:instancePath+"/auth/keys/" + i6+"/secret_file",schemaPath:"#/properties/auth/properties/keys/items/properties/secret_file/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -2543,18 +2916,18 @@ validate10.errors = [{instancePath:instancePath+"/auth/keys/" + i6+"/secret_file
 return false;
 }
 }
-var valid26 = _errs206 === errors;
+var valid30 = _errs237 === errors;
 }
 else {
-var valid26 = true;
+var valid30 = true;
 }
-if(valid26){
-if(data54.secret_env !== undefined){
-let data58 = data54.secret_env;
-const _errs208 = errors;
-if(errors === _errs208){
-if(typeof data58 === "string"){
-if(func4(data58) < 1){
+if(valid30){
+if(data62.secret_env !== undefined){
+let data66 = data62.secret_env;
+const _errs239 = errors;
+if(errors === _errs239){
+if(typeof data66 === "string"){
+if(func4(data66) < 1){
 validate10.errors = [{instancePath:instancePath+"/auth/keys/" + i6+"/secret_env",schemaPath:"#/properties/auth/properties/keys/items/properties/secret_env/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -2564,18 +2937,18 @@ validate10.errors = [{instancePath:instancePath+"/auth/keys/" + i6+"/secret_env"
 return false;
 }
 }
-var valid26 = _errs208 === errors;
+var valid30 = _errs239 === errors;
 }
 else {
-var valid26 = true;
+var valid30 = true;
 }
-if(valid26){
-if(data54.public_key_file !== undefined){
-let data59 = data54.public_key_file;
-const _errs210 = errors;
-if(errors === _errs210){
-if(typeof data59 === "string"){
-if(func4(data59) < 1){
+if(valid30){
+if(data62.public_key_file !== undefined){
+let data67 = data62.public_key_file;
+const _errs241 = errors;
+if(errors === _errs241){
+if(typeof data67 === "string"){
+if(func4(data67) < 1){
 validate10.errors = [{instancePath:instancePath+"/auth/keys/" + i6+"/public_key_file",schemaPath:"#/properties/auth/properties/keys/items/properties/public_key_file/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -2585,18 +2958,18 @@ validate10.errors = [{instancePath:instancePath+"/auth/keys/" + i6+"/public_key_
 return false;
 }
 }
-var valid26 = _errs210 === errors;
+var valid30 = _errs241 === errors;
 }
 else {
-var valid26 = true;
+var valid30 = true;
 }
-if(valid26){
-if(data54.public_key_env !== undefined){
-let data60 = data54.public_key_env;
-const _errs212 = errors;
-if(errors === _errs212){
-if(typeof data60 === "string"){
-if(func4(data60) < 1){
+if(valid30){
+if(data62.public_key_env !== undefined){
+let data68 = data62.public_key_env;
+const _errs243 = errors;
+if(errors === _errs243){
+if(typeof data68 === "string"){
+if(func4(data68) < 1){
 validate10.errors = [{instancePath:instancePath+"/auth/keys/" + i6+"/public_key_env",schemaPath:"#/properties/auth/properties/keys/items/properties/public_key_env/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -2606,10 +2979,10 @@ validate10.errors = [{instancePath:instancePath+"/auth/keys/" + i6+"/public_key_
 return false;
 }
 }
-var valid26 = _errs212 === errors;
+var valid30 = _errs243 === errors;
 }
 else {
-var valid26 = true;
+var valid30 = true;
 }
 }
 }
@@ -2624,8 +2997,8 @@ validate10.errors = [{instancePath:instancePath+"/auth/keys/" + i6,schemaPath:"#
 return false;
 }
 }
-var valid25 = _errs173 === errors;
-if(!valid25){
+var valid29 = _errs204 === errors;
+if(!valid29){
 break;
 }
 }
@@ -2636,54 +3009,54 @@ validate10.errors = [{instancePath:instancePath+"/auth/keys",schemaPath:"#/prope
 return false;
 }
 }
-var valid20 = _errs171 === errors;
-if(valid20){
-let data61 = data44.jwks;
-const _errs214 = errors;
-if(errors === _errs214){
-if(Array.isArray(data61)){
-if(data61.length > 16){
+var valid23 = _errs202 === errors;
+if(valid23){
+let data69 = data51.jwks;
+const _errs245 = errors;
+if(errors === _errs245){
+if(Array.isArray(data69)){
+if(data69.length > 16){
 validate10.errors = [{instancePath:instancePath+"/auth/jwks",schemaPath:"#/properties/auth/properties/jwks/maxItems",keyword:"maxItems",params:{limit: 16},message:"must NOT have more than 16 items"}];
 return false;
 }
 else {
-var valid28 = true;
-const len6 = data61.length;
+var valid32 = true;
+const len6 = data69.length;
 for(let i7=0; i7<len6; i7++){
-let data62 = data61[i7];
-const _errs216 = errors;
-if(errors === _errs216){
-if(data62 && typeof data62 == "object" && !Array.isArray(data62)){
-if(data62.cache_seconds === undefined){
-data62.cache_seconds = 600;
+let data70 = data69[i7];
+const _errs247 = errors;
+if(errors === _errs247){
+if(data70 && typeof data70 == "object" && !Array.isArray(data70)){
+if(data70.cache_seconds === undefined){
+data70.cache_seconds = 600;
 }
-if(data62.min_refresh_interval_seconds === undefined){
-data62.min_refresh_interval_seconds = 30;
+if(data70.min_refresh_interval_seconds === undefined){
+data70.min_refresh_interval_seconds = 30;
 }
-if(data62.timeout_seconds === undefined){
-data62.timeout_seconds = 5;
+if(data70.timeout_seconds === undefined){
+data70.timeout_seconds = 5;
 }
-let missing9;
-if(((((data62.url === undefined) && (missing9 = "url")) || ((data62.cache_seconds === undefined) && (missing9 = "cache_seconds"))) || ((data62.min_refresh_interval_seconds === undefined) && (missing9 = "min_refresh_interval_seconds"))) || ((data62.timeout_seconds === undefined) && (missing9 = "timeout_seconds"))){
-validate10.errors = [{instancePath:instancePath+"/auth/jwks/" + i7,schemaPath:"#/properties/auth/properties/jwks/items/required",keyword:"required",params:{missingProperty: missing9},message:"must have required property '"+missing9+"'"}];
+let missing10;
+if(((((data70.url === undefined) && (missing10 = "url")) || ((data70.cache_seconds === undefined) && (missing10 = "cache_seconds"))) || ((data70.min_refresh_interval_seconds === undefined) && (missing10 = "min_refresh_interval_seconds"))) || ((data70.timeout_seconds === undefined) && (missing10 = "timeout_seconds"))){
+validate10.errors = [{instancePath:instancePath+"/auth/jwks/" + i7,schemaPath:"#/properties/auth/properties/jwks/items/required",keyword:"required",params:{missingProperty: missing10},message:"must have required property '"+missing10+"'"}];
 return false;
 }
 else {
-const _errs218 = errors;
-for(const key8 in data62){
-if(!(((((key8 === "url") || (key8 === "cache_seconds")) || (key8 === "min_refresh_interval_seconds")) || (key8 === "timeout_seconds")) || (key8 === "token_file"))){
-validate10.errors = [{instancePath:instancePath+"/auth/jwks/" + i7,schemaPath:"#/properties/auth/properties/jwks/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties"}];
+const _errs249 = errors;
+for(const key9 in data70){
+if(!(((((key9 === "url") || (key9 === "cache_seconds")) || (key9 === "min_refresh_interval_seconds")) || (key9 === "timeout_seconds")) || (key9 === "token_file"))){
+validate10.errors = [{instancePath:instancePath+"/auth/jwks/" + i7,schemaPath:"#/properties/auth/properties/jwks/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key9},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
-if(_errs218 === errors){
-if(data62.url !== undefined){
-let data63 = data62.url;
-const _errs219 = errors;
-if(errors === _errs219){
-if(typeof data63 === "string"){
-if(!pattern3.test(data63)){
+if(_errs249 === errors){
+if(data70.url !== undefined){
+let data71 = data70.url;
+const _errs250 = errors;
+if(errors === _errs250){
+if(typeof data71 === "string"){
+if(!pattern3.test(data71)){
 validate10.errors = [{instancePath:instancePath+"/auth/jwks/" + i7+"/url",schemaPath:"#/properties/auth/properties/jwks/items/properties/url/pattern",keyword:"pattern",params:{pattern: "^https?://"},message:"must match pattern \""+"^https?://"+"\""}];
 return false;
 }
@@ -2693,22 +3066,22 @@ validate10.errors = [{instancePath:instancePath+"/auth/jwks/" + i7+"/url",schema
 return false;
 }
 }
-var valid29 = _errs219 === errors;
+var valid33 = _errs250 === errors;
 }
 else {
-var valid29 = true;
+var valid33 = true;
 }
-if(valid29){
-let data64 = data62.cache_seconds;
-const _errs221 = errors;
-if(errors === _errs221){
-if((typeof data64 == "number") && (isFinite(data64))){
-if(data64 > 86400 || isNaN(data64)){
+if(valid33){
+let data72 = data70.cache_seconds;
+const _errs252 = errors;
+if(errors === _errs252){
+if((typeof data72 == "number") && (isFinite(data72))){
+if(data72 > 86400 || isNaN(data72)){
 validate10.errors = [{instancePath:instancePath+"/auth/jwks/" + i7+"/cache_seconds",schemaPath:"#/properties/auth/properties/jwks/items/properties/cache_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 86400},message:"must be <= 86400"}];
 return false;
 }
 else {
-if(data64 < 1 || isNaN(data64)){
+if(data72 < 1 || isNaN(data72)){
 validate10.errors = [{instancePath:instancePath+"/auth/jwks/" + i7+"/cache_seconds",schemaPath:"#/properties/auth/properties/jwks/items/properties/cache_seconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
 return false;
 }
@@ -2719,18 +3092,18 @@ validate10.errors = [{instancePath:instancePath+"/auth/jwks/" + i7+"/cache_secon
 return false;
 }
 }
-var valid29 = _errs221 === errors;
-if(valid29){
-let data65 = data62.min_refresh_interval_seconds;
-const _errs223 = errors;
-if(errors === _errs223){
-if((typeof data65 == "number") && (isFinite(data65))){
-if(data65 > 3600 || isNaN(data65)){
+var valid33 = _errs252 === errors;
+if(valid33){
+let data73 = data70.min_refresh_interval_seconds;
+const _errs254 = errors;
+if(errors === _errs254){
+if((typeof data73 == "number") && (isFinite(data73))){
+if(data73 > 3600 || isNaN(data73)){
 validate10.errors = [{instancePath:instancePath+"/auth/jwks/" + i7+"/min_refresh_interval_seconds",schemaPath:"#/properties/auth/properties/jwks/items/properties/min_refresh_interval_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600},message:"must be <= 3600"}];
 return false;
 }
 else {
-if(data65 < 0 || isNaN(data65)){
+if(data73 < 0 || isNaN(data73)){
 validate10.errors = [{instancePath:instancePath+"/auth/jwks/" + i7+"/min_refresh_interval_seconds",schemaPath:"#/properties/auth/properties/jwks/items/properties/min_refresh_interval_seconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
@@ -2741,18 +3114,18 @@ validate10.errors = [{instancePath:instancePath+"/auth/jwks/" + i7+"/min_refresh
 return false;
 }
 }
-var valid29 = _errs223 === errors;
-if(valid29){
-let data66 = data62.timeout_seconds;
-const _errs225 = errors;
-if(errors === _errs225){
-if((typeof data66 == "number") && (isFinite(data66))){
-if(data66 > 60 || isNaN(data66)){
+var valid33 = _errs254 === errors;
+if(valid33){
+let data74 = data70.timeout_seconds;
+const _errs256 = errors;
+if(errors === _errs256){
+if((typeof data74 == "number") && (isFinite(data74))){
+if(data74 > 60 || isNaN(data74)){
 validate10.errors = [{instancePath:instancePath+"/auth/jwks/" + i7+"/timeout_seconds",schemaPath:"#/properties/auth/properties/jwks/items/properties/timeout_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 60},message:"must be <= 60"}];
 return false;
 }
 else {
-if(data66 < 0.1 || isNaN(data66)){
+if(data74 < 0.1 || isNaN(data74)){
 validate10.errors = [{instancePath:instancePath+"/auth/jwks/" + i7+"/timeout_seconds",schemaPath:"#/properties/auth/properties/jwks/items/properties/timeout_seconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0.1},message:"must be >= 0.1"}];
 return false;
 }
@@ -2763,14 +3136,14 @@ validate10.errors = [{instancePath:instancePath+"/auth/jwks/" + i7+"/timeout_sec
 return false;
 }
 }
-var valid29 = _errs225 === errors;
-if(valid29){
-if(data62.token_file !== undefined){
-let data67 = data62.token_file;
-const _errs227 = errors;
-if(errors === _errs227){
-if(typeof data67 === "string"){
-if(!pattern4.test(data67)){
+var valid33 = _errs256 === errors;
+if(valid33){
+if(data70.token_file !== undefined){
+let data75 = data70.token_file;
+const _errs258 = errors;
+if(errors === _errs258){
+if(typeof data75 === "string"){
+if(!pattern4.test(data75)){
 validate10.errors = [{instancePath:instancePath+"/auth/jwks/" + i7+"/token_file",schemaPath:"#/properties/auth/properties/jwks/items/properties/token_file/pattern",keyword:"pattern",params:{pattern: "^/"},message:"must match pattern \""+"^/"+"\""}];
 return false;
 }
@@ -2780,10 +3153,10 @@ validate10.errors = [{instancePath:instancePath+"/auth/jwks/" + i7+"/token_file"
 return false;
 }
 }
-var valid29 = _errs227 === errors;
+var valid33 = _errs258 === errors;
 }
 else {
-var valid29 = true;
+var valid33 = true;
 }
 }
 }
@@ -2797,8 +3170,8 @@ validate10.errors = [{instancePath:instancePath+"/auth/jwks/" + i7,schemaPath:"#
 return false;
 }
 }
-var valid28 = _errs216 === errors;
-if(!valid28){
+var valid32 = _errs247 === errors;
+if(!valid32){
 break;
 }
 }
@@ -2809,59 +3182,59 @@ validate10.errors = [{instancePath:instancePath+"/auth/jwks",schemaPath:"#/prope
 return false;
 }
 }
-var valid20 = _errs214 === errors;
-if(valid20){
-let data68 = data44.policies;
-const _errs229 = errors;
-if(errors === _errs229){
-if(Array.isArray(data68)){
-if(data68.length > 1000){
+var valid23 = _errs245 === errors;
+if(valid23){
+let data76 = data51.policies;
+const _errs260 = errors;
+if(errors === _errs260){
+if(Array.isArray(data76)){
+if(data76.length > 1000){
 validate10.errors = [{instancePath:instancePath+"/auth/policies",schemaPath:"#/properties/auth/properties/policies/maxItems",keyword:"maxItems",params:{limit: 1000},message:"must NOT have more than 1000 items"}];
 return false;
 }
 else {
-var valid30 = true;
-const len7 = data68.length;
+var valid34 = true;
+const len7 = data76.length;
 for(let i8=0; i8<len7; i8++){
-let data69 = data68[i8];
-const _errs231 = errors;
-if(errors === _errs231){
-if(data69 && typeof data69 == "object" && !Array.isArray(data69)){
-let missing10;
-if((data69.match === undefined) && (missing10 = "match")){
-validate10.errors = [{instancePath:instancePath+"/auth/policies/" + i8,schemaPath:"#/properties/auth/properties/policies/items/required",keyword:"required",params:{missingProperty: missing10},message:"must have required property '"+missing10+"'"}];
+let data77 = data76[i8];
+const _errs262 = errors;
+if(errors === _errs262){
+if(data77 && typeof data77 == "object" && !Array.isArray(data77)){
+let missing11;
+if((data77.match === undefined) && (missing11 = "match")){
+validate10.errors = [{instancePath:instancePath+"/auth/policies/" + i8,schemaPath:"#/properties/auth/properties/policies/items/required",keyword:"required",params:{missingProperty: missing11},message:"must have required property '"+missing11+"'"}];
 return false;
 }
 else {
-const _errs233 = errors;
-for(const key9 in data69){
-if(!(((key9 === "match") || (key9 === "grants")) || (key9 === "deny"))){
-validate10.errors = [{instancePath:instancePath+"/auth/policies/" + i8,schemaPath:"#/properties/auth/properties/policies/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key9},message:"must NOT have additional properties"}];
+const _errs264 = errors;
+for(const key10 in data77){
+if(!(((key10 === "match") || (key10 === "grants")) || (key10 === "deny"))){
+validate10.errors = [{instancePath:instancePath+"/auth/policies/" + i8,schemaPath:"#/properties/auth/properties/policies/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key10},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
-if(_errs233 === errors){
-if(data69.match !== undefined){
-let data70 = data69.match;
-const _errs234 = errors;
-if(errors === _errs234){
-if(data70 && typeof data70 == "object" && !Array.isArray(data70)){
-if(Object.keys(data70).length < 1){
+if(_errs264 === errors){
+if(data77.match !== undefined){
+let data78 = data77.match;
+const _errs265 = errors;
+if(errors === _errs265){
+if(data78 && typeof data78 == "object" && !Array.isArray(data78)){
+if(Object.keys(data78).length < 1){
 validate10.errors = [{instancePath:instancePath+"/auth/policies/" + i8+"/match",schemaPath:"#/properties/auth/properties/policies/items/properties/match/minProperties",keyword:"minProperties",params:{limit: 1},message:"must NOT have fewer than 1 properties"}];
 return false;
 }
 else {
-var valid32 = true;
-for(const key10 in data70){
-if(pattern5.test(key10)){
-const _errs236 = errors;
-if(typeof data70[key10] !== "string"){
-validate10.errors = [{instancePath:instancePath+"/auth/policies/" + i8+"/match/" + key10.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/auth/properties/policies/items/properties/match/patternProperties/%5E(.*)%24/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+var valid36 = true;
+for(const key11 in data78){
+if(pattern5.test(key11)){
+const _errs267 = errors;
+if(typeof data78[key11] !== "string"){
+validate10.errors = [{instancePath:instancePath+"/auth/policies/" + i8+"/match/" + key11.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/auth/properties/policies/items/properties/match/patternProperties/%5E(.*)%24/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-var valid32 = _errs236 === errors;
-if(!valid32){
+var valid36 = _errs267 === errors;
+if(!valid36){
 break;
 }
 }
@@ -2873,25 +3246,25 @@ validate10.errors = [{instancePath:instancePath+"/auth/policies/" + i8+"/match",
 return false;
 }
 }
-var valid31 = _errs234 === errors;
+var valid35 = _errs265 === errors;
 }
 else {
-var valid31 = true;
+var valid35 = true;
 }
-if(valid31){
-if(data69.grants !== undefined){
-let data72 = data69.grants;
-const _errs238 = errors;
-if(errors === _errs238){
-if(Array.isArray(data72)){
-var valid33 = true;
-const len8 = data72.length;
+if(valid35){
+if(data77.grants !== undefined){
+let data80 = data77.grants;
+const _errs269 = errors;
+if(errors === _errs269){
+if(Array.isArray(data80)){
+var valid37 = true;
+const len8 = data80.length;
 for(let i9=0; i9<len8; i9++){
-let data73 = data72[i9];
-const _errs240 = errors;
-if(errors === _errs240){
-if(typeof data73 === "string"){
-if(func4(data73) < 1){
+let data81 = data80[i9];
+const _errs271 = errors;
+if(errors === _errs271){
+if(typeof data81 === "string"){
+if(func4(data81) < 1){
 validate10.errors = [{instancePath:instancePath+"/auth/policies/" + i8+"/grants/" + i9,schemaPath:"#/properties/auth/properties/policies/items/properties/grants/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -2901,8 +3274,8 @@ validate10.errors = [{instancePath:instancePath+"/auth/policies/" + i8+"/grants/
 return false;
 }
 }
-var valid33 = _errs240 === errors;
-if(!valid33){
+var valid37 = _errs271 === errors;
+if(!valid37){
 break;
 }
 }
@@ -2912,25 +3285,25 @@ validate10.errors = [{instancePath:instancePath+"/auth/policies/" + i8+"/grants"
 return false;
 }
 }
-var valid31 = _errs238 === errors;
+var valid35 = _errs269 === errors;
 }
 else {
-var valid31 = true;
+var valid35 = true;
 }
-if(valid31){
-if(data69.deny !== undefined){
-let data74 = data69.deny;
-const _errs242 = errors;
-if(errors === _errs242){
-if(Array.isArray(data74)){
-var valid34 = true;
-const len9 = data74.length;
+if(valid35){
+if(data77.deny !== undefined){
+let data82 = data77.deny;
+const _errs273 = errors;
+if(errors === _errs273){
+if(Array.isArray(data82)){
+var valid38 = true;
+const len9 = data82.length;
 for(let i10=0; i10<len9; i10++){
-let data75 = data74[i10];
-const _errs244 = errors;
-if(errors === _errs244){
-if(typeof data75 === "string"){
-if(func4(data75) < 1){
+let data83 = data82[i10];
+const _errs275 = errors;
+if(errors === _errs275){
+if(typeof data83 === "string"){
+if(func4(data83) < 1){
 validate10.errors = [{instancePath:instancePath+"/auth/policies/" + i8+"/deny/" + i10,schemaPath:"#/properties/auth/properties/policies/items/properties/deny/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -2940,8 +3313,8 @@ validate10.errors = [{instancePath:instancePath+"/auth/policies/" + i8+"/deny/" 
 return false;
 }
 }
-var valid34 = _errs244 === errors;
-if(!valid34){
+var valid38 = _errs275 === errors;
+if(!valid38){
 break;
 }
 }
@@ -2951,10 +3324,10 @@ validate10.errors = [{instancePath:instancePath+"/auth/policies/" + i8+"/deny",s
 return false;
 }
 }
-var valid31 = _errs242 === errors;
+var valid35 = _errs273 === errors;
 }
 else {
-var valid31 = true;
+var valid35 = true;
 }
 }
 }
@@ -2966,8 +3339,8 @@ validate10.errors = [{instancePath:instancePath+"/auth/policies/" + i8,schemaPat
 return false;
 }
 }
-var valid30 = _errs231 === errors;
-if(!valid30){
+var valid34 = _errs262 === errors;
+if(!valid34){
 break;
 }
 }
@@ -2978,173 +3351,174 @@ validate10.errors = [{instancePath:instancePath+"/auth/policies",schemaPath:"#/p
 return false;
 }
 }
-var valid20 = _errs229 === errors;
-if(valid20){
-let data76 = data44.rate_limit;
-const _errs246 = errors;
-const _errs247 = errors;
-let valid35 = false;
-const _errs248 = errors;
-if(errors === _errs248){
-if(data76 && typeof data76 == "object" && !Array.isArray(data76)){
-let missing11;
-if(((data76.max === undefined) && (missing11 = "max")) || ((data76.window_seconds === undefined) && (missing11 = "window_seconds"))){
-const err90 = {instancePath:instancePath+"/auth/rate_limit",schemaPath:"#/properties/auth/properties/rate_limit/anyOf/0/required",keyword:"required",params:{missingProperty: missing11},message:"must have required property '"+missing11+"'"};
+var valid23 = _errs260 === errors;
+if(valid23){
+let data84 = data51.rate_limit;
+const _errs277 = errors;
+const _errs278 = errors;
+let valid39 = false;
+const _errs279 = errors;
+if(errors === _errs279){
+if(data84 && typeof data84 == "object" && !Array.isArray(data84)){
+let missing12;
+if(((data84.max === undefined) && (missing12 = "max")) || ((data84.window_seconds === undefined) && (missing12 = "window_seconds"))){
+const err106 = {instancePath:instancePath+"/auth/rate_limit",schemaPath:"#/properties/auth/properties/rate_limit/anyOf/0/required",keyword:"required",params:{missingProperty: missing12},message:"must have required property '"+missing12+"'"};
 if(vErrors === null){
-vErrors = [err90];
+vErrors = [err106];
 }
 else {
-vErrors.push(err90);
+vErrors.push(err106);
 }
 errors++;
 }
 else {
-const _errs250 = errors;
-for(const key11 in data76){
-if(!((key11 === "max") || (key11 === "window_seconds"))){
-const err91 = {instancePath:instancePath+"/auth/rate_limit",schemaPath:"#/properties/auth/properties/rate_limit/anyOf/0/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key11},message:"must NOT have additional properties"};
+const _errs281 = errors;
+for(const key12 in data84){
+if(!((key12 === "max") || (key12 === "window_seconds"))){
+const err107 = {instancePath:instancePath+"/auth/rate_limit",schemaPath:"#/properties/auth/properties/rate_limit/anyOf/0/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key12},message:"must NOT have additional properties"};
 if(vErrors === null){
-vErrors = [err91];
+vErrors = [err107];
 }
 else {
-vErrors.push(err91);
+vErrors.push(err107);
 }
 errors++;
 break;
 }
 }
-if(_errs250 === errors){
-if(data76.max !== undefined){
-let data77 = data76.max;
-const _errs251 = errors;
-if(!(((typeof data77 == "number") && (!(data77 % 1) && !isNaN(data77))) && (isFinite(data77)))){
-const err92 = {instancePath:instancePath+"/auth/rate_limit/max",schemaPath:"#/properties/auth/properties/rate_limit/anyOf/0/properties/max/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(_errs281 === errors){
+if(data84.max !== undefined){
+let data85 = data84.max;
+const _errs282 = errors;
+if(!(((typeof data85 == "number") && (!(data85 % 1) && !isNaN(data85))) && (isFinite(data85)))){
+const err108 = {instancePath:instancePath+"/auth/rate_limit/max",schemaPath:"#/properties/auth/properties/rate_limit/anyOf/0/properties/max/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
-vErrors = [err92];
+vErrors = [err108];
 }
 else {
-vErrors.push(err92);
+vErrors.push(err108);
 }
 errors++;
 }
-if(errors === _errs251){
-if((typeof data77 == "number") && (isFinite(data77))){
-if(data77 < 1 || isNaN(data77)){
-const err93 = {instancePath:instancePath+"/auth/rate_limit/max",schemaPath:"#/properties/auth/properties/rate_limit/anyOf/0/properties/max/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(errors === _errs282){
+if((typeof data85 == "number") && (isFinite(data85))){
+if(data85 < 1 || isNaN(data85)){
+const err109 = {instancePath:instancePath+"/auth/rate_limit/max",schemaPath:"#/properties/auth/properties/rate_limit/anyOf/0/properties/max/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
-vErrors = [err93];
+vErrors = [err109];
 }
 else {
-vErrors.push(err93);
-}
-errors++;
-}
-}
-}
-var valid36 = _errs251 === errors;
-}
-else {
-var valid36 = true;
-}
-if(valid36){
-if(data76.window_seconds !== undefined){
-let data78 = data76.window_seconds;
-const _errs253 = errors;
-if(errors === _errs253){
-if((typeof data78 == "number") && (isFinite(data78))){
-if(data78 < 0.001 || isNaN(data78)){
-const err94 = {instancePath:instancePath+"/auth/rate_limit/window_seconds",schemaPath:"#/properties/auth/properties/rate_limit/anyOf/0/properties/window_seconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0.001},message:"must be >= 0.001"};
-if(vErrors === null){
-vErrors = [err94];
-}
-else {
-vErrors.push(err94);
+vErrors.push(err109);
 }
 errors++;
 }
 }
-else {
-const err95 = {instancePath:instancePath+"/auth/rate_limit/window_seconds",schemaPath:"#/properties/auth/properties/rate_limit/anyOf/0/properties/window_seconds/type",keyword:"type",params:{type: "number"},message:"must be number"};
-if(vErrors === null){
-vErrors = [err95];
+}
+var valid40 = _errs282 === errors;
 }
 else {
-vErrors.push(err95);
+var valid40 = true;
+}
+if(valid40){
+if(data84.window_seconds !== undefined){
+let data86 = data84.window_seconds;
+const _errs284 = errors;
+if(errors === _errs284){
+if((typeof data86 == "number") && (isFinite(data86))){
+if(data86 < 0.001 || isNaN(data86)){
+const err110 = {instancePath:instancePath+"/auth/rate_limit/window_seconds",schemaPath:"#/properties/auth/properties/rate_limit/anyOf/0/properties/window_seconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0.001},message:"must be >= 0.001"};
+if(vErrors === null){
+vErrors = [err110];
+}
+else {
+vErrors.push(err110);
 }
 errors++;
 }
 }
-var valid36 = _errs253 === errors;
-}
 else {
-var valid36 = true;
-}
-}
-}
-}
-}
-else {
-const err96 = {instancePath:instancePath+"/auth/rate_limit",schemaPath:"#/properties/auth/properties/rate_limit/anyOf/0/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err111 = {instancePath:instancePath+"/auth/rate_limit/window_seconds",schemaPath:"#/properties/auth/properties/rate_limit/anyOf/0/properties/window_seconds/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
-vErrors = [err96];
+vErrors = [err111];
 }
 else {
-vErrors.push(err96);
+vErrors.push(err111);
 }
 errors++;
 }
 }
-var _valid12 = _errs248 === errors;
-valid35 = valid35 || _valid12;
-if(!valid35){
-const _errs255 = errors;
-if(typeof data76 !== "boolean"){
-const err97 = {instancePath:instancePath+"/auth/rate_limit",schemaPath:"#/properties/auth/properties/rate_limit/anyOf/1/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
-if(vErrors === null){
-vErrors = [err97];
+var valid40 = _errs284 === errors;
 }
 else {
-vErrors.push(err97);
+var valid40 = true;
+}
+}
+}
+}
+}
+else {
+const err112 = {instancePath:instancePath+"/auth/rate_limit",schemaPath:"#/properties/auth/properties/rate_limit/anyOf/0/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err112];
+}
+else {
+vErrors.push(err112);
 }
 errors++;
 }
-if(false !== data76){
-const err98 = {instancePath:instancePath+"/auth/rate_limit",schemaPath:"#/properties/auth/properties/rate_limit/anyOf/1/const",keyword:"const",params:{allowedValue: false},message:"must be equal to constant"};
+}
+var _valid15 = _errs279 === errors;
+valid39 = valid39 || _valid15;
+if(!valid39){
+const _errs286 = errors;
+if(typeof data84 !== "boolean"){
+const err113 = {instancePath:instancePath+"/auth/rate_limit",schemaPath:"#/properties/auth/properties/rate_limit/anyOf/1/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
-vErrors = [err98];
+vErrors = [err113];
 }
 else {
-vErrors.push(err98);
+vErrors.push(err113);
 }
 errors++;
 }
-var _valid12 = _errs255 === errors;
-valid35 = valid35 || _valid12;
-}
-if(!valid35){
-const err99 = {instancePath:instancePath+"/auth/rate_limit",schemaPath:"#/properties/auth/properties/rate_limit/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(false !== data84){
+const err114 = {instancePath:instancePath+"/auth/rate_limit",schemaPath:"#/properties/auth/properties/rate_limit/anyOf/1/const",keyword:"const",params:{allowedValue: false},message:"must be equal to constant"};
 if(vErrors === null){
-vErrors = [err99];
+vErrors = [err114];
 }
 else {
-vErrors.push(err99);
+vErrors.push(err114);
+}
+errors++;
+}
+var _valid15 = _errs286 === errors;
+valid39 = valid39 || _valid15;
+}
+if(!valid39){
+const err115 = {instancePath:instancePath+"/auth/rate_limit",schemaPath:"#/properties/auth/properties/rate_limit/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err115];
+}
+else {
+vErrors.push(err115);
 }
 errors++;
 validate10.errors = vErrors;
 return false;
 }
 else {
-errors = _errs247;
+errors = _errs278;
 if(vErrors !== null){
-if(_errs247){
-vErrors.length = _errs247;
+if(_errs278){
+vErrors.length = _errs278;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid20 = _errs246 === errors;
+var valid23 = _errs277 === errors;
+}
 }
 }
 }
@@ -3162,120 +3536,123 @@ validate10.errors = [{instancePath:instancePath+"/auth",schemaPath:"#/properties
 return false;
 }
 }
-var valid0 = _errs144 === errors;
+var valid0 = _errs169 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
-let data79 = data.audit;
-const _errs257 = errors;
-if(errors === _errs257){
-if(data79 && typeof data79 == "object" && !Array.isArray(data79)){
-if(data79.sink === undefined){
-data79.sink = "file";
+let data87 = data.audit;
+const _errs288 = errors;
+if(errors === _errs288){
+if(data87 && typeof data87 == "object" && !Array.isArray(data87)){
+if(data87.sink === undefined){
+data87.sink = "file";
 }
-if(data79.on_failure === undefined){
-data79.on_failure = "refuse";
+if(data87.on_failure === undefined){
+data87.on_failure = "refuse";
 }
-let missing12;
-if(((data79.sink === undefined) && (missing12 = "sink")) || ((data79.on_failure === undefined) && (missing12 = "on_failure"))){
-validate10.errors = [{instancePath:instancePath+"/audit",schemaPath:"#/properties/audit/required",keyword:"required",params:{missingProperty: missing12},message:"must have required property '"+missing12+"'"}];
+if(data87.rotate === undefined){
+data87.rotate = {"max_bytes":104857600,"keep":9};
+}
+let missing13;
+if((((data87.sink === undefined) && (missing13 = "sink")) || ((data87.on_failure === undefined) && (missing13 = "on_failure"))) || ((data87.rotate === undefined) && (missing13 = "rotate"))){
+validate10.errors = [{instancePath:instancePath+"/audit",schemaPath:"#/properties/audit/required",keyword:"required",params:{missingProperty: missing13},message:"must have required property '"+missing13+"'"}];
 return false;
 }
 else {
-const _errs259 = errors;
-for(const key12 in data79){
-if(!(((((key12 === "sink") || (key12 === "file")) || (key12 === "key_file")) || (key12 === "key_env")) || (key12 === "on_failure"))){
-validate10.errors = [{instancePath:instancePath+"/audit",schemaPath:"#/properties/audit/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key12},message:"must NOT have additional properties"}];
+const _errs290 = errors;
+for(const key13 in data87){
+if(!((((((key13 === "sink") || (key13 === "file")) || (key13 === "key_file")) || (key13 === "key_env")) || (key13 === "on_failure")) || (key13 === "rotate"))){
+validate10.errors = [{instancePath:instancePath+"/audit",schemaPath:"#/properties/audit/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key13},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
-if(_errs259 === errors){
-let data80 = data79.sink;
-const _errs260 = errors;
-const _errs261 = errors;
-let valid38 = false;
-const _errs262 = errors;
-if(typeof data80 !== "string"){
-const err100 = {instancePath:instancePath+"/audit/sink",schemaPath:"#/properties/audit/properties/sink/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(_errs290 === errors){
+let data88 = data87.sink;
+const _errs291 = errors;
+const _errs292 = errors;
+let valid42 = false;
+const _errs293 = errors;
+if(typeof data88 !== "string"){
+const err116 = {instancePath:instancePath+"/audit/sink",schemaPath:"#/properties/audit/properties/sink/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
-vErrors = [err100];
+vErrors = [err116];
 }
 else {
-vErrors.push(err100);
+vErrors.push(err116);
 }
 errors++;
 }
-if("file" !== data80){
-const err101 = {instancePath:instancePath+"/audit/sink",schemaPath:"#/properties/audit/properties/sink/anyOf/0/const",keyword:"const",params:{allowedValue: "file"},message:"must be equal to constant"};
+if("file" !== data88){
+const err117 = {instancePath:instancePath+"/audit/sink",schemaPath:"#/properties/audit/properties/sink/anyOf/0/const",keyword:"const",params:{allowedValue: "file"},message:"must be equal to constant"};
 if(vErrors === null){
-vErrors = [err101];
+vErrors = [err117];
 }
 else {
-vErrors.push(err101);
+vErrors.push(err117);
 }
 errors++;
 }
-var _valid13 = _errs262 === errors;
-valid38 = valid38 || _valid13;
-if(!valid38){
-const _errs264 = errors;
-if(typeof data80 !== "string"){
-const err102 = {instancePath:instancePath+"/audit/sink",schemaPath:"#/properties/audit/properties/sink/anyOf/1/type",keyword:"type",params:{type: "string"},message:"must be string"};
+var _valid16 = _errs293 === errors;
+valid42 = valid42 || _valid16;
+if(!valid42){
+const _errs295 = errors;
+if(typeof data88 !== "string"){
+const err118 = {instancePath:instancePath+"/audit/sink",schemaPath:"#/properties/audit/properties/sink/anyOf/1/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
-vErrors = [err102];
+vErrors = [err118];
 }
 else {
-vErrors.push(err102);
+vErrors.push(err118);
 }
 errors++;
 }
-if("stdout" !== data80){
-const err103 = {instancePath:instancePath+"/audit/sink",schemaPath:"#/properties/audit/properties/sink/anyOf/1/const",keyword:"const",params:{allowedValue: "stdout"},message:"must be equal to constant"};
+if("stdout" !== data88){
+const err119 = {instancePath:instancePath+"/audit/sink",schemaPath:"#/properties/audit/properties/sink/anyOf/1/const",keyword:"const",params:{allowedValue: "stdout"},message:"must be equal to constant"};
 if(vErrors === null){
-vErrors = [err103];
+vErrors = [err119];
 }
 else {
-vErrors.push(err103);
+vErrors.push(err119);
 }
 errors++;
 }
-var _valid13 = _errs264 === errors;
-valid38 = valid38 || _valid13;
+var _valid16 = _errs295 === errors;
+valid42 = valid42 || _valid16;
 }
-if(!valid38){
-const err104 = {instancePath:instancePath+"/audit/sink",schemaPath:"#/properties/audit/properties/sink/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(!valid42){
+const err120 = {instancePath:instancePath+"/audit/sink",schemaPath:"#/properties/audit/properties/sink/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
 if(vErrors === null){
-vErrors = [err104];
+vErrors = [err120];
 }
 else {
-vErrors.push(err104);
+vErrors.push(err120);
 }
 errors++;
 validate10.errors = vErrors;
 return false;
 }
 else {
-errors = _errs261;
+errors = _errs292;
 if(vErrors !== null){
-if(_errs261){
-vErrors.length = _errs261;
+if(_errs292){
+vErrors.length = _errs292;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid37 = _errs260 === errors;
-if(valid37){
-if(data79.file !== undefined){
-let data81 = data79.file;
-const _errs266 = errors;
-if(errors === _errs266){
-if(typeof data81 === "string"){
-if(func4(data81) < 1){
+var valid41 = _errs291 === errors;
+if(valid41){
+if(data87.file !== undefined){
+let data89 = data87.file;
+const _errs297 = errors;
+if(errors === _errs297){
+if(typeof data89 === "string"){
+if(func4(data89) < 1){
 validate10.errors = [{instancePath:instancePath+"/audit/file",schemaPath:"#/properties/audit/properties/file/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -3285,18 +3662,18 @@ validate10.errors = [{instancePath:instancePath+"/audit/file",schemaPath:"#/prop
 return false;
 }
 }
-var valid37 = _errs266 === errors;
+var valid41 = _errs297 === errors;
 }
 else {
-var valid37 = true;
+var valid41 = true;
 }
-if(valid37){
-if(data79.key_file !== undefined){
-let data82 = data79.key_file;
-const _errs268 = errors;
-if(errors === _errs268){
-if(typeof data82 === "string"){
-if(func4(data82) < 1){
+if(valid41){
+if(data87.key_file !== undefined){
+let data90 = data87.key_file;
+const _errs299 = errors;
+if(errors === _errs299){
+if(typeof data90 === "string"){
+if(func4(data90) < 1){
 validate10.errors = [{instancePath:instancePath+"/audit/key_file",schemaPath:"#/properties/audit/properties/key_file/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -3306,18 +3683,18 @@ validate10.errors = [{instancePath:instancePath+"/audit/key_file",schemaPath:"#/
 return false;
 }
 }
-var valid37 = _errs268 === errors;
+var valid41 = _errs299 === errors;
 }
 else {
-var valid37 = true;
+var valid41 = true;
 }
-if(valid37){
-if(data79.key_env !== undefined){
-let data83 = data79.key_env;
-const _errs270 = errors;
-if(errors === _errs270){
-if(typeof data83 === "string"){
-if(func4(data83) < 1){
+if(valid41){
+if(data87.key_env !== undefined){
+let data91 = data87.key_env;
+const _errs301 = errors;
+if(errors === _errs301){
+if(typeof data91 === "string"){
+if(func4(data91) < 1){
 validate10.errors = [{instancePath:instancePath+"/audit/key_env",schemaPath:"#/properties/audit/properties/key_env/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -3327,88 +3704,279 @@ validate10.errors = [{instancePath:instancePath+"/audit/key_env",schemaPath:"#/p
 return false;
 }
 }
-var valid37 = _errs270 === errors;
+var valid41 = _errs301 === errors;
 }
 else {
-var valid37 = true;
+var valid41 = true;
 }
-if(valid37){
-let data84 = data79.on_failure;
-const _errs272 = errors;
-const _errs273 = errors;
-let valid39 = false;
-const _errs274 = errors;
-if(typeof data84 !== "string"){
-const err105 = {instancePath:instancePath+"/audit/on_failure",schemaPath:"#/properties/audit/properties/on_failure/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(valid41){
+let data92 = data87.on_failure;
+const _errs303 = errors;
+const _errs304 = errors;
+let valid43 = false;
+const _errs305 = errors;
+if(typeof data92 !== "string"){
+const err121 = {instancePath:instancePath+"/audit/on_failure",schemaPath:"#/properties/audit/properties/on_failure/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
-vErrors = [err105];
+vErrors = [err121];
 }
 else {
-vErrors.push(err105);
+vErrors.push(err121);
 }
 errors++;
 }
-if("refuse" !== data84){
-const err106 = {instancePath:instancePath+"/audit/on_failure",schemaPath:"#/properties/audit/properties/on_failure/anyOf/0/const",keyword:"const",params:{allowedValue: "refuse"},message:"must be equal to constant"};
+if("refuse" !== data92){
+const err122 = {instancePath:instancePath+"/audit/on_failure",schemaPath:"#/properties/audit/properties/on_failure/anyOf/0/const",keyword:"const",params:{allowedValue: "refuse"},message:"must be equal to constant"};
 if(vErrors === null){
-vErrors = [err106];
+vErrors = [err122];
 }
 else {
-vErrors.push(err106);
+vErrors.push(err122);
 }
 errors++;
 }
-var _valid14 = _errs274 === errors;
-valid39 = valid39 || _valid14;
-if(!valid39){
-const _errs276 = errors;
-if(typeof data84 !== "string"){
-const err107 = {instancePath:instancePath+"/audit/on_failure",schemaPath:"#/properties/audit/properties/on_failure/anyOf/1/type",keyword:"type",params:{type: "string"},message:"must be string"};
+var _valid17 = _errs305 === errors;
+valid43 = valid43 || _valid17;
+if(!valid43){
+const _errs307 = errors;
+if(typeof data92 !== "string"){
+const err123 = {instancePath:instancePath+"/audit/on_failure",schemaPath:"#/properties/audit/properties/on_failure/anyOf/1/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
-vErrors = [err107];
+vErrors = [err123];
 }
 else {
-vErrors.push(err107);
+vErrors.push(err123);
 }
 errors++;
 }
-if("serve" !== data84){
-const err108 = {instancePath:instancePath+"/audit/on_failure",schemaPath:"#/properties/audit/properties/on_failure/anyOf/1/const",keyword:"const",params:{allowedValue: "serve"},message:"must be equal to constant"};
+if("serve" !== data92){
+const err124 = {instancePath:instancePath+"/audit/on_failure",schemaPath:"#/properties/audit/properties/on_failure/anyOf/1/const",keyword:"const",params:{allowedValue: "serve"},message:"must be equal to constant"};
 if(vErrors === null){
-vErrors = [err108];
+vErrors = [err124];
 }
 else {
-vErrors.push(err108);
+vErrors.push(err124);
 }
 errors++;
 }
-var _valid14 = _errs276 === errors;
-valid39 = valid39 || _valid14;
+var _valid17 = _errs307 === errors;
+valid43 = valid43 || _valid17;
 }
-if(!valid39){
-const err109 = {instancePath:instancePath+"/audit/on_failure",schemaPath:"#/properties/audit/properties/on_failure/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(!valid43){
+const err125 = {instancePath:instancePath+"/audit/on_failure",schemaPath:"#/properties/audit/properties/on_failure/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
 if(vErrors === null){
-vErrors = [err109];
+vErrors = [err125];
 }
 else {
-vErrors.push(err109);
+vErrors.push(err125);
 }
 errors++;
 validate10.errors = vErrors;
 return false;
 }
 else {
-errors = _errs273;
+errors = _errs304;
 if(vErrors !== null){
-if(_errs273){
-vErrors.length = _errs273;
+if(_errs304){
+vErrors.length = _errs304;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid37 = _errs272 === errors;
+var valid41 = _errs303 === errors;
+if(valid41){
+let data93 = data87.rotate;
+const _errs309 = errors;
+const _errs310 = errors;
+let valid44 = false;
+const _errs311 = errors;
+if(errors === _errs311){
+if(data93 && typeof data93 == "object" && !Array.isArray(data93)){
+let missing14;
+if(((data93.max_bytes === undefined) && (missing14 = "max_bytes")) || ((data93.keep === undefined) && (missing14 = "keep"))){
+const err126 = {instancePath:instancePath+"/audit/rotate",schemaPath:"#/properties/audit/properties/rotate/anyOf/0/required",keyword:"required",params:{missingProperty: missing14},message:"must have required property '"+missing14+"'"};
+if(vErrors === null){
+vErrors = [err126];
+}
+else {
+vErrors.push(err126);
+}
+errors++;
+}
+else {
+const _errs313 = errors;
+for(const key14 in data93){
+if(!((key14 === "max_bytes") || (key14 === "keep"))){
+const err127 = {instancePath:instancePath+"/audit/rotate",schemaPath:"#/properties/audit/properties/rotate/anyOf/0/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key14},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err127];
+}
+else {
+vErrors.push(err127);
+}
+errors++;
+break;
+}
+}
+if(_errs313 === errors){
+if(data93.max_bytes !== undefined){
+let data94 = data93.max_bytes;
+const _errs314 = errors;
+if(!(((typeof data94 == "number") && (!(data94 % 1) && !isNaN(data94))) && (isFinite(data94)))){
+const err128 = {instancePath:instancePath+"/audit/rotate/max_bytes",schemaPath:"#/properties/audit/properties/rotate/anyOf/0/properties/max_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err128];
+}
+else {
+vErrors.push(err128);
+}
+errors++;
+}
+if(errors === _errs314){
+if((typeof data94 == "number") && (isFinite(data94))){
+if(data94 > 1099511627776 || isNaN(data94)){
+const err129 = {instancePath:instancePath+"/audit/rotate/max_bytes",schemaPath:"#/properties/audit/properties/rotate/anyOf/0/properties/max_bytes/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1099511627776},message:"must be <= 1099511627776"};
+if(vErrors === null){
+vErrors = [err129];
+}
+else {
+vErrors.push(err129);
+}
+errors++;
+}
+else {
+if(data94 < 4096 || isNaN(data94)){
+const err130 = {instancePath:instancePath+"/audit/rotate/max_bytes",schemaPath:"#/properties/audit/properties/rotate/anyOf/0/properties/max_bytes/minimum",keyword:"minimum",params:{comparison: ">=", limit: 4096},message:"must be >= 4096"};
+if(vErrors === null){
+vErrors = [err130];
+}
+else {
+vErrors.push(err130);
+}
+errors++;
+}
+}
+}
+}
+var valid45 = _errs314 === errors;
+}
+else {
+var valid45 = true;
+}
+if(valid45){
+if(data93.keep !== undefined){
+let data95 = data93.keep;
+const _errs316 = errors;
+if(!(((typeof data95 == "number") && (!(data95 % 1) && !isNaN(data95))) && (isFinite(data95)))){
+const err131 = {instancePath:instancePath+"/audit/rotate/keep",schemaPath:"#/properties/audit/properties/rotate/anyOf/0/properties/keep/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err131];
+}
+else {
+vErrors.push(err131);
+}
+errors++;
+}
+if(errors === _errs316){
+if((typeof data95 == "number") && (isFinite(data95))){
+if(data95 > 1000 || isNaN(data95)){
+const err132 = {instancePath:instancePath+"/audit/rotate/keep",schemaPath:"#/properties/audit/properties/rotate/anyOf/0/properties/keep/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000"};
+if(vErrors === null){
+vErrors = [err132];
+}
+else {
+vErrors.push(err132);
+}
+errors++;
+}
+else {
+if(data95 < 1 || isNaN(data95)){
+const err133 = {instancePath:instancePath+"/audit/rotate/keep",schemaPath:"#/properties/audit/properties/rotate/anyOf/0/properties/keep/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err133];
+}
+else {
+vErrors.push(err133);
+}
+errors++;
+}
+}
+}
+}
+var valid45 = _errs316 === errors;
+}
+else {
+var valid45 = true;
+}
+}
+}
+}
+}
+else {
+const err134 = {instancePath:instancePath+"/audit/rotate",schemaPath:"#/properties/audit/properties/rotate/anyOf/0/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err134];
+}
+else {
+vErrors.push(err134);
+}
+errors++;
+}
+}
+var _valid18 = _errs311 === errors;
+valid44 = valid44 || _valid18;
+if(!valid44){
+const _errs318 = errors;
+if(typeof data93 !== "boolean"){
+const err135 = {instancePath:instancePath+"/audit/rotate",schemaPath:"#/properties/audit/properties/rotate/anyOf/1/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err135];
+}
+else {
+vErrors.push(err135);
+}
+errors++;
+}
+if(false !== data93){
+const err136 = {instancePath:instancePath+"/audit/rotate",schemaPath:"#/properties/audit/properties/rotate/anyOf/1/const",keyword:"const",params:{allowedValue: false},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err136];
+}
+else {
+vErrors.push(err136);
+}
+errors++;
+}
+var _valid18 = _errs318 === errors;
+valid44 = valid44 || _valid18;
+}
+if(!valid44){
+const err137 = {instancePath:instancePath+"/audit/rotate",schemaPath:"#/properties/audit/properties/rotate/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err137];
+}
+else {
+vErrors.push(err137);
+}
+errors++;
+validate10.errors = vErrors;
+return false;
+}
+else {
+errors = _errs310;
+if(vErrors !== null){
+if(_errs310){
+vErrors.length = _errs310;
+}
+else {
+vErrors = null;
+}
+}
+}
+var valid41 = _errs309 === errors;
+}
 }
 }
 }
@@ -3421,7 +3989,7 @@ validate10.errors = [{instancePath:instancePath+"/audit",schemaPath:"#/propertie
 return false;
 }
 }
-var valid0 = _errs257 === errors;
+var valid0 = _errs288 === errors;
 }
 }
 }
@@ -3443,7 +4011,7 @@ return errors === 0;
 }
 
 export const auth = validate11;
-const schema12 = {"additionalProperties":false,"type":"object","required":["enforce","clock_skew_seconds","max_token_bytes","token_cache_size","keys","jwks","policies","rate_limit"],"properties":{"enforce":{"default":true,"description":"false: a dry run that audits \"would deny\" and serves anyway.","type":"boolean"},"audience":{"anyOf":[{"minLength":1,"type":"string"},{"minItems":1,"type":"array","items":{"minLength":1,"type":"string"}}]},"issuer":{"anyOf":[{"minLength":1,"type":"string"},{"minItems":1,"type":"array","items":{"minLength":1,"type":"string"}}]},"clock_skew_seconds":{"default":30,"minimum":0,"maximum":300,"type":"number"},"max_token_bytes":{"default":8192,"minimum":256,"maximum":16384,"type":"integer"},"token_cache_size":{"default":10000,"minimum":0,"maximum":1000000,"type":"integer"},"keys":{"default":[],"maxItems":64,"type":"array","items":{"additionalProperties":false,"type":"object","required":["kid","alg"],"properties":{"kid":{"minLength":1,"maxLength":256,"type":"string"},"alg":{"anyOf":[{"const":"HS256","type":"string"},{"const":"HS384","type":"string"},{"const":"HS512","type":"string"},{"const":"RS256","type":"string"},{"const":"RS384","type":"string"},{"const":"RS512","type":"string"},{"const":"PS256","type":"string"},{"const":"PS384","type":"string"},{"const":"PS512","type":"string"},{"const":"ES256","type":"string"},{"const":"ES384","type":"string"},{"const":"ES512","type":"string"},{"const":"EdDSA","type":"string"}]},"secret_file":{"minLength":1,"description":"HS*: a file holding the secret (a trailing newline is ignored).","type":"string"},"secret_env":{"minLength":1,"description":"HS*: an environment variable holding the secret.","type":"string"},"public_key_file":{"minLength":1,"description":"RS/PS/ES/EdDSA: a PEM public key or certificate.","type":"string"},"public_key_env":{"minLength":1,"type":"string"}}}},"jwks":{"default":[],"maxItems":16,"type":"array","items":{"additionalProperties":false,"type":"object","required":["url","cache_seconds","min_refresh_interval_seconds","timeout_seconds"],"properties":{"url":{"pattern":"^https?://","description":"https, or http on a loopback address.","type":"string"},"cache_seconds":{"default":600,"minimum":1,"maximum":86400,"type":"number"},"min_refresh_interval_seconds":{"default":30,"minimum":0,"maximum":3600,"description":"An unknown kid refetches the set at most this often.","type":"number"},"timeout_seconds":{"default":5,"minimum":0.1,"maximum":60,"type":"number"},"token_file":{"pattern":"^/","description":"An absolute path to a bearer token sent with each fetch, re-read every time (a projected service-account token: a Kubernetes API server serves /openid/v1/jwks only to authenticated callers by default).","type":"string"}}}},"policies":{"default":[],"maxItems":1000,"type":"array","items":{"additionalProperties":false,"type":"object","required":["match"],"properties":{"match":{"minProperties":1,"type":"object","patternProperties":{"^(.*)$":{"type":"string"}}},"grants":{"type":"array","items":{"minLength":1,"type":"string"}},"deny":{"type":"array","items":{"minLength":1,"type":"string"}}}}},"rate_limit":{"default":{"max":1000,"window_seconds":1},"description":"Requests per subject per window; false turns it off.","anyOf":[{"additionalProperties":false,"type":"object","required":["max","window_seconds"],"properties":{"max":{"minimum":1,"type":"integer"},"window_seconds":{"minimum":0.001,"type":"number"}}},{"const":false,"type":"boolean"}]}}};
+const schema12 = {"additionalProperties":false,"type":"object","required":["enforce","clock_skew_seconds","max_token_bytes","token_cache_size","keys","jwks","policies","rate_limit"],"properties":{"enforce":{"default":true,"description":"false: a dry run that audits \"would deny\" and serves anyway.","type":"boolean"},"audience":{"anyOf":[{"minLength":1,"type":"string"},{"minItems":1,"type":"array","items":{"minLength":1,"type":"string"}}]},"issuer":{"anyOf":[{"minLength":1,"type":"string"},{"minItems":1,"type":"array","items":{"minLength":1,"type":"string"}}]},"clock_skew_seconds":{"default":30,"minimum":0,"maximum":300,"type":"number"},"max_token_bytes":{"default":8192,"minimum":256,"maximum":16384,"type":"integer"},"max_token_lifetime_seconds":{"anyOf":[{"minimum":1,"type":"integer"},{"type":"null"}]},"token_cache_size":{"default":10000,"minimum":0,"maximum":1000000,"type":"integer"},"keys":{"default":[],"maxItems":64,"type":"array","items":{"additionalProperties":false,"type":"object","required":["kid","alg"],"properties":{"kid":{"minLength":1,"maxLength":256,"type":"string"},"alg":{"anyOf":[{"const":"HS256","type":"string"},{"const":"HS384","type":"string"},{"const":"HS512","type":"string"},{"const":"RS256","type":"string"},{"const":"RS384","type":"string"},{"const":"RS512","type":"string"},{"const":"PS256","type":"string"},{"const":"PS384","type":"string"},{"const":"PS512","type":"string"},{"const":"ES256","type":"string"},{"const":"ES384","type":"string"},{"const":"ES512","type":"string"},{"const":"EdDSA","type":"string"}]},"secret_file":{"minLength":1,"description":"HS*: a file holding the secret (a trailing newline is ignored).","type":"string"},"secret_env":{"minLength":1,"description":"HS*: an environment variable holding the secret.","type":"string"},"public_key_file":{"minLength":1,"description":"RS/PS/ES/EdDSA: a PEM public key or certificate.","type":"string"},"public_key_env":{"minLength":1,"type":"string"}}}},"jwks":{"default":[],"maxItems":16,"type":"array","items":{"additionalProperties":false,"type":"object","required":["url","cache_seconds","min_refresh_interval_seconds","timeout_seconds"],"properties":{"url":{"pattern":"^https?://","description":"https, or http on a loopback address.","type":"string"},"cache_seconds":{"default":600,"minimum":1,"maximum":86400,"type":"number"},"min_refresh_interval_seconds":{"default":30,"minimum":0,"maximum":3600,"description":"An unknown kid refetches the set at most this often.","type":"number"},"timeout_seconds":{"default":5,"minimum":0.1,"maximum":60,"type":"number"},"token_file":{"pattern":"^/","description":"An absolute path to a bearer token sent with each fetch, re-read every time (a projected service-account token: a Kubernetes API server serves /openid/v1/jwks only to authenticated callers by default).","type":"string"}}}},"policies":{"default":[],"maxItems":1000,"type":"array","items":{"additionalProperties":false,"type":"object","required":["match"],"properties":{"match":{"minProperties":1,"type":"object","patternProperties":{"^(.*)$":{"type":"string"}}},"grants":{"type":"array","items":{"minLength":1,"type":"string"}},"deny":{"type":"array","items":{"minLength":1,"type":"string"}}}}},"rate_limit":{"default":{"max":1000,"window_seconds":1},"description":"Requests per subject per window; false turns it off.","anyOf":[{"additionalProperties":false,"type":"object","required":["max","window_seconds"],"properties":{"max":{"minimum":1,"type":"integer"},"window_seconds":{"minimum":0.001,"type":"number"}}},{"const":false,"type":"boolean"}]}}};
 
 function validate11(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
@@ -3792,70 +4360,146 @@ return false;
 }
 var valid0 = _errs22 === errors;
 if(valid0){
-let data7 = data.token_cache_size;
+if(data.max_token_lifetime_seconds !== undefined){
+let data7 = data.max_token_lifetime_seconds;
 const _errs24 = errors;
+const _errs25 = errors;
+let valid5 = false;
+const _errs26 = errors;
 if(!(((typeof data7 == "number") && (!(data7 % 1) && !isNaN(data7))) && (isFinite(data7)))){
+const err14 = {instancePath:instancePath+"/max_token_lifetime_seconds",schemaPath:"#/properties/max_token_lifetime_seconds/anyOf/0/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err14];
+}
+else {
+vErrors.push(err14);
+}
+errors++;
+}
+if(errors === _errs26){
+if((typeof data7 == "number") && (isFinite(data7))){
+if(data7 < 1 || isNaN(data7)){
+const err15 = {instancePath:instancePath+"/max_token_lifetime_seconds",schemaPath:"#/properties/max_token_lifetime_seconds/anyOf/0/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err15];
+}
+else {
+vErrors.push(err15);
+}
+errors++;
+}
+}
+}
+var _valid2 = _errs26 === errors;
+valid5 = valid5 || _valid2;
+if(!valid5){
+const _errs28 = errors;
+if(data7 !== null){
+const err16 = {instancePath:instancePath+"/max_token_lifetime_seconds",schemaPath:"#/properties/max_token_lifetime_seconds/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(vErrors === null){
+vErrors = [err16];
+}
+else {
+vErrors.push(err16);
+}
+errors++;
+}
+var _valid2 = _errs28 === errors;
+valid5 = valid5 || _valid2;
+}
+if(!valid5){
+const err17 = {instancePath:instancePath+"/max_token_lifetime_seconds",schemaPath:"#/properties/max_token_lifetime_seconds/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err17];
+}
+else {
+vErrors.push(err17);
+}
+errors++;
+validate11.errors = vErrors;
+return false;
+}
+else {
+errors = _errs25;
+if(vErrors !== null){
+if(_errs25){
+vErrors.length = _errs25;
+}
+else {
+vErrors = null;
+}
+}
+}
+var valid0 = _errs24 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+let data8 = data.token_cache_size;
+const _errs30 = errors;
+if(!(((typeof data8 == "number") && (!(data8 % 1) && !isNaN(data8))) && (isFinite(data8)))){
 validate11.errors = [{instancePath:instancePath+"/token_cache_size",schemaPath:"#/properties/token_cache_size/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
-if(errors === _errs24){
-if((typeof data7 == "number") && (isFinite(data7))){
-if(data7 > 1000000 || isNaN(data7)){
+if(errors === _errs30){
+if((typeof data8 == "number") && (isFinite(data8))){
+if(data8 > 1000000 || isNaN(data8)){
 validate11.errors = [{instancePath:instancePath+"/token_cache_size",schemaPath:"#/properties/token_cache_size/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000000},message:"must be <= 1000000"}];
 return false;
 }
 else {
-if(data7 < 0 || isNaN(data7)){
+if(data8 < 0 || isNaN(data8)){
 validate11.errors = [{instancePath:instancePath+"/token_cache_size",schemaPath:"#/properties/token_cache_size/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
 }
 }
 }
-var valid0 = _errs24 === errors;
+var valid0 = _errs30 === errors;
 if(valid0){
-let data8 = data.keys;
-const _errs26 = errors;
-if(errors === _errs26){
-if(Array.isArray(data8)){
-if(data8.length > 64){
+let data9 = data.keys;
+const _errs32 = errors;
+if(errors === _errs32){
+if(Array.isArray(data9)){
+if(data9.length > 64){
 validate11.errors = [{instancePath:instancePath+"/keys",schemaPath:"#/properties/keys/maxItems",keyword:"maxItems",params:{limit: 64},message:"must NOT have more than 64 items"}];
 return false;
 }
 else {
-var valid5 = true;
-const len2 = data8.length;
+var valid6 = true;
+const len2 = data9.length;
 for(let i2=0; i2<len2; i2++){
-let data9 = data8[i2];
-const _errs28 = errors;
-if(errors === _errs28){
-if(data9 && typeof data9 == "object" && !Array.isArray(data9)){
+let data10 = data9[i2];
+const _errs34 = errors;
+if(errors === _errs34){
+if(data10 && typeof data10 == "object" && !Array.isArray(data10)){
 let missing1;
-if(((data9.kid === undefined) && (missing1 = "kid")) || ((data9.alg === undefined) && (missing1 = "alg"))){
+if(((data10.kid === undefined) && (missing1 = "kid")) || ((data10.alg === undefined) && (missing1 = "alg"))){
 validate11.errors = [{instancePath:instancePath+"/keys/" + i2,schemaPath:"#/properties/keys/items/required",keyword:"required",params:{missingProperty: missing1},message:"must have required property '"+missing1+"'"}];
 return false;
 }
 else {
-const _errs30 = errors;
-for(const key1 in data9){
+const _errs36 = errors;
+for(const key1 in data10){
 if(!((((((key1 === "kid") || (key1 === "alg")) || (key1 === "secret_file")) || (key1 === "secret_env")) || (key1 === "public_key_file")) || (key1 === "public_key_env"))){
 validate11.errors = [{instancePath:instancePath+"/keys/" + i2,schemaPath:"#/properties/keys/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
-if(_errs30 === errors){
-if(data9.kid !== undefined){
-let data10 = data9.kid;
-const _errs31 = errors;
-if(errors === _errs31){
-if(typeof data10 === "string"){
-if(func4(data10) > 256){
+if(_errs36 === errors){
+if(data10.kid !== undefined){
+let data11 = data10.kid;
+const _errs37 = errors;
+if(errors === _errs37){
+if(typeof data11 === "string"){
+if(func4(data11) > 256){
 validate11.errors = [{instancePath:instancePath+"/keys/" + i2+"/kid",schemaPath:"#/properties/keys/items/properties/kid/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"}];
 return false;
 }
 else {
-if(func4(data10) < 1){
+if(func4(data11) < 1){
 validate11.errors = [{instancePath:instancePath+"/keys/" + i2+"/kid",schemaPath:"#/properties/keys/items/properties/kid/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -3866,68 +4510,20 @@ validate11.errors = [{instancePath:instancePath+"/keys/" + i2+"/kid",schemaPath:
 return false;
 }
 }
-var valid6 = _errs31 === errors;
+var valid7 = _errs37 === errors;
 }
 else {
-var valid6 = true;
+var valid7 = true;
 }
-if(valid6){
-if(data9.alg !== undefined){
-let data11 = data9.alg;
-const _errs33 = errors;
-const _errs34 = errors;
-let valid7 = false;
-const _errs35 = errors;
-if(typeof data11 !== "string"){
-const err14 = {instancePath:instancePath+"/keys/" + i2+"/alg",schemaPath:"#/properties/keys/items/properties/alg/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err14];
-}
-else {
-vErrors.push(err14);
-}
-errors++;
-}
-if("HS256" !== data11){
-const err15 = {instancePath:instancePath+"/keys/" + i2+"/alg",schemaPath:"#/properties/keys/items/properties/alg/anyOf/0/const",keyword:"const",params:{allowedValue: "HS256"},message:"must be equal to constant"};
-if(vErrors === null){
-vErrors = [err15];
-}
-else {
-vErrors.push(err15);
-}
-errors++;
-}
-var _valid2 = _errs35 === errors;
-valid7 = valid7 || _valid2;
-if(!valid7){
-const _errs37 = errors;
-if(typeof data11 !== "string"){
-const err16 = {instancePath:instancePath+"/keys/" + i2+"/alg",schemaPath:"#/properties/keys/items/properties/alg/anyOf/1/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err16];
-}
-else {
-vErrors.push(err16);
-}
-errors++;
-}
-if("HS384" !== data11){
-const err17 = {instancePath:instancePath+"/keys/" + i2+"/alg",schemaPath:"#/properties/keys/items/properties/alg/anyOf/1/const",keyword:"const",params:{allowedValue: "HS384"},message:"must be equal to constant"};
-if(vErrors === null){
-vErrors = [err17];
-}
-else {
-vErrors.push(err17);
-}
-errors++;
-}
-var _valid2 = _errs37 === errors;
-valid7 = valid7 || _valid2;
-if(!valid7){
+if(valid7){
+if(data10.alg !== undefined){
+let data12 = data10.alg;
 const _errs39 = errors;
-if(typeof data11 !== "string"){
-const err18 = {instancePath:instancePath+"/keys/" + i2+"/alg",schemaPath:"#/properties/keys/items/properties/alg/anyOf/2/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const _errs40 = errors;
+let valid8 = false;
+const _errs41 = errors;
+if(typeof data12 !== "string"){
+const err18 = {instancePath:instancePath+"/keys/" + i2+"/alg",schemaPath:"#/properties/keys/items/properties/alg/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err18];
 }
@@ -3936,8 +4532,8 @@ vErrors.push(err18);
 }
 errors++;
 }
-if("HS512" !== data11){
-const err19 = {instancePath:instancePath+"/keys/" + i2+"/alg",schemaPath:"#/properties/keys/items/properties/alg/anyOf/2/const",keyword:"const",params:{allowedValue: "HS512"},message:"must be equal to constant"};
+if("HS256" !== data12){
+const err19 = {instancePath:instancePath+"/keys/" + i2+"/alg",schemaPath:"#/properties/keys/items/properties/alg/anyOf/0/const",keyword:"const",params:{allowedValue: "HS256"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err19];
 }
@@ -3946,12 +4542,12 @@ vErrors.push(err19);
 }
 errors++;
 }
-var _valid2 = _errs39 === errors;
-valid7 = valid7 || _valid2;
-if(!valid7){
-const _errs41 = errors;
-if(typeof data11 !== "string"){
-const err20 = {instancePath:instancePath+"/keys/" + i2+"/alg",schemaPath:"#/properties/keys/items/properties/alg/anyOf/3/type",keyword:"type",params:{type: "string"},message:"must be string"};
+var _valid3 = _errs41 === errors;
+valid8 = valid8 || _valid3;
+if(!valid8){
+const _errs43 = errors;
+if(typeof data12 !== "string"){
+const err20 = {instancePath:instancePath+"/keys/" + i2+"/alg",schemaPath:"#/properties/keys/items/properties/alg/anyOf/1/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err20];
 }
@@ -3960,8 +4556,8 @@ vErrors.push(err20);
 }
 errors++;
 }
-if("RS256" !== data11){
-const err21 = {instancePath:instancePath+"/keys/" + i2+"/alg",schemaPath:"#/properties/keys/items/properties/alg/anyOf/3/const",keyword:"const",params:{allowedValue: "RS256"},message:"must be equal to constant"};
+if("HS384" !== data12){
+const err21 = {instancePath:instancePath+"/keys/" + i2+"/alg",schemaPath:"#/properties/keys/items/properties/alg/anyOf/1/const",keyword:"const",params:{allowedValue: "HS384"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err21];
 }
@@ -3970,12 +4566,12 @@ vErrors.push(err21);
 }
 errors++;
 }
-var _valid2 = _errs41 === errors;
-valid7 = valid7 || _valid2;
-if(!valid7){
-const _errs43 = errors;
-if(typeof data11 !== "string"){
-const err22 = {instancePath:instancePath+"/keys/" + i2+"/alg",schemaPath:"#/properties/keys/items/properties/alg/anyOf/4/type",keyword:"type",params:{type: "string"},message:"must be string"};
+var _valid3 = _errs43 === errors;
+valid8 = valid8 || _valid3;
+if(!valid8){
+const _errs45 = errors;
+if(typeof data12 !== "string"){
+const err22 = {instancePath:instancePath+"/keys/" + i2+"/alg",schemaPath:"#/properties/keys/items/properties/alg/anyOf/2/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err22];
 }
@@ -3984,8 +4580,8 @@ vErrors.push(err22);
 }
 errors++;
 }
-if("RS384" !== data11){
-const err23 = {instancePath:instancePath+"/keys/" + i2+"/alg",schemaPath:"#/properties/keys/items/properties/alg/anyOf/4/const",keyword:"const",params:{allowedValue: "RS384"},message:"must be equal to constant"};
+if("HS512" !== data12){
+const err23 = {instancePath:instancePath+"/keys/" + i2+"/alg",schemaPath:"#/properties/keys/items/properties/alg/anyOf/2/const",keyword:"const",params:{allowedValue: "HS512"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err23];
 }
@@ -3994,12 +4590,12 @@ vErrors.push(err23);
 }
 errors++;
 }
-var _valid2 = _errs43 === errors;
-valid7 = valid7 || _valid2;
-if(!valid7){
-const _errs45 = errors;
-if(typeof data11 !== "string"){
-const err24 = {instancePath:instancePath+"/keys/" + i2+"/alg",schemaPath:"#/properties/keys/items/properties/alg/anyOf/5/type",keyword:"type",params:{type: "string"},message:"must be string"};
+var _valid3 = _errs45 === errors;
+valid8 = valid8 || _valid3;
+if(!valid8){
+const _errs47 = errors;
+if(typeof data12 !== "string"){
+const err24 = {instancePath:instancePath+"/keys/" + i2+"/alg",schemaPath:"#/properties/keys/items/properties/alg/anyOf/3/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err24];
 }
@@ -4008,8 +4604,8 @@ vErrors.push(err24);
 }
 errors++;
 }
-if("RS512" !== data11){
-const err25 = {instancePath:instancePath+"/keys/" + i2+"/alg",schemaPath:"#/properties/keys/items/properties/alg/anyOf/5/const",keyword:"const",params:{allowedValue: "RS512"},message:"must be equal to constant"};
+if("RS256" !== data12){
+const err25 = {instancePath:instancePath+"/keys/" + i2+"/alg",schemaPath:"#/properties/keys/items/properties/alg/anyOf/3/const",keyword:"const",params:{allowedValue: "RS256"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err25];
 }
@@ -4018,12 +4614,12 @@ vErrors.push(err25);
 }
 errors++;
 }
-var _valid2 = _errs45 === errors;
-valid7 = valid7 || _valid2;
-if(!valid7){
-const _errs47 = errors;
-if(typeof data11 !== "string"){
-const err26 = {instancePath:instancePath+"/keys/" + i2+"/alg",schemaPath:"#/properties/keys/items/properties/alg/anyOf/6/type",keyword:"type",params:{type: "string"},message:"must be string"};
+var _valid3 = _errs47 === errors;
+valid8 = valid8 || _valid3;
+if(!valid8){
+const _errs49 = errors;
+if(typeof data12 !== "string"){
+const err26 = {instancePath:instancePath+"/keys/" + i2+"/alg",schemaPath:"#/properties/keys/items/properties/alg/anyOf/4/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err26];
 }
@@ -4032,8 +4628,8 @@ vErrors.push(err26);
 }
 errors++;
 }
-if("PS256" !== data11){
-const err27 = {instancePath:instancePath+"/keys/" + i2+"/alg",schemaPath:"#/properties/keys/items/properties/alg/anyOf/6/const",keyword:"const",params:{allowedValue: "PS256"},message:"must be equal to constant"};
+if("RS384" !== data12){
+const err27 = {instancePath:instancePath+"/keys/" + i2+"/alg",schemaPath:"#/properties/keys/items/properties/alg/anyOf/4/const",keyword:"const",params:{allowedValue: "RS384"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err27];
 }
@@ -4042,12 +4638,12 @@ vErrors.push(err27);
 }
 errors++;
 }
-var _valid2 = _errs47 === errors;
-valid7 = valid7 || _valid2;
-if(!valid7){
-const _errs49 = errors;
-if(typeof data11 !== "string"){
-const err28 = {instancePath:instancePath+"/keys/" + i2+"/alg",schemaPath:"#/properties/keys/items/properties/alg/anyOf/7/type",keyword:"type",params:{type: "string"},message:"must be string"};
+var _valid3 = _errs49 === errors;
+valid8 = valid8 || _valid3;
+if(!valid8){
+const _errs51 = errors;
+if(typeof data12 !== "string"){
+const err28 = {instancePath:instancePath+"/keys/" + i2+"/alg",schemaPath:"#/properties/keys/items/properties/alg/anyOf/5/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -4056,8 +4652,8 @@ vErrors.push(err28);
 }
 errors++;
 }
-if("PS384" !== data11){
-const err29 = {instancePath:instancePath+"/keys/" + i2+"/alg",schemaPath:"#/properties/keys/items/properties/alg/anyOf/7/const",keyword:"const",params:{allowedValue: "PS384"},message:"must be equal to constant"};
+if("RS512" !== data12){
+const err29 = {instancePath:instancePath+"/keys/" + i2+"/alg",schemaPath:"#/properties/keys/items/properties/alg/anyOf/5/const",keyword:"const",params:{allowedValue: "RS512"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err29];
 }
@@ -4066,12 +4662,12 @@ vErrors.push(err29);
 }
 errors++;
 }
-var _valid2 = _errs49 === errors;
-valid7 = valid7 || _valid2;
-if(!valid7){
-const _errs51 = errors;
-if(typeof data11 !== "string"){
-const err30 = {instancePath:instancePath+"/keys/" + i2+"/alg",schemaPath:"#/properties/keys/items/properties/alg/anyOf/8/type",keyword:"type",params:{type: "string"},message:"must be string"};
+var _valid3 = _errs51 === errors;
+valid8 = valid8 || _valid3;
+if(!valid8){
+const _errs53 = errors;
+if(typeof data12 !== "string"){
+const err30 = {instancePath:instancePath+"/keys/" + i2+"/alg",schemaPath:"#/properties/keys/items/properties/alg/anyOf/6/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err30];
 }
@@ -4080,8 +4676,8 @@ vErrors.push(err30);
 }
 errors++;
 }
-if("PS512" !== data11){
-const err31 = {instancePath:instancePath+"/keys/" + i2+"/alg",schemaPath:"#/properties/keys/items/properties/alg/anyOf/8/const",keyword:"const",params:{allowedValue: "PS512"},message:"must be equal to constant"};
+if("PS256" !== data12){
+const err31 = {instancePath:instancePath+"/keys/" + i2+"/alg",schemaPath:"#/properties/keys/items/properties/alg/anyOf/6/const",keyword:"const",params:{allowedValue: "PS256"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err31];
 }
@@ -4090,12 +4686,12 @@ vErrors.push(err31);
 }
 errors++;
 }
-var _valid2 = _errs51 === errors;
-valid7 = valid7 || _valid2;
-if(!valid7){
-const _errs53 = errors;
-if(typeof data11 !== "string"){
-const err32 = {instancePath:instancePath+"/keys/" + i2+"/alg",schemaPath:"#/properties/keys/items/properties/alg/anyOf/9/type",keyword:"type",params:{type: "string"},message:"must be string"};
+var _valid3 = _errs53 === errors;
+valid8 = valid8 || _valid3;
+if(!valid8){
+const _errs55 = errors;
+if(typeof data12 !== "string"){
+const err32 = {instancePath:instancePath+"/keys/" + i2+"/alg",schemaPath:"#/properties/keys/items/properties/alg/anyOf/7/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err32];
 }
@@ -4104,8 +4700,8 @@ vErrors.push(err32);
 }
 errors++;
 }
-if("ES256" !== data11){
-const err33 = {instancePath:instancePath+"/keys/" + i2+"/alg",schemaPath:"#/properties/keys/items/properties/alg/anyOf/9/const",keyword:"const",params:{allowedValue: "ES256"},message:"must be equal to constant"};
+if("PS384" !== data12){
+const err33 = {instancePath:instancePath+"/keys/" + i2+"/alg",schemaPath:"#/properties/keys/items/properties/alg/anyOf/7/const",keyword:"const",params:{allowedValue: "PS384"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err33];
 }
@@ -4114,12 +4710,12 @@ vErrors.push(err33);
 }
 errors++;
 }
-var _valid2 = _errs53 === errors;
-valid7 = valid7 || _valid2;
-if(!valid7){
-const _errs55 = errors;
-if(typeof data11 !== "string"){
-const err34 = {instancePath:instancePath+"/keys/" + i2+"/alg",schemaPath:"#/properties/keys/items/properties/alg/anyOf/10/type",keyword:"type",params:{type: "string"},message:"must be string"};
+var _valid3 = _errs55 === errors;
+valid8 = valid8 || _valid3;
+if(!valid8){
+const _errs57 = errors;
+if(typeof data12 !== "string"){
+const err34 = {instancePath:instancePath+"/keys/" + i2+"/alg",schemaPath:"#/properties/keys/items/properties/alg/anyOf/8/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err34];
 }
@@ -4128,8 +4724,8 @@ vErrors.push(err34);
 }
 errors++;
 }
-if("ES384" !== data11){
-const err35 = {instancePath:instancePath+"/keys/" + i2+"/alg",schemaPath:"#/properties/keys/items/properties/alg/anyOf/10/const",keyword:"const",params:{allowedValue: "ES384"},message:"must be equal to constant"};
+if("PS512" !== data12){
+const err35 = {instancePath:instancePath+"/keys/" + i2+"/alg",schemaPath:"#/properties/keys/items/properties/alg/anyOf/8/const",keyword:"const",params:{allowedValue: "PS512"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err35];
 }
@@ -4138,12 +4734,12 @@ vErrors.push(err35);
 }
 errors++;
 }
-var _valid2 = _errs55 === errors;
-valid7 = valid7 || _valid2;
-if(!valid7){
-const _errs57 = errors;
-if(typeof data11 !== "string"){
-const err36 = {instancePath:instancePath+"/keys/" + i2+"/alg",schemaPath:"#/properties/keys/items/properties/alg/anyOf/11/type",keyword:"type",params:{type: "string"},message:"must be string"};
+var _valid3 = _errs57 === errors;
+valid8 = valid8 || _valid3;
+if(!valid8){
+const _errs59 = errors;
+if(typeof data12 !== "string"){
+const err36 = {instancePath:instancePath+"/keys/" + i2+"/alg",schemaPath:"#/properties/keys/items/properties/alg/anyOf/9/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err36];
 }
@@ -4152,8 +4748,8 @@ vErrors.push(err36);
 }
 errors++;
 }
-if("ES512" !== data11){
-const err37 = {instancePath:instancePath+"/keys/" + i2+"/alg",schemaPath:"#/properties/keys/items/properties/alg/anyOf/11/const",keyword:"const",params:{allowedValue: "ES512"},message:"must be equal to constant"};
+if("ES256" !== data12){
+const err37 = {instancePath:instancePath+"/keys/" + i2+"/alg",schemaPath:"#/properties/keys/items/properties/alg/anyOf/9/const",keyword:"const",params:{allowedValue: "ES256"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err37];
 }
@@ -4162,12 +4758,12 @@ vErrors.push(err37);
 }
 errors++;
 }
-var _valid2 = _errs57 === errors;
-valid7 = valid7 || _valid2;
-if(!valid7){
-const _errs59 = errors;
-if(typeof data11 !== "string"){
-const err38 = {instancePath:instancePath+"/keys/" + i2+"/alg",schemaPath:"#/properties/keys/items/properties/alg/anyOf/12/type",keyword:"type",params:{type: "string"},message:"must be string"};
+var _valid3 = _errs59 === errors;
+valid8 = valid8 || _valid3;
+if(!valid8){
+const _errs61 = errors;
+if(typeof data12 !== "string"){
+const err38 = {instancePath:instancePath+"/keys/" + i2+"/alg",schemaPath:"#/properties/keys/items/properties/alg/anyOf/10/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err38];
 }
@@ -4176,8 +4772,8 @@ vErrors.push(err38);
 }
 errors++;
 }
-if("EdDSA" !== data11){
-const err39 = {instancePath:instancePath+"/keys/" + i2+"/alg",schemaPath:"#/properties/keys/items/properties/alg/anyOf/12/const",keyword:"const",params:{allowedValue: "EdDSA"},message:"must be equal to constant"};
+if("ES384" !== data12){
+const err39 = {instancePath:instancePath+"/keys/" + i2+"/alg",schemaPath:"#/properties/keys/items/properties/alg/anyOf/10/const",keyword:"const",params:{allowedValue: "ES384"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err39];
 }
@@ -4186,22 +4782,12 @@ vErrors.push(err39);
 }
 errors++;
 }
-var _valid2 = _errs59 === errors;
-valid7 = valid7 || _valid2;
-}
-}
-}
-}
-}
-}
-}
-}
-}
-}
-}
-}
-if(!valid7){
-const err40 = {instancePath:instancePath+"/keys/" + i2+"/alg",schemaPath:"#/properties/keys/items/properties/alg/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+var _valid3 = _errs61 === errors;
+valid8 = valid8 || _valid3;
+if(!valid8){
+const _errs63 = errors;
+if(typeof data12 !== "string"){
+const err40 = {instancePath:instancePath+"/keys/" + i2+"/alg",schemaPath:"#/properties/keys/items/properties/alg/anyOf/11/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err40];
 }
@@ -4209,32 +4795,90 @@ else {
 vErrors.push(err40);
 }
 errors++;
+}
+if("ES512" !== data12){
+const err41 = {instancePath:instancePath+"/keys/" + i2+"/alg",schemaPath:"#/properties/keys/items/properties/alg/anyOf/11/const",keyword:"const",params:{allowedValue: "ES512"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err41];
+}
+else {
+vErrors.push(err41);
+}
+errors++;
+}
+var _valid3 = _errs63 === errors;
+valid8 = valid8 || _valid3;
+if(!valid8){
+const _errs65 = errors;
+if(typeof data12 !== "string"){
+const err42 = {instancePath:instancePath+"/keys/" + i2+"/alg",schemaPath:"#/properties/keys/items/properties/alg/anyOf/12/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err42];
+}
+else {
+vErrors.push(err42);
+}
+errors++;
+}
+if("EdDSA" !== data12){
+const err43 = {instancePath:instancePath+"/keys/" + i2+"/alg",schemaPath:"#/properties/keys/items/properties/alg/anyOf/12/const",keyword:"const",params:{allowedValue: "EdDSA"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err43];
+}
+else {
+vErrors.push(err43);
+}
+errors++;
+}
+var _valid3 = _errs65 === errors;
+valid8 = valid8 || _valid3;
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+if(!valid8){
+const err44 = {instancePath:instancePath+"/keys/" + i2+"/alg",schemaPath:"#/properties/keys/items/properties/alg/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err44];
+}
+else {
+vErrors.push(err44);
+}
+errors++;
 validate11.errors = vErrors;
 return false;
 }
 else {
-errors = _errs34;
+errors = _errs40;
 if(vErrors !== null){
-if(_errs34){
-vErrors.length = _errs34;
+if(_errs40){
+vErrors.length = _errs40;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid6 = _errs33 === errors;
+var valid7 = _errs39 === errors;
 }
 else {
-var valid6 = true;
+var valid7 = true;
 }
-if(valid6){
-if(data9.secret_file !== undefined){
-let data12 = data9.secret_file;
-const _errs61 = errors;
-if(errors === _errs61){
-if(typeof data12 === "string"){
-if(func4(data12) < 1){
+if(valid7){
+if(data10.secret_file !== undefined){
+let data13 = data10.secret_file;
+const _errs67 = errors;
+if(errors === _errs67){
+if(typeof data13 === "string"){
+if(func4(data13) < 1){
 validate11.errors = [{instancePath:instancePath+"/keys/" + i2+"/secret_file",schemaPath:"#/properties/keys/items/properties/secret_file/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -4244,18 +4888,18 @@ validate11.errors = [{instancePath:instancePath+"/keys/" + i2+"/secret_file",sch
 return false;
 }
 }
-var valid6 = _errs61 === errors;
+var valid7 = _errs67 === errors;
 }
 else {
-var valid6 = true;
+var valid7 = true;
 }
-if(valid6){
-if(data9.secret_env !== undefined){
-let data13 = data9.secret_env;
-const _errs63 = errors;
-if(errors === _errs63){
-if(typeof data13 === "string"){
-if(func4(data13) < 1){
+if(valid7){
+if(data10.secret_env !== undefined){
+let data14 = data10.secret_env;
+const _errs69 = errors;
+if(errors === _errs69){
+if(typeof data14 === "string"){
+if(func4(data14) < 1){
 validate11.errors = [{instancePath:instancePath+"/keys/" + i2+"/secret_env",schemaPath:"#/properties/keys/items/properties/secret_env/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -4265,18 +4909,18 @@ validate11.errors = [{instancePath:instancePath+"/keys/" + i2+"/secret_env",sche
 return false;
 }
 }
-var valid6 = _errs63 === errors;
+var valid7 = _errs69 === errors;
 }
 else {
-var valid6 = true;
+var valid7 = true;
 }
-if(valid6){
-if(data9.public_key_file !== undefined){
-let data14 = data9.public_key_file;
-const _errs65 = errors;
-if(errors === _errs65){
-if(typeof data14 === "string"){
-if(func4(data14) < 1){
+if(valid7){
+if(data10.public_key_file !== undefined){
+let data15 = data10.public_key_file;
+const _errs71 = errors;
+if(errors === _errs71){
+if(typeof data15 === "string"){
+if(func4(data15) < 1){
 validate11.errors = [{instancePath:instancePath+"/keys/" + i2+"/public_key_file",schemaPath:"#/properties/keys/items/properties/public_key_file/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -4286,18 +4930,18 @@ validate11.errors = [{instancePath:instancePath+"/keys/" + i2+"/public_key_file"
 return false;
 }
 }
-var valid6 = _errs65 === errors;
+var valid7 = _errs71 === errors;
 }
 else {
-var valid6 = true;
+var valid7 = true;
 }
-if(valid6){
-if(data9.public_key_env !== undefined){
-let data15 = data9.public_key_env;
-const _errs67 = errors;
-if(errors === _errs67){
-if(typeof data15 === "string"){
-if(func4(data15) < 1){
+if(valid7){
+if(data10.public_key_env !== undefined){
+let data16 = data10.public_key_env;
+const _errs73 = errors;
+if(errors === _errs73){
+if(typeof data16 === "string"){
+if(func4(data16) < 1){
 validate11.errors = [{instancePath:instancePath+"/keys/" + i2+"/public_key_env",schemaPath:"#/properties/keys/items/properties/public_key_env/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -4307,10 +4951,10 @@ validate11.errors = [{instancePath:instancePath+"/keys/" + i2+"/public_key_env",
 return false;
 }
 }
-var valid6 = _errs67 === errors;
+var valid7 = _errs73 === errors;
 }
 else {
-var valid6 = true;
+var valid7 = true;
 }
 }
 }
@@ -4325,8 +4969,8 @@ validate11.errors = [{instancePath:instancePath+"/keys/" + i2,schemaPath:"#/prop
 return false;
 }
 }
-var valid5 = _errs28 === errors;
-if(!valid5){
+var valid6 = _errs34 === errors;
+if(!valid6){
 break;
 }
 }
@@ -4337,54 +4981,54 @@ validate11.errors = [{instancePath:instancePath+"/keys",schemaPath:"#/properties
 return false;
 }
 }
-var valid0 = _errs26 === errors;
+var valid0 = _errs32 === errors;
 if(valid0){
-let data16 = data.jwks;
-const _errs69 = errors;
-if(errors === _errs69){
-if(Array.isArray(data16)){
-if(data16.length > 16){
+let data17 = data.jwks;
+const _errs75 = errors;
+if(errors === _errs75){
+if(Array.isArray(data17)){
+if(data17.length > 16){
 validate11.errors = [{instancePath:instancePath+"/jwks",schemaPath:"#/properties/jwks/maxItems",keyword:"maxItems",params:{limit: 16},message:"must NOT have more than 16 items"}];
 return false;
 }
 else {
-var valid8 = true;
-const len3 = data16.length;
+var valid9 = true;
+const len3 = data17.length;
 for(let i3=0; i3<len3; i3++){
-let data17 = data16[i3];
-const _errs71 = errors;
-if(errors === _errs71){
-if(data17 && typeof data17 == "object" && !Array.isArray(data17)){
-if(data17.cache_seconds === undefined){
-data17.cache_seconds = 600;
+let data18 = data17[i3];
+const _errs77 = errors;
+if(errors === _errs77){
+if(data18 && typeof data18 == "object" && !Array.isArray(data18)){
+if(data18.cache_seconds === undefined){
+data18.cache_seconds = 600;
 }
-if(data17.min_refresh_interval_seconds === undefined){
-data17.min_refresh_interval_seconds = 30;
+if(data18.min_refresh_interval_seconds === undefined){
+data18.min_refresh_interval_seconds = 30;
 }
-if(data17.timeout_seconds === undefined){
-data17.timeout_seconds = 5;
+if(data18.timeout_seconds === undefined){
+data18.timeout_seconds = 5;
 }
 let missing2;
-if(((((data17.url === undefined) && (missing2 = "url")) || ((data17.cache_seconds === undefined) && (missing2 = "cache_seconds"))) || ((data17.min_refresh_interval_seconds === undefined) && (missing2 = "min_refresh_interval_seconds"))) || ((data17.timeout_seconds === undefined) && (missing2 = "timeout_seconds"))){
+if(((((data18.url === undefined) && (missing2 = "url")) || ((data18.cache_seconds === undefined) && (missing2 = "cache_seconds"))) || ((data18.min_refresh_interval_seconds === undefined) && (missing2 = "min_refresh_interval_seconds"))) || ((data18.timeout_seconds === undefined) && (missing2 = "timeout_seconds"))){
 validate11.errors = [{instancePath:instancePath+"/jwks/" + i3,schemaPath:"#/properties/jwks/items/required",keyword:"required",params:{missingProperty: missing2},message:"must have required property '"+missing2+"'"}];
 return false;
 }
 else {
-const _errs73 = errors;
-for(const key2 in data17){
+const _errs79 = errors;
+for(const key2 in data18){
 if(!(((((key2 === "url") || (key2 === "cache_seconds")) || (key2 === "min_refresh_interval_seconds")) || (key2 === "timeout_seconds")) || (key2 === "token_file"))){
 validate11.errors = [{instancePath:instancePath+"/jwks/" + i3,schemaPath:"#/properties/jwks/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
-if(_errs73 === errors){
-if(data17.url !== undefined){
-let data18 = data17.url;
-const _errs74 = errors;
-if(errors === _errs74){
-if(typeof data18 === "string"){
-if(!pattern3.test(data18)){
+if(_errs79 === errors){
+if(data18.url !== undefined){
+let data19 = data18.url;
+const _errs80 = errors;
+if(errors === _errs80){
+if(typeof data19 === "string"){
+if(!pattern3.test(data19)){
 validate11.errors = [{instancePath:instancePath+"/jwks/" + i3+"/url",schemaPath:"#/properties/jwks/items/properties/url/pattern",keyword:"pattern",params:{pattern: "^https?://"},message:"must match pattern \""+"^https?://"+"\""}];
 return false;
 }
@@ -4394,22 +5038,22 @@ validate11.errors = [{instancePath:instancePath+"/jwks/" + i3+"/url",schemaPath:
 return false;
 }
 }
-var valid9 = _errs74 === errors;
+var valid10 = _errs80 === errors;
 }
 else {
-var valid9 = true;
+var valid10 = true;
 }
-if(valid9){
-let data19 = data17.cache_seconds;
-const _errs76 = errors;
-if(errors === _errs76){
-if((typeof data19 == "number") && (isFinite(data19))){
-if(data19 > 86400 || isNaN(data19)){
+if(valid10){
+let data20 = data18.cache_seconds;
+const _errs82 = errors;
+if(errors === _errs82){
+if((typeof data20 == "number") && (isFinite(data20))){
+if(data20 > 86400 || isNaN(data20)){
 validate11.errors = [{instancePath:instancePath+"/jwks/" + i3+"/cache_seconds",schemaPath:"#/properties/jwks/items/properties/cache_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 86400},message:"must be <= 86400"}];
 return false;
 }
 else {
-if(data19 < 1 || isNaN(data19)){
+if(data20 < 1 || isNaN(data20)){
 validate11.errors = [{instancePath:instancePath+"/jwks/" + i3+"/cache_seconds",schemaPath:"#/properties/jwks/items/properties/cache_seconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
 return false;
 }
@@ -4420,18 +5064,18 @@ validate11.errors = [{instancePath:instancePath+"/jwks/" + i3+"/cache_seconds",s
 return false;
 }
 }
-var valid9 = _errs76 === errors;
-if(valid9){
-let data20 = data17.min_refresh_interval_seconds;
-const _errs78 = errors;
-if(errors === _errs78){
-if((typeof data20 == "number") && (isFinite(data20))){
-if(data20 > 3600 || isNaN(data20)){
+var valid10 = _errs82 === errors;
+if(valid10){
+let data21 = data18.min_refresh_interval_seconds;
+const _errs84 = errors;
+if(errors === _errs84){
+if((typeof data21 == "number") && (isFinite(data21))){
+if(data21 > 3600 || isNaN(data21)){
 validate11.errors = [{instancePath:instancePath+"/jwks/" + i3+"/min_refresh_interval_seconds",schemaPath:"#/properties/jwks/items/properties/min_refresh_interval_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600},message:"must be <= 3600"}];
 return false;
 }
 else {
-if(data20 < 0 || isNaN(data20)){
+if(data21 < 0 || isNaN(data21)){
 validate11.errors = [{instancePath:instancePath+"/jwks/" + i3+"/min_refresh_interval_seconds",schemaPath:"#/properties/jwks/items/properties/min_refresh_interval_seconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
@@ -4442,18 +5086,18 @@ validate11.errors = [{instancePath:instancePath+"/jwks/" + i3+"/min_refresh_inte
 return false;
 }
 }
-var valid9 = _errs78 === errors;
-if(valid9){
-let data21 = data17.timeout_seconds;
-const _errs80 = errors;
-if(errors === _errs80){
-if((typeof data21 == "number") && (isFinite(data21))){
-if(data21 > 60 || isNaN(data21)){
+var valid10 = _errs84 === errors;
+if(valid10){
+let data22 = data18.timeout_seconds;
+const _errs86 = errors;
+if(errors === _errs86){
+if((typeof data22 == "number") && (isFinite(data22))){
+if(data22 > 60 || isNaN(data22)){
 validate11.errors = [{instancePath:instancePath+"/jwks/" + i3+"/timeout_seconds",schemaPath:"#/properties/jwks/items/properties/timeout_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 60},message:"must be <= 60"}];
 return false;
 }
 else {
-if(data21 < 0.1 || isNaN(data21)){
+if(data22 < 0.1 || isNaN(data22)){
 validate11.errors = [{instancePath:instancePath+"/jwks/" + i3+"/timeout_seconds",schemaPath:"#/properties/jwks/items/properties/timeout_seconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0.1},message:"must be >= 0.1"}];
 return false;
 }
@@ -4464,14 +5108,14 @@ validate11.errors = [{instancePath:instancePath+"/jwks/" + i3+"/timeout_seconds"
 return false;
 }
 }
-var valid9 = _errs80 === errors;
-if(valid9){
-if(data17.token_file !== undefined){
-let data22 = data17.token_file;
-const _errs82 = errors;
-if(errors === _errs82){
-if(typeof data22 === "string"){
-if(!pattern4.test(data22)){
+var valid10 = _errs86 === errors;
+if(valid10){
+if(data18.token_file !== undefined){
+let data23 = data18.token_file;
+const _errs88 = errors;
+if(errors === _errs88){
+if(typeof data23 === "string"){
+if(!pattern4.test(data23)){
 validate11.errors = [{instancePath:instancePath+"/jwks/" + i3+"/token_file",schemaPath:"#/properties/jwks/items/properties/token_file/pattern",keyword:"pattern",params:{pattern: "^/"},message:"must match pattern \""+"^/"+"\""}];
 return false;
 }
@@ -4481,10 +5125,10 @@ validate11.errors = [{instancePath:instancePath+"/jwks/" + i3+"/token_file",sche
 return false;
 }
 }
-var valid9 = _errs82 === errors;
+var valid10 = _errs88 === errors;
 }
 else {
-var valid9 = true;
+var valid10 = true;
 }
 }
 }
@@ -4498,8 +5142,8 @@ validate11.errors = [{instancePath:instancePath+"/jwks/" + i3,schemaPath:"#/prop
 return false;
 }
 }
-var valid8 = _errs71 === errors;
-if(!valid8){
+var valid9 = _errs77 === errors;
+if(!valid9){
 break;
 }
 }
@@ -4510,59 +5154,59 @@ validate11.errors = [{instancePath:instancePath+"/jwks",schemaPath:"#/properties
 return false;
 }
 }
-var valid0 = _errs69 === errors;
+var valid0 = _errs75 === errors;
 if(valid0){
-let data23 = data.policies;
-const _errs84 = errors;
-if(errors === _errs84){
-if(Array.isArray(data23)){
-if(data23.length > 1000){
+let data24 = data.policies;
+const _errs90 = errors;
+if(errors === _errs90){
+if(Array.isArray(data24)){
+if(data24.length > 1000){
 validate11.errors = [{instancePath:instancePath+"/policies",schemaPath:"#/properties/policies/maxItems",keyword:"maxItems",params:{limit: 1000},message:"must NOT have more than 1000 items"}];
 return false;
 }
 else {
-var valid10 = true;
-const len4 = data23.length;
+var valid11 = true;
+const len4 = data24.length;
 for(let i4=0; i4<len4; i4++){
-let data24 = data23[i4];
-const _errs86 = errors;
-if(errors === _errs86){
-if(data24 && typeof data24 == "object" && !Array.isArray(data24)){
+let data25 = data24[i4];
+const _errs92 = errors;
+if(errors === _errs92){
+if(data25 && typeof data25 == "object" && !Array.isArray(data25)){
 let missing3;
-if((data24.match === undefined) && (missing3 = "match")){
+if((data25.match === undefined) && (missing3 = "match")){
 validate11.errors = [{instancePath:instancePath+"/policies/" + i4,schemaPath:"#/properties/policies/items/required",keyword:"required",params:{missingProperty: missing3},message:"must have required property '"+missing3+"'"}];
 return false;
 }
 else {
-const _errs88 = errors;
-for(const key3 in data24){
+const _errs94 = errors;
+for(const key3 in data25){
 if(!(((key3 === "match") || (key3 === "grants")) || (key3 === "deny"))){
 validate11.errors = [{instancePath:instancePath+"/policies/" + i4,schemaPath:"#/properties/policies/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
-if(_errs88 === errors){
-if(data24.match !== undefined){
-let data25 = data24.match;
-const _errs89 = errors;
-if(errors === _errs89){
-if(data25 && typeof data25 == "object" && !Array.isArray(data25)){
-if(Object.keys(data25).length < 1){
+if(_errs94 === errors){
+if(data25.match !== undefined){
+let data26 = data25.match;
+const _errs95 = errors;
+if(errors === _errs95){
+if(data26 && typeof data26 == "object" && !Array.isArray(data26)){
+if(Object.keys(data26).length < 1){
 validate11.errors = [{instancePath:instancePath+"/policies/" + i4+"/match",schemaPath:"#/properties/policies/items/properties/match/minProperties",keyword:"minProperties",params:{limit: 1},message:"must NOT have fewer than 1 properties"}];
 return false;
 }
 else {
-var valid12 = true;
-for(const key4 in data25){
+var valid13 = true;
+for(const key4 in data26){
 if(pattern5.test(key4)){
-const _errs91 = errors;
-if(typeof data25[key4] !== "string"){
+const _errs97 = errors;
+if(typeof data26[key4] !== "string"){
 validate11.errors = [{instancePath:instancePath+"/policies/" + i4+"/match/" + key4.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/policies/items/properties/match/patternProperties/%5E(.*)%24/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-var valid12 = _errs91 === errors;
-if(!valid12){
+var valid13 = _errs97 === errors;
+if(!valid13){
 break;
 }
 }
@@ -4574,25 +5218,25 @@ validate11.errors = [{instancePath:instancePath+"/policies/" + i4+"/match",schem
 return false;
 }
 }
-var valid11 = _errs89 === errors;
+var valid12 = _errs95 === errors;
 }
 else {
-var valid11 = true;
+var valid12 = true;
 }
-if(valid11){
-if(data24.grants !== undefined){
-let data27 = data24.grants;
-const _errs93 = errors;
-if(errors === _errs93){
-if(Array.isArray(data27)){
-var valid13 = true;
-const len5 = data27.length;
+if(valid12){
+if(data25.grants !== undefined){
+let data28 = data25.grants;
+const _errs99 = errors;
+if(errors === _errs99){
+if(Array.isArray(data28)){
+var valid14 = true;
+const len5 = data28.length;
 for(let i5=0; i5<len5; i5++){
-let data28 = data27[i5];
-const _errs95 = errors;
-if(errors === _errs95){
-if(typeof data28 === "string"){
-if(func4(data28) < 1){
+let data29 = data28[i5];
+const _errs101 = errors;
+if(errors === _errs101){
+if(typeof data29 === "string"){
+if(func4(data29) < 1){
 validate11.errors = [{instancePath:instancePath+"/policies/" + i4+"/grants/" + i5,schemaPath:"#/properties/policies/items/properties/grants/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -4602,8 +5246,8 @@ validate11.errors = [{instancePath:instancePath+"/policies/" + i4+"/grants/" + i
 return false;
 }
 }
-var valid13 = _errs95 === errors;
-if(!valid13){
+var valid14 = _errs101 === errors;
+if(!valid14){
 break;
 }
 }
@@ -4613,25 +5257,25 @@ validate11.errors = [{instancePath:instancePath+"/policies/" + i4+"/grants",sche
 return false;
 }
 }
-var valid11 = _errs93 === errors;
+var valid12 = _errs99 === errors;
 }
 else {
-var valid11 = true;
+var valid12 = true;
 }
-if(valid11){
-if(data24.deny !== undefined){
-let data29 = data24.deny;
-const _errs97 = errors;
-if(errors === _errs97){
-if(Array.isArray(data29)){
-var valid14 = true;
-const len6 = data29.length;
+if(valid12){
+if(data25.deny !== undefined){
+let data30 = data25.deny;
+const _errs103 = errors;
+if(errors === _errs103){
+if(Array.isArray(data30)){
+var valid15 = true;
+const len6 = data30.length;
 for(let i6=0; i6<len6; i6++){
-let data30 = data29[i6];
-const _errs99 = errors;
-if(errors === _errs99){
-if(typeof data30 === "string"){
-if(func4(data30) < 1){
+let data31 = data30[i6];
+const _errs105 = errors;
+if(errors === _errs105){
+if(typeof data31 === "string"){
+if(func4(data31) < 1){
 validate11.errors = [{instancePath:instancePath+"/policies/" + i4+"/deny/" + i6,schemaPath:"#/properties/policies/items/properties/deny/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -4641,8 +5285,8 @@ validate11.errors = [{instancePath:instancePath+"/policies/" + i4+"/deny/" + i6,
 return false;
 }
 }
-var valid14 = _errs99 === errors;
-if(!valid14){
+var valid15 = _errs105 === errors;
+if(!valid15){
 break;
 }
 }
@@ -4652,10 +5296,10 @@ validate11.errors = [{instancePath:instancePath+"/policies/" + i4+"/deny",schema
 return false;
 }
 }
-var valid11 = _errs97 === errors;
+var valid12 = _errs103 === errors;
 }
 else {
-var valid11 = true;
+var valid12 = true;
 }
 }
 }
@@ -4667,8 +5311,8 @@ validate11.errors = [{instancePath:instancePath+"/policies/" + i4,schemaPath:"#/
 return false;
 }
 }
-var valid10 = _errs86 === errors;
-if(!valid10){
+var valid11 = _errs92 === errors;
+if(!valid11){
 break;
 }
 }
@@ -4679,82 +5323,18 @@ validate11.errors = [{instancePath:instancePath+"/policies",schemaPath:"#/proper
 return false;
 }
 }
-var valid0 = _errs84 === errors;
+var valid0 = _errs90 === errors;
 if(valid0){
-let data31 = data.rate_limit;
-const _errs101 = errors;
-const _errs102 = errors;
-let valid15 = false;
-const _errs103 = errors;
-if(errors === _errs103){
-if(data31 && typeof data31 == "object" && !Array.isArray(data31)){
-let missing4;
-if(((data31.max === undefined) && (missing4 = "max")) || ((data31.window_seconds === undefined) && (missing4 = "window_seconds"))){
-const err41 = {instancePath:instancePath+"/rate_limit",schemaPath:"#/properties/rate_limit/anyOf/0/required",keyword:"required",params:{missingProperty: missing4},message:"must have required property '"+missing4+"'"};
-if(vErrors === null){
-vErrors = [err41];
-}
-else {
-vErrors.push(err41);
-}
-errors++;
-}
-else {
-const _errs105 = errors;
-for(const key5 in data31){
-if(!((key5 === "max") || (key5 === "window_seconds"))){
-const err42 = {instancePath:instancePath+"/rate_limit",schemaPath:"#/properties/rate_limit/anyOf/0/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties"};
-if(vErrors === null){
-vErrors = [err42];
-}
-else {
-vErrors.push(err42);
-}
-errors++;
-break;
-}
-}
-if(_errs105 === errors){
-if(data31.max !== undefined){
-let data32 = data31.max;
-const _errs106 = errors;
-if(!(((typeof data32 == "number") && (!(data32 % 1) && !isNaN(data32))) && (isFinite(data32)))){
-const err43 = {instancePath:instancePath+"/rate_limit/max",schemaPath:"#/properties/rate_limit/anyOf/0/properties/max/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err43];
-}
-else {
-vErrors.push(err43);
-}
-errors++;
-}
-if(errors === _errs106){
-if((typeof data32 == "number") && (isFinite(data32))){
-if(data32 < 1 || isNaN(data32)){
-const err44 = {instancePath:instancePath+"/rate_limit/max",schemaPath:"#/properties/rate_limit/anyOf/0/properties/max/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
-if(vErrors === null){
-vErrors = [err44];
-}
-else {
-vErrors.push(err44);
-}
-errors++;
-}
-}
-}
-var valid16 = _errs106 === errors;
-}
-else {
-var valid16 = true;
-}
-if(valid16){
-if(data31.window_seconds !== undefined){
-let data33 = data31.window_seconds;
+let data32 = data.rate_limit;
+const _errs107 = errors;
 const _errs108 = errors;
-if(errors === _errs108){
-if((typeof data33 == "number") && (isFinite(data33))){
-if(data33 < 0.001 || isNaN(data33)){
-const err45 = {instancePath:instancePath+"/rate_limit/window_seconds",schemaPath:"#/properties/rate_limit/anyOf/0/properties/window_seconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0.001},message:"must be >= 0.001"};
+let valid16 = false;
+const _errs109 = errors;
+if(errors === _errs109){
+if(data32 && typeof data32 == "object" && !Array.isArray(data32)){
+let missing4;
+if(((data32.max === undefined) && (missing4 = "max")) || ((data32.window_seconds === undefined) && (missing4 = "window_seconds"))){
+const err45 = {instancePath:instancePath+"/rate_limit",schemaPath:"#/properties/rate_limit/anyOf/0/required",keyword:"required",params:{missingProperty: missing4},message:"must have required property '"+missing4+"'"};
 if(vErrors === null){
 vErrors = [err45];
 }
@@ -4763,9 +5343,11 @@ vErrors.push(err45);
 }
 errors++;
 }
-}
 else {
-const err46 = {instancePath:instancePath+"/rate_limit/window_seconds",schemaPath:"#/properties/rate_limit/anyOf/0/properties/window_seconds/type",keyword:"type",params:{type: "number"},message:"must be number"};
+const _errs111 = errors;
+for(const key5 in data32){
+if(!((key5 === "max") || (key5 === "window_seconds"))){
+const err46 = {instancePath:instancePath+"/rate_limit",schemaPath:"#/properties/rate_limit/anyOf/0/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err46];
 }
@@ -4773,19 +5355,15 @@ else {
 vErrors.push(err46);
 }
 errors++;
+break;
 }
 }
-var valid16 = _errs108 === errors;
-}
-else {
-var valid16 = true;
-}
-}
-}
-}
-}
-else {
-const err47 = {instancePath:instancePath+"/rate_limit",schemaPath:"#/properties/rate_limit/anyOf/0/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(_errs111 === errors){
+if(data32.max !== undefined){
+let data33 = data32.max;
+const _errs112 = errors;
+if(!(((typeof data33 == "number") && (!(data33 % 1) && !isNaN(data33))) && (isFinite(data33)))){
+const err47 = {instancePath:instancePath+"/rate_limit/max",schemaPath:"#/properties/rate_limit/anyOf/0/properties/max/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err47];
 }
@@ -4794,13 +5372,10 @@ vErrors.push(err47);
 }
 errors++;
 }
-}
-var _valid3 = _errs103 === errors;
-valid15 = valid15 || _valid3;
-if(!valid15){
-const _errs110 = errors;
-if(typeof data31 !== "boolean"){
-const err48 = {instancePath:instancePath+"/rate_limit",schemaPath:"#/properties/rate_limit/anyOf/1/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(errors === _errs112){
+if((typeof data33 == "number") && (isFinite(data33))){
+if(data33 < 1 || isNaN(data33)){
+const err48 = {instancePath:instancePath+"/rate_limit/max",schemaPath:"#/properties/rate_limit/anyOf/0/properties/max/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err48];
 }
@@ -4809,8 +5384,21 @@ vErrors.push(err48);
 }
 errors++;
 }
-if(false !== data31){
-const err49 = {instancePath:instancePath+"/rate_limit",schemaPath:"#/properties/rate_limit/anyOf/1/const",keyword:"const",params:{allowedValue: false},message:"must be equal to constant"};
+}
+}
+var valid17 = _errs112 === errors;
+}
+else {
+var valid17 = true;
+}
+if(valid17){
+if(data32.window_seconds !== undefined){
+let data34 = data32.window_seconds;
+const _errs114 = errors;
+if(errors === _errs114){
+if((typeof data34 == "number") && (isFinite(data34))){
+if(data34 < 0.001 || isNaN(data34)){
+const err49 = {instancePath:instancePath+"/rate_limit/window_seconds",schemaPath:"#/properties/rate_limit/anyOf/0/properties/window_seconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0.001},message:"must be >= 0.001"};
 if(vErrors === null){
 vErrors = [err49];
 }
@@ -4819,11 +5407,9 @@ vErrors.push(err49);
 }
 errors++;
 }
-var _valid3 = _errs110 === errors;
-valid15 = valid15 || _valid3;
 }
-if(!valid15){
-const err50 = {instancePath:instancePath+"/rate_limit",schemaPath:"#/properties/rate_limit/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+else {
+const err50 = {instancePath:instancePath+"/rate_limit/window_seconds",schemaPath:"#/properties/rate_limit/anyOf/0/properties/window_seconds/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err50];
 }
@@ -4831,21 +5417,80 @@ else {
 vErrors.push(err50);
 }
 errors++;
+}
+}
+var valid17 = _errs114 === errors;
+}
+else {
+var valid17 = true;
+}
+}
+}
+}
+}
+else {
+const err51 = {instancePath:instancePath+"/rate_limit",schemaPath:"#/properties/rate_limit/anyOf/0/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err51];
+}
+else {
+vErrors.push(err51);
+}
+errors++;
+}
+}
+var _valid4 = _errs109 === errors;
+valid16 = valid16 || _valid4;
+if(!valid16){
+const _errs116 = errors;
+if(typeof data32 !== "boolean"){
+const err52 = {instancePath:instancePath+"/rate_limit",schemaPath:"#/properties/rate_limit/anyOf/1/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err52];
+}
+else {
+vErrors.push(err52);
+}
+errors++;
+}
+if(false !== data32){
+const err53 = {instancePath:instancePath+"/rate_limit",schemaPath:"#/properties/rate_limit/anyOf/1/const",keyword:"const",params:{allowedValue: false},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err53];
+}
+else {
+vErrors.push(err53);
+}
+errors++;
+}
+var _valid4 = _errs116 === errors;
+valid16 = valid16 || _valid4;
+}
+if(!valid16){
+const err54 = {instancePath:instancePath+"/rate_limit",schemaPath:"#/properties/rate_limit/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err54];
+}
+else {
+vErrors.push(err54);
+}
+errors++;
 validate11.errors = vErrors;
 return false;
 }
 else {
-errors = _errs102;
+errors = _errs108;
 if(vErrors !== null){
-if(_errs102){
-vErrors.length = _errs102;
+if(_errs108){
+vErrors.length = _errs108;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid0 = _errs101 === errors;
+var valid0 = _errs107 === errors;
+}
 }
 }
 }

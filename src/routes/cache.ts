@@ -1,7 +1,6 @@
 // POST /v1/cache/invalidate: drop cached answers by kind and id, by glob, or all,
 // here and (with cache.redis_url) on every other replica.
 import type { FastifyInstance } from 'fastify';
-import type { SecretKind } from '../backends/types.ts';
 import type { InvalidationScope } from '../cache/invalidation.ts';
 import type { RedisInvalidationBus } from '../cache/redis-bus.ts';
 import type { SecretCache } from '../cache/secret-cache.ts';
@@ -9,7 +8,8 @@ import { GatewayError } from '../errors.ts';
 import { validateId } from '../ids.ts';
 import { ref } from '../openapi.ts';
 import { guardMethods } from './method-guard.ts';
-import { permissions } from './permissions.ts';
+import { bodyPermission, type BodyItem } from '../auth/permissions.ts';
+import type { SecretKind } from '../secrets.ts';
 
 interface InvalidationBody {
   kind?: SecretKind;
@@ -37,14 +37,27 @@ function scopeOf(body: InvalidationBody): InvalidationScope {
   return { kind: body.kind, id: body.id! };
 }
 
+/**
+ * What an invalidation asks to act on, for the pipeline to decide before the handler runs: one id
+ * needs `cache:invalidate:<glob>` matching it; a glob needs a granted glob that covers every id it
+ * can match; all is the glob `*`, so it needs `cache:invalidate:*`. Policy denies apply as to reads.
+ */
+function invalidationItems(body: unknown): BodyItem[] {
+  const scope = scopeOf(body as InvalidationBody);
+  if ('all' in scope) return [{ action: 'cache:invalidate', glob: '*' }];
+  if ('glob' in scope) return [{ action: 'cache:invalidate', glob: scope.glob }];
+  return [{ action: 'cache:invalidate', id: scope.id }];
+}
+
 export function registerCacheRoutes(app: FastifyInstance, cache: SecretCache, bus: RedisInvalidationBus | undefined): void {
   app.post<{ Body: InvalidationBody }>(
     '/v1/cache/invalidate',
-    { config: { permission: permissions.invalidateCache }, schema: { body: ref('CacheInvalidation'), response: { 200: ref('CacheInvalidationResult') } } },
+    { config: { permission: bodyPermission(invalidationItems, { each: false }) }, schema: { body: ref('CacheInvalidation'), response: { 200: ref('CacheInvalidationResult') } } },
     async (request, reply) => {
       const scope = scopeOf(request.body);
       const invalidated = cache.invalidate(scope, 'api');
       const fanout = !bus ? 'not_configured' : (await bus.publish(scope)) ? 'published' : 'unavailable';
+      request.recordInvalidation(invalidated, fanout);
       request.log.info({ scope, invalidated, fanout }, 'cache invalidated');
       reply.header('cache-control', 'no-store');
       return { invalidated, fanout };

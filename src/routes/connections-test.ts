@@ -8,7 +8,7 @@ import { GatewayError, notFound } from '../errors.ts';
 import { validateId } from '../ids.ts';
 import { ref } from '../openapi.ts';
 import { sendProblem } from '../problems.ts';
-import { permissions } from './permissions.ts';
+import { permissions } from '../auth/permissions.ts';
 import type { Connection } from '../airflow/connection.ts';
 
 const TEST_SUFFIX = '/test';

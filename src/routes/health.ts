@@ -1,10 +1,12 @@
 // Liveness and readiness. Readiness is "every backend initialised": a backend
 // serving its last good data after an error is `degraded` but still ready, so a
 // bad edit to one file does not take every replica out of service at once.
-// Critical connections and cross-replica invalidation weigh in as they are configured.
+// Critical connections and cross-replica invalidation weigh in as they are configured; an audit
+// sink that cannot write makes it unavailable (or degraded, with audit.on_failure: serve).
 import type { FastifyInstance } from 'fastify';
-import type { BackendReport } from '../backends/chain.ts';
+import type { BackendReport } from '../secrets.ts';
 import type { InvalidationBusStatus } from '../cache/redis-bus.ts';
+import type { AuditSinkStatus } from '../audit/sink.ts';
 import type { CriticalConnectionState } from '../critical-connections.ts';
 import { ref } from '../openapi.ts';
 import { guardMethods } from './method-guard.ts';
@@ -22,13 +24,32 @@ export interface ReadinessSources {
   criticalConnections?: () => CriticalConnectionsReadiness;
   /** Invalidations across replicas (only with cache.redis_url): degraded while Redis is away. */
   invalidation?: () => InvalidationBusStatus;
+  /** The audit sink: while its writes fail, unavailable (audit.on_failure: refuse) or degraded (serve), and `audit` says why. */
+  audit?: () => AuditReadiness;
 }
+
+/** A backend as /readyz shows it: states and a stable code only (the probe is unauthenticated). */
+export interface ReadinessBackend {
+  name: string;
+  type: string;
+  state: BackendReport['state'];
+  circuit?: BackendReport['circuit'];
+  error?: { code: string };
+}
+
+export type AuditReadiness = AuditSinkStatus & { on_failure: 'refuse' | 'serve' };
 
 export interface Readiness {
   status: ReadyStatus;
-  backends: BackendReport[];
+  backends: ReadinessBackend[];
   critical_connections?: CriticalConnectionState[];
-  invalidation?: InvalidationBusStatus;
+  invalidation?: { state: InvalidationBusStatus['state']; error?: { code: string } };
+  audit?: AuditReadiness;
+}
+
+/** What an unauthenticated probe may see of a backend: no message (it may name a path or quote a file). */
+export function probeView(b: BackendReport): ReadinessBackend {
+  return { name: b.name, type: b.type, state: b.state, ...(b.circuit ? { circuit: b.circuit } : {}), ...(b.error ? { error: { code: b.error.code } } : {}) };
 }
 
 const RANK: Record<ReadyStatus, number> = { ready: 0, degraded: 1, unavailable: 2 };
@@ -41,7 +62,7 @@ export function readiness(sources: ReadinessSources): Readiness {
     : backends.some((b) => b.state === 'degraded')
       ? 'degraded'
       : 'ready';
-  const body: Readiness = { status, backends };
+  const body: Readiness = { status, backends: backends.map(probeView) };
   const critical = sources.criticalConnections?.();
   if (critical && critical.critical_connections.length > 0) {
     if (critical.impact !== 'none') status = worst(status, critical.impact);
@@ -50,7 +71,12 @@ export function readiness(sources: ReadinessSources): Readiness {
   const invalidation = sources.invalidation?.();
   if (invalidation) {
     if (invalidation.state === 'degraded') status = worst(status, 'degraded');
-    body.invalidation = invalidation;
+    body.invalidation = { state: invalidation.state, ...(invalidation.error ? { error: { code: invalidation.error.code } } : {}) };
+  }
+  const audit = sources.audit?.();
+  if (audit?.state === 'failing') {
+    status = worst(status, audit.on_failure === 'refuse' ? 'unavailable' : 'degraded');
+    body.audit = audit;
   }
   body.status = status;
   return body;

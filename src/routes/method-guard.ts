@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { GatewayError } from '../errors.ts';
 import { sendProblem } from '../problems.ts';
-import { permissions } from './permissions.ts';
+import { permissions } from '../auth/permissions.ts';
 
 declare module 'fastify' {
   interface FastifyContextConfig {

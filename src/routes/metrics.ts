@@ -1,18 +1,16 @@
 // The metrics endpoint (on the main port, or a port of its own) and the request
-// metrics of the secret routes, taken in one hook from each route's declared permission.
+// metrics of the secret routes, one hook per route from its declared permission (src/pipeline.ts adds it).
 import type { Server } from 'node:http';
+import type { ServerOptions as HttpsServerOptions } from 'node:https';
 import { http } from '../node-http.ts';
-import type { FastifyInstance } from 'fastify';
-import { addRouteHook } from './route-hooks.ts';
+import type { FastifyInstance, onResponseHookHandler } from 'fastify';
+import type { RoutePermission } from '../auth/permissions.ts';
+import { READ_ACTION, type ScopedAction, type SecretKind } from '../secrets.ts';
 import { guardMethods } from './method-guard.ts';
 import { batchedCounter, batchedHistogram, type GatewayMetrics, type RequestKind, type RequestOutcome } from '../metrics.ts';
-import type { ScopedAction } from './permissions.ts';
 
-const KIND_OF_ACTION: Partial<Record<ScopedAction, RequestKind>> = {
-  'connections:read': 'connection',
-  'variables:read': 'variable',
-  'config:read': 'config',
-};
+/** The kind a read action serves (the request metrics count reads only). */
+const READ_KIND = Object.fromEntries(Object.entries(READ_ACTION).map(([kind, action]) => [action, kind])) as Partial<Record<ScopedAction, SecretKind>>;
 
 function outcomeOf(status: number): RequestOutcome {
   if (status < 300) return 'found';
@@ -21,26 +19,23 @@ function outcomeOf(status: number): RequestOutcome {
   return 'error';
 }
 
-/** Counts and times every secret request. A batch lookup counts each item where it is resolved
- * (src/routes/secrets.ts); here only its duration, and its refusal as a whole. Each secret route
- * (registered after this) gets the hook with its kind worked out once, from its declared permission. */
-export function registerRequestMetrics(app: FastifyInstance, metrics: GatewayMetrics): void {
-  app.addHook('onRoute', (route) => {
-    const permission = route.config?.permission;
-    if (!permission || !('id' in permission)) return;
-    const batch = Array.isArray(permission.action);
-    const kind = batch ? 'lookup' : KIND_OF_ACTION[permission.action as ScopedAction];
-    if (!kind) return;
-    const duration = batchedHistogram(metrics.requestDuration, { kind });
-    const found = batchedCounter(metrics.requests, { kind, outcome: 'found' });
-    addRouteHook(route, 'onResponse', (_request, reply, done) => {
-      duration.observe(reply.elapsedTime / 1000);
-      const outcome = outcomeOf(reply.statusCode);
-      if (outcome === 'found' && !batch) found.inc();
-      else if (!batch || outcome === 'denied') metrics.requests.inc({ kind, outcome });
-      done();
-    });
-  });
+/** The hook that counts and times one secret route's requests, with its kind worked out once from its
+ * declared permission; null for routes that serve no secret. A batch lookup counts each item where it is
+ * resolved (src/routes/secrets.ts); here only its duration, and its refusal as a whole. */
+export function requestMetricsHook(permission: RoutePermission | undefined, metrics: GatewayMetrics): onResponseHookHandler | null {
+  if (!permission || !('id' in permission)) return null;
+  const batch = permission.id === 'body' && permission.batch === true;
+  const kind: RequestKind | undefined = batch ? 'lookup' : permission.id === 'path' ? READ_KIND[permission.action] : undefined;
+  if (!kind) return null;
+  const duration = batchedHistogram(metrics.requestDuration, { kind });
+  const found = batchedCounter(metrics.requests, { kind, outcome: 'found' });
+  return (_request, reply, done) => {
+    duration.observe(reply.elapsedTime / 1000);
+    const outcome = outcomeOf(reply.statusCode);
+    if (outcome === 'found' && !batch) found.inc();
+    else if (!batch || outcome === 'denied') metrics.requests.inc({ kind, outcome });
+    done();
+  };
 }
 
 export function registerMetricsRoute(app: FastifyInstance, metrics: GatewayMetrics, path: string): void {
@@ -52,8 +47,8 @@ export function registerMetricsRoute(app: FastifyInstance, metrics: GatewayMetri
 }
 
 /** A listener of its own for /metrics (metrics.port): scrapers reach it without reaching the API. */
-export async function startMetricsServer(metrics: GatewayMetrics, host: string, port: number, path: string): Promise<Server> {
-  const server = http.createServer((req, res) => {
+export async function startMetricsServer(metrics: GatewayMetrics, host: string, port: number, path: string, https?: HttpsServerOptions): Promise<Server> {
+  const handler: Parameters<typeof http.createServer>[1] = (req, res) => {
     if (req.method !== 'GET' || (req.url ?? '').split('?')[0] !== path) {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
       return;
@@ -62,7 +57,9 @@ export async function startMetricsServer(metrics: GatewayMetrics, host: string, 
       (text) => res.writeHead(200, { 'content-type': metrics.registry.contentType, 'cache-control': 'no-store' }).end(text),
       () => res.writeHead(500, { 'content-type': 'text/plain' }).end('metrics unavailable\n'),
     );
-  });
+  };
+  // With server.tls, HTTPS with the same certificate (src/http/tls.ts: metricsServerOptions).
+  const server = https ? (process.getBuiltinModule('node:https').createServer(https, handler) as unknown as Server) : http.createServer(handler);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => resolve());

@@ -3,16 +3,15 @@
 // chain) with the freshness the client asked for, shape the answer.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { connectionToUri, type PackedConnection } from '../airflow/connection.ts';
-import type { Resolved } from '../backends/chain.ts';
-import type { SecretKind, VariableValue } from '../backends/types.ts';
+import { READ_ACTION, type Resolved, type SecretKind, type VariableValue } from '../secrets.ts';
 import { parseRequestFreshness } from '../cache/freshness.ts';
 import type { Answer, CacheInfo, RequestFreshness } from '../cache/types.ts';
-import { notFound } from '../errors.ts';
+import { GatewayError, notFound } from '../errors.ts';
 import { validateId } from '../ids.ts';
 import { ref } from '../openapi.ts';
 import { toGatewayError } from '../problems.ts';
 import { guardMethods } from './method-guard.ts';
-import { permissions } from './permissions.ts';
+import { bodyPermission, permissions, type BodyItem } from '../auth/permissions.ts';
 
 /** What the routes ask: the cache in front of the backend chain. A connection comes packed (its API
  * JSON text, which a GET sends as it is; the Connection is rebuilt only for a URI or a batch). */
@@ -99,8 +98,6 @@ function answerSecret<T>(
   return lookup(id, freshness).then(respond, failureOf(request, kind, id));
 }
 
-const READ_ACTION = { connection: 'connections:read', variable: 'variables:read', config: 'config:read' } as const;
-
 const requestFreshness = (request: FastifyRequest): RequestFreshness => parseRequestFreshness(request.headers['cache-control']);
 
 type LookupItem<K extends string> = { [P in K]: string } & {
@@ -145,6 +142,24 @@ function lookupResponseJson(connections: Array<{ connection?: PackedConnection }
   const connectionItem = ({ connection, ...item }: { connection?: PackedConnection }): string =>
     connection ? `${JSON.stringify(item).slice(0, -1)},"connection":${connection.apiJson}}` : JSON.stringify(item);
   return `{"connections":[${connections.map(connectionItem).join(',')}],"variables":${JSON.stringify(variables)},"config":${JSON.stringify(config)}}`;
+}
+
+interface LookupBody {
+  connections?: string[];
+  variables?: string[];
+  config?: string[];
+}
+
+/** Every id a batch names, each to be decided (and answered `denied` when refused) before the handler runs. */
+function lookupItems(body: unknown): BodyItem[] {
+  const b = body as LookupBody;
+  const items: BodyItem[] = [
+    ...(b.connections ?? []).map((id) => ({ action: READ_ACTION.connection, id })),
+    ...(b.variables ?? []).map((id) => ({ action: READ_ACTION.variable, id })),
+    ...(b.config ?? []).map((id) => ({ action: READ_ACTION.config, id })),
+  ];
+  if (items.length === 0) throw new GatewayError('invalid_request', 400, 'A lookup names at least one connection, variable or config key.');
+  return items;
 }
 
 export function registerSecretRoutes(app: FastifyInstance, resolver: SecretResolver): void {
@@ -193,9 +208,9 @@ export function registerSecretRoutes(app: FastifyInstance, resolver: SecretResol
     guardMethods(app, prefix, ['GET']);
   }
 
-  app.post<{ Body: { connections?: string[]; variables?: string[]; config?: string[] } }>(
+  app.post<{ Body: LookupBody }>(
     '/v1/lookup',
-    { config: { permission: permissions.batchLookup }, schema: { body: ref('LookupRequest'), response: { 200: ref('LookupResponse') } } },
+    { config: { permission: bodyPermission(lookupItems, { each: true, batch: true }) }, schema: { body: ref('LookupRequest'), response: { 200: ref('LookupResponse') } } },
     async (request, reply) => {
       const body = request.body;
       // The request's Cache-Control applies to every item.

@@ -10,7 +10,7 @@ import { describe, it } from 'node:test';
 import { parse } from 'yaml';
 import { loadConfig } from '../../src/config/load.ts';
 import { checkBindAddress } from '../../src/serve.ts';
-import { configFiles, ok, root, run, tempDir } from './tools.ts';
+import { configFiles, ok, root, run, tempDir, withStagingTls } from './tools.ts';
 
 type Service = {
   image: string;
@@ -39,7 +39,7 @@ function hostPath(service: Service, containerPath: string): string {
 describe('compose.yaml', () => {
   for (const [profile, gateways, others] of [
     ['dev', ['gateway'], []],
-    ['staging', ['gateway-1', 'gateway-2'], ['airflow-db-migrate', 'openbao', 'postgres', 'redis', 'staging-keys']],
+    ['staging', ['gateway-1', 'gateway-2'], ['airflow-db-migrate', 'openbao', 'postgres', 'redis', 'staging-keys', 'staging-tls']],
   ] as const) {
     it(`docker-compose config accepts profile ${profile}; images pinned; published on loopback only; gateway configs valid, their files mounted`, () => {
       const services = resolved(profile);
@@ -57,7 +57,8 @@ describe('compose.yaml', () => {
         const containerConfig = service.environment!.SECRETS_GATEWAY_CONFIG!;
         const configFile = hostPath(service, containerConfig);
         // What `secrets-gateway config check` does (src/cli.ts), with the service's environment.
-        const { config } = loadConfig({ configPath: configFile, env: service.environment });
+        // (The staging TLS files come from make-tls.py here, as from the staging-tls volume there.)
+        const { config } = loadConfig({ configPath: withStagingTls(configFile), env: service.environment });
         checkBindAddress(config);
         const raw = parse(readFileSync(configFile, 'utf8')) as { server: { host: string }; auth?: unknown };
         if (profile === 'dev') {

@@ -2,7 +2,7 @@
 // installs them. A missing tool fails the test that needs it, never skips it.
 import assert from 'node:assert/strict';
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
-import { existsSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -79,4 +79,28 @@ export function configFiles(value: unknown, configDir: string, at = 'config'): A
       ? [[`${at}.${key}`, path.posix.resolve(configDir, v)]]
       : configFiles(v, configDir, `${at}.${key}`),
   );
+}
+
+/** The Python with `cryptography` that runs deploy/compose/make-tls.py (the apache/airflow image's, here Airflow's venv). */
+export const AIRFLOW_PYTHON = process.env.AIRFLOW_PYTHON ?? path.join(root, '.venv/airflow/bin/python');
+
+/** Runs deploy/compose/make-tls.py into `dir` (CA key into `dir`/ca); returns its output. */
+export function makeStagingTls(dir: string): string {
+  return ok(AIRFLOW_PYTHON, [path.join(root, 'deploy/compose/make-tls.py'), dir, path.join(dir, 'ca')]);
+}
+
+/**
+ * A copy of a compose gateway config whose /run/staging-tls/ files are made by make-tls.py in a temp
+ * dir, for `config check` here, which reads the TLS files as `serve` does; the file itself when it names none.
+ */
+export function withStagingTls(configFile: string): string {
+  const text = readFileSync(configFile, 'utf8');
+  if (!text.includes('/run/staging-tls/')) return configFile;
+  const dir = tempDir('staging-tls-');
+  mkdirSync(path.join(dir, 'ca'));
+  makeStagingTls(dir);
+  // Relative paths in it would now resolve against the temp dir: config check reads none but the TLS files.
+  const copy = path.join(dir, path.basename(configFile));
+  writeFileSync(copy, text.replaceAll('/run/staging-tls/', `${dir}/`));
+  return copy;
 }

@@ -12,7 +12,7 @@ import { Writable } from 'node:stream';
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
 import { createSigner } from 'fast-jwt';
 import { stringify } from 'yaml';
-import { buildGateway, type Gateway } from '../../src/app.ts';
+import { buildGateway, type Gateway, type GatewayDeps } from '../../src/app.ts';
 import { loadConfig } from '../../src/config/load.ts';
 import { createLogger } from '../../src/logging.ts';
 import { recordContractViolations } from './contract.ts';
@@ -86,6 +86,8 @@ export async function startTestGateway(options: {
   beforeReady?: (app: Gateway['app']) => void;
   /** Secret values this test uses beyond its env values, for the leak check. */
   secrets?: string[];
+  /** Serve HTTPS with these options (test/integration/tls.test.ts). */
+  https?: GatewayDeps['https'];
 }): Promise<TestGateway> {
   const dir = options.dir ?? tempDir();
   for (const [name, content] of Object.entries(options.files ?? {})) writeFileSync(path.join(dir, name), content);
@@ -110,7 +112,7 @@ export async function startTestGateway(options: {
     },
   });
   const logger = createLogger({ level: 'debug', destination });
-  const gateway = await buildGateway(loaded, { logger, env });
+  const gateway = await buildGateway(loaded, { logger, env, ...(options.https ? { https: options.https } : {}) });
   const contractProblems = recordContractViolations(gateway.app);
   options.beforeReady?.(gateway.app);
   await gateway.app.ready();

@@ -168,7 +168,7 @@ describe('Vault faults and auth on a real OpenBao', () => {
     }
   });
 
-  it('KV v2 versions: Found carries the version and getVersion reads it from metadata', async () => {
+  it('KV v2 versions: Found carries the version (number and created_time) and getVersion reads the same from metadata', async () => {
     const gw = await startTestGateway({ config: { cache: { enabled: false }, backends: [{ type: 'vault', url: bao.url, token: bao.rootToken }] } });
     try {
       const backend = gw.chain.links[0]!.backend;
@@ -177,7 +177,9 @@ describe('Vault faults and auth on a real OpenBao', () => {
       assert.equal(await backend.getVersion!('variable', 'versioned'), first!.version);
       await bao.putSecret('secret', 'variables/versioned', { value: 'two' }, 2);
       const second = await backend.getVariable('versioned');
-      assert.equal(Number(second!.version), Number(first!.version) + 1);
+      const number = (identity: string | undefined) => Number(identity!.split('@')[0]);
+      assert.match(first!.version!, /^\d+@\d{4}-\d\d-\d\dT[\d:.]+Z$/);
+      assert.equal(number(second!.version), number(first!.version) + 1);
       assert.equal(await backend.getVersion!('variable', 'versioned'), second!.version);
       assert.equal(await backend.getVersion!('variable', 'never-stored'), null);
     } finally {

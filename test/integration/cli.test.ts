@@ -84,6 +84,10 @@ describe('secrets-gateway command', () => {
     const body = (await res.json()) as { conn_type: string; host: string };
     assert.equal(body.conn_type, 'postgres');
     assert.equal(body.host, 'localhost');
+    // What an operator tries first works with the dev token (dev mode is loopback only).
+    assert.equal((await fetch(`${url}/v1/backends`, { headers: auth })).status, 200);
+    assert.equal((await fetch(`${url}/v1/cache/invalidate`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: '{"all": true}' })).status, 200);
+    assert.notEqual((await fetch(`${url}/v1/connections/example_postgres/test`, { method: 'POST', headers: auth })).status, 403);
     const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
     // A request that is in flight when SIGTERM arrives: its body is still being sent.
     const inFlight = new Promise<{ status: number; body: string }>((resolve, reject) => {

@@ -10,7 +10,8 @@ import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import Fastify from 'fastify';
-import { registerAccessControl } from '../../../src/auth/plugin.ts';
+import { registerPipeline } from '../../../src/pipeline.ts';
+import { createMetrics } from '../../../src/metrics.ts';
 import { TokenVerifier } from '../../../src/auth/verify.ts';
 import { openAudit } from '../../../src/audit/index.ts';
 import { loadConfig } from '../../../src/config/load.ts';
@@ -44,19 +45,23 @@ describe('audit log', () => {
     const deleted = path.join(dir, 'deleted.log');
     writeFileSync(deleted, `${[...lines.slice(0, 4), ...lines.slice(5)].join('\n')}\n`);
     const d = cli(['audit', 'verify', deleted]);
-    assert.equal(d.status, 1);
-    assert.match(d.stderr, /TAMPERED/);
+    assert.equal(d.status, 3, 'deleted lines: exit 3');
+    assert.match(d.stderr, /TAMPERED \(lines were deleted\)/);
     assert.match(d.stderr, /line 5: does not follow line 4/);
 
     const edited = path.join(dir, 'edited.log');
     writeFileSync(edited, intact.replace('"decision":"deny"', '"decision":"allow"'));
     const e = cli(['audit', 'verify', edited]);
-    assert.equal(e.status, 1);
+    assert.equal(e.status, 1, 'an edited line: exit 1');
+    assert.match(e.stderr, /TAMPERED \(a line was edited\)/);
     assert.match(e.stderr, /content does not match its hash \(edited\)/);
 
     const firstGone = path.join(dir, 'first-gone.log');
     writeFileSync(firstGone, `${lines.slice(1).join('\n')}\n`);
-    assert.equal(cli(['audit', 'verify', firstGone]).status, 1, 'deleting the first line is detected too');
+    assert.equal(cli(['audit', 'verify', firstGone]).status, 3, 'deleting the first line is detected too');
+    const unreadable = cli(['audit', 'verify', path.join(dir, 'no-such.log')]);
+    assert.equal(unreadable.status, 2, 'a file that cannot be read: exit 2');
+    assert.match(unreadable.stderr, /ENOENT/);
   });
 
   it('refuses to start when the audit log cannot be written, unless on_failure: serve', async () => {
@@ -67,7 +72,12 @@ describe('audit log', () => {
     const gw = await startTestGateway({ env: { AIRFLOW_VAR_A: VALUE }, config: { backends: [{ type: 'environment' }], audit: { file: '/dev/full', on_failure: 'serve' } } });
     assert.equal((await gw.inject({ method: 'GET', url: '/v1/variables/a' })).statusCode, 200);
     assert.match(gw.logs.join(''), /serving WITHOUT an audit trail/);
+    const ready = await gw.inject({ method: 'GET', url: '/readyz' });
+    assert.equal(ready.statusCode, 200, 'on_failure: serve keeps the replica in service');
+    assert.equal(ready.json().status, 'degraded');
+    assert.deepEqual([ready.json().audit.state, ready.json().audit.error], ['failing', 'ENOSPC']);
     await gw.close();
+    assert.deepEqual(gw.contractProblems, []);
   });
 
   it('fails closed when the sink breaks while serving: later requests get 503 audit_unavailable', async () => {
@@ -95,6 +105,9 @@ describe('audit log', () => {
       assert.equal(gw.audit?.sink.healthy, false);
       assert.match(gw.logs.join(''), /audit sink write failed/);
       assert.equal((await gw.inject({ method: 'GET', url: '/healthz' })).statusCode, 200, 'health stays answerable');
+      const ready = await gw.inject({ method: 'GET', url: '/readyz' });
+      assert.equal(ready.statusCode, 503, 'a collector gone for good: not ready');
+      assert.equal(ready.json().audit.state, 'failing');
     } finally {
       await gw.close();
     }
@@ -159,7 +172,7 @@ describe('audit log', () => {
     assert.equal((await gw.inject({ method: 'GET', url: '/v1/variables/a', headers: { authorization: `Bearer ${gw.token(undefined, { sub: 'quiet-dag' })}` } })).statusCode, 200);
     await gw.close();
     const last = gw.auditEvents().filter((e) => e.subject === 'noisy-dag').pop()!;
-    assert.deepEqual([last.decision, last.outcome, last.code], ['allow', 'error', 'rate_limited']);
+    assert.deepEqual([last.decision, last.outcome, last.code, last.reason], ['deny', 'denied', 'rate_limited', 'rate_limited'], 'a rate-limited request is a refusal, audited with its subject');
     assert.deepEqual(gw.contractProblems, []);
   });
 
@@ -191,7 +204,7 @@ describe('audit log', () => {
     const app = Fastify();
     registerProblemHandlers(app);
     const audit = openAudit(config.audit, dir, {}, logger);
-    await registerAccessControl(app, { auth: config.auth!, verifier: new TokenVerifier(config.auth!, dir, {}, logger), audit, logger });
+    registerPipeline(app, { access: { auth: config.auth!, verifier: new TokenVerifier(config.auth!, dir, {}, logger), audit }, metrics: createMetrics(), logger, onAuthFailure: () => {} });
     app.get('/v1/forgot-to-declare', async () => ({ leaked: true }));
     const { createSigner } = await import('fast-jwt');
     const token = createSigner({ key: 'k'.repeat(32), algorithm: 'HS256', kid: 'k', expiresIn: 60_000 })({ sub: 's', scope: 'connections:read:* variables:read:* config:read:* backends:read' });

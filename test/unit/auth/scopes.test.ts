@@ -3,7 +3,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { foldCase, globMatches, globMatchesFolded, grantsFromClaims, parseScope, SCOPED_ACTIONS, unsafeIdReason } from '../../../src/auth/scopes.ts';
+import { foldCase, globMatches, globMatchesFolded } from '../../../src/auth/glob.ts';
+import { grantsFromClaims, parseScope, unsafeIdReason } from '../../../src/auth/scopes.ts';
+import { SCOPED_ACTIONS } from '../../../src/secrets.ts';
 
 /** The model: `*` → any run of characters, everything else literal, whole string. */
 const model = (glob: string, text: string) =>

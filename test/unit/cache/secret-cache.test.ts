@@ -15,7 +15,8 @@ import { GatewayError } from '../../../src/errors.ts';
 import { createLogger } from '../../../src/logging.ts';
 import { createMetrics, type GatewayMetrics } from '../../../src/metrics.ts';
 
-/** Variables in a Map; `failing` makes every call throw; `gate` holds calls until released. */
+/** Variables in a Map; `failing` makes every call throw; `gate` holds calls until released;
+ * `holdAfterRead` holds a value call after it has read the value (a slow answer in transit). */
 class ScriptedBackend implements SecretsBackend {
   readonly name: string;
   readonly type = 'scripted';
@@ -23,6 +24,7 @@ class ScriptedBackend implements SecretsBackend {
   failing = false;
   calls: Array<'value' | 'version'> = [];
   gate: Promise<void> | undefined;
+  holdAfterRead: Promise<void> | undefined;
   withVersions: boolean;
 
   constructor(name = 'scripted', withVersions = false) {
@@ -47,6 +49,7 @@ class ScriptedBackend implements SecretsBackend {
     await this.gate;
     if (this.failing) throw new BackendError('unreachable', `${this.name}: down`);
     const v = this.values.get(key);
+    await this.holdAfterRead;
     if (!v) return null;
     return this.withVersions && v.version ? { value: v.value, version: v.version } : { value: v.value };
   }
@@ -207,6 +210,31 @@ describe('cache freshness rules (controlled clock)', () => {
     assert.equal(r.backend.valueCalls(), 3);
     // Without no-cache, the same moment serves the cached value (still within its TTL).
     assert.equal((await r.get('k')).cache?.state, 'hit');
+  });
+
+  it('no-cache does not take a lookup that read before it arrived: it waits for it, then asks again', async () => {
+    const r = rig();
+    r.backend.values.set('k', { value: 'v1' });
+    let release!: () => void;
+    r.backend.holdAfterRead = new Promise((res) => (release = res));
+    const early = r.get('k');
+    await settle();
+    // The backend has read v1 and the answer is on its way; then the secret changes, and 2 s later
+    // (past refresh_min_interval) a client asks with no-cache.
+    r.backend.values.set('k', { value: 'v2' });
+    seconds(r, 2);
+    const plain = r.get('k');
+    const noCache = r.get('k', { noCache: true });
+    seconds(r, 0.5);
+    const noCacheSoon = r.get('k', { noCache: true });
+    r.backend.holdAfterRead = undefined;
+    release();
+    const [a, b, c, d] = await Promise.all([early, plain, noCache, noCacheSoon]);
+    assert.deepEqual([a.found?.value, a.cache?.state, a.cache?.ageSeconds], ['v1', 'miss', 2], 'the age counts from when the lookup started');
+    assert.equal(b.found?.value, 'v1', 'a request without no-cache shares the lookup in flight');
+    assert.deepEqual([c.found?.value, c.cache?.state], ['v2', 'miss'], 'no-cache: a lookup that started after it arrived');
+    assert.equal(d.found?.value, 'v2', 'the later no-cache request joined the second lookup');
+    assert.equal(r.backend.valueCalls(), 2);
   });
 
   it('max-age: an older answer is refreshed; if it cannot be had fresh enough, 503', async () => {
