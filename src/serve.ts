@@ -77,7 +77,7 @@ export async function serve(configPath: string | undefined): Promise<FastifyInst
   return app;
 }
 
-/** SIGTERM/SIGINT: drain, then exit (src/drain.ts); a second signal cuts the drain period short. */
+/** SIGTERM: drain, then exit (src/drain.ts); SIGINT: the same without the drain period; a second signal cuts the drain period short. */
 function stopOnSignals(drain: Drain, config: GatewayConfig, logger: Logger, metricsServer: Server | undefined, onStopped: () => void): void {
   const stop = (signal: string) => {
     logger.info({ signal }, drain.draining ? 'second signal: ending the drain period now' : 'stopping');
@@ -86,7 +86,9 @@ function stopOnSignals(drain: Drain, config: GatewayConfig, logger: Logger, metr
       const limit = (config.server.drain_seconds + config.server.shutdown_timeout_seconds) * 1000 + 2000;
       setTimeout(() => process.exit(1), limit).unref();
     }
-    drain.shutdown({ drainSeconds: config.server.drain_seconds, shutdownTimeoutSeconds: config.server.shutdown_timeout_seconds, logger }, metricsServer ? [metricsServer] : []).then(
+    // Ctrl-C is a person at a terminal, not an orchestrator: no load balancer to wait for.
+    const drainSeconds = signal === 'SIGINT' ? 0 : config.server.drain_seconds;
+    drain.shutdown({ drainSeconds, shutdownTimeoutSeconds: config.server.shutdown_timeout_seconds, logger }, metricsServer ? [metricsServer] : []).then(
       (code) => {
         onStopped();
         logger.flush?.();

@@ -128,4 +128,23 @@ describe('SIGTERM on a serve process (drain)', () => {
       await proc.stop();
     }
   });
+
+  it('SIGINT (Ctrl-C) skips the drain period: exit 0 at once, with the default drain_seconds', async () => {
+    const dir = makeTempDir('drain-int');
+    const port = await freePort();
+    const access = writeTestAccessControl(dir, `drain-int-${port}`);
+    const configPath = join(dir, 'config.yaml');
+    writeFileSync(configPath, stringify({ auth: access.auth, audit: access.audit, server: { host: '127.0.0.1', port }, backends: [{ type: 'environment' }] }));
+    const proc = spawnManaged(process.execPath, [join(REPO_ROOT, 'src/main.ts'), 'serve', '--config', configPath], { cwd: dir, logFile: join(dir, 'gateway.log') });
+    try {
+      await waitReady('gateway', proc, async () => (await fetch(`http://127.0.0.1:${port}/healthz`, { signal: AbortSignal.timeout(500) })).ok, 20_000, 50);
+      const started = Date.now();
+      proc.child.kill('SIGINT');
+      const exit = await proc.exited;
+      assert.deepEqual(exit, { code: 0, signal: null }, tailFile(join(dir, 'gateway.log')));
+      assert.ok(Date.now() - started < 2500, `exited after ${Date.now() - started} ms (the default drain is 5 s)`);
+    } finally {
+      await proc.stop();
+    }
+  });
 });
