@@ -159,8 +159,10 @@ export function registerPipeline(app: FastifyInstance, options: PipelineOptions)
       });
     }
     const action = permission && 'action' in permission && (isScopedAction(permission.action) || permission.action === 'backends:read') ? permission.action : null;
+    // A route whose permission names its action by the path is the one route of that action: its events need not name it.
+    const routeImplied = !!permission && (!('id' in permission) || permission.id === 'path');
     addRouteHook(route, 'onResponse', (request, reply, done) => {
-      writeAccessEvents(audit.sink, request, reply, action, pathId(request, permission));
+      writeAccessEvents(audit.sink, request, reply, action, pathId(request, permission), routeImplied);
       done();
     });
     const countRequest: onResponseHookHandler | null = requestMetricsHook(permission, metrics);
