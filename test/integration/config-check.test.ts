@@ -1,15 +1,16 @@
 // `config check` against `serve` on a corpus of bad configurations: each one that `serve` refuses,
 // `config check` refuses the same way (exit 2, the same message), without a network call; and a
-// good one passes both. `--connect` then logs in to each backend and reports each one.
+// good one passes both. `--connect` then logs in to each backend (a real OpenBao) and reports each one.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { registerSecrets, tempDir } from '../helpers/gateway.ts';
+import { startOpenBao, type OpenBaoServer } from '../helpers/servers/openbao.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const main = path.join(root, 'src/main.ts');
@@ -139,25 +140,49 @@ describe('config check refuses what serve refuses, the same way', () => {
 });
 
 describe('config check --connect', () => {
-  it('initialises each backend as startup does and reports each one; a failing one makes exit 1', () => {
+  let bao: OpenBaoServer;
+  before(async () => {
+    bao = await startOpenBao();
+  });
+  after(async () => {
+    await bao?.stop();
+  });
+
+  it('logs in to each backend as startup does and reports each one: a real OpenBao login, a refused one, one unreachable; exit 1', async () => {
+    await bao.enableApprole();
+    await bao.writeReadPolicy('check-read', ['secret']);
+    const role = await bao.createApproleRole('check-role', ['check-read']);
     const dir = tempDir('sg-check-');
     mkdirSync(path.join(dir, 'secrets'));
     writeFileSync(path.join(dir, 'secrets/connections.yaml'), 'check_conn: http://h\n');
     const file = write(dir, (c) => {
       c.backends = [
         { type: 'local_filesystem', connections_file_path: './secrets/connections.yaml' },
-        // Nothing listens on port 1: the login fails, as it would at startup.
+        { type: 'vault', name: 'vault_ok', url: bao.url, auth_type: 'approle', role_id: role.roleId, secret_id: role.secretId },
+        { type: 'vault', name: 'vault_refused', url: bao.url, auth_type: 'approle', role_id: role.roleId, secret_id: 'not-the-secret-id-0000' },
+        // Nothing listens on port 1.
         { type: 'vault', name: 'vault_down', url: 'http://127.0.0.1:1', token: 'check-token-value', timeout_seconds: 1, max_retries: 0 },
         { type: 'environment' },
       ];
     });
-    registerSecrets(['check-token-value']);
+    registerSecrets(['check-token-value', role.secretId]);
     const res = run(['config', 'check', '--connect', file], dir);
     assert.equal(res.status, 1, res.stdout + res.stderr);
-    assert.match(res.stdout, /OK \(local_filesystem:local_filesystem -> vault_down:vault -> environment:environment\)/);
+    assert.match(res.stdout, /OK \(local_filesystem:local_filesystem -> vault_ok:vault -> vault_refused:vault -> vault_down:vault -> environment:environment\)/);
     assert.match(res.stdout, /^ {2}local_filesystem \(local_filesystem\): ready$/m);
+    assert.match(res.stdout, /^ {2}vault_ok \(vault\): ready$/m);
+    assert.match(res.stdout, /^ {2}vault_refused \(vault\): failed \[auth_failed\]/m);
     assert.match(res.stdout, /^ {2}vault_down \(vault\): (failed|degraded) \[\w+\]/m);
     assert.match(res.stdout, /^ {2}environment \(environment\): ready$/m);
-    assert.ok(!res.stdout.includes('check-token-value') && !res.stderr.includes('check-token-value'));
+    for (const secret of ['check-token-value', role.secretId]) assert.ok(!res.stdout.includes(secret) && !res.stderr.includes(secret));
+  });
+
+  it('exits 0 when every backend answers', () => {
+    const dir = tempDir('sg-check-');
+    const file = write(dir, (c) => void (c.backends = [{ type: 'vault', url: bao.url, token: bao.rootToken }, { type: 'environment' }]));
+    registerSecrets([bao.rootToken]);
+    const res = run(['config', 'check', '--connect', file], dir);
+    assert.equal(res.status, 0, res.stdout + res.stderr);
+    assert.match(res.stdout, /^ {2}vault \(vault\): ready$/m);
   });
 });
