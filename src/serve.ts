@@ -9,7 +9,7 @@ import type { GatewayConfig } from './config/schema.ts';
 import { ConfigError } from './config/errors.ts';
 import { createLogger } from './logging.ts';
 import { startMetricsServer } from './routes/metrics.ts';
-import { Drain } from './drain.ts';
+import { Drain } from './http/drain.ts';
 import { probeView } from './routes/health.ts';
 import { devAuthConfig, devToken, DEV_TOKEN_TTL_MS } from './auth/dev.ts';
 import { checkServerTls, ServerTls } from './http/tls.ts';
@@ -77,7 +77,7 @@ export async function serve(configPath: string | undefined): Promise<FastifyInst
   return app;
 }
 
-/** SIGTERM: drain, then exit (src/drain.ts); SIGINT: the same without the drain period; a second signal cuts the drain period short. */
+/** SIGTERM: drain, then exit (src/http/drain.ts); SIGINT: the same without the drain period; a second signal cuts the drain period short. */
 function stopOnSignals(drain: Drain, config: GatewayConfig, logger: Logger, metricsServer: Server | undefined, onStopped: () => void): void {
   const stop = (signal: string) => {
     logger.info({ signal }, drain.draining ? 'second signal: ending the drain period now' : 'stopping');

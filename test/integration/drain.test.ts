@@ -1,5 +1,5 @@
 // A rolling restart seen from the clients: a real `serve` process gets SIGTERM while keep-alive
-// clients loop through it. The drain (src/drain.ts) must cost them no request: no reset, no 5xx.
+// clients loop through it. The drain (src/http/drain.ts) must cost them no request: no reset, no 5xx.
 import assert from 'node:assert/strict';
 import { Agent, request, type IncomingHttpHeaders } from 'node:http';
 import type { Socket } from 'node:net';
