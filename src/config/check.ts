@@ -72,10 +72,9 @@ export async function checkConfig(file: string, env: NodeJS.ProcessEnv = process
   checkBindAddress(config);
   const logger = pino({ level: 'silent' });
   // Without an auth section, serve makes its own dev key (loopback only, checked above): nothing to read.
-  if (config.auth) {
-    new TokenVerifier(config.auth, config.baseDir, env, logger);
-    checkAudit(config.audit, config.baseDir, env);
-  }
+  if (config.auth) new TokenVerifier(config.auth, config.baseDir, env, logger);
+  // Dev mode too opens the audit log.
+  checkAudit(config.audit, config.baseDir, env);
   const chain = await buildChain(config, { logger, env });
   return { config, warnings, chain };
 }

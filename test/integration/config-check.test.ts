@@ -76,6 +76,15 @@ const CORPUS: Array<{ name: string; change: (c: Config, dir: string) => string |
   { name: 'an unknown backend kind (the allowed values named)', change: (c) => void (c.backends[0].kinds = ['secrets']), message: /backends\[0\]\.kinds\[0\]: must be one of: "connections", "variables", "config"/ },
   { name: 'a headers timeout above the request timeout', change: (c) => void (c.server.headers_timeout_seconds = 40), message: /server\.headers_timeout_seconds: must be <= server\.request_timeout_seconds/ },
   { name: 'a lookup pattern RE2 cannot run', change: (c) => void (c.backends[0].connections_lookup_pattern = '(a)\\1'), message: /backends\[0\]\.connections_lookup_pattern: is not a valid regular expression: .*linear time/ },
+  {
+    name: 'an unwritable audit log in dev mode (no auth section)',
+    change: (c, dir) => {
+      writeFileSync(path.join(dir, 'plain-file'), '');
+      delete c.auth;
+      c.audit.file = './plain-file/audit.log';
+    },
+    message: /audit\.file: cannot write the audit log .*plain-file\/audit\.log: EEXIST/,
+  },
   { name: 'a non-loopback address without an auth section', change: (c) => void (delete c.auth, (c.server.host = '0.0.0.0')), message: /server\.host: "0\.0\.0\.0" is not a loopback address/ },
   {
     name: 'a YAML alias bomb (the file named)',
