@@ -249,9 +249,9 @@ else
   printf '%s' "$extras_hash" >"$AIRFLOW_VENV/.provisioned-extras"
 fi
 
-# ---- Airflow 2.10 too: the client must work on the 2.x line (test/e2e/airflow2.test.ts) ----
+# ---- Airflow 2.11 (the last 2.x release) too: the client must work on the 2.x line (test/e2e/airflow2.test.ts) ----
 AIRFLOW2_VENV="$ROOT/.venv/airflow2"
-AIRFLOW2_REQUIREMENT="apache-airflow==2.10.5"
+AIRFLOW2_REQUIREMENT="apache-airflow==2.11.2"
 AIRFLOW2_CONSTRAINTS="$ROOT/scripts/airflow2-constraints.txt"
 airflow2_hash="$( (printf '%s\n%s\n' "$AIRFLOW2_REQUIREMENT" "$CLIENT_DIR"; cat "$AIRFLOW2_CONSTRAINTS" "$CLIENT_DIR/pyproject.toml") | sha256sum | awk '{print $1}')"
 if [ -f "$AIRFLOW2_VENV/.provisioned" ] && [ "$(cat "$AIRFLOW2_VENV/.provisioned")" = "$airflow2_hash" ]; then

@@ -11,6 +11,7 @@
 //   onResponse  the audit events (audit/access-event.ts), then the request metrics.
 // Deny by default is here, not in the handlers: a route added later gets all of it from its
 // declared permission (auth/permissions.ts), and one that declares none is refused.
+import fastifyJwt from '@fastify/jwt';
 import type { FastifyInstance, FastifyReply, FastifyRequest, onResponseHookHandler, RouteOptions } from 'fastify';
 import type { Logger } from 'pino';
 import { recordInvalidation, recordOutcome, writeAccessEvents, type ItemResult } from './audit/access-event.ts';
@@ -92,6 +93,7 @@ export function registerPipeline(app: FastifyInstance, options: PipelineOptions)
   }
 
   const { auth, verifier, audit } = access;
+  app.register(fastifyJwt, verifier.pluginOptions()); // verifies tokens the cache has not seen (auth/verify.ts)
   const { clientCertificates } = options;
   if (!auth.enforce) {
     options.logger.warn('auth.enforce is false: DRY RUN. Requests that policy denies are SERVED and audited as would_deny. Do not leave this on.');
