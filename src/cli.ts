@@ -1,9 +1,9 @@
 // The `secrets-gateway` command: serve | config check | token create | token inspect | audit verify |
 // connections set|delete | variables set|delete.
 import { Command } from 'commander';
-import { loadConfig } from './config/load.ts';
 import { ConfigError } from './config/errors.ts';
-import { checkBindAddress, serve } from './serve.ts';
+import { checkConfig, connectBackends } from './config/check.ts';
+import { serve } from './serve.ts';
 import { createTokenCommand, inspectTokenCommand } from './auth/token-commands.ts';
 import { verifyAuditFiles } from './audit/verify-command.ts';
 import { registerWriteCommands } from './write-commands.ts';
@@ -33,14 +33,24 @@ export function cli(argv: string[]): void {
   const config = program.command('config').description('work with configuration files');
   config
     .command('check')
-    .description('validate a configuration file without serving')
+    .description('check a configuration file as serve would, without serving: exit 2 and the key path where serve would refuse it')
     .argument('<file>', 'YAML configuration file')
-    .action((file: string) => {
+    .option('--connect', 'also connect to each backend (log in, first reads) and report each one: exit 1 unless every one is ready')
+    .action(async (file: string, opts: { connect?: boolean }) => {
       try {
-        const { config: loaded, warnings } = loadConfig({ configPath: file });
-        checkBindAddress(loaded);
+        const { config: loaded, warnings, chain } = await checkConfig(file);
         for (const w of warnings) process.stderr.write(`warning: ${w}\n`);
         process.stdout.write(`${file}: OK (${loaded.backends.map((b) => `${b.name}:${b.type}`).join(' -> ')})\n`);
+        if (!opts.connect) {
+          await chain.close();
+          return;
+        }
+        const reports = await connectBackends(chain).finally(() => chain.close());
+        for (const r of reports) {
+          process.stdout.write(`  ${r.name} (${r.type}): ${r.state}${r.error ? ` [${r.error.code}] ${r.error.message}` : ''}\n`);
+          // serve would start anyway (a backend it cannot reach is degraded); what --connect asks is whether each one answers.
+          if (r.state !== 'ready') process.exitCode = 1;
+        }
       } catch (err) {
         fail(err);
       }

@@ -11,6 +11,7 @@
 //   onResponse  the audit events (audit/access-event.ts), then the request metrics.
 // Deny by default is here, not in the handlers: a route added later gets all of it from its
 // declared permission (auth/permissions.ts), and one that declares none is refused.
+import fastifyJwt from '@fastify/jwt';
 import type { FastifyInstance, FastifyReply, FastifyRequest, onResponseHookHandler, RouteOptions } from 'fastify';
 import type { Logger } from 'pino';
 import { recordInvalidation, recordOutcome, recordWrite, writeAccessEvents, type ItemResult } from './audit/access-event.ts';
@@ -93,6 +94,7 @@ export function registerPipeline(app: FastifyInstance, options: PipelineOptions)
   }
 
   const { auth, verifier, audit } = access;
+  app.register(fastifyJwt, verifier.pluginOptions()); // verifies tokens the cache has not seen (auth/verify.ts)
   const { clientCertificates } = options;
   if (!auth.enforce) {
     options.logger.warn('auth.enforce is false: DRY RUN. Requests that policy denies are SERVED and audited as would_deny. Do not leave this on.');
@@ -165,9 +167,11 @@ export function registerPipeline(app: FastifyInstance, options: PipelineOptions)
     const action = permission && 'action' in permission && (isScopedAction(permission.action) || permission.action === 'backends:read') ? permission.action : null;
     // A write route names its target, so that a refused write's event says where it would have gone.
     const writeTarget = route.config?.writeTarget;
+    // A route whose permission names its action by the path is the one route of that action: its events need not name it.
+    const routeImplied = !!permission && (!('id' in permission) || permission.id === 'path');
     addRouteHook(route, 'onResponse', (request, reply, done) => {
       if (writeTarget) for (const item of request.access?.items ?? []) item.backend ??= writeTarget;
-      writeAccessEvents(audit.sink, request, reply, action, pathId(request, permission));
+      writeAccessEvents(audit.sink, request, reply, action, pathId(request, permission), routeImplied);
       done();
     });
     const countRequest: onResponseHookHandler | null = requestMetricsHook(permission, metrics);

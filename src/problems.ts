@@ -1,7 +1,9 @@
 // The one place errors become RFC 9457 problem responses. Every response has a
 // stable `code`; 5xx responses never carry an internal message.
+import { randomUUID } from 'node:crypto';
+import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { GatewayError } from './errors.ts';
+import { GatewayError, invalidId } from './errors.ts';
 
 const TITLES: Record<number, string> = {
   400: 'Bad Request',
@@ -9,12 +11,27 @@ const TITLES: Record<number, string> = {
   403: 'Forbidden',
   404: 'Not Found',
   405: 'Method Not Allowed',
+  408: 'Request Timeout',
   413: 'Content Too Large',
   415: 'Unsupported Media Type',
   429: 'Too Many Requests',
+  431: 'Request Header Fields Too Large',
   500: 'Internal Server Error',
   503: 'Service Unavailable',
 };
+
+/** The problem document's text. */
+function problemJson(error: GatewayError, requestId: string): string {
+  return JSON.stringify({
+    type: `urn:secrets-gateway:problem:${error.code}`,
+    title: TITLES[error.status] ?? 'Error',
+    status: error.status,
+    detail: error.message,
+    code: error.code,
+    request_id: requestId,
+    ...error.extras,
+  });
+}
 
 export function sendProblem(request: FastifyRequest, reply: FastifyReply, error: GatewayError): FastifyReply {
   // The audit event of a /v1 request names the code it was answered with.
@@ -23,17 +40,7 @@ export function sendProblem(request: FastifyRequest, reply: FastifyReply, error:
     .code(error.status)
     .header('content-type', 'application/problem+json; charset=utf-8')
     .header('cache-control', 'no-store')
-    .send(
-      JSON.stringify({
-        type: `urn:secrets-gateway:problem:${error.code}`,
-        title: TITLES[error.status] ?? 'Error',
-        status: error.status,
-        detail: error.message,
-        code: error.code,
-        request_id: request.id,
-        ...error.extras,
-      }),
-    );
+    .send(problemJson(error, request.id));
 }
 
 /** Fastify's own client errors, by their code, to ours. */
@@ -72,4 +79,55 @@ export function registerProblemHandlers(app: FastifyInstance): void {
   app.setNotFoundHandler((request, reply) =>
     sendProblem(request, reply, new GatewayError('route_not_found', 404, 'No such route. See /docs for the API.')),
   );
+}
+
+/**
+ * Fastify's `frameworkErrors`: a URL the router cannot decode (`/v1/connections/a%zz`) or a path
+ * parameter over the router's limit. No hook has run, so the request id header is set here; the
+ * raw path is never echoed (it may hold what a caller meant to keep out of logs).
+ */
+export function frameworkErrorHandler(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  reply.header('x-request-id', request.id);
+  const problem =
+    error.code === 'FST_ERR_MAX_PARAM_LENGTH'
+      ? invalidId('The id is longer than 250 characters.')
+      : new GatewayError('invalid_request', 400, 'The URL is not valid: it has a malformed percent-encoding.');
+  request.log.info({ code: problem.code, err_code: error.code }, 'request refused before routing');
+  sendProblem(request, reply, problem);
+}
+
+/** Node's client errors (raised before or while a request is read), by their code, to ours. */
+function clientProblem(code: string | undefined): GatewayError {
+  if (code === 'ERR_HTTP_REQUEST_TIMEOUT') return new GatewayError('request_timeout', 408, 'The request did not arrive in time (server.request_timeout_seconds, server.headers_timeout_seconds).');
+  if (code === 'HPE_HEADER_OVERFLOW') return new GatewayError('headers_too_large', 431, 'The request headers are too large.');
+  return new GatewayError('invalid_request', 400, 'The request is not valid HTTP.');
+}
+
+/**
+ * Fastify's `clientErrorHandler` (Node's 'clientError'): a request cut by a timeout, headers too
+ * large, bytes that are not HTTP. The request never reaches a route: it is answered here on the
+ * raw socket with a problem document and a new request id (logged, so it can be looked up), and
+ * the connection is closed, because the rest of what the client sends cannot be trusted to frame.
+ */
+export function clientErrorHandler(this: FastifyInstance, err: NodeJS.ErrnoException, socket: Socket): void {
+  // A reset connection has nobody to answer.
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const problem = clientProblem(err.code);
+  const requestId = randomUUID();
+  this.log.info({ request_id: requestId, code: problem.code, err_code: err.code }, 'client error');
+  // A response already under way cannot be replaced by another one.
+  const response = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+  if (socket.writable && !response?.headersSent) {
+    const body = problemJson(problem, requestId);
+    socket.write(
+      `HTTP/1.1 ${problem.status} ${TITLES[problem.status]}\r\n` +
+        'Content-Type: application/problem+json; charset=utf-8\r\n' +
+        `Content-Length: ${Buffer.byteLength(body)}\r\n` +
+        'Cache-Control: no-store\r\n' +
+        `X-Request-Id: ${requestId}\r\n` +
+        'Connection: close\r\n\r\n' +
+        body,
+    );
+  }
+  socket.destroy(err);
 }

@@ -9,6 +9,8 @@ import type { GatewayConfig } from './config/schema.ts';
 import { ConfigError } from './config/errors.ts';
 import { createLogger } from './logging.ts';
 import { startMetricsServer } from './routes/metrics.ts';
+import { Drain } from './http/drain.ts';
+import { probeView } from './routes/health.ts';
 import { devAuthConfig, devToken, DEV_TOKEN_TTL_MS } from './auth/dev.ts';
 import { checkServerTls, ServerTls } from './http/tls.ts';
 import type { GatewayMetrics } from './metrics.ts';
@@ -59,7 +61,8 @@ export async function serve(configPath: string | undefined): Promise<FastifyInst
   }
 
   const tls = startTls(config, logger);
-  const { app, metrics } = await buildGateway(config, { logger, ...(tls ? { https: tls.apiServerOptions } : {}) });
+  const { app, metrics, chain } = await buildGateway(config, { logger, ...(tls ? { https: tls.apiServerOptions } : {}) });
+  const drain = new Drain(app, () => chain.statuses().map(probeView));
   await app.listen({ host: config.server.host, port: config.server.port });
   // logrotate (`create` mode) renamed the audit file and sends SIGHUP: reopen it.
   process.on('SIGHUP', () => app.reopenAuditLog());
@@ -70,28 +73,30 @@ export async function serve(configPath: string | undefined): Promise<FastifyInst
   followTls(tls, app, metricsServer, metrics);
   if (metricsServer) logger.info({ address: metricsServer.address(), path: config.metrics.path }, 'metrics listening');
 
-  let stopping = false;
+  stopOnSignals(drain, config, logger, metricsServer, () => tls?.close());
+  return app;
+}
+
+/** SIGTERM: drain, then exit (src/http/drain.ts); SIGINT: the same without the drain period; a second signal cuts the drain period short. */
+function stopOnSignals(drain: Drain, config: GatewayConfig, logger: Logger, metricsServer: Server | undefined, onStopped: () => void): void {
   const stop = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ signal }, 'stopping: no new requests; finishing the ones in flight');
-    const deadline = setTimeout(() => {
-      logger.error({ timeout_seconds: config.server.shutdown_timeout_seconds }, 'in-flight requests did not finish in time; exiting');
-      process.exit(1);
-    }, config.server.shutdown_timeout_seconds * 1000);
-    deadline.unref();
-    metricsServer?.close();
-    tls?.close();
-    app.close().then(
-      () => {
-        logger.info('stopped');
+    logger.info({ signal }, drain.draining ? 'second signal: ending the drain period now' : 'stopping');
+    if (!drain.draining) {
+      // Whatever happens below, the process is gone by then.
+      const limit = (config.server.drain_seconds + config.server.shutdown_timeout_seconds) * 1000 + 2000;
+      setTimeout(() => process.exit(1), limit).unref();
+    }
+    // Ctrl-C is a person at a terminal, not an orchestrator: no load balancer to wait for.
+    const drainSeconds = signal === 'SIGINT' ? 0 : config.server.drain_seconds;
+    drain.shutdown({ drainSeconds, shutdownTimeoutSeconds: config.server.shutdown_timeout_seconds, logger }, metricsServer ? [metricsServer] : []).then(
+      (code) => {
+        onStopped();
         logger.flush?.();
-        process.exit(0);
+        process.exit(code);
       },
       () => process.exit(1),
     );
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
-  return app;
 }

@@ -14,7 +14,7 @@ echo "== provision deployment tools (helm, kubeconform, hadolint, docker-compose
 bash scripts/provision-deploy-tools.sh
 # Real Airflow for the differential and end-to-end tests (test/differential/, test/e2e/).
 export AIRFLOW_PYTHON="$PWD/.venv/airflow/bin/python"
-# Airflow 2.10, for the Python client on the 2.x line (test/e2e/airflow2.test.ts).
+# Airflow 2.11 (the last 2.x release), for the Python client on the 2.x line (test/e2e/airflow2.test.ts).
 export AIRFLOW2_PYTHON="$PWD/.venv/airflow2/bin/python"
 echo "== build and typecheck"
 npm run --silent build
@@ -32,6 +32,7 @@ node --test --test-concurrency=2 --test-timeout=300000 \
   "test/integration/**/*.test.ts" \
   "test/differential/**/*.test.ts" \
   "test/e2e/**/*.test.ts" \
+  "test/staging/**/*.test.ts" \
   "test/deploy/**/*.test.ts"
 
 # The benchmark, for a moment: it must keep running (no timing is checked here; `npm run bench` measures).

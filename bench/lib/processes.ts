@@ -50,7 +50,8 @@ export async function waitFor200(name: string, proc: ManagedProcess, url: string
   );
 }
 
-function serverHandle(name: string, proc: ManagedProcess, port: number, dir: string): ServerProcess {
+/** `stopSignal`: the gateway gets SIGINT, which stops it without the drain period SIGTERM gives (no load balancer to wait for here). */
+function serverHandle(name: string, proc: ManagedProcess, port: number, dir: string, stopSignal: NodeJS.Signals = 'SIGTERM'): ServerProcess {
   const pid = proc.child.pid;
   if (pid === undefined) throw new Error(`${name} did not start. Log: ${tailFile(proc.logFile)}`);
   return {
@@ -61,7 +62,7 @@ function serverHandle(name: string, proc: ManagedProcess, port: number, dir: str
     dir,
     proc,
     rssBytes: () => rssBytesOf(pid),
-    stop: () => proc.stop(5000),
+    stop: () => proc.stop(5000, stopSignal),
   };
 }
 
@@ -105,7 +106,7 @@ export interface GatewayProcessOptions {
 /** The real gateway, as `secrets-gateway serve --config FILE` runs it, on loopback. */
 export async function startGateway(options: GatewayProcessOptions): Promise<ServerProcess> {
   const { dir, port, proc } = await spawnGateway(options);
-  const server = serverHandle('gateway', proc, port, dir);
+  const server = serverHandle('gateway', proc, port, dir, 'SIGINT');
   await waitFor200('gateway', proc, `${server.url}${options.readyPath ?? '/readyz'}`);
   return server;
 }

@@ -366,7 +366,7 @@ function renderAudit(a: AuditResult, hit: Measured[]): string {
   const perDay = (rps: number) => `${f2((a.bytesPerEvent * rps * 86400) / 1e9)} GB`;
   const busiest = hit.reduce<Measured | undefined>((m, h) => (!m || h.rps > m.rps ? h : m), undefined);
   return section('Audit log: bytes per event and the sink\'s cost per event', [
-    `- A realistic access event (authenticated connection read with an Airflow context, chained): **${n0(a.bytesPerEvent)} bytes**; at 100 / 1,000 / 3,000 requests/s that is ${perDay(100)} / ${perDay(1000)} / ${perDay(3000)} a day.`,
+    `- A realistic access event (authenticated connection read with an Airflow context, chained): **${n0(a.bytesPerEvent)} bytes** (${n0(a.bytesPerEventBefore)} in the shape before the leaner events, which repeated kind, method and route and wrote empty fields); at 100 / 1,000 / 3,000 requests/s that is ${perDay(100)} / ${perDay(1000)} / ${perDay(3000)} a day.`,
     a.hitGateway ? `- The hit loads' own audit log: ${n0(a.hitGateway.bytesPerEvent)} bytes per line over ${n0(a.hitGateway.events)} lines.` : '',
     `- The file sink's CPU per event (chaining, serializing, SHA-256, write(2); ${n0(a.events)} events in batches of 256): ${a.sinkCpuUsPerEvent.map((x) => `rotation ${x.rotation} **${f2(x.us)} µs**`).join(', ')}.`,
     busiest ? `- Against the gateway's server CPU per hit request (${f2(busiest.serverCpuUsPerRequest)} µs at ${busiest.connections} connections): the audit write is ${pct(a.sinkCpuUsPerEvent[1]!.us / busiest.serverCpuUsPerRequest)} of it (default rotation).` : '',

@@ -212,6 +212,6 @@ export async function timeToReady(entry: GatewayEntry, options: { compileCache?:
     }
     throw new Error(`the gateway (${entry}${options.tree ? `, ${options.tree}` : ''}) was not ready within 30 s; log in ${proc.logFile}`);
   } finally {
-    await proc.stop(5000);
+    await proc.stop(5000, 'SIGINT'); // no drain period (src/http/drain.ts)
   }
 }

@@ -6,7 +6,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { AIRFLOW_FIELDS, type AirflowContext } from '../auth/verify.ts';
 import { isoNow } from '../iso-time.ts';
 import { toGatewayError } from '../problems.ts';
-import { KIND_OF_ACTION, type Action, type SecretKind } from '../secrets.ts';
+import type { Action, SecretKind } from '../secrets.ts';
 import type { AuditEvent, AuditItem, Fingerprinter, Outcome } from './events.ts';
 import type { AuditSink } from './sink.ts';
 
@@ -78,39 +78,38 @@ export function recordInvalidation(request: FastifyRequest, invalidated: number,
   }
 }
 
-/** Writes the request's audit events (onResponse). */
-export function writeAccessEvents(sink: AuditSink, request: FastifyRequest, reply: FastifyReply, action: Action | null, pathId: string | null): void {
+/** Writes the request's audit events (onResponse), in the lean shape AuditEvent documents.
+ * `routeImplied`: the route's permission names its action by the path (one route per such action). */
+export function writeAccessEvents(sink: AuditSink, request: FastifyRequest, reply: FastifyReply, action: Action | null, pathId: string | null, routeImplied: boolean): void {
   const access = request.access;
   if (!access) return;
   const p = access.principal;
   const status = reply.statusCode;
-  const base = {
-    type: 'access' as const,
-    time: isoNow(),
-    request_id: request.id,
-    method: request.method,
-    route: access.route,
-    client: request.ip,
-    subject: p?.subject ?? null,
-    issuer: p?.issuer ?? null,
-    airflow: p?.airflow ?? airflowFromHeaders(request),
-    status,
-    latency_ms: Math.round(reply.elapsedTime * 100) / 100,
+  const airflow = p?.airflow ?? airflowFromHeaders(request);
+  const base = (itemAction: string | null): AuditEvent => {
+    const event: AuditEvent = { type: 'access', time: isoNow(), request_id: request.id, action: itemAction, client: request.ip, subject: p?.subject ?? null, status, latency_ms: Math.round(reply.elapsedTime * 100) / 100, decision: 'allow' };
+    if (request.method !== 'GET') event.method = request.method;
+    if (!routeImplied || itemAction !== action) event.route = access.route;
+    if (p?.issuer) event.issuer = p.issuer;
+    if (airflow) event.airflow = airflow;
+    return event;
   };
   const fallback = (): Pick<AuditItem, 'outcome' | 'code'> =>
     status === 404 ? { outcome: 'not_found', code: access.problemCode ?? 'not_found' } : status >= 400 ? { outcome: 'error', code: access.problemCode ?? 'error' } : { outcome: 'found' };
   if (access.items.length === 0) {
     // Refused, or failed, before anything was decided: still one event.
-    const event: AuditEvent = {
-      ...base,
-      action,
-      kind: action ? KIND_OF_ACTION[action] : null,
-      id: pathId,
-      decision: access.refusal ? 'deny' : 'allow',
-      ...(access.refusal ? { reason: access.refusal.reason, outcome: 'denied' as const, code: access.problemCode } : fallback()),
-    };
+    const event = base(action);
+    if (!action) event.route = access.route;
+    if (pathId !== null) event.id = pathId;
+    event.decision = access.refusal ? 'deny' : 'allow';
+    Object.assign(event, access.refusal ? { reason: access.refusal.reason, outcome: 'denied', code: access.problemCode } : fallback());
     sink.write(event);
     return;
   }
-  for (const item of access.items) sink.write({ ...base, ...item, ...(item.outcome ? {} : fallback()) } satisfies AuditEvent);
+  for (const item of access.items) {
+    const { kind: _derived, id, action: itemAction, ...rest } = item;
+    const event = Object.assign(base(itemAction), rest, item.outcome ? {} : fallback());
+    if (id !== null) event.id = id;
+    sink.write(event);
+  }
 }

@@ -33,18 +33,30 @@ export interface AuditItem {
   new_fingerprint?: string | null;
 }
 
-export interface AuditEvent extends AuditItem {
+/**
+ * One access event as written: lean, so a busy replica's log stays small (bytes per event in
+ * bench/RESULTS.md). Nothing an auditor can derive is repeated, and nothing empty is written:
+ * - `kind` is not written: the action names it (`connections:read` → connection; src/secrets.ts);
+ * - `method` is written only when it is not GET, and `route` only when the action does not name it
+ *   (a batch lookup, an invalidation, or a request refused before any decision);
+ * - `id`, `issuer`, `airflow` and `reason` only when they have a value.
+ * Who (subject, issuer, client, Airflow context), what (action, id or glob), when, the decision, the
+ * outcome, the fingerprint and the chain (`seq`, `prev`, `hash`, added by the sink) are always there.
+ */
+export interface AuditEvent extends Omit<AuditItem, 'kind' | 'id' | 'action'> {
   type: 'access';
   time: string;
   request_id: string;
-  method: string;
-  route: string;
+  method?: string;
+  route?: string;
   client: string;
   subject: string | null;
-  issuer: string | null;
-  airflow: AirflowContext | null;
+  issuer?: string;
+  airflow?: AirflowContext;
   status: number;
   latency_ms: number;
+  action: string | null;
+  id?: string;
 }
 
 /**

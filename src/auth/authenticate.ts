@@ -47,5 +47,5 @@ export function authenticate(
   }
   const known = verifier.cached(token);
   if (known) return then(known);
-  verifier.verify(token).then(then, (err: unknown) => (err instanceof AuthenticationError ? fail(err) : crash(err as Error)));
+  verifier.verify(request, token).then(then, (err: unknown) => (err instanceof AuthenticationError ? fail(err) : crash(err as Error)));
 }

@@ -3,12 +3,14 @@
 // a kid the set does not have refetches it, at most once per
 // `min_refresh_interval_seconds`, so a stream of made-up kids cannot turn the
 // gateway into a load generator against the issuer. A refetch replaces the set:
-// a key the issuer rotated out stops verifying.
+// a key the issuer rotated out stops verifying. (get-jwks 11 does not fit: it caches
+// per kid, so the set cannot be fetched at startup; it fetches for every unknown kid;
+// its stale fallback keeps serving a rotated-out key; Node's fetch ignores its timeout.)
 import { readFileSync } from 'node:fs';
 import { createPublicKey, type JsonWebKey } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { JwksConfig } from './config.ts';
-import { verifierFor, type ClaimRules, type VerifyKey } from './keys.ts';
+import type { VerifyKey } from './keys.ts';
 
 const MAX_BODY_BYTES = 1 << 20;
 const MAX_KEYS = 100;
@@ -36,12 +38,10 @@ export class JwksKeySet {
   fetches = 0;
 
   private readonly config: JwksConfig;
-  private readonly rules: ClaimRules;
   private readonly logger: Logger;
 
-  constructor(config: JwksConfig, rules: ClaimRules, logger: Logger) {
+  constructor(config: JwksConfig, logger: Logger) {
     this.config = config;
-    this.rules = rules;
     this.logger = logger;
   }
 
@@ -86,8 +86,8 @@ export class JwksKeySet {
         const algorithms = algorithmsFor(jwk); // symmetric ("oct") keys are never taken from a remote set
         if (algorithms.length === 0) continue;
         try {
-          const pem = createPublicKey({ key: jwk, format: 'jwk' }).export({ type: 'spki', format: 'pem' }) as string;
-          keys.set(jwk.kid, { kid: jwk.kid, algorithms, verify: verifierFor(pem, algorithms, this.rules) });
+          const key = createPublicKey({ key: jwk, format: 'jwk' }).export({ type: 'spki', format: 'pem' }) as string;
+          keys.set(jwk.kid, { kid: jwk.kid, algorithms, key });
         } catch {
           this.logger.warn({ jwks: this.config.url, kid: jwk.kid }, 'skipping a key the JWKS endpoint sent that is not a usable public key');
         }

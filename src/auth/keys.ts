@@ -1,7 +1,8 @@
 // Verification keys: the configured ones (HMAC secrets from files or the
 // environment, public keys from PEM files) and, in jwks.ts, remote key sets.
-// Each key gets its own fast-jwt verifier that accepts only that key's
-// algorithms, so a token cannot choose how it is checked (no HS/RS confusion).
+// @fastify/jwt verifies with the key a token's kid selects (verify.ts). Each key
+// names the algorithms a token signed with it may use, checked before verifying,
+// so a token cannot choose how it is checked (no HS/RS confusion).
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { createVerifier } from 'fast-jwt';
@@ -12,37 +13,12 @@ export interface VerifyKey {
   kid: string;
   /** The algorithms a token signed with this key may name; anything else is refused before verifying. */
   algorithms: readonly string[];
-  /** Verifies signature and claims; throws fast-jwt's TokenError. Returns the payload. */
-  verify(token: string): Record<string, unknown>;
+  /** The HMAC secret or the PEM public key, as @fastify/jwt takes it. A string: the plugin keeps one verifier per key string. */
+  key: string;
 }
 
 /** RFC 7518 §3.2: an HMAC key at least as long as the hash. */
 const MIN_HMAC_BYTES: Record<string, number> = { HS256: 32, HS384: 48, HS512: 64 };
-
-export interface ClaimRules {
-  audience?: string | string[] | undefined;
-  issuer?: string | string[] | undefined;
-  clockSkewMs: number;
-}
-
-export function claimRules(auth: AuthConfig): ClaimRules {
-  return { audience: auth.audience, issuer: auth.issuer, clockSkewMs: auth.clock_skew_seconds * 1000 };
-}
-
-/** One fast-jwt verifier: exp (and sub) required, aud/iss required and checked when configured. */
-export function verifierFor(key: string | Buffer, algorithms: readonly string[], rules: ClaimRules): VerifyKey['verify'] {
-  const required = ['exp', 'sub'];
-  if (rules.audience) required.push('aud');
-  if (rules.issuer) required.push('iss');
-  return createVerifier({
-    key,
-    algorithms: [...algorithms] as never,
-    clockTolerance: rules.clockSkewMs,
-    requiredClaims: required,
-    ...(rules.audience ? { allowedAud: rules.audience } : {}),
-    ...(rules.issuer ? { allowedIss: rules.issuer } : {}),
-  }) as VerifyKey['verify'];
-}
 
 /** A key's secret or PEM, from its file or environment variable; an HMAC secret shorter than its hash stops startup. */
 export function readKeyMaterial(k: KeyConfig, at: string, baseDir: string, env: NodeJS.ProcessEnv): string {
@@ -67,17 +43,16 @@ export function readKeyMaterial(k: KeyConfig, at: string, baseDir: string, env: 
 
 /** Loads every configured key; a missing file, a short HMAC secret or a key of the wrong type stops startup. */
 export function loadStaticKeys(auth: AuthConfig, baseDir: string, env: NodeJS.ProcessEnv): VerifyKey[] {
-  const rules = claimRules(auth);
   return auth.keys.map((k, i) => {
     const at = `auth.keys[${i}]`;
-    const material = readKeyMaterial(k, at, baseDir, env);
-    let verify: VerifyKey['verify'];
+    const key = readKeyMaterial(k, at, baseDir, env);
     try {
-      verify = verifierFor(material, [k.alg], rules);
+      // fast-jwt (what @fastify/jwt verifies with) refuses a key that does not fit the algorithm
+      // (a private key, an RSA key for ES256, …): refused here, not at the first request.
+      createVerifier({ key, algorithms: [k.alg] as never });
     } catch {
-      // fast-jwt refuses a key that does not fit the algorithm (a private key, an RSA key for ES256, …).
       throw new ConfigError(at, `the key is not a ${k.alg} public key`);
     }
-    return { kid: k.kid, algorithms: [k.alg], verify };
+    return { kid: k.kid, algorithms: [k.alg], key };
   });
 }

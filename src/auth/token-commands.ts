@@ -1,12 +1,13 @@
 // `secrets-gateway token create | inspect`: mint a token with an HS key from a
 // config file, and show what a token's claims grant under that config.
-import { createDecoder } from 'fast-jwt';
+import fastifyJwt from '@fastify/jwt';
+import Fastify from 'fastify';
 import { loadConfig } from '../config/load.ts';
 import { ConfigError } from '../config/errors.ts';
 import { createLogger } from '../logging.ts';
 import type { AuthConfig } from './config.ts';
 import { accessFor } from './policy.ts';
-import { AuthenticationError } from './reasons.ts';
+import { authenticate } from './authenticate.ts';
 import { grantsFromClaims, type Grant } from './scopes.ts';
 import { mintToken, parseTtl } from './token.ts';
 import { TokenVerifier } from './verify.ts';
@@ -35,28 +36,30 @@ export function createTokenCommand(opts: { config: string; sub: string; scope?: 
 
 const show = (g: Grant) => (g.glob === null ? g.action : `${g.action}:${g.glob}`);
 
-/** Verifies `token` against the config and describes it; `ok` is false when it would be refused. */
+/** Verifies `token` against the config as the gateway does (the authenticate step and @fastify/jwt,
+ * on a Fastify instance of one route) and describes it; `ok` is false when it would be refused. */
 export async function inspectTokenCommand(opts: { config: string; token: string }): Promise<{ ok: boolean; text: string }> {
   const { auth, baseDir } = authOf(opts.config);
-  const lines: string[] = [];
-  let claims: Record<string, unknown>;
+  const verifier = new TokenVerifier(auth, baseDir, process.env, createLogger({ level: 'silent' }));
+  const app = Fastify();
+  await app.register(fastifyJwt, verifier.pluginOptions());
+  let crashed: Error | undefined;
+  app.get('/', (request, reply) => {
+    const answer = (text: string) => void reply.send(text);
+    authenticate(request, verifier, () => answer('OK'), (err) => answer(`REFUSED (${err.reason}): ${err.message}`), (err) => answer(String((crashed = err))));
+  });
   let header: Record<string, unknown>;
+  let claims: Record<string, unknown>;
   try {
-    ({ header, payload: claims } = createDecoder({ complete: true })(opts.token) as { header: Record<string, unknown>; payload: Record<string, unknown> });
+    ({ header, payload: claims } = app.jwt.decode<{ header: Record<string, unknown>; payload: Record<string, unknown> }>(opts.token)!);
   } catch {
     return { ok: false, text: 'not a JWT\n' };
   }
-  const verifier = new TokenVerifier(auth, baseDir, process.env, createLogger({ level: 'silent' }));
-  let ok = true;
-  try {
-    await verifier.verify(opts.token);
-    lines.push('verification: OK');
-  } catch (err) {
-    if (!(err instanceof AuthenticationError)) throw err;
-    ok = false;
-    lines.push(`verification: REFUSED (${err.reason}): ${err.message}`);
-  }
-  lines.push(`header: ${JSON.stringify(header)}`, `claims: ${JSON.stringify(claims, null, 2)}`);
+  const verdict = (await app.inject({ url: '/', headers: { authorization: `Bearer ${opts.token}` } })).body;
+  await app.close();
+  if (crashed) throw crashed;
+  const ok = verdict === 'OK';
+  const lines = [`verification: ${verdict}`, `header: ${JSON.stringify(header)}`, `claims: ${JSON.stringify(claims, null, 2)}`];
   if (typeof claims.exp === 'number') lines.push(`expires: ${new Date(claims.exp * 1000).toISOString()}`);
   const access = accessFor(claims, grantsFromClaims(claims), auth.policies);
   lines.push(`grants${ok ? '' : ' (if it verified)'}: ${access.grants.map(show).join(' ') || '(none: every request is denied)'}`);

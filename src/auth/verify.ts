@@ -1,13 +1,16 @@
-// Bearer token → principal. fast-jwt does the cryptography and the claim checks;
-// this file chooses the key (by kid, never by the token's say-so about the
-// algorithm), maps failures to stable reasons, and caches verified tokens until
-// they expire so a cached read does not pay for a signature check every time.
-import { createDecoder, TokenError } from 'fast-jwt';
+// Bearer token → principal. @fastify/jwt (over fast-jwt) does the cryptography and
+// the claim checks; this file chooses the key by kid (never by the token's say-so
+// about the algorithm), maps failures to stable reasons, and caches verified
+// tokens until they expire, in front of the plugin, so a token verified before
+// costs one map lookup and no promise.
+import type { FastifyJWTOptions } from '@fastify/jwt';
+import type { FastifyRequest } from 'fastify';
 import { LRUCache } from 'lru-cache';
 import type { Logger } from 'pino';
+import { bearerToken } from './authenticate.ts';
 import type { AuthConfig } from './config.ts';
 import { JwksKeySet } from './jwks.ts';
-import { claimRules, loadStaticKeys, type VerifyKey } from './keys.ts';
+import { loadStaticKeys, type VerifyKey } from './keys.ts';
 import { accessFor, type Access } from './policy.ts';
 import { AuthenticationError, type AuthenticationFailure } from './reasons.ts';
 import { grantsFromClaims } from './scopes.ts';
@@ -52,28 +55,34 @@ function airflowFromClaims(claims: Record<string, unknown>): AirflowContext | nu
   return any ? ctx : null;
 }
 
-const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
 const SUPPORTED = new Set(['HS256', 'HS384', 'HS512', 'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA']);
 
+type Header = { alg?: unknown; kid?: unknown };
+type Refusal = [AuthenticationFailure, string];
+const MALFORMED: Refusal = ['malformed_token', 'The token is not a well-formed JWT.'];
+const BY_CODE: Record<string, Refusal> = {
+  FST_JWT_AUTHORIZATION_TOKEN_EXPIRED: ['expired', 'The token has expired.'],
+  FAST_JWT_INACTIVE: ['not_yet_valid', 'The token is not valid yet (nbf).'],
+  FAST_JWT_INVALID_SIGNATURE: ['bad_signature', 'The token signature is invalid.'],
+  FAST_JWT_MISSING_SIGNATURE: ['bad_signature', 'The token has no signature.'],
+  FAST_JWT_INVALID_ALGORITHM: ['alg_not_allowed', 'The token algorithm is not allowed for its key.'],
+};
+// @fastify/jwt folds fast-jwt's bad-signature and claim errors into FST_JWT_AUTHORIZATION_TOKEN_INVALID;
+// with `messages.authorizationTokenInvalid` below it keeps fast-jwt's message, which names the claim.
+const BY_MESSAGE: Array<[RegExp, Refusal]> = [
+  [/signature is invalid/, ['bad_signature', 'The token signature is invalid.']],
+  [/claim is required/, ['missing_claim', 'The token lacks a required claim (exp, sub, and aud/iss when configured).']],
+  [/\baud\b/, ['wrong_audience', 'The token is not for this audience.']],
+  [/\biss\b/, ['wrong_issuer', 'The token is from an issuer this gateway does not trust.']],
+];
+
+/** A refusal from @fastify/jwt or fast-jwt → its stable reason; any other error is a bug and is thrown on. */
 function reasonFor(err: unknown): AuthenticationError {
   if (err instanceof AuthenticationError) return err;
-  const e = err as TokenError;
-  const message = String(e?.message ?? '');
-  const map: Record<string, [AuthenticationFailure, string]> = {
-    [TokenError.codes.expired]: ['expired', 'The token has expired.'],
-    [TokenError.codes.inactive]: ['not_yet_valid', 'The token is not valid yet (nbf).'],
-    [TokenError.codes.invalidSignature]: ['bad_signature', 'The token signature is invalid.'],
-    [TokenError.codes.missingSignature]: ['bad_signature', 'The token has no signature.'],
-    [TokenError.codes.invalidAlgorithm]: ['alg_not_allowed', 'The token algorithm is not allowed for its key.'],
-    [TokenError.codes.missingRequiredClaim]: ['missing_claim', 'The token lacks a required claim (exp, sub, and aud/iss when configured).'],
-  };
-  const hit = e?.code ? map[e.code] : undefined;
-  if (hit) return new AuthenticationError(hit[0], hit[1]);
-  if (e?.code === TokenError.codes.invalidClaimValue || e?.code === TokenError.codes.invalidClaimType) {
-    if (/\baud\b/.test(message)) return new AuthenticationError('wrong_audience', 'The token is not for this audience.');
-    if (/\biss\b/.test(message)) return new AuthenticationError('wrong_issuer', 'The token is from an issuer this gateway does not trust.');
-  }
-  return new AuthenticationError('malformed_token', 'The token is not a well-formed JWT.');
+  const { code, message } = err as { code?: unknown; message?: unknown };
+  if (typeof code !== 'string' || !/^(FAST|FST)_JWT_/.test(code)) throw err;
+  const [reason, text] = BY_CODE[code] ?? BY_MESSAGE.find(([re]) => re.test(String(message)))?.[1] ?? MALFORMED;
+  return new AuthenticationError(reason, text);
 }
 
 export class TokenVerifier {
@@ -81,15 +90,31 @@ export class TokenVerifier {
   private readonly byKid: Map<string, VerifyKey>;
   readonly jwks: JwksKeySet[];
   private readonly cache: LRUCache<string, Principal> | null;
-  private readonly decode = createDecoder({ complete: true });
   private readonly auth: AuthConfig;
 
   constructor(auth: AuthConfig, baseDir: string, env: NodeJS.ProcessEnv, logger: Logger) {
     this.auth = auth;
     this.staticKeys = loadStaticKeys(auth, baseDir, env);
     this.byKid = new Map(this.staticKeys.map((k) => [k.kid, k]));
-    this.jwks = auth.jwks.map((j) => new JwksKeySet(j, claimRules(auth), logger));
+    this.jwks = auth.jwks.map((j) => new JwksKeySet(j, logger));
     this.cache = auth.token_cache_size > 0 ? new LRUCache({ max: auth.token_cache_size }) : null;
+  }
+
+  /** The options @fastify/jwt is registered with (src/pipeline.ts, and `token inspect`): verify only. */
+  pluginOptions(): FastifyJWTOptions {
+    const { audience, issuer } = this.auth;
+    return {
+      secret: { public: (_request: FastifyRequest, decoded: object) => this.keyFor((decoded as { header: Header }).header).then((k) => k.key) },
+      decode: { complete: true }, // the key is chosen from the header
+      verify: {
+        extractToken: bearerToken,
+        clockTolerance: this.auth.clock_skew_seconds * 1000,
+        requiredClaims: ['exp', 'sub', ...(audience ? ['aud'] : []), ...(issuer ? ['iss'] : [])],
+        ...(audience ? { allowedAud: audience } : {}),
+        ...(issuer ? { allowedIss: issuer } : {}),
+      },
+      messages: { authorizationTokenInvalid: (err) => err.message },
+    };
   }
 
   /** Fetches every JWKS once, so the first request does not wait; failures are logged, not fatal. */
@@ -108,25 +133,13 @@ export class TokenVerifier {
     return principal.expiresAt + this.auth.clock_skew_seconds * 1000 > Date.now();
   }
 
-  async verify(token: string): Promise<Principal> {
+  /** Verifies the bearer token of `request` (`token`, as bearerToken read it, not in cached()) through @fastify/jwt. */
+  async verify(request: FastifyRequest, token: string): Promise<Principal> {
     if (token.length > this.auth.max_token_bytes) throw new AuthenticationError('token_too_large', `The token is longer than ${this.auth.max_token_bytes} bytes.`);
-    const cached = this.cached(token);
-    if (cached) return cached;
-    if (!JWT_SHAPE.test(token)) throw new AuthenticationError('malformed_token', 'The token is not a well-formed JWT.');
-
-    let header: { alg?: unknown; kid?: unknown };
-    try {
-      header = (this.decode(token) as { header: { alg?: unknown; kid?: unknown } }).header;
-    } catch (err) {
-      throw reasonFor(err);
-    }
-    if (typeof header.alg !== 'string' || !SUPPORTED.has(header.alg)) throw new AuthenticationError('alg_not_allowed', 'The token algorithm is not allowed.');
-    const key = await this.keyFor(header.alg, header.kid);
-    if (!key.algorithms.includes(header.alg)) throw new AuthenticationError('alg_not_allowed', 'The token algorithm is not allowed for its key.');
-
     let claims: Record<string, unknown>;
     try {
-      claims = key.verify(token);
+      // No options: the plugin then reuses one verifier per key.
+      claims = await request.jwtVerify<Record<string, unknown>>();
     } catch (err) {
       throw reasonFor(err);
     }
@@ -160,7 +173,9 @@ export class TokenVerifier {
     }
   }
 
-  private async keyFor(alg: string, kid: unknown): Promise<VerifyKey> {
+  /** The key a token's header names by kid, if that key may verify the token's alg. */
+  private async keyFor({ alg, kid }: Header): Promise<VerifyKey> {
+    if (typeof alg !== 'string' || !SUPPORTED.has(alg)) throw new AuthenticationError('alg_not_allowed', 'The token algorithm is not allowed.');
     if (kid === undefined) {
       // No kid: acceptable only when exactly one configured key can verify this algorithm.
       const candidates = this.staticKeys.filter((k) => k.algorithms.includes(alg));
@@ -168,15 +183,13 @@ export class TokenVerifier {
       throw new AuthenticationError('unknown_kid', 'The token has no kid, and more than one key (or none) could verify it.');
     }
     if (typeof kid !== 'string' || kid.length > 256) throw new AuthenticationError('malformed_token', 'The token kid is not a short string.');
-    const local = this.byKid.get(kid);
-    if (local) return local;
-    for (const set of this.jwks) {
-      const remote = await set.key(kid);
-      if (remote) return remote;
-    }
-    if (this.staticKeys.length === 0 && this.jwks.length > 0 && this.jwks.every((j) => j.unavailable)) {
+    let key = this.byKid.get(kid);
+    for (const set of this.jwks) key ??= await set.key(kid);
+    if (!key && this.staticKeys.length === 0 && this.jwks.length > 0 && this.jwks.every((j) => j.unavailable)) {
       throw new AuthenticationError('jwks_unavailable', 'The key set of the token issuer could not be fetched.');
     }
-    throw new AuthenticationError('unknown_kid', 'The token kid names no key this gateway trusts.');
+    if (!key) throw new AuthenticationError('unknown_kid', 'The token kid names no key this gateway trusts.');
+    if (!key.algorithms.includes(alg)) throw new AuthenticationError('alg_not_allowed', 'The token algorithm is not allowed for its key.');
+    return key;
   }
 }

@@ -14,7 +14,7 @@ import type { BackendContext, BackendFactory } from './registry-types.ts';
 import { BackendGuard, resilienceFrom } from './resilience.ts';
 import { BackendError, type BackendStatus, type Current, type Found, type SecretKind, type SecretsBackend, type VariableValue, type WriteValue } from './types.ts';
 import { connectionToJson } from '../airflow/connection.ts';
-import { statusError, VaultClient, type VaultAuth, type VaultResponse, type VaultTls } from './vault-client.ts';
+import { VaultClient, VaultError, type VaultAuth, type VaultTls } from './vault-client.ts';
 
 
 /** `rstrip("/")`, keeping None as None. */
@@ -123,19 +123,20 @@ export class VaultBackend implements SecretsBackend {
     // "Must not exist": a secret whose latest version was deleted (soft) still has metadata, and a
     // version number that cas must name; it counts as absent, as it reads as not found.
     const cas = typeof options.cas === 'number' ? options.cas : await this.deletedVersion(kind, id);
-    const res = await this.guard.run((signal) => this.client.authorizedWrite('POST', apiPath, { options: { cas }, data }, signal));
-    if (res.status === 200 || res.status === 204) return;
-    if (res.status === 400 && /check-and-set/i.test(res.text)) throw new BackendError('precondition_failed', `${this.name}: the secret changed during the write (cas)`);
-    throw statusError(this.name, res.status, 'write');
+    try {
+      await this.guard.run((signal) => this.client.write(apiPath, { options: { cas }, data }, signal));
+    } catch (err) {
+      if (err instanceof VaultError && err.status === 400 && err.vaultErrors.some((e) => /check-and-set/i.test(e))) {
+        throw new BackendError('precondition_failed', `${this.name}: the secret changed during the write (cas)`);
+      }
+      throw err;
+    }
   }
 
   async delete(kind: 'connection' | 'variable', id: string): Promise<boolean> {
     // Every version and the metadata: the id reads as not found, and a later create starts afresh.
     // (KV v2 has no check-and-set on delete: the route compared the version just before.)
-    const res = await this.guard.run((signal) => this.client.authorizedWrite('DELETE', this.writablePath(kind, id, 'metadata'), undefined, signal));
-    if (res.status === 200 || res.status === 204) return true;
-    if (res.status === 404) return false;
-    throw statusError(this.name, res.status, 'delete');
+    return this.guard.run((signal) => this.client.remove(this.writablePath(kind, id, 'metadata'), signal));
   }
 
   private writablePath(kind: SecretKind, id: string, section: 'data' | 'metadata'): string {
@@ -149,8 +150,8 @@ export class VaultBackend implements SecretsBackend {
    * exists (its latest version neither deleted nor destroyed) fails "must not exist". */
   private async deletedVersion(kind: SecretKind, id: string): Promise<number> {
     const apiPath = this.writablePath(kind, id, 'metadata');
-    const res = await this.guard.run((signal) => this.client.authorizedGet(apiPath, signal).then((r) => this.answer(r, 'metadata read')));
-    const data = res ? JSON.parse(res.text)?.data : undefined;
+    const text = await this.guard.run((signal) => this.client.read(apiPath, signal));
+    const data = text ? JSON.parse(text)?.data : undefined;
     const current = data?.current_version;
     if (typeof current !== 'number') return 0;
     const entry = data?.versions?.[String(current)];
@@ -210,9 +211,10 @@ export class VaultBackend implements SecretsBackend {
     const where = this.secretLocation(kind, id);
     const apiPath = where && this.apiPath(where, 'data');
     if (!apiPath) return null;
-    const res = await this.guard.run((signal) => this.client.authorizedGet(apiPath, signal).then((r) => this.answer(r, 'read')));
-    if (res === null) return null;
-    const body = this.parse(res);
+    // 404 is "not here" (hvac InvalidPath): null.
+    const text = await this.guard.run((signal) => this.client.read(apiPath, signal));
+    if (text === null) return null;
+    const body = this.parse(text);
     const outer = body.get('data');
     const data = this.kvVersion === 1 ? outer : outer instanceof Map ? outer.get('data') : undefined;
     if (!(data instanceof Map)) throw new BackendError('invalid_value', `${this.name}: the secret's data is not a JSON object`);
@@ -226,9 +228,9 @@ export class VaultBackend implements SecretsBackend {
     const where = this.secretLocation(kind, id);
     const apiPath = where && this.apiPath(where, 'metadata');
     if (!apiPath) return null;
-    const res = await this.guard.run((signal) => this.client.authorizedGet(apiPath, signal).then((r) => this.answer(r, 'metadata read')));
-    if (res === null) return null;
-    const data = JSON.parse(res.text)?.data;
+    const text = await this.guard.run((signal) => this.client.read(apiPath, signal));
+    if (text === null) return null;
+    const data = JSON.parse(text)?.data;
     const current = data?.current_version;
     const entry = data?.versions?.[String(current)];
     // A deleted or destroyed latest version reads as not found, as hvac's raise_on_deleted_version does.
@@ -236,17 +238,10 @@ export class VaultBackend implements SecretsBackend {
     return versionIdentity(current, entry.created_time) ?? null;
   }
 
-  /** 200 is an answer, 404 is "not here" (hvac InvalidPath), anything else fails this backend. */
-  private answer(res: VaultResponse, what: string): VaultResponse | null {
-    if (res.status === 200) return res;
-    if (res.status === 404) return null;
-    throw statusError(this.name, res.status, what);
-  }
-
-  private parse(res: VaultResponse): PyDict {
+  private parse(text: string): PyDict {
     let body: PyValue;
     try {
-      body = pyJsonLoads(res.text);
+      body = pyJsonLoads(text);
     } catch {
       throw new BackendError('backend_error', `${this.name}: Vault answered with a body that is not JSON`);
     }

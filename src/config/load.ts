@@ -11,7 +11,7 @@ import { PACKAGE_DIR } from '../package-dir.ts';
 import { airflowChainFromEnv } from './airflow-compat.ts';
 import { validateBackendOptions, validateConfigFile } from './validators.ts';
 import { isKnownBackendType, knownBackendTypes } from '../backends/registry.ts';
-import { compileLookupPattern } from '../backends/lookup-pattern.ts';
+import { compileLookupPattern, LookupPatternError } from '../backends/lookup-pattern.ts';
 import type { AuditConfig } from '../audit/config.ts';
 import { authConfigProblems, type AuthConfig } from '../auth/config.ts';
 
@@ -59,6 +59,25 @@ function describe(error: ErrorObject, prefix: string): ConfigError {
   return new ConfigError(where(keyPath(error.instancePath)), error.message ?? 'is not valid');
 }
 
+/** The first error, named by its key path; a value outside an enumeration names the allowed values. */
+function describeFirst(errors: ErrorObject[], prefix: string): ConfigError {
+  const first = errors[0]!;
+  // An enumeration is an `enum`, or (TypeBox's union of literals) an anyOf of `const`s: Ajv reports one
+  // error per branch at the same path, so their allowed values together are the list.
+  const branches = errors.filter((e) => e.instancePath === first.instancePath && e.keyword !== 'anyOf');
+  const allowed =
+    first.keyword === 'enum'
+      ? ((first.params as { allowedValues: unknown[] }).allowedValues ?? [])
+      : branches.every((e) => e.keyword === 'const')
+        ? branches.map((e) => (e.params as { allowedValue: unknown }).allowedValue)
+        : undefined;
+  if (allowed && allowed.length > 0) {
+    const at = describe(first, prefix).path;
+    return new ConfigError(at, `must be one of: ${allowed.map((v) => JSON.stringify(v)).join(', ')}`);
+  }
+  return describe(first, prefix);
+}
+
 function readYaml(file: string): unknown {
   let text: string;
   try {
@@ -73,7 +92,14 @@ function readYaml(file: string): unknown {
     const line = first.linePos?.[0];
     throw new ConfigError('(file)', `${file} is not valid YAML${line ? ` (line ${line.line}, column ${line.col})` : ''}: ${first.code}`);
   }
-  const value: unknown = doc.toJS();
+  let value: unknown;
+  try {
+    value = doc.toJS({ maxAliasCount: 100 });
+  } catch (err) {
+    // The one error toJS raises on a parsed document: aliases that expand exponentially (a "billion laughs").
+    if (err instanceof ReferenceError) throw new ConfigError('(file)', `${file} expands too many YAML aliases (more than 100): refused as a resource exhaustion attack`);
+    throw err;
+  }
   return value ?? {};
 }
 
@@ -97,13 +123,14 @@ function validateBackends(backends: BackendEntry[]): BackendEntry[] {
     if (!isKnownBackendType(entry.type)) throw new ConfigError(`${at}.type`, `unknown backend type "${entry.type}" (known: ${knownBackendTypes().join(', ')})`);
     const validate = validateBackendOptions(entry.type);
     const copy = structuredClone(entry);
-    if (!validate(copy)) throw describe(validate.errors![0]!, at);
+    if (!validate(copy)) throw describeFirst(validate.errors!, at);
     for (const kind of ['connections', 'variables', 'config'] as const) {
       const pattern = copy[`${kind}_lookup_pattern`];
       try {
         compileLookupPattern(pattern);
-      } catch {
-        throw new ConfigError(`${at}.${kind}_lookup_pattern`, 'is not a valid regular expression');
+      } catch (err) {
+        const reason = err instanceof LookupPatternError ? `: ${err.reason}` : '';
+        throw new ConfigError(`${at}.${kind}_lookup_pattern`, `is not a valid regular expression${reason}`);
       }
     }
     const name = copy.name ?? copy.type;
@@ -123,7 +150,10 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
   const doc = raw as Record<string, unknown>;
   applyEnvOverrides(doc, env);
   const validateTopLevel = validateConfigFile();
-  if (!validateTopLevel(doc)) throw describe(validateTopLevel.errors![0]!, '');
+  if (!validateTopLevel(doc)) throw describeFirst(validateTopLevel.errors!, '');
+  const server = doc.server as GatewayConfig['server'];
+  // Node refuses to create a server otherwise; say it with the key path.
+  if (server.headers_timeout_seconds > server.request_timeout_seconds) throw new ConfigError('server.headers_timeout_seconds', 'must be <= server.request_timeout_seconds');
   const authProblem = doc.auth ? authConfigProblems(doc.auth as AuthConfig)[0] : undefined;
   if (authProblem) throw new ConfigError(authProblem[0], authProblem[1]);
 

@@ -4,9 +4,9 @@
 import { createRequire } from 'node:module';
 const require = createRequire(import.meta.url);
 export const config = validate10;
-const schema11 = {"additionalProperties":false,"type":"object","required":["server","log","cache","metrics","critical_connections","connection_checks","audit","writes"],"properties":{"server":{"additionalProperties":false,"default":{},"type":"object","required":["host","port","body_limit_bytes","shutdown_timeout_seconds"],"properties":{"host":{"default":"127.0.0.1","minLength":1,"description":"Address to bind. Without an `auth` section, only loopback is allowed.","type":"string"},"port":{"default":8080,"minimum":0,"maximum":65535,"description":"0 picks any free port; the bound address is logged.","type":"integer"},"body_limit_bytes":{"default":65536,"minimum":1024,"maximum":10485760,"type":"integer"},"shutdown_timeout_seconds":{"default":10,"minimum":0,"maximum":300,"description":"How long SIGTERM waits for in-flight requests.","type":"number"},"tls":{"additionalProperties":false,"type":"object","required":["cert_file","key_file","client_auth","min_version","certificate_only"],"properties":{"cert_file":{"minLength":1,"description":"PEM certificate chain, the server certificate first. Re-read when it changes (no restart).","type":"string"},"key_file":{"minLength":1,"description":"PEM private key (unencrypted) of cert_file's first certificate. Re-read with it.","type":"string"},"ca_file":{"minLength":1,"description":"PEM CA certificates that client certificates must chain to; needed when client_auth is request or require.","type":"string"},"client_auth":{"default":"none","description":"none: no client certificate asked; request: asked, and one that does not verify against ca_file closes the connection; require: the handshake fails without a verified one.","anyOf":[{"const":"none","type":"string"},{"const":"request","type":"string"},{"const":"require","type":"string"}]},"min_version":{"default":"TLSv1.2","description":"Oldest protocol accepted; TLS 1.3 is preferred whenever the client offers it.","anyOf":[{"const":"TLSv1.2","type":"string"},{"const":"TLSv1.3","type":"string"}]},"certificate_only":{"default":false,"description":"A verified client certificate without a bearer token is a caller too: its grants come only from auth.policies that match its cert_* claims.","type":"boolean"}}}}},"log":{"additionalProperties":false,"default":{},"type":"object","required":["level"],"properties":{"level":{"default":"info","anyOf":[{"const":"fatal","type":"string"},{"const":"error","type":"string"},{"const":"warn","type":"string"},{"const":"info","type":"string"},{"const":"debug","type":"string"},{"const":"trace","type":"string"},{"const":"silent","type":"string"}]}}},"cache":{"additionalProperties":false,"default":{},"type":"object","required":["enabled","ttl_seconds","negative_ttl_seconds","stale_while_revalidate_seconds","max_stale_seconds","refresh_min_interval_seconds","max_entries","max_bytes","redis_channel"],"properties":{"enabled":{"default":true,"description":"false: every request goes to the backends.","type":"boolean"},"ttl_seconds":{"default":300,"minimum":0,"maximum":86400,"description":"How long a found answer is fresh; a backend entry may override it with cache_ttl_seconds.","type":"number"},"negative_ttl_seconds":{"default":30,"minimum":0,"maximum":86400,"description":"How long a not-found answer is fresh.","type":"number"},"stale_while_revalidate_seconds":{"default":60,"minimum":0,"maximum":86400,"description":"Past its TTL, within this window, a value is served at once while one background refresh runs.","type":"number"},"max_stale_seconds":{"default":900,"minimum":0,"maximum":604800,"description":"Past its TTL, up to this long, the last good value is served when the backends fail; past that, 503.","type":"number"},"refresh_min_interval_seconds":{"default":1,"minimum":0,"maximum":3600,"description":"no-cache, max-age and retries after a failure cause at most one backend lookup per key per interval.","type":"number"},"max_entries":{"default":10000,"minimum":1,"maximum":10000000,"type":"integer"},"max_bytes":{"default":67108864,"minimum":1024,"maximum":17179869184,"description":"Approximate memory bound (JSON size of values and ids).","type":"integer"},"version_key":{"description":"HMAC key for X-Secret-Version; give replicas the same key so they agree. Default: random per process.","anyOf":[{"minLength":32,"type":"string"},{"type":"null"}]},"redis_url":{"description":"Publish and apply invalidations across replicas over Redis pub/sub.","anyOf":[{"pattern":"^rediss?://","type":"string"},{"type":"null"}]},"redis_channel":{"default":"secrets-gateway:cache-invalidations","minLength":1,"maxLength":200,"type":"string"}}},"metrics":{"additionalProperties":false,"default":{},"type":"object","required":["enabled","path"],"properties":{"enabled":{"default":true,"type":"boolean"},"path":{"default":"/metrics","pattern":"^/[A-Za-z0-9/_-]*$","type":"string"},"port":{"description":"Serve metrics on this port (on server.host) instead of the main one; null: the main port.","anyOf":[{"minimum":0,"maximum":65535,"type":"integer"},{"type":"null"}]}}},"backends":{"maxItems":32,"type":"array","items":{"additionalProperties":true,"type":"object","required":["type"],"properties":{"type":{"minLength":1,"type":"string"},"name":{"pattern":"^[a-z0-9][a-z0-9_-]{0,62}$","description":"Unique name in the chain; defaults to the type.","type":"string"},"kinds":{"uniqueItems":true,"description":"The kinds this backend is asked for (default: all it supports); leave one out to turn it off.","type":"array","items":{"anyOf":[{"const":"connections","type":"string"},{"const":"variables","type":"string"},{"const":"config","type":"string"}]}},"connections_lookup_pattern":{"anyOf":[{"type":"string"},{"type":"null"}]},"variables_lookup_pattern":{"anyOf":[{"type":"string"},{"type":"null"}]},"config_lookup_pattern":{"anyOf":[{"type":"string"},{"type":"null"}]},"cache_ttl_seconds":{"minimum":0,"maximum":86400,"description":"Overrides cache.ttl_seconds for this backend's answers; 0 caches nothing from it.","type":"number"},"writable":{"description":"This backend may be the target of the write API (writes.target); types that cannot store are refused at startup.","type":"boolean"}}}},"critical_connections":{"default":[],"maxItems":100,"description":"Connection ids checked at startup and periodically.","type":"array","items":{"minLength":1,"maxLength":250,"type":"string"}},"connection_checks":{"additionalProperties":false,"default":{},"type":"object","required":["timeout_seconds","interval_seconds","on_failure"],"properties":{"timeout_seconds":{"default":3,"exclusiveMinimum":0,"maximum":60,"description":"Per stage (DNS, TCP, handshake) of a connection test.","type":"number"},"interval_seconds":{"default":60,"minimum":1,"maximum":86400,"description":"How often critical_connections are checked.","type":"number"},"on_failure":{"default":"degrade","description":"While a critical connection fails, /readyz says degraded (200) or unavailable (503).","anyOf":[{"const":"degrade","type":"string"},{"const":"fail","type":"string"}]}}},"auth":{"additionalProperties":false,"type":"object","required":["enforce","clock_skew_seconds","max_token_bytes","token_cache_size","keys","jwks","policies","rate_limit"],"properties":{"enforce":{"default":true,"description":"false: a dry run that audits \"would deny\" and serves anyway.","type":"boolean"},"audience":{"anyOf":[{"minLength":1,"type":"string"},{"minItems":1,"type":"array","items":{"minLength":1,"type":"string"}}]},"issuer":{"anyOf":[{"minLength":1,"type":"string"},{"minItems":1,"type":"array","items":{"minLength":1,"type":"string"}}]},"clock_skew_seconds":{"default":30,"minimum":0,"maximum":300,"type":"number"},"max_token_bytes":{"default":8192,"minimum":256,"maximum":16384,"type":"integer"},"max_token_lifetime_seconds":{"anyOf":[{"minimum":1,"type":"integer"},{"type":"null"}]},"token_cache_size":{"default":10000,"minimum":0,"maximum":1000000,"type":"integer"},"keys":{"default":[],"maxItems":64,"type":"array","items":{"additionalProperties":false,"type":"object","required":["kid","alg"],"properties":{"kid":{"minLength":1,"maxLength":256,"type":"string"},"alg":{"anyOf":[{"const":"HS256","type":"string"},{"const":"HS384","type":"string"},{"const":"HS512","type":"string"},{"const":"RS256","type":"string"},{"const":"RS384","type":"string"},{"const":"RS512","type":"string"},{"const":"PS256","type":"string"},{"const":"PS384","type":"string"},{"const":"PS512","type":"string"},{"const":"ES256","type":"string"},{"const":"ES384","type":"string"},{"const":"ES512","type":"string"},{"const":"EdDSA","type":"string"}]},"secret_file":{"minLength":1,"description":"HS*: a file holding the secret (a trailing newline is ignored).","type":"string"},"secret_env":{"minLength":1,"description":"HS*: an environment variable holding the secret.","type":"string"},"public_key_file":{"minLength":1,"description":"RS/PS/ES/EdDSA: a PEM public key or certificate.","type":"string"},"public_key_env":{"minLength":1,"type":"string"}}}},"jwks":{"default":[],"maxItems":16,"type":"array","items":{"additionalProperties":false,"type":"object","required":["url","cache_seconds","min_refresh_interval_seconds","timeout_seconds"],"properties":{"url":{"pattern":"^https?://","description":"https, or http on a loopback address.","type":"string"},"cache_seconds":{"default":600,"minimum":1,"maximum":86400,"type":"number"},"min_refresh_interval_seconds":{"default":30,"minimum":0,"maximum":3600,"description":"An unknown kid refetches the set at most this often.","type":"number"},"timeout_seconds":{"default":5,"minimum":0.1,"maximum":60,"type":"number"},"token_file":{"pattern":"^/","description":"An absolute path to a bearer token sent with each fetch, re-read every time (a projected service-account token: a Kubernetes API server serves /openid/v1/jwks only to authenticated callers by default).","type":"string"}}}},"policies":{"default":[],"maxItems":1000,"type":"array","items":{"additionalProperties":false,"type":"object","required":["match"],"properties":{"match":{"minProperties":1,"type":"object","patternProperties":{"^(.*)$":{"type":"string"}}},"grants":{"type":"array","items":{"minLength":1,"type":"string"}},"deny":{"type":"array","items":{"minLength":1,"type":"string"}}}}},"rate_limit":{"default":{"max":1000,"window_seconds":1},"description":"Requests per subject per window; false turns it off.","anyOf":[{"additionalProperties":false,"type":"object","required":["max","window_seconds"],"properties":{"max":{"minimum":1,"type":"integer"},"window_seconds":{"minimum":0.001,"type":"number"}}},{"const":false,"type":"boolean"}]}}},"audit":{"additionalProperties":false,"default":{},"type":"object","required":["sink","on_failure","rotate"],"properties":{"sink":{"default":"file","description":"file: `file`; stdout: audit lines on stdout, and the application log moves to stderr.","anyOf":[{"const":"file","type":"string"},{"const":"stdout","type":"string"}]},"file":{"minLength":1,"description":"Relative to the config file. Default: ./.secrets-gateway/audit.log in the working directory.","type":"string"},"key_file":{"minLength":1,"description":"HMAC key for value fingerprints. Default: ./.secrets-gateway/audit-key in the working directory, created (0600) when missing.","type":"string"},"key_env":{"minLength":1,"type":"string"},"on_failure":{"default":"refuse","description":"While the sink cannot be written (retried with backoff): refuse requests (503 audit_unavailable), or serve and log the error.","anyOf":[{"const":"refuse","type":"string"},{"const":"serve","type":"string"}]},"rotate":{"default":{"max_bytes":104857600,"keep":9},"description":"The file sink: size-bounded rotation, the hash chain running on across files; at most (keep + 1) × max_bytes on disk. false: never rotate (for logrotate, which sends SIGHUP).","anyOf":[{"additionalProperties":false,"type":"object","required":["max_bytes","keep"],"properties":{"max_bytes":{"minimum":4096,"maximum":1099511627776,"description":"A file is rotated before it would grow past this size.","type":"integer"},"keep":{"minimum":1,"maximum":1000,"description":"Rotated files kept (file.1 … file.N); the oldest beyond is deleted.","type":"integer"}}},{"const":false,"type":"boolean"}]}}},"writes":{"additionalProperties":false,"default":{},"type":"object","required":["target"],"properties":{"target":{"default":null,"description":"The backend (by name, with writable: true) that PUT and DELETE on /v1/connections and /v1/variables change; null: the write API answers 409 writes_disabled.","anyOf":[{"pattern":"^[a-z0-9][a-z0-9_-]{0,62}$","type":"string"},{"type":"null"}]}}}}};
+const schema11 = {"additionalProperties":false,"type":"object","required":["server","log","cache","metrics","critical_connections","connection_checks","audit","writes"],"properties":{"server":{"additionalProperties":false,"default":{},"type":"object","required":["host","port","body_limit_bytes","drain_seconds","shutdown_timeout_seconds","request_timeout_seconds","headers_timeout_seconds","keep_alive_timeout_seconds","connection_timeout_seconds"],"properties":{"host":{"default":"127.0.0.1","minLength":1,"description":"Address to bind. Without an `auth` section, only loopback is allowed.","type":"string"},"port":{"default":8080,"minimum":0,"maximum":65535,"description":"0 picks any free port; the bound address is logged.","type":"integer"},"body_limit_bytes":{"default":65536,"minimum":1024,"maximum":10485760,"type":"integer"},"drain_seconds":{"default":5,"minimum":0,"maximum":300,"description":"After SIGTERM, how long the gateway keeps serving with /readyz 503 and `Connection: close` on every response, so load balancers stop sending before it stops listening.","type":"number"},"shutdown_timeout_seconds":{"default":10,"minimum":0,"maximum":300,"description":"After the drain, how long the gateway waits for in-flight requests before it exits 1.","type":"number"},"request_timeout_seconds":{"default":30,"exclusiveMinimum":0,"maximum":300,"description":"A request whose headers and body have not all arrived this long after it began is answered 408 and its connection closed.","type":"number"},"headers_timeout_seconds":{"default":10,"exclusiveMinimum":0,"maximum":300,"description":"A request whose headers have not all arrived this long after it began is answered 408 (at most request_timeout_seconds).","type":"number"},"keep_alive_timeout_seconds":{"default":65,"exclusiveMinimum":0,"maximum":3600,"description":"How long an idle keep-alive connection stays open; above the idle timeout of the proxy in front (often 60 s), so the proxy closes first.","type":"number"},"connection_timeout_seconds":{"default":120,"minimum":0,"maximum":3600,"description":"A connection with no traffic at all for this long is closed (0: never).","type":"number"},"tls":{"additionalProperties":false,"type":"object","required":["cert_file","key_file","client_auth","min_version","certificate_only"],"properties":{"cert_file":{"minLength":1,"description":"PEM certificate chain, the server certificate first. Re-read when it changes (no restart).","type":"string"},"key_file":{"minLength":1,"description":"PEM private key (unencrypted) of cert_file's first certificate. Re-read with it.","type":"string"},"ca_file":{"minLength":1,"description":"PEM CA certificates that client certificates must chain to; needed when client_auth is request or require.","type":"string"},"client_auth":{"default":"none","description":"none: no client certificate asked; request: asked, and one that does not verify against ca_file closes the connection; require: the handshake fails without a verified one.","anyOf":[{"const":"none","type":"string"},{"const":"request","type":"string"},{"const":"require","type":"string"}]},"min_version":{"default":"TLSv1.2","description":"Oldest protocol accepted; TLS 1.3 is preferred whenever the client offers it.","anyOf":[{"const":"TLSv1.2","type":"string"},{"const":"TLSv1.3","type":"string"}]},"certificate_only":{"default":false,"description":"A verified client certificate without a bearer token is a caller too: its grants come only from auth.policies that match its cert_* claims.","type":"boolean"}}}}},"log":{"additionalProperties":false,"default":{},"type":"object","required":["level"],"properties":{"level":{"default":"info","anyOf":[{"const":"fatal","type":"string"},{"const":"error","type":"string"},{"const":"warn","type":"string"},{"const":"info","type":"string"},{"const":"debug","type":"string"},{"const":"trace","type":"string"},{"const":"silent","type":"string"}]}}},"cache":{"additionalProperties":false,"default":{},"type":"object","required":["enabled","ttl_seconds","negative_ttl_seconds","stale_while_revalidate_seconds","max_stale_seconds","refresh_min_interval_seconds","max_entries","max_bytes","redis_channel"],"properties":{"enabled":{"default":true,"description":"false: every request goes to the backends.","type":"boolean"},"ttl_seconds":{"default":300,"minimum":0,"maximum":86400,"description":"How long a found answer is fresh; a backend entry may override it with cache_ttl_seconds.","type":"number"},"negative_ttl_seconds":{"default":30,"minimum":0,"maximum":86400,"description":"How long a not-found answer is fresh.","type":"number"},"stale_while_revalidate_seconds":{"default":60,"minimum":0,"maximum":86400,"description":"Past its TTL, within this window, a value is served at once while one background refresh runs.","type":"number"},"max_stale_seconds":{"default":900,"minimum":0,"maximum":604800,"description":"Past its TTL, up to this long, the last good value is served when the backends fail; past that, 503.","type":"number"},"refresh_min_interval_seconds":{"default":1,"minimum":0,"maximum":3600,"description":"no-cache, max-age and retries after a failure cause at most one backend lookup per key per interval.","type":"number"},"max_entries":{"default":10000,"minimum":1,"maximum":10000000,"type":"integer"},"max_bytes":{"default":67108864,"minimum":1024,"maximum":17179869184,"description":"Approximate memory bound (JSON size of values and ids).","type":"integer"},"version_key":{"description":"HMAC key for X-Secret-Version; give replicas the same key so they agree. Default: random per process.","anyOf":[{"minLength":32,"type":"string"},{"type":"null"}]},"redis_url":{"description":"Publish and apply invalidations across replicas over Redis pub/sub.","anyOf":[{"pattern":"^rediss?://","type":"string"},{"type":"null"}]},"redis_channel":{"default":"secrets-gateway:cache-invalidations","minLength":1,"maxLength":200,"type":"string"}}},"metrics":{"additionalProperties":false,"default":{},"type":"object","required":["enabled","path"],"properties":{"enabled":{"default":true,"type":"boolean"},"path":{"default":"/metrics","pattern":"^/[A-Za-z0-9/_-]*$","type":"string"},"port":{"description":"Serve metrics on this port (on server.host) instead of the main one; null: the main port.","anyOf":[{"minimum":0,"maximum":65535,"type":"integer"},{"type":"null"}]}}},"backends":{"maxItems":32,"type":"array","items":{"additionalProperties":true,"type":"object","required":["type"],"properties":{"type":{"minLength":1,"type":"string"},"name":{"pattern":"^[a-z0-9][a-z0-9_-]{0,62}$","description":"Unique name in the chain; defaults to the type.","type":"string"},"kinds":{"uniqueItems":true,"description":"The kinds this backend is asked for (default: all it supports); leave one out to turn it off.","type":"array","items":{"anyOf":[{"const":"connections","type":"string"},{"const":"variables","type":"string"},{"const":"config","type":"string"}]}},"connections_lookup_pattern":{"anyOf":[{"type":"string"},{"type":"null"}]},"variables_lookup_pattern":{"anyOf":[{"type":"string"},{"type":"null"}]},"config_lookup_pattern":{"anyOf":[{"type":"string"},{"type":"null"}]},"cache_ttl_seconds":{"minimum":0,"maximum":86400,"description":"Overrides cache.ttl_seconds for this backend's answers; 0 caches nothing from it.","type":"number"},"writable":{"description":"This backend may be the target of the write API (writes.target); types that cannot store are refused at startup.","type":"boolean"}}}},"critical_connections":{"default":[],"maxItems":100,"description":"Connection ids checked at startup and periodically.","type":"array","items":{"minLength":1,"maxLength":250,"type":"string"}},"connection_checks":{"additionalProperties":false,"default":{},"type":"object","required":["timeout_seconds","interval_seconds","on_failure"],"properties":{"timeout_seconds":{"default":3,"exclusiveMinimum":0,"maximum":60,"description":"Per stage (DNS, TCP, handshake) of a connection test.","type":"number"},"interval_seconds":{"default":60,"minimum":1,"maximum":86400,"description":"How often critical_connections are checked.","type":"number"},"on_failure":{"default":"degrade","description":"While a critical connection fails, /readyz says degraded (200) or unavailable (503).","anyOf":[{"const":"degrade","type":"string"},{"const":"fail","type":"string"}]}}},"auth":{"additionalProperties":false,"type":"object","required":["enforce","clock_skew_seconds","max_token_bytes","token_cache_size","keys","jwks","policies","rate_limit"],"properties":{"enforce":{"default":true,"description":"false: a dry run that audits \"would deny\" and serves anyway.","type":"boolean"},"audience":{"anyOf":[{"minLength":1,"type":"string"},{"minItems":1,"type":"array","items":{"minLength":1,"type":"string"}}]},"issuer":{"anyOf":[{"minLength":1,"type":"string"},{"minItems":1,"type":"array","items":{"minLength":1,"type":"string"}}]},"clock_skew_seconds":{"default":30,"minimum":0,"maximum":300,"type":"number"},"max_token_bytes":{"default":8192,"minimum":256,"maximum":16384,"type":"integer"},"max_token_lifetime_seconds":{"anyOf":[{"minimum":1,"type":"integer"},{"type":"null"}]},"token_cache_size":{"default":10000,"minimum":0,"maximum":1000000,"type":"integer"},"keys":{"default":[],"maxItems":64,"type":"array","items":{"additionalProperties":false,"type":"object","required":["kid","alg"],"properties":{"kid":{"minLength":1,"maxLength":256,"type":"string"},"alg":{"anyOf":[{"const":"HS256","type":"string"},{"const":"HS384","type":"string"},{"const":"HS512","type":"string"},{"const":"RS256","type":"string"},{"const":"RS384","type":"string"},{"const":"RS512","type":"string"},{"const":"PS256","type":"string"},{"const":"PS384","type":"string"},{"const":"PS512","type":"string"},{"const":"ES256","type":"string"},{"const":"ES384","type":"string"},{"const":"ES512","type":"string"},{"const":"EdDSA","type":"string"}]},"secret_file":{"minLength":1,"description":"HS*: a file holding the secret (a trailing newline is ignored).","type":"string"},"secret_env":{"minLength":1,"description":"HS*: an environment variable holding the secret.","type":"string"},"public_key_file":{"minLength":1,"description":"RS/PS/ES/EdDSA: a PEM public key or certificate.","type":"string"},"public_key_env":{"minLength":1,"type":"string"}}}},"jwks":{"default":[],"maxItems":16,"type":"array","items":{"additionalProperties":false,"type":"object","required":["url","cache_seconds","min_refresh_interval_seconds","timeout_seconds"],"properties":{"url":{"pattern":"^https?://","description":"https, or http on a loopback address.","type":"string"},"cache_seconds":{"default":600,"minimum":1,"maximum":86400,"type":"number"},"min_refresh_interval_seconds":{"default":30,"minimum":0,"maximum":3600,"description":"An unknown kid refetches the set at most this often.","type":"number"},"timeout_seconds":{"default":5,"minimum":0.1,"maximum":60,"type":"number"},"token_file":{"pattern":"^/","description":"An absolute path to a bearer token sent with each fetch, re-read every time (a projected service-account token: a Kubernetes API server serves /openid/v1/jwks only to authenticated callers by default).","type":"string"}}}},"policies":{"default":[],"maxItems":1000,"type":"array","items":{"additionalProperties":false,"type":"object","required":["match"],"properties":{"match":{"minProperties":1,"type":"object","patternProperties":{"^(.*)$":{"type":"string"}}},"grants":{"type":"array","items":{"minLength":1,"type":"string"}},"deny":{"type":"array","items":{"minLength":1,"type":"string"}}}}},"rate_limit":{"default":{"max":1000,"window_seconds":1},"description":"Requests per subject per window; false turns it off.","anyOf":[{"additionalProperties":false,"type":"object","required":["max","window_seconds"],"properties":{"max":{"minimum":1,"type":"integer"},"window_seconds":{"minimum":0.001,"type":"number"}}},{"const":false,"type":"boolean"}]}}},"audit":{"additionalProperties":false,"default":{},"type":"object","required":["sink","on_failure","rotate"],"properties":{"sink":{"default":"file","description":"file: `file`; stdout: audit lines on stdout, and the application log moves to stderr.","anyOf":[{"const":"file","type":"string"},{"const":"stdout","type":"string"}]},"file":{"minLength":1,"description":"Relative to the config file. Default: ./.secrets-gateway/audit.log in the working directory.","type":"string"},"key_file":{"minLength":1,"description":"HMAC key for value fingerprints. Default: ./.secrets-gateway/audit-key in the working directory, created (0600) when missing.","type":"string"},"key_env":{"minLength":1,"type":"string"},"on_failure":{"default":"refuse","description":"While the sink cannot be written (retried with backoff): refuse requests (503 audit_unavailable), or serve and log the error.","anyOf":[{"const":"refuse","type":"string"},{"const":"serve","type":"string"}]},"rotate":{"default":{"max_bytes":104857600,"keep":9},"description":"The file sink: size-bounded rotation, the hash chain running on across files; at most (keep + 1) × max_bytes on disk. false: never rotate (for logrotate, which sends SIGHUP).","anyOf":[{"additionalProperties":false,"type":"object","required":["max_bytes","keep"],"properties":{"max_bytes":{"minimum":4096,"maximum":1099511627776,"description":"A file is rotated before it would grow past this size.","type":"integer"},"keep":{"minimum":1,"maximum":1000,"description":"Rotated files kept (file.1 … file.N); the oldest beyond is deleted.","type":"integer"}}},{"const":false,"type":"boolean"}]}}},"writes":{"additionalProperties":false,"default":{},"type":"object","required":["target"],"properties":{"target":{"default":null,"description":"The backend (by name, with writable: true) that PUT and DELETE on /v1/connections and /v1/variables change; null: the write API answers 409 writes_disabled.","anyOf":[{"pattern":"^[a-z0-9][a-z0-9_-]{0,62}$","type":"string"},{"type":"null"}]}}}}};
 const func2 = Object.prototype.hasOwnProperty;
-const func3 = require("ajv/dist/runtime/ucs2length").default;
+const func4 = require("ajv/dist/runtime/ucs2length").default;
 const func0 = require("ajv/dist/runtime/equal").default;
 const pattern0 = new RegExp("^rediss?://", "u");
 const pattern1 = new RegExp("^/[A-Za-z0-9/_-]*$", "u");
@@ -72,18 +72,33 @@ data0.port = 8080;
 if(data0.body_limit_bytes === undefined){
 data0.body_limit_bytes = 65536;
 }
+if(data0.drain_seconds === undefined){
+data0.drain_seconds = 5;
+}
 if(data0.shutdown_timeout_seconds === undefined){
 data0.shutdown_timeout_seconds = 10;
 }
+if(data0.request_timeout_seconds === undefined){
+data0.request_timeout_seconds = 30;
+}
+if(data0.headers_timeout_seconds === undefined){
+data0.headers_timeout_seconds = 10;
+}
+if(data0.keep_alive_timeout_seconds === undefined){
+data0.keep_alive_timeout_seconds = 65;
+}
+if(data0.connection_timeout_seconds === undefined){
+data0.connection_timeout_seconds = 120;
+}
 let missing1;
-if(((((data0.host === undefined) && (missing1 = "host")) || ((data0.port === undefined) && (missing1 = "port"))) || ((data0.body_limit_bytes === undefined) && (missing1 = "body_limit_bytes"))) || ((data0.shutdown_timeout_seconds === undefined) && (missing1 = "shutdown_timeout_seconds"))){
+if((((((((((data0.host === undefined) && (missing1 = "host")) || ((data0.port === undefined) && (missing1 = "port"))) || ((data0.body_limit_bytes === undefined) && (missing1 = "body_limit_bytes"))) || ((data0.drain_seconds === undefined) && (missing1 = "drain_seconds"))) || ((data0.shutdown_timeout_seconds === undefined) && (missing1 = "shutdown_timeout_seconds"))) || ((data0.request_timeout_seconds === undefined) && (missing1 = "request_timeout_seconds"))) || ((data0.headers_timeout_seconds === undefined) && (missing1 = "headers_timeout_seconds"))) || ((data0.keep_alive_timeout_seconds === undefined) && (missing1 = "keep_alive_timeout_seconds"))) || ((data0.connection_timeout_seconds === undefined) && (missing1 = "connection_timeout_seconds"))){
 validate10.errors = [{instancePath:instancePath+"/server",schemaPath:"#/properties/server/required",keyword:"required",params:{missingProperty: missing1},message:"must have required property '"+missing1+"'"}];
 return false;
 }
 else {
 const _errs4 = errors;
 for(const key1 in data0){
-if(!(((((key1 === "host") || (key1 === "port")) || (key1 === "body_limit_bytes")) || (key1 === "shutdown_timeout_seconds")) || (key1 === "tls"))){
+if(!(func2.call(schema11.properties.server.properties, key1))){
 validate10.errors = [{instancePath:instancePath+"/server",schemaPath:"#/properties/server/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"}];
 return false;
 break;
@@ -94,7 +109,7 @@ let data1 = data0.host;
 const _errs5 = errors;
 if(errors === _errs5){
 if(typeof data1 === "string"){
-if(func3(data1) < 1){
+if(func4(data1) < 1){
 validate10.errors = [{instancePath:instancePath+"/server/host",schemaPath:"#/properties/server/properties/host/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -150,16 +165,38 @@ return false;
 }
 var valid1 = _errs9 === errors;
 if(valid1){
-let data4 = data0.shutdown_timeout_seconds;
+let data4 = data0.drain_seconds;
 const _errs11 = errors;
 if(errors === _errs11){
 if((typeof data4 == "number") && (isFinite(data4))){
 if(data4 > 300 || isNaN(data4)){
-validate10.errors = [{instancePath:instancePath+"/server/shutdown_timeout_seconds",schemaPath:"#/properties/server/properties/shutdown_timeout_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 300},message:"must be <= 300"}];
+validate10.errors = [{instancePath:instancePath+"/server/drain_seconds",schemaPath:"#/properties/server/properties/drain_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 300},message:"must be <= 300"}];
 return false;
 }
 else {
 if(data4 < 0 || isNaN(data4)){
+validate10.errors = [{instancePath:instancePath+"/server/drain_seconds",schemaPath:"#/properties/server/properties/drain_seconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+}
+else {
+validate10.errors = [{instancePath:instancePath+"/server/drain_seconds",schemaPath:"#/properties/server/properties/drain_seconds/type",keyword:"type",params:{type: "number"},message:"must be number"}];
+return false;
+}
+}
+var valid1 = _errs11 === errors;
+if(valid1){
+let data5 = data0.shutdown_timeout_seconds;
+const _errs13 = errors;
+if(errors === _errs13){
+if((typeof data5 == "number") && (isFinite(data5))){
+if(data5 > 300 || isNaN(data5)){
+validate10.errors = [{instancePath:instancePath+"/server/shutdown_timeout_seconds",schemaPath:"#/properties/server/properties/shutdown_timeout_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 300},message:"must be <= 300"}];
+return false;
+}
+else {
+if(data5 < 0 || isNaN(data5)){
 validate10.errors = [{instancePath:instancePath+"/server/shutdown_timeout_seconds",schemaPath:"#/properties/server/properties/shutdown_timeout_seconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
@@ -170,43 +207,131 @@ validate10.errors = [{instancePath:instancePath+"/server/shutdown_timeout_second
 return false;
 }
 }
-var valid1 = _errs11 === errors;
+var valid1 = _errs13 === errors;
+if(valid1){
+let data6 = data0.request_timeout_seconds;
+const _errs15 = errors;
+if(errors === _errs15){
+if((typeof data6 == "number") && (isFinite(data6))){
+if(data6 > 300 || isNaN(data6)){
+validate10.errors = [{instancePath:instancePath+"/server/request_timeout_seconds",schemaPath:"#/properties/server/properties/request_timeout_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 300},message:"must be <= 300"}];
+return false;
+}
+else {
+if(data6 <= 0 || isNaN(data6)){
+validate10.errors = [{instancePath:instancePath+"/server/request_timeout_seconds",schemaPath:"#/properties/server/properties/request_timeout_seconds/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0"}];
+return false;
+}
+}
+}
+else {
+validate10.errors = [{instancePath:instancePath+"/server/request_timeout_seconds",schemaPath:"#/properties/server/properties/request_timeout_seconds/type",keyword:"type",params:{type: "number"},message:"must be number"}];
+return false;
+}
+}
+var valid1 = _errs15 === errors;
+if(valid1){
+let data7 = data0.headers_timeout_seconds;
+const _errs17 = errors;
+if(errors === _errs17){
+if((typeof data7 == "number") && (isFinite(data7))){
+if(data7 > 300 || isNaN(data7)){
+validate10.errors = [{instancePath:instancePath+"/server/headers_timeout_seconds",schemaPath:"#/properties/server/properties/headers_timeout_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 300},message:"must be <= 300"}];
+return false;
+}
+else {
+if(data7 <= 0 || isNaN(data7)){
+validate10.errors = [{instancePath:instancePath+"/server/headers_timeout_seconds",schemaPath:"#/properties/server/properties/headers_timeout_seconds/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0"}];
+return false;
+}
+}
+}
+else {
+validate10.errors = [{instancePath:instancePath+"/server/headers_timeout_seconds",schemaPath:"#/properties/server/properties/headers_timeout_seconds/type",keyword:"type",params:{type: "number"},message:"must be number"}];
+return false;
+}
+}
+var valid1 = _errs17 === errors;
+if(valid1){
+let data8 = data0.keep_alive_timeout_seconds;
+const _errs19 = errors;
+if(errors === _errs19){
+if((typeof data8 == "number") && (isFinite(data8))){
+if(data8 > 3600 || isNaN(data8)){
+validate10.errors = [{instancePath:instancePath+"/server/keep_alive_timeout_seconds",schemaPath:"#/properties/server/properties/keep_alive_timeout_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600},message:"must be <= 3600"}];
+return false;
+}
+else {
+if(data8 <= 0 || isNaN(data8)){
+validate10.errors = [{instancePath:instancePath+"/server/keep_alive_timeout_seconds",schemaPath:"#/properties/server/properties/keep_alive_timeout_seconds/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0"}];
+return false;
+}
+}
+}
+else {
+validate10.errors = [{instancePath:instancePath+"/server/keep_alive_timeout_seconds",schemaPath:"#/properties/server/properties/keep_alive_timeout_seconds/type",keyword:"type",params:{type: "number"},message:"must be number"}];
+return false;
+}
+}
+var valid1 = _errs19 === errors;
+if(valid1){
+let data9 = data0.connection_timeout_seconds;
+const _errs21 = errors;
+if(errors === _errs21){
+if((typeof data9 == "number") && (isFinite(data9))){
+if(data9 > 3600 || isNaN(data9)){
+validate10.errors = [{instancePath:instancePath+"/server/connection_timeout_seconds",schemaPath:"#/properties/server/properties/connection_timeout_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600},message:"must be <= 3600"}];
+return false;
+}
+else {
+if(data9 < 0 || isNaN(data9)){
+validate10.errors = [{instancePath:instancePath+"/server/connection_timeout_seconds",schemaPath:"#/properties/server/properties/connection_timeout_seconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+}
+else {
+validate10.errors = [{instancePath:instancePath+"/server/connection_timeout_seconds",schemaPath:"#/properties/server/properties/connection_timeout_seconds/type",keyword:"type",params:{type: "number"},message:"must be number"}];
+return false;
+}
+}
+var valid1 = _errs21 === errors;
 if(valid1){
 if(data0.tls !== undefined){
-let data5 = data0.tls;
-const _errs13 = errors;
-if(errors === _errs13){
-if(data5 && typeof data5 == "object" && !Array.isArray(data5)){
-if(data5.client_auth === undefined){
-data5.client_auth = "none";
+let data10 = data0.tls;
+const _errs23 = errors;
+if(errors === _errs23){
+if(data10 && typeof data10 == "object" && !Array.isArray(data10)){
+if(data10.client_auth === undefined){
+data10.client_auth = "none";
 }
-if(data5.min_version === undefined){
-data5.min_version = "TLSv1.2";
+if(data10.min_version === undefined){
+data10.min_version = "TLSv1.2";
 }
-if(data5.certificate_only === undefined){
-data5.certificate_only = false;
+if(data10.certificate_only === undefined){
+data10.certificate_only = false;
 }
 let missing2;
-if((((((data5.cert_file === undefined) && (missing2 = "cert_file")) || ((data5.key_file === undefined) && (missing2 = "key_file"))) || ((data5.client_auth === undefined) && (missing2 = "client_auth"))) || ((data5.min_version === undefined) && (missing2 = "min_version"))) || ((data5.certificate_only === undefined) && (missing2 = "certificate_only"))){
+if((((((data10.cert_file === undefined) && (missing2 = "cert_file")) || ((data10.key_file === undefined) && (missing2 = "key_file"))) || ((data10.client_auth === undefined) && (missing2 = "client_auth"))) || ((data10.min_version === undefined) && (missing2 = "min_version"))) || ((data10.certificate_only === undefined) && (missing2 = "certificate_only"))){
 validate10.errors = [{instancePath:instancePath+"/server/tls",schemaPath:"#/properties/server/properties/tls/required",keyword:"required",params:{missingProperty: missing2},message:"must have required property '"+missing2+"'"}];
 return false;
 }
 else {
-const _errs15 = errors;
-for(const key2 in data5){
+const _errs25 = errors;
+for(const key2 in data10){
 if(!((((((key2 === "cert_file") || (key2 === "key_file")) || (key2 === "ca_file")) || (key2 === "client_auth")) || (key2 === "min_version")) || (key2 === "certificate_only"))){
 validate10.errors = [{instancePath:instancePath+"/server/tls",schemaPath:"#/properties/server/properties/tls/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
-if(_errs15 === errors){
-if(data5.cert_file !== undefined){
-let data6 = data5.cert_file;
-const _errs16 = errors;
-if(errors === _errs16){
-if(typeof data6 === "string"){
-if(func3(data6) < 1){
+if(_errs25 === errors){
+if(data10.cert_file !== undefined){
+let data11 = data10.cert_file;
+const _errs26 = errors;
+if(errors === _errs26){
+if(typeof data11 === "string"){
+if(func4(data11) < 1){
 validate10.errors = [{instancePath:instancePath+"/server/tls/cert_file",schemaPath:"#/properties/server/properties/tls/properties/cert_file/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -216,18 +341,18 @@ validate10.errors = [{instancePath:instancePath+"/server/tls/cert_file",schemaPa
 return false;
 }
 }
-var valid2 = _errs16 === errors;
+var valid2 = _errs26 === errors;
 }
 else {
 var valid2 = true;
 }
 if(valid2){
-if(data5.key_file !== undefined){
-let data7 = data5.key_file;
-const _errs18 = errors;
-if(errors === _errs18){
-if(typeof data7 === "string"){
-if(func3(data7) < 1){
+if(data10.key_file !== undefined){
+let data12 = data10.key_file;
+const _errs28 = errors;
+if(errors === _errs28){
+if(typeof data12 === "string"){
+if(func4(data12) < 1){
 validate10.errors = [{instancePath:instancePath+"/server/tls/key_file",schemaPath:"#/properties/server/properties/tls/properties/key_file/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -237,18 +362,18 @@ validate10.errors = [{instancePath:instancePath+"/server/tls/key_file",schemaPat
 return false;
 }
 }
-var valid2 = _errs18 === errors;
+var valid2 = _errs28 === errors;
 }
 else {
 var valid2 = true;
 }
 if(valid2){
-if(data5.ca_file !== undefined){
-let data8 = data5.ca_file;
-const _errs20 = errors;
-if(errors === _errs20){
-if(typeof data8 === "string"){
-if(func3(data8) < 1){
+if(data10.ca_file !== undefined){
+let data13 = data10.ca_file;
+const _errs30 = errors;
+if(errors === _errs30){
+if(typeof data13 === "string"){
+if(func4(data13) < 1){
 validate10.errors = [{instancePath:instancePath+"/server/tls/ca_file",schemaPath:"#/properties/server/properties/tls/properties/ca_file/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -258,18 +383,18 @@ validate10.errors = [{instancePath:instancePath+"/server/tls/ca_file",schemaPath
 return false;
 }
 }
-var valid2 = _errs20 === errors;
+var valid2 = _errs30 === errors;
 }
 else {
 var valid2 = true;
 }
 if(valid2){
-let data9 = data5.client_auth;
-const _errs22 = errors;
-const _errs23 = errors;
+let data14 = data10.client_auth;
+const _errs32 = errors;
+const _errs33 = errors;
 let valid3 = false;
-const _errs24 = errors;
-if(typeof data9 !== "string"){
+const _errs34 = errors;
+if(typeof data14 !== "string"){
 const err0 = {instancePath:instancePath+"/server/tls/client_auth",schemaPath:"#/properties/server/properties/tls/properties/client_auth/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err0];
@@ -279,7 +404,7 @@ vErrors.push(err0);
 }
 errors++;
 }
-if("none" !== data9){
+if("none" !== data14){
 const err1 = {instancePath:instancePath+"/server/tls/client_auth",schemaPath:"#/properties/server/properties/tls/properties/client_auth/anyOf/0/const",keyword:"const",params:{allowedValue: "none"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err1];
@@ -289,11 +414,11 @@ vErrors.push(err1);
 }
 errors++;
 }
-var _valid0 = _errs24 === errors;
+var _valid0 = _errs34 === errors;
 valid3 = valid3 || _valid0;
 if(!valid3){
-const _errs26 = errors;
-if(typeof data9 !== "string"){
+const _errs36 = errors;
+if(typeof data14 !== "string"){
 const err2 = {instancePath:instancePath+"/server/tls/client_auth",schemaPath:"#/properties/server/properties/tls/properties/client_auth/anyOf/1/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err2];
@@ -303,7 +428,7 @@ vErrors.push(err2);
 }
 errors++;
 }
-if("request" !== data9){
+if("request" !== data14){
 const err3 = {instancePath:instancePath+"/server/tls/client_auth",schemaPath:"#/properties/server/properties/tls/properties/client_auth/anyOf/1/const",keyword:"const",params:{allowedValue: "request"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err3];
@@ -313,11 +438,11 @@ vErrors.push(err3);
 }
 errors++;
 }
-var _valid0 = _errs26 === errors;
+var _valid0 = _errs36 === errors;
 valid3 = valid3 || _valid0;
 if(!valid3){
-const _errs28 = errors;
-if(typeof data9 !== "string"){
+const _errs38 = errors;
+if(typeof data14 !== "string"){
 const err4 = {instancePath:instancePath+"/server/tls/client_auth",schemaPath:"#/properties/server/properties/tls/properties/client_auth/anyOf/2/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err4];
@@ -327,7 +452,7 @@ vErrors.push(err4);
 }
 errors++;
 }
-if("require" !== data9){
+if("require" !== data14){
 const err5 = {instancePath:instancePath+"/server/tls/client_auth",schemaPath:"#/properties/server/properties/tls/properties/client_auth/anyOf/2/const",keyword:"const",params:{allowedValue: "require"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err5];
@@ -337,7 +462,7 @@ vErrors.push(err5);
 }
 errors++;
 }
-var _valid0 = _errs28 === errors;
+var _valid0 = _errs38 === errors;
 valid3 = valid3 || _valid0;
 }
 }
@@ -354,24 +479,24 @@ validate10.errors = vErrors;
 return false;
 }
 else {
-errors = _errs23;
+errors = _errs33;
 if(vErrors !== null){
-if(_errs23){
-vErrors.length = _errs23;
+if(_errs33){
+vErrors.length = _errs33;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid2 = _errs22 === errors;
+var valid2 = _errs32 === errors;
 if(valid2){
-let data10 = data5.min_version;
-const _errs30 = errors;
-const _errs31 = errors;
+let data15 = data10.min_version;
+const _errs40 = errors;
+const _errs41 = errors;
 let valid4 = false;
-const _errs32 = errors;
-if(typeof data10 !== "string"){
+const _errs42 = errors;
+if(typeof data15 !== "string"){
 const err7 = {instancePath:instancePath+"/server/tls/min_version",schemaPath:"#/properties/server/properties/tls/properties/min_version/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err7];
@@ -381,7 +506,7 @@ vErrors.push(err7);
 }
 errors++;
 }
-if("TLSv1.2" !== data10){
+if("TLSv1.2" !== data15){
 const err8 = {instancePath:instancePath+"/server/tls/min_version",schemaPath:"#/properties/server/properties/tls/properties/min_version/anyOf/0/const",keyword:"const",params:{allowedValue: "TLSv1.2"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err8];
@@ -391,11 +516,11 @@ vErrors.push(err8);
 }
 errors++;
 }
-var _valid1 = _errs32 === errors;
+var _valid1 = _errs42 === errors;
 valid4 = valid4 || _valid1;
 if(!valid4){
-const _errs34 = errors;
-if(typeof data10 !== "string"){
+const _errs44 = errors;
+if(typeof data15 !== "string"){
 const err9 = {instancePath:instancePath+"/server/tls/min_version",schemaPath:"#/properties/server/properties/tls/properties/min_version/anyOf/1/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err9];
@@ -405,7 +530,7 @@ vErrors.push(err9);
 }
 errors++;
 }
-if("TLSv1.3" !== data10){
+if("TLSv1.3" !== data15){
 const err10 = {instancePath:instancePath+"/server/tls/min_version",schemaPath:"#/properties/server/properties/tls/properties/min_version/anyOf/1/const",keyword:"const",params:{allowedValue: "TLSv1.3"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err10];
@@ -415,7 +540,7 @@ vErrors.push(err10);
 }
 errors++;
 }
-var _valid1 = _errs34 === errors;
+var _valid1 = _errs44 === errors;
 valid4 = valid4 || _valid1;
 }
 if(!valid4){
@@ -431,24 +556,24 @@ validate10.errors = vErrors;
 return false;
 }
 else {
-errors = _errs31;
+errors = _errs41;
 if(vErrors !== null){
-if(_errs31){
-vErrors.length = _errs31;
+if(_errs41){
+vErrors.length = _errs41;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid2 = _errs30 === errors;
+var valid2 = _errs40 === errors;
 if(valid2){
-const _errs36 = errors;
-if(typeof data5.certificate_only !== "boolean"){
+const _errs46 = errors;
+if(typeof data10.certificate_only !== "boolean"){
 validate10.errors = [{instancePath:instancePath+"/server/tls/certificate_only",schemaPath:"#/properties/server/properties/tls/properties/certificate_only/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
 return false;
 }
-var valid2 = _errs36 === errors;
+var valid2 = _errs46 === errors;
 }
 }
 }
@@ -462,10 +587,15 @@ validate10.errors = [{instancePath:instancePath+"/server/tls",schemaPath:"#/prop
 return false;
 }
 }
-var valid1 = _errs13 === errors;
+var valid1 = _errs23 === errors;
 }
 else {
 var valid1 = true;
+}
+}
+}
+}
+}
 }
 }
 }
@@ -481,33 +611,33 @@ return false;
 }
 var valid0 = _errs2 === errors;
 if(valid0){
-let data12 = data.log;
-const _errs38 = errors;
-if(errors === _errs38){
-if(data12 && typeof data12 == "object" && !Array.isArray(data12)){
-if(data12.level === undefined){
-data12.level = "info";
+let data17 = data.log;
+const _errs48 = errors;
+if(errors === _errs48){
+if(data17 && typeof data17 == "object" && !Array.isArray(data17)){
+if(data17.level === undefined){
+data17.level = "info";
 }
 let missing3;
-if((data12.level === undefined) && (missing3 = "level")){
+if((data17.level === undefined) && (missing3 = "level")){
 validate10.errors = [{instancePath:instancePath+"/log",schemaPath:"#/properties/log/required",keyword:"required",params:{missingProperty: missing3},message:"must have required property '"+missing3+"'"}];
 return false;
 }
 else {
-const _errs40 = errors;
-for(const key3 in data12){
+const _errs50 = errors;
+for(const key3 in data17){
 if(!(key3 === "level")){
 validate10.errors = [{instancePath:instancePath+"/log",schemaPath:"#/properties/log/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
-if(_errs40 === errors){
-let data13 = data12.level;
-const _errs42 = errors;
+if(_errs50 === errors){
+let data18 = data17.level;
+const _errs52 = errors;
 let valid6 = false;
-const _errs43 = errors;
-if(typeof data13 !== "string"){
+const _errs53 = errors;
+if(typeof data18 !== "string"){
 const err12 = {instancePath:instancePath+"/log/level",schemaPath:"#/properties/log/properties/level/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err12];
@@ -517,7 +647,7 @@ vErrors.push(err12);
 }
 errors++;
 }
-if("fatal" !== data13){
+if("fatal" !== data18){
 const err13 = {instancePath:instancePath+"/log/level",schemaPath:"#/properties/log/properties/level/anyOf/0/const",keyword:"const",params:{allowedValue: "fatal"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err13];
@@ -527,11 +657,11 @@ vErrors.push(err13);
 }
 errors++;
 }
-var _valid2 = _errs43 === errors;
+var _valid2 = _errs53 === errors;
 valid6 = valid6 || _valid2;
 if(!valid6){
-const _errs45 = errors;
-if(typeof data13 !== "string"){
+const _errs55 = errors;
+if(typeof data18 !== "string"){
 const err14 = {instancePath:instancePath+"/log/level",schemaPath:"#/properties/log/properties/level/anyOf/1/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err14];
@@ -541,7 +671,7 @@ vErrors.push(err14);
 }
 errors++;
 }
-if("error" !== data13){
+if("error" !== data18){
 const err15 = {instancePath:instancePath+"/log/level",schemaPath:"#/properties/log/properties/level/anyOf/1/const",keyword:"const",params:{allowedValue: "error"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err15];
@@ -551,11 +681,11 @@ vErrors.push(err15);
 }
 errors++;
 }
-var _valid2 = _errs45 === errors;
+var _valid2 = _errs55 === errors;
 valid6 = valid6 || _valid2;
 if(!valid6){
-const _errs47 = errors;
-if(typeof data13 !== "string"){
+const _errs57 = errors;
+if(typeof data18 !== "string"){
 const err16 = {instancePath:instancePath+"/log/level",schemaPath:"#/properties/log/properties/level/anyOf/2/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err16];
@@ -565,7 +695,7 @@ vErrors.push(err16);
 }
 errors++;
 }
-if("warn" !== data13){
+if("warn" !== data18){
 const err17 = {instancePath:instancePath+"/log/level",schemaPath:"#/properties/log/properties/level/anyOf/2/const",keyword:"const",params:{allowedValue: "warn"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err17];
@@ -575,11 +705,11 @@ vErrors.push(err17);
 }
 errors++;
 }
-var _valid2 = _errs47 === errors;
+var _valid2 = _errs57 === errors;
 valid6 = valid6 || _valid2;
 if(!valid6){
-const _errs49 = errors;
-if(typeof data13 !== "string"){
+const _errs59 = errors;
+if(typeof data18 !== "string"){
 const err18 = {instancePath:instancePath+"/log/level",schemaPath:"#/properties/log/properties/level/anyOf/3/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err18];
@@ -589,7 +719,7 @@ vErrors.push(err18);
 }
 errors++;
 }
-if("info" !== data13){
+if("info" !== data18){
 const err19 = {instancePath:instancePath+"/log/level",schemaPath:"#/properties/log/properties/level/anyOf/3/const",keyword:"const",params:{allowedValue: "info"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err19];
@@ -599,11 +729,11 @@ vErrors.push(err19);
 }
 errors++;
 }
-var _valid2 = _errs49 === errors;
+var _valid2 = _errs59 === errors;
 valid6 = valid6 || _valid2;
 if(!valid6){
-const _errs51 = errors;
-if(typeof data13 !== "string"){
+const _errs61 = errors;
+if(typeof data18 !== "string"){
 const err20 = {instancePath:instancePath+"/log/level",schemaPath:"#/properties/log/properties/level/anyOf/4/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err20];
@@ -613,7 +743,7 @@ vErrors.push(err20);
 }
 errors++;
 }
-if("debug" !== data13){
+if("debug" !== data18){
 const err21 = {instancePath:instancePath+"/log/level",schemaPath:"#/properties/log/properties/level/anyOf/4/const",keyword:"const",params:{allowedValue: "debug"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err21];
@@ -623,11 +753,11 @@ vErrors.push(err21);
 }
 errors++;
 }
-var _valid2 = _errs51 === errors;
+var _valid2 = _errs61 === errors;
 valid6 = valid6 || _valid2;
 if(!valid6){
-const _errs53 = errors;
-if(typeof data13 !== "string"){
+const _errs63 = errors;
+if(typeof data18 !== "string"){
 const err22 = {instancePath:instancePath+"/log/level",schemaPath:"#/properties/log/properties/level/anyOf/5/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err22];
@@ -637,7 +767,7 @@ vErrors.push(err22);
 }
 errors++;
 }
-if("trace" !== data13){
+if("trace" !== data18){
 const err23 = {instancePath:instancePath+"/log/level",schemaPath:"#/properties/log/properties/level/anyOf/5/const",keyword:"const",params:{allowedValue: "trace"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err23];
@@ -647,11 +777,11 @@ vErrors.push(err23);
 }
 errors++;
 }
-var _valid2 = _errs53 === errors;
+var _valid2 = _errs63 === errors;
 valid6 = valid6 || _valid2;
 if(!valid6){
-const _errs55 = errors;
-if(typeof data13 !== "string"){
+const _errs65 = errors;
+if(typeof data18 !== "string"){
 const err24 = {instancePath:instancePath+"/log/level",schemaPath:"#/properties/log/properties/level/anyOf/6/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err24];
@@ -661,7 +791,7 @@ vErrors.push(err24);
 }
 errors++;
 }
-if("silent" !== data13){
+if("silent" !== data18){
 const err25 = {instancePath:instancePath+"/log/level",schemaPath:"#/properties/log/properties/level/anyOf/6/const",keyword:"const",params:{allowedValue: "silent"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err25];
@@ -671,7 +801,7 @@ vErrors.push(err25);
 }
 errors++;
 }
-var _valid2 = _errs55 === errors;
+var _valid2 = _errs65 === errors;
 valid6 = valid6 || _valid2;
 }
 }
@@ -692,10 +822,10 @@ validate10.errors = vErrors;
 return false;
 }
 else {
-errors = _errs42;
+errors = _errs52;
 if(vErrors !== null){
-if(_errs42){
-vErrors.length = _errs42;
+if(_errs52){
+vErrors.length = _errs52;
 }
 else {
 vErrors = null;
@@ -710,71 +840,71 @@ validate10.errors = [{instancePath:instancePath+"/log",schemaPath:"#/properties/
 return false;
 }
 }
-var valid0 = _errs38 === errors;
+var valid0 = _errs48 === errors;
 if(valid0){
-let data14 = data.cache;
-const _errs57 = errors;
-if(errors === _errs57){
-if(data14 && typeof data14 == "object" && !Array.isArray(data14)){
-if(data14.enabled === undefined){
-data14.enabled = true;
+let data19 = data.cache;
+const _errs67 = errors;
+if(errors === _errs67){
+if(data19 && typeof data19 == "object" && !Array.isArray(data19)){
+if(data19.enabled === undefined){
+data19.enabled = true;
 }
-if(data14.ttl_seconds === undefined){
-data14.ttl_seconds = 300;
+if(data19.ttl_seconds === undefined){
+data19.ttl_seconds = 300;
 }
-if(data14.negative_ttl_seconds === undefined){
-data14.negative_ttl_seconds = 30;
+if(data19.negative_ttl_seconds === undefined){
+data19.negative_ttl_seconds = 30;
 }
-if(data14.stale_while_revalidate_seconds === undefined){
-data14.stale_while_revalidate_seconds = 60;
+if(data19.stale_while_revalidate_seconds === undefined){
+data19.stale_while_revalidate_seconds = 60;
 }
-if(data14.max_stale_seconds === undefined){
-data14.max_stale_seconds = 900;
+if(data19.max_stale_seconds === undefined){
+data19.max_stale_seconds = 900;
 }
-if(data14.refresh_min_interval_seconds === undefined){
-data14.refresh_min_interval_seconds = 1;
+if(data19.refresh_min_interval_seconds === undefined){
+data19.refresh_min_interval_seconds = 1;
 }
-if(data14.max_entries === undefined){
-data14.max_entries = 10000;
+if(data19.max_entries === undefined){
+data19.max_entries = 10000;
 }
-if(data14.max_bytes === undefined){
-data14.max_bytes = 67108864;
+if(data19.max_bytes === undefined){
+data19.max_bytes = 67108864;
 }
-if(data14.redis_channel === undefined){
-data14.redis_channel = "secrets-gateway:cache-invalidations";
+if(data19.redis_channel === undefined){
+data19.redis_channel = "secrets-gateway:cache-invalidations";
 }
 let missing4;
-if((((((((((data14.enabled === undefined) && (missing4 = "enabled")) || ((data14.ttl_seconds === undefined) && (missing4 = "ttl_seconds"))) || ((data14.negative_ttl_seconds === undefined) && (missing4 = "negative_ttl_seconds"))) || ((data14.stale_while_revalidate_seconds === undefined) && (missing4 = "stale_while_revalidate_seconds"))) || ((data14.max_stale_seconds === undefined) && (missing4 = "max_stale_seconds"))) || ((data14.refresh_min_interval_seconds === undefined) && (missing4 = "refresh_min_interval_seconds"))) || ((data14.max_entries === undefined) && (missing4 = "max_entries"))) || ((data14.max_bytes === undefined) && (missing4 = "max_bytes"))) || ((data14.redis_channel === undefined) && (missing4 = "redis_channel"))){
+if((((((((((data19.enabled === undefined) && (missing4 = "enabled")) || ((data19.ttl_seconds === undefined) && (missing4 = "ttl_seconds"))) || ((data19.negative_ttl_seconds === undefined) && (missing4 = "negative_ttl_seconds"))) || ((data19.stale_while_revalidate_seconds === undefined) && (missing4 = "stale_while_revalidate_seconds"))) || ((data19.max_stale_seconds === undefined) && (missing4 = "max_stale_seconds"))) || ((data19.refresh_min_interval_seconds === undefined) && (missing4 = "refresh_min_interval_seconds"))) || ((data19.max_entries === undefined) && (missing4 = "max_entries"))) || ((data19.max_bytes === undefined) && (missing4 = "max_bytes"))) || ((data19.redis_channel === undefined) && (missing4 = "redis_channel"))){
 validate10.errors = [{instancePath:instancePath+"/cache",schemaPath:"#/properties/cache/required",keyword:"required",params:{missingProperty: missing4},message:"must have required property '"+missing4+"'"}];
 return false;
 }
 else {
-const _errs59 = errors;
-for(const key4 in data14){
+const _errs69 = errors;
+for(const key4 in data19){
 if(!(func2.call(schema11.properties.cache.properties, key4))){
 validate10.errors = [{instancePath:instancePath+"/cache",schemaPath:"#/properties/cache/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
-if(_errs59 === errors){
-const _errs60 = errors;
-if(typeof data14.enabled !== "boolean"){
+if(_errs69 === errors){
+const _errs70 = errors;
+if(typeof data19.enabled !== "boolean"){
 validate10.errors = [{instancePath:instancePath+"/cache/enabled",schemaPath:"#/properties/cache/properties/enabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
 return false;
 }
-var valid7 = _errs60 === errors;
+var valid7 = _errs70 === errors;
 if(valid7){
-let data16 = data14.ttl_seconds;
-const _errs62 = errors;
-if(errors === _errs62){
-if((typeof data16 == "number") && (isFinite(data16))){
-if(data16 > 86400 || isNaN(data16)){
+let data21 = data19.ttl_seconds;
+const _errs72 = errors;
+if(errors === _errs72){
+if((typeof data21 == "number") && (isFinite(data21))){
+if(data21 > 86400 || isNaN(data21)){
 validate10.errors = [{instancePath:instancePath+"/cache/ttl_seconds",schemaPath:"#/properties/cache/properties/ttl_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 86400},message:"must be <= 86400"}];
 return false;
 }
 else {
-if(data16 < 0 || isNaN(data16)){
+if(data21 < 0 || isNaN(data21)){
 validate10.errors = [{instancePath:instancePath+"/cache/ttl_seconds",schemaPath:"#/properties/cache/properties/ttl_seconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
@@ -785,18 +915,18 @@ validate10.errors = [{instancePath:instancePath+"/cache/ttl_seconds",schemaPath:
 return false;
 }
 }
-var valid7 = _errs62 === errors;
+var valid7 = _errs72 === errors;
 if(valid7){
-let data17 = data14.negative_ttl_seconds;
-const _errs64 = errors;
-if(errors === _errs64){
-if((typeof data17 == "number") && (isFinite(data17))){
-if(data17 > 86400 || isNaN(data17)){
+let data22 = data19.negative_ttl_seconds;
+const _errs74 = errors;
+if(errors === _errs74){
+if((typeof data22 == "number") && (isFinite(data22))){
+if(data22 > 86400 || isNaN(data22)){
 validate10.errors = [{instancePath:instancePath+"/cache/negative_ttl_seconds",schemaPath:"#/properties/cache/properties/negative_ttl_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 86400},message:"must be <= 86400"}];
 return false;
 }
 else {
-if(data17 < 0 || isNaN(data17)){
+if(data22 < 0 || isNaN(data22)){
 validate10.errors = [{instancePath:instancePath+"/cache/negative_ttl_seconds",schemaPath:"#/properties/cache/properties/negative_ttl_seconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
@@ -807,18 +937,18 @@ validate10.errors = [{instancePath:instancePath+"/cache/negative_ttl_seconds",sc
 return false;
 }
 }
-var valid7 = _errs64 === errors;
+var valid7 = _errs74 === errors;
 if(valid7){
-let data18 = data14.stale_while_revalidate_seconds;
-const _errs66 = errors;
-if(errors === _errs66){
-if((typeof data18 == "number") && (isFinite(data18))){
-if(data18 > 86400 || isNaN(data18)){
+let data23 = data19.stale_while_revalidate_seconds;
+const _errs76 = errors;
+if(errors === _errs76){
+if((typeof data23 == "number") && (isFinite(data23))){
+if(data23 > 86400 || isNaN(data23)){
 validate10.errors = [{instancePath:instancePath+"/cache/stale_while_revalidate_seconds",schemaPath:"#/properties/cache/properties/stale_while_revalidate_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 86400},message:"must be <= 86400"}];
 return false;
 }
 else {
-if(data18 < 0 || isNaN(data18)){
+if(data23 < 0 || isNaN(data23)){
 validate10.errors = [{instancePath:instancePath+"/cache/stale_while_revalidate_seconds",schemaPath:"#/properties/cache/properties/stale_while_revalidate_seconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
@@ -829,18 +959,18 @@ validate10.errors = [{instancePath:instancePath+"/cache/stale_while_revalidate_s
 return false;
 }
 }
-var valid7 = _errs66 === errors;
+var valid7 = _errs76 === errors;
 if(valid7){
-let data19 = data14.max_stale_seconds;
-const _errs68 = errors;
-if(errors === _errs68){
-if((typeof data19 == "number") && (isFinite(data19))){
-if(data19 > 604800 || isNaN(data19)){
+let data24 = data19.max_stale_seconds;
+const _errs78 = errors;
+if(errors === _errs78){
+if((typeof data24 == "number") && (isFinite(data24))){
+if(data24 > 604800 || isNaN(data24)){
 validate10.errors = [{instancePath:instancePath+"/cache/max_stale_seconds",schemaPath:"#/properties/cache/properties/max_stale_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 604800},message:"must be <= 604800"}];
 return false;
 }
 else {
-if(data19 < 0 || isNaN(data19)){
+if(data24 < 0 || isNaN(data24)){
 validate10.errors = [{instancePath:instancePath+"/cache/max_stale_seconds",schemaPath:"#/properties/cache/properties/max_stale_seconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
@@ -851,18 +981,18 @@ validate10.errors = [{instancePath:instancePath+"/cache/max_stale_seconds",schem
 return false;
 }
 }
-var valid7 = _errs68 === errors;
+var valid7 = _errs78 === errors;
 if(valid7){
-let data20 = data14.refresh_min_interval_seconds;
-const _errs70 = errors;
-if(errors === _errs70){
-if((typeof data20 == "number") && (isFinite(data20))){
-if(data20 > 3600 || isNaN(data20)){
+let data25 = data19.refresh_min_interval_seconds;
+const _errs80 = errors;
+if(errors === _errs80){
+if((typeof data25 == "number") && (isFinite(data25))){
+if(data25 > 3600 || isNaN(data25)){
 validate10.errors = [{instancePath:instancePath+"/cache/refresh_min_interval_seconds",schemaPath:"#/properties/cache/properties/refresh_min_interval_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600},message:"must be <= 3600"}];
 return false;
 }
 else {
-if(data20 < 0 || isNaN(data20)){
+if(data25 < 0 || isNaN(data25)){
 validate10.errors = [{instancePath:instancePath+"/cache/refresh_min_interval_seconds",schemaPath:"#/properties/cache/properties/refresh_min_interval_seconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
@@ -873,61 +1003,61 @@ validate10.errors = [{instancePath:instancePath+"/cache/refresh_min_interval_sec
 return false;
 }
 }
-var valid7 = _errs70 === errors;
+var valid7 = _errs80 === errors;
 if(valid7){
-let data21 = data14.max_entries;
-const _errs72 = errors;
-if(!(((typeof data21 == "number") && (!(data21 % 1) && !isNaN(data21))) && (isFinite(data21)))){
+let data26 = data19.max_entries;
+const _errs82 = errors;
+if(!(((typeof data26 == "number") && (!(data26 % 1) && !isNaN(data26))) && (isFinite(data26)))){
 validate10.errors = [{instancePath:instancePath+"/cache/max_entries",schemaPath:"#/properties/cache/properties/max_entries/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
-if(errors === _errs72){
-if((typeof data21 == "number") && (isFinite(data21))){
-if(data21 > 10000000 || isNaN(data21)){
+if(errors === _errs82){
+if((typeof data26 == "number") && (isFinite(data26))){
+if(data26 > 10000000 || isNaN(data26)){
 validate10.errors = [{instancePath:instancePath+"/cache/max_entries",schemaPath:"#/properties/cache/properties/max_entries/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000000},message:"must be <= 10000000"}];
 return false;
 }
 else {
-if(data21 < 1 || isNaN(data21)){
+if(data26 < 1 || isNaN(data26)){
 validate10.errors = [{instancePath:instancePath+"/cache/max_entries",schemaPath:"#/properties/cache/properties/max_entries/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
 return false;
 }
 }
 }
 }
-var valid7 = _errs72 === errors;
+var valid7 = _errs82 === errors;
 if(valid7){
-let data22 = data14.max_bytes;
-const _errs74 = errors;
-if(!(((typeof data22 == "number") && (!(data22 % 1) && !isNaN(data22))) && (isFinite(data22)))){
+let data27 = data19.max_bytes;
+const _errs84 = errors;
+if(!(((typeof data27 == "number") && (!(data27 % 1) && !isNaN(data27))) && (isFinite(data27)))){
 validate10.errors = [{instancePath:instancePath+"/cache/max_bytes",schemaPath:"#/properties/cache/properties/max_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
-if(errors === _errs74){
-if((typeof data22 == "number") && (isFinite(data22))){
-if(data22 > 17179869184 || isNaN(data22)){
+if(errors === _errs84){
+if((typeof data27 == "number") && (isFinite(data27))){
+if(data27 > 17179869184 || isNaN(data27)){
 validate10.errors = [{instancePath:instancePath+"/cache/max_bytes",schemaPath:"#/properties/cache/properties/max_bytes/maximum",keyword:"maximum",params:{comparison: "<=", limit: 17179869184},message:"must be <= 17179869184"}];
 return false;
 }
 else {
-if(data22 < 1024 || isNaN(data22)){
+if(data27 < 1024 || isNaN(data27)){
 validate10.errors = [{instancePath:instancePath+"/cache/max_bytes",schemaPath:"#/properties/cache/properties/max_bytes/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1024},message:"must be >= 1024"}];
 return false;
 }
 }
 }
 }
-var valid7 = _errs74 === errors;
+var valid7 = _errs84 === errors;
 if(valid7){
-if(data14.version_key !== undefined){
-let data23 = data14.version_key;
-const _errs76 = errors;
-const _errs77 = errors;
+if(data19.version_key !== undefined){
+let data28 = data19.version_key;
+const _errs86 = errors;
+const _errs87 = errors;
 let valid8 = false;
-const _errs78 = errors;
-if(errors === _errs78){
-if(typeof data23 === "string"){
-if(func3(data23) < 32){
+const _errs88 = errors;
+if(errors === _errs88){
+if(typeof data28 === "string"){
+if(func4(data28) < 32){
 const err27 = {instancePath:instancePath+"/cache/version_key",schemaPath:"#/properties/cache/properties/version_key/anyOf/0/minLength",keyword:"minLength",params:{limit: 32},message:"must NOT have fewer than 32 characters"};
 if(vErrors === null){
 vErrors = [err27];
@@ -949,11 +1079,11 @@ vErrors.push(err28);
 errors++;
 }
 }
-var _valid3 = _errs78 === errors;
+var _valid3 = _errs88 === errors;
 valid8 = valid8 || _valid3;
 if(!valid8){
-const _errs80 = errors;
-if(data23 !== null){
+const _errs90 = errors;
+if(data28 !== null){
 const err29 = {instancePath:instancePath+"/cache/version_key",schemaPath:"#/properties/cache/properties/version_key/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
 vErrors = [err29];
@@ -963,7 +1093,7 @@ vErrors.push(err29);
 }
 errors++;
 }
-var _valid3 = _errs80 === errors;
+var _valid3 = _errs90 === errors;
 valid8 = valid8 || _valid3;
 }
 if(!valid8){
@@ -979,31 +1109,31 @@ validate10.errors = vErrors;
 return false;
 }
 else {
-errors = _errs77;
+errors = _errs87;
 if(vErrors !== null){
-if(_errs77){
-vErrors.length = _errs77;
+if(_errs87){
+vErrors.length = _errs87;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid7 = _errs76 === errors;
+var valid7 = _errs86 === errors;
 }
 else {
 var valid7 = true;
 }
 if(valid7){
-if(data14.redis_url !== undefined){
-let data24 = data14.redis_url;
-const _errs82 = errors;
-const _errs83 = errors;
+if(data19.redis_url !== undefined){
+let data29 = data19.redis_url;
+const _errs92 = errors;
+const _errs93 = errors;
 let valid9 = false;
-const _errs84 = errors;
-if(errors === _errs84){
-if(typeof data24 === "string"){
-if(!pattern0.test(data24)){
+const _errs94 = errors;
+if(errors === _errs94){
+if(typeof data29 === "string"){
+if(!pattern0.test(data29)){
 const err31 = {instancePath:instancePath+"/cache/redis_url",schemaPath:"#/properties/cache/properties/redis_url/anyOf/0/pattern",keyword:"pattern",params:{pattern: "^rediss?://"},message:"must match pattern \""+"^rediss?://"+"\""};
 if(vErrors === null){
 vErrors = [err31];
@@ -1025,11 +1155,11 @@ vErrors.push(err32);
 errors++;
 }
 }
-var _valid4 = _errs84 === errors;
+var _valid4 = _errs94 === errors;
 valid9 = valid9 || _valid4;
 if(!valid9){
-const _errs86 = errors;
-if(data24 !== null){
+const _errs96 = errors;
+if(data29 !== null){
 const err33 = {instancePath:instancePath+"/cache/redis_url",schemaPath:"#/properties/cache/properties/redis_url/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
 vErrors = [err33];
@@ -1039,7 +1169,7 @@ vErrors.push(err33);
 }
 errors++;
 }
-var _valid4 = _errs86 === errors;
+var _valid4 = _errs96 === errors;
 valid9 = valid9 || _valid4;
 }
 if(!valid9){
@@ -1055,32 +1185,32 @@ validate10.errors = vErrors;
 return false;
 }
 else {
-errors = _errs83;
+errors = _errs93;
 if(vErrors !== null){
-if(_errs83){
-vErrors.length = _errs83;
+if(_errs93){
+vErrors.length = _errs93;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid7 = _errs82 === errors;
+var valid7 = _errs92 === errors;
 }
 else {
 var valid7 = true;
 }
 if(valid7){
-let data25 = data14.redis_channel;
-const _errs88 = errors;
-if(errors === _errs88){
-if(typeof data25 === "string"){
-if(func3(data25) > 200){
+let data30 = data19.redis_channel;
+const _errs98 = errors;
+if(errors === _errs98){
+if(typeof data30 === "string"){
+if(func4(data30) > 200){
 validate10.errors = [{instancePath:instancePath+"/cache/redis_channel",schemaPath:"#/properties/cache/properties/redis_channel/maxLength",keyword:"maxLength",params:{limit: 200},message:"must NOT have more than 200 characters"}];
 return false;
 }
 else {
-if(func3(data25) < 1){
+if(func4(data30) < 1){
 validate10.errors = [{instancePath:instancePath+"/cache/redis_channel",schemaPath:"#/properties/cache/properties/redis_channel/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -1091,7 +1221,7 @@ validate10.errors = [{instancePath:instancePath+"/cache/redis_channel",schemaPat
 return false;
 }
 }
-var valid7 = _errs88 === errors;
+var valid7 = _errs98 === errors;
 }
 }
 }
@@ -1110,45 +1240,45 @@ validate10.errors = [{instancePath:instancePath+"/cache",schemaPath:"#/propertie
 return false;
 }
 }
-var valid0 = _errs57 === errors;
+var valid0 = _errs67 === errors;
 if(valid0){
-let data26 = data.metrics;
-const _errs90 = errors;
-if(errors === _errs90){
-if(data26 && typeof data26 == "object" && !Array.isArray(data26)){
-if(data26.enabled === undefined){
-data26.enabled = true;
+let data31 = data.metrics;
+const _errs100 = errors;
+if(errors === _errs100){
+if(data31 && typeof data31 == "object" && !Array.isArray(data31)){
+if(data31.enabled === undefined){
+data31.enabled = true;
 }
-if(data26.path === undefined){
-data26.path = "/metrics";
+if(data31.path === undefined){
+data31.path = "/metrics";
 }
 let missing5;
-if(((data26.enabled === undefined) && (missing5 = "enabled")) || ((data26.path === undefined) && (missing5 = "path"))){
+if(((data31.enabled === undefined) && (missing5 = "enabled")) || ((data31.path === undefined) && (missing5 = "path"))){
 validate10.errors = [{instancePath:instancePath+"/metrics",schemaPath:"#/properties/metrics/required",keyword:"required",params:{missingProperty: missing5},message:"must have required property '"+missing5+"'"}];
 return false;
 }
 else {
-const _errs92 = errors;
-for(const key5 in data26){
+const _errs102 = errors;
+for(const key5 in data31){
 if(!(((key5 === "enabled") || (key5 === "path")) || (key5 === "port"))){
 validate10.errors = [{instancePath:instancePath+"/metrics",schemaPath:"#/properties/metrics/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
-if(_errs92 === errors){
-const _errs93 = errors;
-if(typeof data26.enabled !== "boolean"){
+if(_errs102 === errors){
+const _errs103 = errors;
+if(typeof data31.enabled !== "boolean"){
 validate10.errors = [{instancePath:instancePath+"/metrics/enabled",schemaPath:"#/properties/metrics/properties/enabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
 return false;
 }
-var valid10 = _errs93 === errors;
+var valid10 = _errs103 === errors;
 if(valid10){
-let data28 = data26.path;
-const _errs95 = errors;
-if(errors === _errs95){
-if(typeof data28 === "string"){
-if(!pattern1.test(data28)){
+let data33 = data31.path;
+const _errs105 = errors;
+if(errors === _errs105){
+if(typeof data33 === "string"){
+if(!pattern1.test(data33)){
 validate10.errors = [{instancePath:instancePath+"/metrics/path",schemaPath:"#/properties/metrics/properties/path/pattern",keyword:"pattern",params:{pattern: "^/[A-Za-z0-9/_-]*$"},message:"must match pattern \""+"^/[A-Za-z0-9/_-]*$"+"\""}];
 return false;
 }
@@ -1158,15 +1288,15 @@ validate10.errors = [{instancePath:instancePath+"/metrics/path",schemaPath:"#/pr
 return false;
 }
 }
-var valid10 = _errs95 === errors;
+var valid10 = _errs105 === errors;
 if(valid10){
-if(data26.port !== undefined){
-let data29 = data26.port;
-const _errs97 = errors;
-const _errs98 = errors;
+if(data31.port !== undefined){
+let data34 = data31.port;
+const _errs107 = errors;
+const _errs108 = errors;
 let valid11 = false;
-const _errs99 = errors;
-if(!(((typeof data29 == "number") && (!(data29 % 1) && !isNaN(data29))) && (isFinite(data29)))){
+const _errs109 = errors;
+if(!(((typeof data34 == "number") && (!(data34 % 1) && !isNaN(data34))) && (isFinite(data34)))){
 const err35 = {instancePath:instancePath+"/metrics/port",schemaPath:"#/properties/metrics/properties/port/anyOf/0/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err35];
@@ -1176,9 +1306,9 @@ vErrors.push(err35);
 }
 errors++;
 }
-if(errors === _errs99){
-if((typeof data29 == "number") && (isFinite(data29))){
-if(data29 > 65535 || isNaN(data29)){
+if(errors === _errs109){
+if((typeof data34 == "number") && (isFinite(data34))){
+if(data34 > 65535 || isNaN(data34)){
 const err36 = {instancePath:instancePath+"/metrics/port",schemaPath:"#/properties/metrics/properties/port/anyOf/0/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65535},message:"must be <= 65535"};
 if(vErrors === null){
 vErrors = [err36];
@@ -1189,7 +1319,7 @@ vErrors.push(err36);
 errors++;
 }
 else {
-if(data29 < 0 || isNaN(data29)){
+if(data34 < 0 || isNaN(data34)){
 const err37 = {instancePath:instancePath+"/metrics/port",schemaPath:"#/properties/metrics/properties/port/anyOf/0/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err37];
@@ -1202,11 +1332,11 @@ errors++;
 }
 }
 }
-var _valid5 = _errs99 === errors;
+var _valid5 = _errs109 === errors;
 valid11 = valid11 || _valid5;
 if(!valid11){
-const _errs101 = errors;
-if(data29 !== null){
+const _errs111 = errors;
+if(data34 !== null){
 const err38 = {instancePath:instancePath+"/metrics/port",schemaPath:"#/properties/metrics/properties/port/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
 vErrors = [err38];
@@ -1216,7 +1346,7 @@ vErrors.push(err38);
 }
 errors++;
 }
-var _valid5 = _errs101 === errors;
+var _valid5 = _errs111 === errors;
 valid11 = valid11 || _valid5;
 }
 if(!valid11){
@@ -1232,17 +1362,17 @@ validate10.errors = vErrors;
 return false;
 }
 else {
-errors = _errs98;
+errors = _errs108;
 if(vErrors !== null){
-if(_errs98){
-vErrors.length = _errs98;
+if(_errs108){
+vErrors.length = _errs108;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid10 = _errs97 === errors;
+var valid10 = _errs107 === errors;
 }
 else {
 var valid10 = true;
@@ -1257,37 +1387,37 @@ validate10.errors = [{instancePath:instancePath+"/metrics",schemaPath:"#/propert
 return false;
 }
 }
-var valid0 = _errs90 === errors;
+var valid0 = _errs100 === errors;
 if(valid0){
 if(data.backends !== undefined){
-let data30 = data.backends;
-const _errs103 = errors;
-if(errors === _errs103){
-if(Array.isArray(data30)){
-if(data30.length > 32){
+let data35 = data.backends;
+const _errs113 = errors;
+if(errors === _errs113){
+if(Array.isArray(data35)){
+if(data35.length > 32){
 validate10.errors = [{instancePath:instancePath+"/backends",schemaPath:"#/properties/backends/maxItems",keyword:"maxItems",params:{limit: 32},message:"must NOT have more than 32 items"}];
 return false;
 }
 else {
 var valid12 = true;
-const len0 = data30.length;
+const len0 = data35.length;
 for(let i0=0; i0<len0; i0++){
-let data31 = data30[i0];
-const _errs105 = errors;
-if(errors === _errs105){
-if(data31 && typeof data31 == "object" && !Array.isArray(data31)){
+let data36 = data35[i0];
+const _errs115 = errors;
+if(errors === _errs115){
+if(data36 && typeof data36 == "object" && !Array.isArray(data36)){
 let missing6;
-if((data31.type === undefined) && (missing6 = "type")){
+if((data36.type === undefined) && (missing6 = "type")){
 validate10.errors = [{instancePath:instancePath+"/backends/" + i0,schemaPath:"#/properties/backends/items/required",keyword:"required",params:{missingProperty: missing6},message:"must have required property '"+missing6+"'"}];
 return false;
 }
 else {
-if(data31.type !== undefined){
-let data32 = data31.type;
-const _errs108 = errors;
-if(errors === _errs108){
-if(typeof data32 === "string"){
-if(func3(data32) < 1){
+if(data36.type !== undefined){
+let data37 = data36.type;
+const _errs118 = errors;
+if(errors === _errs118){
+if(typeof data37 === "string"){
+if(func4(data37) < 1){
 validate10.errors = [{instancePath:instancePath+"/backends/" + i0+"/type",schemaPath:"#/properties/backends/items/properties/type/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -1297,18 +1427,18 @@ validate10.errors = [{instancePath:instancePath+"/backends/" + i0+"/type",schema
 return false;
 }
 }
-var valid13 = _errs108 === errors;
+var valid13 = _errs118 === errors;
 }
 else {
 var valid13 = true;
 }
 if(valid13){
-if(data31.name !== undefined){
-let data33 = data31.name;
-const _errs110 = errors;
-if(errors === _errs110){
-if(typeof data33 === "string"){
-if(!pattern2.test(data33)){
+if(data36.name !== undefined){
+let data38 = data36.name;
+const _errs120 = errors;
+if(errors === _errs120){
+if(typeof data38 === "string"){
+if(!pattern2.test(data38)){
 validate10.errors = [{instancePath:instancePath+"/backends/" + i0+"/name",schemaPath:"#/properties/backends/items/properties/name/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9][a-z0-9_-]{0,62}$"},message:"must match pattern \""+"^[a-z0-9][a-z0-9_-]{0,62}$"+"\""}];
 return false;
 }
@@ -1318,26 +1448,26 @@ validate10.errors = [{instancePath:instancePath+"/backends/" + i0+"/name",schema
 return false;
 }
 }
-var valid13 = _errs110 === errors;
+var valid13 = _errs120 === errors;
 }
 else {
 var valid13 = true;
 }
 if(valid13){
-if(data31.kinds !== undefined){
-let data34 = data31.kinds;
-const _errs112 = errors;
-if(errors === _errs112){
-if(Array.isArray(data34)){
+if(data36.kinds !== undefined){
+let data39 = data36.kinds;
+const _errs122 = errors;
+if(errors === _errs122){
+if(Array.isArray(data39)){
 var valid14 = true;
-const len1 = data34.length;
+const len1 = data39.length;
 for(let i1=0; i1<len1; i1++){
-let data35 = data34[i1];
-const _errs114 = errors;
-const _errs115 = errors;
+let data40 = data39[i1];
+const _errs124 = errors;
+const _errs125 = errors;
 let valid15 = false;
-const _errs116 = errors;
-if(typeof data35 !== "string"){
+const _errs126 = errors;
+if(typeof data40 !== "string"){
 const err40 = {instancePath:instancePath+"/backends/" + i0+"/kinds/" + i1,schemaPath:"#/properties/backends/items/properties/kinds/items/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err40];
@@ -1347,7 +1477,7 @@ vErrors.push(err40);
 }
 errors++;
 }
-if("connections" !== data35){
+if("connections" !== data40){
 const err41 = {instancePath:instancePath+"/backends/" + i0+"/kinds/" + i1,schemaPath:"#/properties/backends/items/properties/kinds/items/anyOf/0/const",keyword:"const",params:{allowedValue: "connections"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err41];
@@ -1357,11 +1487,11 @@ vErrors.push(err41);
 }
 errors++;
 }
-var _valid6 = _errs116 === errors;
+var _valid6 = _errs126 === errors;
 valid15 = valid15 || _valid6;
 if(!valid15){
-const _errs118 = errors;
-if(typeof data35 !== "string"){
+const _errs128 = errors;
+if(typeof data40 !== "string"){
 const err42 = {instancePath:instancePath+"/backends/" + i0+"/kinds/" + i1,schemaPath:"#/properties/backends/items/properties/kinds/items/anyOf/1/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err42];
@@ -1371,7 +1501,7 @@ vErrors.push(err42);
 }
 errors++;
 }
-if("variables" !== data35){
+if("variables" !== data40){
 const err43 = {instancePath:instancePath+"/backends/" + i0+"/kinds/" + i1,schemaPath:"#/properties/backends/items/properties/kinds/items/anyOf/1/const",keyword:"const",params:{allowedValue: "variables"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err43];
@@ -1381,11 +1511,11 @@ vErrors.push(err43);
 }
 errors++;
 }
-var _valid6 = _errs118 === errors;
+var _valid6 = _errs128 === errors;
 valid15 = valid15 || _valid6;
 if(!valid15){
-const _errs120 = errors;
-if(typeof data35 !== "string"){
+const _errs130 = errors;
+if(typeof data40 !== "string"){
 const err44 = {instancePath:instancePath+"/backends/" + i0+"/kinds/" + i1,schemaPath:"#/properties/backends/items/properties/kinds/items/anyOf/2/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err44];
@@ -1395,7 +1525,7 @@ vErrors.push(err44);
 }
 errors++;
 }
-if("config" !== data35){
+if("config" !== data40){
 const err45 = {instancePath:instancePath+"/backends/" + i0+"/kinds/" + i1,schemaPath:"#/properties/backends/items/properties/kinds/items/anyOf/2/const",keyword:"const",params:{allowedValue: "config"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err45];
@@ -1405,7 +1535,7 @@ vErrors.push(err45);
 }
 errors++;
 }
-var _valid6 = _errs120 === errors;
+var _valid6 = _errs130 === errors;
 valid15 = valid15 || _valid6;
 }
 }
@@ -1422,29 +1552,29 @@ validate10.errors = vErrors;
 return false;
 }
 else {
-errors = _errs115;
+errors = _errs125;
 if(vErrors !== null){
-if(_errs115){
-vErrors.length = _errs115;
+if(_errs125){
+vErrors.length = _errs125;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid14 = _errs114 === errors;
+var valid14 = _errs124 === errors;
 if(!valid14){
 break;
 }
 }
 if(valid14){
-let i2 = data34.length;
+let i2 = data39.length;
 let j0;
 if(i2 > 1){
 outer0:
 for(;i2--;){
 for(j0 = i2; j0--;){
-if(func0(data34[i2], data34[j0])){
+if(func0(data39[i2], data39[j0])){
 validate10.errors = [{instancePath:instancePath+"/backends/" + i0+"/kinds",schemaPath:"#/properties/backends/items/properties/kinds/uniqueItems",keyword:"uniqueItems",params:{i: i2, j: j0},message:"must NOT have duplicate items (items ## "+j0+" and "+i2+" are identical)"}];
 return false;
 break outer0;
@@ -1459,19 +1589,19 @@ validate10.errors = [{instancePath:instancePath+"/backends/" + i0+"/kinds",schem
 return false;
 }
 }
-var valid13 = _errs112 === errors;
+var valid13 = _errs122 === errors;
 }
 else {
 var valid13 = true;
 }
 if(valid13){
-if(data31.connections_lookup_pattern !== undefined){
-let data36 = data31.connections_lookup_pattern;
-const _errs122 = errors;
-const _errs123 = errors;
+if(data36.connections_lookup_pattern !== undefined){
+let data41 = data36.connections_lookup_pattern;
+const _errs132 = errors;
+const _errs133 = errors;
 let valid17 = false;
-const _errs124 = errors;
-if(typeof data36 !== "string"){
+const _errs134 = errors;
+if(typeof data41 !== "string"){
 const err47 = {instancePath:instancePath+"/backends/" + i0+"/connections_lookup_pattern",schemaPath:"#/properties/backends/items/properties/connections_lookup_pattern/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err47];
@@ -1481,11 +1611,11 @@ vErrors.push(err47);
 }
 errors++;
 }
-var _valid7 = _errs124 === errors;
+var _valid7 = _errs134 === errors;
 valid17 = valid17 || _valid7;
 if(!valid17){
-const _errs126 = errors;
-if(data36 !== null){
+const _errs136 = errors;
+if(data41 !== null){
 const err48 = {instancePath:instancePath+"/backends/" + i0+"/connections_lookup_pattern",schemaPath:"#/properties/backends/items/properties/connections_lookup_pattern/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
 vErrors = [err48];
@@ -1495,7 +1625,7 @@ vErrors.push(err48);
 }
 errors++;
 }
-var _valid7 = _errs126 === errors;
+var _valid7 = _errs136 === errors;
 valid17 = valid17 || _valid7;
 }
 if(!valid17){
@@ -1511,29 +1641,29 @@ validate10.errors = vErrors;
 return false;
 }
 else {
-errors = _errs123;
+errors = _errs133;
 if(vErrors !== null){
-if(_errs123){
-vErrors.length = _errs123;
+if(_errs133){
+vErrors.length = _errs133;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid13 = _errs122 === errors;
+var valid13 = _errs132 === errors;
 }
 else {
 var valid13 = true;
 }
 if(valid13){
-if(data31.variables_lookup_pattern !== undefined){
-let data37 = data31.variables_lookup_pattern;
-const _errs128 = errors;
-const _errs129 = errors;
+if(data36.variables_lookup_pattern !== undefined){
+let data42 = data36.variables_lookup_pattern;
+const _errs138 = errors;
+const _errs139 = errors;
 let valid18 = false;
-const _errs130 = errors;
-if(typeof data37 !== "string"){
+const _errs140 = errors;
+if(typeof data42 !== "string"){
 const err50 = {instancePath:instancePath+"/backends/" + i0+"/variables_lookup_pattern",schemaPath:"#/properties/backends/items/properties/variables_lookup_pattern/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err50];
@@ -1543,11 +1673,11 @@ vErrors.push(err50);
 }
 errors++;
 }
-var _valid8 = _errs130 === errors;
+var _valid8 = _errs140 === errors;
 valid18 = valid18 || _valid8;
 if(!valid18){
-const _errs132 = errors;
-if(data37 !== null){
+const _errs142 = errors;
+if(data42 !== null){
 const err51 = {instancePath:instancePath+"/backends/" + i0+"/variables_lookup_pattern",schemaPath:"#/properties/backends/items/properties/variables_lookup_pattern/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
 vErrors = [err51];
@@ -1557,7 +1687,7 @@ vErrors.push(err51);
 }
 errors++;
 }
-var _valid8 = _errs132 === errors;
+var _valid8 = _errs142 === errors;
 valid18 = valid18 || _valid8;
 }
 if(!valid18){
@@ -1573,29 +1703,29 @@ validate10.errors = vErrors;
 return false;
 }
 else {
-errors = _errs129;
+errors = _errs139;
 if(vErrors !== null){
-if(_errs129){
-vErrors.length = _errs129;
+if(_errs139){
+vErrors.length = _errs139;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid13 = _errs128 === errors;
+var valid13 = _errs138 === errors;
 }
 else {
 var valid13 = true;
 }
 if(valid13){
-if(data31.config_lookup_pattern !== undefined){
-let data38 = data31.config_lookup_pattern;
-const _errs134 = errors;
-const _errs135 = errors;
+if(data36.config_lookup_pattern !== undefined){
+let data43 = data36.config_lookup_pattern;
+const _errs144 = errors;
+const _errs145 = errors;
 let valid19 = false;
-const _errs136 = errors;
-if(typeof data38 !== "string"){
+const _errs146 = errors;
+if(typeof data43 !== "string"){
 const err53 = {instancePath:instancePath+"/backends/" + i0+"/config_lookup_pattern",schemaPath:"#/properties/backends/items/properties/config_lookup_pattern/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err53];
@@ -1605,11 +1735,11 @@ vErrors.push(err53);
 }
 errors++;
 }
-var _valid9 = _errs136 === errors;
+var _valid9 = _errs146 === errors;
 valid19 = valid19 || _valid9;
 if(!valid19){
-const _errs138 = errors;
-if(data38 !== null){
+const _errs148 = errors;
+if(data43 !== null){
 const err54 = {instancePath:instancePath+"/backends/" + i0+"/config_lookup_pattern",schemaPath:"#/properties/backends/items/properties/config_lookup_pattern/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
 vErrors = [err54];
@@ -1619,7 +1749,7 @@ vErrors.push(err54);
 }
 errors++;
 }
-var _valid9 = _errs138 === errors;
+var _valid9 = _errs148 === errors;
 valid19 = valid19 || _valid9;
 }
 if(!valid19){
@@ -1635,33 +1765,33 @@ validate10.errors = vErrors;
 return false;
 }
 else {
-errors = _errs135;
+errors = _errs145;
 if(vErrors !== null){
-if(_errs135){
-vErrors.length = _errs135;
+if(_errs145){
+vErrors.length = _errs145;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid13 = _errs134 === errors;
+var valid13 = _errs144 === errors;
 }
 else {
 var valid13 = true;
 }
 if(valid13){
-if(data31.cache_ttl_seconds !== undefined){
-let data39 = data31.cache_ttl_seconds;
-const _errs140 = errors;
-if(errors === _errs140){
-if((typeof data39 == "number") && (isFinite(data39))){
-if(data39 > 86400 || isNaN(data39)){
+if(data36.cache_ttl_seconds !== undefined){
+let data44 = data36.cache_ttl_seconds;
+const _errs150 = errors;
+if(errors === _errs150){
+if((typeof data44 == "number") && (isFinite(data44))){
+if(data44 > 86400 || isNaN(data44)){
 validate10.errors = [{instancePath:instancePath+"/backends/" + i0+"/cache_ttl_seconds",schemaPath:"#/properties/backends/items/properties/cache_ttl_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 86400},message:"must be <= 86400"}];
 return false;
 }
 else {
-if(data39 < 0 || isNaN(data39)){
+if(data44 < 0 || isNaN(data44)){
 validate10.errors = [{instancePath:instancePath+"/backends/" + i0+"/cache_ttl_seconds",schemaPath:"#/properties/backends/items/properties/cache_ttl_seconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
@@ -1672,19 +1802,19 @@ validate10.errors = [{instancePath:instancePath+"/backends/" + i0+"/cache_ttl_se
 return false;
 }
 }
-var valid13 = _errs140 === errors;
+var valid13 = _errs150 === errors;
 }
 else {
 var valid13 = true;
 }
 if(valid13){
-if(data31.writable !== undefined){
-const _errs142 = errors;
-if(typeof data31.writable !== "boolean"){
+if(data36.writable !== undefined){
+const _errs152 = errors;
+if(typeof data36.writable !== "boolean"){
 validate10.errors = [{instancePath:instancePath+"/backends/" + i0+"/writable",schemaPath:"#/properties/backends/items/properties/writable/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
 return false;
 }
-var valid13 = _errs142 === errors;
+var valid13 = _errs152 === errors;
 }
 else {
 var valid13 = true;
@@ -1703,7 +1833,7 @@ validate10.errors = [{instancePath:instancePath+"/backends/" + i0,schemaPath:"#/
 return false;
 }
 }
-var valid12 = _errs105 === errors;
+var valid12 = _errs115 === errors;
 if(!valid12){
 break;
 }
@@ -1715,34 +1845,34 @@ validate10.errors = [{instancePath:instancePath+"/backends",schemaPath:"#/proper
 return false;
 }
 }
-var valid0 = _errs103 === errors;
+var valid0 = _errs113 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
-let data41 = data.critical_connections;
-const _errs144 = errors;
-if(errors === _errs144){
-if(Array.isArray(data41)){
-if(data41.length > 100){
+let data46 = data.critical_connections;
+const _errs154 = errors;
+if(errors === _errs154){
+if(Array.isArray(data46)){
+if(data46.length > 100){
 validate10.errors = [{instancePath:instancePath+"/critical_connections",schemaPath:"#/properties/critical_connections/maxItems",keyword:"maxItems",params:{limit: 100},message:"must NOT have more than 100 items"}];
 return false;
 }
 else {
 var valid20 = true;
-const len2 = data41.length;
+const len2 = data46.length;
 for(let i3=0; i3<len2; i3++){
-let data42 = data41[i3];
-const _errs146 = errors;
-if(errors === _errs146){
-if(typeof data42 === "string"){
-if(func3(data42) > 250){
+let data47 = data46[i3];
+const _errs156 = errors;
+if(errors === _errs156){
+if(typeof data47 === "string"){
+if(func4(data47) > 250){
 validate10.errors = [{instancePath:instancePath+"/critical_connections/" + i3,schemaPath:"#/properties/critical_connections/items/maxLength",keyword:"maxLength",params:{limit: 250},message:"must NOT have more than 250 characters"}];
 return false;
 }
 else {
-if(func3(data42) < 1){
+if(func4(data47) < 1){
 validate10.errors = [{instancePath:instancePath+"/critical_connections/" + i3,schemaPath:"#/properties/critical_connections/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -1753,7 +1883,7 @@ validate10.errors = [{instancePath:instancePath+"/critical_connections/" + i3,sc
 return false;
 }
 }
-var valid20 = _errs146 === errors;
+var valid20 = _errs156 === errors;
 if(!valid20){
 break;
 }
@@ -1765,46 +1895,46 @@ validate10.errors = [{instancePath:instancePath+"/critical_connections",schemaPa
 return false;
 }
 }
-var valid0 = _errs144 === errors;
+var valid0 = _errs154 === errors;
 if(valid0){
-let data43 = data.connection_checks;
-const _errs148 = errors;
-if(errors === _errs148){
-if(data43 && typeof data43 == "object" && !Array.isArray(data43)){
-if(data43.timeout_seconds === undefined){
-data43.timeout_seconds = 3;
+let data48 = data.connection_checks;
+const _errs158 = errors;
+if(errors === _errs158){
+if(data48 && typeof data48 == "object" && !Array.isArray(data48)){
+if(data48.timeout_seconds === undefined){
+data48.timeout_seconds = 3;
 }
-if(data43.interval_seconds === undefined){
-data43.interval_seconds = 60;
+if(data48.interval_seconds === undefined){
+data48.interval_seconds = 60;
 }
-if(data43.on_failure === undefined){
-data43.on_failure = "degrade";
+if(data48.on_failure === undefined){
+data48.on_failure = "degrade";
 }
 let missing7;
-if((((data43.timeout_seconds === undefined) && (missing7 = "timeout_seconds")) || ((data43.interval_seconds === undefined) && (missing7 = "interval_seconds"))) || ((data43.on_failure === undefined) && (missing7 = "on_failure"))){
+if((((data48.timeout_seconds === undefined) && (missing7 = "timeout_seconds")) || ((data48.interval_seconds === undefined) && (missing7 = "interval_seconds"))) || ((data48.on_failure === undefined) && (missing7 = "on_failure"))){
 validate10.errors = [{instancePath:instancePath+"/connection_checks",schemaPath:"#/properties/connection_checks/required",keyword:"required",params:{missingProperty: missing7},message:"must have required property '"+missing7+"'"}];
 return false;
 }
 else {
-const _errs150 = errors;
-for(const key6 in data43){
+const _errs160 = errors;
+for(const key6 in data48){
 if(!(((key6 === "timeout_seconds") || (key6 === "interval_seconds")) || (key6 === "on_failure"))){
 validate10.errors = [{instancePath:instancePath+"/connection_checks",schemaPath:"#/properties/connection_checks/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
-if(_errs150 === errors){
-let data44 = data43.timeout_seconds;
-const _errs151 = errors;
-if(errors === _errs151){
-if((typeof data44 == "number") && (isFinite(data44))){
-if(data44 > 60 || isNaN(data44)){
+if(_errs160 === errors){
+let data49 = data48.timeout_seconds;
+const _errs161 = errors;
+if(errors === _errs161){
+if((typeof data49 == "number") && (isFinite(data49))){
+if(data49 > 60 || isNaN(data49)){
 validate10.errors = [{instancePath:instancePath+"/connection_checks/timeout_seconds",schemaPath:"#/properties/connection_checks/properties/timeout_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 60},message:"must be <= 60"}];
 return false;
 }
 else {
-if(data44 <= 0 || isNaN(data44)){
+if(data49 <= 0 || isNaN(data49)){
 validate10.errors = [{instancePath:instancePath+"/connection_checks/timeout_seconds",schemaPath:"#/properties/connection_checks/properties/timeout_seconds/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0"}];
 return false;
 }
@@ -1815,18 +1945,18 @@ validate10.errors = [{instancePath:instancePath+"/connection_checks/timeout_seco
 return false;
 }
 }
-var valid21 = _errs151 === errors;
+var valid21 = _errs161 === errors;
 if(valid21){
-let data45 = data43.interval_seconds;
-const _errs153 = errors;
-if(errors === _errs153){
-if((typeof data45 == "number") && (isFinite(data45))){
-if(data45 > 86400 || isNaN(data45)){
+let data50 = data48.interval_seconds;
+const _errs163 = errors;
+if(errors === _errs163){
+if((typeof data50 == "number") && (isFinite(data50))){
+if(data50 > 86400 || isNaN(data50)){
 validate10.errors = [{instancePath:instancePath+"/connection_checks/interval_seconds",schemaPath:"#/properties/connection_checks/properties/interval_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 86400},message:"must be <= 86400"}];
 return false;
 }
 else {
-if(data45 < 1 || isNaN(data45)){
+if(data50 < 1 || isNaN(data50)){
 validate10.errors = [{instancePath:instancePath+"/connection_checks/interval_seconds",schemaPath:"#/properties/connection_checks/properties/interval_seconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
 return false;
 }
@@ -1837,14 +1967,14 @@ validate10.errors = [{instancePath:instancePath+"/connection_checks/interval_sec
 return false;
 }
 }
-var valid21 = _errs153 === errors;
+var valid21 = _errs163 === errors;
 if(valid21){
-let data46 = data43.on_failure;
-const _errs155 = errors;
-const _errs156 = errors;
+let data51 = data48.on_failure;
+const _errs165 = errors;
+const _errs166 = errors;
 let valid22 = false;
-const _errs157 = errors;
-if(typeof data46 !== "string"){
+const _errs167 = errors;
+if(typeof data51 !== "string"){
 const err56 = {instancePath:instancePath+"/connection_checks/on_failure",schemaPath:"#/properties/connection_checks/properties/on_failure/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err56];
@@ -1854,7 +1984,7 @@ vErrors.push(err56);
 }
 errors++;
 }
-if("degrade" !== data46){
+if("degrade" !== data51){
 const err57 = {instancePath:instancePath+"/connection_checks/on_failure",schemaPath:"#/properties/connection_checks/properties/on_failure/anyOf/0/const",keyword:"const",params:{allowedValue: "degrade"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err57];
@@ -1864,11 +1994,11 @@ vErrors.push(err57);
 }
 errors++;
 }
-var _valid10 = _errs157 === errors;
+var _valid10 = _errs167 === errors;
 valid22 = valid22 || _valid10;
 if(!valid22){
-const _errs159 = errors;
-if(typeof data46 !== "string"){
+const _errs169 = errors;
+if(typeof data51 !== "string"){
 const err58 = {instancePath:instancePath+"/connection_checks/on_failure",schemaPath:"#/properties/connection_checks/properties/on_failure/anyOf/1/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err58];
@@ -1878,7 +2008,7 @@ vErrors.push(err58);
 }
 errors++;
 }
-if("fail" !== data46){
+if("fail" !== data51){
 const err59 = {instancePath:instancePath+"/connection_checks/on_failure",schemaPath:"#/properties/connection_checks/properties/on_failure/anyOf/1/const",keyword:"const",params:{allowedValue: "fail"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err59];
@@ -1888,7 +2018,7 @@ vErrors.push(err59);
 }
 errors++;
 }
-var _valid10 = _errs159 === errors;
+var _valid10 = _errs169 === errors;
 valid22 = valid22 || _valid10;
 }
 if(!valid22){
@@ -1904,17 +2034,17 @@ validate10.errors = vErrors;
 return false;
 }
 else {
-errors = _errs156;
+errors = _errs166;
 if(vErrors !== null){
-if(_errs156){
-vErrors.length = _errs156;
+if(_errs166){
+vErrors.length = _errs166;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid21 = _errs155 === errors;
+var valid21 = _errs165 === errors;
 }
 }
 }
@@ -1925,68 +2055,68 @@ validate10.errors = [{instancePath:instancePath+"/connection_checks",schemaPath:
 return false;
 }
 }
-var valid0 = _errs148 === errors;
+var valid0 = _errs158 === errors;
 if(valid0){
 if(data.auth !== undefined){
-let data47 = data.auth;
-const _errs161 = errors;
-if(errors === _errs161){
-if(data47 && typeof data47 == "object" && !Array.isArray(data47)){
-if(data47.enforce === undefined){
-data47.enforce = true;
+let data52 = data.auth;
+const _errs171 = errors;
+if(errors === _errs171){
+if(data52 && typeof data52 == "object" && !Array.isArray(data52)){
+if(data52.enforce === undefined){
+data52.enforce = true;
 }
-if(data47.clock_skew_seconds === undefined){
-data47.clock_skew_seconds = 30;
+if(data52.clock_skew_seconds === undefined){
+data52.clock_skew_seconds = 30;
 }
-if(data47.max_token_bytes === undefined){
-data47.max_token_bytes = 8192;
+if(data52.max_token_bytes === undefined){
+data52.max_token_bytes = 8192;
 }
-if(data47.token_cache_size === undefined){
-data47.token_cache_size = 10000;
+if(data52.token_cache_size === undefined){
+data52.token_cache_size = 10000;
 }
-if(data47.keys === undefined){
-data47.keys = [];
+if(data52.keys === undefined){
+data52.keys = [];
 }
-if(data47.jwks === undefined){
-data47.jwks = [];
+if(data52.jwks === undefined){
+data52.jwks = [];
 }
-if(data47.policies === undefined){
-data47.policies = [];
+if(data52.policies === undefined){
+data52.policies = [];
 }
-if(data47.rate_limit === undefined){
-data47.rate_limit = {"max":1000,"window_seconds":1};
+if(data52.rate_limit === undefined){
+data52.rate_limit = {"max":1000,"window_seconds":1};
 }
 let missing8;
-if(((((((((data47.enforce === undefined) && (missing8 = "enforce")) || ((data47.clock_skew_seconds === undefined) && (missing8 = "clock_skew_seconds"))) || ((data47.max_token_bytes === undefined) && (missing8 = "max_token_bytes"))) || ((data47.token_cache_size === undefined) && (missing8 = "token_cache_size"))) || ((data47.keys === undefined) && (missing8 = "keys"))) || ((data47.jwks === undefined) && (missing8 = "jwks"))) || ((data47.policies === undefined) && (missing8 = "policies"))) || ((data47.rate_limit === undefined) && (missing8 = "rate_limit"))){
+if(((((((((data52.enforce === undefined) && (missing8 = "enforce")) || ((data52.clock_skew_seconds === undefined) && (missing8 = "clock_skew_seconds"))) || ((data52.max_token_bytes === undefined) && (missing8 = "max_token_bytes"))) || ((data52.token_cache_size === undefined) && (missing8 = "token_cache_size"))) || ((data52.keys === undefined) && (missing8 = "keys"))) || ((data52.jwks === undefined) && (missing8 = "jwks"))) || ((data52.policies === undefined) && (missing8 = "policies"))) || ((data52.rate_limit === undefined) && (missing8 = "rate_limit"))){
 validate10.errors = [{instancePath:instancePath+"/auth",schemaPath:"#/properties/auth/required",keyword:"required",params:{missingProperty: missing8},message:"must have required property '"+missing8+"'"}];
 return false;
 }
 else {
-const _errs163 = errors;
-for(const key7 in data47){
+const _errs173 = errors;
+for(const key7 in data52){
 if(!(func2.call(schema11.properties.auth.properties, key7))){
 validate10.errors = [{instancePath:instancePath+"/auth",schemaPath:"#/properties/auth/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
-if(_errs163 === errors){
-const _errs164 = errors;
-if(typeof data47.enforce !== "boolean"){
+if(_errs173 === errors){
+const _errs174 = errors;
+if(typeof data52.enforce !== "boolean"){
 validate10.errors = [{instancePath:instancePath+"/auth/enforce",schemaPath:"#/properties/auth/properties/enforce/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
 return false;
 }
-var valid23 = _errs164 === errors;
+var valid23 = _errs174 === errors;
 if(valid23){
-if(data47.audience !== undefined){
-let data49 = data47.audience;
-const _errs166 = errors;
-const _errs167 = errors;
+if(data52.audience !== undefined){
+let data54 = data52.audience;
+const _errs176 = errors;
+const _errs177 = errors;
 let valid24 = false;
-const _errs168 = errors;
-if(errors === _errs168){
-if(typeof data49 === "string"){
-if(func3(data49) < 1){
+const _errs178 = errors;
+if(errors === _errs178){
+if(typeof data54 === "string"){
+if(func4(data54) < 1){
 const err61 = {instancePath:instancePath+"/auth/audience",schemaPath:"#/properties/auth/properties/audience/anyOf/0/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err61];
@@ -2008,13 +2138,13 @@ vErrors.push(err62);
 errors++;
 }
 }
-var _valid11 = _errs168 === errors;
+var _valid11 = _errs178 === errors;
 valid24 = valid24 || _valid11;
 if(!valid24){
-const _errs170 = errors;
-if(errors === _errs170){
-if(Array.isArray(data49)){
-if(data49.length < 1){
+const _errs180 = errors;
+if(errors === _errs180){
+if(Array.isArray(data54)){
+if(data54.length < 1){
 const err63 = {instancePath:instancePath+"/auth/audience",schemaPath:"#/properties/auth/properties/audience/anyOf/1/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
 if(vErrors === null){
 vErrors = [err63];
@@ -2026,13 +2156,13 @@ errors++;
 }
 else {
 var valid25 = true;
-const len3 = data49.length;
+const len3 = data54.length;
 for(let i4=0; i4<len3; i4++){
-let data50 = data49[i4];
-const _errs172 = errors;
-if(errors === _errs172){
-if(typeof data50 === "string"){
-if(func3(data50) < 1){
+let data55 = data54[i4];
+const _errs182 = errors;
+if(errors === _errs182){
+if(typeof data55 === "string"){
+if(func4(data55) < 1){
 const err64 = {instancePath:instancePath+"/auth/audience/" + i4,schemaPath:"#/properties/auth/properties/audience/anyOf/1/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err64];
@@ -2054,7 +2184,7 @@ vErrors.push(err65);
 errors++;
 }
 }
-var valid25 = _errs172 === errors;
+var valid25 = _errs182 === errors;
 if(!valid25){
 break;
 }
@@ -2072,7 +2202,7 @@ vErrors.push(err66);
 errors++;
 }
 }
-var _valid11 = _errs170 === errors;
+var _valid11 = _errs180 === errors;
 valid24 = valid24 || _valid11;
 }
 if(!valid24){
@@ -2088,31 +2218,31 @@ validate10.errors = vErrors;
 return false;
 }
 else {
-errors = _errs167;
+errors = _errs177;
 if(vErrors !== null){
-if(_errs167){
-vErrors.length = _errs167;
+if(_errs177){
+vErrors.length = _errs177;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid23 = _errs166 === errors;
+var valid23 = _errs176 === errors;
 }
 else {
 var valid23 = true;
 }
 if(valid23){
-if(data47.issuer !== undefined){
-let data51 = data47.issuer;
-const _errs174 = errors;
-const _errs175 = errors;
+if(data52.issuer !== undefined){
+let data56 = data52.issuer;
+const _errs184 = errors;
+const _errs185 = errors;
 let valid26 = false;
-const _errs176 = errors;
-if(errors === _errs176){
-if(typeof data51 === "string"){
-if(func3(data51) < 1){
+const _errs186 = errors;
+if(errors === _errs186){
+if(typeof data56 === "string"){
+if(func4(data56) < 1){
 const err68 = {instancePath:instancePath+"/auth/issuer",schemaPath:"#/properties/auth/properties/issuer/anyOf/0/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err68];
@@ -2134,13 +2264,13 @@ vErrors.push(err69);
 errors++;
 }
 }
-var _valid12 = _errs176 === errors;
+var _valid12 = _errs186 === errors;
 valid26 = valid26 || _valid12;
 if(!valid26){
-const _errs178 = errors;
-if(errors === _errs178){
-if(Array.isArray(data51)){
-if(data51.length < 1){
+const _errs188 = errors;
+if(errors === _errs188){
+if(Array.isArray(data56)){
+if(data56.length < 1){
 const err70 = {instancePath:instancePath+"/auth/issuer",schemaPath:"#/properties/auth/properties/issuer/anyOf/1/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
 if(vErrors === null){
 vErrors = [err70];
@@ -2152,13 +2282,13 @@ errors++;
 }
 else {
 var valid27 = true;
-const len4 = data51.length;
+const len4 = data56.length;
 for(let i5=0; i5<len4; i5++){
-let data52 = data51[i5];
-const _errs180 = errors;
-if(errors === _errs180){
-if(typeof data52 === "string"){
-if(func3(data52) < 1){
+let data57 = data56[i5];
+const _errs190 = errors;
+if(errors === _errs190){
+if(typeof data57 === "string"){
+if(func4(data57) < 1){
 const err71 = {instancePath:instancePath+"/auth/issuer/" + i5,schemaPath:"#/properties/auth/properties/issuer/anyOf/1/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err71];
@@ -2180,7 +2310,7 @@ vErrors.push(err72);
 errors++;
 }
 }
-var valid27 = _errs180 === errors;
+var valid27 = _errs190 === errors;
 if(!valid27){
 break;
 }
@@ -2198,7 +2328,7 @@ vErrors.push(err73);
 errors++;
 }
 }
-var _valid12 = _errs178 === errors;
+var _valid12 = _errs188 === errors;
 valid26 = valid26 || _valid12;
 }
 if(!valid26){
@@ -2214,32 +2344,32 @@ validate10.errors = vErrors;
 return false;
 }
 else {
-errors = _errs175;
+errors = _errs185;
 if(vErrors !== null){
-if(_errs175){
-vErrors.length = _errs175;
+if(_errs185){
+vErrors.length = _errs185;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid23 = _errs174 === errors;
+var valid23 = _errs184 === errors;
 }
 else {
 var valid23 = true;
 }
 if(valid23){
-let data53 = data47.clock_skew_seconds;
-const _errs182 = errors;
-if(errors === _errs182){
-if((typeof data53 == "number") && (isFinite(data53))){
-if(data53 > 300 || isNaN(data53)){
+let data58 = data52.clock_skew_seconds;
+const _errs192 = errors;
+if(errors === _errs192){
+if((typeof data58 == "number") && (isFinite(data58))){
+if(data58 > 300 || isNaN(data58)){
 validate10.errors = [{instancePath:instancePath+"/auth/clock_skew_seconds",schemaPath:"#/properties/auth/properties/clock_skew_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 300},message:"must be <= 300"}];
 return false;
 }
 else {
-if(data53 < 0 || isNaN(data53)){
+if(data58 < 0 || isNaN(data58)){
 validate10.errors = [{instancePath:instancePath+"/auth/clock_skew_seconds",schemaPath:"#/properties/auth/properties/clock_skew_seconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
@@ -2250,37 +2380,37 @@ validate10.errors = [{instancePath:instancePath+"/auth/clock_skew_seconds",schem
 return false;
 }
 }
-var valid23 = _errs182 === errors;
+var valid23 = _errs192 === errors;
 if(valid23){
-let data54 = data47.max_token_bytes;
-const _errs184 = errors;
-if(!(((typeof data54 == "number") && (!(data54 % 1) && !isNaN(data54))) && (isFinite(data54)))){
+let data59 = data52.max_token_bytes;
+const _errs194 = errors;
+if(!(((typeof data59 == "number") && (!(data59 % 1) && !isNaN(data59))) && (isFinite(data59)))){
 validate10.errors = [{instancePath:instancePath+"/auth/max_token_bytes",schemaPath:"#/properties/auth/properties/max_token_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
-if(errors === _errs184){
-if((typeof data54 == "number") && (isFinite(data54))){
-if(data54 > 16384 || isNaN(data54)){
+if(errors === _errs194){
+if((typeof data59 == "number") && (isFinite(data59))){
+if(data59 > 16384 || isNaN(data59)){
 validate10.errors = [{instancePath:instancePath+"/auth/max_token_bytes",schemaPath:"#/properties/auth/properties/max_token_bytes/maximum",keyword:"maximum",params:{comparison: "<=", limit: 16384},message:"must be <= 16384"}];
 return false;
 }
 else {
-if(data54 < 256 || isNaN(data54)){
+if(data59 < 256 || isNaN(data59)){
 validate10.errors = [{instancePath:instancePath+"/auth/max_token_bytes",schemaPath:"#/properties/auth/properties/max_token_bytes/minimum",keyword:"minimum",params:{comparison: ">=", limit: 256},message:"must be >= 256"}];
 return false;
 }
 }
 }
 }
-var valid23 = _errs184 === errors;
+var valid23 = _errs194 === errors;
 if(valid23){
-if(data47.max_token_lifetime_seconds !== undefined){
-let data55 = data47.max_token_lifetime_seconds;
-const _errs186 = errors;
-const _errs187 = errors;
+if(data52.max_token_lifetime_seconds !== undefined){
+let data60 = data52.max_token_lifetime_seconds;
+const _errs196 = errors;
+const _errs197 = errors;
 let valid28 = false;
-const _errs188 = errors;
-if(!(((typeof data55 == "number") && (!(data55 % 1) && !isNaN(data55))) && (isFinite(data55)))){
+const _errs198 = errors;
+if(!(((typeof data60 == "number") && (!(data60 % 1) && !isNaN(data60))) && (isFinite(data60)))){
 const err75 = {instancePath:instancePath+"/auth/max_token_lifetime_seconds",schemaPath:"#/properties/auth/properties/max_token_lifetime_seconds/anyOf/0/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err75];
@@ -2290,9 +2420,9 @@ vErrors.push(err75);
 }
 errors++;
 }
-if(errors === _errs188){
-if((typeof data55 == "number") && (isFinite(data55))){
-if(data55 < 1 || isNaN(data55)){
+if(errors === _errs198){
+if((typeof data60 == "number") && (isFinite(data60))){
+if(data60 < 1 || isNaN(data60)){
 const err76 = {instancePath:instancePath+"/auth/max_token_lifetime_seconds",schemaPath:"#/properties/auth/properties/max_token_lifetime_seconds/anyOf/0/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err76];
@@ -2304,11 +2434,11 @@ errors++;
 }
 }
 }
-var _valid13 = _errs188 === errors;
+var _valid13 = _errs198 === errors;
 valid28 = valid28 || _valid13;
 if(!valid28){
-const _errs190 = errors;
-if(data55 !== null){
+const _errs200 = errors;
+if(data60 !== null){
 const err77 = {instancePath:instancePath+"/auth/max_token_lifetime_seconds",schemaPath:"#/properties/auth/properties/max_token_lifetime_seconds/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
 vErrors = [err77];
@@ -2318,7 +2448,7 @@ vErrors.push(err77);
 }
 errors++;
 }
-var _valid13 = _errs190 === errors;
+var _valid13 = _errs200 === errors;
 valid28 = valid28 || _valid13;
 }
 if(!valid28){
@@ -2334,86 +2464,86 @@ validate10.errors = vErrors;
 return false;
 }
 else {
-errors = _errs187;
+errors = _errs197;
 if(vErrors !== null){
-if(_errs187){
-vErrors.length = _errs187;
+if(_errs197){
+vErrors.length = _errs197;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid23 = _errs186 === errors;
+var valid23 = _errs196 === errors;
 }
 else {
 var valid23 = true;
 }
 if(valid23){
-let data56 = data47.token_cache_size;
-const _errs192 = errors;
-if(!(((typeof data56 == "number") && (!(data56 % 1) && !isNaN(data56))) && (isFinite(data56)))){
+let data61 = data52.token_cache_size;
+const _errs202 = errors;
+if(!(((typeof data61 == "number") && (!(data61 % 1) && !isNaN(data61))) && (isFinite(data61)))){
 validate10.errors = [{instancePath:instancePath+"/auth/token_cache_size",schemaPath:"#/properties/auth/properties/token_cache_size/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
-if(errors === _errs192){
-if((typeof data56 == "number") && (isFinite(data56))){
-if(data56 > 1000000 || isNaN(data56)){
+if(errors === _errs202){
+if((typeof data61 == "number") && (isFinite(data61))){
+if(data61 > 1000000 || isNaN(data61)){
 validate10.errors = [{instancePath:instancePath+"/auth/token_cache_size",schemaPath:"#/properties/auth/properties/token_cache_size/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000000},message:"must be <= 1000000"}];
 return false;
 }
 else {
-if(data56 < 0 || isNaN(data56)){
+if(data61 < 0 || isNaN(data61)){
 validate10.errors = [{instancePath:instancePath+"/auth/token_cache_size",schemaPath:"#/properties/auth/properties/token_cache_size/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
 }
 }
 }
-var valid23 = _errs192 === errors;
+var valid23 = _errs202 === errors;
 if(valid23){
-let data57 = data47.keys;
-const _errs194 = errors;
-if(errors === _errs194){
-if(Array.isArray(data57)){
-if(data57.length > 64){
+let data62 = data52.keys;
+const _errs204 = errors;
+if(errors === _errs204){
+if(Array.isArray(data62)){
+if(data62.length > 64){
 validate10.errors = [{instancePath:instancePath+"/auth/keys",schemaPath:"#/properties/auth/properties/keys/maxItems",keyword:"maxItems",params:{limit: 64},message:"must NOT have more than 64 items"}];
 return false;
 }
 else {
 var valid29 = true;
-const len5 = data57.length;
+const len5 = data62.length;
 for(let i6=0; i6<len5; i6++){
-let data58 = data57[i6];
-const _errs196 = errors;
-if(errors === _errs196){
-if(data58 && typeof data58 == "object" && !Array.isArray(data58)){
+let data63 = data62[i6];
+const _errs206 = errors;
+if(errors === _errs206){
+if(data63 && typeof data63 == "object" && !Array.isArray(data63)){
 let missing9;
-if(((data58.kid === undefined) && (missing9 = "kid")) || ((data58.alg === undefined) && (missing9 = "alg"))){
+if(((data63.kid === undefined) && (missing9 = "kid")) || ((data63.alg === undefined) && (missing9 = "alg"))){
 validate10.errors = [{instancePath:instancePath+"/auth/keys/" + i6,schemaPath:"#/properties/auth/properties/keys/items/required",keyword:"required",params:{missingProperty: missing9},message:"must have required property '"+missing9+"'"}];
 return false;
 }
 else {
-const _errs198 = errors;
-for(const key8 in data58){
+const _errs208 = errors;
+for(const key8 in data63){
 if(!((((((key8 === "kid") || (key8 === "alg")) || (key8 === "secret_file")) || (key8 === "secret_env")) || (key8 === "public_key_file")) || (key8 === "public_key_env"))){
 validate10.errors = [{instancePath:instancePath+"/auth/keys/" + i6,schemaPath:"#/properties/auth/properties/keys/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
-if(_errs198 === errors){
-if(data58.kid !== undefined){
-let data59 = data58.kid;
-const _errs199 = errors;
-if(errors === _errs199){
-if(typeof data59 === "string"){
-if(func3(data59) > 256){
+if(_errs208 === errors){
+if(data63.kid !== undefined){
+let data64 = data63.kid;
+const _errs209 = errors;
+if(errors === _errs209){
+if(typeof data64 === "string"){
+if(func4(data64) > 256){
 validate10.errors = [{instancePath:instancePath+"/auth/keys/" + i6+"/kid",schemaPath:"#/properties/auth/properties/keys/items/properties/kid/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"}];
 return false;
 }
 else {
-if(func3(data59) < 1){
+if(func4(data64) < 1){
 validate10.errors = [{instancePath:instancePath+"/auth/keys/" + i6+"/kid",schemaPath:"#/properties/auth/properties/keys/items/properties/kid/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -2424,19 +2554,19 @@ validate10.errors = [{instancePath:instancePath+"/auth/keys/" + i6+"/kid",schema
 return false;
 }
 }
-var valid30 = _errs199 === errors;
+var valid30 = _errs209 === errors;
 }
 else {
 var valid30 = true;
 }
 if(valid30){
-if(data58.alg !== undefined){
-let data60 = data58.alg;
-const _errs201 = errors;
-const _errs202 = errors;
+if(data63.alg !== undefined){
+let data65 = data63.alg;
+const _errs211 = errors;
+const _errs212 = errors;
 let valid31 = false;
-const _errs203 = errors;
-if(typeof data60 !== "string"){
+const _errs213 = errors;
+if(typeof data65 !== "string"){
 const err79 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err79];
@@ -2446,7 +2576,7 @@ vErrors.push(err79);
 }
 errors++;
 }
-if("HS256" !== data60){
+if("HS256" !== data65){
 const err80 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/0/const",keyword:"const",params:{allowedValue: "HS256"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err80];
@@ -2456,11 +2586,11 @@ vErrors.push(err80);
 }
 errors++;
 }
-var _valid14 = _errs203 === errors;
+var _valid14 = _errs213 === errors;
 valid31 = valid31 || _valid14;
 if(!valid31){
-const _errs205 = errors;
-if(typeof data60 !== "string"){
+const _errs215 = errors;
+if(typeof data65 !== "string"){
 const err81 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/1/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err81];
@@ -2470,7 +2600,7 @@ vErrors.push(err81);
 }
 errors++;
 }
-if("HS384" !== data60){
+if("HS384" !== data65){
 const err82 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/1/const",keyword:"const",params:{allowedValue: "HS384"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err82];
@@ -2480,11 +2610,11 @@ vErrors.push(err82);
 }
 errors++;
 }
-var _valid14 = _errs205 === errors;
+var _valid14 = _errs215 === errors;
 valid31 = valid31 || _valid14;
 if(!valid31){
-const _errs207 = errors;
-if(typeof data60 !== "string"){
+const _errs217 = errors;
+if(typeof data65 !== "string"){
 const err83 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/2/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err83];
@@ -2494,7 +2624,7 @@ vErrors.push(err83);
 }
 errors++;
 }
-if("HS512" !== data60){
+if("HS512" !== data65){
 const err84 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/2/const",keyword:"const",params:{allowedValue: "HS512"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err84];
@@ -2504,11 +2634,11 @@ vErrors.push(err84);
 }
 errors++;
 }
-var _valid14 = _errs207 === errors;
+var _valid14 = _errs217 === errors;
 valid31 = valid31 || _valid14;
 if(!valid31){
-const _errs209 = errors;
-if(typeof data60 !== "string"){
+const _errs219 = errors;
+if(typeof data65 !== "string"){
 const err85 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/3/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err85];
@@ -2518,7 +2648,7 @@ vErrors.push(err85);
 }
 errors++;
 }
-if("RS256" !== data60){
+if("RS256" !== data65){
 const err86 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/3/const",keyword:"const",params:{allowedValue: "RS256"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err86];
@@ -2528,11 +2658,11 @@ vErrors.push(err86);
 }
 errors++;
 }
-var _valid14 = _errs209 === errors;
+var _valid14 = _errs219 === errors;
 valid31 = valid31 || _valid14;
 if(!valid31){
-const _errs211 = errors;
-if(typeof data60 !== "string"){
+const _errs221 = errors;
+if(typeof data65 !== "string"){
 const err87 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/4/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err87];
@@ -2542,7 +2672,7 @@ vErrors.push(err87);
 }
 errors++;
 }
-if("RS384" !== data60){
+if("RS384" !== data65){
 const err88 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/4/const",keyword:"const",params:{allowedValue: "RS384"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err88];
@@ -2552,11 +2682,11 @@ vErrors.push(err88);
 }
 errors++;
 }
-var _valid14 = _errs211 === errors;
+var _valid14 = _errs221 === errors;
 valid31 = valid31 || _valid14;
 if(!valid31){
-const _errs213 = errors;
-if(typeof data60 !== "string"){
+const _errs223 = errors;
+if(typeof data65 !== "string"){
 const err89 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/5/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err89];
@@ -2566,7 +2696,7 @@ vErrors.push(err89);
 }
 errors++;
 }
-if("RS512" !== data60){
+if("RS512" !== data65){
 const err90 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/5/const",keyword:"const",params:{allowedValue: "RS512"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err90];
@@ -2576,11 +2706,11 @@ vErrors.push(err90);
 }
 errors++;
 }
-var _valid14 = _errs213 === errors;
+var _valid14 = _errs223 === errors;
 valid31 = valid31 || _valid14;
 if(!valid31){
-const _errs215 = errors;
-if(typeof data60 !== "string"){
+const _errs225 = errors;
+if(typeof data65 !== "string"){
 const err91 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/6/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err91];
@@ -2590,7 +2720,7 @@ vErrors.push(err91);
 }
 errors++;
 }
-if("PS256" !== data60){
+if("PS256" !== data65){
 const err92 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/6/const",keyword:"const",params:{allowedValue: "PS256"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err92];
@@ -2600,11 +2730,11 @@ vErrors.push(err92);
 }
 errors++;
 }
-var _valid14 = _errs215 === errors;
+var _valid14 = _errs225 === errors;
 valid31 = valid31 || _valid14;
 if(!valid31){
-const _errs217 = errors;
-if(typeof data60 !== "string"){
+const _errs227 = errors;
+if(typeof data65 !== "string"){
 const err93 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/7/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err93];
@@ -2614,7 +2744,7 @@ vErrors.push(err93);
 }
 errors++;
 }
-if("PS384" !== data60){
+if("PS384" !== data65){
 const err94 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/7/const",keyword:"const",params:{allowedValue: "PS384"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err94];
@@ -2624,11 +2754,11 @@ vErrors.push(err94);
 }
 errors++;
 }
-var _valid14 = _errs217 === errors;
+var _valid14 = _errs227 === errors;
 valid31 = valid31 || _valid14;
 if(!valid31){
-const _errs219 = errors;
-if(typeof data60 !== "string"){
+const _errs229 = errors;
+if(typeof data65 !== "string"){
 const err95 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/8/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err95];
@@ -2638,7 +2768,7 @@ vErrors.push(err95);
 }
 errors++;
 }
-if("PS512" !== data60){
+if("PS512" !== data65){
 const err96 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/8/const",keyword:"const",params:{allowedValue: "PS512"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err96];
@@ -2648,11 +2778,11 @@ vErrors.push(err96);
 }
 errors++;
 }
-var _valid14 = _errs219 === errors;
+var _valid14 = _errs229 === errors;
 valid31 = valid31 || _valid14;
 if(!valid31){
-const _errs221 = errors;
-if(typeof data60 !== "string"){
+const _errs231 = errors;
+if(typeof data65 !== "string"){
 const err97 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/9/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err97];
@@ -2662,7 +2792,7 @@ vErrors.push(err97);
 }
 errors++;
 }
-if("ES256" !== data60){
+if("ES256" !== data65){
 const err98 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/9/const",keyword:"const",params:{allowedValue: "ES256"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err98];
@@ -2672,11 +2802,11 @@ vErrors.push(err98);
 }
 errors++;
 }
-var _valid14 = _errs221 === errors;
+var _valid14 = _errs231 === errors;
 valid31 = valid31 || _valid14;
 if(!valid31){
-const _errs223 = errors;
-if(typeof data60 !== "string"){
+const _errs233 = errors;
+if(typeof data65 !== "string"){
 const err99 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/10/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err99];
@@ -2686,7 +2816,7 @@ vErrors.push(err99);
 }
 errors++;
 }
-if("ES384" !== data60){
+if("ES384" !== data65){
 const err100 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/10/const",keyword:"const",params:{allowedValue: "ES384"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err100];
@@ -2696,11 +2826,11 @@ vErrors.push(err100);
 }
 errors++;
 }
-var _valid14 = _errs223 === errors;
+var _valid14 = _errs233 === errors;
 valid31 = valid31 || _valid14;
 if(!valid31){
-const _errs225 = errors;
-if(typeof data60 !== "string"){
+const _errs235 = errors;
+if(typeof data65 !== "string"){
 const err101 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/11/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err101];
@@ -2710,7 +2840,7 @@ vErrors.push(err101);
 }
 errors++;
 }
-if("ES512" !== data60){
+if("ES512" !== data65){
 const err102 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/11/const",keyword:"const",params:{allowedValue: "ES512"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err102];
@@ -2720,11 +2850,11 @@ vErrors.push(err102);
 }
 errors++;
 }
-var _valid14 = _errs225 === errors;
+var _valid14 = _errs235 === errors;
 valid31 = valid31 || _valid14;
 if(!valid31){
-const _errs227 = errors;
-if(typeof data60 !== "string"){
+const _errs237 = errors;
+if(typeof data65 !== "string"){
 const err103 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/12/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err103];
@@ -2734,7 +2864,7 @@ vErrors.push(err103);
 }
 errors++;
 }
-if("EdDSA" !== data60){
+if("EdDSA" !== data65){
 const err104 = {instancePath:instancePath+"/auth/keys/" + i6+"/alg",schemaPath:"#/properties/auth/properties/keys/items/properties/alg/anyOf/12/const",keyword:"const",params:{allowedValue: "EdDSA"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err104];
@@ -2744,7 +2874,7 @@ vErrors.push(err104);
 }
 errors++;
 }
-var _valid14 = _errs227 === errors;
+var _valid14 = _errs237 === errors;
 valid31 = valid31 || _valid14;
 }
 }
@@ -2771,28 +2901,28 @@ validate10.errors = vErrors;
 return false;
 }
 else {
-errors = _errs202;
+errors = _errs212;
 if(vErrors !== null){
-if(_errs202){
-vErrors.length = _errs202;
+if(_errs212){
+vErrors.length = _errs212;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid30 = _errs201 === errors;
+var valid30 = _errs211 === errors;
 }
 else {
 var valid30 = true;
 }
 if(valid30){
-if(data58.secret_file !== undefined){
-let data61 = data58.secret_file;
-const _errs229 = errors;
-if(errors === _errs229){
-if(typeof data61 === "string"){
-if(func3(data61) < 1){
+if(data63.secret_file !== undefined){
+let data66 = data63.secret_file;
+const _errs239 = errors;
+if(errors === _errs239){
+if(typeof data66 === "string"){
+if(func4(data66) < 1){
 validate10.errors = [{instancePath:instancePath+"/auth/keys/" + i6+"/secret_file",schemaPath:"#/properties/auth/properties/keys/items/properties/secret_file/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -2802,18 +2932,18 @@ validate10.errors = [{instancePath:instancePath+"/auth/keys/" + i6+"/secret_file
 return false;
 }
 }
-var valid30 = _errs229 === errors;
+var valid30 = _errs239 === errors;
 }
 else {
 var valid30 = true;
 }
 if(valid30){
-if(data58.secret_env !== undefined){
-let data62 = data58.secret_env;
-const _errs231 = errors;
-if(errors === _errs231){
-if(typeof data62 === "string"){
-if(func3(data62) < 1){
+if(data63.secret_env !== undefined){
+let data67 = data63.secret_env;
+const _errs241 = errors;
+if(errors === _errs241){
+if(typeof data67 === "string"){
+if(func4(data67) < 1){
 validate10.errors = [{instancePath:instancePath+"/auth/keys/" + i6+"/secret_env",schemaPath:"#/properties/auth/properties/keys/items/properties/secret_env/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -2823,18 +2953,18 @@ validate10.errors = [{instancePath:instancePath+"/auth/keys/" + i6+"/secret_env"
 return false;
 }
 }
-var valid30 = _errs231 === errors;
+var valid30 = _errs241 === errors;
 }
 else {
 var valid30 = true;
 }
 if(valid30){
-if(data58.public_key_file !== undefined){
-let data63 = data58.public_key_file;
-const _errs233 = errors;
-if(errors === _errs233){
-if(typeof data63 === "string"){
-if(func3(data63) < 1){
+if(data63.public_key_file !== undefined){
+let data68 = data63.public_key_file;
+const _errs243 = errors;
+if(errors === _errs243){
+if(typeof data68 === "string"){
+if(func4(data68) < 1){
 validate10.errors = [{instancePath:instancePath+"/auth/keys/" + i6+"/public_key_file",schemaPath:"#/properties/auth/properties/keys/items/properties/public_key_file/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -2844,18 +2974,18 @@ validate10.errors = [{instancePath:instancePath+"/auth/keys/" + i6+"/public_key_
 return false;
 }
 }
-var valid30 = _errs233 === errors;
+var valid30 = _errs243 === errors;
 }
 else {
 var valid30 = true;
 }
 if(valid30){
-if(data58.public_key_env !== undefined){
-let data64 = data58.public_key_env;
-const _errs235 = errors;
-if(errors === _errs235){
-if(typeof data64 === "string"){
-if(func3(data64) < 1){
+if(data63.public_key_env !== undefined){
+let data69 = data63.public_key_env;
+const _errs245 = errors;
+if(errors === _errs245){
+if(typeof data69 === "string"){
+if(func4(data69) < 1){
 validate10.errors = [{instancePath:instancePath+"/auth/keys/" + i6+"/public_key_env",schemaPath:"#/properties/auth/properties/keys/items/properties/public_key_env/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -2865,7 +2995,7 @@ validate10.errors = [{instancePath:instancePath+"/auth/keys/" + i6+"/public_key_
 return false;
 }
 }
-var valid30 = _errs235 === errors;
+var valid30 = _errs245 === errors;
 }
 else {
 var valid30 = true;
@@ -2883,7 +3013,7 @@ validate10.errors = [{instancePath:instancePath+"/auth/keys/" + i6,schemaPath:"#
 return false;
 }
 }
-var valid29 = _errs196 === errors;
+var valid29 = _errs206 === errors;
 if(!valid29){
 break;
 }
@@ -2895,54 +3025,54 @@ validate10.errors = [{instancePath:instancePath+"/auth/keys",schemaPath:"#/prope
 return false;
 }
 }
-var valid23 = _errs194 === errors;
+var valid23 = _errs204 === errors;
 if(valid23){
-let data65 = data47.jwks;
-const _errs237 = errors;
-if(errors === _errs237){
-if(Array.isArray(data65)){
-if(data65.length > 16){
+let data70 = data52.jwks;
+const _errs247 = errors;
+if(errors === _errs247){
+if(Array.isArray(data70)){
+if(data70.length > 16){
 validate10.errors = [{instancePath:instancePath+"/auth/jwks",schemaPath:"#/properties/auth/properties/jwks/maxItems",keyword:"maxItems",params:{limit: 16},message:"must NOT have more than 16 items"}];
 return false;
 }
 else {
 var valid32 = true;
-const len6 = data65.length;
+const len6 = data70.length;
 for(let i7=0; i7<len6; i7++){
-let data66 = data65[i7];
-const _errs239 = errors;
-if(errors === _errs239){
-if(data66 && typeof data66 == "object" && !Array.isArray(data66)){
-if(data66.cache_seconds === undefined){
-data66.cache_seconds = 600;
+let data71 = data70[i7];
+const _errs249 = errors;
+if(errors === _errs249){
+if(data71 && typeof data71 == "object" && !Array.isArray(data71)){
+if(data71.cache_seconds === undefined){
+data71.cache_seconds = 600;
 }
-if(data66.min_refresh_interval_seconds === undefined){
-data66.min_refresh_interval_seconds = 30;
+if(data71.min_refresh_interval_seconds === undefined){
+data71.min_refresh_interval_seconds = 30;
 }
-if(data66.timeout_seconds === undefined){
-data66.timeout_seconds = 5;
+if(data71.timeout_seconds === undefined){
+data71.timeout_seconds = 5;
 }
 let missing10;
-if(((((data66.url === undefined) && (missing10 = "url")) || ((data66.cache_seconds === undefined) && (missing10 = "cache_seconds"))) || ((data66.min_refresh_interval_seconds === undefined) && (missing10 = "min_refresh_interval_seconds"))) || ((data66.timeout_seconds === undefined) && (missing10 = "timeout_seconds"))){
+if(((((data71.url === undefined) && (missing10 = "url")) || ((data71.cache_seconds === undefined) && (missing10 = "cache_seconds"))) || ((data71.min_refresh_interval_seconds === undefined) && (missing10 = "min_refresh_interval_seconds"))) || ((data71.timeout_seconds === undefined) && (missing10 = "timeout_seconds"))){
 validate10.errors = [{instancePath:instancePath+"/auth/jwks/" + i7,schemaPath:"#/properties/auth/properties/jwks/items/required",keyword:"required",params:{missingProperty: missing10},message:"must have required property '"+missing10+"'"}];
 return false;
 }
 else {
-const _errs241 = errors;
-for(const key9 in data66){
+const _errs251 = errors;
+for(const key9 in data71){
 if(!(((((key9 === "url") || (key9 === "cache_seconds")) || (key9 === "min_refresh_interval_seconds")) || (key9 === "timeout_seconds")) || (key9 === "token_file"))){
 validate10.errors = [{instancePath:instancePath+"/auth/jwks/" + i7,schemaPath:"#/properties/auth/properties/jwks/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key9},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
-if(_errs241 === errors){
-if(data66.url !== undefined){
-let data67 = data66.url;
-const _errs242 = errors;
-if(errors === _errs242){
-if(typeof data67 === "string"){
-if(!pattern3.test(data67)){
+if(_errs251 === errors){
+if(data71.url !== undefined){
+let data72 = data71.url;
+const _errs252 = errors;
+if(errors === _errs252){
+if(typeof data72 === "string"){
+if(!pattern3.test(data72)){
 validate10.errors = [{instancePath:instancePath+"/auth/jwks/" + i7+"/url",schemaPath:"#/properties/auth/properties/jwks/items/properties/url/pattern",keyword:"pattern",params:{pattern: "^https?://"},message:"must match pattern \""+"^https?://"+"\""}];
 return false;
 }
@@ -2952,22 +3082,22 @@ validate10.errors = [{instancePath:instancePath+"/auth/jwks/" + i7+"/url",schema
 return false;
 }
 }
-var valid33 = _errs242 === errors;
+var valid33 = _errs252 === errors;
 }
 else {
 var valid33 = true;
 }
 if(valid33){
-let data68 = data66.cache_seconds;
-const _errs244 = errors;
-if(errors === _errs244){
-if((typeof data68 == "number") && (isFinite(data68))){
-if(data68 > 86400 || isNaN(data68)){
+let data73 = data71.cache_seconds;
+const _errs254 = errors;
+if(errors === _errs254){
+if((typeof data73 == "number") && (isFinite(data73))){
+if(data73 > 86400 || isNaN(data73)){
 validate10.errors = [{instancePath:instancePath+"/auth/jwks/" + i7+"/cache_seconds",schemaPath:"#/properties/auth/properties/jwks/items/properties/cache_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 86400},message:"must be <= 86400"}];
 return false;
 }
 else {
-if(data68 < 1 || isNaN(data68)){
+if(data73 < 1 || isNaN(data73)){
 validate10.errors = [{instancePath:instancePath+"/auth/jwks/" + i7+"/cache_seconds",schemaPath:"#/properties/auth/properties/jwks/items/properties/cache_seconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
 return false;
 }
@@ -2978,18 +3108,18 @@ validate10.errors = [{instancePath:instancePath+"/auth/jwks/" + i7+"/cache_secon
 return false;
 }
 }
-var valid33 = _errs244 === errors;
+var valid33 = _errs254 === errors;
 if(valid33){
-let data69 = data66.min_refresh_interval_seconds;
-const _errs246 = errors;
-if(errors === _errs246){
-if((typeof data69 == "number") && (isFinite(data69))){
-if(data69 > 3600 || isNaN(data69)){
+let data74 = data71.min_refresh_interval_seconds;
+const _errs256 = errors;
+if(errors === _errs256){
+if((typeof data74 == "number") && (isFinite(data74))){
+if(data74 > 3600 || isNaN(data74)){
 validate10.errors = [{instancePath:instancePath+"/auth/jwks/" + i7+"/min_refresh_interval_seconds",schemaPath:"#/properties/auth/properties/jwks/items/properties/min_refresh_interval_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600},message:"must be <= 3600"}];
 return false;
 }
 else {
-if(data69 < 0 || isNaN(data69)){
+if(data74 < 0 || isNaN(data74)){
 validate10.errors = [{instancePath:instancePath+"/auth/jwks/" + i7+"/min_refresh_interval_seconds",schemaPath:"#/properties/auth/properties/jwks/items/properties/min_refresh_interval_seconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
@@ -3000,18 +3130,18 @@ validate10.errors = [{instancePath:instancePath+"/auth/jwks/" + i7+"/min_refresh
 return false;
 }
 }
-var valid33 = _errs246 === errors;
+var valid33 = _errs256 === errors;
 if(valid33){
-let data70 = data66.timeout_seconds;
-const _errs248 = errors;
-if(errors === _errs248){
-if((typeof data70 == "number") && (isFinite(data70))){
-if(data70 > 60 || isNaN(data70)){
+let data75 = data71.timeout_seconds;
+const _errs258 = errors;
+if(errors === _errs258){
+if((typeof data75 == "number") && (isFinite(data75))){
+if(data75 > 60 || isNaN(data75)){
 validate10.errors = [{instancePath:instancePath+"/auth/jwks/" + i7+"/timeout_seconds",schemaPath:"#/properties/auth/properties/jwks/items/properties/timeout_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 60},message:"must be <= 60"}];
 return false;
 }
 else {
-if(data70 < 0.1 || isNaN(data70)){
+if(data75 < 0.1 || isNaN(data75)){
 validate10.errors = [{instancePath:instancePath+"/auth/jwks/" + i7+"/timeout_seconds",schemaPath:"#/properties/auth/properties/jwks/items/properties/timeout_seconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0.1},message:"must be >= 0.1"}];
 return false;
 }
@@ -3022,14 +3152,14 @@ validate10.errors = [{instancePath:instancePath+"/auth/jwks/" + i7+"/timeout_sec
 return false;
 }
 }
-var valid33 = _errs248 === errors;
+var valid33 = _errs258 === errors;
 if(valid33){
-if(data66.token_file !== undefined){
-let data71 = data66.token_file;
-const _errs250 = errors;
-if(errors === _errs250){
-if(typeof data71 === "string"){
-if(!pattern4.test(data71)){
+if(data71.token_file !== undefined){
+let data76 = data71.token_file;
+const _errs260 = errors;
+if(errors === _errs260){
+if(typeof data76 === "string"){
+if(!pattern4.test(data76)){
 validate10.errors = [{instancePath:instancePath+"/auth/jwks/" + i7+"/token_file",schemaPath:"#/properties/auth/properties/jwks/items/properties/token_file/pattern",keyword:"pattern",params:{pattern: "^/"},message:"must match pattern \""+"^/"+"\""}];
 return false;
 }
@@ -3039,7 +3169,7 @@ validate10.errors = [{instancePath:instancePath+"/auth/jwks/" + i7+"/token_file"
 return false;
 }
 }
-var valid33 = _errs250 === errors;
+var valid33 = _errs260 === errors;
 }
 else {
 var valid33 = true;
@@ -3056,7 +3186,7 @@ validate10.errors = [{instancePath:instancePath+"/auth/jwks/" + i7,schemaPath:"#
 return false;
 }
 }
-var valid32 = _errs239 === errors;
+var valid32 = _errs249 === errors;
 if(!valid32){
 break;
 }
@@ -3068,58 +3198,58 @@ validate10.errors = [{instancePath:instancePath+"/auth/jwks",schemaPath:"#/prope
 return false;
 }
 }
-var valid23 = _errs237 === errors;
+var valid23 = _errs247 === errors;
 if(valid23){
-let data72 = data47.policies;
-const _errs252 = errors;
-if(errors === _errs252){
-if(Array.isArray(data72)){
-if(data72.length > 1000){
+let data77 = data52.policies;
+const _errs262 = errors;
+if(errors === _errs262){
+if(Array.isArray(data77)){
+if(data77.length > 1000){
 validate10.errors = [{instancePath:instancePath+"/auth/policies",schemaPath:"#/properties/auth/properties/policies/maxItems",keyword:"maxItems",params:{limit: 1000},message:"must NOT have more than 1000 items"}];
 return false;
 }
 else {
 var valid34 = true;
-const len7 = data72.length;
+const len7 = data77.length;
 for(let i8=0; i8<len7; i8++){
-let data73 = data72[i8];
-const _errs254 = errors;
-if(errors === _errs254){
-if(data73 && typeof data73 == "object" && !Array.isArray(data73)){
+let data78 = data77[i8];
+const _errs264 = errors;
+if(errors === _errs264){
+if(data78 && typeof data78 == "object" && !Array.isArray(data78)){
 let missing11;
-if((data73.match === undefined) && (missing11 = "match")){
+if((data78.match === undefined) && (missing11 = "match")){
 validate10.errors = [{instancePath:instancePath+"/auth/policies/" + i8,schemaPath:"#/properties/auth/properties/policies/items/required",keyword:"required",params:{missingProperty: missing11},message:"must have required property '"+missing11+"'"}];
 return false;
 }
 else {
-const _errs256 = errors;
-for(const key10 in data73){
+const _errs266 = errors;
+for(const key10 in data78){
 if(!(((key10 === "match") || (key10 === "grants")) || (key10 === "deny"))){
 validate10.errors = [{instancePath:instancePath+"/auth/policies/" + i8,schemaPath:"#/properties/auth/properties/policies/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key10},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
-if(_errs256 === errors){
-if(data73.match !== undefined){
-let data74 = data73.match;
-const _errs257 = errors;
-if(errors === _errs257){
-if(data74 && typeof data74 == "object" && !Array.isArray(data74)){
-if(Object.keys(data74).length < 1){
+if(_errs266 === errors){
+if(data78.match !== undefined){
+let data79 = data78.match;
+const _errs267 = errors;
+if(errors === _errs267){
+if(data79 && typeof data79 == "object" && !Array.isArray(data79)){
+if(Object.keys(data79).length < 1){
 validate10.errors = [{instancePath:instancePath+"/auth/policies/" + i8+"/match",schemaPath:"#/properties/auth/properties/policies/items/properties/match/minProperties",keyword:"minProperties",params:{limit: 1},message:"must NOT have fewer than 1 properties"}];
 return false;
 }
 else {
 var valid36 = true;
-for(const key11 in data74){
+for(const key11 in data79){
 if(pattern5.test(key11)){
-const _errs259 = errors;
-if(typeof data74[key11] !== "string"){
+const _errs269 = errors;
+if(typeof data79[key11] !== "string"){
 validate10.errors = [{instancePath:instancePath+"/auth/policies/" + i8+"/match/" + key11.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/auth/properties/policies/items/properties/match/patternProperties/%5E(.*)%24/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-var valid36 = _errs259 === errors;
+var valid36 = _errs269 === errors;
 if(!valid36){
 break;
 }
@@ -3132,25 +3262,25 @@ validate10.errors = [{instancePath:instancePath+"/auth/policies/" + i8+"/match",
 return false;
 }
 }
-var valid35 = _errs257 === errors;
+var valid35 = _errs267 === errors;
 }
 else {
 var valid35 = true;
 }
 if(valid35){
-if(data73.grants !== undefined){
-let data76 = data73.grants;
-const _errs261 = errors;
-if(errors === _errs261){
-if(Array.isArray(data76)){
+if(data78.grants !== undefined){
+let data81 = data78.grants;
+const _errs271 = errors;
+if(errors === _errs271){
+if(Array.isArray(data81)){
 var valid37 = true;
-const len8 = data76.length;
+const len8 = data81.length;
 for(let i9=0; i9<len8; i9++){
-let data77 = data76[i9];
-const _errs263 = errors;
-if(errors === _errs263){
-if(typeof data77 === "string"){
-if(func3(data77) < 1){
+let data82 = data81[i9];
+const _errs273 = errors;
+if(errors === _errs273){
+if(typeof data82 === "string"){
+if(func4(data82) < 1){
 validate10.errors = [{instancePath:instancePath+"/auth/policies/" + i8+"/grants/" + i9,schemaPath:"#/properties/auth/properties/policies/items/properties/grants/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -3160,7 +3290,7 @@ validate10.errors = [{instancePath:instancePath+"/auth/policies/" + i8+"/grants/
 return false;
 }
 }
-var valid37 = _errs263 === errors;
+var valid37 = _errs273 === errors;
 if(!valid37){
 break;
 }
@@ -3171,25 +3301,25 @@ validate10.errors = [{instancePath:instancePath+"/auth/policies/" + i8+"/grants"
 return false;
 }
 }
-var valid35 = _errs261 === errors;
+var valid35 = _errs271 === errors;
 }
 else {
 var valid35 = true;
 }
 if(valid35){
-if(data73.deny !== undefined){
-let data78 = data73.deny;
-const _errs265 = errors;
-if(errors === _errs265){
-if(Array.isArray(data78)){
+if(data78.deny !== undefined){
+let data83 = data78.deny;
+const _errs275 = errors;
+if(errors === _errs275){
+if(Array.isArray(data83)){
 var valid38 = true;
-const len9 = data78.length;
+const len9 = data83.length;
 for(let i10=0; i10<len9; i10++){
-let data79 = data78[i10];
-const _errs267 = errors;
-if(errors === _errs267){
-if(typeof data79 === "string"){
-if(func3(data79) < 1){
+let data84 = data83[i10];
+const _errs277 = errors;
+if(errors === _errs277){
+if(typeof data84 === "string"){
+if(func4(data84) < 1){
 validate10.errors = [{instancePath:instancePath+"/auth/policies/" + i8+"/deny/" + i10,schemaPath:"#/properties/auth/properties/policies/items/properties/deny/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -3199,7 +3329,7 @@ validate10.errors = [{instancePath:instancePath+"/auth/policies/" + i8+"/deny/" 
 return false;
 }
 }
-var valid38 = _errs267 === errors;
+var valid38 = _errs277 === errors;
 if(!valid38){
 break;
 }
@@ -3210,7 +3340,7 @@ validate10.errors = [{instancePath:instancePath+"/auth/policies/" + i8+"/deny",s
 return false;
 }
 }
-var valid35 = _errs265 === errors;
+var valid35 = _errs275 === errors;
 }
 else {
 var valid35 = true;
@@ -3225,7 +3355,7 @@ validate10.errors = [{instancePath:instancePath+"/auth/policies/" + i8,schemaPat
 return false;
 }
 }
-var valid34 = _errs254 === errors;
+var valid34 = _errs264 === errors;
 if(!valid34){
 break;
 }
@@ -3237,17 +3367,17 @@ validate10.errors = [{instancePath:instancePath+"/auth/policies",schemaPath:"#/p
 return false;
 }
 }
-var valid23 = _errs252 === errors;
+var valid23 = _errs262 === errors;
 if(valid23){
-let data80 = data47.rate_limit;
-const _errs269 = errors;
-const _errs270 = errors;
+let data85 = data52.rate_limit;
+const _errs279 = errors;
+const _errs280 = errors;
 let valid39 = false;
-const _errs271 = errors;
-if(errors === _errs271){
-if(data80 && typeof data80 == "object" && !Array.isArray(data80)){
+const _errs281 = errors;
+if(errors === _errs281){
+if(data85 && typeof data85 == "object" && !Array.isArray(data85)){
 let missing12;
-if(((data80.max === undefined) && (missing12 = "max")) || ((data80.window_seconds === undefined) && (missing12 = "window_seconds"))){
+if(((data85.max === undefined) && (missing12 = "max")) || ((data85.window_seconds === undefined) && (missing12 = "window_seconds"))){
 const err106 = {instancePath:instancePath+"/auth/rate_limit",schemaPath:"#/properties/auth/properties/rate_limit/anyOf/0/required",keyword:"required",params:{missingProperty: missing12},message:"must have required property '"+missing12+"'"};
 if(vErrors === null){
 vErrors = [err106];
@@ -3258,8 +3388,8 @@ vErrors.push(err106);
 errors++;
 }
 else {
-const _errs273 = errors;
-for(const key12 in data80){
+const _errs283 = errors;
+for(const key12 in data85){
 if(!((key12 === "max") || (key12 === "window_seconds"))){
 const err107 = {instancePath:instancePath+"/auth/rate_limit",schemaPath:"#/properties/auth/properties/rate_limit/anyOf/0/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key12},message:"must NOT have additional properties"};
 if(vErrors === null){
@@ -3272,11 +3402,11 @@ errors++;
 break;
 }
 }
-if(_errs273 === errors){
-if(data80.max !== undefined){
-let data81 = data80.max;
-const _errs274 = errors;
-if(!(((typeof data81 == "number") && (!(data81 % 1) && !isNaN(data81))) && (isFinite(data81)))){
+if(_errs283 === errors){
+if(data85.max !== undefined){
+let data86 = data85.max;
+const _errs284 = errors;
+if(!(((typeof data86 == "number") && (!(data86 % 1) && !isNaN(data86))) && (isFinite(data86)))){
 const err108 = {instancePath:instancePath+"/auth/rate_limit/max",schemaPath:"#/properties/auth/properties/rate_limit/anyOf/0/properties/max/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err108];
@@ -3286,9 +3416,9 @@ vErrors.push(err108);
 }
 errors++;
 }
-if(errors === _errs274){
-if((typeof data81 == "number") && (isFinite(data81))){
-if(data81 < 1 || isNaN(data81)){
+if(errors === _errs284){
+if((typeof data86 == "number") && (isFinite(data86))){
+if(data86 < 1 || isNaN(data86)){
 const err109 = {instancePath:instancePath+"/auth/rate_limit/max",schemaPath:"#/properties/auth/properties/rate_limit/anyOf/0/properties/max/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err109];
@@ -3300,18 +3430,18 @@ errors++;
 }
 }
 }
-var valid40 = _errs274 === errors;
+var valid40 = _errs284 === errors;
 }
 else {
 var valid40 = true;
 }
 if(valid40){
-if(data80.window_seconds !== undefined){
-let data82 = data80.window_seconds;
-const _errs276 = errors;
-if(errors === _errs276){
-if((typeof data82 == "number") && (isFinite(data82))){
-if(data82 < 0.001 || isNaN(data82)){
+if(data85.window_seconds !== undefined){
+let data87 = data85.window_seconds;
+const _errs286 = errors;
+if(errors === _errs286){
+if((typeof data87 == "number") && (isFinite(data87))){
+if(data87 < 0.001 || isNaN(data87)){
 const err110 = {instancePath:instancePath+"/auth/rate_limit/window_seconds",schemaPath:"#/properties/auth/properties/rate_limit/anyOf/0/properties/window_seconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0.001},message:"must be >= 0.001"};
 if(vErrors === null){
 vErrors = [err110];
@@ -3333,7 +3463,7 @@ vErrors.push(err111);
 errors++;
 }
 }
-var valid40 = _errs276 === errors;
+var valid40 = _errs286 === errors;
 }
 else {
 var valid40 = true;
@@ -3353,11 +3483,11 @@ vErrors.push(err112);
 errors++;
 }
 }
-var _valid15 = _errs271 === errors;
+var _valid15 = _errs281 === errors;
 valid39 = valid39 || _valid15;
 if(!valid39){
-const _errs278 = errors;
-if(typeof data80 !== "boolean"){
+const _errs288 = errors;
+if(typeof data85 !== "boolean"){
 const err113 = {instancePath:instancePath+"/auth/rate_limit",schemaPath:"#/properties/auth/properties/rate_limit/anyOf/1/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err113];
@@ -3367,7 +3497,7 @@ vErrors.push(err113);
 }
 errors++;
 }
-if(false !== data80){
+if(false !== data85){
 const err114 = {instancePath:instancePath+"/auth/rate_limit",schemaPath:"#/properties/auth/properties/rate_limit/anyOf/1/const",keyword:"const",params:{allowedValue: false},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err114];
@@ -3377,7 +3507,7 @@ vErrors.push(err114);
 }
 errors++;
 }
-var _valid15 = _errs278 === errors;
+var _valid15 = _errs288 === errors;
 valid39 = valid39 || _valid15;
 }
 if(!valid39){
@@ -3393,17 +3523,17 @@ validate10.errors = vErrors;
 return false;
 }
 else {
-errors = _errs270;
+errors = _errs280;
 if(vErrors !== null){
-if(_errs270){
-vErrors.length = _errs270;
+if(_errs280){
+vErrors.length = _errs280;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid23 = _errs269 === errors;
+var valid23 = _errs279 === errors;
 }
 }
 }
@@ -3422,46 +3552,46 @@ validate10.errors = [{instancePath:instancePath+"/auth",schemaPath:"#/properties
 return false;
 }
 }
-var valid0 = _errs161 === errors;
+var valid0 = _errs171 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
-let data83 = data.audit;
-const _errs280 = errors;
-if(errors === _errs280){
-if(data83 && typeof data83 == "object" && !Array.isArray(data83)){
-if(data83.sink === undefined){
-data83.sink = "file";
+let data88 = data.audit;
+const _errs290 = errors;
+if(errors === _errs290){
+if(data88 && typeof data88 == "object" && !Array.isArray(data88)){
+if(data88.sink === undefined){
+data88.sink = "file";
 }
-if(data83.on_failure === undefined){
-data83.on_failure = "refuse";
+if(data88.on_failure === undefined){
+data88.on_failure = "refuse";
 }
-if(data83.rotate === undefined){
-data83.rotate = {"max_bytes":104857600,"keep":9};
+if(data88.rotate === undefined){
+data88.rotate = {"max_bytes":104857600,"keep":9};
 }
 let missing13;
-if((((data83.sink === undefined) && (missing13 = "sink")) || ((data83.on_failure === undefined) && (missing13 = "on_failure"))) || ((data83.rotate === undefined) && (missing13 = "rotate"))){
+if((((data88.sink === undefined) && (missing13 = "sink")) || ((data88.on_failure === undefined) && (missing13 = "on_failure"))) || ((data88.rotate === undefined) && (missing13 = "rotate"))){
 validate10.errors = [{instancePath:instancePath+"/audit",schemaPath:"#/properties/audit/required",keyword:"required",params:{missingProperty: missing13},message:"must have required property '"+missing13+"'"}];
 return false;
 }
 else {
-const _errs282 = errors;
-for(const key13 in data83){
+const _errs292 = errors;
+for(const key13 in data88){
 if(!((((((key13 === "sink") || (key13 === "file")) || (key13 === "key_file")) || (key13 === "key_env")) || (key13 === "on_failure")) || (key13 === "rotate"))){
 validate10.errors = [{instancePath:instancePath+"/audit",schemaPath:"#/properties/audit/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key13},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
-if(_errs282 === errors){
-let data84 = data83.sink;
-const _errs283 = errors;
-const _errs284 = errors;
+if(_errs292 === errors){
+let data89 = data88.sink;
+const _errs293 = errors;
+const _errs294 = errors;
 let valid42 = false;
-const _errs285 = errors;
-if(typeof data84 !== "string"){
+const _errs295 = errors;
+if(typeof data89 !== "string"){
 const err116 = {instancePath:instancePath+"/audit/sink",schemaPath:"#/properties/audit/properties/sink/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err116];
@@ -3471,7 +3601,7 @@ vErrors.push(err116);
 }
 errors++;
 }
-if("file" !== data84){
+if("file" !== data89){
 const err117 = {instancePath:instancePath+"/audit/sink",schemaPath:"#/properties/audit/properties/sink/anyOf/0/const",keyword:"const",params:{allowedValue: "file"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err117];
@@ -3481,11 +3611,11 @@ vErrors.push(err117);
 }
 errors++;
 }
-var _valid16 = _errs285 === errors;
+var _valid16 = _errs295 === errors;
 valid42 = valid42 || _valid16;
 if(!valid42){
-const _errs287 = errors;
-if(typeof data84 !== "string"){
+const _errs297 = errors;
+if(typeof data89 !== "string"){
 const err118 = {instancePath:instancePath+"/audit/sink",schemaPath:"#/properties/audit/properties/sink/anyOf/1/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err118];
@@ -3495,7 +3625,7 @@ vErrors.push(err118);
 }
 errors++;
 }
-if("stdout" !== data84){
+if("stdout" !== data89){
 const err119 = {instancePath:instancePath+"/audit/sink",schemaPath:"#/properties/audit/properties/sink/anyOf/1/const",keyword:"const",params:{allowedValue: "stdout"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err119];
@@ -3505,7 +3635,7 @@ vErrors.push(err119);
 }
 errors++;
 }
-var _valid16 = _errs287 === errors;
+var _valid16 = _errs297 === errors;
 valid42 = valid42 || _valid16;
 }
 if(!valid42){
@@ -3521,24 +3651,24 @@ validate10.errors = vErrors;
 return false;
 }
 else {
-errors = _errs284;
+errors = _errs294;
 if(vErrors !== null){
-if(_errs284){
-vErrors.length = _errs284;
+if(_errs294){
+vErrors.length = _errs294;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid41 = _errs283 === errors;
+var valid41 = _errs293 === errors;
 if(valid41){
-if(data83.file !== undefined){
-let data85 = data83.file;
-const _errs289 = errors;
-if(errors === _errs289){
-if(typeof data85 === "string"){
-if(func3(data85) < 1){
+if(data88.file !== undefined){
+let data90 = data88.file;
+const _errs299 = errors;
+if(errors === _errs299){
+if(typeof data90 === "string"){
+if(func4(data90) < 1){
 validate10.errors = [{instancePath:instancePath+"/audit/file",schemaPath:"#/properties/audit/properties/file/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -3548,18 +3678,18 @@ validate10.errors = [{instancePath:instancePath+"/audit/file",schemaPath:"#/prop
 return false;
 }
 }
-var valid41 = _errs289 === errors;
+var valid41 = _errs299 === errors;
 }
 else {
 var valid41 = true;
 }
 if(valid41){
-if(data83.key_file !== undefined){
-let data86 = data83.key_file;
-const _errs291 = errors;
-if(errors === _errs291){
-if(typeof data86 === "string"){
-if(func3(data86) < 1){
+if(data88.key_file !== undefined){
+let data91 = data88.key_file;
+const _errs301 = errors;
+if(errors === _errs301){
+if(typeof data91 === "string"){
+if(func4(data91) < 1){
 validate10.errors = [{instancePath:instancePath+"/audit/key_file",schemaPath:"#/properties/audit/properties/key_file/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -3569,18 +3699,18 @@ validate10.errors = [{instancePath:instancePath+"/audit/key_file",schemaPath:"#/
 return false;
 }
 }
-var valid41 = _errs291 === errors;
+var valid41 = _errs301 === errors;
 }
 else {
 var valid41 = true;
 }
 if(valid41){
-if(data83.key_env !== undefined){
-let data87 = data83.key_env;
-const _errs293 = errors;
-if(errors === _errs293){
-if(typeof data87 === "string"){
-if(func3(data87) < 1){
+if(data88.key_env !== undefined){
+let data92 = data88.key_env;
+const _errs303 = errors;
+if(errors === _errs303){
+if(typeof data92 === "string"){
+if(func4(data92) < 1){
 validate10.errors = [{instancePath:instancePath+"/audit/key_env",schemaPath:"#/properties/audit/properties/key_env/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -3590,18 +3720,18 @@ validate10.errors = [{instancePath:instancePath+"/audit/key_env",schemaPath:"#/p
 return false;
 }
 }
-var valid41 = _errs293 === errors;
+var valid41 = _errs303 === errors;
 }
 else {
 var valid41 = true;
 }
 if(valid41){
-let data88 = data83.on_failure;
-const _errs295 = errors;
-const _errs296 = errors;
+let data93 = data88.on_failure;
+const _errs305 = errors;
+const _errs306 = errors;
 let valid43 = false;
-const _errs297 = errors;
-if(typeof data88 !== "string"){
+const _errs307 = errors;
+if(typeof data93 !== "string"){
 const err121 = {instancePath:instancePath+"/audit/on_failure",schemaPath:"#/properties/audit/properties/on_failure/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err121];
@@ -3611,7 +3741,7 @@ vErrors.push(err121);
 }
 errors++;
 }
-if("refuse" !== data88){
+if("refuse" !== data93){
 const err122 = {instancePath:instancePath+"/audit/on_failure",schemaPath:"#/properties/audit/properties/on_failure/anyOf/0/const",keyword:"const",params:{allowedValue: "refuse"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err122];
@@ -3621,11 +3751,11 @@ vErrors.push(err122);
 }
 errors++;
 }
-var _valid17 = _errs297 === errors;
+var _valid17 = _errs307 === errors;
 valid43 = valid43 || _valid17;
 if(!valid43){
-const _errs299 = errors;
-if(typeof data88 !== "string"){
+const _errs309 = errors;
+if(typeof data93 !== "string"){
 const err123 = {instancePath:instancePath+"/audit/on_failure",schemaPath:"#/properties/audit/properties/on_failure/anyOf/1/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err123];
@@ -3635,7 +3765,7 @@ vErrors.push(err123);
 }
 errors++;
 }
-if("serve" !== data88){
+if("serve" !== data93){
 const err124 = {instancePath:instancePath+"/audit/on_failure",schemaPath:"#/properties/audit/properties/on_failure/anyOf/1/const",keyword:"const",params:{allowedValue: "serve"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err124];
@@ -3645,7 +3775,7 @@ vErrors.push(err124);
 }
 errors++;
 }
-var _valid17 = _errs299 === errors;
+var _valid17 = _errs309 === errors;
 valid43 = valid43 || _valid17;
 }
 if(!valid43){
@@ -3661,27 +3791,27 @@ validate10.errors = vErrors;
 return false;
 }
 else {
-errors = _errs296;
+errors = _errs306;
 if(vErrors !== null){
-if(_errs296){
-vErrors.length = _errs296;
+if(_errs306){
+vErrors.length = _errs306;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid41 = _errs295 === errors;
+var valid41 = _errs305 === errors;
 if(valid41){
-let data89 = data83.rotate;
-const _errs301 = errors;
-const _errs302 = errors;
+let data94 = data88.rotate;
+const _errs311 = errors;
+const _errs312 = errors;
 let valid44 = false;
-const _errs303 = errors;
-if(errors === _errs303){
-if(data89 && typeof data89 == "object" && !Array.isArray(data89)){
+const _errs313 = errors;
+if(errors === _errs313){
+if(data94 && typeof data94 == "object" && !Array.isArray(data94)){
 let missing14;
-if(((data89.max_bytes === undefined) && (missing14 = "max_bytes")) || ((data89.keep === undefined) && (missing14 = "keep"))){
+if(((data94.max_bytes === undefined) && (missing14 = "max_bytes")) || ((data94.keep === undefined) && (missing14 = "keep"))){
 const err126 = {instancePath:instancePath+"/audit/rotate",schemaPath:"#/properties/audit/properties/rotate/anyOf/0/required",keyword:"required",params:{missingProperty: missing14},message:"must have required property '"+missing14+"'"};
 if(vErrors === null){
 vErrors = [err126];
@@ -3692,8 +3822,8 @@ vErrors.push(err126);
 errors++;
 }
 else {
-const _errs305 = errors;
-for(const key14 in data89){
+const _errs315 = errors;
+for(const key14 in data94){
 if(!((key14 === "max_bytes") || (key14 === "keep"))){
 const err127 = {instancePath:instancePath+"/audit/rotate",schemaPath:"#/properties/audit/properties/rotate/anyOf/0/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key14},message:"must NOT have additional properties"};
 if(vErrors === null){
@@ -3706,11 +3836,11 @@ errors++;
 break;
 }
 }
-if(_errs305 === errors){
-if(data89.max_bytes !== undefined){
-let data90 = data89.max_bytes;
-const _errs306 = errors;
-if(!(((typeof data90 == "number") && (!(data90 % 1) && !isNaN(data90))) && (isFinite(data90)))){
+if(_errs315 === errors){
+if(data94.max_bytes !== undefined){
+let data95 = data94.max_bytes;
+const _errs316 = errors;
+if(!(((typeof data95 == "number") && (!(data95 % 1) && !isNaN(data95))) && (isFinite(data95)))){
 const err128 = {instancePath:instancePath+"/audit/rotate/max_bytes",schemaPath:"#/properties/audit/properties/rotate/anyOf/0/properties/max_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err128];
@@ -3720,9 +3850,9 @@ vErrors.push(err128);
 }
 errors++;
 }
-if(errors === _errs306){
-if((typeof data90 == "number") && (isFinite(data90))){
-if(data90 > 1099511627776 || isNaN(data90)){
+if(errors === _errs316){
+if((typeof data95 == "number") && (isFinite(data95))){
+if(data95 > 1099511627776 || isNaN(data95)){
 const err129 = {instancePath:instancePath+"/audit/rotate/max_bytes",schemaPath:"#/properties/audit/properties/rotate/anyOf/0/properties/max_bytes/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1099511627776},message:"must be <= 1099511627776"};
 if(vErrors === null){
 vErrors = [err129];
@@ -3733,7 +3863,7 @@ vErrors.push(err129);
 errors++;
 }
 else {
-if(data90 < 4096 || isNaN(data90)){
+if(data95 < 4096 || isNaN(data95)){
 const err130 = {instancePath:instancePath+"/audit/rotate/max_bytes",schemaPath:"#/properties/audit/properties/rotate/anyOf/0/properties/max_bytes/minimum",keyword:"minimum",params:{comparison: ">=", limit: 4096},message:"must be >= 4096"};
 if(vErrors === null){
 vErrors = [err130];
@@ -3746,16 +3876,16 @@ errors++;
 }
 }
 }
-var valid45 = _errs306 === errors;
+var valid45 = _errs316 === errors;
 }
 else {
 var valid45 = true;
 }
 if(valid45){
-if(data89.keep !== undefined){
-let data91 = data89.keep;
-const _errs308 = errors;
-if(!(((typeof data91 == "number") && (!(data91 % 1) && !isNaN(data91))) && (isFinite(data91)))){
+if(data94.keep !== undefined){
+let data96 = data94.keep;
+const _errs318 = errors;
+if(!(((typeof data96 == "number") && (!(data96 % 1) && !isNaN(data96))) && (isFinite(data96)))){
 const err131 = {instancePath:instancePath+"/audit/rotate/keep",schemaPath:"#/properties/audit/properties/rotate/anyOf/0/properties/keep/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err131];
@@ -3765,9 +3895,9 @@ vErrors.push(err131);
 }
 errors++;
 }
-if(errors === _errs308){
-if((typeof data91 == "number") && (isFinite(data91))){
-if(data91 > 1000 || isNaN(data91)){
+if(errors === _errs318){
+if((typeof data96 == "number") && (isFinite(data96))){
+if(data96 > 1000 || isNaN(data96)){
 const err132 = {instancePath:instancePath+"/audit/rotate/keep",schemaPath:"#/properties/audit/properties/rotate/anyOf/0/properties/keep/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000"};
 if(vErrors === null){
 vErrors = [err132];
@@ -3778,7 +3908,7 @@ vErrors.push(err132);
 errors++;
 }
 else {
-if(data91 < 1 || isNaN(data91)){
+if(data96 < 1 || isNaN(data96)){
 const err133 = {instancePath:instancePath+"/audit/rotate/keep",schemaPath:"#/properties/audit/properties/rotate/anyOf/0/properties/keep/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err133];
@@ -3791,7 +3921,7 @@ errors++;
 }
 }
 }
-var valid45 = _errs308 === errors;
+var valid45 = _errs318 === errors;
 }
 else {
 var valid45 = true;
@@ -3811,11 +3941,11 @@ vErrors.push(err134);
 errors++;
 }
 }
-var _valid18 = _errs303 === errors;
+var _valid18 = _errs313 === errors;
 valid44 = valid44 || _valid18;
 if(!valid44){
-const _errs310 = errors;
-if(typeof data89 !== "boolean"){
+const _errs320 = errors;
+if(typeof data94 !== "boolean"){
 const err135 = {instancePath:instancePath+"/audit/rotate",schemaPath:"#/properties/audit/properties/rotate/anyOf/1/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err135];
@@ -3825,7 +3955,7 @@ vErrors.push(err135);
 }
 errors++;
 }
-if(false !== data89){
+if(false !== data94){
 const err136 = {instancePath:instancePath+"/audit/rotate",schemaPath:"#/properties/audit/properties/rotate/anyOf/1/const",keyword:"const",params:{allowedValue: false},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err136];
@@ -3835,7 +3965,7 @@ vErrors.push(err136);
 }
 errors++;
 }
-var _valid18 = _errs310 === errors;
+var _valid18 = _errs320 === errors;
 valid44 = valid44 || _valid18;
 }
 if(!valid44){
@@ -3851,17 +3981,17 @@ validate10.errors = vErrors;
 return false;
 }
 else {
-errors = _errs302;
+errors = _errs312;
 if(vErrors !== null){
-if(_errs302){
-vErrors.length = _errs302;
+if(_errs312){
+vErrors.length = _errs312;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid41 = _errs301 === errors;
+var valid41 = _errs311 === errors;
 }
 }
 }
@@ -3875,37 +4005,37 @@ validate10.errors = [{instancePath:instancePath+"/audit",schemaPath:"#/propertie
 return false;
 }
 }
-var valid0 = _errs280 === errors;
+var valid0 = _errs290 === errors;
 if(valid0){
-let data92 = data.writes;
-const _errs312 = errors;
-if(errors === _errs312){
-if(data92 && typeof data92 == "object" && !Array.isArray(data92)){
-if(data92.target === undefined){
-data92.target = null;
+let data97 = data.writes;
+const _errs322 = errors;
+if(errors === _errs322){
+if(data97 && typeof data97 == "object" && !Array.isArray(data97)){
+if(data97.target === undefined){
+data97.target = null;
 }
 let missing15;
-if((data92.target === undefined) && (missing15 = "target")){
+if((data97.target === undefined) && (missing15 = "target")){
 validate10.errors = [{instancePath:instancePath+"/writes",schemaPath:"#/properties/writes/required",keyword:"required",params:{missingProperty: missing15},message:"must have required property '"+missing15+"'"}];
 return false;
 }
 else {
-const _errs314 = errors;
-for(const key15 in data92){
+const _errs324 = errors;
+for(const key15 in data97){
 if(!(key15 === "target")){
 validate10.errors = [{instancePath:instancePath+"/writes",schemaPath:"#/properties/writes/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key15},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
-if(_errs314 === errors){
-let data93 = data92.target;
-const _errs316 = errors;
+if(_errs324 === errors){
+let data98 = data97.target;
+const _errs326 = errors;
 let valid47 = false;
-const _errs317 = errors;
-if(errors === _errs317){
-if(typeof data93 === "string"){
-if(!pattern2.test(data93)){
+const _errs327 = errors;
+if(errors === _errs327){
+if(typeof data98 === "string"){
+if(!pattern2.test(data98)){
 const err138 = {instancePath:instancePath+"/writes/target",schemaPath:"#/properties/writes/properties/target/anyOf/0/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9][a-z0-9_-]{0,62}$"},message:"must match pattern \""+"^[a-z0-9][a-z0-9_-]{0,62}$"+"\""};
 if(vErrors === null){
 vErrors = [err138];
@@ -3927,11 +4057,11 @@ vErrors.push(err139);
 errors++;
 }
 }
-var _valid19 = _errs317 === errors;
+var _valid19 = _errs327 === errors;
 valid47 = valid47 || _valid19;
 if(!valid47){
-const _errs319 = errors;
-if(data93 !== null){
+const _errs329 = errors;
+if(data98 !== null){
 const err140 = {instancePath:instancePath+"/writes/target",schemaPath:"#/properties/writes/properties/target/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
 vErrors = [err140];
@@ -3941,7 +4071,7 @@ vErrors.push(err140);
 }
 errors++;
 }
-var _valid19 = _errs319 === errors;
+var _valid19 = _errs329 === errors;
 valid47 = valid47 || _valid19;
 }
 if(!valid47){
@@ -3957,10 +4087,10 @@ validate10.errors = vErrors;
 return false;
 }
 else {
-errors = _errs316;
+errors = _errs326;
 if(vErrors !== null){
-if(_errs316){
-vErrors.length = _errs316;
+if(_errs326){
+vErrors.length = _errs326;
 }
 else {
 vErrors = null;
@@ -3975,7 +4105,7 @@ validate10.errors = [{instancePath:instancePath+"/writes",schemaPath:"#/properti
 return false;
 }
 }
-var valid0 = _errs312 === errors;
+var valid0 = _errs322 === errors;
 }
 }
 }
@@ -4059,7 +4189,7 @@ let valid1 = false;
 const _errs6 = errors;
 if(errors === _errs6){
 if(typeof data1 === "string"){
-if(func3(data1) < 1){
+if(func4(data1) < 1){
 const err0 = {instancePath:instancePath+"/audience",schemaPath:"#/properties/audience/anyOf/0/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err0];
@@ -4105,7 +4235,7 @@ let data2 = data1[i0];
 const _errs10 = errors;
 if(errors === _errs10){
 if(typeof data2 === "string"){
-if(func3(data2) < 1){
+if(func4(data2) < 1){
 const err3 = {instancePath:instancePath+"/audience/" + i0,schemaPath:"#/properties/audience/anyOf/1/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err3];
@@ -4185,7 +4315,7 @@ let valid3 = false;
 const _errs14 = errors;
 if(errors === _errs14){
 if(typeof data3 === "string"){
-if(func3(data3) < 1){
+if(func4(data3) < 1){
 const err7 = {instancePath:instancePath+"/issuer",schemaPath:"#/properties/issuer/anyOf/0/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err7];
@@ -4231,7 +4361,7 @@ let data4 = data3[i1];
 const _errs18 = errors;
 if(errors === _errs18){
 if(typeof data4 === "string"){
-if(func3(data4) < 1){
+if(func4(data4) < 1){
 const err10 = {instancePath:instancePath+"/issuer/" + i1,schemaPath:"#/properties/issuer/anyOf/1/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err10];
@@ -4481,12 +4611,12 @@ let data11 = data10.kid;
 const _errs37 = errors;
 if(errors === _errs37){
 if(typeof data11 === "string"){
-if(func3(data11) > 256){
+if(func4(data11) > 256){
 validate11.errors = [{instancePath:instancePath+"/keys/" + i2+"/kid",schemaPath:"#/properties/keys/items/properties/kid/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"}];
 return false;
 }
 else {
-if(func3(data11) < 1){
+if(func4(data11) < 1){
 validate11.errors = [{instancePath:instancePath+"/keys/" + i2+"/kid",schemaPath:"#/properties/keys/items/properties/kid/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -4865,7 +4995,7 @@ let data13 = data10.secret_file;
 const _errs67 = errors;
 if(errors === _errs67){
 if(typeof data13 === "string"){
-if(func3(data13) < 1){
+if(func4(data13) < 1){
 validate11.errors = [{instancePath:instancePath+"/keys/" + i2+"/secret_file",schemaPath:"#/properties/keys/items/properties/secret_file/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -4886,7 +5016,7 @@ let data14 = data10.secret_env;
 const _errs69 = errors;
 if(errors === _errs69){
 if(typeof data14 === "string"){
-if(func3(data14) < 1){
+if(func4(data14) < 1){
 validate11.errors = [{instancePath:instancePath+"/keys/" + i2+"/secret_env",schemaPath:"#/properties/keys/items/properties/secret_env/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -4907,7 +5037,7 @@ let data15 = data10.public_key_file;
 const _errs71 = errors;
 if(errors === _errs71){
 if(typeof data15 === "string"){
-if(func3(data15) < 1){
+if(func4(data15) < 1){
 validate11.errors = [{instancePath:instancePath+"/keys/" + i2+"/public_key_file",schemaPath:"#/properties/keys/items/properties/public_key_file/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -4928,7 +5058,7 @@ let data16 = data10.public_key_env;
 const _errs73 = errors;
 if(errors === _errs73){
 if(typeof data16 === "string"){
-if(func3(data16) < 1){
+if(func4(data16) < 1){
 validate11.errors = [{instancePath:instancePath+"/keys/" + i2+"/public_key_env",schemaPath:"#/properties/keys/items/properties/public_key_env/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -5223,7 +5353,7 @@ let data29 = data28[i5];
 const _errs101 = errors;
 if(errors === _errs101){
 if(typeof data29 === "string"){
-if(func3(data29) < 1){
+if(func4(data29) < 1){
 validate11.errors = [{instancePath:instancePath+"/policies/" + i4+"/grants/" + i5,schemaPath:"#/properties/policies/items/properties/grants/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -5262,7 +5392,7 @@ let data31 = data30[i6];
 const _errs105 = errors;
 if(errors === _errs105){
 if(typeof data31 === "string"){
-if(func3(data31) < 1){
+if(func4(data31) < 1){
 validate11.errors = [{instancePath:instancePath+"/policies/" + i4+"/deny/" + i6,schemaPath:"#/properties/policies/items/properties/deny/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -6382,7 +6512,7 @@ let valid7 = false;
 const _errs40 = errors;
 if(errors === _errs40){
 if(typeof data9 === "string"){
-if(func3(data9) < 1){
+if(func4(data9) < 1){
 const err16 = {instancePath:instancePath+"/connections_file_path",schemaPath:"#/properties/connections_file_path/anyOf/0/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err16];
@@ -6458,7 +6588,7 @@ let valid8 = false;
 const _errs46 = errors;
 if(errors === _errs46){
 if(typeof data10 === "string"){
-if(func3(data10) < 1){
+if(func4(data10) < 1){
 const err20 = {instancePath:instancePath+"/variables_file_path",schemaPath:"#/properties/variables_file_path/anyOf/0/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err20];
@@ -6534,7 +6664,7 @@ let valid9 = false;
 const _errs52 = errors;
 if(errors === _errs52){
 if(typeof data11 === "string"){
-if(func3(data11) < 1){
+if(func4(data11) < 1){
 const err24 = {instancePath:instancePath+"/configs_file_path",schemaPath:"#/properties/configs_file_path/anyOf/0/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err24];
@@ -8251,7 +8381,7 @@ if(!valid24){
 const _errs150 = errors;
 if(errors === _errs150){
 if(typeof data27 === "string"){
-if(func3(data27) < 1){
+if(func4(data27) < 1){
 const err76 = {instancePath:instancePath+"/verify",schemaPath:"#/properties/verify/anyOf/1/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err76];
@@ -8349,7 +8479,7 @@ let data29 = data28[0];
 const _errs156 = errors;
 if(errors === _errs156){
 if(typeof data29 === "string"){
-if(func3(data29) < 1){
+if(func4(data29) < 1){
 const err82 = {instancePath:instancePath+"/cert/0",schemaPath:"#/properties/cert/anyOf/0/items/0/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err82];
@@ -8379,7 +8509,7 @@ let data30 = data28[1];
 const _errs158 = errors;
 if(errors === _errs158){
 if(typeof data30 === "string"){
-if(func3(data30) < 1){
+if(func4(data30) < 1){
 const err84 = {instancePath:instancePath+"/cert/1",schemaPath:"#/properties/cert/anyOf/0/items/1/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err84];
@@ -11876,7 +12006,7 @@ let data9 = data.sql_alchemy_conn;
 const _errs38 = errors;
 if(errors === _errs38){
 if(typeof data9 === "string"){
-if(func3(data9) < 1){
+if(func4(data9) < 1){
 validate17.errors = [{instancePath:instancePath+"/sql_alchemy_conn",schemaPath:"#/properties/sql_alchemy_conn/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -11896,7 +12026,7 @@ let data10 = data.sql_alchemy_conn_env;
 const _errs40 = errors;
 if(errors === _errs40){
 if(typeof data10 === "string"){
-if(func3(data10) < 1){
+if(func4(data10) < 1){
 validate17.errors = [{instancePath:instancePath+"/sql_alchemy_conn_env",schemaPath:"#/properties/sql_alchemy_conn_env/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -11913,7 +12043,7 @@ let data11 = data.sql_alchemy_schema;
 const _errs42 = errors;
 if(errors === _errs42){
 if(typeof data11 === "string"){
-if(func3(data11) < 1){
+if(func4(data11) < 1){
 validate17.errors = [{instancePath:instancePath+"/sql_alchemy_schema",schemaPath:"#/properties/sql_alchemy_schema/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -11934,7 +12064,7 @@ let data12 = data.fernet_key_file;
 const _errs44 = errors;
 if(errors === _errs44){
 if(typeof data12 === "string"){
-if(func3(data12) < 1){
+if(func4(data12) < 1){
 validate17.errors = [{instancePath:instancePath+"/fernet_key_file",schemaPath:"#/properties/fernet_key_file/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -11954,7 +12084,7 @@ let data13 = data.fernet_key_env;
 const _errs46 = errors;
 if(errors === _errs46){
 if(typeof data13 === "string"){
-if(func3(data13) < 1){
+if(func4(data13) < 1){
 validate17.errors = [{instancePath:instancePath+"/fernet_key_env",schemaPath:"#/properties/fernet_key_env/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -12526,7 +12656,7 @@ let data10 = data.key_file;
 const _errs40 = errors;
 if(errors === _errs40){
 if(typeof data10 === "string"){
-if(func3(data10) < 1){
+if(func4(data10) < 1){
 validate18.errors = [{instancePath:instancePath+"/key_file",schemaPath:"#/properties/key_file/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -12546,7 +12676,7 @@ let data11 = data.key_env;
 const _errs42 = errors;
 if(errors === _errs42){
 if(typeof data11 === "string"){
-if(func3(data11) < 1){
+if(func4(data11) < 1){
 validate18.errors = [{instancePath:instancePath+"/key_env",schemaPath:"#/properties/key_env/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -12562,12 +12692,12 @@ let data12 = data.key_prefix;
 const _errs44 = errors;
 if(errors === _errs44){
 if(typeof data12 === "string"){
-if(func3(data12) > 200){
+if(func4(data12) > 200){
 validate18.errors = [{instancePath:instancePath+"/key_prefix",schemaPath:"#/properties/key_prefix/maxLength",keyword:"maxLength",params:{limit: 200},message:"must NOT have more than 200 characters"}];
 return false;
 }
 else {
-if(func3(data12) < 1){
+if(func4(data12) < 1){
 validate18.errors = [{instancePath:instancePath+"/key_prefix",schemaPath:"#/properties/key_prefix/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }

@@ -10,6 +10,7 @@
 import swagger from '@fastify/swagger';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { openApiDocument } from '../openapi.ts';
+import { guardMethods } from './method-guard.ts';
 
 const DOCS_PREFIX = '/docs';
 
@@ -32,6 +33,7 @@ async function buildSwaggerUi(): Promise<FastifyInstance> {
 export async function registerDocsRoutes(app: FastifyInstance): Promise<void> {
   await registerSpec(app);
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  guardMethods(app, '/openapi.json', ['GET']);
 
   let swaggerUi: Promise<FastifyInstance> | undefined;
   app.addHook('onClose', async () => {
@@ -54,4 +56,6 @@ export async function registerDocsRoutes(app: FastifyInstance): Promise<void> {
   };
   app.get(DOCS_PREFIX, { schema: { hide: true } }, serveDocs);
   app.get(`${DOCS_PREFIX}/*`, { schema: { hide: true } }, serveDocs);
+  guardMethods(app, DOCS_PREFIX, ['GET']);
+  guardMethods(app, `${DOCS_PREFIX}/*`, ['GET']);
 }

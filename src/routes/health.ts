@@ -48,7 +48,7 @@ export interface Readiness {
 }
 
 /** What an unauthenticated probe may see of a backend: no message (it may name a path or quote a file). */
-function probeView(b: BackendReport): ReadinessBackend {
+export function probeView(b: BackendReport): ReadinessBackend {
   return { name: b.name, type: b.type, state: b.state, ...(b.circuit ? { circuit: b.circuit } : {}), ...(b.error ? { error: { code: b.error.code } } : {}) };
 }
 

@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { GatewayError } from '../errors.ts';
 import { sendProblem } from '../problems.ts';
 import { permissions } from '../auth/permissions.ts';
@@ -10,20 +10,31 @@ declare module 'fastify' {
   }
 }
 
-const ALL_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
+// TRACE and QUERY too: Node parses both, and a method it parses must not fall through to a 404.
+const ALL_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'TRACE', 'QUERY'] as const;
 
-/** Answers 405 with `Allow` for the methods a URL does not serve, instead of a misleading 404.
- * `servedElsewhere`: methods another route answers on this pattern for some URLs only (not advertised). */
-export function guardMethods(app: FastifyInstance, url: string, allowed: string[], servedElsewhere: string[] = []): void {
+/** Methods another route answers on this pattern for some URLs only: on those URLs `Allow` lists them too. */
+export interface ServedElsewhere {
+  methods: string[];
+  /** Whether the request's URL is one of those (e.g. a wildcard that ends in "/test"). */
+  at: (request: FastifyRequest) => boolean;
+}
+
+/** Answers 405 with `Allow` for the methods a URL does not serve, instead of a misleading 404. */
+export function guardMethods(app: FastifyInstance, url: string, allowed: string[], servedElsewhere?: ServedElsewhere): void {
   const allow = allowed.includes('GET') ? [...allowed, 'HEAD'] : allowed;
-  const others = ALL_METHODS.filter((m) => !allow.includes(m) && !servedElsewhere.includes(m));
+  const others = ALL_METHODS.filter((m) => !allow.includes(m) && !servedElsewhere?.methods.includes(m));
+  const allowHere = (request: FastifyRequest): string[] => (servedElsewhere?.at(request) ? [...allow, ...servedElsewhere.methods] : allow);
+  const refuse = (request: FastifyRequest, reply: FastifyReply): FastifyReply => {
+    reply.header('allow', allowHere(request).join(', '));
+    return sendProblem(request, reply, new GatewayError('method_not_allowed', 405, `${request.method} is not allowed here; use ${allowHere(request).filter((m) => m !== 'HEAD').join(' or ')}.`));
+  };
   app.route({
     method: others,
     url,
     config: { methodGuard: true, permission: permissions.methodGuard },
-    handler: (request, reply) => {
-      reply.header('allow', allow.join(', '));
-      return sendProblem(request, reply, new GatewayError('method_not_allowed', 405, `${request.method} is not allowed here; use ${allowed.join(' or ')}.`));
-    },
+    // Answered before the body is read: a wrong method's body (QUERY without a Content-Type, say) is never parsed.
+    onRequest: async (request, reply) => refuse(request, reply),
+    handler: refuse,
   });
 }

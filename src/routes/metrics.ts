@@ -6,6 +6,7 @@ import { http } from '../node-http.ts';
 import type { FastifyInstance, onResponseHookHandler } from 'fastify';
 import type { RoutePermission } from '../auth/permissions.ts';
 import { READ_ACTION, type ScopedAction, type SecretKind } from '../secrets.ts';
+import { guardMethods } from './method-guard.ts';
 import { batchedCounter, batchedHistogram, type GatewayMetrics, type RequestKind, type RequestOutcome } from '../metrics.ts';
 
 /** The kind a read action serves (the request metrics count reads only). */
@@ -42,6 +43,7 @@ export function registerMetricsRoute(app: FastifyInstance, metrics: GatewayMetri
     reply.header('content-type', metrics.registry.contentType).header('cache-control', 'no-store');
     return metrics.registry.metrics();
   });
+  guardMethods(app, path, ['GET']);
 }
 
 /** A listener of its own for /metrics (metrics.port): scrapers reach it without reaching the API. */

@@ -194,13 +194,16 @@ export function registerSecretRoutes(app: FastifyInstance, resolver: SecretResol
     },
   );
   // POST on this wildcard is POST /v1/connections/{conn_id}/test (routes/connections-test.ts), which answers 405 itself otherwise.
-  guardMethods(app, '/v1/connections/*', ['GET', 'PUT', 'DELETE'], ['POST']);
+  // A URL ending in /test names both: GET reads the connection "<id>/test", POST tests "<id>".
+  guardMethods(app, '/v1/connections/*', ['GET', 'PUT', 'DELETE'], { methods: ['POST'], at: (request) => (request.params as WildcardParams)['*'].endsWith('/test') });
 
   for (const [prefix, kind, lookup, schema, permission] of [
     ['/v1/variables/*', 'variable', getVariable, 'Variable', permissions.readVariable],
     ['/v1/config/*', 'config', getConfig, 'ConfigValue', permissions.readConfig],
   ] as const) {
-    app.get<{ Params: WildcardParams }>(prefix, { config: { permission }, schema: { response: { 200: ref(schema) } } }, (request, reply) => {
+    // No query parameters: an unknown one is a 400, as on connections.
+    const querystring = { type: 'object', additionalProperties: false, properties: {} };
+    app.get<{ Params: WildcardParams }>(prefix, { config: { permission }, schema: { querystring, response: { 200: ref(schema) } } }, (request, reply) => {
       const key = request.params['*'];
       return answerSecret(resolver, request, reply, kind, key, lookup, (found) => ({ key, value: found.value }));
     });

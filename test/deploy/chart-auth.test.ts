@@ -99,6 +99,7 @@ describe("the chart's default access control, run: Kubernetes service-account to
     local = structuredClone(config);
     local.server.host = '127.0.0.1';
     local.server.port = await freePort();
+    local.server.drain_seconds = 0; // no load balancer to wait for: a stop need not drain
     local.auth.jwks[0].url = `https://127.0.0.1:${(apiServer.address() as { port: number }).port}${jwksUrl.pathname}`;
     const auditKey = path.join(dir, 'audit-key');
     writeFileSync(auditKey, randomBytes(48).toString('base64'), { mode: 0o600 });

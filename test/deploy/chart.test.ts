@@ -151,6 +151,16 @@ describe('Helm chart helm/secrets-gateway', () => {
     }
   });
 
+  it('terminationGracePeriodSeconds covers the drain and the shutdown timeout, or the chart refuses to render (no preStop: the gateway drains itself)', () => {
+    const pod = (render([]).manifests.find((m) => m.kind === 'Deployment') as any).spec.template.spec;
+    assert.equal(pod.containers[0].lifecycle, undefined);
+    assert.ok(pod.terminationGracePeriodSeconds >= 5 + 10 + 2);
+    const short = helmTemplate(['--set-json', 'config.server={"drain_seconds":8,"shutdown_timeout_seconds":20}', '--set', 'terminationGracePeriodSeconds=29']);
+    assert.notEqual(short.status, 0);
+    assert.match(short.stderr, /terminationGracePeriodSeconds \(29\) must be at least config\.server\.drain_seconds \+ config\.server\.shutdown_timeout_seconds \+ 2 \(30\)/);
+    assert.equal(helmTemplate(['--set-json', 'config.server={"drain_seconds":8,"shutdown_timeout_seconds":20}', '--set', 'terminationGracePeriodSeconds=30']).status, 0);
+  });
+
   it('kubeconform rejects a manifest Kubernetes would reject (the check can fail)', () => {
     const { text } = render(['--set-json', 'extraVolumes=[{"name":"x","emptyDir":{},"bogus":true}]']);
     const res = kubeconform(text, KUBE_VERSIONS[0]!);

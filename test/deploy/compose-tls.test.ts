@@ -66,7 +66,7 @@ describe('compose staging: a gateway with the staging server.tls and make-tls.py
     const tls = JSON.parse(JSON.stringify(staging.server.tls).replaceAll('/run/staging-tls/', `${tlsDir}/`)) as Record<string, string>;
     const access = writeTestAccessControl(dir, `staging-tls-${port}`);
     token = access.token(READ_ALL);
-    writeFileSync(path.join(dir, 'config.yaml'), stringify({ server: { host: '127.0.0.1', port, tls }, backends: [{ type: 'environment' }], auth: access.auth, audit: access.audit }));
+    writeFileSync(path.join(dir, 'config.yaml'), stringify({ server: { host: '127.0.0.1', port, drain_seconds: 0, tls }, backends: [{ type: 'environment' }], auth: access.auth, audit: access.audit }));
     proc = spawnManaged(process.execPath, [path.join(REPO_ROOT, 'src/main.ts'), 'serve', '--config', path.join(dir, 'config.yaml')], {
       cwd: dir,
       logFile: path.join(dir, 'gateway.log'),

@@ -9,7 +9,13 @@
 // - metastore: `airflow connections add` / `variables set` with a Fernet key write
 //   the metadata database; the gateway's airflow_metastore backend serves each one
 //   with the fields Airflow's MetastoreBackend returns, also after
-//   `airflow rotate-fernet-key`.
+//   `airflow rotate-fernet-key`;
+// - failures: the client is loud by default (a gateway that is down, an expired token, a missing
+//   token file stop `airflow connections get` and a task with the URL, the reason and the request
+//   id), and `on_unavailable: fall_through` lets Airflow go on with a warning in the task's log;
+// - batch: a task that declares its ids with prefetch() gets them in one POST /v1/lookup.
+//
+// Airflow runs this checkout's client (PYTHONPATH=clients/airflow/src), not the venv's installed copy.
 //
 // Airflow commands are slow (seconds each), so the work is batched into few processes
 // (test/e2e/airflow_steps.py) and one `airflow db migrate` serves both parts.
@@ -23,7 +29,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
+import { createServer, type AddressInfo } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startTestGateway, tempDir, type TestGateway } from '../helpers/gateway.ts';
@@ -33,6 +39,8 @@ const PYTHON = process.env['AIRFLOW_PYTHON'];
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const STEPS = path.join(HERE, 'airflow_steps.py');
 const AIRFLOW_BIN = PYTHON ? path.join(path.dirname(PYTHON), 'airflow') : '';
+/** The client as this checkout has it, ahead of whatever copy the venv installed. */
+const CLIENT_SRC = path.resolve(HERE, '../../clients/airflow/src');
 const skip = PYTHON ? false : 'AIRFLOW_PYTHON is not set (test/run-all.sh sets it after provisioning .venv/airflow)';
 
 const fernetKey = (): string => randomBytes(32).toString('base64url') + '=';
@@ -43,6 +51,10 @@ const GATEWAY_CONNECTIONS = {
   'gw/nested/conn': 'mysql://u:pw@h:3306/s?charset=utf8',
   admin_db: 'postgres://admin:admin-only-pw@admin-db.internal/ops',
 };
+/** Ten connections a task declares and reads in one round trip (the opt-in batch). */
+const BATCH_CONNECTIONS = Object.fromEntries(
+  Array.from({ length: 10 }, (_, i) => [`gw_batch_${i}`, { conn_type: 'http', host: `svc-${i}.internal`, password: `batch-pw-${i}-${randomBytes(4).toString('hex')}` }]),
+);
 const GATEWAY_VARIABLES = { gw_var: 'variable through the gateway ✓', 'gw/with/slashes': 'slashed', 'path/with/../dots': 'dotted', gw_empty: '' };
 /** What the worker's token grants: its own connections and variables, not admin_db; and ids with
  * `..` segments are never granted (a path-addressed backend could normalise them into another secret). */
@@ -56,6 +68,7 @@ let baseEnv: NodeJS.ProcessEnv;
 let gatewayUrl: string;
 let workerToken: string;
 const seenHeaders: Record<string, string | string[] | undefined>[] = [];
+const seenRequests: { method: string; url: string; taskId: string | undefined }[] = [];
 
 interface Run {
   stdout: string;
@@ -64,6 +77,13 @@ interface Run {
 
 /** Runs a command of the Airflow venv; throws with the tail of stderr if it fails. */
 async function run(file: string, args: string[], env: NodeJS.ProcessEnv, timeoutMs = 240_000): Promise<Run> {
+  const done = await runAny(file, args, env, timeoutMs);
+  if (done.code === 0) return done;
+  throw new Error(`${path.basename(file)} ${args.slice(0, 2).join(' ')} exited ${done.code}:\n${done.stderr.slice(-3000)}`);
+}
+
+/** Runs a command of the Airflow venv, whatever its exit status: what the user would see. */
+async function runAny(file: string, args: string[], env: NodeJS.ProcessEnv, timeoutMs = 240_000): Promise<Run & { code: number | string }> {
   return await new Promise((resolve, reject) => {
     const child = spawn(file, args, { env, cwd: home, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
@@ -74,8 +94,7 @@ async function run(file: string, args: string[], env: NodeJS.ProcessEnv, timeout
     child.once('error', reject);
     child.once('close', (code, signal) => {
       clearTimeout(timer);
-      if (code === 0) resolve({ stdout, stderr });
-      else reject(new Error(`${path.basename(file)} ${args.slice(0, 2).join(' ')} exited ${code ?? signal}:\n${stderr.slice(-3000)}`));
+      resolve({ stdout, stderr, code: code ?? String(signal) });
     });
   });
 }
@@ -95,10 +114,16 @@ const lastJson = (out: string): unknown => JSON.parse(out.trim().split('\n').at(
 const steps = async (env: NodeJS.ProcessEnv, ...args: string[]): Promise<any> => lastJson((await run(PYTHON!, [STEPS, ...args], env)).stdout);
 
 /** Airflow configured to read secrets through the gateway, as a worker would be. */
-function workerEnv(): NodeJS.ProcessEnv {
-  const tokenFile = path.join(home, 'gateway-token');
-  writeFileSync(tokenFile, `${workerToken}\n`);
-  const kwargs = JSON.stringify({ url: gatewayUrl, token_path: tokenFile, timeout: 10, retries: 1 });
+function workerEnv(overrides: { url?: string; token?: string; tokenFile?: string; on_unavailable?: string } = {}): NodeJS.ProcessEnv {
+  const tokenFile = overrides.tokenFile ?? path.join(home, 'gateway-token');
+  if (!overrides.tokenFile) writeFileSync(tokenFile, `${overrides.token ?? workerToken}\n`);
+  const kwargs = JSON.stringify({
+    url: overrides.url ?? gatewayUrl,
+    token_path: tokenFile,
+    timeout: 10,
+    retries: 1,
+    ...(overrides.on_unavailable ? { on_unavailable: overrides.on_unavailable } : {}),
+  });
   const backend = 'airflow_secrets_gateway.SecretsGatewayBackend';
   return {
     ...baseEnv,
@@ -118,7 +143,7 @@ before(async () => {
   if (skip) return;
   home = tempDir('sg-e2e-airflow-');
   mkdirSync(path.join(home, 'dags'));
-  writeFileSync(path.join(home, 'dags', 'gateway_dag.py'), readFileSync(path.join(HERE, 'dags', 'gateway_dag.py')));
+  for (const dagFile of ['gateway_dag.py', 'gateway_more_dags.py']) writeFileSync(path.join(home, 'dags', dagFile), readFileSync(path.join(HERE, 'dags', dagFile)));
   pg = await startPostgres({ database: 'airflow' });
   const k1 = fernetKey();
   keyFile = path.join(home, 'fernet.key');
@@ -136,6 +161,7 @@ before(async () => {
     AIRFLOW__LOGGING__BASE_LOG_FOLDER: path.join(home, 'logs'),
     AIRFLOW__API_AUTH__JWT_SECRET: randomBytes(16).toString('hex'),
     PYTHONDONTWRITEBYTECODE: '1',
+    PYTHONPATH: CLIENT_SRC,
   };
   await run(AIRFLOW_BIN, ['db', 'migrate'], baseEnv);
 
@@ -150,10 +176,13 @@ before(async () => {
         { type: 'airflow_metastore', sql_alchemy_conn: baseEnv['AIRFLOW__DATABASE__SQL_ALCHEMY_CONN'], fernet_key_file: keyFile },
       ],
     },
-    files: { 'connections.json': JSON.stringify(GATEWAY_CONNECTIONS), 'variables.json': JSON.stringify(GATEWAY_VARIABLES) },
+    files: { 'connections.json': JSON.stringify({ ...GATEWAY_CONNECTIONS, ...BATCH_CONNECTIONS }), 'variables.json': JSON.stringify(GATEWAY_VARIABLES) },
+    secrets: Object.values(BATCH_CONNECTIONS).map((c) => c.password),
     beforeReady: (app) =>
       app.addHook('onRequest', async (request) => {
         seenHeaders.push({ ...request.headers });
+        const taskId = request.headers['x-airflow-task-id'];
+        seenRequests.push({ method: request.method, url: request.url, taskId: typeof taskId === 'string' ? taskId : undefined });
       }),
   });
   workerToken = gateway.token(WORKER_SCOPES, { sub: 'system:serviceaccount:airflow:airflow-worker' });
@@ -233,6 +262,98 @@ test('worker: airflow connections get, the Task SDK and a real task run read thr
   assert.ok(gateway.auditEvents().some((e) => e['id'] === 'admin_db' && e['decision'] === 'deny'));
   for (const secret of ['p@ss/w0rd:?#', 'admin-only-pw', GATEWAY_VARIABLES.gw_var]) assert.ok(!audit.includes(secret));
 });
+
+/** What a user sees from a command: its stdout and stderr together. */
+const seen = (r: Run): string => `${r.stdout}\n${r.stderr}`;
+
+test('loud failures: a gateway that is down, a 401 and a missing token file stop Airflow with the URL, the reason and the request id', { skip }, async () => {
+  // A port where nothing listens (the gateway is down).
+  const downUrl = await closedPortUrl();
+  const expired = gateway.token(WORKER_SCOPES, { sub: 'system:serviceaccount:airflow:airflow-worker' }, -60);
+  const cases = [
+    { name: 'down', env: workerEnv({ url: downUrl }), expect: [`Secrets Gateway at ${downUrl} could not answer for connection 'gw_db': no answer after 2 attempt(s) (ConnectionRefusedError) (request none)`] },
+    { name: '401', env: workerEnv({ token: expired }), expect: [`Secrets Gateway at ${gatewayUrl} could not answer for connection 'gw_db': HTTP 401 `], requestId: true },
+    { name: 'no token file', env: workerEnv({ tokenFile: path.join(home, 'no-such-token') }), expect: [`Secrets Gateway at ${gatewayUrl} could not answer for connection 'gw_db': cannot read the token file ${path.join(home, 'no-such-token')} (No such file or directory) (request none)`] },
+  ];
+  for (const c of cases) {
+    // The CLI: not "Connection not found." but the reason, and a failing exit status.
+    const cli = await runAny(AIRFLOW_BIN, ['connections', 'get', 'gw_db', '-o', 'json'], c.env);
+    assert.notEqual(cli.code, 0, `${c.name}: the CLI must fail`);
+    for (const e of c.expect) assert.ok(seen(cli).includes(e), `${c.name}: CLI output lacks ${JSON.stringify(e)}:\n${seen(cli).slice(-2500)}`);
+    assert.doesNotMatch(seen(cli), /Connection not found/, c.name);
+    if (c.requestId) assert.match(seen(cli), /HTTP 401 invalid_token \([^)]*\) \(request [0-9a-zA-Z-]+\)/, c.name);
+    assert.ok(!seen(cli).includes(expired) && !seen(cli).includes(workerToken), `${c.name}: a token in the output`);
+
+    // A real task: it fails with the same message in its log, and Airflow did not go on to another backend.
+    const output = path.join(home, `failure-${c.name.replaceAll(' ', '-')}.json`);
+    const dagRun = await runAny(AIRFLOW_BIN, ['dags', 'test', 'gateway_failure'], { ...c.env, SG_E2E_OUTPUT: output });
+    const fromTask = JSON.parse(readFileSync(output, 'utf8'));
+    assert.ok(fromTask.error.includes('SecretsGatewayUnavailable') && fromTask.error.includes('AirflowSecretsBackendAccessDenied'), `${c.name}: ${fromTask.error}`);
+    for (const e of c.expect) {
+      assert.ok(fromTask.message.includes(e), `${c.name}: task saw ${fromTask.message}`);
+      assert.ok(seen(dagRun).includes(e), `${c.name}: the task log lacks ${JSON.stringify(e)}:\n${seen(dagRun).slice(-2500)}`);
+    }
+    assert.match(seen(dagRun), /failed|FAILED/, `${c.name}: the run must fail`);
+  }
+  // The gateway that answered 401 logged the same request id the user was shown.
+  const shown = /HTTP 401 [^(]*\([^)]*\) \(request ([0-9a-zA-Z-]+)\)/.exec(readFileSync(path.join(home, 'failure-401.json'), 'utf8'))?.[1];
+  assert.ok(shown && gateway.logs.join('').includes(shown), `request id ${shown} not in the gateway's log`);
+});
+
+test('on_unavailable=fall_through: Airflow goes on to its next backend, and the warning reaches the CLI and the task log', { skip }, async () => {
+  const downUrl = await closedPortUrl();
+  const env = workerEnv({ url: downUrl, on_unavailable: 'fall_through' });
+  const warning = `the Secrets Gateway at ${downUrl} could not answer for connection 'gw_db': no answer after 2 attempt(s) (ConnectionRefusedError) (request none); on_unavailable=fall_through`;
+  // `connections get` silences all logging unless --verbose (Airflow's own choice): then the warning shows.
+  const cli = await runAny(AIRFLOW_BIN, ['connections', 'get', 'gw_db', '-o', 'json'], env);
+  assert.notEqual(cli.code, 0);
+  assert.match(seen(cli), /Connection not found/);
+  const verbose = await runAny(AIRFLOW_BIN, ['connections', 'get', 'gw_db', '-o', 'json', '--verbose'], env);
+  assert.match(seen(verbose), /Connection not found/);
+  assert.ok(seen(verbose).includes(warning), `CLI output lacks the warning:\n${seen(verbose).slice(-2500)}`);
+
+  const output = path.join(home, 'failure-fall-through.json');
+  const dagRun = await runAny(AIRFLOW_BIN, ['dags', 'test', 'gateway_failure'], { ...env, SG_E2E_OUTPUT: output });
+  const fromTask = JSON.parse(readFileSync(output, 'utf8'));
+  assert.ok(fromTask.error.includes('AirflowNotFoundException'), String(fromTask.error));
+  // The client's warnings (the retry, then the fall-through) are in the task's log.
+  assert.ok(seen(dagRun).includes(warning), `the task log lacks the warning:\n${seen(dagRun).slice(-2500)}`);
+  assert.ok(seen(dagRun).includes("Secrets Gateway request for connection 'gw_db' failed (ConnectionRefusedError); retrying (1/1)"), 'the retry warning');
+});
+
+test('batch: a task that declares its ids gets them in one POST /v1/lookup and reads them from that answer', { skip }, async () => {
+  const env = workerEnv();
+  const connIds = Object.keys(BATCH_CONNECTIONS);
+  const output = path.join(home, 'batch-output.json');
+  seenRequests.length = 0;
+  await run(AIRFLOW_BIN, ['dags', 'test', 'gateway_batch'], {
+    ...env,
+    SG_E2E_OUTPUT: output,
+    SG_E2E_CONN_IDS: JSON.stringify(connIds),
+    SG_E2E_VAR_IDS: JSON.stringify(['gw_var']),
+  });
+  const fromTask = JSON.parse(readFileSync(output, 'utf8'));
+  assert.equal(fromTask.answered, 11);
+  assert.deepEqual(fromTask.connections, Object.fromEntries(connIds.map((id) => [id, BATCH_CONNECTIONS[id]!.password])));
+  assert.deepEqual(fromTask.variables, { gw_var: GATEWAY_VARIABLES.gw_var });
+  const fromTaskRequests = seenRequests.filter((r) => r.taskId === 'read_batch');
+  assert.deepEqual(fromTaskRequests.map((r) => `${r.method} ${r.url}`), ['POST /v1/lookup']);
+  // Each item is audited with the task's context, as a GET would be.
+  const events = await eventually(() => {
+    const e = gateway.auditEvents().filter((x) => (x['airflow'] as { task_id?: string } | null)?.task_id === 'read_batch');
+    return e.length >= 11 ? e : undefined;
+  });
+  assert.deepEqual(new Set(events.map((e) => e['id'])), new Set([...connIds, 'gw_var']));
+});
+
+/** A loopback URL where nothing listens. */
+async function closedPortUrl(): Promise<string> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return `http://127.0.0.1:${port}`;
+}
 
 test('metastore: what Airflow writes with a Fernet key, the gateway serves with the fields Airflow returns, also after a key rotation', { skip }, async () => {
   await steps(baseEnv, 'seed-metastore');

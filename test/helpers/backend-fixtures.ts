@@ -109,6 +109,7 @@ export async function vaultFixture(version: 1 | 2, shared?: OpenBaoServer): Prom
         config: {
           backends: [{ type: 'vault', url: bao.url, token: bao.rootToken, ...(version === 1 ? { mount_point: mount, kv_engine_version: 1 } : {}), ...options }],
         },
+        secrets: [bao.rootToken],
       }),
     async dispose() {
       if (!shared) await bao.dispose();

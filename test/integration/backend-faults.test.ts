@@ -8,7 +8,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { CreateSecretCommand } from '@aws-sdk/client-secrets-manager';
 import { awsBackendConfig } from '../helpers/backend-fixtures.ts';
-import { startTestGateway, tempDir, type TestGateway } from '../helpers/gateway.ts';
+import { registerSecrets, startTestGateway, tempDir, type TestGateway } from '../helpers/gateway.ts';
 import { startTokenReviewServer } from '../helpers/servers/kubernetes-tokenreview.ts';
 import { startMoto } from '../helpers/servers/moto.ts';
 import { startOpenBao, type OpenBaoServer } from '../helpers/servers/openbao.ts';
@@ -28,6 +28,7 @@ describe('Vault faults and auth on a real OpenBao', () => {
   let bao: OpenBaoServer;
   before(async () => {
     bao = await startOpenBao();
+    registerSecrets([bao.rootToken]);
     await bao.putSecret('secret', 'connections/pg', { conn_uri: 'postgres://u:p@db:5432/x' }, 2);
     await bao.putSecret('secret', 'variables/team/a', { value: 'A' }, 2);
     await bao.writeReadPolicy('reader', ['secret']);
@@ -73,6 +74,7 @@ describe('Vault faults and auth on a real OpenBao', () => {
   it('a short-TTL token expiring mid-run: renewed or replaced by a login in time, no failed request', async () => {
     await bao.enableApprole();
     const role = await bao.createApproleRole('short', ['reader'], { tokenTtl: '2s' });
+    registerSecrets([role.secretId]);
     await bao.write('auth/approle/role/short', { token_policies: ['reader'], token_ttl: '2s', token_max_ttl: '2s', secret_id_num_uses: 0 });
     const gw = await startTestGateway({
       config: { cache: { enabled: false }, backends: [{ type: 'vault', url: bao.url, auth_type: 'approle', role_id: role.roleId, secret_id: role.secretId }] },
@@ -96,6 +98,7 @@ describe('Vault faults and auth on a real OpenBao', () => {
 
   it('a token revoked mid-run: one re-login shared by every waiting request, no failed request', async () => {
     const role = await bao.createApproleRole('revocable', ['reader'], { tokenTtl: '1h' });
+    registerSecrets([role.secretId]);
     const gw = await startTestGateway({
       config: { cache: { enabled: false }, backends: [{ type: 'vault', url: bao.url, auth_type: 'approle', role_id: role.roleId, secret_id: role.secretId }] },
     });
@@ -132,6 +135,7 @@ describe('Vault faults and auth on a real OpenBao', () => {
     await bao.enableKubernetes(tr);
     await bao.createKubernetesRole('airflow', { names: ['worker'], namespaces: ['airflow'] }, ['reader']);
     const jwt = tr.issueToken('airflow', 'worker');
+    registerSecrets(['userpass-pw', jwt.jwt]);
     writeFileSync(path.join(dir, 'jwt'), jwt.jwt);
     const cases: Array<[string, Record<string, unknown>]> = [
       ['token_path', { token_path: path.join(dir, 'token') }],
@@ -163,6 +167,26 @@ describe('Vault faults and auth on a real OpenBao', () => {
       assert.equal((await timed(gw, '/v1/connections/secret/pg')).body.host, 'db');
       assert.equal((await timed(gw, '/v1/connections/pg')).status, 404);
       assert.equal((await timed(gw, '/v1/variables/secret/team/a')).body.value, 'A');
+    } finally {
+      await gw.close();
+    }
+  });
+
+  it('a secret\'s JSON is read as Python\'s json.loads reads it: 30.0 stays a float, a big int exact, keys in Vault\'s order', async () => {
+    // KV v1 gives back the JSON as written, its keys sorted ("10" before "9") (KV v2 passes numbers through
+    // float64). JSON.parse would move "9" first, write 30 and round the int; Airflow (hvac's json) does none of that.
+    await bao.enableKvV1('exact');
+    const written = await fetch(`${bao.url}/v1/exact/connections/exact`, {
+      method: 'POST',
+      headers: { 'x-vault-token': bao.rootToken, 'content-type': 'application/json' },
+      body: '{"conn_type": "http", "host": "h", "extra": {"9": "b", "10": "a", "big": 12345678901234567890, "timeout": 30.0}}',
+    });
+    assert.equal(written.status, 204);
+    const gw = await startTestGateway({ config: { cache: { enabled: false }, backends: [{ type: 'vault', url: bao.url, token: bao.rootToken, mount_point: 'exact', kv_engine_version: 1 }] } });
+    try {
+      const res = await gw.inject({ url: '/v1/connections/exact?format=uri' });
+      // What Airflow 3.3's Connection.from_json(...).get_uri() gives for the same JSON.
+      assert.equal(res.json().uri, 'http://h/?__extra__=%7B%2210%22%3A+%22a%22%2C+%229%22%3A+%22b%22%2C+%22big%22%3A+12345678901234567890%2C+%22timeout%22%3A+30.0%7D');
     } finally {
       await gw.close();
     }

@@ -71,6 +71,27 @@ describe('bad input', () => {
     assert.equal(res.headers.allow, 'POST');
     await expectProblem({ method: 'PATCH', url: '/v1/variables/good' }, 405, 'method_not_allowed');
     await expectProblem({ method: 'DELETE', url: '/v1/config/good' }, 405, 'method_not_allowed');
+    // Methods Node parses but that no route serves: 405, not a 404 or a 400 about the body.
+    for (const method of ['TRACE', 'QUERY']) {
+      const answered = await expectProblem({ method, url: '/v1/connections/good' }, 405, 'method_not_allowed');
+      assert.equal(answered.headers.allow, 'GET, PUT, DELETE, HEAD');
+      assert.equal((await expectProblem({ method, url: '/healthz' }, 405, 'method_not_allowed')).headers.allow, 'GET, HEAD');
+    }
+    await expectProblem({ method: 'QUERY', url: '/v1/lookup', payload: '{}', headers: { 'content-type': 'application/json' } }, 405, 'method_not_allowed');
+  });
+
+  it('answers a malformed percent-encoding with a problem document and a request id, never echoing the path', async () => {
+    for (const url of ['/v1/connections/a%zz', '/v1/variables/hush%zzname', '/v1/config/%E0%A4%A']) {
+      const res = await expectProblem({ method: 'GET', url }, 400, 'invalid_request');
+      assert.match(res.headers['x-request-id'] as string, /^[0-9a-f-]{36}$/);
+      assert.equal(res.json().request_id, res.headers['x-request-id']);
+      assert.ok(!res.body.includes('%zz') && !res.body.includes('hush') && !res.body.includes('%E0'), res.body);
+    }
+  });
+
+  it('refuses unknown query parameters on every secret route', async () => {
+    await expectProblem({ method: 'GET', url: '/v1/variables/good?unknown=1' }, 400, 'invalid_request');
+    await expectProblem({ method: 'GET', url: '/v1/config/good?format=json' }, 400, 'invalid_request');
   });
 
   it('rejects a bad format parameter', async () => {

@@ -37,7 +37,7 @@ async function startReplica(redisUrl: string, index: number, separateMetricsPort
     stringify({
       auth: access.auth,
       audit: access.audit,
-      server: { host: '127.0.0.1', port },
+      server: { host: '127.0.0.1', port, drain_seconds: 0 },
       log: { level: 'warn' },
       cache: { redis_url: redisUrl, redis_channel: CHANNEL },
       metrics: { port: metricsPort },

@@ -176,8 +176,9 @@ describe('cache over a real backend process', () => {
       assert.equal(r.status, 400, JSON.stringify(body));
       assert.equal(((await r.json()) as { code: string }).code, 'invalid_request');
     }
+    // The body schema (openapi.yaml's CacheInvalidation) holds the conn_id rule: a bad id is a body that does not match the API.
     const badId = await post({ kind: 'connection', id: 'bad id with spaces' });
-    assert.deepEqual([badId.status, ((await badId.json()) as { code: string }).code], [400, 'invalid_id']);
+    assert.deepEqual([badId.status, ((await badId.json()) as { code: string }).code], [400, 'invalid_request']);
     const wrongMethod = await fetch(`${base}/v1/cache/invalidate`);
     assert.equal(wrongMethod.status, 405);
   });

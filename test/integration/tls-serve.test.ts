@@ -41,7 +41,7 @@ describe('serve with server.tls (client_auth request) and a metrics port', () =>
     writeFileSync(
       join(dir, 'config.yaml'),
       stringify({
-        server: { host: '127.0.0.1', port, tls: { cert_file: 'server.crt', key_file: 'server.key', ca_file: 'ca.crt', client_auth: 'request' } },
+        server: { host: '127.0.0.1', port, drain_seconds: 0, tls: { cert_file: 'server.crt', key_file: 'server.key', ca_file: 'ca.crt', client_auth: 'request' } },
         metrics: { port: metricsPort },
         backends: [{ type: 'environment' }],
         auth: access.auth,

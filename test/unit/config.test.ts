@@ -22,7 +22,17 @@ function expectError(yaml: string, keyPath: string, env: NodeJS.ProcessEnv = {})
 describe('configuration', () => {
   it('fills defaults', () => {
     const { config } = load('backends: [{ type: environment }]');
-    assert.deepEqual(config.server, { host: '127.0.0.1', port: 8080, body_limit_bytes: 65536, shutdown_timeout_seconds: 10 });
+    assert.deepEqual(config.server, {
+      host: '127.0.0.1',
+      port: 8080,
+      body_limit_bytes: 65536,
+      drain_seconds: 5,
+      shutdown_timeout_seconds: 10,
+      request_timeout_seconds: 30,
+      headers_timeout_seconds: 10,
+      keep_alive_timeout_seconds: 65,
+      connection_timeout_seconds: 120,
+    });
     assert.equal(config.log.level, 'info');
     assert.deepEqual(config.backends, [{ type: 'environment', name: 'environment' }]);
   });
@@ -31,6 +41,7 @@ describe('configuration', () => {
     expectError('server: { hots: 1 }', 'server.hots');
     expectError('server: { port: 70000 }', 'server.port');
     expectError('server: { port: "80" }', 'server.port');
+    expectError('server: { request_timeout_seconds: 5, headers_timeout_seconds: 6 }', 'server.headers_timeout_seconds');
     expectError('nonsense: 1', 'nonsense');
     expectError('log: { level: loud }', 'log.level');
     expectError('backends: [{ type: environment }, { type: local_filesystem, connection_file_path: x }]', 'backends[1].connection_file_path');

@@ -22,10 +22,29 @@ describe('lookup patterns (re.match(pattern, id, re.IGNORECASE))', () => {
     assert.equal(compileLookupPattern(null)('x'), true);
     assert.equal(compileLookupPattern(undefined)('x'), true);
   });
-  it('translates Python-only spellings', () => {
-    assert.equal(compileLookupPattern('(?P<p>aws)_(?P=p)')('aws_aws'), true);
+  it("reads Python's spellings", () => {
+    assert.equal(compileLookupPattern('(?P<p>aws)_db')('aws_db'), true);
     assert.equal(compileLookupPattern('\\Aaws\\Z')('aws'), true);
     assert.equal(compileLookupPattern('\\Aaws\\Z')('aws\n'), false);
+    assert.equal(compileLookupPattern('aws\\\\Z')('aws\\Z'), true, 'an escaped backslash before Z is a backslash and a Z');
+  });
+  it('folds case as re.IGNORECASE does (Unicode simple case folding)', () => {
+    assert.equal(compileLookupPattern('k')('\u212a'), true); // KELVIN SIGN
+    assert.equal(compileLookupPattern('straße')('STRASSE'), false);
+    assert.equal(compileLookupPattern('ÉTÉ')('été'), true);
+  });
+  it('matches in linear time: ^(a+)+$ against a 30-character id takes no time (a backtracking engine takes seconds)', () => {
+    const m = compileLookupPattern('^(a+)+$');
+    const started = performance.now();
+    assert.equal(m(`${'a'.repeat(30)}!`), false);
+    assert.equal(m('a'.repeat(250)), true);
+    for (let i = 0; i < 1000; i++) m(`${'a'.repeat(250)}!`);
+    assert.ok(performance.now() - started < 1000, `${performance.now() - started} ms`);
+  });
+  it('refuses what RE2 cannot run in linear time, with the reason', () => {
+    assert.throws(() => compileLookupPattern('(?P<p>aws)_(?P=p)'), (e: Error) => e.name === 'LookupPatternError' && /linear time \(RE2\), which has no backreferences or lookaround/.test(e.message));
+    assert.throws(() => compileLookupPattern('aws(?!_test)'), /linear time/);
+    assert.throws(() => compileLookupPattern('(a)\\1'), /linear time/);
   });
   it('is reusable: a match does not leave state behind', () => {
     const m = compileLookupPattern('a');

@@ -31,10 +31,11 @@ describe('a start', () => {
     assert.deepEqual(loaded.filter((url) => url.includes('/@sinclair/typebox/') || SCHEMA_MODULES.some((m) => url.endsWith(m))), []);
   });
 
-  it('loads no network backend module and no cockatiel until one is configured', () => {
+  it('loads no network backend module, no cockatiel and no node-vault (nor its axios) until one is configured', () => {
     const loaded = modulesLoadedByCli();
-    const network = ['/src/backends/vault.ts', '/src/backends/aws-secrets-manager.ts', '/src/backends/gcp-secret-manager.ts', '/src/backends/resilience.ts'];
-    assert.deepEqual(loaded.filter((url) => url.includes('/cockatiel/') || network.some((m) => url.endsWith(m))), []);
+    const network = ['/src/backends/vault.ts', '/src/backends/vault-client.ts', '/src/backends/aws-secrets-manager.ts', '/src/backends/gcp-secret-manager.ts', '/src/backends/resilience.ts'];
+    const packages = ['/cockatiel/', '/node-vault/', '/axios/'];
+    assert.deepEqual(loaded.filter((url) => packages.some((p) => url.includes(p)) || network.some((m) => url.endsWith(m))), []);
   });
 
   it('knows the same backend types as the options schemas the validators are generated from', () => {

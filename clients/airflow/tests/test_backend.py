@@ -10,7 +10,7 @@ from airflow.models.connection import Connection
 from airflow.sdk.exceptions import AirflowSecretsBackendAccessDenied
 
 from airflow_secrets_gateway import SecretsGatewayAccessDenied, SecretsGatewayBackend, SecretsGatewayError
-from airflow_secrets_gateway.backend import process_session, quote_id
+from airflow_secrets_gateway.backend import quote_id
 
 from conftest import LoopbackServer
 
@@ -116,7 +116,7 @@ def test_timeouts_and_refused_connections_are_errors(server: LoopbackServer) -> 
     server.delay_seconds = 1.0
     server.respond = lambda path: (200, {"key": "k", "value": "v"})
     started = time.monotonic()
-    with pytest.raises(SecretsGatewayError, match="ReadTimeout"):
+    with pytest.raises(SecretsGatewayError, match="timed out"):
         backend(server, timeout=0.2).get_variable("k")
     assert time.monotonic() - started < 0.9
     refused = SecretsGatewayBackend(url="http://127.0.0.1:9", retries=1)
@@ -166,22 +166,24 @@ def test_kwargs_from_environment_strings_and_bad_values() -> None:
             SecretsGatewayBackend(**bad)  # type: ignore[arg-type]
 
 
-def test_one_keep_alive_session_per_process_and_a_new_one_after_fork(server: LoopbackServer) -> None:
+def test_one_keep_alive_connection_per_process_and_a_new_one_after_fork(server: LoopbackServer) -> None:
     server.respond = lambda path: (200, {"key": "k", "value": "v"})
-    b1, b2 = backend(server), backend(server)
-    b1.get_variable("a")
-    b2.get_variable("b")
-    assert process_session() is process_session()
+    b = backend(server)
+    for key in "abc":
+        b.get_variable(key)
+    assert len({r.client_port for r in server.requests}) == 1  # one TCP connection for all three
     assert server.requests[0].headers.get("connection", "keep-alive").lower() == "keep-alive"
-    parent_session = id(process_session())
     read_fd, write_fd = os.pipe()
     pid = os.fork()
-    if pid == 0:  # child: a fresh session, and it works
-        ok = id(process_session()) != parent_session and b1.get_variable("c") == "v"
+    if pid == 0:  # child: its own connection, and it works
+        ok = b.get_variable("c") == "v"
         os.write(write_fd, b"1" if ok else b"0")
         os._exit(0)
     os.waitpid(pid, 0)
     assert os.read(read_fd, 1) == b"1"
+    assert b.get_variable("d") == "v"  # the parent's connection is untouched by the child
+    ports = [r.client_port for r in server.requests]
+    assert ports[3] != ports[0] and ports[4] == ports[0]
 
 
 def test_no_secret_or_token_in_logs_or_errors(server: LoopbackServer, caplog: pytest.LogCaptureFixture) -> None:

@@ -8,7 +8,8 @@
 // and secret_ids are chosen by the harness, so they are the same after a restart.
 // Tokens issued by logins do not survive a restart (as with a real data loss).
 import { randomUUID } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
 import {
   LOOPBACK,
@@ -93,6 +94,12 @@ export interface OpenBaoServer extends ProcessLifecycle {
 
   /** Back on the same port after stop() or kill(), with the setup journal replayed. */
   restart(): Promise<void>;
+  /**
+   * SIGSTOP: the kernel still accepts connections on the port, and nothing answers (a hung server),
+   * until resume() (SIGCONT). Resolves once the process is stopped.
+   */
+  pause(): Promise<void>;
+  resume(): void;
 }
 
 export interface StartOpenBaoOptions {
@@ -346,6 +353,52 @@ export async function startOpenBao(opts: StartOpenBaoOptions = {}): Promise<Open
       await launch();
       await replay();
     },
+    pause: async () => {
+      const pid = proc!.child.pid!;
+      process.kill(pid, 'SIGSTOP');
+      // The signal is delivered asynchronously: wait until every thread shows state T (stopped).
+      const stopped = () => readdirSync(`/proc/${pid}/task`).every((t) => /^\d+ \(.*\) T /.test(readFileSync(`/proc/${pid}/task/${t}/stat`, 'utf8')));
+      for (let i = 0; i < 200 && !stopped(); i++) await new Promise((r) => setTimeout(r, 5));
+    },
+    resume: () => {
+      process.kill(proc!.child.pid!, 'SIGCONT');
+    },
   };
   return handle;
+}
+
+/** A bare OpenBao dev server listening with TLS (`-dev-tls`: its own CA, a certificate for 127.0.0.1). */
+export interface OpenBaoTlsServer {
+  /** https://127.0.0.1:PORT */
+  readonly url: string;
+  readonly rootToken: string;
+  /** The CA that signed the server's certificate (PEM file). */
+  readonly caFile: string;
+  dispose(): Promise<void>;
+}
+
+export async function startOpenBaoTls(opts: { timeoutMs?: number } = {}): Promise<OpenBaoTlsServer> {
+  const port = await freePort();
+  const rootToken = `root-${randomUUID()}`;
+  const dir = makeTempDir('openbao-tls');
+  const url = `https://${LOOPBACK}:${port}`;
+  const caFile = join(dir, 'vault-ca.pem');
+  const proc = spawnManaged(
+    venvTool('bao'),
+    ['server', '-dev', '-dev-tls', `-dev-tls-cert-dir=${dir}`, `-dev-listen-address=${LOOPBACK}:${port}`, `-dev-root-token-id=${rootToken}`, '-dev-no-store-token', '-log-level=info'],
+    { cwd: dir, logFile: join(dir, 'bao.log'), env: { HOME: dir, BAO_ADDR: url, VAULT_ADDR: url, BAO_TOKEN: '', VAULT_TOKEN: '' } },
+  );
+  const healthy = () =>
+    new Promise<boolean>((resolve) => {
+      if (!existsSync(caFile)) return resolve(false);
+      const req = httpsRequest(`${url}/v1/sys/health`, { ca: readFileSync(caFile), timeout: 1000 }, (res) => {
+        res.resume();
+        resolve(res.statusCode === 200);
+      });
+      req.on('error', () => resolve(false));
+      req.end();
+    });
+  await waitReady('openbao (tls)', proc, healthy, opts.timeoutMs ?? 20_000, 50);
+  const lifecycle = processLifecycle(() => proc, [port], dir);
+  return { url, rootToken, caFile, dispose: lifecycle.dispose };
 }

@@ -84,6 +84,17 @@ describe('attack battery', () => {
     }
   });
 
+  it('verifies through @fastify/jwt, and a key that does not fit its alg stops startup (not the first request)', async () => {
+    assert.ok(gw.app.hasPlugin('@fastify/jwt'));
+    for (const [alg, file] of [['ES256', 'rsa.pem'], ['RS256', 'rsa-private.pem']]) {
+      const start = startTestGateway({
+        files: { 'rsa.pem': rsaPublicPem, 'rsa-private.pem': pem(rsa.privateKey, 'pkcs8') },
+        config: { backends: [{ type: 'environment' }], auth: { keys: [{ kid: 'k', alg, public_key_file: file }] } },
+      });
+      await assert.rejects(start, new RegExp(`auth\\.keys\\[0\\].*the key is not a ${alg} public key`));
+    }
+  });
+
   type Case = { name: string; path?: string; headers: () => Array<[string, string]>; status: 401 | 403; code: string; reason: string };
   const hs = readTeamA;
   const cases: Case[] = [

@@ -170,7 +170,7 @@ describe('audit rotation', () => {
       stringify({
         auth: { ...access.auth, rate_limit: false },
         audit: { ...access.audit, file: path.join(auditDir, 'audit.log'), rotate: false },
-        server: { host: '127.0.0.1', port },
+        server: { host: '127.0.0.1', port, drain_seconds: 0 },
         log: { level: 'info' },
         backends: [{ type: 'environment' }],
       }),

@@ -4,7 +4,15 @@ from airflow_secrets_gateway.backend import (
     SecretsGatewayAccessDenied,
     SecretsGatewayBackend,
     SecretsGatewayError,
+    SecretsGatewayUnavailable,
+    prefetch,
 )
 
-__all__ = ["SecretsGatewayAccessDenied", "SecretsGatewayBackend", "SecretsGatewayError"]
-__version__ = "0.1.0"
+__all__ = [
+    "SecretsGatewayAccessDenied",
+    "SecretsGatewayBackend",
+    "SecretsGatewayError",
+    "SecretsGatewayUnavailable",
+    "prefetch",
+]
+__version__ = "0.2.0"
