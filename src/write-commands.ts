@@ -2,12 +2,19 @@
 // against a running gateway. The flags mirror `airflow connections add` (--conn-uri, --conn-json,
 // --conn-type, --conn-host, ...) plus --ttl (an expiring override, on an overlay target). The token
 // comes from --token-file or $SECRETS_GATEWAY_TOKEN (never a flag: argv is visible to every user).
+// Over https://, --ca-bundle verifies the gateway with a private CA and --client-cert/--client-key
+// present a client certificate (mutual TLS), as the Python client's ca_bundle/client_cert/client_key do.
 import { readFileSync } from 'node:fs';
+import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import type { Command } from 'commander';
 
 interface Target {
   url?: string;
   tokenFile?: string;
+  caBundle?: string;
+  clientCert?: string;
+  clientKey?: string;
 }
 interface WriteFlags extends Target {
   ttl?: string;
@@ -41,6 +48,43 @@ function token(flags: Target): string {
   const value = file ? readFileSync(file, 'utf8').trim() : process.env.SECRETS_GATEWAY_TOKEN;
   if (!value) throw new UsageError('give --token-file, $SECRETS_GATEWAY_TOKEN_FILE or $SECRETS_GATEWAY_TOKEN (a token with connections:write / variables:write)');
   return value;
+}
+
+/** The TLS options of the request, from the flags or $SECRETS_GATEWAY_CA_BUNDLE / _CLIENT_CERT / _CLIENT_KEY. */
+export function tlsOptions(flags: Target, url: string): { ca?: Buffer; cert?: Buffer; key?: Buffer } {
+  const files = {
+    ca: flags.caBundle ?? process.env.SECRETS_GATEWAY_CA_BUNDLE,
+    cert: flags.clientCert ?? process.env.SECRETS_GATEWAY_CLIENT_CERT,
+    key: flags.clientKey ?? process.env.SECRETS_GATEWAY_CLIENT_KEY,
+  };
+  if (files.key && !files.cert) throw new UsageError('--client-key needs --client-cert');
+  if ((files.ca || files.cert) && !url.startsWith('https://')) throw new UsageError('--ca-bundle and --client-cert need an https:// URL');
+  const read = (flag: string, file: string | undefined): Buffer | undefined => {
+    if (!file) return undefined;
+    try {
+      return readFileSync(file);
+    } catch (err) {
+      throw new UsageError(`cannot read the ${flag} file ${file} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+    }
+  };
+  const options = { ca: read('--ca-bundle', files.ca), cert: read('--client-cert', files.cert), key: read('--client-key', files.key ?? files.cert) };
+  return Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
+}
+
+/** One request, with node:http(s) (whose TLS options fetch does not take); the status and the body's text. */
+function exchange(url: string, method: string, headers: Record<string, string>, body: string | undefined, tls: ReturnType<typeof tlsOptions>): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const send = url.startsWith('https://') ? httpsRequest : httpRequest;
+    const req = send(url, { method, headers: body === undefined ? headers : { ...headers, 'content-length': String(Buffer.byteLength(body)) }, timeout: 30_000, ...tls }, (res: IncomingMessage) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' })));
+    req.on('error', reject);
+    req.end(body);
+  });
 }
 
 /** The body of `connections set`, from Airflow's `connections add` flags (one of --conn-uri, --conn-json, or the fields). */
@@ -91,14 +135,16 @@ async function send(kind: 'connections' | 'variables', id: string, method: 'PUT'
   if (body !== undefined) headers['content-type'] = 'application/json';
   if (flags.ifMatch) headers['if-match'] = flags.ifMatch;
   if (flags.createOnly) headers['if-none-match'] = '*';
-  let res: Response;
+  const tls = tlsOptions(flags, url);
+  let res: { status: number; text: string };
   try {
-    res = await fetch(url, { method, headers, ...(body === undefined ? {} : { body: JSON.stringify(body) }), signal: AbortSignal.timeout(30_000) });
+    res = await exchange(url, method, headers, body === undefined ? undefined : JSON.stringify(body), tls);
   } catch (err) {
-    throw new Error(`cannot reach the gateway at ${gatewayUrl(flags)} (${(err as Error).cause instanceof Error ? ((err as Error).cause as NodeJS.ErrnoException).code ?? 'error' : (err as Error).name})`);
+    // The error's code only (ECONNREFUSED, UNABLE_TO_VERIFY_LEAF_SIGNATURE, ...): never the request.
+    throw new Error(`cannot reach the gateway at ${gatewayUrl(flags)} (${(err as NodeJS.ErrnoException).code ?? (err as Error).name})`);
   }
-  const text = await res.text();
-  if (res.ok) {
+  const text = res.text;
+  if (res.status >= 200 && res.status < 300) {
     // The answer names the target, the new version and whether every replica was told; never a value.
     process.stdout.write(`${text}\n`);
     const fanout = (() => {
@@ -124,7 +170,10 @@ async function send(kind: 'connections' | 'variables', id: string, method: 'PUT'
 function targetOptions(cmd: Command): Command {
   return cmd
     .option('--url <url>', 'the gateway (default: $SECRETS_GATEWAY_URL)')
-    .option('--token-file <file>', 'a file holding the bearer token (default: $SECRETS_GATEWAY_TOKEN_FILE, then $SECRETS_GATEWAY_TOKEN)');
+    .option('--token-file <file>', 'a file holding the bearer token (default: $SECRETS_GATEWAY_TOKEN_FILE, then $SECRETS_GATEWAY_TOKEN)')
+    .option('--ca-bundle <file>', 'PEM CA bundle to verify an https:// gateway with (default: $SECRETS_GATEWAY_CA_BUNDLE, else the system CAs)')
+    .option('--client-cert <file>', 'PEM client certificate for mutual TLS (default: $SECRETS_GATEWAY_CLIENT_CERT)')
+    .option('--client-key <file>', 'its PEM private key, if not in --client-cert (default: $SECRETS_GATEWAY_CLIENT_KEY)');
 }
 
 function writeOptions(cmd: Command): Command {
