@@ -42,6 +42,9 @@ class LoopbackServer:
     requests: list[Seen] = field(default_factory=list)
     respond: Callable[[str], Reply] = lambda path: (404, {"code": "not_found"})
     respond_post: Callable[[str, bytes], Reply] = lambda path, body: (404, {"code": "route_not_found"})
+    # PUT and DELETE: (method, path, body) -> reply; status 0 cuts the connection without an answer
+    # (a gateway that died after it read the request).
+    respond_write: Callable[[str, str, bytes], Reply] = lambda method, path, body: (404, {"code": "route_not_found"})
     delay_seconds: float = 0.0
     close_connections: bool = False
     tls: Optional[ssl.SSLContext] = None
@@ -75,10 +78,17 @@ def _serve(state: LoopbackServer) -> None:
             state.requests.append(Seen(method, self.path, {k.lower(): v for k, v in self.headers.items()}, body, self.client_address[1], peer_cn))
             if state.delay_seconds:
                 time.sleep(state.delay_seconds)
-            status, reply = state.respond(self.path) if method == "GET" else state.respond_post(self.path, body)
+            if method in ("PUT", "DELETE"):
+                status, reply = state.respond_write(method, self.path, body)
+            else:
+                status, reply = state.respond(self.path) if method == "GET" else state.respond_post(self.path, body)
+            if status == 0:
+                self.close_connection = True
+                self.connection.shutdown(socket.SHUT_RDWR)
+                return
             data = b"" if reply is None else json.dumps(reply).encode()
             self.send_response(status)
-            self.send_header("Content-Type", "application/json" if status == 200 else "application/problem+json")
+            self.send_header("Content-Type", "application/json" if status < 300 else "application/problem+json")
             self.send_header("Content-Length", str(len(data)))
             self.send_header("X-Request-Id", f"req-{len(state.requests)}")
             if state.close_connections:
@@ -92,6 +102,12 @@ def _serve(state: LoopbackServer) -> None:
 
         def do_POST(self) -> None:  # noqa: N802
             self._answer("POST")
+
+        def do_PUT(self) -> None:  # noqa: N802
+            self._answer("PUT")
+
+        def do_DELETE(self) -> None:  # noqa: N802
+            self._answer("DELETE")
 
         def log_message(self, format: str, *args: object) -> None:
             pass

@@ -1,4 +1,4 @@
-"""An Apache Airflow secrets backend that reads from a Secrets Gateway."""
+"""An Apache Airflow secrets backend that reads from a Secrets Gateway, and a client that writes through it."""
 
 from airflow_secrets_gateway.backend import (
     SecretsGatewayAccessDenied,
@@ -7,12 +7,22 @@ from airflow_secrets_gateway.backend import (
     SecretsGatewayUnavailable,
     prefetch,
 )
+from airflow_secrets_gateway.client import (
+    GatewayClient,
+    SecretsGatewayPreconditionFailed,
+    SecretsGatewayWriteRefused,
+    WriteResult,
+)
 
 __all__ = [
+    "GatewayClient",
     "SecretsGatewayAccessDenied",
     "SecretsGatewayBackend",
     "SecretsGatewayError",
+    "SecretsGatewayPreconditionFailed",
     "SecretsGatewayUnavailable",
+    "SecretsGatewayWriteRefused",
+    "WriteResult",
     "prefetch",
 ]
 __version__ = "0.2.0"

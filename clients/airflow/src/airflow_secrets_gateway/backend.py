@@ -171,12 +171,24 @@ def _file_stamp(path: str) -> tuple[int, int, int]:
 
 
 class _Failure(Exception):
-    """Why a lookup got no answer: the reason and the gateway's request id, for the message the user sees."""
+    """Why a request got no answer: the reason and the gateway's request id, for the message the user sees.
 
-    def __init__(self, reason: str, request_id: Optional[str] = None) -> None:
+    ``sent``: the request may have reached the gateway (it failed after it was written, not while connecting).
+    """
+
+    def __init__(self, reason: str, request_id: Optional[str] = None, sent: bool = False) -> None:
         super().__init__(reason)
         self.reason = reason
         self.request_id = request_id
+        self.sent = sent
+
+
+class _NotSent(Exception):
+    """A connection error while connecting (refused, TLS handshake): the request never left, so it is always safe to repeat."""
+
+    def __init__(self, error: BaseException) -> None:
+        super().__init__(type(error).__name__)
+        self.error = error
 
 
 class _TokenSource:
@@ -396,7 +408,7 @@ class SecretsGatewayBackend(BaseSecretsBackend):  # type: ignore[misc,valid-type
             # The gateway takes up to BATCH_LIMIT ids of each kind per request.
             for start in range(0, max(len(ids) for ids in lists.values()), BATCH_LIMIT):
                 request = {kind: ids[start : start + BATCH_LIMIT] for kind, ids in lists.items() if ids[start : start + BATCH_LIMIT]}
-                status, body, request_id = self._request("POST", self._path_prefix + "lookup", what, None, json.dumps(request).encode())
+                status, body, request_id, _ = self._request("POST", self._path_prefix + "lookup", what, None, json.dumps(request).encode())
                 if status != 200:
                     raise _Failure(self._status_reason(status, self._problem(body)), request_id)
                 self._store_batch(self._decode(body, what, request_id), request_id, store)
@@ -443,7 +455,7 @@ class SecretsGatewayBackend(BaseSecretsBackend):  # type: ignore[misc,valid-type
                     raise self._denied(what, answer.code, answer.request_id)
                 return answer
         try:
-            status, body, request_id = self._request("GET", self._path_prefix + kind + "/" + quote_id(secret_id), what, team_name, None)
+            status, body, request_id, _ = self._request("GET", self._path_prefix + kind + "/" + quote_id(secret_id), what, team_name, None)
             if status == 200:
                 return self._decode(body, what, request_id)
             problem = self._problem(body)
@@ -504,7 +516,7 @@ class SecretsGatewayBackend(BaseSecretsBackend):  # type: ignore[misc,valid-type
         return {k: v for k, v in (("code", code), ("detail", detail)) if v}
 
     # -- HTTP --
-    def _request_head(self, method: str, path: str, team_name: Optional[str]) -> bytes:
+    def _request_head(self, method: str, path: str, team_name: Optional[str], extra_headers: str = "") -> bytes:
         """The request line and headers, as bytes: the fixed part built once, the task context when it changes."""
         context = _task_context()
         known, context_block = self._context
@@ -519,37 +531,57 @@ class SecretsGatewayBackend(BaseSecretsBackend):  # type: ignore[misc,valid-type
             head += f"Authorization: {authorization}\r\n"
         if team_name:
             head += f"X-Airflow-Team-Name: {_header_value(team_name)}\r\n"
-        return head.encode("ascii")
+        return (head + extra_headers).encode("ascii")
 
     def _request(
-        self, method: str, path: str, what: str, team_name: Optional[str], body: Optional[bytes]
-    ) -> tuple[int, bytes, str]:
-        """(status, body, request id), after the retries; raises _Failure when no answer came."""
-        request = self._request_head(method, path, team_name)
+        self,
+        method: str,
+        path: str,
+        what: str,
+        team_name: Optional[str],
+        body: Optional[bytes],
+        extra_headers: str = "",
+        idempotent: bool = True,
+    ) -> tuple[int, bytes, str, bool]:
+        """(status, body, request id, uncertain), after the retries; raises _Failure when no answer came.
+
+        A request that failed while connecting never left and is always tried again. One that failed after
+        it was written (a timeout, a cut connection, a 5xx) may have been applied: it is tried again only when
+        ``idempotent`` (every read; a write that repeating cannot make worse). ``uncertain``: an earlier attempt
+        may have been applied, so a 412 or 404 now may be that attempt's doing.
+        """
+        request = self._request_head(method, path, team_name, extra_headers)
         if body is not None:
             request += b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%b" % (len(body), body)
         else:
             request += b"\r\n"
         attempts = self.retries + 1
+        uncertain = False
         for attempt in range(1, attempts + 1):
             try:
-                status, data, request_id = self._exchange(method, request)
+                status, data, request_id, resent = self._exchange(method, request, idempotent)
+            except _NotSent as e:
+                reason, may_repeat, sent = self._error_kind(e.error), True, False
             except _CONNECTION_ERRORS as e:
                 # The exception's text could name the URL; only its kind is reported, never a token or a value.
-                reason = self._error_kind(e)
-                if attempt < attempts:
-                    log.warning("Secrets Gateway request for %s failed (%s); retrying (%d/%d)", what, reason, attempt, self.retries)
+                reason, may_repeat, sent = self._error_kind(e), idempotent, True
+            else:
+                uncertain = uncertain or (resent and method != "GET")
+                if status in RETRY_STATUSES and attempt < attempts and idempotent:
+                    log.warning(
+                        "Secrets Gateway answered %d for %s (request %s); retrying (%d/%d)",
+                        status, what, request_id, attempt, self.retries,
+                    )
+                    uncertain = uncertain or method != "GET"
                     time.sleep(min(0.1 * 2 ** (attempt - 1), 2.0))
                     continue
-                raise _Failure(f"no answer after {attempts} attempt(s) ({reason})") from None
-            if status in RETRY_STATUSES and attempt < attempts:
-                log.warning(
-                    "Secrets Gateway answered %d for %s (request %s); retrying (%d/%d)",
-                    status, what, request_id, attempt, self.retries,
-                )
+                return status, data, request_id, uncertain
+            if may_repeat and attempt < attempts:
+                log.warning("Secrets Gateway request for %s failed (%s); retrying (%d/%d)", what, reason, attempt, self.retries)
+                uncertain = uncertain or sent
                 time.sleep(min(0.1 * 2 ** (attempt - 1), 2.0))
                 continue
-            return status, data, request_id
+            raise _Failure(f"no answer after {attempt} attempt(s) ({reason})", sent=sent or uncertain)
         raise AssertionError("unreachable")  # pragma: no cover
 
     @staticmethod
@@ -560,30 +592,39 @@ class SecretsGatewayBackend(BaseSecretsBackend):  # type: ignore[misc,valid-type
             return f"TLS: {_printable(e.reason, 80) or type(e).__name__}"
         return type(e).__name__
 
-    def _exchange(self, method: str, request: bytes) -> tuple[int, bytes, str]:
+    def _exchange(self, method: str, request: bytes, idempotent: bool = True) -> tuple[int, bytes, str, bool]:
+        """(status, body, request id, resent: sent a second time after a kept-alive connection failed)."""
         local = self._local
         sock = local.sock
-        if sock is not None and (local.generation != _generation or self._dropped(sock)):
+        # A write that must not be repeated goes on a new connection: on a kept-alive one, the gateway may
+        # close it just as the request is written (its idle timeout), and that request could not be resent.
+        if sock is not None and (local.generation != _generation or not idempotent or self._dropped(sock)):
             if local.generation == _generation:
                 sock.close()
             sock = local.sock = None
         reused = sock is not None
         if sock is None:
-            sock = self._connect()
+            sock = self._connect_once()
         try:
-            return self._send(sock, method, request)
+            return (*self._send(sock, method, request), False)
         except _CONNECTION_ERRORS as e:
             self._close(sock)
             # A kept-alive connection the gateway closed under us (restart, idle timeout): the lookup is a read,
             # so it is sent once more at once on a new connection, not counted as a retry.
             if not reused or isinstance(e, socket.timeout):
                 raise
-        sock = self._connect()
+        sock = self._connect_once()
         try:
-            return self._send(sock, method, request)
+            return (*self._send(sock, method, request), True)
         except _CONNECTION_ERRORS:
             self._close(sock)
             raise
+
+    def _connect_once(self) -> socket.socket:
+        try:
+            return self._connect()
+        except _CONNECTION_ERRORS as e:
+            raise _NotSent(e) from None
 
     def _connect(self) -> socket.socket:
         context = self._tls.get() if self._tls is not None else None
