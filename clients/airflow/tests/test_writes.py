@@ -200,3 +200,21 @@ def test_writes_over_mutual_tls(tls_server: LoopbackServer, pki: Pki, tmp_path) 
         client(tls_server, tmp_path, retries=0).set_variable("k", "v")
     with pytest.raises(ValueError, match="^GatewayClient: ca_bundle and client_cert need an https"):
         GatewayClient("http://127.0.0.1:1", token="t", ca_bundle=str(pki.ca))
+
+
+def test_create_only_goes_on_a_new_connection_and_an_untold_fanout_is_a_warning(server: LoopbackServer, tmp_path, caplog: pytest.LogCaptureFixture) -> None:
+    server.respond_write = written
+    c = client(server, tmp_path)
+    c.set_variable("a", "1")
+    c.set_variable("b", "2")
+    assert server.requests[0].client_port == server.requests[1].client_port, "kept alive"
+    c.set_variable("c", "3", create_only=True)
+    c.set_variable("d", "4", create_only=True)
+    assert len({r.client_port for r in server.requests[1:]}) == 3, "a create_only write opens its own connection"
+
+    server.respond_write = lambda m, p, b: (200, {"key": "k", "backend": "vault", "version": "7", "created": False, "fanout": "unavailable"})
+    caplog.set_level(logging.WARNING, logger="airflow_secrets_gateway")
+    result = c.set_variable("k", PASSWORD)
+    assert (result.fanout, result.created, result.expires) == ("unavailable", False, None)
+    assert "other replicas were not told" in caplog.text and "'k'" in caplog.text
+    assert PASSWORD not in caplog.text
