@@ -148,6 +148,6 @@ test('a DAG task writes a connection with a ttl through GatewayClient, the next 
       ['dag:gateway_writes', 'DELETE', 'scratch_flag', 404],
     ],
   );
-  for (const e of writes) assert.equal(e['backend'] ?? 'overlay', 'overlay');
+  for (const e of writes.filter((w) => w['status'] !== 404)) assert.equal(e['backend'], 'overlay');
   assert.ok(!(run.stdout + run.stderr).includes(PASSWORD), 'the password is not in the task log');
 });

@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import type { Server as TlsServer } from 'node:tls';
@@ -100,6 +101,13 @@ describe('the write CLI over TLS and mutual TLS', () => {
     });
     assert.equal(fromEnv.status, 0, fromEnv.stderr);
     assert.equal((await get('variables', 'tls_var')).statusCode, 404);
+    // A certificate and its key in one PEM file: --client-cert alone.
+    const combined = path.join(path.dirname(worker.certFile), 'worker-combined.pem');
+    writeFileSync(combined, worker.cert + worker.key);
+    const oneFile = await cli(['variables', 'set', 'tls_var', 'one-file', '--ca-bundle', ca.certFile, '--client-cert', combined], env);
+    assert.equal(oneFile.status, 0, oneFile.stderr);
+    assert.equal((await get('variables', 'tls_var')).json().value, 'one-file');
+    assert.equal((await cli(['variables', 'delete', 'tls_var', '--ca-bundle', ca.certFile, '--client-cert', combined], env)).status, 0);
   });
 
   it('fails with exit 1 and the TLS error code without the CA bundle, without a client certificate, or with another CA\'s', async () => {
