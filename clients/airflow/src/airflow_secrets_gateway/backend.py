@@ -609,8 +609,9 @@ class SecretsGatewayBackend(BaseSecretsBackend):  # type: ignore[misc,valid-type
             return (*self._send(sock, method, request), False)
         except _CONNECTION_ERRORS as e:
             self._close(sock)
-            # A kept-alive connection the gateway closed under us (restart, idle timeout): the lookup is a read,
-            # so it is sent once more at once on a new connection, not counted as a retry.
+            # A kept-alive connection the gateway closed under us (restart, idle timeout): a read, or a write that
+            # is safe to repeat (a non-idempotent one never reuses a connection), is sent once more at once on a
+            # new connection, not counted as a retry; the caller learns that it was resent.
             if not reused or isinstance(e, socket.timeout):
                 raise
         sock = self._connect_once()
