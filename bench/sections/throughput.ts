@@ -20,6 +20,8 @@ export const BATCH_CONNECTIONS = 20;
 export const BATCH_VARIABLES = 20;
 
 const connId = (i: number) => `bench_conn_${i}`;
+/** The paths the hit load sends in turn on each connection. */
+export const HIT_PATHS = Array.from({ length: HIT_KEYS }, (_, i) => `/v1/connections/${connId(i)}`);
 const varKey = (i: number) => `bench_var_${i}`;
 
 /** A local_filesystem store of `n` connections and `n` variables, realistic in size. */
@@ -41,7 +43,7 @@ export function localFiles(n: number): { connections: string; variables: string 
   return { connections: JSON.stringify(connections), variables: JSON.stringify(variables) };
 }
 
-export async function startHitGateway(options: { keys?: number; log?: string; nodeFlags?: string[] } = {}): Promise<{ gateway: ServerProcess; token: string }> {
+export async function startHitGateway(options: { keys?: number; log?: string; nodeFlags?: string[]; tree?: string } = {}): Promise<{ gateway: ServerProcess; token: string }> {
   const dir = makeTempDir('bench-gateway');
   const files = localFiles(options.keys ?? 1000);
   writeFileSync(join(dir, 'connections.json'), files.connections);
@@ -51,14 +53,14 @@ export async function startHitGateway(options: { keys?: number; log?: string; no
     ...(options.log ? { log: options.log } : {}),
     backends: [{ type: 'local_filesystem', connections_file_path: 'connections.json', variables_file_path: 'variables.json' }],
   });
-  const gateway = await startGateway({ config, dir, ...(options.nodeFlags ? { nodeFlags: options.nodeFlags } : {}) });
+  const gateway = await startGateway({ config, dir, ...(options.nodeFlags ? { nodeFlags: options.nodeFlags } : {}), ...(options.tree ? { tree: options.tree } : {}) });
   return { gateway, token };
 }
 
 export function hitLoad(server: ServerProcess, token: string, connections: number, shape: LoadShape): Promise<Measured> {
   return measureLoad(server, {
     url: `${server.url}/v1/connections/${connId(0)}`,
-    paths: Array.from({ length: HIT_KEYS }, (_, i) => `/v1/connections/${connId(i)}`),
+    paths: HIT_PATHS,
     headers: { authorization: `Bearer ${token}` },
     connections,
     ...shape,
