@@ -15,14 +15,13 @@ const { values, positionals } = parseArgs({
   allowPositionals: true,
 });
 const trees = (positionals.length ? positionals : ['.']).map((t) => resolve(t));
-const servers: Array<{ name: string; server: ServerProcess }> = [];
-let token = '';
+const servers: Array<{ name: string; server: ServerProcess; token: string }> = [];
 try {
   for (const tree of trees) {
     const started = await startHitGateway({ tree });
-    servers.push({ name: tree, server: started.gateway });
-    token = started.token; // the same key and claims in every tree's bench config
+    servers.push({ name: tree, server: started.gateway, token: started.token });
   }
+  const token = servers[0]!.token;
   const res = await fetch(`${servers[0]!.server.url}${HIT_PATHS[0]}`, { headers: { authorization: `Bearer ${token}` } });
   const headers: Record<string, string> = {};
   res.headers.forEach((v, k) => {
@@ -30,11 +29,11 @@ try {
   });
   const answerFile = join(makeTempDir('bench-hit-ab'), 'answer.json');
   writeFileSync(answerFile, JSON.stringify({ headers, body: await res.text() }));
-  servers.push({ name: 'same-body bare route', server: await startBenchServer('same-body', 'same-body-server.ts', HIT_PATHS[0]!, { args: [answerFile] }) });
+  servers.push({ name: 'same-body bare route', server: await startBenchServer('same-body', 'same-body-server.ts', HIT_PATHS[0]!, { args: [answerFile] }), token });
 
   const results = new Map(servers.map((s) => [s.name, [] as string[]]));
   for (let r = 0; r < Number(values.rounds); r++) {
-    for (const { name, server } of r % 2 ? [...servers].reverse() : servers) {
+    for (const { name, server, token } of r % 2 ? [...servers].reverse() : servers) {
       const m = await measureLoad(server, {
         url: `${server.url}${HIT_PATHS[0]}`,
         paths: HIT_PATHS,
@@ -44,7 +43,7 @@ try {
         warmupSeconds: 1,
         ...(values.rate ? { overallRate: Number(values.rate) } : {}),
       });
-      const line = `${m.serverCpuUsPerMeasuredRequest.toFixed(1)} µs (${Math.round(m.rps)}/s, p99 ${m.latencyMs.p99.toFixed(2)} ms)`;
+      const line = `${m.serverCpuUsPerMeasuredRequest.toFixed(1)} µs (${Math.round(m.rps)}/s, p99 ${Number(m.latencyMs.p99).toFixed(2)} ms, ${m.ok}/${m.requests} 2xx)`;
       results.get(name)!.push(line);
       console.log(`round ${r + 1} ${name}: ${line}`);
     }
