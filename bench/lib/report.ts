@@ -158,7 +158,7 @@ function renderHeadline(r: BenchReport): string | undefined {
     const readySpread = spreadOf(ready);
     const floorSpread = floorReady.length ? spreadOf(floorReady) : undefined;
     const mbs = (x: Spread) => `${mb(x.median)} (${(x.min / 1024 ** 2).toFixed(1)}–${(x.max / 1024 ** 2).toFixed(1)})`;
-    rows.push(`| RSS at ready (the built package, as the image runs it) | **${mbs(readySpread)}** | ${floorSpread ? mbs(floorSpread) : '–'} | ${floorSpread ? `${f2(readySpread.median / floorSpread.median)} ×` : ''} | ≤ 75 MB |`);
+    rows.push(`| RSS at ready (${r.memory[0]!.entry === 'dist' ? 'the built package, as the image runs it' : '`npm start`, src'}) | **${mbs(readySpread)}** | ${floorSpread ? mbs(floorSpread) : '–'} | ${floorSpread ? `${f2(readySpread.median / floorSpread.median)} ×` : ''} | ≤ 75 MB |`);
     for (const m of r.memory) {
       const f = floorAt(m.entries);
       rows.push(`| RSS with ${n0(m.entries)} cached entries | **${mb(m.rssFilledBytes)}** | ${f ? mb(f.rssFilledBytes) : '–'} | ${f ? `${f2(m.rssFilledBytes / f.rssFilledBytes)} ×` : ''} | ${m.entries === 100_000 ? '≤ 160 MB' : ''} |`);
@@ -171,7 +171,7 @@ function renderHeadline(r: BenchReport): string | undefined {
     ...rows,
     '',
     sb
-      ? `The floor of the hit rows is a bare Fastify route (\`bench/same-body-server.ts\`) answering with the same ${n0(sb.bodyBytes)}-byte body and the same ${sb.headerNames.length} response headers as the gateway's hit (${sb.headerNames.map((h) => `\`${h}\``).join(', ')}; captured from the running gateway), started the same way, in the same run; ${sb.rounds.length} rounds, alternating which server goes first. Spreads are min–max over the rounds; a ratio is taken within its round. Server CPU is read from the server's own \`/proc/<pid>/stat\` just before and just after each measured window (${r.shape.durationSeconds} s, after ${r.shape.warmupSeconds} s of warm-up). The open loop sends on a fixed schedule (${n0(sb.openRate)} req/s over at most ${sb.openConnections} keep-alive connections; \`bench/load-worker.ts\` says why not autocannon's \`overallRate\`), latency from each send.`
+      ? `The floor of the hit rows is a bare Fastify route (\`bench/same-body-server.ts\`) answering with the same ${n0(sb.bodyBytes)}-byte body and the same ${sb.headerNames.length} response headers as the gateway's hit (${sb.headerNames.map((h) => `\`${h}\``).join(', ')}; captured from the running gateway), started the same way, in the same run; ${sb.rounds.length} round${sb.rounds.length === 1 ? '' : 's'}, alternating which server goes first. Spreads are min–max over the rounds; a ratio is taken within its round. Server CPU is read from the server's own \`/proc/<pid>/stat\` just before and just after each measured window (${r.shape.durationSeconds} s, after ${r.shape.warmupSeconds} s of warm-up). The open loop sends on a fixed schedule (${n0(sb.openRate)} req/s over at most ${sb.openConnections} keep-alive connections; \`bench/load-worker.ts\` says why not autocannon's \`overallRate\`), latency from each send.`
       : '',
     r.memory ? 'The floor of the memory rows is a bare Node HTTP server (`bench/memory-floor-server.mjs`, same binary and flags) holding the very answer texts in one `Map`; RSS at ready is over each fresh process the memory section started (one per count).' : '',
   ]);
