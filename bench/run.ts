@@ -20,7 +20,7 @@ import { measureAmplification } from './sections/amplification.ts';
 import { measureCold } from './sections/cold.ts';
 import { measureHerd } from './sections/herd.ts';
 import { auditLogOf, measureAuditSink } from './sections/audit.ts';
-import { measureMemory, measureMemoryFloor, measureStart } from './sections/memory-start.ts';
+import { measureFastifyFloor, measureMemory, measureMemoryFloor, measureStart } from './sections/memory-start.ts';
 import { measureSameBody } from './sections/same-body.ts';
 import { baselineLoad, batchLoad, hitLoad, startHitGateway, type LoadShape } from './sections/throughput.ts';
 import type { WorkloadParams } from './lib/workload.ts';
@@ -135,6 +135,7 @@ if (only.has('amplification')) {
 if (only.has('memory')) {
   report.memory = await measureMemory(profile.memory, smoke ? 'src' : 'dist');
   report.memoryFloor = await measureMemoryFloor(profile.memory);
+  report.fastifyFloorReadyBytes = await measureFastifyFloor(smoke ? 1 : 3);
   say(`memory measured, ${elapsed()}`);
 }
 if (only.has('start')) {
