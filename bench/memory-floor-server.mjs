@@ -5,7 +5,8 @@
 // Plain JavaScript, so that Node's TypeScript stripper (~16 MB resident) is not part of the floor.
 //   POST /hold   body [[id, text], ...]   keeps each text
 //   GET  /held   the number of texts held
-import { createServer } from 'node:http';
+// getBuiltinModule, as the gateway's own modules take node:http: an ESM import builds its facade, which loads undici (~13 MB of RSS).
+const { createServer } = process.getBuiltinModule('node:http');
 
 const held = new Map();
 const port = Number(process.argv[2]);

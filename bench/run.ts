@@ -3,7 +3,11 @@
 // nothing about timings, and writes bench/.tmp/RESULTS.smoke.md (CI runs it so the bench
 // keeps working). `--only hit,batch,...` runs some sections (the baseline always runs).
 //
-// Order of a full run: baseline, then the gateway's hit and batch loads, the cold, herd,
+// The primary hit figures (issue 20, section `same-body`): the gateway's hit against a bare
+// Fastify route serving the same body with the same headers, alternated round by round: server
+// CPU per request over the measured window (closed loop) and open-loop latency at a fixed rate.
+//
+// Order of a full run: baseline, then the gateway's same-body rounds, hit and batch loads, the cold, herd,
 // amplification, memory and start sections, and the baseline again at the end: how far the
 // two baselines differ is how noisy the machine was during the run.
 import { execFileSync } from 'node:child_process';
@@ -16,11 +20,12 @@ import { measureAmplification } from './sections/amplification.ts';
 import { measureCold } from './sections/cold.ts';
 import { measureHerd } from './sections/herd.ts';
 import { auditLogOf, measureAuditSink } from './sections/audit.ts';
-import { measureMemory, measureMemoryFloor, measureStart } from './sections/memory-start.ts';
+import { measureFastifyFloor, measureMemory, measureMemoryFloor, measureStart } from './sections/memory-start.ts';
+import { measureSameBody } from './sections/same-body.ts';
 import { baselineLoad, batchLoad, hitLoad, startHitGateway, type LoadShape } from './sections/throughput.ts';
 import type { WorkloadParams } from './lib/workload.ts';
 
-const SECTIONS = ['hit', 'batch', 'audit', 'cold', 'herd', 'amplification', 'memory', 'start'] as const;
+const SECTIONS = ['same-body', 'hit', 'batch', 'audit', 'cold', 'herd', 'amplification', 'memory', 'start'] as const;
 type Section = (typeof SECTIONS)[number];
 
 const { values: args } = parseArgs({
@@ -39,6 +44,7 @@ for (const s of only) if (!SECTIONS.includes(s)) throw new Error(`--only: unknow
 const profile = smoke
   ? {
       shape: { durationSeconds: 0.5, warmupSeconds: 0.2 } satisfies LoadShape,
+      sameBody: { rounds: 1, connections: 10, openRate: 500, openConnections: 10 },
       connections: [10],
       cold: { keys: 5, missingSeconds: 0.5 },
       herd: 50,
@@ -49,6 +55,7 @@ const profile = smoke
     }
   : {
       shape: { durationSeconds: 8, warmupSeconds: 2 } satisfies LoadShape,
+      sameBody: { rounds: 3, connections: 50, openRate: 5000, openConnections: 50 },
       connections: [10, 50, 200],
       cold: { keys: 200, missingSeconds: 5 },
       herd: 1000,
@@ -80,13 +87,20 @@ if (!smoke && (only.has('start') || only.has('memory'))) {
   execFileSync(process.execPath, [join(REPO_DIR, 'scripts/bundle.ts')], { cwd: REPO_DIR, stdio: 'inherit' });
 }
 
-const baseline = await startBaseline();
-for (const c of profile.connections) report.baselineStart.push(await baselineLoad(baseline, c, profile.shape));
-say(`baseline (start) measured, ${elapsed()}`);
+// The {"hello":"world"} baseline is for the hit and batch sections (and the noise of the run); others need none.
+const baseline = only.has('hit') || only.has('batch') ? await startBaseline() : undefined;
+if (baseline) {
+  for (const c of profile.connections) report.baselineStart.push(await baselineLoad(baseline, c, profile.shape));
+  say(`baseline (start) measured, ${elapsed()}`);
+}
 
-if (only.has('hit') || only.has('batch')) {
+if (only.has('same-body') || only.has('hit') || only.has('batch')) {
   const { gateway, token } = await startHitGateway(args.profile ? { nodeFlags: ['--cpu-prof', `--cpu-prof-dir=${join(BENCH_DIR, '.tmp', 'profile')}`] } : {});
   try {
+    if (only.has('same-body')) {
+      report.sameBody = await measureSameBody(gateway, token, { ...profile.sameBody, shape: profile.shape });
+      say(`same-body rounds measured, ${elapsed()}`);
+    }
     if (only.has('hit')) {
       for (const c of profile.connections) report.hit.push(await hitLoad(gateway, token, c, profile.shape));
       report.hitRssBytes = gateway.rssBytes();
@@ -121,6 +135,7 @@ if (only.has('amplification')) {
 if (only.has('memory')) {
   report.memory = await measureMemory(profile.memory, smoke ? 'src' : 'dist');
   report.memoryFloor = await measureMemoryFloor(profile.memory);
+  report.fastifyFloorReadyBytes = await measureFastifyFloor(smoke ? 1 : 3);
   say(`memory measured, ${elapsed()}`);
 }
 if (only.has('start')) {
@@ -129,8 +144,10 @@ if (only.has('start')) {
   say(`start measured, ${elapsed()}`);
 }
 
-for (const c of profile.connections) report.baselineEnd.push(await baselineLoad(baseline, c, profile.shape));
-await baseline.stop();
+if (baseline) {
+  for (const c of profile.connections) report.baselineEnd.push(await baselineLoad(baseline, c, profile.shape));
+  await baseline.stop();
+}
 report.finishedAt = new Date().toISOString();
 report.machine.loadAverageEnd = machineInfo().loadAverageStart;
 

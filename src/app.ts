@@ -1,6 +1,6 @@
 // Builds one gateway from its configuration: backends, chain, routes. Nothing is
 // global and nothing listens here, so tests build as many gateways as they like.
-import { randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { ServerOptions as HttpsServerOptions } from 'node:https';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { FastifyChildLoggerFactory } from 'fastify/types/logger.js';
@@ -65,6 +65,12 @@ export interface Gateway {
 // A caller's X-Request-Id is kept only if it is short and plain, so it cannot forge log lines.
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
 
+// A new request id is this process's random prefix (80 bits: no two replicas or restarts share one)
+// and a counter: unique without the cost of a UUID (randomness per request) on every request.
+const REQUEST_ID_PREFIX = `${randomBytes(10).toString('hex')}-`;
+let requestCounter = 0;
+export const newRequestId = (): string => REQUEST_ID_PREFIX + (requestCounter++).toString(36);
+
 export async function buildChain(config: GatewayConfig, deps: GatewayDeps, metrics?: GatewayMetrics): Promise<BackendChain> {
   const ctx = { baseDir: config.baseDir, env: deps.env ?? process.env, logger: deps.logger };
   const factories = await Promise.all(config.backends.map((entry) => loadBackendFactory(entry.type)));
@@ -108,7 +114,7 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     requestIdHeader: false,
     genReqId: (req) => {
       const given = req.headers['x-request-id'];
-      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : newRequestId();
     },
     routerOptions: { maxParamLength: 1024, ignoreDuplicateSlashes: false },
     return503OnClosing: true,

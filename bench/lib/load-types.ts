@@ -17,6 +17,10 @@ export interface LoadSpec {
   timeoutSeconds?: number;
   /** The answer that counts as served (default: any 2xx); e.g. 404 for a key that exists nowhere. */
   expectStatus?: number;
+  /** Open loop: this many requests per second over all connections (autocannon's overallRate) instead of as fast as answers come. */
+  overallRate?: number;
+  /** The server under test: the load process reads its CPU time from /proc/<pid>/stat just before and just after the measured run. */
+  serverPid?: number;
 }
 
 export interface LoadResult {
@@ -35,5 +39,7 @@ export interface LoadResult {
   /** CPU seconds the load process used per second of the run (1.0 = one core busy). */
   loaderCpu: number;
   /** Over expected answers, from every response time (not autocannon's whole-ms histogram). */
-  latencyMs: { p50: number; p90: number; p99: number; max: number; mean: number };
+  latencyMs: { p50: number; p90: number; p99: number; p999: number; max: number; mean: number };
+  /** CPU seconds the server (serverPid) used over the measured run alone, warm-up excluded. */
+  serverCpuSecondsMeasured?: number;
 }

@@ -165,14 +165,21 @@ export type MeasuredLoad = LoadResult & {
   serverCpu: number;
   /** The server's CPU time per request (warm-up included), in µs: what a request costs, whatever else runs on the machine. */
   serverCpuUsPerRequest: number;
+  /** The same over the measured run alone (the load process reads /proc/<pid>/stat just before and after it). */
+  serverCpuUsPerMeasuredRequest: number;
 };
 
 /** A load against one server, with the server's CPU use during it. */
 export async function measureLoad(server: Pick<ServerProcess, 'pid'>, spec: LoadSpec): Promise<MeasuredLoad> {
   const before = cpuSecondsOf(server.pid);
   const t0 = performance.now();
-  const result = await runLoad(spec);
+  const result = await runLoad({ ...spec, serverPid: server.pid });
   const wall = (performance.now() - t0) / 1000;
   const used = cpuSecondsOf(server.pid) - before;
-  return { ...result, serverCpu: used / wall, serverCpuUsPerRequest: (used * 1e6) / Math.max(1, result.requests + result.warmupRequests) };
+  return {
+    ...result,
+    serverCpu: used / wall,
+    serverCpuUsPerRequest: (used * 1e6) / Math.max(1, result.requests + result.warmupRequests),
+    serverCpuUsPerMeasuredRequest: ((result.serverCpuSecondsMeasured ?? NaN) * 1e6) / Math.max(1, result.requests),
+  };
 }

@@ -144,6 +144,21 @@ async function fillAndMeasure(entries: number, entry: GatewayEntry, databaseUrl:
   }
 }
 
+/** RSS at ready of a bare Fastify app (bench/fastify-floor-server.mjs), the framework's own floor; median of `starts` fresh processes. */
+export async function measureFastifyFloor(starts: number): Promise<number[]> {
+  const rss: number[] = [];
+  for (let i = 0; i < starts; i++) {
+    const server = await startBenchServer('fastify-floor', 'fastify-floor-server.mjs', '/');
+    try {
+      await sleep(500);
+      rss.push(server.rssBytes());
+    } finally {
+      await server.stop();
+    }
+  }
+  return rss;
+}
+
 /** The memory floor: for each count a fresh bench/memory-floor-server.mjs, RSS at ready and after
  * holding `entries` answers, posted as the gateway's fill asks for them (batches of 100, four in flight). */
 export async function measureMemoryFloor(counts: number[]): Promise<MemoryFloorResult[]> {

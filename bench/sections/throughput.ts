@@ -1,7 +1,7 @@
 // Hit throughput and latency (issue 7, §1) and batch lookups (§2): a gateway process with
 // access control, audit log and metrics on, every answer a cache hit, against the
 // baseline process, at the same connection counts, from a separate load process.
-import { measureLoad, startGateway, type MeasuredLoad, type ServerProcess } from '../lib/processes.ts';
+import { measureLoad, startGateway, type GatewayEntry, type MeasuredLoad, type ServerProcess } from '../lib/processes.ts';
 import { makeTempDir } from '../../test/helpers/servers/common.ts';
 import { benchGatewayConfig } from '../lib/gateway-config.ts';
 import { writeFileSync } from 'node:fs';
@@ -20,6 +20,8 @@ export const BATCH_CONNECTIONS = 20;
 export const BATCH_VARIABLES = 20;
 
 const connId = (i: number) => `bench_conn_${i}`;
+/** The paths the hit load sends in turn on each connection. */
+export const HIT_PATHS = Array.from({ length: HIT_KEYS }, (_, i) => `/v1/connections/${connId(i)}`);
 const varKey = (i: number) => `bench_var_${i}`;
 
 /** A local_filesystem store of `n` connections and `n` variables, realistic in size. */
@@ -41,7 +43,7 @@ export function localFiles(n: number): { connections: string; variables: string 
   return { connections: JSON.stringify(connections), variables: JSON.stringify(variables) };
 }
 
-export async function startHitGateway(options: { keys?: number; log?: string; nodeFlags?: string[] } = {}): Promise<{ gateway: ServerProcess; token: string }> {
+export async function startHitGateway(options: { keys?: number; log?: string; nodeFlags?: string[]; tree?: string; entry?: GatewayEntry } = {}): Promise<{ gateway: ServerProcess; token: string }> {
   const dir = makeTempDir('bench-gateway');
   const files = localFiles(options.keys ?? 1000);
   writeFileSync(join(dir, 'connections.json'), files.connections);
@@ -51,14 +53,14 @@ export async function startHitGateway(options: { keys?: number; log?: string; no
     ...(options.log ? { log: options.log } : {}),
     backends: [{ type: 'local_filesystem', connections_file_path: 'connections.json', variables_file_path: 'variables.json' }],
   });
-  const gateway = await startGateway({ config, dir, ...(options.nodeFlags ? { nodeFlags: options.nodeFlags } : {}) });
+  const gateway = await startGateway({ config, dir, ...(options.nodeFlags ? { nodeFlags: options.nodeFlags } : {}), ...(options.tree ? { tree: options.tree } : {}), ...(options.entry ? { entry: options.entry } : {}) });
   return { gateway, token };
 }
 
 export function hitLoad(server: ServerProcess, token: string, connections: number, shape: LoadShape): Promise<Measured> {
   return measureLoad(server, {
     url: `${server.url}/v1/connections/${connId(0)}`,
-    paths: Array.from({ length: HIT_KEYS }, (_, i) => `/v1/connections/${connId(i)}`),
+    paths: HIT_PATHS,
     headers: { authorization: `Bearer ${token}` },
     connections,
     ...shape,

@@ -25,6 +25,28 @@ export function chainLine(event: object, state: ChainState): { line: string; sta
   return { line: `${body.slice(0, -1)},"hash":"${hash}"}\n`, state: { seq, hash } };
 }
 
+/**
+ * Writes the chained line of `event` (with its newline: the very text chainLine gives) into `out` at
+ * byte `at`, and the chain's new state into `next`; returns the line's end, or -1 when `out` might be
+ * too small (nothing written that counts: grow it and ask again). The line is built where it lies:
+ * no copy of the event, no intermediate strings, and its bytes are encoded once, hashed in place
+ * and written from there.
+ */
+export function appendChainLine(out: Buffer, at: number, event: object, state: ChainState, next: ChainState): number {
+  const json = JSON.stringify(event);
+  // A UTF-16 unit is at most 3 bytes of UTF-8; the chain fields are ASCII (seq, two 64-digit hashes).
+  if (at + 3 * json.length + 200 > out.length) return -1;
+  const seq = state.seq + 1;
+  // {...event, seq, prev}: the event's own text, its closing brace replaced by the chain fields.
+  let end = at + out.write(json, at, 'utf8') - 1;
+  end += out.write(`,"seq":${seq},"prev":"${state.hash}"}`, end, 'latin1');
+  const hash = sha256(out.subarray(at, end));
+  end += out.write(`,"hash":"${hash}"}\n`, end - 1, 'latin1') - 1;
+  next.seq = seq;
+  next.hash = hash;
+  return end;
+}
+
 const LINE = /^(\{.*),"hash":"([0-9a-f]{64})"\}$/;
 
 export interface ParsedLine {

@@ -16,7 +16,7 @@ import { closeSync, createWriteStream, fstatSync, mkdirSync, openSync, readdirSy
 import type { Writable } from 'node:stream';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import { chainLine, readLine, recoveredEvent, stateAfter, GENESIS, type ChainState } from './chain.ts';
+import { appendChainLine, chainLine, readLine, recoveredEvent, stateAfter, GENESIS, type ChainState } from './chain.ts';
 
 export interface AuditSinkStatus {
   state: 'ok' | 'failing';
@@ -63,6 +63,8 @@ export const DEFAULT_ROTATE = { max_bytes: 100 * 1024 * 1024, keep: 9 } as const
 /** Buffered events wait at most this long (or until there are this many) before they are written. */
 const FLUSH_INTERVAL_MS = 5;
 const FLUSH_EVENTS = 256;
+/** One write(2) carries at most about this much (a backlog after a failure is written in several). */
+const MAX_CHUNK_BYTES = 1024 * 1024;
 /** A failing file sink retries after 100 ms, doubling up to 2 s: it serves again within 2 s of the disk being freed. */
 const RETRY_MIN_MS = 100;
 const RETRY_MAX_MS = 2000;
@@ -187,35 +189,33 @@ class FileAuditSink implements AuditSink {
     if (this.rotationDue) this.rotateFiles();
     if (this.pendingOpen) this.openNext();
     const limit = this.options.rotate ? this.options.rotate.max_bytes : Infinity;
+    const next: ChainState = { seq: 0, hash: '' };
     while (this.queue.length > 0) {
-      let chunk = '';
-      let chars = 0;
-      let bytes = -1; // the chunk's exact size in bytes, counted only near the limit
+      // The batch's lines are chained straight into one buffer (appendChainLine) and written from it.
+      let bytes = 0;
       let taken = 0;
       let rotate = false;
-      for (; taken < this.queue.length; taken++) {
-        const { line, state } = chainLine(this.queue[taken]!, this.state);
-        if (limit !== Infinity) {
-          // A UTF-16 unit is at most 3 bytes of UTF-8: far from the limit, no line needs measuring.
-          if (bytes < 0 && this.size + 3 * (chars + line.length) > limit) bytes = Buffer.byteLength(chunk);
-          if (bytes >= 0) {
-            const length = Buffer.byteLength(line);
-            // Rotate before a file would pass max_bytes (a file holding only its first line takes one more, however long).
-            if (this.size + bytes + length > limit && this.size + bytes > this.firstLineBytes) {
-              rotate = true;
-              break;
-            }
-            bytes += length;
-          }
-          chars += line.length;
+      for (; taken < this.queue.length && bytes < MAX_CHUNK_BYTES; taken++) {
+        const event = this.queue[taken]!;
+        let end: number;
+        while ((end = appendChainLine(this.chunk, bytes, event, this.state, next)) < 0) this.growChunk(bytes);
+        // Rotate before a file would pass max_bytes (a file holding only its first line takes one more, however long).
+        if (this.size + end > limit && this.size + bytes > this.firstLineBytes) {
+          rotate = true;
+          break;
         }
-        chunk += line;
-        this.state = state;
+        bytes = end;
+        this.state = { seq: next.seq, hash: next.hash };
       }
       this.queue = taken === this.queue.length ? [] : this.queue.slice(taken);
-      if (chunk) {
-        this.unwritten = Buffer.from(chunk);
-        this.writeUnwritten();
+      if (bytes > 0) {
+        this.unwritten = this.chunk.subarray(0, bytes);
+        try {
+          this.writeUnwritten();
+        } finally {
+          // Bytes a failed write left are kept apart: the chunk is written over by the next batch.
+          if (this.unwritten) this.unwritten = Buffer.from(this.unwritten);
+        }
       }
       if (rotate) {
         this.rotationDue = true;
@@ -223,6 +223,15 @@ class FileAuditSink implements AuditSink {
         this.openNext();
       }
     }
+  }
+
+  /** The buffer a batch's lines are built in (grown for a long line, kept between batches). */
+  private chunk = Buffer.allocUnsafe(128 * 1024);
+
+  private growChunk(keep: number): void {
+    const bigger = Buffer.allocUnsafe(this.chunk.length * 2);
+    this.chunk.copy(bigger, 0, 0, keep);
+    this.chunk = bigger;
   }
 
   /** The size of a new file's first line (rotation never leaves a file with only that line). */

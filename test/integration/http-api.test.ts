@@ -192,7 +192,11 @@ describe('HTTP API on environment and local-file backends', () => {
   it('echoes a plain X-Request-Id and replaces one that could forge log lines', async () => {
     assert.equal((await get('/healthz', { 'x-request-id': 'abc-123' })).headers['x-request-id'], 'abc-123');
     const forged = (await get('/healthz', { 'x-request-id': 'a"}\\n{"level":60' })).headers['x-request-id'] as string;
-    assert.match(forged, /^[0-9a-f-]{36}$/);
+    assert.match(forged, /^[0-9a-f]{20}-[0-9a-z]+$/);
+    // A new id per request, with the process's prefix.
+    const [a, b] = [(await get('/healthz')).headers['x-request-id'] as string, (await get('/healthz')).headers['x-request-id'] as string];
+    assert.notEqual(a, b);
+    assert.equal(a.slice(0, 21), forged.slice(0, 21));
   });
 
   it('never writes a secret value to the log', () => {

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { createHash } from 'node:crypto';
 import { pino } from 'pino';
-import { chainLine, GENESIS, readLine, verifySet } from '../../src/audit/chain.ts';
+import { appendChainLine, chainLine, GENESIS, readLine, verifySet } from '../../src/audit/chain.ts';
 import { openFileSink } from '../../src/audit/sink.ts';
 import { auditFiles, verifyAuditFiles } from '../../src/audit/verify-command.ts';
 import { tempDir } from '../helpers/gateway.ts';
@@ -74,5 +74,25 @@ describe('audit chain', () => {
     assert.equal(result.exit, 0, result.text);
     const ids = files.flatMap((f) => readFileSync(path.join(dir, f), 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l) as { id?: string })).filter((e) => e.id);
     assert.equal(new Set(ids.map((e) => e.id)).size, 300);
+  });
+
+  it('appendChainLine writes the very bytes chainLine gives, in place, and asks for room rather than cut a line', () => {
+    const events = [{ type: 'access', id: 'ü/日本/😀', n: 1, nested: { a: [1, null, 'x'] } }, { type: 'audit_start', time: 't', pid: 1 }, { type: 'access', text: '"\\\n' }];
+    const out = Buffer.alloc(4096);
+    let state = { seq: 41, hash: GENESIS };
+    let expected = '';
+    let end = 0;
+    for (const event of events) {
+      const next = { seq: 0, hash: '' };
+      end = appendChainLine(out, end, event, state, next);
+      const want = chainLine(event, state);
+      expected += want.line;
+      assert.deepEqual(next, want.state);
+      state = next;
+    }
+    assert.equal(out.subarray(0, end).toString('utf8'), expected);
+    assert.equal(readLine(expected.split('\n')[0]!)?.intact, true);
+    const small = Buffer.alloc(64);
+    assert.equal(appendChainLine(small, 0, events[0]!, state, { seq: 0, hash: '' }), -1);
   });
 });
