@@ -1,6 +1,5 @@
 // Builds one gateway from its configuration: backends, chain, routes. Nothing is
 // global and nothing listens here, so tests build as many gateways as they like.
-import { randomBytes } from 'node:crypto';
 import type { ServerOptions as HttpsServerOptions } from 'node:https';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { FastifyChildLoggerFactory } from 'fastify/types/logger.js';
@@ -25,6 +24,7 @@ import { registerConnectionTestRoute } from './routes/connections-test.ts';
 import { CriticalConnections } from './critical-connections.ts';
 import { openAudit, type Audit } from './audit/index.ts';
 import { registerPipeline } from './pipeline.ts';
+import { newRequestId } from './http/request-id.ts';
 import type { RoutePermission } from './auth/permissions.ts';
 import type { AuthFailureReason } from './auth/reasons.ts';
 import { TokenVerifier } from './auth/verify.ts';
@@ -65,11 +65,6 @@ export interface Gateway {
 // A caller's X-Request-Id is kept only if it is short and plain, so it cannot forge log lines.
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
 
-// A new request id is this process's random prefix (80 bits: no two replicas or restarts share one)
-// and a counter: unique without the cost of a UUID (randomness per request) on every request.
-const REQUEST_ID_PREFIX = `${randomBytes(10).toString('hex')}-`;
-let requestCounter = 0;
-export const newRequestId = (): string => REQUEST_ID_PREFIX + (requestCounter++).toString(36);
 
 export async function buildChain(config: GatewayConfig, deps: GatewayDeps, metrics?: GatewayMetrics): Promise<BackendChain> {
   const ctx = { baseDir: config.baseDir, env: deps.env ?? process.env, logger: deps.logger };

@@ -1,9 +1,9 @@
 // The one place errors become RFC 9457 problem responses. Every response has a
 // stable `code`; 5xx responses never carry an internal message.
-import { randomUUID } from 'node:crypto';
 import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { GatewayError, invalidId } from './errors.ts';
+import { newRequestId } from './http/request-id.ts';
 
 const TITLES: Record<number, string> = {
   400: 'Bad Request',
@@ -113,7 +113,7 @@ export function clientErrorHandler(this: FastifyInstance, err: NodeJS.ErrnoExcep
   // A reset connection has nobody to answer.
   if (err.code === 'ECONNRESET' || socket.destroyed) return;
   const problem = clientProblem(err.code);
-  const requestId = randomUUID();
+  const requestId = newRequestId();
   this.log.info({ request_id: requestId, code: problem.code, err_code: err.code }, 'client error');
   // A response already under way cannot be replaced by another one.
   const response = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
