@@ -2,7 +2,7 @@
 // variables from the `connection` and `variable` tables of an Airflow metadata
 // database on PostgreSQL, with Fernet-encrypted fields decrypted as
 // airflow/models/crypto.py does (FernetFieldsMixin, Variable.get_val). Read-only:
-// every session is set to read-only transactions, and the README documents a
+// every session is set to read-only transactions, and docs/backends.md documents a
 // role with SELECT on the two tables only.
 //
 // Airflow's query is `conn_id == :id AND (team_name == :team OR team_name IS NULL)`;
