@@ -10,7 +10,8 @@
 // column exists from Airflow 3.1; older schemas have no team filter).
 import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
-// pg is loaded by init(), only when this backend is configured (~19 ms of every start otherwise).
+// pg is loaded by init(), only when this backend is configured (what every start would pay otherwise:
+// see bench/optimization-log.md, "Figures quoted in code comments").
 import type { Pool, QueryResultRow } from 'pg';
 import type { Logger } from 'pino';
 import type { Connection } from '../airflow/connection.ts';
