@@ -91,7 +91,8 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
   const chain = await buildChain(config, deps, metrics);
   const cacheLogger = deps.logger.child({ component: 'cache' });
   const cache = new SecretCache({ config: config.cache, chain, backendTtlSeconds: backendTtls(config.backends), metrics, logger: cacheLogger, ...(deps.now ? { now: deps.now } : {}) });
-  // The Redis bus (and ioredis, ~70 ms and ~20 MB at startup) is loaded only when configured.
+  // The Redis bus (and ioredis, with its cost at startup: see bench/optimization-log.md, "Figures quoted in code comments")
+  // is loaded only when configured.
   const bus = config.cache.redis_url
     ? new (await import('./cache/redis-bus.ts')).RedisInvalidationBus({ url: config.cache.redis_url, channel: config.cache.redis_channel, logger: cacheLogger, metrics, apply: (scope) => cache.invalidate(scope, 'pubsub') })
     : undefined;

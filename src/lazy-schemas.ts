@@ -1,12 +1,13 @@
 // Route schemas compiled when a route first needs them, not all at startup.
 //
 // Fastify compiles a validator (Ajv) and a serializer per status code
-// (fast-json-stringify) for every route before it listens: ~60 ms of the start for
+// (fast-json-stringify) for every route before it listens: time at every start, for
 // this gateway's routes, most of them for routes a given replica never serves
 // (/docs, the 405 guards, cache invalidation...). Here the same compilers Fastify
 // uses by default (@fastify/ajv-compiler, @fastify/fast-json-stringify-compiler,
 // with the server's options and the shared component schemas) are built and run
-// on a route's first request instead: that request pays a few ms once.
+// on a route's first request instead: that request pays for it once. (The figures: see
+// bench/optimization-log.md, "Figures quoted in code comments".)
 //
 // Nothing is validated or serialized differently, only later. A broken schema
 // would therefore surface on its route's first request rather than at startup:

@@ -7,7 +7,8 @@ import { enableCompileCache } from 'node:module';
 // it off). It must run before the application's modules load, hence the dynamic import below.
 // `npm start` sets NODE_COMPILE_CACHE (package.json) so that the cache is on before this file
 // itself loads: every .ts file's stripped code then comes from the cache, and Node's TypeScript
-// stripper (amaro, ~35 ms of CPU to load) is never loaded; the call below then does nothing.
+// stripper (amaro; its cost: see bench/optimization-log.md, "Figures quoted in code comments") is never
+// loaded; the call below then does nothing.
 enableCompileCache();
 
 const { cli } = await import('./cli.ts');

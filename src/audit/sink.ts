@@ -412,7 +412,8 @@ export function openFileSink(file: string, logger: Logger, options: FileSinkOpti
   const fd = openSync(file, 'a', 0o600);
   const start = chainLine(startEvent(), state);
   // A regular file gets one synchronous write(2) per batch: appending a few tens of kB to it costs less
-  // than handing the batch to a WriteStream (whose thread-pool round trip costs ~5x the CPU, measured),
+  // than handing the batch to a WriteStream (whose thread-pool round trip costs several times the CPU: see
+  // bench/optimization-log.md, "Figures quoted in code comments"),
   // an error is known at once, and a batch is never half written when the process stops. A FIFO to a
   // collector can block, so it keeps an asynchronous stream (and no rotation).
   if (fstatSync(fd).isFile()) {

@@ -30,7 +30,7 @@ export function globMatches(glob: string, text: string): boolean {
  * grammar: write `glob` with each `*` replaced by a character that occurs in neither glob, and ask
  * whether `grant` matches that text. A match means each replaced `*` fell inside one of `grant`'s
  * stars, so it still matches whatever the `*` stands for; no match means some `*` can be filled
- * with characters `grant` cannot absorb. (docs: the covering rule in the README's Cache section.)
+ * with characters `grant` cannot absorb. (docs: the covering rule in docs/cache.md.)
  */
 export function globCovers(grant: string, glob: string): boolean {
   if (!glob.includes('*')) return globMatches(grant, glob);

@@ -2,7 +2,7 @@
 // variables from the `connection` and `variable` tables of an Airflow metadata
 // database on PostgreSQL, with Fernet-encrypted fields decrypted as
 // airflow/models/crypto.py does (FernetFieldsMixin, Variable.get_val). Read-only:
-// every session is set to read-only transactions, and the README documents a
+// every session is set to read-only transactions, and docs/backends.md documents a
 // role with SELECT on the two tables only.
 //
 // Airflow's query is `conn_id == :id AND (team_name == :team OR team_name IS NULL)`;
@@ -10,7 +10,8 @@
 // column exists from Airflow 3.1; older schemas have no team filter).
 import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
-// pg is loaded by init(), only when this backend is configured (~19 ms of every start otherwise).
+// pg is loaded by init(), only when this backend is configured (what every start would pay otherwise:
+// see bench/optimization-log.md, "Figures quoted in code comments").
 import type { Pool, QueryResultRow } from 'pg';
 import type { Logger } from 'pino';
 import type { Connection } from '../airflow/connection.ts';

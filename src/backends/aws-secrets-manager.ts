@@ -4,8 +4,9 @@
 // re-keyed through the field aliases and `extra_conn_words`. The client is the real AWS
 // SDK with its default credential chain (environment, web identity for IRSA, profiles,
 // container/instance roles); its own retries are off, so resilience.ts is in control.
-// The SDK is loaded by init(), only when this backend is configured: it costs ~100 ms and ~25 MB
-// at startup, which a gateway without an AWS backend should not pay.
+// The SDK is loaded by init(), only when this backend is configured: it costs time and memory at
+// startup (see bench/optimization-log.md, "Figures quoted in code comments"),
+// which a gateway without an AWS backend should not pay.
 import type { SecretsManagerClient, SecretsManagerClientConfig } from '@aws-sdk/client-secrets-manager';
 type AwsSdk = typeof import('@aws-sdk/client-secrets-manager');
 import { connectionToUri, deserializeConnection, type Connection } from '../airflow/connection.ts';

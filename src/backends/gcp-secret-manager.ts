@@ -9,7 +9,8 @@
 // control; the gRPC channel reconnects with a short backoff after the server comes back.
 import path from 'node:path';
 // The client library is loaded by init(), only when this backend is configured: google-gax, gRPC and
-// protobufjs cost ~200 ms and ~40 MB at startup, which a gateway without a GCP backend should not pay.
+// protobufjs cost time and memory at startup (see bench/optimization-log.md, "Figures quoted in code comments"),
+// which a gateway without a GCP backend should not pay.
 import type { SecretManagerServiceClient } from '@google-cloud/secret-manager';
 import { connectionToJson, deserializeConnection, type Connection } from '../airflow/connection.ts';
 import { ConfigError } from '../config/errors.ts';

@@ -10,7 +10,8 @@
 import { createRequire } from 'node:module';
 import type { RE2JS as RE2JSClass } from 're2js';
 
-// re2js takes 15-25 ms to load: only a configuration with a pattern pays for it. (A plain
+// re2js takes time to load (see bench/optimization-log.md, "Figures quoted in code comments"): only a
+// configuration with a pattern pays for it. (A plain
 // require, which the bundle leaves to Node: re2js is loaded from node_modules.)
 let RE2JS: typeof RE2JSClass | undefined;
 const re2 = (): typeof RE2JSClass => (RE2JS ??= (createRequire(import.meta.url)('re2js') as { RE2JS: typeof RE2JSClass }).RE2JS);

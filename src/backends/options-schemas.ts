@@ -2,7 +2,8 @@
 // with Airflow's kwargs and defaults. Only the config validator generator
 // (scripts/config-validators.ts), the chart schema generator and the tests import this
 // module: a start validates backend entries with the generated validators and never loads
-// TypeBox (~60 ms of CPU). The backend modules read their options untyped, as Airflow's
+// TypeBox (its cost: see bench/optimization-log.md, "Figures quoted in code comments").
+// The backend modules read their options untyped, as Airflow's
 // kwargs are, after the generated validator has checked them and filled the defaults.
 import { Type, type TObject } from '@sinclair/typebox';
 import { backendSchema, optionalStringOrNull, stringOrNull } from '../config/schema.ts';

@@ -1,7 +1,8 @@
 // Every backend type the gateway knows. Adding a backend is one module, one line here, its options
 // schema in options-schemas.ts, and `node scripts/config-validators.ts` (a unit test checks all three agree).
 // The network backends' modules, with cockatiel (their resilience policies) and their HTTP clients, are
-// imported only when the configuration has one, as their SDKs are: ~20 ms of CPU at every start otherwise.
+// imported only when the configuration has one, as their SDKs are: CPU at every start otherwise (how much:
+// see bench/optimization-log.md, "Figures quoted in code comments").
 import type { BackendFactory } from './registry-types.ts';
 import { airflowMetastoreBackend } from './airflow-metastore.ts';
 import { environmentBackend } from './environment.ts';

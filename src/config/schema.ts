@@ -4,7 +4,8 @@
 // (backends/options-schemas.ts), so this file knows only what every backend shares.
 // Only the generators (scripts/config-validators.ts, scripts/chart-schema.ts) and the
 // tests load this module: the gateway validates with the generated validators and takes
-// these types with `import type`, so a start never loads TypeBox (~60 ms of CPU).
+// these types with `import type`, so a start never loads TypeBox (its cost: see
+// bench/optimization-log.md, "Figures quoted in code comments").
 import { Type, type Static, type TObject, type TProperties } from '@sinclair/typebox';
 import { AuditConfigSchema, type AuditConfig } from '../audit/config.ts';
 import { AuthConfigSchema, type AuthConfig } from '../auth/config-schema.ts';

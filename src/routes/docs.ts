@@ -3,7 +3,8 @@
 //
 // @fastify/swagger-ui is loaded on the first /docs request, not at start: it loads its own
 // `yaml` and `@fastify/static` and stays outside the bundle (it serves files from its package
-// directory), ~12 % of the time to ready, for pages a replica rarely serves. Fastify takes no
+// directory), a share of the time to ready (see bench/optimization-log.md, "Figures quoted in code comments"),
+// for pages a replica rarely serves. Fastify takes no
 // routes once it listens, so the Swagger UI plugin runs in a small Fastify instance of its own,
 // built on first use; the gateway's /docs routes hand each request to it (`inject`, in
 // process) and send its answer as their own, through the gateway's hooks like any reply.

@@ -1,5 +1,5 @@
 // A staging deployment on loopback, with no Docker: the picture of "Deployment architectures →
-// staging" in the README, started for real.
+// staging" in docs/deployment.md, started for real.
 //
 //   PostgreSQL (Airflow's metadata database and Celery's result backend)
 //   Redis      (Celery's broker, and the gateways' cache invalidation channel)

@@ -70,7 +70,7 @@ interface Store {
 const TTL_SECONDS = 2;
 
 /**
- * The promise of the README's Cache section, through HTTP: a secret deleted and created again with a
+ * The promise of docs/cache.md, through HTTP: a secret deleted and created again with a
  * new value (its version number starting over where the store does that) is served
  * - at once to `Cache-Control: no-cache` (a connection, whose password changed),
  * - within one TTL to a plain request (a variable),

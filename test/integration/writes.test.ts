@@ -46,7 +46,7 @@ describe('write API on OpenBao KV v2, two replicas over Redis', () => {
         cache: { redis_url: redis.url, version_key: VERSION_KEY },
         backends: [{ type: 'environment' }, { type: 'vault', url: bao.url, token: bao.rootToken, writable: true }],
         writes: { target: 'vault' },
-        // The README's multi-tenant example.
+        // The multi-tenant example of docs/writes.md.
         auth: { policies: [{ match: { team: '*' }, grants: ['connections:read:${team}/*', 'connections:write:${team}/*'] }] },
       },
     });
