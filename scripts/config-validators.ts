@@ -1,12 +1,16 @@
-// Generates src/config/validators.generated.ts: the configuration validators (the whole
+// Generates src/generated/config-validators.ts: the configuration validators (the whole
 // config file, its `auth` section alone, and each backend type's options), as the code Ajv would compile from the
 // schemas at every start (Ajv's "standalone" code). Compiling them at start was ~20 % of
 // the time to ready; loading the generated module costs a few milliseconds, from
 // src/ (`npm start`) as from the bundle, and a start loads neither Ajv's compiler nor TypeBox.
 // The schemas stay the source of truth: a test fails when this file is stale (test/unit/config-validators.test.ts).
-//   node scripts/config-validators.ts           rewrite src/config/validators.generated.ts
+// Generated code lives in src/generated/ alone (marked linguist-generated in .gitattributes). A subschema
+// that is also exported on its own (`auth`) is referenced, not inlined, so its code is emitted once.
+//   node scripts/config-validators.ts           rewrite src/generated/config-validators.ts
 //   node scripts/config-validators.ts --check   exit 1 when the committed file is stale
-import { readFileSync, writeFileSync } from 'node:fs';
+import assert from 'node:assert/strict';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Ajv } from 'ajv';
 import standalone from 'ajv/dist/standalone/index.js';
@@ -15,13 +19,17 @@ import { AuthConfigSchema } from '../src/auth/config-schema.ts';
 import { BACKEND_OPTIONS_SCHEMAS } from '../src/backends/options-schemas.ts';
 import { CONFIG_VALIDATOR_OPTIONS, backendValidatorName } from '../src/config/validators.ts';
 
-export const VALIDATORS_PATH = fileURLToPath(new URL('../src/config/validators.generated.ts', import.meta.url));
+export const VALIDATORS_PATH = fileURLToPath(new URL('../src/generated/config-validators.ts', import.meta.url));
 
 export function renderConfigValidators(): { current: string; wanted: string } {
   // Checks every schema against the JSON Schema meta-schema too (the generated code need not).
-  const ajv = new Ajv({ ...CONFIG_VALIDATOR_OPTIONS, code: { source: true, esm: true, lines: true } });
-  ajv.addSchema(GatewayConfigSchema, 'config');
+  // inlineRefs: false, so that a $ref'd schema is one function called where it is used, not a copy (below).
+  const ajv = new Ajv({ ...CONFIG_VALIDATOR_OPTIONS, inlineRefs: false, code: { source: true, esm: true, lines: true } });
   ajv.addSchema(AuthConfigSchema, 'auth');
+  // The config file's `auth` property is the auth schema itself (schema.ts): a $ref to it makes Ajv
+  // emit the auth validator once and call it from the config validator, where inlining it emitted it twice.
+  assert.deepEqual(JSON.parse(JSON.stringify(GatewayConfigSchema.properties.auth)), JSON.parse(JSON.stringify(AuthConfigSchema)), 'config.auth is the auth section schema');
+  ajv.addSchema({ ...GatewayConfigSchema, properties: { ...GatewayConfigSchema.properties, auth: { $ref: 'auth' } } }, 'config');
   for (const [type, schema] of Object.entries(BACKEND_OPTIONS_SCHEMAS)) ajv.addSchema(schema, backendValidatorName(type));
   // The generated code require()s a few helpers of Ajv's runtime (string length, deep equality).
   const code = standalone.default(ajv).replace(/^"use strict";\n/, "");
@@ -50,8 +58,9 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
       process.stderr.write(`${VALIDATORS_PATH} is stale: a config schema changed. Run: node scripts/config-validators.ts\n`);
       process.exit(1);
     }
-    process.stdout.write('validators.generated.ts is up to date\n');
+    process.stdout.write('src/generated/config-validators.ts is up to date\n');
   } else {
+    mkdirSync(path.dirname(VALIDATORS_PATH), { recursive: true });
     writeFileSync(VALIDATORS_PATH, wanted);
     process.stdout.write(`wrote ${VALIDATORS_PATH}\n`);
   }

@@ -24,7 +24,7 @@ import type { RoutePermission } from './auth/permissions.ts';
 import { AuthenticationError, type AuthFailureReason } from './auth/reasons.ts';
 import { addRouteHook } from './auth/route-hooks.ts';
 import type { Principal, TokenVerifier } from './auth/verify.ts';
-import { GatewayError } from './errors.ts';
+import { problem } from './errors.ts';
 import type { GatewayMetrics } from './metrics.ts';
 import { requestMetricsHook } from './routes/metrics.ts';
 import { isScopedAction, type Action, type SecretKind } from './secrets.ts';
@@ -115,10 +115,10 @@ export function registerPipeline(app: FastifyInstance, options: PipelineOptions)
 
   const authenticationFailed = (request: FastifyRequest, reply: FastifyReply, err: AuthenticationError): void => {
     options.onAuthFailure(err.reason);
-    if (err.reason === 'jwks_unavailable') return enforcer.refuse(request, reply, new GatewayError('auth_unavailable', 503, err.message), err.reason);
+    if (err.reason === 'jwks_unavailable') return enforcer.refuse(request, reply, problem.auth_unavailable(err.message), err.reason);
     const missing = err.reason === 'missing_token';
     reply.header('www-authenticate', missing ? REALM : `${REALM}, error="invalid_token"`);
-    enforcer.refuse(request, reply, new GatewayError(missing ? 'unauthenticated' : 'invalid_token', 401, err.message, { reason: err.reason }), err.reason);
+    enforcer.refuse(request, reply, problem[missing ? 'unauthenticated' : 'invalid_token'](err.message, { reason: err.reason }), err.reason);
   };
 
   /** onRequest of one /v1 route: authenticate → rate limit → authorize (path or plain grant). Callback
@@ -130,7 +130,7 @@ export function registerPipeline(app: FastifyInstance, options: PipelineOptions)
       if (!servesPath(request, permission)) return done();
       request.access = { principal: null, items: [], refusal: null, problemCode: undefined, route: url };
       if (!audit.sink.healthy && audit.failClosed) {
-        return enforcer.refuse(request, reply, new GatewayError('audit_unavailable', 503, 'The audit log cannot be written, so no request is served (audit.on_failure: refuse).'), 'audit_unavailable');
+        return enforcer.refuse(request, reply, problem.audit_unavailable('The audit log cannot be written, so no request is served (audit.on_failure: refuse).'), 'audit_unavailable');
       }
       const admit = (principal: Principal): void => {
         if (!enforcer.rateLimit(request, reply, principal) || !enforcer.authorizeRoute(request, reply, permission)) return;

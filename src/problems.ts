@@ -2,29 +2,14 @@
 // stable `code`; 5xx responses never carry an internal message.
 import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { GatewayError, invalidId } from './errors.ts';
+import { GatewayError, invalidId, problem } from './errors.ts';
 import { newRequestId } from './http/request-id.ts';
-
-const TITLES: Record<number, string> = {
-  400: 'Bad Request',
-  401: 'Unauthorized',
-  403: 'Forbidden',
-  404: 'Not Found',
-  405: 'Method Not Allowed',
-  408: 'Request Timeout',
-  413: 'Content Too Large',
-  415: 'Unsupported Media Type',
-  429: 'Too Many Requests',
-  431: 'Request Header Fields Too Large',
-  500: 'Internal Server Error',
-  503: 'Service Unavailable',
-};
 
 /** The problem document's text. */
 function problemJson(error: GatewayError, requestId: string): string {
   return JSON.stringify({
     type: `urn:secrets-gateway:problem:${error.code}`,
-    title: TITLES[error.status] ?? 'Error',
+    title: error.title,
     status: error.status,
     detail: error.message,
     code: error.code,
@@ -45,11 +30,11 @@ export function sendProblem(request: FastifyRequest, reply: FastifyReply, error:
 
 /** Fastify's own client errors, by their code, to ours. */
 const FASTIFY_ERRORS: Record<string, (e: FastifyError) => GatewayError> = {
-  FST_ERR_CTP_INVALID_MEDIA_TYPE: () => new GatewayError('unsupported_media_type', 415, 'The request body must be application/json.'),
-  FST_ERR_CTP_BODY_TOO_LARGE: () => new GatewayError('payload_too_large', 413, 'The request body is too large.'),
-  FST_ERR_CTP_EMPTY_JSON_BODY: () => new GatewayError('invalid_json', 400, 'The request body is empty.'),
-  FST_ERR_CTP_INVALID_JSON_BODY: () => new GatewayError('invalid_json', 400, 'The request body is not valid JSON.'),
-  FST_ERR_CTP_INVALID_CONTENT_LENGTH: () => new GatewayError('invalid_request', 400, 'The Content-Length does not match the body.'),
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: () => problem.unsupported_media_type('The request body must be application/json.'),
+  FST_ERR_CTP_BODY_TOO_LARGE: () => problem.payload_too_large('The request body is too large.'),
+  FST_ERR_CTP_EMPTY_JSON_BODY: () => problem.invalid_json('The request body is empty.'),
+  FST_ERR_CTP_INVALID_JSON_BODY: () => problem.invalid_json('The request body is not valid JSON.'),
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: () => problem.invalid_request('The Content-Length does not match the body.'),
 };
 
 export function toGatewayError(err: unknown): GatewayError {
@@ -57,27 +42,27 @@ export function toGatewayError(err: unknown): GatewayError {
   const e = err as FastifyError;
   if (e?.validation) {
     // Ajv's message names the field and the rule broken, never the value.
-    return new GatewayError('invalid_request', 400, `The request does not match the API: ${e.validationContext ?? 'request'}${e.validation[0]?.instancePath ?? ''} ${e.validation[0]?.message ?? 'is invalid'}.`);
+    return problem.invalid_request(`The request does not match the API: ${e.validationContext ?? 'request'}${e.validation[0]?.instancePath ?? ''} ${e.validation[0]?.message ?? 'is invalid'}.`);
   }
   const mapped = e?.code ? FASTIFY_ERRORS[e.code] : undefined;
   if (mapped) return mapped(e);
-  if (e instanceof SyntaxError && (e as FastifyError).statusCode === 400) return new GatewayError('invalid_json', 400, 'The request body is not valid JSON.');
+  if (e instanceof SyntaxError && (e as FastifyError).statusCode === 400) return problem.invalid_json('The request body is not valid JSON.');
   const status = e?.statusCode;
-  if (typeof status === 'number' && status >= 400 && status < 500) return new GatewayError('invalid_request', status, 'The request is not valid.');
-  return new GatewayError('internal_error', 500, 'An internal error occurred; see the request id in the gateway log.');
+  if (typeof status === 'number' && status >= 400 && status < 500) return new GatewayError('invalid_request', 'The request is not valid.', {}, status);
+  return problem.internal_error('An internal error occurred; see the request id in the gateway log.');
 }
 
 export function registerProblemHandlers(app: FastifyInstance): void {
   app.setErrorHandler((err, request, reply) => {
-    const problem = toGatewayError(err);
-    if (problem.status >= 500 && problem.code === 'internal_error') {
+    const answer = toGatewayError(err);
+    if (answer.status >= 500 && answer.code === 'internal_error') {
       // Name and stack position only: a library's message may quote what it was given.
       request.log.error({ err_name: (err as Error)?.name, err_code: (err as FastifyError)?.code }, 'unhandled error');
     }
-    return sendProblem(request, reply, problem);
+    return sendProblem(request, reply, answer);
   });
   app.setNotFoundHandler((request, reply) =>
-    sendProblem(request, reply, new GatewayError('route_not_found', 404, 'No such route. See /docs for the API.')),
+    sendProblem(request, reply, problem.route_not_found('No such route. See /docs for the API.')),
   );
 }
 
@@ -88,19 +73,19 @@ export function registerProblemHandlers(app: FastifyInstance): void {
  */
 export function frameworkErrorHandler(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
   reply.header('x-request-id', request.id);
-  const problem =
+  const answer =
     error.code === 'FST_ERR_MAX_PARAM_LENGTH'
       ? invalidId('The id is longer than 250 characters.')
-      : new GatewayError('invalid_request', 400, 'The URL is not valid: it has a malformed percent-encoding.');
-  request.log.info({ code: problem.code, err_code: error.code }, 'request refused before routing');
-  sendProblem(request, reply, problem);
+      : problem.invalid_request('The URL is not valid: it has a malformed percent-encoding.');
+  request.log.info({ code: answer.code, err_code: error.code }, 'request refused before routing');
+  sendProblem(request, reply, answer);
 }
 
 /** Node's client errors (raised before or while a request is read), by their code, to ours. */
 function clientProblem(code: string | undefined): GatewayError {
-  if (code === 'ERR_HTTP_REQUEST_TIMEOUT') return new GatewayError('request_timeout', 408, 'The request did not arrive in time (server.request_timeout_seconds, server.headers_timeout_seconds).');
-  if (code === 'HPE_HEADER_OVERFLOW') return new GatewayError('headers_too_large', 431, 'The request headers are too large.');
-  return new GatewayError('invalid_request', 400, 'The request is not valid HTTP.');
+  if (code === 'ERR_HTTP_REQUEST_TIMEOUT') return problem.request_timeout('The request did not arrive in time (server.request_timeout_seconds, server.headers_timeout_seconds).');
+  if (code === 'HPE_HEADER_OVERFLOW') return problem.headers_too_large('The request headers are too large.');
+  return problem.invalid_request('The request is not valid HTTP.');
 }
 
 /**
@@ -112,15 +97,15 @@ function clientProblem(code: string | undefined): GatewayError {
 export function clientErrorHandler(this: FastifyInstance, err: NodeJS.ErrnoException, socket: Socket): void {
   // A reset connection has nobody to answer.
   if (err.code === 'ECONNRESET' || socket.destroyed) return;
-  const problem = clientProblem(err.code);
+  const answer = clientProblem(err.code);
   const requestId = newRequestId();
-  this.log.info({ request_id: requestId, code: problem.code, err_code: err.code }, 'client error');
+  this.log.info({ request_id: requestId, code: answer.code, err_code: err.code }, 'client error');
   // A response already under way cannot be replaced by another one.
   const response = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
   if (socket.writable && !response?.headersSent) {
-    const body = problemJson(problem, requestId);
+    const body = problemJson(answer, requestId);
     socket.write(
-      `HTTP/1.1 ${problem.status} ${TITLES[problem.status]}\r\n` +
+      `HTTP/1.1 ${answer.status} ${answer.title}\r\n` +
         'Content-Type: application/problem+json; charset=utf-8\r\n' +
         `Content-Length: ${Buffer.byteLength(body)}\r\n` +
         'Cache-Control: no-store\r\n' +

@@ -4,7 +4,7 @@
 // names. Whatever this file does not recognise is refused.
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { AuditItem } from '../audit/events.ts';
-import { GatewayError } from '../errors.ts';
+import { GatewayError, problem } from '../errors.ts';
 import { sendProblem } from '../problems.ts';
 import { isPlainAction, isScopedAction, KIND_OF_ACTION, type Action } from '../secrets.ts';
 import type { AuthConfig } from './config.ts';
@@ -44,7 +44,7 @@ function forbiddenError(action: Action | null, reason: string): GatewayError {
         : reason === 'unsafe_id'
           ? 'This id is refused whatever the grant: it has control characters, or a ".", ".." or empty path segment.'
           : 'This route is refused: it did not decide access to what it serves (a server bug, fail closed).';
-  return new GatewayError('forbidden', 403, detail, { reason, ...(reason === 'no_grant' && action ? { missing_grant: action } : {}) });
+  return problem.forbidden(detail, { reason, ...(reason === 'no_grant' && action ? { missing_grant: action } : {}) });
 }
 
 export class Enforcer {
@@ -72,7 +72,7 @@ export class Enforcer {
     reply.header('x-ratelimit-limit', this.limiter.maxHeader).header('x-ratelimit-remaining', limit.remaining).header('x-ratelimit-reset', limit.resetSeconds);
     if (limit.allowed) return true;
     reply.header('retry-after', limit.resetSeconds);
-    this.refuse(request, reply, new GatewayError('rate_limited', 429, `Too many requests for this subject; retry in ${limit.resetSeconds} s.`), 'rate_limited');
+    this.refuse(request, reply, problem.rate_limited(`Too many requests for this subject; retry in ${limit.resetSeconds} s.`), 'rate_limited');
     return false;
   }
 
@@ -108,7 +108,7 @@ export class Enforcer {
       items = permission.items(request.body);
     } catch (err) {
       // The body names its items wrongly (e.g. both an id and a glob): the validation error it is.
-      sendProblem(request, reply, err instanceof GatewayError ? err : new GatewayError('invalid_request', 400, 'The request body does not name what to act on.'));
+      sendProblem(request, reply, err instanceof GatewayError ? err : problem.invalid_request('The request body does not name what to act on.'));
       return false;
     }
     if (items.length === 0) return this.undeclared(request, reply, 'undeclared_decision');

@@ -213,7 +213,7 @@ export class SecretsManagerBackend implements SecretsBackend {
     if (THROTTLED.has(name) || status === 429) return new BackendError('throttled', `${this.name}: Secrets Manager throttled the request (${name})`);
     if (name === 'AccessDeniedException' || name === 'UnrecognizedClientException') return new BackendError('access_denied', `${this.name}: Secrets Manager denied the request (${name})`);
     // Airflow returns None for these two; a decryption or service failure is not an absence, so here they fail the backend.
-    if (name === 'DecryptionFailure') return new BackendError('decryption_failure', `${this.name}: Secrets Manager could not decrypt the secret`);
+    if (name === 'DecryptionFailure') return new BackendError('decrypt_failed', `${this.name}: Secrets Manager could not decrypt the secret`);
     if (name === 'InternalServiceError' || (status !== undefined && status >= 500)) return new BackendError('server_error', `${this.name}: Secrets Manager failed (${name})`);
     if (name === 'CredentialsProviderError') return new BackendError('auth_failed', `${this.name}: no AWS credentials could be loaded`);
     if (status === undefined) return networkError(this.name, err, signal);

@@ -9,7 +9,7 @@ import type { Connection } from '../airflow/connection.ts';
 import { pyToPlain } from '../airflow/python-json.ts';
 import { parseConfigFile, parseConnectionsFile, parseVariablesFile } from '../airflow/local-filesystem-format.ts';
 import type { BackendContext, BackendFactory } from './registry-types.ts';
-import { BackendError, type BackendStatus, type Found, type SecretKind, type SecretsBackend, type VariableValue } from './types.ts';
+import { BackendError, FileLoadError, type BackendStatus, type Found, type SecretKind, type SecretsBackend, type VariableValue } from './types.ts';
 import { WatchedFile } from './watched-file.ts';
 
 type Files = {
@@ -61,7 +61,7 @@ export class LocalFilesystemBackend implements SecretsBackend {
     const current = file.current();
     if (current === undefined) {
       const error = file.error();
-      throw new BackendError(error?.code ?? 'not_loaded', `${this.name}: ${error?.message ?? 'file not loaded'}`);
+      throw new FileLoadError(error?.code ?? 'not_loaded', `${this.name}: ${error?.message ?? 'file not loaded'}`);
     }
     return current;
   }

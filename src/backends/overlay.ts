@@ -198,7 +198,7 @@ export class OverlayBackend implements SecretsBackend, SecretWriter {
       decipher.setAuthTag(raw.subarray(IV_BYTES, IV_BYTES + TAG_BYTES));
       return Buffer.concat([decipher.update(raw.subarray(IV_BYTES + TAG_BYTES)), decipher.final()]).toString('utf8');
     } catch {
-      throw new BackendError('decryption_failed', `${this.name}: an entry does not decrypt with the configured key`);
+      throw new BackendError('decrypt_failed', `${this.name}: an entry does not decrypt with the configured key`);
     }
   }
 }

@@ -29,13 +29,54 @@ export interface SecretsBackend {
   close(): Promise<void>;
 }
 
+/**
+ * The catalog of backend error codes, each with its meaning: the `code` of a failed backend in a
+ * problem's `failed_backends`, a resolution step, `GET /v1/backends` and `/readyz`. Declared once
+ * here; the BackendError constructor takes no other (the local_filesystem backend passes on its
+ * file's own load code, see FileLoadError).
+ */
+export const BACKEND_ERRORS = {
+  unreachable: 'the backend cannot be reached (connection refused, DNS, TLS, Redis not connected)',
+  timeout: 'no answer within the lookup budget (timeout_seconds, retries included)',
+  throttled: 'the backend throttled the request (HTTP 429, a quota, a throttling exception)',
+  server_error: 'the backend failed on its side (HTTP 5xx, AWS InternalServiceError)',
+  circuit_open: 'repeated failures opened the circuit; the backend is not asked until the next probe',
+  access_denied: 'the backend refused the credentials access to this secret (HTTP 403, AccessDenied, PermissionDenied)',
+  auth_failed: 'the gateway could not log in to the backend or load its credentials',
+  invalid_config: 'the backend cannot serve with its configuration (e.g. GCP with no project)',
+  invalid_value: 'a stored value is not one Airflow would read (not JSON, not UTF-8, not an object)',
+  decrypt_failed: 'a stored value does not decrypt (Fernet keys, the overlay key, AWS DecryptionFailure)',
+  fernet_key_missing: 'a metastore value is encrypted and no Fernet key is configured',
+  database_unavailable: 'the Airflow metadata database query failed',
+  schema_missing: 'the Airflow metadata database has no connection and variable tables',
+  version_not_enabled: "a GCP secret's latest version is disabled or destroyed",
+  not_writable: 'a write names an id or kind this backend cannot store',
+  not_representable: "a write this backend's Airflow reader would not read back equal",
+  precondition_failed: 'a conditional write found the secret changed',
+  backend_error: 'any other failure of the backend or its client',
+} as const;
+
+export type BackendErrorCode = keyof typeof BACKEND_ERRORS;
+
 /** Thrown by a backend when it cannot answer. The chain records `code`, never `message`, for clients. */
 export class BackendError extends Error {
   readonly code: string;
-  constructor(code: string, message: string, options?: { cause?: unknown }) {
+  constructor(code: BackendErrorCode, message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = 'BackendError';
     this.code = code;
+  }
+}
+
+/**
+ * local_filesystem's failure while its file is not loaded: the code is the file's own load error
+ * (`file_not_found`, `file_unreadable`, or the Airflow file parser's code such as
+ * `variable_not_unique`, which names the problem the way Airflow's message does), or `not_loaded`.
+ */
+export class FileLoadError extends BackendError {
+  constructor(code: string, message: string) {
+    // The one code outside the catalog, on purpose: the file's problem as the parser names it.
+    super(code as BackendErrorCode, message);
   }
 }
 

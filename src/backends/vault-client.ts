@@ -15,7 +15,7 @@ import createVault from 'node-vault';
 import type { Logger } from 'pino';
 import { http } from '../node-http.ts';
 import { networkError } from './resilience.ts';
-import { BackendError } from './types.ts';
+import { BackendError, type BackendErrorCode } from './types.ts';
 
 export type VaultAuth =
   | { type: 'token'; token?: string | undefined; tokenPath?: string | undefined }
@@ -45,7 +45,7 @@ export interface VaultClientOptions {
 export class VaultError extends BackendError {
   readonly status: number;
   readonly vaultErrors: string[];
-  constructor(code: string, message: string, status: number, vaultErrors: string[]) {
+  constructor(code: BackendErrorCode, message: string, status: number, vaultErrors: string[]) {
     super(code, message);
     this.status = status;
     this.vaultErrors = vaultErrors;
@@ -252,7 +252,8 @@ export class VaultClient {
       if (status !== undefined && refused.includes(status)) throw new VaultError('auth_failed', `${name}: Vault refused the ${what} (HTTP ${status})`, status, vaultErrorsOf(err));
       if (status !== undefined) {
         const { code, message } = statusError(name, status, what);
-        throw new VaultError(code, message, status, vaultErrorsOf(err));
+        // statusError builds only catalog codes.
+        throw new VaultError(code as BackendErrorCode, message, status, vaultErrorsOf(err));
       }
       if (signal.aborted) throw networkError(name, err, signal);
       throw new BackendError('backend_error', `${name}: the ${what} failed in the Vault client (${(err as Error)?.name ?? typeof err})`);

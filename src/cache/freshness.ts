@@ -1,7 +1,7 @@
 // Parses the freshness a client asks for in its request's Cache-Control header
 // (RFC 9111 §5.2.1): `no-cache` and `max-age=N`. Other directives are ignored,
 // as a cache must; a max-age that is not a number is refused, not guessed at.
-import { GatewayError } from '../errors.ts';
+import { problem } from '../errors.ts';
 import type { RequestFreshness } from './types.ts';
 
 const MAX_AGE = /^max-age\s*=\s*(?:(\d{1,9})|"(\d{1,9})")$/i;
@@ -15,7 +15,7 @@ export function parseRequestFreshness(header: string | string[] | undefined): Re
     if (name === 'no-cache') freshness.noCache = true;
     else if (name === 'max-age') {
       const m = MAX_AGE.exec(directive);
-      if (!m) throw new GatewayError('invalid_request', 400, 'Cache-Control max-age must be a whole number of seconds.');
+      if (!m) throw problem.invalid_request('Cache-Control max-age must be a whole number of seconds.');
       const seconds = Number(m[1] ?? m[2]);
       // Several max-age directives: the strictest wins.
       freshness.maxAgeSeconds = Math.min(seconds, freshness.maxAgeSeconds ?? Infinity);

@@ -1,10 +1,10 @@
 // The configuration validators, generated from the schemas at build time rather than
 // compiled by Ajv at every start (scripts/config-validators.ts writes
-// validators.generated.ts; a test fails when it is stale). This module holds what the
+// src/generated/config-validators.ts; a test fails when it is stale). This module holds what the
 // generator and the loader must agree on.
 import type { Options, ValidateFunction } from 'ajv';
 import type { AuthConfig } from '../auth/config.ts';
-import * as generated from './validators.generated.ts';
+import * as generated from '../generated/config-validators.ts';
 
 /** Ajv's options for the config validators: defaults filled in place, the first error only, no coercion. */
 export const CONFIG_VALIDATOR_OPTIONS = { allErrors: false, useDefaults: true, strict: true, coerceTypes: false } as const satisfies Options;

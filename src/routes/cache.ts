@@ -4,7 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import type { InvalidationScope } from '../cache/invalidation.ts';
 import type { RedisInvalidationBus } from '../cache/redis-bus.ts';
 import type { SecretCache } from '../cache/secret-cache.ts';
-import { GatewayError } from '../errors.ts';
+import { problem } from '../errors.ts';
 import { validateId } from '../ids.ts';
 import { ref } from '../openapi.ts';
 import { guardMethods } from './method-guard.ts';
@@ -18,7 +18,7 @@ interface InvalidationBody {
   all?: boolean;
 }
 
-const invalid = (message: string) => new GatewayError('invalid_request', 400, message);
+const invalid = (message: string) => problem.invalid_request(message);
 
 function scopeOf(body: InvalidationBody): InvalidationScope {
   const given = [body.id !== undefined, body.glob !== undefined, body.all !== undefined].filter(Boolean).length;

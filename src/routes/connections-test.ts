@@ -4,7 +4,7 @@
 // other POST there is 405 (GET is the method for a connection).
 import type { FastifyInstance } from 'fastify';
 import { checkConnection } from '../connection-check.ts';
-import { GatewayError, notFound } from '../errors.ts';
+import { notFound, problem } from '../errors.ts';
 import { validateId } from '../ids.ts';
 import { ref } from '../openapi.ts';
 import { sendProblem } from '../problems.ts';
@@ -22,7 +22,7 @@ export function registerConnectionTestRoute(app: FastifyInstance, lookup: (connI
       const path = request.params['*'];
       if (!path.endsWith(TEST_SUFFIX)) {
         reply.header('allow', 'GET, PUT, DELETE, HEAD');
-        return sendProblem(request, reply, new GatewayError('method_not_allowed', 405, 'POST is allowed only on /v1/connections/{conn_id}/test; use GET to read a connection, PUT or DELETE to change it.'));
+        return sendProblem(request, reply, problem.method_not_allowed('POST is allowed only on /v1/connections/{conn_id}/test; use GET to read a connection, PUT or DELETE to change it.'));
       }
       const connId = path.slice(0, -TEST_SUFFIX.length);
       validateId('connection', connId);

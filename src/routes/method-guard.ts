@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { GatewayError } from '../errors.ts';
+import { problem } from '../errors.ts';
 import { sendProblem } from '../problems.ts';
 import { permissions } from '../auth/permissions.ts';
 
@@ -27,7 +27,7 @@ export function guardMethods(app: FastifyInstance, url: string, allowed: string[
   const allowHere = (request: FastifyRequest): string[] => (servedElsewhere?.at(request) ? [...allow, ...servedElsewhere.methods] : allow);
   const refuse = (request: FastifyRequest, reply: FastifyReply): FastifyReply => {
     reply.header('allow', allowHere(request).join(', '));
-    return sendProblem(request, reply, new GatewayError('method_not_allowed', 405, `${request.method} is not allowed here; use ${allowHere(request).filter((m) => m !== 'HEAD').join(' or ')}.`));
+    return sendProblem(request, reply, problem.method_not_allowed(`${request.method} is not allowed here; use ${allowHere(request).filter((m) => m !== 'HEAD').join(' or ')}.`));
   };
   app.route({
     method: others,

@@ -6,7 +6,7 @@ import { connectionToUri, type PackedConnection } from '../airflow/connection.ts
 import { READ_ACTION, type Resolved, type SecretKind, type VariableValue } from '../secrets.ts';
 import { parseRequestFreshness } from '../cache/freshness.ts';
 import type { Answer, CacheInfo, RequestFreshness } from '../cache/types.ts';
-import { GatewayError, notFound } from '../errors.ts';
+import { GatewayError, notFound, problem } from '../errors.ts';
 import { validateId } from '../ids.ts';
 import { ref } from '../openapi.ts';
 import { toGatewayError } from '../problems.ts';
@@ -160,7 +160,7 @@ function lookupItems(body: unknown): BodyItem[] {
     ...(b.variables ?? []).map((id) => ({ action: READ_ACTION.variable, id })),
     ...(b.config ?? []).map((id) => ({ action: READ_ACTION.config, id })),
   ];
-  if (items.length === 0) throw new GatewayError('invalid_request', 400, 'A lookup names at least one connection, variable or config key.');
+  if (items.length === 0) throw problem.invalid_request('A lookup names at least one connection, variable or config key.');
   return items;
 }
 

@@ -10,7 +10,7 @@ import type { BackendChain } from '../backends/chain.ts';
 import { BackendError, type Current, type SecretsBackend, type SecretWriter, type WriteValue } from '../backends/types.ts';
 import type { RedisInvalidationBus } from '../cache/redis-bus.ts';
 import type { SecretCache } from '../cache/secret-cache.ts';
-import { GatewayError, notFound } from '../errors.ts';
+import { GatewayError, notFound, problem } from '../errors.ts';
 import { validateId } from '../ids.ts';
 import { ref } from '../openapi.ts';
 import { permissions } from '../auth/permissions.ts';
@@ -68,7 +68,7 @@ function connectionOf(connId: string, body: ConnectionBody): Connection {
   try {
     conn = connectionFromFields(connId, fields);
   } catch (err) {
-    if (err instanceof ConnectionFormatError) throw new GatewayError('invalid_connection', 400, err.message, { reason: err.code });
+    if (err instanceof ConnectionFormatError) throw problem.invalid_connection(err.message, { reason: err.code });
     throw err;
   }
   // Every target stores Airflow's connection JSON, whose extra is an object: anything else would not read back equal.
@@ -79,7 +79,7 @@ function connectionOf(connId: string, body: ConnectionBody): Connection {
     } catch {
       parsed = undefined;
     }
-    if (!(parsed instanceof Map)) throw new GatewayError('invalid_connection', 400, 'extra must be a JSON object (as text or as an object).', { reason: 'invalid_extra' });
+    if (!(parsed instanceof Map)) throw problem.invalid_connection('extra must be a JSON object (as text or as an object).', { reason: 'invalid_extra' });
   }
   return conn;
 }
@@ -94,10 +94,10 @@ export function registerWriteRoutes(app: FastifyInstance, deps: WriteDeps): void
   const versionOf = (kind: WritableKind, id: string, value: unknown): string => cache.fingerprint(kind, id, value);
 
   function writable(kind: WritableKind, id: string): SecretsBackend & SecretWriter {
-    if (!target) throw new GatewayError('writes_disabled', 409, 'This gateway takes no writes: configure writes.target (a backend with writable: true).');
+    if (!target) throw problem.writes_disabled('This gateway takes no writes: configure writes.target (a backend with writable: true).');
     const link = chain.links.find((l) => l.backend === target)!;
     if (!target.serves(kind) || !link.patterns[kind](id)) {
-      throw new GatewayError('not_writable', 409, `The writes target "${target.name}" does not serve this ${kind} id (its kinds or lookup pattern).`, { backend: target.name });
+      throw problem.not_writable(`The writes target "${target.name}" does not serve this ${kind} id (its kinds or lookup pattern).`, { backend: target.name });
     }
     return target;
   }
@@ -107,14 +107,14 @@ export function registerWriteRoutes(app: FastifyInstance, deps: WriteDeps): void
     const ifMatch = request.headers['if-match'];
     const ifNoneMatch = request.headers['if-none-match'];
     if (ifNoneMatch !== undefined) {
-      if (ifNoneMatch.trim() !== '*') throw new GatewayError('invalid_request', 400, 'If-None-Match takes only "*" here (create only).');
-      if (current) throw new GatewayError('precondition_failed', 412, `The ${kind} exists already (If-None-Match: *).`);
+      if (ifNoneMatch.trim() !== '*') throw problem.invalid_request('If-None-Match takes only "*" here (create only).');
+      if (current) throw problem.precondition_failed(`The ${kind} exists already (If-None-Match: *).`);
     }
     if (ifMatch !== undefined) {
       const tags = ifMatch.split(',').map(tagOf);
       const version = current ? versionOf(kind, id, current.value) : undefined;
       if (!version || !(tags.includes('*') || tags.includes(version))) {
-        throw new GatewayError('precondition_failed', 412, `The ${kind} ${current ? 'has changed since that version' : 'does not exist'} (If-Match).`, version ? { current_version: version } : {});
+        throw problem.precondition_failed(`The ${kind} ${current ? 'has changed since that version' : 'does not exist'} (If-Match).`, version ? { current_version: version } : {});
       }
     }
   }
@@ -124,7 +124,7 @@ export function registerWriteRoutes(app: FastifyInstance, deps: WriteDeps): void
     if (request.query.allow_shadowed === 'true') return;
     const shadow = await chain.shadowing(kind, id, writer.name);
     if (shadow) {
-      throw new GatewayError('shadowed', 409, `"${shadow}" comes before "${writer.name}" in the chain and holds this ${kind}: a write there would not be served. Add ?allow_shadowed=true to write anyway.`, { backend: shadow, target: writer.name });
+      throw problem.shadowed(`"${shadow}" comes before "${writer.name}" in the chain and holds this ${kind}: a write there would not be served. Add ?allow_shadowed=true to write anyway.`, { backend: shadow, target: writer.name });
     }
   }
 
@@ -132,19 +132,19 @@ export function registerWriteRoutes(app: FastifyInstance, deps: WriteDeps): void
   function ttlOf(request: FastifyRequest<{ Querystring: WriteQuery }>, writer: SecretWriter & SecretsBackend): number | undefined {
     const asked = request.query.ttl_seconds;
     if (asked === undefined) return undefined;
-    if (writer.maxTtlSeconds === undefined) throw new GatewayError('ttl_not_supported', 400, `The writes target "${writer.name}" keeps entries until they are deleted: it takes no ttl_seconds.`);
+    if (writer.maxTtlSeconds === undefined) throw problem.ttl_not_supported(`The writes target "${writer.name}" keeps entries until they are deleted: it takes no ttl_seconds.`);
     const ttl = Number(asked);
-    if (ttl > writer.maxTtlSeconds) throw new GatewayError('ttl_too_long', 400, `ttl_seconds is at most ${writer.maxTtlSeconds} here.`, { max_ttl_seconds: writer.maxTtlSeconds });
+    if (ttl > writer.maxTtlSeconds) throw problem.ttl_too_long(`ttl_seconds is at most ${writer.maxTtlSeconds} here.`, { max_ttl_seconds: writer.maxTtlSeconds });
     return ttl;
   }
 
   /** A backend's failure to write: 412 for a change made in between, 503 otherwise (by code, never its message). */
   function writeFailure(writer: SecretsBackend, err: unknown): never {
-    if (err instanceof BackendError && err.code === 'precondition_failed') throw new GatewayError('precondition_failed', 412, 'The secret changed while it was being written; read it again and retry.');
-    if (err instanceof BackendError && err.code === 'not_representable') throw new GatewayError('not_representable', 400, err.message, { backend: writer.name });
+    if (err instanceof BackendError && err.code === 'precondition_failed') throw problem.precondition_failed('The secret changed while it was being written; read it again and retry.');
+    if (err instanceof BackendError && err.code === 'not_representable') throw problem.not_representable(err.message, { backend: writer.name });
     if (err instanceof GatewayError) throw err;
     const code = err instanceof BackendError ? err.code : 'backend_error';
-    throw new GatewayError('write_failed', 503, `The writes target "${writer.name}" failed (${code}); nothing was changed by this request unless a read shows it.`, { backend: writer.name, backend_code: code });
+    throw problem.write_failed(`The writes target "${writer.name}" failed (${code}); nothing was changed by this request unless a read shows it.`, { backend: writer.name, backend_code: code });
   }
 
   /** Drops the id here, tells the other replicas, and says whether that reached them. */
@@ -168,7 +168,7 @@ export function registerWriteRoutes(app: FastifyInstance, deps: WriteDeps): void
       await writer.put(kind, id, stored, { cas: current ? current.cas : null, ...(ttlSeconds === undefined ? {} : { ttlSeconds }) }).catch((err) => writeFailure(writer, err));
       // Read back through the target's own Airflow reader: the version is that of what GET will serve.
       const after = await writer.current(kind, id).catch((err) => writeFailure(writer, err));
-      if (!after) throw new GatewayError('write_failed', 503, `The writes target "${writer.name}" does not read back what was written.`, { backend: writer.name, backend_code: 'not_read_back' });
+      if (!after) throw problem.write_failed(`The writes target "${writer.name}" does not read back what was written.`, { backend: writer.name, backend_code: 'not_read_back' });
       request.recordWrite(kind, id, { backend: writer.name, before: current?.value, after: after.value, done: true });
       const fanout = await fanOut(kind, id);
       const version = versionOf(kind, id, after.value);

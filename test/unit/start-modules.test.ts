@@ -1,5 +1,5 @@
 // What a start loads. The configuration schemas (TypeBox) are for the generators and the tests:
-// the gateway validates with the generated validators (src/config/validators.generated.ts) and
+// the gateway validates with the generated validators (src/generated/config-validators.ts) and
 // takes the schemas' types with `import type`, which type stripping erases. Loading TypeBox
 // cost ~60 ms of CPU per start; a value import of a schema module would bring it back. The network
 // backends' modules (and cockatiel, their resilience policies) load only when one is configured.
@@ -27,7 +27,7 @@ function modulesLoadedByCli(): string[] {
 describe('a start', () => {
   it('loads neither TypeBox nor a schema module', () => {
     const loaded = modulesLoadedByCli();
-    assert.ok(loaded.some((url) => url.endsWith('/src/config/validators.generated.ts')), 'the hook saw the start modules');
+    assert.ok(loaded.some((url) => url.endsWith('/src/generated/config-validators.ts')), 'the hook saw the start modules');
     assert.deepEqual(loaded.filter((url) => url.includes('/@sinclair/typebox/') || SCHEMA_MODULES.some((m) => url.endsWith(m))), []);
   });
 
