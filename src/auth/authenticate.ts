@@ -49,8 +49,17 @@ export function bearerToken(request: FastifyRequest): string {
 }
 
 /**
- * The principal of a request, through `then` (synchronously for a token verified before: no
- * promise on the hot path) or `fail` with the AuthenticationError; any other error goes to `crash`.
+ * The principal of a request: itself for a token verified before (no promise on the hot path), or
+ * the promise of its verification. Throws the AuthenticationError of a token sent wrong.
+ */
+export function principalOf(request: FastifyRequest, verifier: TokenVerifier): Principal | Promise<Principal> {
+  const token = bearerToken(request);
+  return verifier.cached(token) ?? verifier.verify(request, token);
+}
+
+/**
+ * The principal of a request, through `then` (synchronously for a token verified before) or `fail`
+ * with the AuthenticationError; any other error goes to `crash`.
  */
 export function authenticate(
   request: FastifyRequest,
@@ -59,13 +68,12 @@ export function authenticate(
   fail: (err: AuthenticationError) => void,
   crash: (err: Error) => void,
 ): void {
-  let token: string;
+  let found: Principal | Promise<Principal>;
   try {
-    token = bearerToken(request);
+    found = principalOf(request, verifier);
   } catch (err) {
     return fail(err as AuthenticationError);
   }
-  const known = verifier.cached(token);
-  if (known) return then(known);
-  verifier.verify(request, token).then(then, (err: unknown) => (err instanceof AuthenticationError ? fail(err) : crash(err as Error)));
+  if (!(found instanceof Promise)) return then(found);
+  found.then(then, (err: unknown) => (err instanceof AuthenticationError ? fail(err) : crash(err as Error)));
 }
