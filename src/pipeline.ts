@@ -16,7 +16,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest, onResponseHookHandl
 import type { Logger } from 'pino';
 import { recordInvalidation, recordOutcome, recordWrite, writeAccessEvents, type ItemResult } from './audit/access-event.ts';
 import type { Audit } from './audit/index.ts';
-import { principalOf } from './auth/authenticate.ts';
+import { authenticate } from './auth/authenticate.ts';
 import type { ClientCertificates } from './auth/client-cert.ts';
 import type { AuthConfig } from './auth/config.ts';
 import { Enforcer, pathId, servesPath } from './auth/enforce.ts';
@@ -122,25 +122,9 @@ export function registerPipeline(app: FastifyInstance, options: PipelineOptions)
   };
 
   /** onRequest of one /v1 route: authenticate → rate limit → authorize (path or plain grant). Callback
-   * style, synchronous for a token verified before: no promise, and no closure made per request, on
-   * the hot path. */
+   * style, synchronous for a token verified before: no promise on the hot path. */
   function requestLine(url: string, permission: RoutePermission | undefined) {
     const decidedHere = !(permission && 'id' in permission && permission.id === 'body');
-    const admit = (request: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void, principal: Principal): void => {
-      if (!enforcer.rateLimit(request, reply, principal) || !enforcer.authorizeRoute(request, reply, permission)) return;
-      // Decided from the request line: the guard holds already (a decision allowed it, or it was answered).
-      if (decidedHere && !enforcer.allowedSomething(request, reply)) return;
-      done();
-    };
-    // A verified client certificate adds its cert_* claims to the token's (src/auth/client-cert.ts).
-    const admitToken = (request: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void, principal: Principal): void =>
-      admit(request, reply, done, clientCertificates?.principal(request.raw.socket, principal) ?? principal);
-    const refuse = (request: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void, err: AuthenticationError): void => {
-      // No token: with server.tls.certificate_only, a verified client certificate alone is the caller.
-      const byCertificate = err.reason === 'missing_token' ? clientCertificates?.principal(request.raw.socket, null) : null;
-      if (byCertificate) return admit(request, reply, done, byCertificate);
-      authenticationFailed(request, reply, err);
-    };
     return function checkAccess(request: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void): void {
       // A path that lacks the route's literal suffix is answered 405 by the handler, which serves nothing.
       if (!servesPath(request, permission)) return done();
@@ -148,16 +132,24 @@ export function registerPipeline(app: FastifyInstance, options: PipelineOptions)
       if (!audit.sink.healthy && audit.failClosed) {
         return enforcer.refuse(request, reply, new GatewayError('audit_unavailable', 503, 'The audit log cannot be written, so no request is served (audit.on_failure: refuse).'), 'audit_unavailable');
       }
-      let found: Principal | Promise<Principal>;
-      try {
-        found = principalOf(request, verifier);
-      } catch (err) {
-        return refuse(request, reply, done, err as AuthenticationError);
-      }
-      if (!(found instanceof Promise)) return admitToken(request, reply, done, found);
-      found.then(
-        (principal) => admitToken(request, reply, done, principal),
-        (err: unknown) => (err instanceof AuthenticationError ? refuse(request, reply, done, err) : done(err as Error)),
+      const admit = (principal: Principal): void => {
+        if (!enforcer.rateLimit(request, reply, principal) || !enforcer.authorizeRoute(request, reply, permission)) return;
+        // Decided from the request line: the guard holds already (a decision allowed it, or it was answered).
+        if (decidedHere && !enforcer.allowedSomething(request, reply)) return;
+        done();
+      };
+      authenticate(
+        request,
+        verifier,
+        // A verified client certificate adds its cert_* claims to the token's (src/auth/client-cert.ts).
+        (principal) => admit(clientCertificates?.principal(request.raw.socket, principal) ?? principal),
+        (err) => {
+          // No token: with server.tls.certificate_only, a verified client certificate alone is the caller.
+          const byCertificate = err.reason === 'missing_token' ? clientCertificates?.principal(request.raw.socket, null) : null;
+          if (byCertificate) return admit(byCertificate);
+          authenticationFailed(request, reply, err);
+        },
+        done,
       );
     };
   }
@@ -177,13 +169,12 @@ export function registerPipeline(app: FastifyInstance, options: PipelineOptions)
     const writeTarget = route.config?.writeTarget;
     // A route whose permission names its action by the path is the one route of that action: its events need not name it.
     const routeImplied = !!permission && (!('id' in permission) || permission.id === 'path');
-    const countRequest: onResponseHookHandler | null = requestMetricsHook(permission, metrics);
-    // One completion hook per route: the audit events, then the request metrics (one hook step less per request).
-    addRouteHook(route, 'onResponse', function complete(request, reply, done) {
+    addRouteHook(route, 'onResponse', (request, reply, done) => {
       if (writeTarget) for (const item of request.access?.items ?? []) item.backend ??= writeTarget;
       writeAccessEvents(audit.sink, request, reply, action, pathId(request, permission), routeImplied);
-      if (countRequest) countRequest.call(this, request, reply, done);
-      else done();
+      done();
     });
+    const countRequest: onResponseHookHandler | null = requestMetricsHook(permission, metrics);
+    if (countRequest) addRouteHook(route, 'onResponse', countRequest);
   });
 }

@@ -9,7 +9,7 @@ import { sendProblem } from '../problems.ts';
 import { isPlainAction, isScopedAction, KIND_OF_ACTION, type Action } from '../secrets.ts';
 import type { AuthConfig } from './config.ts';
 import type { BodyItem, RoutePermission } from './permissions.ts';
-import { decide, decideGlob, decideMemo, type Decision } from './policy.ts';
+import { decide, decideGlob, type Decision } from './policy.ts';
 import { SubjectRateLimiter } from './rate-limit.ts';
 import type { AuthFailureReason } from './reasons.ts';
 import type { Principal } from './verify.ts';
@@ -85,7 +85,7 @@ export class Enforcer {
     const principal = request.access!.principal!;
     if (permission && 'id' in permission && permission.id === 'path' && isScopedAction(permission.action)) {
       const id = pathId(request, permission) ?? '';
-      return this.apply(request, reply, permission.action, { id }, decideMemo(principal.access, permission.action, id));
+      return this.apply(request, reply, permission.action, { id }, decide(principal.access, permission.action, id));
     }
     if (permission && 'id' in permission && permission.id === 'body' && typeof permission.items === 'function') return true;
     if (permission && !('id' in permission) && isPlainAction(permission.action)) {
@@ -113,7 +113,7 @@ export class Enforcer {
     }
     if (items.length === 0) return this.undeclared(request, reply, 'undeclared_decision');
     for (const item of items) {
-      const decision = 'glob' in item ? decideGlob(principal.access, item.action, item.glob) : decideMemo(principal.access, item.action, item.id);
+      const decision = 'glob' in item ? decideGlob(principal.access, item.action, item.glob) : decide(principal.access, item.action, item.id);
       if (!this.record(request, item.action, item, decision) && !permission.each) {
         this.deny(request, reply, item.action, decision);
         return false;

@@ -15,8 +15,6 @@ export interface PolicyConfig {
 export interface Access {
   grants: Grant[];
   denies: Grant[];
-  /** decideMemo's answers, by action and id (made on first use). */
-  decided?: Map<string, Decision>;
 }
 
 export type DenyReason = 'no_grant' | 'denied_by_policy' | 'unsafe_id';
@@ -93,30 +91,6 @@ export function decide(access: Access, action: Action, id?: string): Decision {
   }
   const granted = access.grants.some((g) => g.action === action && g.glob !== null && globMatches(g.glob, id));
   return granted ? { allowed: true } : { allowed: false, reason: 'no_grant' };
-}
-
-/** How many (action, id) answers decideMemo keeps per principal before it starts over. */
-export const DECIDED_MAX = 256;
-
-/**
- * decide(access, action, id), remembered per (action, id) on the access itself. An access never
- * changes once made (a principal's grants and denies are fixed while its token is cached), so the
- * answer cannot go stale; the map is emptied when full, so a caller naming many ids costs at most
- * DECIDED_MAX entries.
- */
-export function decideMemo(access: Access, action: Action, id: string): Decision {
-  const key = `${action}\n${id}`; // an action has no newline: the first one ends it
-  let decided = access.decided;
-  if (decided) {
-    const known = decided.get(key);
-    if (known) return known;
-    if (decided.size >= DECIDED_MAX) decided.clear();
-  } else {
-    decided = access.decided = new Map();
-  }
-  const decision = decide(access, action, id);
-  decided.set(key, decision);
-  return decision;
 }
 
 /**

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { accessFor, decide, decideMemo, DECIDED_MAX, policyProblems, substitute, type Access, type PolicyConfig } from '../../../src/auth/policy.ts';
+import { accessFor, decide, policyProblems, substitute, type PolicyConfig } from '../../../src/auth/policy.ts';
 import { parseScope, type Grant } from '../../../src/auth/scopes.ts';
 
 const g = (s: string): Grant => parseScope(s)!;
@@ -89,34 +89,5 @@ describe('policies', () => {
     assert.deepEqual(policyProblems([{ match: { a: '*' }, grants: ['connections:read:${x}', 'connections:delete:*'] }]), [
       ['auth.policies[0].grants[1]', '"connections:delete:*" is not a scope (kind:action:glob, or backends:read)'],
     ]);
-  });
-});
-
-describe('decideMemo', () => {
-  it('answers as decide does, for every action and id, however often asked', () => {
-    const access = accessFor({ sub: 'x', team: 'a' }, [g('variables:read:shared_*')], POLICIES);
-    const actions = ['connections:read', 'variables:read', 'connections:test'] as const;
-    const ids = ['a_db', 'a_admin', 'A_ADMIN', 'shared_x', 'b_db', 'a/../b', '', 'a_db\n'];
-    for (let round = 0; round < 2; round++) {
-      for (const action of actions) for (const id of ids) assert.deepEqual(decideMemo(access, action, id), decide(access, action, id), `${action} ${JSON.stringify(id)}`);
-    }
-    fc.assert(fc.property(fc.constantFrom(...actions), fc.string(), (action, id) => {
-      assert.deepEqual(decideMemo(access, action, id), decide(access, action, id));
-    }));
-  });
-
-  it('keeps at most DECIDED_MAX answers per access, and answers right after starting over', () => {
-    const access: Access = { grants: [g('connections:read:a_*')], denies: [] };
-    for (let i = 0; i < DECIDED_MAX * 3; i++) {
-      assert.equal(decideMemo(access, 'connections:read', `${i % 2 ? 'a' : 'b'}_${i}`).allowed, i % 2 === 1);
-      assert.ok(access.decided!.size <= DECIDED_MAX);
-    }
-  });
-
-  it('is per access: one principal\'s answer is never another\'s', () => {
-    const allowed = { grants: [g('connections:read:*')], denies: [] };
-    const refused = { grants: [], denies: [] };
-    assert.deepEqual(decideMemo(allowed, 'connections:read', 'db'), { allowed: true });
-    assert.deepEqual(decideMemo(refused, 'connections:read', 'db'), { allowed: false, reason: 'no_grant' });
   });
 });
