@@ -9,6 +9,7 @@ import {
   PyJsonDecodeError,
   PyJsonValueError,
   pyJsonLoads,
+  pyTruthy,
   pythonJsonDumps,
   pyToPlain,
   type PyDict,
@@ -90,16 +91,6 @@ function parseNetlocToHostname(parts: SplitResult): string {
     hostname = unquote(hostname);
   }
   return hostname;
-}
-
-/** Python truthiness of a value decoded by json.loads. */
-function pyTruthy(v: PyValue | undefined): boolean {
-  if (v === null || v === undefined || v === false || v === '') return false;
-  if (typeof v === 'bigint') return v !== 0n;
-  if (v instanceof PyFloat) return v.value !== 0;
-  if (Array.isArray(v)) return v.length > 0;
-  if (v instanceof Map) return v.size > 0;
-  return true;
 }
 
 interface UriFields {
@@ -239,16 +230,6 @@ function optionalString(field: string, value: unknown): string | null {
   throw new ConnectionFormatError('invalid_field_type', `The connection field \`${field}\` must be a string.`);
 }
 
-/** Python truthiness for a field value given by JSON, YAML or a caller. */
-function truthy(v: unknown): boolean {
-  if (v instanceof Map || v instanceof Set) return v.size > 0;
-  if (v instanceof PyFloat) return v.value !== 0;
-  if (Array.isArray(v)) return v.length > 0;
-  if (typeof v === 'bigint') return v !== 0n;
-  if (typeof v === 'object' && v !== null) return Object.keys(v).length > 0;
-  return Boolean(v);
-}
-
 /** `int(port)` on a digit string or an int; any other port is rejected. */
 function integerPort(value: unknown): number | null {
   // Airflow keeps '' as it is; the worker's from_json drops a falsy port, so '' means no port.
@@ -276,7 +257,7 @@ function connectionFromInit(connId: string, kw: Map<string, unknown>): Connectio
   const description = optionalString('description', kw.get('description'));
   let extraValue = kw.get('extra');
   // `if extra and not isinstance(extra, str): extra = json.dumps(extra)`.
-  if (truthy(extraValue) && typeof extraValue !== 'string') {
+  if (pyTruthy(extraValue) && typeof extraValue !== 'string') {
     try {
       extraValue = pythonJsonDumps(extraValue);
     } catch {
@@ -284,14 +265,14 @@ function connectionFromInit(connId: string, kw: Map<string, unknown>): Connectio
     }
   }
   const uri = kw.get('uri');
-  const mixed = ['conn_type', 'host', 'login', 'password', 'schema', 'port'].some((k) => truthy(kw.get(k))) || truthy(extraValue);
-  if (truthy(uri) && mixed) {
+  const mixed = ['conn_type', 'host', 'login', 'password', 'schema', 'port'].some((k) => pyTruthy(kw.get(k))) || pyTruthy(extraValue);
+  if (pyTruthy(uri) && mixed) {
     throw new ConnectionFormatError(
       'uri_with_fields',
       "You must create an object using the URI or individual values (conn_type, host, login, password, schema, port or extra). You can't mix these two ways to create this object.",
     );
   }
-  if (truthy(uri)) {
+  if (pyTruthy(uri)) {
     if (typeof uri !== 'string') throw new ConnectionFormatError('invalid_field_type', 'The connection field `uri` must be a string.');
     const conn = connectionFromUri(connId, uri);
     return finish({ ...conn, description });
@@ -349,16 +330,16 @@ export function connectionFromJson(connId: string, json: string): Connection {
   }
   const extra = kwargs.get('extra');
   kwargs.delete('extra');
-  if (truthy(extra)) kwargs.set('extra', typeof extra === 'string' ? extra : pythonJsonDumps(extra));
+  if (pyTruthy(extra)) kwargs.set('extra', typeof extra === 'string' ? extra : pythonJsonDumps(extra));
   const connType = kwargs.get('conn_type');
   kwargs.delete('conn_type');
-  if (truthy(connType)) {
+  if (pyTruthy(connType)) {
     if (typeof connType !== 'string') throw new ConnectionFormatError('invalid_field_type', 'The connection field `conn_type` must be a string.');
     kwargs.set('conn_type', normalizeConnType(connType));
   }
   const port = kwargs.get('port');
   kwargs.delete('port');
-  if (truthy(port)) kwargs.set('port', jsonPort(port as PyValue));
+  if (pyTruthy(port)) kwargs.set('port', jsonPort(port as PyValue));
   return connectionFromInit(connId, kwargs);
 }
 

@@ -24,6 +24,18 @@ export class PyFloat {
 export type PyDict = Map<string, PyValue>;
 export type PyValue = null | boolean | string | bigint | PyFloat | PyValue[] | PyDict;
 
+/** Python's bool() of a value decoded by json.loads, read from YAML or given by a caller: None,
+ * False, "", 0, 0.0 and empty containers are false. The one copy of the rule (Airflow applies it to
+ * get_conn_value's result, a Vault conn_uri, a connection's fields and its port). */
+export function pyTruthy(v: unknown): boolean {
+  if (v instanceof PyFloat) return v.value !== 0;
+  if (v instanceof Map || v instanceof Set) return v.size > 0;
+  if (Array.isArray(v)) return v.length > 0;
+  if (typeof v === 'bigint') return v !== 0n;
+  if (typeof v === 'object' && v !== null) return Object.keys(v).length > 0;
+  return Boolean(v);
+}
+
 /** json.JSONDecodeError: Python's `msg` (never the document), with its position. */
 export class PyJsonDecodeError extends Error {
   readonly msg: string;

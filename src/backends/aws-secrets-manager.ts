@@ -9,13 +9,14 @@
 // which a gateway without an AWS backend should not pay.
 import type { SecretsManagerClient, SecretsManagerClientConfig } from '@aws-sdk/client-secrets-manager';
 type AwsSdk = typeof import('@aws-sdk/client-secrets-manager');
-import { connectionToUri, deserializeConnection, type Connection } from '../airflow/connection.ts';
+import { connectionToUri, type Connection } from '../airflow/connection.ts';
 import { pyJsonLoads, pythonJsonDumps, type PyValue } from '../airflow/python-json.ts';
 import { pyStrip } from '../airflow/python-text.ts';
 import { parseFailure } from './parse-failure.ts';
 import type { BackendContext, BackendFactory } from './registry-types.ts';
 import { BackendGuard, networkError, resilienceFrom } from './resilience.ts';
 import { BackendError, type BackendStatus, type Current, type Found, type SecretKind, type SecretsBackend, type WriteValue } from './types.ts';
+import { connectionFrom, found } from './values.ts';
 
 /** _standardize_secret_keys: each connection field and the secret keys accepted for it, in Airflow's order. */
 export const FIELD_ALIASES: ReadonlyArray<readonly [string, readonly string[]]> = [
@@ -97,14 +98,7 @@ export class SecretsManagerBackend implements SecretsBackend {
   }
 
   async getConnection(connId: string): Promise<Found<Connection> | null> {
-    const secret = await this.getSecret('connection', connId);
-    // get_connection deserializes only a truthy value.
-    if (!secret?.value) return null;
-    try {
-      return { value: deserializeConnection(connId, this.standardise(secret.value)), ...version(secret) };
-    } catch (err) {
-      throw parseFailure(this.name, err);
-    }
+    return connectionFrom(this.name, connId, await this.getSecret('connection', connId), (text) => this.standardise(text));
   }
 
   async getVariable(key: string): Promise<Found<string> | null> {
@@ -191,7 +185,7 @@ export class SecretsManagerBackend implements SecretsBackend {
     if (secretId === null) return null;
     const res = await this.call((abortSignal) => this.client.send(new this.sdk.GetSecretValueCommand({ SecretId: secretId }), { abortSignal }));
     if (!res || typeof res.SecretString !== 'string') return null;
-    return { value: res.SecretString, ...(res.VersionId ? { version: res.VersionId } : {}) };
+    return found(res.SecretString, { version: res.VersionId });
   }
 
   /** One SDK call under the guard; Airflow's "not here" errors become null. */
@@ -244,10 +238,6 @@ export class SecretsManagerBackend implements SecretsBackend {
     }
     return pythonJsonDumps(standard);
   }
-}
-
-function version(found: Found<string>): { version?: string } {
-  return found.version === undefined ? {} : { version: found.version };
 }
 
 export const awsSecretsManagerBackend: BackendFactory = {

@@ -1,10 +1,10 @@
 // Airflow's EnvironmentVariablesBackend (spec §4): AIRFLOW_CONN_<ID.upper()> and
 // AIRFLOW_VAR_<KEY.upper()>, read at lookup time like os.environ.get. Only upper()
 // is applied, so ids that differ only in case share one variable.
-import { deserializeConnection, type Connection } from '../airflow/connection.ts';
+import type { Connection } from '../airflow/connection.ts';
 import type { BackendFactory } from './registry-types.ts';
 import type { BackendStatus, Found, SecretKind, SecretsBackend } from './types.ts';
-import { parseFailure } from './parse-failure.ts';
+import { connectionFrom } from './values.ts';
 
 export class EnvironmentVariablesBackend implements SecretsBackend {
   readonly type = 'environment';
@@ -29,13 +29,7 @@ export class EnvironmentVariablesBackend implements SecretsBackend {
 
   async getConnection(connId: string): Promise<Found<Connection> | null> {
     const value = this.env[`AIRFLOW_CONN_${connId.toUpperCase()}`];
-    // get_connection deserializes only a truthy value: "" means not found.
-    if (!value) return null;
-    try {
-      return { value: deserializeConnection(connId, value) };
-    } catch (err) {
-      throw parseFailure(this.name, err);
-    }
+    return connectionFrom(this.name, connId, value === undefined ? null : { value });
   }
 
   async getVariable(key: string): Promise<Found<string> | null> {

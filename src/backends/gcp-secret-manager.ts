@@ -12,12 +12,12 @@ import path from 'node:path';
 // protobufjs cost time and memory at startup (see bench/optimization-log.md, "Figures quoted in code comments"),
 // which a gateway without a GCP backend should not pay.
 import type { SecretManagerServiceClient } from '@google-cloud/secret-manager';
-import { connectionToJson, deserializeConnection, type Connection } from '../airflow/connection.ts';
+import { connectionToJson, type Connection } from '../airflow/connection.ts';
 import { ConfigError } from '../config/errors.ts';
-import { parseFailure } from './parse-failure.ts';
 import type { BackendContext, BackendFactory } from './registry-types.ts';
 import { BackendGuard, networkError, resilienceFrom } from './resilience.ts';
 import { BackendError, type BackendStatus, type Current, type Found, type SecretKind, type SecretsBackend, type WriteValue } from './types.ts';
+import { connectionFrom } from './values.ts';
 
 
 /** _SecretManagerClient.is_valid_secret_name. */
@@ -91,13 +91,7 @@ export class CloudSecretManagerBackend implements SecretsBackend {
   }
 
   async getConnection(connId: string): Promise<Found<Connection> | null> {
-    const secret = await this.getSecret('connection', connId);
-    if (!secret?.value) return null;
-    try {
-      return { value: deserializeConnection(connId, secret.value), ...(secret.version ? { version: secret.version } : {}) };
-    } catch (err) {
-      throw parseFailure(this.name, err);
-    }
+    return connectionFrom(this.name, connId, await this.getSecret('connection', connId));
   }
 
   getVariable(key: string): Promise<Found<string> | null> {

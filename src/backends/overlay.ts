@@ -9,11 +9,11 @@ import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Redis } from 'ioredis';
-import { connectionToJson, deserializeConnection, type Connection } from '../airflow/connection.ts';
+import { connectionToJson, type Connection } from '../airflow/connection.ts';
 import { ConfigError } from '../config/errors.ts';
 import { isoNow } from '../iso-time.ts';
-import { parseFailure } from './parse-failure.ts';
 import type { BackendContext, BackendFactory } from './registry-types.ts';
+import { connectionFrom } from './values.ts';
 import { BackendError, type BackendStatus, type Current, type Found, type SecretKind, type SecretsBackend, type SecretWriter, type VariableValue, type WriteValue } from './types.ts';
 
 const FORMAT = 'v1.';
@@ -105,12 +105,7 @@ export class OverlayBackend implements SecretsBackend, SecretWriter {
 
   async getConnection(connId: string): Promise<Found<Connection> | null> {
     const entry = await this.read('connection', connId);
-    if (!entry) return null;
-    try {
-      return { value: deserializeConnection(connId, entry.text), expires: entry.expires };
-    } catch (err) {
-      throw parseFailure(this.name, err);
-    }
+    return connectionFrom(this.name, connId, entry && { value: entry.text, expires: entry.expires });
   }
 
   async getVariable(key: string): Promise<Found<VariableValue> | null> {

@@ -5,16 +5,16 @@
 // provider does); variables and config under `value`.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { deserializeConnection, type Connection } from '../airflow/connection.ts';
-import { pyJsonLoads, pythonJsonDumps, pyToPlain, type PyDict, type PyValue } from '../airflow/python-json.ts';
+import type { Connection } from '../airflow/connection.ts';
+import { pyJsonLoads, pythonJsonDumps, pyToPlain, pyTruthy, type PyDict, type PyValue } from '../airflow/python-json.ts';
 import { quote } from '../airflow/python-url.ts';
 import { ConfigError } from '../config/errors.ts';
-import { parseFailure } from './parse-failure.ts';
 import type { BackendContext, BackendFactory } from './registry-types.ts';
 import { BackendGuard, resilienceFrom } from './resilience.ts';
 import { BackendError, type BackendStatus, type Current, type Found, type SecretKind, type SecretsBackend, type VariableValue, type WriteValue } from './types.ts';
 import { connectionToJson } from '../airflow/connection.ts';
 import { VaultClient, VaultError, type VaultAuth, type VaultTls } from './vault-client.ts';
+import { connectionFrom, found } from './values.ts';
 
 
 /** `rstrip("/")`, keeping None as None. */
@@ -85,13 +85,9 @@ export class VaultBackend implements SecretsBackend {
     if (!secret) return null;
     // VaultBackend.get_conn_value: a truthy conn_uri verbatim, else json.dumps(the dict).
     const uri = secret.data.get('conn_uri');
-    const value = truthy(uri) ? uri : pythonJsonDumps(secret.data);
+    const value = pyTruthy(uri) ? uri : pythonJsonDumps(secret.data);
     if (typeof value !== 'string') throw new BackendError('invalid_value', `${this.name}: a stored conn_uri is not a string`);
-    try {
-      return withVersion(deserializeConnection(connId, value), secret.version);
-    } catch (err) {
-      throw parseFailure(this.name, err);
-    }
+    return connectionFrom(this.name, connId, { value, version: secret.version });
   }
 
   getVariable(key: string): Promise<Found<VariableValue> | null> {
@@ -171,7 +167,7 @@ export class VaultBackend implements SecretsBackend {
     } catch {
       throw new BackendError('invalid_value', `${this.name}: a stored value cannot be represented as JSON`);
     }
-    return withVersion(plain, secret.version);
+    return found(plain, secret);
   }
 
   /**
@@ -259,18 +255,6 @@ export class VaultBackend implements SecretsBackend {
 function versionIdentity(version: unknown, createdTime: unknown): string | undefined {
   const number = typeof version === 'bigint' || typeof version === 'number' ? String(version) : undefined;
   return number !== undefined && typeof createdTime === 'string' && createdTime !== '' ? `${number}@${createdTime}` : undefined;
-}
-
-function withVersion<T>(value: T, version: string | undefined): Found<T> {
-  return version === undefined ? { value } : { value, version };
-}
-
-/** Python truthiness for a JSON value. */
-function truthy(v: unknown): boolean {
-  if (v === null || v === undefined || v === false || v === '' || v === 0n) return false;
-  if (v instanceof Map) return v.size > 0;
-  if (Array.isArray(v)) return v.length > 0;
-  return true;
 }
 
 function authOptions(name: string, o: Record<string, any>, ctx: BackendContext): VaultAuth {

@@ -210,6 +210,34 @@ describe('Vault faults and auth on a real OpenBao', () => {
       await gw.close();
     }
   });
+
+  it('a conn_uri of 0.0 is falsy, as in Airflow: the field dict is read, and its conn_uri key fails Connection(**data)', async () => {
+    // VaultBackend.get_connection: `if uri: Connection(conn_id, uri=uri)` else `Connection(conn_id, **response)`,
+    // which raises TypeError on the conn_uri keyword. KV v1 keeps the float literal 0.0 as written (KV v2 would make it 0).
+    await bao.enableKvV1('zerofloat');
+    const write = (id: string, body: string) =>
+      fetch(`${bao.url}/v1/zerofloat/connections/${id}`, { method: 'POST', headers: { 'x-vault-token': bao.rootToken, 'content-type': 'application/json' }, body });
+    assert.equal((await write('zero_float', '{"conn_uri": 0.0, "conn_type": "http", "host": "h"}')).status, 204);
+    assert.equal((await write('one_half', '{"conn_uri": 1.5, "conn_type": "http", "host": "h"}')).status, 204);
+    const gw = await startTestGateway({
+      config: { cache: { enabled: false }, backends: [{ type: 'vault', url: bao.url, token: bao.rootToken, mount_point: 'zerofloat', kv_engine_version: 1 }] },
+    });
+    try {
+      const backend = gw.chain.links[0]!.backend;
+      await assert.rejects(backend.getConnection('zero_float'), (err: Error & { code?: string }) => {
+        assert.equal(err.code, 'invalid_value');
+        assert.match(err.message, /\(unknown_keys\)/, 'parsed as the field dict, not taken as a URI');
+        return true;
+      });
+      // A truthy conn_uri is taken as the URI, and one that is not a string cannot be.
+      await assert.rejects(backend.getConnection('one_half'), /a stored conn_uri is not a string/);
+      const res = await gw.inject({ url: '/v1/connections/zero_float' });
+      assert.equal(res.statusCode, 503);
+      assert.deepEqual(res.json().failed_backends, [{ name: backend.name, code: 'invalid_value' }]);
+    } finally {
+      await gw.close();
+    }
+  });
 });
 
 /** A loopback proxy that answers the first `throttle` requests with ThrottlingException, then forwards to moto. */
