@@ -7,10 +7,12 @@ import { CreateSecretCommand } from '@aws-sdk/client-secrets-manager';
 import { createCipheriv, randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { startTestGateway, tempDir, type TestGateway } from './gateway.ts';
+import { connectionFromUri } from '../../src/airflow/connection.ts';
+import { registerSecrets, startTestGateway, tempDir, type TestGateway } from './gateway.ts';
 import { startGcpSecretManager, type GcpSecretManagerServer } from './servers/gcp-secret-manager.ts';
 import { MOTO_CREDENTIALS, MOTO_REGION, startMoto, type MotoServer } from './servers/moto.ts';
 import { startOpenBao, type OpenBaoServer } from './servers/openbao.ts';
+import { startPostgres, type PostgresServer } from './servers/postgres.ts';
 import { startRedis, type RedisServer } from './servers/redis.ts';
 
 export type Kind = 'connection' | 'variable' | 'config';
@@ -31,6 +33,8 @@ export interface BackendFixture {
   noEmptyString?: string;
   /** A stored connection that does not parse, in this store's own format. */
   broken: StoredValue;
+  /** The backend error code `broken` gives, when it is not `invalid_value`. */
+  brokenCode?: string;
   /** A gateway with this backend alone (plus `options`). */
   gateway(options?: Record<string, unknown>): Promise<TestGateway>;
   dispose(): Promise<void>;
@@ -203,6 +207,65 @@ export async function overlayFixture(): Promise<BackendFixture & { redis: RedisS
       startTestGateway({ env: { SECRETS_GATEWAY_OVERLAY_KEY: key.toString('base64') }, secrets: [key.toString('base64')], config: { backends: [{ type: 'overlay', redis_url: redis.url, ...options }] } }),
     async dispose() {
       await redis.dispose();
+    },
+  };
+}
+
+/**
+ * Airflow's metadata database on a real PostgreSQL: Airflow 3.3.2's `connection` and `variable`
+ * tables as its models create them (without the foreign key to `team`), one row per value. A
+ * connection given as a URI is stored as the fields Connection(uri=...) splits it into, as
+ * `airflow connections add --conn-uri` does; given as fields, each names its column.
+ */
+export async function airflowMetastoreFixture(): Promise<BackendFixture & { pg: PostgresServer }> {
+  const pg = await startPostgres({ database: 'airflow' });
+  await pg.psql(`
+    CREATE TABLE connection (id SERIAL NOT NULL, conn_id VARCHAR(250) NOT NULL, conn_type VARCHAR(500) NOT NULL, description TEXT,
+      host VARCHAR(500), schema VARCHAR(500), login TEXT, port INTEGER, team_name VARCHAR(50), password TEXT, extra TEXT,
+      is_encrypted BOOLEAN NOT NULL, is_extra_encrypted BOOLEAN NOT NULL,
+      CONSTRAINT connection_pkey PRIMARY KEY (id), CONSTRAINT connection_conn_id_uq UNIQUE (conn_id));
+    CREATE TABLE variable (id SERIAL NOT NULL, key VARCHAR(250) NOT NULL, val TEXT NOT NULL, description TEXT, is_encrypted BOOLEAN NOT NULL,
+      team_name VARCHAR(50), CONSTRAINT variable_pkey PRIMARY KEY (id), CONSTRAINT variable_key_uq UNIQUE (key));`);
+  // A Fernet key is configured, so a password marked encrypted that is no Fernet token fails to decrypt.
+  const fernetKey = `${randomBytes(32).toString('base64url')}=`;
+  registerSecrets([fernetKey]);
+  const literal = (v: unknown): string =>
+    v === null || v === undefined ? 'NULL' : typeof v === 'number' || typeof v === 'boolean' ? String(v) : `'${String(v).replaceAll("'", "''")}'`;
+  return {
+    label: 'airflow_metastore',
+    pg,
+    kinds: ['connection', 'variable'],
+    // The password is flagged encrypted but is not a Fernet token: decrypt_failed, and the text never shown.
+    broken: { fields: { conn_type: 'http', password: BROKEN_PASSWORD, is_encrypted: true } },
+    brokenCode: 'decrypt_failed',
+    disable: () => null,
+    async put(kind, id, value) {
+      if (kind !== 'connection') {
+        await pg.psql(`INSERT INTO variable (key, val, is_encrypted) VALUES (${literal(id)}, ${literal(asString(value))}, false)`);
+        return;
+      }
+      let row: Record<string, unknown>;
+      if ('uri' in value) {
+        const { conn_id: _, ...fields } = connectionFromUri(id, value.uri);
+        row = fields;
+      } else if ('fields' in value) {
+        const { extra, ...fields } = value.fields;
+        row = { ...fields, extra: extra === undefined || typeof extra === 'string' ? extra : JSON.stringify(extra) };
+      } else {
+        throw new Error('airflow_metastore stores a connection as a URI or as fields');
+      }
+      const columns = { is_encrypted: false, is_extra_encrypted: false, ...row, conn_id: id };
+      await pg.psql(
+        `INSERT INTO connection (${Object.keys(columns).join(', ')}) VALUES (${Object.values(columns).map(literal).join(', ')})`,
+      );
+    },
+    gateway: (options = {}) =>
+      startTestGateway({
+        env: { AIRFLOW__CORE__FERNET_KEY: fernetKey },
+        config: { backends: [{ type: 'airflow_metastore', sql_alchemy_conn: pg.url, ...options }] },
+      }),
+    async dispose() {
+      await pg.dispose();
     },
   };
 }

@@ -1,10 +1,11 @@
 // ONE conformance suite, run against every backend on its real store: environment
 // variables, local files, OpenBao (KV v1 and v2), moto, and the Secret Manager gRPC
-// service, and the overlay's Redis. Each case stores values in the backend's own format under Airflow's
+// service, the overlay's Redis and Airflow's metadata database on PostgreSQL. Each case stores values in the backend's own format under Airflow's
 // default naming (test/helpers/backend-fixtures.ts) and asks the real HTTP API.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import {
+  airflowMetastoreFixture,
   awsFixture,
   environmentFixture,
   gcpFixture,
@@ -28,6 +29,7 @@ const fixtures: Array<{ label: string; make: () => Promise<BackendFixture> }> = 
   { label: 'aws_secrets_manager', make: () => awsFixture() },
   { label: 'gcp_secret_manager', make: () => gcpFixture() },
   { label: 'overlay', make: () => overlayFixture() },
+  { label: 'airflow_metastore', make: () => airflowMetastoreFixture() },
 ];
 
 before(async () => {
@@ -169,8 +171,9 @@ for (const { label, make } of fixtures) {
       assert.equal(res.statusCode, 503);
       const body = res.json();
       assert.equal(body.code, 'backend_unavailable');
-      // Local files are parsed whole: the file fails (its parse code); elsewhere the one value does.
-      const code = label === 'local_filesystem' ? body.failed_backends[0].code : 'invalid_value';
+      // Local files are parsed whole: the file fails (its parse code); elsewhere the one value does
+      // (the metastore's rows hold fields, not text: its broken value is one that does not decrypt).
+      const code = label === 'local_filesystem' ? body.failed_backends[0].code : (f.brokenCode ?? 'invalid_value');
       assert.deepEqual(body.failed_backends, [{ name: gw.chain.links[0]!.backend.name, code }]);
       assert.ok(!res.body.includes(BROKEN_PASSWORD));
       assert.ok(!gw.logs.join('').includes(BROKEN_PASSWORD), 'not in the logs either');
