@@ -16,7 +16,7 @@ import { parseFailure } from './parse-failure.ts';
 import type { BackendContext, BackendFactory } from './registry-types.ts';
 import { BackendGuard, networkError, resilienceFrom } from './resilience.ts';
 import { BackendError, type BackendStatus, type Current, type Found, type SecretKind, type SecretsBackend, type WriteValue } from './types.ts';
-import { connectionFrom, found } from './values.ts';
+import { connectionFrom, foundWith } from './values.ts';
 
 /** _standardize_secret_keys: each connection field and the secret keys accepted for it, in Airflow's order. */
 export const FIELD_ALIASES: ReadonlyArray<readonly [string, readonly string[]]> = [
@@ -185,7 +185,7 @@ export class SecretsManagerBackend implements SecretsBackend {
     if (secretId === null) return null;
     const res = await this.call((abortSignal) => this.client.send(new this.sdk.GetSecretValueCommand({ SecretId: secretId }), { abortSignal }));
     if (!res || typeof res.SecretString !== 'string') return null;
-    return found(res.SecretString, { version: res.VersionId });
+    return foundWith(res.SecretString, { version: res.VersionId });
   }
 
   /** One SDK call under the guard; Airflow's "not here" errors become null. */

@@ -7,11 +7,8 @@ import { pyTruthy } from '../airflow/python-json.ts';
 import { parseFailure } from './parse-failure.ts';
 import type { Found } from './types.ts';
 
-/** A stored value with what identifies it: its version, or when it expires (the overlay). */
-export type Stored<T> = Found<T>;
-
 /** The one way an answer carries its version and expiry: present only when known. */
-export function found<T>(value: T, stored: { version?: string; expires?: string }): Found<T> {
+export function foundWith<T>(value: T, stored: { version?: string; expires?: string }): Found<T> {
   return {
     value,
     ...(stored.version ? { version: stored.version } : {}),
@@ -27,7 +24,7 @@ export function found<T>(value: T, stored: { version?: string; expires?: string 
 export function connectionFrom(
   backendName: string,
   connId: string,
-  stored: Stored<string> | null | undefined,
+  stored: Found<string> | null | undefined,
   getConnValue: (text: string) => string = (text) => text,
 ): Found<Connection> | null {
   if (!stored || !pyTruthy(stored.value)) return null;
@@ -37,5 +34,5 @@ export function connectionFrom(
   } catch (err) {
     throw parseFailure(backendName, err);
   }
-  return found(connection, stored);
+  return foundWith(connection, stored);
 }

@@ -14,7 +14,7 @@ import { BackendGuard, resilienceFrom } from './resilience.ts';
 import { BackendError, type BackendStatus, type Current, type Found, type SecretKind, type SecretsBackend, type VariableValue, type WriteValue } from './types.ts';
 import { connectionToJson } from '../airflow/connection.ts';
 import { VaultClient, VaultError, type VaultAuth, type VaultTls } from './vault-client.ts';
-import { connectionFrom, found } from './values.ts';
+import { connectionFrom, foundWith } from './values.ts';
 
 
 /** `rstrip("/")`, keeping None as None. */
@@ -167,7 +167,7 @@ export class VaultBackend implements SecretsBackend {
     } catch {
       throw new BackendError('invalid_value', `${this.name}: a stored value cannot be represented as JSON`);
     }
-    return found(plain, secret);
+    return foundWith(plain, secret);
   }
 
   /**
