@@ -12,7 +12,7 @@ import { registerSecrets, startTestGateway, tempDir, type TestGateway } from './
 import { startGcpSecretManager, type GcpSecretManagerServer } from './servers/gcp-secret-manager.ts';
 import { MOTO_CREDENTIALS, MOTO_REGION, startMoto, type MotoServer } from './servers/moto.ts';
 import { startOpenBao, type OpenBaoServer } from './servers/openbao.ts';
-import { startPostgres, type PostgresServer } from './servers/postgres.ts';
+import { createAirflowSecretTables, startPostgres, type PostgresServer } from './servers/postgres.ts';
 import { startRedis, type RedisServer } from './servers/redis.ts';
 
 export type Kind = 'connection' | 'variable' | 'config';
@@ -219,13 +219,7 @@ export async function overlayFixture(): Promise<BackendFixture & { redis: RedisS
  */
 export async function airflowMetastoreFixture(): Promise<BackendFixture & { pg: PostgresServer }> {
   const pg = await startPostgres({ database: 'airflow' });
-  await pg.psql(`
-    CREATE TABLE connection (id SERIAL NOT NULL, conn_id VARCHAR(250) NOT NULL, conn_type VARCHAR(500) NOT NULL, description TEXT,
-      host VARCHAR(500), schema VARCHAR(500), login TEXT, port INTEGER, team_name VARCHAR(50), password TEXT, extra TEXT,
-      is_encrypted BOOLEAN NOT NULL, is_extra_encrypted BOOLEAN NOT NULL,
-      CONSTRAINT connection_pkey PRIMARY KEY (id), CONSTRAINT connection_conn_id_uq UNIQUE (conn_id));
-    CREATE TABLE variable (id SERIAL NOT NULL, key VARCHAR(250) NOT NULL, val TEXT NOT NULL, description TEXT, is_encrypted BOOLEAN NOT NULL,
-      team_name VARCHAR(50), CONSTRAINT variable_pkey PRIMARY KEY (id), CONSTRAINT variable_key_uq UNIQUE (key));`);
+  await createAirflowSecretTables(pg);
   // A Fernet key is configured, so a password marked encrypted that is no Fernet token fails to decrypt.
   const fernetKey = `${randomBytes(32).toString('base64url')}=`;
   registerSecrets([fernetKey]);

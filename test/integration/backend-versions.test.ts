@@ -14,7 +14,7 @@ import { registerSecrets, startTestGateway, type TestGateway } from '../helpers/
 import { startGcpSecretManager, type GcpSecretManagerServer } from '../helpers/servers/gcp-secret-manager.ts';
 import { startMoto, type MotoServer } from '../helpers/servers/moto.ts';
 import { startOpenBao, type OpenBaoServer } from '../helpers/servers/openbao.ts';
-import { startPostgres, type PostgresServer } from '../helpers/servers/postgres.ts';
+import { createAirflowSecretTables, startPostgres, type PostgresServer } from '../helpers/servers/postgres.ts';
 
 it('aws_secrets_manager: Found.version is the VersionId, getVersion follows AWSCURRENT', async () => {
   const f = await awsFixture();
@@ -157,15 +157,7 @@ describe('delete + recreate: the new value on no-cache at once, and within one T
     await bao.enableKvV1('kv1');
     sm = moto.secretsManagerClient();
     gcpClient = gcp.client();
-    // Airflow 3.3.2's connection and variable tables, as its models create them on PostgreSQL
-    // (CreateTable(Connection.__table__) and Variable's), without the foreign key to `team`.
-    await pg.psql(`
-      CREATE TABLE connection (id SERIAL NOT NULL, conn_id VARCHAR(250) NOT NULL, conn_type VARCHAR(500) NOT NULL, description TEXT,
-        host VARCHAR(500), schema VARCHAR(500), login TEXT, port INTEGER, team_name VARCHAR(50), password TEXT, extra TEXT,
-        is_encrypted BOOLEAN NOT NULL, is_extra_encrypted BOOLEAN NOT NULL,
-        CONSTRAINT connection_pkey PRIMARY KEY (id), CONSTRAINT connection_conn_id_uq UNIQUE (conn_id));
-      CREATE TABLE variable (id SERIAL NOT NULL, key VARCHAR(250) NOT NULL, val TEXT NOT NULL, description TEXT, is_encrypted BOOLEAN NOT NULL,
-        team_name VARCHAR(50), CONSTRAINT variable_pkey PRIMARY KEY (id), CONSTRAINT variable_key_uq UNIQUE (key));`);
+    await createAirflowSecretTables(pg);
   });
 
   after(async () => {

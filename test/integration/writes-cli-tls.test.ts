@@ -2,7 +2,6 @@
 // certificate (issue 18 point 4): --ca-bundle verifies the gateway, --client-cert/--client-key present
 // the client's, certificates minted in the test; the overlay target in a real Redis.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
@@ -10,29 +9,18 @@ import path from 'node:path';
 import type { Server as TlsServer } from 'node:tls';
 import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { ServerTls } from '../../src/http/tls.ts';
 import { createLogger } from '../../src/logging.ts';
 import { registerSecrets, startTestGateway, tempDir, type TestGateway } from '../helpers/gateway.ts';
+import { runCli } from '../helpers/cli.ts';
 import { startRedis, type RedisServer } from '../helpers/servers/redis.ts';
 import { mintCa, mintCert, type Pem } from '../helpers/tls.ts';
 
-const root = fileURLToPath(new URL('../../', import.meta.url));
-const bin = path.join(root, 'bin/secrets-gateway.js');
 const PASSWORD = `clitls-${randomBytes(8).toString('hex')}`;
 const KEY = randomBytes(32).toString('base64');
 registerSecrets([PASSWORD, KEY]);
 
-function cli(args: string[], env: NodeJS.ProcessEnv): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [bin, ...args], { cwd: root, env: { PATH: process.env.PATH, ...env } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d));
-    child.stderr.on('data', (d: Buffer) => (stderr += d));
-    child.once('close', (status) => resolve({ status, stdout, stderr }));
-  });
-}
+const cli = runCli;
 
 describe('the write CLI over TLS and mutual TLS', () => {
   let redis: RedisServer;

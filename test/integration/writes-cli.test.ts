@@ -2,30 +2,17 @@
 // (bin/secrets-gateway.js on the built dist/), against a running gateway with an overlay target
 // in a real Redis: flags as `airflow connections add`, plus --ttl, --if-match and --create-only.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { registerSecrets, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+import { runCli } from '../helpers/cli.ts';
 import { startRedis, type RedisServer } from '../helpers/servers/redis.ts';
 
-const root = fileURLToPath(new URL('../../', import.meta.url));
-const bin = path.join(root, 'bin/secrets-gateway.js');
 const PASSWORD = `cli-${randomBytes(8).toString('hex')}`;
 const KEY = randomBytes(32).toString('base64');
 registerSecrets([PASSWORD, KEY]);
 
-function cli(args: string[], env: NodeJS.ProcessEnv): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [bin, ...args], { cwd: root, env: { PATH: process.env.PATH, ...env } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d));
-    child.stderr.on('data', (d: Buffer) => (stderr += d));
-    child.once('close', (status) => resolve({ status, stdout, stderr }));
-  });
-}
+const cli = runCli;
 
 describe('secrets-gateway connections|variables set|delete', () => {
   let redis: RedisServer;

@@ -13,7 +13,7 @@ import type { SecretWriter } from '../../src/backends/types.ts';
 import { registerSecrets, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { startGcpSecretManager, type GcpSecretManagerServer } from '../helpers/servers/gcp-secret-manager.ts';
 import { startMoto, type MotoServer } from '../helpers/servers/moto.ts';
-import { startPostgres, type PostgresServer } from '../helpers/servers/postgres.ts';
+import { createAirflowSecretTables, startPostgres, type PostgresServer } from '../helpers/servers/postgres.ts';
 
 const SCOPES = ['connections:read:*', 'variables:read:*', 'connections:write:*', 'variables:write:*'];
 const PASSWORD = `st-${randomBytes(8).toString('hex')}`;
@@ -116,14 +116,7 @@ describe('airflow_metastore writer (PostgreSQL, Airflow 3.3.2 tables, Fernet)', 
   let pg: PostgresServer;
   before(async () => {
     pg = await startPostgres({ database: 'airflow' });
-    // Airflow 3.3.2's connection and variable tables on PostgreSQL, as in backend-versions.test.ts.
-    await pg.psql(`
-      CREATE TABLE connection (id SERIAL NOT NULL, conn_id VARCHAR(250) NOT NULL, conn_type VARCHAR(500) NOT NULL, description TEXT,
-        host VARCHAR(500), schema VARCHAR(500), login TEXT, port INTEGER, team_name VARCHAR(50), password TEXT, extra TEXT,
-        is_encrypted BOOLEAN NOT NULL, is_extra_encrypted BOOLEAN NOT NULL,
-        CONSTRAINT connection_pkey PRIMARY KEY (id), CONSTRAINT connection_conn_id_uq UNIQUE (conn_id));
-      CREATE TABLE variable (id SERIAL NOT NULL, key VARCHAR(250) NOT NULL, val TEXT NOT NULL, description TEXT, is_encrypted BOOLEAN NOT NULL,
-        team_name VARCHAR(50), CONSTRAINT variable_pkey PRIMARY KEY (id), CONSTRAINT variable_key_uq UNIQUE (key));`);
+    await createAirflowSecretTables(pg);
   });
   after(async () => {
     await pg?.dispose();

@@ -239,3 +239,18 @@ async function waitGone(pids: number[], timeoutMs: number): Promise<void> {
     await new Promise((r) => setTimeout(r, 20));
   }
 }
+
+/**
+ * Airflow 3.3.2's `connection` and `variable` tables, as its models create them on PostgreSQL
+ * (CreateTable(Connection.__table__) and Variable's), without the foreign key to `team`: what the
+ * airflow_metastore backend reads and writes, for tests that need no `airflow db migrate`.
+ */
+export async function createAirflowSecretTables(pg: PostgresServer): Promise<void> {
+  await pg.psql(`
+    CREATE TABLE connection (id SERIAL NOT NULL, conn_id VARCHAR(250) NOT NULL, conn_type VARCHAR(500) NOT NULL, description TEXT,
+      host VARCHAR(500), schema VARCHAR(500), login TEXT, port INTEGER, team_name VARCHAR(50), password TEXT, extra TEXT,
+      is_encrypted BOOLEAN NOT NULL, is_extra_encrypted BOOLEAN NOT NULL,
+      CONSTRAINT connection_pkey PRIMARY KEY (id), CONSTRAINT connection_conn_id_uq UNIQUE (conn_id));
+    CREATE TABLE variable (id SERIAL NOT NULL, key VARCHAR(250) NOT NULL, val TEXT NOT NULL, description TEXT, is_encrypted BOOLEAN NOT NULL,
+      team_name VARCHAR(50), CONSTRAINT variable_pkey PRIMARY KEY (id), CONSTRAINT variable_key_uq UNIQUE (key));`);
+}
