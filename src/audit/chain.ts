@@ -17,16 +17,22 @@ export interface ChainState {
 // The one-shot hash: about half the cost of createHash().update().digest() for a line this size.
 const sha256 = (s: string | Buffer): string => hash('sha256', s, 'hex');
 
-/** One chained line (with its newline) for `event`, and the chain's new state. */
+/** Scratch space for chainLine (the process is single-threaded, and each call is done with it before it returns). */
+let scratch = Buffer.allocUnsafe(4096);
+
+/** One chained line (with its newline) for `event`, and the chain's new state: appendChainLine's text, as a string. */
 export function chainLine(event: object, state: ChainState): { line: string; state: ChainState } {
-  const seq = state.seq + 1;
-  const body = JSON.stringify({ ...event, seq, prev: state.hash });
-  const hash = sha256(body);
-  return { line: `${body.slice(0, -1)},"hash":"${hash}"}\n`, state: { seq, hash } };
+  const next: ChainState = { seq: 0, hash: '' };
+  let end = appendChainLine(scratch, 0, event, state, next);
+  while (end < 0) {
+    scratch = Buffer.allocUnsafe(scratch.length * 2);
+    end = appendChainLine(scratch, 0, event, state, next);
+  }
+  return { line: scratch.toString('utf8', 0, end), state: next };
 }
 
 /**
- * Writes the chained line of `event` (with its newline: the very text chainLine gives) into `out` at
+ * Writes the chained line of `event` (with its newline) into `out` at
  * byte `at`, and the chain's new state into `next`; returns the line's end, or -1 when `out` might be
  * too small (nothing written that counts: grow it and ask again). The line is built where it lies:
  * no copy of the event, no intermediate strings, and its bytes are encoded once, hashed in place
