@@ -27,7 +27,7 @@ import type { Principal, TokenVerifier } from './auth/verify.ts';
 import { problem } from './errors.ts';
 import type { GatewayMetrics } from './metrics.ts';
 import { requestMetricsHook } from './routes/metrics.ts';
-import { isScopedAction, type Action, type SecretKind } from './secrets.ts';
+import { isPlainAction, isScopedAction, type Action, type SecretKind } from './secrets.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -164,7 +164,7 @@ export function registerPipeline(app: FastifyInstance, options: PipelineOptions)
         if (enforcer.authorizeBody(request, reply, permission) && enforcer.allowedSomething(request, reply)) done();
       });
     }
-    const action = permission && 'action' in permission && (isScopedAction(permission.action) || permission.action === 'backends:read') ? permission.action : null;
+    const action = permission && 'action' in permission && (isScopedAction(permission.action) || isPlainAction(permission.action)) ? permission.action : null;
     // A write route names its target, so that a refused write's event says where it would have gone.
     const writeTarget = route.config?.writeTarget;
     // A route whose permission names its action by the path is the one route of that action: its events need not name it.
