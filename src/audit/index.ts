@@ -1,5 +1,6 @@
 // Opens the audit log for a gateway: the sink and the fingerprint key.
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { ConfigError } from '../config/errors.ts';
@@ -15,23 +16,34 @@ export interface Audit {
   failClosed: boolean;
 }
 
-function auditKey(config: AuditConfig, baseDir: string, env: NodeJS.ProcessEnv): Buffer {
+/** The audit log's file (default ./.secrets-gateway/audit.log in the working directory). */
+export function auditLogPath(config: AuditConfig, baseDir: string): string {
+  return config.file ? path.resolve(baseDir, config.file) : path.resolve(DEV_DIR, 'audit.log');
+}
+
+/**
+ * The fingerprint key, checked as `serve` checks it (`config check` calls this too, so the two refuse
+ * the same keys with the same message). `create`: make a missing key file (serve); without it a
+ * missing file is null, since serve would create it (config check writes nothing).
+ */
+export function readAuditKey(config: AuditConfig, baseDir: string, env: NodeJS.ProcessEnv, create: boolean): string | null {
   let key: string;
   if (config.key_env) {
     key = env[config.key_env] ?? '';
     if (!key) throw new ConfigError('audit.key_env', `environment variable ${config.key_env} is not set`);
   } else {
     const file = config.key_file ? path.resolve(baseDir, config.key_file) : path.resolve(DEV_DIR, 'audit-key');
+    if (!create && !existsSync(file)) return null;
     key = readOrCreateSecretFile(file, () => randomBytes(32).toString('base64url'), 'audit.key_file');
   }
   if (Buffer.byteLength(key) < 32) throw new ConfigError(config.key_env ? 'audit.key_env' : 'audit.key_file', 'the audit key must be at least 32 bytes');
-  return Buffer.from(key);
+  return key;
 }
 
 export function openAudit(config: AuditConfig, baseDir: string, env: NodeJS.ProcessEnv, logger: Logger, observer?: AuditSinkObserver): Audit {
-  const fingerprint = new Fingerprinter(auditKey(config, baseDir, env));
+  const fingerprint = new Fingerprinter(Buffer.from(readAuditKey(config, baseDir, env, true)!));
   const failClosed = config.on_failure === 'refuse';
-  const file = config.file ? path.resolve(baseDir, config.file) : path.resolve(DEV_DIR, 'audit.log');
+  const file = auditLogPath(config, baseDir);
   let sink: AuditSink;
   try {
     // (A config built in code rather than loaded may lack `rotate`: it gets the default, as a loaded one does.)

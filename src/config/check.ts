@@ -4,12 +4,12 @@
 // every backend is built, which runs its own checks (credentials, prefixes, Fernet keys). A file
 // that passes starts; test/integration/config-check.test.ts holds the two to that on a corpus.
 // `--connect` then does what startup does next: each backend's init (logins, first reads).
-import { accessSync, constants, existsSync, readFileSync, statSync } from 'node:fs';
+import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { pino } from 'pino';
 import { buildChain } from '../app.ts';
 import type { AuditConfig } from '../audit/config.ts';
-import { DEV_DIR } from '../auth/dev-files.ts';
+import { auditLogPath, readAuditKey } from '../audit/index.ts';
 import { TokenVerifier } from '../auth/verify.ts';
 import type { BackendChain, BackendReport } from '../backends/chain.ts';
 import { checkBindAddress } from '../serve.ts';
@@ -17,33 +17,15 @@ import { ConfigError } from './errors.ts';
 import { loadConfig } from './load.ts';
 import type { GatewayConfig } from './schema.ts';
 
-const MIN_AUDIT_KEY_BYTES = 32;
-
 /**
  * What opening the audit log (src/audit/index.ts) would refuse, checked without writing: the key
  * (a configured key file that does not exist yet is created by `serve`, so it passes here) and,
  * when a refused write stops startup (`on_failure: refuse`), that the log can be written.
  */
 function checkAudit(config: AuditConfig, baseDir: string, env: NodeJS.ProcessEnv): void {
-  let key: string | undefined;
-  if (config.key_env) {
-    key = env[config.key_env] ?? '';
-    if (!key) throw new ConfigError('audit.key_env', `environment variable ${config.key_env} is not set`);
-  } else {
-    const file = config.key_file ? path.resolve(baseDir, config.key_file) : path.resolve(DEV_DIR, 'audit-key');
-    if (existsSync(file)) {
-      try {
-        key = readFileSync(file, 'utf8').replace(/\r?\n$/, '');
-      } catch (err) {
-        throw new ConfigError('audit.key_file', `cannot read or create ${file}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
-      }
-    }
-  }
-  if (key !== undefined && Buffer.byteLength(key) < MIN_AUDIT_KEY_BYTES) {
-    throw new ConfigError(config.key_env ? 'audit.key_env' : 'audit.key_file', 'the audit key must be at least 32 bytes');
-  }
+  readAuditKey(config, baseDir, env, false);
   if (config.sink === 'stdout' || config.on_failure !== 'refuse') return;
-  const file = config.file ? path.resolve(baseDir, config.file) : path.resolve(DEV_DIR, 'audit.log');
+  const file = auditLogPath(config, baseDir);
   // The file, or else the nearest directory that exists (serve creates the missing ones).
   let target = file;
   while (!existsSync(target) && path.dirname(target) !== target) target = path.dirname(target);
