@@ -24,7 +24,7 @@ import { connectionFrom } from './values.ts';
 const SECRET_ID_PATTERN = /^[a-zA-Z0-9-_]*$/;
 
 // gRPC status codes (google.rpc.Code).
-const GRPC = { CANCELLED: 1, UNKNOWN: 2, INVALID_ARGUMENT: 3, DEADLINE_EXCEEDED: 4, NOT_FOUND: 5, PERMISSION_DENIED: 7, RESOURCE_EXHAUSTED: 8, FAILED_PRECONDITION: 9, ABORTED: 10, INTERNAL: 13, UNAVAILABLE: 14, UNAUTHENTICATED: 16 } as const;
+const GRPC = { CANCELLED: 1, UNKNOWN: 2, INVALID_ARGUMENT: 3, DEADLINE_EXCEEDED: 4, NOT_FOUND: 5, ALREADY_EXISTS: 6, PERMISSION_DENIED: 7, RESOURCE_EXHAUSTED: 8, FAILED_PRECONDITION: 9, ABORTED: 10, INTERNAL: 13, UNAVAILABLE: 14, UNAUTHENTICATED: 16 } as const;
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
@@ -200,25 +200,23 @@ export class CloudSecretManagerBackend implements SecretsBackend {
 
   /** A write RPC under the guard; with `mayExist`, ALREADY_EXISTS is an answer ('exists'). */
   private write<T>(rpc: (timeoutMs: number) => Promise<T>, mayExist: boolean): Promise<T | 'exists'> {
-    return this.guard.run(async (signal) => {
-      try {
-        return await rpc(this.callTimeoutMs);
-      } catch (err) {
-        const code = (err as { code?: unknown })?.code;
-        if (mayExist && code === 6) return 'exists' as const; // ALREADY_EXISTS
-        throw this.toBackendError(err, code, signal);
-      }
-    });
+    return this.guarded(rpc, (code) => (mayExist && code === GRPC.ALREADY_EXISTS ? 'exists' : undefined));
   }
 
   /** One RPC under the guard. NotFound and InvalidArgument are "not here" (Airflow returns None). */
   private call<T>(rpc: (timeoutMs: number) => Promise<T>): Promise<T | null> {
+    return this.guarded(rpc, (code) => (code === GRPC.NOT_FOUND || code === GRPC.INVALID_ARGUMENT ? null : undefined));
+  }
+
+  /** One RPC under the guard; a gRPC status that `answer` maps (not to undefined) is an answer, any other failure a BackendError. */
+  private guarded<T, A>(rpc: (timeoutMs: number) => Promise<T>, answer: (code: unknown) => A | undefined): Promise<T | A> {
     return this.guard.run(async (signal) => {
       try {
         return await rpc(this.callTimeoutMs);
       } catch (err) {
         const code = (err as { code?: unknown })?.code;
-        if (code === GRPC.NOT_FOUND || code === GRPC.INVALID_ARGUMENT) return null;
+        const answered = answer(code);
+        if (answered !== undefined) return answered;
         throw this.toBackendError(err, code, signal);
       }
     });
