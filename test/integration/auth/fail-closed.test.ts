@@ -223,3 +223,21 @@ describe('/readyz, unauthenticated for probes, tells states and codes only', () 
     }
   });
 });
+
+describe('lean audit events (docs/audit-log.md)', () => {
+  it('write no kind, no GET, no route the action names, and no empty field; a batch and an invalidation name their route and method', async () => {
+    const gw = await startTestGateway({ env: { AIRFLOW_VAR_LEAN: 'lean-value-123456' }, config: { backends: [{ type: 'environment' }] } });
+    await gw.inject({ method: 'GET', url: '/v1/variables/lean' });
+    await gw.inject({ method: 'POST', url: '/v1/lookup', payload: { variables: ['lean'] } });
+    await gw.inject({ method: 'POST', url: '/v1/cache/invalidate', payload: { kind: 'variable', id: 'lean' }, headers: { authorization: `Bearer ${gw.token(['cache:invalidate:*'])}` } });
+    await gw.close();
+    const [read, batch, invalidation] = gw.auditEvents().filter((e) => e.type === 'access');
+    assert.equal(read!.action, 'variables:read');
+    assert.equal(read!.id, 'lean');
+    for (const field of ['kind', 'method', 'route', 'issuer', 'airflow', 'reason']) assert.ok(!(field in read!), `a plain read writes no ${field}`);
+    assert.equal(batch!.route, '/v1/lookup');
+    assert.equal(batch!.method, 'POST');
+    assert.equal(invalidation!.route, '/v1/cache/invalidate');
+    assert.ok(!('kind' in invalidation!));
+  });
+});
