@@ -11,7 +11,7 @@ const { createServer } = process.getBuiltinModule('node:http');
 const held = new Map();
 const port = Number(process.argv[2]);
 
-/** A flat copy, as the gateway keeps its cached texts (src/flat-string.ts says why). */
+/** A flat copy, as the gateway keeps its cached texts (src/support/flat-string.ts says why). */
 const flatString = (s) => Buffer.from(s, 'utf16le').toString('utf16le');
 
 createServer((req, res) => {

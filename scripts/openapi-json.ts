@@ -6,7 +6,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
-import { OPENAPI_JSON_PATH, OPENAPI_PATH } from '../src/openapi.ts';
+import { OPENAPI_JSON_PATH, OPENAPI_PATH } from '../src/http/openapi.ts';
 
 export function renderOpenApiJson(): { current: string; wanted: string } {
   let current = '';

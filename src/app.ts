@@ -10,8 +10,8 @@ import { loadBackendFactory } from './backends/registry.ts';
 import { SecretCache, backendTtls } from './cache/secret-cache.ts';
 import type { GatewayConfig } from './config/schema.ts';
 import { countAuthFailure, createMetrics, registerAuditSinkMetrics, type GatewayMetrics } from './metrics.ts';
-import { componentSchemas } from './openapi.ts';
-import { clientErrorHandler, frameworkErrorHandler, registerProblemHandlers } from './problems.ts';
+import { componentSchemas } from './http/openapi.ts';
+import { clientErrorHandler, frameworkErrorHandler, registerProblemHandlers } from './http/problems.ts';
 import { registerCacheRoutes } from './routes/cache.ts';
 import { registerDocsRoutes } from './routes/docs.ts';
 import { registerHealthRoutes } from './routes/health.ts';
@@ -21,7 +21,7 @@ import { registerSuffixConstraint, registerWriteRoutes } from './routes/writes.t
 import { isWriter } from './backends/types.ts';
 import { registerBackendsRoute } from './routes/backends.ts';
 import { registerConnectionTestRoute } from './routes/connections-test.ts';
-import { CriticalConnections } from './critical-connections.ts';
+import { CriticalConnections } from './connection-checks/critical.ts';
 import { openAudit, type Audit } from './audit/index.ts';
 import { registerPipeline } from './pipeline.ts';
 import { newRequestId } from './http/request-id.ts';
@@ -29,7 +29,7 @@ import type { RoutePermission } from './auth/permissions.ts';
 import type { AuthFailureReason } from './auth/reasons.ts';
 import { TokenVerifier } from './auth/verify.ts';
 import { ClientCertificates } from './auth/client-cert.ts';
-import { lazySchemaCompilers } from './lazy-schemas.ts';
+import { lazySchemaCompilers } from './http/lazy-schemas.ts';
 
 export interface GatewayDeps {
   logger: Logger;

@@ -6,7 +6,7 @@ import { checkConfig, connectBackends } from './config/check.ts';
 import { serve } from './serve.ts';
 import { createTokenCommand, inspectTokenCommand } from './auth/token-commands.ts';
 import { verifyAuditFiles } from './audit/verify-command.ts';
-import { registerWriteCommands } from './write-commands.ts';
+import { registerWriteCommands } from './cli/write-commands.ts';
 
 function fail(err: unknown): never {
   if (err instanceof ConfigError) {

@@ -1,5 +1,5 @@
 // Every failure the gateway reports has a stable code, declared once here with its HTTP status
-// and title (in the manner of Fastify's lib/errors.js), and is mapped once (problems.ts) to an
+// and title (in the manner of Fastify's lib/errors.js), and is mapped once (http/problems.ts) to an
 // RFC 9457 problem response. The README's error table and openapi.yaml's Problem `code` list
 // the same codes (test/unit/error-catalog.test.ts). Messages are written for the caller: they
 // never contain a secret value, a token or a backend's raw error text, because any of those may
@@ -55,7 +55,7 @@ export class GatewayError extends Error {
   readonly title: string;
   readonly extras: ProblemExtras;
 
-  /** `status` only for a framework's 4xx that no catalog code names more closely (problems.ts); else the catalog's. */
+  /** `status` only for a framework's 4xx that no catalog code names more closely (http/problems.ts); else the catalog's. */
   constructor(code: ErrorCode, message: string, extras: ProblemExtras = {}, status?: number) {
     super(message);
     this.name = 'GatewayError';

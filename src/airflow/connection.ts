@@ -16,7 +16,7 @@ import {
   type PyValue,
 } from './python-json.ts';
 import { pyDropFirst, pyLen, pyStrip } from './python-text.ts';
-import { flatString } from '../flat-string.ts';
+import { flatString } from '../support/flat-string.ts';
 import { PyUrlError, parseQslDict, quote, unquote, urlencode, urlsplit, type SplitResult } from './python-url.ts';
 
 export interface Connection {

@@ -4,8 +4,8 @@
 // that reaches /v1 goes unaudited. Built here, from what the other steps recorded.
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { AIRFLOW_FIELDS, type AirflowContext } from '../auth/verify.ts';
-import { isoNow } from '../iso-time.ts';
-import { toGatewayError } from '../problems.ts';
+import { isoNow } from '../support/iso-time.ts';
+import { toGatewayError } from '../http/problems.ts';
 import type { Action, SecretKind } from '../secrets.ts';
 import type { AuditEvent, AuditItem, Fingerprinter, Outcome } from './events.ts';
 import type { AuditSink } from './sink.ts';

@@ -4,7 +4,7 @@
 // fingerprint of the value served — never the value, the token or a password.
 import { createHmac, createSecretKey, type KeyObject } from 'node:crypto';
 import type { AirflowContext } from '../auth/verify.ts';
-import { flatString } from '../flat-string.ts';
+import { flatString } from '../support/flat-string.ts';
 
 export type Outcome = 'found' | 'not_found' | 'denied' | 'error';
 export type DecisionName = 'allow' | 'deny' | 'would_deny';

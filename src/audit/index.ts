@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { ConfigError } from '../config/errors.ts';
-import { readOrCreateSecretFile, DEV_DIR } from '../auth/dev-files.ts';
+import { readOrCreateSecretFile, STATE_DIR } from '../support/state-dir.ts';
 import type { AuditConfig } from './config.ts';
 import { Fingerprinter } from './events.ts';
 import { DEFAULT_ROTATE, openFileSink, openStdoutSink, type AuditSink, type AuditSinkObserver } from './sink.ts';
@@ -18,7 +18,7 @@ export interface Audit {
 
 /** The audit log's file (default ./.secrets-gateway/audit.log in the working directory). */
 export function auditLogPath(config: AuditConfig, baseDir: string): string {
-  return config.file ? path.resolve(baseDir, config.file) : path.resolve(DEV_DIR, 'audit.log');
+  return config.file ? path.resolve(baseDir, config.file) : path.resolve(STATE_DIR, 'audit.log');
 }
 
 /**
@@ -32,7 +32,7 @@ export function readAuditKey(config: AuditConfig, baseDir: string, env: NodeJS.P
     key = env[config.key_env] ?? '';
     if (!key) throw new ConfigError('audit.key_env', `environment variable ${config.key_env} is not set`);
   } else {
-    const file = config.key_file ? path.resolve(baseDir, config.key_file) : path.resolve(DEV_DIR, 'audit-key');
+    const file = config.key_file ? path.resolve(baseDir, config.key_file) : path.resolve(STATE_DIR, 'audit-key');
     if (!create && !existsSync(file)) return null;
     key = readOrCreateSecretFile(file, () => randomBytes(32).toString('base64url'), 'audit.key_file');
   }

@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import type { AuthConfig } from './config.ts';
 import { authSectionWithDefaults } from '../config/validators.ts';
-import { DEV_DIR, readOrCreateSecretFile } from './dev-files.ts';
+import { STATE_DIR, readOrCreateSecretFile } from '../support/state-dir.ts';
 import { mintToken } from './token.ts';
 
 // Dev mode is loopback-only: the token also holds what an operator tries first (backends, connection tests, invalidation).
@@ -14,7 +14,7 @@ export const DEV_TOKEN_TTL_MS = 12 * 3_600_000;
 
 /** The auth section `serve` uses when none is configured; creates the key file on first use. */
 export function devAuthConfig(): AuthConfig {
-  const keyFile = path.resolve(DEV_DIR, 'dev-signing-key');
+  const keyFile = path.resolve(STATE_DIR, 'dev-signing-key');
   readOrCreateSecretFile(keyFile, () => randomBytes(32).toString('base64url'), 'auth (dev key)');
   return authSectionWithDefaults({ keys: [{ kid: 'dev', alg: 'HS256', secret_file: keyFile }] });
 }

@@ -5,7 +5,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { AuditItem } from '../audit/events.ts';
 import { GatewayError, problem } from '../errors.ts';
-import { sendProblem } from '../problems.ts';
+import { sendProblem } from '../http/problems.ts';
 import { isPlainAction, isScopedAction, KIND_OF_ACTION, type Action } from '../secrets.ts';
 import type { AuthConfig } from './config.ts';
 import type { BodyItem, RoutePermission } from './permissions.ts';

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { Redis } from 'ioredis';
 import { connectionToJson, type Connection } from '../airflow/connection.ts';
 import { ConfigError } from '../config/errors.ts';
-import { isoNow } from '../iso-time.ts';
+import { isoNow } from '../support/iso-time.ts';
 import type { BackendContext, BackendFactory } from './registry-types.ts';
 import { connectionFrom } from './values.ts';
 import { BackendError, type BackendStatus, type Current, type Found, type SecretKind, type SecretsBackend, type SecretWriter, type VariableValue, type WriteValue } from './types.ts';

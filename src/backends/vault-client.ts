@@ -13,7 +13,7 @@ import type { Agent } from 'node:http';
 import https from 'node:https';
 import createVault from 'node-vault';
 import type { Logger } from 'pino';
-import { http } from '../node-http.ts';
+import { http } from '../support/node-http.ts';
 import { networkError } from './resilience.ts';
 import { BackendError, type BackendErrorCode } from './types.ts';
 

@@ -26,7 +26,7 @@ import type { BackendChain, Resolved } from '../backends/chain.ts';
 import { SECRET_KINDS, type SecretKind, type SecretsBackend, type VariableValue } from '../backends/types.ts';
 import type { CacheConfig } from '../config/schema.ts';
 import { GatewayError } from '../errors.ts';
-import { flatString } from '../flat-string.ts';
+import { flatString } from '../support/flat-string.ts';
 import { batchedCounter, batchedHistogram, type BatchedCounter, type BatchedHistogram, type GatewayMetrics, type InvalidationSource } from '../metrics.ts';
 import type { SecretResolver } from '../routes/secrets.ts';
 import { scopeMatcher, type InvalidationScope } from './invalidation.ts';

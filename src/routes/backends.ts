@@ -2,7 +2,7 @@
 // last error code (the same reports /readyz shows), for operators. Never a secret.
 import type { FastifyInstance } from 'fastify';
 import type { BackendReport } from '../secrets.ts';
-import { ref } from '../openapi.ts';
+import { ref } from '../http/openapi.ts';
 import { guardMethods } from './method-guard.ts';
 import { permissions } from '../auth/permissions.ts';
 

@@ -1,13 +1,13 @@
 // POST /v1/connections/{conn_id}/test: resolve a connection and check its target
-// (connection-check.ts). Connection ids may contain "/", so the route is the same
+// (connection-checks/check.ts). Connection ids may contain "/", so the route is the same
 // wildcard as GET /v1/connections/*, and only ids ending in "/test" are tests; any
 // other POST there is 405 (GET is the method for a connection).
 import type { FastifyInstance } from 'fastify';
-import { checkConnection } from '../connection-check.ts';
+import { checkConnection } from '../connection-checks/check.ts';
 import { notFound, problem } from '../errors.ts';
-import { validateId } from '../ids.ts';
-import { ref } from '../openapi.ts';
-import { sendProblem } from '../problems.ts';
+import { validateId } from './ids.ts';
+import { ref } from '../http/openapi.ts';
+import { sendProblem } from '../http/problems.ts';
 import { permissions } from '../auth/permissions.ts';
 import type { Connection } from '../airflow/connection.ts';
 

@@ -10,7 +10,7 @@
 // process) and send its answer as their own, through the gateway's hooks like any reply.
 import swagger from '@fastify/swagger';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import { openApiDocument } from '../openapi.ts';
+import { openApiDocument } from '../http/openapi.ts';
 import { guardMethods } from './method-guard.ts';
 
 const DOCS_PREFIX = '/docs';

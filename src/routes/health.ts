@@ -7,8 +7,8 @@ import type { FastifyInstance } from 'fastify';
 import type { BackendReport } from '../secrets.ts';
 import type { InvalidationBusStatus } from '../cache/redis-bus.ts';
 import type { AuditSinkStatus } from '../audit/sink.ts';
-import type { CriticalConnectionState } from '../critical-connections.ts';
-import { ref } from '../openapi.ts';
+import type { CriticalConnectionState } from '../connection-checks/critical.ts';
+import { ref } from '../http/openapi.ts';
 import { guardMethods } from './method-guard.ts';
 
 type ReadyStatus = 'ready' | 'degraded' | 'unavailable';

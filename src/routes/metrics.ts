@@ -2,7 +2,7 @@
 // metrics of the secret routes, one hook per route from its declared permission (src/pipeline.ts adds it).
 import type { Server } from 'node:http';
 import type { ServerOptions as HttpsServerOptions } from 'node:https';
-import { http } from '../node-http.ts';
+import { http } from '../support/node-http.ts';
 import type { FastifyInstance, onResponseHookHandler } from 'fastify';
 import type { RoutePermission } from '../auth/permissions.ts';
 import { READ_ACTION, type ScopedAction, type SecretKind } from '../secrets.ts';

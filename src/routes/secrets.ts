@@ -7,9 +7,9 @@ import { READ_ACTION, type Resolved, type SecretKind, type VariableValue } from 
 import { parseRequestFreshness } from '../cache/freshness.ts';
 import type { Answer, CacheInfo, RequestFreshness } from '../cache/types.ts';
 import { GatewayError, notFound, problem } from '../errors.ts';
-import { validateId } from '../ids.ts';
-import { ref } from '../openapi.ts';
-import { toGatewayError } from '../problems.ts';
+import { validateId } from './ids.ts';
+import { ref } from '../http/openapi.ts';
+import { toGatewayError } from '../http/problems.ts';
 import { guardMethods } from './method-guard.ts';
 import { bodyPermission, permissions, type BodyItem } from '../auth/permissions.ts';
 

@@ -11,8 +11,8 @@ import { BackendError, type Current, type SecretsBackend, type SecretWriter, typ
 import type { RedisInvalidationBus } from '../cache/redis-bus.ts';
 import type { SecretCache } from '../cache/secret-cache.ts';
 import { GatewayError, notFound, problem } from '../errors.ts';
-import { validateId } from '../ids.ts';
-import { ref } from '../openapi.ts';
+import { validateId } from './ids.ts';
+import { ref } from '../http/openapi.ts';
 import { permissions } from '../auth/permissions.ts';
 import type { GatewayMetrics } from '../metrics.ts';
 import type { WritableKind } from '../secrets.ts';

@@ -3,7 +3,7 @@
 // that path, method and status.
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import type { FastifyInstance } from 'fastify';
-import { openApiDocument } from '../../src/openapi.ts';
+import { openApiDocument } from '../../src/http/openapi.ts';
 
 const doc = openApiDocument();
 const ajv = new Ajv2020({ strict: false, allErrors: true });

@@ -116,7 +116,7 @@ export async function startTestGateway(options: {
   const contractProblems = recordContractViolations(gateway.app);
   options.beforeReady?.(gateway.app);
   await gateway.app.ready();
-  // Route schemas compile on first use (src/lazy-schemas.ts): compile them all now, so a broken one fails the test.
+  // Route schemas compile on first use (src/http/lazy-schemas.ts): compile them all now, so a broken one fails the test.
   gateway.compileSchemas();
 
   const audience = (config.auth as { audience?: string | string[] }).audience;

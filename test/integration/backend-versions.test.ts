@@ -206,7 +206,7 @@ describe('delete + recreate: the new value on no-cache at once, and within one T
     });
   });
 
-  it('gcp_secret_manager (the Secret Manager service in test/servers): the secret deleted, its versions start again at 1', async () => {
+  it('gcp_secret_manager (the Secret Manager service in test/emulators): the secret deleted, its versions start again at 1', async () => {
     const secretName = (kind: 'variable' | 'connection', id: string) => `projects/${GCP_PROJECT}/secrets/airflow-${kind === 'variable' ? 'variables' : 'connections'}-${id}`;
     await recreateIsServed({
       label: 'gcp_secret_manager',

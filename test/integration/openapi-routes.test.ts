@@ -3,7 +3,7 @@
 // the other tests see is validated against the spec by test/helpers/contract.ts.)
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { openApiDocument } from '../../src/openapi.ts';
+import { openApiDocument } from '../../src/http/openapi.ts';
 import { specPathFor } from '../helpers/contract.ts';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 

@@ -1,5 +1,5 @@
 // The write API's other writers, each on its real server: AWS Secrets Manager (moto), GCP Secret
-// Manager (the gRPC service in test/servers/), and the Airflow metastore (PostgreSQL with Airflow
+// Manager (the gRPC service in test/emulators/), and the Airflow metastore (PostgreSQL with Airflow
 // 3.3.2's tables, Fernet on). For each: write, read back equal, overwrite with If-Match, stale
 // If-Match 412, If-None-Match: * 412, delete, 404; and what is stored is what Airflow's reader reads.
 // (`airflow connections get` on the metastore: test/e2e/airflow-writes.test.ts.)
@@ -86,7 +86,7 @@ describe('aws_secrets_manager writer (moto)', () => {
   }
 });
 
-describe('gcp_secret_manager writer (the gRPC service in test/servers/)', () => {
+describe('gcp_secret_manager writer (the gRPC service in test/emulators/)', () => {
   let gcp: GcpSecretManagerServer;
   before(async () => {
     gcp = await startGcpSecretManager();

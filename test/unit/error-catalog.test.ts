@@ -6,7 +6,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { ERRORS, GatewayError, problem, type ErrorCode } from '../../src/errors.ts';
-import { openApiDocument } from '../../src/openapi.ts';
+import { openApiDocument } from '../../src/http/openapi.ts';
 import { BACKEND_ERRORS, BackendError } from '../../src/backends/types.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');

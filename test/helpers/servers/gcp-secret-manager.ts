@@ -1,5 +1,5 @@
 // Starts the harness' Google Secret Manager v1 gRPC server
-// (test/servers/gcp-secret-manager/server.ts) as a child process on 127.0.0.1,
+// (test/emulators/gcp-secret-manager/server.ts) as a child process on 127.0.0.1,
 // and builds a REAL @google-cloud/secret-manager SecretManagerServiceClient for
 // it: plaintext gRPC, no Google credentials, no metadata-server probing.
 //
@@ -19,12 +19,12 @@ import {
   waitReady,
 } from './common.ts';
 import type { ManagedProcess, ProcessLifecycle } from './common.ts';
-import type { StatusName } from '../../servers/gcp-secret-manager/store.ts';
+import type { StatusName } from '../../emulators/gcp-secret-manager/store.ts';
 
 /** The client's own options type (google-gax ClientOptions). */
 export type GcpClientOptions = NonNullable<ConstructorParameters<typeof SecretManagerServiceClient>[0]>;
 
-export const GCP_EMULATOR_SCRIPT = join(REPO_ROOT, 'test', 'servers', 'gcp-secret-manager', 'server.ts');
+export const GCP_EMULATOR_SCRIPT = join(REPO_ROOT, 'test', 'emulators', 'gcp-secret-manager', 'server.ts');
 
 /** The emulator's gRPC status names, less OK (a fault is never OK). */
 export type GrpcStatusName = Exclude<StatusName, 'OK'>;

@@ -16,7 +16,7 @@ import { TokenVerifier } from '../../../src/auth/verify.ts';
 import { openAudit } from '../../../src/audit/index.ts';
 import { loadConfig } from '../../../src/config/load.ts';
 import { createLogger } from '../../../src/logging.ts';
-import { registerProblemHandlers } from '../../../src/problems.ts';
+import { registerProblemHandlers } from '../../../src/http/problems.ts';
 import { registerSecrets, startTestGateway, tempDir } from '../../helpers/gateway.ts';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));

@@ -4,7 +4,7 @@ import type { SecretManagerServiceClient } from '@google-cloud/secret-manager';
 import { startGcpSecretManager } from '../../helpers/servers/gcp-secret-manager.ts';
 import type { GcpSecretManagerServer } from '../../helpers/servers/gcp-secret-manager.ts';
 import { pidAlive, portIsFree } from '../../helpers/servers/common.ts';
-import { crc32c } from '../../servers/gcp-secret-manager/crc32c.ts';
+import { crc32c } from '../../emulators/gcp-secret-manager/crc32c.ts';
 
 const P = 'projects/harness-project';
 

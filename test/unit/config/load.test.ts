@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { ConfigError, loadConfig, EMBEDDED_DEFAULT_CONFIG } from '../../src/config/load.ts';
-import { tempDir } from '../helpers/gateway.ts';
+import { ConfigError, loadConfig, EMBEDDED_DEFAULT_CONFIG } from '../../../src/config/load.ts';
+import { tempDir } from '../../helpers/gateway.ts';
 
 function load(yaml: string, env: NodeJS.ProcessEnv = {}) {
   const file = path.join(tempDir(), 'config.yaml');

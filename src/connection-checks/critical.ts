@@ -4,10 +4,10 @@
 // /readyz reports a failing one (degraded or unavailable, by `on_failure`), and
 // states() is what the metrics read. A state holds ids, outcomes and stage names: no secret.
 import type { Logger } from 'pino';
-import type { Connection } from './airflow/connection.ts';
-import { checkConnection, type StageName } from './connection-check.ts';
-import type { ConnectionChecksConfig } from './config/schema.ts';
-import { toGatewayError } from './problems.ts';
+import type { Connection } from '../airflow/connection.ts';
+import { checkConnection, type StageName } from './check.ts';
+import type { ConnectionChecksConfig } from '../config/schema.ts';
+import { toGatewayError } from '../http/problems.ts';
 
 export interface CriticalConnectionState {
   conn_id: string;

@@ -6,7 +6,7 @@
 // start cost more time than everything else the docs need.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { PACKAGE_DIR } from './package-dir.ts';
+import { PACKAGE_DIR } from '../package-dir.ts';
 
 export const OPENAPI_PATH = path.join(PACKAGE_DIR, 'openapi.yaml');
 export const OPENAPI_JSON_PATH = path.join(PACKAGE_DIR, 'openapi.json');

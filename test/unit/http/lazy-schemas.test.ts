@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import Fastify from 'fastify';
-import { lazySchemaCompilers } from '../../src/lazy-schemas.ts';
+import { lazySchemaCompilers } from '../../../src/http/lazy-schemas.ts';
 
 function app(schemas = lazySchemaCompilers()) {
   // The server's Ajv options reach the lazy compiler (Fastify's default would drop unknown keys silently).

@@ -1,7 +1,7 @@
 // The config validators src/config/load.ts uses are generated from the schemas as they are now.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { renderConfigValidators } from '../../scripts/config-validators.ts';
+import { renderConfigValidators } from '../../../scripts/config-validators.ts';
 
 describe('src/generated/config-validators.ts', () => {
   it('is the code Ajv compiles from the config schemas as they are now (node scripts/config-validators.ts)', () => {

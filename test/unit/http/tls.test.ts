@@ -3,9 +3,9 @@
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
 import { describe, it } from 'node:test';
-import { readTlsMaterial, tlsConfigProblems } from '../../src/http/tls.ts';
-import { registerSecrets, tempDir } from '../helpers/gateway.ts';
-import { mintCa, mintCert } from '../helpers/tls.ts';
+import { readTlsMaterial, tlsConfigProblems } from '../../../src/http/tls.ts';
+import { registerSecrets, tempDir } from '../../helpers/gateway.ts';
+import { mintCa, mintCert } from '../../helpers/tls.ts';
 
 describe('readTlsMaterial', () => {
   const dir = tempDir('sg-tls-material-');

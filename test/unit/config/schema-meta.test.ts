@@ -3,8 +3,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Ajv } from 'ajv';
-import { GatewayConfigSchema } from '../../src/config/schema.ts';
-import { BACKEND_OPTIONS_SCHEMAS } from '../../src/backends/options-schemas.ts';
+import { GatewayConfigSchema } from '../../../src/config/schema.ts';
+import { BACKEND_OPTIONS_SCHEMAS } from '../../../src/backends/options-schemas.ts';
 
 describe('configuration schemas', () => {
   const ajv = new Ajv({ strict: true });

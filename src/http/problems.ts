@@ -2,8 +2,8 @@
 // stable `code`; 5xx responses never carry an internal message.
 import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { GatewayError, invalidId, problem } from './errors.ts';
-import { newRequestId } from './http/request-id.ts';
+import { GatewayError, invalidId, problem } from '../errors.ts';
+import { newRequestId } from './request-id.ts';
 
 /** The problem document's text. */
 function problemJson(error: GatewayError, requestId: string): string {

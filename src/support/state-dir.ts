@@ -7,7 +7,7 @@ import path from 'node:path';
 import { ConfigError } from '../config/errors.ts';
 
 /** Relative to the working directory, as `npm start` runs, unless SECRETS_GATEWAY_STATE_DIR says otherwise. */
-export const DEV_DIR = process.env.SECRETS_GATEWAY_STATE_DIR || './.secrets-gateway';
+export const STATE_DIR = process.env.SECRETS_GATEWAY_STATE_DIR || './.secrets-gateway';
 
 /** Reads a secret file, creating it with `make()` (mode 0600) when it does not exist. Safe against a concurrent creator. */
 export function readOrCreateSecretFile(file: string, make: () => string, keyPath: string): string {

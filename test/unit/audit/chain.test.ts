@@ -8,10 +8,10 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { createHash } from 'node:crypto';
 import { pino } from 'pino';
-import { appendChainLine, chainLine, GENESIS, readLine, verifySet } from '../../src/audit/chain.ts';
-import { openFileSink } from '../../src/audit/sink.ts';
-import { auditFiles, verifyAuditFiles } from '../../src/audit/verify-command.ts';
-import { tempDir } from '../helpers/gateway.ts';
+import { appendChainLine, chainLine, GENESIS, readLine, verifySet } from '../../../src/audit/chain.ts';
+import { openFileSink } from '../../../src/audit/sink.ts';
+import { auditFiles, verifyAuditFiles } from '../../../src/audit/verify-command.ts';
+import { tempDir } from '../../helpers/gateway.ts';
 
 const logger = pino({ level: 'silent' });
 const lines = (n: number, from = { seq: 0, hash: GENESIS }) => {

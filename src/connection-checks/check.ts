@@ -5,9 +5,9 @@
 // password, and a stage's detail is ours (an error code), never a server's text.
 import { lookup } from 'node:dns/promises';
 import net from 'node:net';
-import { http } from './node-http.ts';
+import { http } from '../support/node-http.ts';
 import https from 'node:https';
-import type { Connection } from './airflow/connection.ts';
+import type { Connection } from '../airflow/connection.ts';
 
 export type StageName = 'dns' | 'tcp' | 'handshake';
 

@@ -3,9 +3,9 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { imageNodeFlags, npmStartEnv } from '../../bench/lib/node-flags.ts';
+import { imageNodeFlags, npmStartEnv } from '../../../bench/lib/node-flags.ts';
 
-const root = new URL('../../', import.meta.url);
+const root = new URL('../../../', import.meta.url);
 
 test('the image, `npm start` and bin/secrets-gateway.js start Node with the same flags', () => {
   const flags = imageNodeFlags();

@@ -1,7 +1,7 @@
 // Validation of the ids in request paths. Rejected ids never reach a backend.
-import { isValidConnId } from './airflow/connection.ts';
-import { invalidId } from './errors.ts';
-import type { SecretKind } from './backends/types.ts';
+import { isValidConnId } from '../airflow/connection.ts';
+import { invalidId } from '../errors.ts';
+import type { SecretKind } from '../backends/types.ts';
 
 /** Airflow stores ids in String(250) columns (ID_LEN). */
 export const MAX_ID_LENGTH = 250;

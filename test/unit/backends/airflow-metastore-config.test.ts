@@ -2,8 +2,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import pino from 'pino';
-import { airflowMetastoreBackend, postgresUrlFromSqlAlchemy } from '../../src/backends/airflow-metastore.ts';
-import { ConfigError } from '../../src/config/errors.ts';
+import { airflowMetastoreBackend, postgresUrlFromSqlAlchemy } from '../../../src/backends/airflow-metastore.ts';
+import { ConfigError } from '../../../src/config/errors.ts';
 
 test('SQLAlchemy PostgreSQL URLs become libpq URLs; other databases are refused', () => {
   assert.equal(postgresUrlFromSqlAlchemy('postgresql+psycopg2://u:p@h:5432/airflow?sslmode=require'), 'postgresql://u:p@h:5432/airflow?sslmode=require');
