@@ -37,7 +37,7 @@ await build({
   plugins: [
     {
       // node-vault requires axios when it loads, but the gateway hands it its own transport (its
-      // `request-promise` option, src/backends/vault-client.ts), so axios is never called: left out,
+      // `request-promise` option, src/backends/vault/client.ts), so axios is never called: left out,
       // a start with a vault backend saves ~50 ms of CPU (axios, form-data, mime-db, follow-redirects).
       name: 'node-vault-without-axios',
       setup(b) {

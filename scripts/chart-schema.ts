@@ -8,7 +8,10 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { GatewayConfigSchema } from '../src/config/schema.ts';
-import { BACKEND_OPTIONS_SCHEMAS } from '../src/backends/options-schemas.ts';
+import { backendOptionsSchemas } from '../src/backends/registry.ts';
+
+/** Each backend type's options schema, from its descriptor (src/backends/<name>/options.ts). */
+const BACKEND_OPTIONS_SCHEMAS = await backendOptionsSchemas();
 
 export const VALUES_SCHEMA_PATH = fileURLToPath(new URL('../helm/secrets-gateway/values.schema.json', import.meta.url));
 

@@ -3,7 +3,7 @@
 // schemas at every start (Ajv's "standalone" code). Compiling them at start was ~20 % of
 // the time to ready; loading the generated module costs a few milliseconds, from
 // src/ (`npm start`) as from the bundle, and a start loads neither Ajv's compiler nor TypeBox.
-// The schemas stay the source of truth: a test fails when this file is stale (test/unit/config-validators.test.ts).
+// The schemas stay the source of truth: a test fails when this file is stale (test/unit/config/validators.test.ts).
 // Generated code lives in src/generated/ alone (marked linguist-generated in .gitattributes). A subschema
 // that is also exported on its own (`auth`) is referenced, not inlined, so its code is emitted once.
 //   node scripts/config-validators.ts           rewrite src/generated/config-validators.ts
@@ -16,7 +16,10 @@ import { Ajv } from 'ajv';
 import standalone from 'ajv/dist/standalone/index.js';
 import { GatewayConfigSchema } from '../src/config/schema.ts';
 import { AuthConfigSchema } from '../src/auth/config-schema.ts';
-import { BACKEND_OPTIONS_SCHEMAS } from '../src/backends/options-schemas.ts';
+import { backendOptionsSchemas } from '../src/backends/registry.ts';
+
+/** Each backend type's options schema, from its descriptor (src/backends/<name>/options.ts). */
+const BACKEND_OPTIONS_SCHEMAS = await backendOptionsSchemas();
 import { CONFIG_VALIDATOR_OPTIONS, backendValidatorName } from '../src/config/validators.ts';
 
 export const VALIDATORS_PATH = fileURLToPath(new URL('../src/generated/config-validators.ts', import.meta.url));

@@ -72,7 +72,7 @@ export async function buildChain(config: GatewayConfig, deps: GatewayDeps, metri
   const links = config.backends.map((entry, i) => {
     const factory = factories[i];
     if (!factory) throw new Error(`unknown backend type ${entry.type}`); // config validation already refused it
-    return chainLink(factory.create(entry, ctx), entry);
+    return chainLink(factory(entry, ctx), entry);
   });
   return new BackendChain(links, deps.logger.child({ component: 'chain' }), metrics);
 }

@@ -28,7 +28,7 @@ import {
 import type { Logger } from 'pino';
 import { BackendError, type BackendStatus } from './types.ts';
 
-/** Options every network backend takes; their schema (bounds, defaults) is `resilienceOptions` in options-schemas.ts. */
+/** Options every network backend takes; their schema (bounds, defaults) is `resilienceOptions` in options-common.ts. */
 export interface ResilienceOptions {
   timeout_seconds: number;
   max_retries: number;

@@ -4,16 +4,10 @@
 // kwargs that are not a JSON object are logged as a warning and replaced by {}.
 import type { BackendEntry } from './schema.ts';
 import { ConfigError } from './errors.ts';
+import { BACKENDS } from '../backends/registry.ts';
 
-/** Airflow class paths (2.x and 3.x spellings) to gateway backend types. */
-export const AIRFLOW_BACKEND_CLASSES: Readonly<Record<string, string>> = {
-  'airflow.secrets.local_filesystem.LocalFilesystemBackend': 'local_filesystem',
-  'airflow.secrets.environment_variables.EnvironmentVariablesBackend': 'environment',
-  'airflow.secrets.metastore.MetastoreBackend': 'airflow_metastore',
-  'airflow.providers.hashicorp.secrets.vault.VaultBackend': 'vault',
-  'airflow.providers.amazon.aws.secrets.secrets_manager.SecretsManagerBackend': 'aws_secrets_manager',
-  'airflow.providers.google.cloud.secrets.secret_manager.CloudSecretManagerBackend': 'gcp_secret_manager',
-};
+/** Airflow class paths to gateway backend types, from the backends' descriptors. */
+export const AIRFLOW_BACKEND_CLASSES: ReadonlyMap<string, string> = new Map(BACKENDS.flatMap((d) => d.airflowClasses.map((c) => [c, d.type] as const)));
 
 export interface AirflowChain {
   backends: BackendEntry[];
@@ -23,11 +17,11 @@ export interface AirflowChain {
 export function airflowChainFromEnv(env: NodeJS.ProcessEnv): AirflowChain | null {
   const classPath = env.AIRFLOW__SECRETS__BACKEND?.trim();
   if (!classPath) return null;
-  const type = AIRFLOW_BACKEND_CLASSES[classPath];
+  const type = AIRFLOW_BACKEND_CLASSES.get(classPath);
   if (!type) {
     throw new ConfigError(
       'AIRFLOW__SECRETS__BACKEND',
-      `backend class "${classPath}" is not one the gateway can stand in for (known: ${Object.keys(AIRFLOW_BACKEND_CLASSES).join(', ')})`,
+      `backend class "${classPath}" is not one the gateway can stand in for (known: ${[...AIRFLOW_BACKEND_CLASSES.keys()].join(', ')})`,
     );
   }
   const warnings: string[] = [];

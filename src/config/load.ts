@@ -10,7 +10,7 @@ import { ConfigError } from './errors.ts';
 import { PACKAGE_DIR } from '../package-dir.ts';
 import { airflowChainFromEnv } from './airflow-compat.ts';
 import { validateBackendOptions, validateConfigFile } from './validators.ts';
-import { isKnownBackendType, knownBackendTypes } from '../backends/registry.ts';
+import { BACKENDS, isKnownBackendType, knownBackendTypes } from '../backends/registry.ts';
 import { compileLookupPattern, LookupPatternError } from '../backends/lookup-pattern.ts';
 import type { AuditConfig } from '../audit/config.ts';
 import { authConfigProblems, type AuthConfig } from '../auth/config.ts';
@@ -192,7 +192,7 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
 }
 
 /** Backend types that can store what their reader reads (the write API's targets). */
-export const WRITABLE_TYPES: ReadonlySet<string> = new Set(['vault', 'aws_secrets_manager', 'gcp_secret_manager', 'airflow_metastore', 'overlay']);
+export const WRITABLE_TYPES: ReadonlySet<string> = new Set(BACKENDS.filter((d) => d.capabilities.writable).map((d) => d.type));
 
 /** writes.target names one backend, which says writable: true; writable is refused where a type cannot store. */
 function checkWrites(config: GatewayConfig): void {

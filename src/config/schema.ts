@@ -1,7 +1,7 @@
 // The one typed configuration schema, with its defaults. TypeBox gives the JSON
 // Schema (validated by Ajv) and the TypeScript type from one definition.
 // Backend options are validated per backend type by their own schemas
-// (backends/options-schemas.ts), so this file knows only what every backend shares.
+// (src/backends/<name>/options.ts), so this file knows only what every backend shares.
 // Only the generators (scripts/config-validators.ts, scripts/chart-schema.ts) and the
 // tests load this module: the gateway validates with the generated validators and takes
 // these types with `import type`, so a start never loads TypeBox (its cost: see

@@ -35,6 +35,8 @@ export interface BackendFixture {
   broken: StoredValue;
   /** The backend error code `broken` gives, when it is not `invalid_value`. */
   brokenCode?: string;
+  /** Why this store keeps no versions though its type can (its descriptor's capabilities.versioned). */
+  unversioned?: string;
   /** A gateway with this backend alone (plus `options`). */
   gateway(options?: Record<string, unknown>): Promise<TestGateway>;
   dispose(): Promise<void>;
@@ -100,6 +102,7 @@ export async function vaultFixture(version: 1 | 2, shared?: OpenBaoServer): Prom
   return {
     label: `vault (KV v${version})`,
     bao,
+    ...(version === 1 ? { unversioned: 'KV v1 keeps no versions' } : {}),
     kinds: ['connection', 'variable', 'config'],
     broken: { fields: { conn_type: 'http', password: BROKEN_PASSWORD, not_a_field: 1 } },
     disable: (kind) => ({ [kind === 'connection' ? 'connections_path' : kind === 'variable' ? 'variables_path' : 'config_path']: null }),
@@ -263,3 +266,26 @@ export async function airflowMetastoreFixture(): Promise<BackendFixture & { pg: 
     },
   };
 }
+
+/** Servers several fixtures share in one test file (one OpenBao for both KV versions). */
+export interface SharedServers {
+  bao: OpenBaoServer;
+}
+
+/**
+ * The conformance suite's fixtures, by backend type: every type in src/backends/registry.ts must have
+ * at least one (test/integration/backends-conformance.test.ts fails for a type without), so a new
+ * backend is a folder, its registry line, and its entry here.
+ */
+export const CONFORMANCE_FIXTURES: Readonly<Record<string, ReadonlyArray<{ label: string; make: (shared: SharedServers) => Promise<BackendFixture> }>>> = {
+  environment: [{ label: 'environment', make: async () => environmentFixture() }],
+  local_filesystem: [{ label: 'local_filesystem', make: async () => localFilesystemFixture() }],
+  vault: [
+    { label: 'vault (KV v2)', make: ({ bao }) => vaultFixture(2, bao) },
+    { label: 'vault (KV v1)', make: ({ bao }) => vaultFixture(1, bao) },
+  ],
+  aws_secrets_manager: [{ label: 'aws_secrets_manager', make: () => awsFixture() }],
+  gcp_secret_manager: [{ label: 'gcp_secret_manager', make: () => gcpFixture() }],
+  airflow_metastore: [{ label: 'airflow_metastore', make: () => airflowMetastoreFixture() }],
+  overlay: [{ label: 'overlay', make: () => overlayFixture() }],
+};

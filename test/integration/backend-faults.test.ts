@@ -12,7 +12,7 @@ import { registerSecrets, startTestGateway, tempDir, type TestGateway } from '..
 import { startTokenReviewServer } from '../helpers/servers/kubernetes-tokenreview.ts';
 import { startMoto } from '../helpers/servers/moto.ts';
 import { startOpenBao, type OpenBaoServer } from '../helpers/servers/openbao.ts';
-import type { VaultBackend } from '../../src/backends/vault.ts';
+import type { VaultBackend } from '../../src/backends/vault/backend.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -1,36 +1,27 @@
-// ONE conformance suite, run against every backend on its real store: environment
-// variables, local files, OpenBao (KV v1 and v2), moto, and the Secret Manager gRPC
+// ONE conformance suite, run against every backend type the registry lists (src/backends/registry.ts),
+// each on its real store: environment variables, local files, OpenBao (KV v1 and v2), moto, and the Secret Manager gRPC
 // service, the overlay's Redis and Airflow's metadata database on PostgreSQL. Each case stores values in the backend's own format under Airflow's
 // default naming (test/helpers/backend-fixtures.ts) and asks the real HTTP API.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import {
-  airflowMetastoreFixture,
-  awsFixture,
-  environmentFixture,
-  gcpFixture,
-  localFilesystemFixture,
-  overlayFixture,
-  vaultFixture,
   BROKEN_PASSWORD,
+  CONFORMANCE_FIXTURES,
   type BackendFixture,
 } from '../helpers/backend-fixtures.ts';
 import type { TestGateway } from '../helpers/gateway.ts';
 import { startOpenBao, type OpenBaoServer } from '../helpers/servers/openbao.ts';
+import { BACKENDS } from '../../src/backends/registry.ts';
 
 const PASSWORD = 'pa:ss/wörd-SECRET-7731';
 
 let bao: OpenBaoServer;
-const fixtures: Array<{ label: string; make: () => Promise<BackendFixture> }> = [
-  { label: 'environment', make: async () => environmentFixture() },
-  { label: 'local_filesystem', make: async () => localFilesystemFixture() },
-  { label: 'vault (KV v2)', make: () => vaultFixture(2, bao) },
-  { label: 'vault (KV v1)', make: () => vaultFixture(1, bao) },
-  { label: 'aws_secrets_manager', make: () => awsFixture() },
-  { label: 'gcp_secret_manager', make: () => gcpFixture() },
-  { label: 'overlay', make: () => overlayFixture() },
-  { label: 'airflow_metastore', make: () => airflowMetastoreFixture() },
-];
+// Every backend type the registry lists, each with its fixtures (a type without one fails below).
+const fixtures = BACKENDS.flatMap((descriptor) => (CONFORMANCE_FIXTURES[descriptor.type] ?? []).map((fixture) => ({ ...fixture, descriptor })));
+
+it('every backend type in the registry has a conformance fixture', () => {
+  assert.deepEqual(BACKENDS.filter((d) => !CONFORMANCE_FIXTURES[d.type]?.length).map((d) => d.type), []);
+});
 
 before(async () => {
   bao = await startOpenBao();
@@ -44,7 +35,7 @@ async function get(gw: TestGateway, url: string) {
   return { status: res.statusCode, body: res.json(), source: res.headers['x-secret-source'] };
 }
 
-for (const { label, make } of fixtures) {
+for (const { label, make, descriptor } of fixtures) {
   describe(`backend conformance: ${label}`, () => {
     let f: BackendFixture;
     let n = 0;
@@ -58,7 +49,7 @@ for (const { label, make } of fixtures) {
     };
 
     before(async () => {
-      f = await make();
+      f = await make({ bao });
     });
     after(async () => {
       for (const gw of gateways) {
@@ -67,6 +58,13 @@ for (const { label, make } of fixtures) {
         await gw.close();
       }
       await f.dispose();
+    });
+
+    it("is the type its descriptor names, and offers version checks as the descriptor says", async () => {
+      const gw = await gateway();
+      const backend = gw.chain.links[0]!.backend;
+      assert.equal(backend.type, descriptor.type);
+      assert.equal(typeof backend.getVersion === 'function', descriptor.capabilities.versioned && !f.unversioned);
     });
 
     it('found: a connection stored as a URI', async () => {

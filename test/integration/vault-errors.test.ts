@@ -15,8 +15,8 @@ import { after, before, describe, it } from 'node:test';
 import { registerSecrets, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { freePort } from '../helpers/servers/common.ts';
 import { startOpenBao, startOpenBaoTls, type ApproleCredentials, type OpenBaoServer } from '../helpers/servers/openbao.ts';
-import { VaultError } from '../../src/backends/vault-client.ts';
-import type { VaultBackend } from '../../src/backends/vault.ts';
+import { VaultError } from '../../src/backends/vault/client.ts';
+import type { VaultBackend } from '../../src/backends/vault/backend.ts';
 import { BackendError } from '../../src/backends/types.ts';
 
 const ALL = ['connections:read:*', 'variables:read:*', 'config:read:*', 'backends:read'];

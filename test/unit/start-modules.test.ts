@@ -6,10 +6,9 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { describe, it } from 'node:test';
-import { BACKEND_OPTIONS_SCHEMAS } from '../../src/backends/options-schemas.ts';
-import { knownBackendTypes } from '../../src/backends/registry.ts';
+import { BACKENDS } from '../../src/backends/registry.ts';
 
-const SCHEMA_MODULES = ['/src/config/schema.ts', '/src/auth/config-schema.ts', '/src/audit/config.ts', '/src/backends/options-schemas.ts'];
+const SCHEMA_MODULES = ['/src/config/schema.ts', '/src/auth/config-schema.ts', '/src/audit/config.ts', '/src/backends/options-common.ts', ...BACKENDS.map((d) => `/src/backends/${d.type.replaceAll('_', '-')}/options.ts`)];
 
 /** Every module URL that importing src/cli.ts (the start's whole static import graph) loads, in a fresh process. */
 function modulesLoadedByCli(): string[] {
@@ -33,12 +32,17 @@ describe('a start', () => {
 
   it('loads no network backend module, no cockatiel and no node-vault (nor its axios) until one is configured', () => {
     const loaded = modulesLoadedByCli();
-    const network = ['/src/backends/vault.ts', '/src/backends/vault-client.ts', '/src/backends/aws-secrets-manager.ts', '/src/backends/gcp-secret-manager.ts', '/src/backends/resilience.ts'];
+    const network = ['/src/backends/vault/backend.ts', '/src/backends/vault/client.ts', '/src/backends/aws-secrets-manager/backend.ts', '/src/backends/gcp-secret-manager/backend.ts', '/src/backends/resilience.ts'];
     const packages = ['/cockatiel/', '/node-vault/', '/axios/'];
     assert.deepEqual(loaded.filter((url) => packages.some((p) => url.includes(p)) || network.some((m) => url.endsWith(m))), []);
   });
 
-  it('knows the same backend types as the options schemas the validators are generated from', () => {
-    assert.deepEqual(knownBackendTypes(), Object.keys(BACKEND_OPTIONS_SCHEMAS));
+  it('every backend folder has its descriptor, options schema and backend, and the registry lists each once', async () => {
+    assert.equal(new Set(BACKENDS.map((d) => d.type)).size, BACKENDS.length);
+    for (const d of BACKENDS) {
+      const schema = (await d.optionsSchema()) as unknown as { properties: { type: { const: string } } };
+      assert.equal(schema.properties.type.const, d.type, `${d.type}: its options schema names its type`);
+      assert.equal(typeof (await d.load()), 'function', `${d.type}: its factory`);
+    }
   });
 });

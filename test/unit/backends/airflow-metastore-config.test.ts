@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import pino from 'pino';
-import { airflowMetastoreBackend, postgresUrlFromSqlAlchemy } from '../../../src/backends/airflow-metastore.ts';
+import { createBackend, postgresUrlFromSqlAlchemy } from '../../../src/backends/airflow-metastore/backend.ts';
 import { ConfigError } from '../../../src/config/errors.ts';
 
 test('SQLAlchemy PostgreSQL URLs become libpq URLs; other databases are refused', () => {
@@ -17,7 +17,7 @@ test('a missing or foreign URL and a bad Fernet key stop startup with the key pa
   const ctx = (env: NodeJS.ProcessEnv) => ({ baseDir: '/tmp', env, logger: pino({ level: 'silent' }) });
   const base = { type: 'airflow_metastore', sql_alchemy_conn_env: 'AIRFLOW__DATABASE__SQL_ALCHEMY_CONN', fernet_key_env: 'AIRFLOW__CORE__FERNET_KEY', pool_size: 1, statement_timeout_seconds: 1, connect_timeout_seconds: 1 };
   const fails = (options: Record<string, unknown>, env: NodeJS.ProcessEnv, key: RegExp) =>
-    assert.throws(() => airflowMetastoreBackend.create({ ...base, ...options }, ctx(env)), (e: Error) => e instanceof ConfigError && key.test(e.message) && !e.message.includes('hunter2'));
+    assert.throws(() => createBackend({ ...base, ...options }, ctx(env)), (e: Error) => e instanceof ConfigError && key.test(e.message) && !e.message.includes('hunter2'));
   fails({}, {}, /sql_alchemy_conn: is not set/);
   fails({ sql_alchemy_conn: 'mysql://root:hunter2@h/db' }, {}, /must be a PostgreSQL URL/);
   fails({}, { AIRFLOW__DATABASE__SQL_ALCHEMY_CONN: 'postgresql://u@127.0.0.1/db', AIRFLOW__CORE__FERNET_KEY: 'hunter2' }, /fernet_key/);

@@ -4,7 +4,9 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Ajv } from 'ajv';
 import { GatewayConfigSchema } from '../../../src/config/schema.ts';
-import { BACKEND_OPTIONS_SCHEMAS } from '../../../src/backends/options-schemas.ts';
+import { backendOptionsSchemas } from '../../../src/backends/registry.ts';
+
+const BACKEND_OPTIONS_SCHEMAS = await backendOptionsSchemas();
 
 describe('configuration schemas', () => {
   const ajv = new Ajv({ strict: true });

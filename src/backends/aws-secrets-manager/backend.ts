@@ -9,14 +9,14 @@
 // which a gateway without an AWS backend should not pay.
 import type { SecretsManagerClient, SecretsManagerClientConfig } from '@aws-sdk/client-secrets-manager';
 type AwsSdk = typeof import('@aws-sdk/client-secrets-manager');
-import { connectionToUri, type Connection } from '../airflow/connection.ts';
-import { pyJsonLoads, pythonJsonDumps, type PyValue } from '../airflow/python-json.ts';
-import { pyStrip } from '../airflow/python-text.ts';
-import { parseFailure } from './parse-failure.ts';
-import type { BackendContext, BackendFactory } from './registry-types.ts';
-import { BackendGuard, networkError, resilienceFrom } from './resilience.ts';
-import { BackendError, type BackendStatus, type Current, type Found, type SecretKind, type SecretsBackend, type WriteValue } from './types.ts';
-import { connectionFrom, foundWith } from './values.ts';
+import { connectionToUri, type Connection } from '../../airflow/connection.ts';
+import { pyJsonLoads, pythonJsonDumps, type PyValue } from '../../airflow/python-json.ts';
+import { pyStrip } from '../../airflow/python-text.ts';
+import { parseFailure } from '../parse-failure.ts';
+import type { BackendContext, CreateBackend } from '../descriptor.ts';
+import { BackendGuard, networkError, resilienceFrom } from '../resilience.ts';
+import { BackendError, type BackendStatus, type Current, type Found, type SecretKind, type SecretsBackend, type WriteValue } from '../types.ts';
+import { connectionFrom, foundWith } from '../values.ts';
 
 /** _standardize_secret_keys: each connection field and the secret keys accepted for it, in Airflow's order. */
 export const FIELD_ALIASES: ReadonlyArray<readonly [string, readonly string[]]> = [
@@ -240,7 +240,4 @@ export class SecretsManagerBackend implements SecretsBackend {
   }
 }
 
-export const awsSecretsManagerBackend: BackendFactory = {
-  type: 'aws_secrets_manager',
-  create: (options, ctx) => new SecretsManagerBackend(options.name ?? 'aws_secrets_manager', options, ctx),
-};
+export const createBackend: CreateBackend = (options, ctx) => new SecretsManagerBackend(options.name ?? 'aws_secrets_manager', options, ctx);

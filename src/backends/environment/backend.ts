@@ -1,10 +1,10 @@
 // Airflow's EnvironmentVariablesBackend (spec §4): AIRFLOW_CONN_<ID.upper()> and
 // AIRFLOW_VAR_<KEY.upper()>, read at lookup time like os.environ.get. Only upper()
 // is applied, so ids that differ only in case share one variable.
-import type { Connection } from '../airflow/connection.ts';
-import type { BackendFactory } from './registry-types.ts';
-import type { BackendStatus, Found, SecretKind, SecretsBackend } from './types.ts';
-import { connectionFrom } from './values.ts';
+import type { Connection } from '../../airflow/connection.ts';
+import type { CreateBackend } from '../descriptor.ts';
+import type { BackendStatus, Found, SecretKind, SecretsBackend } from '../types.ts';
+import { connectionFrom } from '../values.ts';
 
 export class EnvironmentVariablesBackend implements SecretsBackend {
   readonly type = 'environment';
@@ -45,8 +45,5 @@ export class EnvironmentVariablesBackend implements SecretsBackend {
   async close(): Promise<void> {}
 }
 
-export const environmentBackend: BackendFactory = {
-  type: 'environment',
-  create: (options, ctx) => new EnvironmentVariablesBackend(options.name ?? 'environment', ctx.env),
-};
+export const createBackend: CreateBackend = (options, ctx) => new EnvironmentVariablesBackend(options.name ?? 'environment', ctx.env);
 

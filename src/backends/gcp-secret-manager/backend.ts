@@ -12,12 +12,12 @@ import path from 'node:path';
 // protobufjs cost time and memory at startup (see bench/optimization-log.md, "Figures quoted in code comments"),
 // which a gateway without a GCP backend should not pay.
 import type { SecretManagerServiceClient } from '@google-cloud/secret-manager';
-import { connectionToJson, type Connection } from '../airflow/connection.ts';
-import { ConfigError } from '../config/errors.ts';
-import type { BackendContext, BackendFactory } from './registry-types.ts';
-import { BackendGuard, networkError, resilienceFrom } from './resilience.ts';
-import { BackendError, type BackendStatus, type Current, type Found, type SecretKind, type SecretsBackend, type WriteValue } from './types.ts';
-import { connectionFrom } from './values.ts';
+import { connectionToJson, type Connection } from '../../airflow/connection.ts';
+import { ConfigError } from '../../config/errors.ts';
+import type { BackendContext, CreateBackend } from '../descriptor.ts';
+import { BackendGuard, networkError, resilienceFrom } from '../resilience.ts';
+import { BackendError, type BackendStatus, type Current, type Found, type SecretKind, type SecretsBackend, type WriteValue } from '../types.ts';
+import { connectionFrom } from '../values.ts';
 
 
 /** _SecretManagerClient.is_valid_secret_name. */
@@ -255,7 +255,4 @@ function splitEndpoint(endpoint: unknown): [string | undefined, number | undefin
   return m ? [m[1]!, Number(m[2])] : [endpoint, undefined];
 }
 
-export const gcpSecretManagerBackend: BackendFactory = {
-  type: 'gcp_secret_manager',
-  create: (options, ctx) => new CloudSecretManagerBackend(options.name ?? 'gcp_secret_manager', options, ctx),
-};
+export const createBackend: CreateBackend = (options, ctx) => new CloudSecretManagerBackend(options.name ?? 'gcp_secret_manager', options, ctx);

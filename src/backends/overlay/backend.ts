@@ -9,12 +9,12 @@ import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Redis } from 'ioredis';
-import { connectionToJson, type Connection } from '../airflow/connection.ts';
-import { ConfigError } from '../config/errors.ts';
-import { isoNow } from '../support/iso-time.ts';
-import type { BackendContext, BackendFactory } from './registry-types.ts';
-import { connectionFrom } from './values.ts';
-import { BackendError, type BackendStatus, type Current, type Found, type SecretKind, type SecretsBackend, type SecretWriter, type VariableValue, type WriteValue } from './types.ts';
+import { connectionToJson, type Connection } from '../../airflow/connection.ts';
+import { ConfigError } from '../../config/errors.ts';
+import { isoNow } from '../../support/iso-time.ts';
+import type { BackendContext, CreateBackend } from '../descriptor.ts';
+import { connectionFrom } from '../values.ts';
+import { BackendError, type BackendStatus, type Current, type Found, type SecretKind, type SecretsBackend, type SecretWriter, type VariableValue, type WriteValue } from '../types.ts';
 
 const FORMAT = 'v1.';
 const IV_BYTES = 12;
@@ -217,7 +217,4 @@ function encryptionKey(name: string, o: Record<string, any>, ctx: BackendContext
   return key;
 }
 
-export const overlayBackend: BackendFactory = {
-  type: 'overlay',
-  create: (options, ctx) => new OverlayBackend(options.name ?? 'overlay', options, ctx),
-};
+export const createBackend: CreateBackend = (options, ctx) => new OverlayBackend(options.name ?? 'overlay', options, ctx);

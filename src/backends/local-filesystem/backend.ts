@@ -5,11 +5,11 @@
 // change, and after a bad edit keeps serving the last content that parsed,
 // reporting the error in /readyz and the log instead of failing every lookup.
 import path from 'node:path';
-import type { Connection } from '../airflow/connection.ts';
-import { pyToPlain } from '../airflow/python-json.ts';
-import { parseConfigFile, parseConnectionsFile, parseVariablesFile } from '../airflow/local-filesystem-format.ts';
-import type { BackendContext, BackendFactory } from './registry-types.ts';
-import { BackendError, FileLoadError, type BackendStatus, type Found, type SecretKind, type SecretsBackend, type VariableValue } from './types.ts';
+import type { Connection } from '../../airflow/connection.ts';
+import { pyToPlain } from '../../airflow/python-json.ts';
+import { parseConfigFile, parseConnectionsFile, parseVariablesFile } from '../../airflow/local-filesystem-format.ts';
+import type { BackendContext, CreateBackend } from '../descriptor.ts';
+import { BackendError, FileLoadError, type BackendStatus, type Found, type SecretKind, type SecretsBackend, type VariableValue } from '../types.ts';
 import { WatchedFile } from './watched-file.ts';
 
 type Files = {
@@ -98,9 +98,7 @@ export class LocalFilesystemBackend implements SecretsBackend {
   }
 }
 
-export const localFilesystemBackend: BackendFactory = {
-  type: 'local_filesystem',
-  create: (options, ctx) =>
+export const createBackend: CreateBackend = (options, ctx) =>
     new LocalFilesystemBackend(
       options.name ?? 'local_filesystem',
       {
@@ -110,5 +108,4 @@ export const localFilesystemBackend: BackendFactory = {
       },
       Number(options.poll_interval_seconds) * 1000,
       ctx,
-    ),
-};
+    );

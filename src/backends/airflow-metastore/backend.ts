@@ -14,12 +14,12 @@ import path from 'node:path';
 // see bench/optimization-log.md, "Figures quoted in code comments").
 import type { Pool, QueryResultRow } from 'pg';
 import type { Logger } from 'pino';
-import type { Connection } from '../airflow/connection.ts';
+import type { Connection } from '../../airflow/connection.ts';
 import type { PoolClient } from 'pg';
-import { FernetError, MultiFernet } from '../airflow/fernet.ts';
-import { ConfigError } from '../config/errors.ts';
-import type { BackendFactory } from './registry-types.ts';
-import { BackendError, type BackendStatus, type Current, type Found, type SecretKind, type SecretsBackend, type WriteValue } from './types.ts';
+import { FernetError, MultiFernet } from '../../airflow/fernet.ts';
+import { ConfigError } from '../../config/errors.ts';
+import type { CreateBackend } from '../descriptor.ts';
+import { BackendError, type BackendStatus, type Current, type Found, type SecretKind, type SecretsBackend, type WriteValue } from '../types.ts';
 
 const POSTGRES_URL = /^postgres(?:ql)?(?:\+[A-Za-z0-9_]+)?:\/\//;
 
@@ -415,9 +415,7 @@ export class AirflowMetastoreBackend implements SecretsBackend {
   }
 }
 
-export const airflowMetastoreBackend: BackendFactory = {
-  type: 'airflow_metastore',
-  create: (options, ctx) => {
+export const createBackend: CreateBackend = (options, ctx) => {
     const name = options.name ?? 'airflow_metastore';
     const at = `backends[${name}]`;
     const inline = options.sql_alchemy_conn as string | undefined;
@@ -445,5 +443,4 @@ export const airflowMetastoreBackend: BackendFactory = {
       },
       ctx.logger.child({ backend: name }),
     );
-  },
-};
+  };

@@ -13,9 +13,9 @@ import type { Agent } from 'node:http';
 import https from 'node:https';
 import createVault from 'node-vault';
 import type { Logger } from 'pino';
-import { http } from '../support/node-http.ts';
-import { networkError } from './resilience.ts';
-import { BackendError, type BackendErrorCode } from './types.ts';
+import { http } from '../../support/node-http.ts';
+import { networkError } from '../resilience.ts';
+import { BackendError, type BackendErrorCode } from '../types.ts';
 
 export type VaultAuth =
   | { type: 'token'; token?: string | undefined; tokenPath?: string | undefined }

@@ -5,16 +5,16 @@
 // provider does); variables and config under `value`.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import type { Connection } from '../airflow/connection.ts';
-import { pyJsonLoads, pythonJsonDumps, pyToPlain, pyTruthy, type PyDict, type PyValue } from '../airflow/python-json.ts';
-import { quote } from '../airflow/python-url.ts';
-import { ConfigError } from '../config/errors.ts';
-import type { BackendContext, BackendFactory } from './registry-types.ts';
-import { BackendGuard, resilienceFrom } from './resilience.ts';
-import { BackendError, type BackendStatus, type Current, type Found, type SecretKind, type SecretsBackend, type VariableValue, type WriteValue } from './types.ts';
-import { connectionToJson } from '../airflow/connection.ts';
-import { VaultClient, VaultError, type VaultAuth, type VaultTls } from './vault-client.ts';
-import { connectionFrom, foundWith } from './values.ts';
+import type { Connection } from '../../airflow/connection.ts';
+import { pyJsonLoads, pythonJsonDumps, pyToPlain, pyTruthy, type PyDict, type PyValue } from '../../airflow/python-json.ts';
+import { quote } from '../../airflow/python-url.ts';
+import { ConfigError } from '../../config/errors.ts';
+import type { BackendContext, CreateBackend } from '../descriptor.ts';
+import { BackendGuard, resilienceFrom } from '../resilience.ts';
+import { BackendError, type BackendStatus, type Current, type Found, type SecretKind, type SecretsBackend, type VariableValue, type WriteValue } from '../types.ts';
+import { connectionToJson } from '../../airflow/connection.ts';
+import { VaultClient, VaultError, type VaultAuth, type VaultTls } from './client.ts';
+import { connectionFrom, foundWith } from '../values.ts';
 
 
 /** `rstrip("/")`, keeping None as None. */
@@ -289,7 +289,4 @@ function tlsOptions(o: Record<string, any>, baseDir: string): VaultTls {
   return tls;
 }
 
-export const vaultBackend: BackendFactory = {
-  type: 'vault',
-  create: (options, ctx) => new VaultBackend(options.name ?? 'vault', options, ctx),
-};
+export const createBackend: CreateBackend = (options, ctx) => new VaultBackend(options.name ?? 'vault', options, ctx);
