@@ -228,18 +228,21 @@ export class AirflowMetastoreBackend implements SecretsBackend {
   async getConnection(connId: string): Promise<Found<Connection> | null> {
     const row = (await this.connectionRows(connId)).get(connId);
     if (!row) return null;
+    return { value: this.connectionOf(connId, row) };
+  }
+
+  /** A connection row as Airflow's Connection model reads it: password and extra decrypted when marked so. */
+  private connectionOf(connId: string, row: ConnectionRow): Connection {
     return {
-      value: {
-        conn_id: connId,
-        conn_type: row.conn_type,
-        description: row.description,
-        host: row.host,
-        login: row.login,
-        password: this.decrypt(row.password, row.is_encrypted === true, 'connection password'),
-        schema: row.schema,
-        port: row.port,
-        extra: this.decrypt(row.extra, row.is_extra_encrypted === true, 'connection extra'),
-      },
+      conn_id: connId,
+      conn_type: row.conn_type,
+      description: row.description,
+      host: row.host,
+      login: row.login,
+      password: this.decrypt(row.password, row.is_encrypted === true, 'connection password'),
+      schema: row.schema,
+      port: row.port,
+      extra: this.decrypt(row.extra, row.is_extra_encrypted === true, 'connection extra'),
     };
   }
 
@@ -354,18 +357,7 @@ export class AirflowMetastoreBackend implements SecretsBackend {
   private currentOf(kind: 'connection' | 'variable', id: string, row: Record<string, unknown>): Current {
     const cas = JSON.stringify(row);
     if (kind === 'variable') return { value: this.decrypt(row.val as string | null, row.is_encrypted === true, 'variable value'), cas };
-    const r = row as unknown as ConnectionRow;
-    const value: Connection = {
-      conn_id: id,
-      conn_type: r.conn_type,
-      description: r.description,
-      host: r.host,
-      login: r.login,
-      password: this.decrypt(r.password, r.is_encrypted === true, 'connection password'),
-      schema: r.schema,
-      port: r.port,
-      extra: this.decrypt(r.extra, r.is_extra_encrypted === true, 'connection extra'),
-    };
+    const value = this.connectionOf(id, row as unknown as ConnectionRow);
     return { value, cas };
   }
 

@@ -3,9 +3,7 @@ import { createBackend } from './backend.ts';
 
 export const descriptor: BackendDescriptor = {
   type: 'airflow_metastore',
-  airflowClasses: [
-    'airflow.secrets.metastore.MetastoreBackend',
-  ],
+  airflowClasses: ['airflow.secrets.metastore.MetastoreBackend'],
   capabilities: { versioned: false, writable: true },
   optionsSchema: async () => (await import('./options.ts')).optionsSchema,
   load: () => createBackend,

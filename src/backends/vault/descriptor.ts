@@ -2,9 +2,7 @@ import type { BackendDescriptor } from '../descriptor.ts';
 
 export const descriptor: BackendDescriptor = {
   type: 'vault',
-  airflowClasses: [
-    'airflow.providers.hashicorp.secrets.vault.VaultBackend',
-  ],
+  airflowClasses: ['airflow.providers.hashicorp.secrets.vault.VaultBackend'],
   capabilities: { versioned: true, writable: true },
   optionsSchema: async () => (await import('./options.ts')).optionsSchema,
   load: async () => (await import('./backend.ts')).createBackend,
