@@ -94,3 +94,16 @@ test('every relative link in README.md and docs/*.md resolves to a file, and eve
   assert.ok(checked > 30, `only ${checked} relative links found: the link scanner is broken`);
   assert.deepEqual(broken, []);
 });
+
+test('every source path the docs name in a code span exists (a moved file fails here until the docs follow it)', () => {
+  const missing: string[] = [];
+  let checked = 0;
+  for (const file of [...files, path.join(root, 'clients', 'airflow', 'README.md')]) {
+    for (const m of readFileSync(file, 'utf8').matchAll(/`((?:src|test|bench|scripts|helm|deploy|clients)\/[A-Za-z0-9_./-]+)`/g)) {
+      checked++;
+      if (!existsSync(path.join(root, m[1]!))) missing.push(`${path.relative(root, file)}: ${m[1]}`);
+    }
+  }
+  assert.ok(checked > 50, `only ${checked} paths found: the scanner is broken`);
+  assert.deepEqual(missing, []);
+});
