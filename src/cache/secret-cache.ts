@@ -290,9 +290,7 @@ export class SecretCache implements SecretResolver {
   }
 
   private lookup(kind: SecretKind, id: string): Promise<Resolved<unknown> | null> {
-    if (kind === 'connection') return this.chain.getConnection(id);
-    if (kind === 'variable') return this.chain.getVariable(id);
-    return this.chain.getConfig(id);
+    return this.chain.resolve(kind, id);
   }
 
   /** X-Secret-Version: an HMAC of the value, so a client can tell a change without the gateway
