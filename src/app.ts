@@ -156,8 +156,11 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     clientCertificates: config.server.tls && config.server.tls.client_auth !== 'none' && config.auth ? new ClientCertificates(config.server.tls, config.auth.policies) : undefined,
   });
   const checks = config.connection_checks;
-  // Connection checks resolve through the cache, like any caller's read.
-  const lookupConnection = async (id: string) => (await cache.getConnection(id, { noCache: false })).found;
+  // Connection checks resolve through the cache, like any caller's read, and need the fields: unpacked here.
+  const lookupConnection = async (id: string) => {
+    const { found } = await cache.resolve('connection', id);
+    return found && { ...found, value: found.value.connection() };
+  };
   const criticalConnections = new CriticalConnections(config.critical_connections, checks, lookupConnection, deps.logger.child({ component: 'critical_connections' }));
   registerSecretRoutes(app, cache);
   // The write API: writes.target (checked at load to say writable: true) must be a backend type that stores.

@@ -4,12 +4,11 @@
 // reported as "not found" when every backend answered: if any failed, the answer
 // is backend_unavailable, because "not found" would be a guess.
 import type { Logger } from 'pino';
-import type { Connection } from '../airflow/connection.ts';
 import { backendUnavailable, type FailedBackend } from '../errors.ts';
 import type { BackendOperation, GatewayMetrics } from '../metrics.ts';
 import { compileLookupPattern, type LookupPattern } from './lookup-pattern.ts';
 import type { BackendReport, Resolved } from '../secrets.ts';
-import { BackendError, type BackendStatus, type Found, type SecretKind, type SecretsBackend, type VariableValue } from './types.ts';
+import { askBackend, BackendError, type BackendValue, type Found, type SecretKind, type SecretsBackend } from './types.ts';
 
 export interface ChainLink {
   backend: SecretsBackend;
@@ -54,14 +53,6 @@ export function chainLink(
     },
   };
 }
-
-type Lookup<T> = (backend: SecretsBackend, id: string) => Promise<Found<T> | null>;
-
-const lookups = {
-  connection: (b: SecretsBackend, id: string) => b.getConnection(id),
-  variable: (b: SecretsBackend, id: string) => b.getVariable(id),
-  config: (b: SecretsBackend, id: string) => b.getConfig(id),
-} satisfies Record<SecretKind, Lookup<unknown>>;
 
 const OPERATIONS: Record<SecretKind, BackendOperation> = { connection: 'get_connection', variable: 'get_variable', config: 'get_config' };
 
@@ -138,16 +129,33 @@ export class BackendChain {
     return this.links.map(({ backend }) => ({ name: backend.name, type: backend.type, ...backend.status() }));
   }
 
-  getConnection(connId: string): Promise<Resolved<Connection> | null> {
-    return this.resolve('connection', connId, lookups.connection);
-  }
-
-  getVariable(key: string): Promise<Resolved<VariableValue> | null> {
-    return this.resolve('variable', key, lookups.variable);
-  }
-
-  getConfig(key: string): Promise<Resolved<VariableValue> | null> {
-    return this.resolve('config', key, lookups.config);
+  /** The answer for this id: the first backend in chain order that has it, with its name; null when
+   * every backend asked answered "not here"; backend_unavailable when none had it and one failed. */
+  async resolve<K extends SecretKind>(kind: K, id: string): Promise<Resolved<BackendValue[K]> | null> {
+    const failed: FailedBackend[] = [];
+    const candidates = this.candidates(kind, id);
+    for (const backend of candidates) {
+      let found: Found<BackendValue[K]> | null;
+      try {
+        found = await this.measured(backend, OPERATIONS[kind], () => askBackend(backend, kind, id));
+      } catch (err) {
+        const code = err instanceof BackendError ? err.code : 'backend_error';
+        // BackendError messages are ours and never hold a value; other errors are reported by name only.
+        this.logger.warn(
+          { backend: backend.name, kind, id, err_code: code, err_message: err instanceof BackendError ? err.message : undefined, err_name: (err as Error)?.name },
+          'backend failed; trying the next one',
+        );
+        failed.push({ name: backend.name, code });
+        continue;
+      }
+      // Connections: the first truthy answer wins. Variables and config: the first non-null one ("" is a value).
+      if (found !== null && found.value !== null && found.value !== undefined) {
+        this.probeShadowed(kind, id, backend, candidates);
+        return { ...found, source: backend.name };
+      }
+    }
+    if (failed.length > 0) throw backendUnavailable(failed);
+    return null;
   }
 
   /** Every backend in chain order with its answer for this id (all asked at once), and the one that wins. */
@@ -158,7 +166,7 @@ export class BackendChain {
         const step = { backend: backend.name, type: backend.type, wins: false };
         if (!asked.has(backend)) return { ...step, answer: 'skipped' };
         try {
-          const found = await this.measured(backend, OPERATIONS[kind], () => lookups[kind](backend, id));
+          const found = await this.measured(backend, OPERATIONS[kind], () => askBackend(backend, kind, id));
           if (found === null || found.value === null || found.value === undefined) return { ...step, answer: 'not_found' };
           return { ...step, answer: 'found', version: found.version ?? identity(found.value), ...(found.expires ? { expires: found.expires } : {}) };
         } catch (err) {
@@ -186,7 +194,7 @@ export class BackendChain {
   }
 
   private async hasId(backend: SecretsBackend, kind: SecretKind, id: string): Promise<boolean> {
-    const found = await this.measured(backend, OPERATIONS[kind], () => lookups[kind](backend, id));
+    const found = await this.measured(backend, OPERATIONS[kind], () => askBackend(backend, kind, id));
     return found !== null && found.value !== null && found.value !== undefined;
   }
 
@@ -202,32 +210,5 @@ export class BackendChain {
       },
       () => undefined,
     );
-  }
-
-  private async resolve<T>(kind: SecretKind, id: string, lookup: Lookup<T>): Promise<Resolved<T> | null> {
-    const failed: FailedBackend[] = [];
-    const candidates = this.candidates(kind, id);
-    for (const backend of candidates) {
-      let found: Found<T> | null;
-      try {
-        found = await this.measured(backend, OPERATIONS[kind], () => lookup(backend, id));
-      } catch (err) {
-        const code = err instanceof BackendError ? err.code : 'backend_error';
-        // BackendError messages are ours and never hold a value; other errors are reported by name only.
-        this.logger.warn(
-          { backend: backend.name, kind, id, err_code: code, err_message: err instanceof BackendError ? err.message : undefined, err_name: (err as Error)?.name },
-          'backend failed; trying the next one',
-        );
-        failed.push({ name: backend.name, code });
-        continue;
-      }
-      // Connections: the first truthy answer wins. Variables and config: the first non-null one ("" is a value).
-      if (found !== null && found.value !== null && found.value !== undefined) {
-        this.probeShadowed(kind, id, backend, candidates);
-        return { ...found, source: backend.name };
-      }
-    }
-    if (failed.length > 0) throw backendUnavailable(failed);
-    return null;
   }
 }

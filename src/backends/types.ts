@@ -29,6 +29,23 @@ export interface SecretsBackend {
   close(): Promise<void>;
 }
 
+/** What a backend's lookup of each kind answers with. */
+export interface BackendValue {
+  connection: Connection;
+  variable: VariableValue;
+  config: VariableValue;
+}
+
+const ASK: { [K in SecretKind]: (backend: SecretsBackend, id: string) => Promise<Found<BackendValue[K]> | null> } = {
+  connection: (backend, id) => backend.getConnection(id),
+  variable: (backend, id) => backend.getVariable(id),
+  config: (backend, id) => backend.getConfig(id),
+};
+
+/** The one place a kind becomes a backend's own per-kind method (Airflow's get_connection /
+ * get_variable / get_config): every layer above asks by kind. */
+export const askBackend = <K extends SecretKind>(backend: SecretsBackend, kind: K, id: string): Promise<Found<BackendValue[K]> | null> => ASK[kind](backend, id);
+
 /**
  * The catalog of backend error codes, each with its meaning: the `code` of a failed backend in a
  * problem's `failed_backends`, a resolution step, `GET /v1/backends` and `/readyz`. Declared once

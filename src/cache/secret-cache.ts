@@ -23,14 +23,14 @@ import { LRUCache } from 'lru-cache';
 import type { Logger } from 'pino';
 import { PackedConnection, type Connection } from '../airflow/connection.ts';
 import type { BackendChain, Resolved } from '../backends/chain.ts';
-import { SECRET_KINDS, type SecretKind, type SecretsBackend, type VariableValue } from '../backends/types.ts';
+import { SECRET_KINDS, type SecretKind, type SecretsBackend } from '../backends/types.ts';
 import type { CacheConfig } from '../config/schema.ts';
 import { GatewayError } from '../errors.ts';
 import { flatString } from '../support/flat-string.ts';
 import { batchedCounter, batchedHistogram, type BatchedCounter, type BatchedHistogram, type GatewayMetrics, type InvalidationSource } from '../metrics.ts';
 import type { SecretResolver } from '../routes/secrets.ts';
 import { scopeMatcher, type InvalidationScope } from './invalidation.ts';
-import type { Answer, CacheState, RequestFreshness } from './types.ts';
+import type { Answer, CachedValue, CacheState, RequestFreshness } from './types.ts';
 
 interface Entry {
   kind: SecretKind;
@@ -124,20 +124,6 @@ export class SecretCache implements SecretResolver {
     }
   }
 
-  /** The connection, unpacked (for callers that need its fields: connection checks and tests). */
-  async getConnection(connId: string, freshness?: RequestFreshness): Promise<Answer<Connection>> {
-    const answer = await this.resolve<PackedConnection>('connection', connId, freshness);
-    return answer.found ? { ...answer, found: { ...answer.found, value: answer.found.value.connection() } } : (answer as Answer<never>);
-  }
-
-  getVariable(key: string, freshness?: RequestFreshness): Promise<Answer<VariableValue>> {
-    return this.resolve<VariableValue>('variable', key, freshness);
-  }
-
-  getConfig(key: string, freshness?: RequestFreshness): Promise<Answer<VariableValue>> {
-    return this.resolve<VariableValue>('config', key, freshness);
-  }
-
   /** Drops the entries a scope names (and the lookups in flight for them); returns how many. */
   invalidate(scope: InvalidationScope, source: InvalidationSource): number {
     this.epoch++;
@@ -158,17 +144,19 @@ export class SecretCache implements SecretResolver {
   /** The answer, when the cache holds a fresh one the client accepts: a hit, at once, with no
    * promise (the path of almost every request). undefined: ask resolve(). As resolve(), a
    * connection comes as a PackedConnection. */
-  fresh<T>(kind: SecretKind, id: string, freshness: RequestFreshness = NO_PREFERENCE): Answer<T> | undefined {
+  fresh<K extends SecretKind>(kind: K, id: string, freshness: RequestFreshness = NO_PREFERENCE): Answer<CachedValue[K]> | undefined {
     if (!this.config.enabled) return undefined;
     const entry = this.entries.get(cacheKey(kind, id));
     if (!entry) return undefined;
     const age = this.now() - entry.confirmedAt;
-    return age < entry.ttlMs && this.clientAccepts(freshness, age) ? this.serve<T>(entry, 'hit') : undefined;
+    return age < entry.ttlMs && this.clientAccepts(freshness, age) ? this.serve<CachedValue[K]>(entry, 'hit') : undefined;
   }
 
-  /** The answer, through the freshness rules; a connection comes as a PackedConnection. */
-  async resolve<T>(kind: SecretKind, id: string, freshness: RequestFreshness = NO_PREFERENCE): Promise<Answer<T>> {
-    if (!this.config.enabled) return { found: stored(kind, await this.lookup(kind, id)) as Resolved<T> | null };
+  /** The answer, through the freshness rules (the chain's resolve(kind, id) when they say to ask);
+   * a connection comes as a PackedConnection (`.connection()` unpacks it where its fields are needed). */
+  async resolve<K extends SecretKind>(kind: K, id: string, freshness: RequestFreshness = NO_PREFERENCE): Promise<Answer<CachedValue[K]>> {
+    type T = CachedValue[K];
+    if (!this.config.enabled) return { found: stored(kind, await this.chain.resolve(kind, id)) as Resolved<T> | null };
     const key = cacheKey(kind, id);
     const entry = this.entries.get(key);
     if (!entry) return this.served<T>(await this.refresh(kind, id, key, freshness));
@@ -266,7 +254,7 @@ export class SecretCache implements SecretResolver {
       if (previous && cached && source && (await this.chain.currentVersion(kind, id, source)) === cached.version) {
         return this.store(key, epoch, { ...previous, failure: undefined, confirmedAt: startedAt }, 'revalidated');
       }
-      const looked = await this.lookup(kind, id);
+      const looked = await this.chain.resolve(kind, id);
       const fingerprint = looked ? this.fingerprint(kind, id, looked.value) : undefined;
       const found = stored(kind, looked);
       const unchanged =
@@ -287,12 +275,6 @@ export class SecretCache implements SecretResolver {
     if (entry.ttlMs > 0 && epoch === this.epoch) this.entries.set(key, entry);
     else if (epoch === this.epoch) this.entries.delete(key);
     return { entry, state };
-  }
-
-  private lookup(kind: SecretKind, id: string): Promise<Resolved<unknown> | null> {
-    if (kind === 'connection') return this.chain.getConnection(id);
-    if (kind === 'variable') return this.chain.getVariable(id);
-    return this.chain.getConfig(id);
   }
 
   /** X-Secret-Version: an HMAC of the value, so a client can tell a change without the gateway

@@ -1,6 +1,16 @@
 // What a cached lookup answers besides the value: how fresh it is, as the
 // response headers show it (Age, X-Cache, X-Secret-Version).
+import type { PackedConnection } from '../airflow/connection.ts';
 import type { Resolved } from '../backends/chain.ts';
+import type { VariableValue } from '../secrets.ts';
+
+/** What the cache answers with, by kind: a connection kept packed (its API JSON text, which a GET
+ * sends as it is; `.connection()` rebuilds the Connection), a variable or config value as it came. */
+export interface CachedValue {
+  connection: PackedConnection;
+  variable: VariableValue;
+  config: VariableValue;
+}
 
 /** hit: fresh from the cache · miss: fetched from the backends · stale: past its TTL
  * (while revalidating, or because the backends failed) · revalidated: past its TTL or

@@ -3,9 +3,9 @@
 // chain) with the freshness the client asked for, shape the answer.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { connectionToUri, type PackedConnection } from '../airflow/connection.ts';
-import { READ_ACTION, type Resolved, type SecretKind, type VariableValue } from '../secrets.ts';
+import { READ_ACTION, type Resolved, type SecretKind } from '../secrets.ts';
 import { parseRequestFreshness } from '../cache/freshness.ts';
-import type { Answer, CacheInfo, RequestFreshness } from '../cache/types.ts';
+import type { Answer, CachedValue, CacheInfo, RequestFreshness } from '../cache/types.ts';
 import { GatewayError, notFound, problem } from '../errors.ts';
 import { validateId } from './ids.ts';
 import { ref } from '../http/openapi.ts';
@@ -13,17 +13,13 @@ import { toGatewayError } from '../http/problems.ts';
 import { guardMethods } from './method-guard.ts';
 import { bodyPermission, permissions, type BodyItem } from '../auth/permissions.ts';
 
-/** What the routes ask: the cache in front of the backend chain. A connection comes packed (its API
- * JSON text, which a GET sends as it is; the Connection is rebuilt only for a URI or a batch). */
+/** What the routes ask: the cache in front of the backend chain, by kind and id. A connection comes
+ * packed (its API JSON text, which a GET sends as it is; the Connection is rebuilt only for a URI). */
 export interface SecretResolver {
-  /** A fresh cached answer the client accepts, synchronously; undefined: ask the lookup method. */
-  fresh<T>(kind: SecretKind, id: string, freshness?: RequestFreshness): Answer<T> | undefined;
-  resolve<T>(kind: 'connection', connId: string, freshness?: RequestFreshness): Promise<Answer<T>>;
-  getVariable(key: string, freshness?: RequestFreshness): Promise<Answer<VariableValue>>;
-  getConfig(key: string, freshness?: RequestFreshness): Promise<Answer<VariableValue>>;
+  /** A fresh cached answer the client accepts, synchronously; undefined: ask resolve(). */
+  fresh<K extends SecretKind>(kind: K, id: string, freshness?: RequestFreshness): Answer<CachedValue[K]> | undefined;
+  resolve<K extends SecretKind>(kind: K, id: string, freshness?: RequestFreshness): Promise<Answer<CachedValue[K]>>;
 }
-
-type Lookup<T> = (id: string, freshness: RequestFreshness) => Promise<Answer<T>>;
 
 interface WildcardParams {
   '*': string;
@@ -60,9 +56,9 @@ function checkId(request: FastifyRequest, kind: SecretKind, id: string): void {
 }
 
 /** Resolves one secret, or throws the error a single request answers with; the outcome goes to the audit event. */
-async function resolveOrThrow<T>(request: FastifyRequest, kind: SecretKind, id: string, lookup: Lookup<T>, freshness: RequestFreshness): Promise<Resolved<T>> {
+async function resolveOrThrow<K extends SecretKind>(resolver: SecretResolver, request: FastifyRequest, kind: K, id: string, freshness: RequestFreshness): Promise<Resolved<CachedValue[K]>> {
   checkId(request, kind, id);
-  const answer = await lookup(id, freshness).catch(failureOf(request, kind, id));
+  const answer = await resolver.resolve(kind, id, freshness).catch(failureOf(request, kind, id));
   return foundOrThrow(request, kind, id, answer);
 }
 
@@ -76,28 +72,27 @@ function foundOrThrow<T>(request: FastifyRequest, kind: SecretKind, id: string, 
 
 /**
  * Answers a single-secret GET: a fresh cache hit synchronously (no promise: the path of almost every
- * request), anything else through the cache's lookup. `send` shapes the body of a found secret.
+ * request), anything else through the cache's resolve(). `send` shapes the body of a found secret.
  */
-function answerSecret<T>(
+function answerSecret<K extends SecretKind>(
   resolver: SecretResolver,
   request: FastifyRequest,
   reply: FastifyReply,
-  kind: SecretKind,
+  kind: K,
   id: string,
-  lookup: Lookup<T>,
-  send: (found: Resolved<T>) => unknown,
+  send: (found: Resolved<CachedValue[K]>) => unknown,
 ): unknown {
   checkId(request, kind, id);
   const freshness = requestFreshness(request);
-  const respond = (answer: Answer<T>): unknown => {
+  const respond = (answer: Answer<CachedValue[K]>): unknown => {
     freshnessHeaders(reply, answer.cache);
     const found = foundOrThrow(request, kind, id, answer);
     secretHeaders(reply, found);
     return send(found);
   };
-  const hit = resolver.fresh<T>(kind, id, freshness);
+  const hit = resolver.fresh(kind, id, freshness);
   if (hit) return respond(hit);
-  return lookup(id, freshness).then(respond, failureOf(request, kind, id));
+  return resolver.resolve(kind, id, freshness).then(respond, failureOf(request, kind, id));
 }
 
 const requestFreshness = (request: FastifyRequest): RequestFreshness => parseRequestFreshness(request.headers['cache-control']);
@@ -109,15 +104,15 @@ type LookupItem<K extends string> = { [P in K]: string } & {
 };
 
 /** One batch item: found, not found, denied, or the error code that any single request would have given. */
-async function lookupItem<K extends 'conn_id' | 'key', T, R>(
+async function lookupItem<K extends 'conn_id' | 'key', S extends SecretKind, R>(
   app: FastifyInstance,
+  resolver: SecretResolver,
   request: FastifyRequest,
   idField: K,
-  kind: SecretKind,
+  kind: S,
   id: string,
-  lookup: Lookup<T>,
   freshness: RequestFreshness,
-  shape: (found: Resolved<T>) => R,
+  shape: (found: Resolved<CachedValue[S]>) => R,
 ): Promise<LookupItem<K> & Partial<R>> {
   const base = { [idField]: id } as { [P in K]: string };
   if (!request.authorize(READ_ACTION[kind], id)) {
@@ -125,7 +120,7 @@ async function lookupItem<K extends 'conn_id' | 'key', T, R>(
     return { ...base, status: 'error', code: 'denied' } as LookupItem<K> & Partial<R>;
   }
   try {
-    const found = await resolveOrThrow(request, kind, id, lookup, freshness);
+    const found = await resolveOrThrow(resolver, request, kind, id, freshness);
     app.metrics.requests.inc({ kind, outcome: 'found' });
     return { ...base, status: 'found', source: found.source, ...shape(found) } as LookupItem<K> & Partial<R>;
   } catch (err) {
@@ -165,10 +160,6 @@ function lookupItems(body: unknown): BodyItem[] {
 }
 
 export function registerSecretRoutes(app: FastifyInstance, resolver: SecretResolver): void {
-  const getConnection: Lookup<PackedConnection> = (id, freshness) => resolver.resolve<PackedConnection>('connection', id, freshness);
-  const getVariable: Lookup<VariableValue> = (id, freshness) => resolver.getVariable(id, freshness);
-  const getConfig: Lookup<VariableValue> = (id, freshness) => resolver.getConfig(id, freshness);
-
   app.get<{ Params: WildcardParams; Querystring: { format: 'json' | 'uri' } }>(
     '/v1/connections/*',
     {
@@ -184,7 +175,7 @@ export function registerSecretRoutes(app: FastifyInstance, resolver: SecretResol
     },
     (request, reply) => {
       const id = request.params['*'];
-      return answerSecret(resolver, request, reply, 'connection', id, getConnection, (found) => {
+      return answerSecret(resolver, request, reply, 'connection', id, (found) => {
         reply.type('application/json; charset=utf-8');
         if (request.query.format === 'uri') return JSON.stringify({ conn_id: id, uri: connectionToUri(found.value.connection()) });
         // Python-exact JSON (json.dumps of extra as Airflow decoded it): `1.0` stays a float, big integers stay
@@ -197,15 +188,15 @@ export function registerSecretRoutes(app: FastifyInstance, resolver: SecretResol
   // A URL ending in /test names both: GET reads the connection "<id>/test", POST tests "<id>".
   guardMethods(app, '/v1/connections/*', ['GET', 'PUT', 'DELETE'], { methods: ['POST'], at: (request) => (request.params as WildcardParams)['*'].endsWith('/test') });
 
-  for (const [prefix, kind, lookup, schema, permission] of [
-    ['/v1/variables/*', 'variable', getVariable, 'Variable', permissions.readVariable],
-    ['/v1/config/*', 'config', getConfig, 'ConfigValue', permissions.readConfig],
+  for (const [prefix, kind, schema, permission] of [
+    ['/v1/variables/*', 'variable', 'Variable', permissions.readVariable],
+    ['/v1/config/*', 'config', 'ConfigValue', permissions.readConfig],
   ] as const) {
     // No query parameters: an unknown one is a 400, as on connections.
     const querystring = { type: 'object', additionalProperties: false, properties: {} };
     app.get<{ Params: WildcardParams }>(prefix, { config: { permission }, schema: { querystring, response: { 200: ref(schema) } } }, (request, reply) => {
       const key = request.params['*'];
-      return answerSecret(resolver, request, reply, kind, key, lookup, (found) => ({ key, value: found.value }));
+      return answerSecret(resolver, request, reply, kind, key, (found) => ({ key, value: found.value }));
     });
     // PUT and DELETE on variables are the write API (routes/writes.ts).
     guardMethods(app, prefix, kind === 'variable' ? ['GET', 'PUT', 'DELETE'] : ['GET']);
@@ -219,9 +210,9 @@ export function registerSecretRoutes(app: FastifyInstance, resolver: SecretResol
       // The request's Cache-Control applies to every item.
       const fresh = requestFreshness(request);
       const [connections, variables, config] = await Promise.all([
-        Promise.all((body.connections ?? []).map((id) => lookupItem(app, request, 'conn_id', 'connection', id, getConnection, fresh, (f) => ({ connection: f.value })))),
-        Promise.all((body.variables ?? []).map((id) => lookupItem(app, request, 'key', 'variable', id, getVariable, fresh, (f) => ({ value: f.value })))),
-        Promise.all((body.config ?? []).map((id) => lookupItem(app, request, 'key', 'config', id, getConfig, fresh, (f) => ({ value: f.value })))),
+        Promise.all((body.connections ?? []).map((id) => lookupItem(app, resolver, request, 'conn_id', 'connection', id, fresh, (f) => ({ connection: f.value })))),
+        Promise.all((body.variables ?? []).map((id) => lookupItem(app, resolver, request, 'key', 'variable', id, fresh, (f) => ({ value: f.value })))),
+        Promise.all((body.config ?? []).map((id) => lookupItem(app, resolver, request, 'key', 'config', id, fresh, (f) => ({ value: f.value })))),
       ]);
       reply.header('cache-control', 'no-store').type('application/json; charset=utf-8');
       return lookupResponseJson(connections, variables, config);

@@ -8,7 +8,7 @@ import type { Connection } from '../../../src/airflow/connection.ts';
 import { BackendChain, chainLink } from '../../../src/backends/chain.ts';
 import { BackendError, type Found, type SecretKind, type SecretsBackend, type VariableValue } from '../../../src/backends/types.ts';
 import { SecretCache } from '../../../src/cache/secret-cache.ts';
-import type { RequestFreshness } from '../../../src/cache/types.ts';
+import type { Answer, RequestFreshness } from '../../../src/cache/types.ts';
 import { Value } from '@sinclair/typebox/value';
 import { CacheConfigSchema, type CacheConfig } from '../../../src/config/schema.ts';
 import { GatewayError } from '../../../src/errors.ts';
@@ -74,7 +74,7 @@ interface Rig {
   metrics: GatewayMetrics;
   logs: string[];
   clock: { t: number };
-  get(id: string, freshness?: Partial<RequestFreshness>): ReturnType<SecretCache['getVariable']>;
+  get(id: string, freshness?: Partial<RequestFreshness>): Promise<Answer<VariableValue>>;
 }
 
 function rig(config: Partial<CacheConfig> = {}, backend = new ScriptedBackend()): Rig {
@@ -84,7 +84,7 @@ function rig(config: Partial<CacheConfig> = {}, backend = new ScriptedBackend())
   const chain = new BackendChain([chainLink(backend, {})], logger, metrics);
   const clock = { t: 1_000_000 };
   const cache = new SecretCache({ config: { ...DEFAULTS, ...config }, chain, backendTtlSeconds: new Map(), metrics, logger, now: () => clock.t });
-  return { cache, backend, metrics, logs, clock, get: (id, f) => cache.getVariable(id, { noCache: false, ...f }) };
+  return { cache, backend, metrics, logs, clock, get: (id, f) => cache.resolve('variable', id, { noCache: false, ...f }) };
 }
 
 const seconds = (r: Rig, s: number) => (r.clock.t += s * 1000);
@@ -320,8 +320,8 @@ describe('cache freshness rules (controlled clock)', () => {
     const clock = { t: 0 };
     const cache = new SecretCache({ config: DEFAULTS, chain, backendTtlSeconds: new Map([['scripted', 0]]), metrics, logger, now: () => clock.t });
     r.backend.values.set('k', { value: 'v' });
-    await cache.getVariable('k');
-    await cache.getVariable('k');
+    await cache.resolve('variable', 'k');
+    await cache.resolve('variable', 'k');
     assert.equal(r.backend.valueCalls(), 2);
   });
 
