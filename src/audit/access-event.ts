@@ -5,9 +5,9 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { AIRFLOW_FIELDS, type AirflowContext } from '../auth/verify.ts';
 import { isoNow } from '../support/iso-time.ts';
-import { toGatewayError } from '../http/problems.ts';
+import { failureOutcome } from '../http/problems.ts';
 import type { Action, SecretKind } from '../secrets.ts';
-import type { AuditEvent, AuditItem, Fingerprinter, Outcome } from './events.ts';
+import type { AuditEvent, AuditItem, Fingerprinter } from './events.ts';
 import type { AuditSink } from './sink.ts';
 
 /** What a route reports about one secret it looked up. */
@@ -35,11 +35,6 @@ function airflowFromHeaders(request: FastifyRequest): AirflowContext | null {
   return any ? ctx : null;
 }
 
-function outcomeFromError(err: unknown): { outcome: Outcome; code: string } {
-  const code = toGatewayError(err).code;
-  return { outcome: code === 'not_found' ? 'not_found' : 'error', code };
-}
-
 /** Records what happened to one secret a route looked up, on the decision that allowed it. */
 export function recordOutcome(request: FastifyRequest, fingerprint: Fingerprinter, kind: SecretKind, id: string, result: ItemResult): void {
   const item = request.access?.items.find((i) => i.kind === kind && i.id === id && i.outcome === undefined);
@@ -49,7 +44,7 @@ export function recordOutcome(request: FastifyRequest, fingerprint: Fingerprinte
     item.backend = result.found.source;
     item.fingerprint = fingerprint.of(result.found.value);
   } else {
-    Object.assign(item, outcomeFromError(result.error));
+    Object.assign(item, failureOutcome(result.error));
   }
 }
 

@@ -8,7 +8,7 @@ import { backendUnavailable, type FailedBackend } from '../errors.ts';
 import type { BackendOperation, GatewayMetrics } from '../metrics.ts';
 import { compileLookupPattern, type LookupPattern } from './lookup-pattern.ts';
 import type { BackendReport, Resolved } from '../secrets.ts';
-import { askBackend, BackendError, type BackendValue, type Found, type SecretKind, type SecretsBackend } from './types.ts';
+import { askBackend, BackendError, backendErrorCode, type BackendValue, type Found, type SecretKind, type SecretsBackend } from './types.ts';
 
 export interface ChainLink {
   backend: SecretsBackend;
@@ -111,7 +111,7 @@ export class BackendChain {
     try {
       return await this.measured(backend, 'get_version', () => backend.getVersion!(kind, id));
     } catch (err) {
-      const code = err instanceof BackendError ? err.code : 'backend_error';
+      const code = backendErrorCode(err);
       this.logger.warn({ backend: backend.name, kind, id, err_code: code }, 'backend failed a version check');
       throw backendUnavailable([{ name: backend.name, code }]);
     }
@@ -139,7 +139,7 @@ export class BackendChain {
       try {
         found = await this.measured(backend, OPERATIONS[kind], () => askBackend(backend, kind, id));
       } catch (err) {
-        const code = err instanceof BackendError ? err.code : 'backend_error';
+        const code = backendErrorCode(err);
         // BackendError messages are ours and never hold a value; other errors are reported by name only.
         this.logger.warn(
           { backend: backend.name, kind, id, err_code: code, err_message: err instanceof BackendError ? err.message : undefined, err_name: (err as Error)?.name },
@@ -170,7 +170,7 @@ export class BackendChain {
           if (found === null || found.value === null || found.value === undefined) return { ...step, answer: 'not_found' };
           return { ...step, answer: 'found', version: found.version ?? identity(found.value), ...(found.expires ? { expires: found.expires } : {}) };
         } catch (err) {
-          return { ...step, answer: 'error', code: err instanceof BackendError ? err.code : 'backend_error' };
+          return { ...step, answer: 'error', code: backendErrorCode(err) };
         }
       }),
     );
@@ -187,7 +187,7 @@ export class BackendChain {
         if (await this.hasId(backend, kind, id)) return backend.name;
       } catch (err) {
         // Cannot tell: a failed backend is skipped at read time too, so it does not shadow now.
-        this.logger.warn({ backend: backend.name, kind, id, err_code: err instanceof BackendError ? err.code : 'backend_error' }, 'backend failed a shadowing check');
+        this.logger.warn({ backend: backend.name, kind, id, err_code: backendErrorCode(err) }, 'backend failed a shadowing check');
       }
     }
     return null;

@@ -75,6 +75,10 @@ export const BACKEND_ERRORS = {
 
 export type BackendErrorCode = keyof typeof BACKEND_ERRORS;
 
+/** The code a failure is reported with (a problem's failed_backends, a resolution step, a log line): a
+ * BackendError's own, else `backend_error` (any other error's message is never passed on). */
+export const backendErrorCode = (err: unknown): string => (err instanceof BackendError ? err.code : 'backend_error');
+
 /** Thrown by a backend when it cannot answer. The chain records `code`, never `message`, for clients. */
 export class BackendError extends Error {
   readonly code: string;

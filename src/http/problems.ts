@@ -52,6 +52,12 @@ export function toGatewayError(err: unknown): GatewayError {
   return problem.internal_error('An internal error occurred; see the request id in the gateway log.');
 }
 
+/** How a failed lookup of one secret counts, in its audit event and its metric: not found, or an error; with its code. */
+export function failureOutcome(err: unknown): { outcome: 'not_found' | 'error'; code: string } {
+  const { code } = toGatewayError(err);
+  return { outcome: code === 'not_found' ? 'not_found' : 'error', code };
+}
+
 export function registerProblemHandlers(app: FastifyInstance): void {
   app.setErrorHandler((err, request, reply) => {
     const answer = toGatewayError(err);

@@ -9,7 +9,7 @@ import type { Answer, CachedValue, CacheInfo, RequestFreshness } from '../cache/
 import { GatewayError, notFound, problem } from '../errors.ts';
 import { validateId } from './ids.ts';
 import { ref } from '../http/openapi.ts';
-import { toGatewayError } from '../http/problems.ts';
+import { failureOutcome } from '../http/problems.ts';
 import { guardMethods } from './method-guard.ts';
 import { bodyPermission, permissions, type BodyItem } from '../auth/permissions.ts';
 
@@ -124,10 +124,9 @@ async function lookupItem<K extends 'conn_id' | 'key', S extends SecretKind, R>(
     app.metrics.requests.inc({ kind, outcome: 'found' });
     return { ...base, status: 'found', source: found.source, ...shape(found) } as LookupItem<K> & Partial<R>;
   } catch (err) {
-    const e = toGatewayError(err);
-    const status = e.code === 'not_found' ? 'not_found' : 'error';
-    app.metrics.requests.inc({ kind, outcome: status });
-    return { ...base, status, code: e.code } as LookupItem<K> & Partial<R>;
+    const { outcome, code } = failureOutcome(err);
+    app.metrics.requests.inc({ kind, outcome });
+    return { ...base, status: outcome, code } as LookupItem<K> & Partial<R>;
   }
 }
 

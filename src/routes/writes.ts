@@ -7,7 +7,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ConnectionFormatError, connectionFromFields, type Connection } from '../airflow/connection.ts';
 import { pyJsonLoads, pythonJsonDumps } from '../airflow/python-json.ts';
 import type { BackendChain } from '../backends/chain.ts';
-import { BackendError, type Current, type SecretsBackend, type SecretWriter, type WriteValue } from '../backends/types.ts';
+import { BackendError, backendErrorCode, type Current, type SecretsBackend, type SecretWriter, type WriteValue } from '../backends/types.ts';
 import type { RedisInvalidationBus } from '../cache/redis-bus.ts';
 import type { SecretCache } from '../cache/secret-cache.ts';
 import { GatewayError, notFound, problem } from '../errors.ts';
@@ -143,7 +143,7 @@ export function registerWriteRoutes(app: FastifyInstance, deps: WriteDeps): void
     if (err instanceof BackendError && err.code === 'precondition_failed') throw problem.precondition_failed('The secret changed while it was being written; read it again and retry.');
     if (err instanceof BackendError && err.code === 'not_representable') throw problem.not_representable(err.message, { backend: writer.name });
     if (err instanceof GatewayError) throw err;
-    const code = err instanceof BackendError ? err.code : 'backend_error';
+    const code = backendErrorCode(err);
     throw problem.write_failed(`The writes target "${writer.name}" failed (${code}); nothing was changed by this request unless a read shows it.`, { backend: writer.name, backend_code: code });
   }
 

@@ -15,7 +15,7 @@ import { pyStrip } from '../../airflow/python-text.ts';
 import { parseFailure } from '../parse-failure.ts';
 import type { BackendContext, CreateBackend } from '../descriptor.ts';
 import { BackendGuard, networkError, resilienceFrom } from '../resilience.ts';
-import { BackendError, type BackendStatus, type Current, type Found, type SecretKind, type SecretsBackend, type WriteValue } from '../types.ts';
+import { askBackend, BackendError, type BackendStatus, type Current, type Found, type SecretKind, type SecretsBackend, type WriteValue } from '../types.ts';
 import { connectionFrom, foundWith } from '../values.ts';
 
 /** _standardize_secret_keys: each connection field and the secret keys accepted for it, in Airflow's order. */
@@ -129,7 +129,7 @@ export class SecretsManagerBackend implements SecretsBackend {
   // compared with AWSCURRENT just before PutSecretValue, and a create fails if the name was taken.
 
   async current(kind: 'connection' | 'variable', id: string): Promise<Current | null> {
-    const found = kind === 'connection' ? await this.getConnection(id) : await this.getVariable(id);
+    const found = await askBackend(this, kind, id);
     return found ? { value: found.value, cas: found.version ?? null } : null;
   }
 

@@ -16,7 +16,7 @@ import { connectionToJson, type Connection } from '../../airflow/connection.ts';
 import { ConfigError } from '../../config/errors.ts';
 import type { BackendContext, CreateBackend } from '../descriptor.ts';
 import { BackendGuard, networkError, resilienceFrom } from '../resilience.ts';
-import { BackendError, type BackendStatus, type Current, type Found, type SecretKind, type SecretsBackend, type WriteValue } from '../types.ts';
+import { askBackend, BackendError, type BackendStatus, type Current, type Found, type SecretKind, type SecretsBackend, type WriteValue } from '../types.ts';
 import { connectionFrom } from '../values.ts';
 
 
@@ -163,7 +163,7 @@ export class CloudSecretManagerBackend implements SecretsBackend {
   // compared with `latest` just before AddSecretVersion, and a create fails if the name was taken.
 
   async current(kind: 'connection' | 'variable', id: string): Promise<Current | null> {
-    const found = kind === 'connection' ? await this.getConnection(id) : await this.getVariable(id);
+    const found = await askBackend(this, kind, id);
     return found ? { value: found.value, cas: found.version ?? null } : null;
   }
 

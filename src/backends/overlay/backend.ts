@@ -14,7 +14,7 @@ import { ConfigError } from '../../config/errors.ts';
 import { isoNow } from '../../support/iso-time.ts';
 import type { BackendContext, CreateBackend } from '../descriptor.ts';
 import { connectionFrom } from '../values.ts';
-import { BackendError, type BackendStatus, type Current, type Found, type SecretKind, type SecretsBackend, type SecretWriter, type VariableValue, type WriteValue } from '../types.ts';
+import { askBackend, BackendError, type BackendStatus, type Current, type Found, type SecretKind, type SecretsBackend, type SecretWriter, type VariableValue, type WriteValue } from '../types.ts';
 
 const FORMAT = 'v1.';
 const IV_BYTES = 12;
@@ -120,7 +120,7 @@ export class OverlayBackend implements SecretsBackend, SecretWriter {
   async current(kind: 'connection' | 'variable', id: string): Promise<Current | null> {
     const raw = await this.readRaw(kind, id);
     if (!raw) return null;
-    const found = kind === 'connection' ? await this.getConnection(id) : await this.getVariable(id);
+    const found = await askBackend(this, kind, id);
     // Read twice only for the value's model; cas is the text read first, so a change in between fails the write.
     return found ? { value: found.value, cas: raw.stored, ...(found.expires ? { expires: found.expires } : {}) } : null;
   }

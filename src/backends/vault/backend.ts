@@ -11,7 +11,7 @@ import { quote } from '../../airflow/python-url.ts';
 import { ConfigError } from '../../config/errors.ts';
 import type { BackendContext, CreateBackend } from '../descriptor.ts';
 import { BackendGuard, resilienceFrom } from '../resilience.ts';
-import { BackendError, type BackendStatus, type Current, type Found, type SecretKind, type SecretsBackend, type VariableValue, type WriteValue } from '../types.ts';
+import { askBackend, BackendError, type BackendStatus, type Current, type Found, type SecretKind, type SecretsBackend, type VariableValue, type WriteValue } from '../types.ts';
 import { connectionToJson } from '../../airflow/connection.ts';
 import { VaultClient, VaultError, type VaultAuth, type VaultTls } from './client.ts';
 import { connectionFrom, foundWith } from '../values.ts';
@@ -108,7 +108,7 @@ export class VaultBackend implements SecretsBackend {
   // change made in between fails with precondition_failed instead of being overwritten.
 
   async current(kind: 'connection' | 'variable', id: string): Promise<Current | null> {
-    const found = kind === 'connection' ? await this.getConnection(id) : await this.getVariable(id);
+    const found = await askBackend(this, kind, id);
     if (found) return { value: found.value, cas: Number(found.version?.split('@')[0] ?? 0) };
     return null;
   }
