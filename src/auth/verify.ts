@@ -7,7 +7,7 @@ import type { FastifyJWTOptions } from '@fastify/jwt';
 import type { FastifyRequest } from 'fastify';
 import { LRUCache } from 'lru-cache';
 import type { Logger } from 'pino';
-import { bearerToken } from './authenticate.ts';
+import { bearerToken } from './bearer-token.ts';
 import type { AuthConfig } from './config.ts';
 import { JwksKeySet } from './jwks.ts';
 import { loadStaticKeys, type VerifyKey } from './keys.ts';
