@@ -1,4 +1,4 @@
-// Analysis helper: start → first 200 of /readyz for gateways from different checkouts, alternating, in
+// Analysis helper: start → first 200 of /readyz (and the RSS at that moment) for gateways from different checkouts, alternating, in
 // rounds (the machine is shared: only figures from the same run compare). Each start is timeToReady's
 // (bench/sections/memory-start.ts: the bench's config, local_filesystem + environment, auth, audit,
 // metrics), plus the process's CPU time from /proc at that moment, which other tenants' load moves far
@@ -13,16 +13,17 @@ const { values, positionals } = parseArgs({ options: { rounds: { type: 'string',
 const entry = values.entry === 'dist' ? 'dist' : 'src';
 const trees = (positionals.length ? positionals : ['.']).map((t) => resolve(t));
 
-const results = new Map(trees.map((t) => [t, { wall: [] as number[], cpu: [] as number[] }]));
+const results = new Map(trees.map((t) => [t, { wall: [] as number[], cpu: [] as number[], rss: [] as number[] }]));
 for (let r = 0; r < Number(values.rounds); r++) {
   for (const tree of r % 2 ? [...trees].reverse() : trees) {
-    const { wallMs, cpuMs } = await timeToReady(entry, { tree });
+    const { wallMs, cpuMs, rssMb } = await timeToReady(entry, { tree });
     results.get(tree)!.wall.push(wallMs);
     results.get(tree)!.cpu.push(cpuMs);
+    results.get(tree)!.rss.push(rssMb);
   }
 }
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-for (const [tree, { wall, cpu }] of results) {
-  console.log(`${tree} (${entry}): wall median ${Math.round(median(wall))} ms [${wall.map(Math.round).join(' ')}], CPU median ${Math.round(median(cpu))} ms [${cpu.map(Math.round).join(' ')}]`);
+for (const [tree, { wall, cpu, rss }] of results) {
+  console.log(`${tree} (${entry}): wall median ${Math.round(median(wall))} ms [${wall.map(Math.round).join(' ')}], CPU median ${Math.round(median(cpu))} ms [${cpu.map(Math.round).join(' ')}], RSS at ready median ${median(rss).toFixed(1)} MB [${rss.map((x) => x.toFixed(1)).join(' ')}]`);
 }
 process.exit(0);

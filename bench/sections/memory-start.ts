@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { makeTempDir, probeFetch, sleep } from '../../test/helpers/servers/common.ts';
 import { startPostgres, type PostgresServer } from '../../test/helpers/servers/postgres.ts';
 import { benchGatewayConfig, type BenchGatewayConfig } from '../lib/gateway-config.ts';
-import { REPO_DIR, cpuSecondsOf, spawnGateway, startBenchServer, startGateway, type GatewayEntry } from '../lib/processes.ts';
+import { REPO_DIR, cpuSecondsOf, rssBytesOf, spawnGateway, startBenchServer, startGateway, type GatewayEntry } from '../lib/processes.ts';
 import { connectionToApiJson } from '../../src/airflow/connection.ts';
 
 export interface MemoryResult {
@@ -203,7 +203,7 @@ export async function measureStart(entry: GatewayEntry, repetitions: number, com
 
 /** One start with the local backends (the example files and the environment): ms from spawn() to the first
  * 200 of /readyz (polled every 2 ms), and the CPU the process had used by then. */
-export async function timeToReady(entry: GatewayEntry, options: { compileCache?: StartResult['compileCache']; tree?: string } = {}): Promise<{ wallMs: number; cpuMs: number }> {
+export async function timeToReady(entry: GatewayEntry, options: { compileCache?: StartResult['compileCache']; tree?: string } = {}): Promise<{ wallMs: number; cpuMs: number; rssMb: number }> {
   const dir = makeTempDir('bench-start');
   copyFileSync(join(REPO_DIR, 'secrets/connections.yaml'), join(dir, 'connections.yaml'));
   copyFileSync(join(REPO_DIR, 'secrets/variables.yaml'), join(dir, 'variables.yaml'));
@@ -220,7 +220,7 @@ export async function timeToReady(entry: GatewayEntry, options: { compileCache?:
       try {
         const res = await probeFetch(`http://127.0.0.1:${port}/readyz`, {}, 1000);
         await res.arrayBuffer();
-        if (res.status === 200) return { wallMs: performance.now() - spawnedAt, cpuMs: cpuSecondsOf(proc.child.pid!) * 1000 };
+        if (res.status === 200) return { wallMs: performance.now() - spawnedAt, cpuMs: cpuSecondsOf(proc.child.pid!) * 1000, rssMb: rssBytesOf(proc.child.pid!) / 1e6 };
       } catch {
         await sleep(2);
       }
