@@ -3,8 +3,8 @@
 // inside the gateway after a full GC (bench/lib/memory-probe-preload.mjs): RSS before and after the
 // GC, the V8 heap by space, resident memory by mapping; optionally heap snapshots to diff.
 //   node bench/memory-probe.ts --counts 0,10000,100000 [--snap 0,10000] [--flags="--max-semi-space-size=8"]
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { makeTempDir, sleep } from '../test/helpers/servers/common.ts';
 import { BENCH_DIR, startGateway } from './lib/processes.ts';
@@ -22,6 +22,8 @@ const counts = values.counts.split(',').map(Number);
 const snapAt = new Set(values.snap ? values.snap.split(',').map(Number) : []);
 const out = values.out;
 rmSync(out, { force: true });
+// The preload appends to it: without its folder (bench/.tmp is not in a fresh checkout) no reading ever came and the probe waited forever.
+mkdirSync(dirname(out), { recursive: true });
 const most = Math.max(1, ...counts);
 const pg = await startMetastore(most);
 try {
