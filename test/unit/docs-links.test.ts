@@ -107,3 +107,12 @@ test('every source path the docs name in a code span exists (a moved file fails 
   assert.ok(checked > 50, `only ${checked} paths found: the scanner is broken`);
   assert.deepEqual(missing, []);
 });
+
+test("every source file named in the optimization log's table of figures quoted in code comments exists, and points back to it", () => {
+  const log = readFileSync(path.join(root, 'bench', 'optimization-log.md'), 'utf8');
+  const table = log.slice(log.indexOf('## Figures quoted in code comments'));
+  const named = [...new Set([...table.matchAll(/^\| ([^|]*)\|/gm)].flatMap((row) => [...row[1]!.matchAll(/`(src\/[^`]+\.ts)`/g)].map((m) => m[1]!)))];
+  assert.ok(named.length > 8, `only ${named.length} files found: the table scanner is broken`);
+  const wrong = named.filter((file) => !existsSync(path.join(root, file)) || !readFileSync(path.join(root, file), 'utf8').includes('Figures quoted in code comments'));
+  assert.deepEqual(wrong, []);
+});
