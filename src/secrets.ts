@@ -82,3 +82,12 @@ export const WRITE_ACTION = { connection: 'connections:write', variable: 'variab
 
 /** A connection as the cache keeps it (re-exported so routes need not know the model's module). */
 export type { Connection };
+
+/** A backend as /readyz shows it: states and a stable code only (the probe is unauthenticated). */
+export interface ReadinessBackend {
+  name: string;
+  type: string;
+  state: BackendReport['state'];
+  circuit?: BackendReport['circuit'];
+  error?: { code: string };
+}

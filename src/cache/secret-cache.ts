@@ -28,9 +28,8 @@ import type { CacheConfig } from '../config/schema.ts';
 import { GatewayError } from '../errors.ts';
 import { flatString } from '../support/flat-string.ts';
 import { batchedCounter, batchedHistogram, type BatchedCounter, type BatchedHistogram, type GatewayMetrics, type InvalidationSource } from '../metrics.ts';
-import type { SecretResolver } from '../routes/secrets.ts';
 import { scopeMatcher, type InvalidationScope } from './invalidation.ts';
-import type { Answer, CachedValue, CacheState, RequestFreshness } from './types.ts';
+import type { Answer, CachedValue, CacheState, RequestFreshness, SecretResolver } from './types.ts';
 
 interface Entry {
   kind: SecretKind;

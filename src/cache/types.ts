@@ -2,7 +2,7 @@
 // response headers show it (Age, X-Cache, X-Secret-Version).
 import type { PackedConnection } from '../airflow/connection.ts';
 import type { Resolved } from '../backends/chain.ts';
-import type { VariableValue } from '../secrets.ts';
+import type { SecretKind, VariableValue } from '../secrets.ts';
 
 /** What the cache answers with, by kind: a connection kept packed (its API JSON text, which a GET
  * sends as it is; `.connection()` rebuilds the Connection), a variable or config value as it came. */
@@ -38,4 +38,12 @@ export interface RequestFreshness {
   noCache: boolean;
   /** `max-age=N`: answer nothing older than N seconds. */
   maxAgeSeconds?: number;
+}
+
+/** What the routes ask: the cache in front of the backend chain, by kind and id. A connection comes
+ * packed (its API JSON text, which a GET sends as it is; the Connection is rebuilt only for a URI). */
+export interface SecretResolver {
+  /** A fresh cached answer the client accepts, synchronously; undefined: ask resolve(). */
+  fresh<K extends SecretKind>(kind: K, id: string, freshness?: RequestFreshness): Answer<CachedValue[K]> | undefined;
+  resolve<K extends SecretKind>(kind: K, id: string, freshness?: RequestFreshness): Promise<Answer<CachedValue[K]>>;
 }

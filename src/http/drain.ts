@@ -14,7 +14,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Server as NetServer, type Socket } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import type { ReadinessBackend } from '../routes/health.ts';
+import type { ReadinessBackend } from '../secrets.ts';
 
 /** A connection that has not sent its first request is left alone this long after it opened (Go: 5 s). */
 const FIRST_REQUEST_GRACE_MS = 5000;

@@ -4,7 +4,7 @@
 // Critical connections and cross-replica invalidation weigh in as they are configured; an audit
 // sink that cannot write makes it unavailable (or degraded, with audit.on_failure: serve).
 import type { FastifyInstance } from 'fastify';
-import type { BackendReport } from '../secrets.ts';
+import type { BackendReport, ReadinessBackend } from '../secrets.ts';
 import type { InvalidationBusStatus } from '../cache/redis-bus.ts';
 import type { AuditSinkStatus } from '../audit/sink.ts';
 import type { CriticalConnectionState } from '../connection-checks/critical.ts';
@@ -26,15 +26,6 @@ export interface ReadinessSources {
   invalidation?: () => InvalidationBusStatus;
   /** The audit sink: while its writes fail, unavailable (audit.on_failure: refuse) or degraded (serve), and `audit` says why. */
   audit?: () => AuditReadiness;
-}
-
-/** A backend as /readyz shows it: states and a stable code only (the probe is unauthenticated). */
-export interface ReadinessBackend {
-  name: string;
-  type: string;
-  state: BackendReport['state'];
-  circuit?: BackendReport['circuit'];
-  error?: { code: string };
 }
 
 export type AuditReadiness = AuditSinkStatus & { on_failure: 'refuse' | 'serve' };

@@ -5,21 +5,13 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { connectionToUri, type PackedConnection } from '../airflow/connection.ts';
 import { READ_ACTION, type Resolved, type SecretKind } from '../secrets.ts';
 import { parseRequestFreshness } from '../cache/freshness.ts';
-import type { Answer, CachedValue, CacheInfo, RequestFreshness } from '../cache/types.ts';
+import type { Answer, CachedValue, CacheInfo, RequestFreshness, SecretResolver } from '../cache/types.ts';
 import { GatewayError, notFound, problem } from '../errors.ts';
 import { validateId } from './ids.ts';
 import { ref } from '../http/openapi.ts';
 import { failureOutcome } from '../http/problems.ts';
 import { guardMethods } from './method-guard.ts';
 import { bodyPermission, permissions, type BodyItem } from '../auth/permissions.ts';
-
-/** What the routes ask: the cache in front of the backend chain, by kind and id. A connection comes
- * packed (its API JSON text, which a GET sends as it is; the Connection is rebuilt only for a URI). */
-export interface SecretResolver {
-  /** A fresh cached answer the client accepts, synchronously; undefined: ask resolve(). */
-  fresh<K extends SecretKind>(kind: K, id: string, freshness?: RequestFreshness): Answer<CachedValue[K]> | undefined;
-  resolve<K extends SecretKind>(kind: K, id: string, freshness?: RequestFreshness): Promise<Answer<CachedValue[K]>>;
-}
 
 interface WildcardParams {
   '*': string;
