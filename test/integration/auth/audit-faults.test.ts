@@ -50,6 +50,21 @@ function fillDisk(dir: string): string {
   return filler;
 }
 
+/** A gateway auditing to `auditFile` (with `audit` options besides), and a GET of one variable that keeps its request id. */
+async function auditedGateway(auditFile: string, audit: Record<string, unknown> = {}) {
+  const gw = await startTestGateway({ env: { AIRFLOW_VAR_A: VALUE }, config: { backends: [{ type: 'environment' }], audit: { file: auditFile, ...audit } } });
+  const requestIds: string[] = [];
+  const get = async () => {
+    const id = randomUUID();
+    requestIds.push(id);
+    return await gw.inject({ method: 'GET', url: '/v1/variables/a', headers: { 'x-request-id': id } });
+  };
+  return { gw, requestIds, get };
+}
+
+/** Every event of an audit file, parsed. */
+const eventsOf = (file: string): Array<Record<string, unknown>> => readFileSync(file, 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+
 const mounts: string[] = [];
 after(() => {
   for (const dir of mounts) spawnSync('umount', ['-l', dir]);
@@ -67,13 +82,7 @@ describe('audit sink faults (a real full disk)', () => {
     const dir = path.join(tmpfs.dir, 'enospc');
     mkdirSync(dir);
     const auditFile = path.join(dir, 'audit.log');
-    const gw = await startTestGateway({ env: { AIRFLOW_VAR_A: VALUE }, config: { backends: [{ type: 'environment' }], audit: { file: auditFile } } });
-    const requestIds: string[] = [];
-    const get = async () => {
-      const id = randomUUID();
-      requestIds.push(id);
-      return await gw.inject({ method: 'GET', url: '/v1/variables/a', headers: { 'x-request-id': id } });
-    };
+    const { gw, requestIds, get } = await auditedGateway(auditFile);
     let filler: string | undefined;
     try {
       assert.equal((await get()).statusCode, 200);
@@ -131,7 +140,7 @@ describe('audit sink faults (a real full disk)', () => {
     assert.deepEqual(gw.contractProblems, []);
 
     // Every request has exactly one event, the refused ones included (kept while the disk was full).
-    const events = readFileSync(auditFile, 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const events = eventsOf(auditFile);
     const access = events.filter((e) => e.type === 'access');
     assert.deepEqual(access.map((e) => e.request_id), requestIds);
     assert.ok(access.some((e) => e.reason === 'audit_unavailable' && e.status === 503));
@@ -171,7 +180,7 @@ describe('audit sink faults (a real full disk)', () => {
     for (let i = 0; i < 60 && !sink.healthy; i++) await sleep(50);
     assert.ok(sink.healthy, 'writes again once space is freed');
     await sink.close();
-    const events = readFileSync(file, 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const events = eventsOf(file);
     assert.deepEqual(events.filter((e) => 'late' in e).map((e) => e.late), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9], 'the first ten kept, in order');
     assert.deepEqual(events.filter((e) => e.type === 'audit_resumed').map((e) => [e.error, e.dropped]), [['ENOSPC', 40]]);
     const ok = verify(file);
@@ -244,13 +253,7 @@ describe('audit sink faults (EPERM: an immutable file)', () => {
   it('EPERM on the open file: refused and unready while it lasts, serving again after; one event per request, verify passes', async (t) => {
     const dir = tempDir();
     const auditFile = path.join(dir, 'audit.log');
-    const gw = await startTestGateway({ env: { AIRFLOW_VAR_A: VALUE }, config: { backends: [{ type: 'environment' }], audit: { file: auditFile } } });
-    const requestIds: string[] = [];
-    const get = async () => {
-      const id = randomUUID();
-      requestIds.push(id);
-      return await gw.inject({ method: 'GET', url: '/v1/variables/a', headers: { 'x-request-id': id } });
-    };
+    const { gw, requestIds, get } = await auditedGateway(auditFile);
     let immutable = false;
     try {
       assert.equal((await get()).statusCode, 200);
@@ -277,7 +280,7 @@ describe('audit sink faults (EPERM: an immutable file)', () => {
       if (immutable) chattr('-i', auditFile);
       await gw.close();
     }
-    const events = readFileSync(auditFile, 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const events = eventsOf(auditFile);
     assert.deepEqual(events.filter((e) => e.type === 'access').map((e) => e.request_id), requestIds);
     assert.equal(events.filter((e) => e.type === 'audit_resumed')[0]?.error, 'EPERM');
     const ok = verify(auditFile);
@@ -287,16 +290,7 @@ describe('audit sink faults (EPERM: an immutable file)', () => {
   it('EPERM on a rotation (a rotated file that cannot be renamed): the rotation is retried and completes; no event lost, the set verifies', async (t) => {
     const dir = path.join(tempDir(), 'audit');
     const auditFile = path.join(dir, 'audit.log');
-    const gw = await startTestGateway({
-      env: { AIRFLOW_VAR_A: VALUE },
-      config: { backends: [{ type: 'environment' }], audit: { file: auditFile, rotate: { max_bytes: 8192, keep: 20 } } },
-    });
-    const requestIds: string[] = [];
-    const get = async () => {
-      const id = randomUUID();
-      requestIds.push(id);
-      return await gw.inject({ method: 'GET', url: '/v1/variables/a', headers: { 'x-request-id': id } });
-    };
+    const { gw, requestIds, get } = await auditedGateway(auditFile, { rotate: { max_bytes: 8192, keep: 20 } });
     const first = path.join(dir, 'audit.log.1');
     let immutable = false;
     try {
@@ -328,7 +322,7 @@ describe('audit sink faults (EPERM: an immutable file)', () => {
       await gw.close();
     }
     assert.ok(existsSync(path.join(dir, 'audit.log.2')), 'the rotation completed');
-    const events = readdirSync(dir).flatMap((f) => readFileSync(path.join(dir, f), 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>));
+    const events = readdirSync(dir).flatMap((f) => eventsOf(path.join(dir, f)));
     const seen = events.filter((e) => e.type === 'access').map((e) => e.request_id as string);
     assert.deepEqual([...seen].sort(), [...requestIds].sort(), 'one event per request across the files');
     const ok = verify(dir);
