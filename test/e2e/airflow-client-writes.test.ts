@@ -7,22 +7,19 @@
 //
 // Airflow runs this checkout's client (PYTHONPATH=clients/airflow/src), not the venv's installed copy.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { AIRFLOW_BIN, AIRFLOW_PYTHON, AIRFLOW_SKIP, airflowHomeEnv, runCommandOk, sqlAlchemyConn } from '../helpers/airflow.ts';
 import { registerSecrets, startTestGateway, tempDir, type TestGateway } from '../helpers/gateway.ts';
 import { startPostgres, type PostgresServer } from '../helpers/servers/postgres.ts';
 import { startRedis, type RedisServer } from '../helpers/servers/redis.ts';
 
-const PYTHON = process.env['AIRFLOW_PYTHON'];
 const HERE = path.dirname(fileURLToPath(import.meta.url));
-const AIRFLOW_BIN = PYTHON ? path.join(path.dirname(PYTHON), 'airflow') : '';
-const CLIENT_SRC = path.resolve(HERE, '../../clients/airflow/src');
-const skip = PYTHON ? false : 'AIRFLOW_PYTHON is not set (test/run-all.sh sets it after provisioning .venv/airflow)';
+const skip = AIRFLOW_SKIP;
 
 const PASSWORD = `scratch-${randomBytes(8).toString('hex')}`;
 const UNDERNEATH_PASSWORD = `real-${randomBytes(8).toString('hex')}`;
@@ -37,21 +34,9 @@ let gw: TestGateway;
 let home: string;
 let env: NodeJS.ProcessEnv;
 
-function airflow(args: string[], extraEnv: NodeJS.ProcessEnv): Promise<{ stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(AIRFLOW_BIN, args, { env: { ...env, ...extraEnv }, cwd: home, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString('utf8')));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString('utf8')));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 240_000);
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      if (code === 0) resolve({ stdout, stderr });
-      else reject(new Error(`airflow ${args.slice(0, 2).join(' ')} exited ${code}: ${(stdout + stderr).slice(-4000).replaceAll(PASSWORD, '***').replaceAll(UNDERNEATH_PASSWORD, '***')}`));
-    });
-  });
-}
+/** An `airflow` command in this test's Airflow home, with `extraEnv`. */
+const airflow = (args: string[], extraEnv: NodeJS.ProcessEnv) =>
+  runCommandOk(AIRFLOW_BIN, args, { env: { ...env, ...extraEnv }, cwd: home, hide: [PASSWORD, UNDERNEATH_PASSWORD] });
 
 before(async () => {
   if (skip) return;
@@ -59,20 +44,13 @@ before(async () => {
   mkdirSync(path.join(home, 'dags'));
   writeFileSync(path.join(home, 'dags', 'gateway_writes_dag.py'), readFileSync(path.join(HERE, 'dags', 'gateway_writes_dag.py')));
   [pg, redis] = await Promise.all([startPostgres({ database: 'airflow' }), startRedis()]);
-  env = {
-    PATH: `${path.dirname(PYTHON!)}:${process.env['PATH'] ?? ''}`,
-    HOME: home,
-    LANG: 'C.UTF-8',
-    AIRFLOW_HOME: home,
-    AIRFLOW__DATABASE__SQL_ALCHEMY_CONN: `postgresql+psycopg2://${pg.user}@${pg.host}:${pg.port}/${pg.database}`,
+  env = airflowHomeEnv(AIRFLOW_PYTHON!, home, {
+    AIRFLOW__DATABASE__SQL_ALCHEMY_CONN: sqlAlchemyConn(pg),
     AIRFLOW__CORE__FERNET_KEY: randomBytes(32).toString('base64url') + '=',
-    AIRFLOW__CORE__LOAD_EXAMPLES: 'False',
     AIRFLOW__CORE__DAGS_FOLDER: path.join(home, 'dags'),
     AIRFLOW__LOGGING__BASE_LOG_FOLDER: path.join(home, 'logs'),
     AIRFLOW__API_AUTH__JWT_SECRET: randomBytes(16).toString('hex'),
-    PYTHONDONTWRITEBYTECODE: '1',
-    PYTHONPATH: CLIENT_SRC,
-  };
+  });
   const migrated = airflow(['db', 'migrate'], {});
   gw = await startTestGateway({
     env: { SECRETS_GATEWAY_OVERLAY_KEY: OVERLAY_KEY },

@@ -4,45 +4,22 @@
 // `client_key` as well, the gateway (client_auth: request) sees the worker's certificate, and a
 // policy on its SPIFFE ID grants the connection that the token alone is refused.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
+import { AIRFLOW_BIN, AIRFLOW_PYTHON, AIRFLOW_SKIP, airflowHomeEnv, runCommand } from '../helpers/airflow.ts';
 import { registerSecrets, tempDir } from '../helpers/gateway.ts';
 import { mintCa, mintCert, startTlsTestGateway, type Pem } from '../helpers/tls.ts';
 
-const PYTHON = process.env['AIRFLOW_PYTHON'];
-const AIRFLOW_BIN = PYTHON ? path.join(path.dirname(PYTHON), 'airflow') : '';
 /** The client as this checkout has it, ahead of whatever copy the venv installed. */
-const CLIENT_SRC = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../clients/airflow/src');
-const skip = PYTHON ? false : 'AIRFLOW_PYTHON is not set (test/run-all.sh sets it after provisioning .venv/airflow)';
+const skip = AIRFLOW_SKIP;
 
 const WORKER_ID = 'spiffe://example.org/ns/airflow/sa/airflow-worker';
 const PASSWORD = 'tls-e2e-password-3b9e';
 const VALUE = 'tls-e2e-variable-value-5a0c';
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function airflow(args: string[], env: NodeJS.ProcessEnv): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(AIRFLOW_BIN, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString('utf8')));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString('utf8')));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
-    child.once('error', reject);
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+/** An `airflow` command, whatever its exit status. */
+const airflow = (args: string[], env: NodeJS.ProcessEnv) => runCommand(AIRFLOW_BIN, args, { env, timeoutMs: 120_000 });
 
 describe('Airflow CLI through the Python client over TLS', { skip }, () => {
   let home: string;
@@ -52,17 +29,11 @@ describe('Airflow CLI through the Python client over TLS', { skip }, () => {
   let tokenFile: string;
 
   /** Airflow's environment with the gateway as its secrets backend and these extra kwargs. */
-  const env = (kwargs: Record<string, unknown>): NodeJS.ProcessEnv => ({
-    PATH: `${path.dirname(PYTHON!)}:${process.env['PATH'] ?? ''}`,
-    HOME: home,
-    LANG: 'C.UTF-8',
-    AIRFLOW_HOME: home,
-    AIRFLOW__CORE__LOAD_EXAMPLES: 'False',
-    PYTHONDONTWRITEBYTECODE: '1',
-    PYTHONPATH: CLIENT_SRC,
-    AIRFLOW__SECRETS__BACKEND: 'airflow_secrets_gateway.SecretsGatewayBackend',
-    AIRFLOW__SECRETS__BACKEND_KWARGS: JSON.stringify({ url: `https://localhost:${gateway.port}`, token_path: tokenFile, timeout: 10, retries: 0, ...kwargs }),
-  });
+  const env = (kwargs: Record<string, unknown>): NodeJS.ProcessEnv =>
+    airflowHomeEnv(AIRFLOW_PYTHON!, home, {
+      AIRFLOW__SECRETS__BACKEND: 'airflow_secrets_gateway.SecretsGatewayBackend',
+      AIRFLOW__SECRETS__BACKEND_KWARGS: JSON.stringify({ url: `https://localhost:${gateway.port}`, token_path: tokenFile, timeout: 10, retries: 0, ...kwargs }),
+    });
 
   before(async () => {
     home = tempDir('sg-e2e-tls-');

@@ -2,17 +2,15 @@
 // database (a schema made by `airflow db migrate`, Fernet on) is what `airflow connections get` and
 // `airflow variables get` read, password and extra decrypted with Airflow's own key.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
+import { AIRFLOW_BIN, AIRFLOW_PYTHON, AIRFLOW_SKIP, airflowHomeEnv, runCommandOk, sqlAlchemyConn } from '../helpers/airflow.ts';
 import { registerSecrets, startTestGateway, tempDir, type TestGateway } from '../helpers/gateway.ts';
 import { startPostgres, type PostgresServer } from '../helpers/servers/postgres.ts';
 
-const PYTHON = process.env['AIRFLOW_PYTHON'];
-const AIRFLOW_BIN = PYTHON ? path.join(path.dirname(PYTHON), 'airflow') : '';
-const skip = PYTHON ? false : 'AIRFLOW_PYTHON is not set (test/run-all.sh sets it after provisioning .venv/airflow)';
+const skip = AIRFLOW_SKIP;
 
 const PASSWORD = `aw-${randomBytes(8).toString('hex')}`;
 const VALUE = `av-${randomBytes(8).toString('hex')}`;
@@ -23,21 +21,8 @@ let pg: PostgresServer;
 let gw: TestGateway;
 let env: NodeJS.ProcessEnv;
 
-function airflow(args: string[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(AIRFLOW_BIN, args, { env, cwd: env.AIRFLOW_HOME, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString('utf8')));
-    child.stderr.on('data', (d: Buffer) => (err += d.toString('utf8')));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 240_000);
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      if (code === 0) resolve(out);
-      else reject(new Error(`airflow ${args.slice(0, 2).join(' ')} exited ${code}: ${err.slice(-2000).replaceAll(PASSWORD, '***')}`));
-    });
-  });
-}
+/** An `airflow` command in this test's Airflow home; its stdout. */
+const airflow = async (args: string[]): Promise<string> => (await runCommandOk(AIRFLOW_BIN, args, { env, cwd: env.AIRFLOW_HOME, hide: [PASSWORD] })).stdout;
 
 before(async () => {
   if (skip) return;
@@ -45,16 +30,7 @@ before(async () => {
   pg = await startPostgres({ database: 'airflow' });
   const keyFile = path.join(home, 'fernet.key');
   writeFileSync(keyFile, `${FERNET}\n`);
-  env = {
-    PATH: `${path.dirname(PYTHON!)}:${process.env['PATH'] ?? ''}`,
-    HOME: home,
-    LANG: 'C.UTF-8',
-    AIRFLOW_HOME: home,
-    AIRFLOW__DATABASE__SQL_ALCHEMY_CONN: `postgresql+psycopg2://${pg.user}@${pg.host}:${pg.port}/${pg.database}`,
-    AIRFLOW__CORE__FERNET_KEY: FERNET,
-    AIRFLOW__CORE__LOAD_EXAMPLES: 'False',
-    PYTHONDONTWRITEBYTECODE: '1',
-  };
+  env = airflowHomeEnv(AIRFLOW_PYTHON!, home, { AIRFLOW__DATABASE__SQL_ALCHEMY_CONN: sqlAlchemyConn(pg), AIRFLOW__CORE__FERNET_KEY: FERNET });
   await airflow(['db', 'migrate']);
   gw = await startTestGateway({
     config: {

@@ -26,22 +26,20 @@
 // log shows the task's context (the headers recorded below, as the audit event has them).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { AIRFLOW_BIN, AIRFLOW_PYTHON, AIRFLOW_SKIP, airflowHomeEnv, runCommand, runCommandOk, sqlAlchemyConn, type CommandRun } from '../helpers/airflow.ts';
 import { startTestGateway, tempDir, type TestGateway } from '../helpers/gateway.ts';
 import { startPostgres, type PostgresServer } from '../helpers/servers/postgres.ts';
 
-const PYTHON = process.env['AIRFLOW_PYTHON'];
+const PYTHON = AIRFLOW_PYTHON;
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const STEPS = path.join(HERE, 'airflow_steps.py');
-const AIRFLOW_BIN = PYTHON ? path.join(path.dirname(PYTHON), 'airflow') : '';
 /** The client as this checkout has it, ahead of whatever copy the venv installed. */
-const CLIENT_SRC = path.resolve(HERE, '../../clients/airflow/src');
-const skip = PYTHON ? false : 'AIRFLOW_PYTHON is not set (test/run-all.sh sets it after provisioning .venv/airflow)';
+const skip = AIRFLOW_SKIP;
 
 const fernetKey = (): string => randomBytes(32).toString('base64url') + '=';
 
@@ -70,34 +68,11 @@ let workerToken: string;
 const seenHeaders: Record<string, string | string[] | undefined>[] = [];
 const seenRequests: { method: string; url: string; taskId: string | undefined }[] = [];
 
-interface Run {
-  stdout: string;
-  stderr: string;
-}
+/** Runs a command of the Airflow venv in the Airflow home; throws with the tail of its output if it fails. */
+const run = (file: string, args: string[], env: NodeJS.ProcessEnv, timeoutMs?: number) => runCommandOk(file, args, { env, cwd: home, ...(timeoutMs ? { timeoutMs } : {}) });
 
-/** Runs a command of the Airflow venv; throws with the tail of stderr if it fails. */
-async function run(file: string, args: string[], env: NodeJS.ProcessEnv, timeoutMs = 240_000): Promise<Run> {
-  const done = await runAny(file, args, env, timeoutMs);
-  if (done.code === 0) return done;
-  throw new Error(`${path.basename(file)} ${args.slice(0, 2).join(' ')} exited ${done.code}:\n${done.stderr.slice(-3000)}`);
-}
-
-/** Runs a command of the Airflow venv, whatever its exit status: what the user would see. */
-async function runAny(file: string, args: string[], env: NodeJS.ProcessEnv, timeoutMs = 240_000): Promise<Run & { code: number | string }> {
-  return await new Promise((resolve, reject) => {
-    const child = spawn(file, args, { env, cwd: home, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString('utf8')));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString('utf8')));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.once('error', reject);
-    child.once('close', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ stdout, stderr, code: code ?? String(signal) });
-    });
-  });
-}
+/** Runs a command of the Airflow venv in the Airflow home, whatever its exit status: what the user would see. */
+const runAny = (file: string, args: string[], env: NodeJS.ProcessEnv, timeoutMs?: number) => runCommand(file, args, { env, cwd: home, ...(timeoutMs ? { timeoutMs } : {}) });
 
 /** Polls until `probe` returns a value (the audit sink writes on the next event-loop turn). */
 async function eventually<T>(probe: () => T | undefined, ms = 3000): Promise<T> {
@@ -148,21 +123,14 @@ before(async () => {
   const k1 = fernetKey();
   keyFile = path.join(home, 'fernet.key');
   writeFileSync(keyFile, `${k1}\n`);
-  baseEnv = {
-    PATH: `${path.dirname(PYTHON!)}:${process.env['PATH'] ?? ''}`,
-    HOME: home,
-    LANG: 'C.UTF-8',
+  baseEnv = airflowHomeEnv(PYTHON!, home, {
     PYTHONIOENCODING: 'utf-8',
-    AIRFLOW_HOME: home,
-    AIRFLOW__DATABASE__SQL_ALCHEMY_CONN: `postgresql+psycopg2://${pg.user}@${pg.host}:${pg.port}/${pg.database}`,
+    AIRFLOW__DATABASE__SQL_ALCHEMY_CONN: sqlAlchemyConn(pg),
     AIRFLOW__CORE__FERNET_KEY: k1,
-    AIRFLOW__CORE__LOAD_EXAMPLES: 'False',
     AIRFLOW__CORE__DAGS_FOLDER: path.join(home, 'dags'),
     AIRFLOW__LOGGING__BASE_LOG_FOLDER: path.join(home, 'logs'),
     AIRFLOW__API_AUTH__JWT_SECRET: randomBytes(16).toString('hex'),
-    PYTHONDONTWRITEBYTECODE: '1',
-    PYTHONPATH: CLIENT_SRC,
-  };
+  });
   await run(AIRFLOW_BIN, ['db', 'migrate'], baseEnv);
 
   gateway = await startTestGateway({
@@ -264,7 +232,7 @@ test('worker: airflow connections get, the Task SDK and a real task run read thr
 });
 
 /** What a user sees from a command: its stdout and stderr together. */
-const seen = (r: Run): string => `${r.stdout}\n${r.stderr}`;
+const seen = (r: CommandRun): string => `${r.stdout}\n${r.stderr}`;
 
 test('loud failures: a gateway that is down, a 401 and a missing token file stop Airflow with the URL, the reason and the request id', { skip }, async () => {
   // A port where nothing listens (the gateway is down).
