@@ -43,6 +43,8 @@ export interface GatewayDeps {
   withoutAccessControl?: boolean;
   /** Serve HTTPS with these options (server.tls: src/http/tls.ts makes them; `serve` passes them). */
   https?: HttpsServerOptions;
+  /** Whether the process is draining (`serve`'s SIGTERM, src/http/drain.ts): /readyz then answers 503. */
+  draining?: () => boolean;
 }
 
 export interface Gateway {
@@ -178,6 +180,7 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     criticalConnections: () => ({ impact: criticalConnections.readinessImpact(), critical_connections: criticalConnections.states() }),
     ...(bus ? { invalidation: () => bus.status() } : {}),
     ...(audit ? { audit: () => ({ ...audit.sink.status(), on_failure: audit.failClosed ? 'refuse' : 'serve' }) } : {}),
+    ...(deps.draining ? { draining: deps.draining } : {}),
   });
   if (config.metrics.enabled && config.metrics.port == null) registerMetricsRoute(app, metrics, config.metrics.path);
   await registerDocsRoutes(app);

@@ -5,7 +5,7 @@
 // never contain a secret value, a token or a backend's raw error text, because any of those may
 // echo what it was given.
 
-import { STATUS_CODES } from 'node:http';
+import { http } from './support/node-http.ts';
 
 export interface ErrorSpec {
   readonly status: number;
@@ -62,7 +62,7 @@ export class GatewayError extends Error {
     this.code = code;
     const spec: ErrorSpec = ERRORS[code];
     this.status = status ?? spec.status;
-    this.title = status === undefined || status === spec.status ? spec.title : (STATUS_CODES[status] ?? 'Error');
+    this.title = status === undefined || status === spec.status ? spec.title : (http.STATUS_CODES[status] ?? 'Error');
     this.extras = extras;
   }
 }

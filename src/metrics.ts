@@ -3,11 +3,11 @@
 // Labels are bounded sets (kinds, outcomes, backend names, reasons): never a
 // secret id, which would be unbounded and would leak what is asked for.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type LabelValues } from 'prom-client';
-import type { SecretKind } from './backends/types.ts';
+import type { Outcome, SecretKind } from './secrets.ts';
 import type { AuditSinkObserver } from './audit/sink.ts';
 
-/** How a secret request (or one item of a batch lookup) ended. */
-export type RequestOutcome = 'found' | 'not_found' | 'denied' | 'error';
+/** How a secret request (or one item of a batch lookup) ended: the audit event's outcome. */
+export type RequestOutcome = Outcome;
 /** `lookup` labels a batch request that was refused as a whole, before its items were looked at. */
 export type RequestKind = SecretKind | 'lookup';
 export type BackendOperation = 'get_connection' | 'get_variable' | 'get_config' | 'get_version';
@@ -232,7 +232,7 @@ export function reportInvalidationBus(metrics: GatewayMetrics): void {
 // else is counted as `other`, so a label can never carry a token or an id by mistake.
 const REASON = /^[a-z][a-z0-9_]{0,31}$/;
 
-/** Counts one refused request. Called by the access-control layer (src/auth/). */
+/** Counts one refused request (app.ts's onAuthFailure, which the pipeline calls). */
 export function countAuthFailure(metrics: GatewayMetrics, reason: string): void {
   metrics.authFailures.inc({ reason: REASON.test(reason) ? reason : 'other' });
 }

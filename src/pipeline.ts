@@ -19,7 +19,7 @@ import type { Audit } from './audit/index.ts';
 import { authenticate } from './auth/authenticate.ts';
 import type { ClientCertificates } from './auth/client-cert.ts';
 import type { AuthConfig } from './auth/config.ts';
-import { Enforcer, pathId, servesPath } from './auth/enforce.ts';
+import { BEARER_REALM, Enforcer, pathId, servesPath } from './auth/enforce.ts';
 import type { RoutePermission } from './auth/permissions.ts';
 import { AuthenticationError, type AuthFailureReason } from './auth/reasons.ts';
 import { addRouteHook } from './auth/route-hooks.ts';
@@ -57,8 +57,6 @@ export interface PipelineOptions {
   /** Verified TLS client certificates as identity (server.tls with client_auth request or require). */
   clientCertificates?: ClientCertificates | undefined;
 }
-
-const REALM = 'Bearer realm="secrets-gateway"';
 
 export function registerPipeline(app: FastifyInstance, options: PipelineOptions): void {
   const { access, metrics } = options;
@@ -117,7 +115,7 @@ export function registerPipeline(app: FastifyInstance, options: PipelineOptions)
     options.onAuthFailure(err.reason);
     if (err.reason === 'jwks_unavailable') return enforcer.refuse(request, reply, problem.auth_unavailable(err.message), err.reason);
     const missing = err.reason === 'missing_token';
-    reply.header('www-authenticate', missing ? REALM : `${REALM}, error="invalid_token"`);
+    reply.header('www-authenticate', missing ? BEARER_REALM : `${BEARER_REALM}, error="invalid_token"`);
     enforcer.refuse(request, reply, problem[missing ? 'unauthenticated' : 'invalid_token'](err.message, { reason: err.reason }), err.reason);
   };
 
@@ -171,7 +169,9 @@ export function registerPipeline(app: FastifyInstance, options: PipelineOptions)
     const routeImplied = !!permission && (!('id' in permission) || permission.id === 'path');
     addRouteHook(route, 'onResponse', (request, reply, done) => {
       if (writeTarget) for (const item of request.access?.items ?? []) item.backend ??= writeTarget;
-      writeAccessEvents(audit.sink, request, reply, action, pathId(request, permission), routeImplied);
+      // The path's id names the event only when nothing was decided (a hit has its item already).
+      const id = request.access?.items.length ? null : pathId(request, permission);
+      writeAccessEvents(audit.sink, request, reply, action, id, routeImplied);
       done();
     });
     const countRequest: onResponseHookHandler | null = requestMetricsHook(permission, metrics);

@@ -91,3 +91,6 @@ export interface ReadinessBackend {
   circuit?: BackendReport['circuit'];
   error?: { code: string };
 }
+
+/** How a request for one secret ended, in its audit event and its metric. */
+export type Outcome = 'found' | 'not_found' | 'denied' | 'error';

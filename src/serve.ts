@@ -10,7 +10,6 @@ import { ConfigError } from './config/errors.ts';
 import { createLogger } from './logging.ts';
 import { startMetricsServer } from './routes/metrics.ts';
 import { Drain } from './http/drain.ts';
-import { probeView } from './routes/health.ts';
 import { devAuthConfig, devToken, DEV_TOKEN_TTL_MS } from './auth/dev.ts';
 import { checkServerTls, ServerTls } from './http/tls.ts';
 import type { GatewayMetrics } from './metrics.ts';
@@ -61,8 +60,9 @@ export async function serve(configPath: string | undefined): Promise<FastifyInst
   }
 
   const tls = startTls(config, logger);
-  const { app, metrics, chain } = await buildGateway(config, { logger, ...(tls ? { https: tls.apiServerOptions } : {}) });
-  const drain = new Drain(app, () => chain.statuses().map(probeView));
+  let drain: Drain | undefined;
+  const { app, metrics } = await buildGateway(config, { logger, draining: () => drain?.draining ?? false, ...(tls ? { https: tls.apiServerOptions } : {}) });
+  drain = new Drain(app);
   await app.listen({ host: config.server.host, port: config.server.port });
   // logrotate (`create` mode) renamed the audit file and sends SIGHUP: reopen it.
   process.on('SIGHUP', () => app.reopenAuditLog());

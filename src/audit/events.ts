@@ -6,7 +6,8 @@ import { createHmac, createSecretKey, type KeyObject } from 'node:crypto';
 import type { AirflowContext } from '../auth/verify.ts';
 import { flatString } from '../support/flat-string.ts';
 
-export type Outcome = 'found' | 'not_found' | 'denied' | 'error';
+export type { Outcome } from '../secrets.ts';
+import type { Outcome } from '../secrets.ts';
 export type DecisionName = 'allow' | 'deny' | 'would_deny';
 
 /** One decision about one secret (or about the whole request, when it was refused before any). */

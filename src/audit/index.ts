@@ -7,7 +7,8 @@ import { ConfigError } from '../config/errors.ts';
 import { readOrCreateSecretFile, STATE_DIR } from '../support/state-dir.ts';
 import type { AuditConfig } from './config.ts';
 import { Fingerprinter } from './events.ts';
-import { DEFAULT_ROTATE, openFileSink, openStdoutSink, type AuditSink, type AuditSinkObserver } from './sink.ts';
+import { isoNow } from '../support/iso-time.ts';
+import { openFileSink, openStdoutSink, type AuditSink, type AuditSinkObserver } from './sink.ts';
 
 export interface Audit {
   sink: AuditSink;
@@ -46,14 +47,12 @@ export function openAudit(config: AuditConfig, baseDir: string, env: NodeJS.Proc
   const file = auditLogPath(config, baseDir);
   let sink: AuditSink;
   try {
-    // (A config built in code rather than loaded may lack `rotate`: it gets the default, as a loaded one does.)
-    const rotate = config.rotate ?? DEFAULT_ROTATE;
-    sink = config.sink === 'stdout' ? openStdoutSink(logger, observer) : openFileSink(file, logger, { rotate, ...(observer ? { observer } : {}) });
+    sink = config.sink === 'stdout' ? openStdoutSink(logger, observer) : openFileSink(file, logger, { rotate: config.rotate, ...(observer ? { observer } : {}) });
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? 'error';
     if (failClosed) throw new ConfigError('audit.file', `cannot write the audit log ${file}: ${code} (set audit.on_failure: serve to run without it)`);
     logger.error({ file, code }, 'cannot write the audit log; serving WITHOUT an audit trail (audit.on_failure: serve)');
-    const since = new Date().toISOString();
+    const since = isoNow();
     sink = { write() {}, healthy: false, dropped: 0, status: () => ({ state: 'failing', error: code, since, queued: 0, dropped: 0 }), reopen() {}, close: async () => {} };
   }
   return { sink, fingerprint, failClosed };

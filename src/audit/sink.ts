@@ -12,6 +12,7 @@
 // A line left torn by a process that died meanwhile is repaired at the next start
 // (`audit_recovered`). Rotation (size, or a reopen on SIGHUP) starts each new file
 // with an `audit_rotated` event that continues the chain.
+import { isoNow } from '../support/iso-time.ts';
 import { closeSync, createWriteStream, fstatSync, mkdirSync, openSync, readdirSync, readSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import type { Writable } from 'node:stream';
 import path from 'node:path';
@@ -71,7 +72,6 @@ const RETRY_MAX_MS = 2000;
 /** Events kept while the sink fails (about 6 MB); beyond, they are dropped and counted (audit_resumed says how many). */
 const MAX_BACKLOG = 10_000;
 
-const isoNow = () => new Date().toISOString();
 const startEvent = () => ({ type: 'audit_start', time: isoNow(), pid: process.pid });
 const errorCode = (err: unknown): string => (err as NodeJS.ErrnoException)?.code ?? 'EIO';
 

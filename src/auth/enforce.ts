@@ -32,7 +32,9 @@ declare module 'fastify' {
   }
 }
 
-const REALM = 'Bearer realm="secrets-gateway"';
+/** The WWW-Authenticate challenge (RFC 6750) of a refused /v1 request, and of one refused for scope. */
+export const BEARER_REALM = 'Bearer realm="secrets-gateway"';
+const INSUFFICIENT_SCOPE = `${BEARER_REALM}, error="insufficient_scope"`;
 
 /** The 403 body: which grant was missing, or the reason, never whether the secret exists. */
 function forbiddenError(action: Action | null, reason: string): GatewayError {
@@ -135,14 +137,14 @@ export class Enforcer {
     if (items.some((i) => i.decision !== 'deny')) return true;
     if (items.length === 0) return this.undeclared(request, reply, 'undeclared_decision');
     const first = items[0]!;
-    reply.header('www-authenticate', `${REALM}, error="insufficient_scope"`);
+    reply.header('www-authenticate', INSUFFICIENT_SCOPE);
     sendProblem(request, reply, forbiddenError(first.action as Action, first.reason ?? 'no_grant'));
     return false;
   }
 
   private undeclared(request: FastifyRequest, reply: FastifyReply, reason: 'undeclared_route' | 'undeclared_decision'): false {
     this.onFailure(reason);
-    reply.header('www-authenticate', `${REALM}, error="insufficient_scope"`);
+    reply.header('www-authenticate', INSUFFICIENT_SCOPE);
     this.refuse(request, reply, forbiddenError(null, reason), reason);
     return false;
   }
@@ -155,7 +157,7 @@ export class Enforcer {
   }
 
   private deny(request: FastifyRequest, reply: FastifyReply, action: Action, decision: Decision): void {
-    reply.header('www-authenticate', `${REALM}, error="insufficient_scope"`);
+    reply.header('www-authenticate', INSUFFICIENT_SCOPE);
     sendProblem(request, reply, forbiddenError(action, decision.allowed ? 'no_grant' : decision.reason));
   }
 

@@ -5,7 +5,8 @@
 // Over https://, --ca-bundle verifies the gateway with a private CA and --client-cert/--client-key
 // present a client certificate (mutual TLS), as the Python client's ca_bundle/client_cert/client_key do.
 import { readFileSync } from 'node:fs';
-import { request as httpRequest, type IncomingMessage } from 'node:http';
+import type { IncomingMessage } from 'node:http';
+import { http } from '../support/node-http.ts';
 import { request as httpsRequest } from 'node:https';
 import type { Command } from 'commander';
 
@@ -74,7 +75,7 @@ export function tlsOptions(flags: Target, url: string): { ca?: Buffer; cert?: Bu
 /** One request, with node:http(s) (whose TLS options fetch does not take); the status and the body's text. */
 function exchange(url: string, method: string, headers: Record<string, string>, body: string | undefined, tls: ReturnType<typeof tlsOptions>): Promise<{ status: number; text: string }> {
   return new Promise((resolve, reject) => {
-    const send = url.startsWith('https://') ? httpsRequest : httpRequest;
+    const send = url.startsWith('https://') ? httpsRequest : http.request;
     const req = send(url, { method, headers: body === undefined ? headers : { ...headers, 'content-length': String(Buffer.byteLength(body)) }, timeout: 30_000, ...tls }, (res: IncomingMessage) => {
       const chunks: Buffer[] = [];
       res.on('data', (chunk: Buffer) => chunks.push(chunk));

@@ -14,7 +14,6 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Server as NetServer, type Socket } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import type { ReadinessBackend } from '../secrets.ts';
 
 /** A connection that has not sent its first request is left alone this long after it opened (Go: 5 s). */
 const FIRST_REQUEST_GRACE_MS = 5000;
@@ -39,18 +38,11 @@ export class Drain {
   #skipWait: (() => void) | undefined;
   readonly #connections = new Map<Socket, ConnectionState>();
 
-  /** Call before the app is ready (its /readyz must know about the drain) and before it listens. */
   readonly #app: FastifyInstance;
 
-  constructor(app: FastifyInstance, backends: () => ReadinessBackend[]) {
+  /** Call before the app listens. /readyz reads `draining` (buildGateway's `draining` dep). */
+  constructor(app: FastifyInstance) {
     this.#app = app;
-    app.addHook('onRequest', (request, reply, done) => {
-      if (this.#draining && request.routeOptions.url === '/readyz' && (request.method === 'GET' || request.method === 'HEAD')) {
-        reply.code(503).header('cache-control', 'no-store').send({ status: 'unavailable', draining: true, backends: backends() });
-        return;
-      }
-      done();
-    });
     this.#track(app.server);
   }
 

@@ -2,7 +2,7 @@
 // serving its last good data after an error is `degraded` but still ready, so a
 // bad edit to one file does not take every replica out of service at once.
 // Critical connections and cross-replica invalidation weigh in as they are configured; an audit
-// sink that cannot write makes it unavailable (or degraded, with audit.on_failure: serve).
+// sink that cannot write makes it unavailable (or degraded, with audit.on_failure: serve), and so does a drain.
 import type { FastifyInstance } from 'fastify';
 import type { BackendReport, ReadinessBackend } from '../secrets.ts';
 import type { InvalidationBusStatus } from '../cache/redis-bus.ts';
@@ -26,6 +26,8 @@ export interface ReadinessSources {
   invalidation?: () => InvalidationBusStatus;
   /** The audit sink: while its writes fail, unavailable (audit.on_failure: refuse) or degraded (serve), and `audit` says why. */
   audit?: () => AuditReadiness;
+  /** From SIGTERM on (src/http/drain.ts): unavailable, with `draining: true`, so the load balancer stops sending. */
+  draining?: () => boolean;
 }
 
 export type AuditReadiness = AuditSinkStatus & { on_failure: 'refuse' | 'serve' };
@@ -36,6 +38,7 @@ export interface Readiness {
   critical_connections?: CriticalConnectionState[];
   invalidation?: { state: InvalidationBusStatus['state']; error?: { code: string } };
   audit?: AuditReadiness;
+  draining?: true;
 }
 
 /** What an unauthenticated probe may see of a backend: no message (it may name a path or quote a file). */
@@ -68,6 +71,10 @@ export function readiness(sources: ReadinessSources): Readiness {
   if (audit?.state === 'failing') {
     status = worst(status, audit.on_failure === 'refuse' ? 'unavailable' : 'degraded');
     body.audit = audit;
+  }
+  if (sources.draining?.()) {
+    status = 'unavailable';
+    body.draining = true;
   }
   body.status = status;
   return body;
