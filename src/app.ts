@@ -168,10 +168,11 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
   // The write API: writes.target (checked at load to say writable: true) must be a backend type that stores.
   const targetName = config.writes?.target ?? undefined;
   const target = targetName ? chain.links.find((l) => l.backend.name === targetName)?.backend : undefined;
-  if (target && !isWriter(target)) throw new Error(`writes.target: backend "${targetName}" (${target.type}) cannot be written yet`);
-  chain.writeTarget = target?.name;
+  const writer = target && isWriter(target) ? target : undefined;
+  if (target && !writer) throw new Error(`writes.target: backend "${targetName}" (${target.type}) cannot be written yet`);
+  chain.writeTarget = writer?.name;
   registerSuffixConstraint(app);
-  registerWriteRoutes(app, { chain, cache, bus, target: target && isWriter(target) ? target : undefined, metrics });
+  registerWriteRoutes(app, { chain, cache, bus, target: writer, metrics });
   registerCacheRoutes(app, cache, bus);
   registerConnectionTestRoute(app, lookupConnection, checks.timeout_seconds * 1000);
   registerBackendsRoute(app, () => chain.statuses());

@@ -10,6 +10,9 @@ import { compileLookupPattern, type LookupPattern } from './lookup-pattern.ts';
 import type { BackendReport, Resolved } from '../secrets.ts';
 import { askBackend, BackendError, backendErrorCode, type BackendValue, type Found, type SecretKind, type SecretsBackend } from './types.ts';
 
+/** An answer the chain counts as a hit: a Found whose value is neither null nor undefined (Airflow's "is not None"). */
+const isFound = <T>(found: Found<T> | null): found is Found<T> => found !== null && found.value !== null && found.value !== undefined;
+
 export interface ChainLink {
   backend: SecretsBackend;
   /** Per kind: whether this id may be asked of this backend (kind turned on, and its lookup pattern matches). */
@@ -149,7 +152,7 @@ export class BackendChain {
         continue;
       }
       // Connections: the first truthy answer wins. Variables and config: the first non-null one ("" is a value).
-      if (found !== null && found.value !== null && found.value !== undefined) {
+      if (isFound(found)) {
         this.probeShadowed(kind, id, backend, candidates);
         return { ...found, source: backend.name };
       }
@@ -167,7 +170,7 @@ export class BackendChain {
         if (!asked.has(backend)) return { ...step, answer: 'skipped' };
         try {
           const found = await this.measured(backend, OPERATIONS[kind], () => askBackend(backend, kind, id));
-          if (found === null || found.value === null || found.value === undefined) return { ...step, answer: 'not_found' };
+          if (!isFound(found)) return { ...step, answer: 'not_found' };
           return { ...step, answer: 'found', version: found.version ?? identity(found.value), ...(found.expires ? { expires: found.expires } : {}) };
         } catch (err) {
           return { ...step, answer: 'error', code: backendErrorCode(err) };
@@ -195,7 +198,7 @@ export class BackendChain {
 
   private async hasId(backend: SecretsBackend, kind: SecretKind, id: string): Promise<boolean> {
     const found = await this.measured(backend, OPERATIONS[kind], () => askBackend(backend, kind, id));
-    return found !== null && found.value !== null && found.value !== undefined;
+    return isFound(found);
   }
 
   /** After a lookup won at `winner`: does the write target, later in the chain, hold the id too? Counted, never awaited. */

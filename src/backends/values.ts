@@ -7,7 +7,7 @@ import { pyTruthy } from '../airflow/python-json.ts';
 import { parseFailure } from './parse-failure.ts';
 import type { Found } from './types.ts';
 
-/** The one way an answer carries its version and expiry: present only when known. */
+/** An answer with its version and expiry, each present only when known. */
 export function foundWith<T>(value: T, stored: { version?: string; expires?: string }): Found<T> {
   return {
     value,

@@ -1,9 +1,10 @@
 // Airflow's MetastoreBackend (airflow/secrets/metastore.py): connections and
 // variables from the `connection` and `variable` tables of an Airflow metadata
 // database on PostgreSQL, with Fernet-encrypted fields decrypted as
-// airflow/models/crypto.py does (FernetFieldsMixin, Variable.get_val). Read-only:
-// every session is set to read-only transactions, and docs/backends.md documents a
-// role with SELECT on the two tables only.
+// airflow/models/crypto.py does (FernetFieldsMixin, Variable.get_val). Sessions default
+// to read-only transactions, so a reader needs only SELECT on the two tables; with
+// `writable: true` the write API runs explicit READ WRITE transactions, and the role
+// needs INSERT, UPDATE and DELETE too (docs/backends.md).
 //
 // Airflow's query is `conn_id == :id AND (team_name == :team OR team_name IS NULL)`;
 // the gateway has no team, so rows that belong to a team are never served (the

@@ -15,7 +15,8 @@ import { pyStrip } from '../../airflow/python-text.ts';
 import { parseFailure } from '../parse-failure.ts';
 import type { BackendContext, CreateBackend } from '../descriptor.ts';
 import { BackendGuard, networkError, resilienceFrom } from '../resilience.ts';
-import { askBackend, BackendError, type BackendStatus, type Current, type Found, type SecretKind, type SecretsBackend, type WriteValue } from '../types.ts';
+import { BackendError, type BackendStatus, type Current, type Found, type SecretKind, type SecretsBackend, type WriteValue } from '../types.ts';
+import { currentByVersion, expectVersion } from '../version-check.ts';
 import { connectionFrom, foundWith } from '../values.ts';
 
 /** _standardize_secret_keys: each connection field and the secret keys accepted for it, in Airflow's order. */
@@ -128,9 +129,8 @@ export class SecretsManagerBackend implements SecretsBackend {
   // Airflow's URI (connections_write_format). Secrets Manager has no check-and-set: the version is
   // compared with AWSCURRENT just before PutSecretValue, and a create fails if the name was taken.
 
-  async current(kind: 'connection' | 'variable', id: string): Promise<Current | null> {
-    const found = await askBackend(this, kind, id);
-    return found ? { value: found.value, cas: found.version ?? null } : null;
+  current(kind: 'connection' | 'variable', id: string): Promise<Current | null> {
+    return currentByVersion(this, kind, id);
   }
 
   async put(kind: 'connection' | 'variable', id: string, value: WriteValue, options: { cas: unknown }): Promise<void> {
@@ -150,14 +150,14 @@ export class SecretsManagerBackend implements SecretsBackend {
       await send((abortSignal) => this.client.send(new this.sdk.CreateSecretCommand({ Name: secretId, SecretString: text }), { abortSignal }));
       return;
     }
-    if ((await this.getVersion(kind, id)) !== options.cas) throw new BackendError('precondition_failed', `${this.name}: the secret changed during the write`);
+    await expectVersion(this, kind, id, options.cas, 'the secret changed during the write');
     await send((abortSignal) => this.client.send(new this.sdk.PutSecretValueCommand({ SecretId: secretId, SecretString: text }), { abortSignal }));
   }
 
   async delete(kind: 'connection' | 'variable', id: string, options: { cas: unknown }): Promise<boolean> {
     const secretId = this.secretId(kind, id);
     if (secretId === null) return false;
-    if (typeof options.cas === 'string' && (await this.getVersion(kind, id)) !== options.cas) throw new BackendError('precondition_failed', `${this.name}: the secret changed during the delete`);
+    if (typeof options.cas === 'string') await expectVersion(this, kind, id, options.cas, 'the secret changed during the delete');
     // At once, without the recovery window: the id can be created again right away, as an Airflow user expects.
     const res = await this.call((abortSignal) => this.client.send(new this.sdk.DeleteSecretCommand({ SecretId: secretId, ForceDeleteWithoutRecovery: true }), { abortSignal }));
     return res !== null;

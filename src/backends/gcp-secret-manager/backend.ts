@@ -16,7 +16,8 @@ import { connectionToJson, type Connection } from '../../airflow/connection.ts';
 import { ConfigError } from '../../config/errors.ts';
 import type { BackendContext, CreateBackend } from '../descriptor.ts';
 import { BackendGuard, networkError, resilienceFrom } from '../resilience.ts';
-import { askBackend, BackendError, type BackendStatus, type Current, type Found, type SecretKind, type SecretsBackend, type WriteValue } from '../types.ts';
+import { BackendError, type BackendStatus, type Current, type Found, type SecretKind, type SecretsBackend, type WriteValue } from '../types.ts';
+import { currentByVersion, expectVersion } from '../version-check.ts';
 import { connectionFrom } from '../values.ts';
 
 
@@ -162,9 +163,8 @@ export class CloudSecretManagerBackend implements SecretsBackend {
   // deserialize_connection reads. Secret Manager has no check-and-set on versions: the version is
   // compared with `latest` just before AddSecretVersion, and a create fails if the name was taken.
 
-  async current(kind: 'connection' | 'variable', id: string): Promise<Current | null> {
-    const found = await askBackend(this, kind, id);
-    return found ? { value: found.value, cas: found.version ?? null } : null;
+  current(kind: 'connection' | 'variable', id: string): Promise<Current | null> {
+    return currentByVersion(this, kind, id);
   }
 
   async put(kind: 'connection' | 'variable', id: string, value: WriteValue, options: { cas: unknown }): Promise<void> {
@@ -175,17 +175,17 @@ export class CloudSecretManagerBackend implements SecretsBackend {
       const created = await this.write((timeout) => this.client.createSecret({ parent, secretId, secret: { replication: { automatic: {} } } }, { timeout, retry: null }), true);
       if (created === 'exists') {
         // A secret without an enabled version reads as not found: it may take its first (next) version.
-        if ((await this.getVersion(kind, id)) !== null) throw new BackendError('precondition_failed', `${this.name}: the secret was created meanwhile`);
+        await expectVersion(this, kind, id, null, 'the secret was created meanwhile');
       }
-    } else if ((await this.getVersion(kind, id)) !== options.cas) {
-      throw new BackendError('precondition_failed', `${this.name}: the secret changed during the write`);
+    } else {
+      await expectVersion(this, kind, id, options.cas, 'the secret changed during the write');
     }
     await this.write((timeout) => this.client.addSecretVersion({ parent: secret, payload: { data } }, { timeout, retry: null }), false);
   }
 
   async delete(kind: 'connection' | 'variable', id: string, options: { cas: unknown }): Promise<boolean> {
     const name = this.secretName(kind, id);
-    if (typeof options.cas === 'string' && (await this.getVersion(kind, id)) !== options.cas) throw new BackendError('precondition_failed', `${this.name}: the secret changed during the delete`);
+    if (typeof options.cas === 'string') await expectVersion(this, kind, id, options.cas, 'the secret changed during the delete');
     const res = await this.call((timeout) => this.client.deleteSecret({ name }, { timeout, retry: null }).then(() => true));
     return res === true;
   }

@@ -14,7 +14,7 @@ import { ConfigError } from '../../config/errors.ts';
 import { isoNow } from '../../support/iso-time.ts';
 import type { BackendContext, CreateBackend } from '../descriptor.ts';
 import { connectionFrom } from '../values.ts';
-import { askBackend, BackendError, type BackendStatus, type Current, type Found, type SecretKind, type SecretsBackend, type SecretWriter, type VariableValue, type WriteValue } from '../types.ts';
+import { BackendError, type BackendStatus, type Current, type Found, type SecretKind, type SecretsBackend, type SecretWriter, type VariableValue, type WriteValue } from '../types.ts';
 
 const FORMAT = 'v1.';
 const IV_BYTES = 12;
@@ -104,13 +104,11 @@ export class OverlayBackend implements SecretsBackend, SecretWriter {
   }
 
   async getConnection(connId: string): Promise<Found<Connection> | null> {
-    const entry = await this.read('connection', connId);
-    return connectionFrom(this.name, connId, entry && { value: entry.text, expires: entry.expires });
+    return this.foundOf('connection', connId, await this.readRaw('connection', connId)) as Found<Connection> | null;
   }
 
   async getVariable(key: string): Promise<Found<VariableValue> | null> {
-    const entry = await this.read('variable', key);
-    return entry ? { value: entry.text, expires: entry.expires } : null;
+    return this.foundOf('variable', key, await this.readRaw('variable', key)) as Found<VariableValue> | null;
   }
 
   async getConfig(): Promise<Found<VariableValue> | null> {
@@ -119,10 +117,9 @@ export class OverlayBackend implements SecretsBackend, SecretWriter {
 
   async current(kind: 'connection' | 'variable', id: string): Promise<Current | null> {
     const raw = await this.readRaw(kind, id);
-    if (!raw) return null;
-    const found = await askBackend(this, kind, id);
-    // Read twice only for the value's model; cas is the text read first, so a change in between fails the write.
-    return found ? { value: found.value, cas: raw.stored, ...(found.expires ? { expires: found.expires } : {}) } : null;
+    const found = this.foundOf(kind, id, raw);
+    // cas is the stored text itself: the put and delete scripts compare it in Redis.
+    return found && raw ? { value: found.value, cas: raw.stored, ...(found.expires ? { expires: found.expires } : {}) } : null;
   }
 
   async put(kind: 'connection' | 'variable', id: string, value: WriteValue, options: { cas: unknown; ttlSeconds?: number }): Promise<void> {
@@ -149,9 +146,11 @@ export class OverlayBackend implements SecretsBackend, SecretWriter {
     return `${this.prefix}${kind}:${id}`;
   }
 
-  private async read(kind: SecretKind, id: string): Promise<{ text: string; expires: string } | null> {
-    const raw = await this.readRaw(kind, id);
-    return raw ? { text: this.decrypt(kind, id, raw.stored), expires: raw.expires } : null;
+  /** What the reader answers for a stored entry: a connection through Airflow's get_connection, a variable as its text. */
+  private foundOf(kind: SecretKind, id: string, raw: { stored: string; expires: string } | null): Found<Connection | VariableValue> | null {
+    if (!raw) return null;
+    const text = this.decrypt(kind, id, raw.stored);
+    return kind === 'connection' ? connectionFrom(this.name, id, { value: text, expires: raw.expires }) : { value: text, expires: raw.expires };
   }
 
   private async readRaw(kind: SecretKind, id: string): Promise<{ stored: string; expires: string } | null> {

@@ -131,7 +131,8 @@ export class VaultBackend implements SecretsBackend {
 
   async delete(kind: 'connection' | 'variable', id: string): Promise<boolean> {
     // Every version and the metadata: the id reads as not found, and a later create starts afresh.
-    // (KV v2 has no check-and-set on delete: the route compared the version just before.)
+    // (KV v2 has no check-and-set on delete: a change between the route's read and this call is not seen;
+    // with If-Match, the route compared that read's version with the client's.)
     return this.guard.run((signal) => this.client.remove(this.writablePath(kind, id, 'metadata'), signal));
   }
 
@@ -145,14 +146,20 @@ export class VaultBackend implements SecretsBackend {
   /** The current_version of a secret that reads as not found (0 when it has no metadata); one that
    * exists (its latest version neither deleted nor destroyed) fails "must not exist". */
   private async deletedVersion(kind: SecretKind, id: string): Promise<number> {
-    const apiPath = this.writablePath(kind, id, 'metadata');
+    const latest = await this.latestVersion(this.writablePath(kind, id, 'metadata'));
+    if (latest?.live) throw new BackendError('precondition_failed', `${this.name}: the secret exists already`);
+    return latest?.current ?? 0;
+  }
+
+  /** A KV v2 secret's metadata: its current_version, that version's created_time, and whether it reads as
+   * found (neither deleted nor destroyed, as hvac's raise_on_deleted_version has it); null without metadata. */
+  private async latestVersion(apiPath: string): Promise<{ current: number; createdTime: unknown; live: boolean } | null> {
     const text = await this.guard.run((signal) => this.client.read(apiPath, signal));
     const data = text ? JSON.parse(text)?.data : undefined;
     const current = data?.current_version;
-    if (typeof current !== 'number') return 0;
+    if (typeof current !== 'number') return null;
     const entry = data?.versions?.[String(current)];
-    if (entry && !entry.destroyed && !entry.deletion_time) throw new BackendError('precondition_failed', `${this.name}: the secret exists already`);
-    return current;
+    return { current, createdTime: entry?.created_time, live: !!entry && !entry.destroyed && !entry.deletion_time };
   }
 
   /** get_variable / get_config: `response["value"]`; an empty secret or one without `value` is None. */
@@ -224,14 +231,8 @@ export class VaultBackend implements SecretsBackend {
     const where = this.secretLocation(kind, id);
     const apiPath = where && this.apiPath(where, 'metadata');
     if (!apiPath) return null;
-    const text = await this.guard.run((signal) => this.client.read(apiPath, signal));
-    if (text === null) return null;
-    const data = JSON.parse(text)?.data;
-    const current = data?.current_version;
-    const entry = data?.versions?.[String(current)];
-    // A deleted or destroyed latest version reads as not found, as hvac's raise_on_deleted_version does.
-    if (typeof current !== 'number' || !entry || entry.destroyed || entry.deletion_time) return null;
-    return versionIdentity(current, entry.created_time) ?? null;
+    const latest = await this.latestVersion(apiPath);
+    return latest?.live ? (versionIdentity(latest.current, latest.createdTime) ?? null) : null;
   }
 
   private parse(text: string): PyDict {
