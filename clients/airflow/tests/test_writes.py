@@ -181,6 +181,14 @@ def test_a_write_that_may_have_landed_is_repeated_only_when_that_is_safe(server:
         c.set_connection("db", conn_type="postgres", if_match="v-1")
     assert len(server.requests) == 2
 
+    # A DELETE repeated after a lost answer that finds nothing (404) says the first may have done it too.
+    server.requests.clear()
+    replies = iter([0, 404])
+    server.respond_write = lambda m, p, b: (0, {}) if next(replies) == 0 else (404, {"code": "not_found"})
+    with pytest.raises(SecretsGatewayWriteRefused, match="an earlier attempt whose answer was lost may have done it"):
+        c.delete_variable("k")
+    assert [r.method for r in server.requests] == ["DELETE", "DELETE"]
+
     # Nothing listening: nothing was sent, so every write is retried, and the error says nothing was sent.
     server.stop()
     with pytest.raises(SecretsGatewayUnavailable, match="no answer after 3 attempt.*nothing was sent"):

@@ -1,4 +1,5 @@
-"""``SecretsGatewayBackend``: Airflow's secrets backend interface over the gateway's HTTP API.
+"""``SecretsGatewayBackend``: Airflow's secrets backend interface over the gateway's HTTP API
+(and the HTTP transport that ``GatewayClient``, the write client in client.py, sends through).
 
 Airflow calls ``get_conn_value``, ``get_variable`` and ``get_config`` with an id; this
 backend asks ``GET /v1/connections/{id}``, ``/v1/variables/{id}`` or ``/v1/config/{id}``.
@@ -79,11 +80,12 @@ _CONNECTION_ERRORS = (OSError, http.client.HTTPException)
 
 
 class SecretsGatewayError(Exception):
-    """The gateway could not answer (unreachable, timed out, 5xx, 401, unexpected reply)."""
+    """Every error of this package: the gateway could not answer, or (GatewayClient) refused a write."""
 
 
 class SecretsGatewayUnavailable(SecretsGatewayError, _StopSearchBase):  # type: ignore[valid-type,misc]
-    """The gateway could not answer, and the backend is loud (the default): Airflow 3 stops its search here.
+    """The gateway could not answer (unreachable, timed out, 5xx, 401, unexpected reply): with the
+    backend loud (the default) and from GatewayClient always. Airflow 3 stops its search here.
 
     A subclass of Airflow's ``AirflowSecretsBackendAccessDenied`` where the installed Airflow has
     it (task-sdk >= 1.2.2), the one exception Airflow does not swallow; Airflow 2.x logs it with
@@ -159,10 +161,27 @@ def _printable(text: Any, limit: int = 200) -> Optional[str]:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _check_token(token: str) -> None:
+def _bearer_ok(token: str) -> bool:
     # The token goes into a header as it is: only what a bearer token may hold (RFC 6750's b64token, and no CR/LF).
-    if not (token.isascii() and token.isprintable() and " " not in token):
+    return token.isascii() and token.isprintable() and " " not in token
+
+
+def _check_token(token: str) -> None:
+    if not _bearer_ok(token):
         raise _Failure("the token holds characters a bearer token cannot have")
+
+
+def _problem_fields(body: bytes, keep: tuple[str, ...] = ("code", "detail"), limit: int = 200) -> dict[str, str]:
+    """The fields ``keep`` of a problem document, each only as printable text (a code cut at 64 characters,
+    anything else at ``limit``): the gateway never puts a value or a token there."""
+    try:
+        decoded = json.loads(body)
+    except ValueError:
+        return {}
+    if not isinstance(decoded, dict):
+        return {}
+    fields = {k: _printable(decoded.get(k), 64 if k == "code" else limit) for k in keep}
+    return {k: v for k, v in fields.items() if v}
 
 
 def _file_stamp(path: str) -> tuple[int, int, int]:
@@ -199,9 +218,10 @@ class _TokenSource:
             raise ValueError("SecretsGatewayBackend: give token or token_path, not both")
         self._path = os.fspath(token_path) if token_path else None
         self._stamp: Optional[tuple[int, int, int]] = None
-        if token and not (token.strip().isascii() and token.strip().isprintable() and " " not in token.strip()):
+        token = token.strip() if token else None
+        if token and not _bearer_ok(token):
             raise ValueError("SecretsGatewayBackend: the token holds characters a bearer token cannot have")
-        self.header: Optional[str] = f"Bearer {token.strip()}" if token and token.strip() else None
+        self.header: Optional[str] = f"Bearer {token}" if token else None
         self.identity = self._path or (f"inline:{id(self)}" if token else "none")
 
     def authorization(self) -> Optional[str]:
@@ -410,7 +430,7 @@ class SecretsGatewayBackend(BaseSecretsBackend):  # type: ignore[misc,valid-type
                 request = {kind: ids[start : start + BATCH_LIMIT] for kind, ids in lists.items() if ids[start : start + BATCH_LIMIT]}
                 status, body, request_id, _ = self._request("POST", self._path_prefix + "lookup", what, None, json.dumps(request).encode())
                 if status != 200:
-                    raise _Failure(self._status_reason(status, self._problem(body)), request_id)
+                    raise _Failure(self._status_reason(status, _problem_fields(body)), request_id)
                 self._store_batch(self._decode(body, what, request_id), request_id, store)
         except _Failure as failure:
             self._unavailable(what, failure)
@@ -458,7 +478,7 @@ class SecretsGatewayBackend(BaseSecretsBackend):  # type: ignore[misc,valid-type
             status, body, request_id, _ = self._request("GET", self._path_prefix + kind + "/" + quote_id(secret_id), what, team_name, None)
             if status == 200:
                 return self._decode(body, what, request_id)
-            problem = self._problem(body)
+            problem = _problem_fields(body)
             code = problem.get("code") or "no code"
             if status == 404 and code == "not_found":
                 return None
@@ -502,18 +522,6 @@ class SecretsGatewayBackend(BaseSecretsBackend):  # type: ignore[misc,valid-type
         if not isinstance(decoded, dict):
             raise _Failure("the reply is not a JSON object", request_id)
         return decoded
-
-    @staticmethod
-    def _problem(body: bytes) -> dict[str, str]:
-        try:
-            decoded = json.loads(body)
-        except ValueError:
-            return {}
-        if not isinstance(decoded, dict):
-            return {}
-        code = _printable(decoded.get("code"), 64)
-        detail = _printable(decoded.get("detail"))
-        return {k: v for k, v in (("code", code), ("detail", detail)) if v}
 
     # -- HTTP --
     def _request_head(self, method: str, path: str, team_name: Optional[str], extra_headers: str = "") -> bytes:

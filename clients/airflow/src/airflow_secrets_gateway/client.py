@@ -41,6 +41,7 @@ from airflow_secrets_gateway.backend import (
     SecretsGatewayUnavailable,
     _Failure,
     _printable,
+    _problem_fields,
     quote_id,
 )
 
@@ -298,13 +299,9 @@ class GatewayClient:
                     "they serve the old value until their cache TTL (request %s)", what, request_id,
                 )
             return answer
-        problem = self._problem(data)
-        code = _printable(problem.get("code"), 64) or "no code"
-        reason = f"HTTP {status} {code}"
-        detail = _printable(problem.get("detail"))
-        if detail:
-            reason += f" ({detail})"
-        message = f"the Secrets Gateway at {self.url} refused to {what}: {reason} (request {request_id})"
+        problem = _problem_fields(data, ("code", "detail", "backend", "target", "current_version", "reason"), limit=500)
+        code = problem.get("code") or "no code"
+        message = f"the Secrets Gateway at {self.url} refused to {what}: {SecretsGatewayBackend._status_reason(status, problem)} (request {request_id})"
         if uncertain and status in (404, 412):
             message += "; an earlier attempt whose answer was lost may have done it"
         if status == 403:
@@ -314,15 +311,3 @@ class GatewayClient:
         if 400 <= status < 500 and status not in (401, 408, 429):
             raise SecretsGatewayWriteRefused(message, status, code, request_id, problem)
         raise SecretsGatewayUnavailable(message)
-
-    @staticmethod
-    def _problem(data: bytes) -> dict[str, Any]:
-        try:
-            decoded = json.loads(data)
-        except ValueError:
-            return {}
-        if not isinstance(decoded, dict):
-            return {}
-        # Only the problem's own fields, short and printable: never anything else the body might carry.
-        keep = ("code", "detail", "backend", "target", "current_version", "reason")
-        return {k: v for k, v in decoded.items() if k in keep and _printable(v, 500)}
