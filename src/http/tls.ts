@@ -6,7 +6,7 @@
 // that does not belong to the certificate, expired) is refused with an error log and a
 // metric, and the last good one keeps serving. Refused handshakes are logged and counted.
 import { X509Certificate, createPrivateKey } from 'node:crypto';
-import { readFileSync, statSync, watch, type FSWatcher } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import type { ServerOptions as HttpsServerOptions } from 'node:https';
 import type { Socket } from 'node:net';
 import path from 'node:path';
@@ -16,6 +16,7 @@ import { Counter, Gauge, type Registry } from 'prom-client';
 import { ConfigError } from '../config/errors.ts';
 import type { GatewayConfig, ServerTlsConfig } from '../config/schema.ts';
 import { certificatePolicyProblems } from '../auth/client-cert.ts';
+import { followFiles, statSignature } from '../support/follow-files.ts';
 
 /** What one reading of the files gives: the context options and what the logs say about it. */
 export interface TlsMaterial {
@@ -172,8 +173,7 @@ const signatureOf = (files: Array<[FileKey, string]>): string =>
   files
     .map(([, file]) => {
       try {
-        const s = statSync(file); // follows symlinks: a `..data` swap changes the target's identity
-        return `${s.dev}:${s.ino}:${s.size}:${s.mtimeMs}:${s.ctimeMs}`;
+        return statSignature(statSync(file));
       } catch (err) {
         return (err as NodeJS.ErrnoException).code ?? 'error';
       }
@@ -198,9 +198,7 @@ export class ServerTls {
   private loadedSignature: string;
   private readonly servers: TlsServer[] = [];
   private metrics: TlsMetrics | undefined;
-  private watchers: FSWatcher[] = [];
-  private poller: NodeJS.Timeout | undefined;
-  private debounce: NodeJS.Timeout | undefined;
+  private stopFollowing: (() => void) | undefined;
 
   /** Reads the files once; throws a ConfigError when they do not check out (the gateway does not start). */
   constructor(options: ServerTlsOptions) {
@@ -285,34 +283,12 @@ export class ServerTls {
   }
 
   close(): void {
-    for (const w of this.watchers) w.close();
-    this.watchers = [];
-    if (this.poller) clearInterval(this.poller);
-    if (this.debounce) clearTimeout(this.debounce);
+    this.stopFollowing?.();
+    this.stopFollowing = undefined;
   }
 
   private follow(): void {
-    const byDir = new Map<string, Set<string>>();
-    for (const [, file] of this.files) byDir.set(path.dirname(file), (byDir.get(path.dirname(file)) ?? new Set()).add(path.basename(file)));
-    for (const [dir, names] of byDir) {
-      try {
-        // The files' own events, and the `..data` swaps of a Kubernetes volume.
-        const watcher = watch(dir, { persistent: false }, (_event, changed) => {
-          if (changed === null || names.has(changed) || changed.startsWith('..')) this.scheduleReload();
-        });
-        watcher.on('error', () => watcher.close());
-        this.watchers.push(watcher);
-      } catch {
-        // The poll still sees changes.
-      }
-    }
-    this.poller = setInterval(() => this.reloadIfChanged(), this.options.pollIntervalMs ?? 5000);
-    this.poller.unref();
-  }
-
-  private scheduleReload(): void {
-    if (this.debounce) clearTimeout(this.debounce);
-    this.debounce = setTimeout(() => this.reloadIfChanged(), this.options.settleMs ?? 100);
-    this.debounce.unref();
+    const files = this.files.map(([, file]) => file);
+    this.stopFollowing = followFiles(files, () => this.reloadIfChanged(), { pollMs: this.options.pollIntervalMs ?? 5000, settleMs: this.options.settleMs ?? 100 });
   }
 }

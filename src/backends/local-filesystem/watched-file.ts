@@ -5,11 +5,12 @@
 // A reload reads the file only once its size and times have stopped moving, and
 // re-checks them after reading, so a half-written file is never parsed as final.
 import { EventEmitter } from 'node:events';
-import { watch, type FSWatcher, type Stats } from 'node:fs';
+import type { Stats } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { followFiles, statSignature } from '../../support/follow-files.ts';
 
 export interface WatchedFileOptions<T> {
   filePath: string;
@@ -25,7 +26,7 @@ export interface WatchedFileError {
   message: string;
 }
 
-const signature = (s: Stats): string => `${s.dev}:${s.ino}:${s.size}:${s.mtimeMs}:${s.ctimeMs}`;
+const signature = statSignature;
 
 export class WatchedFile<T> extends EventEmitter {
   readonly filePath: string;
@@ -35,9 +36,7 @@ export class WatchedFile<T> extends EventEmitter {
   private lastError: WatchedFileError | undefined;
   private inFlight: Promise<void> | null = null;
   private again = false;
-  private watcher: FSWatcher | undefined;
-  private poller: NodeJS.Timeout | undefined;
-  private debounce: NodeJS.Timeout | undefined;
+  private stopFollowing: (() => void) | undefined;
   private closed = false;
 
   constructor(options: WatchedFileOptions<T>) {
@@ -49,19 +48,8 @@ export class WatchedFile<T> extends EventEmitter {
   /** Loads the file once and starts following it. Never throws: a problem is reported by error(). */
   async start(): Promise<void> {
     await this.check();
-    try {
-      const name = path.basename(this.filePath);
-      // Only this file's own events, and the `..data` symlink swaps of a Kubernetes volume; others
-      // in the directory (an audit log written next to the secrets, say) are not a reason to stat it.
-      this.watcher = watch(path.dirname(this.filePath), { persistent: false }, (_event, changed) => {
-        if (changed === null || changed === name || changed.startsWith('..')) this.scheduleCheck();
-      });
-      this.watcher.on('error', () => this.watcher?.close());
-    } catch {
-      // The directory may not exist yet; the poll still finds the file when it appears.
-    }
-    this.poller = setInterval(() => void this.check(), this.options.pollIntervalMs);
-    this.poller.unref();
+    if (this.closed) return;
+    this.stopFollowing = followFiles([this.filePath], () => void this.check(), { pollMs: this.options.pollIntervalMs, settleMs: 10 });
   }
 
   /** The last content that parsed, or undefined if none ever did. */
@@ -75,16 +63,7 @@ export class WatchedFile<T> extends EventEmitter {
 
   close(): void {
     this.closed = true;
-    this.watcher?.close();
-    if (this.poller) clearInterval(this.poller);
-    if (this.debounce) clearTimeout(this.debounce);
-  }
-
-  private scheduleCheck(): void {
-    if (this.closed) return;
-    if (this.debounce) clearTimeout(this.debounce);
-    this.debounce = setTimeout(() => void this.check(), 10);
-    this.debounce.unref();
+    this.stopFollowing?.();
   }
 
   /** Re-reads the file if it changed. Concurrent calls share one reload, and a change seen during it triggers one more. */
