@@ -31,6 +31,8 @@ export interface BackendDescriptor {
     /** It can be the write API's target (`writable: true`, SecretWriter). */
     readonly writable: boolean;
   };
+  /** Why an entry of this writable type cannot be written as configured (Vault KV v1 has no check-and-set); undefined: it can. */
+  cannotWrite?(entry: BackendEntry): string | undefined;
   /** Its options schema (TypeBox, in the folder's options.ts): imported only by the generators and the
    * tests, never by a start, which validates with the generated code (src/generated/). */
   optionsSchema(): Promise<TObject>;

@@ -15,6 +15,8 @@ export const BACKENDS: readonly BackendDescriptor[] = [environment, localFilesys
 
 const BY_TYPE: ReadonlyMap<string, BackendDescriptor> = new Map(BACKENDS.map((d) => [d.type, d]));
 
+export const backendDescriptor = (type: string): BackendDescriptor | undefined => BY_TYPE.get(type);
+
 export function isKnownBackendType(type: string): boolean {
   return BY_TYPE.has(type);
 }

@@ -10,7 +10,7 @@ import { ConfigError } from './errors.ts';
 import { PACKAGE_DIR } from '../package-dir.ts';
 import { airflowChainFromEnv } from './airflow-compat.ts';
 import { validateBackendOptions, validateConfigFile } from './validators.ts';
-import { BACKENDS, isKnownBackendType, knownBackendTypes } from '../backends/registry.ts';
+import { BACKENDS, backendDescriptor, isKnownBackendType, knownBackendTypes } from '../backends/registry.ts';
 import { compileLookupPattern, LookupPatternError } from '../backends/lookup-pattern.ts';
 import type { AuditConfig } from '../audit/config.ts';
 import { authConfigProblems, type AuthConfig } from '../auth/config.ts';
@@ -198,7 +198,8 @@ export const WRITABLE_TYPES: ReadonlySet<string> = new Set(BACKENDS.filter((d) =
 function checkWrites(config: GatewayConfig): void {
   config.backends.forEach((b, i) => {
     if (b.writable && !WRITABLE_TYPES.has(b.type)) throw new ConfigError(`backends[${i}].writable`, `a ${b.type} backend cannot be written; writable types: ${[...WRITABLE_TYPES].join(', ')}`);
-    if (b.writable && b.type === 'vault' && b.kv_engine_version === 1) throw new ConfigError(`backends[${i}].writable`, 'writes need KV v2 (check-and-set)');
+    const cannot = b.writable ? backendDescriptor(b.type)?.cannotWrite?.(b) : undefined;
+    if (cannot) throw new ConfigError(`backends[${i}].writable`, cannot);
   });
   const target = config.writes.target;
   if (target == null) return;

@@ -9,6 +9,8 @@ import { validateId } from './ids.ts';
 import { ref } from '../http/openapi.ts';
 import { sendProblem } from '../http/problems.ts';
 import { permissions } from '../auth/permissions.ts';
+import { withHead } from './method-guard.ts';
+import { CONNECTION_METHODS } from './secrets.ts';
 import type { Connection } from '../airflow/connection.ts';
 
 const TEST_SUFFIX = '/test';
@@ -21,7 +23,7 @@ export function registerConnectionTestRoute(app: FastifyInstance, lookup: (connI
     async (request, reply) => {
       const path = request.params['*'];
       if (!path.endsWith(TEST_SUFFIX)) {
-        reply.header('allow', 'GET, PUT, DELETE, HEAD');
+        reply.header('allow', withHead(CONNECTION_METHODS).join(', '));
         return sendProblem(request, reply, problem.method_not_allowed('POST is allowed only on /v1/connections/{conn_id}/test; use GET to read a connection, PUT or DELETE to change it.'));
       }
       const connId = path.slice(0, -TEST_SUFFIX.length);

@@ -20,9 +20,12 @@ export interface ServedElsewhere {
   at: (request: FastifyRequest) => boolean;
 }
 
+/** The methods a path answers: a GET route answers HEAD too (Fastify's exposeHeadRoutes). */
+export const withHead = (allowed: readonly string[]): string[] => (allowed.includes('GET') ? [...allowed, 'HEAD'] : [...allowed]);
+
 /** Answers 405 with `Allow` for the methods a URL does not serve, instead of a misleading 404. */
 export function guardMethods(app: FastifyInstance, url: string, allowed: string[], servedElsewhere?: ServedElsewhere): void {
-  const allow = allowed.includes('GET') ? [...allowed, 'HEAD'] : allowed;
+  const allow = withHead(allowed);
   const others = ALL_METHODS.filter((m) => !allow.includes(m) && !servedElsewhere?.methods.includes(m));
   const allowHere = (request: FastifyRequest): string[] => (servedElsewhere?.at(request) ? [...allow, ...servedElsewhere.methods] : allow);
   const refuse = (request: FastifyRequest, reply: FastifyReply): FastifyReply => {

@@ -150,6 +150,9 @@ function lookupItems(body: unknown): BodyItem[] {
   return items;
 }
 
+/** What /v1/connections/{conn_id} answers: a read here, a write in routes/writes.ts (POST is the connection test's). */
+export const CONNECTION_METHODS = ['GET', 'PUT', 'DELETE'];
+
 export function registerSecretRoutes(app: FastifyInstance, resolver: SecretResolver): void {
   app.get<{ Params: WildcardParams; Querystring: { format: 'json' | 'uri' } }>(
     '/v1/connections/*',
@@ -177,7 +180,7 @@ export function registerSecretRoutes(app: FastifyInstance, resolver: SecretResol
   );
   // POST on this wildcard is POST /v1/connections/{conn_id}/test (routes/connections-test.ts), which answers 405 itself otherwise.
   // A URL ending in /test names both: GET reads the connection "<id>/test", POST tests "<id>".
-  guardMethods(app, '/v1/connections/*', ['GET', 'PUT', 'DELETE'], { methods: ['POST'], at: (request) => (request.params as WildcardParams)['*'].endsWith('/test') });
+  guardMethods(app, '/v1/connections/*', CONNECTION_METHODS, { methods: ['POST'], at: (request) => (request.params as WildcardParams)['*'].endsWith('/test') });
 
   for (const [prefix, kind, schema, permission] of [
     ['/v1/variables/*', 'variable', 'Variable', permissions.readVariable],

@@ -110,4 +110,10 @@ describe('configuration', () => {
     assert.equal(config.server.host, '127.0.0.1');
     assert.equal(config.server.port, 8080);
   });
+
+  it('refuses writable: true where the backend cannot write as configured (its descriptor says why)', () => {
+    expectError('backends: [{ type: environment, writable: true }]', 'backends[0].writable');
+    expectError('backends: [{ type: vault, url: "http://127.0.0.1:8200", token: t, kv_engine_version: 1, writable: true }]', 'backends[0].writable');
+    assert.doesNotThrow(() => load('backends: [{ type: vault, url: "http://127.0.0.1:8200", token: t, writable: true }]'));
+  });
 });
