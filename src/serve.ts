@@ -20,8 +20,8 @@ export function isLoopbackHost(host: string): boolean {
   return LOOPBACK.test(host.replace(/^\[|\]$/g, ''));
 }
 
-/** Refuses what `serve` would refuse about the address: `config check` applies it too, so a config it passes does start. */
-export function checkBindAddress(config: GatewayConfig): void {
+/** Refuses what `serve` would refuse before it starts (the bind address without auth, the TLS files and policies): `config check` applies it too, so a config it passes does start. */
+export function checkServeConfig(config: GatewayConfig): void {
   if (!config.auth && !isLoopbackHost(config.server.host)) {
     // A dev key printed on startup is for this machine only: other hosts need a configured `auth` section.
     throw new ConfigError('server.host', `"${config.server.host}" is not a loopback address; without an auth section the gateway binds loopback only`);
@@ -44,7 +44,7 @@ function followTls(tls: ServerTls | undefined, app: FastifyInstance, metricsServ
 
 export async function serve(configPath: string | undefined): Promise<FastifyInstance> {
   const { config, warnings } = loadConfig({ configPath });
-  checkBindAddress(config);
+  checkServeConfig(config);
   const devMode = !config.auth;
   // With audit lines on stdout, the application log moves to stderr so the two streams stay apart.
   const logger = createLogger({ level: config.log.level, ...(config.audit.sink === 'stdout' ? { destination: pino.destination(2) } : {}) });

@@ -12,7 +12,7 @@ import type { AuditConfig } from '../audit/config.ts';
 import { auditLogPath, readAuditKey } from '../audit/index.ts';
 import { TokenVerifier } from '../auth/verify.ts';
 import type { BackendChain, BackendReport } from '../backends/chain.ts';
-import { checkBindAddress } from '../serve.ts';
+import { checkServeConfig } from '../serve.ts';
 import { ConfigError } from './errors.ts';
 import { loadConfig } from './load.ts';
 import type { GatewayConfig } from './schema.ts';
@@ -51,7 +51,7 @@ export interface CheckedConfig {
 /** Loads and checks a configuration as `serve` would; throws the ConfigError `serve` would exit 2 with. */
 export async function checkConfig(file: string, env: NodeJS.ProcessEnv = process.env): Promise<CheckedConfig> {
   const { config, warnings } = loadConfig({ configPath: file, env });
-  checkBindAddress(config);
+  checkServeConfig(config);
   const logger = pino({ level: 'silent' });
   // Without an auth section, serve makes its own dev key (loopback only, checked above): nothing to read.
   if (config.auth) new TokenVerifier(config.auth, config.baseDir, env, logger);

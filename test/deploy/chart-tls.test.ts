@@ -11,7 +11,7 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { parse } from 'yaml';
 import { loadConfig } from '../../src/config/load.ts';
-import { checkBindAddress } from '../../src/serve.ts';
+import { checkServeConfig } from '../../src/serve.ts';
 import { mintCa, mintCert } from '../helpers/tls.ts';
 import { registerSecrets } from '../helpers/gateway.ts';
 import { chartDir, helmTemplate, KUBE_VERSIONS, kubeconform, ok, render, root, tempDir, toolPath, type Manifest } from './tools.ts';
@@ -101,7 +101,7 @@ describe('Helm chart: TLS (tls.*)', () => {
       const text = manifests.find((m) => m.kind === 'ConfigMap')!.data!['config.yaml']!.replaceAll(`${MOUNT}/`, `${volume}/`);
       const file = path.join(dir, `config-${clientAuth}.yaml`);
       writeFileSync(file, text);
-      checkBindAddress(loadConfig({ configPath: file, env: {} }).config);
+      checkServeConfig(loadConfig({ configPath: file, env: {} }).config);
     }
   });
 

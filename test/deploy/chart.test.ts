@@ -11,7 +11,7 @@ import { describe, it } from 'node:test';
 import { parse } from 'yaml';
 import { renderChartValuesSchema } from '../../scripts/chart-schema.ts';
 import { loadConfig } from '../../src/config/load.ts';
-import { checkBindAddress } from '../../src/serve.ts';
+import { checkServeConfig } from '../../src/serve.ts';
 import { chartDir, configFiles, helmTemplate, KUBE_VERSIONS, kubeconform, ok, render, root, tempDir, toolPath, type Manifest } from './tools.ts';
 
 const examples = readdirSync(path.join(chartDir, 'examples'))
@@ -36,7 +36,7 @@ function configCheck(yamlText: string, label: string): void {
   const file = path.join(tempDir('chart-config-'), 'config.yaml');
   writeFileSync(file, yamlText);
   try {
-    checkBindAddress(loadConfig({ configPath: file, env: {} }).config);
+    checkServeConfig(loadConfig({ configPath: file, env: {} }).config);
   } catch (err) {
     assert.fail(`${label}: the gateway rejects the rendered config.yaml: ${(err as Error).message}`);
   }

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { parse } from 'yaml';
 import { loadConfig } from '../../src/config/load.ts';
-import { checkBindAddress } from '../../src/serve.ts';
+import { checkServeConfig } from '../../src/serve.ts';
 import { configFiles, ok, root, run, tempDir, withStagingTls } from './tools.ts';
 
 type Service = {
@@ -59,7 +59,7 @@ describe('compose.yaml', () => {
         // What `secrets-gateway config check` does (src/cli.ts), with the service's environment.
         // (The staging TLS files come from make-tls.py here, as from the staging-tls volume there.)
         const { config } = loadConfig({ configPath: withStagingTls(configFile), env: service.environment });
-        checkBindAddress(config);
+        checkServeConfig(config);
         const raw = parse(readFileSync(configFile, 'utf8')) as { server: { host: string }; auth?: unknown };
         if (profile === 'dev') {
           // Dev mode has no access control, so it binds loopback: the host's network, or nobody could reach it.
