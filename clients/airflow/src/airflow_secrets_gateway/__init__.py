@@ -1,6 +1,7 @@
 """An Apache Airflow secrets backend that reads from a Secrets Gateway, and a client that writes through it."""
 
 from airflow_secrets_gateway.backend import (
+    __version__,
     SecretsGatewayAccessDenied,
     SecretsGatewayBackend,
     SecretsGatewayError,
@@ -25,4 +26,3 @@ __all__ = [
     "WriteResult",
     "prefetch",
 ]
-__version__ = "0.2.0"

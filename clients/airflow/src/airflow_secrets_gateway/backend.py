@@ -60,7 +60,8 @@ log = logging.getLogger(__name__)
 
 N = TypeVar("N", int, float)
 
-USER_AGENT = "airflow-secrets-gateway/0.2.0"
+__version__ = "0.2.0"  # pyproject.toml says the same (tests/test_package.py)
+USER_AGENT = f"airflow-secrets-gateway/{__version__}"
 
 # The task's context, for the gateway's audit log: environment variable -> header.
 CONTEXT_HEADERS = {
@@ -182,6 +183,11 @@ def _problem_fields(body: bytes, keep: tuple[str, ...] = ("code", "detail"), lim
         return {}
     fields = {k: _printable(decoded.get(k), 64 if k == "code" else limit) for k in keep}
     return {k: v for k, v in fields.items() if v}
+
+
+def _backoff(attempt: int) -> float:
+    """Seconds before retry number ``attempt``: 0.1, 0.2, 0.4, ... up to 2."""
+    return min(0.1 * 2 ** (attempt - 1), 2.0)
 
 
 def _file_stamp(path: str) -> tuple[int, int, int]:
@@ -581,13 +587,13 @@ class SecretsGatewayBackend(BaseSecretsBackend):  # type: ignore[misc,valid-type
                         status, what, request_id, attempt, self.retries,
                     )
                     uncertain = uncertain or method != "GET"
-                    time.sleep(min(0.1 * 2 ** (attempt - 1), 2.0))
+                    time.sleep(_backoff(attempt))
                     continue
                 return status, data, request_id, uncertain
             if may_repeat and attempt < attempts:
                 log.warning("Secrets Gateway request for %s failed (%s); retrying (%d/%d)", what, reason, attempt, self.retries)
                 uncertain = uncertain or sent
-                time.sleep(min(0.1 * 2 ** (attempt - 1), 2.0))
+                time.sleep(_backoff(attempt))
                 continue
             raise _Failure(f"no answer after {attempt} attempt(s) ({reason})", sent=sent or uncertain)
         raise AssertionError("unreachable")  # pragma: no cover
