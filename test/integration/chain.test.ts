@@ -1,10 +1,10 @@
 // The chain's Airflow rules on real backends: order, kinds turned off, lookup patterns, failures.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+import { AIRFLOW_VECTORS } from '../helpers/airflow-vectors.ts';
 
-const vectors = JSON.parse(readFileSync(new URL('../../../shared/conformance/airflow-vectors.json', import.meta.url), 'utf8'));
+const vectors = AIRFLOW_VECTORS;
 
 describe('the backend chain', () => {
   let gw: TestGateway;

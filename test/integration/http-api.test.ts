@@ -1,10 +1,10 @@
 // The HTTP API end to end on real backends: environment variables and local files.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+import { AIRFLOW_VECTORS } from '../helpers/airflow-vectors.ts';
 
-const vectors = JSON.parse(readFileSync(new URL('../../../shared/conformance/airflow-vectors.json', import.meta.url), 'utf8'));
+const vectors = AIRFLOW_VECTORS;
 type UriVector = { uri: string; source: string; expected: Record<string, unknown> & { error?: string }; extra_dejson_core_main?: unknown };
 const parseable: UriVector[] = vectors.uri_parse.filter((v: UriVector) => !v.expected.error);
 

@@ -5,7 +5,6 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import {
   connectionFromFields,
   connectionFromJson,
@@ -17,10 +16,10 @@ import {
 } from '../../../src/airflow/connection.ts';
 import { FileParseError, parseConnectionsFile, parseVariablesFile } from '../../../src/airflow/local-filesystem-format.ts';
 import { pyToPlain } from '../../../src/airflow/python-json.ts';
+import { AIRFLOW_VECTORS } from '../../helpers/airflow-vectors.ts';
 
-const VECTORS_URL = new URL('../../../../shared/conformance/airflow-vectors.json', import.meta.url);
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-const vectors: any = JSON.parse(readFileSync(VECTORS_URL, 'utf8'));
+const vectors: any = AIRFLOW_VECTORS;
 
 interface Expected {
   conn_type: string;

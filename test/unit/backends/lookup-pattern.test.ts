@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { compileLookupPattern } from '../../../src/backends/lookup-pattern.ts';
+import { AIRFLOW_VECTORS } from '../../helpers/airflow-vectors.ts';
 
-const vectors = JSON.parse(readFileSync(new URL('../../../../shared/conformance/airflow-vectors.json', import.meta.url), 'utf8'));
+const vectors = AIRFLOW_VECTORS;
 
 describe('lookup patterns (re.match(pattern, id, re.IGNORECASE))', () => {
   for (const v of vectors.lookup_pattern as Array<{ pattern: string; id: string; backend_is_queried: boolean; source: string }>) {
